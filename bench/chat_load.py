@@ -1,0 +1,885 @@
+#!/usr/bin/env python
+"""Live chat load test: an asyncio websocket client against the production setup, on loopback.
+
+The script starts everything itself and cleans up after itself:
+
+1. a dedicated PostgreSQL database (``<name>_chat_bench``, dropped and recreated, migrated) with
+   N citizens in active chats with N/10 agents (each agent holds 10 chats), and their sessions;
+2. the ASGI server as in production: uvicorn (``--workers``, uvloop, httptools) on
+   ``contactcenter.asgi`` with ``GUICHET_ENV=production``, the Redis channel layer (own prefix)
+   and PostgreSQL (persistent connections);
+3. 2 x N websockets (each citizen's page and each agent's chat panel) opened with the real
+   origin check and session cookies, held during the whole run;
+4. rate steps (``--rates``): messages are posted at the target rate over all conversations,
+   alternately by the citizen and the agent, for ``--step-seconds`` each; the delivery latency
+   is measured from the sender's ``send`` to the other side's receipt (both in this process,
+   same clock). A step is "sustained" when at least 95 % of the target rate was delivered, with
+   no error, loss or duplicate. The ramp stops after the first step whose p99 passes 100 ms;
+5. the same client and topology against a bare ``websockets`` relay server (one process, no
+   database, no channel layer: a message is echoed to its sender and relayed to the peer), for
+   the ratio.
+
+Printed per step: target and delivered messages/s, p50/p95/p99/max delivery latency (a message
+not delivered within 3 s counts as infinitely late), sender acknowledgement p99 (stored and
+committed), errors, late and duplicated messages, server CPU per message, the machine's load;
+then lost messages (never delivered), the server's memory per connection (RSS of the uvicorn
+processes, before and after opening the sockets);
+messages persisted in PostgreSQL versus sent; the highest sustained rate with p99 <= 100 ms;
+and the chat/bare ratios. Targets (issue #5): 2,000 sockets held, 200 msg/s at p99 < 50 ms,
+>= 1,000 msg/s before p99 passes 100 ms, 0 lost or duplicated.
+
+Usage:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \\
+    REDIS_URL="redis://127.0.0.1:6379/0?max_connections=2000" \\
+        .venv/bin/python bench/chat_load.py [--citizens 1000] [--rates 200,300,400,700,1000] \\
+        [--layer pubsub]
+
+``max_connections``: redis-py's pools hold 100 connections by default and fail beyond, which
+2,000 sockets opening at once exceed. ``--layer pubsub`` runs the server with channels_redis'
+Pub/Sub layer (``bench/chat_pubsub_settings.py``); figures of both in ``docs/chat.md``.
+
+Bounded in time (``--max-seconds``, default 600): the run stops at the limit whatever the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BODY = "Bonjour, je voudrais savoir où en est mon dossier, merci de votre aide."
+SUSTAINED_SHARE = 0.95
+P99_LIMIT_MS = 100.0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    parser.add_argument("--citizens", type=int, default=1000, help="N chats (2 x N sockets)")
+    parser.add_argument("--chats-per-agent", type=int, default=10)
+    parser.add_argument(
+        "--rates", default="200,500,1000,1500,2000,3000", help="message rates (msg/s) to step"
+    )
+    parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument("--warmup-seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="hard time limit")
+    parser.add_argument("--skip-echo", action="store_true", help="do not run the bare relay")
+    parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--layer",
+        choices=["redis", "pubsub"],
+        default="redis",
+        help="channel layer: the production settings' (redis) or channels_redis' Pub/Sub layer",
+    )
+    parser.add_argument(
+        "--ws",
+        choices=["websockets", "websockets-sansio", "wsproto"],
+        default="websockets",
+        help="uvicorn's websocket implementation",
+    )
+    parser.add_argument(
+        "--profile-server",
+        default="",
+        metavar="FILE",
+        help="run one uvicorn worker under cProfile and write its profile to FILE",
+    )
+    parser.add_argument("--serve-relay", type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# --- setup: database, data, server ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_database_url(args) -> str:
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL or --database-url.")
+    if not args.redis_url.startswith("redis://"):
+        sys.exit("This benchmark needs Redis: set REDIS_URL or --redis-url.")
+    parsed = urlparse(args.database_url)
+    name = f"{parsed.path.lstrip('/') or 'guichet'}_chat_bench"
+    return parsed._replace(path=f"/{name}").geturl()
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{parsed.path[1:]}"')
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    admin = parsed._replace(path="/postgres").geturl()
+    with contextlib.suppress(psycopg.Error), psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
+
+
+def server_env(args, database_url: str, prefix: str) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": (
+            "bench.chat_pubsub_settings" if args.layer == "pubsub" else "contactcenter.settings"
+        ),
+        "GUICHET_ENV": "production",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url,
+        "DB_CONN_MAX_AGE": "600",
+        "REDIS_URL": args.redis_url,
+        "CHANNEL_LAYER_PREFIX": prefix,
+        "CACHE_PREFIX": prefix,
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DB_NAME", None)
+    return env
+
+
+def migrate(env: dict) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        sys.exit(f"migrate failed:\n{result.stderr[-3000:]}")
+
+
+def seed(env: dict, citizens: int, per_agent: int) -> list[dict]:
+    """Users, active chat cases and sessions, in bulk. Returns one dict per conversation."""
+    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+        os.environ[key] = env[key]
+    os.environ["DJANGO_SETTINGS_MODULE"] = "contactcenter.settings"
+    os.environ["GUICHET_ENV"] = "development"  # the seeding process only; the server is prod
+    import django
+
+    django.setup()
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.db import transaction
+    from django.utils import timezone
+
+    from chat.models import ChatMessage, Conversation
+    from contactcenter.models import AgentProfile, Case, Service, Skill, Topic, User
+
+    password = make_password(None)
+    now = timezone.now()
+    agents_count = max(1, citizens // per_agent)
+    with transaction.atomic():
+        service = Service.objects.create(code="bench", name="Service de test de charge")
+        skill = Skill.objects.create(code="bench", name="Charge")
+        topic = Topic.objects.create(slug="bench", title="Charge", service=service, skill=skill)
+        agents = User.objects.bulk_create(
+            User(
+                username=f"agent{i}@bench.example.fr",
+                email=f"agent{i}@bench.example.fr",
+                first_name=f"Agent{i}",
+                last_name="Charge",
+                role=User.Role.AGENT,
+                password=password,
+            )
+            for i in range(agents_count)
+        )
+        profiles = AgentProfile.objects.bulk_create(AgentProfile(user=a) for a in agents)
+        AgentProfile.services.through.objects.bulk_create(
+            AgentProfile.services.through(agentprofile=p, service=service) for p in profiles
+        )
+        people = User.objects.bulk_create(
+            User(
+                username=f"usager{i}@bench.example.fr",
+                email=f"usager{i}@bench.example.fr",
+                first_name=f"Usager{i}",
+                last_name="Charge",
+                role=User.Role.CITIZEN,
+                password=password,
+            )
+            for i in range(citizens)
+        )
+        cases = Case.objects.bulk_create(
+            Case(
+                reference=f"BENCH-{i:06d}",
+                citizen=person,
+                topic=topic,
+                service=service,
+                kind=Case.Kind.QUESTION,
+                channel="chat",
+                status=Case.Status.IN_PROGRESS,
+                subject="Tchat : Charge",
+                assigned_to=agents[i // per_agent % agents_count],
+                assigned_at=now,
+            )
+            for i, person in enumerate(people)
+        )
+        conversations = Conversation.objects.bulk_create(
+            Conversation(
+                case=case,
+                citizen_id=case.citizen_id,
+                agent_id=case.assigned_to_id,
+                status=Conversation.Status.ACTIVE,
+                last_seq=1,
+            )
+            for case in cases
+        )
+        ChatMessage.objects.bulk_create(
+            ChatMessage(
+                conversation=conv,
+                seq=1,
+                client_id=f"start-{conv.pk}",
+                kind="citizen",
+                sender_id=conv.citizen_id,
+                body="Bonjour",
+            )
+            for conv in conversations
+        )
+        keys: dict[int, str] = {}
+        sessions = []
+        expire = now + timezone.timedelta(hours=4)
+        for user in list(agents) + list(people):
+            key = uuid.uuid4().hex
+            data = SessionStore().encode(
+                {
+                    SESSION_KEY: str(user.pk),
+                    BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    HASH_SESSION_KEY: user.get_session_auth_hash(),
+                }
+            )
+            sessions.append(Session(session_key=key, session_data=data, expire_date=expire))
+            keys[user.pk] = key
+        Session.objects.bulk_create(sessions, batch_size=1000)
+    return [
+        {
+            "id": conv.pk,
+            "citizen_key": keys[conv.citizen_id],
+            "agent_key": keys[conv.agent_id],
+        }
+        for conv in conversations
+    ]
+
+
+def count_persisted(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM chat_chatmessage WHERE client_id LIKE 'b-%%'"
+        ).fetchone()
+        return row[0]
+
+
+def start_process(cmd: list[str], env: dict, port: int, log_path: Path) -> subprocess.Popen:
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited:\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return process
+        time.sleep(0.2)
+    stop_process(process)
+    sys.exit("server did not start in 60 s")
+
+
+def stop_process(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (KiB), from /proc."""
+    total = 0
+    for current in _tree(pid):
+        try:
+            with open(f"/proc/{current}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for current in _tree(pid):
+        try:
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
+
+
+# --- the bare relay server -----------------------------------------------------------------------
+
+
+def serve_relay(port: int) -> None:
+    """A bare websockets server: each frame is echoed to its sender and relayed to the peer."""
+    from websockets.asyncio.server import serve
+
+    rooms: dict[str, dict[str, object]] = {}
+    seqs: dict[str, int] = {}
+
+    async def handler(ws):
+        path, _, query = ws.request.path.partition("?")
+        room = path
+        role = "agent" if "role=agent" in query else "citizen"
+        peers = rooms.setdefault(room, {})
+        peers[role] = ws
+        await ws.send(json.dumps({"type": "state", "role": role, "status": "active"}))
+        try:
+            async for raw in ws:
+                data = json.loads(raw)
+                if data.get("type") != "message":
+                    continue
+                seqs[room] = seqs.get(room, 0) + 1
+                frame = json.dumps(
+                    {
+                        "type": "message",
+                        "message": {
+                            "seq": seqs[room],
+                            "client_id": data["client_id"],
+                            "kind": role,
+                            "body": data["body"],
+                        },
+                    },
+                    ensure_ascii=False,
+                )
+                for peer in list(peers.values()):
+                    with contextlib.suppress(Exception):
+                        await peer.send(frame)
+        finally:
+            if peers.get(role) is ws:
+                del peers[role]
+
+    async def main():
+        async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None):
+            await asyncio.Future()
+
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(main())
+
+
+# --- the client ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    rate: float
+    seconds: float
+    sent: int = 0
+    delivered: int = 0
+    latencies: list[float] = field(default_factory=list)
+    acks: list[float] = field(default_factory=list)
+    errors: int = 0
+    duplicates: int = 0
+    late: int = 0  # not delivered within the drain time (counted as infinite latency)
+    lost: int = 0  # never delivered, even after the final wait
+    missing: list = field(default_factory=list)
+    server_cpu: float = float("nan")
+    load: float = float("nan")  # 1-minute load average of the machine at the end of the step
+
+    @property
+    def cpu_ms_per_message(self) -> float:
+        return self.server_cpu / self.sent * 1000 if self.sent else float("nan")
+
+    @property
+    def delivered_rate(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+    def pct(self, values: list[float], q: float, late: int = 0) -> float:
+        if not values and not late:
+            return float("nan")
+        ordered = sorted(values) + [float("inf")] * late
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def latency(self, q: float) -> float:
+        return self.pct(self.latencies, q, self.late)
+
+    @property
+    def p99(self) -> float:
+        return self.latency(0.99)
+
+    @property
+    def sustained(self) -> bool:
+        return (
+            self.delivered_rate >= SUSTAINED_SHARE * self.rate
+            and self.errors == 0
+            and self.late == 0
+            and self.duplicates == 0
+        )
+
+
+class Load:
+    """2 x N sockets; measures delivery to the peer socket of every message sent."""
+
+    def __init__(
+        self,
+        base_url: str,
+        origin: str,
+        conversations: list[dict],
+        relay: bool,
+        server_pid: int | None = None,
+    ):
+        self.server_pid = server_pid
+        self.base_url = base_url
+        self.origin = origin
+        self.conversations = conversations
+        self.relay = relay
+        self.sockets: dict[tuple[int, str], object] = {}
+        self.pending: dict[str, tuple[float, tuple[int, str], Step]] = {}
+        self.seen: dict[tuple[int, str], set[str]] = {}
+        self.acked: set[str] = set()
+        self.step: Step | None = None
+        self.errors = 0
+        self.closed = 0
+        self.readers: list[asyncio.Task] = []
+        self.counter = 0
+
+    async def open_all(self, concurrency: int = 64) -> None:
+        from websockets.asyncio.client import connect
+
+        gate = asyncio.Semaphore(concurrency)
+
+        async def open_one(conv: dict, role: str):
+            key = conv["agent_key"] if role == "agent" else conv["citizen_key"]
+            path = f"/ws/tchat/{conv['id']}/"
+            if self.relay:
+                path += f"?role={role}"
+            async with gate:
+                for attempt in range(5):
+                    try:
+                        ws = await connect(
+                            self.base_url + path,
+                            origin=self.origin,
+                            additional_headers={"Cookie": f"sessionid={key}"},
+                            compression=None,
+                            ping_interval=None,
+                            open_timeout=30,
+                            max_queue=None,
+                            proxy=None,
+                        )
+                        break
+                    except (OSError, TimeoutError, Exception):
+                        if attempt == 4:
+                            raise
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                state = json.loads(await ws.recv())
+                if state.get("type") != "state":
+                    raise RuntimeError(f"unexpected first frame: {state}")
+            self.sockets[(conv["id"], role)] = ws
+            self.seen[(conv["id"], role)] = set()
+            self.readers.append(asyncio.create_task(self.read(ws, (conv["id"], role))))
+
+        await asyncio.gather(
+            *(open_one(conv, role) for conv in self.conversations for role in ("citizen", "agent"))
+        )
+
+    async def read(self, ws, who: tuple[int, str]) -> None:
+        try:
+            async for raw in ws:
+                now = time.perf_counter()
+                data = json.loads(raw)
+                kind = data.get("type")
+                if kind == "message":
+                    cid = data["message"]["client_id"]
+                    entry = self.pending.get(cid)
+                    if entry is None:
+                        continue
+                    sent_at, sender, step = entry
+                    if who == sender:
+                        if cid not in self.acked:
+                            self.acked.add(cid)
+                            step.acks.append(now - sent_at)
+                        continue
+                    seen = self.seen[who]
+                    if cid in seen:
+                        step.duplicates += 1
+                        continue
+                    seen.add(cid)
+                    step.delivered += 1
+                    step.latencies.append(now - sent_at)
+                elif kind == "error":
+                    self.errors += 1
+                    if self.step:
+                        self.step.errors += 1
+        except Exception:
+            self.closed += 1
+
+    async def run_step(self, rate: float, seconds: float) -> Step:
+        step = Step(rate=rate, seconds=seconds)
+        self.step = step
+        cpu_start = tree_cpu_seconds(self.server_pid) if self.server_pid else None
+        conversations = self.conversations
+        n = len(conversations)
+        start = time.perf_counter()
+        index = 0
+        sent_ids: list[tuple[str, tuple[int, str]]] = []
+        while True:
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                break
+            due = int(rate * elapsed) - step.sent
+            for _ in range(due):
+                conv = conversations[index % n]
+                # Alternate the sender per conversation: citizen, agent, citizen...
+                role = "citizen" if (index // n) % 2 == 0 else "agent"
+                index += 1
+                self.counter += 1
+                cid = f"b-{self.counter:09d}"
+                who = (conv["id"], role)
+                ws = self.sockets[who]
+                self.pending[cid] = (time.perf_counter(), who, step)
+                sent_ids.append((cid, who))
+                step.sent += 1
+                try:
+                    await ws.send(json.dumps({"type": "message", "client_id": cid, "body": BODY}))
+                except Exception:
+                    step.errors += 1
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(3.0)  # drain
+        if cpu_start is not None:
+            step.server_cpu = tree_cpu_seconds(self.server_pid) - cpu_start
+        step.load = os.getloadavg()[0]
+        peer = {"citizen": "agent", "agent": "citizen"}
+        for cid, (conv_id, role) in sent_ids:
+            if cid in self.seen[(conv_id, peer[role])]:
+                self.pending.pop(cid, None)
+            else:
+                step.missing.append((cid, (conv_id, peer[role])))
+        step.late = len(step.missing)
+        self.step = None
+        return step
+
+    async def settle(self, steps: list[Step], patience: float = 30.0) -> None:
+        """Wait for late messages (up to ``patience`` s, or 10 s without progress); what never
+        arrives is lost."""
+        deadline = time.monotonic() + patience
+        last_progress, remaining = time.monotonic(), None
+        while time.monotonic() < deadline:
+            count = sum(1 for s in steps for cid, who in s.missing if cid not in self.seen[who])
+            if count == 0:
+                break
+            if count != remaining:
+                remaining, last_progress = count, time.monotonic()
+            elif time.monotonic() - last_progress > 10:
+                break
+            await asyncio.sleep(0.5)
+        for step in steps:
+            step.lost = sum(1 for cid, who in step.missing if cid not in self.seen[who])
+
+    async def close(self) -> None:
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets.values()), return_exceptions=True)
+
+
+def describe(step: Step) -> str:
+    def fmt(value: float) -> str:
+        if value != value:
+            return "   n/a"
+        return " >3000" if value == float("inf") else f"{value:6.1f}"
+
+    return (
+        f"{step.rate:7.0f} {step.delivered_rate:9.1f} {fmt(step.latency(0.5))} "
+        f"{fmt(step.latency(0.95))} {fmt(step.p99)} "
+        f"{fmt(step.latency(1.0))} {fmt(step.pct(step.acks, 0.99))} "
+        f"{step.errors:6d} {step.late:6d} {step.duplicates:5d} {fmt(step.cpu_ms_per_message)} "
+        f"{step.load:5.1f}  "
+        f"{'yes' if step.sustained and step.p99 <= P99_LIMIT_MS else 'no'}"
+    )
+
+
+HEADER = (
+    " target  delivered    p50    p95    p99    max  ack99 errors   late  dups    cpu  load"
+    "  sustained\n"
+    "  msg/s      msg/s     ms     ms     ms     ms     ms                      ms/msg"
+)
+
+
+async def drive(label: str, load: Load, rates: list[float], args, deadline: float) -> list[Step]:
+    print(f"\n== {label}: {len(load.sockets)} sockets held ==", flush=True)
+    await load.run_step(min(rates), args.warmup_seconds)
+    print(HEADER, flush=True)
+    steps = []
+    for rate in rates:
+        if time.monotonic() + args.step_seconds + 5 > deadline:
+            print("(time limit reached)")
+            break
+        step = await load.run_step(rate, args.step_seconds)
+        steps.append(step)
+        print(describe(step), flush=True)
+        if step.p99 > P99_LIMIT_MS or step.errors > step.sent * 0.01:
+            break
+    await load.settle(steps)
+    return steps
+
+
+def best_rate(steps: list[Step]) -> float:
+    good = [s.delivered_rate for s in steps if s.sustained and s.p99 <= P99_LIMIT_MS]
+    return max(good) if good else 0.0
+
+
+async def _client(args, conversations, chat_port, relay_port, server, relay_pid):
+    deadline = time.monotonic() + args.max_seconds
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    results = {}
+
+    rss_before = tree_rss_kib(server.pid)
+    chat = Load(
+        f"ws://127.0.0.1:{chat_port}",
+        f"http://127.0.0.1:{chat_port}",
+        conversations,
+        False,
+        server.pid,
+    )
+    opened = time.perf_counter()
+    await chat.open_all()
+    open_seconds = time.perf_counter() - opened
+    await asyncio.sleep(2)
+    rss_after = tree_rss_kib(server.pid)
+    idle_start = tree_cpu_seconds(server.pid)
+    await asyncio.sleep(5)
+    idle_cpu = (tree_cpu_seconds(server.pid) - idle_start) / 5 * 100
+    print(f"server CPU with every socket idle: {idle_cpu:.1f} % of one core", flush=True)
+    sockets = len(chat.sockets)
+    print(
+        f"\nopened {sockets} authenticated sockets in {open_seconds:.1f} s; server RSS "
+        f"{rss_before / 1024:.0f} MiB -> {rss_after / 1024:.0f} MiB = "
+        f"{(rss_after - rss_before) / max(sockets, 1):.1f} KiB per connection",
+        flush=True,
+    )
+    label = f"chat (uvicorn x{args.workers} + Redis {args.layer} layer + PostgreSQL)"
+    results["chat"] = await drive(label, chat, rates, args, deadline)
+    results["chat_closed"] = chat.closed
+    results["sent_total"] = chat.counter
+    await chat.close()
+    results["sockets"] = sockets
+    results["kib_per_conn"] = (rss_after - rss_before) / max(sockets, 1)
+
+    if relay_port:
+        relay = Load(
+            f"ws://127.0.0.1:{relay_port}",
+            f"http://127.0.0.1:{relay_port}",
+            conversations,
+            True,
+            relay_pid,
+        )
+        await relay.open_all()
+        results["relay"] = await drive("bare websockets relay", relay, rates, args, deadline)
+        await relay.close()
+    return results
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.serve_relay:
+        serve_relay(args.serve_relay)
+        return 0
+    database_url = bench_database_url(args)
+    prefix = f"bench-chat-{os.getpid()}"
+    env = server_env(args, database_url, prefix)
+    logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"guichet-chat-bench-{os.getpid()}"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"database {urlparse(database_url).path[1:]}, channel layer prefix {prefix}, logs {logs}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+        "(other processes compete with the server, PostgreSQL, Redis and this client)"
+    )
+    recreate_database(database_url)
+    processes: list[subprocess.Popen] = []
+    try:
+        migrate(env)
+        started = time.perf_counter()
+        conversations = seed(env, args.citizens, args.chats_per_agent)
+        print(
+            f"seeded {len(conversations)} active chats with "
+            f"{max(1, args.citizens // args.chats_per_agent)} agents "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        chat_port = free_port()
+        profile = ["-m", "cProfile", "-o", args.profile_server] if args.profile_server else []
+        server = start_process(
+            [
+                sys.executable,
+                *profile,
+                "-m",
+                "uvicorn",
+                "contactcenter.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chat_port),
+                "--workers",
+                str(1 if args.profile_server else args.workers),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--ws",
+                args.ws,
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--backlog",
+                "4096",
+            ],
+            env,
+            chat_port,
+            logs / "uvicorn.log",
+        )
+        processes.append(server)
+        relay_port = relay_pid = None
+        if not args.skip_echo:
+            relay_port = free_port()
+            relay = start_process(
+                [sys.executable, __file__, "--serve-relay", str(relay_port)],
+                env,
+                relay_port,
+                logs / "relay.log",
+            )
+            processes.append(relay)
+            relay_pid = relay.pid
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        results = asyncio.run(
+            _client(args, conversations, chat_port, relay_port, server, relay_pid)
+        )
+        report(results, count_persisted(database_url))
+    finally:
+        for process in processes:
+            # SIGINT: a graceful exit, so that cProfile writes its file.
+            stop_process(process, signal.SIGINT if args.profile_server else signal.SIGTERM)
+        if not args.keep_db:
+            drop_database(database_url)
+        with contextlib.suppress(Exception):
+            import redis
+
+            client = redis.from_url(args.redis_url)
+            for key in client.scan_iter(f"{prefix}*"):
+                client.delete(key)
+    return 0
+
+
+def report(results: dict, persisted: int) -> None:
+    chat = results["chat"]
+    relay = results.get("relay") or []
+    print("\n== summary ==")
+    print(
+        f"sockets held: {results['sockets']}; server memory per connection: "
+        f"{results['kib_per_conn']:.1f} KiB; sockets dropped during the run: "
+        f"{results['chat_closed']}"
+    )
+    print(
+        f"messages sent to the chat server {results['sent_total']} (warm-up included), "
+        f"persisted in PostgreSQL {persisted}"
+    )
+    lost = sum(s.lost for s in chat)
+    late = sum(s.late for s in chat)
+    dups = sum(s.duplicates for s in chat)
+    errors = sum(s.errors for s in chat)
+    print(
+        f"lost {lost} (never delivered), late {late} (delivered after the 3 s drain, counted "
+        f"as infinite latency), duplicated {dups}, errors {errors}"
+    )
+    first = chat[0] if chat else None
+    if first:
+        print(f"at {first.rate:.0f} msg/s: p50 {first.latency(0.5):.1f} ms, p99 {first.p99:.1f} ms")
+    best_chat, best_relay = best_rate(chat), best_rate(relay)
+    print(
+        f"highest sustained rate with p99 <= {P99_LIMIT_MS:.0f} ms: chat {best_chat:.0f} msg/s"
+        + (f", bare relay {best_relay:.0f} msg/s" if relay else "")
+    )
+    if relay and chat:
+        pairs = [(c, r) for c in chat for r in relay if c.rate == r.rate]
+        for c, r in pairs:
+            ratio = c.p99 / r.p99 if r.p99 == r.p99 and r.p99 > 0 else float("nan")
+            print(
+                f"  at {c.rate:.0f} msg/s: p99 chat {c.p99:.1f} ms vs bare {r.p99:.1f} ms "
+                f"(x{ratio:.1f})"
+            )
+        if best_relay:
+            print(f"sustained-rate ratio chat/bare: {best_chat / best_relay:.2f}")
+    print(
+        "(every message is stored with its sequence number before delivery; the ack column is "
+        "the sender's confirmation after commit)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

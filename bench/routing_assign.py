@@ -1,0 +1,424 @@
+#!/usr/bin/env python
+"""Assignment engine benchmark on PostgreSQL (routing).
+
+Builds a dedicated database with 10,000 queued contacts (chat, chatbot hand-offs, phone, web
+messages, e-mails) over 5 services and 20 skills, and 500 available agents with mixed services,
+skills and capacities (chat 0-3, phone 0-2, web 0-15). Then N worker processes (default 4)
+drain the queues the way production workers do, with ``routing.services.assign_next(agent)``
+(what the "agent became free" task runs):
+
+1. agents come on shift: every worker walks all 500 agents, in its own random order, and fills
+   their free slots (two workers meet on an agent's lock or on a head case: SKIP LOCKED);
+2. agents free up: each worker ends the contacts it assigned after ``--handle-ms`` (the case is
+   closed with a conditional update) and the freed agent pulls the next contact of their
+   queues, until the queues are empty.
+
+The "a contact arrived" path (``route_case``) under concurrency is covered by
+tests/routing/test_concurrency.py.
+
+A separate monitor process samples, in one SQL statement, every agent's active load per channel
+group against their capacity during the whole run (a committed overflow would be seen), and the
+final state is audited: a contact assigned twice shows as two assignment events (this benchmark
+never requeues), and no agent may be above capacity.
+
+Printed: assignments per second (wall time of the drain), decision time p50/p99/max (one
+``assign_next`` call that assigned something: transaction, locks, conditional
+UPDATE, timeline event, commit and after-commit hooks), double assignments, capacity
+violations. Targets: >= 500 assignments/s, p99 < 20 ms, 0 double, 0 overflow.
+
+Usage:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \\
+        .venv/bin/python bench/routing_assign.py [--contacts 10000] [--agents 500] [--workers 4]
+
+The data goes to its own database (``<name>_routing_bench``, dropped and recreated). Celery runs
+eager and the channel layer in memory (no Redis): the figures are those of the engine and
+PostgreSQL. ``--redis`` publishes through Redis instead (REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHANNEL_MIX = ["chat"] * 3 + ["chatbot"] + ["phone"] + ["web"] * 4 + ["email"]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--db-name", default="", help="database to (re)create for the run")
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--services", type=int, default=5)
+    parser.add_argument("--skills", type=int, default=20)
+    parser.add_argument(
+        "--handle-ms", type=float, default=20.0, help="how long an agent keeps a contact"
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--redis", action="store_true", help="publish through Redis (REDIS_URL)")
+    parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="disconnect the other apps' case_assigned receivers (chat, messaging) to measure "
+        "routing alone",
+    )
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=["on", "off"],
+        default="on",
+        help="PostgreSQL synchronous_commit for the bench database (off: a commit does not "
+        "wait for the WAL flush; shows the engine's cost apart from the disk's fsync latency)",
+    )
+    return parser.parse_args()
+
+
+def prepare_database(args) -> str:
+    import psycopg
+
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL or --database-url.")
+    parsed = urlparse(args.database_url)
+    name = args.db_name or f"{parsed.path.lstrip('/') or 'guichet'}_routing_bench"
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = {args.synchronous_commit}')
+    return parsed._replace(path=f"/{name}").geturl()
+
+
+def commit_latency(url: str, n: int = 200) -> tuple[float, float]:
+    """p50/p99 (ms) of a one-row UPDATE + COMMIT: the floor under any assignment."""
+    import psycopg
+
+    timings = []
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE bench_probe (id int primary key, n int)")
+        conn.execute("INSERT INTO bench_probe VALUES (1, 0)")
+        conn.commit()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            conn.execute("UPDATE bench_probe SET n = n + 1 WHERE id = 1")
+            conn.commit()
+            timings.append((time.perf_counter() - t0) * 1000)
+        conn.execute("DROP TABLE bench_probe")
+        conn.commit()
+    return statistics.median(timings), percentile(timings, 99)
+
+
+def setup_django(url: str, redis: bool) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "contactcenter.settings"
+    os.environ["DEBUG"] = "0"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    if not redis:
+        os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+
+
+def load(args) -> None:
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import timezone
+
+    from contactcenter.models import AgentProfile, Case, Service, Skill, Topic, User
+    from routing.models import AgentPresence
+
+    call_command("migrate", verbosity=0, interactive=False)
+    rng = random.Random(args.seed)
+    with transaction.atomic():
+        services = [
+            Service.objects.create(code=f"svc{i}", name=f"Service {i}")
+            for i in range(args.services)
+        ]
+        skills = [
+            Skill.objects.create(code=f"skill{i}", name=f"Compétence {i}")
+            for i in range(args.skills)
+        ]
+        topics = [
+            Topic.objects.create(
+                slug=f"topic{i}",
+                title=f"Thème {i}",
+                service=services[i % len(services)],
+                skill=skills[i],
+            )
+            for i in range(args.skills)
+        ]
+        citizen = User.objects.create(
+            username="bench@example.fr", email="bench@example.fr", role="citizen"
+        )
+        users = User.objects.bulk_create(
+            User(username=f"agent{i}@bench.fr", email=f"agent{i}@bench.fr", role="agent")
+            for i in range(args.agents)
+        )
+        profiles = AgentProfile.objects.bulk_create(AgentProfile(user=u) for u in users)
+        svc_links, skill_links = [], []
+        for profile in profiles:
+            own = rng.sample(services, rng.randint(1, 2))
+            for service in own:
+                svc_links.append(
+                    AgentProfile.services.through(agentprofile=profile, service=service)
+                )
+            candidates = [t.skill for t in topics if t.service in own]
+            for skill in rng.sample(candidates, rng.randint(1, len(candidates))):
+                skill_links.append(AgentProfile.skills.through(agentprofile=profile, skill=skill))
+        AgentProfile.services.through.objects.bulk_create(svc_links)
+        AgentProfile.skills.through.objects.bulk_create(skill_links)
+        now = timezone.now()
+        AgentPresence.objects.bulk_create(
+            AgentPresence(
+                user=u,
+                status="available",
+                status_since=now,
+                last_heartbeat=now,
+                idle_since=now,
+                capacity_chat=rng.randint(0, 3),
+                capacity_phone=rng.randint(0, 2),
+                capacity_web=rng.randint(0, 15),
+            )
+            for u in users
+        )
+        cases = []
+        for i in range(args.contacts):
+            topic = rng.choice(topics)
+            created = now - timedelta(seconds=args.contacts - i)
+            cases.append(
+                Case(
+                    reference=f"B-{i:07d}",
+                    citizen=citizen,
+                    topic=topic,
+                    service_id=topic.service_id,
+                    kind="question",
+                    channel=rng.choice(CHANNEL_MIX),
+                    subject="Bench",
+                    fragile=rng.random() < 0.05,
+                    created_at=created,
+                    last_activity_at=created,
+                )
+            )
+        Case.objects.bulk_create(cases, batch_size=2000)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> None:
+    setup_django(url, args.redis)
+    from django.db import connection
+    from django.utils import timezone
+
+    from contactcenter.models import Case
+    from routing import services
+
+    if args.engine_only:
+        from contactcenter.signals import case_assigned
+
+        case_assigned.receivers = []
+        case_assigned.sender_receivers_cache.clear()
+    timings: list[float] = []
+    misses = 0
+    held: list[tuple[float, int, int]] = []  # (since, case id, agent id)
+    start.wait()
+    t_begin = time.perf_counter()
+
+    def pull(agent_id) -> bool:
+        nonlocal misses
+        t0 = time.perf_counter()
+        case = services.assign_next(agent_id)
+        elapsed = time.perf_counter() - t0
+        if case is None:
+            misses += 1
+            return False
+        timings.append(elapsed)
+        held.append((time.perf_counter(), case.pk, agent_id))
+        return True
+
+    # Agents come on shift: every worker walks all agents (in its own order) and fills their
+    # free slots; two workers on one agent meet on its lock (SKIP LOCKED), on one head case
+    # on the case lock.
+    for agent_id in agent_ids:
+        while pull(agent_id):
+            pass
+
+    # Agents free up: a contact ends after --handle-ms; the freed agent pulls the next one.
+    handle = args.handle_ms / 1000
+    while True:
+        now = time.perf_counter()
+        due = [h for h in held if now - h[0] >= handle]
+        held[:] = [h for h in held if now - h[0] < handle]
+        for _since, case_id, agent_id in due:
+            Case.objects.filter(pk=case_id, status="assigned").update(
+                status="closed", closed_at=timezone.now()
+            )
+            pull(agent_id)
+        if not due:
+            if not held and not services.queued_cases().exists():
+                break
+            time.sleep(handle / 4)
+    elapsed = time.perf_counter() - t_begin
+    connection.close()
+    results.put((index, len(timings), timings, elapsed, time.time(), misses))
+
+
+def monitor(args, url: str, start, stop, results) -> None:
+    setup_django(url, args.redis)
+    from django.db import connection
+
+    from routing.services import ACTIVE_STATUSES, CHANNEL_GROUPS
+
+    parts = []
+    for group, channels in CHANNEL_GROUPS.items():
+        chans = ", ".join(f"'{c}'" for c in channels)
+        parts.append(
+            f"SELECT p.user_id, '{group}' AS grp, p.capacity_{group} AS cap, COUNT(c.id) AS n "
+            f"FROM routing_agentpresence p JOIN contactcenter_case c ON c.assigned_to_id = "
+            f"p.user_id AND c.status IN ({', '.join(repr(str(s)) for s in ACTIVE_STATUSES)}) "
+            f"AND c.channel IN ({chans}) GROUP BY p.user_id, p.capacity_{group} "
+            f"HAVING COUNT(c.id) > p.capacity_{group}"
+        )
+    sql = " UNION ALL ".join(parts)
+    samples = violations = 0
+    start.wait()
+    while not stop.is_set():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        samples += 1
+        violations += len(rows)
+        time.sleep(0.25)
+    connection.close()
+    results.put(("monitor", samples, violations))
+
+
+def audit() -> tuple[int, int, int]:
+    from django.db import connection
+
+    from routing.services import ACTIVE_STATUSES, CHANNEL_GROUPS
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT case_id FROM contactcenter_event "
+            "WHERE type = 'assignment' GROUP BY case_id HAVING COUNT(*) > 1) d"
+        )
+        doubles = cursor.fetchone()[0]
+        overflow = 0
+        for group, channels in CHANNEL_GROUPS.items():
+            cursor.execute(
+                f"SELECT COUNT(*) FROM (SELECT p.user_id FROM routing_agentpresence p "
+                f"JOIN contactcenter_case c ON c.assigned_to_id = p.user_id "
+                f"WHERE c.status = ANY(%s) AND c.channel = ANY(%s) "
+                f"GROUP BY p.user_id, p.capacity_{group} HAVING COUNT(*) > p.capacity_{group}) o",
+                [list(map(str, ACTIVE_STATUSES)), list(map(str, channels))],
+            )
+            overflow += cursor.fetchone()[0]
+        cursor.execute("SELECT COUNT(*) FROM contactcenter_case WHERE status = 'new'")
+        left = cursor.fetchone()[0]
+    return doubles, overflow, left
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main():
+    args = parse_args()
+    url = prepare_database(args)
+    floor = commit_latency(url)
+    setup_django(url, args.redis)
+    print(
+        f"Loading {args.contacts} contacts, {args.agents} agents, {args.services} services, "
+        f"{args.skills} skills into {urlparse(url).path.lstrip('/')}…",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    load(args)
+    print(f"  loaded in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    from django.db import connection
+
+    from routing.models import AgentPresence
+
+    agents = list(AgentPresence.objects.values_list("pk", flat=True))
+    connection.close()
+    ctx = mp.get_context("spawn")
+    start = ctx.Barrier(args.workers + 2)
+    stop = ctx.Event()
+    results = ctx.Queue()
+    shares = []
+    for w in range(args.workers):
+        order = list(agents)
+        random.Random(args.seed + w).shuffle(order)
+        shares.append(order)
+    procs = [
+        ctx.Process(target=worker, args=(w, args, url, shares[w], start, results))
+        for w in range(args.workers)
+    ]
+    mon = ctx.Process(target=monitor, args=(args, url, start, stop, results))
+    for p in procs + [mon]:
+        p.start()
+    start.wait()
+    wall0 = time.time()
+    worker_results = [results.get() for _ in procs]
+    stop.set()
+    mon_result = results.get()
+    for p in procs + [mon]:
+        p.join()
+    wall = max(r[4] for r in worker_results) - wall0
+    timings = [t for r in worker_results for t in r[2]]
+    assigned = sum(r[1] for r in worker_results)
+    doubles, overflow, left = audit()
+    ms = [t * 1000 for t in timings]
+    print()
+    print(
+        f"Workers: {args.workers} processes, handling time {args.handle_ms:.0f} ms per contact"
+        + (" (routing alone: other apps' case_assigned receivers off)" if args.engine_only else "")
+    )
+    print(
+        f"PostgreSQL commit floor:  p50 {floor[0]:.2f} ms, p99 {floor[1]:.2f} ms "
+        f"(synchronous_commit={args.synchronous_commit}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU)"
+    )
+    misses = sum(r[5] for r in worker_results)
+    print(
+        f"Assignments:            {assigned} in {wall:.2f} s "
+        f"({misses} empty pulls: agent full, locked by another worker, or queue empty)"
+    )
+    print(f"Assignments per second: {assigned / wall:.0f}   (target >= 500)")
+    print(
+        f"Decision time:          p50 {statistics.median(ms):.2f} ms, "
+        f"p99 {percentile(ms, 99):.2f} ms, max {max(ms):.2f} ms   (target p99 < 20 ms)"
+    )
+    print(f"Contacts left queued:   {left}")
+    print(f"Double assignments:     {doubles}   (target 0)")
+    print(
+        f"Capacity violations:    {overflow} at the end, {mon_result[2]} seen by the monitor "
+        f"over {mon_result[1]} samples   (target 0)"
+    )
+    ok = assigned / wall >= 500 and percentile(ms, 99) < 20 and doubles == 0
+    ok = ok and overflow == 0 and mon_result[2] == 0 and left == 0
+    print("RESULT:", "OK" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

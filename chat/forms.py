@@ -1,0 +1,101 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from contactcenter.forms import DsfrFormMixin
+from contactcenter.models import Service, Topic, User
+
+from .services import MAX_CHARS, TRANSFER_REASON_MAX_CHARS
+
+
+class StartChatForm(DsfrFormMixin, forms.Form):
+    topic = forms.ModelChoiceField(
+        label=_("Thème de votre question"),
+        queryset=Topic.objects.filter(is_active=True).select_related("service"),
+        to_field_name="slug",
+        empty_label=_("Choisissez un thème"),
+        error_messages={
+            "required": _("Choisissez le thème de votre question."),
+            "invalid_choice": _("Choisissez un des thèmes proposés."),
+        },
+    )
+    body = forms.CharField(
+        label=_("Votre question"),
+        help_text=_("4 000 caractères au maximum. Un agent vous répond dans cette fenêtre."),
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": MAX_CHARS}),
+        strip=False,
+        required=False,
+    )
+    client_id = forms.CharField(widget=forms.HiddenInput, required=False)
+    chatbot = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    fragile = forms.BooleanField(widget=forms.HiddenInput, required=False)
+
+
+class SummaryForm(DsfrFormMixin, forms.Form):
+    summary = forms.CharField(
+        label=_("Synthèse pour l'usager"),
+        help_text=_(
+            "Ce qu'il faut retenir et les prochaines étapes. Elle est envoyée dans la messagerie "
+            "sécurisée de l'usager, qui reçoit une alerte sans le contenu."
+        ),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        strip=False,
+        required=False,
+    )
+
+    def __init__(self, *args, prefix_id: str = "", **kwargs):
+        # Several panels on one page: ids must be unique (label/for, aria-describedby).
+        if prefix_id:
+            kwargs.setdefault("auto_id", f"id_{prefix_id}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class TransferForm(DsfrFormMixin, forms.Form):
+    to_service = forms.ModelChoiceField(
+        label=_("Service destinataire"),
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("Mon service (un autre agent)"),
+    )
+    to_agent = forms.ModelChoiceField(
+        label=_("Agent nommé (facultatif, service destinataire uniquement)"),
+        queryset=User.objects.filter(role=User.Role.AGENT, is_active=True)
+        .exclude(agent_profile__isnull=True)
+        .order_by("first_name", "last_name"),
+        required=False,
+        empty_label=_("Le premier agent disponible"),
+    )
+    reason = forms.CharField(
+        label=_("Motif du transfert"),
+        help_text=_("Lu par l'agent qui reprend le tchat, jamais par l'usager."),
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": TRANSFER_REASON_MAX_CHARS}),
+        required=False,
+        strip=False,
+    )
+
+    def __init__(self, *args, case=None, prefix_id: str = "", **kwargs):
+        if prefix_id:
+            kwargs.setdefault("auto_id", f"id_{prefix_id}_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["to_agent"].label_from_instance = lambda user: user.display_name
+        if case is not None:
+            # Named agents of other services only (in the same service the chat goes back to
+            # the queue).
+            self.fields["to_agent"].queryset = self.fields["to_agent"].queryset.exclude(
+                agent_profile__services=case.service_id
+            )
+
+
+class RatingForm(DsfrFormMixin, forms.Form):
+    score = forms.TypedChoiceField(
+        label=_("Êtes-vous satisfait de cet échange ?"),
+        choices=[(i, str(i)) for i in range(1, 6)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choisissez une note entre 1 et 5.")},
+    )
+    comment = forms.CharField(
+        label=_("Commentaire (facultatif)"),
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+        required=False,
+        max_length=2000,
+    )

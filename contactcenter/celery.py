@@ -1,0 +1,49 @@
+"""Celery application. Tasks live in each app's tasks.py; beat schedules are declared here."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+
+app = Celery("guichet")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic work (run by `celery beat`). Each task is idempotent: safe to run twice.
+app.conf.beat_schedule = {
+    "messaging-flush-outbox": {
+        "task": "messaging.tasks.flush_outbox",
+        "schedule": 60.0,
+    },
+    # Dashboard: store yesterday's indicators (and catch up on any missing day) every hour.
+    "contactcenter-daily-kpis": {
+        "task": "contactcenter.tasks.compute_daily_kpis",
+        "schedule": 3600.0,
+    },
+    "routing-sweep-presence": {"task": "routing.tasks.sweep_presence", "schedule": 15.0},
+    # Co-browsing: end expired codes/invitations and sessions left or idle (consumers also do it).
+    "cobrowse-sweep-stale-sessions": {
+        "task": "cobrowse.tasks.sweep_stale_sessions",
+        "schedule": 15.0,
+    },
+    "routing-sweep-queues": {"task": "routing.tasks.sweep_queues", "schedule": 30.0},
+    # Chat: warn citizens silent for 5 min, end their chat after 10 (agents' sockets also check).
+    "chat-sweep-inactivity": {"task": "chat.tasks.sweep_inactivity", "schedule": 30.0},
+    "routing-flag-sla-breaches": {"task": "routing.tasks.flag_sla_breaches", "schedule": 60.0},
+    "routing-refresh-availability": {
+        "task": "routing.tasks.refresh_availability_beat",
+        "schedule": 30.0,
+    },
+    # Knowledge base: unpublish expired articles and alert owners of reviews due (daily, 6:00);
+    # purge chatbot conversations past their retention period (daily, 3:30).
+    "knowledge-lifecycle": {
+        "task": "knowledge.tasks.run_lifecycle",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "knowledge-purge-conversations": {
+        "task": "knowledge.tasks.purge_conversations",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}

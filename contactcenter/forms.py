@@ -1,0 +1,45 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+
+class DsfrFormMixin:
+    """Give widgets their DSFR classes and link each input to its error messages (RGAA)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+                continue
+            css = "fr-select" if isinstance(widget, forms.Select) else "fr-input"
+            if isinstance(widget, forms.ClearableFileInput | forms.FileInput):
+                css = "fr-upload"
+            widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+        # Error attributes are set in full_clean(): reading self.errors here would validate the
+        # form before subclasses finish setting up their fields (choices, querysets).
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields and not isinstance(
+                self.fields[name].widget, forms.CheckboxInput | forms.RadioSelect
+            ):
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+                self.fields[name].widget.attrs["aria-describedby"] = (
+                    f"{self.auto_id % name}-messages"
+                )
+
+
+class LoginForm(DsfrFormMixin, AuthenticationForm):
+    username = forms.EmailField(
+        label=_("Adresse électronique"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    error_messages = {
+        "invalid_login": _(
+            "Adresse électronique ou mot de passe incorrect. Après 5 essais, "
+            "le compte est bloqué pendant 15 minutes."
+        ),
+        "inactive": _("Ce compte est désactivé."),
+    }

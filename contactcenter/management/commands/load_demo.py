@@ -1,0 +1,26 @@
+"""Load the demo: reference data, the knowledge base, people and ~30 cases. Idempotent."""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from contactcenter import demo
+from contactcenter.signals import demo_loaded
+
+
+class Command(BaseCommand):
+    help = "Charge les données de démonstration (idempotent) et affiche les identifiants."
+
+    def handle(self, *args, **options):
+        services = demo.ensure_reference_data()
+        call_command("import_kb", str(demo.KB_PATH), verbosity=0)
+        services = demo.ensure_reference_data()
+        people = demo.load_people(services)
+        created = demo.load_cases(people)
+        demo_loaded.send(sender=self.__class__, people=people)
+        self.stdout.write(self.style.SUCCESS(f"Démo chargée ({created} demandes créées)."))
+        self.stdout.write("")
+        self.stdout.write(f"Identifiants (mot de passe commun : {demo.DEMO_PASSWORD})")
+        for role, email, detail in demo.credentials():
+            self.stdout.write(f"  {role:<15} {email:<38} {detail}")
+        self.stdout.write("")
+        self.stdout.write("Ouvrez http://127.0.0.1:8000/")

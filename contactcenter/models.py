@@ -1,0 +1,510 @@
+"""The core domain: people, services, topics, the Case and its Event timeline, the audit log.
+
+Every channel writes to the same timeline: a Case belongs to one citizen, and each contact,
+message, status change, note, transfer... is one Event row on it.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+french_mobile_validator = RegexValidator(
+    regex=r"^(?:\+33|0033|0)[67]\d{8}$",
+    message=_("Saisissez un numéro de mobile français valide, par exemple 06 12 34 56 78."),
+)
+
+
+def normalize_french_mobile(value: str) -> str:
+    """'06 12-34.56 78' -> '+33612345678'. Callers validate with french_mobile_validator first."""
+    digits = "".join(ch for ch in value if ch.isdigit() or ch == "+")
+    if digits.startswith("0033"):
+        digits = "+33" + digits[4:]
+    elif digits.startswith("0"):
+        digits = "+33" + digits[1:]
+    return digits
+
+
+class GuichetUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Logins are e-mail addresses: match them case-insensitively.
+        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        CITIZEN = "citizen", _("Usager")
+        AGENT = "agent", _("Agent")
+        SUPERVISOR = "supervisor", _("Superviseur")
+        ADMIN = "admin", _("Administrateur")
+
+    role = models.CharField(_("rôle"), max_length=16, choices=Role.choices, default=Role.CITIZEN)
+    email = models.EmailField(_("adresse électronique"), unique=True)
+    mobile_phone = models.CharField(
+        _("téléphone mobile"), max_length=20, blank=True, validators=[french_mobile_validator]
+    )
+    notify_email = models.BooleanField(_("alertes par courriel"), default=True)
+    notify_sms = models.BooleanField(_("alertes par SMS"), default=False)
+    tax_number = models.CharField(_("numéro fiscal"), max_length=13, blank=True, db_index=True)
+    social_number = models.CharField(
+        _("numéro de sécurité sociale"), max_length=15, blank=True, db_index=True
+    )
+
+    objects = GuichetUserManager()
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+
+    @property
+    def is_citizen(self) -> bool:
+        return self.role == self.Role.CITIZEN
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role == self.Role.AGENT
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == self.Role.SUPERVISOR
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.role == self.Role.ADMIN or self.is_superuser
+
+    @property
+    def is_staff_member(self) -> bool:
+        """Agents, supervisors and admins: people who work in the contact centre."""
+        return self.role != self.Role.CITIZEN or self.is_superuser
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+
+class Service(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("nom"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("actif"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Skill(models.Model):
+    code = models.SlugField(_("code"), max_length=48, unique=True)
+    name = models.CharField(_("nom"), max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("compétence")
+        verbose_name_plural = _("compétences")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Topic(models.Model):
+    slug = models.SlugField(_("identifiant"), max_length=64, unique=True)
+    title = models.CharField(_("intitulé"), max_length=200)
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service compétent"),
+        on_delete=models.PROTECT,
+        related_name="topics",
+    )
+    skill = models.ForeignKey(
+        Skill,
+        verbose_name=_("compétence requise"),
+        on_delete=models.PROTECT,
+        related_name="topics",
+        null=True,
+        blank=True,
+    )
+    is_active = models.BooleanField(_("actif"), default=True)
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+
+    class Meta:
+        ordering = ["position", "title"]
+        verbose_name = _("thème")
+        verbose_name_plural = _("thèmes")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AgentProfile(models.Model):
+    """Services an agent works for (a supervisor: the services supervised) and skills held."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    services = models.ManyToManyField(Service, related_name="agents", blank=True)
+    skills = models.ManyToManyField(Skill, related_name="agents", blank=True)
+
+    class Meta:
+        verbose_name = _("profil agent")
+        verbose_name_plural = _("profils agents")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Messagerie sécurisée")
+    CHAT = "chat", _("Tchat")
+    CHATBOT = "chatbot", _("Assistant virtuel")
+    PHONE = "phone", _("Téléphone")
+    COUNTER = "counter", _("Accueil physique")
+    EMAIL = "email", _("Courriel")
+    LETTER = "letter", _("Courrier")
+    CALLBACK = "callback", _("Rappel")
+    COBROWSE = "cobrowse", _("Aide à distance")
+
+
+class Case(models.Model):
+    class Kind(models.TextChoices):
+        CLAIM = "claim", _("Faire une réclamation")
+        DIFFICULTY = "difficulty", _("Signaler une difficulté")
+        QUESTION = "question", _("Poser une question")
+        INFORMATION = "information", _("Transmettre une information")
+
+    class Status(models.TextChoices):
+        NEW = "new", _("Nouvelle")
+        ASSIGNED = "assigned", _("Prise en charge")
+        IN_PROGRESS = "in_progress", _("En cours de traitement")
+        WAITING_CITIZEN = "waiting_citizen", _("En attente de votre réponse")
+        ANSWERED = "answered", _("Répondue")
+        CLOSED = "closed", _("Clôturée")
+
+    class Resolution(models.TextChoices):
+        ANSWERED = "answered", _("Répondu")
+        REDIRECTED = "redirected", _("Réorienté")
+        OUT_OF_SCOPE = "out_of_scope", _("Hors compétence")
+        NO_FOLLOW_UP = "no_follow_up", _("Sans suite")
+
+    OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING_CITIZEN)
+
+    reference = models.CharField(_("référence"), max_length=20, unique=True)
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases"
+    )
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="cases")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="cases")
+    kind = models.CharField(_("nature"), max_length=16, choices=Kind.choices)
+    channel = models.CharField(_("canal d'origine"), max_length=16, choices=Channel.choices)
+    status = models.CharField(
+        _("statut"), max_length=16, choices=Status.choices, default=Status.NEW
+    )
+    subject = models.CharField(_("objet"), max_length=200)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(
+        _("résolution"), max_length=16, choices=Resolution.choices, blank=True
+    )
+    resolved_first_contact = models.BooleanField(_("résolu au premier contact"), default=False)
+    fragile = models.BooleanField(_("situation de fragilité"), default=False)
+    priority = models.SmallIntegerField(_("priorité"), default=0)
+    sla_deadline = models.DateTimeField(_("échéance"), null=True, blank=True)
+    sla_breached = models.BooleanField(_("échéance dépassée"), default=False)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        verbose_name = _("demande")
+        verbose_name_plural = _("demandes")
+        indexes = [
+            models.Index(
+                fields=["citizen", "-last_activity_at", "-id"], name="case_citizen_activity"
+            ),
+            models.Index(fields=["service", "status", "sla_deadline"], name="case_service_queue"),
+            models.Index(fields=["assigned_to", "status"], name="case_assignee_status"),
+            # Service lists newest activity first, optionally for one status (console, API).
+            models.Index(
+                fields=["service", "status", "-last_activity_at", "-id"],
+                name="case_service_status_activity",
+            ),
+            models.Index(
+                fields=["service", "-last_activity_at", "-id"], name="case_service_activity"
+            ),
+            models.Index(
+                fields=["service", "priority", "created_at"],
+                name="case_unassigned_queue",
+                condition=Q(assigned_to__isnull=True, status="new"),
+            ),
+            # Dashboard (contactcenter.kpis): time-window scans of one day or one export range.
+            models.Index(fields=["created_at"], name="case_created"),
+            models.Index(
+                fields=["first_response_at"],
+                name="case_first_response",
+                condition=Q(first_response_at__isnull=False),
+            ),
+            models.Index(
+                fields=["closed_at"], name="case_closed", condition=Q(closed_at__isnull=False)
+            ),
+            models.Index(
+                fields=["sla_deadline"],
+                name="case_sla_deadline",
+                condition=Q(sla_deadline__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} — {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def waits_on_citizen(self) -> bool:
+        return self.status == self.Status.WAITING_CITIZEN
+
+    @property
+    def can_be_rated(self) -> bool:
+        return self.status in (self.Status.ANSWERED, self.Status.CLOSED)
+
+
+class Event(models.Model):
+    """One row of a case's timeline."""
+
+    class Type(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        REQUEST_INFO = "request_info", _("Demande de précisions")
+        NOTE = "note", _("Note interne")
+        STATUS = "status", _("Changement de statut")
+        ASSIGNMENT = "assignment", _("Attribution")
+        TRANSFER = "transfer", _("Transfert")
+        CONTACT = "contact", _("Contact enregistré")
+        CHAT = "chat", _("Tchat")
+        CHATBOT = "chatbot", _("Conversation avec l'assistant")
+        CALLBACK = "callback", _("Demande de rappel")
+        COBROWSE = "cobrowse", _("Aide à distance")
+        DIAGNOSIS = "diagnosis", _("Diagnostic guidé")
+        NOTIFICATION = "notification", _("Notification envoyée")
+        RATING = "rating", _("Avis")
+        SLA = "sla", _("Échéance")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="timeline_events"
+    )
+    type = models.CharField(_("type"), max_length=16, choices=Type.choices)
+    channel = models.CharField(_("canal"), max_length=16, choices=Channel.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authored_events",
+    )
+    internal = models.BooleanField(
+        _("interne"), default=False, help_text=_("Jamais montré à l'usager.")
+    )
+    body = models.TextField(_("contenu"), blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("événement")
+        verbose_name_plural = _("événements")
+        indexes = [
+            models.Index(fields=["case", "created_at", "id"], name="event_case_time"),
+            models.Index(fields=["citizen", "-created_at", "-id"], name="event_citizen_time"),
+            # Dashboard: contacts of one day (contactcenter.kpis).
+            models.Index(fields=["created_at"], name="event_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def by_citizen(self) -> bool:
+        return self.actor_id is not None and self.actor_id == self.citizen_id
+
+
+class Transfer(models.Model):
+    """Liaison interservices: a case handed to another service (or a named agent) with a reason."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="transfers")
+    from_service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    to_service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    to_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incoming_transfers",
+    )
+    reason = models.TextField(_("motif"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["to_agent"], name="transfer_pending", condition=Q(accepted_at__isnull=True)
+            ),
+            models.Index(fields=["created_at"], name="transfer_created"),
+        ]
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None
+
+
+class Satisfaction(models.Model):
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="satisfaction")
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    score = models.PositiveSmallIntegerField(
+        _("note"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(_("commentaire"), blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["service", "created_at"], name="satisfaction_service"),
+            models.Index(fields=["created_at"], name="satisfaction_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="satisfaction_score_1_5"
+            )
+        ]
+
+
+class AuditLog(models.Model):
+    """Who (agent or supervisor, and for which service) read a citizen's file, when and why."""
+
+    class Action(models.TextChoices):
+        VIEW_CASE = "view_case", _("Consultation d'une demande")
+        VIEW_SYNTHESIS = "view_synthesis", _("Consultation de la fiche de synthèse")
+        VIEW_ATTACHMENT = "view_attachment", _("Consultation d'une pièce jointe")
+        COBROWSE = "cobrowse", _("Aide à distance")
+        EXPORT = "export", _("Export")
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor_service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="file_accesses",
+    )
+    case = models.ForeignKey(Case, on_delete=models.SET_NULL, null=True, blank=True)
+    action = models.CharField(max_length=24, choices=Action.choices)
+    reason = models.CharField(_("motif"), max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["citizen", "-created_at"], name="audit_citizen_time")]
+
+
+class ReferenceCounter(models.Model):
+    """Per-year counter behind case references like 2026-000123."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class LoginEvent(models.Model):
+    """One successful login: the role and the time, nothing else (no person, no address).
+
+    Enough to count citizen logins for the "secure messages per 100 logins" indicator while
+    keeping no personal data. Written by ``contactcenter.kpis.record_login``.
+    """
+
+    role = models.CharField(max_length=16, choices=User.Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("connexion")
+        verbose_name_plural = _("connexions")
+        indexes = [models.Index(fields=["created_at", "role"], name="login_event_time")]
+
+
+class DailyKpi(models.Model):
+    """One precomputed, additive figure of one past day for one service, topic and channel.
+
+    Figures are counts and sums (never averages or rates) so that any range and any grouping
+    is a SUM; waiting times also keep a histogram (``data``) for percentiles. Rows not tied to
+    a service (citizen logins) have ``service`` and ``topic`` empty. Written by
+    ``contactcenter.kpis.store_day`` (Celery beat), read by the supervisor dashboard.
+    """
+
+    day = models.DateField(_("jour"))
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    topic = models.ForeignKey(
+        Topic, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=16, blank=True)
+    metric = models.CharField(max_length=32)
+    value = models.BigIntegerField(default=0)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("indicateur journalier")
+        verbose_name_plural = _("indicateurs journaliers")
+        indexes = [
+            # Every column the range sums read: index-only scans on PostgreSQL.
+            models.Index(
+                fields=["day", "service", "topic", "channel", "metric", "value"],
+                name="daily_kpi_day_sums",
+            ),
+            models.Index(fields=["metric", "day"], name="daily_kpi_metric_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric}={self.value}"
+
+
+class DailyKpiRun(models.Model):
+    """Which days are precomputed, and the claim that keeps two workers off the same day."""
+
+    day = models.DateField(primary_key=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("calcul d'indicateurs journaliers")
+        verbose_name_plural = _("calculs d'indicateurs journaliers")
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.computed_at or '—'})"

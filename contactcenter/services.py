@@ -1,0 +1,298 @@
+"""Business logic of the core domain: cases and their timeline.
+
+Channels (messaging, chat, cobrowse, knowledge, agent-recorded contacts) call these functions;
+views stay thin. Every function that writes several rows runs in one transaction.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Topic, User
+from .signals import case_needs_routing, citizen_notification
+
+
+def next_reference(year: int | None = None) -> str:
+    """Return the next case reference for the year ('2026-000123').
+
+    Must run inside a transaction: the counter row is locked until commit so that two
+    concurrent requests never get the same number.
+    """
+    year = year or timezone.localdate().year
+    ReferenceCounter.objects.get_or_create(year=year)
+    counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last = F("last") + 1
+    counter.save(update_fields=["last"])
+    counter.refresh_from_db(fields=["last"])
+    return f"{year}-{counter.last:06d}"
+
+
+def add_event(
+    case: Case,
+    type: str,
+    *,
+    actor: User | None = None,
+    channel: str | None = None,
+    body: str = "",
+    internal: bool = False,
+    payload: dict | None = None,
+    touch: bool = True,
+    at=None,
+) -> Event:
+    """Append one event to a case's timeline (and bump the case's last activity)."""
+    now = at or timezone.now()
+    event = Event.objects.create(
+        case=case,
+        citizen_id=case.citizen_id,
+        type=type,
+        channel=channel or case.channel,
+        actor=actor,
+        internal=internal,
+        body=body,
+        payload=payload or {},
+        created_at=now,
+    )
+    if touch and not internal:
+        Case.objects.filter(pk=case.pk).update(last_activity_at=now)
+        case.last_activity_at = now
+    return event
+
+
+def validate_body(body: str, *, max_chars: int = 10_000, field_label: str | None = None) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError(_("Le message ne peut pas être vide."), code="required")
+    if len(body) > max_chars:
+        raise ValidationError(
+            _("Le message fait %(length)s caractères ; %(max)s au maximum.")
+            % {"length": len(body), "max": max_chars},
+            code="max_length",
+        )
+    return body
+
+
+@transaction.atomic
+def open_case(
+    *,
+    citizen: User,
+    topic: Topic,
+    kind: str,
+    channel: str,
+    subject: str,
+    first_event_type: str = Event.Type.MESSAGE,
+    body: str = "",
+    actor: User | None = None,
+    payload: dict | None = None,
+    fragile: bool = False,
+    route: bool = True,
+    status: str = Case.Status.NEW,
+) -> tuple[Case, Event]:
+    """Create a case for a citizen with its first timeline event, then route it after commit.
+
+    Runs in a transaction (reference counter lock, case and first event written together).
+    """
+    if not citizen.is_citizen:
+        raise ValidationError(_("Une demande est toujours ouverte pour un usager."))
+    if kind not in Case.Kind.values:
+        raise ValidationError(_("Nature de demande inconnue."), code="invalid_kind")
+    if channel not in Channel.values:
+        raise ValidationError(_("Canal inconnu."), code="invalid_channel")
+    if not topic.is_active:
+        raise ValidationError(_("Ce thème n'est plus proposé."), code="inactive_topic")
+    subject = (subject or "").strip()[:200] or topic.title
+    now = timezone.now()
+    case = Case.objects.create(
+        reference=next_reference(now.astimezone(timezone.get_current_timezone()).year),
+        citizen=citizen,
+        topic=topic,
+        service=topic.service,
+        kind=kind,
+        channel=channel,
+        subject=subject,
+        status=status,
+        fragile=fragile,
+        created_at=now,
+        last_activity_at=now,
+        closed_at=now if status == Case.Status.CLOSED else None,
+    )
+    event = add_event(
+        case,
+        first_event_type,
+        actor=actor or citizen,
+        channel=channel,
+        body=body,
+        payload=payload,
+        at=now,
+    )
+    if route and status == Case.Status.NEW:
+        request_routing(case)
+    return case, event
+
+
+def request_routing(case: Case) -> None:
+    """Ask routing (if installed) to find an owner for this case once the transaction commits."""
+    case_id = case.pk
+    transaction.on_commit(lambda: case_needs_routing.send(sender=Case, case_id=case_id))
+
+
+def notify_citizen(case: Case, kind: str) -> None:
+    """Tell the citizen, after commit, that something awaits them. Never carries content."""
+    citizen_id, case_id = case.citizen_id, case.pk
+    transaction.on_commit(
+        lambda: citizen_notification.send(
+            sender=Case, citizen_id=citizen_id, case_id=case_id, kind=kind
+        )
+    )
+
+
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    Case.Status.NEW: {
+        Case.Status.ASSIGNED,
+        Case.Status.IN_PROGRESS,
+        Case.Status.WAITING_CITIZEN,
+        Case.Status.ANSWERED,
+        Case.Status.CLOSED,
+    },
+    Case.Status.ASSIGNED: {
+        Case.Status.NEW,
+        Case.Status.IN_PROGRESS,
+        Case.Status.WAITING_CITIZEN,
+        Case.Status.ANSWERED,
+        Case.Status.CLOSED,
+    },
+    Case.Status.IN_PROGRESS: {
+        Case.Status.NEW,
+        Case.Status.WAITING_CITIZEN,
+        Case.Status.ANSWERED,
+        Case.Status.CLOSED,
+        Case.Status.ASSIGNED,
+    },
+    Case.Status.WAITING_CITIZEN: {
+        Case.Status.IN_PROGRESS,
+        Case.Status.ANSWERED,
+        Case.Status.CLOSED,
+        Case.Status.NEW,
+    },
+    Case.Status.ANSWERED: {Case.Status.IN_PROGRESS, Case.Status.CLOSED, Case.Status.NEW},
+    Case.Status.CLOSED: {Case.Status.IN_PROGRESS, Case.Status.NEW},
+}
+
+
+def change_status(
+    case: Case,
+    status: str,
+    *,
+    actor: User | None = None,
+    resolution: str = "",
+    internal: bool = False,
+) -> Event | None:
+    """Move a case to a new status and record it on the timeline. No-op if unchanged.
+
+    Call inside the caller's transaction; uses a conditional update on the current status so
+    that two concurrent changes cannot both apply.
+    """
+    if status == case.status:
+        return None
+    if status not in ALLOWED_TRANSITIONS.get(case.status, set()):
+        raise ValidationError(
+            _("Impossible de passer de « %(old)s » à « %(new)s ».")
+            % {"old": case.get_status_display(), "new": Case.Status(status).label},
+            code="invalid_transition",
+        )
+    now = timezone.now()
+    changes: dict = {"status": status, "last_activity_at": now}
+    if status == Case.Status.CLOSED:
+        changes["closed_at"] = now
+        if resolution:
+            changes["resolution"] = resolution
+    elif case.status == Case.Status.CLOSED:
+        changes["closed_at"] = None
+        changes["resolution"] = ""
+    updated = Case.objects.filter(pk=case.pk, status=case.status).update(**changes)
+    if updated != 1:
+        raise ValidationError(
+            _("La demande a été modifiée entre-temps ; rechargez la page."), code="conflict"
+        )
+    old = case.status
+    for field, value in changes.items():
+        setattr(case, field, value)
+    return add_event(
+        case,
+        Event.Type.STATUS,
+        actor=actor,
+        internal=internal,
+        payload={"from": old, "to": status, "resolution": changes.get("resolution", "")},
+        at=now,
+    )
+
+
+def mark_first_response(case: Case, at=None) -> None:
+    if case.first_response_at is None:
+        at = at or timezone.now()
+        Case.objects.filter(pk=case.pk, first_response_at__isnull=True).update(first_response_at=at)
+        case.first_response_at = at
+
+
+@transaction.atomic
+def rate_case(case: Case, citizen: User, score: int, comment: str = "") -> Satisfaction:
+    """Record (or update) the citizen's satisfaction for a case once it is answered or closed."""
+    if case.citizen_id != citizen.pk:
+        raise ValidationError(_("Seul l'usager concerné peut donner son avis."))
+    if not case.can_be_rated:
+        raise ValidationError(
+            _("Vous pourrez donner votre avis une fois la demande traitée."), code="not_rateable"
+        )
+    try:
+        score = int(score)
+    except (TypeError, ValueError):
+        raise ValidationError(_("Choisissez une note entre 1 et 5."), code="invalid_score")
+    if not 1 <= score <= 5:
+        raise ValidationError(_("Choisissez une note entre 1 et 5."), code="invalid_score")
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationError(_("Le commentaire fait 2 000 caractères au maximum."))
+    satisfaction, _created = Satisfaction.objects.update_or_create(
+        case=case,
+        defaults={
+            "citizen": citizen,
+            "channel": case.channel,
+            "service": case.service,
+            "score": score,
+            "comment": comment,
+            "created_at": timezone.now(),
+        },
+    )
+    add_event(
+        case,
+        Event.Type.RATING,
+        actor=citizen,
+        payload={"score": score},
+        body=comment,
+        touch=False,
+    )
+    return satisfaction
+
+
+HISTORY_EVENT_TYPES = (
+    Event.Type.MESSAGE,
+    Event.Type.REQUEST_INFO,
+    Event.Type.CONTACT,
+    Event.Type.CHAT,
+    Event.Type.CHATBOT,
+    Event.Type.CALLBACK,
+    Event.Type.COBROWSE,
+    Event.Type.TRANSFER,
+)
+
+
+def citizen_history(citizen: User):
+    """Every contact with the administration, any channel, newest first (citizen-visible only)."""
+    return (
+        Event.objects.filter(citizen=citizen, internal=False, type__in=HISTORY_EVENT_TYPES)
+        .select_related("case", "case__service", "actor")
+        .order_by("-created_at", "-id")
+    )

@@ -1,0 +1,26 @@
+"""Test override: fast hashing, in-memory mail, eager Celery, a throw-away private media root."""
+
+import os
+import tempfile
+
+from .settings import *  # noqa: F403
+from .settings import REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = False
+MEDIA_ROOT = tempfile.mkdtemp(prefix="guichet-test-media-")
+WHITENOISE_AUTOREFRESH = True
+# Tests of the Redis cache/channel layer opt in explicitly; the default suite keeps them isolated.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": "guichet-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            },
+        }
+    }

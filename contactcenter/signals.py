@@ -1,0 +1,17 @@
+"""Cross-app hooks. contactcenter imports no other app: other apps connect to these.
+
+- ``case_needs_routing(case_id)``: a contact arrived or came back to a queue; routing connects
+  and queues its assignment task after commit.
+- ``demo_loaded(people)``: sent at the end of ``load_demo``; apps add their own demo data.
+- ``case_assigned(case_id, agent_id)``: routing gave the case an owner (sent after commit);
+  channels connect to push it to the agent's console.
+- ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
+  in their space (never the content); messaging connects and writes the outbox.
+"""
+
+from django.dispatch import Signal
+
+case_needs_routing = Signal()
+citizen_notification = Signal()
+demo_loaded = Signal()
+case_assigned = Signal()

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("connexion/", views.LoginView.as_view(), name="login"),
+    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/", include("messaging.api_urls")),
+    path("", include("messaging.urls")),
+    path("console/", include("messaging.console_urls")),
+    path("aide-a-distance/", include("cobrowse.urls")),
+    path("supervision/tableau-de-bord/", include("contactcenter.dashboard_urls")),
+    path("", include("routing.urls")),
+    path("tchat/", include("chat.urls")),
+    path("", include("knowledge.urls")),
+    path(
+        "console/connaissances/gestion/",
+        include("knowledge.editor_urls", namespace="knowledge_editor"),
+    ),
+]

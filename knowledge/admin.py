@@ -1,0 +1,330 @@
+"""Editing the knowledge base.
+
+Two admin sites share the same ModelAdmins:
+- the main Django admin (/admin/) for administrators;
+- the knowledge editor (/console/connaissances/gestion/) for supervisors, who edit the articles
+  and diagnosis trees of the services they supervise (content owners), without being Django
+  "staff". A Markdown preview (sanitised exactly like the public pages) sits under the body.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from contactcenter.permissions import user_service_ids
+
+from . import services
+from .models import (
+    Article,
+    ArticleVersion,
+    Conversation,
+    DiagnosisChoice,
+    DiagnosisNode,
+    DiagnosisTree,
+    SmallTalk,
+    Turn,
+)
+
+
+class MarkdownPreviewWidget(forms.Textarea):
+    """A textarea followed by a live, sanitised preview (static/knowledge/js/admin_preview.js)."""
+
+    template_name = "knowledge/admin/markdown_widget.html"
+
+    class Media:
+        js = ("knowledge/js/admin_preview.js",)
+        css = {"all": ("knowledge/css/admin.css",)}
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["preview_url"] = reverse("knowledge:markdown_preview")
+        return context
+
+
+class StringListField(forms.CharField):
+    """A JSON list of strings edited as one item per line."""
+
+    widget = forms.Textarea(attrs={"rows": 5})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            return value
+        lines = [line.strip() for line in (value or "").splitlines()]
+        return [line for line in lines if line]
+
+
+class ArticleForm(forms.ModelForm):
+    keywords = StringListField(
+        label=_("Mots-clés (synonymes)"),
+        required=False,
+        help_text=_("Un par ligne : mots que les usagers emploient pour ce sujet."),
+    )
+    questions = StringListField(
+        label=_("Questions types"),
+        required=False,
+        help_text=_("Une par ligne : façons dont les usagers posent la question."),
+    )
+
+    class Meta:
+        model = Article
+        fields = [
+            "title",
+            "slug",
+            "topic",
+            "audience",
+            "status",
+            "owner",
+            "escalate",
+            "body",
+            "questions",
+            "keywords",
+            "related",
+            "video",
+            "video_captions",
+            "review_date",
+            "expiry_date",
+        ]
+        widgets = {"body": MarkdownPreviewWidget(attrs={"rows": 18})}
+
+    def clean(self):
+        cleaned = super().clean()
+        review, expiry = cleaned.get("review_date"), cleaned.get("expiry_date")
+        if review and expiry and review > expiry:
+            self.add_error(
+                "review_date", _("La date de révision doit précéder la date d'expiration.")
+            )
+        return cleaned
+
+
+def _owned_q(user, prefix: str = "") -> Q:
+    ids = user_service_ids(user)
+    return Q(**{f"{prefix}owner_id__in": ids}) | Q(
+        **{f"{prefix}owner__isnull": True, f"{prefix}topic__service_id__in": ids}
+    )
+
+
+class ScopedPermissionMixin:
+    """Supervisors edit content of their services; administrators edit everything."""
+
+    def _allowed(self, request) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or user.is_admin_role or user.is_supervisor)
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request, *args):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser or request.user.is_admin_role
+
+
+class ArticleVersionInline(ScopedPermissionMixin, admin.TabularInline):
+    model = ArticleVersion
+    extra = 0
+    can_delete = False
+    fields = ("number", "title", "status", "author", "comment", "created_at")
+    readonly_fields = fields
+    ordering = ("-number",)
+    verbose_name_plural = _("historique des versions")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Article)
+class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    form = ArticleForm
+    list_display = ("title", "topic", "audience", "status", "review_date", "expiry_date", "version")
+    list_filter = ("status", "audience", "topic", "escalate")
+    search_fields = ("title", "slug", "body")
+    prepopulated_fields = {"slug": ("title",)}
+    filter_horizontal = ("related",)
+    readonly_fields = ("version", "published_at", "created_at", "updated_at")
+    inlines = [ArticleVersionInline]
+    actions = ["publish", "archive"]
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "topic", "audience", "status", "owner", "escalate")}),
+        (_("Contenu"), {"fields": ("body", "questions", "keywords", "related")}),
+        (_("Tutoriel vidéo"), {"fields": ("video", "video_captions"), "classes": ("collapse",)}),
+        (_("Cycle de vie"), {"fields": ("review_date", "expiry_date")}),
+        (_("Suivi"), {"fields": ("version", "published_at", "created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("topic", "owner")
+        if request.user.is_superuser or request.user.is_admin_role:
+            return qs
+        return qs.filter(_owned_q(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        user = request.user
+        if not (user.is_superuser or user.is_admin_role):
+            from contactcenter.models import Service, Topic
+
+            ids = user_service_ids(user)
+            if db_field.name == "topic":
+                kwargs["queryset"] = Topic.objects.filter(service_id__in=ids)
+            elif db_field.name == "owner":
+                kwargs["queryset"] = Service.objects.filter(id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        services.save_article(
+            obj, author=request.user, comment=_("Modification") if change else _("Création")
+        )
+
+    @admin.action(description=_("Publier les articles sélectionnés"))
+    def publish(self, request, queryset):
+        for article in queryset:
+            article.status = Article.Status.PUBLISHED
+            services.save_article(article, author=request.user, comment=_("Publication"))
+        messages.success(request, _("Articles publiés."))
+
+    @admin.action(description=_("Archiver les articles sélectionnés"))
+    def archive(self, request, queryset):
+        for article in queryset:
+            article.status = Article.Status.ARCHIVED
+            services.save_article(article, author=request.user, comment=_("Archivage"))
+        messages.success(request, _("Articles archivés."))
+
+
+@admin.register(SmallTalk)
+class SmallTalkAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    list_display = ("slug", "updated_at")
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser or request.user.is_admin_role
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or request.user.is_admin_role
+
+
+class DiagnosisNodeInline(ScopedPermissionMixin, admin.TabularInline):
+    model = DiagnosisNode
+    extra = 1
+    fields = ("key", "kind", "text", "detail", "article", "service")
+    show_change_link = True
+
+
+@admin.register(DiagnosisTree)
+class DiagnosisTreeAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    list_display = ("title", "topic", "is_active", "updated_at")
+    list_filter = ("is_active", "topic")
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [DiagnosisNodeInline]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser or request.user.is_admin_role:
+            return qs
+        return qs.filter(topic__service_id__in=user_service_ids(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "root" and request.resolver_match:
+            tree_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = DiagnosisNode.objects.filter(
+                tree_id=tree_id, kind=DiagnosisNode.Kind.QUESTION
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class DiagnosisChoiceInline(ScopedPermissionMixin, admin.TabularInline):
+    model = DiagnosisChoice
+    fk_name = "node"
+    extra = 2
+    fields = ("position", "label", "next_node")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "next_node" and request.resolver_match:
+            node_id = request.resolver_match.kwargs.get("object_id")
+            node = DiagnosisNode.objects.filter(pk=node_id).first()
+            if node is not None:
+                kwargs["queryset"] = DiagnosisNode.objects.filter(tree_id=node.tree_id).exclude(
+                    pk=node.pk
+                )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(DiagnosisNode)
+class DiagnosisNodeAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    list_display = ("__str__", "kind", "text")
+    list_filter = ("tree", "kind")
+    inlines = [DiagnosisChoiceInline]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("tree")
+        if request.user.is_superuser or request.user.is_admin_role:
+            return qs
+        return qs.filter(tree__topic__service_id__in=user_service_ids(request.user))
+
+
+class TurnInline(admin.TabularInline):
+    model = Turn
+    extra = 0
+    can_delete = False
+    fields = ("seq", "question", "outcome", "article", "confidence", "rating", "distress")
+    readonly_fields = fields
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Read-only, administrators only (analytics; citizens' words, kept for a limited time)."""
+
+    list_display = ("pk", "started_at", "topic", "handoff_offered", "handoff_kind", "fragile")
+    list_filter = ("handoff_kind", "fragile", "handoff_offered")
+    inlines = [TurnInline]
+    readonly_fields = [f.name for f in Conversation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class KnowledgeEditorSite(admin.AdminSite):
+    """Admin site for supervisors (content owners), mounted under the console."""
+
+    site_header = _("Guichet — édition de la base de connaissances")
+    site_title = _("Base de connaissances")
+    index_title = _("Articles et diagnostics guidés")
+    site_url = "/console/connaissances/"
+
+    def has_permission(self, request):
+        user = request.user
+        return (
+            user.is_active
+            and user.is_authenticated
+            and (user.is_superuser or user.is_admin_role or user.is_supervisor)
+        )
+
+    def login(self, request, extra_context=None):
+        if request.user.is_authenticated:
+            messages.error(request, _("Cet espace est réservé aux superviseurs."))
+            return redirect(reverse("home"))
+        return redirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.get_full_path()}")
+
+
+editor_site = KnowledgeEditorSite(name="knowledge_editor")
+editor_site.register(Article, ArticleAdmin)
+editor_site.register(DiagnosisTree, DiagnosisTreeAdmin)
+editor_site.register(DiagnosisNode, DiagnosisNodeAdmin)

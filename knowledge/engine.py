@@ -1,0 +1,438 @@
+"""The chatbot's brain: small talk, distress, confidence and the process-wide search index.
+
+``answer(question, audience)`` is a pure function of the knowledge base; conversation state
+(failures in a row, hand-off) lives in ``services``. The same ``KnowledgeEngine`` also serves
+``services.search_articles`` so that every channel ranks articles the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+
+from . import text as T
+from .search import DocSource, Hit, SearchIndex
+from .text import words
+
+# --- confidence ------------------------------------------------------------------------------
+# Logistic model over the first hit's signals, fitted with ``manage.py chatbot_eval --fit`` on
+# the example questions (leave-one-out), knowledge/eval/colloquial.tsv (positives) and
+# knowledge/eval/out_of_scope.txt (negatives). The bot answers when confidence >= THRESHOLD.
+CONFIDENCE_WEIGHTS = {
+    "bias": -11.4786,
+    "score": 2.2963,
+    "bm25": 2.1208,
+    "question_sim": 1.8913,
+    "coverage": 1.0002,
+    "topic_share": 0.9734,
+    "margin": -0.5092,
+    "unknown_share": -3.0049,
+    "known_slots": 3.0373,
+    "matched_mass": 1.4053,
+    "evidence": 1.6742,
+}
+THRESHOLD = 0.35
+
+
+def features(hit: Hit, unknown_share: float, known_slots: int) -> dict[str, float]:
+    return {
+        "bias": 1.0,
+        "score": hit.score,
+        "bm25": hit.bm25,
+        "question_sim": hit.question_sim,
+        "coverage": hit.coverage,
+        "topic_share": hit.topic_share,
+        "margin": hit.margin,
+        "unknown_share": unknown_share,
+        "known_slots": math.log1p(known_slots),
+        "matched_mass": math.log1p(hit.matched_mass),
+        "evidence": hit.question_sim * hit.coverage,
+    }
+
+
+def confidence_from(feats: dict[str, float], weights: dict[str, float] | None = None) -> float:
+    weights = weights or CONFIDENCE_WEIGHTS
+    z = sum(weights.get(name, 0.0) * value for name, value in feats.items())
+    z = max(-30.0, min(30.0, z))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# --- small talk and distress -----------------------------------------------------------------
+GREETING_WORDS = words(
+    """
+    bonjour bonsoir salut coucou hello hey hi yo bjr bsr slt cc re rebonjour kikou wesh allo
+    allô
+    """
+)
+THANKS_WORDS = words(
+    """
+    merci mrc mci thanks thx remercie remercier remerciements revoir aurevoir bye ciao adieu
+    daccord parfait super nickel top genial ok okay
+    """
+)
+POLITE_FILLER = words(
+    """
+    a aide ai au aurevoir avez beaucoup bien bon bonne c ca cest cool d de des du est et
+    excellent genial il je journee la le les ma madame mes mon monsieur nickel ok okay parfait
+    pour quelqu quelquun qqn qui reponse reponses sa soiree super svp stp t ta tes top tout tres
+    tu un une vos votre vous y ya voila compris daccord accord clair formidable infos info
+    renseignement renseignements aurevoir revoir bye ciao plus tard semaine week end
+    """
+)
+_HUMAN_TARGET = (
+    r"(?:conseill\w*|agent|agents|humain|humains|personne|quelqu\s?un|qqn|operat\w*|"
+    r"interlocut\w*|vrai\w*\s+(?:personne|gens|humain)|standard|responsable)"
+)
+HUMAN_RE = re.compile(
+    # "parler à un conseiller", "joindre quelqu'un", "mettez-moi en relation avec un agent"
+    r"\b(?:parler|discuter|echanger|joindre|contacter|appeler|rappeler|relation|passez|passer|"
+    r"avoir|rendez vous|rdv)\b(?:\s+\w+){0,4}?\s+"
+    r"(?:un|une|a|avec|d|des|le|la|au|moi|vos|votre)?\s*"
+    r"(?:" + _HUMAN_TARGET + r"|service|services)\b"
+    # "je veux un conseiller", "besoin d'un humain"
+    r"|\b(?:veux|voudrais|souhaite|souhaiterais|besoin|faut|exige)\s+(?:d\s+)?"
+    r"(?:un|une|le|la|parler a un|parler a une)\s+" + _HUMAN_TARGET + r"\b"
+)
+HUMAN_SHORT_RE = re.compile(
+    r"^(?:un |une |le |la )?(?:conseiller|conseillere|agent|humain|operateur|"
+    r"vrai humain|une vraie personne|personne reelle)\s*(?:svp|stp|please)?$"
+)
+NOT_A_ROBOT_RE = re.compile(r"\bpas (?:un|a un|avec un|a une|une) (?:robot|bot|machine|ia)\b")
+
+# Distress or anger: offer a human at once and flag the contact as fragile.
+DISTRESS_PATTERNS = [
+    r"\burgent\w*\b",
+    r"\burgence\b",
+    r"\bn ?en peux plus\b",
+    r"\bj ?en peux plus\b",
+    r"\bau bout du rouleau\b",
+    r"\ba bout\b",
+    r"\bdesespere\w*\b",
+    r"\bdetresse\b",
+    r"\bsuicid\w*\b",
+    r"\bme tuer\b",
+    r"\bmettre fin a mes jours\b",
+    r"\ben finir\b",
+    r"\bplus (?:rien )?a manger\b",
+    r"\bplus de quoi manger\b",
+    r"\ba la rue\b",
+    r"\bsans abri\b",
+    r"\bsdf\b",
+    r"\bexpulse\w*\b",
+    r"\bau secours\b",
+    r"\baidez[- ]moi\b",
+    r"\bj ?ai peur\b",
+    r"\bpleure\w*\b",
+    r"\bdeprim\w*\b",
+    r"\bmenace\w*\b",
+    r"\bviolence\w*\b",
+    r"\binadmissible\b",
+    r"\binacceptable\b",
+    r"\bscandal\w*\b",
+    r"\bhonte\b",
+    r"\bras le bol\b",
+    r"\by en a marre\b",
+    r"\ben ai marre\b",
+    r"\bmarre\b",
+    r"\bincompetent\w*\b",
+    r"\bnul(?:le|s)?\b",
+    r"\bfoutez?\b",
+    r"\bfoutre\b",
+    r"\bputain\b",
+    r"\bmerde\w*\b",
+    r"\bconn?ards?\b",
+    r"\bconnasse\b",
+    r"\bencul\w*\b",
+    r"\bsalop\w*\b",
+    r"\bbordel\b",
+    r"\bfdp\b",
+    r"\bntm\b",
+    r"\bptn\b",
+    r"\bvoleurs?\b",
+    r"\bescroc\w*\b",
+    r"\bplainte contre vous\b",
+    r"\bavocat\b",
+]
+_DISTRESS_RE = re.compile("|".join(DISTRESS_PATTERNS))
+
+
+def detect_distress(question: str) -> bool:
+    return bool(_DISTRESS_RE.search(" ".join(T.raw_tokens(question))))
+
+
+def _neighbourhood(vocabulary: frozenset[str]) -> dict[str, frozenset[str]]:
+    """SymSpell-style map: word or one-deletion variant -> vocabulary words (length >= 5)."""
+    table: dict[str, set[str]] = {}
+    for word in vocabulary:
+        if len(word) >= 5:
+            for key in {word} | T.deletes(word):
+                table.setdefault(key, set()).add(word)
+    return {key: frozenset(words) for key, words in table.items()}
+
+
+_NEIGHBOURS: dict[frozenset[str], dict[str, frozenset[str]]] = {}
+
+
+def _fuzzy_in(word: str, vocabulary: frozenset[str]) -> bool:
+    """``word`` is in the vocabulary, or one typo away from a word of 5 letters or more."""
+    if word in vocabulary:
+        return True
+    if len(word) < 5:
+        return False
+    table = _NEIGHBOURS.get(vocabulary)
+    if table is None:
+        table = _NEIGHBOURS[vocabulary] = _neighbourhood(vocabulary)
+    candidates: set[str] = set()
+    for key in {word} | T.deletes(word):
+        candidates.update(table.get(key, ()))
+    return any(T.damerau_levenshtein(word, v, 1) <= 1 for v in candidates)
+
+
+@dataclass
+class SmallTalkEntry:
+    slug: str
+    answer: str
+    phrases: tuple[frozenset[str], ...]
+
+
+@dataclass
+class Reply:
+    """What the assistant says to one question (no conversation state)."""
+
+    kind: str  # answer | dont_know | smalltalk | handoff
+    confidence: float
+    hit: Hit | None = None
+    smalltalk: SmallTalkEntry | None = None
+    distress: bool = False
+    suggestions: list[Hit] = field(default_factory=list)
+    topic_id: int | None = None  # best guess of the topic, even when not confident
+
+    @property
+    def article_slug(self) -> str | None:
+        return self.hit.doc.slug if self.kind == "answer" and self.hit else None
+
+
+class KnowledgeEngine:
+    """Search index + small talk, built once from a snapshot of the knowledge base."""
+
+    def __init__(
+        self,
+        docs: list[DocSource],
+        smalltalk: list[tuple[str, list[str], str]],
+        signature: tuple = (),
+    ):
+        self.signature = signature
+        # Two indexes: citizens' searches run on an index built from public articles only, so
+        # agent-only content never influences them (not even through word statistics).
+        self.docs = list(docs)
+        self.index = SearchIndex([d for d in self.docs if d.audience == "public"])
+        self._agent_index: SearchIndex | None = None
+        self._agent_lock = threading.Lock()
+        self.smalltalk = [
+            SmallTalkEntry(
+                slug,
+                answer,
+                tuple(frozenset(T.raw_tokens(p)) for p in phrases if T.raw_tokens(p)),
+            )
+            for slug, phrases, answer in smalltalk
+        ]
+        self._smalltalk_by_slug = {entry.slug: entry for entry in self.smalltalk}
+
+    # --- search ---------------------------------------------------------------------------
+    @property
+    def agent_index(self) -> SearchIndex:
+        """Every article (agents' searches); built on first use."""
+        if self._agent_index is None:
+            with self._agent_lock:
+                if self._agent_index is None:
+                    self._agent_index = SearchIndex(self.docs)
+        return self._agent_index
+
+    def index_for(self, audience: str = "public") -> SearchIndex:
+        return self.agent_index if audience == "agent" else self.index
+
+    def allowed(self, audience: str = "public", topic_id: int | None = None) -> set[int] | None:
+        if topic_id is None:
+            return None
+        index = self.index_for(audience)
+        return {i for i, doc in enumerate(index.docs) if doc.topic_id == topic_id}
+
+    def search(
+        self,
+        query: str,
+        *,
+        audience: str = "public",
+        topic_id: int | None = None,
+        limit: int = 3,
+    ) -> list[tuple[Hit, float]]:
+        """[(hit, confidence)] best first; agent-only articles only for audience "agent"."""
+        index = self.index_for(audience)
+        aq = index.analyze(query)
+        hits = index.search(aq, allowed=self.allowed(audience, topic_id), limit=limit)
+        unknown_share, known = self._unknown_share(aq)
+        return [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+
+    @staticmethod
+    def _unknown_share(aq) -> tuple[float, int]:
+        total = len(aq.slots)
+        return ((aq.unknown_count / total) if total else 0.0), len(aq.known)
+
+    # --- small talk -----------------------------------------------------------------------
+    def _smalltalk_intent(self, question: str, has_content: bool) -> str | None:
+        words = T.raw_tokens(question)
+        joined = " ".join(words)
+        if not words:
+            return None
+        if HUMAN_SHORT_RE.match(joined) or HUMAN_RE.search(joined) or NOT_A_ROBOT_RE.search(joined):
+            return "human"
+        significant = [w for w in words if w not in POLITE_FILLER]
+        greet = any(_fuzzy_in(w, GREETING_WORDS) for w in words)
+        thanks = any(_fuzzy_in(w, THANKS_WORDS) for w in words)
+        leftovers = [
+            w
+            for w in significant
+            if not (_fuzzy_in(w, GREETING_WORDS) or _fuzzy_in(w, THANKS_WORDS))
+        ]
+        if (greet or thanks) and not leftovers:
+            return "thanks" if thanks else "greeting"
+        if (greet or thanks) and not has_content:
+            return "thanks" if thanks else "greeting"
+        if joined in ("il y a quelqu un", "y a quelqu un", "quelqu un", "y a qqn", "ya qqn"):
+            return "greeting"
+        return None
+
+    def _match_smalltalk_phrases(self, question: str) -> SmallTalkEntry | None:
+        """Other small talk entries of the knowledge base: near-exact phrase match."""
+        words = frozenset(T.raw_tokens(question))
+        if not words:
+            return None
+        best, best_sim = None, 0.0
+        for entry in self.smalltalk:
+            for phrase in entry.phrases:
+                sim = 2 * len(words & phrase) / (len(words) + len(phrase))
+                if sim > best_sim:
+                    best, best_sim = entry, sim
+        return best if best_sim >= 0.8 else None
+
+    def smalltalk_entry(self, intent: str) -> SmallTalkEntry | None:
+        slug = {"human": "parler-agent", "greeting": "bonjour", "thanks": "merci"}[intent]
+        return self._smalltalk_by_slug.get(slug) or SmallTalkEntry(slug, "", ())
+
+    # --- answering ------------------------------------------------------------------------
+    def answer(self, question: str, *, audience: str = "public") -> Reply:
+        distress = detect_distress(question)
+        index = self.index_for(audience)
+        aq = index.analyze(question)
+        hits = index.search(aq, limit=3)
+        unknown_share, known = self._unknown_share(aq)
+        scored = [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+        best, conf = scored[0] if scored else (None, 0.0)
+        confident = best is not None and conf >= THRESHOLD
+        topic_id = best.doc.topic_id if best is not None and best.topic_share >= 0.5 else None
+        intent = self._smalltalk_intent(question, has_content=bool(aq.known) and confident)
+        if intent == "human":
+            return Reply(
+                "handoff",
+                1.0,
+                hit=best if confident else None,
+                smalltalk=self.smalltalk_entry("human"),
+                distress=distress,
+                topic_id=best.doc.topic_id if confident else topic_id,
+            )
+        if intent in ("greeting", "thanks") and not confident:
+            return Reply(
+                "smalltalk", 1.0, smalltalk=self.smalltalk_entry(intent), distress=distress
+            )
+        if confident:
+            return Reply(
+                "answer",
+                conf,
+                hit=best,
+                distress=distress,
+                suggestions=[h for h, c in scored[1:] if c >= THRESHOLD / 2],
+                topic_id=best.doc.topic_id,
+            )
+        entry = self._match_smalltalk_phrases(question)
+        if entry is not None:
+            return Reply("smalltalk", 1.0, smalltalk=entry, distress=distress)
+        return Reply(
+            "dont_know",
+            conf,
+            hit=None,
+            distress=distress,
+            suggestions=[h for h, c in scored if c >= THRESHOLD / 2][:2],
+            topic_id=topic_id,
+        )
+
+
+# --- process-wide cache ----------------------------------------------------------------------
+_lock = threading.Lock()
+_engine: KnowledgeEngine | None = None
+
+
+def _signature() -> tuple:
+    """What the index depends on, read in one round trip (every search checks it)."""
+    from django.db import connection
+
+    from contactcenter.models import Topic
+
+    from .models import Article, SmallTalk
+
+    article = connection.ops.quote_name(Article._meta.db_table)
+    small = connection.ops.quote_name(SmallTalk._meta.db_table)
+    topic = connection.ops.quote_name(Topic._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {article} WHERE status = %s),"  # noqa: S608
+            f" (SELECT COUNT(*) FROM {article}), (SELECT MAX(updated_at) FROM {article}),"
+            f" (SELECT COUNT(*) FROM {small}), (SELECT MAX(updated_at) FROM {small}),"
+            f" (SELECT COUNT(*) FROM {topic} WHERE is_active = %s), (SELECT MAX(id) FROM {topic})",
+            [Article.Status.PUBLISHED, True],
+        )
+        return tuple(cursor.fetchone())
+
+
+def build_engine(signature: tuple = ()) -> KnowledgeEngine:
+    from .models import Article, SmallTalk
+
+    docs = [
+        DocSource(
+            id=a.pk,
+            slug=a.slug,
+            title=a.title,
+            body=a.body,
+            topic_id=a.topic_id,
+            topic_slug=a.topic.slug,
+            topic_title=a.topic.title,
+            audience=a.audience,
+            keywords=tuple(a.keywords or ()),
+            questions=tuple(a.questions or ()),
+            escalate=a.escalate,
+        )
+        for a in Article.objects.filter(status=Article.Status.PUBLISHED, topic__is_active=True)
+        .select_related("topic")
+        .order_by("id")
+    ]
+    smalltalk = [(s.slug, list(s.questions), s.answer) for s in SmallTalk.objects.order_by("id")]
+    return KnowledgeEngine(docs, smalltalk, signature)
+
+
+def get_engine() -> KnowledgeEngine:
+    """The engine for the current knowledge base (rebuilt when articles change)."""
+    global _engine
+    signature = _signature()
+    engine = _engine
+    if engine is not None and engine.signature == signature:
+        return engine
+    with _lock:
+        if _engine is None or _engine.signature != signature:
+            _engine = build_engine(signature)
+        return _engine
+
+
+def reset_engine() -> None:
+    global _engine
+    with _lock:
+        _engine = None

@@ -1,0 +1,405 @@
+"""Models of the knowledge app: articles (one knowledge base for every channel) and small talk.
+
+An article is written once in Markdown and reused by the public FAQ, the contact-form
+deflection, the chatbot and the agents' console. ``questions`` are example phrasings (they
+feed the search index and the chatbot's evaluation), ``keywords`` act as synonyms.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Article(models.Model):
+    class Audience(models.TextChoices):
+        PUBLIC = "public", _("Public")
+        AGENT = "agent", _("Agents uniquement")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        PUBLISHED = "published", _("Publié")
+        ARCHIVED = "archived", _("Archivé")
+
+    slug = models.SlugField(_("identifiant"), max_length=100, unique=True)
+    topic = models.ForeignKey(
+        "contactcenter.Topic",
+        verbose_name=_("thème"),
+        on_delete=models.PROTECT,
+        related_name="articles",
+    )
+    title = models.CharField(_("titre"), max_length=200)
+    body = models.TextField(
+        _("contenu (Markdown)"),
+        help_text=_("Syntaxe Markdown. Le HTML, les scripts et les iframes sont supprimés."),
+    )
+    audience = models.CharField(
+        _("public visé"), max_length=8, choices=Audience.choices, default=Audience.PUBLIC
+    )
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    owner = models.ForeignKey(
+        "contactcenter.Service",
+        verbose_name=_("service propriétaire"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="knowledge_articles",
+        help_text=_("Service responsable du contenu : il est alerté quand l'article est à revoir."),
+    )
+    review_date = models.DateField(
+        _("date de révision"),
+        null=True,
+        blank=True,
+        help_text=_("À partir de cette date, l'article apparaît dans la liste « à revoir »."),
+    )
+    expiry_date = models.DateField(
+        _("date d'expiration"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "À cette date, l'article est dépublié automatiquement (évolution réglementaire)."
+        ),
+    )
+    escalate = models.BooleanField(
+        _("proposer un conseiller"),
+        default=False,
+        help_text=_("L'assistant répond et propose aussitôt un échange avec un conseiller."),
+    )
+    keywords = models.JSONField(_("mots-clés (synonymes)"), default=list, blank=True)
+    questions = models.JSONField(_("questions types"), default=list, blank=True)
+    related = models.ManyToManyField(
+        "self", verbose_name=_("articles liés"), blank=True, symmetrical=True
+    )
+    video = models.FileField(
+        _("vidéo (tutoriel)"),
+        upload_to="knowledge/videos/",
+        blank=True,
+        validators=[FileExtensionValidator(["mp4", "webm"])],
+    )
+    video_captions = models.FileField(
+        _("sous-titres de la vidéo (WebVTT)"),
+        upload_to="knowledge/videos/",
+        blank=True,
+        validators=[FileExtensionValidator(["vtt"])],
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    review_alerted_for = models.DateField(
+        null=True, blank=True, editable=False, help_text="Review date already alerted."
+    )
+    published_at = models.DateTimeField(_("publié le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        ordering = ["topic__position", "title"]
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
+        indexes = [
+            models.Index(fields=["status", "audience", "topic"], name="article_visible"),
+            models.Index(
+                fields=["expiry_date"],
+                name="article_expiry",
+                condition=Q(status="published", expiry_date__isnull=False),
+            ),
+            models.Index(fields=["owner", "review_date"], name="article_review"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("knowledge:article", kwargs={"slug": self.slug})
+
+    @property
+    def is_public(self) -> bool:
+        return self.audience == self.Audience.PUBLIC
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    def is_due_for_review(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return self.review_date is not None and self.review_date <= today
+
+
+class ArticleVersion(models.Model):
+    """A snapshot of an article's content, written each time the content changes."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    title = models.CharField(_("titre"), max_length=200)
+    body = models.TextField(_("contenu (Markdown)"))
+    keywords = models.JSONField(default=list, blank=True)
+    questions = models.JSONField(default=list, blank=True)
+    status = models.CharField(_("statut"), max_length=10, choices=Article.Status.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    comment = models.CharField(_("commentaire"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        ordering = ["article", "-number"]
+        verbose_name = _("version d'article")
+        verbose_name_plural = _("versions d'articles")
+        constraints = [
+            models.UniqueConstraint(fields=["article", "number"], name="article_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article.slug} v{self.number}"
+
+
+class SmallTalk(models.Model):
+    """Conversational phrases the chatbot answers without an article (greeting, thanks...)."""
+
+    slug = models.SlugField(_("identifiant"), max_length=64, unique=True)
+    questions = models.JSONField(_("phrases types"), default=list)
+    answer = models.TextField(_("réponse (Markdown)"))
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = _("échange courant")
+        verbose_name_plural = _("échanges courants")
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Conversation(models.Model):
+    """One chatbot conversation of a citizen (kept for analytics, purged after retention)."""
+
+    class Handoff(models.TextChoices):
+        NONE = "", _("Aucun")
+        CHAT = "chat", _("Tchat avec un conseiller")
+        MESSAGE = "message", _("Message sécurisé")
+        CALLBACK = "callback", _("Demande de rappel")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chatbot_conversations"
+    )
+    topic = models.ForeignKey(
+        "contactcenter.Topic",
+        verbose_name=_("thème déduit"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    failures_in_row = models.PositiveSmallIntegerField(default=0)
+    handoff_offered = models.BooleanField(_("conseiller proposé"), default=False)
+    handoff_kind = models.CharField(
+        _("relais vers un conseiller"), max_length=10, choices=Handoff.choices, blank=True
+    )
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    fragile = models.BooleanField(_("détresse ou colère détectée"), default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        verbose_name = _("conversation avec l'assistant")
+        verbose_name_plural = _("conversations avec l'assistant")
+        indexes = [
+            models.Index(fields=["user", "-last_activity_at"], name="conv_user_activity"),
+            models.Index(fields=["started_at"], name="conv_started"),
+            models.Index(fields=["last_activity_at"], name="conv_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk}"
+
+
+class Turn(models.Model):
+    """One exchange: the citizen's question and the assistant's answer (with its outcome)."""
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", _("Réponse trouvée")
+        DONT_KNOW = "dont_know", _("Pas de réponse")
+        SMALLTALK = "smalltalk", _("Échange courant")
+        HANDOFF = "handoff", _("Demande de conseiller")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    seq = models.PositiveIntegerField()
+    question = models.TextField(max_length=1000)
+    answer = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    article = models.ForeignKey(
+        Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="chatbot_turns"
+    )
+    smalltalk = models.CharField(max_length=64, blank=True)
+    confidence = models.FloatField(default=0.0)
+    distress = models.BooleanField(default=False)
+    handoff_offered = models.BooleanField(default=False)
+    rating = models.SmallIntegerField(
+        null=True, blank=True, choices=[(1, _("Utile")), (-1, _("Pas utile"))]
+    )
+    rated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        verbose_name = _("échange avec l'assistant")
+        verbose_name_plural = _("échanges avec l'assistant")
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="turn_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__in=[1, -1]), name="turn_rating_pm1"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at", "outcome"], name="turn_time_outcome"),
+            models.Index(fields=["article", "created_at"], name="turn_article_time"),
+        ]
+
+
+class DeflectionEvent(models.Model):
+    """Contact-form deflection: articles shown before a request, and "cette réponse me suffit"."""
+
+    class Kind(models.TextChoices):
+        SHOWN = "shown", _("Réponse proposée")
+        SUFFICIENT = "sufficient", _("Cette réponse me suffit")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    article = models.ForeignKey(
+        Article, on_delete=models.SET_NULL, null=True, related_name="deflections"
+    )
+    topic = models.ForeignKey(
+        "contactcenter.Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("réponse proposée avant une demande")
+        verbose_name_plural = _("réponses proposées avant une demande")
+        indexes = [models.Index(fields=["created_at", "kind"], name="deflection_time_kind")]
+
+
+class DiagnosisTree(models.Model):
+    """A guided diagnosis: questions and answers an agent walks through during a contact."""
+
+    slug = models.SlugField(_("identifiant"), max_length=64, unique=True)
+    title = models.CharField(_("titre"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    topic = models.ForeignKey(
+        "contactcenter.Topic",
+        verbose_name=_("thème"),
+        on_delete=models.PROTECT,
+        related_name="diagnosis_trees",
+    )
+    root = models.ForeignKey(
+        "DiagnosisNode",
+        verbose_name=_("première question"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    is_active = models.BooleanField(_("actif"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["topic__position", "title"]
+        verbose_name = _("arbre de diagnostic")
+        verbose_name_plural = _("arbres de diagnostic")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DiagnosisNode(models.Model):
+    """A step: either a question (with choices) or an outcome (article, documents, transfer)."""
+
+    class Kind(models.TextChoices):
+        QUESTION = "question", _("Question")
+        ARTICLE = "article", _("Issue : article à communiquer")
+        DOCUMENTS = "documents", _("Issue : pièces à demander")
+        TRANSFER = "transfer", _("Issue : transférer au service")
+
+    tree = models.ForeignKey(DiagnosisTree, on_delete=models.CASCADE, related_name="nodes")
+    key = models.SlugField(_("identifiant"), max_length=64)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    text = models.CharField(
+        _("question ou intitulé de l'issue"), max_length=300, help_text=_("Affiché à l'agent.")
+    )
+    detail = models.TextField(
+        _("précisions"),
+        blank=True,
+        help_text=_("Pour « pièces à demander » : une pièce par ligne."),
+    )
+    article = models.ForeignKey(
+        Article, verbose_name=_("article"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    service = models.ForeignKey(
+        "contactcenter.Service",
+        verbose_name=_("service destinataire"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["tree", "id"]
+        verbose_name = _("étape de diagnostic")
+        verbose_name_plural = _("étapes de diagnostic")
+        constraints = [
+            models.UniqueConstraint(fields=["tree", "key"], name="diagnosis_node_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tree.slug}/{self.key}"
+
+    @property
+    def is_outcome(self) -> bool:
+        return self.kind != self.Kind.QUESTION
+
+    @property
+    def documents(self) -> list[str]:
+        return [line.strip(" -•\t") for line in self.detail.splitlines() if line.strip(" -•\t")]
+
+
+class DiagnosisChoice(models.Model):
+    """An answer to a question node, leading to the next node."""
+
+    node = models.ForeignKey(DiagnosisNode, on_delete=models.CASCADE, related_name="choices")
+    label = models.CharField(_("réponse"), max_length=200)
+    next_node = models.ForeignKey(
+        DiagnosisNode,
+        verbose_name=_("étape suivante"),
+        on_delete=models.CASCADE,
+        related_name="incoming",
+    )
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+
+    class Meta:
+        ordering = ["node", "position", "id"]
+        verbose_name = _("réponse possible")
+        verbose_name_plural = _("réponses possibles")
+
+    def __str__(self) -> str:
+        return self.label

@@ -1,0 +1,192 @@
+"""Forms of the citizen space and of the agent thread (validation messages in French).
+
+Body and file checks are the services' own (``messaging.services.check_body``,
+``messaging.attachments.check_uploads``) so that pages, API and services say the same thing.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from contactcenter.forms import DsfrFormMixin
+from contactcenter.models import Case, Topic, User, french_mobile_validator, normalize_french_mobile
+
+from .attachments import check_uploads
+from .services import SUBJECT_MAX_CHARS, check_body, check_subject
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; returns a list (possibly empty)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget",
+            MultipleFileInput(
+                attrs={"accept": ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"}
+            ),
+        )
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        if not isinstance(data, list | tuple):
+            data = [data]
+        files = [super(MultipleFileField, self).clean(item, initial) for item in data if item]
+        check_uploads(files)
+        return files
+
+
+FILES_HELP = _(
+    "Facultatif. Jusqu'à 5 fichiers PDF, JPEG ou PNG de 10 Mo au plus chacun. "
+    "En cas d'erreur dans le formulaire, sélectionnez-les à nouveau."
+)
+
+
+def _body_help() -> str:
+    maximum = f"{settings.GUICHET_MESSAGE_MAX_CHARS:,}".replace(",", "\u202f")
+    return gettext("Entre 1 et %(max)s caractères.") % {"max": maximum}
+
+
+BODY_HELP = lazy(_body_help, str)()
+
+
+def body_field(label=None, help_text=None):
+    return forms.CharField(
+        label=label or _("Votre message"),
+        help_text=help_text or BODY_HELP,
+        strip=False,
+        required=False,  # the precise "empty" message comes from check_body
+        widget=forms.Textarea(attrs={"rows": 8, "maxlength": settings.GUICHET_MESSAGE_MAX_CHARS}),
+    )
+
+
+class BodyCleanMixin:
+    def clean_body(self):
+        return check_body(self.cleaned_data.get("body", ""))
+
+
+class NewRequestForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
+    topic = forms.ModelChoiceField(
+        queryset=Topic.objects.filter(is_active=True),
+        to_field_name="slug",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Choisissez un thème."),
+            "invalid_choice": _("Choisissez un des thèmes proposés."),
+        },
+    )
+    kind = forms.ChoiceField(
+        choices=Case.Kind.choices,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Choisissez la nature de votre demande."),
+            "invalid_choice": _("Choisissez une des natures de demande proposées."),
+        },
+    )
+    subject = forms.CharField(
+        label=_("Objet"),
+        help_text=_("En quelques mots, par exemple « Changement d'adresse »."),
+        required=False,  # the precise messages come from check_subject
+        widget=forms.TextInput(attrs={"maxlength": SUBJECT_MAX_CHARS, "autocomplete": "off"}),
+    )
+    body = body_field()
+    files = MultipleFileField(label=_("Pièces jointes"), help_text=FILES_HELP)
+    chatbot = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+    fragile = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_subject(self):
+        return check_subject(self.cleaned_data.get("subject", ""))
+
+
+class ReplyForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
+    body = body_field(label=_("Votre réponse"))
+    files = MultipleFileField(label=_("Pièces jointes"), help_text=FILES_HELP)
+
+
+class RatingForm(DsfrFormMixin, forms.Form):
+    score = forms.TypedChoiceField(
+        label=_("Votre note"),
+        choices=[
+            (5, _("5 — Très satisfait")),
+            (4, _("4 — Satisfait")),
+            (3, _("3 — Moyennement satisfait")),
+            (2, _("2 — Peu satisfait")),
+            (1, _("1 — Pas du tout satisfait")),
+        ],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choisissez une note entre 1 et 5."),
+            "invalid_choice": _("Choisissez une note entre 1 et 5."),
+        },
+    )
+    comment = forms.CharField(
+        label=_("Commentaire"),
+        help_text=_("Facultatif, 2 000 caractères au maximum."),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+        error_messages={
+            "max_length": _("Le commentaire fait %(show_value)d caractères ; 2 000 au maximum.")
+        },
+    )
+
+
+class PreferencesForm(DsfrFormMixin, forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["notify_email", "notify_sms", "mobile_phone"]
+        labels = {
+            "notify_email": _("Recevoir une alerte par courriel"),
+            "notify_sms": _("Recevoir une alerte par SMS"),
+            "mobile_phone": _("Numéro de téléphone mobile"),
+        }
+        help_texts = {
+            "notify_email": _("À l'adresse de votre compte."),
+            "notify_sms": _("Nécessite un numéro de mobile français."),
+            "mobile_phone": _("Format attendu : 06 12 34 56 78 ou +33 6 12 34 56 78."),
+        }
+        widgets = {
+            "mobile_phone": forms.TextInput(
+                attrs={"autocomplete": "tel-national", "inputmode": "tel"}
+            )
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mobile_phone"].validators = []  # checked on the normalised value below
+
+    def clean_mobile_phone(self):
+        raw = (self.cleaned_data.get("mobile_phone") or "").strip()
+        if not raw:
+            return ""
+        compact = "".join(ch for ch in raw if ch not in " .-()")
+        french_mobile_validator(compact)
+        return normalize_french_mobile(compact)
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("notify_sms")
+            and not cleaned.get("mobile_phone")
+            and not self.has_error("mobile_phone")
+        ):
+            self.add_error(
+                "mobile_phone",
+                ValidationError(
+                    _("Indiquez un numéro de mobile pour recevoir les alertes par SMS."),
+                    code="required",
+                ),
+            )
+        return cleaned

@@ -1,0 +1,242 @@
+"""The notification outbox: queue, claim, send, retry.
+
+Flow: an operation commits -> ``contactcenter.services.notify_citizen`` fires the
+``citizen_notification`` signal -> ``queue_for_citizen`` writes one outbox row per channel the
+citizen chose (email and/or SMS) -> ``messaging.tasks.send_notification(id)`` claims the row with
+a conditional update, sends it through the channel's transport, and marks it sent (or schedules a
+retry with exponential backoff). ``messaging.tasks.flush_outbox`` (beat, every minute) re-queues
+due rows and rows left "sending" by a worker that died.
+
+The text is fixed: "Vous avez un nouveau message dans votre espace Guichet" and a link. It never
+carries a message, a subject or anything the citizen wrote (DESIGN invariant 4).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from contactcenter.models import Case, Channel, Event, User, normalize_french_mobile
+from contactcenter.services import add_event
+
+from .models import Notification
+from .transports import PermanentTransportError, get_transport
+
+logger = logging.getLogger("messaging.notifications")
+
+# A row stuck in "sending" longer than this belonged to a worker that died: send it again.
+SENDING_LEASE = timedelta(minutes=10)
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_MAX_SECONDS = 6 * 60 * 60
+FLUSH_BATCH = 500
+
+
+def max_attempts() -> int:
+    return settings.GUICHET_NOTIFICATION_MAX_ATTEMPTS
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Delay before attempt ``attempts + 1``: 1 min, 2, 4, 8... capped at 6 h."""
+    return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+
+
+def case_link(case: Case | None) -> str:
+    if case is None:
+        return settings.SITE_URL + reverse("messaging:space")
+    return settings.SITE_URL + reverse("messaging:case_detail", args=[case.reference])
+
+
+def render(channel: str, link: str) -> tuple[str, str]:
+    """(subject, text) of a notification. Fixed wording: never any content of the case."""
+    with override(settings.LANGUAGE_CODE):
+        headline = _("Vous avez un nouveau message dans votre espace Guichet")
+        if channel == Notification.NotificationChannel.SMS:
+            return "", f"{headline} : {link}"
+        text = "\n".join(
+            [
+                _("Bonjour,"),
+                "",
+                f"{headline}.",
+                _("Pour le consulter, connectez-vous : %(link)s") % {"link": link},
+                "",
+                _(
+                    "Ce courriel est envoyé automatiquement, merci de ne pas y répondre. "
+                    "Vous pouvez changer vos préférences d'alerte dans votre espace."
+                ),
+            ]
+        )
+        return headline, text
+
+
+def _address(user: User, channel: str) -> str:
+    if channel == Notification.NotificationChannel.EMAIL:
+        return user.email if user.notify_email and user.email else ""
+    if user.notify_sms and user.mobile_phone:
+        return normalize_french_mobile(user.mobile_phone)
+    return ""
+
+
+def queue_for_citizen(citizen_id: int, case_id: int | None, kind: str, key: str = "") -> list:
+    """Write the outbox rows for one notification (one per chosen channel).
+
+    Idempotent: the key (explicit, or derived from the case's last activity) is unique per
+    channel, so the same signal delivered twice queues once. A pending row for the same case and
+    channel absorbs a new one: three quick replies make one alert, not three.
+    """
+    try:
+        citizen = User.objects.get(pk=citizen_id)
+    except User.DoesNotExist:
+        return []
+    if not citizen.is_active:
+        return []
+    case = Case.objects.filter(pk=case_id).first() if case_id else None
+    if case_id and case is None:
+        return []
+    marker = key or (
+        f"{case.pk}:{case.last_activity_at.timestamp():.6f}" if case else timezone.now().isoformat()
+    )
+    created = []
+    for channel in Notification.NotificationChannel.values:
+        address = _address(citizen, channel)
+        if not address:
+            continue
+        if Notification.objects.filter(
+            recipient=citizen, case=case, channel=channel, status=Notification.Status.PENDING
+        ).exists():
+            continue
+        subject, text = render(channel, case_link(case))
+        try:
+            with transaction.atomic():
+                created.append(
+                    Notification.objects.create(
+                        recipient=citizen,
+                        channel=channel,
+                        kind=kind[:32],
+                        case=case,
+                        address=address,
+                        subject=subject,
+                        text=text,
+                        idempotency_key=f"{kind}:{marker}:{channel}"[:128],
+                    )
+                )
+        except IntegrityError:
+            continue  # already queued by an earlier delivery of the same signal
+    return created
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "sent", "retry", "failed", "cancelled", "skipped"
+    retry_in: int | None = None
+
+
+def deliver(notification_id: int) -> Outcome:
+    """Claim one outbox row, send it, record the result. Safe to run twice or concurrently:
+    only the worker whose conditional update claimed the row sends it.
+    """
+    now = timezone.now()
+    claimed = Notification.objects.filter(
+        pk=notification_id, status=Notification.Status.PENDING, next_attempt_at__lte=now
+    ).update(
+        status=Notification.Status.SENDING,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if claimed != 1:
+        return Outcome("skipped")  # sent, being sent by another worker, or not yet due
+    notification = Notification.objects.select_related("recipient", "case").get(pk=notification_id)
+    mine = Notification.objects.filter(
+        pk=notification_id, status=Notification.Status.SENDING, claimed_at=now
+    )
+
+    # Preferences may have changed since the row was queued: honour the current ones.
+    address = _address(notification.recipient, notification.channel)
+    if not address or not notification.recipient.is_active:
+        mine.update(status=Notification.Status.CANCELLED, last_error="preference withdrawn")
+        return Outcome("cancelled")
+    if address != notification.address:
+        notification.address = address
+        mine.update(address=address)
+
+    try:
+        provider_id = get_transport(notification.channel).send(notification)
+    except PermanentTransportError as exc:
+        mine.update(status=Notification.Status.FAILED, last_error=str(exc)[:2000])
+        logger.warning("Notification %s failed permanently: %s", notification_id, exc)
+        return Outcome("failed")
+    except Exception as exc:  # noqa: BLE001 - any transport error is retried with backoff
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if notification.attempts >= max_attempts():
+            mine.update(status=Notification.Status.FAILED, last_error=error)
+            logger.error(
+                "Notification %s abandoned after %s attempts: %s",
+                notification_id,
+                notification.attempts,
+                error,
+            )
+            return Outcome("failed")
+        delay = backoff_seconds(notification.attempts)
+        mine.update(
+            status=Notification.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=delay),
+            last_error=error,
+        )
+        logger.warning(
+            "Notification %s attempt %s failed, retry in %ss: %s",
+            notification_id,
+            notification.attempts,
+            delay,
+            error,
+        )
+        return Outcome("retry", retry_in=delay)
+
+    sent_at = timezone.now()
+    with transaction.atomic():
+        updated = mine.update(
+            status=Notification.Status.SENT,
+            sent_at=sent_at,
+            provider_id=str(provider_id or "")[:200],
+            last_error="",
+        )
+        if updated == 1 and notification.case_id:
+            add_event(
+                notification.case,
+                Event.Type.NOTIFICATION,
+                channel=Channel.EMAIL
+                if notification.channel == Notification.NotificationChannel.EMAIL
+                else notification.case.channel,
+                internal=True,
+                payload={
+                    "notification": notification.pk,
+                    "channel": notification.channel,
+                    "kind": notification.kind,
+                },
+                at=sent_at,
+            )
+    return Outcome("sent")
+
+
+def release_stale_claims(now=None) -> int:
+    """Rows left "sending" past the lease belonged to a worker that died: make them due again."""
+    now = now or timezone.now()
+    return Notification.objects.filter(
+        status=Notification.Status.SENDING, claimed_at__lt=now - SENDING_LEASE
+    ).update(status=Notification.Status.PENDING, next_attempt_at=now, claimed_at=None)
+
+
+def due_ids(now=None, limit: int = FLUSH_BATCH) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,490 @@
+"""Secure messaging: the thread operations of both sides of a case.
+
+Messages are ``contactcenter.Event`` rows on the case timeline (``message`` from either side,
+``request_info`` when an agent asks for details, ``note`` for internal notes never shown to the
+citizen); files are ``messaging.Attachment`` rows linked to the event.
+
+Each operation validates everything first (permission, body, files, status), then writes in one
+transaction with the case row locked (``select_for_update``) so that two concurrent replies
+serialise their status changes. Notifications to the citizen are queued through
+``contactcenter.services.notify_citizen``, which fires after commit: nothing is announced that
+could still roll back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from contactcenter.models import Case, Channel, Event, Topic, User
+from contactcenter.permissions import can_act_on_case
+from contactcenter.services import (
+    add_event,
+    change_status,
+    mark_first_response,
+    notify_citizen,
+    open_case,
+    request_routing,
+    validate_body,
+)
+
+from .attachments import CheckedFile, check_uploads
+from .models import Attachment
+
+logger = logging.getLogger("messaging")
+
+# Kinds passed to notify_citizen (and stored on the outbox rows).
+NOTIFY_REPLY = "reply"
+NOTIFY_REQUEST_INFO = "request_info"
+NOTIFY_CLOSED = "closed"
+
+SUBJECT_MAX_CHARS = 200
+THREAD_EVENT_TYPES = (Event.Type.MESSAGE, Event.Type.REQUEST_INFO, Event.Type.NOTE)
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def check_body(body: str) -> str:
+    return validate_body(body, max_chars=settings.GUICHET_MESSAGE_MAX_CHARS)
+
+
+def check_subject(subject: str) -> str:
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise ValidationError(_("Indiquez l'objet de votre demande."), code="required")
+    if len(subject) > SUBJECT_MAX_CHARS:
+        raise ValidationError(
+            _("L'objet fait %(length)s caractères ; %(max)s au maximum.")
+            % {"length": len(subject), "max": SUBJECT_MAX_CHARS},
+            code="max_length",
+        )
+    return subject
+
+
+def check_citizen_owns(case: Case, citizen: User) -> None:
+    if not citizen.is_authenticated or not citizen.is_citizen or case.citizen_id != citizen.pk:
+        raise ValidationError(_("Seul l'usager concerné peut écrire dans cette demande."))
+
+
+def check_staff_may_act(case: Case, agent: User) -> None:
+    if not agent.is_authenticated or not can_act_on_case(agent, case):
+        raise ValidationError(_("Vous n'êtes pas habilité à traiter cette demande."))
+
+
+def check_drafts(drafts: Iterable[Attachment], case: Case, user: User) -> list[Attachment]:
+    """Draft attachments (uploaded through the API) must be the user's own, on this case."""
+    drafts = list(drafts or ())
+    for draft in drafts:
+        if draft.case_id != case.pk or draft.uploaded_by_id != user.pk or not draft.is_draft:
+            raise ValidationError(
+                _("La pièce jointe « %(name)s » ne peut pas être jointe à ce message.")
+                % {"name": draft.original_name},
+                code="invalid_attachment",
+            )
+    return drafts
+
+
+def _lock(case: Case) -> Case:
+    """Re-read the case under a row lock (inside the caller's transaction) and refresh ``case``."""
+    fresh = Case.objects.select_for_update().get(pk=case.pk)
+    for field in (
+        "status",
+        "assigned_to_id",
+        "resolution",
+        "first_response_at",
+        "last_activity_at",
+        "closed_at",
+        "service_id",
+    ):
+        setattr(case, field, getattr(fresh, field))
+    return case
+
+
+class _FilesGuard:
+    """Delete the files written by a block that fails (Django has no on_rollback hook).
+
+    Enter it inside ``transaction.atomic()`` so that it exits (and deletes) before the rollback.
+    """
+
+    def __init__(self):
+        self.paths: list[tuple] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for storage, path in self.paths:
+                storage.delete(path)
+        return False
+
+
+def _attach(
+    event: Event,
+    case: Case,
+    user: User,
+    files: Sequence,
+    checked: Sequence[CheckedFile],
+    drafts: Sequence[Attachment],
+    guard: _FilesGuard,
+) -> list[Attachment]:
+    """Store checked uploads and link draft attachments to ``event`` (inside the transaction)."""
+    stored = []
+    for upload, info in zip(files, checked, strict=True):
+        attachment = Attachment(
+            case=case,
+            event=event,
+            uploaded_by=user,
+            original_name=info.name,
+            content_type=info.content_type,
+            size=info.size,
+            sha256=info.sha256,
+        )
+        upload.seek(0)
+        attachment.file.save(attachment.extension, File(upload), save=False)
+        guard.paths.append((attachment.file.storage, attachment.file.name))
+        attachment.save()
+        stored.append(attachment)
+    if drafts:
+        linked = Attachment.objects.filter(
+            pk__in=[d.pk for d in drafts], event__isnull=True
+        ).update(event=event)
+        if linked != len(drafts):
+            raise ValidationError(
+                _("Une pièce jointe a déjà été envoyée avec un autre message."),
+                code="invalid_attachment",
+            )
+        for draft in drafts:
+            draft.event = event
+    if stored or drafts:
+        event.payload = {**event.payload, "attachments": len(stored) + len(drafts)}
+        Event.objects.filter(pk=event.pk).update(payload=event.payload)
+    return stored + list(drafts)
+
+
+# --- citizen side ------------------------------------------------------------------------------
+
+
+def create_request(
+    citizen: User,
+    topic: Topic,
+    kind: str,
+    subject: str,
+    body: str,
+    files: Sequence = (),
+    chatbot_conversation=None,
+    fragile: bool = False,
+) -> Case:
+    """Open a web request for a citizen: the case, its first message and files, then routing.
+
+    One transaction (the case reference counter is locked until commit); routing is queued after
+    commit by ``open_case``. With ``chatbot_conversation`` (a hand-off from the assistant) the
+    conversation is put on the timeline by the knowledge app (transcript, fragility).
+    """
+    if not citizen.is_authenticated or not citizen.is_citizen:
+        raise ValidationError(_("Une demande est toujours déposée par un usager."))
+    errors: dict[str, list] = {}
+    try:
+        subject = check_subject(subject)
+    except ValidationError as exc:
+        errors["subject"] = exc.messages
+    try:
+        body = check_body(body)
+    except ValidationError as exc:
+        errors["body"] = exc.messages
+    if kind not in Case.Kind.values:
+        errors["kind"] = [_("Choisissez la nature de votre demande.")]
+    if topic is None or not topic.is_active:
+        errors["topic"] = [_("Choisissez un des thèmes proposés.")]
+    checked: list[CheckedFile] = []
+    try:
+        checked = check_uploads(files)
+    except ValidationError as exc:
+        errors["files"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    payload = {"chatbot_conversation": str(chatbot_conversation)} if chatbot_conversation else {}
+    with transaction.atomic(), _FilesGuard() as guard:
+        case, first = open_case(
+            citizen=citizen,
+            topic=topic,
+            kind=kind,
+            channel=Channel.WEB,
+            subject=subject,
+            body=body,
+            actor=citizen,
+            payload=payload,
+            fragile=bool(fragile),
+        )
+        _attach(first, case, citizen, list(files), checked, (), guard)
+        if chatbot_conversation:
+            _attach_chatbot_conversation(chatbot_conversation, citizen, case)
+    return case
+
+
+def _attach_chatbot_conversation(conversation_id, citizen: User, case: Case) -> None:
+    """Put the assistant conversation on the timeline (knowledge app's hand-off contract).
+
+    Runs in a savepoint: a conversation that cannot be attached (unknown, someone else's, the
+    knowledge app missing) never blocks the citizen's request.
+    """
+    try:
+        from knowledge.services import attach_conversation_to_case
+    except ImportError:
+        return
+    try:
+        with transaction.atomic():
+            attach_conversation_to_case(conversation_id, citizen, case)
+    except Exception:  # noqa: BLE001 - see docstring
+        logger.warning(
+            "Chatbot conversation %r not attached to %s",
+            conversation_id,
+            case.reference,
+            exc_info=True,
+        )
+
+
+def chatbot_handoff(conversation_id, citizen: User) -> dict | None:
+    """What the assistant hand-off brings (topic slug, fragility, transcript), owner only."""
+    if not conversation_id:
+        return None
+    try:
+        from knowledge.services import handoff_context
+    except ImportError:
+        return None
+    try:
+        return handoff_context(conversation_id, citizen)
+    except Exception:  # noqa: BLE001 - a broken hand-off must not block the request form
+        logger.warning("Chatbot hand-off %r unreadable", conversation_id, exc_info=True)
+        return None
+
+
+def post_citizen_message(
+    case: Case, citizen: User, body: str, files: Sequence = (), attachments: Sequence = ()
+) -> Event:
+    """The citizen writes in their request. A case waiting on them (or answered) goes back to
+    in progress; a closed case must be reopened first.
+
+    One transaction with the case row locked.
+    """
+    check_citizen_owns(case, citizen)
+    errors: dict[str, list] = {}
+    try:
+        body = check_body(body)
+    except ValidationError as exc:
+        errors["body"] = exc.messages
+    checked: list[CheckedFile] = []
+    drafts: list[Attachment] = []
+    try:
+        drafts = check_drafts(attachments, case, citizen)
+        checked = check_uploads(files, already=len(drafts))
+    except ValidationError as exc:
+        errors["files"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic(), _FilesGuard() as guard:
+        _lock(case)
+        if case.status == Case.Status.CLOSED:
+            raise ValidationError(
+                _("Cette demande est clôturée. Rouvrez-la pour écrire à nouveau."),
+                code="closed",
+            )
+        event = add_event(case, Event.Type.MESSAGE, actor=citizen, channel=Channel.WEB, body=body)
+        _attach(event, case, citizen, list(files), checked, drafts, guard)
+        if case.status in (Case.Status.WAITING_CITIZEN, Case.Status.ANSWERED):
+            change_status(case, Case.Status.IN_PROGRESS, actor=citizen)
+            if case.assigned_to_id is None:
+                # Nobody owns it: let routing find someone rather than leave it unseen.
+                request_routing(case)
+    return event
+
+
+def citizen_close(case: Case, citizen: User) -> Event:
+    """The citizen closes their own request (nothing more is expected from the service)."""
+    check_citizen_owns(case, citizen)
+    resolution = (
+        Case.Resolution.ANSWERED
+        if case.status == Case.Status.ANSWERED
+        else Case.Resolution.NO_FOLLOW_UP
+    )
+    return close_case(case, citizen, resolution)
+
+
+# --- agent side --------------------------------------------------------------------------------
+
+
+def _staff_post(
+    case: Case,
+    agent: User,
+    body: str,
+    files: Sequence,
+    attachments: Sequence,
+    *,
+    event_type: str,
+    status: str | None,
+    notify: str | None,
+    internal: bool = False,
+) -> Event:
+    check_staff_may_act(case, agent)
+    errors: dict[str, list] = {}
+    try:
+        body = check_body(body)
+    except ValidationError as exc:
+        errors["body"] = exc.messages
+    checked: list[CheckedFile] = []
+    drafts = []
+    try:
+        drafts = check_drafts(attachments, case, agent)
+        checked = check_uploads(files, already=len(drafts))
+    except ValidationError as exc:
+        errors["files"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic(), _FilesGuard() as guard:
+        _lock(case)
+        if case.status == Case.Status.CLOSED and not internal:
+            raise ValidationError(
+                _("Cette demande est clôturée. Rouvrez-la avant de répondre."), code="closed"
+            )
+        event = add_event(
+            case, event_type, actor=agent, channel=Channel.WEB, body=body, internal=internal
+        )
+        _attach(event, case, agent, list(files), checked, drafts, guard)
+        if status:
+            change_status(case, status, actor=agent)
+        if not internal:
+            mark_first_response(case, at=event.created_at)
+        if notify:
+            notify_citizen(case, notify)
+    return event
+
+
+def post_agent_reply(
+    case: Case, agent: User, body: str, files: Sequence = (), attachments: Sequence = ()
+) -> Event:
+    """An agent answers: the case becomes ``answered`` and the citizen is notified after commit.
+
+    One transaction with the case row locked; marks the first response time.
+    """
+    return _staff_post(
+        case,
+        agent,
+        body,
+        files,
+        attachments,
+        event_type=Event.Type.MESSAGE,
+        status=Case.Status.ANSWERED,
+        notify=NOTIFY_REPLY,
+    )
+
+
+def request_details(
+    case: Case, agent: User, body: str, files: Sequence = (), attachments: Sequence = ()
+) -> Event:
+    """An agent asks the citizen for details: the case waits on the citizen, who is notified.
+
+    One transaction with the case row locked.
+    """
+    return _staff_post(
+        case,
+        agent,
+        body,
+        files,
+        attachments,
+        event_type=Event.Type.REQUEST_INFO,
+        status=Case.Status.WAITING_CITIZEN,
+        notify=NOTIFY_REQUEST_INFO,
+    )
+
+
+def add_internal_note(case: Case, agent: User, body: str) -> Event:
+    """A note for colleagues, never shown to the citizen. Status unchanged, no notification."""
+    return _staff_post(
+        case,
+        agent,
+        body,
+        (),
+        (),
+        event_type=Event.Type.NOTE,
+        status=None,
+        notify=None,
+        internal=True,
+    )
+
+
+# --- closing and reopening ---------------------------------------------------------------------
+
+
+def close_case(case: Case, actor: User, resolution: str, body: str = "") -> Event:
+    """Close a case with a resolution. Staff may add a closing message; the citizen is notified
+    when staff close it. The citizen may close their own case (no notification to themselves).
+
+    One transaction with the case row locked.
+    """
+    by_citizen = actor.is_authenticated and actor.is_citizen
+    if by_citizen:
+        check_citizen_owns(case, actor)
+    else:
+        check_staff_may_act(case, actor)
+    errors: dict[str, list] = {}
+    if resolution not in Case.Resolution.values:
+        errors["resolution"] = [_("Choisissez la résolution de la demande.")]
+    body = (body or "").strip()
+    if body:
+        try:
+            body = check_body(body)
+        except ValidationError as exc:
+            errors["body"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        _lock(case)
+        if case.status == Case.Status.CLOSED:
+            raise ValidationError(_("Cette demande est déjà clôturée."), code="already_closed")
+        if body:
+            add_event(case, Event.Type.MESSAGE, actor=actor, channel=Channel.WEB, body=body)
+            if not by_citizen:
+                mark_first_response(case)
+        event = change_status(case, Case.Status.CLOSED, actor=actor, resolution=resolution)
+        if not by_citizen:
+            notify_citizen(case, NOTIFY_CLOSED)
+    return event
+
+
+def reopen_case(case: Case, actor: User) -> Event:
+    """Reopen a closed case: back to its owner (in progress) or, without one, to the queue.
+
+    One transaction with the case row locked; routing is asked after commit when unowned.
+    """
+    if actor.is_authenticated and actor.is_citizen:
+        check_citizen_owns(case, actor)
+    else:
+        check_staff_may_act(case, actor)
+    with transaction.atomic():
+        _lock(case)
+        if case.status != Case.Status.CLOSED:
+            raise ValidationError(_("Cette demande n'est pas clôturée."), code="not_closed")
+        if case.assigned_to_id:
+            event = change_status(case, Case.Status.IN_PROGRESS, actor=actor)
+        else:
+            event = change_status(case, Case.Status.NEW, actor=actor)
+            request_routing(case)
+    return event
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def thread_events(case: Case, *, include_internal: bool):
+    """The case timeline as shown in a thread, with authors and attachments preloaded."""
+    events = Event.objects.filter(case=case).select_related("actor")
+    if not include_internal:
+        events = events.filter(internal=False)
+    return events.prefetch_related("attachments").order_by("created_at", "id")

@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from .models import AgentPresence, CallbackRequest, Closure, OpeningHours, SlaPolicy
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    # No inline on Service: each range is validated against the saved ones (no overlap).
+    list_display = ("service", "weekday", "start", "end")
+    list_filter = ("service", "weekday")
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ("reason", "service", "start_date", "end_date")
+    list_filter = ("service",)
+    date_hierarchy = "start_date"
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ("channel", "kind", "service", "amount", "unit")
+    list_filter = ("channel", "service")
+
+
+@admin.register(AgentPresence)
+class AgentPresenceAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "status",
+        "status_since",
+        "last_heartbeat",
+        "capacity_chat",
+        "capacity_phone",
+        "capacity_web",
+    )
+    list_filter = ("status",)
+    search_fields = ("user__email", "user__last_name")
+    readonly_fields = ("status", "status_since", "last_heartbeat", "auto_offline", "resume_status")
+
+
+@admin.register(CallbackRequest)
+class CallbackRequestAdmin(admin.ModelAdmin):
+    list_display = ("case", "slot_start", "status", "attempts")
+    list_filter = ("status",)
+    raw_id_fields = ("case",)

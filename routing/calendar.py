@@ -1,0 +1,241 @@
+"""Business calendar of a service: weekly opening ranges, French public holidays, closures.
+
+All arithmetic happens in the project time zone (Europe/Paris) so that daylight-saving changes
+and "8:30 local" stay right. A service with no weekly range configured is treated as always open
+(24/7, holidays ignored): configure opening hours to get business-time SLAs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+SEARCH_DAYS = 400  # never loop forever on a calendar that is closed for a year
+
+
+def easter_sunday(year: int) -> date:
+    """Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month, day = divmod(h + ell - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+@lru_cache(maxsize=64)
+def french_holidays(year: int) -> dict[date, str]:
+    """The 11 national public holidays of metropolitan France (Alsace-Moselle extras excluded)."""
+    easter = easter_sunday(year)
+    return {
+        date(year, 1, 1): "Jour de l'an",
+        easter + timedelta(days=1): "Lundi de Pâques",
+        date(year, 5, 1): "Fête du Travail",
+        date(year, 5, 8): "Victoire 1945",
+        easter + timedelta(days=39): "Ascension",
+        easter + timedelta(days=50): "Lundi de Pentecôte",
+        date(year, 7, 14): "Fête nationale",
+        date(year, 8, 15): "Assomption",
+        date(year, 11, 1): "Toussaint",
+        date(year, 11, 11): "Armistice 1918",
+        date(year, 12, 25): "Noël",
+    }
+
+
+def holiday_name(day: date) -> str | None:
+    return french_holidays(day.year).get(day)
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+@dataclass
+class ServiceCalendar:
+    """Opening ranges by weekday (0 = Monday) and closed date ranges, for one service."""
+
+    weekly: dict[int, list[tuple[dtime, dtime]]] = field(default_factory=dict)
+    closures: list[tuple[date, date]] = field(default_factory=list)
+
+    @property
+    def always_open(self) -> bool:
+        return not any(self.weekly.values())
+
+    def closed_reason(self, day: date) -> str | None:
+        """Why a day with weekly ranges is closed anyway (holiday or closure), else None."""
+        name = holiday_name(day)
+        if name:
+            return name
+        for start, end in self.closures:
+            if start <= day <= end:
+                return "Fermeture exceptionnelle"
+        return None
+
+    def ranges_on(self, day: date) -> list[tuple[datetime, datetime]]:
+        """Aware (start, end) opening ranges of a calendar day, empty when closed."""
+        tz = local_tz()
+        if self.always_open:
+            start = datetime.combine(day, dtime.min, tzinfo=tz)
+            return [(start, datetime.combine(day + timedelta(days=1), dtime.min, tzinfo=tz))]
+        ranges = self.weekly.get(day.weekday()) or []
+        if not ranges or self.closed_reason(day):
+            return []
+        return [
+            (datetime.combine(day, s, tzinfo=tz), datetime.combine(day, e, tzinfo=tz))
+            for s, e in ranges
+        ]
+
+    def is_working_day(self, day: date) -> bool:
+        return bool(self.ranges_on(day))
+
+    def is_open(self, at: datetime | None = None) -> bool:
+        at = (at or timezone.now()).astimezone(local_tz())
+        return any(s <= at < e for s, e in self.ranges_on(at.date()))
+
+    def next_open(self, at: datetime) -> datetime | None:
+        """The first open moment at or after ``at`` (``at`` itself when open)."""
+        at = at.astimezone(local_tz())
+        day = at.date()
+        for _ in range(SEARCH_DAYS):
+            for s, e in self.ranges_on(day):
+                if at < e:
+                    return max(s, at)
+            day += timedelta(days=1)
+        return None
+
+    def add_business_time(self, at: datetime, delta: timedelta) -> datetime:
+        """The moment when ``delta`` of opening time has elapsed after ``at``."""
+        remaining = delta
+        at = at.astimezone(local_tz())
+        if remaining <= timedelta(0):
+            return at
+        day = at.date()
+        for _ in range(SEARCH_DAYS):
+            for s, e in self.ranges_on(day):
+                if e <= at:
+                    continue
+                begin = max(s, at)
+                available = e - begin
+                if remaining <= available:
+                    return begin + remaining
+                remaining -= available
+            day += timedelta(days=1)
+        return at + delta  # calendar closed for a year: fall back to wall-clock time
+
+    def business_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Opening time elapsed between two moments (negative when ``end`` is before ``start``)."""
+        if end < start:
+            return -self.business_time_between(end, start)
+        tz = local_tz()
+        start, end = start.astimezone(tz), end.astimezone(tz)
+        total = timedelta(0)
+        day = start.date()
+        while day <= end.date():
+            for s, e in self.ranges_on(day):
+                overlap = min(e, end) - max(s, start)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
+    def add_working_days(self, at: datetime, days: int) -> datetime:
+        """``days`` working days after ``at``, at the same business position in the day.
+
+        A contact on Friday at 16:00 with 2 working days is due on Tuesday at 16:00; one that
+        arrives on Saturday is due on Wednesday at opening (counting starts Monday at opening).
+        """
+        if self.always_open:
+            return at + timedelta(days=days)
+        start = self.next_open(at)
+        if start is None:
+            return at + timedelta(days=days)
+        offset = self.business_time_between(self.ranges_on(start.date())[0][0], start)
+        day = start.date()
+        found = 0
+        for _ in range(SEARCH_DAYS):
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                found += 1
+                if found == days:
+                    break
+        else:
+            return at + timedelta(days=days)
+        ranges = self.ranges_on(day)
+        day_length = sum((e - s for s, e in ranges), timedelta(0))
+        if offset >= day_length:
+            return ranges[-1][1]
+        return self.add_business_time(ranges[0][0], offset) if offset else ranges[0][0]
+
+    def slots(
+        self, start: datetime, *, days: int, length: timedelta
+    ) -> list[tuple[datetime, datetime]]:
+        """Slots of ``length`` inside opening ranges, from ``start`` on, over ``days`` working
+        days (slots are aligned on each range's opening time)."""
+        result: list[tuple[datetime, datetime]] = []
+        if self.always_open:
+            return result  # callbacks need real opening hours
+        start = start.astimezone(local_tz())
+        day = start.date()
+        seen = 0
+        for _ in range(SEARCH_DAYS):
+            ranges = self.ranges_on(day)
+            if ranges:
+                for s, e in ranges:
+                    cursor = s
+                    while cursor + length <= e:
+                        if cursor >= start:
+                            result.append((cursor, cursor + length))
+                        cursor += length
+                seen += 1
+                if seen >= days:
+                    break
+            day += timedelta(days=1)
+        return result
+
+
+_cache: dict[int, tuple[float, ServiceCalendar]] = {}
+_cache_lock = threading.Lock()
+CACHE_SECONDS = 60.0
+
+
+def calendar_for(service_id: int) -> ServiceCalendar:
+    """The calendar of a service, cached per process for a minute (cleared on edits)."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(service_id)
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    from .models import Closure, OpeningHours
+
+    weekly: dict[int, list[tuple[dtime, dtime]]] = {}
+    for weekday, s, e in OpeningHours.objects.filter(service_id=service_id).values_list(
+        "weekday", "start", "end"
+    ):
+        weekly.setdefault(weekday, []).append((s, e))
+    for ranges in weekly.values():
+        ranges.sort()
+    closures = list(
+        Closure.objects.filter(service_id=service_id).values_list("start_date", "end_date")
+    ) + list(Closure.objects.filter(service__isnull=True).values_list("start_date", "end_date"))
+    cal = ServiceCalendar(weekly=weekly, closures=closures)
+    with _cache_lock:
+        _cache[service_id] = (now, cal)
+    return cal
+
+
+def clear_calendar_cache(*args, **kwargs) -> None:
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,107 @@
+"""Websockets of routing.
+
+- ``ws/availability/`` (any logged-in user): joins the ``availability`` group, gets the snapshot
+  on connect (``{"type": "availability.snapshot", "topics": {...}}``) then every change
+  (``{"type": "availability.update", "topics": {slug: bool}}``).
+- ``ws/presence/`` (agents): heartbeats (``{"type": "heartbeat"}`` every 20 s) keep the agent
+  present; the socket also relays the agent's group ``agent-<id>`` (``case.assigned``,
+  ``case.unassigned``, ``presence.status``) to the console.
+
+Close codes: 4401 not logged in, 4403 not an agent (presence), 4400 bad message.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import services
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_MESSAGE = 4400
+
+
+class AvailabilityConsumer(AsyncWebsocketConsumer):
+    group = services.AVAILABILITY_GROUP
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.joined = True
+        await self.accept()
+        snapshot = await database_sync_to_async(services.availability_snapshot)()
+        await self.send(json.dumps({"type": "availability.snapshot", "topics": snapshot}))
+
+    async def disconnect(self, code):
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # Read-only socket; a "snapshot" request resends the whole state.
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            await self.close(code=CLOSE_BAD_MESSAGE)
+            return
+        if isinstance(message, dict) and message.get("type") == "snapshot":
+            snapshot = await database_sync_to_async(services.availability_snapshot)()
+            await self.send(json.dumps({"type": "availability.snapshot", "topics": snapshot}))
+
+    async def availability_update(self, event):
+        await self.send(json.dumps({"type": "availability.update", "topics": event["topics"]}))
+
+
+class PresenceConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not user.is_agent:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.agent_id = user.pk
+        self.group = services.agent_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        presence = await database_sync_to_async(self._beat)()
+        await self.send(json.dumps({"type": "presence.status", "status": presence.status}))
+
+    def _beat(self):
+        services.heartbeat(self.agent_id)
+        return services.get_presence(self.agent_id)
+
+    async def disconnect(self, code):
+        # Not offline on disconnect: a page change reconnects at once. The heartbeat timeout
+        # (60 s, beat) decides.
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            await self.close(code=CLOSE_BAD_MESSAGE)
+            return
+        if not isinstance(message, dict) or message.get("type") != "heartbeat":
+            await self.close(code=CLOSE_BAD_MESSAGE)
+            return
+        await database_sync_to_async(services.heartbeat)(self.agent_id)
+        await self.send(json.dumps({"type": "heartbeat.ack"}))
+        # Without Celery beat (embedded mode) the heartbeats drive the periodic work.
+        await database_sync_to_async(services.run_sweeps_if_due)()
+
+    async def case_assigned(self, event):
+        await self.send(json.dumps(event))
+
+    async def case_unassigned(self, event):
+        await self.send(json.dumps(event))
+
+    async def presence_status(self, event):
+        await self.send(json.dumps({"type": "presence.status", "status": event["status"]}))

@@ -1,0 +1,60 @@
+"""Reactions of routing to core signals (connected in RoutingConfig.ready)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from contactcenter.models import Case, Event
+
+logger = logging.getLogger("routing")
+
+# Status changes that free the owner's slot (the case no longer counts in their load).
+FREEING_STATUSES = {
+    Case.Status.WAITING_CITIZEN,
+    Case.Status.ANSWERED,
+    Case.Status.CLOSED,
+    Case.Status.NEW,
+}
+
+
+def on_case_needs_routing(sender, case_id, **kwargs):
+    """Sent after commit by ``open_case``/``request_routing``: queue the assignment task."""
+    from .tasks import route_case
+
+    try:
+        route_case.delay(case_id)
+    except Exception:  # broker down: the queue sweep (beat) routes it later
+        logger.exception("routing: could not queue route_case(%s)", case_id)
+
+
+def on_event_saved(sender, instance: Event, created: bool, **kwargs):
+    """A status change or a transfer on an owned case frees a slot: give the owner more work
+    (and refresh the chat availability) once the change is committed."""
+    if not created or instance.type not in (Event.Type.STATUS, Event.Type.TRANSFER):
+        return
+    if (
+        instance.type == Event.Type.STATUS
+        and (instance.payload or {}).get("to") not in FREEING_STATUSES
+    ):
+        return
+    case = instance.case
+    agent_id = case.assigned_to_id
+    if agent_id is None:
+        return
+    from .tasks import assign_agent
+
+    def queue():
+        try:
+            assign_agent.delay(agent_id)
+        except Exception:
+            logger.exception("routing: could not queue assign_agent(%s)", agent_id)
+
+    transaction.on_commit(queue)
+
+
+def on_demo_loaded(sender, people=None, **kwargs):
+    from .demo import load_demo
+
+    load_demo(people or {})

@@ -1,0 +1,1722 @@
+"""Routing business logic: presence, capacity, queues, atomic assignment, availability, callbacks.
+
+Public contract (used by chat, messaging and the console):
+
+- ``chat_available(topic)``, ``availability_snapshot()``, ``refresh_availability()``;
+- ``route_case(case_id)``, ``assign_next(agent)``, ``take_case``, ``release_case``,
+  ``assign_case``, ``requeue_case``, ``free_capacity``, ``queue_position``;
+- ``set_status``, ``heartbeat``, ``set_capacity``;
+- ``sla_state`` (re-exported from ``routing.sla``), ``request_callback``,
+  ``record_callback_outcome``, ``callback_slots``.
+
+Atomicity of assignment (DESIGN invariant 2): every path that gives a case to an agent
+
+1. locks the agent's ``AgentPresence`` row (``SELECT ... FOR UPDATE``; the automatic engine uses
+   ``SKIP LOCKED`` so that concurrent workers spread over different agents), then
+2. runs one conditional ``UPDATE`` of the case: ``WHERE assigned_to IS NULL AND status = 'new'``
+   (or the expected previous owner) ``AND <active load of the agent on that channel> <
+   <capacity>``, and checks that exactly one row changed.
+
+The lock serialises assignments per agent on PostgreSQL (READ COMMITTED gives each statement a
+fresh snapshot, so the load count in the UPDATE sees the previous holder's commit). On SQLite the
+single UPDATE statement is itself atomic (one writer at a time).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from contactcenter.models import AgentProfile, Case, Channel, Event, Service, Topic, User
+from contactcenter.permissions import user_service_ids
+from contactcenter.services import (
+    add_event,
+    change_status,
+    mark_first_response,
+    notify_citizen,
+    open_case,
+    validate_body,
+)
+from contactcenter.signals import case_assigned
+
+from .calendar import calendar_for
+from .models import CAPACITY_MAX, AgentPresence, CallbackRequest
+from .sla import AT_RISK, BREACHED, OK, deadline_for, sla_state  # noqa: F401  (re-exported)
+
+logger = logging.getLogger("routing")
+
+# --- Channels and load -------------------------------------------------------------------------
+
+# Capacity is counted per group of channels: live conversations, voice, written messages.
+CHANNEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "chat": (Channel.CHAT, Channel.CHATBOT, Channel.COBROWSE),
+    "phone": (Channel.PHONE, Channel.CALLBACK, Channel.COUNTER),
+    "web": (Channel.WEB, Channel.EMAIL, Channel.LETTER),
+}
+GROUP_OF: dict[str, str] = {ch: group for group, chans in CHANNEL_GROUPS.items() for ch in chans}
+# Chat and callbacks before written messages.
+GROUP_ORDER = ("chat", "phone", "web")
+GROUP_LABELS = {
+    "chat": gettext_lazy("Tchat"),
+    "phone": gettext_lazy("Téléphone et rappels"),
+    "web": gettext_lazy("Messagerie"),
+}
+# Only these statuses take a slot: a case waiting on the citizen, answered or closed does not.
+ACTIVE_STATUSES = (Case.Status.ASSIGNED, Case.Status.IN_PROGRESS)
+# Case.priority given to a contact that goes back to the head of its queue.
+HEAD_PRIORITY = 100
+
+OFFLINE_AFTER = timedelta(seconds=60)
+REQUEUE_GRACE = timedelta(seconds=30)
+
+AVAILABILITY_GROUP = "availability"
+AVAILABILITY_CACHE_KEY = "routing:availability"
+AVAILABILITY_PENDING_KEY = "routing:availability:pending"
+
+STATUS_ALIASES = {
+    "disponible": AgentPresence.Status.AVAILABLE,
+    "en pause": AgentPresence.Status.PAUSED,
+    "hors ligne": AgentPresence.Status.OFFLINE,
+}
+
+
+def channel_group(channel: str) -> str:
+    return GROUP_OF.get(channel, "web")
+
+
+def agent_group(agent_id: int) -> str:
+    """Channel-layer group of one agent's open consoles."""
+    return f"agent-{agent_id}"
+
+
+@functools.cache
+def _t(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _in_list(values) -> str:
+    # Values come from code constants (channel and status codes), never from user input.
+    return "(" + ", ".join("'" + str(v) + "'" for v in values) + ")"
+
+
+def _load_sql(agent_expr: str, group: str) -> str:
+    return (
+        f"SELECT COUNT(*) FROM {_t(Case)} lc WHERE lc.assigned_to_id = {agent_expr} "  # noqa: S608 (table names and code constants only)
+        f"AND lc.status IN {_in_list(ACTIVE_STATUSES)} "
+        f"AND lc.channel IN {_in_list(CHANNEL_GROUPS[group])}"
+    )
+
+
+def _lock_suffix(of: str) -> str:
+    if connection.features.has_select_for_update_skip_locked:
+        return f" FOR UPDATE OF {of} SKIP LOCKED"
+    return ""
+
+
+def agent_loads(agent_id: int) -> dict[str, int]:
+    """Active load of an agent per channel group."""
+    loads = dict.fromkeys(CHANNEL_GROUPS, 0)
+    rows = (
+        Case.objects.filter(assigned_to_id=agent_id, status__in=ACTIVE_STATUSES)
+        .values_list("channel")
+        .annotate(n=Count("id"))
+    )
+    for channel, n in rows:
+        loads[channel_group(channel)] += n
+    return loads
+
+
+def get_presence(agent: User | int) -> AgentPresence:
+    """The agent's presence row, created (offline, default capacities) on first use."""
+    agent_id = agent if isinstance(agent, int) else agent.pk
+    presence, _created = AgentPresence.objects.get_or_create(user_id=agent_id)
+    return presence
+
+
+def free_capacity(agent_id: int, channel: str) -> int:
+    """Free slots of an agent for a channel (capacity minus active load, never negative).
+
+    Pure capacity: the agent's status is not taken into account.
+    """
+    group = channel_group(channel)
+    presence = AgentPresence.objects.filter(pk=agent_id).first()
+    capacity = presence.capacity_for(group) if presence else AgentPresence().capacity_for(group)
+    load = Case.objects.filter(
+        assigned_to_id=agent_id, status__in=ACTIVE_STATUSES, channel__in=CHANNEL_GROUPS[group]
+    ).count()
+    return max(capacity - load, 0)
+
+
+# --- Publishing -------------------------------------------------------------------------------
+
+
+def group_send(group: str, message: dict) -> None:
+    """Publish on the channel layer; a failure is logged, never raised (we are after commit)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the layer being down must not break the business operation
+        logger.exception("routing: could not publish to %s", group)
+
+
+def _on_commit(func) -> None:
+    transaction.on_commit(func)
+
+
+def _queue_task(task_name: str, *args, **options) -> None:
+    """Queue a routing task after commit (eager in development and tests)."""
+    from . import tasks
+
+    task = getattr(tasks, task_name)
+
+    def send():
+        try:
+            if options:
+                task.apply_async(args=args, **options)
+            else:
+                task.delay(*args)
+        except Exception:  # broker down: the beat sweeps will catch up
+            logger.exception("routing: could not queue %s%r", task_name, args)
+
+    transaction.on_commit(send)
+
+
+# --- Availability signal ----------------------------------------------------------------------
+
+
+def compute_availability(service_ids: list[int] | None = None, now=None) -> dict[str, bool]:
+    """For each active topic: is the service open and does at least one available agent with
+    the topic's skill have a free chat slot right now? One SQL statement."""
+    now = now or timezone.now()
+    params: list = [AgentPresence.Status.AVAILABLE, User.Role.AGENT]
+    service_clause = ""
+    if service_ids is not None:
+        if not service_ids:
+            return {}
+        service_clause = "AND t.service_id IN (" + ", ".join(["%s"] * len(service_ids)) + ") "
+        params.extend(service_ids)
+    sql = (
+        f"SELECT t.slug, t.service_id, EXISTS (SELECT 1 FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
+        f"JOIN {_t(User)} u ON u.id = p.user_id "
+        f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
+        f"WHERE p.status = %s AND u.role = %s AND u.is_active "
+        f"AND EXISTS (SELECT 1 FROM {_t(AgentProfile.services.through)} s "
+        f"WHERE s.agentprofile_id = ap.id AND s.service_id = t.service_id) "
+        f"AND (t.skill_id IS NULL OR EXISTS (SELECT 1 FROM {_t(AgentProfile.skills.through)} k "
+        f"WHERE k.agentprofile_id = ap.id AND k.skill_id = t.skill_id)) "
+        f"AND p.capacity_chat > ({_load_sql('p.user_id', 'chat')})) "
+        f"FROM {_t(Topic)} t WHERE t.is_active {service_clause}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    open_now: dict[int, bool] = {}
+    result = {}
+    for slug, service_id, staffed in rows:
+        if service_id not in open_now:
+            open_now[service_id] = calendar_for(service_id).is_open(now)
+        result[slug] = bool(staffed) and open_now[service_id]
+    return result
+
+
+def refresh_availability(
+    service_ids: list[int] | None = None, *, publish: bool = True
+) -> dict[str, bool]:
+    """Recompute the availability snapshot (all topics, or those of some services), store it in
+    the cache and publish what changed to the ``availability`` group. Returns the snapshot."""
+    old = cache.get(AVAILABILITY_CACHE_KEY)
+    if old is None or service_ids is None:
+        snapshot = compute_availability()
+    else:
+        snapshot = dict(old)
+        snapshot.update(compute_availability(service_ids))
+        active = set(Topic.objects.filter(is_active=True).values_list("slug", flat=True))
+        snapshot = {slug: value for slug, value in snapshot.items() if slug in active}
+    cache.set(AVAILABILITY_CACHE_KEY, snapshot, None)
+    previous = old or {}
+    changed = {slug: value for slug, value in snapshot.items() if previous.get(slug) != value}
+    for slug in previous:
+        if slug not in snapshot:
+            changed[slug] = False
+    if changed and publish:
+        group_send(AVAILABILITY_GROUP, {"type": "availability.update", "topics": changed})
+    return snapshot
+
+
+def availability_snapshot() -> dict[str, bool]:
+    """topic slug -> chat available, from the cache (computed on a miss)."""
+    snapshot = cache.get(AVAILABILITY_CACHE_KEY)
+    if snapshot is None:
+        # Cold cache (restart, eviction): compute and store; nothing to announce.
+        snapshot = refresh_availability(publish=False)
+    return snapshot
+
+
+def chat_available(topic: Topic | str) -> bool:
+    """Whether the chat button for this topic (Topic or slug) should be shown right now."""
+    slug = topic.slug if isinstance(topic, Topic) else str(topic)
+    return bool(availability_snapshot().get(slug, False))
+
+
+def schedule_availability_refresh(service_ids: list[int] | None = None) -> None:
+    """Refresh the availability after commit.
+
+    Debounced: while a refresh task is queued and not started, further requests are absorbed
+    (the task deletes the marker when it starts, then reads fresh data). In eager mode (dev,
+    tests) it runs at once.
+    """
+    from django.conf import settings
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _on_commit(lambda: refresh_availability(service_ids))
+        return
+
+    def queue():
+        if cache.add(AVAILABILITY_PENDING_KEY, 1, timeout=10):
+            _queue_task_now("refresh_availability", None)
+
+    _on_commit(queue)
+
+
+def _queue_task_now(task_name: str, *args) -> None:
+    from . import tasks
+
+    try:
+        getattr(tasks, task_name).delay(*args)
+    except Exception:
+        logger.exception("routing: could not queue %s", task_name)
+
+
+# --- Queues -----------------------------------------------------------------------------------
+
+
+def queued_cases():
+    """Cases waiting in a queue (any service): new, unassigned, callback slot reached."""
+    now = timezone.now()
+    return Case.objects.filter(status=Case.Status.NEW, assigned_to__isnull=True).filter(
+        ~Q(channel=Channel.CALLBACK)
+        | Q(callback__status=CallbackRequest.Status.SCHEDULED, callback__slot_start__lte=now)
+    )
+
+
+QUEUE_ORDER = ("-priority", "-fragile", F("sla_deadline").asc(nulls_last=True), "created_at", "id")
+
+
+def queue_for_case(case: Case):
+    """The queue a case belongs to: same service, same skill, same channel group, in order."""
+    topic_filter = (
+        Q(topic__skill_id=case.topic.skill_id)
+        if case.topic.skill_id
+        else Q(topic__skill__isnull=True)
+    )
+    return (
+        queued_cases()
+        .filter(service_id=case.service_id, channel__in=CHANNEL_GROUPS[channel_group(case.channel)])
+        .filter(topic_filter)
+        .order_by(*QUEUE_ORDER)
+    )
+
+
+def agent_queue(agent: User):
+    """What an agent may pick: queued cases of their services and skills, best first."""
+    profile = AgentProfile.objects.filter(user=agent).first()
+    if profile is None:
+        return Case.objects.none()
+    skill_ids = list(profile.skills.values_list("id", flat=True))
+    return (
+        queued_cases()
+        .filter(service__in=profile.services.all())
+        .filter(Q(topic__skill__isnull=True) | Q(topic__skill_id__in=skill_ids))
+        .order_by(*QUEUE_ORDER)
+    )
+
+
+def queue_position(case: Case) -> tuple[int, int | None]:
+    """(1-based position, estimated wait in seconds or None) of a queued case.
+
+    (0, 0) when the case is not waiting any more. The estimate is position x average handling
+    time of the service's recent cases of that channel group / chat slots of the available
+    agents able to take it; None when no such agent is available (no meaningful estimate).
+    """
+    case = Case.objects.select_related("topic").get(pk=case.pk)
+    if case.status != Case.Status.NEW or case.assigned_to_id is not None:
+        return 0, 0
+    ids = list(queue_for_case(case).values_list("id", flat=True))
+    if case.pk not in ids:
+        return 0, 0
+    position = ids.index(case.pk) + 1
+    group = channel_group(case.channel)
+    slots = _available_slots(case.service_id, case.topic.skill_id, group)
+    if slots == 0:
+        return position, None
+    recent = (
+        Case.objects.filter(
+            service_id=case.service_id,
+            channel__in=CHANNEL_GROUPS[group],
+            closed_at__isnull=False,
+            assigned_at__isnull=False,
+            closed_at__gte=timezone.now() - timedelta(days=14),
+        )
+        .order_by("-closed_at")
+        .values_list("assigned_at", "closed_at")[:50]
+    )
+    durations = [(c - a).total_seconds() for a, c in recent if c > a]
+    handle = sum(durations) / len(durations) if durations else DEFAULT_HANDLE_SECONDS[group]
+    return position, int(math.ceil(position / slots * handle))
+
+
+DEFAULT_HANDLE_SECONDS = {"chat": 300, "phone": 420, "web": 3600}
+
+
+def _available_slots(service_id: int, skill_id: int | None, group: str) -> int:
+    agents = AgentPresence.objects.filter(
+        status=AgentPresence.Status.AVAILABLE,
+        user__role=User.Role.AGENT,
+        user__is_active=True,
+        user__agent_profile__services=service_id,
+    )
+    if skill_id:
+        agents = agents.filter(user__agent_profile__skills=skill_id)
+    return sum(p.capacity_for(group) for p in agents.distinct())
+
+
+# --- Assignment engine -------------------------------------------------------------------------
+
+
+def _candidate_agents(
+    service_id: int, skill_id: int | None, group: str, *, exclude=(), limit: int = 3
+) -> list[tuple[int, int]]:
+    """(agent id, free slots) of available agents of the service with the skill and a free
+    slot on the channel group, longest idle first.
+
+    On PostgreSQL the returned presence rows are locked (``FOR UPDATE SKIP LOCKED``): a row
+    another worker is assigning to is skipped, not waited for. Run inside a transaction.
+    """
+    params: list = [AgentPresence.Status.AVAILABLE, User.Role.AGENT, service_id]
+    skill_clause = ""
+    if skill_id:
+        skill_clause = (
+            f"AND EXISTS (SELECT 1 FROM {_t(AgentProfile.skills.through)} k "  # noqa: S608 (table names and code constants only)
+            f"WHERE k.agentprofile_id = ap.id AND k.skill_id = %s) "
+        )
+        params.append(skill_id)
+    exclude_clause = ""
+    if exclude:
+        exclude_clause = "AND p.user_id NOT IN (" + ", ".join(["%s"] * len(exclude)) + ") "
+        params.extend(exclude)
+    params.append(limit)
+    sql = (
+        f"SELECT p.user_id, p.capacity_{group} - ({_load_sql('p.user_id', group)}) "  # noqa: S608 (table names and code constants only)
+        f"FROM {_t(AgentPresence)} p "
+        f"JOIN {_t(User)} u ON u.id = p.user_id "
+        f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
+        f"WHERE p.status = %s AND u.role = %s AND u.is_active "
+        f"AND EXISTS (SELECT 1 FROM {_t(AgentProfile.services.through)} s "
+        f"WHERE s.agentprofile_id = ap.id AND s.service_id = %s) "
+        f"{skill_clause}"
+        f"AND p.capacity_{group} > ({_load_sql('p.user_id', group)}) "
+        f"{exclude_clause}"
+        f"ORDER BY p.idle_since, p.user_id LIMIT %s" + _lock_suffix("p")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _conditional_assign(
+    case: Case,
+    agent_id: int,
+    *,
+    now: datetime,
+    expected_owner: int | None = None,
+    expected_status: str = Case.Status.NEW,
+    new_status: str = Case.Status.ASSIGNED,
+    require_available: bool = True,
+    deadline: datetime | None = None,
+) -> bool:
+    """The one write that gives a case to an agent. True when exactly one row changed.
+
+    The caller holds the agent's presence lock (PostgreSQL). The WHERE clause re-checks that
+    the case is still where we saw it and that the agent's active load on the channel is below
+    their capacity, in the same statement.
+    """
+    group = channel_group(case.channel)
+    owner_clause = "assigned_to_id IS NULL" if expected_owner is None else "assigned_to_id = %s"
+    params: list = [agent_id, now, new_status, now, deadline, case.pk]
+    if expected_owner is not None:
+        params.append(expected_owner)
+    params.append(expected_status)
+    guard = ""
+    if new_status in ACTIVE_STATUSES:
+        status_clause = "AND p.status = %s" if require_available else ""
+        guard = (
+            f"AND ({_load_sql('%s', group)}) < "  # noqa: S608 (table names and code constants only)
+            f"(SELECT p.capacity_{group} FROM {_t(AgentPresence)} p WHERE p.user_id = %s "
+            f"{status_clause})"
+        )
+        params += [agent_id, agent_id]
+        if require_available:
+            params.append(AgentPresence.Status.AVAILABLE)
+    sql = (
+        f"UPDATE {_t(Case)} SET assigned_to_id = %s, assigned_at = %s, status = %s, "  # noqa: S608 (table names and code constants only)
+        f"priority = 0, updated_at = %s, sla_deadline = COALESCE(sla_deadline, %s) "
+        f"WHERE id = %s AND {owner_clause} AND status = %s {guard}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+def _after_assignment(
+    case: Case,
+    agent_id: int,
+    *,
+    now: datetime,
+    by: User | None,
+    mode: str,
+    previous_owner: int | None = None,
+    new_status: str = Case.Status.ASSIGNED,
+    free_after: int | None = None,
+) -> None:
+    """Timeline, idle clock and after-commit notifications of a successful assignment.
+
+    ``free_after``: the agent's free slots on the channel once assigned, when the caller knows
+    it (saves a query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s",  # noqa: S608 (table name only)
+            [now, agent_id],
+        )
+    old_status = case.status
+    case.assigned_to_id, case.assigned_at, case.status, case.priority = (
+        agent_id,
+        now,
+        new_status,
+        0,
+    )
+    payload = {"agent": agent_id, "mode": mode, "from": old_status, "to": new_status}
+    if previous_owner:
+        payload["previous_agent"] = previous_owner
+    add_event(
+        case,
+        Event.Type.ASSIGNMENT,
+        actor=by,
+        internal=True,
+        payload=payload,
+        touch=False,
+        at=now,
+    )
+    case_id, channel, reference = case.pk, case.channel, case.reference
+
+    def notify():
+        case_assigned.send(sender=Case, case_id=case_id, agent_id=agent_id)
+        group_send(
+            agent_group(agent_id),
+            {
+                "type": "case.assigned",
+                "case_id": case_id,
+                "channel": channel,
+                "reference": reference,
+            },
+        )
+        if previous_owner:
+            group_send(agent_group(previous_owner), {"type": "case.unassigned", "case_id": case_id})
+
+    _on_commit(notify)
+    if free_after is None and channel_group(channel) == "chat":
+        free_after = free_capacity(agent_id, channel)
+    if channel_group(channel) == "chat" and free_after == 0:
+        # Availability only changes when this agent's last free chat slot is gone.
+        schedule_availability_refresh(user_service_ids_for(agent_id))
+
+
+def _missing_deadline(case: Case) -> datetime | None:
+    """The SLA deadline to store on a case that has none yet (None if it has one)."""
+    if case.sla_deadline is not None:
+        return None
+    return deadline_for(case)
+
+
+def _ensure_deadline(case: Case) -> None:
+    deadline = _missing_deadline(case)
+    if deadline is not None:
+        Case.objects.filter(pk=case.pk, sla_deadline__isnull=True).update(sla_deadline=deadline)
+        case.sla_deadline = deadline
+
+
+def _callback_due(case: Case, now: datetime) -> bool:
+    return CallbackRequest.objects.filter(
+        case_id=case.pk, status=CallbackRequest.Status.SCHEDULED, slot_start__lte=now
+    ).exists()
+
+
+def route_case(case_id: int, *, exclude_agent_ids=()) -> int | None:
+    """Give a queued case to the longest-idle available agent with the skill and a free slot.
+
+    Returns the agent id, or None (case not queued, locked by another worker, callback slot not
+    reached, or nobody free: it stays in the queue). Runs its own transaction: locks the case
+    row (``SKIP LOCKED``) and the candidates' presence rows, then assigns with a checked
+    conditional UPDATE. Idempotent.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # Hot path: plain SQL (the case with its topic's skill, locked SKIP LOCKED).
+        rows = list(
+            Case.objects.raw(
+                f"SELECT c.*, t.skill_id AS routing_skill_id FROM {_t(Case)} c "  # noqa: S608 (table names and code constants only)
+                f"JOIN {_t(Topic)} t ON t.id = c.topic_id "
+                f"WHERE c.id = %s AND c.status = %s AND c.assigned_to_id IS NULL"
+                + _lock_suffix("c"),
+                [case_id, Case.Status.NEW],
+            )
+        )
+        if not rows:
+            return None
+        case = rows[0]
+        if case.channel == Channel.CALLBACK and not _callback_due(case, now):
+            _ensure_deadline(case)
+            return None
+        deadline = _missing_deadline(case)
+        group = channel_group(case.channel)
+        for agent_id, free in _candidate_agents(
+            case.service_id, case.routing_skill_id, group, exclude=tuple(exclude_agent_ids)
+        ):
+            if _conditional_assign(case, agent_id, now=now, deadline=deadline):
+                case.sla_deadline = case.sla_deadline or deadline
+                _after_assignment(
+                    case, agent_id, now=now, by=None, mode="auto", free_after=free - 1
+                )
+                return agent_id
+        _ensure_deadline(case)  # stays queued: the deadline still runs
+    return None
+
+
+def _best_case_for(agent_id: int, group: str, now: datetime, topic_ids: list[int]) -> Case | None:
+    """The head of the agent's queues for one channel group (locked, ``SKIP LOCKED``).
+
+    ``topic_ids``: the topics the agent may take (their services, their skills), so that the
+    query reads one table and orders like the queue."""
+    if not topic_ids:
+        return None
+    params: list = [Case.Status.NEW, *topic_ids]
+    callback_clause = ""
+    if Channel.CALLBACK in CHANNEL_GROUPS[group]:
+        callback_clause = (
+            f"AND (c.channel <> %s OR EXISTS (SELECT 1 FROM {_t(CallbackRequest)} cb "  # noqa: S608 (table names and code constants only)
+            f"WHERE cb.case_id = c.id AND cb.status = %s AND cb.slot_start <= %s)) "
+        )
+        params += [Channel.CALLBACK, CallbackRequest.Status.SCHEDULED, now]
+    order = "c.priority DESC, c.fragile DESC, c.sla_deadline ASC NULLS LAST, c.created_at, c.id"
+    where = (
+        f"WHERE c.status = %s AND c.assigned_to_id IS NULL "
+        f"AND c.topic_id IN ({', '.join(['%s'] * len(topic_ids))}) "
+        f"AND c.channel IN {_in_list(CHANNEL_GROUPS[group])} "
+        f"{callback_clause}"
+    )
+    # 1. The first few of the queue, unlocked: a bounded (top-N) sort of narrow rows.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id FROM {_t(Case)} c {where} ORDER BY {order} LIMIT 5",  # noqa: S608 (table names and code constants only)
+            params,
+        )
+        head = [row[0] for row in cursor.fetchall()]
+    if not head:
+        return None
+    # 2. Lock the best of them still waiting (SKIP LOCKED: another worker may hold one); if
+    # all five went meanwhile, take the head of the whole queue.
+    for ids_clause, extra in (
+        (f"AND c.id IN ({', '.join(['%s'] * len(head))}) ", head),
+        ("", []),
+    ):
+        sql = (
+            f"SELECT c.* FROM {_t(Case)} c {where}{ids_clause}"  # noqa: S608 (table names and code constants only)
+            f"ORDER BY {order} LIMIT 1" + _lock_suffix("c")
+        )
+        rows = list(Case.objects.raw(sql, params + extra))
+        if rows:
+            return rows[0]
+    return None
+
+
+def _lock_available_agent(agent_id: int) -> tuple[AgentPresence, dict[str, int], list[int]] | None:
+    """Lock an available agent's presence row (``SKIP LOCKED``) and read, in the same
+    statement, their load per channel group and the topics they may take. None when the agent
+    is unavailable or locked by another worker."""
+    loads = ", ".join(f"({_load_sql('p.user_id', g)}) AS load_{g}" for g in CHANNEL_GROUPS)
+    concat = (
+        "string_agg(CAST(t.id AS text), ',')"
+        if connection.vendor == "postgresql"
+        else "group_concat(t.id, ',')"
+    )
+    topics = (
+        f"(SELECT {concat} FROM {_t(Topic)} t "  # noqa: S608 (table names and code constants only)
+        f"WHERE t.service_id IN (SELECT s.service_id FROM {_t(AgentProfile.services.through)} s "
+        f"WHERE s.agentprofile_id = ap.id) "
+        f"AND (t.skill_id IS NULL OR t.skill_id IN (SELECT k.skill_id FROM "
+        f"{_t(AgentProfile.skills.through)} k WHERE k.agentprofile_id = ap.id))) AS topic_ids"
+    )
+    sql = (
+        f"SELECT p.*, {loads}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
+        f"JOIN {_t(User)} u ON u.id = p.user_id "
+        f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
+        f"WHERE p.user_id = %s AND p.status = %s AND u.role = %s AND u.is_active"
+        + _lock_suffix("p")
+    )
+    rows = list(
+        AgentPresence.objects.raw(sql, [agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT])
+    )
+    if not rows:
+        return None
+    presence = rows[0]
+    topic_ids = [int(t) for t in (presence.topic_ids or "").split(",") if t]
+    return presence, {g: getattr(presence, f"load_{g}") for g in CHANNEL_GROUPS}, topic_ids
+
+
+def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:
+    """Give an available agent the best case waiting in their queues, if they have room.
+
+    Channel groups are tried in order (chat, phone/callback, web). Runs its own transaction:
+    locks the agent's presence row (``SKIP LOCKED``: if another worker is assigning to this
+    agent, returns None) and the chosen case row, then assigns with a checked conditional
+    UPDATE. Returns the assigned case or None.
+    """
+    agent_id = agent if isinstance(agent, int) else agent.pk
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_available_agent(agent_id)
+        if locked is None:
+            return None
+        presence, loads, topic_ids = locked
+        for group in groups:
+            if presence.capacity_for(group) <= loads[group]:
+                continue
+            case = _best_case_for(agent_id, group, now, topic_ids)
+            if case is None:
+                continue
+            deadline = _missing_deadline(case)
+            if _conditional_assign(case, agent_id, now=now, deadline=deadline):
+                case.sla_deadline = case.sla_deadline or deadline
+                free_after = presence.capacity_for(group) - loads[group] - 1
+                _after_assignment(
+                    case, agent_id, now=now, by=None, mode="auto", free_after=free_after
+                )
+                return case
+    return None
+
+
+def _lock_presence(agent_id: int) -> AgentPresence:
+    """Lock (creating if needed) an agent's presence row until the transaction ends."""
+    AgentPresence.objects.get_or_create(user_id=agent_id)
+    return AgentPresence.objects.select_for_update().get(pk=agent_id)
+
+
+def _check_agent_of_service(agent: User, service_id: int, message: str) -> None:
+    if not (agent.is_active and agent.is_agent) or service_id not in user_service_ids(agent):
+        raise ValidationError(message, code="not_in_service")
+
+
+def _refused_reason(case: Case, agent_id: int, expected_owner, expected_status) -> ValidationError:
+    fresh = Case.objects.filter(pk=case.pk).values("assigned_to_id", "status").first()
+    if (
+        fresh is None
+        or fresh["assigned_to_id"] != expected_owner
+        or fresh["status"] != expected_status
+    ):
+        return ValidationError(
+            _("Cette demande vient d'être prise par un autre agent."), code="already_taken"
+        )
+    group = channel_group(case.channel)
+    presence = AgentPresence.objects.get(pk=agent_id)
+    return ValidationError(
+        _(
+            "Capacité atteinte : %(name)s traite déjà %(cap)s demande(s) sur le canal "
+            "« %(channel)s »."
+        )
+        % {
+            "name": presence.user.display_name,
+            "cap": presence.capacity_for(group),
+            "channel": GROUP_LABELS[group],
+        },
+        code="capacity",
+    )
+
+
+def take_case(agent: User, case: Case) -> Case:
+    """An agent picks a waiting case from their queue.
+
+    Raises ValidationError when the case was taken meanwhile ("Cette demande vient d'être prise
+    par un autre agent."), when the agent is at capacity on that channel, or when the case is
+    not of their services. Runs its own transaction: locks the agent's presence row, then a
+    checked conditional UPDATE (``assigned_to IS NULL AND status = 'new'``).
+    """
+    _check_agent_of_service(
+        agent, case.service_id, _("Cette demande ne relève pas de vos services.")
+    )
+    if case.assigned_to_id == agent.pk and case.status != Case.Status.NEW:
+        return case
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_presence(agent.pk)
+        if not _conditional_assign(case, agent.pk, now=now, require_available=False):
+            raise _refused_reason(case, agent.pk, None, Case.Status.NEW)
+        case.status = Case.Status.NEW
+        _after_assignment(case, agent.pk, now=now, by=agent, mode="take")
+    return case
+
+
+def release_case(agent: User, case: Case) -> Case:
+    """The owner gives a case back to its queue (someone else will get it).
+
+    Checked conditional update on the current owner; runs in a transaction.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Case.objects.filter(
+            pk=case.pk, assigned_to_id=agent.pk, status__in=Case.OPEN_STATUSES
+        ).update(assigned_to=None, assigned_at=None, status=Case.Status.NEW, last_activity_at=now)
+        if updated != 1:
+            raise ValidationError(_("Cette demande ne vous est pas attribuée."), code="not_owner")
+        old_status = case.status
+        case.assigned_to_id, case.assigned_at, case.status = None, None, Case.Status.NEW
+        add_event(
+            case,
+            Event.Type.ASSIGNMENT,
+            actor=agent,
+            internal=True,
+            body=_("Remise dans la file du service par l'agent."),
+            payload={
+                "mode": "released",
+                "agent": None,
+                "previous_agent": agent.pk,
+                "from": old_status,
+            },
+            touch=False,
+            at=now,
+        )
+        # Someone else first; the releasing agent is not offered more work right away (that
+        # would hand the same case back): the next trigger or the queue sweep will.
+        _queue_task("route_case", case.pk, [agent.pk])
+        schedule_availability_refresh([case.service_id])
+    return case
+
+
+def assign_case(case: Case, agent: User, *, by: User) -> Case:
+    """A supervisor gives (or takes back and gives) a case to a named agent of its service.
+
+    The target agent's capacity on the channel is checked (whatever their status: a web case
+    can go to an agent on break). Runs its own transaction: locks the case row and the agent's
+    presence row, then a checked conditional UPDATE on the expected previous owner.
+    """
+    if not (by.is_admin_role or (by.is_supervisor and case.service_id in user_service_ids(by))):
+        raise ValidationError(
+            _("Vous ne supervisez pas le service de cette demande."), code="forbidden"
+        )
+    _check_agent_of_service(
+        agent, case.service_id, _("Cet agent n'appartient pas au service de la demande.")
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock order wherever a wait is possible: the agent's presence row, then the case.
+        _lock_presence(agent.pk)
+        case = Case.objects.select_for_update(of=("self",)).select_related("topic").get(pk=case.pk)
+        if not case.is_open:
+            raise ValidationError(_("Cette demande est clôturée."), code="closed")
+        if case.assigned_to_id == agent.pk:
+            raise ValidationError(
+                _("La demande est déjà attribuée à %(name)s.") % {"name": agent.display_name},
+                code="unchanged",
+            )
+        previous = case.assigned_to_id
+        new_status = Case.Status.ASSIGNED if case.status == Case.Status.NEW else case.status
+        if not _conditional_assign(
+            case,
+            agent.pk,
+            now=now,
+            expected_owner=previous,
+            expected_status=case.status,
+            new_status=new_status,
+            require_available=False,
+        ):
+            raise _refused_reason(case, agent.pk, previous, case.status)
+        _after_assignment(
+            case,
+            agent.pk,
+            now=now,
+            by=by,
+            mode="supervisor",
+            previous_owner=previous,
+            new_status=new_status,
+        )
+        if previous:
+            _queue_task("assign_agent", previous)
+    return case
+
+
+def requeue_case(case: Case, *, head: bool = False, actor: User | None = None) -> bool:
+    """Put an open case back in its queue (``head=True``: before everything else waiting).
+
+    Used when an agent drops (their chats go back at the head) and by callbacks to retry.
+    Checked conditional update on the owner seen; False when the case moved meanwhile. Call in
+    or out of a transaction; routing is queued after commit.
+    """
+    now = timezone.now()
+    previous = case.assigned_to_id
+    with transaction.atomic():
+        updated = Case.objects.filter(
+            pk=case.pk, assigned_to_id=previous, status__in=Case.OPEN_STATUSES
+        ).update(
+            assigned_to=None,
+            assigned_at=None,
+            status=Case.Status.NEW,
+            priority=HEAD_PRIORITY if head else 0,
+        )
+        if updated != 1:
+            return False
+        old_status = case.status
+        case.assigned_to_id, case.assigned_at, case.status = None, None, Case.Status.NEW
+        case.priority = HEAD_PRIORITY if head else 0
+        add_event(
+            case,
+            Event.Type.ASSIGNMENT,
+            actor=actor,
+            internal=True,
+            body=_("Remise en tête de file.") if head else _("Remise dans la file du service."),
+            payload={
+                "mode": "requeued",
+                "agent": None,
+                "previous_agent": previous,
+                "head": head,
+                "from": old_status,
+            },
+            touch=False,
+            at=now,
+        )
+        if previous:
+            prev = previous
+            _on_commit(
+                lambda: group_send(
+                    agent_group(prev), {"type": "case.unassigned", "case_id": case.pk}
+                )
+            )
+        _queue_task("route_case", case.pk)
+        if channel_group(case.channel) == "chat":
+            schedule_availability_refresh([case.service_id])
+    return True
+
+
+def mark_fragile(case: Case, *, by: User | None = None, fragile: bool = True) -> bool:
+    """Flag (or unflag) a "situation de fragilité": the case moves ahead in its queue at once
+    (queue order reads the flag). Set by an agent of the case's service or by the chatbot
+    (``by=None``). Conditional update; an internal note records who did it. Returns whether
+    something changed."""
+    if by is not None and not (
+        by.is_admin_role or (by.is_staff_member and case.service_id in user_service_ids(by))
+    ):
+        raise ValidationError(_("Cette demande ne relève pas de vos services."), code="forbidden")
+    with transaction.atomic():
+        if not Case.objects.filter(pk=case.pk).exclude(fragile=fragile).update(fragile=fragile):
+            return False
+        case.fragile = fragile
+        add_event(
+            case,
+            Event.Type.NOTE,
+            actor=by,
+            internal=True,
+            body=_("Situation de fragilité signalée.")
+            if fragile
+            else _("Situation de fragilité levée."),
+            payload={"fragile": fragile},
+            touch=False,
+        )
+    return True
+
+
+# --- Presence -----------------------------------------------------------------------------------
+
+
+def _parse_status(status: str) -> str:
+    value = STATUS_ALIASES.get(str(status).strip().lower(), str(status))
+    if value not in AgentPresence.Status.values:
+        raise ValidationError(
+            {"status": [_("Statut inconnu : choisissez disponible, en pause ou hors ligne.")]},
+            code="invalid_status",
+        )
+    return value
+
+
+def _check_can_manage(by: User | None, agent: User) -> None:
+    if by is None or by.pk == agent.pk or by.is_admin_role:
+        return
+    if not by.is_supervisor or not set(user_service_ids(by)) & set(user_service_ids(agent)):
+        raise ValidationError(
+            _("Vous ne supervisez pas les services de cet agent."), code="forbidden"
+        )
+
+
+def set_status(agent: User, status: str, *, by: User | None = None) -> AgentPresence:
+    """Set an agent's status (disponible / en pause / hors ligne; "occupé" is derived).
+
+    Becoming available starts assignment for the agent; going offline gives their chats back
+    to the head of the queue after a 30 s grace period. Runs in a transaction with the
+    presence row locked.
+    """
+    if not agent.is_agent:
+        raise ValidationError(_("Seuls les agents ont un statut de présence."), code="not_agent")
+    _check_can_manage(by, agent)
+    status = _parse_status(status)
+    now = timezone.now()
+    with transaction.atomic():
+        presence = _lock_presence(agent.pk)
+        changed = presence.status != status
+        presence.auto_offline = False
+        presence.resume_status = ""
+        if status != AgentPresence.Status.OFFLINE:
+            # The agent just acted in the console: they are present now, whatever an earlier
+            # session's last heartbeat says (else the sweep would put them offline at once).
+            presence.last_heartbeat = now
+        if changed:
+            presence.status = status
+            presence.status_since = now
+            if status == AgentPresence.Status.AVAILABLE:
+                presence.idle_since = now
+                # A fresh heartbeat window: the console's socket may connect a moment later.
+                presence.last_heartbeat = now
+        presence.save()
+        if changed:
+            _after_status_change(presence, by=by)
+    return presence
+
+
+def _after_status_change(presence: AgentPresence, *, by: User | None = None) -> None:
+    agent_id, status = presence.user_id, presence.status
+    if status == AgentPresence.Status.AVAILABLE:
+        _queue_task("assign_agent", agent_id)
+    elif status == AgentPresence.Status.OFFLINE:
+        _queue_task(
+            "requeue_offline_contacts",
+            agent_id,
+            countdown=REQUEUE_GRACE.total_seconds(),
+        )
+    _on_commit(
+        lambda: group_send(
+            agent_group(agent_id),
+            {"type": "presence.status", "status": status, "by": by.pk if by else None},
+        )
+    )
+    schedule_availability_refresh(list(user_service_ids_for(agent_id)))
+
+
+def user_service_ids_for(agent_id: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.service_id FROM {_t(AgentProfile.services.through)} s "  # noqa: S608 (table names only)
+            f"JOIN {_t(AgentProfile)} ap ON ap.id = s.agentprofile_id WHERE ap.user_id = %s",
+            [agent_id],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def heartbeat(agent_id: int) -> AgentPresence | None:
+    """Record a console heartbeat. An agent the sweep put offline gets their status back."""
+    now = timezone.now()
+    updated = AgentPresence.objects.filter(pk=agent_id, auto_offline=False).update(
+        last_heartbeat=now
+    )
+    if updated:
+        return None
+    with transaction.atomic():
+        presence = _lock_presence(agent_id)
+        presence.last_heartbeat = now
+        if presence.auto_offline:
+            presence.status = presence.resume_status or AgentPresence.Status.AVAILABLE
+            presence.status_since = now
+            presence.idle_since = now
+            presence.auto_offline = False
+            presence.resume_status = ""
+            presence.save()
+            _after_status_change(presence)
+        else:
+            presence.save(update_fields=["last_heartbeat"])
+    return presence
+
+
+def sweep_presence(now: datetime | None = None) -> list[int]:
+    """Switch agents without heartbeat for 60 s to offline (beat). Returns their ids.
+
+    Each switch is a conditional update on the status and heartbeat seen, so a heartbeat that
+    arrives meanwhile wins. Idempotent.
+    """
+    now = now or timezone.now()
+    limit = now - OFFLINE_AFTER
+    stale = AgentPresence.objects.exclude(status=AgentPresence.Status.OFFLINE).filter(
+        Q(last_heartbeat__lt=limit) | Q(last_heartbeat__isnull=True, status_since__lt=limit)
+    )
+    switched = []
+    for presence in stale:
+        with transaction.atomic():
+            updated = AgentPresence.objects.filter(
+                pk=presence.pk, status=presence.status, last_heartbeat=presence.last_heartbeat
+            ).update(
+                status=AgentPresence.Status.OFFLINE,
+                status_since=now,
+                auto_offline=True,
+                resume_status=presence.status,
+            )
+            if updated == 1:
+                presence.status = AgentPresence.Status.OFFLINE
+                _after_status_change(presence)
+                switched.append(presence.pk)
+    return switched
+
+
+def requeue_offline_contacts(agent_id: int, now: datetime | None = None) -> list[int]:
+    """Give back the live contacts of an agent offline for at least the grace period.
+
+    Chats (any open status) go to the head of their queue; callbacks not yet started go back
+    too; web-message cases stay assigned (a supervisor can reassign them). Idempotent.
+    """
+    now = now or timezone.now()
+    presence = AgentPresence.objects.filter(pk=agent_id).first()
+    if presence is None or presence.status != AgentPresence.Status.OFFLINE:
+        return []
+    if now - presence.status_since < REQUEUE_GRACE:
+        return []  # too early (eager Celery ignores countdowns): the beat sweep retries
+    cases = Case.objects.filter(assigned_to_id=agent_id).filter(
+        Q(channel__in=CHANNEL_GROUPS["chat"], status__in=Case.OPEN_STATUSES)
+        | Q(channel=Channel.CALLBACK, status=Case.Status.ASSIGNED)
+    )
+    return [case.pk for case in cases if requeue_case(case, head=True)]
+
+
+SWEEP_MARKER_KEY = "routing:embedded-sweeps"
+SWEEP_EVERY_SECONDS = 15
+
+
+def run_sweeps_if_due() -> bool:
+    """Embedded mode (eager Celery, no beat): run the periodic routing work at most every 15 s,
+    piggybacking on agents' heartbeats. No-op when real workers and beat run."""
+    from django.conf import settings
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return False
+    if not cache.add(SWEEP_MARKER_KEY, 1, timeout=SWEEP_EVERY_SECONDS):
+        return False
+    from . import tasks
+
+    tasks.sweep_presence()
+    tasks.sweep_queues()
+    tasks.flag_sla_breaches()
+    tasks.refresh_availability_beat()
+    return True
+
+
+def sweep_offline_contacts(now: datetime | None = None) -> list[int]:
+    """Beat safety net: requeue live contacts still held by agents offline past the grace."""
+    now = now or timezone.now()
+    agent_ids = (
+        Case.objects.filter(
+            assigned_to__presence__status=AgentPresence.Status.OFFLINE,
+            assigned_to__presence__status_since__lte=now - REQUEUE_GRACE,
+        )
+        .filter(
+            Q(channel__in=CHANNEL_GROUPS["chat"], status__in=Case.OPEN_STATUSES)
+            | Q(channel=Channel.CALLBACK, status=Case.Status.ASSIGNED)
+        )
+        .values_list("assigned_to_id", flat=True)
+        .distinct()
+    )
+    requeued = []
+    for agent_id in agent_ids:
+        requeued += requeue_offline_contacts(agent_id, now=now)
+    return requeued
+
+
+def effective_status(presence: AgentPresence | None, loads: dict[str, int] | None = None) -> str:
+    """Displayed status: "busy" (occupé) when available and in at least one live contact
+    (chat, phone or callback); the chosen status otherwise."""
+    if presence is None:
+        return AgentPresence.Status.OFFLINE
+    if presence.status != AgentPresence.Status.AVAILABLE:
+        return presence.status
+    loads = loads if loads is not None else agent_loads(presence.user_id)
+    in_contact = any(loads.get(group, 0) > 0 for group in ("chat", "phone"))
+    return "busy" if in_contact else presence.status
+
+
+STATUS_DISPLAY = {
+    "available": gettext_lazy("Disponible"),
+    "busy": gettext_lazy("Occupé"),
+    "paused": gettext_lazy("En pause"),
+    "offline": gettext_lazy("Hors ligne"),
+}
+
+
+# --- Capacity -----------------------------------------------------------------------------------
+
+
+def set_capacity(agent: User, *, by: User, chat=None, phone=None, web=None) -> AgentPresence:
+    """Change an agent's capacity per channel (supervisor of one of the agent's services).
+
+    Chat and phone accept 0-10, web messages 0-50. Lowering a capacity never unassigns: the
+    agent simply gets nothing new until their load is under it. Runs in a transaction with the
+    presence row locked.
+    """
+    if not agent.is_agent:
+        raise ValidationError(_("Seuls les agents ont une capacité."), code="not_agent")
+    if by.pk == agent.pk or not (by.is_supervisor or by.is_admin_role):
+        raise ValidationError(
+            _("Seul un superviseur peut modifier la capacité d'un agent."), code="forbidden"
+        )
+    _check_can_manage(by, agent)
+    values = {"chat": chat, "phone": phone, "web": web}
+    labels = {"chat": _("tchat"), "phone": _("téléphone et rappels"), "web": _("messagerie")}
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, int] = {}
+    for group, raw in values.items():
+        if raw is None or raw == "":
+            continue
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            errors[f"capacity_{group}"] = [
+                _("La capacité %(label)s doit être un nombre entier.") % {"label": labels[group]}
+            ]
+            continue
+        if not 0 <= number <= CAPACITY_MAX[group]:
+            errors[f"capacity_{group}"] = [
+                _("La capacité %(label)s doit être comprise entre 0 et %(max)s.")
+                % {"label": labels[group], "max": CAPACITY_MAX[group]}
+            ]
+            continue
+        clean[group] = number
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        presence = _lock_presence(agent.pk)
+        for group, number in clean.items():
+            setattr(presence, f"capacity_{group}", number)
+        presence.save()
+        _queue_task("assign_agent", agent.pk)
+        schedule_availability_refresh(user_service_ids_for(agent.pk))
+    return presence
+
+
+def grantable_skills(by: User):
+    """Skills a supervisor may give: those of the topics of the services they supervise."""
+    from contactcenter.models import Skill
+
+    return Skill.objects.filter(topics__service__in=supervised_services(by)).distinct()
+
+
+def set_agent_skills(agent: User, skills, *, by: User) -> list[str]:
+    """Replace the skills an agent holds within the supervisor's services (skill codes or
+    Skill objects). Unknown codes and skills of other services are refused by name; skills of
+    other services the agent holds are kept. Runs in a transaction."""
+    from contactcenter.models import Skill
+
+    if not agent.is_agent:
+        raise ValidationError(_("Seuls les agents ont des compétences."), code="not_agent")
+    if not (by.is_supervisor or by.is_admin_role):
+        raise ValidationError(
+            _("Seul un superviseur peut modifier les compétences d'un agent."), code="forbidden"
+        )
+    _check_can_manage(by, agent)
+    codes = [s.code if isinstance(s, Skill) else str(s).strip() for s in skills]
+    known = {s.code: s for s in Skill.objects.filter(code__in=codes)}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ValidationError(
+            {"skills": [_("Compétence inconnue : « %(code)s ».") % {"code": c} for c in unknown]}
+        )
+    grantable = set(grantable_skills(by).values_list("pk", flat=True))
+    outside = [known[c].name for c in codes if known[c].pk not in grantable]
+    if outside:
+        raise ValidationError(
+            {
+                "skills": [
+                    _("La compétence « %(name)s » ne relève pas de vos services.") % {"name": n}
+                    for n in outside
+                ]
+            }
+        )
+    with transaction.atomic():
+        profile, _created = AgentProfile.objects.get_or_create(user=agent)
+        kept = profile.skills.exclude(pk__in=grantable)
+        profile.skills.set(list(kept) + [known[c] for c in codes])
+        _queue_task("assign_agent", agent.pk)
+        schedule_availability_refresh(user_service_ids_for(agent.pk))
+    return sorted(codes)
+
+
+# --- SLA ---------------------------------------------------------------------------------------
+
+
+def flag_sla_breaches(now: datetime | None = None) -> list[int]:
+    """Flag open cases past their deadline without a first answer (beat). Idempotent: the
+    flag is set with a conditional update, the timeline event written once per case."""
+    now = now or timezone.now()
+    late = Case.objects.filter(
+        sla_breached=False,
+        sla_deadline__lt=now,
+        status__in=(Case.Status.NEW, Case.Status.ASSIGNED, Case.Status.IN_PROGRESS),
+        first_response_at__isnull=True,
+    ).values_list("pk", flat=True)
+    answered_late = Case.objects.filter(
+        sla_breached=False, first_response_at__gt=F("sla_deadline")
+    ).values_list("pk", flat=True)
+    flagged = []
+    for case_id in list(late[:1000]) + list(answered_late[:1000]):
+        with transaction.atomic():
+            if Case.objects.filter(pk=case_id, sla_breached=False).update(sla_breached=True):
+                case = Case.objects.get(pk=case_id)
+                add_event(
+                    case,
+                    Event.Type.SLA,
+                    internal=True,
+                    payload={"deadline": case.sla_deadline.isoformat(), "breached": True},
+                    touch=False,
+                    at=now,
+                )
+                flagged.append(case_id)
+    return flagged
+
+
+def set_missing_deadlines(limit: int = 1000) -> int:
+    """Give a deadline to open cases that have none (created before routing ran)."""
+    count = 0
+    for case in Case.objects.filter(
+        sla_deadline__isnull=True, status__in=Case.OPEN_STATUSES
+    ).select_related("topic")[:limit]:
+        _ensure_deadline(case)
+        count += case.sla_deadline is not None
+    return count
+
+
+# --- Callbacks -----------------------------------------------------------------------------------
+
+CALLBACK_SLOT = timedelta(minutes=30)
+CALLBACK_LEAD = timedelta(minutes=15)
+CALLBACK_DAYS = 5
+CALLBACK_RETRY_DELAY = timedelta(hours=1)
+PHONE_RE = re.compile(r"^(?:\+33|0033|0)[1-9]\d{8}$")
+
+
+def normalize_phone(value: str) -> str:
+    """Validate a French phone number (mobile or landline) and return it as +33XXXXXXXXX."""
+    compact = re.sub(r"[\s.\-()]", "", value or "")
+    if not PHONE_RE.match(compact):
+        raise ValidationError(
+            _("Saisissez un numéro de téléphone français valide, par exemple 01 23 45 67 89."),
+            code="invalid_phone",
+        )
+    if compact.startswith("0033"):
+        return "+33" + compact[4:]
+    if compact.startswith("0"):
+        return "+33" + compact[1:]
+    return compact
+
+
+def format_phone(value: str) -> str:
+    """+33612345678 -> 06 12 34 56 78."""
+    if value.startswith("+33") and len(value) == 12:
+        local = "0" + value[3:]
+        return " ".join(local[i : i + 2] for i in range(0, 10, 2))
+    return value
+
+
+def slot_capacity(topic: Topic) -> int:
+    """How many callbacks may share one slot: agents of the service holding the skill."""
+    agents = User.objects.filter(
+        role=User.Role.AGENT, is_active=True, agent_profile__services=topic.service_id
+    )
+    if topic.skill_id:
+        agents = agents.filter(agent_profile__skills=topic.skill_id)
+    return agents.distinct().count()
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    end: datetime
+
+    @property
+    def value(self) -> str:
+        return self.start.isoformat()
+
+
+def callback_slots(
+    topic: Topic, *, now: datetime | None = None, earliest: datetime | None = None
+) -> list[Slot]:
+    """The next bookable callback slots of a topic's service (opening hours, not full)."""
+    now = now or timezone.now()
+    capacity = slot_capacity(topic)
+    if capacity == 0:
+        return []
+    start = max(earliest or now, now + CALLBACK_LEAD)
+    slots = calendar_for(topic.service_id).slots(start, days=CALLBACK_DAYS, length=CALLBACK_SLOT)
+    if not slots:
+        return []
+    booked: dict[datetime, int] = {}
+    for slot_start in CallbackRequest.objects.filter(
+        status=CallbackRequest.Status.SCHEDULED,
+        case__service_id=topic.service_id,
+        slot_start__gte=slots[0][0],
+        slot_start__lte=slots[-1][0],
+    ).values_list("slot_start", flat=True):
+        booked[slot_start] = booked.get(slot_start, 0) + 1
+    return [Slot(s, e) for s, e in slots if booked.get(s, 0) < capacity]
+
+
+def parse_slot(value) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValidationError({"slot": [_("Choisissez un créneau dans la liste.")]})
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def request_callback(
+    *,
+    citizen: User,
+    topic: Topic,
+    phone: str,
+    description: str,
+    slot,
+    now: datetime | None = None,
+) -> Case:
+    """Book a callback: a case of channel "callback" (first event "callback") for the slot.
+
+    Validates everything first (phone, description, slot in the future, inside opening hours,
+    not full) and reports each problem on its field. Runs in a transaction; the slot's
+    service row is locked while counting bookings so that a slot is never overbooked. The
+    citizen is notified of the booking after commit (no content in the notification).
+    """
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    if not citizen.is_citizen:
+        raise ValidationError(_("Seul un usager peut demander à être rappelé."))
+    if not topic.is_active:
+        errors["topic"] = [_("Ce thème n'est plus proposé.")]
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError as exc:
+        errors["phone"] = exc.messages
+    try:
+        description = validate_body(description, max_chars=1000)
+    except ValidationError as exc:
+        errors["description"] = (
+            [_("Décrivez en quelques mots l'objet de votre appel.")]
+            if exc.code == "required"
+            else exc.messages
+        )
+    try:
+        slot_start = parse_slot(slot)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        slot_start = None
+    if slot_start is not None and "topic" not in errors:
+        slot_error = _slot_error(topic, slot_start, now)
+        if slot_error:
+            errors["slot"] = [slot_error]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        Service.objects.select_for_update().get(pk=topic.service_id)
+        if not any(s.start == slot_start for s in callback_slots(topic, now=now)):
+            raise ValidationError(
+                {"slot": [_("Ce créneau vient d'être réservé : choisissez-en un autre.")]}
+            )
+        slot_end = slot_start + CALLBACK_SLOT
+        case, _event = open_case(
+            citizen=citizen,
+            topic=topic,
+            kind=Case.Kind.QUESTION,
+            channel=Channel.CALLBACK,
+            subject=_("Demande de rappel — %(topic)s") % {"topic": topic.title},
+            first_event_type=Event.Type.CALLBACK,
+            body=description,
+            payload={
+                "slot_start": slot_start.isoformat(),
+                "slot_end": slot_end.isoformat(),
+                "phone": phone,
+            },
+        )
+        CallbackRequest.objects.create(
+            case=case, phone=phone, slot_start=slot_start, slot_end=slot_end
+        )
+        Case.objects.filter(pk=case.pk).update(sla_deadline=slot_end)
+        case.sla_deadline = slot_end
+        notify_citizen(case, "callback_booked")
+        _queue_task("route_case", case.pk, eta=slot_start)
+    return case
+
+
+def _slot_error(topic: Topic, slot_start: datetime, now: datetime) -> str | None:
+    if slot_start <= now:
+        return _("Ce créneau est déjà passé : choisissez-en un autre.")
+    cal = calendar_for(topic.service_id)
+    slot_end = slot_start + CALLBACK_SLOT
+    inside = (
+        any(
+            s <= slot_start and slot_end <= e
+            for s, e in cal.ranges_on(slot_start.astimezone(timezone.get_current_timezone()).date())
+        )
+        and not cal.always_open
+    )
+    if not inside:
+        return _("Ce créneau est en dehors des horaires d'ouverture du service.")
+    if slot_start < now + CALLBACK_LEAD:
+        return _("Ce créneau est trop proche : choisissez-en un à partir de %(time)s.") % {
+            "time": timezone.localtime(now + CALLBACK_LEAD).strftime("%H:%M")
+        }
+    if not any(s.start == slot_start for s in callback_slots(topic, now=now)):
+        return _("Ce créneau n'est plus disponible : choisissez-en un autre.")
+    return None
+
+
+def cancel_callback(citizen: User, case: Case) -> CallbackRequest:
+    """The citizen cancels a callback not yet made. Checked conditional update."""
+    with transaction.atomic():
+        updated = CallbackRequest.objects.filter(
+            case=case, case__citizen=citizen, status=CallbackRequest.Status.SCHEDULED
+        ).update(status=CallbackRequest.Status.CANCELLED)
+        if updated != 1:
+            raise ValidationError(_("Ce rappel ne peut plus être annulé."), code="not_cancellable")
+        fresh = Case.objects.get(pk=case.pk)
+        add_event(fresh, Event.Type.CALLBACK, actor=citizen, payload={"outcome": "cancelled"})
+        change_status(fresh, Case.Status.CLOSED, actor=citizen, resolution="no_follow_up")
+        if fresh.assigned_to_id:
+            agent_id = fresh.assigned_to_id
+            _on_commit(
+                lambda: group_send(
+                    agent_group(agent_id), {"type": "case.unassigned", "case_id": case.pk}
+                )
+            )
+    return CallbackRequest.objects.get(case=case)
+
+
+def record_callback_outcome(
+    agent: User, case: Case, *, reached: bool, note: str = "", now: datetime | None = None
+) -> CallbackRequest:
+    """Record a call attempt on a callback the agent owns.
+
+    Reached: the case moves to "in progress" with the agent (first answer recorded). Not
+    reached: retried up to 3 attempts in all (next free slot at least an hour later, back in
+    the queue then); after the third, the case is closed "sans suite" and the citizen told.
+    Runs in a transaction with the callback row locked.
+    """
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise ValidationError({"note": [_("La note fait 2 000 caractères au maximum.")]})
+    with transaction.atomic():
+        callback = CallbackRequest.objects.select_for_update().filter(case_id=case.pk).first()
+        case = Case.objects.select_related("topic", "service").get(pk=case.pk)
+        if callback is None:
+            raise ValidationError(_("Cette demande n'est pas un rappel."), code="not_callback")
+        if case.assigned_to_id != agent.pk:
+            raise ValidationError(_("Ce rappel ne vous est pas attribué."), code="not_owner")
+        if not callback.is_scheduled:
+            raise ValidationError(_("Ce rappel est déjà terminé."), code="done")
+        callback.attempts += 1
+        callback.last_attempt_at = now
+        payload = {"outcome": "reached" if reached else "not_reached", "attempt": callback.attempts}
+        if reached:
+            callback.status = CallbackRequest.Status.REACHED
+            callback.save()
+            add_event(
+                case, Event.Type.CALLBACK, actor=agent, channel=Channel.PHONE, payload=payload
+            )
+            if note:
+                add_event(case, Event.Type.NOTE, actor=agent, internal=True, body=note)
+            mark_first_response(case, at=now)
+            if case.status == Case.Status.ASSIGNED:
+                change_status(case, Case.Status.IN_PROGRESS, actor=agent, internal=True)
+            return callback
+        if note:
+            add_event(case, Event.Type.NOTE, actor=agent, internal=True, body=note)
+        if callback.attempts >= CallbackRequest.MAX_ATTEMPTS:
+            callback.status = CallbackRequest.Status.FAILED
+            callback.save()
+            payload["final"] = True
+            add_event(
+                case, Event.Type.CALLBACK, actor=agent, channel=Channel.PHONE, payload=payload
+            )
+            change_status(case, Case.Status.CLOSED, actor=agent, resolution="no_follow_up")
+            notify_citizen(case, "callback_failed")
+            return callback
+        slots = callback_slots(case.topic, now=now, earliest=now + CALLBACK_RETRY_DELAY)
+        if not slots:
+            # No slot in the coming days: keep the booking, the agent may try again later.
+            callback.save()
+            add_event(
+                case, Event.Type.CALLBACK, actor=agent, channel=Channel.PHONE, payload=payload
+            )
+            return callback
+        nxt = slots[0]
+        callback.slot_start, callback.slot_end = nxt.start, nxt.end
+        callback.save()
+        payload["next_slot"] = nxt.start.isoformat()
+        add_event(case, Event.Type.CALLBACK, actor=agent, channel=Channel.PHONE, payload=payload)
+        Case.objects.filter(pk=case.pk).update(sla_deadline=nxt.end)
+        case.sla_deadline = nxt.end
+        requeue_case(case, actor=agent)
+        notify_citizen(case, "callback_booked")
+        _queue_task("route_case", case.pk, eta=nxt.start)
+    return callback
+
+
+# --- Supervisor live view -------------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    service: Service
+    skill_name: str
+    waiting: int = 0
+    oldest_wait: timedelta | None = None
+    breached: int = 0
+    at_risk: int = 0
+    scheduled_callbacks: int = 0
+
+
+@dataclass
+class AgentRow:
+    agent: User
+    presence: AgentPresence | None
+    status: str
+    loads: dict
+    capacities: dict
+    since: datetime | None
+    in_status: timedelta | None = None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_DISPLAY[self.status]
+
+
+def supervised_services(user: User):
+    if user.is_admin_role:
+        return Service.objects.filter(is_active=True)
+    if not user.is_supervisor:
+        return Service.objects.none()
+    return Service.objects.filter(pk__in=user_service_ids(user))
+
+
+def live_view(user: User, now: datetime | None = None) -> dict:
+    """Queues (waiting, oldest wait, breaches, at risk) and agents (status, load, time in
+    status) of the services a supervisor supervises. Read-only; a few grouped queries."""
+    now = now or timezone.now()
+    services = list(supervised_services(user))
+    service_ids = [s.pk for s in services]
+    rows: dict[tuple[int, int | None], QueueRow] = {}
+    by_service = {s.pk: s for s in services}
+    for topic in Topic.objects.filter(service_id__in=service_ids).select_related("skill"):
+        key = (topic.service_id, topic.skill_id)
+        if key not in rows:
+            rows[key] = QueueRow(
+                service=by_service[topic.service_id],
+                skill_name=topic.skill.name if topic.skill else _("Sans compétence"),
+            )
+    waiting = queued_cases().filter(service_id__in=service_ids).select_related("topic")
+    for case in waiting:
+        row = rows.get((case.service_id, case.topic.skill_id))
+        if row is None:
+            continue
+        row.waiting += 1
+        wait = now - case.created_at
+        if row.oldest_wait is None or wait > row.oldest_wait:
+            row.oldest_wait = wait
+    running = (Case.Status.NEW, Case.Status.ASSIGNED, Case.Status.IN_PROGRESS)
+    late = Q(sla_breached=True) | Q(sla_deadline__lt=now, first_response_at__isnull=True)
+    for service_id, skill_id, n in (
+        Case.objects.filter(service_id__in=service_ids, status__in=running)
+        .filter(late)
+        .values_list("service_id", "topic__skill_id")
+        .annotate(n=Count("id"))
+    ):
+        row = rows.get((service_id, skill_id))
+        if row is not None:
+            row.breached += n
+    # At risk needs business time: only cases due within a week can be (25 % of the budget).
+    soon = Case.objects.filter(
+        service_id__in=service_ids,
+        status__in=running,
+        sla_breached=False,
+        first_response_at__isnull=True,
+        sla_deadline__gte=now,
+        sla_deadline__lte=now + timedelta(days=7),
+    ).select_related("topic")
+    for case in soon:
+        row = rows.get((case.service_id, case.topic.skill_id))
+        if row is not None and sla_state(case, now) == AT_RISK:
+            row.at_risk += 1
+    for service_id, skill_id in CallbackRequest.objects.filter(
+        status=CallbackRequest.Status.SCHEDULED,
+        case__service_id__in=service_ids,
+        slot_start__gt=now,
+    ).values_list("case__service_id", "case__topic__skill_id"):
+        row = rows.get((service_id, skill_id))
+        if row is not None:
+            row.scheduled_callbacks += 1
+
+    agents = list(
+        User.objects.filter(
+            role=User.Role.AGENT, is_active=True, agent_profile__services__in=service_ids
+        )
+        .distinct()
+        .order_by("last_name", "first_name")
+    )
+    presences = {p.pk: p for p in AgentPresence.objects.filter(pk__in=[a.pk for a in agents])}
+    loads: dict[int, dict[str, int]] = {a.pk: dict.fromkeys(CHANNEL_GROUPS, 0) for a in agents}
+    for agent_id, channel, n in (
+        Case.objects.filter(assigned_to__in=agents, status__in=ACTIVE_STATUSES)
+        .values_list("assigned_to_id", "channel")
+        .annotate(n=Count("id"))
+    ):
+        loads[agent_id][channel_group(channel)] += n
+    agent_rows = []
+    for agent in agents:
+        presence = presences.get(agent.pk)
+        capacities = {g: (presence or AgentPresence()).capacity_for(g) for g in CHANNEL_GROUPS}
+        agent_rows.append(
+            AgentRow(
+                agent=agent,
+                presence=presence,
+                status=effective_status(presence, loads[agent.pk]),
+                loads=loads[agent.pk],
+                capacities=capacities,
+                since=presence.status_since if presence else None,
+                in_status=(now - presence.status_since) if presence else None,
+            )
+        )
+    queue_rows = sorted(rows.values(), key=lambda r: (r.service.name, str(r.skill_name)))
+    return {
+        "queues": queue_rows,
+        "agents": agent_rows,
+        "now": now,
+        "total_waiting": sum(r.waiting for r in queue_rows),
+        "total_breached": sum(r.breached for r in queue_rows),
+        "services": services,
+    }

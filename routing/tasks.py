@@ -1,0 +1,80 @@
+"""Celery tasks of routing: thin wrappers over ``routing.services``. Each takes ids, reloads
+fresh state and is safe to run twice (claims go through checked conditional updates)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+
+from . import services
+
+# How many cases one "agent became free" task may hand out in a row (a full web capacity).
+MAX_ASSIGN_PER_RUN = 60
+SWEEP_BATCH = 500
+
+
+@shared_task(ignore_result=True)
+def route_case(case_id: int, exclude_agent_ids: list[int] | None = None) -> int | None:
+    """A contact arrived or came back to its queue: find it an owner."""
+    return services.route_case(case_id, exclude_agent_ids=exclude_agent_ids or ())
+
+
+@shared_task(ignore_result=True)
+def assign_agent(agent_id: int) -> int:
+    """An agent became available or freed capacity: give them waiting work, as much as fits."""
+    count = 0
+    while count < MAX_ASSIGN_PER_RUN and services.assign_next(agent_id) is not None:
+        count += 1
+    services.schedule_availability_refresh(services.user_service_ids_for(agent_id))
+    return count
+
+
+@shared_task(ignore_result=True)
+def requeue_offline_contacts(agent_id: int) -> list[int]:
+    """30 s after an agent went offline: their chats go back to the head of the queue."""
+    return services.requeue_offline_contacts(agent_id)
+
+
+@shared_task(ignore_result=True)
+def refresh_availability(service_ids: list[int] | None = None) -> None:
+    """Recompute the chat availability snapshot and publish what changed."""
+    cache.delete(services.AVAILABILITY_PENDING_KEY)
+    services.refresh_availability(service_ids)
+
+
+@shared_task(ignore_result=True)
+def sweep_presence() -> dict:
+    """Beat: heartbeats older than 60 s -> offline; chats of agents offline past the grace
+    period -> head of the queue."""
+    offline = services.sweep_presence()
+    requeued = services.sweep_offline_contacts()
+    return {"offline": offline, "requeued": requeued}
+
+
+@shared_task(ignore_result=True)
+def sweep_queues() -> int:
+    """Beat: route whatever is still waiting (missed signal, callback slot reached, agents
+    freed without a trigger). Oldest and most urgent first, bounded per run."""
+    services.set_missing_deadlines()
+    assigned = 0
+    waiting = (
+        services.queued_cases()
+        .order_by(*services.QUEUE_ORDER)
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for case_id in waiting:
+        if services.route_case(case_id) is not None:
+            assigned += 1
+    return assigned
+
+
+@shared_task(ignore_result=True)
+def flag_sla_breaches() -> int:
+    """Beat: flag cases past their SLA deadline."""
+    return len(services.flag_sla_breaches())
+
+
+@shared_task(ignore_result=True)
+def refresh_availability_beat() -> None:
+    """Beat: full recompute (opening and closing times change availability with no event)."""
+    services.refresh_availability()

@@ -1,0 +1,60 @@
+from django import template
+
+from routing import services
+from routing.forms import StatusForm
+from routing.models import AgentPresence
+
+register = template.Library()
+
+
+@register.simple_tag
+def agent_presence(user):
+    """The agent's presence row (created on first use), or None for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not user.is_agent:
+        return None
+    return services.get_presence(user)
+
+
+@register.simple_tag
+def agent_status_display(presence):
+    """(code, French label) of the displayed status, "occupé" derived from load."""
+    code = services.effective_status(presence)
+    return {"code": code, "label": services.STATUS_DISPLAY[code]}
+
+
+@register.simple_tag
+def routing_status_context(user, presence=None, form=None):
+    """Everything the status widget needs, from the user alone when included elsewhere."""
+    presence = presence or services.get_presence(user)
+    form = form or StatusForm(initial={"status": presence.status})
+    code = services.effective_status(presence)
+    return {
+        "presence": presence,
+        "form": form,
+        "choices": AgentPresence.Status.choices,
+        "shown_code": code,
+        "shown_label": services.STATUS_DISPLAY[code],
+    }
+
+
+@register.filter
+def duration_fr(value):
+    """timedelta -> '2 h 05 min' / '4 min' / '35 s'."""
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    minutes, _s = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} j {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None

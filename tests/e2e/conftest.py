@@ -1,0 +1,326 @@
+"""Real-browser harness: a real ASGI server (uvicorn) on a fresh database loaded with the demo,
+driven by Playwright on Debian's Chromium. Every page a test visits is checked with axe-core.
+
+Fixtures:
+- ``e2e_server``: the running server (``.url``, ``.manage(*args)``, ``.shell(code) -> str``).
+  One per test worker; it uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set (its own
+  database and channel-layer prefix), else a SQLite file and the in-memory layer.
+- ``browser``: a headless Chromium.
+- ``new_page(email=None)``: a fresh browser context (French locale, Paris time), logged in as the
+  demo person ``email`` when given. The real CSP stays enforced: any CSP violation fails the test
+  at the next ``check_a11y``.
+- ``check_a11y(page)``: runs axe-core (from npm) in the page and fails on any violation.
+- ``DEMO``: the demo logins (see contactcenter/demo.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+DEMO_PASSWORD = "Guichet-Demo-2026!"
+
+
+class DEMO:
+    citizen = "camille.martin@example.fr"
+    citizen2 = "louis.bernard@example.fr"
+    citizen3 = "aicha.benali@example.fr"
+    agent_fiscalite = "alice.durand@guichet.example.fr"
+    agent_fiscalite2 = "marc.petit@guichet.example.fr"
+    agent_social = "nadia.leroy@guichet.example.fr"
+    agent_social2 = "thomas.moreau@guichet.example.fr"
+    supervisor = "sophie.lambert@guichet.example.fr"
+    admin = "admin@guichet.example.fr"
+    password = DEMO_PASSWORD
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _prepare_database(tmp: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{tmp / 'e2e.sqlite3'}"
+    import psycopg
+
+    parsed = urlparse(url)
+    name = f"guichet_e2e_{_worker_id()}_{os.getpid()}"
+    admin_url = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return parsed._replace(path=f"/{name}").geturl()
+
+
+def _drop_database(url: str) -> None:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import psycopg
+
+    parsed = urlparse(url)
+    admin_url = parsed._replace(path="/postgres").geturl()
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
+    except psycopg.Error:
+        pass
+
+
+@dataclass
+class E2EServer:
+    url: str
+    env: dict
+    process: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    def manage(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        """Run Python in the server's Django (same database); returns what it printed."""
+        return self.manage("shell", "--no-startup", "-c", code)
+
+    def shell_json(self, code: str):
+        """Run code that assigns ``result``; returns it decoded from JSON."""
+        wrapped = code + "\nimport json as _json\nprint('@@' + _json.dumps(result, default=str))"
+        out = self.shell(wrapped)
+        line = [line for line in out.splitlines() if line.startswith("@@")][-1]
+        return json.loads(line[2:])
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def e2e_server():
+    tmp = Path(tempfile.mkdtemp(prefix="guichet-e2e-"))
+    database_url = _prepare_database(tmp)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "GUICHET_E2E": "1",
+        "SECRET_KEY": "e2e-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "MEDIA_ROOT": str(tmp / "private"),
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "CHANNEL_LAYER_PREFIX": f"e2e-{_worker_id()}-{os.getpid()}",
+        "CACHE_PREFIX": f"e2e-{_worker_id()}-{os.getpid()}",
+        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DB_NAME", None)
+    for args in (["migrate", "--noinput"], ["load_demo"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stderr[-4000:]}")
+    log_path = tmp / "server.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "contactcenter.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--ws",
+            "websockets",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log_path.read_text()[-4000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("server did not start in 60 s")
+    server = E2EServer(url=f"http://127.0.0.1:{port}", env=env, process=process, log_path=log_path)
+    yield server
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    _drop_database(database_url)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run bin/setup --test")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/connexion/")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.locator("main").get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state("domcontentloaded")
+    if "/connexion/" in page.url:
+        raise AssertionError(f"login failed for {email}: {page.locator('main').inner_text()}")
+
+
+@pytest.fixture
+def new_page(browser, e2e_server):
+    contexts = []
+
+    def factory(email: str | None = None, **context_options):
+        options = {
+            "base_url": e2e_server.url,
+            "locale": "fr-FR",
+            "timezone_id": "Europe/Paris",
+            "viewport": {"width": 1280, "height": 900},
+            **context_options,
+        }
+        context = browser.new_context(**options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.guichet_errors = []  # CSP violations and uncaught errors, checked by check_a11y
+
+        def on_console(message):
+            if message.type == "error" and "Content Security Policy" in message.text:
+                page.guichet_errors.append(message.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: page.guichet_errors.append(f"pageerror: {error}"))
+        if email:
+            login(page, email)
+        return page
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def run_axe(page, exclude: list[str] | None = None) -> list[dict]:
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url="/static/vendor/axe/axe.min.js")
+    options = {"resultTypes": ["violations"]}
+    context = {"exclude": [[selector] for selector in (exclude or [])]} if exclude else None
+    return page.evaluate(
+        "async ([context, options]) => {"
+        " const r = await axe.run(context || document, options);"
+        " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}));"
+        "}",
+        [context, options],
+    )
+
+
+@pytest.fixture
+def check_a11y():
+    """Fail on any axe-core violation (RGAA) or any CSP violation / uncaught error so far."""
+
+    def check(page, exclude: list[str] | None = None):
+        page.wait_for_load_state("domcontentloaded")
+        violations = run_axe(page, exclude)
+        problems = []
+        for violation in violations:
+            problems.append(
+                f"[{violation['impact']}] {violation['id']}: {violation['help']}\n    "
+                + "\n    ".join(violation["nodes"])
+            )
+        errors = list(getattr(page, "guichet_errors", []))
+        message = ""
+        if problems:
+            message += f"axe-core violations on {page.url}:\n" + "\n".join(problems)
+        if errors:
+            message += f"\nBrowser errors on {page.url}:\n" + "\n".join(errors)
+        assert not message, message
+
+    return check
+
+
+@pytest.fixture
+def demo():
+    return DEMO

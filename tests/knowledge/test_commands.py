@@ -1,0 +1,87 @@
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from knowledge import evaluation
+
+
+def answer(lines):
+    import sys
+
+    stdin, out = sys.stdin, io.StringIO()
+    sys.stdin = io.StringIO("\n".join(lines) + "\n")
+    try:
+        call_command("chatbot_answer", "--jsonl", stdout=out)
+    finally:
+        sys.stdin = stdin
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.mark.django_db
+def test_chatbot_answer_jsonl_interface(kb):
+    rows = answer(
+        [
+            "j'ai perdu ma carte vitale",
+            "bonjour",
+            "je voudrais parler à un conseiller",
+            "quel temps fera-t-il demain ?",
+            "procédure interne : comment escalader un dossier de titre bloqué en ticket niveau 2",
+        ]
+    )
+    assert [set(r) for r in rows] == [{"q", "article", "confidence", "smalltalk"}] * 5
+    assert rows[0]["article"] == "carte-vitale-perdue" and rows[0]["smalltalk"] is None
+    assert 0.3 <= rows[0]["confidence"] <= 1
+    assert rows[1] == {"q": "bonjour", "article": None, "confidence": 1.0, "smalltalk": "bonjour"}
+    assert rows[2]["smalltalk"] == "parler-agent" and rows[2]["article"] is None
+    assert rows[3]["article"] is None and rows[3]["smalltalk"] is None
+    assert rows[3]["confidence"] < 0.3
+    # never an agent-only article
+    assert rows[4]["article"] != "escalader-dossier-titre-bloque"
+
+
+@pytest.mark.django_db
+def test_chatbot_answer_on_empty_database_says_what_to_do():
+    with pytest.raises(CommandError, match="import_kb"):
+        call_command("chatbot_answer", "bonjour", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_chatbot_eval_reaches_the_targets(kb):
+    out = io.StringIO()
+    call_command(
+        "chatbot_eval", "--json", "--min-top1", "0.9", "--min-dont-know", "0.8", stdout=out
+    )
+    summary = json.loads(out.getvalue())
+    assert summary["loo_questions"] == 222  # 44 public articles' example questions
+    assert summary["loo_top1"] >= 0.9
+    assert summary["out_of_scope_questions"] >= 90
+    assert summary["out_of_scope_dont_know"] >= 0.8
+    assert summary["colloquial_answered_correct"] >= 0.85
+    assert summary["smalltalk_correct"] >= 0.9
+
+
+@pytest.mark.django_db
+def test_chatbot_eval_fails_below_a_required_level(kb, tmp_path):
+    oos = tmp_path / "oos.txt"
+    oos.write_text("j'ai perdu ma carte vitale\nmot de passe oublié\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="Objectif non atteint"):
+        call_command(
+            "chatbot_eval",
+            "--out-of-scope",
+            str(oos),
+            "--min-dont-know",
+            "0.8",
+            stdout=io.StringIO(),
+        )
+
+
+def test_out_of_scope_set_is_shipped_and_disjoint_from_the_kb():
+    questions = evaluation.read_out_of_scope()
+    assert len(questions) >= 90
+    kb = json.loads(
+        (evaluation.EVAL_DIR.parent.parent / "contactcenter" / "demo_data" / "faq.json").read_text()
+    )
+    known = {q for a in kb["articles"] for q in a["questions"]}
+    assert not known & set(questions)

@@ -1,0 +1,69 @@
+import pytest
+from django.core.files.base import ContentFile
+
+from knowledge.demo import load_diagnosis_trees
+from knowledge.models import Article, DiagnosisTree
+
+
+@pytest.mark.django_db
+def test_tutorial_video_and_captions_are_served_for_readable_articles(
+    client, kb, citizen, client_as
+):
+    article = Article.objects.get(slug="ceam")
+    article.video.save("ceam.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42"), save=False)
+    article.video_captions.save(
+        "ceam.vtt", ContentFile(b"WEBVTT\n\n00:00.000 --> 00:01.000\nBonjour"), save=False
+    )
+    article.save()
+    page = client.get("/faq/articles/ceam/").content.decode()
+    assert '<track kind="captions" srclang="fr"' in page
+    video = client.get("/faq/articles/ceam/video/")
+    assert video.status_code == 200
+    assert b"".join(video.streaming_content).startswith(b"\x00\x00\x00\x18ftyp")
+    captions = client.get("/faq/articles/ceam/sous-titres/")
+    assert captions["Content-Type"].startswith("text/vtt")
+    # agent-only article media: 404 for citizens
+    agent_only = Article.objects.get(slug="verifier-identite-appelant")
+    agent_only.video.save("proc.mp4", ContentFile(b"x"), save=True)
+    assert (
+        client_as(citizen).get("/faq/articles/verifier-identite-appelant/video/").status_code == 404
+    )
+    assert client.get("/faq/articles/passeport-demande/video/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_editor_shows_diagnosis_trees_of_my_services(
+    supervisor, agent_b, client_as, kb_with_personas
+):
+    load_diagnosis_trees()
+    client = client_as(supervisor)  # service A: impots, not sante/emploi
+    listing = client.get("/console/connaissances/gestion/knowledge/diagnosistree/").content.decode()
+    assert "Carte Vitale perdue" not in listing
+    tree = DiagnosisTree.objects.get(slug="carte-vitale")
+    tree.topic = Article.objects.get(slug="payer-impot").topic
+    tree.save()
+    response = client.get(
+        f"/console/connaissances/gestion/knowledge/diagnosistree/{tree.pk}/change/"
+    )
+    assert response.status_code == 200
+    assert "Que se passe-t-il avec la carte Vitale" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_publish_action_snapshots_a_version(admin_user, client_as, kb):
+    article = Article.objects.get(slug="ceam")
+    Article.objects.filter(pk=article.pk).update(status="draft")
+    response = client_as(admin_user).post(
+        "/admin/knowledge/article/",
+        {"action": "publish", "_selected_action": [article.pk]},
+    )
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert article.status == "published" and article.published_at is not None
+
+
+@pytest.mark.django_db
+def test_api_schema_documents_the_chatbot_endpoints(admin_user, client_as):
+    response = client_as(admin_user).get("/api/schema/")
+    assert response.status_code == 200
+    assert b"/api/chatbot/messages" in response.content

@@ -1,0 +1,98 @@
+import pytest
+
+from knowledge import text as T
+from knowledge.engine import KnowledgeEngine, detect_distress
+from knowledge.rendering import excerpt, plain_text, render_markdown
+
+
+def test_fold_removes_accents_case_and_letter_repeats():
+    assert T.fold("Impôts ÉTÉ Œuvre") == "impots ete oeuvre"
+    assert T.fold("Merciiii") == "merci"
+
+
+def test_raw_tokens_split_elisions_and_expand_abbreviations():
+    assert T.raw_tokens("J'ai perdu l'attestation") == ["j", "ai", "perdu", "l", "attestation"]
+    assert T.raw_tokens("mon mdp") == ["mon", "mot", "de", "passe"]
+    assert T.raw_tokens("mon appart") == ["mon", "appartement|logement"]
+    assert T.raw_tokens("je pars en Espagne à Lyon") == ["je", "pars", "en", "etranger|voyage", "a"]
+
+
+def test_colloquial_expressions_are_normalised():
+    assert "suivi" in T.content_tokens("où en est ma demande")
+    assert "franceconnect" in T.content_tokens("avec France Connect")
+    assert T.content_tokens("je ne me souviens plus") == ["oublie"]
+
+
+def test_stems_meet_across_inflections_and_accents():
+    assert T.stem(T.fold("déclaration")) == T.stem("declarer")
+    assert T.stem("perte") == T.stem("perdu")
+    assert T.stem("inscription") == T.stem("inscrire")
+
+
+def test_phonetic_key_joins_spellings_that_sound_alike():
+    assert T.phonetic("bloker") == T.phonetic("bloque")
+    assert T.phonetic("bource") == T.phonetic("bourse")
+    assert T.phonetic("pharmacy") == T.phonetic("pharmacie")
+    assert T.phonetic("carte") != T.phonetic("compte")
+
+
+def test_damerau_levenshtein_counts_transpositions_once():
+    assert T.damerau_levenshtein("carte", "crate") == 1
+    assert T.damerau_levenshtein("vitale", "vital") == 1
+    assert T.damerau_levenshtein("abc", "xyz", limit=2) == 3
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("C'est URGENT !!!", True),
+        ("je n'en peux plus", True),
+        ("vous êtes des incompétents", True),
+        ("bande de connards", True),
+        ("j'ai perdu ma carte vitale", False),
+        ("comment payer mes impôts", False),
+    ],
+)
+def test_distress_detection(text, expected):
+    assert detect_distress(text) is expected
+
+
+SMALLTALK = [
+    ("bonjour", ["salut"], "Bonjour !"),
+    ("merci", ["merci"], "Avec plaisir."),
+    ("parler-agent", ["je veux parler à un conseiller"], "Bien sûr."),
+]
+
+
+@pytest.mark.parametrize(
+    "question, slug",
+    [
+        ("Bonjour !", "bonjour"),
+        ("slt", "bonjour"),
+        ("coucou y a quelqu'un ?", "bonjour"),
+        ("merciii beaucoup", "merci"),
+        ("ok super, bonne journée", "merci"),
+        ("au revoir", "merci"),
+        ("je veux parler à un conseiller", "parler-agent"),
+        ("passez-moi un humain svp", "parler-agent"),
+        ("je voudrais un rendez-vous avec un conseiller", "parler-agent"),
+        ("je veux une vraie personne, pas un robot", "parler-agent"),
+    ],
+)
+def test_smalltalk_is_recognised(question, slug):
+    engine = KnowledgeEngine([], SMALLTALK)
+    reply = engine.answer(question)
+    assert reply.smalltalk is not None and reply.smalltalk.slug == slug
+
+
+def test_sending_a_document_to_my_adviser_is_not_a_request_for_a_human():
+    engine = KnowledgeEngine([], SMALLTALK)
+    assert engine.answer("je voudrais envoyer un document à mon conseiller").kind != "handoff"
+
+
+def test_markdown_helpers():
+    source = "# Titre\n\n- Un **pas**\n- [Lien](https://example.fr)\n\n1. Un\n2. Deux"
+    assert plain_text(source) == "Titre\n\n- Un pas\n- Lien\n\n1. Un\n2. Deux"
+    assert excerpt("mot " * 100, 20).endswith("…")
+    html = str(render_markdown('<a href="javascript:x()">x</a><style>p{}</style>'))
+    assert "javascript" not in html and "<style" not in html

@@ -1,0 +1,167 @@
+"""Concurrent routing workers on PostgreSQL: never two owners, never above capacity.
+
+Skipped on SQLite: SQLite serialises every writer, so it cannot exercise row locks.
+"""
+
+import random
+import threading
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.utils import timezone
+
+from contactcenter.models import AgentProfile, Case, Event, Service, Skill, Topic, User
+from routing import services
+from routing.models import AgentPresence
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not settings.USING_POSTGRES,
+        reason="needs PostgreSQL row locks (set DATABASE_URL=postgres://...): SQLite "
+        "serialises writers, so concurrency cannot be exercised",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+CHANNELS = ["chat", "chatbot", "phone", "web", "web", "email"]
+
+
+def build_world(n_agents=40, n_cases=3000, seed=7):
+    rng = random.Random(seed)
+    services_ = [Service.objects.create(code=f"s{i}", name=f"Service {i}") for i in range(2)]
+    skills = [Skill.objects.create(code=f"k{i}", name=f"Skill {i}") for i in range(4)]
+    topics = [
+        Topic.objects.create(slug=f"t{i}", title=f"T{i}", service=services_[i % 2], skill=skills[i])
+        for i in range(4)
+    ]
+    citizen = User.objects.create_user(
+        username="c@example.fr", email="c@example.fr", password="x", role="citizen"
+    )
+    agents = []
+    for i in range(n_agents):
+        agent = User.objects.create_user(
+            username=f"a{i}@example.fr", email=f"a{i}@example.fr", password="x", role="agent"
+        )
+        profile = AgentProfile.objects.create(user=agent)
+        profile.services.set(rng.sample(services_, rng.randint(1, 2)))
+        profile.skills.set(rng.sample(skills, rng.randint(1, 4)))
+        AgentPresence.objects.create(
+            user=agent,
+            status="available",
+            capacity_chat=rng.randint(0, 3),
+            capacity_phone=rng.randint(0, 2),
+            capacity_web=rng.randint(0, 10),
+        )
+        agents.append(agent)
+    now = timezone.now()
+    Case.objects.bulk_create(
+        Case(
+            reference=f"C-{i:06d}",
+            citizen=citizen,
+            topic=(topic := rng.choice(topics)),
+            service_id=topic.service_id,
+            kind="question",
+            channel=rng.choice(CHANNELS),
+            subject="x",
+            created_at=now,
+            last_activity_at=now,
+        )
+        for i in range(n_cases)
+    )
+    return agents
+
+
+def run_threads(target, items, n_threads):
+    errors = []
+    chunks = [items[i::n_threads] for i in range(n_threads)]
+    barrier = threading.Barrier(n_threads)
+
+    def worker(chunk):
+        try:
+            barrier.wait()
+            for item in chunk:
+                target(item)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def assert_invariants():
+    # At most one owner per case: one assignment event per case (no requeue in this test).
+    per_case = Counter(Event.objects.filter(type="assignment").values_list("case_id", flat=True))
+    assert [c for c, n in per_case.items() if n > 1] == []
+    assert Case.objects.filter(assigned_to__isnull=False).count() == len(per_case)
+    # Never above capacity, per agent and channel group.
+    for presence in AgentPresence.objects.all():
+        loads = services.agent_loads(presence.pk)
+        for group in services.CHANNEL_GROUPS:
+            assert loads[group] <= presence.capacity_for(group), (presence.pk, group, loads)
+    return len(per_case)
+
+
+def test_concurrent_route_case_never_double_assigns_nor_overflows():
+    agents = build_world()
+    case_ids = list(Case.objects.values_list("pk", flat=True))
+    # Every case routed twice, by 8 threads at once, in different orders.
+    items = case_ids + case_ids[::-1]
+    run_threads(services.route_case, items, 8)
+    assigned = assert_invariants()
+    total_capacity = sum(
+        min(p.capacity_chat + p.capacity_phone + p.capacity_web, 10**6)
+        for p in AgentPresence.objects.filter(user__in=agents)
+    )
+    assert 0 < assigned <= total_capacity
+
+    # Agents free up: close half of the active cases, then workers pull work per agent
+    # while others route cases, all at once.
+    active = list(Case.objects.filter(status="assigned").values_list("pk", flat=True))
+    Case.objects.filter(pk__in=active[::2]).update(status="closed")
+    agent_ids = [a.pk for a in agents] * 3
+    waiting = list(Case.objects.filter(status="new").values_list("pk", flat=True))
+    mixed = [("agent", a) for a in agent_ids] + [("case", c) for c in waiting]
+    random.Random(3).shuffle(mixed)
+
+    def step(item):
+        kind, ident = item
+        if kind == "agent":
+            services.assign_next(ident)
+        else:
+            services.route_case(ident)
+
+    run_threads(step, mixed, 8)
+    assert_invariants()
+    assert connection.vendor == "postgresql"
+
+
+def test_concurrent_take_case_has_exactly_one_winner():
+    agents = build_world(n_agents=12, n_cases=1)
+    case = Case.objects.get()
+    for agent in agents:
+        agent.agent_profile.services.add(case.service)
+    winners, losers = [], []
+
+    def take(agent):
+        from django.core.exceptions import ValidationError
+
+        try:
+            services.take_case(agent, Case.objects.get(pk=case.pk))
+            winners.append(agent.pk)
+        except ValidationError as exc:
+            losers.append(exc.messages[0])
+
+    eligible = [a for a in agents if services.free_capacity(a.pk, case.channel) > 0]
+    run_threads(take, eligible, len(eligible))
+    assert len(winners) == 1
+    assert set(losers) <= {"Cette demande vient d'être prise par un autre agent."}
+    assert Case.objects.get(pk=case.pk).assigned_to_id == winners[0]

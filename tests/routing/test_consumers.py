@@ -1,0 +1,117 @@
+"""Websockets: ws/availability/ and ws/presence/ (WebsocketCommunicator)."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from routing import services
+from routing.models import AgentPresence
+from routing.ws_urls import websocket_urlpatterns
+
+from .conftest import set_available
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+application = URLRouter(websocket_urlpatterns)
+
+
+def communicator(path, user):
+    comm = WebsocketCommunicator(application, path)
+    comm.scope["user"] = user
+    return comm
+
+
+@pytest.fixture(autouse=True)
+def _memory_layer(memory_layer):
+    return memory_layer
+
+
+async def test_availability_socket_rejects_anonymous():
+    comm = communicator("/ws/availability/", AnonymousUser())
+    connected, code = await comm.connect()
+    assert connected is False
+    assert code == 4401
+
+
+async def test_availability_socket_sends_snapshot_then_updates(
+    citizen, topic_a, agent_a, memory_layer
+):
+    await database_sync_to_async(set_available)(agent_a)
+    comm = communicator("/ws/availability/", citizen)
+    connected, _ = await comm.connect()
+    assert connected
+    assert await comm.receive_json_from() == {
+        "type": "availability.snapshot",
+        "topics": {"impots": True},
+    }
+    await database_sync_to_async(services.set_status)(agent_a, "en pause")
+    assert await comm.receive_json_from(timeout=2) == {
+        "type": "availability.update",
+        "topics": {"impots": False},
+    }
+    await comm.disconnect()
+    assert memory_layer.groups.get(services.AVAILABILITY_GROUP, {}) == {}
+
+
+async def test_presence_socket_rejects_anonymous_and_non_agents(citizen, supervisor):
+    comm = communicator("/ws/presence/", AnonymousUser())
+    assert await comm.connect() == (False, 4401)
+    comm = communicator("/ws/presence/", citizen)
+    assert await comm.connect() == (False, 4403)
+    comm = communicator("/ws/presence/", supervisor)
+    assert await comm.connect() == (False, 4403)
+
+
+async def test_heartbeat_keeps_agent_present_and_relays_assignments(
+    agent_a, citizen, topic_a, memory_layer
+):
+    await database_sync_to_async(set_available)(agent_a)
+    comm = communicator("/ws/presence/", agent_a)
+    connected, _ = await comm.connect()
+    assert connected
+    assert await comm.receive_json_from() == {"type": "presence.status", "status": "available"}
+    before = (await database_sync_to_async(AgentPresence.objects.get)(pk=agent_a.pk)).last_heartbeat
+    await comm.send_json_to({"type": "heartbeat"})
+    assert await comm.receive_json_from() == {"type": "heartbeat.ack"}
+    after = (await database_sync_to_async(AgentPresence.objects.get)(pk=agent_a.pk)).last_heartbeat
+    assert after > before
+
+    from .conftest import make_case
+
+    case = await database_sync_to_async(make_case)(citizen, topic_a, channel="chat")
+    await database_sync_to_async(services.route_case)(case.pk)
+    message = await comm.receive_json_from(timeout=2)
+    assert message["type"] == "case.assigned"
+    assert message["case_id"] == case.pk and message["channel"] == "chat"
+    await comm.disconnect()
+    assert memory_layer.groups.get(f"agent-{agent_a.pk}", {}) == {}
+
+
+async def test_presence_socket_closes_on_bad_message(agent_a):
+    comm = communicator("/ws/presence/", agent_a)
+    connected, _ = await comm.connect()
+    await comm.receive_json_from()
+    await comm.send_to(text_data="not json")
+    output = await comm.receive_output()
+    assert output == {"type": "websocket.close", "code": 4400}
+
+
+async def test_supervisor_status_change_reaches_the_agent_console(agent_a, supervisor):
+    comm = communicator("/ws/presence/", agent_a)
+    await comm.connect()
+    await comm.receive_json_from()
+    await database_sync_to_async(services.set_status)(agent_a, "paused", by=supervisor)
+    assert await comm.receive_json_from(timeout=2) == {
+        "type": "presence.status",
+        "status": "paused",
+    }
+    await comm.disconnect()
+
+
+def test_asgi_stack_routes_routing_sockets():
+    from contactcenter.routing_ws import websocket_urlpatterns as all_patterns
+
+    paths = {str(p.pattern) for p in all_patterns}
+    assert {"ws/availability/", "ws/presence/"} <= paths
