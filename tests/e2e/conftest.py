@@ -243,8 +243,10 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/connexion/")
     page.get_by_label("Adresse électronique").fill(email)
     page.get_by_label("Mot de passe").fill(password)
-    page.locator("main").get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state("domcontentloaded")
+    # Wait for the navigation the click starts (a bare wait_for_load_state would return at once,
+    # the login page being loaded already, and the test would act on a page being replaced).
+    with page.expect_navigation(wait_until="load"):
+        page.locator("main").get_by_role("button", name="Se connecter").click()
     if "/connexion/" in page.url:
         raise AssertionError(f"login failed for {email}: {page.locator('main').inner_text()}")
 

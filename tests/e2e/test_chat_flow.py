@@ -45,7 +45,9 @@ result = {"added": added, "holiday": holiday_name(now.date())}
 
 def set_status(page, value: str) -> None:
     page.get_by_label("Mon statut").select_option(value)
-    page.get_by_role("button", name="Changer de statut").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and "statut" in r.url) as sent:
+        page.get_by_role("button", name="Changer de statut").click()
+    assert sent.value.ok
 
 
 def test_citizen_and_agent_chat_live_with_reload_and_summary(
