@@ -32,11 +32,12 @@ Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \\
     REDIS_URL="redis://127.0.0.1:6379/0?max_connections=2000" \\
         .venv/bin/python bench/chat_load.py [--citizens 1000] [--rates 200,300,400,700,1000] \\
-        [--layer pubsub]
+        [--layer list]
 
 ``max_connections``: redis-py's pools hold 100 connections by default and fail beyond, which
-2,000 sockets opening at once exceed. ``--layer pubsub`` runs the server with channels_redis'
-Pub/Sub layer (``bench/chat_pubsub_settings.py``); figures of both in ``docs/chat.md``.
+2,000 sockets opening at once exceed. ``--layer`` picks the production settings' channel layer
+(``CHANNEL_LAYER``: ``pubsub``, the default, or channels_redis' list-based ``list``); figures of
+both in ``docs/chat.md``.
 
 Bounded in time (``--max-seconds``, default 600): the run stops at the limit whatever the step.
 """
@@ -85,9 +86,10 @@ def parse_args(argv=None):
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--layer",
-        choices=["redis", "pubsub"],
-        default="redis",
-        help="channel layer: the production settings' (redis) or channels_redis' Pub/Sub layer",
+        choices=["pubsub", "list"],
+        default="pubsub",
+        help="channel layer (the settings' CHANNEL_LAYER): channels_redis' Pub/Sub layer "
+        "(production default) or its list-based layer",
     )
     parser.add_argument(
         "--ws",
@@ -146,9 +148,8 @@ def drop_database(url: str) -> None:
 def server_env(args, database_url: str, prefix: str) -> dict:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": (
-            "bench.chat_pubsub_settings" if args.layer == "pubsub" else "contactcenter.settings"
-        ),
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
+        "CHANNEL_LAYER": args.layer,
         "GUICHET_ENV": "production",
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,

@@ -251,6 +251,13 @@ class Case(models.Model):
                 name="case_unassigned_queue",
                 condition=Q(assigned_to__isnull=True, status="new"),
             ),
+            # Head of one topic's queue in queue order (routing's assignment engine reads the
+            # first few entries of each of an agent's topics).
+            models.Index(
+                fields=["topic", "-priority", "-fragile", "sla_deadline", "created_at", "id"],
+                name="case_topic_queue_head",
+                condition=Q(assigned_to__isnull=True, status="new"),
+            ),
             # Dashboard (contactcenter.kpis): time-window scans of one day or one export range.
             models.Index(fields=["created_at"], name="case_created"),
             models.Index(

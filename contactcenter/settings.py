@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -132,19 +133,44 @@ AUTH_USER_MODEL = "contactcenter.User"
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 
+CHANNEL_LAYER_KINDS = ("pubsub", "list")
+
+
+def redis_channel_layer(url: str, prefix: str, kind: str = "pubsub") -> dict:
+    """The Redis channel layer settings (production, CI, the Redis tests and the benchmarks).
+
+    ``pubsub`` (default): channels_redis' Pub/Sub layer, one PUBLISH per message pushed to the
+    subscribed processes; measured 2-3x the list layer's sustained chat rate (docs/chat.md).
+    Every chat message is stored before it is sent, so a message Redis drops (no subscriber at
+    that instant) is replayed from the database by the client's sync.
+    ``list``: channels_redis' list-based layer (per-channel lists and blocking pops), kept for
+    deployments that want its per-channel capacity and expiry.
+    """
+    if kind not in CHANNEL_LAYER_KINDS:
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYER must be one of {', '.join(CHANNEL_LAYER_KINDS)} (got {kind!r})."
+        )
+    # redis-py 8 defaults reads to a 5 s timeout, the same as channels_redis' blocking receive:
+    # without socket_timeout None, idle consumers die with TimeoutError.
+    host = {"address": url, "socket_timeout": None}
+    if kind == "pubsub":
+        return {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": prefix},
+        }
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [host], "capacity": 1500, "expiry": 30, "prefix": prefix},
+    }
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 defaults reads to a 5 s timeout, the same as channels_redis' blocking
-                # receive: without this, idle consumers die with TimeoutError.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "capacity": 1500,
-                "expiry": 30,
-                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
-            },
-        }
+        "default": redis_channel_layer(
+            REDIS_URL,
+            env_str("CHANNEL_LAYER_PREFIX", "asgi"),
+            env_str("CHANNEL_LAYER", "pubsub"),
+        )
     }
     CACHES = {
         "default": {

@@ -4,7 +4,7 @@ import os
 import tempfile
 
 from .settings import *  # noqa: F403
-from .settings import REDIS_URL
+from .settings import REDIS_URL, redis_channel_layer
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -15,12 +15,11 @@ WHITENOISE_AUTOREFRESH = True
 # Tests of the Redis cache/channel layer opt in explicitly; the default suite keeps them isolated.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
+    # The production layer (CHANNEL_LAYER picks it, as in production), one prefix per xdist worker.
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "prefix": "guichet-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main"),
-            },
-        }
+        "default": redis_channel_layer(
+            REDIS_URL,
+            "guichet-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            os.environ.get("CHANNEL_LAYER", "pubsub"),
+        )
     }

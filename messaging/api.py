@@ -37,6 +37,7 @@ from contactcenter.services import rate_case
 
 from . import services
 from .attachments import check_upload
+from .console import choice_labels
 from .models import Attachment
 from .views import attachment_for, stream_attachment
 
@@ -109,8 +110,8 @@ class CaseSerializer(serializers.ModelSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     topic_title = serializers.CharField(source="topic.title", read_only=True)
     service = serializers.CharField(source="service.name", read_only=True)
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
-    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    status_label = serializers.SerializerMethodField()
+    kind_label = serializers.SerializerMethodField()
     waits_on_citizen = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -133,6 +134,14 @@ class CaseSerializer(serializers.ModelSerializer):
             "closed_at",
         ]
         read_only_fields = fields
+
+    # As get_status_display / get_kind_display, from labels translated once per language: DRF
+    # inspects the signature of a method used as a field source on every row.
+    def get_status_label(self, obj) -> str:
+        return choice_labels(Case.Status).get(obj.status, obj.status)
+
+    def get_kind_label(self, obj) -> str:
+        return choice_labels(Case.Kind).get(obj.kind, obj.kind)
 
 
 class StaffCaseSerializer(CaseSerializer):

@@ -18,11 +18,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case as SqlCase
-from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -914,7 +915,7 @@ class Synthesis:
 
 @dataclass
 class ContactPage:
-    events: list[Event]
+    events: list[ContactRow]
     next_cursor: str | None
 
 
@@ -922,33 +923,82 @@ def citizen_visible_case_ids(user: User, citizen: User) -> list[int]:
     return list(visible_cases(user).filter(citizen=citizen).values_list("id", flat=True))
 
 
+# What the sheet shows of the citizen's cases (and what ``label_cases`` reads): the other columns
+# of the four joined tables are not loaded.
+SYNTHESIS_CASE_FIELDS = (
+    "id",
+    "reference",
+    "subject",
+    "status",
+    "kind",
+    "channel",
+    "citizen_id",
+    "service",
+    "topic",
+    "assigned_to",
+    "service__name",
+    "topic__title",
+    "assigned_to__first_name",
+    "assigned_to__last_name",
+    "assigned_to__email",
+)
+# The last ratings come with the cases (one rating per case at most): no query of their own.
+SYNTHESIS_RATING_FIELDS = (
+    "satisfaction",
+    "satisfaction__citizen_id",
+    "satisfaction__score",
+    "satisfaction__comment",
+    "satisfaction__created_at",
+    "satisfaction__service",
+    "satisfaction__service__name",
+)
+SYNTHESIS_RATINGS = 5
+
+
 def synthesis(user: User, citizen: User) -> Synthesis:
     """Identity block, open cases, counts per channel and ratings of a citizen, limited to the
     cases ``user`` may see (plus how many others exist)."""
-    # One read of the visible cases gives both their ids and the open ones to list.
+    # One read of the visible cases gives their ids, the open ones to list, their ratings and
+    # (subquery) how many cases the citizen has in all, hence how many are in services ``user``
+    # cannot see. Then one grouped count of the contacts per channel.
+    citizen_cases = (
+        Case.objects.filter(citizen=citizen)
+        .order_by()
+        .values("citizen_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     visible = list(
         visible_cases(user)
         .filter(citizen=citizen)
-        .select_related("service", "topic", "assigned_to")
+        .select_related("service", "topic", "assigned_to", "satisfaction__service")
+        .only(*SYNTHESIS_CASE_FIELDS, *SYNTHESIS_RATING_FIELDS)
+        .annotate(citizen_total=Subquery(citizen_cases))
         .order_by(F("sla_deadline").asc(nulls_last=True), "-last_activity_at", "-id")
     )
     case_ids = [case.pk for case in visible]
     open_cases = label_cases([case for case in visible if case.status in ACTIVE_STATUSES])
-    other = Case.objects.filter(citizen=citizen).exclude(pk__in=case_ids).count()
-    contacts = Event.objects.filter(
-        citizen=citizen, case_id__in=case_ids, type__in=CONTACT_EVENT_TYPES
+    if visible:
+        other = visible[0].citizen_total - len(visible)
+    else:
+        other = Case.objects.filter(citizen=citizen).count()
+    ratings = [
+        case.satisfaction
+        for case in visible
+        if hasattr(case, "satisfaction") and case.satisfaction.citizen_id == citizen.pk
+    ]
+    ratings.sort(key=lambda rating: (rating.created_at, rating.pk), reverse=True)
+    by_channel = dict(
+        Event.objects.filter(citizen=citizen, case_id__in=case_ids, type__in=CONTACT_EVENT_TYPES)
+        .order_by()
+        .values_list("channel")
+        .annotate(n=Count("id"))
     )
-    by_channel = _grouped_events(contacts)
-    labels = dict(Channel.choices)
+    labels = choice_labels(Channel)
     channel_counts = [
-        (value, str(labels.get(value, value)), count)
+        (value, labels.get(value, value), count)
         for value, count in sorted(by_channel.items(), key=lambda item: (-item[1], item[0]))
     ]
-    ratings = list(
-        Satisfaction.objects.filter(citizen=citizen, case_id__in=case_ids)
-        .select_related("case", "service")
-        .order_by("-created_at", "-id")[:5]
-    )
     return Synthesis(
         citizen=citizen,
         visible_case_ids=case_ids,
@@ -956,15 +1006,8 @@ def synthesis(user: User, citizen: User) -> Synthesis:
         other_cases_count=other,
         channel_counts=channel_counts,
         total_contacts=sum(by_channel.values()),
-        ratings=ratings,
+        ratings=ratings[:SYNTHESIS_RATINGS],
     )
-
-
-def _grouped_events(events: QuerySet[Event]) -> dict[str, int]:
-    return {
-        row["channel"]: row["n"]
-        for row in events.order_by().values("channel").annotate(n=Count("id"))
-    }
 
 
 def contact_queryset(citizen: User, case_ids: list[int], cursor: str | None = None):
@@ -996,18 +1039,18 @@ def contact_page(
     malformed cursor.
     """
     rows = list(
-        contact_queryset(citizen, case_ids, cursor)
-        .select_related("actor", "case", "case__service")
-        .only(*CONTACT_FIELDS)[: size + 1]
+        contact_queryset(citizen, case_ids, cursor).values_list(*CONTACT_FIELDS)[: size + 1]
     )
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].pk)
+        last = rows[-1]
+        next_cursor = encode_cursor(last[CONTACT_FIELDS.index("created_at")], last[0])
     return ContactPage(events=present_contacts(rows), next_cursor=next_cursor)
 
 
-# What a synthesis row shows: loading only that keeps a page of 20 rows cheap to build.
+# What a synthesis row shows, read as plain values (no model instances: building four of them
+# per row was most of the cost of a page). The order is the order of ``present_contacts``.
 CONTACT_FIELDS = (
     "id",
     "case_id",
@@ -1028,40 +1071,143 @@ CONTACT_FIELDS = (
 EXCERPT_CHARS = 600
 
 
-def present_contacts(events: list[Event]) -> list[Event]:
-    """Prepare synthesis rows for display: labels, author, excerpt, link to the case, files.
+@dataclass(slots=True)
+class ContactRow:
+    """One contact of the synthesis sheet, ready to display."""
+
+    pk: int
+    case_id: int
+    type: str
+    channel: str
+    internal: bool
+    by_citizen: bool
+    created_at: datetime
+    when: str  # created_at in local time, as the template filter date:"j F Y à H:i" writes it
+    iso: str  # created_at.isoformat(), for <time datetime>
+    type_label: str
+    channel_label: str
+    author: str
+    excerpt: str
+    files: int
+    case_reference: str
+    service_name: str
+    case_url: str
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def dom_id(self) -> str:
+        return f"contact-{self.pk}"
+
+    @property
+    def style(self) -> str:
+        """CSS modifier of the row: who wrote it."""
+        return "citizen" if self.by_citizen else "internal" if self.internal else "agent"
+
+
+def _month_names() -> dict[int, str]:
+    """Month names in the active language (``date:"F"``), cached like ``choice_labels``."""
+    key = ("months", translation.get_language())
+    names = _LABELS.get(key)
+    if names is None:
+        names = _LABELS[key] = {number: str(name) for number, name in MONTHS.items()}
+    return names
+
+
+def contact_time(moment: datetime, tz=None, months: dict[int, str] | None = None) -> str:
+    """``moment`` in local time as ``{{ moment|date:"j F Y à H:i" }}`` writes it, without the
+    filter's per-call format lookups (20 rows a page)."""
+    local = timezone.localtime(moment, tz)
+    month = (months or _month_names())[local.month]
+    return f"{local.day} {month} {local.year:04d} à {local.hour:02d}:{local.minute:02d}"
+
+
+def present_contacts(rows) -> list[ContactRow]:
+    """Synthesis rows (tuples of ``CONTACT_FIELDS``) ready for display: labels, author, excerpt,
+    link to the case, number of files.
 
     Done once per page in Python rather than per row in the template (url reversal, lazy
     labels, truncation), which is most of the cost of rendering a page.
     """
-    label_events(events)
+    types, channels = choice_labels(Event.Type), choice_labels(Channel)
+    tz, months = timezone.get_current_timezone(), _month_names()
     prefix = reverse("console:case", args=["0"])[:-2]
     citizen_label, system_label = _("l'usager"), _("Système")
-    for event in events:
-        if event.by_citizen:
-            event.author = citizen_label
-        elif event.actor_id:
-            event.author = event.actor.display_name
+    contacts = []
+    for (
+        pk,
+        case_id,
+        citizen_id,
+        type_,
+        channel,
+        actor_id,
+        internal,
+        body,
+        payload,
+        created_at,
+        first_name,
+        last_name,
+        email,
+        reference,
+        service_name,
+    ) in rows:
+        by_citizen = actor_id is not None and actor_id == citizen_id  # as Event.by_citizen
+        if by_citizen:
+            author = citizen_label
+        elif actor_id:
+            # User.display_name (full name, else e-mail) without building a User per row.
+            author = f"{first_name} {last_name}".strip() or email
         else:
-            event.author = system_label
-        body = event.body or ""
-        event.excerpt = body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
-        event.case_url = f"{prefix}{event.case.reference}/"
-        event.files = int((event.payload or {}).get("attachments") or 0)
-    return events
+            author = system_label
+        body = body or ""
+        contacts.append(
+            ContactRow(
+                pk=pk,
+                case_id=case_id,
+                type=type_,
+                channel=channel,
+                internal=internal,
+                by_citizen=by_citizen,
+                created_at=created_at,
+                when=contact_time(created_at, tz, months),
+                iso=created_at.isoformat(),
+                type_label=types.get(type_, type_),
+                channel_label=channels.get(channel, channel),
+                author=author,
+                excerpt=body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…",
+                files=int((payload or {}).get("attachments") or 0),
+                case_reference=reference,
+                service_name=service_name,
+                case_url=f"{prefix}{reference}/",
+            )
+        )
+    return contacts
 
 
 # --- how events read on the agent's timeline -----------------------------------------------------
 
 
-def _labels(choices) -> dict[str, str]:
-    return {value: str(label) for value, label in choices}
+# Translated labels per (choices class, language): translating every lazy choice label again on
+# each request was a measurable part of building a page. The dicts are shared: read-only.
+_LABELS: dict[tuple, dict[str, str]] = {}
+
+
+def choice_labels(choices_class) -> dict[str, str]:
+    """``value -> label`` of a Choices class in the active language (cached, read-only)."""
+    key = (choices_class, translation.get_language())
+    labels = _LABELS.get(key)
+    if labels is None:
+        labels = {value: str(label) for value, label in choices_class.choices}
+        _LABELS[key] = labels
+    return labels
 
 
 def label_events(events):
-    """Give each event ``type_label`` and ``channel_label``: translated once per list, where
+    """Give each event ``type_label`` and ``channel_label``: translated once per language, where
     ``get_FOO_display`` would hash every lazy choice label of the field for every row."""
-    types, channels = _labels(Event.Type.choices), _labels(Channel.choices)
+    types, channels = choice_labels(Event.Type), choice_labels(Channel)
     for event in events:
         event.type_label = types.get(event.type, event.type)
         event.channel_label = channels.get(event.channel, event.channel)
@@ -1088,16 +1234,21 @@ def present_cases(cases, user: User):
 
 
 def status_labels() -> dict[str, str]:
-    """Status names as agents read them (the model's are worded for the citizen)."""
-    labels = _labels(Case.Status.choices)
-    labels[Case.Status.WAITING_CITIZEN] = _("En attente de l'usager")
+    """Status names as agents read them (the model's are worded for the citizen). Cached per
+    language like ``choice_labels``: read-only."""
+    key = ("agent-statuses", translation.get_language())
+    labels = _LABELS.get(key)
+    if labels is None:
+        labels = dict(choice_labels(Case.Status))
+        labels[Case.Status.WAITING_CITIZEN] = _("En attente de l'usager")
+        _LABELS[key] = labels
     return labels
 
 
 def label_cases(cases):
     """Give each case ``status_label``, ``kind_label`` and ``channel_label`` (see label_events)."""
-    statuses, kinds = status_labels(), _labels(Case.Kind.choices)
-    channels = _labels(Channel.choices)
+    statuses, kinds = status_labels(), choice_labels(Case.Kind)
+    channels = choice_labels(Channel)
     for case in cases:
         case.status_label = statuses.get(case.status, case.status)
         case.kind_label = kinds.get(case.kind, case.kind)

@@ -182,7 +182,8 @@ def _citizen_case(request, reference: str) -> Case:
 
 def _detail_context(request, case: Case, **forms) -> dict:
     events = list(services.thread_events(case, include_internal=False))
-    satisfaction = Satisfaction.objects.filter(case=case).first()
+    # Shown only for a case that can be rated (answered or closed): no query for the others.
+    satisfaction = Satisfaction.objects.filter(case=case).first() if case.can_be_rated else None
     context = {
         "case": case,
         "events": events,

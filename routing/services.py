@@ -24,19 +24,24 @@ single UPDATE statement is itself atomic (one writer at a time).
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import logging
 import math
+import os
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -164,13 +169,42 @@ def free_capacity(agent_id: int, channel: str) -> int:
 # --- Publishing -------------------------------------------------------------------------------
 
 
+_publish_loop = threading.local()
+
+
+def _run_publish(coro_func, *args) -> None:
+    """Run a channel-layer coroutine from synchronous code.
+
+    ``async_to_sync`` starts a new thread and a new event loop for every call (about a
+    millisecond of CPU, more under load, and with channels_redis a new connection per loop).
+    Synchronous callers (views, Celery tasks, the routing engine) publish after every
+    assignment, so each thread keeps one event loop of its own and runs the publish on it,
+    in the calling thread; the Redis connections of that loop are reused. Inside a running
+    event loop, or in sync code called from async code (``sync_to_async``: the publish must
+    run on the server's loop), ``async_to_sync`` is used as before.
+    """
+    try:
+        asyncio.get_running_loop()
+        in_async = True
+    except RuntimeError:
+        in_async = getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None
+    if in_async:
+        async_to_sync(coro_func)(*args)
+        return
+    loop = getattr(_publish_loop, "loop", None)
+    if loop is None or loop.is_closed() or _publish_loop.pid != os.getpid():
+        loop = asyncio.new_event_loop()
+        _publish_loop.loop, _publish_loop.pid = loop, os.getpid()
+    loop.run_until_complete(coro_func(*args))
+
+
 def group_send(group: str, message: dict) -> None:
     """Publish on the channel layer; a failure is logged, never raised (we are after commit)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        _run_publish(layer.group_send, group, message)
     except Exception:  # the layer being down must not break the business operation
         logger.exception("routing: could not publish to %s", group)
 
@@ -493,16 +527,20 @@ def _after_assignment(
     previous_owner: int | None = None,
     new_status: str = Case.Status.ASSIGNED,
     free_after: int | None = None,
+    written_event: Event | None = None,
 ) -> None:
     """Timeline, idle clock and after-commit notifications of a successful assignment.
 
     ``free_after``: the agent's free slots on the channel once assigned, when the caller knows
-    it (saves a query)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s",  # noqa: S608 (table name only)
-            [now, agent_id],
-        )
+    it (saves a query). ``written_event``: the assigning statement already reset the agent's
+    idle clock and wrote this timeline event (its ``post_save`` is sent here, as
+    ``add_event`` would)."""
+    if written_event is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s",  # noqa: S608 (table name only)
+                [now, agent_id],
+            )
     old_status = case.status
     case.assigned_to_id, case.assigned_at, case.status, case.priority = (
         agent_id,
@@ -510,18 +548,30 @@ def _after_assignment(
         new_status,
         0,
     )
-    payload = {"agent": agent_id, "mode": mode, "from": old_status, "to": new_status}
-    if previous_owner:
-        payload["previous_agent"] = previous_owner
-    add_event(
-        case,
-        Event.Type.ASSIGNMENT,
-        actor=by,
-        internal=True,
-        payload=payload,
-        touch=False,
-        at=now,
-    )
+    if written_event is None:
+        payload = {"agent": agent_id, "mode": mode, "from": old_status, "to": new_status}
+        if previous_owner:
+            payload["previous_agent"] = previous_owner
+        add_event(
+            case,
+            Event.Type.ASSIGNMENT,
+            actor=by,
+            internal=True,
+            payload=payload,
+            touch=False,
+            at=now,
+        )
+    else:
+        # Written by the claim statement: the receivers of a new timeline event still hear
+        # of it (``post_save`` of ``Event``, as for ``add_event``).
+        post_save.send(
+            sender=Event,
+            instance=written_event,
+            created=True,
+            update_fields=None,
+            raw=False,
+            using=connection.alias,
+        )
     case_id, channel, reference = case.pk, case.channel, case.reference
 
     def notify():
@@ -654,10 +704,156 @@ def _best_case_for(agent_id: int, group: str, now: datetime, topic_ids: list[int
     return None
 
 
-def _lock_available_agent(agent_id: int) -> tuple[AgentPresence, dict[str, int], list[int]] | None:
+QUEUE_HEAD_ORDER = (
+    "c.priority DESC, c.fragile DESC, c.sla_deadline ASC NULLS LAST, c.created_at, c.id"
+)
+# How many cases of each topic's queue head the one-statement claim looks at: more than the
+# number of workers that can hold a head case locked at the same time, in practice.
+HEAD_PER_TOPIC = 5
+
+
+@functools.cache
+def _case_columns() -> tuple[str, ...]:
+    return tuple(f.attname for f in Case._meta.concrete_fields)
+
+
+@functools.cache
+def _claim_sql(group: str, head_per_topic: int, with_callbacks: bool) -> str:
+    """The one-statement claim of ``_claim_head_pg`` (built once per channel group)."""
+    case_table = _t(Case)
+    returning = ", ".join(
+        f"{case_table}.{connection.ops.quote_name(f.column)}" for f in Case._meta.concrete_fields
+    )
+    callback_clause = ""
+    if with_callbacks:
+        callback_clause = (
+            f"AND (c.channel <> %s OR EXISTS (SELECT 1 FROM {_t(CallbackRequest)} cb "  # noqa: S608 (table names and code constants only)
+            f"WHERE cb.case_id = c.id AND cb.status = %s AND cb.slot_start <= %s)) "
+        )
+    event_columns = (
+        "case_id, citizen_id, type, channel, actor_id, internal, body, payload, created_at"
+    )
+    return (
+        f"WITH head AS (SELECT h.id FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
+        f"CROSS JOIN LATERAL (SELECT c.id FROM {case_table} c "
+        f"WHERE c.topic_id = t.topic_id AND c.status = %s AND c.assigned_to_id IS NULL "
+        f"AND c.channel IN {_in_list(CHANNEL_GROUPS[group])} {callback_clause}"
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT {int(head_per_topic)}) h), "
+        f"picked AS (SELECT c.id FROM {case_table} c WHERE c.id IN (SELECT id FROM head) "
+        f"AND c.status = %s AND c.assigned_to_id IS NULL "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT 1 FOR UPDATE OF c SKIP LOCKED), "
+        f"claimed AS (UPDATE {case_table} SET assigned_to_id = %s, assigned_at = %s, "
+        f"status = %s, priority = 0, updated_at = %s "
+        f"WHERE id = (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = %s "
+        f"AND ({_load_sql('%s', group)}) < (SELECT p.capacity_{group} FROM "
+        f"{_t(AgentPresence)} p WHERE p.user_id = %s AND p.status = %s) "
+        f"RETURNING {returning}), "
+        f"idle AS (UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s "
+        f"AND EXISTS (SELECT 1 FROM claimed)), "
+        f"event AS (INSERT INTO {_t(Event)} ({event_columns}) "
+        f"SELECT claimed.id, claimed.citizen_id, %s, claimed.channel, NULL, TRUE, '', "
+        f"%s::jsonb, %s FROM claimed RETURNING id) "
+        f"SELECT (SELECT COUNT(*) FROM head), (SELECT id FROM event), claimed.* "
+        f"FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
+    )
+
+
+def _claim_head_pg(
+    agent_id: int, group: str, now: datetime, topic_ids: list[int]
+) -> tuple[Case | None, Event | None, int]:
+    """PostgreSQL: pick, lock and assign the head of the agent's queues for one channel group,
+    and write the assignment to the timeline, in one statement. Returns (the case or None, its
+    assignment event, how many head cases were seen).
+
+    1. ``head``: the first ``HEAD_PER_TOPIC`` queued cases of each of the agent's topics, each
+       read in queue order from the partial index ``case_topic_queue_head`` (a few index
+       entries per topic, whatever the length of the queues);
+    2. ``picked``: the best of them still waiting, locked ``FOR UPDATE SKIP LOCKED`` (a case
+       another worker holds is skipped, not waited for);
+    3. ``claimed``: the checked conditional UPDATE (still unassigned and new, and the agent's
+       active load on the group below their capacity: the caller holds the agent's lock);
+    4. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
+       event is written (the row ``add_event`` would write), when a case was claimed.
+
+    None with a count above zero: every head case was taken or locked meanwhile (the caller
+    falls back to the whole queue)."""
+    with_callbacks = Channel.CALLBACK in CHANNEL_GROUPS[group]
+    params: list = [list(topic_ids), Case.Status.NEW]
+    if with_callbacks:
+        params += [Channel.CALLBACK, CallbackRequest.Status.SCHEDULED, now]
+    payload = {"agent": agent_id, "mode": "auto", "from": Case.Status.NEW.value}
+    payload["to"] = Case.Status.ASSIGNED.value
+    params += [Case.Status.NEW]
+    params += [agent_id, now, Case.Status.ASSIGNED, now, Case.Status.NEW]
+    params += [agent_id, agent_id, AgentPresence.Status.AVAILABLE]
+    params += [now, agent_id]
+    params += [Event.Type.ASSIGNMENT, json.dumps(payload), now]
+    sql = _claim_sql(group, HEAD_PER_TOPIC, with_callbacks)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seen, event_id, *values = cursor.fetchone()
+    if values[0] is None:
+        return None, None, seen
+    case = Case.from_db(connection.alias, _case_columns(), values)
+    event = Event(
+        id=event_id,
+        case=case,
+        citizen_id=case.citizen_id,
+        type=Event.Type.ASSIGNMENT,
+        channel=case.channel,
+        actor=None,
+        internal=True,
+        body="",
+        payload=payload,
+        created_at=now,
+    )
+    event._state.adding = False
+    event._state.db = connection.alias
+    return case, event, seen
+
+
+def _claim_for_agent(
+    agent_id: int, group: str, now: datetime, topic_ids: list[int]
+) -> tuple[Case | None, Event | None]:
+    """Give the agent (locked, with room on the group) the head of their queues for one channel
+    group. Returns (the case, assigned; or None) and, when the same statement also reset the
+    agent's idle clock and wrote the timeline event, that event (else None: the caller's
+    ``_after_assignment`` writes them)."""
+    if not topic_ids:
+        return None, None
+    if connection.vendor == "postgresql":
+        case, event, seen = _claim_head_pg(agent_id, group, now, topic_ids)
+        if case is not None:
+            # The claim wrote the assignment; the case object shows it as it was before.
+            case.status = Case.Status.NEW
+            if case.sla_deadline is None:
+                deadline = deadline_for(case)
+                if deadline is not None:
+                    Case.objects.filter(pk=case.pk, sla_deadline__isnull=True).update(
+                        sla_deadline=deadline
+                    )
+                    case.sla_deadline = deadline
+            return case, event
+        if seen == 0:
+            return None, None
+        # Every head case went to other workers meanwhile: the whole queue, locked.
+    case = _best_case_for(agent_id, group, now, topic_ids)
+    if case is None:
+        return None, None
+    deadline = _missing_deadline(case)
+    if not _conditional_assign(case, agent_id, now=now, deadline=deadline):
+        return None, None
+    case.sla_deadline = case.sla_deadline or deadline
+    return case, None
+
+
+def _lock_available_agent(
+    agent_id: int,
+) -> tuple[dict[str, int], dict[str, int], list[int]] | None:
     """Lock an available agent's presence row (``SKIP LOCKED``) and read, in the same
-    statement, their load per channel group and the topics they may take. None when the agent
-    is unavailable or locked by another worker."""
+    statement, their capacity and load per channel group and the topics they may take:
+    (capacities, loads, topic ids). None when the agent is unavailable or locked by another
+    worker."""
     loads = ", ".join(f"({_load_sql('p.user_id', g)}) AS load_{g}" for g in CHANNEL_GROUPS)
     concat = (
         "string_agg(CAST(t.id AS text), ',')"
@@ -671,21 +867,24 @@ def _lock_available_agent(agent_id: int) -> tuple[AgentPresence, dict[str, int],
         f"AND (t.skill_id IS NULL OR t.skill_id IN (SELECT k.skill_id FROM "
         f"{_t(AgentProfile.skills.through)} k WHERE k.agentprofile_id = ap.id))) AS topic_ids"
     )
+    capacities = ", ".join(f"p.capacity_{g}" for g in CHANNEL_GROUPS)
     sql = (
-        f"SELECT p.*, {loads}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
+        f"SELECT {capacities}, {loads}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
         f"JOIN {_t(User)} u ON u.id = p.user_id "
         f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
         f"WHERE p.user_id = %s AND p.status = %s AND u.role = %s AND u.is_active"
         + _lock_suffix("p")
     )
-    rows = list(
-        AgentPresence.objects.raw(sql, [agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT])
-    )
-    if not rows:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    presence = rows[0]
-    topic_ids = [int(t) for t in (presence.topic_ids or "").split(",") if t]
-    return presence, {g: getattr(presence, f"load_{g}") for g in CHANNEL_GROUPS}, topic_ids
+    n = len(CHANNEL_GROUPS)
+    capacity = dict(zip(CHANNEL_GROUPS, row[:n], strict=True))
+    loads = dict(zip(CHANNEL_GROUPS, row[n : 2 * n], strict=True))
+    topic_ids = [int(t) for t in (row[2 * n] or "").split(",") if t]
+    return capacity, loads, topic_ids
 
 
 def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:
@@ -702,21 +901,24 @@ def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:
         locked = _lock_available_agent(agent_id)
         if locked is None:
             return None
-        presence, loads, topic_ids = locked
+        capacity, loads, topic_ids = locked
         for group in groups:
-            if presence.capacity_for(group) <= loads[group]:
+            if capacity[group] <= loads[group]:
                 continue
-            case = _best_case_for(agent_id, group, now, topic_ids)
+            case, event = _claim_for_agent(agent_id, group, now, topic_ids)
             if case is None:
                 continue
-            deadline = _missing_deadline(case)
-            if _conditional_assign(case, agent_id, now=now, deadline=deadline):
-                case.sla_deadline = case.sla_deadline or deadline
-                free_after = presence.capacity_for(group) - loads[group] - 1
-                _after_assignment(
-                    case, agent_id, now=now, by=None, mode="auto", free_after=free_after
-                )
-                return case
+            free_after = capacity[group] - loads[group] - 1
+            _after_assignment(
+                case,
+                agent_id,
+                now=now,
+                by=None,
+                mode="auto",
+                free_after=free_after,
+                written_event=event,
+            )
+            return case
     return None
 
 

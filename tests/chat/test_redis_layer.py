@@ -9,6 +9,7 @@ import pytest
 
 from chat.consumers import db
 from chat.models import ChatMessage, group_name
+from contactcenter.settings import redis_channel_layer
 
 from .conftest import open_socket, receive_message, receive_until
 
@@ -19,23 +20,28 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def redis_layer(settings):
+@pytest.fixture(params=["pubsub", "list"])
+def redis_layer(request, settings):
+    """Both Redis layers the settings offer (CHANNEL_LAYER), each under its own prefix."""
     prefix = f"guichet-test-chat-{uuid.uuid4().hex[:8]}"
     settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": prefix},
-        }
+        "default": redis_channel_layer(os.environ["REDIS_URL"], prefix, request.param)
     }
-    return prefix
+    return request.param, prefix
 
 
-async def group_members(prefix: str, conversation_id: int) -> int:
+async def group_members(layer: tuple[str, str], conversation_id: int) -> int:
+    """Sockets in the conversation's group, as Redis sees it: subscribers of the group's
+    Pub/Sub channel (one per process here) or members of the list layer's group set."""
     import redis.asyncio as redis
 
+    kind, prefix = layer
     client = redis.from_url(os.environ["REDIS_URL"])
     try:
+        if kind == "pubsub":
+            channel = f"{prefix}__group__{group_name(conversation_id)}"
+            counts = await client.pubsub_numsub(channel)
+            return counts[0][1]
         return await client.zcard(f"{prefix}:group:{group_name(conversation_id)}")
     finally:
         await client.aclose()
@@ -47,7 +53,8 @@ async def test_exchange_replay_and_duplicates_over_redis(redis_layer, live_chat,
     await citizen_socket.receive_json_from()
     agent_socket = await open_socket(path, agent_a)
     await agent_socket.receive_json_from()
-    assert await group_members(redis_layer, live_chat.pk) == 2
+    # Two sockets in the group: two members of the list layer's set, one subscribed process.
+    assert await group_members(redis_layer, live_chat.pk) == (2 if redis_layer[0] == "list" else 1)
 
     frame = {"type": "message", "client_id": "redis-000001", "body": "Bonjour via Redis"}
     await citizen_socket.send_json_to(frame)

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from cobrowse.ws_urls import websocket_urlpatterns
 
@@ -67,6 +68,9 @@ async def send(communicator, message):
 
 async def group_members(group: str) -> set:
     layer = get_channel_layer()
+    if isinstance(layer, RedisPubSubChannelLayer):  # members are known to their own process
+        loop_layer = layer._get_layer()
+        return set(loop_layer.groups.get(loop_layer._get_group_channel_name(group), ()))
     if hasattr(layer, "groups"):  # InMemoryChannelLayer
         return set(layer.groups.get(group, {}))
     connection = layer.connection(layer.consistent_hash(group))

@@ -6,10 +6,12 @@ Skipped on SQLite: SQLite serialises every writer, so it cannot exercise row loc
 import random
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection, connections
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from contactcenter.models import AgentProfile, Case, Event, Service, Skill, Topic, User
@@ -165,3 +167,118 @@ def test_concurrent_take_case_has_exactly_one_winner():
     assert len(winners) == 1
     assert set(losers) <= {"Cette demande vient d'être prise par un autre agent."}
     assert Case.objects.get(pk=case.pk).assigned_to_id == winners[0]
+
+
+def one_agent_queue(n_cases=4, channel="web"):
+    """One agent, one topic, ``n_cases`` queued cases in arrival order (ids ascending)."""
+    service = Service.objects.create(code="sq", name="Service queue")
+    skill = Skill.objects.create(code="kq", name="Skill queue")
+    topic = Topic.objects.create(slug="tq", title="TQ", service=service, skill=skill)
+    citizen = User.objects.create_user(
+        username="cq@example.fr", email="cq@example.fr", password="x", role="citizen"
+    )
+    agent = User.objects.create_user(
+        username="aq@example.fr", email="aq@example.fr", password="x", role="agent"
+    )
+    profile = AgentProfile.objects.create(user=agent)
+    profile.services.add(service)
+    profile.skills.add(skill)
+    AgentPresence.objects.create(user=agent, status="available", capacity_web=10)
+    now = timezone.now()
+    cases = [
+        Case.objects.create(
+            reference=f"Q-{i:04d}",
+            citizen=citizen,
+            topic=topic,
+            service=service,
+            kind="question",
+            channel=channel,
+            subject="x",
+            created_at=now - timedelta(minutes=n_cases - i),
+            last_activity_at=now,
+        )
+        for i in range(n_cases)
+    ]
+    return agent, cases
+
+
+class HeldLock:
+    """Another worker holding some case rows locked (its own connection, its own thread)."""
+
+    def __init__(self, case_ids):
+        self.case_ids = case_ids
+        self.locked = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self._hold)
+
+    def _hold(self):
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                list(Case.objects.select_for_update().filter(pk__in=self.case_ids))
+                self.locked.set()
+                self.release.wait(10)
+        finally:
+            connections.close_all()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.locked.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.thread.join()
+
+
+def test_assign_next_skips_a_head_case_another_worker_holds():
+    agent, cases = one_agent_queue()
+    with HeldLock([cases[0].pk]):
+        # The head is locked by another worker: the next one, without waiting.
+        assert services.assign_next(agent.pk).pk == cases[1].pk
+    assert services.assign_next(agent.pk).pk == cases[0].pk
+    assert services.assign_next(agent.pk).pk == cases[2].pk
+    assert_invariants()
+
+
+def test_assign_next_falls_back_to_the_whole_queue_when_every_head_case_is_held(monkeypatch):
+    # The one-statement claim looks at the first HEAD_PER_TOPIC cases of each topic; when
+    # other workers hold all of them, the engine takes the head of the whole queue instead.
+    monkeypatch.setattr(services, "HEAD_PER_TOPIC", 2)
+    agent, cases = one_agent_queue()
+    with HeldLock([cases[0].pk, cases[1].pk]):
+        case = services.assign_next(agent.pk)
+    assert case.pk == cases[2].pk
+    assert Case.objects.get(pk=case.pk).assigned_to_id == agent.pk
+    assert Event.objects.filter(case=case, type="assignment").count() == 1
+    assert_invariants()
+
+
+def test_assign_next_claim_keeps_queue_order_and_timeline():
+    agent, cases = one_agent_queue()
+    Case.objects.filter(pk=cases[3].pk).update(fragile=True)
+    Case.objects.filter(pk=cases[2].pk).update(priority=services.HEAD_PRIORITY)
+    heard = []
+
+    def on_event(sender, instance, created, **kwargs):
+        heard.append((instance.pk, instance.case_id, instance.type, created))
+
+    post_save.connect(on_event, sender=Event, dispatch_uid="test.claim.events")
+    try:
+        order = [services.assign_next(agent.pk).pk for _ in range(4)]
+    finally:
+        post_save.disconnect(dispatch_uid="test.claim.events", sender=Event)
+    assert order == [cases[2].pk, cases[3].pk, cases[0].pk, cases[1].pk]
+    # The timeline event written by the claim statement is announced like add_event's.
+    events = Event.objects.filter(type="assignment").order_by("id")
+    assert heard == [(e.pk, e.case_id, "assignment", True) for e in events]
+    assert [e.case_id for e in events] == order
+    for case in Case.objects.filter(pk__in=order):
+        assert case.assigned_to_id == agent.pk and case.status == "assigned"
+        assert case.priority == 0
+        event = Event.objects.get(case=case, type="assignment")
+        assert event.payload == {"agent": agent.pk, "mode": "auto", "from": "new", "to": "assigned"}
+    presence = AgentPresence.objects.get(pk=agent.pk)
+    assert presence.idle_since >= Case.objects.get(pk=order[-1]).assigned_at
+    assert services.assign_next(agent.pk) is None

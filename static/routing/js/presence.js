@@ -35,7 +35,11 @@
     var w = widget();
     if (!w) { return; }
     var select = w.querySelector("select[name=status]");
-    if (select && select.value !== status) { select.value = status; }
+    // A choice the agent made but has not submitted yet is theirs: a status pushed meanwhile
+    // (e.g. the snapshot the socket sends on connecting) only updates the badge.
+    if (select && select.value !== status && !w.hasAttribute("data-routing-pending")) {
+      select.value = status;
+    }
     var badge = w.querySelector("[data-routing-status-badge]");
     if (badge) {
       badge.textContent = label(status);
@@ -78,7 +82,14 @@
     });
   }
 
-  // htmx swaps the widget after a status change: keep the badge in sync with the select.
+  document.addEventListener("change", function (event) {
+    var w = widget();
+    if (w && event.target && event.target.name === "status" && w.contains(event.target)) {
+      w.setAttribute("data-routing-pending", "");
+    }
+  });
+
+  // htmx swaps the widget after a status change (the new one has no pending choice).
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "routing-status-widget") { showConnection(false); }
   });
