@@ -27,9 +27,14 @@ def _sync(case_id: int, hint: str) -> None:
         logger.exception("chat: could not align the conversation of case %s", case_id)
 
 
-def on_case_assigned(sender, case_id, agent_id=None, **kwargs):
-    if Case.objects.filter(pk=case_id, channel=Channel.CHAT).exists():
-        _sync(case_id, services.Notice.REQUEUED)
+def on_case_assigned(sender, case_id, agent_id=None, channel=None, **kwargs):
+    # Routing says the case's channel: no query for the other channels' assignments.
+    if channel is None:
+        if not Case.objects.filter(pk=case_id, channel=Channel.CHAT).exists():
+            return
+    elif channel != Channel.CHAT:
+        return
+    _sync(case_id, services.Notice.REQUEUED)
 
 
 def on_event_saved(sender, instance: Event, created: bool, **kwargs):
