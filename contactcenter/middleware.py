@@ -1,4 +1,6 @@
-"""Security headers that Django does not set by itself."""
+"""Security headers that Django does not set by itself, and the sliding session expiry."""
+
+import time
 
 from django.conf import settings
 
@@ -40,3 +42,28 @@ class SecurityHeadersMiddleware:
 
 def is_production() -> bool:
     return settings.PRODUCTION
+
+
+SESSION_REFRESHED_KEY = "_guichet_refreshed"
+
+
+class SlidingSessionMiddleware:
+    """Idle timeout: a session ends ``SESSION_COOKIE_AGE`` after the last request, as with
+    ``SESSION_SAVE_EVERY_REQUEST``, but its expiry is written at most once per
+    ``SESSION_REFRESH_INTERVAL`` seconds instead of on every request (one UPDATE and one
+    commit less on nearly every page and API call). The idle timeout is thus exact to within
+    that interval. Placed after SessionMiddleware, which saves a modified session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.interval = getattr(settings, "SESSION_REFRESH_INTERVAL", 60)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty() or session.modified:
+            return response
+        now = int(time.time())
+        if now - int(session.get(SESSION_REFRESHED_KEY, 0)) >= self.interval:
+            session[SESSION_REFRESHED_KEY] = now  # marks it modified: saved with a new expiry
+        return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import markdown
@@ -49,8 +50,12 @@ def _number_items(match) -> str:
     return re.sub(r"<li>", lambda _m: f"<li data-n>{next(counter)}. ", match.group(1))
 
 
+@functools.lru_cache(maxsize=4096)
 def plain_text(source: str) -> str:
-    """Markdown -> readable plain text (for excerpts, inserting into a reply, transcripts)."""
+    """Markdown -> readable plain text (for excerpts, inserting into a reply, transcripts).
+
+    Memoised by source text (a pure function of it): the chatbot, the FAQ lists and the
+    deflection show the same few hundred articles over and over."""
     html = markdown.markdown(source or "", extensions=["sane_lists"], output_format="html")
     html = re.sub(r"<ol>(.*?)</ol>", _number_items, html, flags=re.S)
     html = re.sub(r"<li>", "<li>- ", html)
