@@ -40,7 +40,7 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Min, Q
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -1863,13 +1863,19 @@ def live_view(user: User, now: datetime | None = None) -> dict:
                 service=by_service[topic.service_id],
                 skill_name=topic.skill.name if topic.skill else _("Sans compétence"),
             )
-    waiting = queued_cases().filter(service_id__in=service_ids).select_related("topic")
-    for case in waiting:
-        row = rows.get((case.service_id, case.topic.skill_id))
+    # Counted in the database: a queue can hold tens of thousands of contacts.
+    for service_id, skill_id, n, oldest in (
+        queued_cases()
+        .filter(service_id__in=service_ids)
+        .order_by()
+        .values_list("service_id", "topic__skill_id")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+    ):
+        row = rows.get((service_id, skill_id))
         if row is None:
             continue
-        row.waiting += 1
-        wait = now - case.created_at
+        row.waiting += n
+        wait = now - oldest
         if row.oldest_wait is None or wait > row.oldest_wait:
             row.oldest_wait = wait
     running = (Case.Status.NEW, Case.Status.ASSIGNED, Case.Status.IN_PROGRESS)

@@ -239,3 +239,29 @@ def test_supervisor_sets_skills_and_unknown_skill_is_refused(
     with pytest.raises(ValidationError) as exc:
         routing.set_agent_skills(agent_a, ["nope"], by=supervisor)
     assert exc.value.message_dict["skills"] == ["Compétence inconnue : « nope »."]
+
+
+def test_live_view_counts_waiting_contacts_and_oldest_wait_per_queue(supervisor, citizen, topic_a):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    now = timezone.now()
+
+    def queue_of(n):
+        for i in range(n):
+            case = make_case(citizen, topic_a)
+            Case.objects.filter(pk=case.pk).update(created_at=now - timedelta(minutes=i + 1))
+        with CaptureQueriesContext(connection) as queries:
+            view = services.live_view(supervisor, now=now)
+        row = next(q for q in view["queues"] if q.service == topic_a.service)
+        return row, len(queries)
+
+    queue_of(0)  # warms what the view caches (calendars)
+    row, small = queue_of(3)
+    assert row.waiting == 3 and row.oldest_wait == timedelta(minutes=3)
+    row, large = queue_of(40)  # 43 waiting: the oldest is now 40 minutes old
+    assert row.waiting == 43 and row.oldest_wait == timedelta(minutes=40)
+    assert large == small  # the query count does not grow with the queue
