@@ -136,6 +136,24 @@ if USING_POSTGRES:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "contactcenter.User"
 
+
+# --- ASGI server process ------------------------------------------------------------------------
+def gc_threshold(value: str) -> tuple[int, ...] | None:
+    """``GC_THRESHOLD``: the garbage collector's thresholds for ASGI processes, "g0,g1,g2"
+    (``gc.set_threshold``), or "python" to keep Python's defaults (see contactcenter/asgi.py)."""
+    if value.strip().lower() in ("", "python", "default"):
+        return None
+    try:
+        parts = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        parts = ()
+    if not 1 <= len(parts) <= 3 or any(part < 0 for part in parts):
+        raise ImproperlyConfigured(f'GC_THRESHOLD must be "g0,g1,g2" or "python" (got {value!r}).')
+    return parts
+
+
+GC_THRESHOLD = gc_threshold(env_str("GC_THRESHOLD", "50000,20,20"))
+
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 

@@ -1,0 +1,46 @@
+"""Settings helpers read from the environment: precise errors for bad values."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from contactcenter.settings import gc_threshold, redis_channel_layer
+
+
+def test_gc_threshold_parses_generations_or_keeps_python_defaults():
+    assert gc_threshold("50000,20,20") == (50000, 20, 20)
+    assert gc_threshold("1000") == (1000,)
+    assert gc_threshold("python") is None
+    assert gc_threshold("") is None
+
+
+@pytest.mark.parametrize("value", ["a,b", "1,2,3,4", "-1,10,10", ","])
+def test_gc_threshold_refuses_malformed_values(value):
+    with pytest.raises(ImproperlyConfigured, match="GC_THRESHOLD"):
+        gc_threshold(value)
+
+
+def test_asgi_process_applies_the_threshold(settings):
+    import gc
+    import importlib
+
+    import contactcenter.asgi
+
+    before = gc.get_threshold()
+    settings.GC_THRESHOLD = (40000, 15, 15)
+    try:
+        importlib.reload(contactcenter.asgi)
+        assert gc.get_threshold() == (40000, 15, 15)
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+def test_channel_layer_kind_is_checked():
+    assert redis_channel_layer("redis://r:6379/0", "p")["BACKEND"].endswith(
+        "RedisPubSubChannelLayer"
+    )
+    assert redis_channel_layer("redis://r:6379/0", "p", "list")["BACKEND"].endswith(
+        "core.RedisChannelLayer"
+    )
+    with pytest.raises(ImproperlyConfigured, match="CHANNEL_LAYER"):
+        redis_channel_layer("redis://r:6379/0", "p", "kafka")
