@@ -1057,8 +1057,13 @@ def contact_page(
     shown, so it costs the same on page 1 and page 50 (no OFFSET). Raises ValueError for a
     malformed cursor.
     """
+    # The page's ids first, then their rows with the joined columns: joining before the LIMIT
+    # made PostgreSQL join every contact of the citizen (400 rows: 2 ms; it grows with them).
+    page_ids = contact_queryset(citizen, case_ids, cursor).values("id")[: size + 1]
     rows = list(
-        contact_queryset(citizen, case_ids, cursor).values_list(*CONTACT_FIELDS)[: size + 1]
+        Event.objects.filter(pk__in=page_ids)
+        .order_by("-created_at", "-id")
+        .values_list(*CONTACT_FIELDS)
     )
     next_cursor = None
     if len(rows) > size:
