@@ -4,6 +4,27 @@
 (function () {
   "use strict";
   var pending = null;
+  // Requests the agent made in the list (filters, tabs, pages). A background refresh carries
+  // the count it started at: if the agent acted meanwhile, the refresh's answer is dropped, so
+  // that it can neither undo their choice nor detach the form whose answer is on its way.
+  var REFRESH_HEADER = "X-Guichet-Refresh";
+  var agentRequests = 0;
+
+  function isRefresh(detail) {
+    var headers = detail && detail.requestConfig && detail.requestConfig.headers;
+    return headers && headers[REFRESH_HEADER] !== undefined ? headers[REFRESH_HEADER] : null;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var region = document.getElementById("work-region");
+    if (region && region.contains(event.target) && isRefresh(event.detail) === null) {
+      agentRequests += 1;
+    }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var tag = isRefresh(event.detail);
+    if (tag !== null && Number(tag) !== agentRequests) { event.detail.shouldSwap = false; }
+  });
 
   function refreshWork() {
     var region = document.getElementById("work-region");
@@ -13,9 +34,17 @@
     if (active && region.contains(active) && active.tagName === "INPUT" && active.type === "search") {
       return;
     }
+    // One of the agent's own requests is on its way: its answer is fresh; look again later.
+    if (region.querySelector(".htmx-request") || region.classList.contains("htmx-request")) {
+      schedule();
+      return;
+    }
+    var headers = {};
+    headers[REFRESH_HEADER] = String(agentRequests);
     window.htmx.ajax("GET", window.location.pathname + window.location.search, {
       target: "#work-region",
-      swap: "innerHTML"
+      swap: "innerHTML",
+      headers: headers
     });
   }
 
