@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
@@ -431,6 +430,12 @@ def tab_counts(user: User, filters: WorkFilters, *, current: int | None = None) 
 ALREADY_TAKEN = gettext_lazy("Cette demande vient d'être prise par un autre agent.")
 
 
+def _receiving_side(agent_id: int, service_ids) -> Q:
+    """Transfers the agent's side receives: to the agent by name, or to one of ``service_ids``
+    (a list, or a subquery of service ids)."""
+    return Q(to_agent_id=agent_id) | Q(to_service_id__in=service_ids)
+
+
 def accept_transfers(case: Case, agent: User, *, at=None) -> int:
     """Mark the case's pending transfers as accepted once someone of the receiving side owns it.
 
@@ -439,10 +444,9 @@ def accept_transfers(case: Case, agent: User, *, at=None) -> int:
     """
     if agent is None:
         return 0
-    receiving = Q(to_agent=agent) | Q(to_service_id__in=user_service_ids(agent))
     return (
         Transfer.objects.filter(case_id=case.pk, accepted_at__isnull=True)
-        .filter(receiving)
+        .filter(_receiving_side(agent.pk, user_service_ids(agent)))
         .update(accepted_at=at or timezone.now())
     )
 
@@ -482,25 +486,14 @@ def on_case_assigned(sender, case_id, agent_id, **kwargs) -> None:
     case to an agent of the receiving service also accepts the transfer.
 
     Routing's hot path sends this after every assignment, nearly always for a case without a
-    pending transfer: one plain statement (the ORM's compilation of the same update cost more
-    than its execution). Routing only gives cases to agents, whose services are those of their
-    profile, as ``accept_transfers`` reads them."""
+    pending transfer: one statement, the agent's services read in it as a subquery (routing
+    only gives cases to agents, whose services are those of their profile)."""
     if agent_id is None:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(_accept_on_assignment_sql(), [timezone.now(), case_id, agent_id, agent_id])
-
-
-@functools.cache
-def _accept_on_assignment_sql() -> str:
-    transfer = connection.ops.quote_name(Transfer._meta.db_table)
-    profile = connection.ops.quote_name(AgentProfile._meta.db_table)
-    services = connection.ops.quote_name(AgentProfile.services.through._meta.db_table)
-    return (
-        f"UPDATE {transfer} SET accepted_at = %s WHERE case_id = %s AND accepted_at IS NULL "  # noqa: S608 (table names only)
-        f"AND (to_agent_id = %s OR to_service_id IN (SELECT s.service_id FROM {services} s "
-        f"JOIN {profile} p ON p.id = s.agentprofile_id WHERE p.user_id = %s))"
-    )
+    services = AgentProfile.services.through.objects.filter(agentprofile__user_id=agent_id)
+    Transfer.objects.filter(case_id=case_id, accepted_at__isnull=True).filter(
+        _receiving_side(agent_id, services.values("service_id"))
+    ).update(accepted_at=timezone.now())
 
 
 def assignable_agents(case: Case) -> QuerySet[User]:
@@ -1133,11 +1126,7 @@ class ContactRow:
 
 def _month_names() -> dict[int, str]:
     """Month names in the active language (``date:"F"``), cached like ``choice_labels``."""
-    key = ("months", translation.get_language())
-    names = _LABELS.get(key)
-    if names is None:
-        names = _LABELS[key] = {number: str(name) for number, name in MONTHS.items()}
-    return names
+    return _per_language("months", lambda: {number: str(name) for number, name in MONTHS.items()})
 
 
 def contact_time(moment: datetime, tz=None, months: dict[int, str] | None = None) -> str:
@@ -1218,14 +1207,20 @@ def present_contacts(rows) -> list[ContactRow]:
 _LABELS: dict[tuple, dict[str, str]] = {}
 
 
+def _per_language(name, build):
+    """``build()`` once per (name, active language), then the same read-only value."""
+    key = (name, translation.get_language())
+    value = _LABELS.get(key)
+    if value is None:
+        value = _LABELS[key] = build()
+    return value
+
+
 def choice_labels(choices_class) -> dict[str, str]:
     """``value -> label`` of a Choices class in the active language (cached, read-only)."""
-    key = (choices_class, translation.get_language())
-    labels = _LABELS.get(key)
-    if labels is None:
-        labels = {value: str(label) for value, label in choices_class.choices}
-        _LABELS[key] = labels
-    return labels
+    return _per_language(
+        choices_class, lambda: {value: str(label) for value, label in choices_class.choices}
+    )
 
 
 def label_events(events):
@@ -1260,13 +1255,13 @@ def present_cases(cases, user: User):
 def status_labels() -> dict[str, str]:
     """Status names as agents read them (the model's are worded for the citizen). Cached per
     language like ``choice_labels``: read-only."""
-    key = ("agent-statuses", translation.get_language())
-    labels = _LABELS.get(key)
-    if labels is None:
+
+    def build():
         labels = dict(choice_labels(Case.Status))
         labels[Case.Status.WAITING_CITIZEN] = _("En attente de l'usager")
-        _LABELS[key] = labels
-    return labels
+        return labels
+
+    return _per_language("agent-statuses", build)
 
 
 def label_cases(cases):

@@ -543,6 +543,16 @@ def _conditional_assign(
         return cursor.rowcount == 1
 
 
+def _assignment_payload(
+    agent_id: int, mode: str, from_status: str, to_status: str, previous_owner: int | None = None
+) -> dict:
+    """The payload of an ``assignment`` timeline event (one shape whoever writes the row)."""
+    payload = {"agent": agent_id, "mode": mode, "from": str(from_status), "to": str(to_status)}
+    if previous_owner:
+        payload["previous_agent"] = previous_owner
+    return payload
+
+
 def _after_assignment(
     case: Case,
     agent_id: int,
@@ -575,9 +585,7 @@ def _after_assignment(
         0,
     )
     if written_event is None:
-        payload = {"agent": agent_id, "mode": mode, "from": old_status, "to": new_status}
-        if previous_owner:
-            payload["previous_agent"] = previous_owner
+        payload = _assignment_payload(agent_id, mode, old_status, new_status, previous_owner)
         add_event(
             case,
             Event.Type.ASSIGNMENT,
@@ -807,8 +815,7 @@ def _claim_head_pg(
     params: list = [list(topic_ids), Case.Status.NEW]
     if with_callbacks:
         params += [Channel.CALLBACK, CallbackRequest.Status.SCHEDULED, now]
-    payload = {"agent": agent_id, "mode": "auto", "from": Case.Status.NEW.value}
-    payload["to"] = Case.Status.ASSIGNED.value
+    payload = _assignment_payload(agent_id, "auto", Case.Status.NEW, Case.Status.ASSIGNED)
     params += [Case.Status.NEW]
     params += [agent_id, now, Case.Status.ASSIGNED, now, Case.Status.NEW]
     params += [agent_id, agent_id, AgentPresence.Status.AVAILABLE]
@@ -850,13 +857,7 @@ def _claim_for_agent(
         if case is not None:
             # The claim wrote the assignment; the case object shows it as it was before.
             case.status = Case.Status.NEW
-            if case.sla_deadline is None:
-                deadline = deadline_for(case)
-                if deadline is not None:
-                    Case.objects.filter(pk=case.pk, sla_deadline__isnull=True).update(
-                        sla_deadline=deadline
-                    )
-                    case.sla_deadline = deadline
+            _ensure_deadline(case)
             return case, event
         if seen == 0:
             return None, None
