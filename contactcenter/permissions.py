@@ -7,7 +7,7 @@
 Anything else is a 404, never a 403, so that existence is not disclosed.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from .models import AuditLog, Case, Service, Transfer, User
@@ -29,6 +29,41 @@ def user_service_ids(user: User) -> list[int]:
     return cached
 
 
+def _pending_transfers(user: User):
+    """Cases transferred to this agent by name, not accepted yet."""
+    return Transfer.objects.filter(to_agent=user, accepted_at__isnull=True).order_by()
+
+
+def _agent_scope(user: User) -> tuple[list[int], list[int]]:
+    """An agent's service ids (as ``user_service_ids``, cached on the user) and the cases
+    transferred to them and still pending (never cached: a transfer is accepted at any time).
+
+    When the service ids are not cached yet, both come from one query (one round trip less
+    on every page of the console)."""
+    if getattr(user, "_guichet_service_ids", None) is not None:
+        return user._guichet_service_ids, list(
+            _pending_transfers(user).values_list("case_id", flat=True)
+        )
+    integer = IntegerField()
+    services = (
+        user_services(user)
+        .order_by()
+        .annotate(part=Value(0, output_field=integer), ref=F("id"), sort=F("name"))
+        .values_list("part", "ref", "sort")
+    )
+    pending = (
+        _pending_transfers(user)
+        .annotate(part=Value(1, output_field=integer), ref=F("case_id"), sort=Value(""))
+        .values_list("part", "ref", "sort")
+    )
+    rows = list(services.union(pending, all=True))
+    # user_services' order (the service's name, then id), as the cached list always had.
+    services_rows = sorted((row for row in rows if row[0] == 0), key=lambda row: (row[2], row[1]))
+    service_ids = [ref for _part, ref, _sort in services_rows]
+    user._guichet_service_ids = service_ids
+    return service_ids, [ref for part, ref, _sort in rows if part == 1]
+
+
 def visible_cases(user: User) -> QuerySet[Case]:
     if not user.is_authenticated:
         return Case.objects.none()
@@ -36,17 +71,14 @@ def visible_cases(user: User) -> QuerySet[Case]:
         return Case.objects.all()
     if user.is_citizen:
         return Case.objects.filter(citizen=user)
-    scope = Q(service_id__in=user_service_ids(user))
-    if user.is_agent:
-        # Pending transfers to a named agent are few: a literal id list keeps the planner on the
-        # service indexes (an OR with a subquery made PostgreSQL scan and sort).
-        pending = list(
-            Transfer.objects.filter(to_agent=user, accepted_at__isnull=True).values_list(
-                "case_id", flat=True
-            )
-        )
-        if pending:
-            scope |= Q(pk__in=pending)
+    if not user.is_agent:
+        return Case.objects.filter(service_id__in=user_service_ids(user))
+    # Pending transfers to a named agent are few: a literal id list keeps the planner on the
+    # service indexes (an OR with a subquery made PostgreSQL scan and sort).
+    service_ids, pending = _agent_scope(user)
+    scope = Q(service_id__in=service_ids)
+    if pending:
+        scope |= Q(pk__in=pending)
     return Case.objects.filter(scope)
 
 

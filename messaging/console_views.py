@@ -554,12 +554,17 @@ def _citizen_or_404(citizen_id) -> User:
     return citizen
 
 
-def _render_synthesis(request, citizen: User, *, access=None, status=200, **forms):
+def _render_synthesis(request, citizen: User, *, access=None, audit=None, status=200, **forms):
+    """The sheet, or with htmx and a cursor only its next contacts. ``audit``: writes the
+    audit record of this opening (called once the data is read, before anything is rendered:
+    the agent's services are then already known, no query of their own)."""
     cursor = request.GET.get("apres", "")
     access_form = forms.get("access_form") or AccessReasonForm()
     if request.htmx and cursor and not request.htmx.boosted:
         # "Afficher les contacts plus anciens": only the next rows, not the whole sheet.
         case_ids = console.citizen_visible_case_ids(request.user, citizen)
+        if audit is not None:
+            audit()
         try:
             page = console.contact_page(citizen, case_ids, cursor=cursor)
         except ValueError:
@@ -576,6 +581,8 @@ def _render_synthesis(request, citizen: User, *, access=None, status=200, **form
             status=status,
         )
     sheet = console.synthesis(request.user, citizen)
+    if audit is not None:
+        access = audit()
     context = {
         "sheet": sheet,
         "citizen": citizen,
@@ -602,14 +609,17 @@ def citizen_sheet(request, citizen_id):
     reason = AccessReasonForm(request.GET)
     motif = reason.cleaned_data["motif"] if reason.is_valid() else ""
     cursor = request.GET.get("apres", "")
-    access = record_access(
-        request.user,
-        AuditLog.Action.VIEW_SYNTHESIS,
-        citizen=citizen,
-        reason=motif,
-        detail={"page": "suivante" if cursor else "premiere"},
-    )
-    return _render_synthesis(request, citizen, access=access)
+
+    def audit():
+        return record_access(
+            request.user,
+            AuditLog.Action.VIEW_SYNTHESIS,
+            citizen=citizen,
+            reason=motif,
+            detail={"page": "suivante" if cursor else "premiere"},
+        )
+
+    return _render_synthesis(request, citizen, audit=audit)
 
 
 @require_POST

@@ -84,6 +84,33 @@ def test_agent_sees_case_transferred_to_them_while_pending(agent_b, agent_a, cas
     assert case_a not in visible_cases(agent_b)
 
 
+def test_agent_scope_reads_services_and_pending_transfers_in_one_query(
+    agent_a, agent_b, service_a, service_b, case_a, case_b, django_assert_num_queries
+):
+    from contactcenter.models import User
+    from contactcenter.permissions import user_service_ids
+
+    agent_a.agent_profile.services.add(service_b)
+    Transfer.objects.create(
+        case=case_b,
+        from_service=case_b.service,
+        to_service=case_b.service,
+        to_agent=agent_a,
+        reason="Dossier mixte",
+        created_by=agent_b,
+    )
+    agent = User.objects.get(pk=agent_a.pk)  # nothing cached on it yet
+    with django_assert_num_queries(1):
+        visible_cases(agent)
+    # The services in user_services' order (by name), as the audit's acting service expects.
+    assert user_service_ids(agent) == [service_b.pk, service_a.pk]
+    agent_a.agent_profile.services.remove(service_b)
+    agent = User.objects.get(pk=agent_a.pk)
+    assert set(visible_cases(agent)) == {case_a, case_b}  # service a, and the pending transfer
+    with django_assert_num_queries(1):  # services cached: only the pending transfers again
+        visible_cases(agent)
+
+
 def test_supervisor_sees_their_services_only(supervisor, case_a, case_b):
     assert list(visible_cases(supervisor)) == [case_a]
 

@@ -48,3 +48,16 @@ def test_anonymous_visit_creates_no_session(client, db):
     response = client.get("/")
     assert response.status_code in (200, 302)
     assert Session.objects.count() == 0
+
+
+def test_cached_sessions_are_read_from_the_cache_and_kept_in_the_database(
+    client_as, citizen, settings
+):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    client = client_as(citizen)
+    client.get("/espace/")
+    key = client.session.session_key
+    assert Session.objects.filter(session_key=key).exists()  # written through
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/espace/").status_code == 200
+    assert not [q for q in queries if "django_session" in q["sql"]]

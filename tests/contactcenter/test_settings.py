@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from contactcenter.settings import gc_threshold, redis_channel_layer
+from contactcenter.settings import gc_threshold, redis_channel_layer, session_engine
 
 
 def test_gc_threshold_parses_generations_or_keeps_python_defaults():
@@ -44,3 +44,8 @@ def test_channel_layer_kind_is_checked():
     )
     with pytest.raises(ImproperlyConfigured, match="CHANNEL_LAYER"):
         redis_channel_layer("redis://r:6379/0", "p", "kafka")
+
+
+def test_sessions_are_cached_only_in_a_shared_cache():
+    assert session_engine("redis://r:6379/0").endswith("cached_db")
+    assert session_engine("") == "django.contrib.sessions.backends.db"
