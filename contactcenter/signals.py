@@ -3,8 +3,9 @@
 - ``case_needs_routing(case_id)``: a contact arrived or came back to a queue; routing connects
   and queues its assignment task after commit.
 - ``demo_loaded(people)``: sent at the end of ``load_demo``; apps add their own demo data.
-- ``case_assigned(case_id, agent_id, channel)``: routing gave the case an owner (sent after commit);
-  channels connect to push it to the agent's console.
+- ``case_assigned(case_id, agent_id, channel, pending_transfer)``: routing gave the case an owner
+  (sent after commit); channels connect to push it to the agent's console. ``pending_transfer``:
+  whether a transfer of the case waits to be accepted (None when routing did not read it).
 - ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
   in their space (never the content); messaging connects and writes the outbox.
 """

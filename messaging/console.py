@@ -487,8 +487,9 @@ def on_case_assigned(sender, case_id, agent_id, **kwargs) -> None:
 
     Routing's hot path sends this after every assignment, nearly always for a case without a
     pending transfer: one statement, the agent's services read in it as a subquery (routing
-    only gives cases to agents, whose services are those of their profile)."""
-    if agent_id is None:
+    only gives cases to agents, whose services are those of their profile). None at all when
+    routing says the case has no pending transfer (``pending_transfer=False``)."""
+    if agent_id is None or kwargs.get("pending_transfer") is False:
         return
     services = AgentProfile.services.through.objects.filter(agentprofile__user_id=agent_id)
     Transfer.objects.filter(case_id=case_id, accepted_at__isnull=True).filter(

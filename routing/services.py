@@ -46,7 +46,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contactcenter.models import AgentProfile, Case, Channel, Event, Service, Topic, User
+from contactcenter.models import (
+    AgentProfile,
+    Case,
+    Channel,
+    Event,
+    Service,
+    Topic,
+    Transfer,
+    User,
+)
 from contactcenter.permissions import user_service_ids
 from contactcenter.services import (
     add_event,
@@ -137,6 +146,20 @@ def _fetchone_hot(sql: str, params: list):
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, [_plain(value) for value in params], prepare=True)
         return cursor.fetchone()
+
+
+def _fetchall_hot(sql: str, params: list) -> list[tuple]:
+    """``_fetchone_hot`` for a statement that returns several rows."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [_plain(value) for value in params], prepare=True)
+        return cursor.fetchall()
 
 
 def _plain(value):
@@ -564,13 +587,15 @@ def _after_assignment(
     new_status: str = Case.Status.ASSIGNED,
     free_after: int | None = None,
     written_event: Event | None = None,
+    pending_transfer: bool | None = None,
 ) -> None:
     """Timeline, idle clock and after-commit notifications of a successful assignment.
 
     ``free_after``: the agent's free slots on the channel once assigned, when the caller knows
     it (saves a query). ``written_event``: the assigning statement already reset the agent's
     idle clock and wrote this timeline event (its ``post_save`` is sent here, as
-    ``add_event`` would)."""
+    ``add_event`` would). ``pending_transfer``: whether a transfer of the case waits to be
+    accepted, when the caller knows it (passed on with ``case_assigned``)."""
     if written_event is None:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -609,7 +634,13 @@ def _after_assignment(
     case_id, channel, reference = case.pk, case.channel, case.reference
 
     def notify():
-        case_assigned.send(sender=Case, case_id=case_id, agent_id=agent_id, channel=channel)
+        case_assigned.send(
+            sender=Case,
+            case_id=case_id,
+            agent_id=agent_id,
+            channel=channel,
+            pending_transfer=pending_transfer,
+        )
         group_send(
             agent_group(agent_id),
             {
@@ -752,7 +783,7 @@ def _case_columns() -> tuple[str, ...]:
 
 
 @functools.cache
-def _claim_sql(group: str, head_per_topic: int, with_callbacks: bool) -> str:
+def _claim_sql(group: str, with_callbacks: bool) -> str:
     """The one-statement claim of ``_claim_head_pg`` (built once per channel group)."""
     case_table = _t(Case)
     returning = ", ".join(
@@ -772,104 +803,137 @@ def _claim_sql(group: str, head_per_topic: int, with_callbacks: bool) -> str:
         f"CROSS JOIN LATERAL (SELECT c.id FROM {case_table} c "
         f"WHERE c.topic_id = t.topic_id AND c.status = %s AND c.assigned_to_id IS NULL "
         f"AND c.channel IN {_in_list(CHANNEL_GROUPS[group])} {callback_clause}"
-        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT {int(head_per_topic)}) h), "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT %s) h), "
+        f"room AS (SELECT GREATEST(LEAST(%s, p.capacity_{group} - "
+        f"({_load_sql('p.user_id', group)})), 0) AS n FROM {_t(AgentPresence)} p "
+        f"WHERE p.user_id = %s AND p.status = %s), "
         f"picked AS (SELECT c.id FROM {case_table} c WHERE c.id IN (SELECT id FROM head) "
         f"AND c.status = %s AND c.assigned_to_id IS NULL "
-        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT 1 FOR UPDATE OF c SKIP LOCKED), "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT (SELECT COALESCE((SELECT n FROM room), 0)) "
+        f"FOR UPDATE OF c SKIP LOCKED), "
         f"claimed AS (UPDATE {case_table} SET assigned_to_id = %s, assigned_at = %s, "
         f"status = %s, priority = 0, updated_at = %s "
-        f"WHERE id = (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = %s "
-        f"AND ({_load_sql('%s', group)}) < (SELECT p.capacity_{group} FROM "
-        f"{_t(AgentPresence)} p WHERE p.user_id = %s AND p.status = %s) "
+        f"WHERE id IN (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = %s "
         f"RETURNING {returning}), "
         f"idle AS (UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s "
         f"AND EXISTS (SELECT 1 FROM claimed)), "
         f"event AS (INSERT INTO {_t(Event)} ({event_columns}) "
         f"SELECT claimed.id, claimed.citizen_id, %s, claimed.channel, NULL, TRUE, '', "
-        f"%s::jsonb, %s FROM claimed RETURNING id) "
-        f"SELECT (SELECT COUNT(*) FROM head), (SELECT id FROM event), claimed.* "
-        f"FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
+        f"%s::jsonb, %s FROM claimed RETURNING id, case_id) "
+        f"SELECT (SELECT COUNT(*) FROM head), event.id, EXISTS (SELECT 1 FROM "
+        f"{_t(Transfer)} tr WHERE tr.case_id = claimed.id AND tr.accepted_at IS NULL), claimed.* "
+        f"FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN event ON event.case_id = claimed.id) "
+        f"ON TRUE"
     )
 
 
+@dataclass(slots=True)
+class Claim:
+    """A case the engine just gave an agent: the case (as it was before the claim), the
+    ``assignment`` event the claim wrote (None: the caller writes it) and whether a transfer of
+    the case is waiting to be accepted (None: not known)."""
+
+    case: Case
+    event: Event | None = None
+    pending_transfer: bool | None = None
+
+
 def _claim_head_pg(
-    agent_id: int, group: str, now: datetime, topic_ids: list[int]
-) -> tuple[Case | None, Event | None, int]:
-    """PostgreSQL: pick, lock and assign the head of the agent's queues for one channel group,
-    and write the assignment to the timeline, in one statement. Returns (the case or None, its
-    assignment event, how many head cases were seen).
+    agent_id: int, group: str, now: datetime, topic_ids: list[int], room: int
+) -> tuple[list[Claim], int]:
+    """PostgreSQL: pick, lock and assign up to ``room`` cases at the head of the agent's queues
+    for one channel group, and write the assignments to the timeline, in one statement.
+    Returns (the claims, in queue order; how many head cases were seen).
 
-    1. ``head``: the first ``HEAD_PER_TOPIC`` queued cases of each of the agent's topics, each
-       read in queue order from the partial index ``case_topic_queue_head`` (a few index
-       entries per topic, whatever the length of the queues);
-    2. ``picked``: the best of them still waiting, locked ``FOR UPDATE SKIP LOCKED`` (a case
-       another worker holds is skipped, not waited for);
-    3. ``claimed``: the checked conditional UPDATE (still unassigned and new, and the agent's
-       active load on the group below their capacity: the caller holds the agent's lock);
-    4. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
-       event is written (the row ``add_event`` would write), when a case was claimed.
+    1. ``head``: the first ``HEAD_PER_TOPIC + room - 1`` queued cases of each of the agent's
+       topics, each read in queue order from the partial index ``case_topic_queue_head`` (a
+       few index entries per topic, whatever the length of the queues);
+    2. ``room``: the agent's free slots on the group (capacity minus active load), at most
+       ``room``; read in this statement, whose snapshot is taken once the caller holds the
+       agent's lock, so every earlier assignment to the agent is visible;
+    3. ``picked``: the best head cases still waiting, as many as there is room, locked ``FOR
+       UPDATE SKIP LOCKED`` (a case another worker holds is skipped, not waited for);
+    4. ``claimed``: the checked conditional UPDATE (still unassigned and new);
+    5. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
+       events are written (the rows ``add_event`` would write), when cases were claimed.
 
-    None with a count above zero: every head case was taken or locked meanwhile (the caller
-    falls back to the whole queue)."""
+    No claim with a count above zero: every head case was taken or locked meanwhile (the
+    caller falls back to the whole queue)."""
     with_callbacks = Channel.CALLBACK in CHANNEL_GROUPS[group]
     params: list = [list(topic_ids), Case.Status.NEW]
     if with_callbacks:
         params += [Channel.CALLBACK, CallbackRequest.Status.SCHEDULED, now]
     payload = _assignment_payload(agent_id, "auto", Case.Status.NEW, Case.Status.ASSIGNED)
+    params += [HEAD_PER_TOPIC + room - 1]
+    params += [room, agent_id, AgentPresence.Status.AVAILABLE]
     params += [Case.Status.NEW]
     params += [agent_id, now, Case.Status.ASSIGNED, now, Case.Status.NEW]
-    params += [agent_id, agent_id, AgentPresence.Status.AVAILABLE]
     params += [now, agent_id]
     params += [Event.Type.ASSIGNMENT, json.dumps(payload), now]
-    sql = _claim_sql(group, HEAD_PER_TOPIC, with_callbacks)
-    seen, event_id, *values = _fetchone_hot(sql, params)
-    if values[0] is None:
-        return None, None, seen
-    case = Case.from_db(connection.alias, _case_columns(), values)
-    event = Event(
-        id=event_id,
-        case=case,
-        citizen_id=case.citizen_id,
-        type=Event.Type.ASSIGNMENT,
-        channel=case.channel,
-        actor=None,
-        internal=True,
-        body="",
-        payload=payload,
-        created_at=now,
+    rows = _fetchall_hot(_claim_sql(group, with_callbacks), params)
+    seen = rows[0][0] if rows else 0
+    claims = []
+    for _seen, event_id, pending, *values in rows:
+        if values[0] is None:
+            continue
+        case = Case.from_db(connection.alias, _case_columns(), values)
+        event = Event(
+            id=event_id,
+            case=case,
+            citizen_id=case.citizen_id,
+            type=Event.Type.ASSIGNMENT,
+            channel=case.channel,
+            actor=None,
+            internal=True,
+            body="",
+            payload=payload,
+            created_at=now,
+        )
+        event._state.adding = False
+        event._state.db = connection.alias
+        claims.append(Claim(case, event, pending))
+    claims.sort(key=_queue_key)
+    return claims, seen
+
+
+def _queue_key(claim: Claim):
+    case = claim.case
+    return (
+        -case.priority,
+        not case.fragile,
+        case.sla_deadline is None,
+        case.sla_deadline or case.created_at,
+        case.created_at,
+        case.pk,
     )
-    event._state.adding = False
-    event._state.db = connection.alias
-    return case, event, seen
 
 
 def _claim_for_agent(
-    agent_id: int, group: str, now: datetime, topic_ids: list[int]
-) -> tuple[Case | None, Event | None]:
-    """Give the agent (locked, with room on the group) the head of their queues for one channel
-    group. Returns (the case, assigned; or None) and, when the same statement also reset the
-    agent's idle clock and wrote the timeline event, that event (else None: the caller's
+    agent_id: int, group: str, now: datetime, topic_ids: list[int], room: int = 1
+) -> list[Claim]:
+    """Give the agent (locked, with room on the group) up to ``room`` cases at the head of their
+    queues for one channel group (assigned). A claim with an event: the same statement also
+    reset the agent's idle clock and wrote the timeline event (else the caller's
     ``_after_assignment`` writes them)."""
-    if not topic_ids:
-        return None, None
+    if not topic_ids or room <= 0:
+        return []
     if connection.vendor == "postgresql":
-        case, event, seen = _claim_head_pg(agent_id, group, now, topic_ids)
-        if case is not None:
+        claims, seen = _claim_head_pg(agent_id, group, now, topic_ids, room)
+        for claim in claims:
             # The claim wrote the assignment; the case object shows it as it was before.
-            case.status = Case.Status.NEW
-            _ensure_deadline(case)
-            return case, event
-        if seen == 0:
-            return None, None
+            claim.case.status = Case.Status.NEW
+            _ensure_deadline(claim.case)
+        if claims or seen == 0:
+            return claims
         # Every head case went to other workers meanwhile: the whole queue, locked.
     case = _best_case_for(agent_id, group, now, topic_ids)
     if case is None:
-        return None, None
+        return []
     deadline = _missing_deadline(case)
     if not _conditional_assign(case, agent_id, now=now, deadline=deadline):
-        return None, None
+        return []
     case.sla_deadline = case.sla_deadline or deadline
-    return case, None
+    return [Claim(case)]
 
 
 def _lock_available_agent(
@@ -910,39 +974,55 @@ def _lock_available_agent(
     return capacity, loads, topic_ids
 
 
-def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:
-    """Give an available agent the best case waiting in their queues, if they have room.
+def assign_available(
+    agent: User | int, *, limit: int | None = None, groups=GROUP_ORDER
+) -> list[Case]:
+    """Fill an available agent's free slots with the best cases waiting in their queues, up to
+    ``limit`` cases, in one transaction. Returns the assigned cases (maybe none).
 
-    Channel groups are tried in order (chat, phone/callback, web). Runs its own transaction:
-    locks the agent's presence row (``SKIP LOCKED``: if another worker is assigning to this
-    agent, returns None) and the chosen case row, then assigns with a checked conditional
-    UPDATE. Returns the assigned case or None.
+    Channel groups are tried in order (chat, phone/callback, web). Locks the agent's presence
+    row (``SKIP LOCKED``: if another worker is assigning to this agent, returns []); on
+    PostgreSQL each group is then one statement that claims as many head cases as the agent
+    has room for (``_claim_head_pg``), elsewhere one case per group through the checked
+    conditional UPDATE. An agent who became free of several slots at once gets them filled by
+    one lock, one statement per group and one commit.
     """
     agent_id = agent if isinstance(agent, int) else agent.pk
     now = timezone.now()
+    assigned: list[Case] = []
     with transaction.atomic():
         locked = _lock_available_agent(agent_id)
         if locked is None:
-            return None
+            return assigned
         capacity, loads, topic_ids = locked
         for group in groups:
-            if capacity[group] <= loads[group]:
+            free = capacity[group] - loads[group]
+            room = free if limit is None else min(free, limit - len(assigned))
+            if room <= 0:
                 continue
-            case, event = _claim_for_agent(agent_id, group, now, topic_ids)
-            if case is None:
-                continue
-            free_after = capacity[group] - loads[group] - 1
-            _after_assignment(
-                case,
-                agent_id,
-                now=now,
-                by=None,
-                mode="auto",
-                free_after=free_after,
-                written_event=event,
-            )
-            return case
-    return None
+            for claim in _claim_for_agent(agent_id, group, now, topic_ids, room):
+                free -= 1
+                _after_assignment(
+                    claim.case,
+                    agent_id,
+                    now=now,
+                    by=None,
+                    mode="auto",
+                    free_after=free,
+                    written_event=claim.event,
+                    pending_transfer=claim.pending_transfer,
+                )
+                assigned.append(claim.case)
+            if limit is not None and len(assigned) >= limit:
+                break
+    return assigned
+
+
+def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:
+    """Give an available agent the best case waiting in their queues, if they have room: one
+    case (``assign_available`` with ``limit=1``). Returns the assigned case or None."""
+    cases = assign_available(agent, limit=1, groups=groups)
+    return cases[0] if cases else None
 
 
 def _lock_presence(agent_id: int) -> AgentPresence:

@@ -23,8 +23,13 @@ def route_case(case_id: int, exclude_agent_ids: list[int] | None = None) -> int 
 def assign_agent(agent_id: int) -> int:
     """An agent became available or freed capacity: give them waiting work, as much as fits."""
     count = 0
-    while count < MAX_ASSIGN_PER_RUN and services.assign_next(agent_id) is not None:
-        count += 1
+    while count < MAX_ASSIGN_PER_RUN:
+        # Each pass fills every free slot it can in one transaction; another pass only when
+        # some head cases were held by other workers (or more came meanwhile).
+        assigned = services.assign_available(agent_id, limit=MAX_ASSIGN_PER_RUN - count)
+        if not assigned:
+            break
+        count += len(assigned)
     services.schedule_availability_refresh(services.user_service_ids_for(agent_id))
     return count
 

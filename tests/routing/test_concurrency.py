@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contactcenter.models import AgentProfile, Case, Event, Service, Skill, Topic, User
@@ -282,3 +283,78 @@ def test_assign_next_claim_keeps_queue_order_and_timeline():
     presence = AgentPresence.objects.get(pk=agent.pk)
     assert presence.idle_since >= Case.objects.get(pk=order[-1]).assigned_at
     assert services.assign_next(agent.pk) is None
+
+
+def test_concurrent_batched_fill_never_double_assigns_nor_overflows():
+    # Agents come on shift, each filled in one transaction per pass, by 8 threads at once
+    # (each agent 3 times, in different orders), while other threads route single cases.
+    agents = build_world(n_agents=60, n_cases=2000, seed=11)
+    items = [("agent", a.pk) for a in agents] * 3
+    items += [("case", c) for c in Case.objects.values_list("pk", flat=True)[:500]]
+    random.Random(5).shuffle(items)
+
+    def step(item):
+        kind, ident = item
+        if kind == "agent":
+            services.assign_available(ident)
+        else:
+            services.route_case(ident)
+
+    run_threads(step, items, 8)
+    assigned = assert_invariants()
+    # Every agent is full on each group, or nothing they may take is left in that group.
+    for agent in agents:
+        presence = AgentPresence.objects.get(pk=agent.pk)
+        loads = services.agent_loads(agent.pk)
+        for group in services.CHANNEL_GROUPS:
+            if loads[group] < presence.capacity_for(group):
+                assert services.assign_available(agent.pk, groups=[group]) == []
+    assert assigned > 0
+
+
+def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transaction():
+    agent, cases = one_agent_queue(n_cases=6)
+    AgentPresence.objects.filter(pk=agent.pk).update(capacity_web=4)
+    Case.objects.filter(pk=cases[4].pk).update(fragile=True)
+    heard = []
+
+    def on_assigned(sender, case_id, agent_id, pending_transfer=None, **kwargs):
+        heard.append((case_id, pending_transfer))
+
+    from contactcenter.models import Transfer
+    from contactcenter.signals import case_assigned
+
+    Transfer.objects.create(
+        case=cases[0],
+        from_service=cases[0].service,
+        to_service=cases[0].service,
+        reason="Compétence",
+        created_by=agent,
+    )
+    case_assigned.connect(on_assigned, dispatch_uid="test.batch.assigned")
+    try:
+        # One transaction: the agent's lock and one claim statement (server-side prepared, not
+        # in Django's query log) write cases, timeline and idle clock; Django's own queries
+        # are only the SLA deadlines of cases that had none, and after commit the acceptance
+        # of the one pending transfer (the other cases: none, routing read that there was none).
+        with CaptureQueriesContext(connection) as queries:
+            assigned = services.assign_available(agent.pk)
+    finally:
+        case_assigned.disconnect(dispatch_uid="test.batch.assigned")
+    assert [c.pk for c in assigned] == [cases[4].pk, cases[0].pk, cases[1].pk, cases[2].pk]
+    sqls = [q["sql"] for q in queries]
+    assert [q for q in sqls if q in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
+    assert not [q for q in sqls if "contactcenter_event" in q or "routing_agentpresence" in q]
+    assert len([q for q in sqls if q.startswith('UPDATE "contactcenter_transfer"')]) == 1
+    assert sorted(heard) == sorted(
+        [(cases[4].pk, False), (cases[0].pk, True), (cases[1].pk, False), (cases[2].pk, False)]
+    )
+    assert Event.objects.filter(type="assignment").count() == 4
+    assert services.agent_loads(agent.pk)["web"] == 4
+    assert services.assign_available(agent.pk) == []  # full
+    # The transfer's receiving side got it: accepted by messaging's receiver.
+    assert Transfer.objects.get(case=cases[0]).accepted_at is not None
+    Case.objects.filter(pk__in=[cases[4].pk, cases[0].pk]).update(status="closed")
+    assert [c.pk for c in services.assign_available(agent.pk, limit=1)] == [cases[3].pk]
+    assert [c.pk for c in services.assign_available(agent.pk)] == [cases[5].pk]
+    assert_invariants()
