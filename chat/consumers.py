@@ -477,7 +477,7 @@ class AgentDeskConsumer(GuardedConsumer):
 
     handlers = {"ping": "on_ping"}
     rate_limited_types = frozenset(handlers)
-    layer_handlers = frozenset({"case_assigned"})
+    layer_handlers = frozenset({"case_assigned", "cases_assigned"})
 
     async def connect(self):
         self.group = None
@@ -506,6 +506,11 @@ class AgentDeskConsumer(GuardedConsumer):
         conversation_id = await db(_assigned_conversation)(self.scope["user"], event.get("case_id"))
         if conversation_id:
             await self.send_json({"type": "assigned", "conversation": conversation_id})
+
+    async def cases_assigned(self, event):
+        # Routing's batch message (several cases given at once): each case as above.
+        for notice in event.get("cases") or []:
+            await self.case_assigned(notice)
 
 
 def _desk_ids(user) -> list[int]:

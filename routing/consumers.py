@@ -100,6 +100,12 @@ class PresenceConsumer(AsyncWebsocketConsumer):
     async def case_assigned(self, event):
         await self.send(json.dumps(event))
 
+    async def cases_assigned(self, event):
+        # Several cases given at once (one message on the group): one frame per case, as
+        # the console expects.
+        for notice in event.get("cases") or []:
+            await self.send(json.dumps({"type": "case.assigned", **notice}))
+
     async def case_unassigned(self, event):
         await self.send(json.dumps(event))
 

@@ -588,6 +588,7 @@ def _after_assignment(
     free_after: int | None = None,
     written_event: Event | None = None,
     pending_transfer: bool | None = None,
+    publish: bool = True,
 ) -> None:
     """Timeline, idle clock and after-commit notifications of a successful assignment.
 
@@ -595,7 +596,8 @@ def _after_assignment(
     it (saves a query). ``written_event``: the assigning statement already reset the agent's
     idle clock and wrote this timeline event (its ``post_save`` is sent here, as
     ``add_event`` would). ``pending_transfer``: whether a transfer of the case waits to be
-    accepted, when the caller knows it (passed on with ``case_assigned``)."""
+    accepted, when the caller knows it (passed on with ``case_assigned``). ``publish=False``:
+    the caller tells the agent's consoles itself (``cases.assigned`` for a batch)."""
     if written_event is None:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -631,7 +633,8 @@ def _after_assignment(
             raw=False,
             using=connection.alias,
         )
-    case_id, channel, reference = case.pk, case.channel, case.reference
+    case_id, channel = case.pk, case.channel
+    notice = assigned_notice(case)
 
     def notify():
         case_assigned.send(
@@ -641,15 +644,8 @@ def _after_assignment(
             channel=channel,
             pending_transfer=pending_transfer,
         )
-        group_send(
-            agent_group(agent_id),
-            {
-                "type": "case.assigned",
-                "case_id": case_id,
-                "channel": channel,
-                "reference": reference,
-            },
-        )
+        if publish:
+            group_send(agent_group(agent_id), {"type": "case.assigned", **notice})
         if previous_owner:
             group_send(agent_group(previous_owner), {"type": "case.unassigned", "case_id": case_id})
 
@@ -659,6 +655,25 @@ def _after_assignment(
     if channel_group(channel) == "chat" and free_after == 0:
         # Availability only changes when this agent's last free chat slot is gone.
         schedule_availability_refresh(user_service_ids_for(agent_id))
+
+
+def assigned_notice(case: Case) -> dict:
+    """What the agent's consoles are told of one assignment (``case.assigned``)."""
+    return {"case_id": case.pk, "channel": case.channel, "reference": case.reference}
+
+
+def _publish_assigned(agent_id: int, cases: list[Case]) -> None:
+    """After commit, tell the agent's consoles of a batch in one message: ``cases.assigned``
+    (``{"cases": [notice, ...]}``; the consumers hand each on as ``case.assigned``), or
+    ``case.assigned`` for a single case."""
+    notices = [assigned_notice(case) for case in cases]
+    if not notices:
+        return
+    if len(notices) == 1:
+        message = {"type": "case.assigned", **notices[0]}
+    else:
+        message = {"type": "cases.assigned", "cases": notices}
+    _on_commit(lambda: group_send(agent_group(agent_id), message))
 
 
 def _missing_deadline(case: Case) -> datetime | None:
@@ -1011,10 +1026,12 @@ def assign_available(
                     free_after=free,
                     written_event=claim.event,
                     pending_transfer=claim.pending_transfer,
+                    publish=False,
                 )
                 assigned.append(claim.case)
             if limit is not None and len(assigned) >= limit:
                 break
+        _publish_assigned(agent_id, assigned)
     return assigned
 
 

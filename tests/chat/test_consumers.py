@@ -490,6 +490,19 @@ async def test_desk_socket_announces_chats_routed_to_the_agent(
     conversation = await db(start)(citizen)
     assigned = await receive_until(desk, lambda f: f["type"] == "assigned")
     assert assigned == {"type": "assigned", "conversation": conversation.pk}
+    # Routing's batch message (several cases given at once): the chat among them is announced.
+    await get_channel_layer().group_send(
+        f"agent-{agent_a.pk}",
+        {
+            "type": "cases.assigned",
+            "cases": [
+                {"case_id": conversation.case_id, "channel": "chat", "reference": "x"},
+                {"case_id": 0, "channel": "web", "reference": "y"},
+            ],
+        },
+    )
+    again = await receive_until(desk, lambda f: f["type"] == "assigned")
+    assert again == {"type": "assigned", "conversation": conversation.pk}
     # Other apps publish to the same group (presence changes...): ignored, never a crash.
     await get_channel_layer().group_send(
         f"agent-{agent_a.pk}", {"type": "presence.status", "status": "paused"}

@@ -89,6 +89,27 @@ async def test_heartbeat_keeps_agent_present_and_relays_assignments(
     assert memory_layer.groups.get(f"agent-{agent_a.pk}", {}) == {}
 
 
+async def test_a_batch_of_assignments_reaches_the_console_case_by_case(
+    agent_a, citizen, topic_a, memory_layer
+):
+    from .conftest import make_case
+
+    await database_sync_to_async(set_available)(agent_a)
+    comm = communicator("/ws/presence/", agent_a)
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.receive_json_from()  # presence.status
+    chat = await database_sync_to_async(make_case)(citizen, topic_a, channel="chat")
+    web = await database_sync_to_async(make_case)(citizen, topic_a, channel="web")
+    assigned = await database_sync_to_async(services.assign_available)(agent_a.pk)
+    assert {case.pk for case in assigned} == {chat.pk, web.pk}
+    frames = [await comm.receive_json_from(timeout=2) for _ in assigned]
+    assert [f["type"] for f in frames] == ["case.assigned", "case.assigned"]
+    assert [(f["case_id"], f["channel"]) for f in frames] == [(chat.pk, "chat"), (web.pk, "web")]
+    assert await comm.receive_nothing(timeout=0.2)  # one frame per case, no more
+    await comm.disconnect()
+
+
 async def test_presence_socket_closes_on_bad_message(agent_a):
     comm = communicator("/ws/presence/", agent_a)
     connected, _ = await comm.connect()
