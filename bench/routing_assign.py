@@ -303,6 +303,7 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     post_save.connect(on_event, sender=Event, weak=False, dispatch_uid="bench.commit")
     timings: list[float] = []  # call start -> assignments committed, per contact
     calls: list[float] = []  # whole call (after-commit notifications included), per contact
+    singles: list[float] = []  # decision time of calls that assigned one contact
     misses = 0
     pull_cpu = 0.0  # CPU time of this process inside assign_available (hits and misses)
     held: list[tuple[float, int, int]] = []  # (since, case id, agent id)
@@ -329,6 +330,8 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
             timings.append(decided)
             calls.append(elapsed)
             held.append((since, case.pk, agent_id))
+        if len(cases) == 1:
+            singles.append(decided)
         return True
 
     # Agents come on shift: every worker walks all agents (in its own order) and fills their
@@ -363,7 +366,9 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     elapsed = time.perf_counter() - t_begin
     cpu = time.process_time() - cpu_begin
     connection.close()
-    results.put((index, len(timings), timings, elapsed, time.time(), misses, cpu, pull_cpu, calls))
+    results.put(
+        (index, len(timings), timings, elapsed, time.time(), misses, cpu, pull_cpu, calls, singles)
+    )
 
 
 def monitor(args, url: str, start, stop, results) -> None:
@@ -484,6 +489,7 @@ def main():
     flush_bench_redis(args)
     ms = [t * 1000 for t in timings]
     call_ms = [t * 1000 for r in worker_results for t in r[8]]
+    single_ms = [t * 1000 for r in worker_results for t in r[9]]
     print()
     print(
         f"Workers: {args.workers} processes, handling time {args.handle_ms:.0f} ms per contact, "
@@ -522,6 +528,12 @@ def main():
         f"p99 {percentile(call_ms, 99):.2f} ms, max {max(call_ms):.2f} ms   (with the "
         f"after-commit notifications: case_assigned receivers, console publish)"
     )
+    if single_ms:
+        print(
+            f"One-contact calls:      {len(single_ms)} calls, decision p50 "
+            f"{statistics.median(single_ms):.2f} ms, p99 {percentile(single_ms, 99):.2f} ms   "
+            f"(an agent freed of one slot; the rest are fills of several slots)"
+        )
     if args.mode == "production":
         print(
             f"Tasks queued:           {tasks} for Celery workers (availability refresh, debounced)"
