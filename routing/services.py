@@ -127,9 +127,9 @@ def _in_list(values) -> str:
     return "(" + ", ".join("'" + str(v) + "'" for v in values) + ")"
 
 
-def _fetchone_hot(sql: str, params: list):
-    """Run one of the engine's hot statements (called for every assignment) and return its
-    first row.
+def _execute_hot(sql: str, params: list, fetch):
+    """Run one of the engine's hot statements (called for every assignment) and return
+    ``fetch(cursor)``.
 
     On PostgreSQL the statement is prepared on the server, once per connection (psycopg's
     ``prepare=True`` with server-side binding; Django's cursors bind on the client and never
@@ -139,27 +139,23 @@ def _fetchone_hot(sql: str, params: list):
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchone()
+            return fetch(cursor)
     import psycopg
 
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, [_plain(value) for value in params], prepare=True)
-        return cursor.fetchone()
+        return fetch(cursor)
+
+
+def _fetchone_hot(sql: str, params: list):
+    """The first row of a hot statement (``_execute_hot``)."""
+    return _execute_hot(sql, params, lambda cursor: cursor.fetchone())
 
 
 def _fetchall_hot(sql: str, params: list) -> list[tuple]:
-    """``_fetchone_hot`` for a statement that returns several rows."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [_plain(value) for value in params], prepare=True)
-        return cursor.fetchall()
+    """Every row of a hot statement (``_execute_hot``)."""
+    return _execute_hot(sql, params, lambda cursor: cursor.fetchall())
 
 
 def _plain(value):

@@ -100,6 +100,20 @@ def run_threads(target, items, n_threads):
     assert errors == []
 
 
+def mixed_step(pull):
+    """A worker's step over ("agent", id) items (``pull(agent_id)``: work for a freed agent)
+    and ("case", id) items (``route_case``: a contact arrived)."""
+
+    def step(item):
+        kind, ident = item
+        if kind == "agent":
+            pull(ident)
+        else:
+            services.route_case(ident)
+
+    return step
+
+
 def assert_invariants():
     # At most one owner per case: one assignment event per case (no requeue in this test).
     per_case = Counter(Event.objects.filter(type="assignment").values_list("case_id", flat=True))
@@ -135,14 +149,7 @@ def test_concurrent_route_case_never_double_assigns_nor_overflows():
     mixed = [("agent", a) for a in agent_ids] + [("case", c) for c in waiting]
     random.Random(3).shuffle(mixed)
 
-    def step(item):
-        kind, ident = item
-        if kind == "agent":
-            services.assign_next(ident)
-        else:
-            services.route_case(ident)
-
-    run_threads(step, mixed, 8)
+    run_threads(mixed_step(services.assign_next), mixed, 8)
     assert_invariants()
     assert connection.vendor == "postgresql"
 
@@ -293,14 +300,7 @@ def test_concurrent_batched_fill_never_double_assigns_nor_overflows():
     items += [("case", c) for c in Case.objects.values_list("pk", flat=True)[:500]]
     random.Random(5).shuffle(items)
 
-    def step(item):
-        kind, ident = item
-        if kind == "agent":
-            services.assign_available(ident)
-        else:
-            services.route_case(ident)
-
-    run_threads(step, items, 8)
+    run_threads(mixed_step(services.assign_available), items, 8)
     assigned = assert_invariants()
     # Every agent is full on each group, or nothing they may take is left in that group.
     for agent in agents:
