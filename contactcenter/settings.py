@@ -121,8 +121,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {})
     # WAL + busy timeout: the ASGI server, Celery-eager work and the shell share one file.
+    # Transactions begin IMMEDIATE (they take the write lock at once, waiting up to the
+    # timeout): a deferred transaction that read first and then writes cannot wait for a
+    # concurrent writer, SQLite fails it at once with "database is locked" (seen when a rating
+    # was saved while the chat wrote its messages).
     DATABASES["default"]["OPTIONS"].update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 if env_str("TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DB_NAME")}

@@ -49,3 +49,14 @@ def test_channel_layer_kind_is_checked():
 def test_sessions_are_cached_only_in_a_shared_cache():
     assert session_engine("redis://r:6379/0").endswith("cached_db")
     assert session_engine("") == "django.contrib.sessions.backends.db"
+
+
+def test_sqlite_transactions_take_the_write_lock_at_once():
+    # A deferred transaction that reads, then writes while another connection writes, fails
+    # at once with "database is locked" instead of waiting for the busy timeout.
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert connection.settings_dict["OPTIONS"]["timeout"] >= 5
