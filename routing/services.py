@@ -630,7 +630,6 @@ def _after_assignment(
             using=connection.alias,
         )
     case_id, channel = case.pk, case.channel
-    notice = assigned_notice(case)
 
     def notify():
         case_assigned.send(
@@ -640,12 +639,12 @@ def _after_assignment(
             channel=channel,
             pending_transfer=pending_transfer,
         )
-        if publish:
-            group_send(agent_group(agent_id), {"type": "case.assigned", **notice})
         if previous_owner:
             group_send(agent_group(previous_owner), {"type": "case.unassigned", "case_id": case_id})
 
     _on_commit(notify)
+    if publish:
+        _publish_assigned(agent_id, [case])
     if free_after is None and channel_group(channel) == "chat":
         free_after = free_capacity(agent_id, channel)
     if channel_group(channel) == "chat" and free_after == 0:
@@ -748,7 +747,7 @@ def _best_case_for(agent_id: int, group: str, now: datetime, topic_ids: list[int
             f"WHERE cb.case_id = c.id AND cb.status = %s AND cb.slot_start <= %s)) "
         )
         params += [Channel.CALLBACK, CallbackRequest.Status.SCHEDULED, now]
-    order = "c.priority DESC, c.fragile DESC, c.sla_deadline ASC NULLS LAST, c.created_at, c.id"
+    order = QUEUE_HEAD_ORDER
     where = (
         f"WHERE c.status = %s AND c.assigned_to_id IS NULL "
         f"AND c.topic_id IN ({', '.join(['%s'] * len(topic_ids))}) "
@@ -785,6 +784,8 @@ QUEUE_HEAD_ORDER = (
 )
 # How many cases of each topic's queue head the one-statement claim looks at: more than the
 # number of workers that can hold a head case locked at the same time, in practice.
+# What the claim keeps of a picked case as it was before the claim (its queue order).
+PICKED_COLUMNS = "c.id, c.priority, c.fragile, c.sla_deadline, c.created_at"
 HEAD_PER_TOPIC = 5
 
 
@@ -818,7 +819,8 @@ def _claim_sql(group: str, with_callbacks: bool) -> str:
         f"room AS (SELECT GREATEST(LEAST(%s, p.capacity_{group} - "
         f"({_load_sql('p.user_id', group)})), 0) AS n FROM {_t(AgentPresence)} p "
         f"WHERE p.user_id = %s AND p.status = %s), "
-        f"picked AS (SELECT c.id FROM {case_table} c WHERE c.id IN (SELECT id FROM head) "
+        f"picked AS (SELECT {PICKED_COLUMNS} FROM {case_table} c "
+        f"WHERE c.id IN (SELECT id FROM head) "
         f"AND c.status = %s AND c.assigned_to_id IS NULL "
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT (SELECT COALESCE((SELECT n FROM room), 0)) "
         f"FOR UPDATE OF c SKIP LOCKED), "
@@ -833,8 +835,8 @@ def _claim_sql(group: str, with_callbacks: bool) -> str:
         f"%s::jsonb, %s FROM claimed RETURNING id, case_id) "
         f"SELECT (SELECT COUNT(*) FROM head), event.id, EXISTS (SELECT 1 FROM "
         f"{_t(Transfer)} tr WHERE tr.case_id = claimed.id AND tr.accepted_at IS NULL), claimed.* "
-        f"FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN event ON event.case_id = claimed.id) "
-        f"ON TRUE"
+        f"FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN event ON event.case_id = claimed.id "
+        f"JOIN picked c ON c.id = claimed.id) ON TRUE ORDER BY {QUEUE_HEAD_ORDER}"
     )
 
 
@@ -854,7 +856,8 @@ def _claim_head_pg(
 ) -> tuple[list[Claim], int]:
     """PostgreSQL: pick, lock and assign up to ``room`` cases at the head of the agent's queues
     for one channel group, and write the assignments to the timeline, in one statement.
-    Returns (the claims, in queue order; how many head cases were seen).
+    Returns (the claims, in queue order as they stood before the claim; how many head cases
+    were seen).
 
     1. ``head``: the first ``HEAD_PER_TOPIC + room - 1`` queued cases of each of the agent's
        topics, each read in queue order from the partial index ``case_topic_queue_head`` (a
@@ -903,20 +906,7 @@ def _claim_head_pg(
         event._state.adding = False
         event._state.db = connection.alias
         claims.append(Claim(case, event, pending))
-    claims.sort(key=_queue_key)
     return claims, seen
-
-
-def _queue_key(claim: Claim):
-    case = claim.case
-    return (
-        -case.priority,
-        not case.fragile,
-        case.sla_deadline is None,
-        case.sla_deadline or case.created_at,
-        case.created_at,
-        case.pk,
-    )
 
 
 def _claim_for_agent(

@@ -316,6 +316,7 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
     agent, cases = one_agent_queue(n_cases=6)
     AgentPresence.objects.filter(pk=agent.pk).update(capacity_web=4)
     Case.objects.filter(pk=cases[4].pk).update(fragile=True)
+    Case.objects.filter(pk=cases[2].pk).update(priority=services.HEAD_PRIORITY)
     heard = []
 
     def on_assigned(sender, case_id, agent_id, pending_transfer=None, **kwargs):
@@ -341,13 +342,14 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
             assigned = services.assign_available(agent.pk)
     finally:
         case_assigned.disconnect(dispatch_uid="test.batch.assigned")
-    assert [c.pk for c in assigned] == [cases[4].pk, cases[0].pk, cases[1].pk, cases[2].pk]
+    # Queue order as it stood before the claim (head priority, fragility, then arrival).
+    assert [c.pk for c in assigned] == [cases[2].pk, cases[4].pk, cases[0].pk, cases[1].pk]
     sqls = [q["sql"] for q in queries]
     assert [q for q in sqls if q in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
     assert not [q for q in sqls if "contactcenter_event" in q or "routing_agentpresence" in q]
     assert len([q for q in sqls if q.startswith('UPDATE "contactcenter_transfer"')]) == 1
     assert sorted(heard) == sorted(
-        [(cases[4].pk, False), (cases[0].pk, True), (cases[1].pk, False), (cases[2].pk, False)]
+        [(cases[2].pk, False), (cases[4].pk, False), (cases[0].pk, True), (cases[1].pk, False)]
     )
     assert Event.objects.filter(type="assignment").count() == 4
     assert services.agent_loads(agent.pk)["web"] == 4
