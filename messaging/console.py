@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
+from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
@@ -27,6 +27,7 @@ from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contactcenter import hot
 from contactcenter.models import (
     AgentProfile,
     Case,
@@ -40,6 +41,7 @@ from contactcenter.models import (
 )
 from contactcenter.permissions import (
     can_act_on_case,
+    case_scope,
     user_service_ids,
     visible_cases,
 )
@@ -933,11 +935,23 @@ class ContactPage:
 
 
 def citizen_visible_case_ids(user: User, citizen: User) -> list[int]:
-    return list(visible_cases(user).filter(citizen=citizen).values_list("id", flat=True))
+    """The ids of the citizen's cases that ``user`` may see (one hot statement)."""
+    scope = case_scope(user)
+    if scope.nothing:
+        return []
+    where, params = scope.sql("c")
+    return [row[0] for row in hot.fetchall(_visible_ids_sql(where), [citizen.pk, *params])]
 
 
-# What the sheet shows of the citizen's cases (and what ``label_cases`` reads): the other columns
-# of the four joined tables are not loaded.
+@functools.lru_cache(maxsize=64)
+def _visible_ids_sql(where: str) -> str:
+    # Cached per scope text (its IN lists' lengths), and per vendor through the quoting.
+    return f"SELECT c.id FROM {hot.table(Case)} c WHERE c.citizen_id = %s AND {where}"  # noqa: S608 (table names and placeholders only)
+
+
+# What the sheet shows of the citizen's cases (and what ``label_cases`` reads), of their service,
+# topic and agent, and of their ratings (one rating per case at most: they come with the cases).
+# The other columns are not loaded.
 SYNTHESIS_CASE_FIELDS = (
     "id",
     "reference",
@@ -945,68 +959,107 @@ SYNTHESIS_CASE_FIELDS = (
     "status",
     "kind",
     "channel",
-    "citizen_id",
+    "citizen",
     "service",
     "topic",
     "assigned_to",
-    "service__name",
-    "topic__title",
-    "assigned_to__first_name",
-    "assigned_to__last_name",
-    "assigned_to__email",
 )
-# The last ratings come with the cases (one rating per case at most): no query of their own.
-SYNTHESIS_RATING_FIELDS = (
-    "satisfaction",
-    "satisfaction__citizen_id",
-    "satisfaction__score",
-    "satisfaction__comment",
-    "satisfaction__created_at",
-    "satisfaction__service",
-    "satisfaction__service__name",
-)
+SYNTHESIS_RATING_FIELDS = ("id", "case", "citizen", "service", "score", "comment", "created_at")
 SYNTHESIS_RATINGS = 5
+
+
+@functools.cache
+def _sheet_columns(vendor: str) -> tuple[hot.Columns, ...]:
+    return (
+        hot.Columns(Case, SYNTHESIS_CASE_FIELDS, "c"),
+        hot.Columns(Service, ("id", "name"), "s"),
+        hot.Columns(Topic, ("id", "title"), "t"),
+        hot.Columns(User, ("id", "first_name", "last_name", "email"), "u"),
+        hot.Columns(Satisfaction, SYNTHESIS_RATING_FIELDS, "r"),
+        hot.Columns(Service, ("id", "name"), "rs"),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _sheet_cases_sql(vendor: str, where: str) -> str:
+    """The visible cases of a citizen with their service, topic, agent and rating (and the
+    rating's service), plus how many cases the citizen has in all: one statement."""
+    columns = _sheet_columns(vendor)
+    case = hot.table(Case)
+    return (
+        f"SELECT {', '.join(part.sql() for part in columns)}, "  # noqa: S608 (table names, columns and placeholders only)
+        f"(SELECT COUNT(*) FROM {case} a WHERE a.citizen_id = %s) "
+        f"FROM {case} c "
+        f"JOIN {hot.table(Service)} s ON s.id = c.service_id "
+        f"JOIN {hot.table(Topic)} t ON t.id = c.topic_id "
+        f"LEFT JOIN {hot.table(User)} u ON u.id = c.assigned_to_id "
+        f"LEFT JOIN {hot.table(Satisfaction)} r ON r.case_id = c.id "
+        f"LEFT JOIN {hot.table(Service)} rs ON rs.id = r.service_id "
+        f"WHERE c.citizen_id = %s AND {where} "
+        f"ORDER BY c.sla_deadline ASC NULLS LAST, c.last_activity_at DESC, c.id DESC"
+    )
+
+
+def _sheet_cases(user: User, citizen: User) -> tuple[list[Case], int | None]:
+    """The citizen's cases that ``user`` may see, as model instances with their related objects
+    cached (``select_related`` would give the same), and the citizen's number of cases in all
+    (None when no case is visible: no row carries it)."""
+    scope = case_scope(user)
+    if scope.nothing:
+        return [], None
+    columns = _sheet_columns(connection.vendor)
+    plan = _sheet_plan(connection.vendor)
+    rows = hot.fetchall(*_sheet_cases_statement(scope, citizen))
+    cases, total = [], None
+    for row in hot.convert(rows, plan):
+        values, service, topic, agent, rating, rating_service, (total,) = hot.split(row, columns)
+        case = columns[0].build(values)
+        cache = case._state.fields_cache
+        cache["service"] = columns[1].build(service)
+        cache["topic"] = columns[2].build(topic)
+        cache["assigned_to"] = columns[3].build(agent)
+        rating = columns[4].build(rating)
+        if rating is not None:
+            rating._state.fields_cache["case"] = case
+            rating._state.fields_cache["service"] = columns[5].build(rating_service)
+        # None marks "no rating" for the reverse one-to-one: hasattr(case, "satisfaction") is
+        # then False without a query, as after select_related.
+        cache["satisfaction"] = rating
+        cases.append(case)
+    return cases, total
+
+
+def _sheet_cases_statement(scope, citizen: User) -> tuple[str, list]:
+    where, params = scope.sql("c")
+    return _sheet_cases_sql(connection.vendor, where), [citizen.pk, citizen.pk, *params]
+
+
+@functools.cache
+def _sheet_plan(vendor: str):
+    fields = [field for part in _sheet_columns(vendor) for field in part.fields]
+    return hot.converters([*fields, None])
 
 
 def synthesis(user: User, citizen: User) -> Synthesis:
     """Identity block, open cases, counts per channel and ratings of a citizen, limited to the
     cases ``user`` may see (plus how many others exist)."""
     # One read of the visible cases gives their ids, the open ones to list, their ratings and
-    # (subquery) how many cases the citizen has in all, hence how many are in services ``user``
-    # cannot see. Then one grouped count of the contacts per channel.
-    citizen_cases = (
-        Case.objects.filter(citizen=citizen)
-        .order_by()
-        .values("citizen_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    visible = list(
-        visible_cases(user)
-        .filter(citizen=citizen)
-        .select_related("service", "topic", "assigned_to", "satisfaction__service")
-        .only(*SYNTHESIS_CASE_FIELDS, *SYNTHESIS_RATING_FIELDS)
-        .annotate(citizen_total=Subquery(citizen_cases))
-        .order_by(F("sla_deadline").asc(nulls_last=True), "-last_activity_at", "-id")
-    )
+    # how many cases the citizen has in all, hence how many are in services ``user`` cannot
+    # see. Then one grouped count of the contacts per channel.
+    visible, total = _sheet_cases(user, citizen)
     case_ids = [case.pk for case in visible]
     open_cases = label_cases([case for case in visible if case.status in ACTIVE_STATUSES])
-    if visible:
-        other = visible[0].citizen_total - len(visible)
-    else:
-        other = Case.objects.filter(citizen=citizen).count()
+    if total is None:
+        total = Case.objects.filter(citizen=citizen).count()
     ratings = [
         case.satisfaction
         for case in visible
         if hasattr(case, "satisfaction") and case.satisfaction.citizen_id == citizen.pk
     ]
     ratings.sort(key=lambda rating: (rating.created_at, rating.pk), reverse=True)
-    by_channel = dict(
-        Event.objects.filter(citizen=citizen, case_id__in=case_ids, type__in=CONTACT_EVENT_TYPES)
-        .order_by()
-        .values_list("channel")
-        .annotate(n=Count("id"))
-    )
+    by_channel = {}
+    if case_ids:
+        by_channel = dict(hot.fetchall(*_channel_counts_statement(citizen, case_ids)))
     labels = choice_labels(Channel)
     channel_counts = [
         (value, labels.get(value, value), count)
@@ -1016,26 +1069,74 @@ def synthesis(user: User, citizen: User) -> Synthesis:
         citizen=citizen,
         visible_case_ids=case_ids,
         open_cases=open_cases,
-        other_cases_count=other,
+        other_cases_count=total - len(visible),
         channel_counts=channel_counts,
         total_contacts=sum(by_channel.values()),
         ratings=ratings[:SYNTHESIS_RATINGS],
     )
 
 
-def contact_queryset(citizen: User, case_ids: list[int], cursor: str | None = None):
-    """The citizen's contacts on the given cases, newest first, after ``cursor`` if given.
-
-    Keyset condition on (created_at, id), served by the index ``event_citizen_time``
-    (citizen, -created_at, -id). Raises ValueError for a malformed cursor.
-    """
-    events = Event.objects.filter(
-        citizen=citizen, case_id__in=case_ids, type__in=CONTACT_EVENT_TYPES
+def _contacts_where(alias: str, cases: int) -> str:
+    """A citizen's contacts on some cases: the condition shared by the counts and the pages
+    (parameters: the citizen, then the case ids)."""
+    return (
+        f"{alias}.citizen_id = %s AND {alias}.case_id IN {hot.placeholders(cases)} "
+        f"AND {alias}.type IN {hot.literals(CONTACT_EVENT_TYPES)}"
     )
-    if cursor:
-        created_at, pk = decode_cursor(cursor)
-        events = events.filter(TupleLessThan(Tuple(F("created_at"), F("id")), (created_at, pk)))
-    return events.order_by("-created_at", "-id")
+
+
+def _channel_counts_statement(citizen: User, case_ids: list[int]) -> tuple[str, list]:
+    return _channel_counts_sql(len(case_ids)), [citizen.pk, *case_ids]
+
+
+@functools.lru_cache(maxsize=64)
+def _channel_counts_sql(cases: int) -> str:
+    return (
+        f"SELECT e.channel, COUNT(*) FROM {hot.table(Event)} e "  # noqa: S608 (table names, code constants and placeholders only)
+        f"WHERE {_contacts_where('e', cases)} GROUP BY e.channel"
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _contact_page_sql(vendor: str, cases: int, after: bool, limit: int) -> str:
+    """One page of contacts, newest first: the page's ids first (keyset condition on
+    (created_at, id), served by the index ``event_citizen_time`` (citizen, -created_at, -id),
+    the LIMIT written in the text so that a generic plan knows it), then their rows with the
+    joined columns. Joining before the LIMIT made PostgreSQL join every contact of the citizen
+    (400 rows: 2 ms; it grows with them)."""
+    keyset = " AND (p.created_at, p.id) < (%s, %s)" if after else ""
+    event = hot.table(Event)
+    return (
+        f"SELECT {', '.join(_contact_columns(vendor))} "  # noqa: S608 (table names, code constants and placeholders only)
+        f"FROM (SELECT p.id FROM {event} p WHERE {_contacts_where('p', cases)}{keyset} "
+        f"ORDER BY p.created_at DESC, p.id DESC LIMIT {int(limit)}) page "
+        f"JOIN {event} e ON e.id = page.id "
+        f"JOIN {hot.table(Case)} c ON c.id = e.case_id "
+        f"JOIN {hot.table(Service)} s ON s.id = c.service_id "
+        f"LEFT JOIN {hot.table(User)} a ON a.id = e.actor_id "
+        f"ORDER BY e.created_at DESC, e.id DESC"
+    )
+
+
+def _contact_page_statement(citizen: User, case_ids, after, limit: int) -> tuple[str, list]:
+    params = [citizen.pk, *case_ids]
+    if after is not None:
+        params += [connection.ops.adapt_datetimefield_value(after[0]), after[1]]
+    return _contact_page_sql(connection.vendor, len(case_ids), after is not None, limit), params
+
+
+def sheet_statements(user: User, citizen: User, cursor: str | None = None) -> list[tuple]:
+    """The statements that read a synthesis sheet, as run, with their parameters: (label, SQL,
+    parameters) for the visible cases, the counts per channel and the contacts page. For
+    EXPLAIN (``bench/console_synthesis.py``); the functions above run the same ones."""
+    case_ids = citizen_visible_case_ids(user, citizen)
+    after = decode_cursor(cursor) if cursor else None
+    page = _contact_page_statement(citizen, case_ids, after, SYNTHESIS_PAGE_SIZE + 1)
+    return [
+        ("cases", *_sheet_cases_statement(case_scope(user), citizen)),
+        ("counts per channel", *_channel_counts_statement(citizen, case_ids)),
+        ("contacts page", *page),
+    ]
 
 
 def contact_page(
@@ -1051,13 +1152,12 @@ def contact_page(
     shown, so it costs the same on page 1 and page 50 (no OFFSET). Raises ValueError for a
     malformed cursor.
     """
-    # The page's ids first, then their rows with the joined columns: joining before the LIMIT
-    # made PostgreSQL join every contact of the citizen (400 rows: 2 ms; it grows with them).
-    page_ids = contact_queryset(citizen, case_ids, cursor).values("id")[: size + 1]
-    rows = list(
-        Event.objects.filter(pk__in=page_ids)
-        .order_by("-created_at", "-id")
-        .values_list(*CONTACT_FIELDS)
+    after = decode_cursor(cursor) if cursor else None
+    if not case_ids:
+        return ContactPage(events=[], next_cursor=None)
+    rows = hot.convert(
+        hot.fetchall(*_contact_page_statement(citizen, case_ids, after, size + 1)),
+        _contact_plan(connection.vendor),
     )
     next_cursor = None
     if len(rows) > size:
@@ -1086,6 +1186,34 @@ CONTACT_FIELDS = (
     "case__reference",
     "case__service__name",
 )
+
+
+# The tables of ``_contact_page_sql`` by relation path from the event, with their aliases.
+_CONTACT_TABLES = {
+    "": (Event, "e"),
+    "actor": (User, "a"),
+    "case": (Case, "c"),
+    "case__service": (Service, "s"),
+}
+
+
+def _contact_field(name: str):
+    """The model field and table alias (in ``_contact_page_sql``) of a ``CONTACT_FIELDS`` name."""
+    path, _sep, attr = name.rpartition("__")
+    model, alias = _CONTACT_TABLES[path]
+    return model._meta.get_field(attr), alias
+
+
+@functools.cache
+def _contact_columns(vendor: str) -> list[str]:
+    return [hot.column_of(*_contact_field(name)) for name in CONTACT_FIELDS]
+
+
+@functools.cache
+def _contact_plan(vendor: str):
+    return hot.converters([_contact_field(name)[0] for name in CONTACT_FIELDS])
+
+
 EXCERPT_CHARS = 600
 
 

@@ -46,6 +46,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contactcenter import hot
 from contactcenter.models import (
     AgentProfile,
     Case,
@@ -108,6 +109,9 @@ STATUS_ALIASES = {
 }
 
 
+_t = hot.table  # the statements below name many tables
+
+
 def channel_group(channel: str) -> str:
     return GROUP_OF.get(channel, "web")
 
@@ -117,57 +121,11 @@ def agent_group(agent_id: int) -> str:
     return f"agent-{agent_id}"
 
 
-@functools.cache
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _in_list(values) -> str:
-    # Values come from code constants (channel and status codes), never from user input.
-    return "(" + ", ".join("'" + str(v) + "'" for v in values) + ")"
-
-
-def _execute_hot(sql: str, params: list, fetch):
-    """Run one of the engine's hot statements (called for every assignment) and return
-    ``fetch(cursor)``.
-
-    On PostgreSQL the statement is prepared on the server, once per connection (psycopg's
-    ``prepare=True`` with server-side binding; Django's cursors bind on the client and never
-    prepare): planning the claim's CTEs cost as much server time as running them. Behind a
-    pooler in transaction mode, use PgBouncer >= 1.21 with ``max_prepared_statements``.
-    Errors are Django's database errors, as from ``connection.cursor()``."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return fetch(cursor)
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [_plain(value) for value in params], prepare=True)
-        return fetch(cursor)
-
-
-def _fetchone_hot(sql: str, params: list):
-    """The first row of a hot statement (``_execute_hot``)."""
-    return _execute_hot(sql, params, lambda cursor: cursor.fetchone())
-
-
-def _fetchall_hot(sql: str, params: list) -> list[tuple]:
-    """Every row of a hot statement (``_execute_hot``)."""
-    return _execute_hot(sql, params, lambda cursor: cursor.fetchall())
-
-
-def _plain(value):
-    """Choices members as the plain strings they stand for (server-side binding types them)."""
-    return str(value) if isinstance(value, str) else value
-
-
 def _load_sql(agent_expr: str, group: str) -> str:
     return (
         f"SELECT COUNT(*) FROM {_t(Case)} lc WHERE lc.assigned_to_id = {agent_expr} "  # noqa: S608 (table names and code constants only)
-        f"AND lc.status IN {_in_list(ACTIVE_STATUSES)} "
-        f"AND lc.channel IN {_in_list(CHANNEL_GROUPS[group])}"
+        f"AND lc.status IN {hot.literals(ACTIVE_STATUSES)} "
+        f"AND lc.channel IN {hot.literals(CHANNEL_GROUPS[group])}"
     )
 
 
@@ -751,7 +709,7 @@ def _best_case_for(agent_id: int, group: str, now: datetime, topic_ids: list[int
     where = (
         f"WHERE c.status = %s AND c.assigned_to_id IS NULL "
         f"AND c.topic_id IN ({', '.join(['%s'] * len(topic_ids))}) "
-        f"AND c.channel IN {_in_list(CHANNEL_GROUPS[group])} "
+        f"AND c.channel IN {hot.literals(CHANNEL_GROUPS[group])} "
         f"{callback_clause}"
     )
     # 1. The first few of the queue, unlocked: a bounded (top-N) sort of narrow rows.
@@ -814,7 +772,7 @@ def _claim_sql(group: str, with_callbacks: bool) -> str:
         f"WITH head AS (SELECT h.id FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
         f"CROSS JOIN LATERAL (SELECT c.id FROM {case_table} c "
         f"WHERE c.topic_id = t.topic_id AND c.status = %s AND c.assigned_to_id IS NULL "
-        f"AND c.channel IN {_in_list(CHANNEL_GROUPS[group])} {callback_clause}"
+        f"AND c.channel IN {hot.literals(CHANNEL_GROUPS[group])} {callback_clause}"
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT %s) h), "
         f"room AS (SELECT GREATEST(LEAST(%s, p.capacity_{group} - "
         f"({_load_sql('p.user_id', group)})), 0) AS n FROM {_t(AgentPresence)} p "
@@ -884,7 +842,7 @@ def _claim_head_pg(
     params += [agent_id, now, Case.Status.ASSIGNED, now, Case.Status.NEW]
     params += [now, agent_id]
     params += [Event.Type.ASSIGNMENT, json.dumps(payload), now]
-    rows = _fetchall_hot(_claim_sql(group, with_callbacks), params)
+    rows = hot.fetchall(_claim_sql(group, with_callbacks), params)
     seen = rows[0][0] if rows else 0
     claims = []
     for _seen, event_id, pending, *values in rows:
@@ -965,7 +923,7 @@ def _lock_available_agent(
         f"WHERE p.user_id = %s AND p.status = %s AND u.role = %s AND u.is_active"
         + _lock_suffix("p")
     )
-    row = _fetchone_hot(sql, [agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT])
+    row = hot.fetchone(sql, [agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT])
     if row is None:
         return None
     n = len(CHANNEL_GROUPS)

@@ -334,10 +334,11 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
     )
     case_assigned.connect(on_assigned, dispatch_uid="test.batch.assigned")
     try:
-        # One transaction: the agent's lock and one claim statement (server-side prepared, not
-        # in Django's query log) write cases, timeline and idle clock; Django's own queries
-        # are only the SLA deadlines of cases that had none, and after commit the acceptance
-        # of the one pending transfer (the other cases: none, routing read that there was none).
+        # One transaction: the agent's lock and one claim statement (server-side prepared hot
+        # statements, logged like Django's own) write cases, timeline and idle clock; the other
+        # queries are only the SLA deadlines of cases that had none, and after commit the
+        # acceptance of the one pending transfer (the other cases: none, routing read that
+        # there was none).
         with CaptureQueriesContext(connection) as queries:
             assigned = services.assign_available(agent.pk)
     finally:
@@ -346,7 +347,10 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
     assert [c.pk for c in assigned] == [cases[2].pk, cases[4].pk, cases[0].pk, cases[1].pk]
     sqls = [q["sql"] for q in queries]
     assert [q for q in sqls if q in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
-    assert not [q for q in sqls if "contactcenter_event" in q or "routing_agentpresence" in q]
+    hot = [q for q in sqls if "contactcenter_event" in q or "routing_agentpresence" in q]
+    # The lock, then one claim per channel group with free capacity (chat, phone, web).
+    assert "FOR UPDATE" in hot[0] and len(hot) == 1 + len(services.CHANNEL_GROUPS)
+    assert all(q.startswith("WITH head AS") for q in hot[1:])
     assert len([q for q in sqls if q.startswith('UPDATE "contactcenter_transfer"')]) == 1
     assert sorted(heard) == sorted(
         [(cases[2].pk, False), (cases[4].pk, False), (cases[0].pk, True), (cases[1].pk, False)]
