@@ -101,6 +101,11 @@ def literals(values) -> str:
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
+def literal(value) -> str:
+    """``'value'``: one code constant written into a statement's text (see ``literals``)."""
+    return literals([value])[1:-1]
+
+
 class Columns:
     """Some fields of one model, read by a hot statement and built back into an instance with
     only those fields loaded (as ``.only()`` would). The fields are kept in the model's order,
@@ -178,3 +183,26 @@ def convert(rows, plan) -> list[list]:
             values[position] = value
         converted.append(values)
     return converted
+
+
+@functools.cache
+def _row_statement(vendor: str, model, name: str, lock: bool):
+    columns = Columns(model, [f.name for f in model._meta.concrete_fields], "r")
+    suffix = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT {columns.sql()} FROM {table(model)} r "  # noqa: S608 (table and column names only)
+        f"WHERE {column(model, name, 'r')} = %s{suffix}"
+    )
+    return sql, columns, converters(columns.fields)
+
+
+def row(model, name: str, value, *, lock: bool = False):
+    """The instance of ``model`` whose unique field ``name`` equals ``value`` (None if there is
+    none), locked until the end of the transaction with ``lock`` (where the database has row
+    locks): ``select_for_update().filter(name=value).first()`` as a hot statement."""
+    field = model._meta.get_field(name)
+    if not (field.unique or field.primary_key):
+        raise ValueError(f"{model.__name__}.{name} is not unique")
+    sql, columns, plan = _row_statement(connection.vendor, model, name, lock)
+    found = fetchall(sql, [value])
+    return columns.build(convert(found, plan)[0]) if found else None

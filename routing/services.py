@@ -754,7 +754,15 @@ def _case_columns() -> tuple[str, ...]:
 
 @functools.cache
 def _claim_sql(group: str, with_callbacks: bool) -> str:
-    """The one-statement claim of ``_claim_head_pg`` (built once per channel group)."""
+    """The one-statement claim of ``_claim_head_pg`` (built once per channel group).
+
+    Statuses, channels and event types are written into the text (code constants), not
+    passed as parameters: once PostgreSQL keeps a generic plan for the prepared statement, a
+    ``status = $2`` could not use the partial index of the queue head (``WHERE status =
+    'new'``), and the planner would go back to planning every execution (about 1 ms). The
+    head cases are read again by primary key from an array (``= ANY (ARRAY(...))``): an
+    ``IN (SELECT ...)`` let a generic plan hash-join the head with a scan of the whole table."""
+    q = hot.literal
     case_table = _t(Case)
     returning = ", ".join(
         f"{case_table}.{connection.ops.quote_name(f.column)}" for f in Case._meta.concrete_fields
@@ -762,35 +770,40 @@ def _claim_sql(group: str, with_callbacks: bool) -> str:
     callback_clause = ""
     if with_callbacks:
         callback_clause = (
-            f"AND (c.channel <> %s OR EXISTS (SELECT 1 FROM {_t(CallbackRequest)} cb "  # noqa: S608 (table names and code constants only)
-            f"WHERE cb.case_id = c.id AND cb.status = %s AND cb.slot_start <= %s)) "
+            f"AND (c.channel <> {q(Channel.CALLBACK)} OR EXISTS (SELECT 1 FROM "  # noqa: S608 (table names and code constants only)
+            f"{_t(CallbackRequest)} cb WHERE cb.case_id = c.id "
+            f"AND cb.status = {q(CallbackRequest.Status.SCHEDULED)} AND cb.slot_start <= %s)) "
         )
     event_columns = (
         "case_id, citizen_id, type, channel, actor_id, internal, body, payload, created_at"
     )
+    # One index range per (topic, channel) of the group (case_topic_queue_head).
+    channels = ", ".join(f"({q(channel)})" for channel in CHANNEL_GROUPS[group])
+    new, assigned = q(Case.Status.NEW), q(Case.Status.ASSIGNED)
     return (
         f"WITH head AS (SELECT h.id FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
+        f"CROSS JOIN (VALUES {channels}) AS ch(channel) "
         f"CROSS JOIN LATERAL (SELECT c.id FROM {case_table} c "
-        f"WHERE c.topic_id = t.topic_id AND c.status = %s AND c.assigned_to_id IS NULL "
-        f"AND c.channel IN {hot.literals(CHANNEL_GROUPS[group])} {callback_clause}"
+        f"WHERE c.topic_id = t.topic_id AND c.channel = ch.channel AND c.status = {new} "
+        f"AND c.assigned_to_id IS NULL {callback_clause}"
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT %s) h), "
         f"room AS (SELECT GREATEST(LEAST(%s, p.capacity_{group} - "
         f"({_load_sql('p.user_id', group)})), 0) AS n FROM {_t(AgentPresence)} p "
-        f"WHERE p.user_id = %s AND p.status = %s), "
+        f"WHERE p.user_id = %s AND p.status = {q(AgentPresence.Status.AVAILABLE)}), "
         f"picked AS (SELECT {PICKED_COLUMNS} FROM {case_table} c "
-        f"WHERE c.id IN (SELECT id FROM head) "
-        f"AND c.status = %s AND c.assigned_to_id IS NULL "
+        f"WHERE c.id = ANY (ARRAY(SELECT id FROM head)) "
+        f"AND c.status = {new} AND c.assigned_to_id IS NULL "
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT (SELECT COALESCE((SELECT n FROM room), 0)) "
         f"FOR UPDATE OF c SKIP LOCKED), "
         f"claimed AS (UPDATE {case_table} SET assigned_to_id = %s, assigned_at = %s, "
-        f"status = %s, priority = 0, updated_at = %s "
-        f"WHERE id IN (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = %s "
+        f"status = {assigned}, priority = 0, updated_at = %s "
+        f"WHERE id IN (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = {new} "
         f"RETURNING {returning}), "
         f"idle AS (UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s "
         f"AND EXISTS (SELECT 1 FROM claimed)), "
         f"event AS (INSERT INTO {_t(Event)} ({event_columns}) "
-        f"SELECT claimed.id, claimed.citizen_id, %s, claimed.channel, NULL, TRUE, '', "
-        f"%s::jsonb, %s FROM claimed RETURNING id, case_id) "
+        f"SELECT claimed.id, claimed.citizen_id, {q(Event.Type.ASSIGNMENT)}, claimed.channel, "
+        f"NULL, TRUE, '', %s::jsonb, %s FROM claimed RETURNING id, case_id) "
         f"SELECT (SELECT COUNT(*) FROM head), event.id, EXISTS (SELECT 1 FROM "
         f"{_t(Transfer)} tr WHERE tr.case_id = claimed.id AND tr.accepted_at IS NULL), claimed.* "
         f"FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN event ON event.case_id = claimed.id "
@@ -818,8 +831,9 @@ def _claim_head_pg(
     were seen).
 
     1. ``head``: the first ``HEAD_PER_TOPIC + room - 1`` queued cases of each of the agent's
-       topics, each read in queue order from the partial index ``case_topic_queue_head`` (a
-       few index entries per topic, whatever the length of the queues);
+       topics and each channel of the group, each read in queue order from the partial index
+       ``case_topic_queue_head`` (topic, channel, queue order: a few index entries per topic
+       and channel, whatever the length of the queues and of the other channels' queues);
     2. ``room``: the agent's free slots on the group (capacity minus active load), at most
        ``room``; read in this statement, whose snapshot is taken once the caller holds the
        agent's lock, so every earlier assignment to the agent is visible;
@@ -832,16 +846,15 @@ def _claim_head_pg(
     No claim with a count above zero: every head case was taken or locked meanwhile (the
     caller falls back to the whole queue)."""
     with_callbacks = Channel.CALLBACK in CHANNEL_GROUPS[group]
-    params: list = [list(topic_ids), Case.Status.NEW]
+    params: list = [list(topic_ids)]
     if with_callbacks:
-        params += [Channel.CALLBACK, CallbackRequest.Status.SCHEDULED, now]
+        params += [now]
     payload = _assignment_payload(agent_id, "auto", Case.Status.NEW, Case.Status.ASSIGNED)
     params += [HEAD_PER_TOPIC + room - 1]
-    params += [room, agent_id, AgentPresence.Status.AVAILABLE]
-    params += [Case.Status.NEW]
-    params += [agent_id, now, Case.Status.ASSIGNED, now, Case.Status.NEW]
+    params += [room, agent_id]
+    params += [agent_id, now, now]
     params += [now, agent_id]
-    params += [Event.Type.ASSIGNMENT, json.dumps(payload), now]
+    params += [json.dumps(payload), now]
     rows = hot.fetchall(_claim_sql(group, with_callbacks), params)
     seen = rows[0][0] if rows else 0
     claims = []

@@ -1,0 +1,68 @@
+"""Hot statements (contactcenter.hot) and the Redis cache backend that keeps its clients."""
+
+import os
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contactcenter import hot
+from contactcenter.cache import RedisCache
+from contactcenter.models import Case, User
+
+
+def test_literals_accept_code_constants_only():
+    assert hot.literals([Case.Status.NEW, "in_progress"]) == "('new', 'in_progress')"
+    assert hot.literal(Case.Status.NEW) == "'new'"
+    for bad in (["x' OR '1'='1"], ["Nouveau"], ["a b"], []):
+        with pytest.raises(ValueError):
+            hot.literals(bad)
+
+
+def test_row_reads_a_model_instance_with_converted_values(citizen, case_a):
+    found = hot.row(Case, "reference", case_a.reference)
+    assert found == case_a and found._state.adding is False
+    # Datetimes aware, booleans as booleans (SQLite stores 0/1), foreign keys as ids.
+    assert found.created_at == Case.objects.get(pk=case_a.pk).created_at
+    assert found.fragile is False and found.citizen_id == citizen.pk
+    assert hot.row(Case, "reference", "AUCUNE") is None
+    with pytest.raises(ValueError):
+        hot.row(Case, "subject", "x")  # not unique
+
+
+@pytest.mark.django_db(transaction=True)
+def test_row_locks_inside_a_transaction_and_is_counted_as_a_query(citizen, case_a):
+    from django.db import transaction
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        hot.row(Case, "id", case_a.pk, lock=True)
+    sqls = [q["sql"] for q in queries if "contactcenter_case" in q["sql"]]
+    assert len(sqls) == 1
+    assert ("FOR UPDATE" in sqls[0]) == connection.features.has_select_for_update
+
+
+def test_columns_build_none_for_the_empty_side_of_an_outer_join():
+    columns = hot.Columns(User, ("id", "email"), "u")
+    assert columns.build([None, None]) is None
+    with pytest.raises(ValueError):
+        hot.Columns(User, ("id", "nope"), "u")
+
+
+def test_redis_cache_keeps_one_client_per_pool():
+    cache = RedisCache("redis://127.0.0.1:6379/15", {})
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client() is client
+    assert cache._cache.get_client(write=True) is client
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
+def test_redis_cache_operations_with_the_kept_client():
+    cache = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
+    assert cache.add("k", 1, timeout=5) is True
+    assert cache.add("k", 2, timeout=5) is False
+    assert cache.get("k") == 1
+    cache.set("k", {"a": 1}, timeout=5)
+    assert cache.get("k") == {"a": 1}
+    cache.delete("k")
+    assert cache.get("k") is None
