@@ -945,7 +945,7 @@ def citizen_visible_case_ids(user: User, citizen: User) -> list[int]:
 
 @functools.lru_cache(maxsize=64)
 def _visible_ids_sql(where: str) -> str:
-    # Cached per scope text (its IN lists' lengths), and per vendor through the quoting.
+    # Cached per scope text (the lengths of its IN lists); a process has one database vendor.
     return f"SELECT c.id FROM {hot.table(Case)} c WHERE c.citizen_id = %s AND {where}"  # noqa: S608 (table names and placeholders only)
 
 
