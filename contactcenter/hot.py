@@ -119,6 +119,13 @@ class Columns:
             f for f in model._meta.concrete_fields if f.name in wanted or f.attname in wanted
         )
         self.attnames = tuple(f.attname for f in self.fields)
+        # Where the primary key is in a row of these columns (built rows: one lookup, not one
+        # per row). A Columns without the primary key cannot build instances.
+        self._pk = (
+            self.attnames.index(model._meta.pk.attname)
+            if model._meta.pk.attname in self.attnames
+            else None
+        )
         missing = wanted - {f.name for f in self.fields} - set(self.attnames)
         if missing:
             raise ValueError(f"{model.__name__} has no field {sorted(missing)}")
@@ -131,7 +138,9 @@ class Columns:
 
     def build(self, values):
         """The instance, or None for the NULL row of an outer join (no primary key)."""
-        if values[self.attnames.index(self.model._meta.pk.attname)] is None:
+        if self._pk is None:
+            raise ValueError(f"{self.model.__name__} columns without the primary key")
+        if values[self._pk] is None:
             return None
         return self.model.from_db(connection.alias, self.attnames, values)
 
