@@ -304,6 +304,7 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     timings: list[float] = []  # call start -> assignments committed, per contact
     calls: list[float] = []  # whole call (after-commit notifications included), per contact
     singles: list[float] = []  # decision time of calls that assigned one contact
+    per_call: list[tuple[int, float]] = []  # (contacts assigned, decision time) of each call
     misses = 0
     pull_cpu = 0.0  # CPU time of this process inside assign_available (hits and misses)
     held: list[tuple[float, int, int]] = []  # (since, case id, agent id)
@@ -332,6 +333,7 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
             held.append((since, case.pk, agent_id))
         if len(cases) == 1:
             singles.append(decided)
+        per_call.append((len(cases), decided))
         return True
 
     # Agents come on shift: every worker walks all agents (in its own order) and fills their
@@ -367,7 +369,19 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     cpu = time.process_time() - cpu_begin
     connection.close()
     results.put(
-        (index, len(timings), timings, elapsed, time.time(), misses, cpu, pull_cpu, calls, singles)
+        (
+            index,
+            len(timings),
+            timings,
+            elapsed,
+            time.time(),
+            misses,
+            cpu,
+            pull_cpu,
+            calls,
+            singles,
+            per_call,
+        )
     )
 
 
@@ -534,6 +548,17 @@ def main():
             f"{statistics.median(single_ms):.2f} ms, p99 {percentile(single_ms, 99):.2f} ms   "
             f"(an agent freed of one slot; the rest are fills of several slots)"
         )
+    per_call = [c for r in worker_results for c in r[10]]
+    for low, high in ((2, 3), (4, 8), (9, 99)):
+        sizes = [(n, t * 1000) for n, t in per_call if low <= n <= high]
+        if sizes:
+            contacts = sum(n for n, _ in sizes)
+            decided = [t for _, t in sizes]
+            print(
+                f"  calls of {low}-{high} contacts: {len(sizes)} calls, {contacts} contacts, "
+                f"decision p50 {statistics.median(decided):.2f} ms, "
+                f"p99 {percentile(decided, 99):.2f} ms"
+            )
     if args.mode == "production":
         print(
             f"Tasks queued:           {tasks} for Celery workers (availability refresh, debounced)"

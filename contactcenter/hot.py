@@ -8,8 +8,19 @@ through ``execute``: prepared on the server once per connection on PostgreSQL, a
 cursor elsewhere (SQLite, the embedded default). Their values come back through the model
 fields' own database converters (``converters``), as the ORM would return them.
 
+Every PostgreSQL connection is set to ``plan_cache_mode = force_generic_plan``
+(``use_generic_plans``, on ``connection_created``). Only prepared statements are concerned, and
+only hot statements are prepared (Django's own queries are bound on the client). Under the
+default ``auto`` mode, PostgreSQL compares the cost of a generic plan with the custom plans of
+the first five executions. The routing claim's generic plan cannot know the length of its topic
+array, so its estimated cost is higher. PostgreSQL then plans the claim again on every
+execution, about 1 ms each time, and the plan it gets is the same. Each hot statement's generic
+plan is explained by its benchmark (bench/console_synthesis.py, bench/routing_assign.py).
+
 Behind a pooler in transaction mode, prepared statements need PgBouncer >= 1.21 with
-``max_prepared_statements``.
+``max_prepared_statements``. Set the plan cache mode on the database role as well
+(``ALTER ROLE ... SET plan_cache_mode = force_generic_plan``): a session ``SET`` reaches only
+the server connection it ran on.
 """
 
 from __future__ import annotations
@@ -19,6 +30,14 @@ import re
 import time
 
 from django.db import connection
+
+
+def use_generic_plans(sender, connection, **kwargs) -> None:
+    """``connection_created`` receiver: prepared statements of a new PostgreSQL connection get
+    their generic plan from the first execution on (see the module's docstring)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
 
 
 def execute(sql: str, params: list, fetch):

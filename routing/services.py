@@ -311,17 +311,26 @@ def chat_available(topic: Topic | str) -> bool:
     return bool(availability_snapshot().get(slug, False))
 
 
-def schedule_availability_refresh(service_ids: list[int] | None = None) -> None:
-    """Refresh the availability after commit.
+def schedule_availability_refresh(
+    service_ids: list[int] | None = None, *, agent_id: int | None = None
+) -> None:
+    """Refresh the availability after commit, of some services (``service_ids``, or the
+    services of ``agent_id``; all if neither).
 
     Debounced: while a refresh task is queued and not started, further requests are absorbed
-    (the task deletes the marker when it starts, then reads fresh data). In eager mode (dev,
-    tests) it runs at once.
+    (the task deletes the marker when it starts, then recomputes every service from fresh
+    data, so the services asked for are not needed and the agent's are not read). In eager
+    mode (dev, tests) it runs at once, for those services only.
     """
     from django.conf import settings
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        _on_commit(lambda: refresh_availability(service_ids))
+
+        def refresh():
+            ids = service_ids if agent_id is None else user_service_ids_for(agent_id)
+            refresh_availability(ids)
+
+        _on_commit(refresh)
         return
 
     def queue():
@@ -607,7 +616,7 @@ def _after_assignment(
         free_after = free_capacity(agent_id, channel)
     if channel_group(channel) == "chat" and free_after == 0:
         # Availability only changes when this agent's last free chat slot is gone.
-        schedule_availability_refresh(user_service_ids_for(agent_id))
+        schedule_availability_refresh(agent_id=agent_id)
 
 
 def assigned_notice(case: Case) -> dict:
@@ -753,22 +762,27 @@ def _case_columns() -> tuple[str, ...]:
 
 
 @functools.cache
-def _claim_sql(group: str, with_callbacks: bool) -> str:
-    """The one-statement claim of ``_claim_head_pg`` (built once per channel group).
+def _claim_sql(groups: tuple[str, ...]) -> str:
+    """The one-statement claim of ``_claim_head_pg`` for some channel groups (built once per
+    tuple of groups).
+
+    Parameters, in order: the agent's topic ids; the time (callbacks due), when the phone
+    group is there; for each group its head length, then for each group its room; the agent
+    (room); the agent, time and time (claim); time and agent (idle clock); payload and time
+    (events).
 
     Statuses, channels and event types are written into the text (code constants), not
-    passed as parameters: once PostgreSQL keeps a generic plan for the prepared statement, a
-    ``status = $2`` could not use the partial index of the queue head (``WHERE status =
-    'new'``), and the planner would go back to planning every execution (about 1 ms). The
-    head cases are read again by primary key from an array (``= ANY (ARRAY(...))``): an
-    ``IN (SELECT ...)`` let a generic plan hash-join the head with a scan of the whole table."""
+    passed as parameters: with a generic plan (``contactcenter.hot``), a ``status = $2`` could
+    not use the partial index of the queue head (``WHERE status = 'new'``). The head cases are
+    read again by primary key from an array (``= ANY (ARRAY(...))``): an ``IN (SELECT ...)``
+    let a generic plan hash-join the head with a scan of the whole table."""
     q = hot.literal
     case_table = _t(Case)
     returning = ", ".join(
         f"{case_table}.{connection.ops.quote_name(f.column)}" for f in Case._meta.concrete_fields
     )
     callback_clause = ""
-    if with_callbacks:
+    if any(Channel.CALLBACK in CHANNEL_GROUPS[group] for group in groups):
         callback_clause = (
             f"AND (c.channel <> {q(Channel.CALLBACK)} OR EXISTS (SELECT 1 FROM "  # noqa: S608 (table names and code constants only)
             f"{_t(CallbackRequest)} cb WHERE cb.case_id = c.id "
@@ -777,24 +791,47 @@ def _claim_sql(group: str, with_callbacks: bool) -> str:
     event_columns = (
         "case_id, citizen_id, type, channel, actor_id, internal, body, payload, created_at"
     )
-    # One index range per (topic, channel) of the group (case_topic_queue_head).
-    channels = ", ".join(f"({q(channel)})" for channel in CHANNEL_GROUPS[group])
+    # One index range per (topic, channel) of the groups (case_topic_queue_head), each read
+    # as far as its group's head length.
+    channels = ", ".join(
+        f"({q(channel)}, {i}, %s::int)"
+        for i, group in enumerate(groups)
+        for channel in CHANNEL_GROUPS[group]
+    )
+    # The head lengths are one parameter per group: repeat it for each channel of the group.
     new, assigned = q(Case.Status.NEW), q(Case.Status.ASSIGNED)
+    rooms = ", ".join(
+        f"GREATEST(LEAST(%s::int, p.capacity_{group} - ({_load_sql('p.user_id', group)})), 0) "
+        f"AS n{i}"
+        for i, group in enumerate(groups)
+    )
+    picked = ", ".join(
+        f"picked{i} AS (SELECT {PICKED_COLUMNS}, {i} AS grp FROM {case_table} c "  # noqa: S608 (table names and code constants only)
+        f"WHERE c.id = ANY (ARRAY(SELECT id FROM head WHERE grp = {i})) "
+        f"AND c.status = {new} AND c.assigned_to_id IS NULL "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT (SELECT COALESCE((SELECT n{i} FROM room), 0)) "
+        f"FOR UPDATE OF c SKIP LOCKED)"
+        for i in range(len(groups))
+    )
+    all_picked = " UNION ALL ".join(
+        f"SELECT * FROM picked{i}"  # noqa: S608 (CTE names only)
+        for i in range(len(groups))
+    )
+    seen = ", ".join(
+        f"(SELECT COUNT(*) FROM head WHERE grp = {i})"  # noqa: S608 (CTE names only)
+        for i in range(len(groups))
+    )
     return (
-        f"WITH head AS (SELECT h.id FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
-        f"CROSS JOIN (VALUES {channels}) AS ch(channel) "
+        f"WITH head AS (SELECT h.id, ch.grp FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
+        f"CROSS JOIN (VALUES {channels}) AS ch(channel, grp, n) "
         f"CROSS JOIN LATERAL (SELECT c.id FROM {case_table} c "
         f"WHERE c.topic_id = t.topic_id AND c.channel = ch.channel AND c.status = {new} "
         f"AND c.assigned_to_id IS NULL {callback_clause}"
-        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT %s) h), "
-        f"room AS (SELECT GREATEST(LEAST(%s, p.capacity_{group} - "
-        f"({_load_sql('p.user_id', group)})), 0) AS n FROM {_t(AgentPresence)} p "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT ch.n) h), "
+        f"room AS (SELECT {rooms} FROM {_t(AgentPresence)} p "
         f"WHERE p.user_id = %s AND p.status = {q(AgentPresence.Status.AVAILABLE)}), "
-        f"picked AS (SELECT {PICKED_COLUMNS} FROM {case_table} c "
-        f"WHERE c.id = ANY (ARRAY(SELECT id FROM head)) "
-        f"AND c.status = {new} AND c.assigned_to_id IS NULL "
-        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT (SELECT COALESCE((SELECT n FROM room), 0)) "
-        f"FOR UPDATE OF c SKIP LOCKED), "
+        f"{picked}, "
+        f"picked AS ({all_picked}), "
         f"claimed AS (UPDATE {case_table} SET assigned_to_id = %s, assigned_at = %s, "
         f"status = {assigned}, priority = 0, updated_at = %s "
         f"WHERE id IN (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = {new} "
@@ -804,10 +841,10 @@ def _claim_sql(group: str, with_callbacks: bool) -> str:
         f"event AS (INSERT INTO {_t(Event)} ({event_columns}) "
         f"SELECT claimed.id, claimed.citizen_id, {q(Event.Type.ASSIGNMENT)}, claimed.channel, "
         f"NULL, TRUE, '', %s::jsonb, %s FROM claimed RETURNING id, case_id) "
-        f"SELECT (SELECT COUNT(*) FROM head), event.id, EXISTS (SELECT 1 FROM "
+        f"SELECT ARRAY[{seen}], c.grp, event.id, EXISTS (SELECT 1 FROM "
         f"{_t(Transfer)} tr WHERE tr.case_id = claimed.id AND tr.accepted_at IS NULL), claimed.* "
         f"FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN event ON event.case_id = claimed.id "
-        f"JOIN picked c ON c.id = claimed.id) ON TRUE ORDER BY {QUEUE_HEAD_ORDER}"
+        f"JOIN picked c ON c.id = claimed.id) ON TRUE ORDER BY c.grp, {QUEUE_HEAD_ORDER}"
     )
 
 
@@ -823,45 +860,49 @@ class Claim:
 
 
 def _claim_head_pg(
-    agent_id: int, group: str, now: datetime, topic_ids: list[int], room: int
-) -> tuple[list[Claim], int]:
-    """PostgreSQL: pick, lock and assign up to ``room`` cases at the head of the agent's queues
-    for one channel group, and write the assignments to the timeline, in one statement.
-    Returns (the claims, in queue order as they stood before the claim; how many head cases
-    were seen).
+    agent_id: int, rooms: dict[str, int], now: datetime, topic_ids: list[int]
+) -> dict[str, tuple[list[Claim], int]]:
+    """PostgreSQL: pick, lock and assign up to ``rooms[group]`` cases at the head of the agent's
+    queues for each channel group of ``rooms`` (in its order), and write the assignments to the
+    timeline, in one statement. Returns, per group: (the claims, in queue order as they stood
+    before the claim; how many head cases were seen).
 
     1. ``head``: the first ``HEAD_PER_TOPIC + room - 1`` queued cases of each of the agent's
-       topics and each channel of the group, each read in queue order from the partial index
+       topics and each channel of each group, each read in queue order from the partial index
        ``case_topic_queue_head`` (topic, channel, queue order: a few index entries per topic
        and channel, whatever the length of the queues and of the other channels' queues);
-    2. ``room``: the agent's free slots on the group (capacity minus active load), at most
-       ``room``; read in this statement, whose snapshot is taken once the caller holds the
-       agent's lock, so every earlier assignment to the agent is visible;
-    3. ``picked``: the best head cases still waiting, as many as there is room, locked ``FOR
-       UPDATE SKIP LOCKED`` (a case another worker holds is skipped, not waited for);
+    2. ``room``: the agent's free slots on each group (capacity minus active load), at most
+       its ``rooms`` entry; read in this statement, whose snapshot is taken once the caller
+       holds the agent's lock, so every earlier assignment to the agent is visible;
+    3. ``picked<i>``: for each group, the best head cases still waiting, as many as there is
+       room, locked ``FOR UPDATE SKIP LOCKED`` (a case another worker holds is skipped, not
+       waited for);
     4. ``claimed``: the checked conditional UPDATE (still unassigned and new);
     5. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
        events are written (the rows ``add_event`` would write), when cases were claimed.
 
-    No claim with a count above zero: every head case was taken or locked meanwhile (the
-    caller falls back to the whole queue)."""
-    with_callbacks = Channel.CALLBACK in CHANNEL_GROUPS[group]
+    A group with no claim but head cases seen: every head case was taken or locked meanwhile
+    (the caller falls back to the whole queue)."""
+    groups = tuple(rooms)
     params: list = [list(topic_ids)]
-    if with_callbacks:
+    for group in groups:
+        params += [HEAD_PER_TOPIC + rooms[group] - 1] * len(CHANNEL_GROUPS[group])
+    if any(Channel.CALLBACK in CHANNEL_GROUPS[group] for group in groups):
         params += [now]
     payload = _assignment_payload(agent_id, "auto", Case.Status.NEW, Case.Status.ASSIGNED)
-    params += [HEAD_PER_TOPIC + room - 1]
-    params += [room, agent_id]
+    params += [rooms[group] for group in groups]
+    params += [agent_id]
     params += [agent_id, now, now]
     params += [now, agent_id]
     params += [json.dumps(payload), now]
-    rows = hot.fetchall(_claim_sql(group, with_callbacks), params)
-    seen = rows[0][0] if rows else 0
-    claims = []
-    for _seen, event_id, pending, *values in rows:
+    rows = hot.fetchall(_claim_sql(groups), params)
+    seen = rows[0][0] if rows else [0] * len(groups)
+    result = {group: ([], seen[i]) for i, group in enumerate(groups)}
+    columns = _case_columns()
+    for _seen, grp, event_id, pending, *values in rows:
         if values[0] is None:
             continue
-        case = Case.from_db(connection.alias, _case_columns(), values)
+        case = Case.from_db(connection.alias, columns, values)
         event = Event(
             id=event_id,
             case=case,
@@ -876,46 +917,76 @@ def _claim_head_pg(
         )
         event._state.adding = False
         event._state.db = connection.alias
-        claims.append(Claim(case, event, pending))
-    return claims, seen
+        result[groups[grp]][0].append(Claim(case, event, pending))
+    return result
 
 
 def _claim_for_agent(
-    agent_id: int, group: str, now: datetime, topic_ids: list[int], room: int = 1
+    agent_id: int, rooms: dict[str, int], now: datetime, topic_ids: list[int]
 ) -> list[Claim]:
-    """Give the agent (locked, with room on the group) up to ``room`` cases at the head of their
-    queues for one channel group (assigned). A claim with an event: the same statement also
-    reset the agent's idle clock and wrote the timeline event (else the caller's
-    ``_after_assignment`` writes them)."""
-    if not topic_ids or room <= 0:
+    """Give the agent (locked, with room) up to ``rooms[group]`` cases at the head of their
+    queues for each channel group of ``rooms``, groups in that order (assigned). A claim with
+    an event: the same statement also reset the agent's idle clock and wrote the timeline event
+    (else the caller's ``_after_assignment`` writes them).
+
+    On PostgreSQL, one statement for all the groups (``_claim_head_pg``); elsewhere, one case
+    per group through the checked conditional UPDATE."""
+    rooms = {group: room for group, room in rooms.items() if room > 0}
+    if not topic_ids or not rooms:
         return []
+    claims: list[Claim] = []
+    fallback = list(rooms)
     if connection.vendor == "postgresql":
-        claims, seen = _claim_head_pg(agent_id, group, now, topic_ids, room)
-        for claim in claims:
-            # The claim wrote the assignment; the case object shows it as it was before.
-            claim.case.status = Case.Status.NEW
-            _ensure_deadline(claim.case)
-        if claims or seen == 0:
-            return claims
-        # Every head case went to other workers meanwhile: the whole queue, locked.
-    case = _best_case_for(agent_id, group, now, topic_ids)
-    if case is None:
-        return []
-    deadline = _missing_deadline(case)
-    if not _conditional_assign(case, agent_id, now=now, deadline=deadline):
-        return []
-    case.sla_deadline = case.sla_deadline or deadline
-    return [Claim(case)]
+        fallback = []
+        for group, (group_claims, seen) in _claim_head_pg(agent_id, rooms, now, topic_ids).items():
+            for claim in group_claims:
+                # The claim wrote the assignment; the case object shows it as it was before.
+                claim.case.status = Case.Status.NEW
+                _ensure_deadline(claim.case)
+            claims += group_claims
+            if not group_claims and seen:
+                # Every head case went to other workers meanwhile: the whole queue, locked.
+                fallback.append(group)
+    for group in fallback:
+        case = _best_case_for(agent_id, group, now, topic_ids)
+        if case is None:
+            continue
+        deadline = _missing_deadline(case)
+        if not _conditional_assign(case, agent_id, now=now, deadline=deadline):
+            continue
+        case.sla_deadline = case.sla_deadline or deadline
+        claims.append(Claim(case))
+    return claims
 
 
 def _lock_available_agent(
-    agent_id: int,
+    agent_id: int, groups: tuple[str, ...] = GROUP_ORDER
 ) -> tuple[dict[str, int], dict[str, int], list[int]] | None:
-    """Lock an available agent's presence row (``SKIP LOCKED``) and read, in the same
-    statement, their capacity and load per channel group and the topics they may take:
-    (capacities, loads, topic ids). None when the agent is unavailable or locked by another
-    worker."""
-    loads = ", ".join(f"({_load_sql('p.user_id', g)}) AS load_{g}" for g in CHANNEL_GROUPS)
+    """Lock an available agent's presence row (``SKIP LOCKED``) who has room on one of
+    ``groups`` at least, and read, in the same statement, their capacity and load per channel
+    group and the topics they may take: (capacities, loads, topic ids). None when the agent is
+    unavailable, full on those groups, or locked by another worker.
+
+    A full agent is not locked: a transaction that locked a row writes it to the WAL and its
+    commit waits for the disk, for nothing. The room is read from the statement's snapshot,
+    before the lock: a slot freed by a transaction that commits meanwhile is not seen here, but
+    that transaction asks for the agent to be filled once it has committed (``assign_agent``).
+    The claim itself counts the room again once the lock is held."""
+    return _lock_statement_result(
+        hot.fetchone(
+            _lock_sql(tuple(groups)),
+            [agent_id, agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT],
+        )
+    )
+
+
+@functools.cache
+def _lock_sql(groups: tuple[str, ...]) -> str:
+    """The agent lock of ``_lock_available_agent`` (built once per tuple of groups)."""
+    loads = ", ".join(
+        f"COUNT(CASE WHEN lc.channel IN {hot.literals(CHANNEL_GROUPS[g])} THEN 1 END) AS load_{g}"
+        for g in CHANNEL_GROUPS
+    )
     concat = (
         "string_agg(CAST(t.id AS text), ',')"
         if connection.vendor == "postgresql"
@@ -929,14 +1000,20 @@ def _lock_available_agent(
         f"{_t(AgentProfile.skills.through)} k WHERE k.agentprofile_id = ap.id))) AS topic_ids"
     )
     capacities = ", ".join(f"p.capacity_{g}" for g in CHANNEL_GROUPS)
-    sql = (
-        f"SELECT {capacities}, {loads}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
+    load_columns = ", ".join(f"l.load_{g}" for g in CHANNEL_GROUPS)
+    room = " OR ".join(f"p.capacity_{g} > l.load_{g}" for g in groups)
+    return (
+        f"SELECT {capacities}, {load_columns}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
         f"JOIN {_t(User)} u ON u.id = p.user_id "
         f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
-        f"WHERE p.user_id = %s AND p.status = %s AND u.role = %s AND u.is_active"
-        + _lock_suffix("p")
+        f"CROSS JOIN (SELECT {loads} FROM {_t(Case)} lc WHERE lc.assigned_to_id = %s "
+        f"AND lc.status IN {hot.literals(ACTIVE_STATUSES)}) l "
+        f"WHERE p.user_id = %s AND p.status = %s AND u.role = %s AND u.is_active "
+        f"AND ({room})" + _lock_suffix("p")
     )
-    row = hot.fetchone(sql, [agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT])
+
+
+def _lock_statement_result(row) -> tuple[dict[str, int], dict[str, int], list[int]] | None:
     if row is None:
         return None
     n = len(CHANNEL_GROUPS)
@@ -952,42 +1029,50 @@ def assign_available(
     """Fill an available agent's free slots with the best cases waiting in their queues, up to
     ``limit`` cases, in one transaction. Returns the assigned cases (maybe none).
 
-    Channel groups are tried in order (chat, phone/callback, web). Locks the agent's presence
-    row (``SKIP LOCKED``: if another worker is assigning to this agent, returns []); on
-    PostgreSQL each group is then one statement that claims as many head cases as the agent
-    has room for (``_claim_head_pg``), elsewhere one case per group through the checked
-    conditional UPDATE. An agent who became free of several slots at once gets them filled by
-    one lock, one statement per group and one commit.
+    Channel groups are served in order (chat, phone/callback, web). Locks the agent's presence
+    row (``SKIP LOCKED``: if another worker is assigning to this agent, returns []; an agent
+    with no room is not locked). On PostgreSQL one statement then claims as many head cases of
+    each group as the agent has room for (``_claim_head_pg``), elsewhere one case per group
+    through the checked conditional UPDATE. An agent who became free of several slots at once
+    gets them filled by one lock, one claim and one commit. When ``limit`` is below the free
+    slots, the groups are claimed one after the other until the limit is reached.
     """
     agent_id = agent if isinstance(agent, int) else agent.pk
+    groups = tuple(groups)
     now = timezone.now()
-    assigned: list[Case] = []
     with transaction.atomic():
-        locked = _lock_available_agent(agent_id)
+        locked = _lock_available_agent(agent_id, groups)
         if locked is None:
-            return assigned
+            return []
         capacity, loads, topic_ids = locked
-        for group in groups:
-            free = capacity[group] - loads[group]
-            room = free if limit is None else min(free, limit - len(assigned))
-            if room <= 0:
-                continue
-            for claim in _claim_for_agent(agent_id, group, now, topic_ids, room):
-                free -= 1
-                _after_assignment(
-                    claim.case,
-                    agent_id,
-                    now=now,
-                    by=None,
-                    mode="auto",
-                    free_after=free,
-                    written_event=claim.event,
-                    pending_transfer=claim.pending_transfer,
-                    publish=False,
+        free = {group: capacity[group] - loads[group] for group in groups}
+        rooms = {group: room for group, room in free.items() if room > 0}
+        if limit is None or sum(rooms.values()) <= limit:
+            claims = _claim_for_agent(agent_id, rooms, now, topic_ids)
+        else:
+            claims = []
+            for group, room in rooms.items():
+                claims += _claim_for_agent(
+                    agent_id, {group: min(room, limit - len(claims))}, now, topic_ids
                 )
-                assigned.append(claim.case)
-            if limit is not None and len(assigned) >= limit:
-                break
+                if len(claims) >= limit:
+                    break
+        assigned: list[Case] = []
+        for claim in claims:
+            group = channel_group(claim.case.channel)
+            free[group] -= 1
+            _after_assignment(
+                claim.case,
+                agent_id,
+                now=now,
+                by=None,
+                mode="auto",
+                free_after=free[group],
+                written_event=claim.event,
+                pending_transfer=claim.pending_transfer,
+                publish=False,
+            )
+            assigned.append(claim.case)
         _publish_assigned(agent_id, assigned)
     return assigned
 
@@ -1298,7 +1383,7 @@ def _after_status_change(presence: AgentPresence, *, by: User | None = None) -> 
             {"type": "presence.status", "status": status, "by": by.pk if by else None},
         )
     )
-    schedule_availability_refresh(list(user_service_ids_for(agent_id)))
+    schedule_availability_refresh(agent_id=agent_id)
 
 
 def user_service_ids_for(agent_id: int) -> list[int]:
@@ -1492,7 +1577,7 @@ def set_capacity(agent: User, *, by: User, chat=None, phone=None, web=None) -> A
             setattr(presence, f"capacity_{group}", number)
         presence.save()
         _queue_task("assign_agent", agent.pk)
-        schedule_availability_refresh(user_service_ids_for(agent.pk))
+        schedule_availability_refresh(agent_id=agent.pk)
     return presence
 
 
@@ -1539,7 +1624,7 @@ def set_agent_skills(agent: User, skills, *, by: User) -> list[str]:
         kept = profile.skills.exclude(pk__in=grantable)
         profile.skills.set(list(kept) + [known[c] for c in codes])
         _queue_task("assign_agent", agent.pk)
-        schedule_availability_refresh(user_service_ids_for(agent.pk))
+        schedule_availability_refresh(agent_id=agent.pk)
     return sorted(codes)
 
 

@@ -30,7 +30,7 @@ def assign_agent(agent_id: int) -> int:
         if not assigned:
             break
         count += len(assigned)
-    services.schedule_availability_refresh(services.user_service_ids_for(agent_id))
+    services.schedule_availability_refresh(agent_id=agent_id)
     return count
 
 

@@ -29,6 +29,19 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language (French). Django keeps the active
+    language per thread, and a request in English (LocaleMiddleware activates the user's
+    language and leaves it active) would otherwise leak into the next test on that worker."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def service_a(db):
     return Service.objects.create(code="sip", name="Service des impôts des particuliers")

@@ -348,9 +348,9 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
     sqls = [q["sql"] for q in queries]
     assert [q for q in sqls if q in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
     hot = [q for q in sqls if "contactcenter_event" in q or "routing_agentpresence" in q]
-    # The lock, then one claim per channel group with free capacity (chat, phone, web).
-    assert "FOR UPDATE" in hot[0] and len(hot) == 1 + len(services.CHANNEL_GROUPS)
-    assert all(q.startswith("WITH head AS") for q in hot[1:])
+    # The lock, then one claim statement for every channel group with room.
+    assert "FOR UPDATE" in hot[0] and len(hot) == 2
+    assert hot[1].startswith("WITH head AS")
     assert len([q for q in sqls if q.startswith('UPDATE "contactcenter_transfer"')]) == 1
     assert sorted(heard) == sorted(
         [(cases[2].pk, False), (cases[4].pk, False), (cases[0].pk, True), (cases[1].pk, False)]
@@ -364,3 +364,72 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
     assert [c.pk for c in services.assign_available(agent.pk, limit=1)] == [cases[3].pk]
     assert [c.pk for c in services.assign_available(agent.pk)] == [cases[5].pk]
     assert_invariants()
+
+
+def test_one_claim_fills_every_channel_group_in_group_order():
+    """Chat, phone and web slots free at once: one statement claims the head of each group
+    (chat first, then phone, then web), each up to the agent's room on that group."""
+    agent, web = one_agent_queue(n_cases=3, channel="web")
+    AgentPresence.objects.filter(pk=agent.pk).update(
+        capacity_chat=2, capacity_phone=1, capacity_web=2
+    )
+    now = timezone.now()
+    extra = []
+    for i, channel in enumerate(["phone", "chat", "phone", "chat", "chat"]):
+        extra.append(
+            Case.objects.create(
+                reference=f"G-{i:04d}",
+                citizen=web[0].citizen,
+                topic=web[0].topic,
+                service=web[0].service,
+                kind="question",
+                channel=channel,
+                subject="x",
+                created_at=now - timedelta(seconds=50 - i),
+                last_activity_at=now,
+            )
+        )
+    with CaptureQueriesContext(connection) as queries:
+        assigned = services.assign_available(agent.pk)
+    claims = [q["sql"] for q in queries if q["sql"].startswith("WITH head AS")]
+    assert len(claims) == 1
+    # Chat: the two oldest chats; phone: the oldest phone call; web: the two oldest messages.
+    assert [c.pk for c in assigned] == [
+        extra[1].pk,
+        extra[3].pk,
+        extra[0].pk,
+        web[0].pk,
+        web[1].pk,
+    ]
+    assert services.agent_loads(agent.pk) == {"chat": 2, "phone": 1, "web": 2}
+    assert Event.objects.filter(type="assignment").count() == 5
+    assert set(Case.objects.filter(status="new").values_list("pk", flat=True)) == {
+        extra[2].pk,
+        extra[4].pk,
+        web[2].pk,
+    }
+
+
+def test_a_full_agent_is_not_locked():
+    """No room on any group: the lock statement returns nothing and locks nothing (the
+    transaction gets no transaction id, so its commit does not wait for the disk)."""
+    agent, cases = one_agent_queue(n_cases=2)
+    AgentPresence.objects.filter(pk=agent.pk).update(
+        capacity_chat=0, capacity_phone=0, capacity_web=1
+    )
+    assert len(services.assign_available(agent.pk)) == 1
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert services._lock_available_agent(agent.pk) is None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id_if_assigned()")
+            assert cursor.fetchone()[0] is None
+    # With room on the group asked for, the row is locked (and the transaction has an id).
+    with transaction.atomic():
+        assert services._lock_available_agent(agent.pk, ("chat",)) is None
+        AgentPresence.objects.filter(pk=agent.pk).update(capacity_web=2)
+        assert services._lock_available_agent(agent.pk, ("web",)) is not None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id_if_assigned()")
+            assert cursor.fetchone()[0] is not None
