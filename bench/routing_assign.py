@@ -4,16 +4,22 @@
 Builds a dedicated database with 10,000 queued contacts (chat, chatbot hand-offs, phone, web
 messages, e-mails) over 5 services and 20 skills, and 500 available agents with mixed services,
 skills and capacities (chat 0-3, phone 0-2, web 0-15). Then N worker processes (default 4)
-drain the queues the way production workers do, with ``routing.services.assign_available(agent)``
-(what the "agent became free" task ``routing.tasks.assign_agent`` runs: every free slot of the
-agent filled in one transaction):
+drain the queues the way production workers do, with passes of the "agent became free" task
+``routing.tasks.assign_agent``: ``routing.services.assign_available(agent, limit=FILL_BATCH)``
+fills up to ``FILL_BATCH`` free slots of the agent in one transaction (``fill_pass``), and a
+pass that reached the batch, the agent still having free slots, queues the agent's next pass
+behind the others (each worker keeps that queue):
 
 1. agents come on shift: every worker walks all 500 agents, in its own random order, and fills
-   their free slots (two workers meet on an agent's lock or on a head case: SKIP LOCKED);
+   their free slots, pass after pass (two workers meet on an agent's lock or on a head case:
+   SKIP LOCKED);
 2. agents free up: each worker ends the contacts it assigned after ``--handle-ms`` (the cases
    that ended since its last pass are closed with one conditional update: in production the
-   agents' own requests do it, untimed here too) and each freed agent pulls once, which fills
-   the slots freed, until the queues are empty.
+   agents' own requests do it, untimed here too) and each freed agent gets a pass, until the
+   queues are empty.
+
+``--batch 0`` fills every free slot of an agent in one pass (one transaction), as the engine
+did before passes were bounded.
 
 The contacts carry their SLA deadline, as in production (routing sets it when a contact arrives,
 even if it stays queued).
@@ -59,6 +65,7 @@ import random
 import statistics
 import sys
 import time
+from collections import deque
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -82,6 +89,12 @@ def parse_args():
         "--handle-ms", type=float, default=20.0, help="how long an agent keeps a contact"
     )
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="most cases per pass (default: routing.services.FILL_BATCH; 0: no bound)",
+    )
     parser.add_argument(
         "--mode",
         choices=["production", "eager"],
@@ -312,12 +325,16 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     t_begin = time.perf_counter()
     cpu_begin = time.process_time()
 
+    batch = services.FILL_BATCH if args.batch is None else args.batch
+    requeued: deque[int] = deque()  # agents whose pass reached the batch: the task's next pass
+
     def pull(agent_id) -> bool:
+        """One pass of ``assign_agent`` for the agent; True if it queues another."""
         nonlocal misses, pull_cpu
         c0 = time.process_time()
         commit["armed"], commit["at"] = True, None
         t0 = time.perf_counter()
-        cases = services.assign_available(agent_id)
+        cases, more = services.fill_pass(agent_id, batch or None)
         elapsed = time.perf_counter() - t0
         commit["armed"] = False
         pull_cpu += time.process_time() - c0
@@ -334,14 +351,20 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
         if len(cases) == 1:
             singles.append(decided)
         per_call.append((len(cases), decided))
-        return True
+        return more
+
+    def run_requeued() -> None:
+        for _ in range(len(requeued)):
+            agent_id = requeued.popleft()
+            if pull(agent_id):
+                requeued.append(agent_id)
 
     # Agents come on shift: every worker walks all agents (in its own order) and fills their
-    # free slots; two workers on one agent meet on its lock (SKIP LOCKED), on one head case
-    # on the case lock.
-    for agent_id in agent_ids:
-        while pull(agent_id):
-            pass
+    # free slots, one pass per agent in turn; two workers on one agent meet on its lock (SKIP
+    # LOCKED), on one head case on the case lock.
+    requeued.extend(agent_ids)
+    while requeued:
+        run_requeued()
 
     # Agents free up: a contact ends after --handle-ms; the freed agent pulls the next one.
     handle = args.handle_ms / 1000
@@ -360,8 +383,10 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
         # the same instant are the bench's batching, and the extra calls would find the
         # agent full).
         for agent_id in dict.fromkeys(h[2] for h in due):
-            pull(agent_id)
-        if not due:
+            if pull(agent_id):
+                requeued.append(agent_id)
+        run_requeued()
+        if not due and not requeued:
             if not held and not services.queued_cases().exists():
                 break
             time.sleep(handle / 4)
@@ -441,6 +466,13 @@ def audit() -> tuple[int, int, int]:
     return doubles, overflow, left
 
 
+def batch_label(args) -> str:
+    from routing.services import FILL_BATCH
+
+    batch = FILL_BATCH if args.batch is None else args.batch
+    return f"{batch} cases" if batch else "every free slot"
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -506,7 +538,8 @@ def main():
     single_ms = [t * 1000 for r in worker_results for t in r[9]]
     print()
     print(
-        f"Workers: {args.workers} processes, handling time {args.handle_ms:.0f} ms per contact, "
+        f"Workers: {args.workers} processes, passes of at most {batch_label(args)}, "
+        f"handling time {args.handle_ms:.0f} ms per contact, "
         + (
             "production mode (Redis layer, cache and broker; tasks queued)"
             if args.mode == "production"

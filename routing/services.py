@@ -335,12 +335,13 @@ def schedule_availability_refresh(
 
     def queue():
         if cache.add(AVAILABILITY_PENDING_KEY, 1, timeout=10):
-            _queue_task_now("refresh_availability", None)
+            queue_task_now("refresh_availability", None)
 
     _on_commit(queue)
 
 
-def _queue_task_now(task_name: str, *args) -> None:
+def queue_task_now(task_name: str, *args) -> None:
+    """Queue a routing task at once (outside a transaction; a broker failure is logged)."""
     from . import tasks
 
     try:
@@ -754,6 +755,8 @@ QUEUE_HEAD_ORDER = (
 # What the claim keeps of a picked case as it was before the claim (its queue order).
 PICKED_COLUMNS = "c.id, c.priority, c.fragile, c.sla_deadline, c.created_at"
 HEAD_PER_TOPIC = 5
+# Most cases one pass of the "agent became free" task hands out (routing.tasks.assign_agent).
+FILL_BATCH = 4
 
 
 @functools.cache
@@ -766,10 +769,10 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
     """The one-statement claim of ``_claim_head_pg`` for some channel groups (built once per
     tuple of groups).
 
-    Parameters, in order: the agent's topic ids; the time (callbacks due), when the phone
-    group is there; for each group its head length, then for each group its room; the agent
-    (room); the agent, time and time (claim); time and agent (idle clock); payload and time
-    (events).
+    Parameters, in order: the agent's topic ids; for each group its head length (once per
+    channel of the group); the time (callbacks due), when the phone group is there; for each
+    group its room, then the cap (most cases in all) and the agent (room); the agent, time and
+    time (claim); time and agent (idle clock); payload and time (events).
 
     Statuses, channels and event types are written into the text (code constants), not
     passed as parameters: with a generic plan (``contactcenter.hot``), a ``status = $2`` could
@@ -779,7 +782,7 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
     q = hot.literal
     case_table = _t(Case)
     returning = ", ".join(
-        f"{case_table}.{connection.ops.quote_name(f.column)}" for f in Case._meta.concrete_fields
+        f"u.{connection.ops.quote_name(f.column)}" for f in Case._meta.concrete_fields
     )
     callback_clause = ""
     if any(Channel.CALLBACK in CHANNEL_GROUPS[group] for group in groups):
@@ -800,27 +803,27 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
     )
     # The head lengths are one parameter per group: repeat it for each channel of the group.
     new, assigned = q(Case.Status.NEW), q(Case.Status.ASSIGNED)
-    rooms = ", ".join(
-        f"GREATEST(LEAST(%s::int, p.capacity_{group} - ({_load_sql('p.user_id', group)})), 0) "
-        f"AS n{i}"
+    free = ", ".join(
+        f"GREATEST(LEAST(%s::int, p.capacity_{group} - l.l{i}), 0) AS r{i}"
         for i, group in enumerate(groups)
     )
-    picked = ", ".join(
-        f"picked{i} AS (SELECT {PICKED_COLUMNS}, {i} AS grp FROM {case_table} c "  # noqa: S608 (table names and code constants only)
-        f"WHERE c.id = ANY (ARRAY(SELECT id FROM head WHERE grp = {i})) "
-        f"AND c.status = {new} AND c.assigned_to_id IS NULL "
-        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT (SELECT COALESCE((SELECT n{i} FROM room), 0)) "
-        f"FOR UPDATE OF c SKIP LOCKED)"
-        for i in range(len(groups))
+    # The agent's active load on each group, in one pass over their cases.
+    loads = ", ".join(
+        f"COUNT(*) FILTER (WHERE lc.channel IN {hot.literals(CHANNEL_GROUPS[group])}) AS l{i}"
+        for i, group in enumerate(groups)
     )
-    all_picked = " UNION ALL ".join(
-        f"SELECT * FROM picked{i}"  # noqa: S608 (CTE names only)
-        for i in range(len(groups))
+    n_groups = range(len(groups))
+    # How many head cases each group has (read once).
+    seen = ", ".join(f"COUNT(*) FILTER (WHERE grp = {i}) AS s{i}" for i in n_groups)
+    # Each group's share, in group order: its free slots, at most its head cases, at most
+    # what the groups before it left of the cap; one row per group.
+    shares = " ".join(
+        f"CROSS JOIN LATERAL (SELECT LEAST(f.r{i}, s.s{i}, "
+        f"f.cap{''.join(f' - x{j}.n' for j in range(i))}) AS n) x{i}"
+        for i in n_groups
     )
-    seen = ", ".join(
-        f"(SELECT COUNT(*) FROM head WHERE grp = {i})"  # noqa: S608 (CTE names only)
-        for i in range(len(groups))
-    )
+    share_rows = ", ".join(f"({i}, x{i}.n)" for i in n_groups)
+    seen_columns = ", ".join(f"s{i}" for i in n_groups)
     return (
         f"WITH head AS (SELECT h.id, ch.grp FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
         f"CROSS JOIN (VALUES {channels}) AS ch(channel, grp, n) "
@@ -828,20 +831,29 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
         f"WHERE c.topic_id = t.topic_id AND c.channel = ch.channel AND c.status = {new} "
         f"AND c.assigned_to_id IS NULL {callback_clause}"
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT ch.n) h), "
-        f"room AS (SELECT {rooms} FROM {_t(AgentPresence)} p "
+        f"free AS MATERIALIZED (SELECT {free}, %s::int AS cap FROM {_t(AgentPresence)} p "
+        f"CROSS JOIN LATERAL (SELECT {loads} FROM {case_table} lc "
+        f"WHERE lc.assigned_to_id = p.user_id AND lc.status IN {hot.literals(ACTIVE_STATUSES)}) l "
         f"WHERE p.user_id = %s AND p.status = {q(AgentPresence.Status.AVAILABLE)}), "
-        f"{picked}, "
-        f"picked AS ({all_picked}), "
-        f"claimed AS (UPDATE {case_table} SET assigned_to_id = %s, assigned_at = %s, "
+        f"seen AS MATERIALIZED (SELECT {seen} FROM head), "
+        f"room AS (SELECT v.grp, v.n FROM free f CROSS JOIN seen s {shares} "
+        f"CROSS JOIN LATERAL (VALUES {share_rows}) AS v(grp, n)), "
+        # Each group's best head cases still waiting, as many as its share, locked.
+        f"picked AS (SELECT {PICKED_COLUMNS}, r.grp FROM room r CROSS JOIN LATERAL "
+        f"(SELECT {PICKED_COLUMNS} FROM {case_table} c "
+        f"WHERE c.id = ANY (ARRAY(SELECT id FROM head WHERE head.grp = r.grp)) "
+        f"AND c.status = {new} AND c.assigned_to_id IS NULL "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT r.n FOR UPDATE OF c SKIP LOCKED) c), "
+        f"claimed AS (UPDATE {case_table} AS u SET assigned_to_id = %s, assigned_at = %s, "
         f"status = {assigned}, priority = 0, updated_at = %s "
-        f"WHERE id IN (SELECT id FROM picked) AND assigned_to_id IS NULL AND status = {new} "
-        f"RETURNING {returning}), "
+        f"WHERE u.id IN (SELECT id FROM picked) AND u.assigned_to_id IS NULL "
+        f"AND u.status = {new} RETURNING {returning}), "
         f"idle AS (UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s "
         f"AND EXISTS (SELECT 1 FROM claimed)), "
         f"event AS (INSERT INTO {_t(Event)} ({event_columns}) "
         f"SELECT claimed.id, claimed.citizen_id, {q(Event.Type.ASSIGNMENT)}, claimed.channel, "
         f"NULL, TRUE, '', %s::jsonb, %s FROM claimed RETURNING id, case_id) "
-        f"SELECT ARRAY[{seen}], c.grp, event.id, EXISTS (SELECT 1 FROM "
+        f"SELECT (SELECT ARRAY[{seen_columns}] FROM seen), c.grp, event.id, EXISTS (SELECT 1 FROM "
         f"{_t(Transfer)} tr WHERE tr.case_id = claimed.id AND tr.accepted_at IS NULL), claimed.* "
         f"FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN event ON event.case_id = claimed.id "
         f"JOIN picked c ON c.id = claimed.id) ON TRUE ORDER BY c.grp, {QUEUE_HEAD_ORDER}"
@@ -860,23 +872,26 @@ class Claim:
 
 
 def _claim_head_pg(
-    agent_id: int, rooms: dict[str, int], now: datetime, topic_ids: list[int]
+    agent_id: int, rooms: dict[str, int], now: datetime, topic_ids: list[int], cap: int
 ) -> dict[str, tuple[list[Claim], int]]:
     """PostgreSQL: pick, lock and assign up to ``rooms[group]`` cases at the head of the agent's
-    queues for each channel group of ``rooms`` (in its order), and write the assignments to the
-    timeline, in one statement. Returns, per group: (the claims, in queue order as they stood
-    before the claim; how many head cases were seen).
+    queues for each channel group of ``rooms``, at most ``cap`` in all, groups served in the
+    order of ``rooms``, and write the assignments to the timeline, in one statement. Returns,
+    per group: (the claims, in queue order as they stood before the claim; how many head cases
+    were seen).
 
     1. ``head``: the first ``HEAD_PER_TOPIC + room - 1`` queued cases of each of the agent's
        topics and each channel of each group, each read in queue order from the partial index
        ``case_topic_queue_head`` (topic, channel, queue order: a few index entries per topic
        and channel, whatever the length of the queues and of the other channels' queues);
-    2. ``room``: the agent's free slots on each group (capacity minus active load), at most
+    2. ``free``: the agent's free slots on each group (capacity minus active load), at most
        its ``rooms`` entry; read in this statement, whose snapshot is taken once the caller
-       holds the agent's lock, so every earlier assignment to the agent is visible;
-    3. ``picked<i>``: for each group, the best head cases still waiting, as many as there is
-       room, locked ``FOR UPDATE SKIP LOCKED`` (a case another worker holds is skipped, not
-       waited for);
+       holds the agent's lock, so every earlier assignment to the agent is visible; ``room``:
+       each group's share of the cap, in group order (no more than its head cases, so that a
+       group with an empty queue leaves the cap to the next);
+    3. ``picked``: for each group, the best head cases still waiting, as many as its share,
+       locked ``FOR UPDATE SKIP LOCKED`` (a case another worker holds is skipped, not waited
+       for);
     4. ``claimed``: the checked conditional UPDATE (still unassigned and new);
     5. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
        events are written (the rows ``add_event`` would write), when cases were claimed.
@@ -886,12 +901,12 @@ def _claim_head_pg(
     groups = tuple(rooms)
     params: list = [list(topic_ids)]
     for group in groups:
-        params += [HEAD_PER_TOPIC + rooms[group] - 1] * len(CHANNEL_GROUPS[group])
+        params += [HEAD_PER_TOPIC + min(rooms[group], cap) - 1] * len(CHANNEL_GROUPS[group])
     if any(Channel.CALLBACK in CHANNEL_GROUPS[group] for group in groups):
         params += [now]
     payload = _assignment_payload(agent_id, "auto", Case.Status.NEW, Case.Status.ASSIGNED)
     params += [rooms[group] for group in groups]
-    params += [agent_id]
+    params += [cap, agent_id]
     params += [agent_id, now, now]
     params += [now, agent_id]
     params += [json.dumps(payload), now]
@@ -922,23 +937,25 @@ def _claim_head_pg(
 
 
 def _claim_for_agent(
-    agent_id: int, rooms: dict[str, int], now: datetime, topic_ids: list[int]
+    agent_id: int, rooms: dict[str, int], now: datetime, topic_ids: list[int], cap: int
 ) -> list[Claim]:
     """Give the agent (locked, with room) up to ``rooms[group]`` cases at the head of their
-    queues for each channel group of ``rooms``, groups in that order (assigned). A claim with
-    an event: the same statement also reset the agent's idle clock and wrote the timeline event
-    (else the caller's ``_after_assignment`` writes them).
+    queues for each channel group of ``rooms``, at most ``cap`` in all, groups served in that
+    order (assigned). A claim with an event: the same statement also reset the agent's idle
+    clock and wrote the timeline event (else the caller's ``_after_assignment`` writes them).
 
-    On PostgreSQL, one statement for all the groups (``_claim_head_pg``); elsewhere, one case
-    per group through the checked conditional UPDATE."""
+    On PostgreSQL, one statement for all the groups (``_claim_head_pg``); elsewhere, the head
+    of each group's queue one case at a time through the checked conditional UPDATE (SQLite
+    runs one writing transaction at a time)."""
     rooms = {group: room for group, room in rooms.items() if room > 0}
-    if not topic_ids or not rooms:
+    if not topic_ids or not rooms or cap <= 0:
         return []
     claims: list[Claim] = []
     fallback = list(rooms)
     if connection.vendor == "postgresql":
         fallback = []
-        for group, (group_claims, seen) in _claim_head_pg(agent_id, rooms, now, topic_ids).items():
+        claimed = _claim_head_pg(agent_id, rooms, now, topic_ids, cap)
+        for group, (group_claims, seen) in claimed.items():
             for claim in group_claims:
                 # The claim wrote the assignment; the case object shows it as it was before.
                 claim.case.status = Case.Status.NEW
@@ -948,14 +965,18 @@ def _claim_for_agent(
                 # Every head case went to other workers meanwhile: the whole queue, locked.
                 fallback.append(group)
     for group in fallback:
-        case = _best_case_for(agent_id, group, now, topic_ids)
-        if case is None:
-            continue
-        deadline = _missing_deadline(case)
-        if not _conditional_assign(case, agent_id, now=now, deadline=deadline):
-            continue
-        case.sla_deadline = case.sla_deadline or deadline
-        claims.append(Claim(case))
+        # One case at a time from the head of the whole queue (locked), up to the group's room.
+        for _attempt in range(rooms[group]):
+            if len(claims) >= cap:
+                break
+            case = _best_case_for(agent_id, group, now, topic_ids)
+            if case is None:
+                break
+            deadline = _missing_deadline(case)
+            if not _conditional_assign(case, agent_id, now=now, deadline=deadline):
+                break
+            case.sla_deadline = case.sla_deadline or deadline
+            claims.append(Claim(case))
     return claims
 
 
@@ -1032,31 +1053,40 @@ def assign_available(
     Channel groups are served in order (chat, phone/callback, web). Locks the agent's presence
     row (``SKIP LOCKED``: if another worker is assigning to this agent, returns []; an agent
     with no room is not locked). On PostgreSQL one statement then claims as many head cases of
-    each group as the agent has room for (``_claim_head_pg``), elsewhere one case per group
+    each group as the agent has room for (``_claim_head_pg``), elsewhere one case at a time
     through the checked conditional UPDATE. An agent who became free of several slots at once
-    gets them filled by one lock, one claim and one commit. When ``limit`` is below the free
-    slots, the groups are claimed one after the other until the limit is reached.
+    gets them filled by one lock, one claim and one commit; with ``limit``, groups are served
+    in order until the limit (a group whose queue is empty leaves its share to the next).
     """
+    return _assign_available(agent, limit=limit, groups=groups)[0]
+
+
+def fill_pass(agent_id: int, batch: int | None = FILL_BATCH) -> tuple[list[Case], bool]:
+    """One pass of the "agent became free" task (``routing.tasks.assign_agent``): at most
+    ``batch`` cases (None: every free slot) in one transaction. Returns (the assigned cases,
+    whether another pass may give more: the batch was reached, or without a batch some cases
+    were assigned, and the agent still has free slots)."""
+    assigned, room_left = _assign_available(agent_id, limit=batch)
+    reached = len(assigned) >= batch if batch else bool(assigned)
+    return assigned, reached and room_left > 0
+
+
+def _assign_available(
+    agent: User | int, *, limit: int | None, groups=GROUP_ORDER
+) -> tuple[list[Case], int]:
+    """``assign_available``, and the agent's free slots left on those groups afterwards."""
     agent_id = agent if isinstance(agent, int) else agent.pk
     groups = tuple(groups)
     now = timezone.now()
     with transaction.atomic():
         locked = _lock_available_agent(agent_id, groups)
         if locked is None:
-            return []
+            return [], 0
         capacity, loads, topic_ids = locked
         free = {group: capacity[group] - loads[group] for group in groups}
         rooms = {group: room for group, room in free.items() if room > 0}
-        if limit is None or sum(rooms.values()) <= limit:
-            claims = _claim_for_agent(agent_id, rooms, now, topic_ids)
-        else:
-            claims = []
-            for group, room in rooms.items():
-                claims += _claim_for_agent(
-                    agent_id, {group: min(room, limit - len(claims))}, now, topic_ids
-                )
-                if len(claims) >= limit:
-                    break
+        cap = sum(rooms.values()) if limit is None else limit
+        claims = _claim_for_agent(agent_id, rooms, now, topic_ids, cap)
         assigned: list[Case] = []
         for claim in claims:
             group = channel_group(claim.case.channel)
@@ -1074,7 +1104,7 @@ def assign_available(
             )
             assigned.append(claim.case)
         _publish_assigned(agent_id, assigned)
-    return assigned
+    return assigned, sum(room for room in free.values() if room > 0)
 
 
 def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:

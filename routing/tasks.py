@@ -8,8 +8,6 @@ from django.core.cache import cache
 
 from . import services
 
-# How many cases one "agent became free" task may hand out in a row (a full web capacity).
-MAX_ASSIGN_PER_RUN = 60
 SWEEP_BATCH = 500
 
 
@@ -21,17 +19,17 @@ def route_case(case_id: int, exclude_agent_ids: list[int] | None = None) -> int 
 
 @shared_task(ignore_result=True)
 def assign_agent(agent_id: int) -> int:
-    """An agent became available or freed capacity: give them waiting work, as much as fits."""
-    count = 0
-    while count < MAX_ASSIGN_PER_RUN:
-        # Each pass fills every free slot it can in one transaction; another pass only when
-        # some head cases were held by other workers (or more came meanwhile).
-        assigned = services.assign_available(agent_id, limit=MAX_ASSIGN_PER_RUN - count)
-        if not assigned:
-            break
-        count += len(assigned)
-    services.schedule_availability_refresh(agent_id=agent_id)
-    return count
+    """An agent became available or freed capacity: give them waiting work, at most
+    ``FILL_BATCH`` cases in one pass (one transaction). A pass that reached the batch, the
+    agent still having free slots, queues the next one, behind the passes of the other
+    agents: agents who come on shift together share the oldest work rather than the first one
+    served taking a whole inbox, and no transaction holds the head of the queues for long."""
+    assigned, more = services.fill_pass(agent_id)
+    if more:
+        services.queue_task_now("assign_agent", agent_id)
+    else:
+        services.schedule_availability_refresh(agent_id=agent_id)
+    return len(assigned)
 
 
 @shared_task(ignore_result=True)

@@ -352,3 +352,52 @@ def test_demo_loading_sets_hours_presence_and_deadlines(citizen, topic_a, agent_
     assert AgentPresence.objects.filter(user=agent_a).exists()
     case.refresh_from_db()
     assert case.sla_deadline is not None
+
+
+def test_a_limited_pass_serves_groups_in_order_and_passes_on_an_empty_share(
+    citizen, topic_a, agent_a
+):
+    """Chat first: one chat waiting for two free chat slots; the rest of the pass goes to the
+    next groups (phone: none waiting; web: the oldest messages), never beyond the limit."""
+    chat = make_case(citizen, topic_a, channel="chat")
+    web = [make_case(citizen, topic_a, channel="web") for _ in range(5)]
+    set_available(agent_a, chat=2, phone=1, web=10)
+    assigned = services.assign_available(agent_a, limit=4)
+    assert assigned == [chat, web[0], web[1], web[2]]
+    assert services.agent_loads(agent_a.pk) == {"chat": 1, "phone": 0, "web": 3}
+    # Without a limit: every free slot that has work.
+    assert services.assign_available(agent_a) == [web[3], web[4]]
+
+
+def test_assign_agent_hands_out_passes_that_agents_share(
+    citizen, topic_a, agent_a, agent_a2, monkeypatch
+):
+    """A pass hands out at most FILL_BATCH cases; one that reached it queues the agent's next
+    pass behind the others. Two agents on shift together share the oldest messages."""
+    from routing import tasks
+
+    queued = []
+    monkeypatch.setattr(services, "queue_task_now", lambda name, *args: queued.append(args[0]))
+    batch = services.FILL_BATCH
+    web = [make_case(citizen, topic_a, channel="web") for _ in range(3 * batch)]
+    set_available(agent_a, chat=0, phone=0, web=10)
+    set_available(agent_a2, chat=0, phone=0, web=10)
+    # Both come on shift: one pass each, in the order their tasks were queued.
+    assert tasks.assign_agent(agent_a.pk) == batch
+    assert tasks.assign_agent(agent_a2.pk) == batch
+    assert queued == [agent_a.pk, agent_a2.pk]
+    first, second = web[:batch], web[batch : 2 * batch]
+    assert set(Case.objects.filter(assigned_to=agent_a).values_list("pk", flat=True)) == {
+        c.pk for c in first
+    }
+    assert set(Case.objects.filter(assigned_to=agent_a2).values_list("pk", flat=True)) == {
+        c.pk for c in second
+    }
+    # Their next passes, from the queue: the last messages, then nothing more to queue.
+    queued.clear()
+    assert tasks.assign_agent(agent_a.pk) == batch
+    assert tasks.assign_agent(agent_a2.pk) == 0
+    assert queued == [agent_a.pk]
+    assert tasks.assign_agent(agent_a.pk) == 0
+    assert queued == [agent_a.pk]
+    assert Case.objects.filter(status=Case.Status.NEW).count() == 0
