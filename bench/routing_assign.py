@@ -156,6 +156,19 @@ def commit_latency(url: str, n: int = 200) -> tuple[float, float]:
     return statistics.median(timings), percentile(timings, 99)
 
 
+def host_speed() -> float:
+    """ms for a fixed pure-Python workload (best of 5): compares runs and hosts, whose speed
+    varies (the same code ran about twice as fast on one 2-vCPU machine as on another)."""
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
 def bench_redis_url(args) -> str:
     """The bench's own Redis database on the server of ``--redis-url``."""
     return urlparse(args.redis_url)._replace(path=f"/{args.redis_db}").geturl()
@@ -488,6 +501,7 @@ def main():
     flush_bench_redis(args)
     url = prepare_database(args)
     floor = commit_latency(url)
+    speed = host_speed()
     setup_django(url, args)
     print(
         f"Loading {args.contacts} contacts, {args.agents} agents, {args.services} services, "
@@ -552,6 +566,7 @@ def main():
         f"(synchronous_commit={args.synchronous_commit}; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU)"
     )
+    print(f"Host speed probe:       {speed:.1f} ms (fixed Python loop, best of 5; lower is faster)")
     misses = sum(r[5] for r in worker_results)
     worker_cpu = sum(r[6] for r in worker_results)
     engine_cpu = sum(r[7] for r in worker_results)

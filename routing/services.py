@@ -750,11 +750,15 @@ def _best_case_for(agent_id: int, group: str, now: datetime, topic_ids: list[int
 QUEUE_HEAD_ORDER = (
     "c.priority DESC, c.fragile DESC, c.sla_deadline ASC NULLS LAST, c.created_at, c.id"
 )
-# How many cases of each topic's queue head the one-statement claim looks at: more than the
-# number of workers that can hold a head case locked at the same time, in practice.
-# What the claim keeps of a picked case as it was before the claim (its queue order).
+# What the claim keeps of a head case as it was before the claim (its queue order; all in the
+# queue head index).
 PICKED_COLUMNS = "c.id, c.priority, c.fragile, c.sla_deadline, c.created_at"
+# How many cases of each topic's queue head the one-statement claim looks at (plus its room):
+# more than the number of workers that can hold a head case locked at the same time.
 HEAD_PER_TOPIC = 5
+# How many of a group's head cases, beyond its share, the claim reads again to lock: room for
+# the head cases other workers' passes hold locked at the same time.
+HEAD_SLACK = 16
 # Most cases one pass of the "agent became free" task hands out (routing.tasks.assign_agent).
 FILL_BATCH = 4
 
@@ -825,9 +829,9 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
     share_rows = ", ".join(f"({i}, x{i}.n)" for i in n_groups)
     seen_columns = ", ".join(f"s{i}" for i in n_groups)
     return (
-        f"WITH head AS (SELECT h.id, ch.grp FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
+        f"WITH head AS (SELECT h.*, ch.grp FROM unnest(%s::bigint[]) AS t(topic_id) "  # noqa: S608 (table names and code constants only)
         f"CROSS JOIN (VALUES {channels}) AS ch(channel, grp, n) "
-        f"CROSS JOIN LATERAL (SELECT c.id FROM {case_table} c "
+        f"CROSS JOIN LATERAL (SELECT {PICKED_COLUMNS} FROM {case_table} c "
         f"WHERE c.topic_id = t.topic_id AND c.channel = ch.channel AND c.status = {new} "
         f"AND c.assigned_to_id IS NULL {callback_clause}"
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT ch.n) h), "
@@ -841,7 +845,8 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
         # Each group's best head cases still waiting, as many as its share, locked.
         f"picked AS (SELECT {PICKED_COLUMNS}, r.grp FROM room r CROSS JOIN LATERAL "
         f"(SELECT {PICKED_COLUMNS} FROM {case_table} c "
-        f"WHERE c.id = ANY (ARRAY(SELECT id FROM head WHERE head.grp = r.grp)) "
+        f"WHERE c.id = ANY (ARRAY(SELECT c.id FROM head c WHERE c.grp = r.grp "
+        f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT r.n + {HEAD_SLACK})) "
         f"AND c.status = {new} AND c.assigned_to_id IS NULL "
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT r.n FOR UPDATE OF c SKIP LOCKED) c), "
         f"claimed AS (UPDATE {case_table} AS u SET assigned_to_id = %s, assigned_at = %s, "
