@@ -66,3 +66,29 @@ def test_redis_cache_operations_with_the_kept_client():
     assert cache.get("k") == {"a": 1}
     cache.delete("k")
     assert cache.get("k") is None
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_run_prepared_statements_on_generic_plans():
+    """Every new PostgreSQL connection is set to ``force_generic_plan`` (a prepared claim was
+    planned again on every execution under ``auto``); a statement prepared through ``hot``
+    then has a generic plan from its first execution."""
+    if connection.vendor != "postgresql":
+        pytest.skip("plan cache modes are PostgreSQL's")
+    from django.db import connections
+
+    fresh = connections.create_connection("default")
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone()[0] == "force_generic_plan"
+    finally:
+        fresh.close()
+    sql = "SELECT COUNT(*) FROM contactcenter_case WHERE status = %s"
+    assert hot.fetchone(sql, ["new"]) == (0,)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'SELECT COUNT(*) FROM contactcenter_case WHERE status = $1'"
+        )
+        assert cursor.fetchone() == (1, 0)
