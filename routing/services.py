@@ -885,10 +885,11 @@ def _claim_head_pg(
     per group: (the claims, in queue order as they stood before the claim; how many head cases
     were seen).
 
-    1. ``head``: the first ``HEAD_PER_TOPIC + room - 1`` queued cases of each of the agent's
-       topics and each channel of each group, each read in queue order from the partial index
-       ``case_topic_queue_head`` (topic, channel, queue order: a few index entries per topic
-       and channel, whatever the length of the queues and of the other channels' queues);
+    1. ``head``: the first ``HEAD_PER_TOPIC + min(room, cap) - 1`` queued cases of each of
+       the agent's topics and each channel of each group, each read in queue order from the
+       partial index ``case_topic_queue_head`` (topic, channel, queue order: a few index
+       entries per topic and channel, whatever the length of the queues and of the other
+       channels' queues);
     2. ``free``: the agent's free slots on each group (capacity minus active load), at most
        its ``rooms`` entry; read in this statement, whose snapshot is taken once the caller
        holds the agent's lock, so every earlier assignment to the agent is visible; ``room``:
@@ -896,7 +897,7 @@ def _claim_head_pg(
        group with an empty queue leaves the cap to the next);
     3. ``picked``: for each group, the best head cases still waiting, as many as its share,
        locked ``FOR UPDATE SKIP LOCKED`` (a case another worker holds is skipped, not waited
-       for);
+       for) among its best ``share + HEAD_SLACK`` head cases, read again by primary key;
     4. ``claimed``: the checked conditional UPDATE (still unassigned and new);
     5. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
        events are written (the rows ``add_event`` would write), when cases were claimed.
