@@ -119,7 +119,10 @@ def parse_args():
         help="PostgreSQL synchronous_commit for the bench database (off: a commit does not "
         "wait for the WAL flush; shows the engine's cost apart from the disk's fsync latency)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.batch is not None and args.batch < 0:
+        parser.error("--batch must be 0 (no bound) or a positive number of cases")
+    return args
 
 
 def prepare_database(args) -> str:

@@ -129,6 +129,19 @@ def _load_sql(agent_expr: str, group: str) -> str:
     )
 
 
+def _loads_sql(agent_expr: str, columns: dict[str, str]) -> str:
+    """One pass over an agent's active cases counting their load per channel group:
+    ``SELECT <count> AS <name>, ...`` for each ``name: group`` of ``columns``."""
+    counts = ", ".join(
+        f"COUNT(CASE WHEN lc.channel IN {hot.literals(CHANNEL_GROUPS[group])} THEN 1 END) AS {name}"
+        for name, group in columns.items()
+    )
+    return (
+        f"SELECT {counts} FROM {_t(Case)} lc WHERE lc.assigned_to_id = {agent_expr} "  # noqa: S608 (table names and code constants only)
+        f"AND lc.status IN {hot.literals(ACTIVE_STATUSES)}"
+    )
+
+
 def _lock_suffix(of: str) -> str:
     if connection.features.has_select_for_update_skip_locked:
         return f" FOR UPDATE OF {of} SKIP LOCKED"
@@ -799,23 +812,19 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
         "case_id, citizen_id, type, channel, actor_id, internal, body, payload, created_at"
     )
     # One index range per (topic, channel) of the groups (case_topic_queue_head), each read
-    # as far as its group's head length.
+    # as far as its group's head length (a parameter, repeated for each channel of the group).
     channels = ", ".join(
         f"({q(channel)}, {i}, %s::int)"
         for i, group in enumerate(groups)
         for channel in CHANNEL_GROUPS[group]
     )
-    # The head lengths are one parameter per group: repeat it for each channel of the group.
     new, assigned = q(Case.Status.NEW), q(Case.Status.ASSIGNED)
     free = ", ".join(
         f"GREATEST(LEAST(%s::int, p.capacity_{group} - l.l{i}), 0) AS r{i}"
         for i, group in enumerate(groups)
     )
     # The agent's active load on each group, in one pass over their cases.
-    loads = ", ".join(
-        f"COUNT(*) FILTER (WHERE lc.channel IN {hot.literals(CHANNEL_GROUPS[group])}) AS l{i}"
-        for i, group in enumerate(groups)
-    )
+    loads = _loads_sql("p.user_id", {f"l{i}": group for i, group in enumerate(groups)})
     n_groups = range(len(groups))
     # How many head cases each group has (read once).
     seen = ", ".join(f"COUNT(*) FILTER (WHERE grp = {i}) AS s{i}" for i in n_groups)
@@ -836,8 +845,7 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
         f"AND c.assigned_to_id IS NULL {callback_clause}"
         f"ORDER BY {QUEUE_HEAD_ORDER} LIMIT ch.n) h), "
         f"free AS MATERIALIZED (SELECT {free}, %s::int AS cap FROM {_t(AgentPresence)} p "
-        f"CROSS JOIN LATERAL (SELECT {loads} FROM {case_table} lc "
-        f"WHERE lc.assigned_to_id = p.user_id AND lc.status IN {hot.literals(ACTIVE_STATUSES)}) l "
+        f"CROSS JOIN LATERAL ({loads}) l "
         f"WHERE p.user_id = %s AND p.status = {q(AgentPresence.Status.AVAILABLE)}), "
         f"seen AS MATERIALIZED (SELECT {seen} FROM head), "
         f"room AS (SELECT v.grp, v.n FROM free f CROSS JOIN seen s {shares} "
@@ -1010,10 +1018,7 @@ def _lock_available_agent(
 @functools.cache
 def _lock_sql(groups: tuple[str, ...]) -> str:
     """The agent lock of ``_lock_available_agent`` (built once per tuple of groups)."""
-    loads = ", ".join(
-        f"COUNT(CASE WHEN lc.channel IN {hot.literals(CHANNEL_GROUPS[g])} THEN 1 END) AS load_{g}"
-        for g in CHANNEL_GROUPS
-    )
+    loads = _loads_sql("%s", {f"load_{g}": g for g in CHANNEL_GROUPS})
     concat = (
         "string_agg(CAST(t.id AS text), ',')"
         if connection.vendor == "postgresql"
@@ -1033,8 +1038,7 @@ def _lock_sql(groups: tuple[str, ...]) -> str:
         f"SELECT {capacities}, {load_columns}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
         f"JOIN {_t(User)} u ON u.id = p.user_id "
         f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
-        f"CROSS JOIN (SELECT {loads} FROM {_t(Case)} lc WHERE lc.assigned_to_id = %s "
-        f"AND lc.status IN {hot.literals(ACTIVE_STATUSES)}) l "
+        f"CROSS JOIN ({loads}) l "
         f"WHERE p.user_id = %s AND p.status = %s AND u.role = %s AND u.is_active "
         f"AND ({room})" + _lock_suffix("p")
     )
