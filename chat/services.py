@@ -26,7 +26,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.http import Http404
@@ -483,7 +482,8 @@ def post_message(
 
     A ``client_id`` already stored in the conversation raises ``DuplicateMessage`` carrying
     the stored message (a resend counts once). ``files`` must have been checked by the caller
-    (``checked`` are their ``messaging.attachments.CheckedFile`` results).
+    (``checked`` are their ``contactcenter.attachments.CheckedFile`` results, whose bytes
+    are the ones stored).
     One transaction; the conversation row is locked by the counter update until commit.
     The caller broadcasts the returned payload after this function returns (it has committed).
     """
@@ -538,7 +538,7 @@ def post_message(
                 created_at=now,
             )
             attachments = []
-            for upload, info in zip(files, checked, strict=True):
+            for _upload, info in zip(files, checked, strict=True):
                 attachment = ChatAttachment(
                     message=message,
                     original_name=info.name,
@@ -546,8 +546,8 @@ def post_message(
                     size=info.size,
                     sha256=info.sha256,
                 )
-                upload.seek(0)
-                attachment.file.save(attachment.extension, File(upload), save=False)
+                # The checked bytes (re-encoded image, validated PDF), never the raw upload.
+                attachment.file.save(attachment.extension, info.as_file(), save=False)
                 stored_paths.append((attachment.file.storage, attachment.file.name))
                 attachment.save()
                 attachments.append(attachment)

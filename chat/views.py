@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.attachments import check_upload
 from contactcenter.models import Satisfaction
 from contactcenter.permissions import record_access, user_service_ids
 from contactcenter.services import rate_case
@@ -237,8 +238,6 @@ def send(request, pk):
 @require_POST
 def upload(request, pk):
     """A file (PDF, JPEG or PNG, 10 MB at most) with an optional caption, as one message."""
-    from messaging.attachments import check_upload
-
     access = _access_or_404(request.user, pk, audit=False)
     if not access.can_write:
         raise Http404

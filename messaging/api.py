@@ -26,6 +26,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from contactcenter.attachments import check_upload
 from contactcenter.models import AuditLog, Case, Event, Topic, Transfer
 from contactcenter.permissions import (
     get_case_or_404,
@@ -36,7 +37,6 @@ from contactcenter.permissions import (
 from contactcenter.services import rate_case
 
 from . import services
-from .attachments import check_upload
 from .console import choice_labels
 from .models import Attachment
 from .views import attachment_for, stream_attachment
@@ -463,9 +463,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             size=info.size,
             sha256=info.sha256,
         )
-        upload.seek(0)
-        attachment.file.save(attachment.extension, upload, save=False)
-        attachment.save()
+        attachment.file.save(attachment.extension, info.as_file(), save=False)
+        try:
+            attachment.save()
+        except BaseException:
+            attachment.file.storage.delete(attachment.file.name)
+            raise
         return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
     # --- closing, reopening, rating ---

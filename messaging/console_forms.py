@@ -17,7 +17,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    """Several files in one input; messaging.attachments checks each one."""
+    """Several files in one input; contactcenter.attachments checks each one."""
 
     widget = MultipleFileInput
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from contactcenter.attachments import check_upload
 from contactcenter.models import Event
 
-from .attachments import check_upload
 from .models import Attachment
 
 
@@ -81,7 +81,7 @@ def load_demo_attachments() -> int:
                 sha256=info.sha256,
                 created_at=event.created_at,
             )
-            attachment.file.save(attachment.extension, content, save=False)
+            attachment.file.save(attachment.extension, info.as_file(), save=False)
             attachment.save()
             Event.objects.filter(pk=event.pk).update(payload={**event.payload, "attachments": 1})
             created += 1

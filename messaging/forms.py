@@ -1,7 +1,7 @@
 """Forms of the citizen space and of the agent thread (validation messages in French).
 
 Body and file checks are the services' own (``messaging.services.check_body``,
-``messaging.attachments.check_uploads``) so that pages, API and services say the same thing.
+``contactcenter.attachments.check_uploads``) so that pages, API and services say the same thing.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.attachments import check_uploads
 from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Topic, User, french_mobile_validator, normalize_french_mobile
 
-from .attachments import check_uploads
 from .services import SUBJECT_MAX_CHARS, check_body, check_subject
 
 

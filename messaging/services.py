@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from contactcenter.attachments import CheckedFile, check_uploads
 from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import can_act_on_case
 from contactcenter.services import (
@@ -34,7 +34,6 @@ from contactcenter.services import (
     validate_body,
 )
 
-from .attachments import CheckedFile, check_uploads
 from .models import Attachment
 
 logger = logging.getLogger("messaging")
@@ -137,7 +136,7 @@ def _attach(
 ) -> list[Attachment]:
     """Store checked uploads and link draft attachments to ``event`` (inside the transaction)."""
     stored = []
-    for upload, info in zip(files, checked, strict=True):
+    for _upload, info in zip(files, checked, strict=True):
         attachment = Attachment(
             case=case,
             event=event,
@@ -147,8 +146,8 @@ def _attach(
             size=info.size,
             sha256=info.sha256,
         )
-        upload.seek(0)
-        attachment.file.save(attachment.extension, File(upload), save=False)
+        # The checked bytes (re-encoded image, validated PDF), never the raw upload.
+        attachment.file.save(attachment.extension, info.as_file(), save=False)
         guard.paths.append((attachment.file.storage, attachment.file.name))
         attachment.save()
         stored.append(attachment)

@@ -8,18 +8,16 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
+from PIL import Image
 
 from chat import services
 from chat.models import ChatAttachment, ChatMessage, Conversation
 from contactcenter.models import AuditLog, Case, Event, Satisfaction
+from tests.upload_samples import DISGUISES, jpeg_with_gps, valid_png
 
 pytestmark = pytest.mark.django_db
 
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
-    b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00"
-    b"\x00IEND\xaeB`\x82"
-)
+PNG = valid_png()
 
 
 def upload(name, content):
@@ -234,7 +232,9 @@ def test_citizen_sends_a_png_and_the_agent_downloads_it_with_audit(
     attachment = ChatAttachment.objects.get()
     download = client_as(agent_a).get(payload["attachments"][0]["url"])
     assert download.status_code == 200
-    assert b"".join(download.streaming_content) == PNG
+    stored = b"".join(download.streaming_content)
+    assert stored == attachment.file.read()
+    assert Image.open(io.BytesIO(stored)).tobytes() == Image.open(io.BytesIO(PNG)).tobytes()
     assert "attachment" in download["Content-Disposition"]
     assert AuditLog.objects.filter(actor=agent_a, action="view_attachment").exists()
     assert "photo.png" in services.transcript_text(live_chat)
@@ -253,6 +253,60 @@ def test_disguised_executable_is_refused_with_a_precise_error(client_as, live_ch
     assert not ChatMessage.objects.filter(
         conversation=live_chat, client_id__startswith="file"
     ).exists()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "pdf_header_windows_program",
+        "pdf_header_linux_program",
+        "pdf_header_html_script",
+        "html_between_jpeg_markers",
+        "pdf_javascript_name_tree",
+        "pdf_embedded_file",
+        "png_decompression_bomb",
+    ],
+)
+def test_disguised_file_is_refused_in_chat_and_nothing_is_stored(
+    client_as, live_chat, citizen, settings, tmp_path, case
+):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    name, build, _code = DISGUISES[case]
+    response = client_as(citizen).post(
+        reverse("chat:upload", args=[live_chat.pk]),
+        {"file": upload(name, build()), "client_id": "file-00000002", "body": "Voici"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 400
+    error = response.json()["errors"]["file"][0]
+    assert f"« {name} »" in error and "refusé" in error
+    assert not ChatAttachment.objects.exists()
+    assert not ChatMessage.objects.filter(conversation=live_chat, body="Voici").exists()
+    assert not any(path.is_file() for path in (tmp_path / "media").rglob("*"))
+
+
+def test_chat_form_post_shows_the_refusal(client_as, live_chat, citizen):
+    name, build, _code = DISGUISES["pdf_header_windows_program"]
+    response = client_as(citizen).post(
+        reverse("chat:upload", args=[live_chat.pk]), {"file": upload(name, build())}, follow=True
+    )
+    assert "« avis.pdf » contient un programme Windows caché" in response.content.decode()
+    assert not ChatAttachment.objects.exists()
+
+
+def test_chat_photo_is_stored_without_its_gps_position(client_as, live_chat, citizen):
+    response = client_as(citizen).post(
+        reverse("chat:upload", args=[live_chat.pk]),
+        {"file": upload("photo.jpg", jpeg_with_gps())},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 201
+    attachment = ChatAttachment.objects.get()
+    with attachment.file.open("rb") as handle:
+        content = handle.read()
+    assert not Image.open(io.BytesIO(content)).getexif()
+    assert b"Telephone 12" not in content
+    assert attachment.size == len(content)
 
 
 def test_attachment_of_another_conversation_is_404(client_as, live_chat, citizen, citizen2):

@@ -6,17 +6,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from messaging.demo import simple_pdf
+from tests.upload_samples import pdf_of_size, valid_jpeg, valid_png
 
-PNG_BYTES = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7V\xbd\xfa"
-    b"\x00\x00\x00\x00IEND\xaeB`\x82"
-)
-JPEG_BYTES = (
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    + b"\x00" * 64
-    + b"\xff\xd9"
-)
+PNG_BYTES = valid_png()
+JPEG_BYTES = valid_jpeg()
 EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"PE\x00\x00"
 
 
@@ -37,11 +30,7 @@ def exe_as_pdf(name="facture.pdf"):
 
 
 def big_pdf(size, name="gros.pdf"):
-    head = b"%PDF-1.4\n"
-    tail = b"\n%%EOF\n"
-    return SimpleUploadedFile(
-        name, head + b"0" * (size - len(head) - len(tail)) + tail, content_type="application/pdf"
-    )
+    return SimpleUploadedFile(name, pdf_of_size(size), content_type="application/pdf")
 
 
 @pytest.fixture

@@ -28,7 +28,9 @@ def upload(name, content):
 def test_pdf_jpeg_png_are_accepted_by_content(name, content, expected):
     checked = check_upload(upload(name, content))
     assert checked.content_type == expected
-    assert checked.size == len(content)
+    assert checked.size == len(checked.content)
+    if expected == "application/pdf":
+        assert checked.content == content
     assert len(checked.sha256) == 64
 
 
@@ -63,7 +65,7 @@ def test_executable_with_a_pdf_header_glued_in_front_is_refused():
     content = b"%PDF-1.4\n" + EXE_BYTES
     with pytest.raises(ValidationError) as exc:
         check_upload(upload("piece.pdf", content))
-    assert exc.value.code == "invalid_type"
+    assert exc.value.code == "invalid_content"
     assert "n'est pas un fichier PDF valide" in exc.value.messages[0]
 
 
