@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contactcenter.attachments import check_upload
+from contactcenter.idempotency import idempotent
 from contactcenter.models import Satisfaction
 from contactcenter.permissions import record_access, user_service_ids
 from contactcenter.services import rate_case
@@ -331,6 +332,7 @@ def leave(request, pk):
 
 @citizen_required
 @require_POST
+@idempotent
 def rate(request, pk):
     access = _access_or_404(request.user, pk)
     conv = Conversation.objects.select_related("case__topic", "agent").get(
@@ -405,6 +407,7 @@ def panel(request, pk):
 
 @agent_required
 @require_POST
+@idempotent
 def finish(request, pk):
     conv = _agent_conversation(request, pk)
     form = SummaryForm(request.POST, prefix_id=f"c{pk}")
@@ -435,6 +438,7 @@ def finish(request, pk):
 
 @agent_required
 @require_POST
+@idempotent
 def transfer(request, pk):
     conv = _agent_conversation(request, pk)
     form = TransferForm(request.POST, case=conv.case, prefix_id=f"c{pk}")

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from contactcenter.idempotency import idempotent
 from contactcenter.models import User
 from contactcenter.permissions import can_act_on_case, get_case_or_404
 
@@ -62,6 +63,7 @@ def citizen_help(request):
 
 @citizen_required
 @require_POST
+@idempotent
 def create_code(request):
     target = getattr(request, "htmx", None) and request.htmx.target
     context = {"target": target if target in CODE_TARGETS else "cobrowse-code-page"}
@@ -124,6 +126,7 @@ def agent_home(request):
 
 @staff_required
 @require_POST
+@idempotent
 def invite(request):
     """Invite the citizen of a case (``case_id``) or of a synthesis sheet (``citizen_id``)."""
     case = None

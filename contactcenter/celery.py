@@ -42,6 +42,11 @@ app.conf.beat_schedule = {
         "task": "knowledge.tasks.run_lifecycle",
         "schedule": crontab(hour=6, minute=0),
     },
+    # Idempotency keys live 24 hours (contactcenter.idempotency.TTL): purge them hourly.
+    "contactcenter-purge-idempotency-keys": {
+        "task": "contactcenter.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
     "knowledge-purge-conversations": {
         "task": "knowledge.tasks.purge_conversations",
         "schedule": crontab(hour=3, minute=30),

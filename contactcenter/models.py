@@ -535,3 +535,37 @@ class DailyKpiRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} ({self.computed_at or '—'})"
+
+
+class IdempotencyKey(models.Model):
+    """The first result of a creating request, replayed to any request with the same key.
+
+    One row per (user, scope, key): ``scope`` names the view, ``fingerprint`` is a digest of
+    what was sent (path, fields, files). Written and read only by ``contactcenter.idempotency``.
+    """
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("en cours")
+        DONE = "done", _("terminée")
+
+    # The unique constraint's index starts with the user: no separate index on the foreign key.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    scope = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("clé d'idempotence")
+        verbose_name_plural = _("clés d'idempotence")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="idempotency_key_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} ({self.status})"

@@ -1,4 +1,4 @@
-"""Celery tasks of the core: precomputation of the dashboard's daily indicators.
+"""Celery tasks of the core: the dashboard's daily indicators, purge of idempotency keys.
 
 Thin wrappers over ``contactcenter.kpis``: they take day strings (ISO dates), reload fresh
 state and are safe to run twice (``store_day`` claims a day with a checked conditional update).
@@ -10,7 +10,7 @@ from datetime import date
 
 from celery import shared_task
 
-from . import kpis
+from . import idempotency, kpis
 
 
 @shared_task(ignore_result=True)
@@ -30,3 +30,9 @@ def compute_daily_kpis() -> list[str]:
 def compute_day_kpis(day: str, force: bool = False) -> int | None:
     """Compute and store one past day's figures (no-op if another worker holds the day)."""
     return kpis.store_day(date.fromisoformat(day), force=force)
+
+
+@shared_task(ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Beat entry: delete idempotency keys past their lifetime (safe to run twice)."""
+    return idempotency.purge_expired()

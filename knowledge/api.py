@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
+
 from . import services
 
 
@@ -45,7 +47,10 @@ class ChatbotMessageView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "chatbot"
 
-    @extend_schema(request=ChatbotMessageSerializer, responses={201: dict})
+    @extend_schema(
+        request=ChatbotMessageSerializer, responses={201: dict}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    @idempotent_api
     def post(self, request):
         serializer = ChatbotMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -24,6 +24,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.idempotency import FIELD as IDEMPOTENCY_FIELD
+from contactcenter.idempotency import idempotent, new_key
 from contactcenter.models import AuditLog, Topic
 from contactcenter.permissions import can_act_on_case, get_case_or_404, record_access
 
@@ -175,6 +177,8 @@ def deflection_suggestions(request):
                     "article": result.article.slug,
                     "topic": topic_slug or result.article.topic.slug,
                     "query": query,
+                    # One key per button (hx-vals win over the enclosing request form's key).
+                    IDEMPOTENCY_FIELD: new_key(),
                 }
             )
         if request.user.is_authenticated:
@@ -199,6 +203,7 @@ DEFLECTION_MIN_CONFIDENCE = 0.2
 
 @login_required
 @require_POST
+@idempotent
 def deflection_sufficient(request):
     """ "Cette réponse me suffit": record it and go back to the citizen space (no request)."""
     try:
@@ -287,6 +292,7 @@ def diagnosis_list(request):
 
 
 @staff_required
+@idempotent
 def diagnosis_walk(request, slug):
     """Walk a tree step by step (the path is in ``?path=``); save it on a case at the end."""
     tree = get_object_or_404(DiagnosisTree, slug=slug, is_active=True, root__isnull=False)

@@ -27,6 +27,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from contactcenter.attachments import check_upload
+from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
 from contactcenter.models import AuditLog, Case, Event, Topic, Transfer
 from contactcenter.permissions import (
     get_case_or_404,
@@ -303,7 +304,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             "application/json": CaseCreateSerializer,
         },
         responses={201: CaseSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
     )
+    @idempotent_api
     def create(self, request, *args, **kwargs):
         if not IsCitizen().has_permission(request, self):
             raise PermissionDenied("Seuls les usagers déposent des demandes.")
@@ -364,8 +367,10 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             "application/json": MessageCreateSerializer,
         },
         responses={201: MessageSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     @messages.mapping.post
+    @idempotent_api
     def post_message(self, request, reference=None):
         case = self.get_object()
         data = MessageCreateSerializer(data=request.data)
@@ -435,8 +440,10 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         summary="Téléverser une pièce jointe (brouillon, à joindre ensuite à un message)",
         request={"multipart/form-data": UploadSerializer},
         responses={201: AttachmentSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     @attachments.mapping.post
+    @idempotent_api
     def upload_attachment(self, request, reference=None):
         case = self.get_object()
         if case.status == Case.Status.CLOSED:
@@ -513,8 +520,10 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         summary="Donner son avis (usager, une fois la demande traitée)",
         request=RatingSerializer,
         responses={201: RatingSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     @action(detail=True, methods=["post"], permission_classes=[IsCitizen])
+    @idempotent_api
     def rating(self, request, reference=None):
         case = self.get_object()
         data = RatingSerializer(data=request.data)

@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Event, User
 from contactcenter.permissions import (
     can_see_case,
@@ -333,6 +334,7 @@ def _files(request) -> list:
 
 @require_POST
 @staff_required
+@idempotent
 def reply(request, reference):
     """Answer the citizen, or ask for details (the case then waits on the citizen)."""
     case = _case_or_404(request, reference)
@@ -358,6 +360,7 @@ def reply(request, reference):
 
 @require_POST
 @staff_required
+@idempotent
 def note(request, reference):
     case = _case_or_404(request, reference)
     form = NoteForm(request.POST)
@@ -426,6 +429,7 @@ def classify(request, reference):
 
 @require_POST
 @staff_required
+@idempotent
 def transfer(request, reference):
     """Liaison interservices: move the case to the competent service with a reason."""
     case = _case_or_404(request, reference)
@@ -489,6 +493,7 @@ def contact_search(request):
 
 @require_http_methods(["GET", "POST"])
 @staff_required
+@idempotent
 def contact_new(request, citizen_id):
     """Step 2: record the contact for the chosen citizen (new case or an existing one)."""
     citizen = console.citizen_or_none(citizen_id)

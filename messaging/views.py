@@ -19,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Satisfaction, Topic
 from contactcenter.permissions import get_case_or_404, record_access, visible_cases
 from contactcenter.services import citizen_history, rate_case
@@ -93,6 +94,7 @@ def deflection_url() -> str | None:
 
 @citizen_required
 @require_http_methods(["GET", "POST"])
+@idempotent
 def new_request(request):
     """Three steps: topic, kind, then answers from the knowledge base and the message box.
 
@@ -204,6 +206,7 @@ def case_detail(request, reference):
 
 @citizen_required
 @require_POST
+@idempotent
 def case_reply(request, reference):
     case = _citizen_case(request, reference)
     form = ReplyForm(request.POST, request.FILES)
@@ -254,6 +257,7 @@ def case_reopen(request, reference):
 
 @citizen_required
 @require_POST
+@idempotent
 def case_rate(request, reference):
     case = _citizen_case(request, reference)
     form = RatingForm(request.POST)

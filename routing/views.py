@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contactcenter.idempotency import idempotent
 from contactcenter.models import Case, Channel, Topic, User
 from contactcenter.permissions import get_case_or_404, user_service_ids
 
@@ -121,6 +122,7 @@ def _topic_from(value) -> Topic | None:
 
 @require_http_methods(["GET", "POST"])
 @citizen_required
+@idempotent
 def callback_new(request):
     """Ask to be called back: phone, topic, short description, a slot among the next ones."""
     user = request.user
@@ -221,6 +223,7 @@ def callback_cancel(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 @agent_required
+@idempotent
 def callback_outcome(request, pk: int):
     """The agent records a call attempt: reached, or not reached (retried up to 3 times)."""
     case = get_case_or_404(request.user, pk=pk, channel=Channel.CALLBACK)

@@ -149,11 +149,20 @@
     append(box);
   }
 
-  function post(url, body) {
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function post(url, body, key) {
+    var headers = { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken() };
+    if (key) { headers["Idempotency-Key"] = key; } // the server acts once per key
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken() },
+      headers: headers,
       body: JSON.stringify(body)
     });
   }
@@ -177,7 +186,7 @@
     append(mine);
     var body = { message: text };
     if (conversation) { body.conversation = parseInt(conversation, 10); }
-    post(apiUrl, body).then(function (response) {
+    post(apiUrl, body, newKey()).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (payload) {
         if (!response.ok) {
           if (response.status === 404 && conversation) {

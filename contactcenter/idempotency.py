@@ -1,0 +1,414 @@
+"""Idempotency keys: a creating request sent twice (double click, retry, two tabs) acts once.
+
+Forms carry a hidden ``idempotency_key`` field (``{% idempotency_field form %}``, a fresh UUID
+each time the form is rendered, the same one when it is rendered again after a validation
+error); API clients send an ``Idempotency-Key`` header (htmx may send either). Views opt in
+with ``@idempotent`` (Django views) or ``@idempotent_api`` (DRF methods).
+
+How one key acts once (``run_once``):
+
+1. *Claim*: INSERT the (user, scope, key) row, committed at once; if it exists, read it.
+2. A row marked done with the same fingerprint is a *replay*: the stored result (status,
+   redirect, body or JSON, flash messages) is returned and the view does not run. A different
+   fingerprint (same key, other path or body) is refused (422): nothing is done.
+3. Otherwise the request locks the row (``SELECT ... FOR UPDATE NOWAIT``) and runs the view in
+   that same transaction. A parallel duplicate finds the row locked and polls until the
+   first one commits, then replays its result. The owner stores a successful result (2xx or
+   3xx) as done; a failure (4xx, validation error) deletes the row, so the user can correct
+   the form and send it again with the same key; an exception rolls everything back.
+4. A row left "in progress" by a crashed request holds no lock: the next request with that key
+   takes it over. A duplicate waits at most ``WAIT_SECONDS`` for a request still running, then
+   gets a 409. Rows older than ``TTL`` no longer count and are purged by Celery beat
+   (``contactcenter.tasks.purge_idempotency_keys``).
+
+Requests without a key behave as before (no replay protection).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, OperationalError, transaction
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import status as http_status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+
+from .models import IdempotencyKey
+
+FIELD = "idempotency_key"
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+TTL = timedelta(hours=24)
+WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.05
+MAX_BODY_CHARS = 512 * 1024
+# Not part of what the user sent: left out of the fingerprint.
+IGNORED_FIELDS = frozenset({FIELD, "csrfmiddlewaretoken"})
+# Response headers a replay gives back (redirects, htmx instructions).
+REPLAYED_HEADERS = (
+    "Location",
+    "Content-Type",
+    "HX-Redirect",
+    "HX-Location",
+    "HX-Refresh",
+    "HX-Trigger",
+    "HX-Retarget",
+    "HX-Reswap",
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    name=HEADER,
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Clé unique choisie par le client (par exemple un UUID, 255 caractères ASCII "
+        "imprimables au plus). Une requête répétée avec la même clé ne crée rien : elle "
+        "renvoie le premier résultat, avec l'en-tête « Idempotent-Replayed: true ». La même "
+        "clé avec un autre contenu est refusée (422) ; pendant que la première requête est en "
+        "cours, une requête identique attend sa fin, puis reçoit 409 au-delà de 30 s. Une "
+        "requête refusée (4xx) ne consomme pas la clé. Clés conservées 24 heures."
+    ),
+)
+
+
+@dataclass
+class IdempotencyError(Exception):
+    """A request refused by the key logic (bad key, key reused, duplicate still running)."""
+
+    status: int
+    code: str
+    message: str
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def valid_key(value: str | None) -> bool:
+    return bool(value) and KEY_PATTERN.fullmatch(value) is not None
+
+
+def check_key(value: str) -> str:
+    if not valid_key(value):
+        raise IdempotencyError(
+            http_status.HTTP_400_BAD_REQUEST,
+            "idempotency_key_invalid",
+            _(
+                "Clé d'idempotence invalide : 1 à 255 caractères ASCII imprimables, sans "
+                "espace (par exemple un UUID)."
+            ),
+        )
+    return value
+
+
+def fingerprint(path: str, data: Any, files: Any = None) -> str:
+    """Digest of what was sent: the path, the fields (in order of name) and the files' bytes."""
+    digest = hashlib.sha256(path.encode())
+    if hasattr(data, "lists"):  # QueryDict (forms, multipart)
+        items = sorted(
+            (name, values) for name, values in data.lists() if name not in IGNORED_FIELDS
+        )
+        for name, values in items:
+            digest.update(b"\0f" + name.encode())
+            for value in values:
+                digest.update(b"\0v" + _value_digest(value))
+    else:  # JSON body
+        body = dict(data) if isinstance(data, dict) else data
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k not in IGNORED_FIELDS}
+        digest.update(b"\0j" + json.dumps(body, sort_keys=True, cls=DjangoJSONEncoder).encode())
+    if files is not None:
+        for name, uploads in sorted(files.lists()):
+            digest.update(b"\0u" + name.encode())
+            for upload in uploads:
+                digest.update(b"\0v" + _value_digest(upload))
+    return digest.hexdigest()
+
+
+def _value_digest(value: Any) -> bytes:
+    if hasattr(value, "chunks"):  # an uploaded file: its name and bytes
+        file_digest = hashlib.sha256(str(getattr(value, "name", "")).encode() + b"\0")
+        for chunk in value.chunks():
+            file_digest.update(chunk)
+        value.seek(0)
+        return file_digest.digest()
+    return str(value).encode()
+
+
+def _expired(record: IdempotencyKey) -> bool:
+    return record.created_at < timezone.now() - TTL
+
+
+def _claim(user, scope: str, key: str, fp: str) -> IdempotencyKey | None:
+    """The key's row, inserted (committed) if new; None if it vanished meanwhile."""
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(user=user, scope=scope, key=key, fingerprint=fp)
+    except IntegrityError:
+        return IdempotencyKey.objects.filter(user=user, scope=scope, key=key).first()
+
+
+_BUSY = object()
+
+
+def _lock(record: IdempotencyKey):
+    """The row locked for this transaction, None if deleted, _BUSY if another request holds it.
+
+    Needs an open transaction (the caller's ``atomic``)."""
+    try:
+        with transaction.atomic():
+            return (
+                IdempotencyKey.objects.select_for_update(nowait=True).filter(pk=record.pk).first()
+            )
+    except OperationalError:
+        return _BUSY
+
+
+def _finished(record: IdempotencyKey, fp: str) -> IdempotencyKey:
+    if record.fingerprint != fp:
+        raise IdempotencyError(
+            http_status.HTTP_422_UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            _(
+                "Cette clé d'idempotence a déjà servi pour une autre requête : rien n'a été "
+                "enregistré. Rechargez le formulaire (ou utilisez une nouvelle clé) pour "
+                "envoyer une nouvelle demande."
+            ),
+        )
+    return record
+
+
+def run_once(
+    user,
+    scope: str,
+    key: str,
+    fp: str,
+    *,
+    call: Callable[[], Any],
+    store: Callable[[Any], dict | None],
+    replay: Callable[[dict], Any],
+):
+    """Run ``call`` once for (user, scope, key); replay its stored result to any duplicate.
+
+    ``store(response)`` gives the JSON-able result to keep, or None for a failure (the key is
+    then released). Runs ``call`` inside a transaction that holds the key's row lock: a
+    parallel duplicate waits for it (PostgreSQL). Raises IdempotencyError for a reused key or
+    a duplicate still running after ``WAIT_SECONDS``.
+    """
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        record = _claim(user, scope, key, fp)
+        if record is None:
+            continue  # released by a failed first attempt between our INSERT and SELECT
+        if record.status == IdempotencyKey.Status.DONE and not _expired(record):
+            return replay(_finished(record, fp).response)
+        with transaction.atomic():
+            locked = _lock(record)
+            if locked is not None and locked is not _BUSY:
+                if locked.status == IdempotencyKey.Status.DONE and not _expired(locked):
+                    done = _finished(locked, fp)
+                else:
+                    # Ours: new, left by a crashed request, or expired. Run the view.
+                    locked.fingerprint = fp
+                    locked.status = IdempotencyKey.Status.IN_PROGRESS
+                    locked.created_at = timezone.now()
+                    locked.response = {}
+                    response = call()
+                    result = store(response)
+                    if result is None:
+                        locked.delete()
+                    else:
+                        locked.status = IdempotencyKey.Status.DONE
+                        locked.response = result
+                        locked.save()
+                    return response
+        if locked is None:
+            continue
+        if locked is not _BUSY:
+            return replay(done.response)
+        if time.monotonic() >= deadline:
+            raise IdempotencyError(
+                http_status.HTTP_409_CONFLICT,
+                "idempotency_key_in_progress",
+                _(
+                    "Une requête identique est encore en cours de traitement : patientez "
+                    "quelques instants puis rechargez la page."
+                ),
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# --- Django views (forms, htmx) -------------------------------------------------------------
+
+
+def _current_messages(request) -> list:
+    storage = messages.get_messages(request)
+    current = list(storage)
+    if hasattr(storage, "used"):
+        storage.used = False  # only counted: they are still shown by the next page
+    return current
+
+
+def _store_http(response: HttpResponse, added: list) -> dict | None:
+    if response.status_code >= 400 or response.streaming:
+        return None
+    body = response.content.decode(response.charset or "utf-8", errors="replace")
+    if len(body) > MAX_BODY_CHARS:
+        return None
+    return {
+        "status": response.status_code,
+        "headers": {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)},
+        "body": body,
+        "messages": [[m.level, str(m.message), m.extra_tags] for m in added],
+    }
+
+
+def _replay_http(request, data: dict) -> HttpResponse:
+    for level, text, tags in data.get("messages", []):
+        messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
+    response = HttpResponse(data.get("body", ""), status=data["status"])
+    for name, value in data.get("headers", {}).items():
+        response[name] = value
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def error_page(request, error: IdempotencyError) -> HttpResponse:
+    """The refusal, as a page (or its alert alone for htmx)."""
+    template = (
+        "partials/_idempotency_error.html"
+        if getattr(request, "htmx", False)
+        else "partials/idempotency_error.html"
+    )
+    return render(request, template, {"idempotency_error": error}, status=error.status)
+
+
+def idempotent(view):
+    """Decorator of a Django view that creates something: a POST with a key acts once.
+
+    Put it under the permission decorators (it needs ``request.user``). The view runs in a
+    transaction holding the key's lock (see ``run_once``): it must not publish anything
+    before commit other than through ``transaction.on_commit``.
+    """
+    scope = f"{view.__module__}.{view.__qualname__}"
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method != "POST" or not request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        key = request.POST.get(FIELD) or request.headers.get(HEADER)
+        if not key:
+            return view(request, *args, **kwargs)
+        added: list = []
+
+        def call():
+            before = len(_current_messages(request))
+            response = view(request, *args, **kwargs)
+            added.extend(_current_messages(request)[before:])
+            return response
+
+        try:
+            check_key(key)
+            fp = fingerprint(request.path, request.POST, request.FILES)
+            return run_once(
+                request.user,
+                scope,
+                key,
+                fp,
+                call=call,
+                store=lambda response: _store_http(response, added),
+                replay=lambda data: _replay_http(request, data),
+            )
+        except IdempotencyError as error:
+            return error_page(request, error)
+
+    return wrapper
+
+
+# --- DRF (API) --------------------------------------------------------------------------------
+
+
+class IdempotencyRefused(APIException):
+    status_code = http_status.HTTP_409_CONFLICT
+    default_code = "idempotency"
+
+
+def api_error(error: IdempotencyError) -> APIException:
+    """The one place where a key refusal becomes an API error (rendered by the handler)."""
+    exc = IdempotencyRefused(detail=error.message, code=error.code)
+    exc.status_code = error.status
+    return exc
+
+
+def _store_api(response) -> dict | None:
+    if response.status_code >= 400 or not isinstance(response, Response):
+        return None
+    headers = {name: response[name] for name in ("Location",) if response.has_header(name)}
+    return {"status": response.status_code, "data": _json(response.data), "headers": headers}
+
+
+def _replay_api(data: dict) -> Response:
+    headers = {**data.get("headers", {}), REPLAYED_HEADER: "true"}
+    return Response(data.get("data"), status=data["status"], headers=headers)
+
+
+def idempotent_api(method):
+    """Decorator of a DRF view method that creates something: honours ``Idempotency-Key``.
+
+    Document the header on the endpoint with ``parameters=[IDEMPOTENCY_HEADER]``.
+    """
+    scope = f"{method.__module__}.{method.__qualname__}"
+
+    @functools.wraps(method)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None or not request.user.is_authenticated:
+            return method(self, request, *args, **kwargs)
+        try:
+            check_key(key)
+            fp = fingerprint(request.path, request.data)
+            return run_once(
+                request.user,
+                scope,
+                key,
+                fp,
+                call=lambda: method(self, request, *args, **kwargs),
+                store=_store_api,
+                replay=_replay_api,
+            )
+        except IdempotencyError as error:
+            raise api_error(error) from None
+
+    return wrapper
+
+
+# --- housekeeping ---------------------------------------------------------------------------
+
+
+def purge_expired(now=None) -> int:
+    """Delete the keys older than ``TTL`` (they no longer count). Returns how many."""
+    limit = (now or timezone.now()) - TTL
+    deleted, _by_model = IdempotencyKey.objects.filter(created_at__lt=limit).delete()
+    return deleted

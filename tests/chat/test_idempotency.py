@@ -1,0 +1,55 @@
+"""Double submits of the chat's forms (rating, summary, transfer) act once."""
+
+import uuid
+
+from django.urls import reverse
+
+from contactcenter.models import Event, Transfer
+
+
+def key() -> str:
+    return str(uuid.uuid4())
+
+
+def test_rating_sent_twice_is_recorded_once(client_as, live_chat, citizen):
+    client = client_as(citizen)
+    client.post(reverse("chat:leave", args=[live_chat.pk]))
+    page = client.get(reverse("chat:conversation", args=[live_chat.pk])).content.decode()
+    assert 'name="idempotency_key"' in page
+    url = reverse("chat:rate", args=[live_chat.pk])
+    data = {"score": "5", "comment": "Merci", "idempotency_key": key()}
+    first, second = client.post(url, data), client.post(url, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Idempotent-Replayed"] == "true"
+    assert Event.objects.filter(case_id=live_chat.case_id, type=Event.Type.RATING).count() == 1
+
+
+def test_summary_sent_twice_ends_the_chat_once(
+    client_as, live_chat, agent_a, django_capture_on_commit_callbacks
+):
+    client = client_as(agent_a)
+    url = reverse("chat:finish", args=[live_chat.pk])
+    data = {"summary": "Prochaine étape : formulaire 2042.", "idempotency_key": key()}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, data, HTTP_HX_REQUEST="true")
+        second = client.post(url, data, HTTP_HX_REQUEST="true")
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert f'data-chat-finished="{live_chat.pk}"' in second.content.decode()
+    assert (
+        Event.objects.filter(case_id=live_chat.case_id, body__contains="formulaire 2042").count()
+        == 1
+    )
+
+
+def test_transfer_sent_twice_transfers_once(client_as, live_chat, agent_a, service_b, topic_b):
+    client = client_as(agent_a)
+    panel = client.get(reverse("chat:panel", args=[live_chat.pk])).content.decode()
+    assert panel.count('name="idempotency_key"') == 2  # summary and transfer
+    url = reverse("chat:transfer", args=[live_chat.pk])
+    data = {"to_service": service_b.pk, "reason": "Assurance maladie", "idempotency_key": key()}
+    first = client.post(url, data, HTTP_HX_REQUEST="true")
+    second = client.post(url, data, HTTP_HX_REQUEST="true")
+    assert first.status_code == second.status_code == 200
+    assert f'data-chat-transferred="{live_chat.pk}"' in second.content.decode()
+    assert Transfer.objects.filter(case_id=live_chat.case_id).count() == 1
