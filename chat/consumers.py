@@ -17,7 +17,6 @@ import functools
 import json
 import logging
 import time
-from collections import deque
 from datetime import datetime, timedelta
 
 from channels.consumer import get_handler_name
@@ -29,6 +28,12 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from contactcenter.models import Channel
+from contactcenter.sockets import (  # noqa: F401  (CLOSE_FLOOD...: public names of this module)
+    CLOSE_FLOOD,
+    FLOOD_REFUSALS,
+    RateLimiter,
+    SocketGuard,
+)
 
 from . import services
 from .models import Conversation, group_name
@@ -37,18 +42,15 @@ logger = logging.getLogger("guichet.chat")
 
 # Close codes (docs/chat.md). 4xxx codes are application codes: the browser does not retry them.
 CLOSE_BAD_FRAME = 4400  # not JSON, not an object, unknown or missing "type", binary frame
-CLOSE_UNAUTHENTICATED = 4401  # no session
+CLOSE_UNAUTHENTICATED = 4401  # no session, or the session ended (contactcenter.sockets)
 CLOSE_FORBIDDEN = 4403  # the desk socket is for agents only
 CLOSE_NOT_FOUND = 4404  # no such conversation, or not yours (existence is not disclosed)
 CLOSE_REVOKED = 4410  # the agent no longer holds the chat (requeued or transferred)
 CLOSE_TOO_LARGE = 4413  # frame larger than MAX_FRAME_CHARS
-CLOSE_FLOOD = 4429  # kept sending after being told to slow down
+# 4408 (too many sockets) and 4429 (CLOSE_FLOOD: kept sending after being told to slow down):
+# contactcenter.sockets, which also holds the rate limit (WEBSOCKET_LIMITS "chat": 5 frames/s).
 
 MAX_FRAME_CHARS = 32 * 1024
-RATE_LIMIT = 5  # frames per second per socket
-RATE_WINDOW = 1.0
-FLOOD_REFUSALS = 20  # refused frames within FLOOD_WINDOW before the socket is closed
-FLOOD_WINDOW = 10.0
 POSITION_INTERVAL = 5.0
 TYPING_ACTIVITY_INTERVAL = 30.0
 
@@ -84,31 +86,6 @@ def _dumps(data: dict) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-class RateLimiter:
-    """At most ``limit`` frames per ``window`` seconds (sliding window)."""
-
-    def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW):
-        self.limit, self.window = limit, window
-        self.stamps: deque[float] = deque()
-        self.refusals: deque[float] = deque()
-
-    def allow(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        while self.stamps and now - self.stamps[0] >= self.window:
-            self.stamps.popleft()
-        if len(self.stamps) >= self.limit:
-            self.refusals.append(now)
-            return False
-        self.stamps.append(now)
-        return True
-
-    def flooding(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        while self.refusals and now - self.refusals[0] >= FLOOD_WINDOW:
-            self.refusals.popleft()
-        return len(self.refusals) >= FLOOD_REFUSALS
-
-
 class DeliveryLog:
     """Sequence numbers already sent on this socket, so that no message is sent twice.
 
@@ -141,17 +118,13 @@ class DeliveryLog:
                 self.above.discard(self.base)
 
 
-class GuardedConsumer(AsyncWebsocketConsumer):
-    """Shared frame handling: size, JSON, type, rate; unknown layer events are ignored."""
+class GuardedConsumer(SocketGuard, AsyncWebsocketConsumer):
+    """Shared frame handling: size, JSON, type (the rate limit, the cap on sockets and the
+    session tie are ``SocketGuard``'s); unknown layer events are ignored."""
 
     handlers: dict[str, str] = {}
-    rate_limited_types: frozenset[str] = frozenset()
     layer_handlers: frozenset[str] = frozenset()
-
-    async def websocket_connect(self, message):
-        self.limiter = RateLimiter()
-        self.closing = False
-        await super().websocket_connect(message)
+    closing = False
 
     async def dispatch(self, message):
         # Only the ASGI websocket events and our own layer events reach a method; other apps
@@ -163,7 +136,11 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         except ValueError:
             logger.warning("chat: malformed layer event ignored")
             return
-        if name not in self.layer_handlers and name not in WEBSOCKET_EVENTS:
+        if (
+            name not in self.layer_handlers
+            and name not in WEBSOCKET_EVENTS
+            and name not in self.guard_handlers
+        ):
             logger.debug("chat: ignored layer event %s", name)
             return
         await getattr(self, name)(message)
@@ -181,6 +158,26 @@ class GuardedConsumer(AsyncWebsocketConsumer):
             self.scope.get("path"),
         )
         await self.close(code=code)
+
+    async def close_socket(self, code: int, reason: str) -> None:
+        self.socket_closing = True
+        await self.close_with(code, reason)
+
+    async def frame_refused(self, message) -> None:
+        client_id = None
+        text = message.get("text")
+        if isinstance(text, str) and len(text) <= MAX_FRAME_CHARS:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("client_id"), str):
+                client_id = data["client_id"]
+        await self.send_error(
+            "rate_limited",
+            "Vous envoyez trop de messages : 5 par seconde au maximum.",
+            client_id=client_id,
+        )
 
     async def send_json(self, data: dict) -> None:
         if not self.closing:
@@ -206,14 +203,6 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         handler_name = self.handlers.get(kind)
         if handler_name is None:
             return await self.close_with(CLOSE_BAD_FRAME, f"unknown type {kind[:40]!r}")
-        if kind in self.rate_limited_types and not self.limiter.allow():
-            if self.limiter.flooding():
-                return await self.close_with(CLOSE_FLOOD, "too many frames")
-            return await self.send_error(
-                "rate_limited",
-                "Vous envoyez trop de messages : 5 par seconde au maximum.",
-                client_id=data.get("client_id") if isinstance(data.get("client_id"), str) else None,
-            )
         try:
             await getattr(self, handler_name)(data)
         except Exception:
@@ -222,6 +211,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
 
 
 class ChatConsumer(GuardedConsumer):
+    socket_kind = "chat"
     handlers = {
         "sync": "on_sync",
         "message": "on_message",
@@ -230,7 +220,6 @@ class ChatConsumer(GuardedConsumer):
         "leave": "on_leave",
         "ping": "on_ping",
     }
-    rate_limited_types = frozenset(handlers)
     layer_handlers = frozenset({"chat_message", "chat_typing", "chat_read", "chat_status"})
 
     async def connect(self):
@@ -475,8 +464,8 @@ def _queue_status_of(conversation_id: int) -> dict:
 class AgentDeskConsumer(GuardedConsumer):
     """The agent's chat workspace: told when routing assigns a chat (group ``agent-<id>``)."""
 
+    socket_kind = "chat_desk"
     handlers = {"ping": "on_ping"}
-    rate_limited_types = frozenset(handlers)
     layer_handlers = frozenset({"case_assigned", "cases_assigned"})
 
     async def connect(self):

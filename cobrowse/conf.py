@@ -31,8 +31,6 @@ DEFAULTS = {
     "MAX_EVENTS_PER_FRAME": 1000,
     # Last activity is written at most this often (it is checked with minute precision).
     "ACTIVITY_WRITE_SECONDS": 15.0,
-    # Pointer/highlight messages from the agent beyond this rate are dropped, not relayed.
-    "MAX_AGENT_MESSAGES_PER_SECOND": 60,
     # Distinct page paths remembered for the timeline record.
     "MAX_PAGES": 100,
 }

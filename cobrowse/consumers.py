@@ -6,7 +6,9 @@
 - ``AgentConsumer`` (``/ws/cobrowse/agent/<session>/``): the agent's viewer. Receives the frames;
   may send ``pointer``, ``highlight`` and ``end`` and nothing else (close 4403).
 
-Close codes are in ``protocol.py`` and docs/cobrowse.md.
+Close codes are in ``protocol.py`` and docs/cobrowse.md; the rate limit (frames over it are
+dropped, a flood closes 4429), the cap on sockets (4408) and the session tie (4401 once the
+session ended) are ``contactcenter.sockets``'s (docs/realtime.md).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+
+from contactcenter.sockets import SocketGuard
 
 from . import conf, services
 from .models import CobrowseSession
@@ -54,7 +58,7 @@ def shows_activity(events: list[dict]) -> bool:
     return False
 
 
-class BaseCobrowseConsumer(AsyncWebsocketConsumer):
+class BaseCobrowseConsumer(SocketGuard, AsyncWebsocketConsumer):
     role = ""
 
     def __init__(self, *args, **kwargs):
@@ -96,6 +100,11 @@ class BaseCobrowseConsumer(AsyncWebsocketConsumer):
     async def send_json(self, data: dict) -> None:
         if not self.closed:
             await self.send(text_data=dumps(data))
+
+    async def close_socket(self, code: int, reason: str) -> None:
+        self.socket_closing = True
+        logger.info("cobrowse: %s socket closed (%s): %s", self.role, code, reason)
+        await self.close_with(code)
 
     async def close_with(self, code: int) -> None:
         if self.closed:
@@ -164,6 +173,7 @@ class BaseCobrowseConsumer(AsyncWebsocketConsumer):
 
 class CitizenConsumer(BaseCobrowseConsumer):
     role = "citizen"
+    socket_kind = "cobrowse_citizen"
 
     async def start(self):
         if not self.user.is_citizen:
@@ -350,14 +360,13 @@ def parse_frame_unbounded(text: str) -> dict:
 
 class AgentConsumer(BaseCobrowseConsumer):
     role = "agent"
+    socket_kind = "cobrowse_agent"
 
     async def start(self):
         if not self.user.is_staff_member:
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.active = False
-        self.window_start = 0.0
-        self.window_count = 0
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         group = services.session_group(session_id, "agent")
         # Join before registering so that an "accepted" sent in between is not missed.
@@ -397,13 +406,6 @@ class AgentConsumer(BaseCobrowseConsumer):
             self.session_id = None
             await database_sync_to_async(services.agent_left)(session_id, self.channel_name)
 
-    def within_rate(self) -> bool:
-        now = time.monotonic()
-        if now - self.window_start >= 1.0:
-            self.window_start, self.window_count = now, 0
-        self.window_count += 1
-        return self.window_count <= conf.get("MAX_AGENT_MESSAGES_PER_SECOND")
-
     async def handle(self, data: dict) -> None:
         message = clean_agent_message(data)  # any other type: ProtocolError(CLOSE_FORBIDDEN)
         if message["type"] == "end":
@@ -413,8 +415,8 @@ class AgentConsumer(BaseCobrowseConsumer):
                     session_id, CobrowseSession.EndReason.AGENT, by=self.user
                 )
             return
-        if not self.active or self.session_id is None or not self.within_rate():
-            return  # nothing to point at before consent; floods are dropped, not relayed
+        if not self.active or self.session_id is None:
+            return  # nothing to point at before consent (floods: SocketGuard drops them)
         await self.channel_layer.group_send(
             services.session_group(self.session_id, "citizen"),
             {"type": f"cobrowse.{message['type']}", "message": message},

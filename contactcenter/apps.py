@@ -13,3 +13,7 @@ class ContactcenterConfig(AppConfig):
         from . import checks, hot, kpis  # noqa: F401
 
         connection_created.connect(hot.use_generic_plans, dispatch_uid="hot.generic_plans")
+        # sockets: logout, a password change or a deactivation closes the person's websockets.
+        from . import sockets
+
+        sockets.connect_signals()

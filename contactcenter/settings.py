@@ -171,6 +171,13 @@ def gc_threshold(value: str) -> tuple[int, ...] | None:
 
 GC_THRESHOLD = gc_threshold(env_str("GC_THRESHOLD", "50000,20,20"))
 
+# Websockets (contactcenter/sockets.py, docs/realtime.md): frames and open sockets per person, by
+# kind of socket, over the defaults of contactcenter.sockets.DEFAULT_LIMITS, e.g.
+# {"chat": {"frames": 5, "per": 1.0, "connections": 30}}; and how often (60 s at most) an open
+# socket checks that its login session is still valid.
+WEBSOCKET_LIMITS: dict[str, dict[str, float]] = {}
+WEBSOCKET_SESSION_RECHECK_SECONDS = env_int("WEBSOCKET_SESSION_RECHECK_SECONDS", 60)
+
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 

@@ -7,7 +7,9 @@
   present; the socket also relays the agent's group ``agent-<id>`` (``case.assigned``,
   ``case.unassigned``, ``presence.status``) to the console.
 
-Close codes: 4401 not logged in, 4403 not an agent (presence), 4400 bad message.
+Close codes: 4401 not logged in (or the session ended), 4403 not an agent (presence), 4400 bad
+message; 4408 too many sockets and 4429 flooding (``contactcenter.sockets``, docs/realtime.md).
+Frames over the rate limit are dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from contactcenter.sockets import SocketGuard
+
 from . import services
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -24,7 +28,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_MESSAGE = 4400
 
 
-class AvailabilityConsumer(AsyncWebsocketConsumer):
+class AvailabilityConsumer(SocketGuard, AsyncWebsocketConsumer):
+    socket_kind = "availability"
     group = services.AVAILABILITY_GROUP
 
     async def connect(self):
@@ -57,7 +62,9 @@ class AvailabilityConsumer(AsyncWebsocketConsumer):
         await self.send(json.dumps({"type": "availability.update", "topics": event["topics"]}))
 
 
-class PresenceConsumer(AsyncWebsocketConsumer):
+class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
+    socket_kind = "presence"
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

@@ -85,6 +85,9 @@ def chat_client_strings() -> dict:
             "Votre session a expiré : reconnectez-vous pour reprendre la conversation."
         ),
         "closed_4404": _("Cette conversation est introuvable."),
+        "closed_4408": _(
+            "Trop de connexions ouvertes (onglets) : fermez-en, nouvel essai dans une minute."
+        ),
         "closed_4410": _("Cette conversation a été confiée à un autre agent."),
         "closed_4429": _("Trop de messages envoyés trop vite : rechargez la page."),
         "closed_other": _("La connexion a été fermée : rechargez la page."),

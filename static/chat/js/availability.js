@@ -62,10 +62,11 @@
       }
     });
     socket.addEventListener("close", function (event) {
-      if (event.code === 4401) { return; }
+      var sockets = window.GuichetSockets;
+      if (event.code === 4401) { if (sockets) { sockets.sessionEnded(); } return; }
       if (!poller) { poller = window.setInterval(poll, 30000); }
       retry = Math.min(retry + 1, 6);
-      window.setTimeout(connect, Math.pow(2, retry) * 500 + Math.random() * 1000);
+      window.setTimeout(connect, (sockets && sockets.backoff(event.code)) || Math.pow(2, retry) * 500 + Math.random() * 1000);
     });
   }
 

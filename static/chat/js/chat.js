@@ -207,6 +207,14 @@
     socket.addEventListener("close", function (event) {
       window.clearInterval(self.pinger);
       if (self.socket !== socket) { return; }
+      var sockets = window.GuichetSockets;
+      if (event.code === 4401 && sockets) { sockets.sessionEnded(); }
+      if (event.code === 4408 && sockets) {
+        // Too many sockets open for this person (tabs): say so, try again later.
+        self.showConnection(t("closed_4408"), true);
+        window.setTimeout(function () { self.connect(); }, sockets.backoff(event.code));
+        return;
+      }
       if (FINAL_CODES[event.code]) {
         self.stopped = true;
         var key = "closed_" + event.code;

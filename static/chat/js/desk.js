@@ -193,10 +193,12 @@
     });
     socket.addEventListener("close", function (event) {
       window.clearInterval(pinger);
+      var sockets = window.GuichetSockets;
+      if (event.code === 4401 && sockets) { sockets.sessionEnded(); return; }
       if (event.code === 4401 || event.code === 4403) { return; }
       if (connection) { connection.hidden = false; connection.textContent = t("lost"); }
       retry = Math.min(retry + 1, 5);
-      window.setTimeout(connect, Math.pow(2, retry) * 500 + Math.random() * 500);
+      window.setTimeout(connect, (sockets && sockets.backoff(event.code)) || Math.pow(2, retry) * 500 + Math.random() * 500);
     });
   }
   connect();

@@ -52,10 +52,12 @@
       if (ended) { return; }
       if (event.code === 4000) { finish(); return; }
       if (event.code === 4409) { setStatus(root.dataset.msgReplaced, "warning"); teardown(); return; }
+      var sockets = window.GuichetSockets;
+      if (event.code === 4401 && sockets) { finish(); sockets.sessionEnded(); return; }
       if (event.code === 4401 || event.code === 4403 || event.code === 4404) { finish(); return; }
       setStatus(root.dataset.msgReconnecting, "warning");
       teardown(); // a fresh snapshot comes with the new connection
-      window.setTimeout(connect, Math.min(15000, 500 * Math.pow(2, retries++)));
+      window.setTimeout(connect, (sockets && sockets.backoff(event.code)) || Math.min(15000, 500 * Math.pow(2, retries++)));
     });
   }
 

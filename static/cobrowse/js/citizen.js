@@ -100,8 +100,10 @@
       if (NO_RESUME[event.code]) {
         finish(event.code === 4413 ? root.dataset.msgTooLarge : root.dataset.msgEnded);
       }
+      var sockets = window.GuichetSockets;
+      if (event.code === 4401 && sockets) { sockets.sessionEnded(); }
       if (NO_RECONNECT[event.code]) { return; }
-      var delay = Math.min(30000, 500 * Math.pow(2, retries++));
+      var delay = (sockets && sockets.backoff(event.code)) || Math.min(30000, 500 * Math.pow(2, retries++));
       window.setTimeout(connect, delay);
     });
   }

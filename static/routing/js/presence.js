@@ -75,10 +75,12 @@
     });
     socket.addEventListener("close", function (event) {
       clearInterval(timer);
+      var sockets = window.GuichetSockets;
+      if (event.code === 4401 && sockets) { sockets.sessionEnded(); return; }
       if (event.code === 4401 || event.code === 4403) { return; }  // not allowed: stop
       showConnection(true);
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, Math.pow(2, retry) * 500);
+      setTimeout(connect, (sockets && sockets.backoff(event.code)) || Math.pow(2, retry) * 500);
     });
   }
 
