@@ -29,6 +29,7 @@ from .protocol import (
     CLOSE_REPLACED,
     CLOSE_UNAUTHENTICATED,
     ChunkAssembler,
+    PageScrubber,
     ProtocolError,
     clean_agent_message,
     clean_page_path,
@@ -36,7 +37,6 @@ from .protocol import (
     loads,
     parse_frame,
     parse_session_id,
-    scrub_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.assembler = ChunkAssembler()
+        self.scrubber = PageScrubber()
         self.user_group = services.citizen_group(self.user.pk)
         await self.join(self.user_group)
         await services.amark_online(self.user.pk)
@@ -194,6 +195,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
     async def bind(self, session: CobrowseSession) -> None:
         self.session_id = session.pk
         self.assembler.reset()
+        self.scrubber = PageScrubber()
         self.last_touch = time.monotonic()
         await self.join(services.session_group(session.pk, "citizen"))
         self.start_watchdog()
@@ -225,7 +227,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             await services.amark_online(self.user.pk)
         elif kind == "rrweb":
             self.require_session()
-            await self.relay(scrub_events(data.get("events")))
+            await self.relay(self.scrubber.scrub(data.get("events")))
         elif kind == "chunk":
             self.require_session()
             text = self.assembler.add(data)
@@ -233,7 +235,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
                 inner = parse_frame_unbounded(text)
                 if inner.get("type") != "rrweb":
                     raise ProtocolError(CLOSE_MALFORMED, "a chunked message must be rrweb")
-                await self.relay(scrub_events(inner.get("events")))
+                await self.relay(self.scrubber.scrub(inner.get("events")))
         elif kind == "page":
             session_id = self.require_session()
             path = clean_page_path(data.get("path"))
