@@ -33,6 +33,19 @@ DEFAULTS = {
     "ACTIVITY_WRITE_SECONDS": 15.0,
     # Distinct page paths remembered for the timeline record.
     "MAX_PAGES": 100,
+    # Nodes of the shared page the server keeps track of (to mask text mutations under masked
+    # elements); a page beyond it closes the citizen's socket (4413).
+    "MAX_NODES": 50_000,
+    # The only style sheets the agent's replay may load (static names, as in the templates'
+    # {% static %} of base.html and of the citizen's pages). Any other URL of the page is dropped.
+    "STYLESHEETS": (
+        "vendor/dsfr/dsfr.min.css",
+        "vendor/dsfr/utility/utility.min.css",
+        "guichet/css/guichet.css",
+        "cobrowse/css/cobrowse.css",
+        "chat/css/chat.css",
+        "knowledge/css/knowledge.css",
+    ),
 }
 
 

@@ -33,6 +33,7 @@ from .protocol import (
     CLOSE_REPLACED,
     CLOSE_UNAUTHENTICATED,
     ChunkAssembler,
+    PageScrubber,
     ProtocolError,
     clean_agent_message,
     clean_page_path,
@@ -40,7 +41,6 @@ from .protocol import (
     loads,
     parse_frame,
     parse_session_id,
-    scrub_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -180,6 +180,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.assembler = ChunkAssembler()
+        self.scrubber = PageScrubber()
         self.user_group = services.citizen_group(self.user.pk)
         await self.join(self.user_group)
         await services.amark_online(self.user.pk)
@@ -204,6 +205,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
     async def bind(self, session: CobrowseSession) -> None:
         self.session_id = session.pk
         self.assembler.reset()
+        self.scrubber = PageScrubber()
         self.last_touch = time.monotonic()
         await self.join(services.session_group(session.pk, "citizen"))
         self.start_watchdog()
@@ -235,7 +237,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             await services.amark_online(self.user.pk)
         elif kind == "rrweb":
             self.require_session()
-            await self.relay(scrub_events(data.get("events")))
+            await self.relay(self.scrubber.scrub(data.get("events")))
         elif kind == "chunk":
             self.require_session()
             text = self.assembler.add(data)
@@ -243,7 +245,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
                 inner = parse_frame_unbounded(text)
                 if inner.get("type") != "rrweb":
                     raise ProtocolError(CLOSE_MALFORMED, "a chunked message must be rrweb")
-                await self.relay(scrub_events(inner.get("events")))
+                await self.relay(self.scrubber.scrub(inner.get("events")))
         elif kind == "page":
             session_id = self.require_session()
             path = clean_page_path(data.get("path"))

@@ -11,5 +11,6 @@ urlpatterns = [
     path("agent/", views.agent_home, name="agent"),
     path("inviter/", views.invite, name="invite"),
     path("session/<uuid:session_id>/", views.viewer, name="viewer"),
+    path("lecteur/", views.player, name="player"),
     path("session/<uuid:session_id>/terminer/", views.agent_end, name="agent_end"),
 ]

@@ -2,21 +2,24 @@
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
 
 from contactcenter.idempotency import idempotent
 from contactcenter.models import User
 from contactcenter.permissions import can_act_on_case, get_case_or_404
 
-from . import services
+from . import conf, services
 from .forms import CodeForm
 from .models import CobrowseSession
 
@@ -172,3 +175,55 @@ def agent_end(request, session_id):
     session = get_object_or_404(CobrowseSession, pk=session_id, agent=request.user)
     services.end_session(session.pk, CobrowseSession.EndReason.AGENT, by=request.user)
     return redirect("cobrowse:viewer", session_id=session.pk)
+
+
+# --- The replay's own document ----------------------------------------------------------------
+PLAYER_SCRIPTS = ("cobrowse/js/player.js", "vendor/rrweb-replay/replay.js")
+PLAYER_STYLESHEETS = ("vendor/rrweb-replay/style.css", "cobrowse/css/player.css")
+
+
+def player_policy(request) -> str:
+    """The Content-Security-Policy of the replay: it may load our two scripts, Guichet's
+    allowed style sheets and static files (fonts and icons of those sheets), data: images, and
+    nothing else: no other URL of Guichet (no page, no API), no other site, no connection."""
+
+    def source(name: str) -> str:
+        return request.build_absolute_uri(static(name))
+
+    static_root = request.build_absolute_uri(settings.STATIC_URL)
+    scripts = " ".join(source(name) for name in PLAYER_SCRIPTS)
+    sheets = " ".join(source(name) for name in (*conf.get("STYLESHEETS"), *PLAYER_STYLESHEETS))
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {scripts}",
+            f"style-src 'unsafe-inline' {sheets}",
+            f"img-src data: {static_root}",
+            f"font-src data: {static_root}",
+            "connect-src 'none'",
+            "media-src 'none'",
+            "object-src 'none'",
+            "worker-src 'none'",
+            "frame-src 'none'",
+            "form-action 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'self'",
+        ]
+    )
+
+
+@require_GET
+@xframe_options_sameorigin
+def player(request):
+    """The document the viewer embeds (``credentialless``: loaded and run without cookies) in
+    which rrweb rebuilds the citizen's page, in its own script-less iframe. It holds no data and
+    needs no login: the viewer hands it the (already scrubbed) events by postMessage."""
+    response = render(
+        request,
+        "cobrowse/player.html",
+        {"scripts": PLAYER_SCRIPTS, "stylesheets": PLAYER_STYLESHEETS},
+    )
+    response["Content-Security-Policy"] = player_policy(request)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -268,11 +268,13 @@ def _render_case(
 @require_GET
 @staff_required
 def case_detail(request, reference):
-    """Open a case: thread, full timeline and every action. Writes an audit record."""
+    """Open a case: thread, full timeline and every action. Writes an audit record.
+
+    The record has no reason: a GET may be sent by anything that can make the agent's browser
+    load a URL (a link, an image), so a reason chosen by the URL would be forged. The agent adds
+    it afterwards by POST (``access_reason``)."""
     case = _case_or_404(request, reference)
-    reason = AccessReasonForm(request.GET)
-    motif = reason.cleaned_data["motif"] if reason.is_valid() else ""
-    access = record_access(request.user, AuditLog.Action.VIEW_CASE, case=case, reason=motif)
+    access = record_access(request.user, AuditLog.Action.VIEW_CASE, case=case)
     return _render_case(request, case, access=access)
 
 
@@ -611,8 +613,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
 def citizen_sheet(request, citizen_id):
     """Fiche de synthèse: identity, open cases and every contact (only cases I may see)."""
     citizen = _citizen_or_404(citizen_id)
-    reason = AccessReasonForm(request.GET)
-    motif = reason.cleaned_data["motif"] if reason.is_valid() else ""
+    # No reason from the URL (see case_detail): it is added by POST (citizen_access_reason).
     cursor = request.GET.get("apres", "")
 
     def audit():
@@ -620,7 +621,6 @@ def citizen_sheet(request, citizen_id):
             request.user,
             AuditLog.Action.VIEW_SYNTHESIS,
             citizen=citizen,
-            reason=motif,
             detail={"page": "suivante" if cursor else "premiere"},
         )
 

@@ -248,6 +248,63 @@ async def test_unknown_citizen_message_type_closes_4400(citizen):
     await page.disconnect()
 
 
+async def test_crafted_frames_are_scrubbed_with_the_page_in_mind(citizen, agent_a, offered):
+    """The server remembers the page between frames: a later text change inside a masked or
+    editable element, or a URL added by a mutation, never reaches the agent."""
+    live = await start_live(offered, citizen, agent_a)
+    snapshot = full_snapshot(text="Bonjour Camille")
+    body = snapshot[1]["data"]["node"]["childNodes"][0]["childNodes"][0]
+    body["childNodes"] += [
+        {"type": 2, "id": 6, "tagName": "div", "attributes": {"data-cobrowse-mask": ""},
+         "childNodes": []},
+        {"type": 2, "id": 7, "tagName": "textarea", "attributes": {},
+         "childNodes": [{"type": 3, "id": 8, "textContent": "Mon adresse 12 rue Haute"}]},
+        {"type": 2, "id": 9, "tagName": "img",
+         "attributes": {"src": "/console/usagers/2/?motif=X", "onerror": "alert(1)"},
+         "childNodes": []},
+    ]  # fmt: skip
+    await send(live.citizen, {"type": "rrweb", "events": snapshot})
+    first = (await live.agent.receive_output(2))["text"]
+    mutation = {
+        "type": 3,
+        "timestamp": 1200,
+        "data": {
+            "source": 0,
+            "adds": [
+                {"parentId": 6, "nextId": None,
+                 "node": {"type": 3, "id": 10, "textContent": "NIR 1850"}},
+                {"parentId": 3, "nextId": None, "node": {"type": 2, "id": 11, "tagName": "script",
+                 "attributes": {}, "childNodes": []}},
+            ],
+            "texts": [{"id": 8, "value": "Mon adresse 99 rue Basse"}],
+            "attributes": [{"id": 9, "attributes": {"src": "/console/demandes/X/?motif=Y"}}],
+            "removes": [],
+        },
+    }  # fmt: skip
+    await send(live.citizen, {"type": "rrweb", "events": [mutation]})
+    second = (await live.agent.receive_output(2))["text"]
+    for text in (first, second):
+        assert "rue Haute" not in text and "rue Basse" not in text and "NIR 1850" not in text
+        assert "/console/" not in text and "alert" not in text and "script" not in text
+    assert "Bonjour Camille" in first
+    await live.close()
+
+
+async def test_a_page_with_too_many_nodes_closes_4413(citizen, agent_a, offered, settings):
+    settings.COBROWSE_MAX_NODES = 20
+    live = await start_live(offered, citizen, agent_a)
+    snapshot = full_snapshot()
+    body = snapshot[1]["data"]["node"]["childNodes"][0]["childNodes"][0]
+    body["childNodes"] += [
+        {"type": 2, "id": 100 + i, "tagName": "p", "attributes": {}, "childNodes": []}
+        for i in range(30)
+    ]
+    await send(live.citizen, {"type": "rrweb", "events": snapshot})
+    await expect_closed(live.citizen, protocol.CLOSE_TOO_LARGE)
+    assert await live.agent.receive_nothing(0.3)
+    await live.close()
+
+
 async def test_frames_over_one_megabyte_close_4413(citizen, agent_a, offered):
     live = await start_live(offered, citizen, agent_a)
     big = full_snapshot(text="x" * (1024 * 1024))

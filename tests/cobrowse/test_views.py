@@ -240,3 +240,34 @@ def test_agent_end_fallback(client_as, agent_a, agent_b, offered, citizen):
     assert client_as(agent_a).post(url).status_code == 302
     offered.refresh_from_db()
     assert offered.end_reason == CobrowseSession.EndReason.AGENT
+
+
+# --- The replay's document --------------------------------------------------------------------
+def test_player_has_a_strict_policy_allowing_only_guichet_static_files(client):
+    response = client.get(reverse("cobrowse:player"))
+    assert response.status_code == 200
+    policy = dict(
+        part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"].split() == [
+        "http://testserver/static/cobrowse/js/player.js",
+        "http://testserver/static/vendor/rrweb-replay/replay.js",
+    ]
+    sheets = policy["style-src"].split()
+    assert "'self'" not in sheets and "http://testserver/static/guichet/css/guichet.css" in sheets
+    assert all(s == "'unsafe-inline'" or s.startswith("http://testserver/static/") for s in sheets)
+    assert policy["img-src"] == policy["font-src"] == "data: http://testserver/static/"
+    for directive in ("connect-src", "frame-src", "form-action", "base-uri", "object-src"):
+        assert policy[directive] == "'none'", directive
+    assert policy["frame-ancestors"] == "'self'"
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    html = response.content.decode()
+    assert _inline_scripts(html) == []
+    assert "cobrowse/js/player.js" in html
+
+
+def test_viewer_embeds_the_player_not_the_replay_itself(client_as, agent_a, offered):
+    html = client_as(agent_a).get(reverse("cobrowse:viewer", args=[offered.pk])).content.decode()
+    assert f'data-player-src="{reverse("cobrowse:player")}"' in html
+    assert "rrweb-replay" not in html

@@ -129,11 +129,13 @@ def test_last_satisfaction_ratings_are_listed(client_as, agent_a, citizen, case_
     assert "4/5" in response.content.decode()
 
 
-def test_opening_the_sheet_is_audited(client_as, agent_a, citizen, case_a):
+def test_opening_the_sheet_is_audited_without_a_reason_from_the_url(
+    client_as, agent_a, citizen, case_a
+):
     client_as(agent_a).get(sheet_url(citizen), {"motif": "Appel entrant"})
     record = AuditLog.objects.get(action=AuditLog.Action.VIEW_SYNTHESIS)
     assert record.actor == agent_a and record.citizen == citizen
-    assert record.reason == "Appel entrant"
+    assert record.reason == ""
 
 
 def test_reason_can_be_added_to_the_sheet_opening(client_as, agent_a, citizen):

@@ -8,6 +8,7 @@ does nothing on the citizen's page; the citizen stops and the agent's view close
 
 import re
 import time
+from urllib.parse import urlparse
 
 from playwright.sync_api import expect
 
@@ -27,7 +28,8 @@ def _collect_frames(page) -> list[str]:
 
 
 def _replay(agent):
-    return agent.frame_locator("#cobrowse-stage iframe")
+    """The rebuilt page: rrweb's iframe inside the player document (cobrowse:player)."""
+    return agent.frame_locator("#cobrowse-stage iframe").frame_locator("iframe")
 
 
 def test_citizen_shares_screen_with_agent_who_only_points(new_page, check_a11y, demo, e2e_server):
@@ -219,3 +221,134 @@ def test_agent_invitation_needs_the_citizen_online_and_can_be_declined(
     expect(citizen.get_by_role("region", name="Un agent voit votre écran")).to_be_hidden()
     check_a11y(agent)
     check_a11y(citizen)
+
+
+# --- A hostile page: the agent's browser replays it without sending anything to Guichet ----------
+HOSTILE_EVENTS_JS = """
+async ([session, usager, demande]) => {
+  const bad = [usager, demande];
+  let id = 1;
+  const el = (tag, attributes, children) =>
+    ({type: 2, id: ++id, tagName: tag, attributes: attributes || {}, childNodes: children || []});
+  const text = (value) => ({type: 3, id: ++id, textContent: value});
+  const head = el("head", {}, [
+    el("link", {rel: "stylesheet", href: location.origin + "/static/guichet/css/guichet.css"}),
+    el("link", {rel: "stylesheet", href: location.origin + bad[0]}),
+    el("link", {rel: "prefetch", href: location.origin + bad[1]}),
+    el("meta", {"http-equiv": "refresh", content: "0; url=" + bad[0]}),
+    el("base", {href: location.origin + "/console/"}),
+    el("style", {}, [text("@import '" + bad[1] + "'; body { background: url(" + bad[0] + "); }")]),
+  ]);
+  const body = el("body", {style: "background-image: url(" + bad[1] + ")"}, [
+    el("h1", {id: "piege"}, [text("Page piégée")]),
+    el("img", {src: bad[0], alt: "usager", srcset: bad[1] + " 2x"}),
+    el("img", {src: "x", alt: "erreur", onerror: "fetch('" + bad[0] + "')"}),
+    el("picture", {}, [el("source", {srcset: bad[1]}), el("img", {src: bad[1], alt: "image"})]),
+    el("script", {src: bad[0]}, [text("fetch('" + bad[1] + "')")]),
+    el("form", {action: bad[0], method: "get"}, [
+      el("button", {formaction: bad[1], type: "submit"}, [text("Envoyer")]),
+    ]),
+    el("a", {href: "javascript:fetch('" + bad[0] + "')", id: "lien"}, [text("Lien piégé")]),
+    el("iframe", {src: bad[0], srcdoc: "<img src='" + bad[1] + "'>", title: "cadre"}),
+    el("video", {src: bad[0], poster: bad[1]}),
+    el("object", {data: bad[0]}),
+    el("svg", {}, [el("image", {"xlink:href": bad[0], href: bad[1]})]),
+  ]);
+  const html = el("html", {lang: "fr"}, [head, body]);
+  const now = Date.now();
+  const snapshot = [
+    {type: 4, timestamp: now,
+     data: {href: location.origin + "/espace/piege/", width: 1000, height: 700}},
+    {type: 2, timestamp: now + 1,
+     data: {node: {type: 0, id: 1, childNodes: [html]}, initialOffset: {left: 0, top: 0}}},
+  ];
+  const mutation = {type: 3, timestamp: now + 2, data: {source: 0, texts: [], removes: [],
+    adds: [{parentId: body.id, nextId: null, node: el("img", {src: bad[1], alt: "ajout"})},
+           {parentId: body.id, nextId: null, node: el("p", {id: "ajout"}, [])}],
+    attributes: [{id: body.childNodes[1].id, attributes: {src: bad[0] + "&m=1", onload: "x()"}},
+                 {id: body.id,
+                  attributes: {style: {"background-image": "url(" + bad[0] + ")"}}}]}};
+  const added = mutation.data.adds[1].node.id;
+  mutation.data.adds.push({parentId: added, nextId: null, node: text("Ajouté ensuite")});
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const socket = new WebSocket(scheme + location.host + "/ws/cobrowse/citizen/");
+  await new Promise((resolve, reject) => {
+    socket.onerror = reject;
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "started") { resolve(); }
+    };
+    socket.onopen = () => socket.send(JSON.stringify({type: "resume", session}));
+  });
+  socket.send(JSON.stringify({type: "rrweb", events: snapshot}));
+  socket.send(JSON.stringify({type: "rrweb", events: [mutation]}));
+  window.__hostileSocket = socket;
+}
+"""
+
+
+def test_agent_replays_a_hostile_page_without_any_request_to_guichet(
+    new_page, check_a11y, demo, e2e_server
+):
+    victim = e2e_server.shell_json(
+        "from contactcenter.models import Case, User\n"
+        f"c = Case.objects.filter(citizen__email='{demo.citizen2}')"
+        ".order_by('-id').first()\n"
+        f"result = {{'citizen': User.objects.get(email='{demo.citizen2}').pk,"
+        " 'case': c.reference}\n"
+    )
+    usager = f"/console/usagers/{victim['citizen']}/?motif=Pirate"
+    demande = f"/console/demandes/{victim['case']}/?motif=Pirate"
+    audit_count = "from contactcenter.models import AuditLog\nresult = AuditLog.objects.count()\n"
+
+    citizen = new_page(demo.citizen3)
+    citizen.goto("/espace/")
+    citizen.get_by_role("button", name="Aide à distance").click()
+    dialog = citizen.get_by_role("dialog", name="Aide à distance")
+    dialog.get_by_role("button", name=re.compile("Obtenir un code")).click()
+    digits = dialog.locator("[data-cobrowse-code]")
+    expect(digits).to_have_text(re.compile(r"^\d{3} \d{3}$"))
+    agent = new_page(demo.agent_social)
+    agent.goto("/aide-a-distance/agent/")
+    agent.get_by_label("Code communiqué par l'usager").fill(digits.inner_text().replace(" ", ""))
+    agent.get_by_role("button", name="Rejoindre").click()
+    agent.wait_for_url(re.compile(r"/aide-a-distance/session/[0-9a-f-]+/$"))
+    citizen.get_by_role("dialog", name="Partager votre écran ?").get_by_role(
+        "button", name="Accepter"
+    ).click()
+    replay = _replay(agent)
+    expect(replay.get_by_role("heading", name="Mes demandes", level=1)).to_be_visible()
+    before = e2e_server.shell_json(audit_count)
+
+    # From now on, every request of the agent's browser (every frame) is recorded.
+    requests = []
+    agent.context.on("request", lambda request: requests.append(request))
+    citizen.evaluate(HOSTILE_EVENTS_JS, [_session_id(agent), usager, demande])
+
+    # The agent sees the page, scrubbed: text kept, no script, no URL but Guichet's style sheet.
+    expect(replay.get_by_role("heading", name="Page piégée", level=1)).to_be_visible()
+    expect(replay.locator("#ajout")).to_have_text("Ajouté ensuite")
+    expect(agent.locator("[data-cobrowse-page]")).to_have_text("/espace/piege/")
+    agent.wait_for_timeout(1500)  # let anything that would load, load
+    dom = replay.locator("html").evaluate("(el) => el.outerHTML")
+    assert "/console/" not in dom and "javascript" not in dom and "onerror" not in dom
+    assert replay.locator("script, iframe, object, meta, base").count() == 0
+    assert replay.locator("img[src], source[srcset], [srcset], form[action]").count() == 0
+    assert replay.locator("#lien").get_attribute("href") == "#"
+    assert replay.locator("link[rel=stylesheet]").evaluate_all(
+        "(links) => links.map((l) => l.getAttribute('href'))"
+    ) == ["/static/guichet/css/guichet.css"]
+    # The replay document cannot run scripts: rrweb's iframe is sandboxed without allow-scripts.
+    sandbox = (
+        agent.frame_locator("#cobrowse-stage iframe").locator("iframe").get_attribute("sandbox")
+    )
+    assert sandbox == "allow-same-origin"
+    assert agent.locator("#cobrowse-stage iframe").get_attribute("credentialless") == ""
+
+    # No request to Guichet but its static files, and none carries the agent's session cookie.
+    for request in requests:
+        path = urlparse(request.url).path
+        assert path.startswith("/static/"), request.url
+        assert "sessionid" not in (request.all_headers().get("cookie") or ""), request.url
+    assert e2e_server.shell_json(audit_count) == before
+    check_a11y(agent)

@@ -1,16 +1,16 @@
-// Co-browsing, agent side: live replay of the citizen's page (rrweb, live mode) and the agent's
-// pointer and highlight gestures. The replay iframe is sandboxed and never receives events: a
-// transparent layer above it turns mouse moves into "pointer" and clicks into "highlight".
-// Those two (and "end") are the only messages this page can send; the server refuses others.
+// Co-browsing, agent side: the socket, the status, and the replay of the citizen's page. The
+// replay runs in its own document (cobrowse:player), embedded `credentialless` (nothing in it
+// is loaded with the agent's cookies) under a strict CSP, in which rrweb rebuilds the page in a
+// script-less iframe. This page hands it the (server-scrubbed) events by postMessage and gets
+// back the page size and the agent's pointer and highlight: a transparent layer above the
+// replay turns mouse moves into "pointer" and clicks into "highlight". Those two (and "end")
+// are the only messages this page can send; the server refuses others.
 (function () {
   "use strict";
 
   var root = document.getElementById("cobrowse-viewer");
   if (!root || root.dataset.live !== "true" || !window.WebSocket) { return; }
-  var Replayer = null; // @rrweb/replay's ES module build, imported below (script-src 'self')
-
-  var BUFFER_MS = 150;        // replay delay absorbing network jitter
-  var POINTER_EVERY_MS = 30;  // at most ~33 pointer messages per second
+  var ORIGIN = window.location.origin;
 
   var stage = document.getElementById("cobrowse-stage");
   var statusBox = document.getElementById("cobrowse-status");
@@ -21,14 +21,10 @@
   var socket = null;
   var retries = 0;
   var ended = false;
-  var replayer = null;
-  var layer = null;
-  var mark = null;
-  var scale = 1;
+  var player = null;      // the replay's iframe (cobrowse:player)
+  var playerReady = false;
+  var queue = [];         // events that arrived before the player was ready
   var size = { width: 0, height: 0 };
-  var lastSent = 0;
-  var pendingPointer = null;
-  var pointerTimer = null;
 
   function setStatus(text, kind) {
     statusBox.className = "fr-alert fr-alert--sm fr-mb-2w fr-alert--" + (kind || "info");
@@ -66,7 +62,7 @@
       case "waiting": setStatus(root.dataset.msgWaiting); break;
       case "accepted":
       case "active": setStatus(root.dataset.msgActive, "success"); break;
-      case "rrweb": (message.events || []).forEach(addEvent); break;
+      case "rrweb": (message.events || []).forEach(addEvent); flush(); break;
       case "peer":
         if (message.role === "citizen") {
           setStatus(message.present ? root.dataset.msgCitizenBack : root.dataset.msgCitizenAway,
@@ -79,72 +75,76 @@
     }
   }
 
-  // --- replay -------------------------------------------------------------------------------
+  // --- replay (in the player document) ---------------------------------------------------
   function addEvent(event) {
-    if (!replayer) {
+    if (!player) {
       // A replay starts from a page description (meta) followed by its full snapshot.
-      if (event.type !== 4 && event.type !== 2) { return; }
-      start(event.timestamp);
+      if (!event || (event.type !== 4 && event.type !== 2)) { return; }
+      start();
     }
     if (event.type === 4 && event.data && event.data.href) {
       try { pageLabel.textContent = new URL(event.data.href).pathname; } catch (e) { pageLabel.textContent = "—"; }
     }
     if (event.type === 2) { setStatus(root.dataset.msgSharing, "success"); }
-    replayer.addEvent(event);
+    queue.push(event);
   }
 
-  function start(timestamp) {
+  function flush() {
+    if (player && playerReady && queue.length) {
+      player.contentWindow.postMessage({ type: "events", events: queue }, ORIGIN);
+      queue = [];
+    }
+  }
+
+  function start() {
     if (empty) { empty.hidden = true; }
     stage.setAttribute("data-state", "live");
-    replayer = new Replayer([], {
-      root: stage,
-      liveMode: true,
-      mouseTail: false,
-      triggerFocus: false,
-      pauseAnimation: false,
-      showWarning: false,
-      UNSAFE_replayCanvas: false,
-      // The citizen page's own co-browsing overlay must not show up in the replay.
-      insertStyleRules: [".guichet-cobrowse-overlay { display: none !important; }"]
-    });
-    replayer.iframe.setAttribute("title", root.dataset.msgFrameTitle);
-    replayer.on("resize", function (dimension) {
-      size = { width: dimension.width, height: dimension.height };
-      fit();
-    });
-    replayer.startLive(timestamp - BUFFER_MS);
-    layer = document.createElement("div");
-    layer.className = "guichet-cobrowse-layer";
-    layer.setAttribute("data-cobrowse-layer", "");
-    mark = document.createElement("div");
-    mark.className = "guichet-cobrowse-mark";
-    mark.hidden = true;
-    layer.appendChild(mark);
-    stage.appendChild(layer);
-    layer.addEventListener("mousemove", onMove);
-    layer.addEventListener("click", onClick);
-    layer.addEventListener("contextmenu", function (event) { event.preventDefault(); });
+    player = document.createElement("iframe");
+    // No cookies for this document nor for anything it loads (Chromium); its CSP limits what it
+    // may load to Guichet's static files either way.
+    player.setAttribute("credentialless", "");
+    player.setAttribute("referrerpolicy", "no-referrer");
+    player.setAttribute("title", root.dataset.msgFrameTitle);
+    player.className = "guichet-cobrowse-player";
+    player.src = root.dataset.playerSrc;
+    stage.appendChild(player);
   }
 
+  window.addEventListener("message", function (event) {
+    if (!player || event.source !== player.contentWindow || event.origin !== ORIGIN) { return; }
+    var message = event.data;
+    if (!message || typeof message !== "object") { return; }
+    if (message.type === "ready") {
+      playerReady = true;
+      flush();
+    } else if (message.type === "resize") {
+      size = { width: Number(message.width) || 0, height: Number(message.height) || 0 };
+      fit();
+    } else if (message.type === "pointer") {
+      send({ type: "pointer", node: message.node, x: message.x, y: message.y });
+    } else if (message.type === "highlight") {
+      send({ type: "highlight", node: message.node });
+      setStatus(root.dataset.msgHighlight, "success");
+    }
+  });
+
   function fit() {
-    if (!replayer || !size.width) { return; }
+    if (!player || !size.width) { return; }
     var available = stage.parentNode.clientWidth;
-    scale = Math.min(1, available / size.width);
-    replayer.wrapper.style.transform = "scale(" + scale + ")";
-    replayer.wrapper.style.transformOrigin = "0 0";
+    var scale = Math.min(1, available / size.width);
     stage.style.width = Math.round(size.width * scale) + "px";
     stage.style.height = Math.round(size.height * scale) + "px";
-    layer.style.width = stage.style.width;
-    layer.style.height = stage.style.height;
+    player.style.width = stage.style.width;
+    player.style.height = stage.style.height;
+    player.contentWindow.postMessage({ type: "scale", scale: scale }, ORIGIN);
   }
 
   function teardown() {
-    if (replayer) {
-      try { replayer.destroy(); } catch (e) { /* already gone */ }
-    }
-    replayer = null;
-    if (layer && layer.parentNode) { layer.parentNode.removeChild(layer); }
-    layer = null;
+    if (player && player.parentNode) { player.parentNode.removeChild(player); }
+    player = null;
+    playerReady = false;
+    queue = [];
+    size = { width: 0, height: 0 };
     stage.style.width = "";
     stage.style.height = "";
     stage.setAttribute("data-state", "waiting");
@@ -161,58 +161,6 @@
     if (socket && socket.readyState === WebSocket.OPEN) { socket.close(1000); }
   }
 
-  // --- pointer: element under the mouse in the replay + offset inside it (0..1) -------------
-  function targetAt(event) {
-    if (!replayer || !replayer.iframe.contentDocument) { return null; }
-    var box = layer.getBoundingClientRect();
-    var x = (event.clientX - box.left) / scale;
-    var y = (event.clientY - box.top) / scale;
-    var doc = replayer.iframe.contentDocument;
-    var element = doc.elementFromPoint(x, y);
-    var mirror = replayer.getMirror();
-    while (element && mirror.getId(element) < 1) { element = element.parentElement; }
-    if (!element) { return null; }
-    var rect = element.getBoundingClientRect();
-    var clamp = function (v) { return Math.max(0, Math.min(1, v)); };
-    return {
-      node: mirror.getId(element),
-      x: rect.width ? clamp((x - rect.left) / rect.width) : 0,
-      y: rect.height ? clamp((y - rect.top) / rect.height) : 0,
-      rect: rect
-    };
-  }
-
-  function onMove(event) {
-    var target = targetAt(event);
-    if (!target) { return; }
-    pendingPointer = { type: "pointer", node: target.node, x: target.x, y: target.y };
-    var wait = POINTER_EVERY_MS - (Date.now() - lastSent);
-    if (wait <= 0) { flushPointer(); } else if (!pointerTimer) { pointerTimer = window.setTimeout(flushPointer, wait); }
-  }
-
-  function flushPointer() {
-    window.clearTimeout(pointerTimer);
-    pointerTimer = null;
-    if (!pendingPointer) { return; }
-    lastSent = Date.now();
-    send(pendingPointer);
-    pendingPointer = null;
-  }
-
-  function onClick(event) {
-    event.preventDefault();
-    var target = targetAt(event);
-    if (!target) { return; }
-    send({ type: "highlight", node: target.node });
-    // Show the agent what the citizen now sees highlighted.
-    mark.style.transform = "translate(" + Math.round(target.rect.left * scale - 4) + "px," + Math.round(target.rect.top * scale - 4) + "px)";
-    mark.style.width = Math.round(target.rect.width * scale + 8) + "px";
-    mark.style.height = Math.round(target.rect.height * scale + 8) + "px";
-    mark.hidden = false;
-    window.setTimeout(function () { mark.hidden = true; }, 4000);
-    setStatus(root.dataset.msgHighlight, "success");
-  }
-
   window.addEventListener("resize", fit);
 
   if (endForm) {
@@ -224,8 +172,5 @@
     });
   }
 
-  import(root.dataset.replaySrc).then(function (module) {
-    Replayer = module.Replayer;
-    connect();
-  });
+  connect();
 })();
