@@ -293,6 +293,7 @@ SESSION_REFRESH_INTERVAL = env_int("SESSION_REFRESH_INTERVAL", 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it from the meta tag, not the cookie
+CSRF_FAILURE_VIEW = "contactcenter.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
