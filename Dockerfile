@@ -13,4 +13,7 @@ RUN pip install --no-cache-dir . \
 RUN useradd --system --home /app guichet && mkdir -p /app/var && chown -R guichet /app/var
 USER guichet
 EXPOSE 8000
-CMD ["uvicorn", "contactcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--workers", "2"]
+# bin/serve: migrations, then uvicorn (believing X-Forwarded-* only from TRUSTED_PROXIES). The
+# static files were collected above; the application refuses to start without their manifest.
+ENV HOST=0.0.0.0 PORT=8000 SERVE_COLLECTSTATIC=0
+CMD ["bin/serve"]

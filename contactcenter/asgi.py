@@ -9,6 +9,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 django_asgi_app = get_asgi_application()
 
+if settings.PRODUCTION:
+    from contactcenter.checks import require_static_manifest
+
+    require_static_manifest()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

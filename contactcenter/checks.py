@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 
 @register(Tags.security, deploy=True)
@@ -37,3 +38,20 @@ def production_services(app_configs, **kwargs):
             )
         )
     return messages
+
+
+def require_static_manifest() -> None:
+    """Production serves hashed static files (whitenoise's manifest storage): without the
+    manifest that ``collectstatic`` writes, every page fails on its first ``{% static %}``.
+    The ASGI application calls this at start-up so that the server refuses to start with this
+    message instead of answering 500s (bin/serve runs collectstatic first)."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    manifest_name = getattr(staticfiles_storage, "manifest_name", None)
+    if manifest_name is None or staticfiles_storage.exists(manifest_name):
+        return
+    raise ImproperlyConfigured(
+        f"Static files are not collected: {settings.STATIC_ROOT}/{manifest_name} is missing. "
+        "Run `python manage.py collectstatic --noinput` before starting the server "
+        "(bin/serve does it; the Docker image does it when it is built)."
+    )

@@ -3,6 +3,7 @@
 import time
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 
 # No inline script anywhere: every script is a static file. Inline styles stay allowed because
 # the DSFR and the rrweb replay set style attributes.
@@ -13,7 +14,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
-        "connect-src 'self' ws: wss:",
+        "connect-src {connect_src}",
         "media-src 'self' blob:",
         "frame-src 'self' blob: about:",
         "frame-ancestors 'none'",
@@ -24,13 +25,29 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def connect_src(request) -> str:
+    """The page may open connections to its own origin only, websockets included: ``'self'``
+    alone does not cover ``ws:``/``wss:`` in every browser, so the socket origin is named (the
+    host the request came to, already checked against ALLOWED_HOSTS)."""
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        return "'self'"
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"'self' {scheme}://{host}"
+
+
+def content_security_policy(request) -> str:
+    return CONTENT_SECURITY_POLICY.replace("{connect_src}", connect_src(request))
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(request))
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
         )

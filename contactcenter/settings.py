@@ -5,6 +5,7 @@ Celery eager, mail to the console, SMS to the outbox log. Production: set
 ``GUICHET_ENV=production``, ``SECRET_KEY``, ``DATABASE_URL``, ``REDIS_URL``, ``ALLOWED_HOSTS``.
 """
 
+import ipaddress
 import mimetypes
 import os
 from datetime import timedelta
@@ -271,6 +272,24 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "contactcenter.views.axes_username"
 
+
+# The client's address: X-Forwarded-For is believed only from these reverse proxies (addresses
+# or networks, comma-separated); by default from nobody (contactcenter/client_ip.py).
+def trusted_proxies(values: list[str]) -> list[str]:
+    """``TRUSTED_PROXIES``: each entry must be an IP address or network ("10.0.0.0/8")."""
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {value!r} is not an IP address or network."
+            ) from None
+    return values
+
+
+TRUSTED_PROXIES = trusted_proxies(env_list("TRUSTED_PROXIES"))
+AXES_CLIENT_IP_CALLABLE = "contactcenter.client_ip.client_ip"
+
 SESSION_ENGINE = session_engine(REDIS_URL)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 2)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -281,6 +300,7 @@ SESSION_REFRESH_INTERVAL = env_int("SESSION_REFRESH_INTERVAL", 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it from the meta tag, not the cookie
+CSRF_FAILURE_VIEW = "contactcenter.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -305,7 +325,7 @@ USE_TZ = True
 
 # --- Static and private files -----------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     BASE_DIR / "static",

@@ -25,3 +25,8 @@ urlpatterns = [
         include("knowledge.editor_urls", namespace="knowledge_editor"),
     ),
 ]
+
+handler400 = "contactcenter.errors.bad_request"
+handler403 = "contactcenter.errors.permission_denied"
+handler404 = "contactcenter.errors.page_not_found"
+handler500 = "contactcenter.errors.server_error"
