@@ -118,10 +118,10 @@ def start(request):
                     chatbot_conversation=data["chatbot"],
                     fragile=data["fragile"],
                 )
-            except services.ChatUnavailable as exc:
+            except services.ChatUnavailable:
+                # Not an input error: the page says why (hours or no free agent) and offers
+                # the alternatives instead of a red message on the topic field.
                 unavailable = True
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
             except ValidationError as exc:
                 if getattr(exc, "code", None) == "already_open":
                     return redirect("chat:conversation", exc.params["conversation"])
@@ -144,14 +144,20 @@ def start(request):
     chatbot = form["chatbot"].value() or ""
     handoff = services.handoff_context(chatbot, request.user) if chatbot else ""
     topic = form["topic"].value() or ""
+    topic_slug = topic if isinstance(topic, str) else ""
+    from routing.services import closed_chat_hours
+
+    # Closed service: said before the citizen writes (GET with a topic) and after a refusal.
+    closed_hours = closed_chat_hours(topic_slug) if topic_slug else []
     return render(
         request,
         "chat/start.html",
         {
             "form": form,
             "handoff": handoff,
-            "unavailable": unavailable,
-            "topic_slug": topic if isinstance(topic, str) else "",
+            "unavailable": unavailable or bool(closed_hours),
+            "closed_hours": closed_hours,
+            "topic_slug": topic_slug,
         },
         status=200,
     )

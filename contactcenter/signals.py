@@ -2,7 +2,8 @@
 
 - ``case_needs_routing(case_id)``: a contact arrived or came back to a queue; routing connects
   and queues its assignment task after commit.
-- ``demo_loaded(people)``: sent at the end of ``load_demo``; apps add their own demo data.
+- ``demo_loaded(people, real_hours)``: sent at the end of ``load_demo``; apps add their own
+  demo data (``real_hours``: realistic opening hours instead of 24/7).
 - ``case_assigned(case_id, agent_id, channel, pending_transfer)``: routing gave the case an owner
   (sent after commit); channels connect to push it to the agent's console. ``pending_transfer``:
   whether a transfer of the case waits to be accepted (None when routing did not read it).

@@ -6,7 +6,7 @@ from .models import AgentPresence, CallbackRequest, Closure, OpeningHours, SlaPo
 @admin.register(OpeningHours)
 class OpeningHoursAdmin(admin.ModelAdmin):
     # No inline on Service: each range is validated against the saved ones (no overlap).
-    list_display = ("service", "weekday", "start", "end")
+    list_display = ("service", "weekday", "start", "end", "on_holidays")
     list_filter = ("service", "weekday")
 
 

@@ -29,3 +29,7 @@ class RoutingConfig(AppConfig):
             post_delete.connect(
                 clear_calendar_cache, sender=model, dispatch_uid=f"routing.cal.d.{model.__name__}"
             )
+            # New hours take effect at once: the chat buttons and the agents' queues follow.
+            uid = f"routing.hours.{model.__name__}"
+            post_save.connect(receivers.on_hours_changed, sender=model, dispatch_uid=f"{uid}.s")
+            post_delete.connect(receivers.on_hours_changed, sender=model, dispatch_uid=f"{uid}.d")

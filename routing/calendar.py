@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_lazy
 
 SEARCH_DAYS = 400  # never loop forever on a calendar that is closed for a year
 
@@ -69,6 +71,8 @@ class ServiceCalendar:
 
     weekly: dict[int, list[tuple[dtime, dtime]]] = field(default_factory=dict)
     closures: list[tuple[date, date]] = field(default_factory=list)
+    # The weekly ranges that stay open on public holidays (a subset of ``weekly``).
+    holiday_weekly: dict[int, list[tuple[dtime, dtime]]] = field(default_factory=dict)
 
     @property
     def always_open(self) -> bool:
@@ -91,12 +95,11 @@ class ServiceCalendar:
             start = datetime.combine(day, dtime.min, tzinfo=tz)
             return [(start, datetime.combine(day + timedelta(days=1), dtime.min, tzinfo=tz))]
         ranges = self.weekly.get(day.weekday()) or []
-        if not ranges or self.closed_reason(day):
+        if ranges and holiday_name(day):
+            ranges = self.holiday_weekly.get(day.weekday()) or []
+        if not ranges or any(start <= day <= end for start, end in self.closures):
             return []
-        return [
-            (datetime.combine(day, s, tzinfo=tz), datetime.combine(day, e, tzinfo=tz))
-            for s, e in ranges
-        ]
+        return [(datetime.combine(day, s, tzinfo=tz), _range_end(day, e, tz)) for s, e in ranges]
 
     def is_working_day(self, day: date) -> bool:
         return bool(self.ranges_on(day))
@@ -206,6 +209,15 @@ class ServiceCalendar:
         return result
 
 
+def _range_end(day: date, end: dtime, tz: ZoneInfo) -> datetime:
+    # A range that ends at 23:59 runs until midnight (a time field cannot say 24:00).
+    if end >= END_OF_DAY:
+        return datetime.combine(day + timedelta(days=1), dtime.min, tzinfo=tz)
+    return datetime.combine(day, end, tzinfo=tz)
+
+
+END_OF_DAY = dtime(23, 59)
+
 _cache: dict[int, tuple[float, ServiceCalendar]] = {}
 _cache_lock = threading.Lock()
 CACHE_SECONDS = 60.0
@@ -221,16 +233,19 @@ def calendar_for(service_id: int) -> ServiceCalendar:
     from .models import Closure, OpeningHours
 
     weekly: dict[int, list[tuple[dtime, dtime]]] = {}
-    for weekday, s, e in OpeningHours.objects.filter(service_id=service_id).values_list(
-        "weekday", "start", "end"
-    ):
+    holiday_weekly: dict[int, list[tuple[dtime, dtime]]] = {}
+    for weekday, s, e, on_holidays in OpeningHours.objects.filter(
+        service_id=service_id
+    ).values_list("weekday", "start", "end", "on_holidays"):
         weekly.setdefault(weekday, []).append((s, e))
-    for ranges in weekly.values():
+        if on_holidays:
+            holiday_weekly.setdefault(weekday, []).append((s, e))
+    for ranges in (*weekly.values(), *holiday_weekly.values()):
         ranges.sort()
     closures = list(
         Closure.objects.filter(service_id=service_id).values_list("start_date", "end_date")
     ) + list(Closure.objects.filter(service__isnull=True).values_list("start_date", "end_date"))
-    cal = ServiceCalendar(weekly=weekly, closures=closures)
+    cal = ServiceCalendar(weekly=weekly, closures=closures, holiday_weekly=holiday_weekly)
     with _cache_lock:
         _cache[service_id] = (now, cal)
     return cal
@@ -239,3 +254,110 @@ def calendar_for(service_id: int) -> ServiceCalendar:
 def clear_calendar_cache(*args, **kwargs) -> None:
     with _cache_lock:
         _cache.clear()
+
+
+# --- Human-readable schedule ---------------------------------------------------------------------
+
+WEEKDAY_NAMES = (
+    gettext_lazy("lundi"),
+    gettext_lazy("mardi"),
+    gettext_lazy("mercredi"),
+    gettext_lazy("jeudi"),
+    gettext_lazy("vendredi"),
+    gettext_lazy("samedi"),
+    gettext_lazy("dimanche"),
+)
+
+
+def format_hour(value: dtime) -> str:
+    """8:30 -> "8 h 30", 9:00 -> "9 h" (French usage; "8:30" / "9:00" in English)."""
+    if value >= END_OF_DAY:
+        return gettext("minuit")
+    if value.minute:
+        return gettext("%(h)d h %(m)02d") % {"h": value.hour, "m": value.minute}
+    return gettext("%(h)d h") % {"h": value.hour}
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return gettext("%(first)s et %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
+
+
+def _is_full_day(ranges: list[tuple[dtime, dtime]]) -> bool:
+    return len(ranges) == 1 and ranges[0][0] == dtime.min and ranges[0][1] >= END_OF_DAY
+
+
+def weekly_schedule_text(cal: ServiceCalendar) -> str:
+    """ "du lundi au vendredi de 8 h 30 à 17 h 30, le samedi de 9 h à 12 h"."""
+    groups: list[tuple[int, int, list]] = []  # (first weekday, last weekday, ranges)
+    for weekday in range(7):
+        ranges = sorted(cal.weekly.get(weekday) or [])
+        if not ranges:
+            continue
+        if groups and groups[-1][1] == weekday - 1 and groups[-1][2] == ranges:
+            groups[-1] = (groups[-1][0], weekday, ranges)
+        else:
+            groups.append((weekday, weekday, ranges))
+    parts = []
+    for first, last, ranges in groups:
+        if first == last:
+            days = gettext("le %(day)s") % {"day": WEEKDAY_NAMES[first]}
+        else:
+            days = gettext("du %(first)s au %(last)s") % {
+                "first": WEEKDAY_NAMES[first],
+                "last": WEEKDAY_NAMES[last],
+            }
+        if _is_full_day(ranges):
+            hours = gettext("24 h sur 24")
+        else:
+            hours = _join(
+                [
+                    gettext("de %(start)s à %(end)s")
+                    % {"start": format_hour(s), "end": format_hour(e)}
+                    for s, e in ranges
+                ]
+            )
+        parts.append(gettext("%(days)s %(hours)s") % {"days": days, "hours": hours})
+    # Commas between day groups: "et" already joins the ranges of one day.
+    return ", ".join(parts)
+
+
+def _day_label(day: date, today: date) -> str:
+    if day == today:
+        return gettext("aujourd'hui")
+    if day == today + timedelta(days=1):
+        return gettext("demain")
+    if day - today < timedelta(days=7):
+        return str(WEEKDAY_NAMES[day.weekday()])
+    return gettext("le %(date)s") % {"date": date_format(day, "j F")}
+
+
+def chat_schedule_text(cal: ServiceCalendar, at: datetime | None = None) -> str:
+    """What a citizen reads where the chat button would be, e.g. "Le tchat est ouvert du lundi
+    au vendredi de 8 h 30 à 17 h 30 (réouverture lundi à 8 h 30)". Localized; the reopening
+    is said only while closed."""
+    at = (at or timezone.now()).astimezone(local_tz())
+    if cal.always_open or all(_is_full_day(cal.weekly.get(d) or []) for d in range(7)):
+        text = gettext("Le tchat est ouvert 7 jours sur 7, 24 h sur 24")
+    else:
+        text = gettext("Le tchat est ouvert %(schedule)s") % {"schedule": weekly_schedule_text(cal)}
+    if cal.is_open(at):
+        return text
+    today = at.date()
+    reason = None
+    if cal.weekly.get(today.weekday()) and not cal.ranges_on(today):
+        reason = holiday_name(today) or gettext("fermeture exceptionnelle")
+    reopening = cal.next_open(at)
+    if reopening is not None:
+        text = gettext("%(text)s (réouverture %(day)s à %(time)s)") % {
+            "text": text,
+            "day": _day_label(reopening.date(), today),
+            "time": format_hour(reopening.time()),
+        }
+    if reason:
+        text = gettext("Fermé aujourd'hui (%(reason)s). %(text)s") % {
+            "reason": reason,
+            "text": text,
+        }
+    return text

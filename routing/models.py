@@ -98,7 +98,12 @@ class OpeningHours(models.Model):
     )
     weekday = models.PositiveSmallIntegerField(_("jour"), choices=Weekday.choices)
     start = models.TimeField(_("ouverture"))
-    end = models.TimeField(_("fermeture"))
+    end = models.TimeField(_("fermeture"), help_text=_("23:59 signifie jusqu'à minuit."))
+    on_holidays = models.BooleanField(
+        _("ouvert les jours fériés"),
+        default=False,
+        help_text=_("Sinon la plage est fermée les jours fériés nationaux."),
+    )
 
     class Meta:
         ordering = ["service", "weekday", "start"]

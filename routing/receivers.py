@@ -54,7 +54,17 @@ def on_event_saved(sender, instance: Event, created: bool, **kwargs):
     transaction.on_commit(queue)
 
 
-def on_demo_loaded(sender, people=None, **kwargs):
+def on_demo_loaded(sender, people=None, real_hours=False, **kwargs):
     from .demo import load_demo
 
-    load_demo(people or {})
+    load_demo(people or {}, real_hours=real_hours)
+
+
+def on_hours_changed(sender, instance, **kwargs):
+    """Opening hours or a closure saved or deleted (admin): recompute the chat availability
+    after commit and push what changed to the open pages (no agent has to toggle their status).
+    A closure of every service (no service) refreshes them all."""
+    from .services import schedule_availability_refresh
+
+    service_id = getattr(instance, "service_id", None)
+    schedule_availability_refresh([service_id] if service_id else None)

@@ -68,7 +68,7 @@ from contactcenter.services import (
 )
 from contactcenter.signals import case_assigned
 
-from .calendar import calendar_for
+from .calendar import calendar_for, chat_schedule_text
 from .models import CAPACITY_MAX, AgentPresence, CallbackRequest
 from .sla import AT_RISK, BREACHED, OK, deadline_for, sla_state  # noqa: F401  (re-exported)
 
@@ -322,6 +322,59 @@ def chat_available(topic: Topic | str) -> bool:
     """Whether the chat button for this topic (Topic or slug) should be shown right now."""
     slug = topic.slug if isinstance(topic, Topic) else str(topic)
     return bool(availability_snapshot().get(slug, False))
+
+
+@dataclass(frozen=True)
+class ChatHours:
+    """Whether a service's chat is open now, and its schedule in words (with the reopening)."""
+
+    service_id: int
+    is_open: bool
+    text: str
+
+
+def chat_hours(service_id: int, now: datetime | None = None) -> ChatHours:
+    cal = calendar_for(service_id)
+    return ChatHours(service_id, cal.is_open(now), chat_schedule_text(cal, now))
+
+
+def closed_chat_hours(topic: Topic | str | None = None, now=None) -> list[tuple[str, str]]:
+    """(service name, schedule text) of the services a chat button stands for, when all of them
+    are closed now (the topic's service, or every service with an active topic); [] when one
+    is open (then an empty chat means no agent is free, not closed hours)."""
+    if isinstance(topic, Topic):
+        service_ids = [topic.service_id]
+    elif topic:
+        service_ids = list(
+            Topic.objects.filter(slug=str(topic), is_active=True).values_list(
+                "service_id", flat=True
+            )
+        )
+    else:
+        service_ids = list(
+            Topic.objects.filter(is_active=True, service__is_active=True)
+            .values_list("service_id", flat=True)
+            .distinct()
+        )
+    result = []
+    names = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "name"))
+    for service_id in sorted(set(service_ids), key=lambda pk: names.get(pk, "")):
+        hours = chat_hours(service_id, now)
+        if hours.is_open:
+            return []
+        result.append((names.get(service_id, ""), hours.text))
+    return result
+
+
+def closed_services_of(agent: User, now=None) -> list[tuple[str, str]]:
+    """(service name, schedule text) of the agent's services that are closed now."""
+    services = Service.objects.filter(pk__in=user_service_ids_for(agent.pk)).order_by("name")
+    result = []
+    for service in services:
+        hours = chat_hours(service.pk, now)
+        if not hours.is_open:
+            result.append((service.name, hours.text))
+    return result
 
 
 def schedule_availability_refresh(

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from . import services
+from .calendar import clear_calendar_cache
 
 SWEEP_BATCH = 500
 
@@ -42,6 +43,8 @@ def requeue_offline_contacts(agent_id: int) -> list[int]:
 def refresh_availability(service_ids: list[int] | None = None) -> None:
     """Recompute the chat availability snapshot and publish what changed."""
     cache.delete(services.AVAILABILITY_PENDING_KEY)
+    # Hours may have just changed in another process (admin): read them afresh.
+    clear_calendar_cache()
     services.refresh_availability(service_ids)
 
 
@@ -80,4 +83,5 @@ def flag_sla_breaches() -> int:
 @shared_task(ignore_result=True)
 def refresh_availability_beat() -> None:
     """Beat: full recompute (opening and closing times change availability with no event)."""
+    clear_calendar_cache()
     services.refresh_availability()

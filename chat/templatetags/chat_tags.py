@@ -38,14 +38,20 @@ def chat_button(context, topic=None, compact=False):
     slug = topic.slug if isinstance(topic, Topic) else (str(topic) if topic else "")
     shown = bool(user and user.is_authenticated and user.is_citizen)
     available = False
+    closed_hours: list[tuple[str, str]] = []
     if shown:
-        from routing.services import availability_snapshot
+        from routing.services import availability_snapshot, closed_chat_hours
 
         snapshot = availability_snapshot()
         available = bool(snapshot.get(slug)) if slug else any(snapshot.values())
+        if not available:
+            closed_hours = closed_chat_hours(topic)
     return {
         "shown": shown,
         "available": available,
+        # Closed now: the schedule replaces "no agent available" (one line per distinct text).
+        "closed_hours": closed_hours,
+        "closed_single": len({text for _name, text in closed_hours}) == 1,
         "topic_slug": slug,
         "compact": compact,
         "start_url": _url("chat:start", {"topic": slug}),

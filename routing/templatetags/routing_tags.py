@@ -28,7 +28,12 @@ def routing_status_context(user, presence=None, form=None):
     presence = presence or services.get_presence(user)
     form = form or StatusForm(initial={"status": presence.status})
     code = services.effective_status(presence)
+    closed = []
+    if presence.status == AgentPresence.Status.AVAILABLE:
+        # Available outside the opening hours: no chat will come, say why.
+        closed = services.closed_services_of(user)
     return {
+        "closed_services": closed,
         "presence": presence,
         "form": form,
         "choices": AgentPresence.Status.choices,

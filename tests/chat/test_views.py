@@ -111,7 +111,8 @@ def test_starting_without_available_agent_offers_message_or_callback(client_as, 
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Aucun agent n&#x27;est disponible" in html
+    assert "Aucun agent n'est disponible en tchat pour ce thème" in html
+    assert "fr-message--error" not in html  # not an input error: no red message on a field
     assert "Ma question restée ici" in html  # what was typed is kept
     assert (
         "/espace/demandes/nouvelle/?topic=impots" in html

@@ -348,7 +348,7 @@ def test_demo_loading_sets_hours_presence_and_deadlines(citizen, topic_a, agent_
     case = make_case(citizen, topic_a)
     load_demo({"agents": [agent_a]})
     load_demo({"agents": [agent_a]})  # idempotent
-    assert OpeningHours.objects.filter(service=topic_a.service).count() == 5
+    assert OpeningHours.objects.filter(service=topic_a.service).count() == 7
     assert AgentPresence.objects.filter(user=agent_a).exists()
     case.refresh_from_db()
     assert case.sla_deadline is not None

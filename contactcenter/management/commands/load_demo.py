@@ -10,13 +10,25 @@ from contactcenter.signals import demo_loaded
 class Command(BaseCommand):
     help = "Charge les données de démonstration (idempotent) et affiche les identifiants."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--real-hours",
+            action="store_true",
+            help=(
+                "Horaires réalistes (lundi-vendredi 8 h 30-17 h 30) au lieu d'un tchat ouvert "
+                "7 jours sur 7, 24 h sur 24."
+            ),
+        )
+
     def handle(self, *args, **options):
         services = demo.ensure_reference_data()
         call_command("import_kb", str(demo.KB_PATH), verbosity=0)
         services = demo.ensure_reference_data()
         people = demo.load_people(services)
         created = demo.load_cases(people)
-        demo_loaded.send(sender=self.__class__, people=people)
+        demo_loaded.send(
+            sender=self.__class__, people=people, real_hours=options.get("real_hours", False)
+        )
         self.stdout.write(self.style.SUCCESS(f"Démo chargée ({created} demandes créées)."))
         self.stdout.write("")
         self.stdout.write(f"Identifiants (mot de passe commun : {demo.DEMO_PASSWORD})")

@@ -1,0 +1,135 @@
+"""Opening hours of the live chat in a real browser: while the chat is open the citizen gets the
+button; an exceptional closure entered in the admin closes it at once (no agent changes status);
+the citizen then reads the schedule and the next opening where the button was, with the secure
+message and callback alternatives, on the space and in the chat form (no red field error); the
+agent who goes available is told the service is closed; deleting the closure brings the button
+back live."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+SETUP = """
+from django.utils import timezone
+from chat.models import Conversation
+from contactcenter.models import Service
+from routing.models import AgentPresence, Closure
+
+service = Service.objects.get(code="fiscalite")
+AgentPresence.objects.filter(user__agent_profile__services=service).update(
+    status="offline", capacity_chat=2
+)
+Conversation.objects.filter(
+    citizen__email="camille.martin@example.fr", status__in=["waiting", "active"]
+).update(status="ended")
+Closure.objects.filter(reason="Formation e2e").delete()
+result = {"today": timezone.localdate().isoformat()}
+"""
+CLEANUP = """
+from routing.models import AgentPresence, Closure
+Closure.objects.filter(reason="Formation e2e").delete()
+AgentPresence.objects.filter(user__email="alice.durand@guichet.example.fr").update(
+    status="offline"
+)
+"""
+CLOSED = "Le tchat est fermé en ce moment"
+
+
+def set_status(page, value: str) -> None:
+    page.get_by_label("Mon statut").select_option(value)
+    with page.expect_response(lambda r: r.request.method == "POST" and "statut" in r.url) as sent:
+        page.get_by_role("button", name="Changer de statut").click()
+    assert sent.value.ok
+
+
+def test_closed_chat_shows_hours_and_alternatives_and_admin_changes_apply_live(
+    new_page, check_a11y, demo, e2e_server
+):
+    setup = e2e_server.shell_json(SETUP)
+    try:
+        run_flow(new_page, check_a11y, demo, setup["today"])
+    finally:
+        e2e_server.shell(CLEANUP)
+
+
+def run_flow(new_page, check_a11y, demo, today):
+    # --- open (the demo is open 24/7): the agent goes available, the citizen gets the button --
+    agent = new_page(demo.agent_fiscalite)
+    agent.goto("/tchat/agent/")
+    set_status(agent, "available")
+    expect(agent.locator("[data-routing-status-badge]")).to_have_text("Disponible")
+    expect(agent.locator("[data-routing-closed]")).to_have_count(0)
+
+    citizen = new_page(demo.citizen)
+    citizen.goto("/espace/")
+    chat_button = citizen.get_by_role("link", name="Discuter avec un agent")
+    expect(chat_button).to_be_visible(timeout=10_000)
+    check_a11y(citizen)
+
+    # --- the admin enters an exceptional closure of every service for today ------------------
+    admin = new_page(demo.admin)
+    admin.goto("/admin/routing/closure/add/")
+    admin.locator("#id_start_date").fill(today)
+    admin.locator("#id_end_date").fill(today)
+    admin.locator("#id_reason").fill("Formation e2e")
+    with admin.expect_navigation():
+        admin.locator("input[name=_save]").click()
+    expect(admin.locator(".messagelist")).to_contain_text("Formation e2e")
+
+    # The button goes away live, with no status change of the agent.
+    expect(chat_button).to_be_hidden(timeout=10_000)
+
+    # --- where the button was: the schedule, the next opening and the alternatives ------------
+    citizen.reload()
+    box = citizen.locator("[data-when-unavailable]")
+    expect(box.get_by_role("heading", name=CLOSED)).to_be_visible()
+    hours = box.locator("[data-chat-hours]")
+    expect(hours).to_contain_text("Fermé aujourd'hui (fermeture exceptionnelle).")
+    expect(hours).to_contain_text("Le tchat est ouvert 7 jours sur 7, 24 h sur 24")
+    expect(hours).to_contain_text(re.compile(r"\(réouverture demain à 0 h\)"))
+    expect(box.get_by_role("link", name="Envoyer un message sécurisé")).to_be_visible()
+    expect(box.get_by_role("link", name="Demander à être rappelé")).to_be_visible()
+    expect(citizen.get_by_text("Aucun agent n'est disponible")).to_have_count(0)
+    check_a11y(citizen)
+
+    # --- the chat form says the same, before and after sending, never as a field error -------
+    citizen.goto("/tchat/nouveau/?topic=impots")
+    notice = citizen.locator("#chat-unavailable")
+    expect(notice.get_by_role("heading", name=CLOSED)).to_be_visible()
+    expect(notice).to_contain_text("(réouverture demain à 0 h)")
+    check_a11y(citizen)
+    citizen.get_by_role("textbox", name=re.compile("^Votre question")).fill("Bonjour")
+    with citizen.expect_navigation():
+        citizen.get_by_role("button", name="Démarrer le tchat").click()
+    expect(notice.get_by_role("heading", name=CLOSED)).to_be_visible()
+    expect(notice.get_by_role("link", name="Envoyer un message sécurisé")).to_be_visible()
+    expect(notice.get_by_role("link", name="Demander à être rappelé")).to_be_visible()
+    expect(citizen.locator(".fr-message--error")).to_have_count(0)
+    expect(citizen.get_by_role("textbox", name=re.compile("^Votre question"))).to_have_value(
+        "Bonjour"
+    )
+    check_a11y(citizen)
+
+    # --- the agent who goes available now is told that the service is closed -----------------
+    set_status(agent, "paused")
+    set_status(agent, "available")
+    closed = agent.locator("[data-routing-closed]")
+    expect(closed).to_contain_text("Pôle fiscalité et titres est fermé")
+    expect(closed).to_contain_text("(réouverture demain à 0 h)")
+    expect(agent.locator("[data-routing-announce]")).to_contain_text(
+        "Votre service est fermé en ce moment."
+    )
+    check_a11y(agent)
+
+    # --- the admin deletes the closure: the button comes back live, the agent did nothing ----
+    citizen.goto("/espace/")
+    expect(chat_button).to_be_hidden()
+    admin.goto("/admin/routing/closure/")
+    admin.get_by_role("link", name=re.compile("Formation e2e")).click()
+    admin.get_by_role("link", name=re.compile("Supprimer")).click()
+    with admin.expect_navigation():
+        admin.locator("input[type=submit]").last.click()
+    expect(chat_button).to_be_visible(timeout=10_000)
+    check_a11y(citizen)
