@@ -448,6 +448,31 @@ def test_access_log_shows_services_and_dates_not_agent_names(client_as, citizen,
     assert agent_a.email not in page
 
 
+def test_access_log_groups_repeated_reads_of_one_agent_in_one_session(
+    client_as, citizen, case_a, agent_a, supervisor
+):
+    start = timezone.now() - timedelta(hours=3)
+    for minute in range(12):  # a chat: twelve reads, a few minutes apart
+        record = record_access(agent_a, AuditLog.Action.VIEW_CASE, case=case_a)
+        AuditLog.objects.filter(pk=record.pk).update(
+            created_at=start + timedelta(minutes=2 * minute)
+        )
+    # Someone else meanwhile, and the first agent again two hours later: rows of their own.
+    other = record_access(supervisor, AuditLog.Action.VIEW_CASE, case=case_a)
+    AuditLog.objects.filter(pk=other.pk).update(created_at=start + timedelta(minutes=5))
+    later = record_access(agent_a, AuditLog.Action.VIEW_CASE, case=case_a)
+    AuditLog.objects.filter(pk=later.pk).update(created_at=start + timedelta(hours=2))
+    page = html(client_as(citizen).get(reverse("messaging:access_log")))
+    table = page.split("<tbody>")[1].split("</tbody>")[0]
+    rows = table.split("<tr>")[1:]
+    # Newest session first: the later read, the twelve reads, the other person's read.
+    assert len(rows) == 3
+    assert "(12 fois)" in rows[1] and "jusqu’à" in rows[1]
+    assert "fois" not in rows[0] and "fois" not in rows[2]
+    # The summary still counts every read.
+    assert "14 consultations" in page
+
+
 def test_access_log_lists_only_my_file(client_as, citizen, citizen2, case_b, agent_b):
     record_access(agent_b, AuditLog.Action.VIEW_CASE, case=case_b)
     page = html(client_as(citizen).get(reverse("messaging:access_log")))
