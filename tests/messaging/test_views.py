@@ -497,3 +497,20 @@ def test_posting_without_a_kind_goes_back_to_that_step_with_an_error(client_as, 
     assert "Étape 2 sur 3" in page
     assert "Choisissez une des natures de demande proposées." in page
     assert Case.objects.count() == 0
+
+
+@pytest.mark.parametrize("where", ["new_request", "case_detail"])
+def test_file_fields_use_the_dsfr_upload_component(client_as, citizen, case_a, topic_a, where):
+    url = (
+        reverse("messaging:new_request") + f"?topic={topic_a.slug}&kind=question"
+        if where == "new_request"
+        else reverse("messaging:case_detail", args=[case_a.reference])
+    )
+    page = html(client_as(citizen).get(url))
+    group = re.search(r'<div class="fr-upload-group">(.*?)</div>', page, re.S)
+    assert group, "no DSFR upload group"
+    assert re.search(r'<label class="fr-label" for="id_files">Pièces jointes', group.group(1))
+    assert "PDF, JPEG ou PNG" in group.group(1)
+    assert re.search(r'<input[^>]*type="file"[^>]*class="fr-upload"', group.group(1)) or re.search(
+        r'<input[^>]*class="fr-upload"[^>]*type="file"', group.group(1)
+    )
