@@ -24,6 +24,15 @@ SERVICES = {
     "fiscalite": ("Pôle fiscalité et titres", ["impots", "titres", "compte"]),
     "social": ("Pôle social et emploi", ["sante", "etudiants", "emploi"]),
 }
+# Skill names as agents and supervisors read them (the codes are slugs, without accents).
+SKILL_NAMES = {
+    "impots": "Impôts",
+    "titres": "Titres",
+    "compte": "Compte",
+    "sante": "Santé",
+    "etudiants": "Étudiants",
+    "emploi": "Emploi",
+}
 
 
 @dataclass(frozen=True)
@@ -197,7 +206,9 @@ def ensure_reference_data() -> dict[str, Service]:
         service, _ = Service.objects.update_or_create(code=code, defaults={"name": name})
         services[code] = service
         for position, slug in enumerate(topic_slugs):
-            skill, _ = Skill.objects.update_or_create(code=slug, defaults={"name": slug.title()})
+            skill, _ = Skill.objects.update_or_create(
+                code=slug, defaults={"name": SKILL_NAMES[slug]}
+            )
             Topic.objects.filter(slug=slug).update(service=service, skill=skill, position=position)
     return services
 

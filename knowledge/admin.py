@@ -9,11 +9,13 @@ Two admin sites share the same ModelAdmins:
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -317,10 +319,24 @@ class KnowledgeEditorSite(admin.AdminSite):
             and (user.is_superuser or user.is_admin_role or user.is_supervisor)
         )
 
+    def admin_view(self, view, cacheable=False):
+        """A logged-in person without the right gets a page saying why (403), not a redirect."""
+        checked = super().admin_view(view, cacheable)
+
+        @wraps(view)
+        def inner(request, *args, **kwargs):
+            if request.user.is_authenticated and not self.has_permission(request):
+                return self.forbidden(request)
+            return checked(request, *args, **kwargs)
+
+        return inner
+
+    def forbidden(self, request):
+        return render(request, "knowledge/editor_forbidden.html", status=403)
+
     def login(self, request, extra_context=None):
         if request.user.is_authenticated:
-            messages.error(request, _("Cet espace est réservé aux superviseurs."))
-            return redirect(reverse("home"))
+            return self.forbidden(request)
         return redirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.get_full_path()}")
 
 

@@ -323,12 +323,15 @@ def access_log(request):
             "created_at",
             "action",
             "reason",
+            "actor",
             "actor_service__name",
             "case__reference",
             "case__subject",
         )
         .order_by("-created_at", "-id")
     )
+    # Repeated reads of one case by one agent in one session make one row with a count.
+    groups = services.group_accesses(accesses.iterator(chunk_size=500))
     summary = (
         AuditLog.objects.filter(citizen=request.user)
         .values("actor_service__name")
@@ -341,7 +344,7 @@ def access_log(request):
         request,
         "messaging/access_log.html",
         {
-            "page": paginate(request, accesses, per_page=50),
+            "page": paginate(request, groups, per_page=50),
             "summary": list(summary),
             "page_title": _("Qui a consulté mon dossier"),
         },

@@ -84,14 +84,30 @@ def test_review_date_after_expiry_is_refused(supervisor, client_as, kb_with_pers
 
 
 @pytest.mark.django_db
-def test_agents_and_citizens_cannot_use_the_editor(agent_a, citizen, client_as, kb_with_personas):
+def test_agents_and_citizens_cannot_use_the_editor_and_are_told_why(
+    agent_a, citizen, client_as, kb_with_personas
+):
     for user in (agent_a, citizen):
-        response = client_as(user).get(
-            "/console/connaissances/gestion/knowledge/article/", follow=True
-        )
-        final_url = response.redirect_chain[-1][0]
-        assert "/gestion/" not in final_url
-        assert "Payer son impôt" not in response.content.decode()
+        for url in (
+            "/console/connaissances/gestion/",
+            "/console/connaissances/gestion/knowledge/article/",
+            "/console/connaissances/gestion/login/",
+        ):
+            response = client_as(user).get(url)
+            # A page that says why, not a silent redirect.
+            assert response.status_code == 403, url
+            body = response.content.decode()
+            assert "Édition réservée aux superviseurs" in body
+            assert "superviseurs et les administrateurs" in body
+            assert "Payer son impôt" not in body
+    agent_page = client_as(agent_a).get("/console/connaissances/gestion/").content.decode()
+    assert 'href="/console/connaissances/"' in agent_page
+
+
+@pytest.mark.django_db
+def test_editor_sends_anonymous_visitors_to_the_login_page(client):
+    response = client.get("/console/connaissances/gestion/knowledge/article/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/connexion/")
 
 
 @pytest.mark.django_db

@@ -448,6 +448,31 @@ def test_access_log_shows_services_and_dates_not_agent_names(client_as, citizen,
     assert agent_a.email not in page
 
 
+def test_access_log_groups_repeated_reads_of_one_agent_in_one_session(
+    client_as, citizen, case_a, agent_a, supervisor
+):
+    start = timezone.now() - timedelta(hours=3)
+    for minute in range(12):  # a chat: twelve reads, a few minutes apart
+        record = record_access(agent_a, AuditLog.Action.VIEW_CASE, case=case_a)
+        AuditLog.objects.filter(pk=record.pk).update(
+            created_at=start + timedelta(minutes=2 * minute)
+        )
+    # Someone else meanwhile, and the first agent again two hours later: rows of their own.
+    other = record_access(supervisor, AuditLog.Action.VIEW_CASE, case=case_a)
+    AuditLog.objects.filter(pk=other.pk).update(created_at=start + timedelta(minutes=5))
+    later = record_access(agent_a, AuditLog.Action.VIEW_CASE, case=case_a)
+    AuditLog.objects.filter(pk=later.pk).update(created_at=start + timedelta(hours=2))
+    page = html(client_as(citizen).get(reverse("messaging:access_log")))
+    table = page.split("<tbody>")[1].split("</tbody>")[0]
+    rows = table.split("<tr>")[1:]
+    # Newest session first: the later read, the twelve reads, the other person's read.
+    assert len(rows) == 3
+    assert "(12 fois)" in rows[1] and "jusqu’à" in rows[1]
+    assert "fois" not in rows[0] and "fois" not in rows[2]
+    # The summary still counts every read.
+    assert "14 consultations" in page
+
+
 def test_access_log_lists_only_my_file(client_as, citizen, citizen2, case_b, agent_b):
     record_access(agent_b, AuditLog.Action.VIEW_CASE, case=case_b)
     page = html(client_as(citizen).get(reverse("messaging:access_log")))
@@ -472,3 +497,20 @@ def test_posting_without_a_kind_goes_back_to_that_step_with_an_error(client_as, 
     assert "Étape 2 sur 3" in page
     assert "Choisissez une des natures de demande proposées." in page
     assert Case.objects.count() == 0
+
+
+@pytest.mark.parametrize("where", ["new_request", "case_detail"])
+def test_file_fields_use_the_dsfr_upload_component(client_as, citizen, case_a, topic_a, where):
+    url = (
+        reverse("messaging:new_request") + f"?topic={topic_a.slug}&kind=question"
+        if where == "new_request"
+        else reverse("messaging:case_detail", args=[case_a.reference])
+    )
+    page = html(client_as(citizen).get(url))
+    group = re.search(r'<div class="fr-upload-group">(.*?)</div>', page, re.S)
+    assert group, "no DSFR upload group"
+    assert re.search(r'<label class="fr-label" for="id_files">Pièces jointes', group.group(1))
+    assert "PDF, JPEG ou PNG" in group.group(1)
+    assert re.search(r'<input[^>]*type="file"[^>]*class="fr-upload"', group.group(1)) or re.search(
+        r'<input[^>]*class="fr-upload"[^>]*type="file"', group.group(1)
+    )
