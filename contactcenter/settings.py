@@ -334,6 +334,7 @@ STATICFILES_DIRS = [
     ("vendor/rrweb-record", NODE_MODULES / "@rrweb" / "record" / "dist"),
     ("vendor/rrweb-replay", NODE_MODULES / "@rrweb" / "replay" / "dist"),
     ("vendor/chartjs", NODE_MODULES / "chart.js" / "dist"),
+    ("vendor/swagger-ui", NODE_MODULES / "swagger-ui-dist"),
 ]
 if env_bool("GUICHET_E2E"):
     # Browser tests inject axe-core as a same-origin script, so the real CSP stays enforced.
@@ -373,18 +374,30 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "contactcenter.api.GuichetAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "contactcenter.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"chatbot": "30/min", "anon": "60/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "chatbot": env_str("GUICHET_CHATBOT_THROTTLE", "30/min"),
+        "anon": "60/min",
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Guichet API",
     "DESCRIPTION": "API des usagers et des agents (mêmes permissions que les pages).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response bodies as separate components: read-only fields are not asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "contactcenter.api.topic_slug_enum",
+    ],
 }
+# The schema (/api/schema/) and its documentation page (/api/docs/): public in development,
+# for logged-in users only in production unless API_DOCS_PUBLIC=1 (docs/operations.md).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {

@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from django.urls import include, path, re_path
 
-from . import views
+from . import api, api_docs, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,7 +10,8 @@ urlpatterns = [
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", api_docs.ApiSchemaView.as_view(), name="api-schema"),
+    path("api/docs/", api_docs.api_docs, name="api-docs"),
     path("api/", include("messaging.api_urls")),
     path("", include("messaging.urls")),
     path("console/", include("messaging.console_urls")),
@@ -24,6 +24,8 @@ urlpatterns = [
         "console/connaissances/gestion/",
         include("knowledge.editor_urls", namespace="knowledge_editor"),
     ),
+    # Last: any other path under /api/ is a 404 in the API's error format.
+    re_path(r"^api/(?P<path>.*)$", api.not_found),
 ]
 
 handler400 = "contactcenter.errors.bad_request"

@@ -12,12 +12,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from contactcenter.api import StrictJsonMixin, StrictQueryMixin
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
 
 from . import services
 
 
-class ChatbotMessageSerializer(serializers.Serializer):
+class ChatbotMessageSerializer(StrictJsonMixin, serializers.Serializer):
     message = serializers.CharField(
         max_length=services.MAX_QUESTION_CHARS,
         trim_whitespace=True,
@@ -31,7 +32,7 @@ class ChatbotMessageSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
 
-class ChatbotRatingSerializer(serializers.Serializer):
+class ChatbotRatingSerializer(StrictJsonMixin, serializers.Serializer):
     value = serializers.ChoiceField(
         choices=[1, -1],
         error_messages={"invalid_choice": _("La note doit valoir 1 (utile) ou -1 (pas utile).")},
@@ -42,10 +43,11 @@ def _field_errors(exc: DjangoValidationError, field: str) -> dict:
     return {field: exc.messages}
 
 
-class ChatbotMessageView(APIView):
+class ChatbotMessageView(StrictQueryMixin, APIView):
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "chatbot"
+    api_error_statuses = {"404": "Conversation introuvable (effacée, ou d'un autre compte)."}
 
     @extend_schema(
         request=ChatbotMessageSerializer, responses={201: dict}, parameters=[IDEMPOTENCY_HEADER]
@@ -61,11 +63,11 @@ class ChatbotMessageView(APIView):
                 conversation_id=serializer.validated_data.get("conversation"),
             )
         except DjangoValidationError as exc:
-            return Response(_field_errors(exc, "message"), status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError(_field_errors(exc, "message")) from exc
         return Response(payload, status=status.HTTP_201_CREATED)
 
 
-class ChatbotRatingView(APIView):
+class ChatbotRatingView(StrictQueryMixin, APIView):
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "chatbot"
@@ -77,5 +79,5 @@ class ChatbotRatingView(APIView):
         try:
             payload = services.rate_turn(request.user, turn_id, serializer.validated_data["value"])
         except DjangoValidationError as exc:
-            return Response(_field_errors(exc, "value"), status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError(_field_errors(exc, "value")) from exc
         return Response(payload)

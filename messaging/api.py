@@ -9,6 +9,7 @@ is a 400 with field errors: the services' ValidationErrors are turned into DRF o
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.urls import reverse
@@ -26,6 +27,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from contactcenter.api import (
+    NOT_BLANK,
+    Conflict,
+    SchemaMaxLength,
+    StrictJsonMixin,
+    StrictQueryMixin,
+    conflict,
+)
 from contactcenter.attachments import check_upload
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
 from contactcenter.models import AuditLog, Case, Event, Topic, Transfer
@@ -44,6 +53,25 @@ from .views import attachment_for, stream_attachment
 
 MESSAGE_TYPES = (Event.Type.MESSAGE, Event.Type.REQUEST_INFO, Event.Type.NOTE)
 MAX_PENDING_DRAFTS = 20
+# Services' errors that come from the case's state, not from the request (409).
+STATE_ERRORS = {"closed", "already_closed", "not_closed"}
+
+
+def _service_error(exc: DjangoValidationError):
+    """A services' ValidationError as the API answers it: field errors are a 400 (the
+    exception handler), a closed case a 409, anything else about the user a 403."""
+    if hasattr(exc, "error_dict"):
+        raise exc
+    if getattr(exc, "code", None) in STATE_ERRORS:
+        raise conflict(exc) from exc
+    raise PermissionDenied(" ".join(exc.messages)) from exc
+
+
+def _state_error(exc: DjangoValidationError):
+    """Closing, reopening, rating: field errors are a 400, the rest the case's state (409)."""
+    if hasattr(exc, "error_dict"):
+        raise exc
+    raise conflict(exc) from exc
 
 
 class IsCitizen(permissions.BasePermission):
@@ -114,6 +142,10 @@ class CaseSerializer(serializers.ModelSerializer):
     status_label = serializers.SerializerMethodField()
     kind_label = serializers.SerializerMethodField()
     waits_on_citizen = serializers.BooleanField(read_only=True)
+    # "" until the case is closed: the schema lists it with the resolutions.
+    resolution = serializers.ChoiceField(
+        choices=Case.Resolution.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Case
@@ -166,10 +198,11 @@ class StaffCaseSerializer(CaseSerializer):
         return obj.assigned_to.display_name if obj.assigned_to_id else None
 
 
-class FilesMixin(serializers.Serializer):
+class FilesMixin(StrictJsonMixin, serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         required=False,
+        max_length=settings.GUICHET_ATTACHMENT_MAX_COUNT,
         default=list,
         help_text="Jusqu'à 5 fichiers PDF, JPEG ou PNG de 10 Mo au plus (multipart).",
     )
@@ -191,8 +224,16 @@ class CaseCreateSerializer(FilesMixin):
             "required": "Choisissez la nature de votre demande.",
         },
     )
-    subject = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    subject = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        validators=[NOT_BLANK, SchemaMaxLength(services.SUBJECT_MAX_CHARS)],
+    )
+    body = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        validators=[NOT_BLANK, SchemaMaxLength(settings.GUICHET_MESSAGE_MAX_CHARS)],
+    )
     chatbot_conversation = serializers.CharField(required=False, allow_blank=True, max_length=64)
     fragile = serializers.BooleanField(required=False, default=False)
 
@@ -207,7 +248,11 @@ class MessageCreateSerializer(FilesMixin):
         required=False,
         default="message",
     )
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    body = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        validators=[NOT_BLANK, SchemaMaxLength(settings.GUICHET_MESSAGE_MAX_CHARS)],
+    )
     attachments = serializers.ListField(
         child=serializers.UUIDField(),
         required=False,
@@ -216,7 +261,7 @@ class MessageCreateSerializer(FilesMixin):
     )
 
 
-class CloseSerializer(serializers.Serializer):
+class CloseSerializer(StrictJsonMixin, serializers.Serializer):
     resolution = serializers.ChoiceField(
         choices=Case.Resolution.choices,
         required=False,
@@ -225,7 +270,7 @@ class CloseSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
-class RatingSerializer(serializers.Serializer):
+class RatingSerializer(StrictJsonMixin, serializers.Serializer):
     score = serializers.IntegerField(min_value=1, max_value=5)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
@@ -242,12 +287,6 @@ class CasePagination(CursorPagination):
     page_size = 25
 
 
-def _raise_400(exc: DjangoValidationError):
-    raise serializers.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    )
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="Demandes visibles",
@@ -257,8 +296,14 @@ def _raise_400(exc: DjangoValidationError):
     ),
     retrieve=extend_schema(summary="Une demande (consultation auditée pour les agents)"),
 )
-class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CaseViewSet(
+    StrictQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     lookup_field = "reference"
+    query_parameters = {"list": {"status", "cursor"}}
     lookup_value_regex = r"[0-9A-Za-z-]+"
     pagination_class = CasePagination
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -325,7 +370,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 fragile=v["fragile"],
             )
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            _service_error(exc)
         return Response(
             CaseSerializer(case, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
@@ -346,7 +391,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return events
 
     @extend_schema(summary="Fil des messages d'une demande", responses=MessageSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="messages")
+    @action(detail=True, methods=["get"], url_path="messages", pagination_class=None)
     def messages(self, request, reference=None):
         case = self.get_object()
         record_access(request.user, AuditLog.Action.VIEW_CASE, case=case, reason="api messages")
@@ -385,7 +430,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             )
         )
         if len(drafts) != len(set(v["attachments"])):
-            raise serializers.ValidationError(
+            raise Conflict(
                 {"attachments": ["Pièce jointe inconnue ou déjà envoyée avec un message."]}
             )
         user = request.user
@@ -413,7 +458,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                     case, user, v["body"], files=v["files"], attachments=drafts
                 )
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            _service_error(exc)
         event = self._messages(case).get(pk=event.pk)
         return Response(
             MessageSerializer(event, context={"request": request}).data,
@@ -425,7 +470,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(
         summary="Pièces jointes d'une demande", responses=AttachmentSerializer(many=True)
     )
-    @action(detail=True, methods=["get"], url_path="attachments")
+    @action(detail=True, methods=["get"], url_path="attachments", pagination_class=None)
     def attachments(self, request, reference=None):
         case = self.get_object()
         files = Attachment.objects.filter(case=case).select_related("event")
@@ -447,7 +492,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def upload_attachment(self, request, reference=None):
         case = self.get_object()
         if case.status == Case.Status.CLOSED:
-            raise serializers.ValidationError(
+            raise Conflict(
                 {"file": ["Cette demande est clôturée : rouvrez-la pour ajouter un fichier."]}
             )
         data = UploadSerializer(data=request.data)
@@ -455,7 +500,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         upload = data.validated_data["file"]
         pending = Attachment.objects.filter(uploaded_by=request.user, event__isnull=True).count()
         if pending >= MAX_PENDING_DRAFTS:
-            raise serializers.ValidationError(
+            raise Conflict(
                 {"file": ["Trop de fichiers en attente : envoyez d'abord votre message."]}
             )
         try:
@@ -499,7 +544,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                     data.validated_data.get("body", ""),
                 )
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            _state_error(exc)
         case.refresh_from_db()
         return Response(self.get_serializer(case).data)
 
@@ -512,7 +557,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         try:
             services.reopen_case(case, request.user)
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            _state_error(exc)
         case.refresh_from_db()
         return Response(self.get_serializer(case).data)
 
@@ -529,7 +574,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data = RatingSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if hasattr(case, "satisfaction"):
-            raise serializers.ValidationError({"score": ["Vous avez déjà donné votre avis."]})
+            raise Conflict({"score": ["Vous avez déjà donné votre avis."]})
         try:
             rate_case(
                 case,
@@ -538,13 +583,15 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 data.validated_data.get("comment", ""),
             )
         except DjangoValidationError as exc:
-            _raise_400(exc)
+            _state_error(exc)
         return Response(data.validated_data, status=status.HTTP_201_CREATED)
 
 
-class AttachmentViewSet(viewsets.GenericViewSet):
+class AttachmentViewSet(StrictQueryMixin, viewsets.GenericViewSet):
     lookup_field = "public_id"
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    lookup_value_regex = (
+        r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+    )
     serializer_class = AttachmentSerializer
     queryset = Attachment.objects.none()
 
@@ -554,7 +601,10 @@ class AttachmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Télécharger une pièce jointe (consultation auditée pour les agents)",
-        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY)
+            for content_type in ("application/pdf", "image/jpeg", "image/png")
+        },
     )
     @action(detail=True, methods=["get"])
     def download(self, request, public_id=None):

@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contactcenter.api import StrictQueryMixin
 from contactcenter.permissions import get_case_or_404
 
 from . import services
 
 
-class AvailabilityView(APIView):
+class AvailabilityView(StrictQueryMixin, APIView):
     """GET: chat availability per topic slug (``?topic=<slug>`` for one topic)."""
 
     permission_classes = [IsAuthenticated]
+    query_parameters = {"get": {"topic"}}
 
     @extend_schema(
+        parameters=[OpenApiParameter("topic", str, description="Un seul thème (slug).")],
         responses=inline_serializer(
             "Availability", {"topics": serializers.DictField(child=serializers.BooleanField())}
-        )
+        ),
     )
     def get(self, request):
         snapshot = services.availability_snapshot()
         slug = request.query_params.get("topic")
         if slug is not None:
             if slug not in snapshot:
-                return Response({"topic": ["Thème inconnu."]}, status=400)
+                raise ValidationError({"topic": ["Thème inconnu."]})
             snapshot = {slug: snapshot[slug]}
         return Response({"topics": snapshot})
 
 
-class QueuePositionView(APIView):
+class QueuePositionView(StrictQueryMixin, APIView):
     """GET: position in the queue and estimated wait (seconds or null) of a visible case."""
 
     permission_classes = [IsAuthenticated]

@@ -52,7 +52,7 @@ def test_answer_with_article_title_summary_and_link(citizen_client):
 def test_empty_or_too_long_questions_are_refused_with_a_message(citizen_client, message):
     response = ask(citizen_client, message)
     assert response.status_code == 400
-    errors = response.json()["message"]
+    errors = response.json()["errors"]["message"]
     assert errors and ("Écrivez votre question" in errors[0] or "trop longue" in errors[0])
     assert not Turn.objects.exists()
 
@@ -145,7 +145,7 @@ def test_rating_validation_and_ownership(citizen_client, citizen2, client_as):
     answer = ask(citizen_client, "mon compte est bloqué").json()
     url = reverse("knowledge:api_chatbot_rating", args=[answer["turn"]])
     bad = citizen_client.post(url, {"value": 5}, content_type="application/json")
-    assert bad.status_code == 400 and "value" in bad.json()
+    assert bad.status_code == 400 and "value" in bad.json()["errors"]
     other = client_as(citizen2).post(url, {"value": 1}, content_type="application/json")
     assert other.status_code == 404
     up = citizen_client.post(url, {"value": 1}, content_type="application/json")

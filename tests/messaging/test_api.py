@@ -37,7 +37,7 @@ def test_create_returns_field_errors(client_as, citizen, topic_a):
         content_type="application/json",
     )
     assert response.status_code == 400
-    errors = response.json()
+    errors = response.json()["errors"]
     assert set(errors) >= {"topic", "kind"}
     assert errors["topic"] == ["Thème inconnu : choisissez un des thèmes proposés."]
 
@@ -49,7 +49,7 @@ def test_create_service_level_errors_are_400_with_fields(client_as, citizen, top
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "subject": ["Indiquez l'objet de votre demande."],
         "body": ["Le message fait 10001 caractères ; 10000 au maximum."],
     }
@@ -67,7 +67,7 @@ def test_create_refuses_a_disguised_executable(client_as, citizen, topic_a):
         },
     )
     assert response.status_code == 400
-    assert "est un programme" in response.json()["files"][0]
+    assert "est un programme" in response.json()["errors"]["files"][0]
     assert not Case.objects.exists()
 
 
@@ -79,7 +79,7 @@ def test_malformed_json_is_a_400(client_as, citizen):
 def test_unknown_status_filter_is_a_400(client_as, citizen, case_a):
     response = client_as(citizen).get("/api/cases/?status=perdu")
     assert response.status_code == 400
-    assert response.json() == {"status": ["Statut inconnu."]}
+    assert response.json()["errors"] == {"status": ["Statut inconnu."]}
 
 
 def test_status_filter(client_as, agent_a, case_a, citizen, topic_a):
@@ -117,7 +117,7 @@ def test_citizen_cannot_post_a_note(client_as, citizen, case_a):
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert response.json() == {"type": ["Un usager envoie uniquement des messages."]}
+    assert response.json()["errors"] == {"type": ["Un usager envoie uniquement des messages."]}
     assert not case_a.events.filter(type="note").exists()
 
 
@@ -165,8 +165,8 @@ def test_upload_then_attach_a_draft(client_as, citizen, case_a):
         {"body": "Encore", "attachments": [draft_id]},
         content_type="application/json",
     )
-    assert again.status_code == 400
-    assert "attachments" in again.json()
+    assert again.status_code == 409
+    assert "attachments" in again.json()["errors"]
 
 
 def test_upload_validation_errors_are_400(client_as, citizen, case_a):
@@ -174,9 +174,9 @@ def test_upload_validation_errors_are_400(client_as, citizen, case_a):
         f"/api/cases/{case_a.reference}/attachments/", {"file": exe_as_pdf()}
     )
     assert response.status_code == 400
-    assert "est un programme" in response.json()["file"][0]
+    assert "est un programme" in response.json()["errors"]["file"][0]
     missing = client_as(citizen).post(f"/api/cases/{case_a.reference}/attachments/", {})
-    assert missing.status_code == 400 and "file" in missing.json()
+    assert missing.status_code == 400 and "file" in missing.json()["errors"]
     assert not Attachment.objects.exists()
 
 
@@ -197,7 +197,7 @@ def test_close_reopen_and_rate(client_as, citizen, agent_a, case_a):
     missing = agent.post(
         f"/api/cases/{case_a.reference}/close/", {}, content_type="application/json"
     )
-    assert missing.status_code == 400 and "resolution" in missing.json()
+    assert missing.status_code == 400 and "resolution" in missing.json()["errors"]
     closed = agent.post(
         f"/api/cases/{case_a.reference}/close/",
         {"resolution": "answered", "body": "Réglé"},
@@ -214,7 +214,7 @@ def test_close_reopen_and_rate(client_as, citizen, agent_a, case_a):
     twice = me.post(
         f"/api/cases/{case_a.reference}/rating/", {"score": 1}, content_type="application/json"
     )
-    assert twice.status_code == 400
+    assert twice.status_code == 409
     bad = me.post(
         f"/api/cases/{case_a.reference}/rating/", {"score": 9}, content_type="application/json"
     )

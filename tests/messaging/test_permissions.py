@@ -183,7 +183,7 @@ def test_api_case_list_shows_only_visible_cases(world, persona, case_b):
         ("messages/", "get", None, 200),
         ("attachments/", "get", None, 200),
         ("messages/", "post", {"body": "Bonjour"}, 201),
-        ("reopen/", "post", {}, 400),  # the case is open
+        ("reopen/", "post", {}, 409),  # the case is open
     ],
 )
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -219,7 +219,7 @@ def test_api_rating(world, persona):
     url = f"/api/cases/{world['case'].reference}/rating/"
     response = client_for(world, persona).post(url, {"score": 5}, content_type="application/json")
     expected = {
-        "citizen": 400,
+        "citizen": 409,  # not yet closed
         "citizen2": 404,
         "agent_a": 403,
         "agent_b": 403,

@@ -127,5 +127,5 @@ def test_api_returns_snapshot_for_logged_in_users(client_as, citizen, topic_a, a
     assert response.json() == {"topics": {"impots": True}}
     response = client_as(citizen).get("/api/routing/availability/?topic=nope")
     assert response.status_code == 400
-    assert "topic" in response.json()
+    assert "topic" in response.json()["errors"]
     assert client.get("/api/routing/availability/").status_code in (401, 403)

@@ -171,8 +171,8 @@
     if (response.status === 429) { return strings.throttled; }
     if (response.status === 403 || response.status === 401) { return strings.expired; }
     if (payload) {
-      var field = payload.message || payload.value || payload.non_field_errors || payload.detail;
-      if (field) { return Array.isArray(field) ? field.join(" ") : String(field); }
+      // The API's one error format: {"detail": "...", "errors": {field: [...]}}.
+      if (payload.detail) { return String(payload.detail); }
     }
     return strings.network;
   }
