@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactcenter', '0007_case_queue_head_per_channel'),
+        ('contactcenter', '0008_skill_names_with_accents'),
     ]
 
     operations = [
