@@ -55,6 +55,10 @@ FORMAT_LABEL = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
 # An image is decoded in memory: 40 million pixels is about 160 MB in RGBA, a generous photo.
 DEFAULT_MAX_PIXELS = 40_000_000
 
+# Inspecting an object costs about 0.2 ms: a cap keeps the check within a few seconds. Long
+# documents have a few thousand objects (a 500-page book about 20,000).
+MAX_PDF_OBJECTS = 25_000
+
 # PDF names that make a document active or a container of other files.
 _PDF_SCRIPT_KEYS = {"/JS", "/JavaScript", "/XFA"}
 _PDF_EMBEDDED_KEYS = {"/EmbeddedFiles", "/EmbeddedFile", "/EF"}
@@ -295,6 +299,16 @@ def _check_pdf(data: bytes, name: str) -> bytes:
             for number in entries
         ]
         numbers += [(number, 0) for number in reader.xref_objStm]
+        if len(numbers) > MAX_PDF_OBJECTS:
+            raise _refuse(
+                _(
+                    "Le fichier « %(name)s » est un PDF trop complexe pour être vérifié (plus de "
+                    "%(max)s objets) : il est refusé."
+                ),
+                "pdf_too_complex",
+                name=name,
+                max=f"{MAX_PDF_OBJECTS:,}".replace(",", "\u202f"),
+            )
         for number, generation in numbers:
             if danger:
                 break
@@ -364,13 +378,16 @@ def _reencode_image(data: bytes, content_type: str, name: str) -> bytes:
                 raise _too_many_pixels(name)
             image.load()
         transparency = image.info.get("transparency")
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
         image.info = {}  # EXIF, GPS, XMP, comments, ICC profile, text chunks: never stored
         options: dict = {}
         if fmt == "JPEG":
-            if image.mode not in ("L", "RGB", "CMYK"):
+            if image.format == "JPEG" and image.mode in ("L", "RGB", "CMYK"):
+                # The original quantization tables: same quality, about the same size.
+                options = {"quality": "keep"}
+            else:
                 image = image.convert("RGB")
-            options = {"quality": 90}
+                options = {"quality": 90}
         else:
             if image.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
                 image = image.convert("RGBA")

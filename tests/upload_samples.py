@@ -157,6 +157,33 @@ def pdf_with_unreferenced_javascript() -> bytes:
     return raw_pdf([*PAGE_OBJECTS, b"<< /S /JavaScript /JS (app.alert(1)) >>"])
 
 
+def pdf_with_page_open_action_in_a_stream() -> bytes:
+    """A page whose additional action (/AA /O) runs JavaScript kept in a separate stream."""
+    script = b"app.alert(1);"
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /AA << /O 4 0 R >> >>",
+            b"<< /S /JavaScript /JS 5 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(script) + script + b"\nendstream",
+        ]
+    )
+
+
+def pdf_with_xfa_form() -> bytes:
+    """A PDF carrying an XFA (dynamic) form, which can hold scripts of its own."""
+    xfa = b"<xdp:xdp xmlns:xdp='http://ns.adobe.com/xdp/'><template/></xdp:xdp>"
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [] /XFA 4 0 R >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+            b"<< /Length %d >>\nstream\n" % len(xfa) + xfa + b"\nendstream",
+        ]
+    )
+
+
 def pdf_without_pages() -> bytes:
     """A well-formed PDF whose page tree is empty."""
     return raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
@@ -316,6 +343,12 @@ DISGUISES = {
         pdf_with_unreferenced_javascript,
         "pdf_javascript",
     ),
+    "pdf_page_action_javascript_in_a_stream": (
+        "formulaire.pdf",
+        pdf_with_page_open_action_in_a_stream,
+        "pdf_javascript",
+    ),
+    "pdf_xfa_form": ("cerfa.pdf", pdf_with_xfa_form, "pdf_javascript"),
     "pdf_launch_action": ("lien.pdf", pdf_with_launch_link, "pdf_launch"),
     "pdf_embedded_file": ("dossier.pdf", pdf_with_embedded_file, "pdf_embedded_file"),
     "pdf_with_password": ("protege.pdf", pdf_with_password, "pdf_encrypted"),

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from PIL import Image
 
+from contactcenter import attachments
 from contactcenter.attachments import check_upload, check_uploads, hidden_executable
 from tests import upload_samples as samples
 from tests.upload_samples import DISGUISES, upload
@@ -107,3 +108,31 @@ def test_one_disguised_file_refuses_the_whole_submission():
         )
     assert len(exc.value.messages) == 1
     assert "« photo.jpg »" in exc.value.messages[0]
+
+
+def test_pdf_with_too_many_objects_is_refused_before_a_long_inspection(monkeypatch):
+    monkeypatch.setattr(attachments, "MAX_PDF_OBJECTS", 4)
+    content = samples.raw_pdf([*samples.PAGE_OBJECTS, b"(a)", b"(b)"])
+    with pytest.raises(ValidationError) as exc:
+        check_upload(upload("livre.pdf", content))
+    assert exc.value.code == "pdf_too_complex"
+    assert "« livre.pdf »" in exc.value.messages[0]
+    assert check_upload(upload("court.pdf", samples.raw_pdf(samples.PAGE_OBJECTS)))
+
+
+def test_reencoded_photo_keeps_its_quality_and_about_its_size():
+    noisy = Image.effect_noise((400, 300), 60).convert("RGB")
+    out = io.BytesIO()
+    noisy.save(out, format="JPEG", quality=40)
+    checked = check_upload(upload("photo.jpg", out.getvalue()))
+    assert abs(checked.size - len(out.getvalue())) < len(out.getvalue()) // 20
+
+
+def test_multi_picture_jpeg_from_a_phone_is_stored_as_its_first_picture():
+    first, depth = Image.new("RGB", (32, 24), (200, 0, 0)), Image.new("RGB", (32, 24), (0, 0, 0))
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[depth])
+    checked = check_upload(upload("photo.jpg", out.getvalue()))
+    stored = Image.open(io.BytesIO(checked.content))
+    assert stored.format == "JPEG" and getattr(stored, "n_frames", 1) == 1
+    assert checked.content.count(b"\xff\xd8\xff") == 1
