@@ -107,7 +107,7 @@ def test_api_create_refuses_a_disguise_with_a_valid_file_and_stores_nothing(
         "/api/cases/", new_request({"files": [upload("bon.jpg", samples.valid_jpeg()), bad]})
     )
     assert response.status_code == 400
-    errors = response.json()["files"]
+    errors = response.json()["errors"]["files"]
     assert len(errors) == 1 and f"« {name} »" in errors[0]
     assert not Case.objects.exists()
     assert not Attachment.objects.exists()
@@ -119,7 +119,7 @@ def test_api_draft_upload_refuses_a_disguise(client_as, citizen, case_a, media_r
     name, bad = disguise(case)
     response = client_as(citizen).post(f"/api/cases/{case_a.reference}/attachments/", {"file": bad})
     assert response.status_code == 400
-    assert f"« {name} »" in response.json()["file"][0]
+    assert f"« {name} »" in response.json()["errors"]["file"][0]
     assert not Attachment.objects.exists()
     assert stored_files(media_root) == []
 
@@ -131,7 +131,7 @@ def test_api_message_refuses_a_disguise(client_as, citizen, case_a, media_root, 
         f"/api/cases/{case_a.reference}/messages/", {"body": "Voici", "files": [bad]}
     )
     assert response.status_code == 400
-    assert f"« {name} »" in response.json()["files"][0]
+    assert f"« {name} »" in response.json()["errors"]["files"][0]
     assert not Event.objects.filter(case=case_a, body="Voici").exists()
     assert stored_files(media_root) == []
 
