@@ -309,13 +309,32 @@ class PageScrubber:
 
     def __init__(self):
         self.nodes: dict[int, tuple[int | None, str, int]] = {}
+        self.children: dict[int, set[int]] = {}  # to forget a removed node's whole subtree
         self.stylesheets = stylesheet_paths()
 
     # --- the node map ---------------------------------------------------------------------
     def _register(self, node_id: int, parent: int | None, tag: str, flags: int) -> None:
-        if node_id not in self.nodes and len(self.nodes) >= conf.get("MAX_NODES"):
+        previous = self.nodes.get(node_id)
+        if previous is None and len(self.nodes) >= conf.get("MAX_NODES"):
             raise ProtocolError(CLOSE_TOO_LARGE, "too many nodes")
+        if previous is not None and previous[0] is not None and previous[0] != parent:
+            self.children.get(previous[0], set()).discard(node_id)  # moved elsewhere
         self.nodes[node_id] = (parent, tag, flags)
+        if parent is not None:
+            self.children.setdefault(parent, set()).add(node_id)
+
+    def _forget(self, node_id: Any) -> None:
+        """Drop a removed node and everything under it from the map."""
+        entry = self.nodes.get(node_id) if isinstance(node_id, int) else None
+        if entry is None:
+            return
+        if entry[0] is not None:
+            self.children.get(entry[0], set()).discard(node_id)
+        stack = [node_id]
+        while stack:
+            current = stack.pop()
+            self.nodes.pop(current, None)
+            stack.extend(self.children.pop(current, ()))
 
     def _flags(self, node_id: Any) -> int | None:
         """Flags of a node and of its ancestors, or None for a node the server never saw."""
@@ -457,14 +476,14 @@ class PageScrubber:
 
     # --- events ---------------------------------------------------------------------------
     def _full_snapshot(self, data: dict) -> bool:
-        self.nodes = {}
+        self.nodes, self.children = {}, {}
         root = data.get("node")
         return isinstance(root, dict) and self._walk(root, None, 0, "")
 
     def _mutation(self, data: dict) -> None:
         for removal in data.get("removes") or []:
             if isinstance(removal, dict):
-                self.nodes.pop(removal.get("id"), None)  # type: ignore[arg-type]
+                self._forget(removal.get("id"))
         adds = []
         for add in data.get("adds") or []:
             if not isinstance(add, dict):

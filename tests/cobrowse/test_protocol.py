@@ -383,6 +383,27 @@ def test_the_node_map_has_a_limit(settings):
     assert error.value.code == protocol.CLOSE_TOO_LARGE
 
 
+def test_removed_subtrees_are_forgotten_so_a_long_lived_page_stays_within_the_limit(settings):
+    settings.COBROWSE_MAX_NODES = 40
+    scrubber = protocol.PageScrubber()
+    scrubber.scrub([_page(_el(10, "ul"))])
+    next_id = 1000
+    for _round in range(20):  # a list replaced again and again: 20 x 11 nodes added in all
+        item = _el(next_id, "li", {}, [_text(next_id + 1, "ligne")])
+        adds = [{"parentId": 10, "nextId": None, "node": item}]
+        adds += [
+            {"parentId": next_id, "nextId": None, "node": _el(next_id + 2 + i, "span")}
+            for i in range(9)
+        ]
+        removes = [{"parentId": 10, "id": next_id - 100}] if next_id > 1000 else []
+        scrubber.scrub([_mutation(adds=adds, removes=removes)])
+        next_id += 100
+    assert len(scrubber.nodes) < 40
+    # What was removed is unknown now: a change to it is not relayed.
+    events = scrubber.scrub([_mutation(texts=[{"id": 1001, "value": "x"}])])
+    assert events[0]["data"]["texts"] == []
+
+
 # --- Masking: what the recorder might let through ------------------------------------------------
 def test_textarea_and_contenteditable_text_is_masked_in_snapshots_and_mutations():
     scrubber = protocol.PageScrubber()

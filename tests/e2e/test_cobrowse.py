@@ -344,6 +344,10 @@ def test_agent_replays_a_hostile_page_without_any_request_to_guichet(
     )
     assert sandbox == "allow-same-origin"
     assert agent.locator("#cobrowse-stage iframe").get_attribute("credentialless") == ""
+    # The player runs without the agent's cookies (credentialless): it does not even see them.
+    player = next(frame for frame in agent.frames if "/aide-a-distance/lecteur/" in frame.url)
+    assert "csrftoken" in agent.evaluate("() => document.cookie")
+    assert player.evaluate("() => document.cookie") == ""
 
     # No request to Guichet but its static files, and none carries the agent's session cookie.
     for request in requests:
