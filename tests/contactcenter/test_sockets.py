@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -264,11 +265,17 @@ async def test_periodic_check_closes_a_socket_whose_session_ended(citizen, setti
     await comm.receive_json_from()
 
     def end_session():
-        sessions = Session.objects.filter(session_key=comm.session_key)
+        # Through the configured store (cached_db with Redis: its cache copy too).
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=comm.session_key)
         if ending == "expired":
-            sessions.update(expire_date=timezone.now() - timedelta(seconds=1))
+            store.load()
+            store.set_expiry(timezone.now() - timedelta(seconds=1))
+            store.save()
+            assert not Session.objects.filter(
+                session_key=comm.session_key, expire_date__gt=timezone.now()
+            ).exists()
         elif ending == "deleted":
-            sessions.delete()
+            store.delete()
         else:
             # Behind the signals' back (a bulk update): only the periodic check can see it.
             changes = (
