@@ -40,7 +40,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -288,8 +288,13 @@ def _store_http(response: HttpResponse, added: list) -> dict | None:
 def _replay_http(request, data: dict) -> HttpResponse:
     for level, text, tags in data.get("messages", []):
         messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
-    response = HttpResponse(data.get("body", ""), status=data["status"])
-    for name, value in data.get("headers", {}).items():
+    headers = dict(data.get("headers", {}))
+    if 300 <= data["status"] < 400 and "Location" in headers:
+        response = HttpResponseRedirect(headers.pop("Location"), data.get("body", ""))
+        response.status_code = data["status"]
+    else:
+        response = HttpResponse(data.get("body", ""), status=data["status"])
+    for name, value in headers.items():
         response[name] = value
     response[REPLAYED_HEADER] = "true"
     return response
