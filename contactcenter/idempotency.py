@@ -264,10 +264,12 @@ def _json(value: Any) -> Any:
 
 
 def _current_messages(request) -> list:
+    """The flash messages pending on this request, read without marking them as shown."""
     storage = messages.get_messages(request)
+    used = getattr(storage, "used", None)
     current = list(storage)
-    if hasattr(storage, "used"):
-        storage.used = False  # only counted: they are still shown by the next page
+    if used is not None:
+        storage.used = used  # only read here: whoever shows them marks them
     return current
 
 
@@ -286,8 +288,10 @@ def _store_http(response: HttpResponse, added: list) -> dict | None:
 
 
 def _replay_http(request, data: dict) -> HttpResponse:
+    pending = {(m.level, str(m.message)) for m in _current_messages(request)}
     for level, text, tags in data.get("messages", []):
-        messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
+        if (level, text) not in pending:  # the first response may have delivered it already
+            messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
     headers = dict(data.get("headers", {}))
     if 300 <= data["status"] < 400 and "Location" in headers:
         response = HttpResponseRedirect(headers.pop("Location"), data.get("body", ""))
