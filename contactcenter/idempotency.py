@@ -14,8 +14,9 @@ How one key acts once (``run_once``):
 3. Otherwise the request locks the row (``SELECT ... FOR UPDATE NOWAIT``) and runs the view in
    that same transaction. A parallel duplicate finds the row locked and polls until the
    first one commits, then replays its result. The owner stores a successful result (2xx or
-   3xx) as done; a failure (4xx, validation error) deletes the row, so the user can correct
-   the form and send it again with the same key; an exception rolls everything back.
+   3xx) as done; a failure (4xx, or a form shown again with its key, see ``KEPT_ATTR``)
+   deletes the row, so the user can correct the form and send it again with the same key;
+   an exception rolls everything back.
 4. A row left "in progress" by a crashed request holds no lock: the next request with that key
    takes it over. A duplicate waits at most ``WAIT_SECONDS`` for a request still running, then
    gets a 409. Rows older than ``TTL`` no longer count and are purged by Celery beat
@@ -59,6 +60,10 @@ TTL = timedelta(hours=24)
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 MAX_BODY_CHARS = 512 * 1024
+# Set on the request by {% idempotency_field %} when it shows a form again with the key just
+# posted: that response, whatever its status (htmx error fragments are often 200), is a failed
+# submission, and the key stays free for the corrected form.
+KEPT_ATTR = "idempotency_key_kept"
 # Not part of what the user sent: left out of the fingerprint.
 IGNORED_FIELDS = frozenset({FIELD, "csrfmiddlewaretoken"})
 # Response headers a replay gives back (redirects, htmx instructions).
@@ -273,8 +278,8 @@ def _current_messages(request) -> list:
     return current
 
 
-def _store_http(response: HttpResponse, added: list) -> dict | None:
-    if response.status_code >= 400 or response.streaming:
+def _store_http(request, response: HttpResponse, added: list) -> dict | None:
+    if response.status_code >= 400 or response.streaming or getattr(request, KEPT_ATTR, False):
         return None
     body = response.content.decode(response.charset or "utf-8", errors="replace")
     if len(body) > MAX_BODY_CHARS:
@@ -347,7 +352,7 @@ def idempotent(view):
                 key,
                 fp,
                 call=call,
-                store=lambda response: _store_http(response, added),
+                store=lambda response: _store_http(request, response, added),
                 replay=lambda data: _replay_http(request, data),
             )
         except IdempotencyError as error:
