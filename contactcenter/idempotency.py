@@ -14,8 +14,9 @@ How one key acts once (``run_once``):
 3. Otherwise the request locks the row (``SELECT ... FOR UPDATE NOWAIT``) and runs the view in
    that same transaction. A parallel duplicate finds the row locked and polls until the
    first one commits, then replays its result. The owner stores a successful result (2xx or
-   3xx) as done; a failure (4xx, validation error) deletes the row, so the user can correct
-   the form and send it again with the same key; an exception rolls everything back.
+   3xx) as done; a failure (4xx, or a form shown again with its key, see ``KEPT_ATTR``)
+   deletes the row, so the user can correct the form and send it again with the same key;
+   an exception rolls everything back.
 4. A row left "in progress" by a crashed request holds no lock: the next request with that key
    takes it over. A duplicate waits at most ``WAIT_SECONDS`` for a request still running, then
    gets a 409. Rows older than ``TTL`` no longer count and are purged by Celery beat
@@ -40,7 +41,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,6 +60,10 @@ TTL = timedelta(hours=24)
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 MAX_BODY_CHARS = 512 * 1024
+# Set on the request by {% idempotency_field %} when it shows a form again with the key just
+# posted: that response, whatever its status (htmx error fragments are often 200), is a failed
+# submission, and the key stays free for the corrected form.
+KEPT_ATTR = "idempotency_key_kept"
 # Not part of what the user sent: left out of the fingerprint.
 IGNORED_FIELDS = frozenset({FIELD, "csrfmiddlewaretoken"})
 # Response headers a replay gives back (redirects, htmx instructions).
@@ -264,15 +269,17 @@ def _json(value: Any) -> Any:
 
 
 def _current_messages(request) -> list:
+    """The flash messages pending on this request, read without marking them as shown."""
     storage = messages.get_messages(request)
+    used = getattr(storage, "used", None)
     current = list(storage)
-    if hasattr(storage, "used"):
-        storage.used = False  # only counted: they are still shown by the next page
+    if used is not None:
+        storage.used = used  # only read here: whoever shows them marks them
     return current
 
 
-def _store_http(response: HttpResponse, added: list) -> dict | None:
-    if response.status_code >= 400 or response.streaming:
+def _store_http(request, response: HttpResponse, added: list) -> dict | None:
+    if response.status_code >= 400 or response.streaming or getattr(request, KEPT_ATTR, False):
         return None
     body = response.content.decode(response.charset or "utf-8", errors="replace")
     if len(body) > MAX_BODY_CHARS:
@@ -286,10 +293,17 @@ def _store_http(response: HttpResponse, added: list) -> dict | None:
 
 
 def _replay_http(request, data: dict) -> HttpResponse:
+    pending = {(m.level, str(m.message)) for m in _current_messages(request)}
     for level, text, tags in data.get("messages", []):
-        messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
-    response = HttpResponse(data.get("body", ""), status=data["status"])
-    for name, value in data.get("headers", {}).items():
+        if (level, text) not in pending:  # the first response may have delivered it already
+            messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
+    headers = dict(data.get("headers", {}))
+    if 300 <= data["status"] < 400 and "Location" in headers:
+        response = HttpResponseRedirect(headers.pop("Location"), data.get("body", ""))
+        response.status_code = data["status"]
+    else:
+        response = HttpResponse(data.get("body", ""), status=data["status"])
+    for name, value in headers.items():
         response[name] = value
     response[REPLAYED_HEADER] = "true"
     return response
@@ -338,7 +352,7 @@ def idempotent(view):
                 key,
                 fp,
                 call=call,
-                store=lambda response: _store_http(response, added),
+                store=lambda response: _store_http(request, response, added),
                 replay=lambda data: _replay_http(request, data),
             )
         except IdempotencyError as error:

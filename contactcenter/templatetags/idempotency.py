@@ -9,7 +9,7 @@ from django import template
 from django.forms import BaseForm
 from django.utils.html import format_html
 
-from ..idempotency import FIELD, new_key, valid_key
+from ..idempotency import FIELD, KEPT_ATTR, new_key, valid_key
 
 register = template.Library()
 
@@ -24,4 +24,5 @@ def idempotency_field(context, retry=None):
         posted = request.POST.get(FIELD, "")
         if valid_key(posted):
             key = posted
+            setattr(request, KEPT_ATTR, True)  # this response is a failed submission
     return format_html('<input type="hidden" name="{}" value="{}">', FIELD, key or new_key())

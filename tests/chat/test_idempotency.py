@@ -53,3 +53,23 @@ def test_transfer_sent_twice_transfers_once(client_as, live_chat, agent_a, servi
     assert first.status_code == second.status_code == 200
     assert f'data-chat-transferred="{live_chat.pk}"' in second.content.decode()
     assert Transfer.objects.filter(case_id=live_chat.case_id).count() == 1
+
+
+def test_summary_refused_in_a_200_fragment_keeps_its_key_for_the_corrected_one(
+    client_as, live_chat, agent_a, django_capture_on_commit_callbacks
+):
+    """htmx error fragments are 200s: the form shown again with its key marks the failure."""
+    client = client_as(agent_a)
+    url = reverse("chat:finish", args=[live_chat.pk])
+    same = key()
+    refused = client.post(url, {"summary": "", "idempotency_key": same}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 200
+    assert "Le message ne peut pas être vide." in refused.content.decode()
+    assert f'name="idempotency_key" value="{same}"' in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            url, {"summary": "Synthèse corrigée", "idempotency_key": same}, HTTP_HX_REQUEST="true"
+        )
+    assert f'data-chat-finished="{live_chat.pk}"' in done.content.decode()
+    live_chat.refresh_from_db()
+    assert not live_chat.is_open

@@ -257,3 +257,27 @@ def test_openapi_schema_documents_the_header(client_as, agent_a):
     assert ("/api/cases/{reference}/attachments/", "post") in documented
     assert ("/api/cases/{reference}/rating/", "post") in documented
     assert ("/api/chatbot/messages", "post") in documented
+
+
+def test_flash_message_is_shown_once_after_a_replay(client_as, citizen, case_a):
+    client = client_as(citizen)
+    url = reverse("messaging:case_reply", args=[case_a.reference])
+    data = {"body": "Une fois", "idempotency_key": key()}
+    client.post(url, data)
+    second = client.post(url, data)
+    page = client.get(second["Location"]).content.decode()
+    assert page.count("Votre message a bien été envoyé.") == 1
+    again = client.get(second["Location"]).content.decode()
+    assert "Votre message a bien été envoyé." not in again
+
+
+def test_messages_shown_by_a_refused_form_are_not_shown_again(client_as, citizen, case_a):
+    client = client_as(citizen)
+    services.citizen_close(case_a, citizen)
+    client.post(reverse("messaging:case_reopen", args=[case_a.reference]))  # queues a message
+    url = reverse("messaging:case_reply", args=[case_a.reference])
+    refused = client.post(url, {"body": "  ", "idempotency_key": key()})
+    assert refused.status_code == 400
+    assert "Votre demande est rouverte" in refused.content.decode()
+    page = client.get(case_url(case_a)).content.decode()
+    assert "Votre demande est rouverte" not in page
