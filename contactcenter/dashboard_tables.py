@@ -12,7 +12,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from django.utils import formats, timezone
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
 from .kpis import SCORES, Figures, ProviderSection, Report
@@ -64,7 +64,8 @@ def format_duration(seconds: float | None) -> str:
     if hours < 24:
         return f"{hours}{NBSP}h{NBSP}{minutes:02d}"
     days, hours = divmod(hours, 24)
-    return f"{days}{NBSP}j{NBSP}{hours}{NBSP}h"
+    day = pgettext("abréviation de jour dans une durée", "j")
+    return f"{days}{NBSP}{day}{NBSP}{hours}{NBSP}h"
 
 
 @lru_cache(maxsize=16)

@@ -319,6 +319,7 @@ if PRODUCTION:
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["contactcenter.formats"]  # named date formats per language
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True

@@ -1228,7 +1228,7 @@ class ContactRow:
     internal: bool
     by_citizen: bool
     created_at: datetime
-    when: str  # created_at in local time, as the template filter date:"j F Y à H:i" writes it
+    when: str  # created_at in local time, as the template filter date:"DATETIME_FORMAT" writes it
     iso: str  # created_at.isoformat(), for <time datetime>
     type_label: str
     channel_label: str
@@ -1259,11 +1259,19 @@ def _month_names() -> dict[int, str]:
 
 
 def contact_time(moment: datetime, tz=None, months: dict[int, str] | None = None) -> str:
-    """``moment`` in local time as ``{{ moment|date:"j F Y à H:i" }}`` writes it, without the
-    filter's per-call format lookups (20 rows a page)."""
+    """``moment`` in local time as ``{{ moment|date:"DATETIME_FORMAT" }}`` writes it (see
+    contactcenter/formats), without the filter's per-call format lookups (20 rows a page)."""
     local = timezone.localtime(moment, tz)
     month = (months or _month_names())[local.month]
-    return f"{local.day} {month} {local.year:04d} à {local.hour:02d}:{local.minute:02d}"
+    return _datetime_pattern() % {
+        "date": f"{local.day} {month} {local.year:04d}",
+        "time": f"{local.hour:02d}:{local.minute:02d}",
+    }
+
+
+def _datetime_pattern() -> str:
+    # Translators: a date and a time, as DATETIME_FORMAT of contactcenter/formats writes them.
+    return _per_language("datetime_pattern", lambda: str(_("%(date)s à %(time)s")))
 
 
 def present_contacts(rows) -> list[ContactRow]:

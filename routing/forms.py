@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import formats, timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.forms import DsfrFormMixin
@@ -28,12 +29,16 @@ class AgentStatusForm(StatusForm):
     )
 
 
+# Lazy: the form class is built at import, the help text is read in the request's language.
+_capacity_help = lazy(lambda limit: _("De 0 à %(max)s.") % {"max": limit}, str)
+
+
 def _capacity_field(label, group):
     return forms.IntegerField(
         label=label,
         min_value=0,
         max_value=CAPACITY_MAX[group],
-        help_text=_("De 0 à %(max)s.") % {"max": CAPACITY_MAX[group]},
+        help_text=_capacity_help(CAPACITY_MAX[group]),
         error_messages={
             "required": _("Indiquez une capacité (0 pour aucun contact sur ce canal)."),
             "invalid": _("Saisissez un nombre entier."),

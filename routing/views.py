@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -281,7 +281,9 @@ def _outcome_message(callback: CallbackRequest) -> str:
         }
     return _("Tentative %(n)s enregistrée : nouvel essai le %(when)s.") % {
         "n": callback.attempts,
-        "when": timezone.localtime(callback.slot_start).strftime("%d/%m/%Y à %H:%M"),
+        "when": formats.date_format(
+            timezone.localtime(callback.slot_start), "SHORT_DATETIME_FORMAT"
+        ),
     }
 
 

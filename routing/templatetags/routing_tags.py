@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import pgettext
 
 from routing import services
 from routing.forms import StatusForm
@@ -42,9 +43,14 @@ def routing_status_context(user, presence=None, form=None):
     }
 
 
+def day_unit() -> str:
+    return pgettext("abréviation de jour dans une durée", "j")
+
+
 @register.filter
 def duration_fr(value):
-    """timedelta -> '2 h 05 min' / '4 min' / '35 s'."""
+    """timedelta -> '2 h 05 min' / '4 min' / '35 s' / '2 j 0 h' ('2 d 0 h' in English).
+    The name stays for the templates that use it; the output follows the active language."""
     if value is None:
         return "—"
     seconds = int(value.total_seconds())
@@ -54,7 +60,7 @@ def duration_fr(value):
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} j {hours} h"
+        return f"{days} {day_unit()} {hours} h"
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min"

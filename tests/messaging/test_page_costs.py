@@ -154,14 +154,16 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
         with translation.override(language):
             rows = console.contact_page(citizen, [case_a.pk]).events
             for row in rows:
-                assert row.when == date_filter(timezone.localtime(row.created_at), "j F Y à H:i")
+                assert row.when == date_filter(
+                    timezone.localtime(row.created_at), "DATETIME_FORMAT"
+                )
                 assert row.iso == row.created_at.isoformat()
                 assert row.channel_label == str(dict(Channel.choices)[row.channel])
     assert [row.when for row in rows[:4]] == [
-        "29 March 2026 à 05:30",
-        "29 March 2026 à 04:30",
-        "29 March 2026 à 03:30",
-        "29 March 2026 à 01:30",
+        "29 March 2026, 05:30",
+        "29 March 2026, 04:30",
+        "29 March 2026, 03:30",
+        "29 March 2026, 01:30",
     ]
 
 

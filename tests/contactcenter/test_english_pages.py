@@ -1,0 +1,169 @@
+"""Every page in English: no French interface words, dates in the English format.
+
+The demo data is loaded (cases in every status, a finished chat, the knowledge base) and each
+page is rendered by the persona who uses it, with the language cookie set to English. The data
+itself stays French (service names, messages): the words looked for are interface words and
+date parts that no demo text contains."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import get_resolver, reverse
+from django.utils import timezone
+
+from chat.models import Conversation
+from contactcenter.models import Case, Channel, Topic, User
+from knowledge.models import Article, DiagnosisTree
+from routing.models import CallbackRequest
+
+pytestmark = pytest.mark.django_db
+
+# Interface words and date parts that must not appear on an English page.
+FRENCH = [
+    r"\bà \d",  # "1 December 2026 à 02:35"
+    r"\d j \d",  # "2 j 0 h"
+    r"\d (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\b",
+    r"\b(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d",
+    r"\bdepuis\b",
+    r"\bAucune?\b",
+    r"\bEnvoyer\b",
+    r"\bRechercher\b",
+    r"\bEnregistrer\b",
+    r"\bDemande n°",
+    r"\bMon espace\b",
+    r"\bSe déconnecter\b",
+]
+
+# Pages rendered below, by URL name. Every other GET route must be listed in NOT_PAGES.
+NOT_PAGES = {
+    # actions (POST), redirects, partials, files, JSON and the Django admin (its own i18n)
+    "logout", "set_language", "home", "chat:index",
+    "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
+    "messaging:attachment",
+    "console:take", "console:release", "console:assign", "console:reply", "console:note",
+    "console:close", "console:reopen", "console:classify", "console:transfer",
+    "console:case_access_reason", "console:citizen_access_reason",
+    "cobrowse:code", "cobrowse:end_current", "cobrowse:invite", "cobrowse:viewer",
+    "cobrowse:agent_end",
+    "dashboard:live", "dashboard:export_cases", "dashboard:export_table",
+    "routing:status_widget",
+    "routing:callback_slots", "routing:callback_cancel", "routing:callback_outcome",
+    "routing:supervision_live",
+    "chat:availability", "chat:send", "chat:upload", "chat:attachment", "chat:leave",
+    "chat:rate", "chat:panel", "chat:finish", "chat:transfer",
+    "knowledge:article_video", "knowledge:article_captions", "knowledge:handoff",
+    "knowledge:deflection_suggestions", "knowledge:deflection_sufficient",
+    "knowledge:markdown_preview",
+}  # fmt: skip
+IGNORED_NAMESPACES = ("admin", "knowledge_editor")
+
+
+def url_names() -> set[str]:
+    names = set()
+
+    def walk(patterns, namespace, prefix):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if route.startswith("api/"):  # JSON, no page
+                continue
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, pattern.namespace or namespace, route)
+            elif pattern.name:
+                names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver().url_patterns, None, "")
+    return {name for name in names if not name.startswith(IGNORED_NAMESPACES)}
+
+
+def english(user=None) -> Client:
+    client = Client()
+    client.cookies["django_language"] = "en"
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def pages():
+    citizen = User.objects.get(email="camille.martin@example.fr")
+    agent = User.objects.get(email="alice.durand@guichet.example.fr")
+    supervisor = User.objects.get(email="sophie.lambert@guichet.example.fr")
+    case = Case.objects.filter(citizen=citizen, service__agents__user=agent).first()
+    case = case or Case.objects.filter(citizen=citizen).first()
+    chat = Conversation.objects.first()
+    topic = Topic.objects.filter(articles__isnull=False).first() or Topic.objects.first()
+    article = Article.objects.filter(status="published", audience="public").first()
+    tree = DiagnosisTree.objects.first()
+    booked = Case.objects.filter(citizen=citizen).exclude(pk=case.pk).first()
+    Case.objects.filter(pk=booked.pk).update(channel=Channel.CALLBACK)
+    start = timezone.now() + timedelta(days=2)
+    CallbackRequest.objects.create(
+        case=booked, phone="0612345678", slot_start=start, slot_end=start + timedelta(minutes=30)
+    )
+    yield None, "login", reverse("login")
+    yield None, "knowledge:faq", reverse("knowledge:faq")
+    yield None, "knowledge:faq_topic", reverse("knowledge:faq_topic", args=[topic.slug])
+    yield None, "knowledge:article", article.get_absolute_url()
+    yield citizen, "messaging:space", reverse("messaging:space")
+    yield citizen, "messaging:new_request", reverse("messaging:new_request")
+    yield citizen, "messaging:case_detail", reverse("messaging:case_detail", args=[case.reference])
+    yield citizen, "messaging:history", reverse("messaging:history")
+    yield citizen, "messaging:preferences", reverse("messaging:preferences")
+    yield citizen, "messaging:access_log", reverse("messaging:access_log")
+    yield citizen, "cobrowse:citizen", reverse("cobrowse:citizen")
+    yield citizen, "routing:callback_new", reverse("routing:callback_new")
+    yield citizen, "routing:callback_detail", reverse("routing:callback_detail", args=[booked.pk])
+    yield citizen, "chat:start", reverse("chat:start")
+    yield chat.citizen, "chat:conversation", reverse("chat:conversation", args=[chat.pk])
+    yield citizen, "knowledge:assistant", reverse("knowledge:assistant")
+    yield agent, "console:home", reverse("console:home")
+    yield agent, "console:case", reverse("console:case", args=[case.reference])
+    yield agent, "console:contact_search", reverse("console:contact_search")
+    yield agent, "console:contact_new", reverse("console:contact_new", args=[citizen.pk])
+    yield agent, "console:citizen", reverse("console:citizen", args=[citizen.pk])
+    yield agent, "cobrowse:agent", reverse("cobrowse:agent")
+    yield agent, "chat:agent", reverse("chat:agent")
+    yield agent, "knowledge:agent_search", reverse("knowledge:agent_search")
+    yield agent, "knowledge:diagnosis_list", reverse("knowledge:diagnosis_list")
+    if tree is not None:
+        yield (
+            agent,
+            "knowledge:diagnosis_walk",
+            reverse("knowledge:diagnosis_walk", args=[tree.slug]),
+        )
+    yield supervisor, "knowledge:review", reverse("knowledge:review")
+    yield supervisor, "dashboard:index", reverse("dashboard:index")
+    yield supervisor, "routing:supervision", reverse("routing:supervision")
+    yield (
+        supervisor,
+        "routing:supervision_agent",
+        reverse("routing:supervision_agent", args=[agent.pk]),
+    )
+    yield (
+        supervisor,
+        "routing:supervision_reassign",
+        reverse("routing:supervision_reassign", args=[case.pk]),
+    )
+    yield supervisor, "chat:supervision", reverse("chat:supervision")
+    yield supervisor, "console:case", reverse("console:case", args=[case.reference])
+
+
+def test_every_page_in_english_has_no_french_interface_words():
+    call_command("load_demo", verbosity=0)
+    seen, problems = set(), []
+    for user, name, url in pages():
+        seen.add(name)
+        response = english(user).get(url)
+        assert response.status_code == 200, (name, url, response.status_code)
+        html = response.content.decode()
+        assert '<html lang="en"' in html, name
+        text = re.sub(r"<[^>]+>", " ", html)
+        for pattern in FRENCH:
+            for match in re.finditer(pattern, text):
+                start = max(match.start() - 40, 0)
+                problems.append(f"{name}: {text[start : match.end() + 40]!r}")
+    missing = url_names() - seen - NOT_PAGES
+    assert not missing, f"pages not checked: {sorted(missing)}"
+    assert not problems, "\n".join(problems)
