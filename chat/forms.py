@@ -64,6 +64,14 @@ class TransferForm(DsfrFormMixin, forms.Form):
         required=False,
         empty_label=_("Le premier agent disponible"),
     )
+    to_topic = forms.ModelChoiceField(
+        label=_("Thème dans le service destinataire"),
+        help_text=_("Obligatoire pour un autre service : l'usager voit le nouveau thème."),
+        queryset=Topic.objects.filter(is_active=True).select_related("service"),
+        required=False,
+        empty_label=_("— Choisir un thème —"),
+        error_messages={"invalid_choice": _("Choisissez un des thèmes proposés.")},
+    )
     reason = forms.CharField(
         label=_("Motif du transfert"),
         help_text=_("Lu par l'agent qui reprend le tchat, jamais par l'usager."),
@@ -77,12 +85,41 @@ class TransferForm(DsfrFormMixin, forms.Form):
             kwargs.setdefault("auto_id", f"id_{prefix_id}_%s")
         super().__init__(*args, **kwargs)
         self.fields["to_agent"].label_from_instance = lambda user: user.display_name
+        self.fields["to_topic"].label_from_instance = lambda t: f"{t.service.name} — {t.title}"
+        self.case = case
         if case is not None:
+            self.fields["to_topic"].queryset = self.fields["to_topic"].queryset.exclude(
+                service_id=case.service_id
+            )
             # Named agents of other services only (in the same service the chat goes back to
             # the queue).
             self.fields["to_agent"].queryset = self.fields["to_agent"].queryset.exclude(
                 agent_profile__services=case.service_id
             )
+
+    def clean(self):
+        data = super().clean()
+        service, topic = data.get("to_service"), data.get("to_topic")
+        other_service = service is not None and (
+            self.case is None or service.pk != self.case.service_id
+        )
+        if other_service and topic is None and "to_topic" not in self.errors:
+            self.add_error(
+                "to_topic",
+                _("Choisissez le thème de la demande dans le service « %(service)s ».")
+                % {"service": service.name},
+            )
+        elif topic is not None and not other_service:
+            self.add_error(
+                "to_topic", _("Un thème ne se choisit que pour un transfert à un autre service.")
+            )
+        elif topic is not None and topic.service_id != service.pk:
+            self.add_error(
+                "to_topic",
+                _("Le thème « %(topic)s » ne relève pas du service « %(service)s ».")
+                % {"topic": topic.title, "service": service.name},
+            )
+        return data
 
 
 class RatingForm(DsfrFormMixin, forms.Form):

@@ -961,12 +961,13 @@ def transfer(
     reason: str,
     to_service=None,
     to_agent: User | None = None,
+    to_topic=None,
 ) -> Conversation:
     """Hand a live chat over: to another agent of the same service (the chat goes back to the
     queue, routing picks someone else first) or to another service (``messaging``'s transfer,
-    optionally to a named agent of that service). The conversation keeps its whole history;
-    the citizen is told that another agent will answer (see ``sync_with_case``, triggered by
-    the timeline event after commit). One transaction.
+    optionally to a named agent of that service, with ``to_topic`` of that service). The
+    conversation keeps its whole history; the citizen is told that another agent will answer
+    (see ``sync_with_case``, triggered by the timeline event after commit). One transaction.
     """
     from messaging.console import transfer_case
     from routing.services import release_case
@@ -1024,7 +1025,14 @@ def transfer(
             )
             release_case(agent, case)
         else:
-            transfer_case(case, to_service=to_service, reason=reason, by=agent, to_agent=to_agent)
+            transfer_case(
+                case,
+                to_service=to_service,
+                reason=reason,
+                by=agent,
+                to_agent=to_agent,
+                to_topic=to_topic,
+            )
     conversation.refresh_from_db()
     return conversation
 

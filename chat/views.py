@@ -457,6 +457,7 @@ def transfer(request, pk):
                 reason=data["reason"],
                 to_service=data["to_service"],
                 to_agent=data["to_agent"],
+                to_topic=data["to_topic"],
             )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):

@@ -344,6 +344,18 @@ class Event(models.Model):
         blank=True,
         related_name="authored_events",
     )
+    # The service that handled the case when the event was written: an answer keeps the
+    # signature of the service that wrote it after the case is transferred. Null on events
+    # written by the routing engine's claim (assignments) and when unknown.
+    service = models.ForeignKey(
+        "Service",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("service"),
+    )
     internal = models.BooleanField(
         _("interne"), default=False, help_text=_("Jamais montré à l'usager.")
     )

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Topic, User
+from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Service, Topic, User
 from .signals import case_needs_routing, citizen_notification
 
 
@@ -42,14 +42,19 @@ def add_event(
     payload: dict | None = None,
     touch: bool = True,
     at=None,
+    service: Service | None = None,
 ) -> Event:
-    """Append one event to a case's timeline (and bump the case's last activity)."""
+    """Append one event to a case's timeline (and bump the case's last activity).
+
+    The event is signed by ``service``, by default the service handling the case now (so an
+    answer keeps its author's service after a transfer)."""
     now = at or timezone.now()
     event = Event.objects.create(
         case=case,
         citizen_id=case.citizen_id,
         type=type,
         channel=channel or case.channel,
+        service_id=service.pk if service is not None else case.service_id,
         actor=actor,
         internal=internal,
         body=body,
@@ -293,6 +298,6 @@ def citizen_history(citizen: User):
     """Every contact with the administration, any channel, newest first (citizen-visible only)."""
     return (
         Event.objects.filter(citizen=citizen, internal=False, type__in=HISTORY_EVENT_TYPES)
-        .select_related("case", "case__service", "actor")
+        .select_related("case", "case__service", "service", "actor")
         .order_by("-created_at", "-id")
     )

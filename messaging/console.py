@@ -733,6 +733,8 @@ def transfer_case(
                 "reason": reason,
             },
             at=now,
+            # Signed by the service that hands the case over; what follows by the new one.
+            service=fresh.service,
         )
         request_routing(case)
     return transfer

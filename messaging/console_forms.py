@@ -126,11 +126,13 @@ class TransferForm(DsfrFormMixin, forms.Form):
             "invalid_choice": _("Ce service ne peut pas recevoir la demande."),
         },
     )
+    # Asked, never guessed: the topic the citizen sees changes with the service.
     to_topic = forms.ModelChoiceField(
-        label=_("Thème dans le service destinataire (facultatif)"),
+        label=_("Thème dans le service destinataire"),
         queryset=Topic.objects.none(),
-        required=False,
-        empty_label=_("— Le premier thème du service —"),
+        empty_label=_("— Choisir un thème —"),
+        required=False,  # required in clean(), once the service is known to be a valid target
+        error_messages={"invalid_choice": _("Choisissez un des thèmes proposés.")},
     )
     to_agent = forms.ModelChoiceField(
         label=_("Agent destinataire (facultatif)"),
@@ -173,6 +175,23 @@ class TransferForm(DsfrFormMixin, forms.Form):
             .order_by("last_name", "first_name")
         )
         self.fields["to_agent"].label_from_instance = lambda u: u.display_name
+
+    def clean(self):
+        data = super().clean()
+        service = data.get("to_service")
+        # An inactive service gets its precise refusal from the transfer itself.
+        if (
+            service is not None
+            and service.is_active
+            and data.get("to_topic") is None
+            and "to_topic" not in self.errors
+        ):
+            self.add_error(
+                "to_topic",
+                _("Choisissez le thème de la demande dans le service « %(service)s ».")
+                % {"service": service.name},
+            )
+        return data
 
 
 class AssignForm(DsfrFormMixin, forms.Form):

@@ -485,7 +485,7 @@ def reopen_case(case: Case, actor: User) -> Event:
 
 def thread_events(case: Case, *, include_internal: bool):
     """The case timeline as shown in a thread, with authors and attachments preloaded."""
-    events = Event.objects.filter(case=case).select_related("actor")
+    events = Event.objects.filter(case=case).select_related("actor", "service")
     if not include_internal:
         events = events.filter(internal=False)
     return events.prefetch_related("attachments").order_by("created_at", "id")

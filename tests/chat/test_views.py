@@ -377,6 +377,14 @@ def test_agent_transfer_form_errors_and_success(client_as, live_chat, agent_a, s
     response = client.post(
         url, {"to_service": service_b.pk, "reason": "Assurance maladie"}, HTTP_HX_REQUEST="true"
     )
+    # The topic in the new service is asked, never guessed.
+    assert "Choisissez le thème de la demande dans le service" in response.content.decode()
+    assert Case.objects.get(pk=live_chat.case_id).service_id != service_b.pk
+    response = client.post(
+        url,
+        {"to_service": service_b.pk, "to_topic": topic_b.pk, "reason": "Assurance maladie"},
+        HTTP_HX_REQUEST="true",
+    )
     assert f'data-chat-transferred="{live_chat.pk}"' in response.content.decode()
     assert Case.objects.get(pk=live_chat.case_id).service_id == service_b.pk
 

@@ -110,7 +110,11 @@ def test_sender_loses_access_receiver_gains_it_and_sees_the_reason(
 ):
     response = client_as(agent_a).post(
         f"/console/demandes/{case_a.reference}/transferer/",
-        {"to_service": topic_b.service.pk, "reason": "Relève de la CPAM : remboursement"},
+        {
+            "to_service": topic_b.service.pk,
+            "to_topic": topic_b.pk,
+            "reason": "Relève de la CPAM : remboursement",
+        },
     )
     assert response.status_code == 302
     assert response.url == "/console/"

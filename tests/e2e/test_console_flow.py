@@ -98,6 +98,8 @@ def transfer_by_keyboard(page, check_a11y, reason: str) -> None:
     page.keyboard.press("Enter")
     expect(toggle).to_have_attribute("aria-expanded", "true")
     select_by_keyboard(page, "#transfer-to_service", f"^{SOCIAL}$")
+    # The topic in the new service is chosen explicitly.
+    select_by_keyboard(page, "#transfer-to_topic", f"^{SOCIAL} — ")
     tab_to(page, page.locator("#transfer-reason"))
     page.keyboard.type(reason)
     check_a11y(page)
