@@ -10,6 +10,13 @@ from contactcenter.signals import demo_loaded
 class Command(BaseCommand):
     help = "Charge les données de démonstration (idempotent) et affiche les identifiants."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-logins",
+            action="store_true",
+            help="Ne pas afficher les identifiants (bin/demo les affiche, serveur prêt).",
+        )
+
     def handle(self, *args, **options):
         services = demo.ensure_reference_data()
         call_command("import_kb", str(demo.KB_PATH), verbosity=0)
@@ -18,9 +25,5 @@ class Command(BaseCommand):
         created = demo.load_cases(people)
         demo_loaded.send(sender=self.__class__, people=people)
         self.stdout.write(self.style.SUCCESS(f"Démo chargée ({created} demandes créées)."))
-        self.stdout.write("")
-        self.stdout.write(f"Identifiants (mot de passe commun : {demo.DEMO_PASSWORD})")
-        for role, email, detail in demo.credentials():
-            self.stdout.write(f"  {role:<15} {email:<38} {detail}")
-        self.stdout.write("")
-        self.stdout.write("Ouvrez http://127.0.0.1:8000/")
+        if not options["no_logins"]:
+            call_command("demo_logins", stdout=self.stdout)
