@@ -19,6 +19,11 @@ class Command(BaseCommand):
                 "7 jours sur 7, 24 h sur 24."
             ),
         )
+        parser.add_argument(
+            "--no-logins",
+            action="store_true",
+            help="Ne pas afficher les identifiants (bin/demo les affiche, serveur prêt).",
+        )
 
     def handle(self, *args, **options):
         services = demo.ensure_reference_data()
@@ -30,9 +35,5 @@ class Command(BaseCommand):
             sender=self.__class__, people=people, real_hours=options.get("real_hours", False)
         )
         self.stdout.write(self.style.SUCCESS(f"Démo chargée ({created} demandes créées)."))
-        self.stdout.write("")
-        self.stdout.write(f"Identifiants (mot de passe commun : {demo.DEMO_PASSWORD})")
-        for role, email, detail in demo.credentials():
-            self.stdout.write(f"  {role:<15} {email:<38} {detail}")
-        self.stdout.write("")
-        self.stdout.write("Ouvrez http://127.0.0.1:8000/")
+        if not options["no_logins"]:
+            call_command("demo_logins", stdout=self.stdout)
