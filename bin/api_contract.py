@@ -145,7 +145,7 @@ def main() -> int:
             env=env,
         )
         wait_until_up(base, server)
-        examples = int(os.environ.get("API_CONTRACT_EXAMPLES", "25"))
+        examples = int(os.environ.get("API_CONTRACT_EXAMPLES", "20"))
         failed = []
         for persona, email in PERSONAS.items():
             session = login(base, email, password)

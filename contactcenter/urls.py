@@ -25,7 +25,7 @@ urlpatterns = [
         include("knowledge.editor_urls", namespace="knowledge_editor"),
     ),
     # Last: any other path under /api/ is a 404 in the API's error format.
-    re_path(r"^api/(?P<path>.*)$", api.not_found),
+    re_path(r"^api/(?P<path>[\s\S]*)$", api.not_found),
 ]
 
 handler400 = "contactcenter.errors.bad_request"

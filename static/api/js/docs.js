@@ -15,6 +15,14 @@
     domNode: root,
     deepLinking: false,
     validatorUrl: null,
+    onComplete: function () {
+      // Swagger UI renders its operations in a <main>: the page already has one (DSFR).
+      var inner = root.querySelector("main");
+      if (inner) {
+        inner.setAttribute("role", "region");
+        inner.setAttribute("aria-label", root.getAttribute("data-operations-label") || "Operations");
+      }
+    },
     withCredentials: true,
     requestInterceptor: function (request) {
       if (!/^(GET|HEAD|OPTIONS)$/i.test(request.method || "GET")) {
