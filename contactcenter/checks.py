@@ -37,6 +37,15 @@ def production_services(app_configs, **kwargs):
                 id="guichet.W004",
             )
         )
+    if not settings.TRUSTED_PROXIES:
+        messages.append(
+            Warning(
+                "TRUSTED_PROXIES n'est pas défini : derrière un proxy inverse, tous les usagers "
+                "ont l'adresse du proxy et partagent un compteur d'échecs de connexion.",
+                hint="Indiquez l'adresse ou le réseau du proxy inverse (TRUSTED_PROXIES=10.0.0.5).",
+                id="guichet.W005",
+            )
+        )
     return messages
 
 

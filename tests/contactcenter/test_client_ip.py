@@ -108,3 +108,12 @@ def test_csp_lets_pages_connect_to_their_own_origin_only():
     assert directives["connect-src"] == "'self' ws://testserver"
     secure = Client().get(reverse("login"), secure=True)["Content-Security-Policy"]
     assert "connect-src 'self' wss://testserver;" in secure
+
+
+def test_deploy_check_warns_when_no_proxy_is_trusted(settings):
+    from contactcenter.checks import production_services
+
+    settings.TRUSTED_PROXIES = []
+    assert "guichet.W005" in [message.id for message in production_services(None)]
+    settings.TRUSTED_PROXIES = ["10.0.0.5"]
+    assert "guichet.W005" not in [message.id for message in production_services(None)]
