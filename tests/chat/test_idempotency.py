@@ -47,7 +47,12 @@ def test_transfer_sent_twice_transfers_once(client_as, live_chat, agent_a, servi
     panel = client.get(reverse("chat:panel", args=[live_chat.pk])).content.decode()
     assert panel.count('name="idempotency_key"') == 2  # summary and transfer
     url = reverse("chat:transfer", args=[live_chat.pk])
-    data = {"to_service": service_b.pk, "reason": "Assurance maladie", "idempotency_key": key()}
+    data = {
+        "to_service": service_b.pk,
+        "to_topic": topic_b.pk,
+        "reason": "Assurance maladie",
+        "idempotency_key": key(),
+    }
     first = client.post(url, data, HTTP_HX_REQUEST="true")
     second = client.post(url, data, HTTP_HX_REQUEST="true")
     assert first.status_code == second.status_code == 200

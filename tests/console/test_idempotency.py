@@ -54,6 +54,7 @@ def test_transfer_sent_twice_transfers_once(client_as, agent_a, case_a, topic_b)
     url = reverse("console:transfer", args=[case_a.reference])
     data = {
         "to_service": topic_b.service.pk,
+        "to_topic": topic_b.pk,
         "reason": "Relève de la CPAM",
         "idempotency_key": key(),
     }

@@ -104,6 +104,7 @@ def pages():
     )
     yield None, "login", reverse("login")
     yield None, "knowledge:faq", reverse("knowledge:faq")
+    yield None, "cobrowse:player", reverse("cobrowse:player")
     yield None, "knowledge:faq_topic", reverse("knowledge:faq_topic", args=[topic.slug])
     yield None, "knowledge:article", article.get_absolute_url()
     yield citizen, "messaging:space", reverse("messaging:space")
