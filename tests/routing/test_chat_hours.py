@@ -202,6 +202,20 @@ def test_admin_hours_change_refreshes_availability_without_status_toggle(
     assert services.chat_available(topic_a) is True
 
 
+def test_saving_opening_hours_refreshes_availability_after_commit(
+    agent_a, topic_a, django_capture_on_commit_callbacks
+):
+    set_available(agent_a)
+    services.refresh_availability()
+    assert services.chat_available(topic_a) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        hours = close_today(topic_a.service)  # the only range: another weekday
+    assert services.chat_available(topic_a) is False
+    with django_capture_on_commit_callbacks(execute=True):
+        hours.delete()  # no range left: always open
+    assert services.chat_available(topic_a) is True
+
+
 def test_refresh_task_reads_hours_changed_in_another_process(agent_a, topic_a):
     from routing import tasks
     from routing.calendar import _cache, calendar_for
