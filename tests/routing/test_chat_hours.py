@@ -120,6 +120,8 @@ def test_open_service_without_agent_still_says_no_agent(citizen, topic_a):
     html = render_button(citizen, topic_a)
     assert "Aucun agent n'est disponible en tchat" in html
     assert "Le tchat est fermé" not in html
+    # The hours still say when the chat is open (this service: no range, always open).
+    assert "Le tchat est ouvert 7 jours sur 7, 24 h sur 24." in html
 
 
 def test_start_form_of_a_closed_service_explains_without_field_error(
