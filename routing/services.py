@@ -338,10 +338,11 @@ def chat_hours(service_id: int, now: datetime | None = None) -> ChatHours:
     return ChatHours(service_id, cal.is_open(now), chat_schedule_text(cal, now))
 
 
-def closed_chat_hours(topic: Topic | str | None = None, now=None) -> list[tuple[str, str]]:
-    """(service name, schedule text) of the services a chat button stands for, when all of them
-    are closed now (the topic's service, or every service with an active topic); [] when one
-    is open (then an empty chat means no agent is free, not closed hours)."""
+def chat_button_hours(
+    topic: Topic | str | None = None, now=None
+) -> tuple[bool, list[tuple[str, str]]]:
+    """For a chat button (one topic, or every topic when none is given): whether every service
+    behind it is closed now, and (service name, schedule text) of each of those services."""
     if isinstance(topic, Topic):
         service_ids = [topic.service_id]
     elif topic:
@@ -356,14 +357,22 @@ def closed_chat_hours(topic: Topic | str | None = None, now=None) -> list[tuple[
             .values_list("service_id", flat=True)
             .distinct()
         )
-    result = []
+    rows = []
+    all_closed = bool(service_ids)
     names = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "name"))
     for service_id in sorted(set(service_ids), key=lambda pk: names.get(pk, "")):
         hours = chat_hours(service_id, now)
-        if hours.is_open:
-            return []
-        result.append((names.get(service_id, ""), hours.text))
-    return result
+        all_closed = all_closed and not hours.is_open
+        rows.append((names.get(service_id, ""), hours.text))
+    return all_closed, rows
+
+
+def closed_chat_hours(topic: Topic | str | None = None, now=None) -> list[tuple[str, str]]:
+    """(service name, schedule text) of the services a chat button stands for, when all of them
+    are closed now; [] when one is open (then an empty chat means no agent is free, not closed
+    hours)."""
+    all_closed, rows = chat_button_hours(topic, now)
+    return rows if all_closed else []
 
 
 def closed_services_of(agent: User, now=None) -> list[tuple[str, str]]:

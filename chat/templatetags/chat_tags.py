@@ -39,14 +39,21 @@ def chat_button(context, topic=None, compact=False):
     shown = bool(user and user.is_authenticated and user.is_citizen)
     available = False
     closed_hours: list[tuple[str, str]] = []
+    open_hours = ""
     if shown:
-        from routing.services import availability_snapshot, closed_chat_hours
+        from routing.services import availability_snapshot, chat_button_hours
 
         snapshot = availability_snapshot()
         available = bool(snapshot.get(slug)) if slug else any(snapshot.values())
         if not available:
-            closed_hours = closed_chat_hours(topic)
+            all_closed, rows = chat_button_hours(topic)
+            if all_closed:
+                closed_hours = rows
+            elif len({text for _name, text in rows}) == 1:
+                # Open but nobody free: the hours still tell when to come back.
+                open_hours = rows[0][1]
     return {
+        "open_hours": open_hours,
         "shown": shown,
         "available": available,
         # Closed now: the schedule replaces "no agent available" (one line per distinct text).

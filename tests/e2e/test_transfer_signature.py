@@ -47,7 +47,16 @@ def test_answer_keeps_its_service_after_transfer(new_page, check_a11y, demo, e2e
     reference, topic = setup["reference"], setup["topic"]
 
     # --- Alice transfers the case from the console, choosing the topic in the new service ----
-    agent = new_page(demo.agent_fiscalite)
+    console_errors: list[str] = []
+
+    def watch(page):
+        page.on(
+            "console",
+            lambda m: console_errors.append(f"{page.url}: {m.text}") if m.type == "error" else None,
+        )
+        return page
+
+    agent = watch(new_page(demo.agent_fiscalite))
     agent.goto(f"/console/demandes/{reference}/")
     agent.get_by_role("button", name="Transférer à un autre service").click()
     agent.locator("#transfer-to_service").select_option(label=SOCIAL)
@@ -61,7 +70,7 @@ def test_answer_keeps_its_service_after_transfer(new_page, check_a11y, demo, e2e
     e2e_server.shell(SECOND_REPLY.format(reference=reference, second=second))
 
     # --- the citizen's thread: each answer signed by its own service, one transfer line -----
-    citizen = new_page(demo.citizen)
+    citizen = watch(new_page(demo.citizen))
     citizen.goto(f"/espace/demandes/{reference}/")
     thread = citizen.locator("#fil")
     first_msg = thread.locator("article", has_text=first)
@@ -86,3 +95,4 @@ def test_answer_keeps_its_service_after_transfer(new_page, check_a11y, demo, e2e
     expect(messages.nth(1).locator("td").last).to_have_text(FISCAL)
     expect(rows.filter(has_text="Transfert")).to_contain_text(f"vers {SOCIAL}")
     check_a11y(citizen)
+    assert not console_errors, console_errors

@@ -120,6 +120,8 @@ def test_open_service_without_agent_still_says_no_agent(citizen, topic_a):
     html = render_button(citizen, topic_a)
     assert "Aucun agent n'est disponible en tchat" in html
     assert "Le tchat est fermé" not in html
+    # The hours still say when the chat is open (this service: no range, always open).
+    assert "Le tchat est ouvert 7 jours sur 7, 24 h sur 24." in html
 
 
 def test_start_form_of_a_closed_service_explains_without_field_error(
@@ -199,6 +201,20 @@ def test_admin_hours_change_refreshes_availability_without_status_toggle(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:routing_closure_delete", args=[closure.pk]), {"post": "yes"})
     assert not Closure.objects.exists()
+    assert services.chat_available(topic_a) is True
+
+
+def test_saving_opening_hours_refreshes_availability_after_commit(
+    agent_a, topic_a, django_capture_on_commit_callbacks
+):
+    set_available(agent_a)
+    services.refresh_availability()
+    assert services.chat_available(topic_a) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        hours = close_today(topic_a.service)  # the only range: another weekday
+    assert services.chat_available(topic_a) is False
+    with django_capture_on_commit_callbacks(execute=True):
+        hours.delete()  # no range left: always open
     assert services.chat_available(topic_a) is True
 
 
