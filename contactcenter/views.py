@@ -3,8 +3,10 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
 from .forms import LoginForm
 
@@ -36,3 +38,10 @@ class LoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self):
         return home_url_for(self.request.user)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for ``/favicon.ico`` on pages that do not name an icon (the Django admin):
+    answer with the DSFR icon rather than a 404 in every console."""
+    return redirect(static("vendor/dsfr/favicon/favicon.ico"))

@@ -40,7 +40,7 @@ FRENCH = [
 # Pages rendered below, by URL name. Every other GET route must be listed in NOT_PAGES.
 NOT_PAGES = {
     # actions (POST), redirects, partials, files, JSON and the Django admin (its own i18n)
-    "logout", "set_language", "home", "chat:index",
+    "logout", "set_language", "home", "favicon", "chat:index",
     "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
     "messaging:attachment",
     "console:take", "console:release", "console:assign", "console:reply", "console:note",

@@ -76,3 +76,10 @@ def test_500_page_renders_with_the_database_unavailable(language):
     client.cookies["sessionid"] = "x" * 32
     response = client.get(reverse("messaging:space"))
     assert_error_page(response, 500, language, (FRENCH if language == "fr" else ENGLISH)[500])
+
+
+def test_favicon_is_the_dsfr_icon_not_a_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("vendor/dsfr/favicon/favicon.ico")
+    assert client.get(response["Location"]).status_code == 200
