@@ -518,9 +518,14 @@ class CaseViewSet(
     @extend_schema(
         summary="Clôturer une demande", request=CloseSerializer, responses={200: CaseSerializer}
     )
-    @action(detail=True, methods=["post"])
+    # JSON only: every field is optional, so an unreadable form body would read as "no field".
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def close(self, request, reference=None):
         case = self.get_object()
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError(
+                "Corps de requête attendu : un objet JSON, ou aucun corps."
+            )
         data = CloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

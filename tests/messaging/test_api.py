@@ -218,7 +218,7 @@ def test_close_reopen_and_rate(client_as, citizen, agent_a, case_a):
     bad = me.post(
         f"/api/cases/{case_a.reference}/rating/", {"score": 9}, content_type="application/json"
     )
-    assert bad.status_code == 400 and "score" in bad.json()
+    assert bad.status_code == 400 and "score" in bad.json()["errors"]
     reopened = me.post(f"/api/cases/{case_a.reference}/reopen/")
     assert reopened.json()["status"] == "new"
 
