@@ -316,7 +316,7 @@ class CaseViewSet(
             # sorting every case of the service: 0.2 ms instead of 50 ms on 100,000 cases.
             cases = cases.filter(service_id__in=user_service_ids(user))
         wanted = self.request.query_params.get("status")
-        if wanted:
+        if wanted is not None:  # "?status=" too: an empty filter is not "no filter"
             if wanted not in Case.Status.values:
                 raise serializers.ValidationError({"status": ["Statut inconnu."]})
             cases = cases.filter(status=wanted)

@@ -94,6 +94,8 @@ def test_unknown_query_parameters_are_refused(api_schema, client_as, citizen, ca
     assert body["errors"] == {"statut": ["Paramètre inconnu pour cette opération."]}
     listed = client.get("/api/cases/?status=new&statu=closed")
     assert listed.status_code == 400 and list(listed.json()["errors"]) == ["statu"]
+    empty = client.get("/api/cases/?status=")
+    assert empty.status_code == 400 and empty.json()["errors"] == {"status": ["Statut inconnu."]}
 
 
 def test_json_bodies_must_have_the_schema_types(client_as, citizen, case_a):
