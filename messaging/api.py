@@ -317,7 +317,7 @@ class CaseViewSet(
             # sorting every case of the service: 0.2 ms instead of 50 ms on 100,000 cases.
             cases = cases.filter(service_id__in=user_service_ids(user))
         wanted = self.request.query_params.get("status")
-        if wanted:
+        if wanted is not None:  # "?status=" too: an empty filter is not "no filter"
             if wanted not in Case.Status.values:
                 raise serializers.ValidationError({"status": ["Statut inconnu."]})
             cases = cases.filter(status=wanted)
@@ -528,9 +528,14 @@ class CaseViewSet(
     @extend_schema(
         summary="Clôturer une demande", request=CloseSerializer, responses={200: CaseSerializer}
     )
-    @action(detail=True, methods=["post"])
+    # JSON only: every field is optional, so an unreadable form body would read as "no field".
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def close(self, request, reference=None):
         case = self.get_object()
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError(
+                "Corps de requête attendu : un objet JSON, ou aucun corps."
+            )
         data = CloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

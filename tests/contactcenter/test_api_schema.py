@@ -94,6 +94,8 @@ def test_unknown_query_parameters_are_refused(api_schema, client_as, citizen, ca
     assert body["errors"] == {"statut": ["Paramètre inconnu pour cette opération."]}
     listed = client.get("/api/cases/?status=new&statu=closed")
     assert listed.status_code == 400 and list(listed.json()["errors"]) == ["statu"]
+    empty = client.get("/api/cases/?status=")
+    assert empty.status_code == 400 and empty.json()["errors"] == {"status": ["Statut inconnu."]}
 
 
 def test_json_bodies_must_have_the_schema_types(client_as, citizen, case_a):
@@ -164,3 +166,17 @@ def test_docs_are_public_by_default_only_outside_production(environment, public)
 def test_footer_links_the_docs_for_staff_only(client_as, citizen, agent_a):
     assert b'href="/api/docs/"' in client_as(agent_a).get("/console/").content
     assert b'href="/api/docs/"' not in client_as(citizen).get("/espace/").content
+
+
+def test_close_takes_a_json_object_or_nothing(client_as, agent_a, case_a):
+    url = f"/api/cases/{case_a.reference}/close/"
+    client = client_as(agent_a)
+    null = client.post(url, "null", content_type="application/json")
+    assert null.status_code == 400
+    assert null.json()["detail"] == "Corps de requête attendu : un objet JSON, ou aucun corps."
+    garbage = client.post(
+        url, "--x\r\nNone--x--\r\n", content_type="multipart/form-data; boundary=x"
+    )
+    assert garbage.status_code == 415
+    case_a.refresh_from_db()
+    assert case_a.status != Case.Status.CLOSED
