@@ -9,7 +9,10 @@ Fixtures:
 - ``new_page(email=None)``: a fresh browser context (French locale, Paris time), logged in as the
   demo person ``email`` when given. The real CSP stays enforced: any CSP violation fails the test
   at the next ``check_a11y``.
-- ``check_a11y(page)``: runs axe-core (from npm) in the page and fails on any violation.
+- ``check_a11y(page)``: runs axe-core (from npm) in the page and fails on any violation, then
+  checks at 320 px wide and at 200 % zoom that no control is cut or overlapped (layout_check.js).
+- Every page fails its test at teardown if it logged a console error or an uncaught exception;
+  ``expect_console_error(page, pattern)`` declares a deliberate one.
 - ``DEMO``: the demo logins (see contactcenter/demo.py).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -254,6 +258,7 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
 @pytest.fixture
 def new_page(browser, e2e_server):
     contexts = []
+    watched = []
 
     def factory(email: str | None = None, **context_options):
         options = {
@@ -266,8 +271,11 @@ def new_page(browser, e2e_server):
         context = browser.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
+        # Every page of the context, also those a test opens itself, is watched for console errors.
+        context.on("page", lambda opened: _watch_console(opened, watched))
         page = context.new_page()
         page.guichet_errors = []  # CSP violations and uncaught errors, checked by check_a11y
+        _watch_console(page, watched)
 
         def on_console(message):
             if message.type == "error" and "Content Security Policy" in message.text:
@@ -280,8 +288,47 @@ def new_page(browser, e2e_server):
         return page
 
     yield factory
+    # What the pages logged during the test; closing them aborts their requests in flight,
+    # which the browser would log too (no user sees a page being closed).
+    logged = [(page, list(page.guichet_console_errors)) for page in watched]
     for context in contexts:
         context.close()
+    _fail_on_console_errors(logged)
+
+
+def _watch_console(page, watched: list) -> None:
+    """Record every console error and uncaught exception of ``page`` (checked at teardown)."""
+    if hasattr(page, "guichet_console_errors"):
+        return
+    watched.append(page)
+    page.guichet_console_errors = []
+    page.guichet_expected_errors = []
+
+    def on_console(message):
+        if message.type == "error":
+            where = (message.location or {}).get("url", "")
+            page.guichet_console_errors.append(f"console.error: {message.text} ({where})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: page.guichet_console_errors.append(f"pageerror: {error}"))
+
+
+def expect_console_error(page, pattern: str) -> None:
+    """Declare that ``page`` will log an error matching the regular expression ``pattern`` (a
+    deliberate 4xx, say): such errors do not fail the test, any other one does."""
+    page.guichet_expected_errors.append(re.compile(pattern))
+
+
+def _fail_on_console_errors(pages) -> None:
+    """Any browser console error or uncaught exception fails the test, unless declared with
+    ``expect_console_error``."""
+    problems = []
+    for page, errors in pages:
+        expected = getattr(page, "guichet_expected_errors", [])
+        for error in errors:
+            if not any(pattern.search(error) for pattern in expected):
+                problems.append(error)
+    assert not problems, "Browser console errors:\n" + "\n".join(problems)
 
 
 def run_axe(page, exclude: list[str] | None = None) -> list[dict]:
@@ -299,11 +346,40 @@ def run_axe(page, exclude: list[str] | None = None) -> list[dict]:
     )
 
 
+LAYOUT_CHECK = (Path(__file__).parent / "layout_check.js").read_text()
+
+
+def layout_problems(page) -> dict[str, list[str]]:
+    """Controls cut or overlapped (RGAA 10.4, 10.11; see layout_check.js) at 320 CSS px wide and
+    at 200 % zoom, then the viewport is put back. Zooming a window to 200 % halves its CSS
+    viewport (a 1280 × 900 window shows a 640 × 450 px layout), which is what is emulated."""
+    original = page.viewport_size
+    sizes = {
+        "320 px": {"width": 320, "height": 640},
+        "200 %": {"width": original["width"] // 2, "height": original["height"] // 2},
+    }
+    found = {}
+    try:
+        for name, size in sizes.items():
+            page.set_viewport_size(size)
+            # Let resize handlers and transitions settle before measuring.
+            page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+            )
+            problems = page.evaluate(LAYOUT_CHECK)
+            if problems:
+                found[name] = problems
+    finally:
+        page.set_viewport_size(original)
+    return found
+
+
 @pytest.fixture
 def check_a11y():
-    """Fail on any axe-core violation (RGAA) or any CSP violation / uncaught error so far."""
+    """Fail on any axe-core violation (RGAA), any control cut or overlapped at 320 px or 200 %
+    zoom, or any CSP violation / uncaught error so far."""
 
-    def check(page, exclude: list[str] | None = None):
+    def check(page, exclude: list[str] | None = None, layout: bool = True):
         page.wait_for_load_state("domcontentloaded")
         violations = run_axe(page, exclude)
         problems = []
@@ -316,6 +392,9 @@ def check_a11y():
         message = ""
         if problems:
             message += f"axe-core violations on {page.url}:\n" + "\n".join(problems)
+        if layout:
+            for size, found in layout_problems(page).items():
+                message += f"\nLayout at {size} on {page.url}:\n    " + "\n    ".join(found)
         if errors:
             message += f"\nBrowser errors on {page.url}:\n" + "\n".join(errors)
         assert not message, message

@@ -9,6 +9,8 @@ import uuid
 
 from playwright.sync_api import expect
 
+from .conftest import expect_console_error
+
 SOCIAL = "Pôle social et emploi"
 
 
@@ -48,7 +50,9 @@ def record_phone_contact_by_keyboard(page, check_a11y, summary: str) -> str:
     page.wait_for_url("**/console/contacts/nouveau/")
     check_a11y(page)
 
-    # An unknown citizen first: a clear error, and the search box to try again.
+    # An unknown citizen first: a clear error (a 404, logged by the browser), and the search box
+    # to try again.
+    expect_console_error(page, r"status of 404 .*/console/contacts/nouveau/\?q=Personne")
     tab_to(page, page.locator("#search-q"))
     page.keyboard.type("Personne Inconnue")
     page.keyboard.press("Enter")

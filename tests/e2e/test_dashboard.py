@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from .conftest import expect_console_error
+
 DASHBOARD = "/supervision/tableau-de-bord/"
 
 
@@ -71,11 +73,14 @@ def test_supervisor_opens_the_dashboard_changes_the_range_and_downloads_a_csv(
 
 def test_a_wrong_range_is_explained_and_an_agent_is_refused(new_page, check_a11y, demo):
     page = new_page(demo.supervisor)
+    # Both pages answer with an error status on purpose (400, 403): the browser logs it.
+    expect_console_error(page, r"status of 400 .*/supervision/tableau-de-bord/\?periode=perso")
     page.goto(f"{DASHBOARD}?periode=perso&du=2026-03-09&au=2026-03-01")
     alert = page.locator("main [role=alert]").first
     assert "La date de fin doit suivre la date de début." in alert.inner_text()
     assert page.get_by_label("Date de début").input_value() == "2026-03-09"
     check_a11y(page)
     agent = new_page(demo.agent_fiscalite)
+    expect_console_error(agent, r"status of 403 .*/supervision/tableau-de-bord/")
     response = agent.goto(DASHBOARD)
     assert response.status == 403

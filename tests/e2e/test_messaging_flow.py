@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 
 from messaging.demo import simple_pdf
 
+from .conftest import expect_console_error
+
 SUBJECT = "Prélèvement à la source après mariage"
 QUESTION = "Nous nous sommes mariés en juin : faut-il changer notre taux de prélèvement ?"
 ANSWER = "Oui : déclarez votre mariage dans votre espace, le taux commun s'appliquera sous 3 mois."
@@ -120,6 +122,9 @@ def test_citizen_space_pages_are_accessible_and_errors_are_precise(new_page, che
     page.get_by_role("link", name="Mes préférences").first.click()
     page.wait_for_url("**/espace/preferences/")
     check_a11y(page)
+    # Both forms below come back with a 400 on purpose (precise errors): the browser logs it.
+    expect_console_error(page, r"status of 400 .*/espace/preferences/")
+    expect_console_error(page, r"status of 400 .*/espace/demandes/[\d-]+/repondre/")
     page.get_by_label(re.compile("^Numéro de téléphone mobile")).fill("01 23 45 67 89")
     page.get_by_role("button", name="Enregistrer").click()
     error = page.locator(".fr-message--error")

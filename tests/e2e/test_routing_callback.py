@@ -5,6 +5,8 @@ import re
 
 from playwright.sync_api import expect
 
+from .conftest import expect_console_error
+
 
 def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
     new_page, check_a11y, demo, e2e_server
@@ -26,7 +28,8 @@ def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
     slot = citizen.get_by_label("Créneau de rappel")
     expect(slot.locator("option").nth(1)).to_be_attached()
 
-    # Bad input: precise message, what was typed stays.
+    # Bad input: precise message, what was typed stays (the form comes back with a 400).
+    expect_console_error(citizen, r"status of 400 .*/rappel/nouveau/")
     citizen.get_by_label("Numéro de téléphone").fill("12 34")
     citizen.get_by_label("Objet de votre appel").fill("Question sur mon prélèvement à la source")
     slot.select_option(index=1)
@@ -116,7 +119,9 @@ def test_supervisor_manages_an_agent_and_reassigns_a_case(new_page, check_a11y, 
     expect(supervisor.get_by_role("heading", level=1)).to_have_text("Thomas Moreau")
     check_a11y(supervisor)
 
-    # Bad capacity: precise message, typed value kept; then a valid one.
+    # Bad capacity: precise message, typed value kept (a 400, logged by the browser); then a
+    # valid one.
+    expect_console_error(supervisor, r"status of 400 .*/supervision/agents/\d+/")
     supervisor.get_by_label("Tchats simultanés").fill("12")
     supervisor.get_by_role("button", name="Enregistrer les capacités").click()
     expect(supervisor.locator("main")).to_contain_text("La capacité est de 10 au maximum")

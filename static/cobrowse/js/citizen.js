@@ -21,14 +21,15 @@
   var NO_RECONNECT = { 4401: true, 4403: true };
 
   var $ = function (selector) { return root.querySelector(selector); };
-  var entry = $("#cobrowse-entry-button");
-  var offerButton = $("#cobrowse-offer-button");
+  // The entry point is in the page flow, outside the root (cobrowse/_citizen_entry.html).
+  var entry = document.getElementById("cobrowse-entry-button");
+  var offerButton = document.getElementById("cobrowse-offer-button");
   var codeModal = $("#cobrowse-modal");
   var consentModal = $("#cobrowse-consent");
   var offerText = $("[data-cobrowse-offer-text]");
   var banner = $("#cobrowse-banner");
   var who = $("[data-cobrowse-who]");
-  var announcer = $("#cobrowse-announce");
+  var announcer = document.getElementById("cobrowse-announce");
   var pointer = $(".guichet-cobrowse-pointer");
   var pointerLabel = $(".guichet-cobrowse-pointer__label");
   var highlight = $(".guichet-cobrowse-highlight");

@@ -4,6 +4,9 @@
 (function () {
   "use strict";
   if (window.guichetPresenceStarted) { return; }  // included twice on a page: one socket
+  // Only agents are present (the socket refuses others with 4403): supervisors and admins
+  // browsing the console open no socket.
+  if (!document.body || document.body.getAttribute("data-user-role") !== "agent") { return; }
   window.guichetPresenceStarted = true;
   var HEARTBEAT_MS = 20000;
   var socket = null;
