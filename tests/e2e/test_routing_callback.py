@@ -105,7 +105,7 @@ def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
     )
     expect(
         supervisor.locator("#supervision-live").get_by_role("row", name=re.compile(r"^Marc Petit"))
-    ).to_contain_text("En pause", timeout=12_000)
+    ).to_contain_text("En pause", timeout=20_000)
     toggle = supervisor.get_by_role("button", name="Suspendre l’actualisation")
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "true")
