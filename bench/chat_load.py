@@ -37,7 +37,7 @@ Usage:
 ``max_connections``: redis-py's pools hold 100 connections by default and fail beyond, which
 2,000 sockets opening at once exceed. ``--layer`` picks the production settings' channel layer
 (``CHANNEL_LAYER``: ``pubsub``, the default, or channels_redis' list-based ``list``); figures of
-both in ``docs/chat.md``.
+both in ``bench/RESULTS.md``.
 
 Bounded in time (``--max-seconds``, default 600): the run stops at the limit whatever the step.
 """

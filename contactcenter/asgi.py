@@ -30,8 +30,8 @@ application = ProtocolTypeRouter(
 )
 
 # A long-lived server holding thousands of websockets: the cyclic garbage collector's passes
-# over that heap made the chat's delivery latency tail (bench/chat_load.py, 2,000 sockets,
-# 200 msg/s: p99 82-91 ms with Python's defaults, 45 ms with these). What start-up created is
+# over that heap make the chat's delivery latency tail (bench/chat_load.py, GC_THRESHOLD=python
+# for Python's defaults; figures in bench/RESULTS.md). What start-up created is
 # frozen out of its scans, and collections run less often (reference counting still frees
 # nearly everything at once; only reference cycles wait longer). GC_THRESHOLD sets it.
 if settings.GC_THRESHOLD:

@@ -189,7 +189,7 @@ def redis_channel_layer(url: str, prefix: str, kind: str = "pubsub") -> dict:
     """The Redis channel layer settings (production, CI, the Redis tests and the benchmarks).
 
     ``pubsub`` (default): channels_redis' Pub/Sub layer, one PUBLISH per message pushed to the
-    subscribed processes; measured 2-3x the list layer's sustained chat rate (docs/chat.md).
+    subscribed processes; it sustains a higher chat rate than the list layer (bench/RESULTS.md).
     Every chat message is stored before it is sent, so a message Redis drops (no subscriber at
     that instant) is replayed from the database by the client's sync.
     ``list``: channels_redis' list-based layer (per-channel lists and blocking pops), kept for

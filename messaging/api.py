@@ -313,8 +313,8 @@ class CaseViewSet(
         cases = visible_cases(user).select_related("topic", "service", "citizen", "assigned_to")
         if user.is_staff_member and not user.is_admin_role and not self._pending_transfers(user):
             # Same rows (without pending transfers, staff see exactly their services' cases),
-            # but PostgreSQL can now walk the (service, status, activity) index instead of
-            # sorting every case of the service: 0.2 ms instead of 50 ms on 100,000 cases.
+            # but PostgreSQL can walk the (service, status, activity) index instead of
+            # sorting every case of the service.
             cases = cases.filter(service_id__in=user_service_ids(user))
         wanted = self.request.query_params.get("status")
         if wanted is not None:  # "?status=" too: an empty filter is not "no filter"
