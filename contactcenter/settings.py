@@ -223,7 +223,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "contactcenter.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "guichet"),
         }

@@ -69,13 +69,6 @@ class ReassignForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agent"].queryset = agents if agents is not None else User.objects.none()
         self.fields["agent"].label_from_instance = lambda u: u.display_name
-        if self.is_bound:
-            # DsfrFormMixin.__init__ already validated the data (it reads self.errors) against
-            # the empty queryset: validate again with the real one.
-            self._errors = None
-            attrs = self.fields["agent"].widget.attrs
-            attrs.pop("aria-invalid", None)
-            attrs.pop("aria-describedby", None)
 
 
 class SlotChoiceField(forms.ChoiceField):
@@ -150,5 +143,3 @@ class SkillsForm(DsfrFormMixin, forms.Form):
     def __init__(self, *args, skills=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["skills"].choices = [(s.code, s.name) for s in skills]
-        if self.is_bound:
-            self._errors = None  # validated again now that the choices are known

@@ -24,18 +24,15 @@ single UPDATE statement is itself atomic (one writer at a time).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
 import math
-import os
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -185,42 +182,13 @@ def free_capacity(agent_id: int, channel: str) -> int:
 # --- Publishing -------------------------------------------------------------------------------
 
 
-_publish_loop = threading.local()
-
-
-def _run_publish(coro_func, *args) -> None:
-    """Run a channel-layer coroutine from synchronous code.
-
-    ``async_to_sync`` starts a new thread and a new event loop for every call (about a
-    millisecond of CPU, more under load, and with channels_redis a new connection per loop).
-    Synchronous callers (views, Celery tasks, the routing engine) publish after every
-    assignment, so each thread keeps one event loop of its own and runs the publish on it,
-    in the calling thread; the Redis connections of that loop are reused. Inside a running
-    event loop, or in sync code called from async code (``sync_to_async``: the publish must
-    run on the server's loop), ``async_to_sync`` is used as before.
-    """
-    try:
-        asyncio.get_running_loop()
-        in_async = True
-    except RuntimeError:
-        in_async = getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None
-    if in_async:
-        async_to_sync(coro_func)(*args)
-        return
-    loop = getattr(_publish_loop, "loop", None)
-    if loop is None or loop.is_closed() or _publish_loop.pid != os.getpid():
-        loop = asyncio.new_event_loop()
-        _publish_loop.loop, _publish_loop.pid = loop, os.getpid()
-    loop.run_until_complete(coro_func(*args))
-
-
 def group_send(group: str, message: dict) -> None:
     """Publish on the channel layer; a failure is logged, never raised (we are after commit)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        _run_publish(layer.group_send, group, message)
+        async_to_sync(layer.group_send)(group, message)
     except Exception:  # the layer being down must not break the business operation
         logger.exception("routing: could not publish to %s", group)
 

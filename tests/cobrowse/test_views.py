@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.contrib.messages import get_messages
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -200,7 +201,7 @@ def test_invite_offline_citizen_goes_back_with_the_reason(client_as, agent_a, ca
     back = "/console/demandes/x/"
     response = client.post(reverse("cobrowse:invite"), {"case_id": case_a.pk, "next": back})
     assert response.status_code == 302 and response["Location"] == back
-    messages = [str(m) for m in response.wsgi_request._messages]
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("n'est pas connecté(e)" in m for m in messages)
 
 

@@ -1,14 +1,10 @@
-"""Hot statements (contactcenter.hot) and the Redis cache backend that keeps its clients."""
-
-import os
-import uuid
+"""Hot statements (contactcenter.hot)."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contactcenter import hot
-from contactcenter.cache import RedisCache
 from contactcenter.models import Case, User
 
 
@@ -47,25 +43,6 @@ def test_columns_build_none_for_the_empty_side_of_an_outer_join():
     assert columns.build([None, None]) is None
     with pytest.raises(ValueError):
         hot.Columns(User, ("id", "nope"), "u")
-
-
-def test_redis_cache_keeps_one_client_per_pool():
-    cache = RedisCache("redis://127.0.0.1:6379/15", {})
-    client = cache._cache.get_client(write=True)
-    assert cache._cache.get_client() is client
-    assert cache._cache.get_client(write=True) is client
-
-
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
-def test_redis_cache_operations_with_the_kept_client():
-    cache = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
-    assert cache.add("k", 1, timeout=5) is True
-    assert cache.add("k", 2, timeout=5) is False
-    assert cache.get("k") == 1
-    cache.set("k", {"a": 1}, timeout=5)
-    assert cache.get("k") == {"a": 1}
-    cache.delete("k")
-    assert cache.get("k") is None
 
 
 @pytest.mark.django_db
