@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import close_old_connections
 from django.utils import timezone
 
+from contactcenter.exceptions import InvalidState, NotAllowed, NotFound
 from contactcenter.models import Channel
 from contactcenter.sockets import (  # noqa: F401  (CLOSE_FLOOD...: public names of this module)
     CLOSE_FLOOD,
@@ -205,6 +206,12 @@ class GuardedConsumer(SocketGuard, AsyncWebsocketConsumer):
             return await self.close_with(CLOSE_BAD_FRAME, f"unknown type {kind[:40]!r}")
         try:
             await getattr(self, handler_name)(data)
+        except NotFound as exc:  # a service's domain errors close with the documented codes
+            await self.close_with(CLOSE_NOT_FOUND, str(exc))
+        except NotAllowed as exc:
+            await self.close_with(CLOSE_FORBIDDEN, str(exc))
+        except InvalidState as exc:
+            await self.send_error("invalid_state", str(exc))
         except Exception:
             logger.exception("chat: %s frame failed on %s", kind, self.scope.get("path"))
             await self.send_error("server_error", "Une erreur est survenue ; réessayez.")

@@ -28,7 +28,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -36,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from contactcenter import hot
+from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import can_see_case, record_access
 from contactcenter.services import (
@@ -342,7 +342,7 @@ def _attach_handoff(chatbot_conversation, citizen: User, case: Case) -> None:
         return
     try:
         attach_conversation_to_case(chatbot_conversation, citizen, case)
-    except (Http404, LookupError, ValidationError, ValueError, TypeError):
+    except (NotFound, LookupError, ValidationError, ValueError, TypeError):
         logger.info("chat: hand-off %s not attached to case %s", chatbot_conversation, case.pk)
 
 

@@ -11,6 +11,7 @@ type), 429 (throttled operations).
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import DatabaseError
@@ -21,6 +22,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .exceptions import DomainError, InvalidState, NotAllowed, NotFound
 
 NON_FIELD = "non_field_errors"
 
@@ -67,7 +70,20 @@ def _messages(value) -> list[str]:
     return [str(value)]
 
 
+def domain_to_api(exc: DomainError) -> Exception:
+    """A service's domain error as the API exception with the same message (404, 403, 409)."""
+    if isinstance(exc, NotFound):
+        return Http404(exc.message)
+    if isinstance(exc, NotAllowed):
+        return DjangoPermissionDenied(exc.message)
+    if isinstance(exc, InvalidState):
+        return Conflict({NON_FIELD: [str(exc.message)]})
+    return exceptions.ValidationError({NON_FIELD: [str(exc.message)]})
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        exc = domain_to_api(exc)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(django_errors(exc))
     response = drf_exception_handler(exc, context)

@@ -1,13 +1,41 @@
 """Celery application. Tasks live in each app's tasks.py; beat schedules are declared here."""
 
+import logging
 import os
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 
-app = Celery("guichet")
+logger = logging.getLogger("contactcenter.tasks")
+
+
+class Task(DjangoTask):
+    """Every task of the project: queue it after commit with ``delay_on_commit`` or
+    ``apply_async_on_commit`` (see docs/architecture.md, "Background tasks").
+
+    Celery's versions register ``delay`` with ``transaction.on_commit``; these do the same but a
+    failure to queue (broker down) is logged instead of raised: the data is committed by then,
+    the request must not fail, and the beat sweeps pick the work up later.
+    """
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        self.apply_async_on_commit(args, kwargs)
+
+    def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
+        def send() -> None:
+            try:
+                self.apply_async(args, kwargs, **options)
+            except Exception:
+                logger.exception("could not queue %s%r", self.name, tuple(args or ()))
+
+        transaction.on_commit(send)
+
+
+app = Celery("guichet", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

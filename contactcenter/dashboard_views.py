@@ -83,7 +83,7 @@ def _catch_up(kpi_range: kpis.KpiRange) -> None:
     if kpis.missing_days(kpi_range) and cache.add("dashboard:catch-up", True, 600):
         from .tasks import compute_daily_kpis
 
-        compute_daily_kpis.delay()
+        compute_daily_kpis.delay_on_commit()
 
 
 @require_GET

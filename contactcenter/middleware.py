@@ -84,3 +84,31 @@ class SlidingSessionMiddleware:
         if now - int(session.get(SESSION_REFRESHED_KEY, 0)) >= self.interval:
             session[SESSION_REFRESHED_KEY] = now  # marks it modified: saved with a new expiry
         return response
+
+
+class DomainErrorMiddleware:
+    """Translate the domain errors a view lets through (``contactcenter.exceptions``) to HTTP:
+    ``NotFound`` and ``NotAllowed`` become Django's 404 and 403 (the error pages), with the same
+    message; ``InvalidState`` is a 409 carrying its message."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404, HttpResponse
+
+        from .exceptions import InvalidState, NotAllowed, NotFound
+
+        if isinstance(exception, NotFound):
+            raise Http404(exception.message) from exception
+        if isinstance(exception, NotAllowed):
+            raise PermissionDenied(exception.message) from exception
+        if isinstance(exception, InvalidState):
+            return HttpResponse(
+                str(exception.message), status=409, content_type="text/plain; charset=utf-8"
+            )
+        return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
+from .exceptions import NotFound
 from .hot import placeholders
 from .models import AuditLog, Case, Service, Transfer, User
 
@@ -149,11 +150,21 @@ def visible_cases(user: User) -> QuerySet[Case]:
     return Case.objects.filter(scope.q())
 
 
-def get_case_or_404(user: User, **lookup) -> Case:
+def get_visible_case(user: User, **lookup) -> Case:
+    """The case matching ``lookup`` among those ``user`` may see; ``NotFound`` otherwise
+    (existence is not disclosed). For services; views and the API use ``get_case_or_404``."""
     try:
         return visible_cases(user).select_related("topic", "service", "citizen").get(**lookup)
     except (Case.DoesNotExist, ValueError, TypeError):
-        raise Http404("Demande introuvable")
+        raise NotFound("Demande introuvable") from None
+
+
+def get_case_or_404(user: User, **lookup) -> Case:
+    """``get_visible_case`` for a request: the case, or the 404 page."""
+    try:
+        return get_visible_case(user, **lookup)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
 
 
 def can_see_case(user: User, case: Case) -> bool:

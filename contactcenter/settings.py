@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "contactcenter.middleware.SecurityHeadersMiddleware",
     # Last, as django-axes asks, so that it sees the authentication result.
     "axes.middleware.AxesMiddleware",
+    # Domain errors of the services (contactcenter.exceptions) -> 404, 403, 409.
+    "contactcenter.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"

@@ -21,13 +21,13 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Max, Q
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Event, Service, Topic, User
 from contactcenter.services import add_event
 
@@ -116,14 +116,15 @@ def visible_articles(user=None, audience: str = "public"):
     return qs.select_related("topic")
 
 
-def get_article_or_404(slug: str, user=None) -> Article:
+def get_article(slug: str, user=None) -> Article:
+    """The article at ``slug`` if ``user`` may read it (``NotFound`` otherwise)."""
     audience = (
         "agent" if user is not None and user.is_authenticated and user.is_staff_member else "public"
     )
     try:
         return visible_articles(user, audience).get(slug=slug)
     except Article.DoesNotExist:
-        raise Http404(_("Article introuvable"))
+        raise NotFound(_("Article introuvable"))
 
 
 def articles_due_for_review(user, today: dt.date | None = None):
@@ -237,7 +238,7 @@ def get_conversation(user, conversation_id) -> Conversation:
     try:
         return Conversation.objects.select_related("topic").get(pk=int(conversation_id), user=user)
     except (Conversation.DoesNotExist, TypeError, ValueError):
-        raise Http404(_("Conversation introuvable"))
+        raise NotFound(_("Conversation introuvable"))
 
 
 def chat_is_available(topic: Topic | None) -> bool:
@@ -352,7 +353,7 @@ def post_chatbot_message(user, text: str, conversation_id=None) -> dict:
                     pk=int(conversation_id), user=user
                 )
             except (Conversation.DoesNotExist, TypeError, ValueError):
-                raise Http404(_("Conversation introuvable"))
+                raise NotFound(_("Conversation introuvable"))
             idle_since = now - dt.timedelta(minutes=CONVERSATION_IDLE_MINUTES)
             if conversation.last_activity_at < idle_since:
                 conversation = None  # a new visit: a new conversation (fresh failure count)
@@ -462,7 +463,7 @@ def rate_turn(user, turn_id, value) -> dict:
                 pk=int(turn_id), conversation__user=user
             )
         except (Turn.DoesNotExist, TypeError, ValueError):
-            raise Http404(_("Réponse introuvable"))
+            raise NotFound(_("Réponse introuvable"))
         if turn.outcome != Turn.Outcome.ANSWERED:
             raise ValidationError(_("Seules les réponses de l'assistant peuvent être notées."))
         conversation = Conversation.objects.select_for_update().get(pk=turn.conversation_id)
@@ -487,7 +488,7 @@ def rate_turn(user, turn_id, value) -> dict:
 def record_handoff(user, conversation_id, kind: str) -> str:
     """The citizen chose a hand-off option: remember it (first choice wins) and return the URL."""
     if kind not in ("chat", "message", "callback"):
-        raise Http404(_("Relais inconnu"))
+        raise NotFound(_("Relais inconnu"))
     conversation = get_conversation(user, conversation_id)
     Conversation.objects.filter(pk=conversation.pk, handed_off_at__isnull=True).update(
         handoff_kind=kind, handed_off_at=timezone.now(), handoff_offered=True
@@ -504,7 +505,7 @@ def handoff_transcript(conversation_id, user) -> str:
         return ""
     try:
         conversation = get_conversation(user, conversation_id)
-    except Http404:
+    except NotFound:
         return ""
     lines = [
         _("Échange avec l'assistant virtuel du %(date)s :")
@@ -528,7 +529,7 @@ def handoff_context(conversation_id, user) -> dict | None:
     """What a hand-off target needs: topic slug, fragility and the transcript (owner only)."""
     try:
         conversation = get_conversation(user, conversation_id)
-    except Http404:
+    except NotFound:
         return None
     return {
         "conversation": conversation.pk,

@@ -109,7 +109,7 @@ def faq_topic(request, slug):
 @require_GET
 def article_detail(request, slug):
     user = request.user if request.user.is_authenticated else None
-    article = services.get_article_or_404(slug, user)
+    article = services.get_article(slug, user)
     related = services.visible_articles(
         user, "agent" if user and user.is_staff_member else "public"
     )
@@ -130,7 +130,7 @@ def article_detail(request, slug):
 def article_media(request, slug, kind):
     """Tutorial video and its captions (private storage: served only for readable articles)."""
     user = request.user if request.user.is_authenticated else None
-    article = services.get_article_or_404(slug, user)
+    article = services.get_article(slug, user)
     field = article.video if kind == "video" else article.video_captions
     if not field:
         raise Http404

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.db import transaction
-
 from contactcenter.models import Case, Event
-
-logger = logging.getLogger("routing")
 
 # Status changes that free the owner's slot (the case no longer counts in their load).
 FREEING_STATUSES = {
@@ -23,10 +17,7 @@ def on_case_needs_routing(sender, case_id, **kwargs):
     """Sent after commit by ``open_case``/``request_routing``: queue the assignment task."""
     from .tasks import route_case
 
-    try:
-        route_case.delay(case_id)
-    except Exception:  # broker down: the queue sweep (beat) routes it later
-        logger.exception("routing: could not queue route_case(%s)", case_id)
+    route_case.delay_on_commit(case_id)  # broker down: logged, the queue sweep routes it later
 
 
 def on_event_saved(sender, instance: Event, created: bool, **kwargs):
@@ -45,13 +36,7 @@ def on_event_saved(sender, instance: Event, created: bool, **kwargs):
         return
     from .tasks import assign_agent
 
-    def queue():
-        try:
-            assign_agent.delay(agent_id)
-        except Exception:
-            logger.exception("routing: could not queue assign_agent(%s)", agent_id)
-
-    transaction.on_commit(queue)
+    assign_agent.delay_on_commit(agent_id)
 
 
 def on_demo_loaded(sender, people=None, real_hours=False, **kwargs):

@@ -198,21 +198,11 @@ def _on_commit(func) -> None:
 
 
 def _queue_task(task_name: str, *args, **options) -> None:
-    """Queue a routing task after commit (eager in development and tests)."""
+    """Queue a routing task after commit (``apply_async_on_commit``: a broker failure is
+    logged, the beat sweeps catch up). Tasks are looked up by name: tasks import services."""
     from . import tasks
 
-    task = getattr(tasks, task_name)
-
-    def send():
-        try:
-            if options:
-                task.apply_async(args=args, **options)
-            else:
-                task.delay(*args)
-        except Exception:  # broker down: the beat sweeps will catch up
-            logger.exception("routing: could not queue %s%r", task_name, args)
-
-    transaction.on_commit(send)
+    getattr(tasks, task_name).apply_async_on_commit(args, **options)
 
 
 # --- Availability signal ----------------------------------------------------------------------

@@ -205,10 +205,13 @@ def test_page_renders_with_no_data_at_all(client_as, admin_user, frozen_now):
     assert "Aucune donnée sur la période." in response.content.decode()
 
 
-def test_missing_past_days_are_computed_and_queued_for_storage(client_as, supervisor, two_services):
+def test_missing_past_days_are_computed_and_queued_for_storage(
+    client_as, supervisor, two_services, django_capture_on_commit_callbacks
+):
     from contactcenter.models import DailyKpiRun
 
-    response = client_as(supervisor).get(URL, {"periode": "7j"})
+    with django_capture_on_commit_callbacks(execute=True):  # the task is queued on commit
+        response = client_as(supervisor).get(URL, {"periode": "7j"})
     assert response.status_code == 200
     # Celery is eager in tests: the catch-up task stored the past days (from the first one
     # with data: the days before have nothing to count).
