@@ -86,10 +86,38 @@ class User(AbstractUser):
 
 
 class Service(models.Model):
+    class HolidayZone(models.TextChoices):
+        """Where the service's public holidays come from (see routing.calendar)."""
+
+        METROPOLE = "metropole", _("Métropole")
+        ALSACE_MOSELLE = "alsace-moselle", _("Alsace-Moselle")
+        GUADELOUPE = "guadeloupe", _("Guadeloupe")
+        MARTINIQUE = "martinique", _("Martinique")
+        GUYANE = "guyane", _("Guyane")
+        REUNION = "reunion", _("La Réunion")
+        MAYOTTE = "mayotte", _("Mayotte")
+        SAINT_BARTHELEMY = "saint-barthelemy", _("Saint-Barthélemy")
+        SAINT_MARTIN = "saint-martin", _("Saint-Martin")
+        SAINT_PIERRE_ET_MIQUELON = "saint-pierre-et-miquelon", _("Saint-Pierre-et-Miquelon")
+        NOUVELLE_CALEDONIE = "nouvelle-caledonie", _("Nouvelle-Calédonie")
+        POLYNESIE_FRANCAISE = "polynesie-francaise", _("Polynésie française")
+        WALLIS_ET_FUTUNA = "wallis-et-futuna", _("Wallis-et-Futuna")
+
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("nom"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("actif"), default=True)
+    holiday_zone = models.CharField(
+        _("zone des jours fériés"),
+        max_length=32,
+        choices=HolidayZone.choices,
+        default=HolidayZone.METROPOLE,
+        help_text=_(
+            "Les jours fériés où le service est fermé (horaires d'ouverture, tchat, créneaux "
+            "de rappel, délais) : ceux de la métropole, d'Alsace-Moselle ou d'un territoire "
+            "d'outre-mer."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
