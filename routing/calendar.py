@@ -71,6 +71,16 @@ def holiday_name(day: date, zone: str = DEFAULT_ZONE) -> str | None:
     return french_holidays(day.year, zone).get(day)
 
 
+@lru_cache(maxsize=256)
+def _holiday_dates(year: int, zone: str) -> frozenset[date]:
+    return frozenset(_holidays(year, zone, "fr"))
+
+
+def is_holiday(day: date, zone: str = DEFAULT_ZONE) -> bool:
+    """Whether ``day`` is a public holiday of ``zone`` (no name, no language: the hot path)."""
+    return day in _holiday_dates(day.year, zone)
+
+
 def local_tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
@@ -110,7 +120,7 @@ class ServiceCalendar:
             start = datetime.combine(day, dtime.min, tzinfo=tz)
             return [(start, datetime.combine(day + timedelta(days=1), dtime.min, tzinfo=tz))]
         ranges = self.weekly.get(day.weekday()) or []
-        if ranges and self.holiday_name(day):
+        if ranges and is_holiday(day, self.zone):
             ranges = self.holiday_weekly.get(day.weekday()) or []
         if not ranges or any(start <= day <= end for start, end in self.closures):
             return []

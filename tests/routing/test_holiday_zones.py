@@ -130,3 +130,24 @@ def test_callback_slots_skip_the_services_holiday(service_a, topic_a, agent_a, o
     service_a.save()
     slots = services.callback_slots(topic_a, now=paris(2027, 5, 26, 18))
     assert slots[0].start == paris(2027, 5, 27, 8, 30)
+
+
+def test_the_zone_is_edited_in_the_admin(admin_user, client_as, service_a, office_hours):
+    client = client_as(admin_user)
+    url = f"/admin/contactcenter/service/{service_a.pk}/change/"
+    page = client.get(url).content.decode()
+    assert 'name="holiday_zone"' in page and "La Réunion" in page
+    response = client.post(
+        url,
+        {
+            "code": service_a.code,
+            "name": service_a.name,
+            "description": "",
+            "is_active": "on",
+            "holiday_zone": "alsace-moselle",
+        },
+    )
+    assert response.status_code == 302
+    service_a.refresh_from_db()
+    assert service_a.holiday_zone == "alsace-moselle"
+    assert not calendar_for(service_a.pk).is_open(paris(2029, 12, 26, 10))
