@@ -34,7 +34,8 @@ class AgentProfileInline(admin.StackedInline):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "is_active")
+    list_display = ("name", "code", "holiday_zone", "is_active")
+    list_filter = ("holiday_zone",)
     search_fields = ("name", "code")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from . import phones
 from .models import AgentProfile, Case, Event, Service, Skill, Topic, User
 from .services import add_event, change_status, open_case
 
@@ -185,7 +186,7 @@ def _upsert_person(person: Person, services: dict[str, Service]) -> User:
         username=person.email, email=person.email
     )
     user.first_name, user.last_name, user.role = person.first, person.last, person.role
-    user.mobile_phone = person.mobile and "+33" + person.mobile[1:]
+    user.mobile_phone = person.mobile and phones.parse_mobile(person.mobile)
     user.notify_sms = bool(person.mobile)
     user.is_staff = person.role == User.Role.ADMIN
     user.is_superuser = person.role == User.Role.ADMIN

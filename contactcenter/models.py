@@ -6,26 +6,13 @@ message, status change, note, transfer... is one Event row on it.
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-french_mobile_validator = RegexValidator(
-    regex=r"^(?:\+33|0033|0)[67]\d{8}$",
-    message=_("Saisissez un numéro de mobile français valide, par exemple 06 12 34 56 78."),
-)
-
-
-def normalize_french_mobile(value: str) -> str:
-    """'06 12-34.56 78' -> '+33612345678'. Callers validate with french_mobile_validator first."""
-    digits = "".join(ch for ch in value if ch.isdigit() or ch == "+")
-    if digits.startswith("0033"):
-        digits = "+33" + digits[4:]
-    elif digits.startswith("0"):
-        digits = "+33" + digits[1:]
-    return digits
+from . import phones
 
 
 class GuichetUserManager(UserManager):
@@ -43,8 +30,12 @@ class User(AbstractUser):
 
     role = models.CharField(_("rôle"), max_length=16, choices=Role.choices, default=Role.CITIZEN)
     email = models.EmailField(_("adresse électronique"), unique=True)
+    # E.164 ("+33612345678", "+262692123456"): see contactcenter.phones.
     mobile_phone = models.CharField(
-        _("téléphone mobile"), max_length=20, blank=True, validators=[french_mobile_validator]
+        _("téléphone mobile"),
+        max_length=phones.MAX_LENGTH,
+        blank=True,
+        validators=[phones.validate_mobile],
     )
     notify_email = models.BooleanField(_("alertes par courriel"), default=True)
     notify_sms = models.BooleanField(_("alertes par SMS"), default=False)
@@ -58,6 +49,12 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("utilisateur")
         verbose_name_plural = _("utilisateurs")
+
+    def clean(self):
+        super().clean()
+        if self.mobile_phone:
+            # Stored in E.164 whatever the format typed (admin included).
+            self.mobile_phone = phones.normalize_stored(self.mobile_phone, mobile=True)
 
     @property
     def is_citizen(self) -> bool:
@@ -86,10 +83,38 @@ class User(AbstractUser):
 
 
 class Service(models.Model):
+    class HolidayZone(models.TextChoices):
+        """Where the service's public holidays come from (see routing.calendar)."""
+
+        METROPOLE = "metropole", _("Métropole")
+        ALSACE_MOSELLE = "alsace-moselle", _("Alsace-Moselle")
+        GUADELOUPE = "guadeloupe", _("Guadeloupe")
+        MARTINIQUE = "martinique", _("Martinique")
+        GUYANE = "guyane", _("Guyane")
+        REUNION = "reunion", _("La Réunion")
+        MAYOTTE = "mayotte", _("Mayotte")
+        SAINT_BARTHELEMY = "saint-barthelemy", _("Saint-Barthélemy")
+        SAINT_MARTIN = "saint-martin", _("Saint-Martin")
+        SAINT_PIERRE_ET_MIQUELON = "saint-pierre-et-miquelon", _("Saint-Pierre-et-Miquelon")
+        NOUVELLE_CALEDONIE = "nouvelle-caledonie", _("Nouvelle-Calédonie")
+        POLYNESIE_FRANCAISE = "polynesie-francaise", _("Polynésie française")
+        WALLIS_ET_FUTUNA = "wallis-et-futuna", _("Wallis-et-Futuna")
+
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("nom"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("actif"), default=True)
+    holiday_zone = models.CharField(
+        _("zone des jours fériés"),
+        max_length=32,
+        choices=HolidayZone.choices,
+        default=HolidayZone.METROPOLE,
+        help_text=_(
+            "Les jours fériés où le service est fermé (horaires d'ouverture, tchat, créneaux "
+            "de rappel, délais) : ceux de la métropole, d'Alsace-Moselle ou d'un territoire "
+            "d'outre-mer."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -13,9 +13,10 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter import phones
 from contactcenter.attachments import check_uploads
 from contactcenter.forms import DsfrFormMixin
-from contactcenter.models import Case, Topic, User, french_mobile_validator, normalize_french_mobile
+from contactcenter.models import Case, Topic, User
 
 from .services import SUBJECT_MAX_CHARS, check_body, check_subject
 
@@ -155,12 +156,13 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
         help_texts = {
             "notify_email": _("À l'adresse de votre compte."),
             "notify_sms": _("Nécessite un numéro de mobile français."),
-            "mobile_phone": _("Format attendu : 06 12 34 56 78 ou +33 6 12 34 56 78."),
+            "mobile_phone": _(
+                "Un mobile de métropole ou d'outre-mer, par exemple 06 12 34 56 78, "
+                "0692 12 34 56 ou +687 75 12 34."
+            ),
         }
         widgets = {
-            "mobile_phone": forms.TextInput(
-                attrs={"autocomplete": "tel-national", "inputmode": "tel"}
-            )
+            "mobile_phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"})
         }
 
     def __init__(self, *args, **kwargs):
@@ -171,9 +173,7 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
         raw = (self.cleaned_data.get("mobile_phone") or "").strip()
         if not raw:
             return ""
-        compact = "".join(ch for ch in raw if ch not in " .-()")
-        french_mobile_validator(compact)
-        return normalize_french_mobile(compact)
+        return phones.parse_mobile(raw)
 
     def clean(self):
         cleaned = super().clean()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -25,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from contactcenter.models import Case, Channel, Event, User, normalize_french_mobile
+from contactcenter import phones
+from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event
 
 from .models import Notification
@@ -81,7 +83,10 @@ def _address(user: User, channel: str) -> str:
     if channel == Notification.NotificationChannel.EMAIL:
         return user.email if user.notify_email and user.email else ""
     if user.notify_sms and user.mobile_phone:
-        return normalize_french_mobile(user.mobile_phone)
+        try:
+            return phones.parse_mobile(user.mobile_phone)
+        except ValidationError:
+            return ""  # no SMS to a number that is not a French mobile
     return ""
 
 

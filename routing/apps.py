@@ -9,7 +9,7 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from contactcenter.models import Event
+        from contactcenter.models import Event, Service
         from contactcenter.signals import case_needs_routing, demo_loaded
 
         from . import receivers
@@ -33,3 +33,5 @@ class RoutingConfig(AppConfig):
             uid = f"routing.hours.{model.__name__}"
             post_save.connect(receivers.on_hours_changed, sender=model, dispatch_uid=f"{uid}.s")
             post_delete.connect(receivers.on_hours_changed, sender=model, dispatch_uid=f"{uid}.d")
+        # A service's holiday zone is part of its calendar.
+        post_save.connect(receivers.on_service_saved, sender=Service, dispatch_uid="routing.svc")

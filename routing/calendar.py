@@ -1,5 +1,8 @@
 """Business calendar of a service: weekly opening ranges, French public holidays, closures.
 
+Public holidays come from the ``holidays`` package, for the service's holiday zone (metropole,
+Alsace-Moselle, each overseas department and collectivity).
+
 All arithmetic happens in the project time zone (Europe/Paris) so that daylight-saving changes
 and "8:30 local" stay right. A service with no weekly range configured is treated as always open
 (24/7, holidays ignored): configure opening hours to get business-time SLAs.
@@ -15,50 +18,67 @@ from datetime import time as dtime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 SEARCH_DAYS = 400  # never loop forever on a calendar that is closed for a year
 
 
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month, day = divmod(h + ell - 7 * m + 114, 31)
-    return date(year, month, day + 1)
+# The holiday zone of a service (``Service.holiday_zone``) -> subdivision of the ``holidays``
+# package's France calendar (None: the national list of metropolitan France). Alsace and
+# Moselle share the same two extra days (Good Friday, 26 December).
+HOLIDAY_SUBDIVISIONS: dict[str, str | None] = {
+    "metropole": None,
+    "alsace-moselle": "6AE",
+    "guadeloupe": "971",
+    "martinique": "972",
+    "guyane": "973",
+    "reunion": "974",
+    "mayotte": "976",
+    "saint-barthelemy": "BL",
+    "saint-martin": "MF",
+    "saint-pierre-et-miquelon": "PM",
+    "nouvelle-caledonie": "NC",
+    "polynesie-francaise": "PF",
+    "wallis-et-futuna": "WF",
+}
+DEFAULT_ZONE = "metropole"
 
 
-@lru_cache(maxsize=64)
-def french_holidays(year: int) -> dict[date, str]:
-    """The 11 national public holidays of metropolitan France (Alsace-Moselle extras excluded)."""
-    easter = easter_sunday(year)
-    return {
-        date(year, 1, 1): "Jour de l'an",
-        easter + timedelta(days=1): "Lundi de Pâques",
-        date(year, 5, 1): "Fête du Travail",
-        date(year, 5, 8): "Victoire 1945",
-        easter + timedelta(days=39): "Ascension",
-        easter + timedelta(days=50): "Lundi de Pentecôte",
-        date(year, 7, 14): "Fête nationale",
-        date(year, 8, 15): "Assomption",
-        date(year, 11, 1): "Toussaint",
-        date(year, 11, 11): "Armistice 1918",
-        date(year, 12, 25): "Noël",
-    }
+def _holiday_language() -> str:
+    # The package names holidays in French ("fr") or American English ("en_US").
+    return "en_US" if (get_language() or "fr").startswith("en") else "fr"
 
 
-def holiday_name(day: date) -> str | None:
-    return french_holidays(day.year).get(day)
+@lru_cache(maxsize=256)
+def _holidays(year: int, zone: str, language: str) -> dict[date, str]:
+    subdiv = HOLIDAY_SUBDIVISIONS.get(zone)
+    days = holidays.France(years=year, subdiv=subdiv, language=language)
+    return dict(days.items())
+
+
+def french_holidays(year: int, zone: str = DEFAULT_ZONE) -> dict[date, str]:
+    """The public holidays of a French zone (see ``HOLIDAY_SUBDIVISIONS``) in ``year``, named
+    in the active language: the 11 national days, plus the zone's own (Good Friday and
+    26 December in Alsace-Moselle, abolition of slavery overseas...)."""
+    return _holidays(year, zone, _holiday_language())
+
+
+def holiday_name(day: date, zone: str = DEFAULT_ZONE) -> str | None:
+    return french_holidays(day.year, zone).get(day)
+
+
+@lru_cache(maxsize=256)
+def _holiday_dates(year: int, zone: str) -> frozenset[date]:
+    return frozenset(_holidays(year, zone, "fr"))
+
+
+def is_holiday(day: date, zone: str = DEFAULT_ZONE) -> bool:
+    """Whether ``day`` is a public holiday of ``zone`` (no name, no language: the hot path)."""
+    return day in _holiday_dates(day.year, zone)
 
 
 def local_tz() -> ZoneInfo:
@@ -73,6 +93,11 @@ class ServiceCalendar:
     closures: list[tuple[date, date]] = field(default_factory=list)
     # The weekly ranges that stay open on public holidays (a subset of ``weekly``).
     holiday_weekly: dict[int, list[tuple[dtime, dtime]]] = field(default_factory=dict)
+    # Which public holidays apply: a key of ``HOLIDAY_SUBDIVISIONS`` (the service's setting).
+    zone: str = DEFAULT_ZONE
+
+    def holiday_name(self, day: date) -> str | None:
+        return holiday_name(day, self.zone)
 
     @property
     def always_open(self) -> bool:
@@ -80,7 +105,7 @@ class ServiceCalendar:
 
     def closed_reason(self, day: date) -> str | None:
         """Why a day with weekly ranges is closed anyway (holiday or closure), else None."""
-        name = holiday_name(day)
+        name = self.holiday_name(day)
         if name:
             return name
         for start, end in self.closures:
@@ -95,7 +120,7 @@ class ServiceCalendar:
             start = datetime.combine(day, dtime.min, tzinfo=tz)
             return [(start, datetime.combine(day + timedelta(days=1), dtime.min, tzinfo=tz))]
         ranges = self.weekly.get(day.weekday()) or []
-        if ranges and holiday_name(day):
+        if ranges and is_holiday(day, self.zone):
             ranges = self.holiday_weekly.get(day.weekday()) or []
         if not ranges or any(start <= day <= end for start, end in self.closures):
             return []
@@ -230,6 +255,8 @@ def calendar_for(service_id: int) -> ServiceCalendar:
         hit = _cache.get(service_id)
         if hit and now - hit[0] < CACHE_SECONDS:
             return hit[1]
+    from contactcenter.models import Service
+
     from .models import Closure, OpeningHours
 
     weekly: dict[int, list[tuple[dtime, dtime]]] = {}
@@ -245,7 +272,13 @@ def calendar_for(service_id: int) -> ServiceCalendar:
     closures = list(
         Closure.objects.filter(service_id=service_id).values_list("start_date", "end_date")
     ) + list(Closure.objects.filter(service__isnull=True).values_list("start_date", "end_date"))
-    cal = ServiceCalendar(weekly=weekly, closures=closures, holiday_weekly=holiday_weekly)
+    zone = (
+        Service.objects.filter(pk=service_id).values_list("holiday_zone", flat=True).first()
+        or DEFAULT_ZONE
+    )
+    cal = ServiceCalendar(
+        weekly=weekly, closures=closures, holiday_weekly=holiday_weekly, zone=zone
+    )
     with _cache_lock:
         _cache[service_id] = (now, cal)
     return cal
@@ -347,7 +380,7 @@ def chat_schedule_text(cal: ServiceCalendar, at: datetime | None = None) -> str:
     today = at.date()
     reason = None
     if cal.weekly.get(today.weekday()) and not cal.ranges_on(today):
-        reason = holiday_name(today) or gettext("fermeture exceptionnelle")
+        reason = cal.holiday_name(today) or gettext("fermeture exceptionnelle")
     reopening = cal.next_open(at)
     if reopening is not None:
         text = gettext("%(text)s (réouverture %(day)s à %(time)s)") % {

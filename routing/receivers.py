@@ -45,6 +45,17 @@ def on_demo_loaded(sender, people=None, real_hours=False, **kwargs):
     load_demo(people or {}, real_hours=real_hours)
 
 
+def on_service_saved(sender, instance, created=False, **kwargs):
+    """A service edited (its holiday zone may have changed): forget the cached calendars and
+    recompute its chat availability after commit."""
+    from .calendar import clear_calendar_cache
+    from .services import schedule_availability_refresh
+
+    clear_calendar_cache()
+    if not created:
+        schedule_availability_refresh([instance.pk])
+
+
 def on_hours_changed(sender, instance, **kwargs):
     """Opening hours or a closure saved or deleted (admin): recompute the chat availability
     after commit and push what changed to the open pages (no agent has to toggle their status).

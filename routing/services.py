@@ -28,7 +28,6 @@ import functools
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +54,8 @@ from contactcenter.models import (
     User,
 )
 from contactcenter.permissions import user_service_ids
+from contactcenter.phones import format_phone  # noqa: F401  (re-exported)
+from contactcenter.phones import parse_phone as normalize_phone
 from contactcenter.services import (
     add_event,
     change_status,
@@ -1738,30 +1739,6 @@ CALLBACK_SLOT = timedelta(minutes=30)
 CALLBACK_LEAD = timedelta(minutes=15)
 CALLBACK_DAYS = 5
 CALLBACK_RETRY_DELAY = timedelta(hours=1)
-PHONE_RE = re.compile(r"^(?:\+33|0033|0)[1-9]\d{8}$")
-
-
-def normalize_phone(value: str) -> str:
-    """Validate a French phone number (mobile or landline) and return it as +33XXXXXXXXX."""
-    compact = re.sub(r"[\s.\-()]", "", value or "")
-    if not PHONE_RE.match(compact):
-        raise ValidationError(
-            _("Saisissez un numéro de téléphone français valide, par exemple 01 23 45 67 89."),
-            code="invalid_phone",
-        )
-    if compact.startswith("0033"):
-        return "+33" + compact[4:]
-    if compact.startswith("0"):
-        return "+33" + compact[1:]
-    return compact
-
-
-def format_phone(value: str) -> str:
-    """+33612345678 -> 06 12 34 56 78."""
-    if value.startswith("+33") and len(value) == 12:
-        local = "0" + value[3:]
-        return " ".join(local[i : i + 2] for i in range(0, 10, 2))
-    return value
 
 
 def slot_capacity(topic: Topic) -> int:

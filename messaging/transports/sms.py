@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
+
+from contactcenter import phones
 
 from .base import PermanentTransportError, Transport
 
@@ -40,8 +43,9 @@ class SmsTransport(Transport):
     channel = "sms"
 
     def send(self, notification) -> str:
-        if not notification.address.startswith("+"):
-            raise PermanentTransportError("SMS address is not in international format")
-        return get_sms_backend().send(
-            notification.address, notification.text, notification.idempotency_key
-        )
+        # The backend always gets a French mobile in E.164 ("+262692123456").
+        try:
+            to = phones.parse_mobile(notification.address)
+        except ValidationError:
+            raise PermanentTransportError("SMS address is not a French mobile number")
+        return get_sms_backend().send(to, notification.text, notification.idempotency_key)

@@ -25,7 +25,7 @@ def test_sheet_shows_identity_preferences_open_cases_and_counts(
     assert response.status_code == 200
     html = response.content.decode()
     assert "Camille Martin" in html and "camille.martin@example.fr" in html
-    assert "+33612345678" in html
+    assert "06 12 34 56 78" in html  # stored +33612345678, shown as dialled
     sheet = response.context["sheet"]
     assert [c.reference for c in sheet.open_cases] == [case_a.reference]
     counts = {value: n for value, _label, n in sheet.channel_counts}

@@ -128,7 +128,7 @@ def test_citizen_space_pages_are_accessible_and_errors_are_precise(new_page, che
     page.get_by_label(re.compile("^Numéro de téléphone mobile")).fill("01 23 45 67 89")
     page.get_by_role("button", name="Enregistrer").click()
     error = page.locator(".fr-message--error")
-    assert "numéro de mobile français valide" in error.inner_text()
+    assert "Ce numéro n'est pas un numéro de mobile" in error.inner_text()
     assert page.get_by_label(re.compile("^Numéro de téléphone mobile")).input_value() == (
         "01 23 45 67 89"
     )

@@ -34,7 +34,7 @@ def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
     citizen.get_by_label("Objet de votre appel").fill("Question sur mon prélèvement à la source")
     slot.select_option(index=1)
     citizen.get_by_role("button", name="Demander à être rappelé").click()
-    expect(citizen.locator("main")).to_contain_text("Saisissez un numéro de téléphone français")
+    expect(citizen.locator("main")).to_contain_text("Commencez le numéro par 0")
     expect(citizen.get_by_label("Objet de votre appel")).to_have_value(
         "Question sur mon prélèvement à la source"
     )

@@ -8,11 +8,13 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
-from contactcenter.models import Event
+from contactcenter.models import Event, User
 from contactcenter.services import notify_citizen
 from messaging import notifications, services
 from messaging.models import Notification
 from messaging.tasks import flush_outbox, send_notification
+from messaging.transports.base import PermanentTransportError
+from messaging.transports.sms import SmsTransport
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +81,40 @@ def test_sms_goes_to_the_normalised_french_mobile(
     both_channels.save()
     reply(case_a, agent_a, django_capture_on_commit_callbacks)
     assert sms_recorder[0][0] == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent_to"),
+    [
+        ("0692 12 34 56", "+262692123456"),
+        ("+33692123456", "+262692123456"),  # as the former check stored it
+        ("+594694201234", "+594694201234"),
+        ("+689 87 12 34 56", "+68987123456"),
+    ],
+)
+def test_sms_goes_to_the_e164_number_of_an_overseas_mobile(
+    case_a,
+    agent_a,
+    both_channels,
+    sms_recorder,
+    django_capture_on_commit_callbacks,
+    stored,
+    sent_to,
+):
+    User.objects.filter(pk=both_channels.pk).update(mobile_phone=stored)
+    reply(case_a, agent_a, django_capture_on_commit_callbacks)
+    assert sms_recorder[0][0] == sent_to
+    assert Notification.objects.get(channel="sms").address == sent_to
+
+
+def test_sms_transport_refuses_an_address_that_is_not_a_mobile(case_a, citizen, sms_recorder):
+    citizen.notify_email, citizen.notify_sms = False, True
+    citizen.save()
+    (row,) = notifications.queue_for_citizen(citizen.pk, case_a.pk, "reply")
+    row.address = "+33123456789"  # a landline
+    with pytest.raises(PermanentTransportError):
+        SmsTransport().send(row)
+    assert sms_recorder == []
 
 
 @pytest.mark.parametrize(

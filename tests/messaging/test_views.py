@@ -412,20 +412,46 @@ def test_preferences_save_email_and_sms_with_normalised_mobile(client_as, citize
     assert citizen.mobile_phone == "+33798765432"
 
 
+@pytest.mark.parametrize(
+    ("number", "stored"),
+    [
+        ("0692 12 34 56", "+262692123456"),
+        ("+590 690 00 12 34", "+590690001234"),
+        ("0696 20 12 34", "+596696201234"),
+        ("+687 75 12 34", "+687751234"),
+    ],
+)
+def test_preferences_accept_an_overseas_mobile(client_as, citizen, number, stored):
+    response = client_as(citizen).post(
+        reverse("messaging:preferences"), {"notify_sms": "on", "mobile_phone": number}
+    )
+    assert response.status_code == 302
+    citizen.refresh_from_db()
+    assert citizen.mobile_phone == stored
+
+
 def test_preferences_none_is_allowed(client_as, citizen):
     client_as(citizen).post(reverse("messaging:preferences"), {"mobile_phone": ""})
     citizen.refresh_from_db()
     assert not citizen.notify_email and not citizen.notify_sms
 
 
-@pytest.mark.parametrize("number", ["01 23 45 67 89", "06 12", "+44 7700 900123", "abc"])
-def test_preferences_refuse_a_non_french_mobile_and_keep_it(client_as, citizen, number):
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("01 23 45 67 89", "Ce numéro n'est pas un numéro de mobile"),
+        ("06 12", "Ce numéro est trop court"),
+        ("+44 7700 900123", "l'indicatif +44 n'est pas français"),
+        ("abc", "Un numéro de téléphone ne contient que des chiffres"),
+    ],
+)
+def test_preferences_refuse_a_non_french_mobile_and_keep_it(client_as, citizen, number, message):
     response = client_as(citizen).post(
         reverse("messaging:preferences"), {"notify_sms": "on", "mobile_phone": number}
     )
     assert response.status_code == 400
     page = html(response)
-    assert "Saisissez un numéro de mobile français valide" in page
+    assert message.replace("'", "&#x27;") in page
     assert f'value="{number}"' in page
     citizen.refresh_from_db()
     assert citizen.mobile_phone == "+33612345678"

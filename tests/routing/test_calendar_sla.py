@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from contactcenter.models import Case
 from routing import services
-from routing.calendar import calendar_for, easter_sunday, french_holidays
+from routing.calendar import calendar_for, french_holidays
 from routing.models import Closure, OpeningHours, SlaPolicy
 from routing.sla import deadline_for, sla_state
 
@@ -32,20 +32,6 @@ def office_hours(service_a):
             service=service_a, weekday=weekday, start=time(13, 30), end=time(17, 30)
         )
     return calendar_for(service_a.pk)
-
-
-@pytest.mark.parametrize(
-    ("year", "expected"),
-    [
-        (2024, date(2024, 3, 31)),
-        (2025, date(2025, 4, 20)),
-        (2026, date(2026, 4, 5)),
-        (2027, date(2027, 3, 28)),
-        (2038, date(2038, 4, 25)),
-    ],
-)
-def test_easter_dates(year, expected):
-    assert easter_sunday(year) == expected
 
 
 def test_french_holidays_2026():

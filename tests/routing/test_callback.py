@@ -116,7 +116,9 @@ def test_booking_end_to_end(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("phone", "12345", "Saisissez un numéro de téléphone français valide"),
+        ("phone", "12345", "Commencez le numéro par 0 (par exemple 06 12 34 56 78)"),
+        ("phone", "+44 20 7946 0958", "l'indicatif +44 n'est pas français"),
+        ("phone", "06 12 34", "Ce numéro est trop court"),
         ("description", "  ", "Décrivez en quelques mots l'objet de votre appel."),
         ("slot", "pas-une-date", "Choisissez un créneau dans la liste."),
         ("slot", "2020-01-06T10:00:00+01:00", "Ce créneau est déjà passé"),
@@ -144,8 +146,36 @@ def test_bad_input_is_refused_precisely_and_kept(
     html = response.content.decode()
     assert message.replace("'", "&#x27;") in html
     if field == "phone":
-        assert 'value="12345"' in html  # what was typed stays
+        assert f'value="{value}"' in html  # what was typed stays
     assert not Case.objects.filter(channel="callback").exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored", "shown"),
+    [
+        ("0692 12 34 56", "+262692123456", "0692 12 34 56"),
+        ("+596 696 20 12 34", "+596696201234", "0696 20 12 34"),
+        ("+687 75 12 34", "+687751234", "+687 75.12.34"),
+    ],
+)
+def test_an_overseas_number_is_stored_in_e164_and_shown_as_dialled(
+    client_as, citizen, topic_a, agent_a, always_open, typed, stored, shown
+):
+    case = services.request_callback(
+        citizen=citizen, topic=topic_a, phone=typed, description="a", slot=first_slot(topic_a).start
+    )
+    assert case.callback.phone == stored
+    page = client_as(citizen).get(f"/rappel/{case.pk}/").content.decode()
+    assert shown in page
+
+
+def test_the_form_prefills_an_overseas_mobile_as_dialled(
+    client_as, citizen, topic_a, agent_a, always_open
+):
+    citizen.mobile_phone = "+262692123456"
+    citizen.save()
+    html = client_as(citizen).get("/rappel/nouveau/?topic=impots").content.decode()
+    assert 'value="0692 12 34 56"' in html
 
 
 def test_full_slot_is_not_offered_twice(citizen, citizen2, topic_a, agent_a, always_open):
