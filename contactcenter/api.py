@@ -24,6 +24,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .exceptions import DomainError, InvalidState, NotAllowed, NotFound
+from .idempotency import IDEMPOTENCY_HEADER
 
 NON_FIELD = "non_field_errors"
 
@@ -137,6 +138,11 @@ class GuichetAutoSchema(AutoSchema):
         if self.method in ("POST", "PUT", "PATCH"):
             statuses["409"] = "L'état de l'objet ne permet pas cette action."
             statuses["415"] = "Type de contenu de la requête non pris en charge."
+        if any(
+            getattr(parameter, "name", None) == IDEMPOTENCY_HEADER.name
+            for parameter in self.get_override_parameters()
+        ):
+            statuses["422"] = "Clé d'idempotence déjà utilisée pour une autre requête."
         if getattr(self.view, "throttle_classes", None):
             statuses["429"] = "Trop de requêtes : réessayez plus tard."
         # Statuses an operation adds (e.g. a 404 for an object named in the request body).

@@ -180,3 +180,24 @@ def test_close_takes_a_json_object_or_nothing(client_as, agent_a, case_a):
     assert garbage.status_code == 415
     case_a.refresh_from_db()
     assert case_a.status != Case.Status.CLOSED
+
+
+def test_a_reused_idempotency_key_answers_a_documented_422(client_as, citizen, case_a):
+    client = client_as(citizen)
+    schema = json.loads(client.get("/api/schema/?format=json").content)
+    keyed = [
+        (path, method, operation["responses"])
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+    assert len(keyed) >= 5
+    for path, method, responses in keyed:
+        assert "422" in responses, (method, path)
+    path = f"/api/cases/{case_a.reference}/messages/"
+    headers = {"HTTP_IDEMPOTENCY_KEY": "cle-de-test-1"}
+    first = client.post(path, {"body": "Bonjour"}, content_type="application/json", **headers)
+    assert first.status_code == 201, first.content
+    other = client.post(path, {"body": "Autre"}, content_type="application/json", **headers)
+    assert other.status_code == 422
+    assert set(other.json()) == {"detail"} and "idempotence" in other.json()["detail"]
