@@ -2,6 +2,8 @@
 a supervisor of service A, an admin. Every test module uses these rather than its own."""
 
 import pytest
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
 from contactcenter.models import AgentProfile, Case, Service, Skill, Topic, User
@@ -165,6 +167,16 @@ def case_b(citizen2, topic_b):
         route=False,
     )
     return case
+
+
+def session_cookie(user) -> str:
+    """A logged-in session of ``user`` in the database; its key is the ``sessionid`` cookie."""
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
 
 
 def client_for(user) -> Client:

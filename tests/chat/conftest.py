@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
 
 from chat import services
@@ -17,6 +15,7 @@ from chat.consumers import db
 from chat.models import Conversation
 from routing.calendar import clear_calendar_cache
 from routing.services import set_status
+from tests.conftest import session_cookie
 
 ORIGIN = b"http://testserver"
 
@@ -30,15 +29,6 @@ def _fresh_state(settings):
     yield
     cache.clear()
     clear_calendar_cache()
-
-
-def session_cookie(user) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
 
 
 def application():

@@ -13,8 +13,6 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
@@ -22,6 +20,7 @@ from django.utils import timezone
 
 from contactcenter import sockets
 from routing import services as routing
+from tests.conftest import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,15 +30,6 @@ ORIGIN = b"http://testserver"
 @pytest.fixture(autouse=True)
 def _memory_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-def new_session(user) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
 
 
 async def connect(path: str, session_key: str) -> tuple[WebsocketCommunicator, bool, int | None]:
@@ -52,7 +42,7 @@ async def connect(path: str, session_key: str) -> tuple[WebsocketCommunicator, b
 
 
 async def open_for(path: str, user, session_key: str | None = None):
-    key = session_key or await database_sync_to_async(new_session)(user)
+    key = session_key or await database_sync_to_async(session_cookie)(user)
     comm, connected, code = await connect(path, key)
     assert connected, f"{path} refused ({code})"
     comm.session_key = key

@@ -4,46 +4,16 @@ Real concurrency needs PostgreSQL (row locks, separate connections per thread); 
 serialises writers on one file and the in-memory test database is not shared between threads.
 """
 
-import threading
 import uuid
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 
 from contactcenter.models import Case, IdempotencyKey
+from tests.concurrency import POSTGRES_ONLY, race
 from tests.conftest import client_for
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not settings.USING_POSTGRES,
-        reason="needs PostgreSQL: SQLite has no concurrent writers nor row locks to race on",
-    ),
-]
-
-
-def race(workers):
-    """Run the callables at the same instant, each in its own thread and DB connection."""
-    barrier = threading.Barrier(len(workers))
-    results = [None] * len(workers)
-
-    def run(index, work):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each worker got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+pytestmark = POSTGRES_ONLY
 
 
 def post_twice_at_once(user, url, data):
