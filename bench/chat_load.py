@@ -169,28 +169,19 @@ def server_env(args, database_url: str, prefix: str) -> dict:
 
 
 def migrate(env: dict) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        sys.exit(f"migrate failed:\n{result.stderr[-3000:]}")
     # Production settings serve hashed static files: the application refuses to start without
     # the manifest that collectstatic writes (contactcenter.checks.require_static_manifest).
-    result = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        sys.exit(f"collectstatic failed:\n{result.stderr[-3000:]}")
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--verbosity", "0"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            sys.exit(f"{command[0]} failed:\n{result.stderr[-3000:]}")
 
 
 def seed(env: dict, citizens: int, per_agent: int) -> list[dict]:
