@@ -317,21 +317,21 @@ def load(args) -> list[int]:
 
 def later_cursor(agent, citizen, page: int = 11) -> str:
     """The cursor that opens page ``page`` (read once here; the page itself is keyset)."""
+    from console import synthesis
     from contactcenter.models import User
-    from messaging import console
 
     person = User.objects.get(pk=citizen)
     cursor = None
     for _ in range(page - 1):
-        result = console.contact_page(
-            person, console.citizen_visible_case_ids(agent, person), cursor=cursor
+        result = synthesis.contact_page(
+            person, synthesis.citizen_visible_case_ids(agent, person), cursor=cursor
         )
         cursor = result.next_cursor
     return cursor
 
 
 def explain(agent, citizen_id: int, cursor: str | None) -> list[tuple[str, str, str]]:
-    """EXPLAIN ANALYZE of the statements the sheet runs (console.sheet_statements: the visible
+    """EXPLAIN ANALYZE of the statements the sheet runs (synthesis.sheet_statements: the visible
     cases, the counts per channel, the contacts page), as the console runs them: prepared on
     the server. Each is prepared under its own name and executed 6 times (PostgreSQL may then
     keep a generic plan, planned without the parameters' values), and its generic plan is
@@ -339,14 +339,14 @@ def explain(agent, citizen_id: int, cursor: str | None) -> list[tuple[str, str, 
     prepared statement's generic/custom plan counts)."""
     from django.db import connection
 
+    from console import synthesis
     from contactcenter.models import User
-    from messaging import console
 
     citizen = User.objects.get(pk=citizen_id)
     plans = []
     with connection.cursor() as cursor_:
         for number, (label, sql, params) in enumerate(
-            console.sheet_statements(agent, citizen, cursor)
+            synthesis.sheet_statements(agent, citizen, cursor)
         ):
             name = f"bench_sheet_{number}"
             parts = sql.split("%s")  # the statements hold no other "%s" than placeholders

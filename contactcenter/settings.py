@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "messaging",
     "chat",
     "cobrowse",
+    "accounts",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console import synthesis
 from contactcenter import cases
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Event, User
@@ -570,11 +571,11 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     access_form = forms.get("access_form") or AccessReasonForm()
     if request.htmx and cursor and not request.htmx.boosted:
         # "Afficher les contacts plus anciens": only the next rows, not the whole sheet.
-        case_ids = console.citizen_visible_case_ids(request.user, citizen)
+        case_ids = synthesis.citizen_visible_case_ids(request.user, citizen)
         if audit is not None:
             audit()
         try:
-            page = console.contact_page(citizen, case_ids, cursor=cursor)
+            page = synthesis.contact_page(citizen, case_ids, cursor=cursor)
         except ValueError:
             return render(
                 request,
@@ -588,7 +589,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
             {"citizen": citizen, "page": page, "cursor": cursor},
             status=status,
         )
-    sheet = console.synthesis(request.user, citizen)
+    sheet = synthesis.synthesis(request.user, citizen)
     if audit is not None:
         access = audit()
     context = {
@@ -600,7 +601,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
         "access_form": access_form,
     }
     try:
-        context["page"] = console.contact_page(
+        context["page"] = synthesis.contact_page(
             citizen, sheet.visible_case_ids, cursor=cursor or None
         )
     except ValueError:

@@ -4,11 +4,11 @@ statements) select the same cases for every kind of user, on SQLite and on Postg
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from console import synthesis
 from contactcenter import hot
 from contactcenter.models import Case, Transfer, User
 from contactcenter.permissions import case_scope, visible_cases
 from contactcenter.services import open_case
-from messaging import console
 from tests.conftest import make_staff
 
 
@@ -76,11 +76,11 @@ def test_orm_and_sql_readings_agree_for_every_role(
 def test_sheet_reads_the_same_cases_as_the_orm(world, citizen, agent_a):
     cases, _idle = world
     agent = User.objects.get(pk=agent_a.pk)
-    ids = console.citizen_visible_case_ids(agent, citizen)
+    ids = synthesis.citizen_visible_case_ids(agent, citizen)
     assert set(ids) == set(
         visible_cases(agent).filter(citizen=citizen).values_list("pk", flat=True)
     )
-    sheet = console.synthesis(agent, citizen)
+    sheet = synthesis.synthesis(agent, citizen)
     assert set(sheet.visible_case_ids) == set(ids)
     # The citizen's case in service B was transferred to agent A by name: visible; none hidden.
     assert sheet.other_cases_count == 0
