@@ -16,15 +16,15 @@ from django.utils.dateparse import parse_datetime
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 
-from contactcenter import hot
-from contactcenter.models import Case, Channel, Event, Satisfaction, Service, Topic, User
-from contactcenter.permissions import case_scope
-from messaging.console import (
+from console.worklist import (
     ACTIVE_STATUSES,
     _per_language,
     choice_labels,
     label_cases,
 )
+from contactcenter import hot
+from contactcenter.models import Case, Channel, Event, Satisfaction, Service, Topic, User
+from contactcenter.permissions import case_scope
 
 CONTACT_EVENT_TYPES = (
     Event.Type.MESSAGE,

@@ -7,10 +7,10 @@ class ContactcenterConfig(AppConfig):
     verbose_name = _("Centre de contact")
 
     def ready(self):
-        # checks: the guichet.* system checks; kpis: counts logins for the dashboard.
+        # checks: the guichet.* system checks.
         from django.db.backends.signals import connection_created
 
-        from . import checks, hot, kpis  # noqa: F401
+        from . import checks, hot  # noqa: F401
 
         connection_created.connect(hot.use_generic_plans, dispatch_uid="hot.generic_plans")
         # sockets: logout, a password change or a deactivation closes the person's websockets.

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "chat",
     "cobrowse",
     "accounts",
+    "console",
 ]
 
 MIDDLEWARE = [

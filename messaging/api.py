@@ -27,6 +27,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from console.worklist import choice_labels
 from contactcenter.api import (
     NOT_BLANK,
     Conflict,
@@ -47,7 +48,6 @@ from contactcenter.permissions import (
 from contactcenter.services import rate_case
 
 from . import services
-from .console import choice_labels
 from .models import Attachment
 from .views import attachment_for, stream_attachment
 

@@ -10,7 +10,7 @@ from contactcenter import cases
 from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Channel, Service, Topic, User
 
-from . import console
+from . import worklist as console
 
 
 class MultipleFileInput(forms.ClearableFileInput):

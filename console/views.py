@@ -19,7 +19,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import synthesis
 from contactcenter import cases
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Event, User
@@ -29,10 +28,12 @@ from contactcenter.permissions import (
     record_access,
     user_service_ids,
 )
+from messaging import services as thread
+from messaging.views import apply_errors, staff_required
 
-from . import console
-from . import services as thread
-from .console_forms import (
+from . import synthesis
+from . import worklist as console
+from .forms import (
     AccessReasonForm,
     AssignForm,
     CitizenSearchForm,
@@ -43,7 +44,6 @@ from .console_forms import (
     ReplyForm,
     TransferForm,
 )
-from .views import apply_errors, staff_required
 
 # --- "Mon travail" ------------------------------------------------------------------------------
 

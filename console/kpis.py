@@ -68,7 +68,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .models import (
+from contactcenter.models import (
     Case,
     Channel,
     DailyKpi,
