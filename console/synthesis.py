@@ -16,13 +16,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 
-from console.worklist import (
-    ACTIVE_STATUSES,
-    _per_language,
-    choice_labels,
-    label_cases,
-)
+from console.worklist import ACTIVE_STATUSES, label_cases
 from contactcenter import hot
+from contactcenter.labels import choice_labels
+from contactcenter.labels import per_language as _per_language
 from contactcenter.models import Case, Channel, Event, Satisfaction, Service, Topic, User
 from contactcenter.permissions import case_scope
 

@@ -27,7 +27,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from console.worklist import choice_labels
 from contactcenter.api import (
     NOT_BLANK,
     Conflict,
@@ -38,6 +37,7 @@ from contactcenter.api import (
 )
 from contactcenter.attachments import check_upload
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
+from contactcenter.labels import choice_labels
 from contactcenter.models import AuditLog, Case, Event, Topic, Transfer
 from contactcenter.permissions import (
     get_case_or_404,
