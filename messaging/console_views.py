@@ -570,11 +570,13 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     access_form = forms.get("access_form") or AccessReasonForm()
     if request.htmx and cursor and not request.htmx.boosted:
         # "Afficher les contacts plus anciens": only the next rows, not the whole sheet.
-        case_ids = synthesis.citizen_visible_case_ids(request.user, citizen)
+        # The visible cases are read in the page's query (the agent's scope is read here,
+        # before the audit record that needs the agent's services).
+        cases = synthesis.visible_cases_of(request.user, citizen)
         if audit is not None:
             audit()
         try:
-            page = synthesis.contact_page(citizen, case_ids, cursor=cursor)
+            page = synthesis.contact_page(citizen, cases, cursor=cursor)
         except ValueError:
             return render(
                 request,
