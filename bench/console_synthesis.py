@@ -324,7 +324,7 @@ def later_cursor(agent, citizen, page: int = 11) -> str:
     cursor = None
     for _ in range(page - 1):
         result = synthesis.contact_page(
-            person, synthesis.visible_cases_of(agent, person), cursor=cursor
+            person, synthesis.visible_case_links(agent, person), cursor=cursor
         )
         cursor = result.next_cursor
     return cursor
@@ -332,9 +332,8 @@ def later_cursor(agent, citizen, page: int = 11) -> str:
 
 def explain(agent, citizen_id: int, cursor: str | None) -> list[tuple[str, str]]:
     """EXPLAIN ANALYZE of the queries the sheet runs (synthesis.sheet_queries: the visible
-    cases, the counts per channel, the contacts page with the visible case ids and with the
-    visible cases as a subquery, as the htmx partial reads it), built by the same functions
-    as the console's. Django binds the parameters on the client, so each plan is the one
+    cases, the counts per channel, the contacts page), built by the same functions as the
+    console's. Django binds the parameters on the client, so each plan is the one
     PostgreSQL makes for those values. Returns (label, plan)."""
     from console import synthesis
     from contactcenter.models import User

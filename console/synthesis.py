@@ -57,6 +57,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 @dataclass
 class Synthesis:
     citizen: User
+    visible_cases: list[Case]
     visible_case_ids: list[int]
     open_cases: list[Case]
     other_cases_count: int
@@ -146,6 +147,7 @@ def synthesis(user: User, citizen: User) -> Synthesis:
     ]
     return Synthesis(
         citizen=citizen,
+        visible_cases=visible,
         visible_case_ids=case_ids,
         open_cases=open_cases,
         other_cases_count=total - len(visible),
@@ -155,19 +157,19 @@ def synthesis(user: User, citizen: User) -> Synthesis:
     )
 
 
-def _contacts(citizen: User, cases) -> QuerySet[Event]:
-    """A citizen's contacts on some cases (ids, or a queryset of cases read as a subquery):
-    what the counts and the pages share."""
-    return Event.objects.filter(citizen=citizen, case__in=cases, type__in=CONTACT_EVENT_TYPES)
+def _contacts(citizen: User, case_ids: list[int]) -> QuerySet[Event]:
+    """A citizen's contacts on some cases: what the counts and the pages share."""
+    return Event.objects.filter(citizen=citizen, case_id__in=case_ids, type__in=CONTACT_EVENT_TYPES)
 
 
-def _channel_counts_query(citizen: User, cases) -> QuerySet:
-    """(channel, count) of the citizen's contacts on ``cases``."""
-    return _contacts(citizen, cases).order_by().values_list("channel").annotate(Count("pk"))
+def _channel_counts_query(citizen: User, case_ids: list[int]) -> QuerySet:
+    """(channel, count) of the citizen's contacts on the cases ``case_ids``."""
+    return _contacts(citizen, case_ids).order_by().values_list("channel").annotate(Count("pk"))
 
 
-# What a synthesis row shows, read as plain values (no model instances: building four of them
-# per row was most of the cost of a page). The order is the order of ``present_contacts``.
+# What a synthesis row shows of its event and author, read as plain values (no model instances:
+# building them per row was most of the cost of a page). The case's reference and service come
+# from the visible cases, already read. The order is the order of ``present_contacts``.
 CONTACT_FIELDS = (
     "id",
     "case_id",
@@ -182,19 +184,17 @@ CONTACT_FIELDS = (
     "actor__first_name",
     "actor__last_name",
     "actor__email",
-    "case__reference",
-    "case__service__name",
 )
 
 
-def _contact_page_query(citizen: User, cases, after, limit: int) -> QuerySet:
+def _contact_page_query(citizen: User, case_ids: list[int], after, limit: int) -> QuerySet:
     """One page of contacts, newest first, as ``CONTACT_FIELDS`` tuples.
 
     The page's ids are chosen in a subquery (keyset condition on (created_at, id) after
     ``after``, ORDER BY and LIMIT on the event table alone), then only those rows are joined
-    to their case, service and author. Joined in one level, PostgreSQL joined every contact of
-    the citizen (it expects a few per citizen: 400 rows read for 21 shown)."""
-    contacts = _contacts(citizen, cases)
+    to their author. Joined in one level, PostgreSQL joined every contact of the citizen (it
+    expects a few per citizen: 400 rows read for 21 shown)."""
+    contacts = _contacts(citizen, case_ids)
     if after is not None:
         at, pk = after
         contacts = contacts.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
@@ -206,49 +206,53 @@ def _contact_page_query(citizen: User, cases, after, limit: int) -> QuerySet:
     )
 
 
+def visible_case_links(user: User, citizen: User) -> list[Case]:
+    """The citizen's cases that ``user`` may see, with what a contact row shows of them (its
+    reference and service): what ``contact_page`` needs when the sheet was not read."""
+    return list(
+        visible_cases_of(user, citizen).select_related("service").only("reference", "service__name")
+    )
+
+
 def sheet_queries(user: User, citizen: User, cursor: str | None = None) -> list[tuple]:
     """The queries that read a synthesis sheet, as run: (label, queryset) for the visible
     cases, the counts per channel and the contacts page. For EXPLAIN
     (``bench/console_synthesis.py``); the functions above run the same ones."""
-    case_ids = list(visible_cases_of(user, citizen).values_list("pk", flat=True))
+    case_ids = [case.pk for case in visible_case_links(user, citizen)]
     after = decode_cursor(cursor) if cursor else None
     return [
         ("cases", _sheet_cases_query(user, citizen)),
         ("counts per channel", _channel_counts_query(citizen, case_ids)),
         ("contacts page", _contact_page_query(citizen, case_ids, after, SYNTHESIS_PAGE_SIZE + 1)),
-        (
-            "contacts page (htmx: visible cases as a subquery)",
-            _contact_page_query(
-                citizen, visible_cases_of(user, citizen), after, SYNTHESIS_PAGE_SIZE + 1
-            ),
-        ),
     ]
 
 
 def contact_page(
     citizen: User,
-    cases,
+    cases: list[Case],
     *,
     cursor: str | None = None,
     size: int = SYNTHESIS_PAGE_SIZE,
 ) -> ContactPage:
-    """One page of the citizen's contacts on ``cases`` (the ids of the visible cases, or
-    ``visible_cases_of``: then read in the same query), newest first.
+    """One page of the citizen's contacts on ``cases`` (the visible cases, with their
+    reference and service: ``Synthesis.visible_cases`` or ``visible_case_links``), newest
+    first.
 
     Keyset pagination on (created_at, id): the next page starts strictly after the last row
     shown, so it costs the same on page 1 and page 50 (no OFFSET). Raises ValueError for a
     malformed cursor.
     """
     after = decode_cursor(cursor) if cursor else None
-    if isinstance(cases, list | tuple) and not cases:
+    if not cases:
         return ContactPage(events=[], next_cursor=None)
-    rows = list(_contact_page_query(citizen, cases, after, size + 1))
+    by_id = {case.pk: case for case in cases}
+    rows = list(_contact_page_query(citizen, list(by_id), after, size + 1))
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
         last = rows[-1]
         next_cursor = encode_cursor(last[CONTACT_FIELDS.index("created_at")], last[0])
-    return ContactPage(events=present_contacts(rows), next_cursor=next_cursor)
+    return ContactPage(events=present_contacts(rows, by_id), next_cursor=next_cursor)
 
 
 EXCERPT_CHARS = 600
@@ -311,9 +315,9 @@ def _datetime_pattern() -> str:
     return _per_language("datetime_pattern", lambda: str(_("%(date)s à %(time)s")))
 
 
-def present_contacts(rows) -> list[ContactRow]:
+def present_contacts(rows, cases: dict[int, Case]) -> list[ContactRow]:
     """Synthesis rows (tuples of ``CONTACT_FIELDS``) ready for display: labels, author, excerpt,
-    link to the case, number of files.
+    link to the case (``cases``: the rows' cases by id, with their service), number of files.
 
     Done once per page in Python rather than per row in the template (url reversal, lazy
     labels, truncation), which is most of the cost of rendering a page.
@@ -337,9 +341,8 @@ def present_contacts(rows) -> list[ContactRow]:
         first_name,
         last_name,
         email,
-        reference,
-        service_name,
     ) in rows:
+        case = cases[case_id]
         by_citizen = actor_id is not None and actor_id == citizen_id  # as Event.by_citizen
         if by_citizen:
             author = citizen_label
@@ -365,9 +368,9 @@ def present_contacts(rows) -> list[ContactRow]:
                 author=author,
                 excerpt=body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…",
                 files=int(attachments or 0),
-                case_reference=reference,
-                service_name=service_name,
-                case_url=f"{prefix}{reference}/",
+                case_reference=case.reference,
+                service_name=case.service.name,
+                case_url=f"{prefix}{case.reference}/",
             )
         )
     return contacts

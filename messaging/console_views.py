@@ -570,9 +570,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     access_form = forms.get("access_form") or AccessReasonForm()
     if request.htmx and cursor and not request.htmx.boosted:
         # "Afficher les contacts plus anciens": only the next rows, not the whole sheet.
-        # The visible cases are read in the page's query (the agent's scope is read here,
-        # before the audit record that needs the agent's services).
-        cases = synthesis.visible_cases_of(request.user, citizen)
+        cases = synthesis.visible_case_links(request.user, citizen)
         if audit is not None:
             audit()
         try:
@@ -603,7 +601,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     }
     try:
         context["page"] = synthesis.contact_page(
-            citizen, sheet.visible_case_ids, cursor=cursor or None
+            citizen, sheet.visible_cases, cursor=cursor or None
         )
     except ValueError:
         context["bad_cursor"] = True
