@@ -48,7 +48,7 @@ def _agent_scope(user: User) -> tuple[list[int], list[int]]:
         return user._guichet_service_ids, list(
             _pending_transfers(user).values_list("case_id", flat=True)
         )
-    integer = IntegerField()
+    integer: IntegerField[int, int] = IntegerField()
     services = (
         user_services(user)
         .order_by()
@@ -113,7 +113,8 @@ class CaseScope:
             return "1 = 1", []
         if self.citizen_id is not None:
             return f"{alias}.citizen_id = %s", [self.citizen_id]
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[int] = []
         if self.service_ids:
             parts.append(f"{alias}.service_id IN {placeholders(len(self.service_ids))}")
             params += self.service_ids
