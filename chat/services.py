@@ -34,7 +34,6 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from contactcenter import hot
 from contactcenter.cases import REASON_MAX_CHARS, transfer_case
 from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Channel, Event, Topic, User
@@ -752,9 +751,11 @@ def sync_with_case(case_id: int, hint: str = Notice.REQUEUED) -> Conversation | 
     """
     hint = hint if hint in REQUEUE_TEXTS else Notice.REQUEUED
     with transaction.atomic():
-        # Called after every assignment of a chat case: a hot statement, not a queryset.
-        conversation = hot.row(Conversation, "case", case_id, lock=True)
-        if conversation is None or conversation.is_ended:
+        try:
+            conversation = Conversation.objects.select_for_update().get(case_id=case_id)
+        except Conversation.DoesNotExist:
+            return None
+        if conversation.is_ended:
             return conversation
         case = Case.objects.select_related("assigned_to").get(pk=case_id)
         owner = case.assigned_to

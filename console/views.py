@@ -571,11 +571,11 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     access_form = forms.get("access_form") or AccessReasonForm()
     if request.htmx and cursor and not request.htmx.boosted:
         # "Afficher les contacts plus anciens": only the next rows, not the whole sheet.
-        case_ids = synthesis.citizen_visible_case_ids(request.user, citizen)
+        cases = synthesis.visible_case_links(request.user, citizen)
         if audit is not None:
             audit()
         try:
-            page = synthesis.contact_page(citizen, case_ids, cursor=cursor)
+            page = synthesis.contact_page(citizen, cases, cursor=cursor)
         except ValueError:
             return render(
                 request,
@@ -602,7 +602,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     }
     try:
         context["page"] = synthesis.contact_page(
-            citizen, sheet.visible_case_ids, cursor=cursor or None
+            citizen, sheet.visible_cases, cursor=cursor or None
         )
     except ValueError:
         context["bad_cursor"] = True
