@@ -47,7 +47,7 @@ def _agent_scope(user: User) -> tuple[list[int], list[int]]:
         return user._guichet_service_ids, list(
             _pending_transfers(user).values_list("case_id", flat=True)
         )
-    integer = IntegerField()
+    integer: IntegerField[int, int] = IntegerField()
     services = (
         user_services(user)
         .order_by()
