@@ -458,7 +458,7 @@ def take(agent: User, case: Case) -> None:
 
     Raises ValidationError when someone else got it first.
     """
-    from routing import services as routing
+    import routing
 
     with transaction.atomic():
         routing.take_case(agent, case)
@@ -467,14 +467,14 @@ def take(agent: User, case: Case) -> None:
 
 def release(agent: User, case: Case) -> None:
     """The agent gives a case back to the queue of its service."""
-    from routing import services as routing
+    import routing
 
     routing.release_case(agent, case)
 
 
 def assign(case: Case, agent: User, *, by: User) -> None:
     """A supervisor gives a case to a named agent (routing checks service and capacity)."""
-    from routing import services as routing
+    import routing
 
     if not (by.is_supervisor or by.is_admin_role):
         raise ValidationError(_("Seul un superviseur peut attribuer une demande à un agent."))
@@ -514,7 +514,7 @@ def assignable_agents(case: Case) -> QuerySet[User]:
 
 def sla_states(cases) -> dict[int, str]:
     """SLA state ("ok" / "at_risk" / "breached") of each case, from routing."""
-    from routing.services import sla_state
+    from routing import sla_state
 
     return {case.pk: sla_state(case) for case in cases}
 
