@@ -8,11 +8,8 @@ class ContactcenterConfig(AppConfig):
 
     def ready(self):
         # checks: the guichet.* system checks; kpis: counts logins for the dashboard.
-        from django.db.backends.signals import connection_created
+        from . import checks, kpis  # noqa: F401
 
-        from . import checks, hot, kpis  # noqa: F401
-
-        connection_created.connect(hot.use_generic_plans, dispatch_uid="hot.generic_plans")
         # sockets: logout, a password change or a deactivation closes the person's websockets.
         from . import sockets
 

@@ -43,29 +43,3 @@ def test_columns_build_none_for_the_empty_side_of_an_outer_join():
     assert columns.build([None, None]) is None
     with pytest.raises(ValueError):
         hot.Columns(User, ("id", "nope"), "u")
-
-
-@pytest.mark.django_db
-def test_postgresql_connections_run_prepared_statements_on_generic_plans():
-    """Every new PostgreSQL connection is set to ``force_generic_plan`` (a prepared claim was
-    planned again on every execution under ``auto``); a statement prepared through ``hot``
-    then has a generic plan from its first execution."""
-    if connection.vendor != "postgresql":
-        pytest.skip("plan cache modes are PostgreSQL's")
-    from django.db import connections
-
-    fresh = connections.create_connection("default")
-    try:
-        with fresh.cursor() as cursor:
-            cursor.execute("SHOW plan_cache_mode")
-            assert cursor.fetchone()[0] == "force_generic_plan"
-    finally:
-        fresh.close()
-    sql = "SELECT COUNT(*) FROM contactcenter_case WHERE status = %s"
-    assert hot.fetchone(sql, ["new"]) == (0,)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE 'SELECT COUNT(*) FROM contactcenter_case WHERE status = $1'"
-        )
-        assert cursor.fetchone() == (1, 0)

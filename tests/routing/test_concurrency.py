@@ -442,3 +442,25 @@ def test_a_full_agent_is_not_locked():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id_if_assigned()")
             assert cursor.fetchone()[0] is not None
+
+
+def test_the_claim_runs_on_its_generic_plan_in_its_own_transaction_only():
+    """The claim's transaction sets ``plan_cache_mode = force_generic_plan`` (``SET LOCAL``):
+    the prepared claim gets its generic plan from the first execution, and the connection is
+    back to PostgreSQL's default once the transaction ends."""
+    from django.db import transaction
+
+    agent, cases = one_agent_queue(n_cases=3)
+    with transaction.atomic():
+        assert routing.assign_next(agent.pk).pk == cases[0].pk
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone()[0] == "force_generic_plan"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "auto"
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'WITH head AS%%'"
+        )
+        assert cursor.fetchall() == [(1, 0)]

@@ -11,7 +11,7 @@ import routing
 from contactcenter.models import Case, Event, Topic, User
 from contactcenter.services import change_status, open_case
 from contactcenter.signals import case_assigned
-from routing import engine
+from routing import engine, engine_pg
 from routing.models import AgentPresence
 
 from ..conftest import make_staff
@@ -402,3 +402,12 @@ def test_assign_agent_hands_out_passes_that_agents_share(
     assert tasks.assign_agent(agent_a.pk) == 0
     assert queued == [agent_a.pk]
     assert Case.objects.filter(status=Case.Status.NEW).count() == 0
+
+
+def test_claim_literals_accept_code_constants_only():
+    """Statuses and channels are written into the claim's text: code constants only."""
+    assert engine_pg._literals([Case.Status.NEW, "in_progress"]) == "('new', 'in_progress')"
+    assert engine_pg._literal(Case.Status.NEW) == "'new'"
+    for bad in (["x' OR '1'='1"], ["Nouveau"], ["a b"], []):
+        with pytest.raises(ValueError):
+            engine_pg._literals(bad)
