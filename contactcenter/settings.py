@@ -424,9 +424,9 @@ GUICHET_ATTACHMENT_MAX_COUNT = 5
 GUICHET_MESSAGE_MAX_CHARS = 10_000
 GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
 
-# Supervisor dashboard (contactcenter.kpis, docs/dashboard.md). Other apps contribute indicators
+# Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that
-# contactcenter imports no app); the live queue tiles come from routing.
+# the console names no app in its code); the live queue tiles come from routing.
 GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
