@@ -7,10 +7,13 @@ class ContactcenterConfig(AppConfig):
     verbose_name = _("Centre de contact")
 
     def ready(self):
-        # checks: the guichet.* system checks; kpis: counts logins for the dashboard.
-        from . import checks, kpis  # noqa: F401
-
+        # checks: the guichet.* system checks; kpis: counts logins for the dashboard;
         # sockets: logout, a password change or a deactivation closes the person's websockets.
-        from . import sockets
+        from . import checks, kpis, sockets  # noqa: F401
 
         sockets.connect_signals()
+        # Routing assigning a transferred case to the receiving side accepts the transfer.
+        from . import cases
+        from .signals import case_assigned
+
+        case_assigned.connect(cases.on_case_assigned, dispatch_uid="contactcenter.cases.transfers")

@@ -35,7 +35,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "messaging",
     "chat",
     "cobrowse",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -140,8 +141,8 @@ if env_str("TEST_DB_NAME"):
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 if USING_POSTGRES:
     # Django's cursors bind parameters on the client and never prepare; the routing engine's
-    # hot statements ask psycopg to prepare them (``prepare=True``), which needs a threshold
-    # that is not None. This one is never reached by anything else.
+    # PostgreSQL statements (routing.engine_pg) ask psycopg to prepare them (``prepare=True``),
+    # which needs a threshold that is not None. This one is never reached by anything else.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -60,9 +60,7 @@ try:  # routing owns agent availability; knowledge may import routing (allowed d
     from routing import chat_available as _routing_chat_available
 except ImportError:  # pragma: no cover - exercised only while routing is being written
     _routing_chat_available = None
-    logger.warning(
-        "routing.chat_available is missing: the chatbot will not offer live chat."
-    )
+    logger.warning("routing.chat_available is missing: the chatbot will not offer live chat.")
 
 
 # --- articles -------------------------------------------------------------------------------------
@@ -149,6 +147,10 @@ class SearchResult:
     article: Article
     score: float  # confidence that this article answers the query (0..1)
     excerpt: str = ""
+    # Filled by the views for their templates (not part of the result's identity).
+    sufficient_vals: str = field(default="", compare=False, repr=False)
+    insert_text: str = field(default="", compare=False, repr=False)
+    body_html: str = field(default="", compare=False, repr=False)
 
 
 def _resolve_topic(topic) -> Topic | None:
