@@ -142,8 +142,8 @@ if env_str("TEST_DB_NAME"):
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 if USING_POSTGRES:
     # Django's cursors bind parameters on the client and never prepare; the routing engine's
-    # hot statements ask psycopg to prepare them (``prepare=True``), which needs a threshold
-    # that is not None. This one is never reached by anything else.
+    # PostgreSQL statements (routing.engine_pg) ask psycopg to prepare them (``prepare=True``),
+    # which needs a threshold that is not None. This one is never reached by anything else.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
