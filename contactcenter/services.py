@@ -6,9 +6,12 @@ views stay thin. Every function that writes several rows runs in one transaction
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,9 +42,9 @@ def add_event(
     channel: str | None = None,
     body: str = "",
     internal: bool = False,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     touch: bool = True,
-    at=None,
+    at: dt.datetime | None = None,
     service: Service | None = None,
 ) -> Event:
     """Append one event to a case's timeline (and bump the case's last activity).
@@ -67,7 +70,9 @@ def add_event(
     return event
 
 
-def validate_body(body: str, *, max_chars: int = 10_000, field_label: str | None = None) -> str:
+def validate_body(
+    body: str | None, *, max_chars: int = 10_000, field_label: str | None = None
+) -> str:
     body = (body or "").strip()
     if not body:
         raise ValidationError(_("Le message ne peut pas être vide."), code="required")
@@ -91,7 +96,7 @@ def open_case(
     first_event_type: str = Event.Type.MESSAGE,
     body: str = "",
     actor: User | None = None,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     fragile: bool = False,
     route: bool = True,
     status: str = Case.Status.NEW,
@@ -209,7 +214,7 @@ def change_status(
             code="invalid_transition",
         )
     now = timezone.now()
-    changes: dict = {"status": status, "last_activity_at": now}
+    changes: dict[str, Any] = {"status": status, "last_activity_at": now}
     if status == Case.Status.CLOSED:
         changes["closed_at"] = now
         if resolution:
@@ -235,7 +240,7 @@ def change_status(
     )
 
 
-def mark_first_response(case: Case, at=None) -> None:
+def mark_first_response(case: Case, at: dt.datetime | None = None) -> None:
     if case.first_response_at is None:
         at = at or timezone.now()
         Case.objects.filter(pk=case.pk, first_response_at__isnull=True).update(first_response_at=at)
@@ -294,7 +299,7 @@ HISTORY_EVENT_TYPES = (
 )
 
 
-def citizen_history(citizen: User):
+def citizen_history(citizen: User) -> QuerySet[Event]:
     """Every contact with the administration, any channel, newest first (citizen-visible only)."""
     return (
         Event.objects.filter(citizen=citizen, internal=False, type__in=HISTORY_EVENT_TYPES)
