@@ -35,15 +35,17 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from contactcenter import hot
+from contactcenter.cases import REASON_MAX_CHARS, transfer_case
 from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import can_see_case, record_access
 from contactcenter.services import (
     add_event,
     change_status,
+    check_message_body,
     mark_first_response,
     open_case,
+    post_staff_message,
     validate_body,
 )
 
@@ -323,7 +325,7 @@ def publish_status(conversation: Conversation, **extra: Any) -> None:
 
 
 def chat_available(topic: Topic) -> bool:
-    from routing.services import chat_available as routing_chat_available
+    from routing import chat_available as routing_chat_available
 
     return bool(routing_chat_available(topic))
 
@@ -724,7 +726,7 @@ def citizen_is_active(conversation_id: int) -> None:
 
 def queue_status(case: Case) -> dict[str, Any]:
     """Position in the queue and estimated wait, from routing."""
-    from routing.services import queue_position
+    from routing import queue_position
 
     try:
         position, wait = queue_position(case)
@@ -771,9 +773,11 @@ def sync_with_case(case_id: int, hint: str = Notice.REQUEUED) -> Conversation | 
     """
     hint = hint if hint in REQUEUE_TEXTS else Notice.REQUEUED
     with transaction.atomic():
-        # Called after every assignment of a chat case: a hot statement, not a queryset.
-        conversation: Conversation | None = hot.row(Conversation, "case", case_id, lock=True)
-        if conversation is None or conversation.is_ended:
+        try:
+            conversation = Conversation.objects.select_for_update().get(case_id=case_id)
+        except Conversation.DoesNotExist:
+            return None
+        if conversation.is_ended:
             return conversation
         case = Case.objects.select_related("assigned_to").get(pk=case_id)
         owner = case.assigned_to
@@ -927,18 +931,17 @@ def end_conversation(conversation_id: int, *, reason: str, actor: User | None = 
 
 
 def check_summary(summary: str | None) -> str:
-    return validate_body(summary, max_chars=settings.GUICHET_MESSAGE_MAX_CHARS)
+    return check_message_body(summary)
 
 
 def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conversation:
     """The agent ends the chat (if still open) and sends the written summary.
 
-    The summary goes to the citizen's secure messaging (``messaging.services.post_agent_reply``:
-    a message on the case and a content-free notification after commit). Only the agent who
+    The summary goes to the citizen's secure messaging
+    (``contactcenter.services.post_staff_message``: a message on the case and a content-free
+    notification after commit). Only the agent who
     handled the chat, still owner of the case, may do it, once. One transaction.
     """
-    from messaging.services import post_agent_reply
-
     summary = check_summary(summary)
     with transaction.atomic():
         conversation = (
@@ -962,7 +965,7 @@ def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conv
         if conversation.is_open:
             end_conversation(conversation.pk, reason=Conversation.EndReason.AGENT, actor=agent)
         case = Case.objects.get(pk=conversation.case_id)
-        post_agent_reply(case, agent, summary)
+        post_staff_message(case, agent, summary)
         Conversation.objects.filter(pk=conversation.pk).update(summary_sent_at=timezone.now())
         conversation.refresh_from_db()
     return conversation
@@ -975,7 +978,7 @@ def leave(conversation_id: int, citizen: User) -> bool:
     return end_conversation(conversation_id, reason=Conversation.EndReason.CITIZEN, actor=citizen)
 
 
-TRANSFER_REASON_MAX_CHARS = 2000
+TRANSFER_REASON_MAX_CHARS = REASON_MAX_CHARS
 
 
 def transfer(
@@ -988,13 +991,13 @@ def transfer(
     to_topic: Topic | None = None,
 ) -> Conversation:
     """Hand a live chat over: to another agent of the same service (the chat goes back to the
-    queue, routing picks someone else first) or to another service (``messaging``'s transfer,
-    optionally to a named agent of that service, with ``to_topic`` of that service). The
-    conversation keeps its whole history; the citizen is told that another agent will answer
-    (see ``sync_with_case``, triggered by the timeline event after commit). One transaction.
+    queue, routing picks someone else first) or to another service
+    (``contactcenter.cases.transfer_case``, optionally to a named agent of that service, with
+    ``to_topic`` of that service). The conversation keeps its whole history; the citizen is told
+    that another agent will answer (see ``sync_with_case``, triggered by the timeline event
+    after commit). One transaction.
     """
-    from messaging.console import transfer_case
-    from routing.services import release_case
+    from routing import release_case
 
     try:
         reason = validate_body(reason, max_chars=TRANSFER_REASON_MAX_CHARS)

@@ -1,6 +1,6 @@
 """Forms of the citizen space and of the agent thread (validation messages in French).
 
-Body and file checks are the services' own (``messaging.services.check_body``,
+Body and file checks are the services' own (``contactcenter.services.check_message_body``,
 ``contactcenter.attachments.check_uploads``) so that pages, API and services say the same thing.
 """
 
@@ -17,8 +17,9 @@ from contactcenter import phones
 from contactcenter.attachments import check_uploads
 from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Topic, User
+from contactcenter.services import check_message_body as check_body
 
-from .services import SUBJECT_MAX_CHARS, check_body, check_subject
+from .services import SUBJECT_MAX_CHARS, check_subject
 
 
 class MultipleFileInput(forms.ClearableFileInput):

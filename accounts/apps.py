@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    """Ways in: the public home, local accounts (sign-up, verification, password reset, e-mail
+    change, deletion) and two-factor authentication. Imports the core app only."""
+
+    name = "accounts"
+    verbose_name = _("Comptes")
