@@ -41,7 +41,7 @@ def two_services(citizen, citizen2, topic_a, topic_b, agent_a, frozen_now):
 
 def rows_of(response) -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
-    body = b"".join(response.streaming_content).decode("utf-8")
+    body = response.getvalue().decode("utf-8")
     assert body.startswith("\ufeff")  # BOM: spreadsheets read the file as UTF-8
     return list(csv.reader(io.StringIO(body[1:]), delimiter=";"))
 
