@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from console import synthesis
 from contactcenter.models import AuditLog, Case, Event, Satisfaction
-from messaging import console
 from tests.console.conftest import contact_events
 
 
@@ -79,19 +79,19 @@ def test_same_timestamp_events_are_not_lost_between_pages(agent_a, citizen, case
             body=str(i),
             created_at=at,
         )
-    ids = [case_a.pk]
-    first = console.contact_page(citizen, ids, size=10)
-    second = console.contact_page(citizen, ids, cursor=first.next_cursor, size=10)
-    third = console.contact_page(citizen, ids, cursor=second.next_cursor, size=10)
+    ids = [case_a]
+    first = synthesis.contact_page(citizen, ids, size=10)
+    second = synthesis.contact_page(citizen, ids, cursor=first.next_cursor, size=10)
+    third = synthesis.contact_page(citizen, ids, cursor=second.next_cursor, size=10)
     all_ids = [e.pk for e in first.events + second.events + third.events]
     assert len(all_ids) == 26 and len(set(all_ids)) == 26
 
 
 def test_later_page_query_uses_no_offset(agent_a, citizen, case_a):
     contact_events(citizen, 30, case_a)
-    first = console.contact_page(citizen, [case_a.pk])
+    first = synthesis.contact_page(citizen, [case_a])
     with CaptureQueriesContext(connection) as queries:
-        console.contact_page(citizen, [case_a.pk], cursor=first.next_cursor)
+        synthesis.contact_page(citizen, [case_a], cursor=first.next_cursor)
     sql = queries.captured_queries[0]["sql"].upper()
     assert "OFFSET" not in sql
     assert "LIMIT 21" in sql
@@ -168,7 +168,7 @@ def test_internal_notes_are_not_counted_as_contacts(agent_a, citizen, case_a):
     from messaging import services as thread
 
     thread.add_internal_note(case_a, agent_a, "note")
-    sheet = console.synthesis(agent_a, citizen)
+    sheet = synthesis.synthesis(agent_a, citizen)
     assert sheet.total_contacts == 1
 
 
@@ -189,7 +189,7 @@ def test_long_contact_bodies_are_shortened(agent_a, citizen, case_a):
     from contactcenter.services import add_event
 
     add_event(case_a, "contact", actor=agent_a, channel="phone", body="x" * 2000)
-    page = console.contact_page(citizen, [case_a.pk])
+    page = synthesis.contact_page(citizen, [case_a])
     long_one = next(e for e in page.events if e.type == "contact")
     assert len(long_one.excerpt) == 600 and long_one.excerpt.endswith("…")
     assert long_one.author == agent_a.display_name

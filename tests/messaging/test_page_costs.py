@@ -14,9 +14,9 @@ from django.template.defaultfilters import date as date_filter
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from console import synthesis
 from contactcenter.models import Case, Channel, Event, Satisfaction, User
 from contactcenter.services import open_case
-from messaging import console
 from tests.conftest import make_staff
 
 
@@ -90,7 +90,7 @@ def test_sheet_queries_do_not_grow_with_cases_contacts_and_ratings(
     assert big == small
     sheet = response.context["sheet"]
     assert sheet.other_cases_count == 3
-    assert len(response.context["page"].events) == console.SYNTHESIS_PAGE_SIZE
+    assert len(response.context["page"].events) == synthesis.SYNTHESIS_PAGE_SIZE
 
 
 def test_synthesis_reads_cases_ratings_and_counts_in_three_queries(
@@ -99,7 +99,7 @@ def test_synthesis_reads_cases_ratings_and_counts_in_three_queries(
     contacts(citizen, case_a, 3, actor=agent_a)
     agent = User.objects.get(pk=agent_a.pk)  # no service ids cached yet
     with CaptureQueriesContext(connection) as queries:
-        sheet = console.synthesis(agent, citizen)
+        sheet = synthesis.synthesis(agent, citizen)
     # The agent's services with the pending transfers to them (one query), the visible cases,
     # contacts per channel.
     assert len(queries) == 3
@@ -115,7 +115,7 @@ def test_ratings_are_the_five_newest_of_visible_cases_of_the_citizen(
     for i, case in enumerate(mine):
         rate(case, 1 + i % 5, at=now - timedelta(days=10 - i))
     rate(hidden, 5, at=now)  # newest, but in a service the agent does not see
-    sheet = console.synthesis(agent_a, citizen)
+    sheet = synthesis.synthesis(agent_a, citizen)
     assert [r.case.reference for r in sheet.ratings] == [c.reference for c in mine[::-1][:5]]
     assert [r.service.name for r in sheet.ratings] == [mine[0].service.name] * 5
     assert sheet.other_cases_count == 1
@@ -124,7 +124,7 @@ def test_ratings_are_the_five_newest_of_visible_cases_of_the_citizen(
 def test_other_cases_are_counted_when_none_is_visible(agent_a, citizen, topic_b):
     new_case(citizen, topic_b, "Santé")
     new_case(citizen, topic_b, "Santé 2")
-    sheet = console.synthesis(agent_a, citizen)
+    sheet = synthesis.synthesis(agent_a, citizen)
     assert sheet.visible_case_ids == [] and sheet.open_cases == []
     assert sheet.other_cases_count == 2 and sheet.ratings == []
 
@@ -139,7 +139,7 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
     Event.objects.filter(case=case_a).update(created_at=start - timedelta(days=1))
     for i, actor in enumerate((agent_a, nameless, citizen, None)):
         contacts(citizen, case_a, 1, actor=actor, start=start + timedelta(hours=i))
-    page = console.contact_page(citizen, [case_a.pk])
+    page = synthesis.contact_page(citizen, [case_a])
     by_body = {row.excerpt: row for row in page.events}
     assert by_body["Contact 0"].author == agent_a.display_name
     assert by_body["Contact 0"].author == "Alice Nom"
@@ -152,7 +152,7 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
     assert page.events[1].style == "citizen" and page.events[0].style == "agent"
     for language in ("fr", "en"):
         with translation.override(language):
-            rows = console.contact_page(citizen, [case_a.pk]).events
+            rows = synthesis.contact_page(citizen, [case_a]).events
             for row in rows:
                 assert row.when == date_filter(
                     timezone.localtime(row.created_at), "DATETIME_FORMAT"
@@ -170,7 +170,7 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
 def test_sheet_html_shows_rows_with_their_links(client_as, agent_a, citizen, case_a):
     contacts(citizen, case_a, 2, actor=agent_a)
     html = client_as(agent_a).get(sheet_url(citizen)).content.decode()
-    row = next(r for r in console.contact_page(citizen, [case_a.pk]).events if r.style == "agent")
+    row = next(r for r in synthesis.contact_page(citizen, [case_a]).events if r.style == "agent")
     assert f'<li class="console-event console-event--agent" id="contact-{row.pk}">' in html
     assert f'<time datetime="{row.iso}">{row.when}</time>' in html
     assert f'href="/console/demandes/{case_a.reference}/">{case_a.reference}</a>' in html
