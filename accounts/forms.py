@@ -45,7 +45,8 @@ class SignUpForm(DsfrFormMixin, forms.Form):
         self.fields["password1"].help_text = password_help()
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         password, confirmation = data.get("password1"), data.get("password2")
         if password and confirmation and password != confirmation:
             self.add_error("password2", _("Les deux mots de passe ne sont pas identiques."))
@@ -71,10 +72,16 @@ class EmailForm(DsfrFormMixin, forms.Form):
     )
 
 
-class CurrentPasswordMixin:
+class PasswordConfirmedForm(DsfrFormMixin, forms.Form):
     """A form acting on the account asks for its password again."""
 
-    def __init__(self, *args, user=None, **kwargs):
+    current_password = forms.CharField(
+        label=_("Mot de passe actuel"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
         self.user = user
         super().__init__(*args, **kwargs)
 
@@ -85,36 +92,22 @@ class CurrentPasswordMixin:
         return password
 
 
-class EmailChangeForm(CurrentPasswordMixin, DsfrFormMixin, forms.Form):
+class EmailChangeForm(PasswordConfirmedForm):
     email = forms.EmailField(
         label=_("Nouvelle adresse électronique"),
         help_text=_("Format attendu : nom@domaine.fr. Un lien de confirmation y sera envoyé."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    current_password = forms.CharField(
-        label=_("Mot de passe actuel"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
 
 
-class DeleteAccountForm(CurrentPasswordMixin, DsfrFormMixin, forms.Form):
-    current_password = forms.CharField(
-        label=_("Mot de passe actuel"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
+class DeleteAccountForm(PasswordConfirmedForm):
     confirm = forms.BooleanField(
         label=_("Je comprends que cette suppression est définitive."), required=True
     )
 
 
-class DisableTwoFactorForm(CurrentPasswordMixin, DsfrFormMixin, forms.Form):
-    current_password = forms.CharField(
-        label=_("Mot de passe actuel"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
+class DisableTwoFactorForm(PasswordConfirmedForm):
+    pass
 
 
 class CodeForm(DsfrFormMixin, forms.Form):
@@ -153,6 +146,8 @@ class PasswordResetForm(DsfrFormMixin, auth_forms.PasswordResetForm):
 
 class NewPasswordHelpMixin:
     """The password rules as one plain sentence under the field (Django's is a list in HTML)."""
+
+    fields: dict[str, forms.Field]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

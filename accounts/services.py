@@ -130,7 +130,8 @@ def verify_email(token: str) -> User:
     """Activate the account of a verification link. A link already used (account active with
     this address) verifies nothing more and returns the user; LinkInvalid/LinkExpired otherwise."""
     data = _load(token, SIGNUP_SALT)
-    user = User.objects.select_for_update().filter(pk=data.get("u")).first()
+    pk = data.get("u")
+    user = User.objects.select_for_update().filter(pk=pk).first() if isinstance(pk, int) else None
     if user is None or user.email.lower() != data.get("e"):
         raise LinkInvalid
     deleted, _ = PendingVerification.objects.filter(user=user).delete()

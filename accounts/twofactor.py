@@ -34,6 +34,9 @@ PENDING_KEY = "accounts_2fa_pending"
 CODES_KEY = "accounts_2fa_codes"
 REMEMBER_COOKIE = "guichet_2fa"
 REMEMBER_SALT = "accounts.2fa-remember"
+# The pending login follows a password checked by Django's model backend (django-axes' backend
+# only refuses locked logins).
+LOCAL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 RECOVERY_CODES = 10
 
 
@@ -57,7 +60,6 @@ def start_pending(request, user: User, redirect_to: str) -> None:
     request.session.cycle_key()
     request.session[PENDING_KEY] = {
         "user": user.pk,
-        "backend": user.backend,
         "at": int(time.time()),
         "next": redirect_to,
     }
@@ -69,10 +71,7 @@ def pending_user(request) -> User | None:
     if not data or time.time() - data["at"] > settings.TWO_FACTOR_PENDING_SECONDS:
         request.session.pop(PENDING_KEY, None)
         return None
-    user = User.objects.filter(pk=data["user"], is_active=True).first()
-    if user is not None:
-        user.backend = data["backend"]
-    return user
+    return User.objects.filter(pk=data["user"], is_active=True).first()
 
 
 def pending_next(request) -> str:
@@ -87,7 +86,7 @@ def complete_login(request, user: User, device) -> str:
     """Log the person in (both factors given) and mark the session with the device used."""
     redirect_to = pending_next(request)
     drop_pending(request)
-    auth_login(request, user, backend=user.backend)
+    auth_login(request, user, backend=LOCAL_BACKEND)
     otp_login(request, device)
     return redirect_to
 
@@ -149,11 +148,8 @@ def verify(user: User, code: str):
     """The device accepting ``code``: six digits for the application, otherwise a recovery code
     (used up). django-otp throttles each device (growing delay after each failure)."""
     code = normalize_code(code)
-    if code.isdigit():
-        devices = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True)
-    else:
-        devices = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True)
-    for device in devices:
+    model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if code.isdigit() else StaticDevice
+    for device in model.objects.select_for_update().filter(user=user, confirmed=True):
         if device.verify_token(code):
             return device
     return None

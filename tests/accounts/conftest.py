@@ -22,8 +22,9 @@ def send(django_capture_on_commit_callbacks):
 
 def link_in(message) -> str:
     """The path of the first link of a mail (the site's address removed)."""
-    url = re.search(r"https?://\S+", message.body).group(0)
-    return re.sub(r"^https?://[^/]+", "", url)
+    found = re.search(r"https?://\S+", message.body)
+    assert found, message.body
+    return re.sub(r"^https?://[^/]+", "", found.group(0))
 
 
 def totp_code(device: TOTPDevice, offset: int = 0) -> str:

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user
 from django.test import Client
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from contactcenter.idempotency import FIELD
@@ -150,7 +151,7 @@ def test_an_account_with_cases_is_kept_without_identity(client, citizen, case_a)
     assert user.email == user.username == services.deleted_email(user)
     assert (user.first_name, user.last_name, user.mobile_phone) == ("", "", "")
     assert not user.is_active and not user.has_usable_password()
-    assert not user.totpdevice_set.exists()
+    assert not TOTPDevice.objects.filter(user=user).exists()
     assert Case.objects.get(pk=case_a.pk).citizen_id == user.pk
     page = client.get(reverse("accounts:deleted")).content.decode()
     assert "conservées sans votre identité" in page

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactcenter', '0012_user_mobile_phone_e164'),
+        ('contactcenter', '0013_event_citizen_time_covering'),
     ]
 
     operations = [
