@@ -345,6 +345,9 @@ def two_factor_enrol(request):
     user = request.user if request.user.is_authenticated else pending
     if user is None:
         return redirect("login")
+    if pending is not None and twofactor.totp_device(pending) is not None:
+        # Half logged in with a device already: its code, not a new device, finishes the login.
+        return redirect("accounts:two_factor_verify")
     device = twofactor.enrolment_device(user)
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -203,3 +203,14 @@ def test_new_recovery_codes_replace_the_old_ones(client, citizen):
     page = client.get(reverse("accounts:recovery_codes")).content.decode()
     new = list(StaticToken.objects.filter(device__user=citizen).values_list("token", flat=True))
     assert not set(old) & set(new) and all(code in page for code in new)
+
+
+def test_the_password_alone_cannot_set_up_a_new_device(client, agent_a):
+    enrol(agent_a)
+    password_step(client, agent_a)
+    response = client.get(reverse("accounts:two_factor_enrol"))
+    assert response["Location"] == reverse("accounts:two_factor_verify")
+    posted = client.post(reverse("accounts:two_factor_enrol"), {"code": "123456"})
+    assert posted["Location"] == reverse("accounts:two_factor_verify")
+    assert TOTPDevice.objects.filter(user=agent_a).count() == 1
+    assert not get_user(client).is_authenticated
