@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from contactcenter.forms import DsfrFormMixin
 
 from . import services
+from .mail import mail_allowed
 
 
 def password_help() -> str:
@@ -141,7 +142,26 @@ class EnrolForm(DsfrFormMixin, forms.Form):
 
 
 class PasswordResetForm(DsfrFormMixin, auth_forms.PasswordResetForm):
-    pass
+    """Django's form, within the hourly limit of account mails to one address."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        if mail_allowed(to_email):
+            super().send_mail(
+                subject_template_name,
+                email_template_name,
+                context,
+                from_email,
+                to_email,
+                html_email_template_name,
+            )
 
 
 class NewPasswordHelpMixin:

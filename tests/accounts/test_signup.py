@@ -134,3 +134,13 @@ def test_password_rules_are_explained_in_french(client, password, message):
 def test_mismatched_confirmation_is_an_error(client):
     response = client.post(reverse("accounts:signup"), signup_data(password2=STRONG + "!"))
     assert "Les deux mots de passe ne sont pas identiques." in response.content.decode()
+
+
+def test_one_address_gets_a_limited_number_of_account_mails(client, send, mailoutbox, settings):
+    send(client, "post", reverse("accounts:signup"), signup_data())
+    for _ in range(settings.ACCOUNT_MAILS_PER_HOUR + 2):
+        send(client, "post", reverse("accounts:resend"), {"email": "Zoe.Garnier@example.fr"})
+        send(
+            client, "post", reverse("accounts:password_reset"), {"email": "zoe.garnier@example.fr"}
+        )
+    assert len(mailoutbox) == settings.ACCOUNT_MAILS_PER_HOUR
