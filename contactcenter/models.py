@@ -108,6 +108,14 @@ class Service(models.Model):
     name = models.CharField(_("nom"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("actif"), default=True)
+    # E.164, shown on the public home with the service's opening hours (contactcenter.phones).
+    phone = models.CharField(
+        _("téléphone"),
+        max_length=phones.MAX_LENGTH,
+        blank=True,
+        validators=[phones.validate_phone],
+        help_text=_("Numéro d'appel affiché aux usagers, avec les horaires du service."),
+    )
     holiday_zone = models.CharField(
         _("zone des jours fériés"),
         max_length=32,
@@ -127,6 +135,11 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.phone:
+            self.phone = phones.normalize_stored(self.phone)
 
 
 class Skill(models.Model):

@@ -23,7 +23,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -115,6 +115,25 @@ def save_article(article: Article, *, author: User | None = None, comment: str =
     if changed or not article.versions.exists():
         snapshot_version(article, author=author, comment=comment)
     return article
+
+
+def public_topics() -> QuerySet[Topic]:
+    """Active topics with at least one published public article, each with ``n_articles``
+    (the FAQ's themes, also listed on the public home)."""
+    return (
+        Topic.objects.filter(is_active=True)
+        .annotate(
+            n_articles=Count(
+                "articles",
+                filter=Q(
+                    articles__status=Article.Status.PUBLISHED,
+                    articles__audience=Article.Audience.PUBLIC,
+                ),
+            )
+        )
+        .filter(n_articles__gt=0)
+        .order_by("position", "title")
+    )
 
 
 def visible_articles(user: AnyUser | None = None, audience: str = "public") -> QuerySet[Article]:

@@ -11,6 +11,8 @@ import re
 
 from playwright.sync_api import expect
 
+from .conftest import TWO_FACTOR_PATH, demo_totp
+
 SETUP = """
 from django.utils import timezone
 from chat.models import Conversation
@@ -55,6 +57,7 @@ class AdminClient:
         self.context = browser.new_context(base_url=e2e_server.url)
         self.request = self.context.request
         self.post("/connexion/", {"username": email, "password": password})
+        self.post(TWO_FACTOR_PATH, {"code": demo_totp(email)})  # staff: the second factor
 
     def post(self, path: str, data: dict):
         found = CSRF.search(self.request.get(path).text())
