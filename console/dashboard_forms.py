@@ -4,6 +4,7 @@ can be shared; choices are limited to what the viewer may see."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import cast
 
 from django import forms
 from django.utils import formats
@@ -71,13 +72,13 @@ class DashboardFilterForm(DsfrFormMixin, forms.Form):
         self.all_services = all_services
         # Bound only once the choices are set: DsfrFormMixin validates while initialising.
         super().__init__(None)
-        self.fields["service"].choices = [
+        cast(forms.ChoiceField, self.fields["service"]).choices = [
             ("", _("Tous les services") if all_services else _("Tous mes services"))
         ] + [(service.code, service.name) for service in services]
-        self.fields["theme"].choices = [("", _("Tous les thèmes"))] + [
+        cast(forms.ChoiceField, self.fields["theme"]).choices = [("", _("Tous les thèmes"))] + [
             (topic.slug, f"{topic.title} ({topic.service.name})") for topic in topics
         ]
-        self.fields["canal"].choices = [("", _("Tous les canaux"))] + [
+        cast(forms.ChoiceField, self.fields["canal"]).choices = [("", _("Tous les canaux"))] + [
             (str(code), CHANNEL_LABELS[code]) for code in CHANNEL_ORDER
         ]
         for name in ("service", "theme", "canal"):
@@ -93,7 +94,8 @@ class DashboardFilterForm(DsfrFormMixin, forms.Form):
             self.is_bound, self.data = True, data
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         today = local_today()
         period = data.get("periode") or Period.WEEK
         data["periode"] = period

@@ -301,7 +301,7 @@ def build_tables(report: Report, services: dict, topics: dict) -> list[Table]:
         for code, label, fig in channels
         if code not in report.external_channels and fig.contacts
     ]
-    daily_rows = []
+    daily_rows: list[list] = []  # the day, then numbers: as Table.rows
     for day, counts in sorted(report.daily.items()):
         daily_rows.append(
             [day] + [counts.get(code, 0) for code, _l in daily_channels] + [sum(counts.values())]
@@ -317,7 +317,7 @@ def build_tables(report: Report, services: dict, topics: dict) -> list[Table]:
             caption=_("Contacts reçus chaque jour, par canal"),
             chart={
                 "type": "line",
-                "labels": [formats.date_format(row[0], "D j/m") for row in daily_rows],
+                "labels": [formats.date_format(day, "D j/m") for day in sorted(report.daily)],
                 "datasets": [
                     {"label": str(label), "data": [row[i + 1] for row in daily_rows]}
                     for i, (_c, label) in enumerate(daily_channels)

@@ -430,9 +430,13 @@ def case_lines(cases) -> Iterator[str]:
 async def acase_lines(cases) -> AsyncIterator[str]:
     """The same lines for an ASGI server, which would otherwise buffer a sync iterator whole."""
     lines = case_lines(cases)
-    next_chunk = sync_to_async(next, thread_sensitive=True)
+
+    def next_line() -> str | None:
+        return next(lines, None)
+
+    next_chunk = sync_to_async(next_line, thread_sensitive=True)
     while True:
-        chunk = await next_chunk(lines, None)
+        chunk = await next_chunk()
         if chunk is None:
             return
         yield chunk

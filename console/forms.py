@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -55,7 +57,9 @@ class ReplyForm(DsfrFormMixin, forms.Form):
         _("Votre message à l'usager"),
         help_text=_("L'usager est prévenu par courriel ou SMS, sans le contenu du message."),
     )
-    files = MultipleFileField(
+    # A declared field: the form's metaclass moves it into base_fields, so the instance's
+    # .files (the uploaded files) is not shadowed at run time, only for the type checker.
+    files = MultipleFileField(  # type: ignore[assignment]
         label=_("Pièces jointes"),
         required=False,
         help_text=_("PDF, JPEG ou PNG ; 10 Mo au maximum par fichier, 5 fichiers au maximum."),
@@ -112,7 +116,8 @@ class ClassificationForm(DsfrFormMixin, forms.Form):
     def __init__(self, *args, case: Case, **kwargs):
         kwargs.setdefault("initial", {"topic": case.topic_id, "kind": case.kind})
         super().__init__(*args, auto_id="classify-%s", **kwargs)
-        self.fields["topic"].queryset = Topic.objects.filter(
+        topic = cast(forms.ModelChoiceField, self.fields["topic"])
+        topic.queryset = Topic.objects.filter(
             service_id=case.service_id, is_active=True
         ) | Topic.objects.filter(pk=case.topic_id)
 
@@ -158,27 +163,34 @@ class TransferForm(DsfrFormMixin, forms.Form):
     def __init__(self, *args, case: Case, **kwargs):
         super().__init__(*args, auto_id="transfer-%s", **kwargs)
         # Inactive services stay listed so that choosing one gets the precise refusal.
-        self.fields["to_service"].queryset = Service.objects.exclude(pk=case.service_id)
-        self.fields["to_service"].label_from_instance = lambda s: (
+        to_service = cast(forms.ModelChoiceField, self.fields["to_service"])
+        to_topic = cast(forms.ModelChoiceField, self.fields["to_topic"])
+        to_agent = cast(forms.ModelChoiceField, self.fields["to_agent"])
+        to_service.queryset = Service.objects.exclude(pk=case.service_id)
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        to_service.label_from_instance = lambda s: (  # type: ignore[method-assign,assignment]
             s.name if s.is_active else _("%(name)s (inactif)") % {"name": s.name}
         )
-        self.fields["to_topic"].queryset = (
+        to_topic.queryset = (
             Topic.objects.filter(is_active=True)
             .exclude(service_id=case.service_id)
             .select_related("service")
         )
-        self.fields["to_topic"].label_from_instance = lambda t: f"{t.service.name} — {t.title}"
-        self.fields["to_agent"].queryset = (
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        to_topic.label_from_instance = lambda t: f"{t.service.name} — {t.title}"  # type: ignore[method-assign,assignment]
+        to_agent.queryset = (
             User.objects.filter(is_active=True, role=User.Role.AGENT)
             .exclude(agent_profile__services=case.service_id)
             .filter(agent_profile__services__isnull=False)
             .distinct()
             .order_by("last_name", "first_name")
         )
-        self.fields["to_agent"].label_from_instance = lambda u: u.display_name
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        to_agent.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         service = data.get("to_service")
         # An inactive service gets its precise refusal from the transfer itself.
         if (
@@ -208,8 +220,10 @@ class AssignForm(DsfrFormMixin, forms.Form):
 
     def __init__(self, *args, case: Case, **kwargs):
         super().__init__(*args, auto_id="assign-%s", **kwargs)
-        self.fields["agent"].queryset = cases.assignable_agents(case)
-        self.fields["agent"].label_from_instance = lambda u: u.display_name
+        agent = cast(forms.ModelChoiceField, self.fields["agent"])
+        agent.queryset = cases.assignable_agents(case)
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        agent.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
 
 
 class AccessReasonForm(DsfrFormMixin, forms.Form):
@@ -307,7 +321,9 @@ class ContactForm(DsfrFormMixin, forms.Form):
     def __init__(self, *args, cases, **kwargs):
         super().__init__(*args, auto_id="contact-%s", **kwargs)
         self.cases = {str(case.pk): case for case in cases}
-        self.fields["case"].choices = [(NEW_CASE, _("Une nouvelle demande"))] + [
+        cast(forms.ChoiceField, self.fields["case"]).choices = [
+            (NEW_CASE, _("Une nouvelle demande"))
+        ] + [
             (
                 str(case.pk),
                 f"{case.reference} — {case.subject} ({case.get_status_display()}, "
@@ -316,13 +332,14 @@ class ContactForm(DsfrFormMixin, forms.Form):
             for case in cases
         ]
         self.fields["case"].initial = NEW_CASE
-        self.fields["topic"].queryset = Topic.objects.filter(is_active=True).select_related(
-            "service"
-        )
-        self.fields["topic"].label_from_instance = lambda t: f"{t.title} ({t.service.name})"
+        topic = cast(forms.ModelChoiceField, self.fields["topic"])
+        topic.queryset = Topic.objects.filter(is_active=True).select_related("service")
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        topic.label_from_instance = lambda t: f"{t.title} ({t.service.name})"  # type: ignore[method-assign,assignment]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("case") == NEW_CASE:
             if not data.get("topic"):
                 self.add_error("topic", _("Choisissez le thème de la nouvelle demande."))
@@ -332,4 +349,4 @@ class ContactForm(DsfrFormMixin, forms.Form):
 
     @property
     def chosen_case(self) -> Case | None:
-        return self.cases.get(self.cleaned_data.get("case"))
+        return self.cases.get(self.cleaned_data.get("case", ""))

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
@@ -67,6 +68,9 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 from contactcenter.models import (
     Case,
@@ -252,7 +256,8 @@ def percentile_cont(weighted: Iterable[tuple[float, int]], fraction: float) -> f
         return None
     position = fraction * (total - 1)
     lower_index, upper_index = math.floor(position), math.ceil(position)
-    lower = upper = None
+    lower: float | None = None
+    upper: float | None = None
     seen = 0
     for value, count in pairs:
         if lower is None and lower_index < seen + count:
@@ -261,6 +266,7 @@ def percentile_cont(weighted: Iterable[tuple[float, int]], fraction: float) -> f
             upper = value
             break
         seen += count
+    assert lower is not None and upper is not None  # total > 0: both indices are reached
     return float(lower + (upper - lower) * (position - lower_index))
 
 
@@ -364,8 +370,8 @@ class _Rows:
     """Accumulates (service, topic, channel, metric) -> value (+ histograms) before output."""
 
     def __init__(self):
-        self.values: Counter = Counter()
-        self.hists: dict[tuple, Counter] = defaultdict(Counter)
+        self.values: Counter[tuple[int | None, int | None, str, str]] = Counter()
+        self.hists: dict[tuple[int | None, int | None, str], Counter[int]] = defaultdict(Counter)
 
     def add(self, service_id, topic_id, channel, metric, value=1):
         if value:
@@ -641,10 +647,10 @@ def first_data_day() -> date | None:
         model.objects.order_by("created_at").values_list("created_at", flat=True).first()
         for model in (Case, Event, LoginEvent)
     ]
-    firsts = [value for value in firsts if value is not None]
-    if not firsts:
+    found = [value for value in firsts if value is not None]
+    if not found:
         return None
-    first = timezone.localdate(min(firsts))
+    first = timezone.localdate(min(found))
     cache.set(FIRST_DAY_CACHE_KEY, first.isoformat(), 3600)
     return first
 
@@ -662,7 +668,7 @@ def days_to_compute(today: date | None = None) -> list[date]:
         for run in DailyKpiRun.objects.filter(
             day__gte=start, day__lt=today, computed_at__isnull=False
         )
-        if run.computed_at >= final_after(run.day)
+        if run.computed_at is not None and run.computed_at >= final_after(run.day)
     }
     return [day for day in days if day not in final]
 
@@ -820,7 +826,7 @@ class Comment:
     reference: str
     case_id: int
     service: str
-    channel: str
+    channel: StrOrPromise  # the lazy label of the channel
     score: int
     comment: str
     created_at: datetime
@@ -857,12 +863,12 @@ class Report:
         return Figures.ratio(self.web_messages * 100, self.logins)
 
     @property
-    def channels(self) -> list[tuple[str, str, Figures]]:
+    def channels(self) -> list[tuple[str, StrOrPromise, Figures]]:
         """(code, label, figures) in display order, channels without any figure left out."""
-        out = []
+        out: list[tuple[str, StrOrPromise, Figures]] = []
         for code in CHANNEL_ORDER:
             figures = self.by_channel.get(code)
-            if figures is not None and (sum(figures.values.values()) or figures.previous_contacts):
+            if figures is not None and (figures.values.total() or figures.previous_contacts):
                 out.append((code, CHANNEL_LABELS[code], figures))
         return out
 
@@ -1051,6 +1057,7 @@ def _core_report(kpi_range: KpiRange, scope: Scope, comments: int) -> Report:
             key = (row.service_id, row.topic_id, row.channel)
             if row.metric == M.WAIT_HIST:
                 hist = hists[key]
+                assert row.data is not None  # a histogram row carries its buckets
                 for bucket, count in row.data.items():
                     hist[int(bucket)] += count
                 continue
@@ -1090,8 +1097,8 @@ def _core_report(kpi_range: KpiRange, scope: Scope, comments: int) -> Report:
             percentiles = exact_wait_percentiles(
                 kpi_range.start_dt, kpi_range.end_dt, scope, grouping
             )
-            for key, figures in target.items():
-                figures.exact = percentiles.get(key, {})
+            for group_key, figures in target.items():
+                figures.exact = percentiles.get(group_key, {})
     logins = sum(metrics[M.LOGINS] for key, metrics in values.items() if key[0] is None)
     report = Report(
         kpi_range=kpi_range,

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Any
 
 from django.db.models import Count, F, IntegerField, Q, QuerySet, Subquery
 from django.urls import reverse
@@ -129,7 +131,13 @@ def synthesis(user: User, citizen: User) -> Synthesis:
     visible = list(_sheet_cases_query(user, citizen))
     case_ids = [case.pk for case in visible]
     open_cases = label_cases([case for case in visible if case.status in ACTIVE_STATUSES])
-    total = visible[0].citizen_cases if visible else Case.objects.filter(citizen=citizen).count()
+    # citizen_cases: annotated by _sheet_cases_query, which the plugin cannot carry through its
+    # declared QuerySet[Case].
+    total = (
+        visible[0].citizen_cases  # type: ignore[attr-defined]
+        if visible
+        else Case.objects.filter(citizen=citizen).count()
+    )
     ratings = [
         case.satisfaction
         for case in visible
@@ -159,7 +167,7 @@ def _contacts(citizen: User, case_ids: list[int]) -> QuerySet[Event]:
     return Event.objects.filter(citizen=citizen, case_id__in=case_ids, type__in=CONTACT_EVENT_TYPES)
 
 
-def _channel_counts_query(citizen: User, case_ids: list[int]) -> QuerySet:
+def _channel_counts_query(citizen: User, case_ids: list[int]) -> QuerySet[Event, tuple[str, int]]:
     """(channel, count) of the citizen's contacts on the cases ``case_ids``."""
     return _contacts(citizen, case_ids).order_by().values_list("channel").annotate(Count("pk"))
 
@@ -184,7 +192,9 @@ CONTACT_FIELDS = (
 )
 
 
-def _contact_page_query(citizen: User, case_ids: list[int], after, limit: int) -> QuerySet:
+def _contact_page_query(
+    citizen: User, case_ids: list[int], after: tuple[datetime, int] | None, limit: int
+) -> QuerySet[Event, tuple[Any, ...]]:
     """One page of contacts, newest first, as ``CONTACT_FIELDS`` tuples.
 
     The page's ids are chosen in a subquery (keyset condition on (created_at, id) after
@@ -211,7 +221,9 @@ def visible_case_links(user: User, citizen: User) -> list[Case]:
     )
 
 
-def sheet_queries(user: User, citizen: User, cursor: str | None = None) -> list[tuple]:
+def sheet_queries(
+    user: User, citizen: User, cursor: str | None = None
+) -> list[tuple[str, QuerySet[Any, Any]]]:
     """The queries that read a synthesis sheet, as run: (label, queryset) for the visible
     cases, the counts per channel and the contacts page. For EXPLAIN
     (``bench/console_synthesis.py``); the functions above run the same ones."""
@@ -293,10 +305,15 @@ class ContactRow:
 
 def _month_names() -> dict[int, str]:
     """Month names in the active language (``date:"F"``), cached like ``choice_labels``."""
-    return _per_language("months", lambda: {number: str(name) for number, name in MONTHS.items()})
+    names: dict[int, str] = _per_language(
+        "months", lambda: {number: str(name) for number, name in MONTHS.items()}
+    )
+    return names
 
 
-def contact_time(moment: datetime, tz=None, months: dict[int, str] | None = None) -> str:
+def contact_time(
+    moment: datetime, tz: tzinfo | None = None, months: dict[int, str] | None = None
+) -> str:
     """``moment`` in local time as ``{{ moment|date:"DATETIME_FORMAT" }}`` writes it (see
     contactcenter/formats), without the filter's per-call format lookups (20 rows a page)."""
     local = timezone.localtime(moment, tz)
@@ -309,10 +326,11 @@ def contact_time(moment: datetime, tz=None, months: dict[int, str] | None = None
 
 def _datetime_pattern() -> str:
     # Translators: a date and a time, as DATETIME_FORMAT of contactcenter/formats writes them.
-    return _per_language("datetime_pattern", lambda: str(_("%(date)s à %(time)s")))
+    pattern: str = _per_language("datetime_pattern", lambda: str(_("%(date)s à %(time)s")))
+    return pattern
 
 
-def present_contacts(rows, cases: dict[int, Case]) -> list[ContactRow]:
+def present_contacts(rows: Iterable[tuple[Any, ...]], cases: dict[int, Case]) -> list[ContactRow]:
     """Synthesis rows (tuples of ``CONTACT_FIELDS``) ready for display: labels, author, excerpt,
     link to the case (``cases``: the rows' cases by id, with their service), number of files.
 

@@ -6,6 +6,7 @@ Every full opening of a case or of a synthesis sheet writes an audit record.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -209,7 +210,8 @@ def assign(request, reference):
 
 
 def _timeline(case: Case) -> list[Event]:
-    events = worklist.label_events(list(worklist.timeline(case)))
+    # Any: the events are given display attributes (description, style) here.
+    events: list[Any] = worklist.label_events(list(worklist.timeline(case)))
     ids = {e.payload.get("agent") for e in events if e.type == Event.Type.ASSIGNMENT}
     ids.discard(None)
     people = {u.pk: u for u in User.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])}
@@ -326,6 +328,7 @@ def _save_reason(request, *, case: Case | None = None, citizen: User | None = No
         return _render_case(
             request, case, access=record, access_form=form, status=200 if saved else 400
         )
+    assert citizen is not None  # the views pass a case or a citizen
     return _render_synthesis(
         request, citizen, access=record, access_form=form, status=200 if saved else 400
     )
@@ -501,12 +504,12 @@ def contact_new(request, citizen_id):
     """Step 2: record the contact for the chosen citizen (new case or an existing one)."""
     citizen = worklist.citizen_or_none(citizen_id)
     if citizen is None:
-        form = CitizenSearchForm()
-        form.fields["q"].widget.attrs["aria-describedby"] = "unknown-citizen"
+        search_form = CitizenSearchForm()
+        search_form.fields["q"].widget.attrs["aria-describedby"] = "unknown-citizen"
         return render(
             request,
             "console/contact_search.html",
-            {"form": form, "results": None, "unknown_citizen": True},
+            {"form": search_form, "results": None, "unknown_citizen": True},
             status=404,
         )
     cases = list(worklist.contact_cases(request.user, citizen)[:30])

@@ -10,8 +10,10 @@ module calls them and never re-implements them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,6 +46,9 @@ from contactcenter.services import (
     open_case,
     validate_body,
 )
+
+# Rows (cases, events) that the label and presentation helpers give extra attributes to.
+RowsT = TypeVar("RowsT", bound=Iterable[Any])
 
 # --- work lists ("Mon travail") -------------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class WorkFilters:
     page: int = 1
 
     @classmethod
-    def from_query(cls, data) -> WorkFilters:
+    def from_query(cls, data: Mapping[str, str]) -> WorkFilters:
         filters = cls()
         view = data.get("vue", "")
         filters.view = view if view in VIEWS else VIEW_MINE
@@ -106,7 +111,7 @@ class WorkFilters:
         filters.page = int(page) if page.isdigit() and int(page) > 0 else 1
         return filters
 
-    def as_query(self, **overrides) -> dict[str, str]:
+    def as_query(self, **overrides: object) -> dict[str, str]:
         """The filters as URL parameters (defaults left out), for links and hx-push-url."""
         values = {
             "vue": self.view,
@@ -178,7 +183,7 @@ def _search_q(text: str) -> Q:
     return q
 
 
-def _dimension_qs(filters: WorkFilters, now) -> dict[str, Q]:
+def _dimension_qs(filters: WorkFilters, now: datetime) -> dict[str, Q]:
     """One Q per facet dimension for the chosen filters (an empty Q when not filtered)."""
     if filters.status == STATUS_ACTIVE:
         status = Q(status__in=ACTIVE_STATUSES)
@@ -204,7 +209,7 @@ def _all_but(dimensions: dict[str, Q], skip: str) -> Q:
 
 
 def apply_filters(
-    cases: QuerySet[Case], filters: WorkFilters, *, skip: str = "", now=None
+    cases: QuerySet[Case], filters: WorkFilters, *, skip: str = "", now: datetime | None = None
 ) -> QuerySet[Case]:
     """Apply every filter except ``skip``."""
     cases = cases.filter(_all_but(_dimension_qs(filters, now or timezone.now()), skip))
@@ -274,7 +279,7 @@ def facet_topics(user: User, filters: WorkFilters) -> list[Topic]:
     return list(topics.select_related("service").distinct().order_by("service__name", "position"))
 
 
-def _age_bucket(now):
+def _age_bucket(now: datetime) -> SqlCase:
     """SQL expression: the age bucket of a case (same bounds as ``_age_q``)."""
     whens = [When(created_at__gt=now, then=Value(""))]
     for key, (_label, low, high) in AGE_BUCKETS.items():
@@ -285,7 +290,7 @@ def _age_bucket(now):
     return SqlCase(*whens, default=Value(""), output_field=CharField())
 
 
-def _any(_value) -> bool:
+def _any(_value: object) -> bool:
     return True
 
 
@@ -325,7 +330,7 @@ def facet_counts(user: User, filters: WorkFilters) -> Facets:
         for row in groups
     ]
 
-    def count(dimension: int, test) -> int:
+    def count(dimension: int, test: Callable[..., bool]) -> int:
         return sum(
             row[5] for row, ok in zip(groups, passes, strict=True) if ok[dimension] and test(row)
         )
@@ -344,11 +349,11 @@ def facet_counts(user: User, filters: WorkFilters) -> Facets:
             filters.status == STATUS_ACTIVE,
         )
     )
-    for value, label in status_labels().items():
+    for value, status_label in status_labels().items():
         facets.status.append(
             FacetOption(
                 value,
-                label,
+                status_label,
                 count(0, lambda row, v=value: row[0] == v),
                 filters.status == value,
             )
@@ -453,7 +458,7 @@ def assign(case: Case, agent: User, *, by: User) -> None:
         accept_transfers(case, agent)
 
 
-def sla_states(cases) -> dict[int, str]:
+def sla_states(cases: Iterable[Case]) -> dict[int, str]:
     """SLA state ("ok" / "at_risk" / "breached") of each case, from routing."""
     from routing import sla_state
 
@@ -513,7 +518,7 @@ def find_citizens(query: str, *, limit: int = SEARCH_LIMIT) -> list[User]:
     return list(citizens.distinct().order_by("last_name", "first_name", "id")[:limit])
 
 
-def citizen_or_none(citizen_id) -> User | None:
+def citizen_or_none(citizen_id: str | int) -> User | None:
     try:
         return User.objects.get(pk=int(citizen_id), role=User.Role.CITIZEN, is_active=True)
     except (User.DoesNotExist, TypeError, ValueError):
@@ -580,6 +585,7 @@ def record_contact(
 
     payload = {"resolved_first_contact": bool(resolved), "recorded_by": agent.pk}
     if case is None:
+        assert topic is not None  # checked above: a new case needs its topic
         now = timezone.now()
         new_case, event = open_case(
             citizen=citizen,
@@ -618,7 +624,7 @@ def record_contact(
 # --- how events read on the agent's timeline -----------------------------------------------------
 
 
-def label_events(events):
+def label_events(events: RowsT) -> RowsT:
     """Give each event ``type_label`` and ``channel_label``: translated once per language, where
     ``get_FOO_display`` would hash every lazy choice label of the field for every row."""
     types, channels = choice_labels(Event.Type), choice_labels(Channel)
@@ -628,7 +634,7 @@ def label_events(events):
     return events
 
 
-def present_cases(cases, user: User):
+def present_cases(cases: RowsT, user: User) -> RowsT:
     """Prepare work-list rows: labels, links and the row's action (take, release or open).
 
     Done once per page in Python (URL prefixes, one translation of each label) rather than per
@@ -651,15 +657,16 @@ def status_labels() -> dict[str, str]:
     """Status names as agents read them (the model's are worded for the citizen). Cached per
     language like ``choice_labels``: read-only."""
 
-    def build():
+    def build() -> dict[str, str]:
         labels = dict(choice_labels(Case.Status))
         labels[Case.Status.WAITING_CITIZEN] = _("En attente de l'usager")
         return labels
 
-    return per_language("agent-statuses", build)
+    labels: dict[str, str] = per_language("agent-statuses", build)
+    return labels
 
 
-def label_cases(cases):
+def label_cases(cases: RowsT) -> RowsT:
     """Give each case ``status_label``, ``kind_label`` and ``channel_label`` (see label_events)."""
     statuses, kinds = status_labels(), choice_labels(Case.Kind)
     channels = choice_labels(Channel)
@@ -677,7 +684,8 @@ def describe_event(event: Event, people: dict[int, User] | None = None) -> str:
     """
     payload = event.payload or {}
     if event.type == Event.Type.ASSIGNMENT:
-        agent = (people or {}).get(payload.get("agent")) if payload.get("agent") else None
+        agent_id = payload.get("agent")
+        agent = (people or {}).get(agent_id) if agent_id else None
         if agent is not None:
             return _("Attribuée à %(agent)s") % {"agent": agent.display_name}
         if payload.get("agent") is None and "agent" in payload:
@@ -699,9 +707,10 @@ def describe_event(event: Event, people: dict[int, User] | None = None) -> str:
                 )
             return _("Reclassement (%(changes)s)") % {"changes": ", ".join(parts)}
         labels = status_labels()
+        before, after = payload.get("from", "?"), payload.get("to", "?")
         text = _("Statut : %(from)s → %(to)s") % {
-            "from": labels.get(payload.get("from"), payload.get("from", "?")),
-            "to": labels.get(payload.get("to"), payload.get("to", "?")),
+            "from": labels.get(before, before),
+            "to": labels.get(after, after),
         }
         if payload.get("resolution"):
             text += " — " + str(dict(Case.Resolution.choices).get(payload["resolution"], ""))

@@ -9,6 +9,9 @@ Taking, releasing and assigning a case are routing's (``routing``).
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,13 +26,13 @@ from .services import add_event, request_routing, validate_body
 # --- transfer acceptance ------------------------------------------------------------------------
 
 
-def _receiving_side(agent_id: int, service_ids) -> Q:
+def _receiving_side(agent_id: int, service_ids: list[int] | QuerySet[Any, Any]) -> Q:
     """Transfers the agent's side receives: to the agent by name, or to one of ``service_ids``
     (a list, or a subquery of service ids)."""
     return Q(to_agent_id=agent_id) | Q(to_service_id__in=service_ids)
 
 
-def accept_transfers(case: Case, agent: User, *, at=None) -> int:
+def accept_transfers(case: Case, agent: User | None, *, at: datetime | None = None) -> int:
     """Mark the case's pending transfers as accepted once someone of the receiving side owns it.
 
     Accepted when ``agent`` works for the service the case was transferred to, or is the agent
@@ -44,7 +47,7 @@ def accept_transfers(case: Case, agent: User, *, at=None) -> int:
     )
 
 
-def on_case_assigned(sender, case_id, agent_id, **kwargs) -> None:
+def on_case_assigned(sender: object, case_id: int, agent_id: int | None, **kwargs: object) -> None:
     """Receiver for ``contactcenter.signals.case_assigned``: automatic routing of a transferred
     case to an agent of the receiving service also accepts the transfer.
 
@@ -111,7 +114,7 @@ def change_classification(case: Case, actor: User, *, topic: Topic, kind: str) -
         errors["kind"] = [_("Choisissez la nature de la demande.")]
     if errors:
         raise ValidationError(errors)
-    changes: dict = {}
+    changes: dict[str, dict[str, str]] = {}
     if topic.pk != fresh.topic_id:
         changes["topic"] = {"from": fresh.topic.title, "to": topic.title}
     if kind != fresh.kind:
