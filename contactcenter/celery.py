@@ -2,6 +2,7 @@
 
 import logging
 import os
+from typing import Any
 
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
@@ -24,11 +25,14 @@ class Task(DjangoTask):
 
     # celery-types declares these returning an AsyncResult; Celery's own return None too (the
     # task is only queued at commit), and so do these.
-    def delay_on_commit(self, *args, **kwargs) -> None:  # type: ignore[override]
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         self.apply_async_on_commit(args, kwargs)
 
     def apply_async_on_commit(  # type: ignore[override]
-        self, args=None, kwargs=None, **options
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
     ) -> None:
         def send() -> None:
             try:

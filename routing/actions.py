@@ -28,7 +28,9 @@ def _check_agent_of_service(agent: User, service_id: int, message: str) -> None:
         raise ValidationError(message, code="not_in_service")
 
 
-def _refused_reason(case: Case, agent_id: int, expected_owner, expected_status) -> ValidationError:
+def _refused_reason(
+    case: Case, agent_id: int, expected_owner: int | None, expected_status: str
+) -> ValidationError:
     fresh = Case.objects.filter(pk=case.pk).values("assigned_to_id", "status").first()
     if (
         fresh is None

@@ -26,7 +26,9 @@ AVAILABILITY_CACHE_KEY = "routing:availability"
 AVAILABILITY_PENDING_KEY = "routing:availability:pending"
 
 
-def compute_availability(service_ids: list[int] | None = None, now=None) -> dict[str, bool]:
+def compute_availability(
+    service_ids: list[int] | None = None, now: datetime | None = None
+) -> dict[str, bool]:
     """For each active topic: is the service open and does at least one available agent with
     the topic's skill have a free chat slot right now? One SQL statement."""
     now = now or timezone.now()
@@ -86,7 +88,7 @@ def refresh_availability(
 
 def availability_snapshot() -> dict[str, bool]:
     """topic slug -> chat available, from the cache (computed on a miss)."""
-    snapshot = cache.get(AVAILABILITY_CACHE_KEY)
+    snapshot: dict[str, bool] | None = cache.get(AVAILABILITY_CACHE_KEY)
     if snapshot is None:
         # Cold cache (restart, eviction): compute and store; nothing to announce.
         snapshot = refresh_availability(publish=False)
@@ -114,7 +116,7 @@ def chat_hours(service_id: int, now: datetime | None = None) -> ChatHours:
 
 
 def chat_button_hours(
-    topic: Topic | str | None = None, now=None
+    topic: Topic | str | None = None, now: datetime | None = None
 ) -> tuple[bool, list[tuple[str, str]]]:
     """For a chat button (one topic, or every topic when none is given): whether every service
     behind it is closed now, and (service name, schedule text) of each of those services."""
@@ -142,7 +144,9 @@ def chat_button_hours(
     return all_closed, rows
 
 
-def closed_chat_hours(topic: Topic | str | None = None, now=None) -> list[tuple[str, str]]:
+def closed_chat_hours(
+    topic: Topic | str | None = None, now: datetime | None = None
+) -> list[tuple[str, str]]:
     """(service name, schedule text) of the services a chat button stands for, when all of them
     are closed now; [] when one is open (then an empty chat means no agent is free, not closed
     hours)."""
@@ -150,7 +154,7 @@ def closed_chat_hours(topic: Topic | str | None = None, now=None) -> list[tuple[
     return rows if all_closed else []
 
 
-def closed_services_of(agent: User, now=None) -> list[tuple[str, str]]:
+def closed_services_of(agent: User, now: datetime | None = None) -> list[tuple[str, str]]:
     """(service name, schedule text) of the agent's services that are closed now."""
     services = Service.objects.filter(pk__in=user_service_ids_for(agent.pk)).order_by("name")
     result = []
@@ -176,14 +180,14 @@ def schedule_availability_refresh(
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
 
-        def refresh():
+        def refresh() -> None:
             ids = service_ids if agent_id is None else user_service_ids_for(agent_id)
             refresh_availability(ids)
 
         transaction.on_commit(refresh)
         return
 
-    def queue():
+    def queue() -> None:
         if cache.add(AVAILABILITY_PENDING_KEY, 1, timeout=10):
             queue_task_now("refresh_availability", None)
 

@@ -81,7 +81,7 @@ def callback_slots(
     return [Slot(s, e) for s, e in slots if booked.get(s, 0) < capacity]
 
 
-def parse_slot(value) -> datetime:
+def parse_slot(value: object) -> datetime:
     if isinstance(value, datetime):
         parsed = value
     else:
@@ -100,7 +100,7 @@ def request_callback(
     topic: Topic,
     phone: str,
     description: str,
-    slot,
+    slot: object,
     now: datetime | None = None,
 ) -> Case:
     """Book a callback: a case of channel "callback" (first event "callback") for the slot.
@@ -139,6 +139,7 @@ def request_callback(
             errors["slot"] = [slot_error]
     if errors:
         raise ValidationError(errors)
+    assert slot_start is not None  # a slot that does not parse is an error above
     with transaction.atomic():
         Service.objects.select_for_update().get(pk=topic.service_id)
         if not any(s.start == slot_start for s in callback_slots(topic, now=now)):

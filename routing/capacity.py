@@ -6,13 +6,24 @@ active assignments (status ``assigned`` or ``in_progress``) take a slot.
 
 from __future__ import annotations
 
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy
 
 from contactcenter.models import Case, Channel, User
 
 from .models import AgentPresence
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _Room(TypedDict):
+        free: int  # capacity minus active load (with_room)
+
 
 CHANNEL_GROUPS: dict[str, tuple[str, ...]] = {
     "chat": (Channel.CHAT, Channel.CHATBOT, Channel.COBROWSE),
@@ -42,12 +53,15 @@ def agent_group(agent_id: int) -> str:
     return f"agent-{agent_id}"
 
 
-def active_load(agent: OuterRef | int, group: str) -> Subquery:
+def active_load(agent: OuterRef | int, group: str) -> Coalesce:
     """The active load of an agent (an id, or ``OuterRef`` to the agent's id in the outer
     query) on a channel group, as a subquery: one ``COUNT(*)`` over the agent's cases."""
     count = (
         Case.objects.filter(
-            assigned_to_id=agent, status__in=ACTIVE_STATUSES, channel__in=CHANNEL_GROUPS[group]
+            # An OuterRef (resolved in the outer query) is valid here; the plugin only knows ids.
+            assigned_to_id=agent,  # type: ignore[misc]
+            status__in=ACTIVE_STATUSES,
+            channel__in=CHANNEL_GROUPS[group],
         )
         .order_by()
         .values("assigned_to_id")
@@ -57,14 +71,16 @@ def active_load(agent: OuterRef | int, group: str) -> Subquery:
     return Coalesce(Subquery(count, output_field=IntegerField()), 0)
 
 
-def available_agents():
+def available_agents() -> QuerySet[AgentPresence]:
     """Presence rows of agents who are available now (active accounts with the agent role)."""
     return AgentPresence.objects.filter(
         status=AgentPresence.Status.AVAILABLE, user__role=User.Role.AGENT, user__is_active=True
     )
 
 
-def with_room(presences, group: str):
+def with_room(
+    presences: QuerySet[AgentPresence], group: str
+) -> QuerySet[WithAnnotations[AgentPresence, _Room]]:
     """``presences`` (a queryset of ``AgentPresence``) narrowed to those with a free slot on
     ``group``, annotated with ``free`` (capacity minus active load)."""
     return presences.annotate(

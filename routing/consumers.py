@@ -15,12 +15,16 @@ Frames over the rate limit are dropped.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, cast
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 import routing
 from contactcenter.sockets import SocketGuard
+
+if TYPE_CHECKING:
+    from contactcenter.models import User
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -65,7 +69,7 @@ class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
     socket_kind = "presence"
 
     async def connect(self):
-        user = self.scope.get("user")
+        user = cast("User | None", self.scope.get("user"))
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return

@@ -20,7 +20,9 @@ the portable engine here (ORM, the head of each group's queue one case at a time
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import DateTimeField, Exists, OuterRef, Q, Subquery, Value
@@ -107,7 +109,7 @@ def conditional_assign(
 
 def assignment_payload(
     agent_id: int, mode: str, from_status: str, to_status: str, previous_owner: int | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The payload of an ``assignment`` timeline event (one shape whoever writes the row)."""
     payload = {"agent": agent_id, "mode": mode, "from": str(from_status), "to": str(to_status)}
     if previous_owner:
@@ -158,7 +160,7 @@ def after_assignment(
         )
     case_id, channel = case.pk, case.channel
 
-    def notify():
+    def notify() -> None:
         case_assigned.send(
             sender=Case,
             case_id=case_id,
@@ -179,7 +181,7 @@ def after_assignment(
         schedule_availability_refresh(agent_id=agent_id)
 
 
-def assigned_notice(case: Case) -> dict:
+def assigned_notice(case: Case) -> dict[str, Any]:
     """What the agent's consoles are told of one assignment (``case.assigned``)."""
     return {"case_id": case.pk, "channel": case.channel, "reference": case.reference}
 
@@ -202,7 +204,12 @@ def publish_assigned(agent_id: int, cases: list[Case]) -> None:
 
 
 def _candidate_agents(
-    service_id: int, skill_id: int | None, group: str, *, exclude=(), limit: int = 3
+    service_id: int,
+    skill_id: int | None,
+    group: str,
+    *,
+    exclude: Collection[int] = (),
+    limit: int = 3,
 ) -> list[tuple[int, int]]:
     """(agent id, free slots) of available agents of the service with the skill and a free
     slot on the channel group, longest idle first.
@@ -229,7 +236,7 @@ def _callback_due(case: Case, now: datetime) -> bool:
     ).exists()
 
 
-def route_case(case_id: int, *, exclude_agent_ids=()) -> int | None:
+def route_case(case_id: int, *, exclude_agent_ids: Collection[int] = ()) -> int | None:
     """Give a queued case to the longest-idle available agent with the skill and a free slot.
 
     Returns the agent id, or None (case not queued, locked by another worker, callback slot not
@@ -369,7 +376,7 @@ def _claim_for_agent(
 
 
 def assign_available(
-    agent: User | int, *, limit: int | None = None, groups=GROUP_ORDER
+    agent: User | int, *, limit: int | None = None, groups: Sequence[str] = GROUP_ORDER
 ) -> list[Case]:
     """Fill an available agent's free slots with the best cases waiting in their queues, up to
     ``limit`` cases, in one transaction. Returns the assigned cases (maybe none).
@@ -396,7 +403,7 @@ def fill_pass(agent_id: int, batch: int | None = FILL_BATCH) -> tuple[list[Case]
 
 
 def _assign_available(
-    agent: User | int, *, limit: int | None, groups=GROUP_ORDER
+    agent: User | int, *, limit: int | None, groups: Sequence[str] = GROUP_ORDER
 ) -> tuple[list[Case], int]:
     """``assign_available``, and the agent's free slots left on those groups afterwards."""
     agent_id = agent if isinstance(agent, int) else agent.pk
@@ -436,7 +443,7 @@ def _assign_available(
     return assigned, sum(room for room in free.values() if room > 0)
 
 
-def assign_next(agent: User | int, *, groups=GROUP_ORDER) -> Case | None:
+def assign_next(agent: User | int, *, groups: Sequence[str] = GROUP_ORDER) -> Case | None:
     """Give an available agent the best case waiting in their queues, if they have room: one
     case (``assign_available`` with ``limit=1``). Returns the assigned case or None."""
     cases = assign_available(agent, limit=1, groups=groups)

@@ -35,15 +35,23 @@ import functools
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import connection
+from django.db.models import Model
 
 from contactcenter.models import AgentProfile, Case, Channel, Event, Topic, Transfer, User
 
 from .capacity import ACTIVE_STATUSES, CHANNEL_GROUPS, GROUP_ORDER
 from .models import AgentPresence, CallbackRequest
+
+if TYPE_CHECKING:
+    import psycopg
+
+T = TypeVar("T")
 
 QUEUE_HEAD_ORDER = (
     "c.priority DESC, c.fragile DESC, c.sla_deadline ASC NULLS LAST, c.created_at, c.id"
@@ -61,27 +69,27 @@ HEAD_SLACK = 16
 _SAFE_LITERAL = re.compile(r"^[a-z0-9_]+$")
 
 
-def _t(model) -> str:
+def _t(model: type[Model]) -> str:
     """The quoted table name of a model."""
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _literals(values) -> str:
+def _literals(values: Iterable[object]) -> str:
     """``('a', 'b')``: an IN list of code constants (choice values) written into a statement's
     text, so that the planner sees them even in a generic plan. Never for user input: anything
     but lower-case letters, digits and underscores is refused."""
-    values = [str(value) for value in values]
-    if not values or not all(_SAFE_LITERAL.match(value) for value in values):
-        raise ValueError(f"not code constants: {values!r}")
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+    texts = [str(value) for value in values]
+    if not texts or not all(_SAFE_LITERAL.match(text) for text in texts):
+        raise ValueError(f"not code constants: {texts!r}")
+    return "(" + ", ".join(f"'{text}'" for text in texts) + ")"
 
 
-def _literal(value) -> str:
+def _literal(value: object) -> str:
     """``'value'``: one code constant written into a statement's text (see ``_literals``)."""
     return _literals([value])[1:-1]
 
 
-def _execute(sql: str, params: list, fetch):
+def _execute(sql: str, params: list[Any], fetch: Callable[[psycopg.Cursor[Any]], T]) -> T:
     """Run a statement prepared on the server (once per connection) and return
     ``fetch(cursor)``. Errors are Django's database errors; the statement is logged as Django
     logs its queries (``DEBUG``, ``assertNumQueries``)."""
@@ -282,7 +290,7 @@ def claim(
     now: datetime,
     topic_ids: list[int],
     cap: int,
-    payload: dict,
+    payload: dict[str, Any],
 ) -> dict[str, tuple[list[Claim], int]]:
     """PostgreSQL: pick, lock and assign up to ``rooms[group]`` cases at the head of the agent's
     queues for each channel group of ``rooms``, at most ``cap`` in all, groups served in the
@@ -310,7 +318,7 @@ def claim(
     A group with no claim but head cases seen: every head case was taken or locked meanwhile
     (the caller falls back to the whole queue)."""
     groups = tuple(rooms)
-    params: list = [list(topic_ids)]
+    params: list[Any] = [list(topic_ids)]
     for group in groups:
         params += [HEAD_PER_TOPIC + min(rooms[group], cap) - 1] * len(CHANNEL_GROUPS[group])
     if any(Channel.CALLBACK in CHANNEL_GROUPS[group] for group in groups):
@@ -325,7 +333,9 @@ def claim(
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     rows = _execute(_claim_sql(groups), params, lambda cursor: cursor.fetchall())
     seen = rows[0][0] if rows else [0] * len(groups)
-    result = {group: ([], seen[i]) for i, group in enumerate(groups)}
+    result: dict[str, tuple[list[Claim], int]] = {
+        group: ([], seen[i]) for i, group in enumerate(groups)
+    }
     columns = _case_columns()
     for _seen, grp, event_id, pending, *values in rows:
         if values[0] is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.utils import formats, timezone
 from django.utils.functional import lazy
@@ -67,8 +69,10 @@ class ReassignForm(DsfrFormMixin, forms.Form):
 
     def __init__(self, *args, agents=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agent"].queryset = agents if agents is not None else User.objects.none()
-        self.fields["agent"].label_from_instance = lambda u: u.display_name
+        agent = cast(forms.ModelChoiceField, self.fields["agent"])
+        agent.queryset = agents if agents is not None else User.objects.none()
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        agent.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
 
 
 class SlotChoiceField(forms.ChoiceField):
@@ -127,8 +131,10 @@ class CallbackForm(DsfrFormMixin, forms.Form):
 
     def __init__(self, *args, slots=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topic"].label_from_instance = lambda t: t.title
-        self.fields["slot"].choices = slot_choices(slots)
+        topic = cast(forms.ModelChoiceField, self.fields["topic"])
+        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
+        topic.label_from_instance = lambda t: t.title  # type: ignore[method-assign,assignment]
+        cast(forms.ChoiceField, self.fields["slot"]).choices = slot_choices(slots)
         self.fields["topic"].widget.attrs.update({"data-callback-topic": ""})
 
 
@@ -142,4 +148,4 @@ class SkillsForm(DsfrFormMixin, forms.Form):
 
     def __init__(self, *args, skills=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["skills"].choices = [(s.code, s.name) for s in skills]
+        cast(forms.ChoiceField, self.fields["skills"]).choices = [(s.code, s.name) for s in skills]

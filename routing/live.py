@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 from contactcenter.models import Case, Service, Topic, User
 
@@ -35,17 +39,17 @@ class AgentRow:
     agent: User
     presence: AgentPresence | None
     status: str
-    loads: dict
-    capacities: dict
+    loads: dict[str, int]
+    capacities: dict[str, int]
     since: datetime | None
     in_status: timedelta | None = None
 
     @property
-    def status_label(self) -> str:
+    def status_label(self) -> StrOrPromise:
         return STATUS_DISPLAY[self.status]
 
 
-def live_view(user: User, now: datetime | None = None) -> dict:
+def live_view(user: User, now: datetime | None = None) -> dict[str, Any]:
     """Queues (waiting, oldest wait, breaches, at risk) and agents (status, load, time in
     status) of the services a supervisor supervises. Read-only; a few grouped queries."""
     now = now or timezone.now()

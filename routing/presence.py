@@ -8,13 +8,14 @@ head of their queues.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -248,7 +249,14 @@ STATUS_DISPLAY = {
 # --- Capacity -----------------------------------------------------------------------------------
 
 
-def set_capacity(agent: User, *, by: User, chat=None, phone=None, web=None) -> AgentPresence:
+def set_capacity(
+    agent: User,
+    *,
+    by: User,
+    chat: int | str | None = None,
+    phone: int | str | None = None,
+    web: int | str | None = None,
+) -> AgentPresence:
     """Change an agent's capacity per channel (supervisor of one of the agent's services).
 
     Chat and phone accept 0-10, web messages 0-50. Lowering a capacity never unassigns: the
@@ -295,7 +303,7 @@ def set_capacity(agent: User, *, by: User, chat=None, phone=None, web=None) -> A
     return presence
 
 
-def supervised_services(user: User):
+def supervised_services(user: User) -> QuerySet[Service]:
     if user.is_admin_role:
         return Service.objects.filter(is_active=True)
     if not user.is_supervisor:
@@ -303,12 +311,12 @@ def supervised_services(user: User):
     return Service.objects.filter(pk__in=user_service_ids(user))
 
 
-def grantable_skills(by: User):
+def grantable_skills(by: User) -> QuerySet[Skill]:
     """Skills a supervisor may give: those of the topics of the services they supervise."""
     return Skill.objects.filter(topics__service__in=supervised_services(by)).distinct()
 
 
-def set_agent_skills(agent: User, skills, *, by: User) -> list[str]:
+def set_agent_skills(agent: User, skills: Iterable[Skill | str], *, by: User) -> list[str]:
     """Replace the skills an agent holds within the supervisor's services (skill codes or
     Skill objects). Unknown codes and skills of other services are refused by name; skills of
     other services the agent holds are kept. Runs in a transaction."""

@@ -9,15 +9,19 @@ routing task is registered before any code can queue one.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
 
+if TYPE_CHECKING:
+    from contactcenter.celery import Task
+
 logger = logging.getLogger("routing")
 
 
-def group_send(group: str, message: dict) -> None:
+def group_send(group: str, message: dict[str, Any]) -> None:
     """Publish on the channel layer; a failure is logged, never raised (we are after commit)."""
     layer = get_channel_layer()
     if layer is None:
@@ -28,18 +32,19 @@ def group_send(group: str, message: dict) -> None:
         logger.exception("routing: could not publish to %s", group)
 
 
-def _task(name: str):
+def _task(name: str) -> Task:
     """The registered routing task ``routing.tasks.<name>``."""
-    return current_app.tasks[f"routing.tasks.{name}"]
+    # The app's task_cls: every task is a contactcenter.celery.Task.
+    return cast("Task", current_app.tasks[f"routing.tasks.{name}"])
 
 
-def queue_task(name: str, *args, **options) -> None:
+def queue_task(name: str, *args: object, **options: Any) -> None:
     """Queue a routing task after commit (``apply_async_on_commit``: a broker failure is
     logged, the beat sweeps catch up)."""
     _task(name).apply_async_on_commit(args, **options)
 
 
-def queue_task_now(name: str, *args) -> None:
+def queue_task_now(name: str, *args: object) -> None:
     """Queue a routing task at once (outside a transaction; a broker failure is logged)."""
     try:
         _task(name).delay(*args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from contactcenter.models import AgentProfile, Case, Channel, User
@@ -19,7 +19,7 @@ from .capacity import CHANNEL_GROUPS, channel_group
 from .models import AgentPresence, CallbackRequest
 
 
-def queued_cases():
+def queued_cases() -> QuerySet[Case]:
     """Cases waiting in a queue (any service): new, unassigned, callback slot reached."""
     now = timezone.now()
     return Case.objects.filter(status=Case.Status.NEW, assigned_to__isnull=True).filter(
@@ -31,7 +31,7 @@ def queued_cases():
 QUEUE_ORDER = ("-priority", "-fragile", F("sla_deadline").asc(nulls_last=True), "created_at", "id")
 
 
-def queue_for_case(case: Case):
+def queue_for_case(case: Case) -> QuerySet[Case]:
     """The queue a case belongs to: same service, same skill, same channel group, in order."""
     topic_filter = (
         Q(topic__skill_id=case.topic.skill_id)
@@ -46,7 +46,7 @@ def queue_for_case(case: Case):
     )
 
 
-def agent_queue(agent: User):
+def agent_queue(agent: User) -> QuerySet[Case]:
     """What an agent may pick: queued cases of their services and skills, best first."""
     profile = AgentProfile.objects.filter(user=agent).first()
     if profile is None:
@@ -89,7 +89,9 @@ def queue_position(case: Case) -> tuple[int, int | None]:
         .order_by("-closed_at")
         .values_list("assigned_at", "closed_at")[:50]
     )
-    durations = [(c - a).total_seconds() for a, c in recent if c > a]
+    durations = [
+        (c - a).total_seconds() for a, c in recent if a is not None and c is not None and c > a
+    ]
     handle = sum(durations) / len(durations) if durations else DEFAULT_HANDLE_SECONDS[group]
     return position, int(math.ceil(position / slots * handle))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -36,17 +37,18 @@ AT_RISK_SHARE = 0.25
 OK, AT_RISK, BREACHED = "ok", "at_risk", "breached"
 
 
-_policy_cache: dict = {"at": -1.0, "rows": []}
+_policy_cache: dict[str, Any] = {"at": -1.0, "rows": []}
 _policy_lock = threading.Lock()
 POLICY_CACHE_SECONDS = 60.0
 
 
-def _policies() -> list:
+def _policies() -> list[tuple[Any, ...]]:
     """Every SlaPolicy row, cached per process for a minute (cleared when one is saved)."""
     now = time.monotonic()
     with _policy_lock:
         if now - _policy_cache["at"] < POLICY_CACHE_SECONDS:
-            return _policy_cache["rows"]
+            cached: list[tuple[Any, ...]] = _policy_cache["rows"]
+            return cached
     from .models import SlaPolicy
 
     rows = list(SlaPolicy.objects.values_list("service_id", "channel", "kind", "amount", "unit"))
@@ -55,7 +57,7 @@ def _policies() -> list:
     return rows
 
 
-def clear_policy_cache(*args, **kwargs) -> None:
+def clear_policy_cache(*args: object, **kwargs: object) -> None:
     with _policy_lock:
         _policy_cache["at"] = -1.0
 
@@ -149,6 +151,7 @@ def flag_sla_breaches(now: datetime | None = None) -> list[int]:
         with transaction.atomic():
             if Case.objects.filter(pk=case_id, sla_breached=False).update(sla_breached=True):
                 case = Case.objects.get(pk=case_id)
+                assert case.sla_deadline is not None  # selected by its deadline
                 add_event(
                     case,
                     Event.Type.SLA,

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from contactcenter.celery import Task
+
 from . import availability, engine, presence, sla
 
 
-@shared_task(ignore_result=True)
+# base=Task: the app's task class already (task_cls), named so the type checker sees
+# delay_on_commit (routing.receivers).
+@shared_task(base=Task, ignore_result=True)
 def route_case(case_id: int, exclude_agent_ids: list[int] | None = None) -> int | None:
     """A contact arrived or came back to its queue: find it an owner."""
     return engine.route_case(case_id, exclude_agent_ids=exclude_agent_ids or ())
 
 
-@shared_task(ignore_result=True)
+@shared_task(base=Task, ignore_result=True)
 def assign_agent(agent_id: int) -> int:
     """An agent became available or freed capacity: give them waiting work, at most
     ``FILL_BATCH`` cases in one pass (one transaction); a pass that reached the batch queues

@@ -4,7 +4,9 @@ check permission, call the ``routing`` package, render."""
 from __future__ import annotations
 
 import functools
+from typing import cast
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -97,7 +99,9 @@ def status_widget(request):
         if form.errors:
             status = 400
             if not request.htmx:
-                messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+                messages.error(
+                    request, " ".join(str(e) for errs in form.errors.values() for e in errs)
+                )
                 return redirect(_safe_next(request, reverse("home")))
     return render(
         request,
@@ -143,11 +147,10 @@ def callback_new(request):
             except ValidationError as exc:
                 _apply_errors(form, exc)
                 # A slot taken meanwhile disappears from the list the citizen sees again.
-                form.fields["slot"].choices = (
-                    CallbackForm(slots=routing.callback_slots(form.cleaned_data["topic"]))
-                    .fields["slot"]
-                    .choices
-                )
+                fresh = CallbackForm(slots=routing.callback_slots(form.cleaned_data["topic"]))
+                cast(forms.ChoiceField, form.fields["slot"]).choices = cast(
+                    forms.ChoiceField, fresh.fields["slot"]
+                ).choices
             else:
                 messages.success(
                     request,
@@ -331,7 +334,8 @@ def _to_reassign(user: User):
         if case.pk in seen:
             continue
         seen.add(case.pk)
-        case.sla = routing.sla_state(case, now)
+        # A display attribute of the row, read by the template.
+        case.sla = routing.sla_state(case, now)  # type: ignore[attr-defined]
         rows.append(case)
     return rows
 
