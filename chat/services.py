@@ -311,7 +311,7 @@ def publish_status(conversation: Conversation, **extra) -> None:
 
 
 def chat_available(topic: Topic) -> bool:
-    from routing.services import chat_available as routing_chat_available
+    from routing import chat_available as routing_chat_available
 
     return bool(routing_chat_available(topic))
 
@@ -708,7 +708,7 @@ def citizen_is_active(conversation_id: int) -> None:
 
 def queue_status(case: Case) -> dict:
     """Position in the queue and estimated wait, from routing."""
-    from routing.services import queue_position
+    from routing import queue_position
 
     try:
         position, wait = queue_position(case)
@@ -973,7 +973,7 @@ def transfer(
     that another agent will answer (see ``sync_with_case``, triggered by the timeline event
     after commit). One transaction.
     """
-    from routing.services import release_case
+    from routing import release_case
 
     try:
         reason = validate_body(reason, max_chars=TRANSFER_REASON_MAX_CHARS)

@@ -133,7 +133,7 @@ CONTACT_EVENTS = (
     | Q(type=Event.Type.CHAT, payload__phase="started")
     # Phone, counter, e-mail, letter contacts recorded by an agent (console.worklist).
     | Q(type=Event.Type.CONTACT)
-    # A callback booked (routing.services.request_callback); attempts carry an "outcome".
+    # A callback booked (routing.request_callback); attempts carry an "outcome".
     | Q(type=Event.Type.CALLBACK, payload__has_key="slot_start")
     # A co-browsing session, recorded once when it ends (cobrowse.services).
     | Q(type=Event.Type.COBROWSE)

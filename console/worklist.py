@@ -3,7 +3,7 @@
 Plain functions that validate, then act; the console views only parse, check, call and render.
 Thread operations (reply, request for details, internal note, close, reopen) live in
 ``messaging.services``; transfers, their acceptance and reclassification in
-``contactcenter.cases``; taking, releasing and assigning cases in ``routing.services``: this
+``contactcenter.cases``; taking, releasing and assigning cases in ``routing``: this
 module calls them and never re-implements them.
 """
 
@@ -428,7 +428,7 @@ def take(agent: User, case: Case) -> None:
 
     Raises ValidationError when someone else got it first.
     """
-    from routing import services as routing
+    import routing
 
     with transaction.atomic():
         routing.take_case(agent, case)
@@ -437,14 +437,14 @@ def take(agent: User, case: Case) -> None:
 
 def release(agent: User, case: Case) -> None:
     """The agent gives a case back to the queue of its service."""
-    from routing import services as routing
+    import routing
 
     routing.release_case(agent, case)
 
 
 def assign(case: Case, agent: User, *, by: User) -> None:
     """A supervisor gives a case to a named agent (routing checks service and capacity)."""
-    from routing import services as routing
+    import routing
 
     if not (by.is_supervisor or by.is_admin_role):
         raise ValidationError(_("Seul un superviseur peut attribuer une demande à un agent."))
@@ -455,7 +455,7 @@ def assign(case: Case, agent: User, *, by: User) -> None:
 
 def sla_states(cases) -> dict[int, str]:
     """SLA state ("ok" / "at_risk" / "breached") of each case, from routing."""
-    from routing.services import sla_state
+    from routing import sla_state
 
     return {case.pk: sla_state(case) for case in cases}
 

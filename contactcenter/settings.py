@@ -431,7 +431,7 @@ GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
 }
-GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.services.live_view"
+GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)
 GUICHET_KPI_FINAL_AFTER_HOURS = env_int("GUICHET_KPI_FINAL_AFTER_HOURS", 6)
 GUICHET_KPI_PERCENTILE_SAMPLE = env_int("GUICHET_KPI_PERCENTILE_SAMPLE", 200_000)

@@ -57,12 +57,10 @@ MESSAGE_URL = "/espace/demandes/nouvelle/"
 CALLBACK_URL = "/rappel/nouveau/"
 
 try:  # routing owns agent availability; knowledge may import routing (allowed direction).
-    from routing.services import chat_available as _routing_chat_available
+    from routing import chat_available as _routing_chat_available
 except ImportError:  # pragma: no cover - exercised only while routing is being written
     _routing_chat_available = None
-    logger.warning(
-        "routing.services.chat_available is missing: the chatbot will not offer live chat."
-    )
+    logger.warning("routing.chat_available is missing: the chatbot will not offer live chat.")
 
 
 # --- articles -------------------------------------------------------------------------------------
@@ -254,7 +252,7 @@ def chat_is_available(topic: Topic | None) -> bool:
             return bool(_routing_chat_available(topic))
         return any(_routing_chat_available(t) for t in Topic.objects.filter(is_active=True)[:20])
     except Exception:  # availability must never break the conversation
-        logger.exception("routing.services.chat_available failed")
+        logger.exception("routing.chat_available failed")
         return False
 
 

@@ -13,8 +13,8 @@ from django.core.cache import cache
 from chat import services
 from chat.consumers import db
 from chat.models import Conversation
+from routing import set_status
 from routing.calendar import clear_calendar_cache
-from routing.services import set_status
 from tests.conftest import session_cookie
 
 ORIGIN = b"http://testserver"

@@ -18,8 +18,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+import routing
 from contactcenter import sockets
-from routing import services as routing
 from tests.conftest import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -415,7 +415,7 @@ def supervisor_async(supervisor, citizen, topic_a):
 
 
 def test_live_tiles_use_routings_live_view(settings, client_as, supervisor, case_a, case_b):
-    settings.GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.services.live_view"
+    settings.GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
     live = client_as(supervisor).get(URL + "direct/").context["live"]
     assert live["waiting"] == 1  # case_a waits in service A; case_b is another service's
     assert live["oldest_wait"] is not None
