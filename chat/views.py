@@ -259,7 +259,7 @@ def upload(request, pk):
             checked = check_upload(upload_file)
         except ValidationError as exc:
             errors["file"] = exc.messages
-    if not errors:
+    if not errors and upload_file is not None and checked is not None:
         try:
             posted = services.post_message(
                 pk,

@@ -7,9 +7,9 @@ class ContactcenterConfig(AppConfig):
     verbose_name = _("Centre de contact")
 
     def ready(self):
-        # checks: the guichet.* system checks; kpis: counts logins for the dashboard;
-        # sockets: logout, a password change or a deactivation closes the person's websockets.
-        from . import checks, kpis, sockets  # noqa: F401
+        # checks: the guichet.* system checks; sockets: logout, a password change or a
+        # deactivation closes the person's websockets.
+        from . import checks, sockets  # noqa: F401
 
         sockets.connect_signals()
         # Routing assigning a transferred case to the receiving side accepts the transfer.

@@ -2,6 +2,7 @@ from django import template
 from django.utils.translation import pgettext
 
 import routing
+from routing.calendar import calendar_for, weekly_schedule_text
 from routing.forms import StatusForm
 from routing.models import AgentPresence
 
@@ -69,3 +70,28 @@ def duration_fr(value):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def public_contact(service_list):
+    """For the public home: each service's telephone, opening hours in words, whether it is
+    open now and whether an agent is free in chat for one of its topics right now."""
+    snapshot = routing.availability_snapshot()
+    rows = []
+    for service in service_list:
+        cal = calendar_for(service.pk)
+        rows.append(
+            {
+                "service": service,
+                "hours": (
+                    pgettext("horaires d'un service", "7 jours sur 7, 24 h sur 24")
+                    if cal.always_open
+                    else weekly_schedule_text(cal)
+                ),
+                "open_now": cal.is_open(),
+                "chat_now": any(
+                    snapshot.get(topic.slug) for topic in service.topics.all() if topic.is_active
+                ),
+            }
+        )
+    return rows

@@ -28,8 +28,8 @@ WEEKDAYS = ServiceCalendar(weekly={d: [(time(8, 30), time(17, 30))] for d in ran
 SCHEDULE = "Le tchat est ouvert du lundi au vendredi de 8 h 30 à 17 h 30"
 
 
-def paris(*args) -> datetime:
-    return datetime(*args, tzinfo=PARIS)
+def paris(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=PARIS)
 
 
 def test_closed_on_saturday_says_the_hours_and_the_reopening():

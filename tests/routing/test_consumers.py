@@ -14,7 +14,8 @@ from .conftest import set_available
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-application = URLRouter(websocket_urlpatterns)
+# Channels routes ASGI applications with Django's path(), typed for views only.
+application = URLRouter(websocket_urlpatterns)  # type: ignore[arg-type]
 
 
 def communicator(path, user):

@@ -18,11 +18,12 @@ from django.db import transaction
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contactcenter.cases import accept_transfers
+from contactcenter.labels import choice_labels, per_language
 from contactcenter.models import (
     Case,
     Channel,
@@ -617,27 +618,6 @@ def record_contact(
 # --- how events read on the agent's timeline -----------------------------------------------------
 
 
-# Translated labels per (choices class, language): translating every lazy choice label again on
-# each request was a measurable part of building a page. The dicts are shared: read-only.
-_LABELS: dict[tuple, dict[str, str]] = {}
-
-
-def _per_language(name, build):
-    """``build()`` once per (name, active language), then the same read-only value."""
-    key = (name, translation.get_language())
-    value = _LABELS.get(key)
-    if value is None:
-        value = _LABELS[key] = build()
-    return value
-
-
-def choice_labels(choices_class) -> dict[str, str]:
-    """``value -> label`` of a Choices class in the active language (cached, read-only)."""
-    return _per_language(
-        choices_class, lambda: {value: str(label) for value, label in choices_class.choices}
-    )
-
-
 def label_events(events):
     """Give each event ``type_label`` and ``channel_label``: translated once per language, where
     ``get_FOO_display`` would hash every lazy choice label of the field for every row."""
@@ -676,7 +656,7 @@ def status_labels() -> dict[str, str]:
         labels[Case.Status.WAITING_CITIZEN] = _("En attente de l'usager")
         return labels
 
-    return _per_language("agent-statuses", build)
+    return per_language("agent-statuses", build)
 
 
 def label_cases(cases):
