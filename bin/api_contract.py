@@ -140,8 +140,12 @@ def main() -> int:
         demo = subprocess.run(
             [*manage, "load_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
         ).stdout
-        password = re.search(r"mot de passe commun : (\S+)\)", demo).group(1)
-        recovery_code = re.search(r"un seul usage par compte\) : (\S+)", demo).group(1)
+        found = re.search(r"mot de passe commun : (\S+)\)", demo)
+        assert found is not None, demo
+        password = found.group(1)
+        found = re.search(r"un seul usage par compte\) : (\S+)", demo)
+        assert found is not None, demo
+        recovery_code = found.group(1)
 
         server = subprocess.Popen(
             [

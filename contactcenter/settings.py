@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "chat",
     "cobrowse",
     "accounts",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -144,8 +145,8 @@ if env_str("TEST_DB_NAME"):
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 if USING_POSTGRES:
     # Django's cursors bind parameters on the client and never prepare; the routing engine's
-    # hot statements ask psycopg to prepare them (``prepare=True``), which needs a threshold
-    # that is not None. This one is never reached by anything else.
+    # PostgreSQL statements (routing.engine_pg) ask psycopg to prepare them (``prepare=True``),
+    # which needs a threshold that is not None. This one is never reached by anything else.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -448,14 +449,14 @@ GUICHET_ATTACHMENT_MAX_COUNT = 5
 GUICHET_MESSAGE_MAX_CHARS = 10_000
 GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
 
-# Supervisor dashboard (contactcenter.kpis, docs/dashboard.md). Other apps contribute indicators
+# Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that
-# contactcenter imports no app); the live queue tiles come from routing.
+# the console names no app in its code); the live queue tiles come from routing.
 GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
 }
-GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.services.live_view"
+GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)
 GUICHET_KPI_FINAL_AFTER_HOURS = env_int("GUICHET_KPI_FINAL_AFTER_HOURS", 6)
 GUICHET_KPI_PERCENTILE_SAMPLE = env_int("GUICHET_KPI_PERCENTILE_SAMPLE", 200_000)

@@ -60,7 +60,9 @@ class AdminClient:
         self.post(TWO_FACTOR_PATH, {"code": demo_totp(email)})  # staff: the second factor
 
     def post(self, path: str, data: dict):
-        token = CSRF.search(self.request.get(path).text()).group(1)
+        found = CSRF.search(self.request.get(path).text())
+        assert found is not None
+        token = found.group(1)
         response = self.request.post(path, form={"csrfmiddlewaretoken": token, **data})
         assert response.ok, f"{path}: {response.status}"
         return response

@@ -10,7 +10,7 @@ from contactcenter import cases
 from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Channel, Service, Topic, User
 
-from . import console
+from . import worklist
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -231,7 +231,7 @@ class AccessReasonForm(DsfrFormMixin, forms.Form):
 class CitizenSearchForm(DsfrFormMixin, forms.Form):
     q = forms.CharField(
         label=_("Rechercher un usager"),
-        max_length=console.QUERY_MAX_CHARS,
+        max_length=worklist.QUERY_MAX_CHARS,
         help_text=_(
             "Nom, adresse électronique, référence d'une demande (2026-000123), "
             "numéro fiscal ou numéro de sécurité sociale."
@@ -255,7 +255,7 @@ class ContactForm(DsfrFormMixin, forms.Form):
 
     channel = forms.ChoiceField(
         label=_("Canal du contact"),
-        choices=[(c.value, c.label) for c in console.CONTACT_CHANNELS],
+        choices=[(c.value, c.label) for c in worklist.CONTACT_CHANNELS],
         initial=Channel.PHONE,
         widget=forms.RadioSelect,
         error_messages={"required": _("Choisissez le canal du contact.")},
@@ -288,7 +288,7 @@ class ContactForm(DsfrFormMixin, forms.Form):
     )
     summary = forms.CharField(
         label=_("Résumé de l'échange"),
-        max_length=console.SUMMARY_MAX_CHARS,
+        max_length=worklist.SUMMARY_MAX_CHARS,
         help_text=_("Visible par l'usager dans « Mon historique »."),
         widget=forms.Textarea(attrs={"rows": 6}),
         error_messages={

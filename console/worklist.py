@@ -3,7 +3,7 @@
 Plain functions that validate, then act; the console views only parse, check, call and render.
 Thread operations (reply, request for details, internal note, close, reopen) live in
 ``messaging.services``; transfers, their acceptance and reclassification in
-``contactcenter.cases``; taking, releasing and assigning cases in ``routing.services``: this
+``contactcenter.cases``; taking, releasing and assigning cases in ``routing``: this
 module calls them and never re-implements them.
 """
 
@@ -18,11 +18,12 @@ from django.db import transaction
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contactcenter.cases import accept_transfers
+from contactcenter.labels import choice_labels, per_language
 from contactcenter.models import (
     Case,
     Channel,
@@ -427,7 +428,7 @@ def take(agent: User, case: Case) -> None:
 
     Raises ValidationError when someone else got it first.
     """
-    from routing import services as routing
+    import routing
 
     with transaction.atomic():
         routing.take_case(agent, case)
@@ -436,14 +437,14 @@ def take(agent: User, case: Case) -> None:
 
 def release(agent: User, case: Case) -> None:
     """The agent gives a case back to the queue of its service."""
-    from routing import services as routing
+    import routing
 
     routing.release_case(agent, case)
 
 
 def assign(case: Case, agent: User, *, by: User) -> None:
     """A supervisor gives a case to a named agent (routing checks service and capacity)."""
-    from routing import services as routing
+    import routing
 
     if not (by.is_supervisor or by.is_admin_role):
         raise ValidationError(_("Seul un superviseur peut attribuer une demande à un agent."))
@@ -454,7 +455,7 @@ def assign(case: Case, agent: User, *, by: User) -> None:
 
 def sla_states(cases) -> dict[int, str]:
     """SLA state ("ok" / "at_risk" / "breached") of each case, from routing."""
-    from routing.services import sla_state
+    from routing import sla_state
 
     return {case.pk: sla_state(case) for case in cases}
 
@@ -617,27 +618,6 @@ def record_contact(
 # --- how events read on the agent's timeline -----------------------------------------------------
 
 
-# Translated labels per (choices class, language): translating every lazy choice label again on
-# each request was a measurable part of building a page. The dicts are shared: read-only.
-_LABELS: dict[tuple, dict[str, str]] = {}
-
-
-def _per_language(name, build):
-    """``build()`` once per (name, active language), then the same read-only value."""
-    key = (name, translation.get_language())
-    value = _LABELS.get(key)
-    if value is None:
-        value = _LABELS[key] = build()
-    return value
-
-
-def choice_labels(choices_class) -> dict[str, str]:
-    """``value -> label`` of a Choices class in the active language (cached, read-only)."""
-    return _per_language(
-        choices_class, lambda: {value: str(label) for value, label in choices_class.choices}
-    )
-
-
 def label_events(events):
     """Give each event ``type_label`` and ``channel_label``: translated once per language, where
     ``get_FOO_display`` would hash every lazy choice label of the field for every row."""
@@ -676,7 +656,7 @@ def status_labels() -> dict[str, str]:
         labels[Case.Status.WAITING_CITIZEN] = _("En attente de l'usager")
         return labels
 
-    return _per_language("agent-statuses", build)
+    return per_language("agent-statuses", build)
 
 
 def label_cases(cases):

@@ -9,9 +9,10 @@ from django import forms
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
-from .forms import DsfrFormMixin
+from contactcenter.forms import DsfrFormMixin
+from contactcenter.models import Service, Topic
+
 from .kpis import CHANNEL_LABELS, CHANNEL_ORDER, KpiRange, Scope, local_today
-from .models import Service, Topic
 
 MAX_RANGE_DAYS = 366
 MAX_HISTORY_DAYS = 5 * 366

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from contactcenter import kpis
+from console import kpis
 
 
 class Command(BaseCommand):

@@ -68,7 +68,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .models import (
+from contactcenter.models import (
     Case,
     Channel,
     DailyKpi,
@@ -131,9 +131,9 @@ CONTACT_EVENTS = (
     Q(type=Event.Type.MESSAGE, channel=Channel.WEB, internal=False, actor_id=F("citizen_id"))
     # A chat: one "started" event per conversation (chat.services.start_chat).
     | Q(type=Event.Type.CHAT, payload__phase="started")
-    # Phone, counter, e-mail, letter contacts recorded by an agent (messaging.console).
+    # Phone, counter, e-mail, letter contacts recorded by an agent (console.worklist).
     | Q(type=Event.Type.CONTACT)
-    # A callback booked (routing.services.request_callback); attempts carry an "outcome".
+    # A callback booked (routing.request_callback); attempts carry an "outcome".
     | Q(type=Event.Type.CALLBACK, payload__has_key="slot_start")
     # A co-browsing session, recorded once when it ends (cobrowse.services).
     | Q(type=Event.Type.COBROWSE)
@@ -687,7 +687,7 @@ def missing_days(kpi_range: KpiRange) -> list[date]:
 # --- logins ----------------------------------------------------------------------------------
 
 
-@receiver(user_logged_in, dispatch_uid="contactcenter.kpis.record_login")
+@receiver(user_logged_in, dispatch_uid="console.kpis.record_login")
 def record_login(sender, request, user, **kwargs) -> None:
     """Count a login (role and time only) for the "messages per 100 logins" indicator."""
     LoginEvent.objects.create(role=getattr(user, "role", "") or "", created_at=timezone.now())

@@ -19,7 +19,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import synthesis
 from contactcenter import cases
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Event, User
@@ -29,10 +28,11 @@ from contactcenter.permissions import (
     record_access,
     user_service_ids,
 )
+from messaging import services as thread
+from messaging.views import apply_errors, staff_required
 
-from . import console
-from . import services as thread
-from .console_forms import (
+from . import synthesis, worklist
+from .forms import (
     AccessReasonForm,
     AssignForm,
     CitizenSearchForm,
@@ -43,23 +43,22 @@ from .console_forms import (
     ReplyForm,
     TransferForm,
 )
-from .views import apply_errors, staff_required
 
 # --- "Mon travail" ------------------------------------------------------------------------------
 
 
-def _work_context(request, filters: console.WorkFilters) -> dict:
+def _work_context(request, filters: worklist.WorkFilters) -> dict:
     user = request.user
-    facets = console.facet_counts(user, filters)
-    paginator = Paginator(console.work_list(user, filters), console.PAGE_SIZE)
+    facets = worklist.facet_counts(user, filters)
+    paginator = Paginator(worklist.work_list(user, filters), worklist.PAGE_SIZE)
     paginator.count = facets.total  # counted in the facets' scan: no second COUNT(*)
     page = paginator.get_page(filters.page)
-    cases = console.present_cases(list(page.object_list), user)
-    sla = console.sla_states(cases)
+    cases = worklist.present_cases(list(page.object_list), user)
+    sla = worklist.sla_states(cases)
     for case in cases:
         case.sla = sla.get(case.pk, "ok")
         case.pending = case.pending_transfers[0] if case.pending_transfers else None
-    counts = console.tab_counts(user, filters, current=facets.total)
+    counts = worklist.tab_counts(user, filters, current=facets.total)
     tabs = [
         {
             "value": value,
@@ -68,25 +67,25 @@ def _work_context(request, filters: console.WorkFilters) -> dict:
             "current": value == filters.view,
             "query": urlencode(filters.as_query(vue=value, page="")),
         }
-        for value, label in console.VIEWS.items()
+        for value, label in worklist.VIEWS.items()
     ]
     return {
         "filters": filters,
         "facets": facets,
-        "count_cap": console.COUNT_CAP,
+        "count_cap": worklist.COUNT_CAP,
         "tabs": tabs,
         "page": page,
         "cases": cases,
         "query": urlencode(filters.as_query()),
         "page_query": urlencode(filters.as_query(page="")),
-        "view_label": console.VIEWS[filters.view],
+        "view_label": worklist.VIEWS[filters.view],
         "is_supervisor": user.is_supervisor or user.is_admin_role,
         "list_url": _list_url(filters),
         "now": timezone.now(),
     }
 
 
-def _list_url(filters: console.WorkFilters) -> str:
+def _list_url(filters: worklist.WorkFilters) -> str:
     query = urlencode(filters.as_query())
     return reverse("console:home") + (f"?{query}" if query else "")
 
@@ -95,7 +94,7 @@ def _list_url(filters: console.WorkFilters) -> str:
 @staff_required
 def home(request):
     """Cases assigned to me, the queue of my services and (supervisors) all their cases."""
-    filters = console.WorkFilters.from_query(request.GET)
+    filters = worklist.WorkFilters.from_query(request.GET)
     context = _work_context(request, filters)
     if request.htmx and not request.htmx.boosted:
         return render(request, "console/_work.html", context)
@@ -118,7 +117,7 @@ def _list_response(request, *, error: str = "", success: str = ""):
     target = _back_to_list(request)
     if request.htmx:
         query = target.partition("?")[2]
-        filters = console.WorkFilters.from_query(QueryDict(query))
+        filters = worklist.WorkFilters.from_query(QueryDict(query))
         context = _work_context(request, filters)
         context.update({"action_error": error, "action_success": success})
         return render(request, "console/_work.html", context)
@@ -139,7 +138,7 @@ def take(request, reference):
     case = _case_or_404(request, reference)
     from_list = bool(request.POST.get("retour"))
     try:
-        console.take(request.user, case)
+        worklist.take(request.user, case)
     except ValidationError as exc:
         message = _already_taken_or(exc, case, request.user)
         if from_list:
@@ -161,7 +160,7 @@ def _already_taken_or(exc: ValidationError, case: Case, agent: User) -> str:
     """Routing's refusal, worded for the agent: a lost race says so in plain words."""
     owner = Case.objects.filter(pk=case.pk).values_list("assigned_to_id", flat=True).first()
     if owner is not None and owner != agent.pk:
-        return str(console.ALREADY_TAKEN)
+        return str(worklist.ALREADY_TAKEN)
     return " ".join(exc.messages)
 
 
@@ -171,7 +170,7 @@ def release(request, reference):
     case = _case_or_404(request, reference)
     from_list = bool(request.POST.get("retour"))
     try:
-        console.release(request.user, case)
+        worklist.release(request.user, case)
     except ValidationError as exc:
         if from_list:
             return _list_response(request, error=" ".join(exc.messages))
@@ -193,7 +192,7 @@ def assign(request, reference):
     form = AssignForm(request.POST, case=case)
     if form.is_valid():
         try:
-            console.assign(case, form.cleaned_data["agent"], by=request.user)
+            worklist.assign(case, form.cleaned_data["agent"], by=request.user)
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
@@ -210,12 +209,12 @@ def assign(request, reference):
 
 
 def _timeline(case: Case) -> list[Event]:
-    events = console.label_events(list(console.timeline(case)))
+    events = worklist.label_events(list(worklist.timeline(case)))
     ids = {e.payload.get("agent") for e in events if e.type == Event.Type.ASSIGNMENT}
     ids.discard(None)
     people = {u.pk: u for u in User.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])}
     for event in events:
-        event.description = console.describe_event(event, people)
+        event.description = worklist.describe_event(event, people)
         if event.type in (Event.Type.MESSAGE, Event.Type.REQUEST_INFO, Event.Type.NOTE):
             event.style = (
                 "internal" if event.internal else "citizen" if event.by_citizen else "agent"
@@ -241,11 +240,11 @@ def _render_case(
 ):
     user = request.user
     is_supervisor = user.is_supervisor or user.is_admin_role
-    console.label_cases([case])
+    worklist.label_cases([case])
     context = {
         "case": case,
         "events": _timeline(case),
-        "sla": console.sla_states([case])[case.pk],
+        "sla": worklist.sla_states([case])[case.pk],
         "pending_transfer": cases.pending_transfer(case),
         "transfers": case.transfers.select_related(
             "from_service", "to_service", "created_by", "to_agent"
@@ -475,7 +474,7 @@ def contact_search(request):
     results = None
     if form.is_bound and form.is_valid():
         try:
-            results = console.find_citizens(form.cleaned_data["q"])
+            results = worklist.find_citizens(form.cleaned_data["q"])
         except ValidationError as exc:
             form.add_error("q", exc.messages)
         else:
@@ -500,7 +499,7 @@ def contact_search(request):
 @idempotent
 def contact_new(request, citizen_id):
     """Step 2: record the contact for the chosen citizen (new case or an existing one)."""
-    citizen = console.citizen_or_none(citizen_id)
+    citizen = worklist.citizen_or_none(citizen_id)
     if citizen is None:
         form = CitizenSearchForm()
         form.fields["q"].widget.attrs["aria-describedby"] = "unknown-citizen"
@@ -510,12 +509,12 @@ def contact_new(request, citizen_id):
             {"form": form, "results": None, "unknown_citizen": True},
             status=404,
         )
-    cases = list(console.contact_cases(request.user, citizen)[:30])
+    cases = list(worklist.contact_cases(request.user, citizen)[:30])
     form = ContactForm(request.POST or None, cases=cases)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            event = console.record_contact(
+            event = worklist.record_contact(
                 agent=request.user,
                 citizen=citizen,
                 channel=data["channel"],
@@ -557,7 +556,7 @@ def contact_new(request, citizen_id):
 
 
 def _citizen_or_404(citizen_id) -> User:
-    citizen = console.citizen_or_none(citizen_id)
+    citizen = worklist.citizen_or_none(citizen_id)
     if citizen is None:
         raise Http404("Usager introuvable")
     return citizen

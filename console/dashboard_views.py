@@ -24,6 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from contactcenter.models import AuditLog, Case, Channel, Service, Topic, Transfer, User
+from contactcenter.permissions import record_access, user_services
+
 from . import kpis
 from .dashboard_forms import DashboardFilterForm, Period
 from .dashboard_tables import (
@@ -37,8 +40,6 @@ from .dashboard_tables import (
     key_indicators,
     now_label,
 )
-from .models import AuditLog, Case, Channel, Service, Topic, Transfer, User
-from .permissions import record_access, user_services
 
 EXPORT_BATCH = 2000
 
