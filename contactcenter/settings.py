@@ -10,6 +10,7 @@ import mimetypes
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -501,3 +502,20 @@ OIDC_PROVIDERS = {
     if provider is not None
 }
 OIDC_METADATA_CACHE_SECONDS = env_int("OIDC_METADATA_CACHE_SECONDS", 3600)
+
+
+def url_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+# The Content Security Policy's form-action also names the providers: the login button and the
+# logout form post to Guichet, which redirects to the provider (browsers check redirects too).
+CSP_FORM_ACTION = sorted(
+    {
+        url_origin(url)
+        for conf in OIDC_PROVIDERS.values()
+        for url in (conf["discovery_url"], conf["issuer"], *conf["endpoints"].values())
+    }
+    - {""}
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse, urlsplit, urlunsplit
 
 import pytest
@@ -333,7 +334,7 @@ def test_id_token_signed_with_other_keys_is_refused(
     assert logged_in_user(client) is None
 
 
-# --- Configuration -------------------------------------------------------------------------------
+# --- Configuration --------------------------------------------------------------------------
 
 
 def test_providers_are_off_when_unset(client, settings, db):
@@ -366,3 +367,81 @@ def test_settings_need_discovery_or_endpoints(monkeypatch):
         "PROCONNECT", scopes="openid", acr_values="", two_factor=True
     )
     assert conf["discovery_url"] == "https://idp.example.fr/api/v2/.well-known/openid-configuration"
+
+
+# --- Logout ---------------------------------------------------------------------------------
+
+
+def provider_logout(browser: requests.Session, url: str) -> str:
+    """The person confirms the logout at the provider; returns where it sends them back."""
+    page = browser.get(url, timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    response = browser.post(
+        urljoin(url, action), data={**fields, "logout": "yes"}, allow_redirects=False, timeout=10
+    )
+    assert response.is_redirect, response.text[:500]
+    return response.headers["Location"]
+
+
+def test_logout_ends_the_provider_session_too(client, providers, agent_a, pc_provider, caplog):
+    browser = requests.Session()
+    callback(client, at_provider(start(client, "proconnect"), AGENT_SUB, browser))
+    id_token = client.session[oidc.SESSION_KEY]["id_token"]
+    response = client.post("/deconnexion/")
+    assert logged_in_user(client) is None
+    assert response.status_code == 302
+    end_session = response["Location"]
+    assert end_session.startswith(f"{pc_provider.issuer}/session/end?")
+    query = parse_qs(urlparse(end_session).query)
+    assert query["id_token_hint"] == [id_token]
+    assert query["post_logout_redirect_uri"] == [f"{SITE}/compte/proconnect/deconnecte/"]
+    back = provider_logout(browser, end_session)
+    assert back.startswith(f"{SITE}/compte/proconnect/deconnecte/?")
+    assert parse_qs(urlparse(back).query)["state"] == query["state"]
+    assert client.get(back.removeprefix(SITE)).status_code == 302
+    # The provider's session is over: the next login asks for the identifier again.
+    page = browser.get(start(client, "proconnect"), timeout=10)
+    assert 'name="login"' in page.text
+    # The same return again, or a forged state: refused.
+    assert_refused(client.get(back.removeprefix(SITE)), caplog, "state")
+    assert client.get("/compte/proconnect/deconnecte/?state=forged").status_code == 400
+
+
+def test_local_login_logs_out_locally_only(client, providers, citizen):
+    client.force_login(citizen)
+    response = client.post("/deconnexion/")
+    assert response.status_code == 302 and "127.0.0.1" not in response["Location"]
+
+
+def test_csp_lets_forms_redirect_to_the_providers_only(client, settings, db):
+    settings.CSP_FORM_ACTION = ["https://oidc.franceconnect.gouv.fr"]
+    policy = client.get("/connexion/")["Content-Security-Policy"]
+    assert "form-action 'self' https://oidc.franceconnect.gouv.fr;" in policy
+    settings.CSP_FORM_ACTION = []
+    assert "form-action 'self';" in client.get("/connexion/")["Content-Security-Policy"]
+
+
+# --- English -----------------------------------------------------------------------------------
+
+
+def test_first_login_and_error_pages_in_english(client, providers):
+    from tests.contactcenter.test_english_pages import FRENCH
+
+    client.cookies["django_language"] = "en"
+    login_with(client, "franceconnect", CITIZEN_SUB)
+    page = client.get("/compte/franceconnect/bienvenue/").content.decode()
+    assert "Welcome to Guichet" in page and "24 August 1962" in page
+    make_user(FC_EMAIL, User.Role.CITIZEN)  # the address is taken: the link form only
+    taken = client.get("/compte/franceconnect/bienvenue/").content.decode()
+    assert "You already have a Guichet account" in taken
+    refused = login_with(client, "proconnect", UNKNOWN_AGENT_SUB).content.decode()
+    assert "No active staff account" in refused
+    login = client.get("/connexion/").content.decode()
+    assert "What is FranceConnect?" in login
+    for content in (page, taken, refused, login):
+        found = [word for word in FRENCH if re.search(word, content)]
+        assert not found, found
+        for french in ("Associer", "Créer mon compte", "Qu’est-ce que", "S’identifier"):
+            assert french not in content

@@ -107,7 +107,12 @@ server.listen(config.port || 0, '127.0.0.1', async () => {
 
   const callback = provider.callback();
   server.on('request', (req, res) => {
-    const match = new URL(req.url, issuer).pathname.match(/^\/interaction\/([\w-]+)(?:\/(login))?$/);
+    const { pathname } = new URL(req.url, issuer);
+    if (pathname === '/favicon.ico') { // browsers ask for it on every page
+      res.statusCode = 204;
+      return res.end();
+    }
+    const match = pathname.match(/^\/interaction\/([\w-]+)(?:\/(login))?$/);
     if (!match) return callback(req, res);
     return interaction(req, res, match[1], match[2]).catch((error) => {
       res.statusCode = 400;
