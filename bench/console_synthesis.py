@@ -14,9 +14,9 @@ cases in two services. It then measures the server time of the synthesis sheet
 
 over N requests each (default 200) through Django's test Client (middleware, view, queries,
 audit record insert, template rendering), and prints p50 / p95 / max and the query count.
-Target: p95 < 30 ms. It prints the EXPLAIN ANALYZE of the sheet's statements (visible cases,
-counts per channel, contacts page: first and later page) in their generic plans, as prepared by
-the console, and fails if PostgreSQL reads the event or case table with a sequential scan.
+Target: p95 < 30 ms. It prints the EXPLAIN ANALYZE of the sheet's queries (visible cases,
+counts per channel, contacts page: first and later page), built by the console's own functions,
+and fails if PostgreSQL reads the event or case table with a sequential scan.
 
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet REDIS_URL=redis://127.0.0.1:6379/0 \\
@@ -324,53 +324,25 @@ def later_cursor(agent, citizen, page: int = 11) -> str:
     cursor = None
     for _ in range(page - 1):
         result = synthesis.contact_page(
-            person, synthesis.citizen_visible_case_ids(agent, person), cursor=cursor
+            person, synthesis.visible_case_links(agent, person), cursor=cursor
         )
         cursor = result.next_cursor
     return cursor
 
 
-def explain(agent, citizen_id: int, cursor: str | None) -> list[tuple[str, str, str]]:
-    """EXPLAIN ANALYZE of the statements the sheet runs (synthesis.sheet_statements: the visible
-    cases, the counts per channel, the contacts page), as the console runs them: prepared on
-    the server. Each is prepared under its own name and executed 6 times (PostgreSQL may then
-    keep a generic plan, planned without the parameters' values), and its generic plan is
-    explained, forced: the plan that every later request may get. Returns (label, plan, the
-    prepared statement's generic/custom plan counts)."""
-    from django.db import connection
-
+def explain(agent, citizen_id: int, cursor: str | None) -> list[tuple[str, str]]:
+    """EXPLAIN ANALYZE of the queries the sheet runs (synthesis.sheet_queries: the visible
+    cases, the counts per channel, the contacts page), built by the same functions as the
+    console's. Django binds the parameters on the client, so each plan is the one
+    PostgreSQL makes for those values. Returns (label, plan)."""
     from console import synthesis
     from contactcenter.models import User
 
     citizen = User.objects.get(pk=citizen_id)
-    plans = []
-    with connection.cursor() as cursor_:
-        for number, (label, sql, params) in enumerate(
-            synthesis.sheet_statements(agent, citizen, cursor)
-        ):
-            name = f"bench_sheet_{number}"
-            parts = sql.split("%s")  # the statements hold no other "%s" than placeholders
-            numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
-            values = [connection.ops.adapt_datetimefield_value(v) for v in params]
-            arguments = f"{name}({', '.join(['%s'] * len(params))})"
-            cursor_.execute("DEALLOCATE ALL")
-            cursor_.execute(f"PREPARE {name} AS {numbered}")
-            for _ in range(6):
-                cursor_.execute(f"EXECUTE {arguments}", values)
-            cursor_.execute(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s",
-                [name],
-            )
-            generic, custom = cursor_.fetchone()
-            cursor_.execute("SET plan_cache_mode = force_generic_plan")
-            try:
-                cursor_.execute(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE {arguments}", values)
-                plan = "\n".join(row[0] for row in cursor_.fetchall())
-            finally:
-                cursor_.execute("RESET plan_cache_mode")
-                cursor_.execute(f"DEALLOCATE {name}")
-            plans.append((label, plan, f"{generic} generic / {custom} custom plans"))
-    return plans
+    return [
+        (label, queryset.explain(analyze=True, buffers=True))
+        for label, queryset in synthesis.sheet_queries(agent, citizen, cursor)
+    ]
 
 
 def main():
@@ -465,13 +437,10 @@ def main():
 
     problems = []
     for page, cursor in (("first page", None), ("page 11", cursors[heavy[0]])):
-        for label, plan, counts in explain(agent, heavy[0], cursor):
-            if page != "first page" and label != "contacts page":
-                continue  # the same statements as on the first page
-            print(
-                f"\nEXPLAIN ANALYZE, {label} ({page}), generic plan of the prepared statement "
-                f"(after 6 executions: {counts}):\n{plan}"
-            )
+        for label, plan in explain(agent, heavy[0], cursor):
+            if page != "first page" and not label.startswith("contacts page"):
+                continue  # the same queries as on the first page
+            print(f"\nEXPLAIN ANALYZE, {label} ({page}):\n{plan}")
             if re.search(r"Seq Scan on contactcenter_(event|case)\b", plan):
                 problems.append(f"sequential scan of a large table ({label}, {page})")
             if not re.search(r"Index (Only )?Scan", plan):
@@ -485,7 +454,7 @@ def main():
     print(
         "Query plans: "
         + (
-            "index scans, no sequential scan of events or cases (generic plans)"
+            "index scans, no sequential scan of events or cases"
             if not problems
             else "; ".join(problems)
         )

@@ -109,8 +109,8 @@ def parse_args():
     parser.add_argument(
         "--engine-only",
         action="store_true",
-        help="disconnect the other apps' case_assigned receivers (chat, messaging) to measure "
-        "routing alone",
+        help="disconnect the other apps' case_assigned receivers (chat, core's transfer "
+        "acceptance) to measure routing alone",
     )
     parser.add_argument(
         "--synchronous-commit",

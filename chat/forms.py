@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -49,6 +51,16 @@ class SummaryForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class TopicChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Topic) -> str:
+        return f"{obj.service.name} — {obj.title}"
+
+
 class TransferForm(DsfrFormMixin, forms.Form):
     to_service = forms.ModelChoiceField(
         label=_("Service destinataire"),
@@ -56,7 +68,7 @@ class TransferForm(DsfrFormMixin, forms.Form):
         required=False,
         empty_label=_("Mon service (un autre agent)"),
     )
-    to_agent = forms.ModelChoiceField(
+    to_agent = AgentChoiceField(
         label=_("Agent nommé (facultatif, service destinataire uniquement)"),
         queryset=User.objects.filter(role=User.Role.AGENT, is_active=True)
         .exclude(agent_profile__isnull=True)
@@ -64,7 +76,7 @@ class TransferForm(DsfrFormMixin, forms.Form):
         required=False,
         empty_label=_("Le premier agent disponible"),
     )
-    to_topic = forms.ModelChoiceField(
+    to_topic = TopicChoiceField(
         label=_("Thème dans le service destinataire"),
         help_text=_("Obligatoire pour un autre service : l'usager voit le nouveau thème."),
         queryset=Topic.objects.filter(is_active=True).select_related("service"),
@@ -84,26 +96,30 @@ class TransferForm(DsfrFormMixin, forms.Form):
         if prefix_id:
             kwargs.setdefault("auto_id", f"id_{prefix_id}_%s")
         super().__init__(*args, **kwargs)
-        self.fields["to_agent"].label_from_instance = lambda user: user.display_name
-        self.fields["to_topic"].label_from_instance = lambda t: f"{t.service.name} — {t.title}"
         self.case = case
         if case is not None:
-            self.fields["to_topic"].queryset = self.fields["to_topic"].queryset.exclude(
-                service_id=case.service_id
-            )
+            to_topic = cast(forms.ModelChoiceField, self.fields["to_topic"])
+            to_agent = cast(forms.ModelChoiceField, self.fields["to_agent"])
+            topics, agents = to_topic.queryset, to_agent.queryset
+            assert topics is not None and agents is not None  # both declared with a queryset
+            to_topic.queryset = topics.exclude(service_id=case.service_id)
             # Named agents of other services only (in the same service the chat goes back to
             # the queue).
-            self.fields["to_agent"].queryset = self.fields["to_agent"].queryset.exclude(
-                agent_profile__services=case.service_id
-            )
+            to_agent.queryset = agents.exclude(agent_profile__services=case.service_id)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         service, topic = data.get("to_service"), data.get("to_topic")
         other_service = service is not None and (
             self.case is None or service.pk != self.case.service_id
         )
-        if other_service and topic is None and "to_topic" not in self.errors:
+        if (
+            service is not None
+            and other_service
+            and topic is None
+            and "to_topic" not in self.errors
+        ):
             self.add_error(
                 "to_topic",
                 _("Choisissez le thème de la demande dans le service « %(service)s ».")
@@ -113,7 +129,7 @@ class TransferForm(DsfrFormMixin, forms.Form):
             self.add_error(
                 "to_topic", _("Un thème ne se choisit que pour un transfert à un autre service.")
             )
-        elif topic is not None and topic.service_id != service.pk:
+        elif topic is not None and service is not None and topic.service_id != service.pk:
             self.add_error(
                 "to_topic",
                 _("Le thème « %(topic)s » ne relève pas du service « %(service)s ».")

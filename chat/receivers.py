@@ -17,7 +17,10 @@ from . import services
 
 logger = logging.getLogger("guichet.chat")
 
-REQUEUE_MODES = {"requeued": services.Notice.REQUEUED, "released": services.Notice.TRANSFERRED}
+REQUEUE_MODES: dict[str | None, str] = {
+    "requeued": services.Notice.REQUEUED,
+    "released": services.Notice.TRANSFERRED,
+}
 
 
 def _sync(case_id: int, hint: str) -> None:
@@ -40,6 +43,7 @@ def on_case_assigned(sender, case_id, agent_id=None, channel=None, **kwargs):
 def on_event_saved(sender, instance: Event, created: bool, **kwargs):
     if not created or instance.channel != Channel.CHAT:
         return
+    hint: str | None
     if instance.type == Event.Type.TRANSFER:
         hint = services.Notice.TRANSFERRED
     elif instance.type == Event.Type.ASSIGNMENT:

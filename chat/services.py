@@ -34,15 +34,17 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from contactcenter import hot
+from contactcenter.cases import REASON_MAX_CHARS, transfer_case
 from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import can_see_case, record_access
 from contactcenter.services import (
     add_event,
     change_status,
+    check_message_body,
     mark_first_response,
     open_case,
+    post_staff_message,
     validate_body,
 )
 
@@ -749,9 +751,11 @@ def sync_with_case(case_id: int, hint: str = Notice.REQUEUED) -> Conversation | 
     """
     hint = hint if hint in REQUEUE_TEXTS else Notice.REQUEUED
     with transaction.atomic():
-        # Called after every assignment of a chat case: a hot statement, not a queryset.
-        conversation = hot.row(Conversation, "case", case_id, lock=True)
-        if conversation is None or conversation.is_ended:
+        try:
+            conversation = Conversation.objects.select_for_update().get(case_id=case_id)
+        except Conversation.DoesNotExist:
+            return None
+        if conversation.is_ended:
             return conversation
         case = Case.objects.select_related("assigned_to").get(pk=case_id)
         owner = case.assigned_to
@@ -903,18 +907,17 @@ def end_conversation(conversation_id: int, *, reason: str, actor: User | None = 
 
 
 def check_summary(summary) -> str:
-    return validate_body(summary, max_chars=settings.GUICHET_MESSAGE_MAX_CHARS)
+    return check_message_body(summary)
 
 
 def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conversation:
     """The agent ends the chat (if still open) and sends the written summary.
 
-    The summary goes to the citizen's secure messaging (``messaging.services.post_agent_reply``:
-    a message on the case and a content-free notification after commit). Only the agent who
+    The summary goes to the citizen's secure messaging
+    (``contactcenter.services.post_staff_message``: a message on the case and a content-free
+    notification after commit). Only the agent who
     handled the chat, still owner of the case, may do it, once. One transaction.
     """
-    from messaging.services import post_agent_reply
-
     summary = check_summary(summary)
     with transaction.atomic():
         conversation = (
@@ -938,7 +941,7 @@ def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conv
         if conversation.is_open:
             end_conversation(conversation.pk, reason=Conversation.EndReason.AGENT, actor=agent)
         case = Case.objects.get(pk=conversation.case_id)
-        post_agent_reply(case, agent, summary)
+        post_staff_message(case, agent, summary)
         Conversation.objects.filter(pk=conversation.pk).update(summary_sent_at=timezone.now())
         conversation.refresh_from_db()
     return conversation
@@ -951,7 +954,7 @@ def leave(conversation_id: int, citizen: User) -> bool:
     return end_conversation(conversation_id, reason=Conversation.EndReason.CITIZEN, actor=citizen)
 
 
-TRANSFER_REASON_MAX_CHARS = 2000
+TRANSFER_REASON_MAX_CHARS = REASON_MAX_CHARS
 
 
 def transfer(
@@ -964,12 +967,12 @@ def transfer(
     to_topic=None,
 ) -> Conversation:
     """Hand a live chat over: to another agent of the same service (the chat goes back to the
-    queue, routing picks someone else first) or to another service (``messaging``'s transfer,
-    optionally to a named agent of that service, with ``to_topic`` of that service). The
-    conversation keeps its whole history; the citizen is told that another agent will answer
-    (see ``sync_with_case``, triggered by the timeline event after commit). One transaction.
+    queue, routing picks someone else first) or to another service
+    (``contactcenter.cases.transfer_case``, optionally to a named agent of that service, with
+    ``to_topic`` of that service). The conversation keeps its whole history; the citizen is told
+    that another agent will answer (see ``sync_with_case``, triggered by the timeline event
+    after commit). One transaction.
     """
-    from messaging.console import transfer_case
     from routing.services import release_case
 
     try:

@@ -123,7 +123,7 @@ def start(request):
                 # the alternatives instead of a red message on the topic field.
                 unavailable = True
             except ValidationError as exc:
-                if getattr(exc, "code", None) == "already_open":
+                if getattr(exc, "code", None) == "already_open" and exc.params:
                     return redirect("chat:conversation", exc.params["conversation"])
                 if hasattr(exc, "error_dict"):
                     for field, errors in exc.message_dict.items():

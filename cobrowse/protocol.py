@@ -411,7 +411,7 @@ class PageScrubber:
             )
         return True
 
-    def _walk(self, root: dict, parent: int | None, inherited: int, parent_tag: str) -> bool:
+    def _walk(self, root: Any, parent: int | None, inherited: int, parent_tag: str) -> bool:
         """Scrub a serialized node and its children in place and register them; False if the
         node itself must not be relayed. Iterative: a hostile page may be nested very deep."""
         if not self._scrub_one(root, parent, inherited, parent_tag):
@@ -490,8 +490,8 @@ class PageScrubber:
                 continue
             parent_id = add.get("parentId")
             flags = self._flags(parent_id)
-            if flags is None:
-                continue  # under a node the server never relayed
+            if flags is None or not isinstance(parent_id, int):
+                continue  # under a node the server never relayed (_flags: None if not an int)
             parent_tag = self.nodes[parent_id][1]
             if self._walk(add.get("node"), parent_id, flags, parent_tag):
                 adds.append(add)
@@ -515,7 +515,7 @@ class PageScrubber:
                 continue
             node_id = change.get("id")
             flags = self._flags(node_id)
-            if flags is None or flags & (F_MASKED | F_DROPPED):
+            if flags is None or flags & (F_MASKED | F_DROPPED) or not isinstance(node_id, int):
                 continue
             parent, tag, own = self.nodes[node_id]
             attributes = change["attributes"]

@@ -10,7 +10,8 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "first_name", "last_name", "role", "is_active")
     list_filter = ("role", "is_active")
     search_fields = ("email", "first_name", "last_name", "tax_number", "social_number")
-    fieldsets = BaseUserAdmin.fieldsets + (
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
         (
             _("Guichet"),
             {

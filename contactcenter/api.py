@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .exceptions import DomainError, InvalidState, NotAllowed, NotFound
@@ -31,7 +32,9 @@ NON_FIELD = "non_field_errors"
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="Message à afficher tel quel.")
-    errors = serializers.DictField(
+    # A documented field of the error body (this serializer only describes the schema), which
+    # shadows Serializer.errors for the type checker only.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text=(
@@ -102,7 +105,7 @@ def exception_handler(exc, context):
     return response
 
 
-class StrictQueryMixin:
+class StrictQueryMixin(APIView):
     """Reject query parameters the operation does not document (400), instead of ignoring a
     misspelt filter and answering as if it had been applied.
 
@@ -224,7 +227,7 @@ def _json_type(field) -> str | None:
     return None
 
 
-class StrictJsonMixin:
+class StrictJsonMixin(serializers.Serializer):
     """JSON request bodies must carry each field with the type the schema gives it: DRF
     itself turns 12 into "12" for a text field and "true" into True for a boolean, so a body
     that violates the schema would be accepted. Form-encoded bodies (all text) keep DRF's
@@ -242,7 +245,7 @@ class StrictJsonMixin:
                 if isinstance(field, serializers.BooleanField)
                 and not field.read_only
                 and name in data
-                and data[name].lower() not in ("true", "false")
+                and str(data[name]).lower() not in ("true", "false")
             }
             if errors:
                 raise serializers.ValidationError(errors)
@@ -261,7 +264,7 @@ class StrictJsonMixin:
                 if wrong:
                     errors[name] = [f"Valeur attendue : {_TYPE_NAMES[kind]}."]
                 elif (
-                    kind == "array"
+                    isinstance(field, serializers.ListField)
                     and isinstance(field.child, serializers.UUIDField)
                     and any(not isinstance(item, str) for item in value)
                 ):

@@ -17,3 +17,8 @@ class ContactcenterConfig(AppConfig):
         from . import sockets
 
         sockets.connect_signals()
+        # Routing assigning a transferred case to the receiving side accepts the transfer.
+        from . import cases
+        from .signals import case_assigned
+
+        case_assigned.connect(cases.on_case_assigned, dispatch_uid="contactcenter.cases.transfers")

@@ -372,7 +372,7 @@ def _reencode_image(data: bytes, content_type: str, name: str) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
+            image: Image.Image = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = image.size
             if width * height > max_pixels():
                 raise _too_many_pixels(name)

@@ -22,10 +22,14 @@ class Task(DjangoTask):
     the request must not fail, and the beat sweeps pick the work up later.
     """
 
-    def delay_on_commit(self, *args, **kwargs) -> None:
+    # celery-types declares these returning an AsyncResult; Celery's own return None too (the
+    # task is only queued at commit), and so do these.
+    def delay_on_commit(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.apply_async_on_commit(args, kwargs)
 
-    def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
+    def apply_async_on_commit(  # type: ignore[override]
+        self, args=None, kwargs=None, **options
+    ) -> None:
         def send() -> None:
             try:
                 self.apply_async(args, kwargs, **options)

@@ -1,9 +1,11 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 
-class DsfrFormMixin:
+class DsfrFormMixin(forms.BaseForm):
     """Give widgets their DSFR classes and link each input to its error messages (RGAA)."""
 
     def __init__(self, *args, **kwargs):
@@ -27,7 +29,7 @@ class DsfrFormMixin:
             ):
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
                 self.fields[name].widget.attrs["aria-describedby"] = (
-                    f"{self.auto_id % name}-messages"
+                    f"{cast(str, self.auto_id) % name}-messages"
                 )
 
 

@@ -39,6 +39,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.messages.storage.base import BaseStorage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpResponse, HttpResponseRedirect
@@ -108,7 +109,9 @@ def new_key() -> str:
 
 
 def valid_key(value: str | None) -> bool:
-    return bool(value) and KEY_PATTERN.fullmatch(value) is not None
+    if not value:
+        return False
+    return KEY_PATTERN.fullmatch(value) is not None
 
 
 def check_key(value: str) -> str:
@@ -273,7 +276,7 @@ def _current_messages(request) -> list:
     storage = messages.get_messages(request)
     used = getattr(storage, "used", None)
     current = list(storage)
-    if used is not None:
+    if used is not None and isinstance(storage, BaseStorage):
         storage.used = used  # only read here: whoever shows them marks them
     return current
 
@@ -298,6 +301,7 @@ def _replay_http(request, data: dict) -> HttpResponse:
         if (level, text) not in pending:  # the first response may have delivered it already
             messages.add_message(request, level, text, extra_tags=tags, fail_silently=True)
     headers = dict(data.get("headers", {}))
+    response: HttpResponse
     if 300 <= data["status"] < 400 and "Location" in headers:
         response = HttpResponseRedirect(headers.pop("Location"), data.get("body", ""))
         response.status_code = data["status"]
@@ -365,7 +369,7 @@ def idempotent(view):
 
 
 class IdempotencyRefused(APIException):
-    status_code = http_status.HTTP_409_CONFLICT
+    status_code: int = http_status.HTTP_409_CONFLICT
     default_code = "idempotency"
 
 

@@ -13,7 +13,6 @@ from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from .exceptions import NotFound
-from .hot import placeholders
 from .models import AuditLog, Case, Service, Transfer, User
 
 
@@ -48,7 +47,7 @@ def _agent_scope(user: User) -> tuple[list[int], list[int]]:
         return user._guichet_service_ids, list(
             _pending_transfers(user).values_list("case_id", flat=True)
         )
-    integer = IntegerField()
+    integer: IntegerField[int, int] = IntegerField()
     services = (
         user_services(user)
         .order_by()
@@ -71,9 +70,8 @@ def _agent_scope(user: User) -> tuple[list[int], list[int]]:
 @dataclass(frozen=True, slots=True)
 class CaseScope:
     """Which cases a user may see, as data: every case, one citizen's, or those of some
-    services plus some cases by id (an agent's pending transfers). ``visible_cases`` (ORM) and
-    ``sql`` (the hot statements of ``contactcenter.hot``) both read it, so the rule is written
-    once, in ``case_scope``."""
+    services plus some cases by id (an agent's pending transfers). ``q`` reads it as a filter
+    for ``visible_cases``; the rule is written once, in ``case_scope``."""
 
     everything: bool = False
     citizen_id: int | None = None
@@ -97,32 +95,6 @@ class CaseScope:
         if self.case_ids:
             scope |= Q(pk__in=self.case_ids)
         return scope
-
-    def shape(self) -> tuple:
-        """What the SQL text of ``sql`` depends on (not the values): a cache key."""
-        return (
-            self.everything,
-            self.citizen_id is not None,
-            len(self.service_ids),
-            len(self.case_ids),
-        )
-
-    def sql(self, alias: str) -> tuple[str, list]:
-        """A WHERE condition on the case table aliased ``alias``, and its parameters."""
-        if self.everything:
-            return "1 = 1", []
-        if self.citizen_id is not None:
-            return f"{alias}.citizen_id = %s", [self.citizen_id]
-        parts, params = [], []
-        if self.service_ids:
-            parts.append(f"{alias}.service_id IN {placeholders(len(self.service_ids))}")
-            params += self.service_ids
-        if self.case_ids:
-            parts.append(f"{alias}.id IN {placeholders(len(self.case_ids))}")
-            params += self.case_ids
-        if not parts:
-            return "1 = 0", []
-        return "(" + " OR ".join(parts) + ")", params
 
 
 def case_scope(user: User) -> CaseScope:

@@ -115,6 +115,7 @@ def parse_phone(value: str, *, mobile: bool = False) -> str:
         compact = "+" + compact[2:]
     if not _ALLOWED.match(compact):
         raise _error("characters")
+    number: phonenumbers.PhoneNumber | None
     if compact.startswith("+"):
         try:
             number = phonenumbers.parse(compact, None)
@@ -122,7 +123,7 @@ def parse_phone(value: str, *, mobile: bool = False) -> str:
             if exc.error_type == NumberParseException.TOO_SHORT_NSN:
                 raise _error("too_short")
             raise _error("invalid_mobile" if mobile else "invalid_phone")
-        region = phonenumbers.region_code_for_country_code(number.country_code)
+        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
         if number.country_code == 269:
             raise _error("comoros")
         if region not in FRENCH_REGIONS and number.country_code != 33:

@@ -6,6 +6,10 @@ views stay thin. Every function that writes several rows runs in one transaction
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Protocol
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -13,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Service, Topic, User
+from .permissions import can_act_on_case
 from .signals import case_needs_routing, citizen_notification
 
 
@@ -240,6 +245,109 @@ def mark_first_response(case: Case, at=None) -> None:
         at = at or timezone.now()
         Case.objects.filter(pk=case.pk, first_response_at__isnull=True).update(first_response_at=at)
         case.first_response_at = at
+
+
+# --- staff messages on the timeline ------------------------------------------------------------
+
+# Kinds passed to notify_citizen (and stored on the outbox rows).
+NOTIFY_REPLY = "reply"
+NOTIFY_REQUEST_INFO = "request_info"
+NOTIFY_CLOSED = "closed"
+
+
+def check_message_body(body: str) -> str:
+    """A message body within ``GUICHET_MESSAGE_MAX_CHARS`` (stripped), else ValidationError."""
+    return validate_body(body, max_chars=settings.GUICHET_MESSAGE_MAX_CHARS)
+
+
+def check_staff_may_act(case: Case, agent: User) -> None:
+    if not agent.is_authenticated or not can_act_on_case(agent, case):
+        raise ValidationError(_("Vous n'êtes pas habilité à traiter cette demande."))
+
+
+def lock_case(case: Case) -> Case:
+    """Re-read the case under a row lock (inside the caller's transaction) and refresh ``case``."""
+    fresh = Case.objects.select_for_update().get(pk=case.pk)
+    for field in (
+        "status",
+        "assigned_to_id",
+        "resolution",
+        "first_response_at",
+        "last_activity_at",
+        "closed_at",
+        "service_id",
+    ):
+        setattr(case, field, getattr(fresh, field))
+    return case
+
+
+class MessageFiles(Protocol):
+    """Files a channel joins to a staff message (messaging's attachments).
+
+    ``check()`` runs before the transaction (its ValidationError is shown under ``files``); the
+    object is then entered inside the transaction (to clean up what it stored if the block
+    fails) and ``attach(event)`` stores the files on the new event."""
+
+    def check(self) -> None: ...
+
+    def attach(self, event: Event) -> None: ...
+
+    def __enter__(self) -> MessageFiles: ...
+
+    def __exit__(self, exc_type, exc, tb) -> bool | None: ...
+
+
+def post_staff_message(
+    case: Case,
+    agent: User,
+    body: str,
+    *,
+    event_type: str = Event.Type.MESSAGE,
+    status: str | None = Case.Status.ANSWERED,
+    notify: str | None = NOTIFY_REPLY,
+    internal: bool = False,
+    files: MessageFiles | None = None,
+) -> Event:
+    """A member of staff writes on the case timeline; by default an answer to the citizen.
+
+    Checks the permission, the body and ``files`` first (one ValidationError with every field's
+    errors), then one transaction with the case row locked (two concurrent posts serialise
+    their status changes): the event, its files, the new ``status``, the first response time
+    (unless ``internal``) and the citizen's content-free notification ``notify`` after commit.
+    A closed case refuses anything but an internal note. Used by the secure messaging (reply,
+    request for details, note) and by the chat (the summary sent after a conversation).
+    """
+    check_staff_may_act(case, agent)
+    errors: dict[str, list] = {}
+    try:
+        body = check_message_body(body)
+    except ValidationError as exc:
+        errors["body"] = exc.messages
+    if files is not None:
+        try:
+            files.check()
+        except ValidationError as exc:
+            errors["files"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic(), files if files is not None else nullcontext():
+        lock_case(case)
+        if case.status == Case.Status.CLOSED and not internal:
+            raise ValidationError(
+                _("Cette demande est clôturée. Rouvrez-la avant de répondre."), code="closed"
+            )
+        event = add_event(
+            case, event_type, actor=agent, channel=Channel.WEB, body=body, internal=internal
+        )
+        if files is not None:
+            files.attach(event)
+        if status:
+            change_status(case, status, actor=agent)
+        if not internal:
+            mark_first_response(case, at=event.created_at)
+        if notify:
+            notify_citizen(case, notify)
+    return event
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 from .settings import *  # noqa: F403
 from .settings import REDIS_URL, redis_channel_layer
@@ -10,7 +11,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
-MEDIA_ROOT = tempfile.mkdtemp(prefix="guichet-test-media-")
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="guichet-test-media-"))
 WHITENOISE_AUTOREFRESH = True
 # Tests of the Redis cache/channel layer opt in explicitly; the default suite keeps them isolated.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

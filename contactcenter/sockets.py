@@ -30,6 +30,7 @@ from importlib import import_module
 
 from asgiref.sync import async_to_sync
 from channels.auth import get_user
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
@@ -93,9 +94,9 @@ def _revoke(group: str, reason: str) -> None:
     # Called from signal handlers: a channel layer that is down must not break a logout or an
     # admin's save. The sockets then close at their next session check.
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            group, {"type": "socket.revoked", "reason": reason}
-        )
+        layer = get_channel_layer()
+        assert layer is not None  # settings always configure CHANNEL_LAYERS
+        async_to_sync(layer.group_send)(group, {"type": "socket.revoked", "reason": reason})
     except Exception:
         logger.exception("sockets: could not reach group %s", group)
 
@@ -104,7 +105,7 @@ class RateLimiter:
     """At most ``limit`` frames per ``window`` seconds (sliding window); remembers refusals so
     that a client that keeps sending regardless can be told apart (``flooding``)."""
 
-    def __init__(self, limit: int = 5, window: float = 1.0):
+    def __init__(self, limit: float = 5, window: float = 1.0):
         self.limit, self.window = int(limit), float(window)
         self.stamps: deque[float] = deque()
         self.refusals: deque[float] = deque()
@@ -138,7 +139,7 @@ class ConnectionLease:
         self.token = token
         self.key: str | None = None
 
-    async def acquire(self, cap: int, ttl: float) -> bool:
+    async def acquire(self, cap: float, ttl: float) -> bool:
         for slot in range(int(cap)):
             key = f"{self.prefix}{slot}"
             if await cache.aadd(key, self.token, timeout=ttl):
@@ -169,11 +170,12 @@ async def session_still_valid(scope) -> bool:
     if not key:
         return False
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
-    current = await get_user({"session": store})
+    # get_user reads the scope's session only.
+    current = await get_user({"session": store})  # type: ignore[typeddict-item]
     return bool(current.is_authenticated and current.pk == user.pk)
 
 
-class SocketGuard:
+class SocketGuard(AsyncWebsocketConsumer):
     """Mixin for ``AsyncWebsocketConsumer`` subclasses: rate limit, connection cap, session tie.
 
     A consumer may override ``frame_refused`` (what to answer a frame over the rate; by default

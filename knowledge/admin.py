@@ -17,6 +17,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.permissions import user_service_ids
@@ -100,7 +101,8 @@ class ArticleForm(forms.ModelForm):
         widgets = {"body": MarkdownPreviewWidget(attrs={"rows": 18})}
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         review, expiry = cleaned.get("review_date"), cleaned.get("expiry_date")
         if review and expiry and review > expiry:
             self.add_error(
@@ -191,21 +193,23 @@ class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_article(
-            obj, author=request.user, comment=_("Modification") if change else _("Création")
+            obj,
+            author=request.user,
+            comment=gettext("Modification") if change else gettext("Création"),
         )
 
     @admin.action(description=_("Publier les articles sélectionnés"))
     def publish(self, request, queryset):
         for article in queryset:
             article.status = Article.Status.PUBLISHED
-            services.save_article(article, author=request.user, comment=_("Publication"))
+            services.save_article(article, author=request.user, comment=gettext("Publication"))
         messages.success(request, _("Articles publiés."))
 
     @admin.action(description=_("Archiver les articles sélectionnés"))
     def archive(self, request, queryset):
         for article in queryset:
             article.status = Article.Status.ARCHIVED
-            services.save_article(article, author=request.user, comment=_("Archivage"))
+            services.save_article(article, author=request.user, comment=gettext("Archivage"))
         messages.success(request, _("Articles archivés."))
 
 

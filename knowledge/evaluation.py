@@ -201,6 +201,7 @@ def fit_confidence(report: Report, *, l2: float = 0.003, epochs: int = 4000, see
         key = (neg_rate >= TARGET_DONT_KNOW, pos_rate + neg_rate)
         if best is None or key > best[0]:
             best = (key, threshold, pos_rate, neg_rate)
+    assert best is not None  # range(10, 91) is never empty
     rounded = {name: round(value, 4) for name, value in weights.items()}
     return (
         rounded,

@@ -72,7 +72,7 @@ class ImportReport:
         return ", ".join(parts) + "."
 
 
-def _line_finder(text: str) -> Callable[[str, str], int | None]:
+def _line_finder(text: str) -> Callable[[str], int | None]:
     """Return ``line_of(kind, slug)``: the 1-based line where ``"slug": "<slug>"`` appears.
 
     Entries are located in file order, so two entries with the same slug get their own lines.
@@ -438,7 +438,7 @@ def export_data() -> dict:
             "escalate": article.escalate,
             "status": article.status,
         }
-        if article.owner_id:
+        if article.owner is not None:
             item["owner"] = article.owner.code
         if article.review_date:
             item["review_date"] = article.review_date.isoformat()

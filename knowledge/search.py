@@ -183,12 +183,12 @@ class SearchIndex:
                 for term in terms:
                     counts[term] += 1
                 for term, count in counts.items():
-                    w = FIELD_WEIGHTS[name] * count / norm
+                    weight = FIELD_WEIGHTS[name] * count / norm
                     if "_" in term:
-                        w *= BIGRAM_WEIGHT
-                    weighted[term] += w
-            for term, w in weighted.items():
-                self.postings[term][i] = w
+                        weight *= BIGRAM_WEIGHT
+                    weighted[term] += weight
+            for term, weight in weighted.items():
+                self.postings[term][i] = weight
                 df[term] += 1
         self.idf: dict[str, float] = {
             term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()
@@ -211,11 +211,11 @@ class SearchIndex:
         self.unknown_idf = self.max_idf
         # Topic evidence: how each unigram spreads over topics (weighted frequencies).
         topic_tf: dict[str, dict[int | None, float]] = defaultdict(lambda: defaultdict(float))
-        for term, docs in self.postings.items():
+        for term, doc_weights in self.postings.items():
             if "_" in term:
                 continue
-            for doc, wtf in docs.items():
-                topic_tf[term][self.docs[doc].topic_id] += wtf
+            for doc_index, wtf in doc_weights.items():
+                topic_tf[term][self.docs[doc_index].topic_id] += wtf
         n_topics = len({doc.topic_id for doc in self.docs}) or 1
         self.topic_dist: dict[str, dict[int | None, float]] = {}
         self.topic_idf: dict[str, float] = {}
@@ -292,7 +292,7 @@ class SearchIndex:
             return [(w, PHONETIC_WEIGHT) for w in words]
         if len(key) < 5:
             return []
-        found = []
+        found: list[tuple[str, float]] = []
         for other, others in table.items():
             if (
                 abs(len(other) - len(key)) <= 1
@@ -352,7 +352,7 @@ class SearchIndex:
         seen: set[str] = set()
         for word in T.content_tokens(query):
             if "|" in word:  # an abbreviation with alternatives ("appart" -> appartement|logement)
-                alts = []
+                alts: list[tuple[str, float]] = []
                 for i, part in enumerate(word.split("|")):
                     part_stem = self.surface_vocab.get(part, T.stem(part))
                     if part_stem in self.idf and all(part_stem != a for a, _ in alts):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -149,6 +149,10 @@ class SearchResult:
     article: Article
     score: float  # confidence that this article answers the query (0..1)
     excerpt: str = ""
+    # Filled by the views for their templates (not part of the result's identity).
+    sufficient_vals: str = field(default="", compare=False, repr=False)
+    insert_text: str = field(default="", compare=False, repr=False)
+    body_html: str = field(default="", compare=False, repr=False)
 
 
 def _resolve_topic(topic) -> Topic | None:

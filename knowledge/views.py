@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -285,7 +285,9 @@ def markdown_preview(request):
 def diagnosis_list(request):
     reference = (request.GET.get("case") or "").strip()
     case = get_case_or_404(request.user, reference=reference) if reference else None
-    trees = DiagnosisTree.objects.filter(is_active=True, root__isnull=False).select_related("topic")
+    trees: QuerySet[DiagnosisTree] | list[DiagnosisTree] = DiagnosisTree.objects.filter(
+        is_active=True, root__isnull=False
+    ).select_related("topic")
     if case is not None:
         trees = sorted(trees, key=lambda t: (t.topic_id != case.topic_id, t.title))
     return render(request, "knowledge/diagnosis_list.html", {"trees": trees, "case": case})
@@ -348,7 +350,7 @@ def diagnosis_walk(request, slug):
             "back": back,
             "can_go_back": bool(path),
             "article_html": render_markdown(current.article.body)
-            if current.is_outcome and current.article_id
+            if current.is_outcome and current.article is not None
             else "",
         },
     )

@@ -52,7 +52,7 @@ class AttachmentAdmin(admin.ModelAdmin):
     search_fields = ("case__reference", "original_name", "sha256")
     list_select_related = ("case", "uploaded_by")
     # Not "file": its URL would be public; the file is read through the audited view.
-    fields = readonly_fields = [f.name for f in Attachment._meta.fields if f.name != "file"]
+    fields = readonly_fields = tuple(f.name for f in Attachment._meta.fields if f.name != "file")
 
     def has_add_permission(self, request):
         return False

@@ -9,6 +9,8 @@ is a 400 with field errors: the services' ValidationErrors are turned into DRF o
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
@@ -37,7 +39,7 @@ from contactcenter.api import (
 )
 from contactcenter.attachments import check_upload
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
-from contactcenter.models import AuditLog, Case, Event, Topic, Transfer
+from contactcenter.models import AuditLog, Case, Event, Topic, Transfer, User
 from contactcenter.permissions import (
     get_case_or_404,
     record_access,
@@ -136,7 +138,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(serializers.ModelSerializer):
-    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    topic: serializers.SlugRelatedField[Topic] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     topic_title = serializers.CharField(source="topic.title", read_only=True)
     service = serializers.CharField(source="service.name", read_only=True)
     status_label = serializers.SerializerMethodField()
@@ -309,7 +313,7 @@ class CaseViewSet(
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        user = self.request.user
+        user = cast(User, self.request.user)  # IsAuthenticated: never anonymous here
         cases = visible_cases(user).select_related("topic", "service", "citizen", "assigned_to")
         if user.is_staff_member and not user.is_admin_role and not self._pending_transfers(user):
             # Same rows (without pending transfers, staff see exactly their services' cases),
@@ -335,7 +339,8 @@ class CaseViewSet(
         return CaseSerializer
 
     def get_object(self) -> Case:
-        return get_case_or_404(self.request.user, reference=self.kwargs["reference"])
+        user = cast(User, self.request.user)  # IsAuthenticated: never anonymous here
+        return get_case_or_404(user, reference=self.kwargs["reference"])
 
     def retrieve(self, request, *args, **kwargs):
         case = self.get_object()
@@ -386,7 +391,7 @@ class CaseViewSet(
             )
             .order_by("created_at", "id")
         )
-        if not self.request.user.is_staff_member:
+        if not cast(User, self.request.user).is_staff_member:
             events = events.filter(internal=False)
         return events
 

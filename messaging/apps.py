@@ -7,13 +7,11 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messagerie sécurisée")
 
     def ready(self):
-        from contactcenter.signals import case_assigned, citizen_notification, demo_loaded
+        from contactcenter.signals import citizen_notification, demo_loaded
 
-        from . import console, receivers
+        from . import receivers
 
         citizen_notification.connect(
             receivers.on_citizen_notification, dispatch_uid="messaging.outbox"
         )
         demo_loaded.connect(receivers.on_demo_loaded, dispatch_uid="messaging.demo")
-        # Routing assigning a transferred case to the receiving service accepts the transfer.
-        case_assigned.connect(console.on_case_assigned, dispatch_uid="messaging.console.transfers")

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter import cases
 from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Channel, Service, Topic, User
 
@@ -143,7 +144,7 @@ class TransferForm(DsfrFormMixin, forms.Form):
     )
     reason = forms.CharField(
         label=_("Motif du transfert"),
-        max_length=console.REASON_MAX_CHARS,
+        max_length=cases.REASON_MAX_CHARS,
         help_text=_("Lu par le service destinataire ; l'usager voit seulement le nom du service."),
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={
@@ -207,7 +208,7 @@ class AssignForm(DsfrFormMixin, forms.Form):
 
     def __init__(self, *args, case: Case, **kwargs):
         super().__init__(*args, auto_id="assign-%s", **kwargs)
-        self.fields["agent"].queryset = console.assignable_agents(case)
+        self.fields["agent"].queryset = cases.assignable_agents(case)
         self.fields["agent"].label_from_instance = lambda u: u.display_name
 
 

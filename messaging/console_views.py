@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import synthesis
+from contactcenter import cases
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Event, User
 from contactcenter.permissions import (
@@ -245,7 +246,7 @@ def _render_case(
         "case": case,
         "events": _timeline(case),
         "sla": console.sla_states([case])[case.pk],
-        "pending_transfer": console.pending_transfer(case),
+        "pending_transfer": cases.pending_transfer(case),
         "transfers": case.transfers.select_related(
             "from_service", "to_service", "created_by", "to_agent"
         ),
@@ -416,7 +417,7 @@ def classify(request, reference):
     form = ClassificationForm(request.POST, case=case)
     if form.is_valid():
         try:
-            event = console.change_classification(
+            event = cases.change_classification(
                 case, request.user, topic=form.cleaned_data["topic"], kind=form.cleaned_data["kind"]
             )
         except ValidationError as exc:
@@ -440,7 +441,7 @@ def transfer(request, reference):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            console.transfer_case(
+            cases.transfer_case(
                 case,
                 to_service=data["to_service"],
                 reason=data["reason"],
@@ -570,11 +571,11 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     access_form = forms.get("access_form") or AccessReasonForm()
     if request.htmx and cursor and not request.htmx.boosted:
         # "Afficher les contacts plus anciens": only the next rows, not the whole sheet.
-        case_ids = synthesis.citizen_visible_case_ids(request.user, citizen)
+        cases = synthesis.visible_case_links(request.user, citizen)
         if audit is not None:
             audit()
         try:
-            page = synthesis.contact_page(citizen, case_ids, cursor=cursor)
+            page = synthesis.contact_page(citizen, cases, cursor=cursor)
         except ValueError:
             return render(
                 request,
@@ -601,7 +602,7 @@ def _render_synthesis(request, citizen: User, *, access=None, audit=None, status
     }
     try:
         context["page"] = synthesis.contact_page(
-            citizen, sheet.visible_case_ids, cursor=cursor or None
+            citizen, sheet.visible_cases, cursor=cursor or None
         )
     except ValueError:
         context["bad_cursor"] = True

@@ -1,6 +1,6 @@
 """Forms of the citizen space and of the agent thread (validation messages in French).
 
-Body and file checks are the services' own (``messaging.services.check_body``,
+Body and file checks are the services' own (``contactcenter.services.check_message_body``,
 ``contactcenter.attachments.check_uploads``) so that pages, API and services say the same thing.
 """
 
@@ -17,8 +17,9 @@ from contactcenter import phones
 from contactcenter.attachments import check_uploads
 from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Topic, User
+from contactcenter.services import check_message_body as check_body
 
-from .services import SUBJECT_MAX_CHARS, check_body, check_subject
+from .services import SUBJECT_MAX_CHARS, check_subject
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -72,7 +73,7 @@ def body_field(label=None, help_text=None):
     )
 
 
-class BodyCleanMixin:
+class BodyCleanMixin(forms.BaseForm):
     def clean_body(self):
         return check_body(self.cleaned_data.get("body", ""))
 
@@ -102,7 +103,11 @@ class NewRequestForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
         widget=forms.TextInput(attrs={"maxlength": SUBJECT_MAX_CHARS, "autocomplete": "off"}),
     )
     body = body_field()
-    files = MultipleFileField(label=_("Pièces jointes"), help_text=FILES_HELP)
+    # A declared field: the form's metaclass moves it into base_fields, so the instance's
+    # .files (the uploaded files) is not shadowed at run time, only for the type checker.
+    files = MultipleFileField(  # type: ignore[assignment]
+        label=_("Pièces jointes"), help_text=FILES_HELP
+    )
     chatbot = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
     fragile = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
@@ -112,7 +117,11 @@ class NewRequestForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
 
 class ReplyForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
     body = body_field(label=_("Votre réponse"))
-    files = MultipleFileField(label=_("Pièces jointes"), help_text=FILES_HELP)
+    # A declared field: the form's metaclass moves it into base_fields, so the instance's
+    # .files (the uploaded files) is not shadowed at run time, only for the type checker.
+    files = MultipleFileField(  # type: ignore[assignment]
+        label=_("Pièces jointes"), help_text=FILES_HELP
+    )
 
 
 class RatingForm(DsfrFormMixin, forms.Form):
@@ -176,7 +185,8 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
         return phones.parse_mobile(raw)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if (
             cleaned.get("notify_sms")
             and not cleaned.get("mobile_phone")

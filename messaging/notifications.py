@@ -212,7 +212,7 @@ def deliver(notification_id: int) -> Outcome:
             provider_id=str(provider_id or "")[:200],
             last_error="",
         )
-        if updated == 1 and notification.case_id:
+        if updated == 1 and notification.case is not None:
             add_event(
                 notification.case,
                 Event.Type.NOTIFICATION,

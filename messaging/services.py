@@ -5,7 +5,8 @@ Messages are ``contactcenter.Event`` rows on the case timeline (``message`` from
 citizen); files are ``messaging.Attachment`` rows linked to the event.
 
 Each operation validates everything first (permission, body, files, status), then writes in one
-transaction with the case row locked (``select_for_update``) so that two concurrent replies
+transaction (staff posts through ``contactcenter.services.post_staff_message``, shared with the
+chat's summary) with the case row locked (``select_for_update``) so that two concurrent replies
 serialise their status changes. Notifications to the citizen are queued through
 ``contactcenter.services.notify_citizen``, which fires after commit: nothing is announced that
 could still roll back.
@@ -18,42 +19,37 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from contactcenter.attachments import CheckedFile, check_uploads
 from contactcenter.models import Case, Channel, Event, Topic, User
-from contactcenter.permissions import can_act_on_case
 from contactcenter.services import (
+    NOTIFY_CLOSED,
+    NOTIFY_REPLY,
+    NOTIFY_REQUEST_INFO,
     add_event,
     change_status,
+    check_staff_may_act,
+    lock_case,
     mark_first_response,
     notify_citizen,
     open_case,
+    post_staff_message,
     request_routing,
-    validate_body,
 )
+from contactcenter.services import check_message_body as check_body
 
 from .models import Attachment
 
 logger = logging.getLogger("messaging")
-
-# Kinds passed to notify_citizen (and stored on the outbox rows).
-NOTIFY_REPLY = "reply"
-NOTIFY_REQUEST_INFO = "request_info"
-NOTIFY_CLOSED = "closed"
 
 SUBJECT_MAX_CHARS = 200
 THREAD_EVENT_TYPES = (Event.Type.MESSAGE, Event.Type.REQUEST_INFO, Event.Type.NOTE)
 
 
 # --- checks ------------------------------------------------------------------------------------
-
-
-def check_body(body: str) -> str:
-    return validate_body(body, max_chars=settings.GUICHET_MESSAGE_MAX_CHARS)
 
 
 def check_subject(subject: str) -> str:
@@ -74,11 +70,6 @@ def check_citizen_owns(case: Case, citizen: User) -> None:
         raise ValidationError(_("Seul l'usager concerné peut écrire dans cette demande."))
 
 
-def check_staff_may_act(case: Case, agent: User) -> None:
-    if not agent.is_authenticated or not can_act_on_case(agent, case):
-        raise ValidationError(_("Vous n'êtes pas habilité à traiter cette demande."))
-
-
 def check_drafts(drafts: Iterable[Attachment], case: Case, user: User) -> list[Attachment]:
     """Draft attachments (uploaded through the API) must be the user's own, on this case."""
     drafts = list(drafts or ())
@@ -90,22 +81,6 @@ def check_drafts(drafts: Iterable[Attachment], case: Case, user: User) -> list[A
                 code="invalid_attachment",
             )
     return drafts
-
-
-def _lock(case: Case) -> Case:
-    """Re-read the case under a row lock (inside the caller's transaction) and refresh ``case``."""
-    fresh = Case.objects.select_for_update().get(pk=case.pk)
-    for field in (
-        "status",
-        "assigned_to_id",
-        "resolution",
-        "first_response_at",
-        "last_activity_at",
-        "closed_at",
-        "service_id",
-    ):
-        setattr(case, field, getattr(fresh, field))
-    return case
 
 
 class _FilesGuard:
@@ -291,7 +266,7 @@ def post_citizen_message(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic(), _FilesGuard() as guard:
-        _lock(case)
+        lock_case(case)
         if case.status == Case.Status.CLOSED:
             raise ValidationError(
                 _("Cette demande est clôturée. Rouvrez-la pour écrire à nouveau."),
@@ -321,6 +296,24 @@ def citizen_close(case: Case, citizen: User) -> Event:
 # --- agent side --------------------------------------------------------------------------------
 
 
+class _StaffFiles(_FilesGuard):
+    """A staff message's uploads and draft attachments, for ``post_staff_message``: checked
+    before its transaction, stored on the new event inside it (deleted if it fails)."""
+
+    def __init__(self, case: Case, user: User, files: Sequence, drafts: Sequence[Attachment]):
+        super().__init__()
+        self.case, self.user = case, user
+        self.files, self.drafts = list(files), list(drafts or ())
+        self.checked: list[CheckedFile] = []
+
+    def check(self) -> None:
+        self.drafts = check_drafts(self.drafts, self.case, self.user)
+        self.checked = check_uploads(self.files, already=len(self.drafts))
+
+    def attach(self, event: Event) -> None:
+        _attach(event, self.case, self.user, self.files, self.checked, self.drafts, self)
+
+
 def _staff_post(
     case: Case,
     agent: User,
@@ -333,38 +326,16 @@ def _staff_post(
     notify: str | None,
     internal: bool = False,
 ) -> Event:
-    check_staff_may_act(case, agent)
-    errors: dict[str, list] = {}
-    try:
-        body = check_body(body)
-    except ValidationError as exc:
-        errors["body"] = exc.messages
-    checked: list[CheckedFile] = []
-    drafts = []
-    try:
-        drafts = check_drafts(attachments, case, agent)
-        checked = check_uploads(files, already=len(drafts))
-    except ValidationError as exc:
-        errors["files"] = exc.messages
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic(), _FilesGuard() as guard:
-        _lock(case)
-        if case.status == Case.Status.CLOSED and not internal:
-            raise ValidationError(
-                _("Cette demande est clôturée. Rouvrez-la avant de répondre."), code="closed"
-            )
-        event = add_event(
-            case, event_type, actor=agent, channel=Channel.WEB, body=body, internal=internal
-        )
-        _attach(event, case, agent, list(files), checked, drafts, guard)
-        if status:
-            change_status(case, status, actor=agent)
-        if not internal:
-            mark_first_response(case, at=event.created_at)
-        if notify:
-            notify_citizen(case, notify)
-    return event
+    return post_staff_message(
+        case,
+        agent,
+        body,
+        event_type=event_type,
+        status=status,
+        notify=notify,
+        internal=internal,
+        files=_StaffFiles(case, agent, files, attachments),
+    )
 
 
 def post_agent_reply(
@@ -446,7 +417,7 @@ def close_case(case: Case, actor: User, resolution: str, body: str = "") -> Even
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        _lock(case)
+        lock_case(case)
         if case.status == Case.Status.CLOSED:
             raise ValidationError(_("Cette demande est déjà clôturée."), code="already_closed")
         if body:
@@ -469,7 +440,7 @@ def reopen_case(case: Case, actor: User) -> Event:
     else:
         check_staff_may_act(case, actor)
     with transaction.atomic():
-        _lock(case)
+        lock_case(case)
         if case.status != Case.Status.CLOSED:
             raise ValidationError(_("Cette demande n'est pas clôturée."), code="not_closed")
         if case.assigned_to_id:

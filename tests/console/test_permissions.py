@@ -124,10 +124,10 @@ def test_agent_cannot_attach_contact_to_other_service_case(client_as, agent_b, c
 def test_pending_named_transfer_gives_access_until_accepted(
     client_as, agent_a, agent_b, case_b, service_a
 ):
-    from messaging import console
+    from contactcenter import cases
 
     # Bruno (service B) names Alice (service A) as the recipient.
-    console.transfer_case(
+    cases.transfer_case(
         case_b, to_service=service_a, reason="Pour Alice", by=agent_b, to_agent=agent_a
     )
     assert client_as(agent_a).get(case_url(case_b)).status_code == 200
@@ -144,6 +144,7 @@ def test_every_work_tab_is_a_subset_of_visible_cases(
     request, user, citizen, citizen2, topic_a, topic_b, service_a, agent_a, agent_b
 ):
     """The work lists use plain indexed conditions; they must never widen what a user sees."""
+    from contactcenter import cases
     from contactcenter.permissions import visible_cases
     from messaging import console
     from tests.console.conftest import new_case
@@ -154,7 +155,7 @@ def test_every_work_tab_is_a_subset_of_visible_cases(
     new_case(citizen, topic_a)
     new_case(citizen2, topic_b)
     moved = new_case(citizen, topic_b, assigned_to=agent_b)
-    console.transfer_case(moved, to_service=service_a, reason="x", by=agent_b, to_agent=agent_a)
+    cases.transfer_case(moved, to_service=service_a, reason="x", by=agent_b, to_agent=agent_a)
     # An agent who once owned a case that left their services keeps no access through it.
     stale = new_case(citizen2, topic_b)
     Case.objects.filter(pk=stale.pk).update(assigned_to=agent_a)

@@ -79,7 +79,7 @@ def test_same_timestamp_events_are_not_lost_between_pages(agent_a, citizen, case
             body=str(i),
             created_at=at,
         )
-    ids = [case_a.pk]
+    ids = [case_a]
     first = synthesis.contact_page(citizen, ids, size=10)
     second = synthesis.contact_page(citizen, ids, cursor=first.next_cursor, size=10)
     third = synthesis.contact_page(citizen, ids, cursor=second.next_cursor, size=10)
@@ -89,9 +89,9 @@ def test_same_timestamp_events_are_not_lost_between_pages(agent_a, citizen, case
 
 def test_later_page_query_uses_no_offset(agent_a, citizen, case_a):
     contact_events(citizen, 30, case_a)
-    first = synthesis.contact_page(citizen, [case_a.pk])
+    first = synthesis.contact_page(citizen, [case_a])
     with CaptureQueriesContext(connection) as queries:
-        synthesis.contact_page(citizen, [case_a.pk], cursor=first.next_cursor)
+        synthesis.contact_page(citizen, [case_a], cursor=first.next_cursor)
     sql = queries.captured_queries[0]["sql"].upper()
     assert "OFFSET" not in sql
     assert "LIMIT 21" in sql
@@ -189,7 +189,7 @@ def test_long_contact_bodies_are_shortened(agent_a, citizen, case_a):
     from contactcenter.services import add_event
 
     add_event(case_a, "contact", actor=agent_a, channel="phone", body="x" * 2000)
-    page = synthesis.contact_page(citizen, [case_a.pk])
+    page = synthesis.contact_page(citizen, [case_a])
     long_one = next(e for e in page.events if e.type == "contact")
     assert len(long_one.excerpt) == 600 and long_one.excerpt.endswith("…")
     assert long_one.author == agent_a.display_name

@@ -4,10 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 
+from contactcenter import cases
 from contactcenter.models import Case, Event, Transfer
 from contactcenter.services import citizen_history
 from contactcenter.signals import case_needs_routing
-from messaging import console
 
 
 def test_transfer_moves_case_keeps_history_and_resets_assignment(
@@ -24,7 +24,7 @@ def test_transfer_moves_case_keeps_history_and_resets_assignment(
     case_needs_routing.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            transfer = console.transfer_case(
+            transfer = cases.transfer_case(
                 case_a, to_service=topic_b.service, reason="Question de remboursement", by=agent_a
             )
     finally:
@@ -45,7 +45,7 @@ def test_transfer_moves_case_keeps_history_and_resets_assignment(
 
 
 def test_citizen_sees_the_transfer_but_not_the_reason(client_as, agent_a, case_a, topic_b, citizen):
-    console.transfer_case(
+    cases.transfer_case(
         case_a, to_service=topic_b.service, reason="Motif interne secret", by=agent_a
     )
     history = list(citizen_history(citizen))
@@ -61,14 +61,14 @@ def test_citizen_sees_the_transfer_but_not_the_reason(client_as, agent_a, case_a
 
 def test_transfer_to_the_same_service_is_refused(agent_a, case_a):
     with pytest.raises(ValidationError) as error:
-        console.transfer_case(case_a, to_service=case_a.service, reason="x", by=agent_a)
+        cases.transfer_case(case_a, to_service=case_a.service, reason="x", by=agent_a)
     assert "déjà traitée par le service" in str(error.value)
     assert not Transfer.objects.exists()
 
 
 def test_transfer_to_an_inactive_service_is_refused(agent_a, case_a, inactive_service):
     with pytest.raises(ValidationError) as error:
-        console.transfer_case(case_a, to_service=inactive_service, reason="x", by=agent_a)
+        cases.transfer_case(case_a, to_service=inactive_service, reason="x", by=agent_a)
     assert "n'est plus actif" in str(error.value)
     case_a.refresh_from_db()
     assert case_a.service != inactive_service
@@ -76,20 +76,20 @@ def test_transfer_to_an_inactive_service_is_refused(agent_a, case_a, inactive_se
 
 def test_transfer_needs_a_reason(agent_a, case_a, topic_b):
     with pytest.raises(ValidationError) as error:
-        console.transfer_case(case_a, to_service=topic_b.service, reason="   ", by=agent_a)
+        cases.transfer_case(case_a, to_service=topic_b.service, reason="   ", by=agent_a)
     assert "motif du transfert" in str(error.value)
 
 
 def test_closed_case_cannot_be_transferred(agent_a, case_a, topic_b):
     Case.objects.filter(pk=case_a.pk).update(status=Case.Status.CLOSED)
     with pytest.raises(ValidationError) as error:
-        console.transfer_case(case_a, to_service=topic_b.service, reason="x", by=agent_a)
+        cases.transfer_case(case_a, to_service=topic_b.service, reason="x", by=agent_a)
     assert "rouvrez-la" in str(error.value)
 
 
 def test_transfer_to_named_agent_must_belong_to_the_service(agent_a, agent_a2, case_a, topic_b):
     with pytest.raises(ValidationError) as error:
-        console.transfer_case(
+        cases.transfer_case(
             case_a, to_service=topic_b.service, reason="x", by=agent_a, to_agent=agent_a2
         )
     assert "ne fait pas partie du service" in str(error.value)
@@ -98,7 +98,7 @@ def test_transfer_to_named_agent_must_belong_to_the_service(agent_a, agent_a2, c
 def test_named_transferee_sees_case_in_my_work_while_pending(
     client_as, agent_a, agent_b, case_a, topic_b
 ):
-    console.transfer_case(
+    cases.transfer_case(
         case_a, to_service=topic_b.service, reason="Pour Bruno", by=agent_a, to_agent=agent_b
     )
     response = client_as(agent_b).get("/console/")
@@ -149,16 +149,14 @@ def test_transfer_with_topic_of_another_service_is_refused(
     agent_a, case_a, topic_b, topic_a2, service_b
 ):
     with pytest.raises(ValidationError) as error:
-        console.transfer_case(
-            case_a, to_service=service_b, reason="x", by=agent_a, to_topic=topic_a2
-        )
+        cases.transfer_case(case_a, to_service=service_b, reason="x", by=agent_a, to_topic=topic_a2)
     assert "ne relève pas du service" in str(error.value)
 
 
 def test_transfer_timeline_entry_shows_reason_to_agents(
     client_as, agent_a, agent_b, case_a, topic_b
 ):
-    console.transfer_case(case_a, to_service=topic_b.service, reason="Vu avec la CPAM", by=agent_a)
+    cases.transfer_case(case_a, to_service=topic_b.service, reason="Vu avec la CPAM", by=agent_a)
     html = client_as(agent_b).get(f"/console/demandes/{case_a.reference}/").content.decode()
     assert "Motif (interne) :" in html
     assert "Transfert de Service des impôts des particuliers vers" in html
@@ -169,8 +167,8 @@ def test_routing_assignment_signal_accepts_transfer_only_for_receiving_side(
 ):
     from contactcenter.signals import case_assigned
 
-    transfer = console.transfer_case(case_a, to_service=topic_b.service, reason="CPAM", by=agent_a)
-    case_assigned.connect(console.on_case_assigned, dispatch_uid="test.console.accept")
+    transfer = cases.transfer_case(case_a, to_service=topic_b.service, reason="CPAM", by=agent_a)
+    case_assigned.connect(cases.on_case_assigned, dispatch_uid="test.console.accept")
     try:
         # Someone of the sending service getting it back does not accept the transfer...
         case_assigned.send(sender=Case, case_id=case_a.pk, agent_id=agent_a2.pk)
@@ -185,10 +183,10 @@ def test_routing_assignment_signal_accepts_transfer_only_for_receiving_side(
 
 
 def test_accepting_twice_keeps_the_first_acceptance_time(agent_a, agent_b, case_a, topic_b):
-    transfer = console.transfer_case(case_a, to_service=topic_b.service, reason="CPAM", by=agent_a)
-    assert console.accept_transfers(case_a, agent_b) == 1
+    transfer = cases.transfer_case(case_a, to_service=topic_b.service, reason="CPAM", by=agent_a)
+    assert cases.accept_transfers(case_a, agent_b) == 1
     transfer.refresh_from_db()
     first = transfer.accepted_at
-    assert console.accept_transfers(case_a, agent_b) == 0
+    assert cases.accept_transfers(case_a, agent_b) == 0
     transfer.refresh_from_db()
     assert transfer.accepted_at == first

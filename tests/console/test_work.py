@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from contactcenter import cases
 from contactcenter.models import Case, Event, Transfer
-from messaging import console
 
 HOME = "/console/"
 
@@ -185,7 +185,7 @@ def test_transferred_case_shows_reason_in_receiving_queue(
     client_as, agent_a, agent_b, citizen, topic_a, topic_b, make_case
 ):
     case = make_case(citizen, topic_a, subject="Carte Vitale")
-    console.transfer_case(
+    cases.transfer_case(
         case, to_service=topic_b.service, reason="Relève de l'assurance maladie", by=agent_a
     )
     response = client_as(agent_b).get(HOME, {"vue": "queue"})
@@ -325,7 +325,7 @@ def test_taking_a_transferred_case_accepts_the_transfer(
     client_as, agent_a, agent_b, citizen, topic_a, topic_b, make_case
 ):
     case = make_case(citizen, topic_a)
-    transfer = console.transfer_case(
+    transfer = cases.transfer_case(
         case, to_service=topic_b.service, reason="Compétence CPAM", by=agent_a
     )
     assert transfer.accepted_at is None
@@ -338,7 +338,7 @@ def test_supervisor_assignment_accepts_the_transfer(
     client_as, agent_a, agent_b, supervisor_b, citizen, topic_a, topic_b, make_case
 ):
     case = make_case(citizen, topic_a)
-    console.transfer_case(case, to_service=topic_b.service, reason="Compétence CPAM", by=agent_a)
+    cases.transfer_case(case, to_service=topic_b.service, reason="Compétence CPAM", by=agent_a)
     client_as(supervisor_b).post(
         f"/console/demandes/{case.reference}/attribuer/", {"agent": agent_b.pk}
     )

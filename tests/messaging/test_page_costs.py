@@ -139,7 +139,7 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
     Event.objects.filter(case=case_a).update(created_at=start - timedelta(days=1))
     for i, actor in enumerate((agent_a, nameless, citizen, None)):
         contacts(citizen, case_a, 1, actor=actor, start=start + timedelta(hours=i))
-    page = synthesis.contact_page(citizen, [case_a.pk])
+    page = synthesis.contact_page(citizen, [case_a])
     by_body = {row.excerpt: row for row in page.events}
     assert by_body["Contact 0"].author == agent_a.display_name
     assert by_body["Contact 0"].author == "Alice Nom"
@@ -152,7 +152,7 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
     assert page.events[1].style == "citizen" and page.events[0].style == "agent"
     for language in ("fr", "en"):
         with translation.override(language):
-            rows = synthesis.contact_page(citizen, [case_a.pk]).events
+            rows = synthesis.contact_page(citizen, [case_a]).events
             for row in rows:
                 assert row.when == date_filter(
                     timezone.localtime(row.created_at), "DATETIME_FORMAT"
@@ -170,7 +170,7 @@ def test_contact_rows_read_as_the_template_filters_wrote_them(
 def test_sheet_html_shows_rows_with_their_links(client_as, agent_a, citizen, case_a):
     contacts(citizen, case_a, 2, actor=agent_a)
     html = client_as(agent_a).get(sheet_url(citizen)).content.decode()
-    row = next(r for r in synthesis.contact_page(citizen, [case_a.pk]).events if r.style == "agent")
+    row = next(r for r in synthesis.contact_page(citizen, [case_a]).events if r.style == "agent")
     assert f'<li class="console-event console-event--agent" id="contact-{row.pk}">' in html
     assert f'<time datetime="{row.iso}">{row.when}</time>' in html
     assert f'href="/console/demandes/{case_a.reference}/">{case_a.reference}</a>' in html

@@ -9,8 +9,8 @@ import re
 from django.apps import apps
 from django.utils.html import escape
 
+from contactcenter import cases
 from contactcenter.models import Case, Event
-from messaging import console
 from messaging.services import post_agent_reply
 
 FIRST = "Réponse écrite par le premier service"
@@ -20,7 +20,7 @@ SECOND = "Réponse écrite par le service destinataire"
 def transfer_and_answer(case, agent_a, agent_b, topic_b):
     Case.objects.filter(pk=case.pk).update(assigned_to=agent_a, status=Case.Status.IN_PROGRESS)
     post_agent_reply(case, agent_a, FIRST)
-    console.transfer_case(
+    cases.transfer_case(
         case, to_service=topic_b.service, reason="Interne", by=agent_a, to_topic=topic_b
     )
     Case.objects.filter(pk=case.pk).update(assigned_to=agent_b, status=Case.Status.IN_PROGRESS)
