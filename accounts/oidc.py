@@ -188,12 +188,12 @@ class ProviderClient(DjangoOAuth2App):
             keys = KeySet.import_key_set(self.fetch_jwk_set(force=True))
             decoded = jwt.decode(value, keys, registry=registry)
         claims = decoded.claims
-        options = {}
+        options: dict[str, jwt.ClaimsOption] = {}
         if "iss" in claims:
             options["iss"] = {"essential": True, "value": self._issuer()}
         if "aud" in claims:
             options["aud"] = {"essential": True, "value": self.client_id}
-        jwt.JWTClaimsRegistry(leeway=120, **options).validate(claims)
+        jwt.JWTClaimsRegistry(now=None, leeway=120, **options).validate(claims)
         return claims
 
     # --- Logout ---------------------------------------------------------------------------

@@ -44,7 +44,8 @@ class LinkForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         self.user = authenticate(

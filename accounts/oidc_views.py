@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contactcenter.models import User
 from contactcenter.views import home_url_for
 
 from . import identities, oidc
@@ -77,6 +78,7 @@ def callback(request, provider):
             provider,
             _("La connexion n'a pas pu être vérifiée. Recommencez, s'il vous plaît."),
         )
+    user: User | None
     try:
         if provider == OidcIdentity.Provider.PROCONNECT:
             user = identities.staff_user(
@@ -139,14 +141,14 @@ def complete(request, provider):
         messages.warning(request, _("Votre connexion avec FranceConnect a expiré : recommencez."))
         return redirect("login")
     email = identities.identity_email(identity)
-    email_taken = bool(email) and identities.User.objects.filter(email__iexact=email).exists()
+    email_taken = bool(email) and User.objects.filter(email__iexact=email).exists()
     complete_form = CompleteForm(prefix="create")
     link_form = LinkForm(request, prefix="link", initial={"username": email})
     if request.method == "POST":
         try:
             if "link" in request.POST:
                 link_form = LinkForm(request, request.POST, prefix="link")
-                if link_form.is_valid():
+                if link_form.is_valid() and link_form.user is not None:
                     identities.link_citizen(identity, link_form.user)
                     request.session.pop(PENDING_KEY, None)
                     messages.success(request, _("FranceConnect est lié à votre compte Guichet."))

@@ -366,6 +366,7 @@ def test_settings_need_discovery_or_endpoints(monkeypatch):
     conf = project_settings.oidc_provider(
         "PROCONNECT", scopes="openid", acr_values="", two_factor=True
     )
+    assert conf is not None
     assert conf["discovery_url"] == "https://idp.example.fr/api/v2/.well-known/openid-configuration"
 
 
@@ -376,7 +377,9 @@ def provider_logout(browser: requests.Session, url: str) -> str:
     """The person confirms the logout at the provider; returns where it sends them back."""
     page = browser.get(url, timeout=10)
     assert page.status_code == 200, page.text[:500]
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1)
+    form = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+    assert form is not None, page.text[:500]
+    action = form.group(1)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
     response = browser.post(
         urljoin(url, action), data={**fields, "logout": "yes"}, allow_redirects=False, timeout=10

@@ -54,6 +54,7 @@ class ProviderProcess:
             stderr=(tmp / "provider.log").open("w"),
             text=True,
         )
+        assert self.process.stdout is not None
         line = self.process.stdout.readline()  # "listening <port>", or nothing if it died
         if not line.startswith("listening "):
             self.stop()
