@@ -7,7 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.oidc_provider import AGENT_SUB, CITIZEN2_SUB, CITIZEN_SUB
+from tests.e2e.conftest import expect_console_error
+from tests.oidc_provider import AGENT_SUB, CITIZEN2_SUB, CITIZEN_SUB, UNKNOWN_AGENT_SUB
 
 
 def sign_in_at_provider(page, login: str) -> None:
@@ -90,6 +91,14 @@ def test_citizen_links_a_local_account(new_page, check_a11y, e2e_server, demo):
 
 
 def test_agent_logs_in_with_proconnect(new_page, check_a11y, e2e_server):
+    page = new_page()
+    # Someone ProConnect knows but Guichet does not: refused, no account created.
+    expect_console_error(page, "status of 403")
+    page.goto("/connexion/")
+    page.locator(".fr-connect--pro").click()
+    sign_in_at_provider(page, UNKNOWN_AGENT_SUB)
+    expect(page.locator("#oidc-error")).to_contain_text("Aucun compte agent actif")
+    check_a11y(page)
     page = new_page()
     page.goto("/connexion/")
     page.locator(".fr-connect--pro").click()
