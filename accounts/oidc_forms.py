@@ -24,6 +24,36 @@ class CompleteForm(DsfrFormMixin, forms.Form):
         return phones.parse_mobile(value) if value else ""
 
 
+class PasswordForm(DsfrFormMixin, forms.Form):
+    """A logged-in citizen proves the password of their account before linking FranceConnect
+    (counted by django-axes like a login)."""
+
+    password = forms.CharField(
+        label=_("Mot de passe de votre compte Guichet"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        user = authenticate(
+            self.request, username=self.request.user.get_username(), password=password
+        )
+        if user is None or user.pk != self.request.user.pk:
+            raise ValidationError(
+                _(
+                    "Mot de passe incorrect. Après 5 essais, le compte est bloqué "
+                    "pendant 15 minutes."
+                ),
+                code="invalid_login",
+            )
+        return password
+
+
 class LinkForm(DsfrFormMixin, forms.Form):
     """Prove the local account is yours (its password) to link FranceConnect to it. The
     password goes through the authentication backends: django-axes counts the failures."""

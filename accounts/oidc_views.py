@@ -3,6 +3,7 @@
 POST <provider>/connexion/   -> redirect to the provider (state, nonce, PKCE in the session)
 GET  <provider>/retour/      -> checks the answer; logs in, or asks what is missing
 GET/POST franceconnect/bienvenue/ -> first FranceConnect login: create or link the account
+GET/POST franceconnect/lier/ -> a logged-in citizen links FranceConnect (password first)
 POST /deconnexion/ (LogoutView) -> local logout, then the provider's end-session endpoint
 GET  <provider>/deconnecte/  -> back from the provider (its state checked)
 """
@@ -16,6 +17,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,13 +30,14 @@ from contactcenter.views import home_url_for
 
 from . import identities, oidc
 from .models import OidcIdentity
-from .oidc_forms import CompleteForm, LinkForm
+from .oidc_forms import CompleteForm, LinkForm, PasswordForm
 
 log = logging.getLogger(__name__)
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 NEXT_KEY = "accounts_oidc_next"
 PENDING_KEY = "accounts_oidc_pending"  # a first FranceConnect login waiting for its account
+LINK_KEY = "accounts_oidc_link"  # a logged-in citizen linking FranceConnect: {"user", "at"}
 PENDING_SECONDS = 600
 PROVIDER_NAMES = dict(OidcIdentity.Provider.choices)
 
@@ -79,6 +83,9 @@ def callback(request, provider):
             _("La connexion n'a pas pu être vérifiée. Recommencez, s'il vous plaît."),
         )
     user: User | None
+    linking = request.session.pop(LINK_KEY, None)
+    if linking is not None:
+        return _finish_link(request, identity, linking)
     try:
         if provider == OidcIdentity.Provider.PROCONNECT:
             user = identities.staff_user(
@@ -177,6 +184,49 @@ def complete(request, provider):
             "link_form": link_form,
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link(request, provider):
+    """A logged-in citizen links FranceConnect to their account: their password, then a
+    FranceConnect login whose identity is linked to them (accounts.identities.link_citizen)."""
+    if provider != OidcIdentity.Provider.FRANCECONNECT or not oidc.enabled(provider):
+        raise Http404
+    if not request.user.is_citizen:
+        raise PermissionDenied
+    if OidcIdentity.objects.filter(provider=provider, user=request.user).exists():
+        messages.info(request, _("FranceConnect est déjà lié à votre compte Guichet."))
+        return redirect(home_url_for(request.user))
+    form = PasswordForm(request, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        request.session[LINK_KEY] = {"user": request.user.pk, "at": time.time()}
+        request.session.pop(NEXT_KEY, None)
+        return oidc.client(provider).start(request)
+    return render(
+        request,
+        "accounts/oidc_link.html",
+        {"page_title": _("Associer FranceConnect à mon compte Guichet"), "form": form},
+    )
+
+
+def _finish_link(request, identity: oidc.Identity, linking: dict):
+    user = request.user
+    fresh = time.time() - linking["at"] <= PENDING_SECONDS
+    if not user.is_authenticated or user.pk != linking["user"] or not fresh:
+        return _failure(
+            request, identity.provider, _("Cette demande d'association n'est plus valable.")
+        )
+    try:
+        identities.link_citizen(identity, user)
+    except identities.Refused as refusal:
+        return _failure(request, identity.provider, str(refusal), 403)
+    request.session[oidc.SESSION_KEY] = {
+        "provider": identity.provider,
+        "id_token": identity.id_token,
+    }
+    messages.success(request, _("FranceConnect est lié à votre compte Guichet."))
+    return redirect(home_url_for(user))
 
 
 class LogoutView(auth_views.LogoutView):

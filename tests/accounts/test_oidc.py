@@ -195,6 +195,35 @@ def test_local_account_is_linked_only_with_its_password(client, providers):
     assert OidcIdentity.objects.get(provider="franceconnect", sub=CITIZEN_SUB).user == local
 
 
+def test_logged_in_citizen_links_franceconnect_after_the_password(client, providers, citizen):
+    client.force_login(citizen)
+    assert client.get("/compte/franceconnect/lier/").status_code == 200
+    wrong = client.post("/compte/franceconnect/lier/", {"password": "pas-le-bon"})
+    assert wrong.status_code == 200 and "Mot de passe incorrect" in wrong.content.decode()
+    response = client.post("/compte/franceconnect/lier/", {"password": "motdepasse-solide-2026"})
+    assert response.status_code == 302
+    back = callback(client, at_provider(response["Location"], CITIZEN_SUB))
+    assert back.status_code == 302 and logged_in_user(client) == citizen
+    assert OidcIdentity.objects.get(provider="franceconnect", sub=CITIZEN_SUB).user == citizen
+    # From now on FranceConnect logs this citizen in.
+    client.logout()
+    login_with(client, "franceconnect", CITIZEN_SUB)
+    assert logged_in_user(client) == citizen
+
+
+def test_linking_needs_a_citizen_and_an_identity_nobody_has(client, providers, citizen, agent_a):
+    assert client.get("/compte/franceconnect/lier/").status_code == 302  # to the login page
+    client.force_login(agent_a)
+    assert client.get("/compte/franceconnect/lier/").status_code == 403
+    other = make_user("autre@example.fr", User.Role.CITIZEN)
+    OidcIdentity.objects.create(provider="franceconnect", sub=CITIZEN_SUB, user=other)
+    client.force_login(citizen)
+    response = client.post("/compte/franceconnect/lier/", {"password": "motdepasse-solide-2026"})
+    refused = callback(client, at_provider(response["Location"], CITIZEN_SUB))
+    assert refused.status_code == 403
+    assert not OidcIdentity.objects.filter(user=citizen).exists()
+
+
 def test_staff_cannot_use_franceconnect(client, providers, agent_a):
     OidcIdentity.objects.create(provider="franceconnect", sub=CITIZEN_SUB, user=agent_a)
     response = login_with(client, "franceconnect", CITIZEN_SUB)
@@ -443,7 +472,10 @@ def test_first_login_and_error_pages_in_english(client, providers):
     assert "No active staff account" in refused
     login = client.get("/connexion/").content.decode()
     assert "What is FranceConnect?" in login
-    for content in (page, taken, refused, login):
+    client.force_login(make_user("autre@example.fr", User.Role.CITIZEN))
+    link = client.get("/compte/franceconnect/lier/").content.decode()
+    assert "Continue to FranceConnect" in link
+    for content in (page, taken, refused, login, link):
         found = [word for word in FRENCH if re.search(word, content)]
         assert not found, found
         for french in ("Associer", "Créer mon compte", "Qu’est-ce que", "S’identifier"):
