@@ -8,3 +8,10 @@ class AccountsConfig(AppConfig):
 
     name = "accounts"
     verbose_name = _("Comptes")
+
+    def ready(self):
+        from contactcenter.signals import demo_loaded
+
+        from . import demo
+
+        demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="accounts.demo")

@@ -26,11 +26,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contactcenter.models import User
-from contactcenter.views import home_url_for
 
-from . import identities, oidc
+from . import identities, oidc, twofactor
 from .models import OidcIdentity
 from .oidc_forms import CompleteForm, LinkForm, PasswordForm
+from .views import home_url_for
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +113,23 @@ def callback(request, provider):
 
 
 def _log_in(request, user, identity: oidc.Identity):
-    """Log in (a second factor first if the person needs one and the provider does not count
-    as one), remembering the ID token for the logout at the provider."""
-    auth_login(request, user, backend=MODEL_BACKEND)
+    """Log in, remembering the ID token for the logout at the provider. Someone who needs a
+    second factor (staff, a citizen who turned it on: accounts.twofactor) gives it first, unless
+    the provider's login counts as one (``<PREFIX>_COUNTS_AS_TWO_FACTOR``, ProConnect)."""
+    target = request.session.pop(NEXT_KEY, "")
     request.session[oidc.SESSION_KEY] = {
         "provider": identity.provider,
         "id_token": identity.id_token,
     }
-    target = request.session.pop(NEXT_KEY, "") or home_url_for(user)
-    return redirect(target)
+    user.backend = MODEL_BACKEND
+
+    def log_in():
+        auth_login(request, user, backend=MODEL_BACKEND)
+        return redirect(target or home_url_for(user))
+
+    if settings.OIDC_PROVIDERS[identity.provider]["two_factor"]:
+        return log_in()
+    return twofactor.log_in_or_ask(request, user, target, log_in)
 
 
 def _pending(request, provider) -> oidc.Identity | None:

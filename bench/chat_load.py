@@ -56,8 +56,13 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -272,9 +277,9 @@ def seed(env: dict, citizens: int, per_agent: int) -> list[dict]:
             )
             for conv in conversations
         )
-        keys: dict[int, str] = {}
+        keys: dict[int | None, str] = {}  # every seeded conversation has its agent
         sessions = []
-        expire = now + timezone.timedelta(hours=4)
+        expire = now + timedelta(hours=4)
         for user in list(agents) + list(people):
             key = uuid.uuid4().hex
             data = SessionStore().encode(
@@ -304,6 +309,7 @@ def count_persisted(database_url: str) -> int:
         row = conn.execute(
             "SELECT COUNT(*) FROM chat_chatmessage WHERE client_id LIKE 'b-%%'"
         ).fetchone()
+        assert row is not None  # COUNT(*) always returns a row
         return row[0]
 
 
@@ -502,7 +508,7 @@ class Load:
         self.origin = origin
         self.conversations = conversations
         self.relay = relay
-        self.sockets: dict[tuple[int, str], object] = {}
+        self.sockets: dict[tuple[int, str], ClientConnection] = {}
         self.pending: dict[str, tuple[float, tuple[int, str], Step]] = {}
         self.seen: dict[tuple[int, str], set[str]] = {}
         self.acked: set[str] = set()
@@ -514,6 +520,7 @@ class Load:
 
     async def open_all(self, concurrency: int = 64) -> None:
         from websockets.asyncio.client import connect
+        from websockets.typing import Origin
 
         gate = asyncio.Semaphore(concurrency)
 
@@ -527,7 +534,7 @@ class Load:
                     try:
                         ws = await connect(
                             self.base_url + path,
-                            origin=self.origin,
+                            origin=Origin(self.origin),
                             additional_headers={"Cookie": f"sessionid={key}"},
                             compression=None,
                             ping_interval=None,
@@ -614,7 +621,7 @@ class Load:
                     step.errors += 1
             await asyncio.sleep(0.005)
         await asyncio.sleep(3.0)  # drain
-        if cpu_start is not None:
+        if cpu_start is not None and self.server_pid:
             step.server_cpu = tree_cpu_seconds(self.server_pid) - cpu_start
         step.load = os.getloadavg()[0]
         peer = {"citizen": "agent", "agent": "citizen"}

@@ -100,7 +100,7 @@ class Server:
             "LOG_LEVEL": "WARNING",
         }
         self.env.pop("TEST_DB_NAME", None)
-        self.process = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     def _database(self) -> tuple[str, str | None]:
         url = os.environ.get("DATABASE_URL", "")
@@ -136,14 +136,14 @@ class Server:
         self.manage("migrate", "--noinput")
         self.manage("load_demo")
         self.log = (self.tmp / "server.log").open("w")
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "contactcenter.asgi:application",
              "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise SystemExit((self.tmp / "server.log").read_text()[-3000:])
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
@@ -175,10 +175,11 @@ class AgentSocket:
 
     def __init__(self, url: str, cookie: str, origin: str):
         from websockets.sync.client import connect
+        from websockets.typing import Origin
 
         self.ws = connect(
             url,
-            origin=origin,
+            origin=Origin(origin),
             additional_headers={"Cookie": cookie},
             max_size=None,
             compression=None,

@@ -118,7 +118,8 @@ def rebuild_indexes(cursor, definitions: list[str]) -> None:
     for definition in definitions:
         started = time.perf_counter()
         cursor.execute(definition)
-        name = re.search(r"INDEX (\S+)", definition).group(1)
+        found = re.search(r"INDEX (\S+)", definition)
+        name = found.group(1) if found else definition
         print(f"    index {name} ({time.perf_counter() - started:.1f} s)")
 
 
@@ -140,9 +141,10 @@ def add_heavy_citizens(args) -> list[int]:
     )
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor
-        next_user = User.objects.order_by("-id").values_list("id", flat=True).first() + 1
-        next_case = Case.objects.order_by("-id").values_list("id", flat=True).first() + 1
-        next_event = Event.objects.order_by("-id").values_list("id", flat=True).first() + 1
+        # The demo is loaded first: every table has rows.
+        next_user = (User.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+        next_case = (Case.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+        next_event = (Event.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
         users, cases, events = [], [], []
         heavy = []
         for h in range(args.heavy_citizens):
@@ -315,7 +317,7 @@ def load(args) -> list[int]:
 # --- measures -----------------------------------------------------------------------------------
 
 
-def later_cursor(agent, citizen, page: int = 11) -> str:
+def later_cursor(agent, citizen, page: int = 11) -> str | None:
     """The cursor that opens page ``page`` (read once here; the page itself is keyset)."""
     from console import synthesis
     from contactcenter.models import User

@@ -250,7 +250,7 @@ def load(args) -> None:
 
 
 def precompute() -> None:
-    from contactcenter import kpis
+    from console import kpis
 
     days = kpis.days_to_compute()
     if not days:

@@ -201,7 +201,8 @@ def load(args) -> None:
     now = datetime.now(UTC)
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # the psycopg cursor: COPY support
-        first_citizen = User.objects.order_by("-id").values_list("id", flat=True).first() + 1
+        last_user = User.objects.order_by("-id").values_list("id", flat=True).first()
+        first_citizen = (last_user or 0) + 1
         user_cols = [
             "id",
             "password",
@@ -258,7 +259,7 @@ def load(args) -> None:
             + ["waiting_citizen"] * 7
         )
         kinds = list(Case.Kind.values)
-        agents_by_service = {}
+        agents_by_service: dict[int, list[int]] = {}
         for agent, service in agents:
             agents_by_service.setdefault(service.pk, []).append(agent.pk)
         cases = []  # (id, citizen, created, last, service)

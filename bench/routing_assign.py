@@ -5,7 +5,7 @@ Builds a dedicated database with 10,000 queued contacts (chat, chatbot hand-offs
 messages, e-mails) over 5 services and 20 skills, and 500 available agents with mixed services,
 skills and capacities (chat 0-3, phone 0-2, web 0-15). Then N worker processes (default 4)
 drain the queues the way production workers do, with passes of the "agent became free" task
-``routing.tasks.assign_agent``: ``routing.services.assign_available(agent, limit=FILL_BATCH)``
+``routing.tasks.assign_agent``: ``routing.assign_available(agent, limit=FILL_BATCH)``
 fills up to ``FILL_BATCH`` free slots of the agent in one transaction (``fill_pass``), and a
 pass that reached the batch, the agent still having free slots, queues the agent's next pass
 behind the others (each worker keeps that queue):
@@ -93,7 +93,7 @@ def parse_args():
         "--batch",
         type=int,
         default=None,
-        help="most cases per pass (default: routing.services.FILL_BATCH; 0: no bound)",
+        help="most cases per pass (default: routing.FILL_BATCH; 0: no bound)",
     )
     parser.add_argument(
         "--mode",
@@ -306,8 +306,8 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     from django.db import connection
     from django.utils import timezone
 
+    import routing
     from contactcenter.models import Case
-    from routing import services
 
     if args.engine_only:
         from contactcenter.signals import case_assigned
@@ -315,21 +315,20 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
         case_assigned.receivers = []
         case_assigned.sender_receivers_cache.clear()
     from django.db import transaction
-    from django.db.models.signals import post_save
 
-    from contactcenter.models import Event
+    from routing.signals import cases_claimed
 
-    # When the assignments of a call are committed: the claim writes their timeline events
-    # inside the transaction; at the first one, a commit hook is registered ahead of the
-    # engine's own after-commit notifications, so it runs right after COMMIT.
+    # When the assignments of a call are committed: the engine sends ``cases_claimed`` inside
+    # the transaction, once the cases are claimed; a commit hook registered then runs ahead of
+    # the engine's own after-commit notifications, right after COMMIT.
     commit = {"armed": False, "at": None}
 
-    def on_event(sender, instance, created, **kwargs):
-        if created and commit["armed"]:
+    def on_claimed(sender, **kwargs):
+        if commit["armed"]:
             commit["armed"] = False
             transaction.on_commit(lambda: commit.__setitem__("at", time.perf_counter()))
 
-    post_save.connect(on_event, sender=Event, weak=False, dispatch_uid="bench.commit")
+    cases_claimed.connect(on_claimed, weak=False, dispatch_uid="bench.commit")
     timings: list[float] = []  # call start -> assignments committed, per contact
     calls: list[float] = []  # whole call (after-commit notifications included), per contact
     singles: list[float] = []  # decision time of calls that assigned one contact
@@ -341,7 +340,7 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
     t_begin = time.perf_counter()
     cpu_begin = time.process_time()
 
-    batch = services.FILL_BATCH if args.batch is None else args.batch
+    batch = routing.FILL_BATCH if args.batch is None else args.batch
     requeued: deque[int] = deque()  # agents whose pass reached the batch: the task's next pass
 
     def pull(agent_id) -> bool:
@@ -350,7 +349,7 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
         c0 = time.process_time()
         commit["armed"], commit["at"] = True, None
         t0 = time.perf_counter()
-        cases, more = services.fill_pass(agent_id, batch or None)
+        cases, more = routing.fill_pass(agent_id, batch or None)
         elapsed = time.perf_counter() - t0
         commit["armed"] = False
         pull_cpu += time.process_time() - c0
@@ -403,7 +402,7 @@ def worker(index: int, args, url: str, agent_ids: list[int], start, results) -> 
                 requeued.append(agent_id)
         run_requeued()
         if not due and not requeued:
-            if not held and not services.queued_cases().exists():
+            if not held and not routing.queued_cases().exists():
                 break
             time.sleep(handle / 4)
     elapsed = time.perf_counter() - t_begin
@@ -430,7 +429,7 @@ def monitor(args, url: str, start, stop, results) -> None:
     setup_django(url, args)
     from django.db import connection
 
-    from routing.services import ACTIVE_STATUSES, CHANNEL_GROUPS
+    from routing import ACTIVE_STATUSES, CHANNEL_GROUPS
 
     parts = []
     for group, channels in CHANNEL_GROUPS.items():
@@ -459,7 +458,7 @@ def monitor(args, url: str, start, stop, results) -> None:
 def audit() -> tuple[int, int, int]:
     from django.db import connection
 
-    from routing.services import ACTIVE_STATUSES, CHANNEL_GROUPS
+    from routing import ACTIVE_STATUSES, CHANNEL_GROUPS
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -483,7 +482,7 @@ def audit() -> tuple[int, int, int]:
 
 
 def batch_label(args) -> str:
-    from routing.services import FILL_BATCH
+    from routing import FILL_BATCH
 
     batch = FILL_BATCH if args.batch is None else args.batch
     return f"{batch} cases" if batch else "every free slot"

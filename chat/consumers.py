@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -28,7 +29,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from contactcenter.exceptions import InvalidState, NotAllowed, NotFound
-from contactcenter.models import Channel
+from contactcenter.models import Channel, User
 from contactcenter.sockets import (  # noqa: F401  (CLOSE_FLOOD...: public names of this module)
     CLOSE_FLOOD,
     FLOOD_REFUSALS,
@@ -228,6 +229,26 @@ class ChatConsumer(GuardedConsumer):
         "ping": "on_ping",
     }
     layer_handlers = frozenset({"chat_message", "chat_typing", "chat_read", "chat_status"})
+    access: services.Access | None = None
+    group: str | None = None
+    idle_task: asyncio.Task[None] | None = None
+
+    @property
+    def granted(self) -> services.Access:
+        """The socket's access: set by connect() before any frame or event is handled."""
+        assert self.access is not None
+        return self.access
+
+    @property
+    def room(self) -> str:
+        """The conversation's group: set by connect() before any frame or event is handled."""
+        assert self.group is not None
+        return self.group
+
+    @property
+    def user(self) -> User:
+        """The signed-in user (connect() refuses anyone else)."""
+        return cast(User, self.scope["user"])
 
     async def connect(self):
         self.access = None
@@ -263,15 +284,15 @@ class ChatConsumer(GuardedConsumer):
     async def disconnect(self, code):
         for task in getattr(self, "tasks", []):
             task.cancel()
-        if getattr(self, "idle_task", None):
+        if self.idle_task:
             self.idle_task.cancel()
-        if getattr(self, "group", None):
+        if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
 
     @property
     def conversation_id(self) -> int:
-        return self.access.conversation_id
+        return self.granted.conversation_id
 
     # --- background ----------------------------------------------------------------------
 
@@ -300,7 +321,7 @@ class ChatConsumer(GuardedConsumer):
         agent message restarts it; Celery beat (``chat.tasks.sweep_inactivity``) covers chats
         no agent socket watches.
         """
-        if getattr(self, "idle_task", None):
+        if self.idle_task:
             self.idle_task.cancel()
         self.idle_task = asyncio.create_task(self._idle_timer(due))
 
@@ -312,7 +333,7 @@ class ChatConsumer(GuardedConsumer):
         except asyncio.CancelledError:
             pass
         except Exception:
-            logger.exception("chat: inactivity check of %s failed", self.access.conversation_id)
+            logger.exception("chat: inactivity check of %s failed", self.granted.conversation_id)
 
     # --- frames from the browser ---------------------------------------------------------
 
@@ -338,7 +359,7 @@ class ChatConsumer(GuardedConsumer):
 
     async def on_message(self, data):
         client_id = data.get("client_id")
-        if not self.access.can_write:
+        if not self.granted.can_write:
             return await self.send_error(
                 "read_only",
                 "Vous observez cette conversation sans pouvoir écrire.",
@@ -346,14 +367,14 @@ class ChatConsumer(GuardedConsumer):
             )
         try:
             posted = await db(services.post_message)(
-                self.conversation_id, self.scope["user"], data.get("body"), client_id
+                self.conversation_id, self.user, data.get("body"), client_id
             )
         except services.DuplicateMessage as duplicate:
             payload = await db(services.message_payload)(duplicate.message)
             await self._deliver(payload, duplicate=True)
             # The first attempt may have died between its commit and its broadcast.
             await self.channel_layer.group_send(
-                self.group, {"type": "chat.message", "message": payload}
+                self.room, {"type": "chat.message", "message": payload}
             )
             return
         except ValidationError as exc:
@@ -365,26 +386,26 @@ class ChatConsumer(GuardedConsumer):
         # Stored and committed: now deliver, first to the sender (its acknowledgement).
         await self._deliver(posted.payload)
         await self.channel_layer.group_send(
-            self.group, {"type": "chat.message", "message": posted.payload}
+            self.room, {"type": "chat.message", "message": posted.payload}
         )
 
     async def on_typing(self, data):
-        if not self.access.can_write:
+        if not self.granted.can_write:
             return
         active = bool(data.get("active", True))
         await self.channel_layer.group_send(
-            self.group,
+            self.room,
             {
                 "type": "chat.typing",
-                "role": self.access.role,
-                "author": self.scope["user"].first_name,
+                "role": self.granted.role,
+                "author": self.user.first_name,
                 "active": active,
                 "origin": self.channel_name,
             },
         )
         now = time.monotonic()
         if (
-            self.access.role == "citizen"
+            self.granted.role == "citizen"
             and active
             and now - self.last_activity_push >= TYPING_ACTIVITY_INTERVAL
         ):
@@ -392,28 +413,28 @@ class ChatConsumer(GuardedConsumer):
             await db(services.citizen_is_active)(self.conversation_id)
 
     async def on_read(self, data):
-        if not self.access.can_write:
+        if not self.granted.can_write:
             return
         seq = data.get("seq")
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             return await self.send_error("invalid_seq", "Numéro de message invalide.")
-        marked = await db(services.mark_read)(self.conversation_id, self.access.role, seq)
+        marked = await db(services.mark_read)(self.conversation_id, self.granted.role, seq)
         if marked:
             await self.channel_layer.group_send(
-                self.group, {"type": "chat.read", "role": self.access.role, "seq": marked}
+                self.room, {"type": "chat.read", "role": self.granted.role, "seq": marked}
             )
 
     async def on_leave(self, data):
-        if self.access.role != "citizen":
+        if self.granted.role != "citizen":
             return await self.send_error(
                 "forbidden", "Seul l'usager peut quitter la conversation ainsi."
             )
-        await db(services.leave)(self.conversation_id, self.scope["user"])
+        await db(services.leave)(self.conversation_id, self.user)
 
     # --- events from the channel layer ---------------------------------------------------
 
     async def _deliver(self, payload: dict, duplicate: bool = False) -> None:
-        if self.access.role == "agent" and payload.get("kind") == "agent" and not duplicate:
+        if self.granted.role == "agent" and payload.get("kind") == "agent" and not duplicate:
             # The citizen is now expected to answer: the inactivity clock (re)starts.
             started = datetime.fromisoformat(payload["created_at"])
             self._restart_idle_timer(
@@ -423,7 +444,7 @@ class ChatConsumer(GuardedConsumer):
         if self.delivered.seen(seq) and not duplicate:
             return
         self.delivered.add(seq)
-        frame = {"type": "message", "message": payload}
+        frame: dict[str, Any] = {"type": "message", "message": payload}
         if duplicate:
             frame["duplicate"] = True
         await self.send_json(frame)
@@ -434,7 +455,7 @@ class ChatConsumer(GuardedConsumer):
         await self._deliver(event["message"])
 
     async def chat_typing(self, event):
-        if event.get("origin") == self.channel_name or event.get("role") == self.access.role:
+        if event.get("origin") == self.channel_name or event.get("role") == self.granted.role:
             return
         await self.send_json(
             {
@@ -452,12 +473,12 @@ class ChatConsumer(GuardedConsumer):
         self.status = event.get("status")
         frame = {key: value for key, value in event.items() if key != "type"}
         await self.send_json({"type": "status", **frame})
-        if self.access.role == "agent":
+        if self.granted.role == "agent":
             still = await db(services.may_still_write)(self.access)
             if not still:
                 await self.send_json({"type": "revoked"})
                 return await self.close_with(CLOSE_REVOKED, "chat taken back by routing")
-        if self.status == Conversation.Status.WAITING and self.access.role == "citizen":
+        if self.status == Conversation.Status.WAITING and self.granted.role == "citizen":
             await self._push_position()
 
 
@@ -474,11 +495,12 @@ class AgentDeskConsumer(GuardedConsumer):
     socket_kind = "chat_desk"
     handlers = {"ping": "on_ping"}
     layer_handlers = frozenset({"case_assigned", "cases_assigned"})
+    group: str | None = None
 
     async def connect(self):
         self.group = None
         await self.accept()
-        user = self.scope.get("user")
+        user = cast(User | None, self.scope.get("user"))
         if user is None or not user.is_authenticated:
             return await self.close_with(CLOSE_UNAUTHENTICATED, "not authenticated")
         if not user.is_agent:
@@ -489,7 +511,7 @@ class AgentDeskConsumer(GuardedConsumer):
         await self.send_json({"type": "desk", "conversations": ids})
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
+        if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
 

@@ -18,16 +18,17 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -49,6 +50,13 @@ from contactcenter.services import (
 )
 
 from .models import ChatAttachment, ChatMessage, Conversation, group_name
+
+if TYPE_CHECKING:
+    from django.core.files.storage import Storage
+    from django.core.files.uploadedfile import UploadedFile
+
+    from contactcenter.attachments import CheckedFile
+    from contactcenter.models import Service
 
 logger = logging.getLogger("guichet.chat")
 
@@ -92,7 +100,7 @@ class DuplicateMessage(Exception):
 # --- checks ------------------------------------------------------------------------------------
 
 
-def check_body(body, *, allow_empty: bool = False) -> str:
+def check_body(body: str | None, *, allow_empty: bool = False) -> str:
     """1 to 4,000 characters once trimmed; NUL characters (refused by PostgreSQL) removed."""
     if not isinstance(body, str):
         raise ValidationError(_("Le message doit être du texte."), code="invalid")
@@ -102,7 +110,7 @@ def check_body(body, *, allow_empty: bool = False) -> str:
     return validate_body(body, max_chars=MAX_CHARS)
 
 
-def check_client_id(value) -> str:
+def check_client_id(value: str | None) -> str:
     if not isinstance(value, str) or not CLIENT_ID_RE.match(value):
         raise ValidationError(
             _("Identifiant de message invalide (8 à 64 caractères alphanumériques)."),
@@ -202,8 +210,12 @@ def attachment_url(conversation_id: int, attachment: ChatAttachment) -> str:
 
 
 def message_payload(
-    message: ChatMessage, *, sender: User | None = None, attachments=None, notice: str = ""
-) -> dict:
+    message: ChatMessage,
+    *,
+    sender: User | None = None,
+    attachments: list[ChatAttachment] | None = None,
+    notice: str = "",
+) -> dict[str, Any]:
     """What every socket of the conversation receives for one message (plain data, no HTML)."""
     if sender is None and message.sender_id:
         sender = message.sender
@@ -235,7 +247,9 @@ def message_notice(message: ChatMessage) -> str:
     return ""
 
 
-def messages_after(conversation_id: int, last_seq: int, limit: int | None = None) -> list[dict]:
+def messages_after(
+    conversation_id: int, last_seq: int, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Messages with ``seq > last_seq``, in order, ready to send (a reconnecting client)."""
     queryset = (
         ChatMessage.objects.filter(conversation_id=conversation_id, seq__gt=last_seq)
@@ -248,7 +262,7 @@ def messages_after(conversation_id: int, last_seq: int, limit: int | None = None
     return [message_payload(m) for m in queryset]
 
 
-def conversation_state(conversation_id: int, role: str) -> dict:
+def conversation_state(conversation_id: int, role: str) -> dict[str, Any]:
     """The first frame a socket receives: status, counters, who the peer is."""
     conversation = Conversation.objects.select_related("agent", "case__topic", "citizen").get(
         pk=conversation_id
@@ -262,7 +276,7 @@ def conversation_state(conversation_id: int, role: str) -> dict:
         "last_seq": conversation.last_seq,
         "citizen_read_seq": conversation.citizen_read_seq,
         "agent_read_seq": conversation.agent_read_seq,
-        "agent": conversation.agent.first_name if conversation.agent_id else "",
+        "agent": conversation.agent.first_name if conversation.agent is not None else "",
         "limits": {"max_chars": MAX_CHARS, "per_second": 5},
     }
     if conversation.status == Conversation.Status.WAITING:
@@ -273,7 +287,7 @@ def conversation_state(conversation_id: int, role: str) -> dict:
 # --- broadcasting ------------------------------------------------------------------------------
 
 
-def publish_now(conversation_id: int, event: dict) -> None:
+def publish_now(conversation_id: int, event: dict[str, Any]) -> None:
     """Send one event to a conversation's group (sync code; outside any transaction)."""
     layer = get_channel_layer()
     if layer is None:
@@ -284,24 +298,24 @@ def publish_now(conversation_id: int, event: dict) -> None:
         logger.exception("chat: broadcast to conversation %s failed", conversation_id)
 
 
-def publish(conversation_id: int, event: dict) -> None:
+def publish(conversation_id: int, event: dict[str, Any]) -> None:
     """Broadcast once the current transaction commits (immediately when there is none)."""
     transaction.on_commit(lambda: publish_now(conversation_id, event))
 
 
-def publish_message(message: ChatMessage, **kwargs) -> None:
+def publish_message(message: ChatMessage, **kwargs: Any) -> None:
     publish(
         message.conversation_id,
         {"type": "chat.message", "message": message_payload(message, **kwargs)},
     )
 
 
-def publish_status(conversation: Conversation, **extra) -> None:
+def publish_status(conversation: Conversation, **extra: Any) -> None:
     event = {
         "type": "chat.status",
         "status": conversation.status,
         "end_reason": conversation.end_reason,
-        "agent": conversation.agent.first_name if conversation.agent_id else "",
+        "agent": conversation.agent.first_name if conversation.agent is not None else "",
         **extra,
     }
     publish(conversation.pk, event)
@@ -311,12 +325,12 @@ def publish_status(conversation: Conversation, **extra) -> None:
 
 
 def chat_available(topic: Topic) -> bool:
-    from routing.services import chat_available as routing_chat_available
+    from routing import chat_available as routing_chat_available
 
     return bool(routing_chat_available(topic))
 
 
-def handoff_context(chatbot_conversation, citizen: User) -> str:
+def handoff_context(chatbot_conversation: int | str | None, citizen: User) -> str:
     """The assistant conversation a citizen was handed off from, as text ("" if not theirs)."""
     if not chatbot_conversation:
         return ""
@@ -335,7 +349,7 @@ def handoff_context(chatbot_conversation, citizen: User) -> str:
     return str(transcript)[: settings.GUICHET_MESSAGE_MAX_CHARS]
 
 
-def _attach_handoff(chatbot_conversation, citizen: User, case: Case) -> None:
+def _attach_handoff(chatbot_conversation: int | str, citizen: User, case: Case) -> None:
     """Let the knowledge app put the assistant conversation on the timeline, mark it handed
     off and carry its fragility detection over to the case (inside our transaction)."""
     try:
@@ -368,7 +382,7 @@ def start_chat(
     """
     if not citizen.is_authenticated or not citizen.is_citizen:
         raise ValidationError(_("Seul un usager peut ouvrir un tchat."), code="forbidden")
-    errors: dict[str, list] = {}
+    errors: dict[str, list[str]] = {}
     if topic is None or not topic.is_active:
         errors["topic"] = [_("Choisissez un des thèmes proposés.")]
     try:
@@ -377,6 +391,7 @@ def start_chat(
         errors["body"] = exc.messages
     if errors:
         raise ValidationError(errors)
+    assert topic is not None  # refused above
     client_id = client_id if client_id and CLIENT_ID_RE.match(client_id) else new_client_id()
     context = handoff_context(chatbot_conversation, citizen)
     with transaction.atomic():
@@ -454,7 +469,7 @@ def start_chat(
 class Posted:
     message: ChatMessage
     created: bool
-    payload: dict
+    payload: dict[str, Any]
 
 
 def _refusal(conversation_id: int, user: User, kind: str) -> ValidationError:
@@ -477,8 +492,8 @@ def post_message(
     body: str,
     client_id: str,
     *,
-    files: Sequence = (),
-    checked: Sequence = (),
+    files: Sequence[UploadedFile] = (),
+    checked: Sequence[CheckedFile] = (),
 ) -> Posted:
     """Store one citizen or agent message with the next sequence number; return it.
 
@@ -502,12 +517,15 @@ def post_message(
                 payload=message_payload(message, sender=sender, attachments=[]),
             )
         # Nothing stored: a duplicate or a refusal. The general path below says which.
-    stored_paths: list = []
+    stored_paths: list[tuple[Storage, str]] = []
     try:
         with transaction.atomic():
             if kind == ChatMessage.Kind.CITIZEN:
                 scope = Q(citizen_id=sender.pk, status__in=Conversation.OPEN_STATUSES)
-                clock = {"idle_since": None, "inactivity_warned_at": None}
+                clock: dict[str, datetime | None] = {
+                    "idle_since": None,
+                    "inactivity_warned_at": None,
+                }
             else:
                 scope = Q(
                     agent_id=sender.pk,
@@ -585,7 +603,7 @@ def post_message(
 
 
 def _insert_in_one_statement(
-    conversation_id: int, sender: User, kind: str, body: str, client_id: str, now
+    conversation_id: int, sender: User, kind: str, body: str, client_id: str, now: datetime
 ) -> ChatMessage | None:
     """PostgreSQL hot path of ``post_message``: one statement, one round trip, atomic by itself.
 
@@ -621,7 +639,7 @@ def _insert_in_one_statement(
         "SELECT %(conv)s, bump.last_seq, %(cid)s, %(kind)s, %(sender)s, %(body)s, %(now)s "
         "FROM bump RETURNING id, seq, (SELECT answered_at FROM bump), (SELECT case_id FROM bump)"
     )
-    params = {
+    params: dict[str, int | str | datetime] = {
         "conv": conversation_id,
         "sender": sender.pk,
         "cid": client_id,
@@ -678,7 +696,7 @@ def post_system_message(conversation: Conversation, notice: str, body: str) -> C
     return message
 
 
-def mark_read(conversation_id: int, role: str, seq) -> int | None:
+def mark_read(conversation_id: int, role: str, seq: int | str) -> int | None:
     """Move the reader's read mark forward (never back, never past the last message).
 
     Returns the new mark, or None when nothing changed. One conditional update.
@@ -706,9 +724,9 @@ def citizen_is_active(conversation_id: int) -> None:
 # --- routing events ----------------------------------------------------------------------------
 
 
-def queue_status(case: Case) -> dict:
+def queue_status(case: Case) -> dict[str, Any]:
     """Position in the queue and estimated wait, from routing."""
-    from routing.services import queue_position
+    from routing import queue_position
 
     try:
         position, wait = queue_position(case)
@@ -727,12 +745,16 @@ REQUEUE_TEXTS = {
 }
 
 
-def in_site_language(func):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_site_language(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """Stored information lines are shared by both sides: write them in the site's language,
     whatever the language of the request that triggered them."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with translation.override(settings.LANGUAGE_CODE):
             return func(*args, **kwargs)
 
@@ -802,7 +824,9 @@ def _last_notice_is(conversation: Conversation, notices: tuple[str, ...]) -> boo
         .values_list("client_id", flat=True)
         .first()
     )
-    return bool(last) and any(last.startswith(f"sys-{notice}-") for notice in notices)
+    if not last:
+        return False
+    return any(last.startswith(f"sys-{notice}-") for notice in notices)
 
 
 # --- ending ------------------------------------------------------------------------------------
@@ -828,7 +852,7 @@ def transcript_text(conversation: Conversation) -> str:
     return "\n".join(lines)
 
 
-END_TEXTS = {
+END_TEXTS: dict[str, tuple[str, str]] = {
     Conversation.EndReason.AGENT: (
         Notice.ENDED,
         gettext_noop("%(name)s a mis fin à la conversation."),
@@ -906,7 +930,7 @@ def end_conversation(conversation_id: int, *, reason: str, actor: User | None = 
     return True
 
 
-def check_summary(summary) -> str:
+def check_summary(summary: str | None) -> str:
     return check_message_body(summary)
 
 
@@ -962,9 +986,9 @@ def transfer(
     agent: User,
     *,
     reason: str,
-    to_service=None,
+    to_service: Service | None = None,
     to_agent: User | None = None,
-    to_topic=None,
+    to_topic: Topic | None = None,
 ) -> Conversation:
     """Hand a live chat over: to another agent of the same service (the chat goes back to the
     queue, routing picks someone else first) or to another service
@@ -973,7 +997,7 @@ def transfer(
     that another agent will answer (see ``sync_with_case``, triggered by the timeline event
     after commit). One transaction.
     """
-    from routing.services import release_case
+    from routing import release_case
 
     try:
         reason = validate_body(reason, max_chars=TRANSFER_REASON_MAX_CHARS)
@@ -1044,7 +1068,7 @@ def transfer(
 
 
 @in_site_language
-def check_inactivity(conversation_id: int, now=None) -> str | None:
+def check_inactivity(conversation_id: int, now: datetime | None = None) -> str | None:
     """Warn an inactive citizen after 5 minutes, end the chat after 10. Idempotent.
 
     Returns "warned", "ended" or None. The warning is claimed with a conditional update on
@@ -1058,10 +1082,12 @@ def check_inactivity(conversation_id: int, now=None) -> str | None:
     ).first()
     if conversation is None:
         return None
-    if conversation.idle_since <= end_before:
+    idle_since = conversation.idle_since
+    assert idle_since is not None  # selected on idle_since__isnull=False
+    if idle_since <= end_before:
         ended = end_conversation(conversation.pk, reason=Conversation.EndReason.INACTIVITY)
         return "ended" if ended else None
-    if conversation.idle_since <= warn_before and conversation.inactivity_warned_at is None:
+    if idle_since <= warn_before and conversation.inactivity_warned_at is None:
         with transaction.atomic():
             claimed = Conversation.objects.filter(
                 pk=conversation.pk,
@@ -1086,7 +1112,7 @@ def check_inactivity(conversation_id: int, now=None) -> str | None:
     return None
 
 
-def inactivity_due(conversation_id: int, now=None):
+def inactivity_due(conversation_id: int, now: datetime | None = None) -> datetime | None:
     """Run the inactivity check, then return when the next one falls due (None: no clock)."""
     now = now or timezone.now()
     check_inactivity(conversation_id, now=now)
@@ -1100,10 +1126,12 @@ def inactivity_due(conversation_id: int, now=None):
     if row is None:
         return None
     limit = inactivity_end_seconds() if row["inactivity_warned_at"] else inactivity_warn_seconds()
-    return row["idle_since"] + timedelta(seconds=limit)
+    idle_since: datetime | None = row["idle_since"]
+    assert idle_since is not None  # selected on idle_since__isnull=False
+    return idle_since + timedelta(seconds=limit)
 
 
-def inactive_conversation_ids(now=None) -> list[int]:
+def inactive_conversation_ids(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     warn_before = now - timedelta(seconds=inactivity_warn_seconds())
     return list(
@@ -1116,7 +1144,7 @@ def inactive_conversation_ids(now=None) -> list[int]:
 # --- agent workspace -----------------------------------------------------------------------------
 
 
-def agent_conversations(agent: User):
+def agent_conversations(agent: User) -> QuerySet[Conversation]:
     """Chats on the agent's desk: active ones, and ended ones still waiting for a summary."""
     return (
         Conversation.objects.filter(agent=agent, summary_sent_at__isnull=True)

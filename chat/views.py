@@ -90,7 +90,7 @@ def index(request):
 @require_GET
 def availability(request):
     """The chat availability per topic (the live button's fallback when the socket is down)."""
-    from routing.services import availability_snapshot
+    from routing import availability_snapshot
 
     return JsonResponse({"topics": availability_snapshot()})
 
@@ -145,7 +145,7 @@ def start(request):
     handoff = services.handoff_context(chatbot, request.user) if chatbot else ""
     topic = form["topic"].value() or ""
     topic_slug = topic if isinstance(topic, str) else ""
-    from routing.services import closed_chat_hours
+    from routing import closed_chat_hours
 
     # Closed service: said before the citizen writes (GET with a topic) and after a refusal.
     closed_hours = closed_chat_hours(topic_slug) if topic_slug else []
@@ -259,7 +259,7 @@ def upload(request, pk):
             checked = check_upload(upload_file)
         except ValidationError as exc:
             errors["file"] = exc.messages
-    if not errors:
+    if not errors and upload_file is not None and checked is not None:
         try:
             posted = services.post_message(
                 pk,
@@ -381,7 +381,7 @@ def _panel_context(request, conv: Conversation, **extra) -> dict:
 
 @agent_required
 def agent_workspace(request):
-    from routing.services import get_presence
+    from routing import get_presence
 
     conversations = list(services.agent_conversations(request.user))
     panels = []

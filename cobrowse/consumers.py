@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
+from typing import cast
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from contactcenter.models import User
 from contactcenter.sockets import SocketGuard
 
 from . import conf, services
@@ -63,10 +66,10 @@ class BaseCobrowseConsumer(SocketGuard, AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = None
+        self.user: User | None = None
         self.closed = False
         self.cleaned_up = False
-        self.session_id = None
+        self.session_id: uuid.UUID | None = None
         self.watchdog: asyncio.Task | None = None
         self.last_touch = 0.0
         self.joined: set[str] = set()
@@ -81,14 +84,21 @@ class BaseCobrowseConsumer(SocketGuard, AsyncWebsocketConsumer):
             self.stop_watchdog()
             if not self.cleaned_up:
                 try:
-                    await self.disconnect(None)
+                    # No close code: the socket died without one.
+                    await self.disconnect(None)  # type: ignore[arg-type]
                 except Exception:
                     logger.exception("cobrowse: cleanup of a failed %s socket", self.role)
 
+    @property
+    def member(self) -> User:
+        """The signed-in user: connect() closes the socket of anyone else before start()."""
+        assert self.user is not None
+        return self.user
+
     async def connect(self):
-        self.user = self.scope.get("user")
+        self.user = cast(User | None, self.scope.get("user"))
         await self.accept()
-        if self.user is None or not self.user.is_authenticated:
+        if self.user is None or not self.member.is_authenticated:
             await self.close_with(CLOSE_UNAUTHENTICATED)
             return
         await self.start()
@@ -155,7 +165,8 @@ class BaseCobrowseConsumer(SocketGuard, AsyncWebsocketConsumer):
         now = time.monotonic()
         if now - self.last_touch >= conf.get("ACTIVITY_WRITE_SECONDS"):
             self.last_touch = now
-            await database_sync_to_async(services.touch)(self.session_id)
+            if self.session_id is not None:  # touching no session wrote nothing
+                await database_sync_to_async(services.touch)(self.session_id)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.closed:
@@ -176,15 +187,15 @@ class CitizenConsumer(BaseCobrowseConsumer):
     socket_kind = "cobrowse_citizen"
 
     async def start(self):
-        if not self.user.is_citizen:
+        if not self.member.is_citizen:
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.assembler = ChunkAssembler()
         self.scrubber = PageScrubber()
-        self.user_group = services.citizen_group(self.user.pk)
+        self.user_group = services.citizen_group(self.member.pk)
         await self.join(self.user_group)
-        await services.amark_online(self.user.pk)
-        offer = await database_sync_to_async(services.pending_offer)(self.user.pk)
+        await services.amark_online(self.member.pk)
+        offer = await database_sync_to_async(services.pending_offer)(self.member.pk)
         if offer is not None:
             await self.cobrowse_offer(services.offer_message(offer))
 
@@ -226,7 +237,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
         self.stop_watchdog()
         self.assembler.reset()
 
-    def require_session(self):
+    def require_session(self) -> uuid.UUID:
         if self.session_id is None:
             raise ProtocolError(CLOSE_CONSENT_REQUIRED, "no accepted session on this page")
         return self.session_id
@@ -234,7 +245,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
     async def handle(self, data: dict) -> None:
         kind = data["type"]
         if kind == "ping":
-            await services.amark_online(self.user.pk)
+            await services.amark_online(self.member.pk)
         elif kind == "rrweb":
             self.require_session()
             await self.relay(self.scrubber.scrub(data.get("events")))
@@ -256,7 +267,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             await self.accept_offer(parse_session_id(data.get("session")))
         elif kind == "decline":
             session_id = parse_session_id(data.get("session"))
-            await database_sync_to_async(services.decline)(session_id, self.user)
+            await database_sync_to_async(services.decline)(session_id, self.member)
         elif kind == "end":
             session_id = self.session_id or parse_session_id(data.get("session"))
             await self.unbind()
@@ -271,7 +282,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             return
         try:
             session = await database_sync_to_async(services.resume)(
-                session_id, self.user, self.channel_name
+                session_id, self.member, self.channel_name
             )
         except services.SessionUnavailable as gone:
             await self.send_json(
@@ -285,7 +296,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
             raise ProtocolError(CLOSE_MALFORMED, "this page already shares a session")
         try:
             session = await database_sync_to_async(services.accept)(
-                session_id, self.user, self.channel_name
+                session_id, self.member, self.channel_name
             )
         except services.SessionUnavailable:
             await self.send_json(
@@ -301,8 +312,9 @@ class CitizenConsumer(BaseCobrowseConsumer):
             text = dumps({"type": "rrweb", "events": events})
         except (ValueError, RecursionError):
             raise ProtocolError(CLOSE_MALFORMED, "events cannot be encoded")
+        session_id = self.require_session()  # the callers required it already
         await self.channel_layer.group_send(
-            services.session_group(self.session_id, "agent"),
+            services.session_group(session_id, "agent"),
             {"type": "cobrowse.frame", "text": text},
         )
         if shows_activity(events):
@@ -346,7 +358,7 @@ class CitizenConsumer(BaseCobrowseConsumer):
 
     async def cobrowse_presence_refresh(self, event):
         if not self.closed:
-            await services.amark_online(self.user.pk)
+            await services.amark_online(self.member.pk)
 
     async def cobrowse_accepted(self, event):
         """Only for agents; a citizen page ignores it."""
@@ -365,7 +377,7 @@ class AgentConsumer(BaseCobrowseConsumer):
     socket_kind = "cobrowse_agent"
 
     async def start(self):
-        if not self.user.is_staff_member:
+        if not self.member.is_staff_member:
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.active = False
@@ -375,7 +387,7 @@ class AgentConsumer(BaseCobrowseConsumer):
         await self.join(group)
         try:
             session = await database_sync_to_async(services.agent_connected)(
-                session_id, self.user, self.channel_name
+                session_id, self.member, self.channel_name
             )
         except services.SessionUnavailable as gone:
             if gone.reason == "unknown":

@@ -14,6 +14,7 @@ import logging
 import secrets
 import uuid
 from datetime import datetime
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -63,10 +64,10 @@ def session_group(session_id: uuid.UUID | str, role: str) -> str:
     return f"cobrowse.session.{uuid.UUID(str(session_id)).hex}.{role}"
 
 
-def broadcast(group: str, message: dict) -> None:
+def broadcast(group: str, message: dict[str, Any]) -> None:
     """Send to a channel-layer group once the current transaction commits."""
 
-    def send():
+    def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(layer.group_send)(group, message)
@@ -74,8 +75,8 @@ def broadcast(group: str, message: dict) -> None:
     transaction.on_commit(send)
 
 
-def send_to_channel(channel_name: str, message: dict) -> None:
-    def send():
+def send_to_channel(channel_name: str, message: dict[str, Any]) -> None:
+    def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(layer.send)(channel_name, message)
@@ -83,7 +84,7 @@ def send_to_channel(channel_name: str, message: dict) -> None:
     transaction.on_commit(send)
 
 
-def offer_message(session: CobrowseSession) -> dict:
+def offer_message(session: CobrowseSession) -> dict[str, Any]:
     return {
         "type": "cobrowse.offer",
         "session": str(session.pk),
@@ -170,7 +171,7 @@ def _register_code_failure(agent: User) -> int:
     except ValueError:  # expired between add() and incr()
         cache.set(key, 1, timeout=seconds)
         failures = 1
-    remaining = conf.get("MAX_CODE_FAILURES") - failures
+    remaining: int = conf.get("MAX_CODE_FAILURES") - failures
     if remaining <= 0:
         until = timezone.now() + lockout
         cache.set(_lock_key(agent.pk), until.timestamp(), timeout=seconds)
@@ -307,6 +308,7 @@ def join_with_code(agent: User, raw_code: str) -> CobrowseSession:
             code="used",
         )
     cache.delete(_failures_key(agent.pk))
+    assert session is not None  # no outcome: the code's session was waiting and is now offered
     return session
 
 
@@ -393,13 +395,13 @@ def _lock_live_session(citizen: User) -> CobrowseSession | None:
         .first()
     )
     reason = stale_reason(live, timezone.now()) if live is not None else None
-    if reason:
+    if live is not None and reason:
         _finish(live, reason)
         return None
     return live
 
 
-def accept(session_id, citizen: User, channel_name: str) -> CobrowseSession:
+def accept(session_id: uuid.UUID | str, citizen: User, channel_name: str) -> CobrowseSession:
     """The citizen clicked « Accepter »: the session becomes active and this page holds it.
 
     A conditional update (offered -> active, not expired, this citizen's) so that a late click on
@@ -424,6 +426,7 @@ def accept(session_id, citizen: User, channel_name: str) -> CobrowseSession:
         session = CobrowseSession.objects.select_related("agent", "agent_service", "case").get(
             pk=session_id
         )
+        assert session.agent is not None  # an offered session has its agent
         record_access(
             session.agent,
             "cobrowse",
@@ -443,7 +446,7 @@ def accept(session_id, citizen: User, channel_name: str) -> CobrowseSession:
     return session
 
 
-def decline(session_id, citizen: User) -> bool:
+def decline(session_id: uuid.UUID | str, citizen: User) -> bool:
     """The citizen refused the invitation. Conditional update; False if it was already gone."""
     with transaction.atomic():
         session = (
@@ -457,7 +460,7 @@ def decline(session_id, citizen: User) -> bool:
     return True
 
 
-def resume(session_id, citizen: User, channel_name: str) -> CobrowseSession:
+def resume(session_id: uuid.UUID | str, citizen: User, channel_name: str) -> CobrowseSession:
     """A new page of the citizen's tab takes over the active session (navigation, reload).
 
     Row lock: the previous page, if still connected, is told to stop (CLOSE_REPLACED).
@@ -490,7 +493,7 @@ def resume(session_id, citizen: User, channel_name: str) -> CobrowseSession:
     return session
 
 
-def citizen_left(session_id, channel_name: str) -> bool:
+def citizen_left(session_id: uuid.UUID | str, channel_name: str) -> bool:
     """The page holding the session closed. Only the current holder counts (conditional)."""
     with transaction.atomic():
         updated = CobrowseSession.objects.filter(
@@ -504,7 +507,7 @@ def citizen_left(session_id, channel_name: str) -> bool:
     return bool(updated)
 
 
-def get_agent_session(session_id, agent: User) -> CobrowseSession:
+def get_agent_session(session_id: uuid.UUID | str, agent: User) -> CobrowseSession:
     session = (
         CobrowseSession.objects.select_related("citizen", "agent", "agent_service", "case")
         .filter(pk=session_id, agent=agent)
@@ -515,7 +518,7 @@ def get_agent_session(session_id, agent: User) -> CobrowseSession:
     return session
 
 
-def agent_connected(session_id, agent: User, channel_name: str) -> CobrowseSession:
+def agent_connected(session_id: uuid.UUID | str, agent: User, channel_name: str) -> CobrowseSession:
     """The agent's console opened its socket on the session. Row lock; older console replaced."""
     with transaction.atomic():
         session = (
@@ -542,7 +545,7 @@ def agent_connected(session_id, agent: User, channel_name: str) -> CobrowseSessi
     return session
 
 
-def agent_left(session_id, channel_name: str) -> bool:
+def agent_left(session_id: uuid.UUID | str, channel_name: str) -> bool:
     with transaction.atomic():
         updated = CobrowseSession.objects.filter(
             pk=session_id, status__in=CobrowseSession.LIVE_STATUSES, agent_channel=channel_name
@@ -555,13 +558,13 @@ def agent_left(session_id, channel_name: str) -> bool:
     return bool(updated)
 
 
-def touch(session_id) -> None:
+def touch(session_id: uuid.UUID | str) -> None:
     CobrowseSession.objects.filter(pk=session_id, status=Status.ACTIVE).update(
         last_activity_at=timezone.now()
     )
 
 
-def record_page(session_id, channel_name: str, path: str) -> None:
+def record_page(session_id: uuid.UUID | str, channel_name: str, path: str) -> None:
     """Remember the path of a page the agent saw (path only; nothing of its content)."""
     with transaction.atomic():
         session = (
@@ -578,7 +581,9 @@ def record_page(session_id, channel_name: str, path: str) -> None:
 
 
 # --- Ending ---------------------------------------------------------------------------------
-def end_session(session_id, reason: str, *, by: User | None = None) -> CobrowseSession | None:
+def end_session(
+    session_id: uuid.UUID | str, reason: str, *, by: User | None = None
+) -> CobrowseSession | None:
     """End a live session at once (either side, logout, timeout) and record it on the timeline.
 
     ``by``: the citizen or agent asking; only their own session can be ended that way.
@@ -634,7 +639,7 @@ def stale_reason(session: CobrowseSession, now: datetime) -> str | None:
     return None
 
 
-def expire_if_stale(session_id) -> str | None:
+def expire_if_stale(session_id: uuid.UUID | str) -> str | None:
     """End the session if one side is gone for too long, or if it idled too long. Row lock."""
     with transaction.atomic():
         session = (
@@ -650,7 +655,7 @@ def expire_if_stale(session_id) -> str | None:
         return reason
 
 
-def check_session(session_id) -> bool:
+def check_session(session_id: uuid.UUID | str) -> bool:
     """Expire the session if it is stale; whether it is still live afterwards (watchdogs)."""
     expire_if_stale(session_id)
     return CobrowseSession.objects.filter(

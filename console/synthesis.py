@@ -15,14 +15,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 
+from console.worklist import ACTIVE_STATUSES, label_cases
+from contactcenter.labels import choice_labels
+from contactcenter.labels import per_language as _per_language
 from contactcenter.models import Case, Channel, Event, Satisfaction, User
 from contactcenter.permissions import visible_cases
-from messaging.console import (
-    ACTIVE_STATUSES,
-    _per_language,
-    choice_labels,
-    label_cases,
-)
 
 CONTACT_EVENT_TYPES = (
     Event.Type.MESSAGE,

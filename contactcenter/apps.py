@@ -7,14 +7,9 @@ class ContactcenterConfig(AppConfig):
     verbose_name = _("Centre de contact")
 
     def ready(self):
-        # checks: the guichet.* system checks; kpis: counts logins for the dashboard.
-        from django.db.backends.signals import connection_created
-
-        from . import checks, hot, kpis  # noqa: F401
-
-        connection_created.connect(hot.use_generic_plans, dispatch_uid="hot.generic_plans")
-        # sockets: logout, a password change or a deactivation closes the person's websockets.
-        from . import sockets
+        # checks: the guichet.* system checks; sockets: logout, a password change or a
+        # deactivation closes the person's websockets.
+        from . import checks, sockets  # noqa: F401
 
         sockets.connect_signals()
         # Routing assigning a transferred case to the receiving side accepts the transfer.

@@ -4,7 +4,7 @@ their acceptance by the receiving side, and reclassification (topic, kind) withi
 Plain functions that validate, then act, in one transaction with the case row locked. Core
 imports no other app: routing connects nothing here, it sends ``case_assigned`` and
 ``on_case_assigned`` (connected in ``ContactcenterConfig.ready``) accepts a pending transfer.
-Taking, releasing and assigning a case are routing's (``routing.services``).
+Taking, releasing and assigning a case are routing's (``routing``).
 """
 
 from __future__ import annotations

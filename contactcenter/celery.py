@@ -50,8 +50,8 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     # Dashboard: store yesterday's indicators (and catch up on any missing day) every hour.
-    "contactcenter-daily-kpis": {
-        "task": "contactcenter.tasks.compute_daily_kpis",
+    "console-daily-kpis": {
+        "task": "console.tasks.compute_daily_kpis",
         "schedule": 3600.0,
     },
     "routing-sweep-presence": {"task": "routing.tasks.sweep_presence", "schedule": 15.0},

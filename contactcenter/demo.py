@@ -22,9 +22,14 @@ DEMO_PASSWORD = "Guichet-Demo-2026!"
 KB_PATH = Path(__file__).resolve().parent / "demo_data" / "faq.json"
 
 SERVICES = {
-    "fiscalite": ("Pôle fiscalité et titres", ["impots", "titres", "compte"]),
-    "social": ("Pôle social et emploi", ["sante", "etudiants", "emploi"]),
+    "fiscalite": ("Pôle fiscalité et titres", ["impots", "titres", "compte"], "+33140000101"),
+    "social": ("Pôle social et emploi", ["sante", "etudiants", "emploi"], "+33140000202"),
 }
+# Two-factor authentication of the demo staff (accounts.demo): one TOTP key for every staff
+# account (base32, to add to an authenticator app) and recovery codes, each usable once per
+# account; load_demo enrols them again each time it runs.
+DEMO_TOTP_KEY = "GUICHETDEMO2FAGUICHETDEMO2FAGUIC"
+DEMO_RECOVERY_CODES = ("demo2fa01", "demo2fa02", "demo2fa03", "demo2fa04", "demo2fa05")
 # Skill names as agents and supervisors read them (the codes are slugs, without accents).
 SKILL_NAMES = {
     "impots": "Impôts",
@@ -203,8 +208,10 @@ def _upsert_person(person: Person, services: dict[str, Service]) -> User:
 def ensure_reference_data() -> dict[str, Service]:
     """Services, one skill per topic and the topics' service mapping (topics come from the KB)."""
     services = {}
-    for code, (name, topic_slugs) in SERVICES.items():
-        service, _ = Service.objects.update_or_create(code=code, defaults={"name": name})
+    for code, (name, topic_slugs, phone) in SERVICES.items():
+        service, _ = Service.objects.update_or_create(
+            code=code, defaults={"name": name, "phone": phone}
+        )
         services[code] = service
         for position, slug in enumerate(topic_slugs):
             skill, _ = Skill.objects.update_or_create(

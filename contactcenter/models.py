@@ -108,6 +108,14 @@ class Service(models.Model):
     name = models.CharField(_("nom"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("actif"), default=True)
+    # E.164, shown on the public home with the service's opening hours (contactcenter.phones).
+    phone = models.CharField(
+        _("téléphone"),
+        max_length=phones.MAX_LENGTH,
+        blank=True,
+        validators=[phones.validate_phone],
+        help_text=_("Numéro d'appel affiché aux usagers, avec les horaires du service."),
+    )
     holiday_zone = models.CharField(
         _("zone des jours fériés"),
         max_length=32,
@@ -127,6 +135,11 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.phone:
+            self.phone = phones.normalize_stored(self.phone)
 
 
 class Skill(models.Model):
@@ -303,7 +316,7 @@ class Case(models.Model):
                 name="case_topic_queue_head",
                 condition=Q(assigned_to__isnull=True, status="new"),
             ),
-            # Dashboard (contactcenter.kpis): time-window scans of one day or one export range.
+            # Dashboard (console.kpis): time-window scans of one day or one export range.
             models.Index(fields=["created_at"], name="case_created"),
             models.Index(
                 fields=["first_response_at"],
@@ -406,7 +419,7 @@ class Event(models.Model):
                 include=["case", "type", "channel"],
                 name="event_citizen_time",
             ),
-            # Dashboard: contacts of one day (contactcenter.kpis).
+            # Dashboard: contacts of one day (console.kpis).
             models.Index(fields=["created_at"], name="event_created"),
         ]
 
@@ -520,7 +533,7 @@ class LoginEvent(models.Model):
     """One successful login: the role and the time, nothing else (no person, no address).
 
     Enough to count citizen logins for the "secure messages per 100 logins" indicator while
-    keeping no personal data. Written by ``contactcenter.kpis.record_login``.
+    keeping no personal data. Written by ``console.kpis.record_login``.
     """
 
     role = models.CharField(max_length=16, choices=User.Role.choices)
@@ -538,7 +551,7 @@ class DailyKpi(models.Model):
     Figures are counts and sums (never averages or rates) so that any range and any grouping
     is a SUM; waiting times also keep a histogram (``data``) for percentiles. Rows not tied to
     a service (citizen logins) have ``service`` and ``topic`` empty. Written by
-    ``contactcenter.kpis.store_day`` (Celery beat), read by the supervisor dashboard.
+    ``console.kpis.store_day`` (Celery beat), read by the supervisor dashboard.
     """
 
     day = models.DateField(_("jour"))

@@ -6,13 +6,15 @@ views stay thin. Every function that writes several rows runs in one transaction
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import nullcontext
-from typing import Protocol
+from types import TracebackType
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,9 +46,9 @@ def add_event(
     channel: str | None = None,
     body: str = "",
     internal: bool = False,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     touch: bool = True,
-    at=None,
+    at: dt.datetime | None = None,
     service: Service | None = None,
 ) -> Event:
     """Append one event to a case's timeline (and bump the case's last activity).
@@ -72,7 +74,9 @@ def add_event(
     return event
 
 
-def validate_body(body: str, *, max_chars: int = 10_000, field_label: str | None = None) -> str:
+def validate_body(
+    body: str | None, *, max_chars: int = 10_000, field_label: str | None = None
+) -> str:
     body = (body or "").strip()
     if not body:
         raise ValidationError(_("Le message ne peut pas être vide."), code="required")
@@ -96,7 +100,7 @@ def open_case(
     first_event_type: str = Event.Type.MESSAGE,
     body: str = "",
     actor: User | None = None,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     fragile: bool = False,
     route: bool = True,
     status: str = Case.Status.NEW,
@@ -214,7 +218,7 @@ def change_status(
             code="invalid_transition",
         )
     now = timezone.now()
-    changes: dict = {"status": status, "last_activity_at": now}
+    changes: dict[str, Any] = {"status": status, "last_activity_at": now}
     if status == Case.Status.CLOSED:
         changes["closed_at"] = now
         if resolution:
@@ -240,7 +244,7 @@ def change_status(
     )
 
 
-def mark_first_response(case: Case, at=None) -> None:
+def mark_first_response(case: Case, at: dt.datetime | None = None) -> None:
     if case.first_response_at is None:
         at = at or timezone.now()
         Case.objects.filter(pk=case.pk, first_response_at__isnull=True).update(first_response_at=at)
@@ -255,7 +259,7 @@ NOTIFY_REQUEST_INFO = "request_info"
 NOTIFY_CLOSED = "closed"
 
 
-def check_message_body(body: str) -> str:
+def check_message_body(body: str | None) -> str:
     """A message body within ``GUICHET_MESSAGE_MAX_CHARS`` (stripped), else ValidationError."""
     return validate_body(body, max_chars=settings.GUICHET_MESSAGE_MAX_CHARS)
 
@@ -294,7 +298,12 @@ class MessageFiles(Protocol):
 
     def __enter__(self) -> MessageFiles: ...
 
-    def __exit__(self, exc_type, exc, tb) -> bool | None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...
 
 
 def post_staff_message(
@@ -318,7 +327,7 @@ def post_staff_message(
     request for details, note) and by the chat (the summary sent after a conversation).
     """
     check_staff_may_act(case, agent)
-    errors: dict[str, list] = {}
+    errors: dict[str, list[str]] = {}
     try:
         body = check_message_body(body)
     except ValidationError as exc:
@@ -402,7 +411,7 @@ HISTORY_EVENT_TYPES = (
 )
 
 
-def citizen_history(citizen: User):
+def citizen_history(citizen: User) -> QuerySet[Event]:
     """Every contact with the administration, any channel, newest first (citizen-visible only)."""
     return (
         Event.objects.filter(citizen=citizen, internal=False, type__in=HISTORY_EVENT_TYPES)

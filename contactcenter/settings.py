@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "contactcenter",
     "routing",
     "knowledge",
@@ -73,6 +76,7 @@ INSTALLED_APPS = [
     "chat",
     "cobrowse",
     "accounts",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -142,8 +146,8 @@ if env_str("TEST_DB_NAME"):
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 if USING_POSTGRES:
     # Django's cursors bind parameters on the client and never prepare; the routing engine's
-    # hot statements ask psycopg to prepare them (``prepare=True``), which needs a threshold
-    # that is not None. This one is never reached by anything else.
+    # PostgreSQL statements (routing.engine_pg) ask psycopg to prepare them (``prepare=True``),
+    # which needs a threshold that is not None. This one is never reached by anything else.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -258,15 +262,37 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# ANSSI's recommendations on passwords (guide "Recommandations relatives à l'authentification
+# multifacteur et aux mots de passe", 2021): at least 12 characters for an account with a second
+# factor or a login rate limit (django-axes), no common or breached password (Django's list of
+# 20,000), nothing close to the person's name or e-mail, not only digits. The French messages
+# are Django's own (its French translation).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        # The login is the e-mail address (username holds the same value): name it so.
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "first_name", "last_name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Links sent by e-mail (accounts): password reset (Django's token) and address verification.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60)
+ACCOUNT_VERIFICATION_MAX_AGE = env_int("ACCOUNT_VERIFICATION_MAX_AGE", 60 * 60 * 48)
+ACCOUNT_MAILS_PER_HOUR = env_int("ACCOUNT_MAILS_PER_HOUR", 5)  # per address (accounts/mail.py)
+# Two-factor authentication (accounts/twofactor.py): a browser may be remembered for at most
+# 12 hours after a second factor, and a half-done login (password given, code not yet) lasts
+# 10 minutes.
+TWO_FACTOR_REMEMBER_SECONDS = min(env_int("TWO_FACTOR_REMEMBER_SECONDS", 12 * 3600), 12 * 3600)
+TWO_FACTOR_PENDING_SECONDS = 600
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Guichet")
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -424,14 +450,14 @@ GUICHET_ATTACHMENT_MAX_COUNT = 5
 GUICHET_MESSAGE_MAX_CHARS = 10_000
 GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
 
-# Supervisor dashboard (contactcenter.kpis, docs/dashboard.md). Other apps contribute indicators
+# Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that
-# contactcenter imports no app); the live queue tiles come from routing.
+# the console names no app in its code); the live queue tiles come from routing.
 GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
 }
-GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.services.live_view"
+GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)
 GUICHET_KPI_FINAL_AFTER_HOURS = env_int("GUICHET_KPI_FINAL_AFTER_HOURS", 6)
 GUICHET_KPI_PERCENTILE_SAMPLE = env_int("GUICHET_KPI_PERCENTILE_SAMPLE", 200_000)

@@ -1,35 +1,11 @@
-"""Celery tasks of the core: the dashboard's daily indicators, purge of idempotency keys.
-
-Thin wrappers over ``contactcenter.kpis``: they take day strings (ISO dates), reload fresh
-state and are safe to run twice (``store_day`` claims a day with a checked conditional update).
-"""
+"""Celery tasks of the core: purge of idempotency keys (the dashboard's daily indicators are
+the console's, ``console.tasks``)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from celery import shared_task
 
-from . import idempotency, kpis
-
-
-@shared_task(ignore_result=True)
-def compute_daily_kpis() -> list[str]:
-    """Beat entry: queue the computation of every past day not stored yet (or not final).
-
-    Covers the backfill window (``GUICHET_KPI_BACKFILL_DAYS``) from the first recorded event,
-    so a fresh installation or a worker that was down catches up by itself.
-    """
-    days = kpis.days_to_compute()
-    for day in days:
-        compute_day_kpis.delay(day.isoformat())
-    return [day.isoformat() for day in days]
-
-
-@shared_task(ignore_result=True)
-def compute_day_kpis(day: str, force: bool = False) -> int | None:
-    """Compute and store one past day's figures (no-op if another worker holds the day)."""
-    return kpis.store_day(date.fromisoformat(day), force=force)
+from . import idempotency
 
 
 @shared_task(ignore_result=True)

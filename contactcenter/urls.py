@@ -1,15 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from accounts import oidc_views
-
 from . import api, api_docs, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # Home, login, logout (and the admin's login page, sent to ours): before the admin.
+    path("", include("accounts.entrance_urls")),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("connexion/", views.LoginView.as_view(), name="login"),
-    path("deconnexion/", oidc_views.LogoutView.as_view(), name="logout"),
     path("compte/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -17,9 +14,9 @@ urlpatterns = [
     path("api/docs/", api_docs.api_docs, name="api-docs"),
     path("api/", include("messaging.api_urls")),
     path("", include("messaging.urls")),
-    path("console/", include("messaging.console_urls")),
+    path("console/", include("console.urls")),
     path("aide-a-distance/", include("cobrowse.urls")),
-    path("supervision/tableau-de-bord/", include("contactcenter.dashboard_urls")),
+    path("supervision/tableau-de-bord/", include("console.dashboard_urls")),
     path("", include("routing.urls")),
     path("tchat/", include("chat.urls")),
     path("", include("knowledge.urls")),

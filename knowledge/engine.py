@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 from . import text as T
-from .search import DocSource, Hit, SearchIndex
+from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .text import words
 
 # --- confidence ------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ class KnowledgeEngine:
         self,
         docs: list[DocSource],
         smalltalk: list[tuple[str, list[str], str]],
-        signature: tuple = (),
+        signature: tuple[object, ...] = (),
     ):
         self.signature = signature
         # Two indexes: citizens' searches run on an index built from public articles only, so
@@ -275,7 +275,7 @@ class KnowledgeEngine:
         return [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
 
     @staticmethod
-    def _unknown_share(aq) -> tuple[float, int]:
+    def _unknown_share(aq: AnalyzedQuery) -> tuple[float, int]:
         total = len(aq.slots)
         return ((aq.unknown_count / total) if total else 0.0), len(aq.known)
 
@@ -339,13 +339,13 @@ class KnowledgeEngine:
                 hit=best if confident else None,
                 smalltalk=self.smalltalk_entry("human"),
                 distress=distress,
-                topic_id=best.doc.topic_id if confident else topic_id,
+                topic_id=best.doc.topic_id if confident and best is not None else topic_id,
             )
         if intent in ("greeting", "thanks") and not confident:
             return Reply(
                 "smalltalk", 1.0, smalltalk=self.smalltalk_entry(intent), distress=distress
             )
-        if confident:
+        if confident and best is not None:
             return Reply(
                 "answer",
                 conf,
@@ -372,7 +372,7 @@ _lock = threading.Lock()
 _engine: KnowledgeEngine | None = None
 
 
-def _signature() -> tuple:
+def _signature() -> tuple[object, ...]:
     """What the index depends on, read in one round trip (every search checks it)."""
     from django.db import connection
 
@@ -394,7 +394,7 @@ def _signature() -> tuple:
         return tuple(cursor.fetchone())
 
 
-def build_engine(signature: tuple = ()) -> KnowledgeEngine:
+def build_engine(signature: tuple[object, ...] = ()) -> KnowledgeEngine:
     from .models import Article, SmallTalk
 
     docs = [

@@ -1,6 +1,6 @@
-"""Dashboard sections of the knowledge app, in the shape ``contactcenter.kpis`` expects.
+"""Dashboard sections of the knowledge app, in the shape ``console.kpis`` expects.
 
-Named in settings (``GUICHET_KPI_PROVIDERS``) so that contactcenter imports nothing from here.
+Named in settings (``GUICHET_KPI_PROVIDERS``) so that the console imports nothing from here.
 Only adapts: the figures are computed by ``knowledge.analytics`` (chatbot, deflection) and
 ``knowledge.services`` (review list, ownership); nothing is recomputed here.
 """

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -56,17 +59,23 @@ CHAT_URL = "/tchat/nouveau/"
 MESSAGE_URL = "/espace/demandes/nouvelle/"
 CALLBACK_URL = "/rappel/nouveau/"
 
+# A request's user (anonymous on public pages) and a conversation id as received (a form's text
+# or a number; anything else is "not found"). The chatbot itself is for signed-in users.
+AnyUser = User | AnonymousUser
+ConversationId = int | str
+
+_routing_chat_available: Callable[[Topic | str], bool] | None
 try:  # routing owns agent availability; knowledge may import routing (allowed direction).
-    from routing.services import chat_available as _routing_chat_available
+    from routing import chat_available as _routing_chat_available
 except ImportError:  # pragma: no cover - exercised only while routing is being written
     _routing_chat_available = None
-    logger.warning(
-        "routing.services.chat_available is missing: the chatbot will not offer live chat."
-    )
+    logger.warning("routing.chat_available is missing: the chatbot will not offer live chat.")
 
 
 # --- articles -------------------------------------------------------------------------------------
-def snapshot_version(article: Article, *, author=None, comment: str = "") -> ArticleVersion:
+def snapshot_version(
+    article: Article, *, author: User | None = None, comment: str = ""
+) -> ArticleVersion:
     """Record the article's current content as version ``article.version`` (idempotent)."""
     version, _created = ArticleVersion.objects.update_or_create(
         article=article,
@@ -88,7 +97,7 @@ CONTENT_FIELDS = ("title", "body", "keywords", "questions")
 
 
 @transaction.atomic
-def save_article(article: Article, *, author=None, comment: str = "") -> Article:
+def save_article(article: Article, *, author: User | None = None, comment: str = "") -> Article:
     """Save an edited article; a content change bumps the version and snapshots it.
 
     Runs in a transaction and locks the article row so that two editors never produce the
@@ -108,7 +117,26 @@ def save_article(article: Article, *, author=None, comment: str = "") -> Article
     return article
 
 
-def visible_articles(user=None, audience: str = "public"):
+def public_topics() -> QuerySet[Topic]:
+    """Active topics with at least one published public article, each with ``n_articles``
+    (the FAQ's themes, also listed on the public home)."""
+    return (
+        Topic.objects.filter(is_active=True)
+        .annotate(
+            n_articles=Count(
+                "articles",
+                filter=Q(
+                    articles__status=Article.Status.PUBLISHED,
+                    articles__audience=Article.Audience.PUBLIC,
+                ),
+            )
+        )
+        .filter(n_articles__gt=0)
+        .order_by("position", "title")
+    )
+
+
+def visible_articles(user: AnyUser | None = None, audience: str = "public") -> QuerySet[Article]:
     """Published articles a user may read: citizens and anonymous never see agent-only ones."""
     qs = Article.objects.filter(status=Article.Status.PUBLISHED, topic__is_active=True)
     if audience != "agent" or user is None or not user.is_authenticated or not user.is_staff_member:
@@ -116,7 +144,7 @@ def visible_articles(user=None, audience: str = "public"):
     return qs.select_related("topic")
 
 
-def get_article(slug: str, user=None) -> Article:
+def get_article(slug: str, user: AnyUser | None = None) -> Article:
     """The article at ``slug`` if ``user`` may read it (``NotFound`` otherwise)."""
     audience = (
         "agent" if user is not None and user.is_authenticated and user.is_staff_member else "public"
@@ -127,7 +155,7 @@ def get_article(slug: str, user=None) -> Article:
         raise NotFound(_("Article introuvable"))
 
 
-def articles_due_for_review(user, today: dt.date | None = None):
+def articles_due_for_review(user: User, today: dt.date | None = None) -> QuerySet[Article]:
     """The "à revoir" list: articles of the user's services past their review date."""
     from contactcenter.permissions import user_service_ids
 
@@ -155,7 +183,7 @@ class SearchResult:
     body_html: str = field(default="", compare=False, repr=False)
 
 
-def _resolve_topic(topic) -> Topic | None:
+def _resolve_topic(topic: Topic | str | None) -> Topic | None:
     if topic is None or topic == "":
         return None
     if isinstance(topic, Topic):
@@ -164,7 +192,7 @@ def _resolve_topic(topic) -> Topic | None:
 
 
 def search_articles(
-    query: str, *, topic=None, audience: str = "public", limit: int = 3
+    query: str, *, topic: Topic | str | None = None, audience: str = "public", limit: int = 3
 ) -> list[SearchResult]:
     """Best published articles for a query, best first.
 
@@ -197,7 +225,14 @@ def search_articles(
 
 
 # --- deflection -----------------------------------------------------------------------------------
-def record_deflection(*, user, article, query, topic, sufficient: bool) -> DeflectionEvent | None:
+def record_deflection(
+    *,
+    user: AnyUser | None,
+    article: Article | str | None,
+    query: str | None,
+    topic: Topic | str | None,
+    sufficient: bool,
+) -> DeflectionEvent | None:
     """Record that an article was shown on the contact form, or judged sufficient.
 
     ``article``: an Article or a slug; ``topic``: a Topic, a slug or None. "Shown" events are
@@ -237,8 +272,10 @@ def validate_question(text: str) -> str:
     return text
 
 
-def get_conversation(user, conversation_id) -> Conversation:
+def get_conversation(user: User, conversation_id: ConversationId | None) -> Conversation:
     """The user's own conversation (anything else: 404, existence not disclosed)."""
+    if conversation_id is None:
+        raise NotFound(_("Conversation introuvable"))
     try:
         return Conversation.objects.select_related("topic").get(pk=int(conversation_id), user=user)
     except (Conversation.DoesNotExist, TypeError, ValueError):
@@ -254,14 +291,14 @@ def chat_is_available(topic: Topic | None) -> bool:
             return bool(_routing_chat_available(topic))
         return any(_routing_chat_available(t) for t in Topic.objects.filter(is_active=True)[:20])
     except Exception:  # availability must never break the conversation
-        logger.exception("routing.services.chat_available failed")
+        logger.exception("routing.chat_available failed")
         return False
 
 
 def handoff_url(kind: str, conversation: Conversation) -> str:
     """Target URL in the other app for a hand-off ("chat", "message" or "callback")."""
     params: dict[str, str] = {}
-    if conversation.topic_id:
+    if conversation.topic is not None:
         params["topic"] = conversation.topic.slug
     if kind in ("chat", "message"):
         params["chatbot"] = str(conversation.pk)
@@ -271,7 +308,7 @@ def handoff_url(kind: str, conversation: Conversation) -> str:
     return base + ("?" + urlencode(params) if params else "")
 
 
-def handoff_offer(conversation: Conversation, reason: str) -> dict:
+def handoff_offer(conversation: Conversation, reason: str) -> dict[str, Any]:
     """The options shown to the citizen: live chat when an agent is free, else message/callback."""
     live = chat_is_available(conversation.topic)
     options = []
@@ -319,7 +356,7 @@ def handoff_offer(conversation: Conversation, reason: str) -> dict:
     }
 
 
-def _article_payload(article: Article, confidence: float) -> dict:
+def _article_payload(article: Article, confidence: float) -> dict[str, Any]:
     return {
         "slug": article.slug,
         "title": article.title,
@@ -337,7 +374,9 @@ DONT_KNOW_TEXT = gettext_lazy(
 )
 
 
-def post_chatbot_message(user, text: str, conversation_id=None) -> dict:
+def post_chatbot_message(
+    user: User, text: str, conversation_id: ConversationId | None = None
+) -> dict[str, Any]:
     """Answer a citizen's question in a conversation and decide whether to offer a human.
 
     Validates the text (1-1000 characters), continues the user's conversation (or starts one;
@@ -351,7 +390,7 @@ def post_chatbot_message(user, text: str, conversation_id=None) -> dict:
     now = timezone.now()
     with transaction.atomic():
         conversation = None
-        if conversation_id not in (None, ""):
+        if conversation_id is not None and conversation_id != "":
             try:
                 conversation = Conversation.objects.select_for_update().get(
                     pk=int(conversation_id), user=user
@@ -414,7 +453,7 @@ def post_chatbot_message(user, text: str, conversation_id=None) -> dict:
             handoff_offered=bool(handoff_reason),
             created_at=now,
         )
-    payload: dict = {
+    payload: dict[str, Any] = {
         "conversation": conversation.pk,
         "turn": turn.pk,
         "outcome": outcome,
@@ -449,7 +488,7 @@ def post_chatbot_message(user, text: str, conversation_id=None) -> dict:
     return payload
 
 
-def rate_turn(user, turn_id, value) -> dict:
+def rate_turn(user: User, turn_id: int | str, value: int | str) -> dict[str, Any]:
     """Thumbs up (1) / down (-1) on an answer. A thumbs-down counts as a failed answer.
 
     Locks the conversation row (failure counter). Rating again replaces the previous rating;
@@ -489,7 +528,7 @@ def rate_turn(user, turn_id, value) -> dict:
     }
 
 
-def record_handoff(user, conversation_id, kind: str) -> str:
+def record_handoff(user: User, conversation_id: ConversationId | None, kind: str) -> str:
     """The citizen chose a hand-off option: remember it (first choice wins) and return the URL."""
     if kind not in ("chat", "message", "callback"):
         raise NotFound(_("Relais inconnu"))
@@ -500,12 +539,12 @@ def record_handoff(user, conversation_id, kind: str) -> str:
     return handoff_url(kind, conversation)
 
 
-def handoff_transcript(conversation_id, user) -> str:
+def handoff_transcript(conversation_id: ConversationId | None, user: AnyUser | None) -> str:
     """The chatbot conversation so far as plain text, for its owner only ("" otherwise).
 
     Used by chat and messaging to prefill a hand-off (the agent sees what was already said).
     """
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
         return ""
     try:
         conversation = get_conversation(user, conversation_id)
@@ -517,7 +556,7 @@ def handoff_transcript(conversation_id, user) -> str:
     ]
     for turn in conversation.turns.select_related("article").order_by("seq"):
         lines.append(_("Usager : %(text)s") % {"text": turn.question})
-        if turn.outcome == Turn.Outcome.ANSWERED and turn.article_id:
+        if turn.outcome == Turn.Outcome.ANSWERED and turn.article is not None:
             answer = _("Article proposé « %(title)s »") % {"title": turn.article.title}
             if turn.rating == -1:
                 answer += " " + _("(jugé pas utile)")
@@ -529,7 +568,7 @@ def handoff_transcript(conversation_id, user) -> str:
     return "\n".join(lines)
 
 
-def handoff_context(conversation_id, user) -> dict | None:
+def handoff_context(conversation_id: ConversationId | None, user: User) -> dict[str, Any] | None:
     """What a hand-off target needs: topic slug, fragility and the transcript (owner only)."""
     try:
         conversation = get_conversation(user, conversation_id)
@@ -537,13 +576,15 @@ def handoff_context(conversation_id, user) -> dict | None:
         return None
     return {
         "conversation": conversation.pk,
-        "topic": conversation.topic.slug if conversation.topic_id else None,
+        "topic": conversation.topic.slug if conversation.topic is not None else None,
         "fragile": conversation.fragile,
         "transcript": handoff_transcript(conversation_id, user),
     }
 
 
-def attach_conversation_to_case(conversation_id, user, case: Case) -> Event | None:
+def attach_conversation_to_case(
+    conversation_id: ConversationId | None, user: User, case: Case
+) -> Event | None:
     """Put the chatbot conversation on the case timeline (once) and mark it handed off.
 
     For the chat and messaging apps, after they created the case from a hand-off. The case
@@ -651,6 +692,7 @@ def alert_review_due(today: dt.date | None = None) -> int:
             "",
         ]
         for article in articles:
+            assert article.review_date is not None  # selected on review_date__lte
             lines.append(
                 f"- {article.title} ({_('révision prévue le')} "
                 f"{date_format(article.review_date, 'SHORT_DATE_FORMAT')})"
@@ -728,30 +770,32 @@ def parse_path(raw: str | None) -> list[int]:
         raise ValidationError(_("Parcours illisible."))
 
 
-def diagnosis_summary(tree: DiagnosisTree, steps: list[DiagnosisStep]) -> tuple[str, dict]:
+def diagnosis_summary(
+    tree: DiagnosisTree, steps: list[DiagnosisStep]
+) -> tuple[str, dict[str, Any]]:
     outcome = steps[-1].node
     lines = [_("Diagnostic guidé « %(title)s »") % {"title": tree.title}]
     path = []
     for step in steps[:-1]:
-        lines.append(f"- {step.node.text} → {step.choice.label}")
-        path.append(
-            {"question": step.node.text, "answer": step.choice.label, "choice": step.choice.pk}
-        )
-    result: dict = {"kind": outcome.kind, "text": outcome.text}
+        choice = step.choice
+        assert choice is not None  # walk() gives every step but the last its answer
+        lines.append(f"- {step.node.text} → {choice.label}")
+        path.append({"question": step.node.text, "answer": choice.label, "choice": choice.pk})
+    result: dict[str, Any] = {"kind": outcome.kind, "text": outcome.text}
     lines.append(_("Issue : %(text)s") % {"text": outcome.text})
-    if outcome.kind == DiagnosisNode.Kind.ARTICLE and outcome.article_id:
+    if outcome.kind == DiagnosisNode.Kind.ARTICLE and outcome.article is not None:
         result["article"] = outcome.article.slug
         lines.append(_("Article : %(title)s") % {"title": outcome.article.title})
     elif outcome.kind == DiagnosisNode.Kind.DOCUMENTS:
         result["documents"] = outcome.documents
         lines += [f"  • {doc}" for doc in outcome.documents]
-    elif outcome.kind == DiagnosisNode.Kind.TRANSFER and outcome.service_id:
+    elif outcome.kind == DiagnosisNode.Kind.TRANSFER and outcome.service is not None:
         result["service"] = outcome.service.code
         lines.append(_("Service : %(name)s") % {"name": outcome.service.name})
     return "\n".join(lines), {"tree": tree.slug, "path": path, "outcome": result}
 
 
-def save_diagnosis(*, case: Case, agent, tree: DiagnosisTree, choice_ids: list[int]) -> Event:
+def save_diagnosis(*, case: Case, agent: User, tree: DiagnosisTree, choice_ids: list[int]) -> Event:
     """Save the path an agent walked as a "diagnosis" event on the case timeline (internal).
 
     The caller has checked the agent may act on the case. The path must end on an outcome.

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -57,23 +57,6 @@ def _citizen_home() -> str:
         return reverse("knowledge:faq")
 
 
-def _public_topics():
-    return (
-        Topic.objects.filter(is_active=True)
-        .annotate(
-            n_articles=Count(
-                "articles",
-                filter=Q(
-                    articles__status=Article.Status.PUBLISHED,
-                    articles__audience=Article.Audience.PUBLIC,
-                ),
-            )
-        )
-        .filter(n_articles__gt=0)
-        .order_by("position", "title")
-    )
-
-
 # --- public FAQ -----------------------------------------------------------------------------------
 @require_GET
 def faq(request):
@@ -88,7 +71,7 @@ def faq(request):
     return render(
         request,
         "knowledge/faq.html",
-        {"form": form, "topics": _public_topics(), "results": results, "query": query},
+        {"form": form, "topics": services.public_topics(), "results": results, "query": query},
     )
 
 
@@ -102,7 +85,7 @@ def faq_topic(request, slug):
     return render(
         request,
         "knowledge/faq_topic.html",
-        {"topic": topic, "articles": articles, "form": form, "topics": _public_topics()},
+        {"topic": topic, "articles": articles, "form": form, "topics": services.public_topics()},
     )
 
 
@@ -121,7 +104,7 @@ def article_detail(request, slug):
             "article": article,
             "body_html": render_markdown(article.body),
             "related": related,
-            "topics": _public_topics(),
+            "topics": services.public_topics(),
         },
     )
 
@@ -149,7 +132,7 @@ def assistant(request):
     return render(
         request,
         "knowledge/assistant.html",
-        {"topics": _public_topics(), "max_chars": services.MAX_QUESTION_CHARS},
+        {"topics": services.public_topics(), "max_chars": services.MAX_QUESTION_CHARS},
     )
 
 

@@ -39,6 +39,7 @@ from contactcenter.api import (
 )
 from contactcenter.attachments import check_upload
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
+from contactcenter.labels import choice_labels
 from contactcenter.models import AuditLog, Case, Event, Topic, Transfer, User
 from contactcenter.permissions import (
     get_case_or_404,
@@ -49,7 +50,6 @@ from contactcenter.permissions import (
 from contactcenter.services import rate_case
 
 from . import services
-from .console import choice_labels
 from .models import Attachment
 from .views import attachment_for, stream_attachment
 

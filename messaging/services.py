@@ -18,13 +18,18 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Literal, Self
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from contactcenter.attachments import CheckedFile, check_uploads
-from contactcenter.models import Case, Channel, Event, Topic, User
+from contactcenter.models import AuditLog, Case, Channel, Event, Topic, User
 from contactcenter.services import (
     NOTIFY_CLOSED,
     NOTIFY_REPLY,
@@ -89,13 +94,18 @@ class _FilesGuard:
     Enter it inside ``transaction.atomic()`` so that it exits (and deletes) before the rollback.
     """
 
-    def __init__(self):
-        self.paths: list[tuple] = []
+    def __init__(self) -> None:
+        self.paths: list[tuple[Storage, str]] = []
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
         if exc_type is not None:
             for storage, path in self.paths:
                 storage.delete(path)
@@ -106,13 +116,13 @@ def _attach(
     event: Event,
     case: Case,
     user: User,
-    files: Sequence,
+    files: Sequence[UploadedFile],
     checked: Sequence[CheckedFile],
     drafts: Sequence[Attachment],
     guard: _FilesGuard,
 ) -> list[Attachment]:
     """Store checked uploads and link draft attachments to ``event`` (inside the transaction)."""
-    stored = []
+    stored: list[Attachment] = []
     for _upload, info in zip(files, checked, strict=True):
         attachment = Attachment(
             case=case,
@@ -154,8 +164,8 @@ def create_request(
     kind: str,
     subject: str,
     body: str,
-    files: Sequence = (),
-    chatbot_conversation=None,
+    files: Sequence[UploadedFile] = (),
+    chatbot_conversation: int | str | None = None,
     fragile: bool = False,
 ) -> Case:
     """Open a web request for a citizen: the case, its first message and files, then routing.
@@ -166,7 +176,7 @@ def create_request(
     """
     if not citizen.is_authenticated or not citizen.is_citizen:
         raise ValidationError(_("Une demande est toujours déposée par un usager."))
-    errors: dict[str, list] = {}
+    errors: dict[str, list[str]] = {}
     try:
         subject = check_subject(subject)
     except ValidationError as exc:
@@ -205,7 +215,7 @@ def create_request(
     return case
 
 
-def _attach_chatbot_conversation(conversation_id, citizen: User, case: Case) -> None:
+def _attach_chatbot_conversation(conversation_id: int | str, citizen: User, case: Case) -> None:
     """Put the assistant conversation on the timeline (knowledge app's hand-off contract).
 
     Runs in a savepoint: a conversation that cannot be attached (unknown, someone else's, the
@@ -227,7 +237,7 @@ def _attach_chatbot_conversation(conversation_id, citizen: User, case: Case) -> 
         )
 
 
-def chatbot_handoff(conversation_id, citizen: User) -> dict | None:
+def chatbot_handoff(conversation_id: int | str, citizen: User) -> dict[str, Any] | None:
     """What the assistant hand-off brings (topic slug, fragility, transcript), owner only."""
     if not conversation_id:
         return None
@@ -243,7 +253,11 @@ def chatbot_handoff(conversation_id, citizen: User) -> dict | None:
 
 
 def post_citizen_message(
-    case: Case, citizen: User, body: str, files: Sequence = (), attachments: Sequence = ()
+    case: Case,
+    citizen: User,
+    body: str,
+    files: Sequence[UploadedFile] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> Event:
     """The citizen writes in their request. A case waiting on them (or answered) goes back to
     in progress; a closed case must be reopened first.
@@ -251,7 +265,7 @@ def post_citizen_message(
     One transaction with the case row locked.
     """
     check_citizen_owns(case, citizen)
-    errors: dict[str, list] = {}
+    errors: dict[str, list[str]] = {}
     try:
         body = check_body(body)
     except ValidationError as exc:
@@ -300,7 +314,13 @@ class _StaffFiles(_FilesGuard):
     """A staff message's uploads and draft attachments, for ``post_staff_message``: checked
     before its transaction, stored on the new event inside it (deleted if it fails)."""
 
-    def __init__(self, case: Case, user: User, files: Sequence, drafts: Sequence[Attachment]):
+    def __init__(
+        self,
+        case: Case,
+        user: User,
+        files: Sequence[UploadedFile],
+        drafts: Sequence[Attachment],
+    ) -> None:
         super().__init__()
         self.case, self.user = case, user
         self.files, self.drafts = list(files), list(drafts or ())
@@ -318,8 +338,8 @@ def _staff_post(
     case: Case,
     agent: User,
     body: str,
-    files: Sequence,
-    attachments: Sequence,
+    files: Sequence[UploadedFile],
+    attachments: Sequence[Attachment],
     *,
     event_type: str,
     status: str | None,
@@ -339,7 +359,11 @@ def _staff_post(
 
 
 def post_agent_reply(
-    case: Case, agent: User, body: str, files: Sequence = (), attachments: Sequence = ()
+    case: Case,
+    agent: User,
+    body: str,
+    files: Sequence[UploadedFile] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> Event:
     """An agent answers: the case becomes ``answered`` and the citizen is notified after commit.
 
@@ -358,7 +382,11 @@ def post_agent_reply(
 
 
 def request_details(
-    case: Case, agent: User, body: str, files: Sequence = (), attachments: Sequence = ()
+    case: Case,
+    agent: User,
+    body: str,
+    files: Sequence[UploadedFile] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> Event:
     """An agent asks the citizen for details: the case waits on the citizen, who is notified.
 
@@ -405,7 +433,7 @@ def close_case(case: Case, actor: User, resolution: str, body: str = "") -> Even
         check_citizen_owns(case, actor)
     else:
         check_staff_may_act(case, actor)
-    errors: dict[str, list] = {}
+    errors: dict[str, list[str]] = {}
     if resolution not in Case.Resolution.values:
         errors["resolution"] = [_("Choisissez la résolution de la demande.")]
     body = (body or "").strip()
@@ -427,6 +455,7 @@ def close_case(case: Case, actor: User, resolution: str, body: str = "") -> Even
         event = change_status(case, Case.Status.CLOSED, actor=actor, resolution=resolution)
         if not by_citizen:
             notify_citizen(case, NOTIFY_CLOSED)
+    assert event is not None  # the case was not closed: the status did change
     return event
 
 
@@ -448,13 +477,14 @@ def reopen_case(case: Case, actor: User) -> Event:
         else:
             event = change_status(case, Case.Status.NEW, actor=actor)
             request_routing(case)
+    assert event is not None  # the case was closed: the status did change
     return event
 
 
 # --- reading -----------------------------------------------------------------------------------
 
 
-def thread_events(case: Case, *, include_internal: bool):
+def thread_events(case: Case, *, include_internal: bool) -> QuerySet[Event]:
     """The case timeline as shown in a thread, with authors and attachments preloaded."""
     events = Event.objects.filter(case=case).select_related("actor", "service")
     if not include_internal:
@@ -473,7 +503,7 @@ ACCESS_SESSION_GAP = timedelta(minutes=30)
 class AccessGroup:
     """Consecutive reads of one case (or file) by one agent, for one action, in one session."""
 
-    first: object  # the earliest AuditLog of the group (service, case, action shown from it)
+    first: AuditLog  # the earliest record of the group (service, case, action shown from it)
     first_at: datetime
     last_at: datetime
     count: int = 1
@@ -483,14 +513,14 @@ class AccessGroup:
         return self.first_at
 
 
-def group_accesses(accesses: Iterable) -> list[AccessGroup]:
+def group_accesses(accesses: Iterable[AuditLog]) -> list[AccessGroup]:
     """Group audit records (any order) into reading sessions, newest session first.
 
     Records of the same agent, case, action and service whose times are less than
     ``ACCESS_SESSION_GAP`` apart form one group, whatever other reads happened in between. The
     agent is the grouping key only: the citizen never sees who it was."""
     ordered = sorted(accesses, key=lambda a: (a.created_at, a.pk))
-    open_groups: dict[tuple, AccessGroup] = {}
+    open_groups: dict[tuple[Any, ...], AccessGroup] = {}
     groups: list[AccessGroup] = []
     for access in ordered:
         key = (access.actor_id, access.case_id, access.action, access.actor_service_id)

@@ -9,10 +9,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import routing
 from contactcenter.api import StrictQueryMixin
 from contactcenter.permissions import get_case_or_404
-
-from . import services
 
 
 class AvailabilityView(StrictQueryMixin, APIView):
@@ -28,7 +27,7 @@ class AvailabilityView(StrictQueryMixin, APIView):
         ),
     )
     def get(self, request):
-        snapshot = services.availability_snapshot()
+        snapshot = routing.availability_snapshot()
         slug = request.query_params.get("topic")
         if slug is not None:
             if slug not in snapshot:
@@ -53,5 +52,5 @@ class QueuePositionView(StrictQueryMixin, APIView):
     )
     def get(self, request, pk: int):
         case = get_case_or_404(request.user, pk=pk)
-        position, wait = services.queue_position(case)
+        position, wait = routing.queue_position(case)
         return Response({"position": position, "estimated_wait": wait})

@@ -12,7 +12,8 @@ class RoutingConfig(AppConfig):
         from contactcenter.models import Event, Service
         from contactcenter.signals import case_needs_routing, demo_loaded
 
-        from . import receivers
+        # The tasks register with Celery here: the routing modules queue them by name.
+        from . import receivers, tasks  # noqa: F401
         from .calendar import clear_calendar_cache
         from .models import Closure, OpeningHours, SlaPolicy
         from .sla import clear_policy_cache

@@ -19,9 +19,8 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+import routing
 from contactcenter.sockets import SocketGuard
-
-from . import services
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -30,7 +29,7 @@ CLOSE_BAD_MESSAGE = 4400
 
 class AvailabilityConsumer(SocketGuard, AsyncWebsocketConsumer):
     socket_kind = "availability"
-    group = services.AVAILABILITY_GROUP
+    group = routing.AVAILABILITY_GROUP
 
     async def connect(self):
         user = self.scope.get("user")
@@ -40,7 +39,7 @@ class AvailabilityConsumer(SocketGuard, AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.joined = True
         await self.accept()
-        snapshot = await database_sync_to_async(services.availability_snapshot)()
+        snapshot = await database_sync_to_async(routing.availability_snapshot)()
         await self.send(json.dumps({"type": "availability.snapshot", "topics": snapshot}))
 
     async def disconnect(self, code):
@@ -55,7 +54,7 @@ class AvailabilityConsumer(SocketGuard, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_MESSAGE)
             return
         if isinstance(message, dict) and message.get("type") == "snapshot":
-            snapshot = await database_sync_to_async(services.availability_snapshot)()
+            snapshot = await database_sync_to_async(routing.availability_snapshot)()
             await self.send(json.dumps({"type": "availability.snapshot", "topics": snapshot}))
 
     async def availability_update(self, event):
@@ -74,15 +73,15 @@ class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.agent_id = user.pk
-        self.group = services.agent_group(user.pk)
+        self.group = routing.agent_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         presence = await database_sync_to_async(self._beat)()
         await self.send(json.dumps({"type": "presence.status", "status": presence.status}))
 
     def _beat(self):
-        services.heartbeat(self.agent_id)
-        return services.get_presence(self.agent_id)
+        routing.heartbeat(self.agent_id)
+        return routing.get_presence(self.agent_id)
 
     async def disconnect(self, code):
         # Not offline on disconnect: a page change reconnects at once. The heartbeat timeout
@@ -99,10 +98,10 @@ class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
         if not isinstance(message, dict) or message.get("type") != "heartbeat":
             await self.close(code=CLOSE_BAD_MESSAGE)
             return
-        await database_sync_to_async(services.heartbeat)(self.agent_id)
+        await database_sync_to_async(routing.heartbeat)(self.agent_id)
         await self.send(json.dumps({"type": "heartbeat.ack"}))
         # Without Celery beat (embedded mode) the heartbeats drive the periodic work.
-        await database_sync_to_async(services.run_sweeps_if_due)()
+        await database_sync_to_async(routing.run_sweeps_if_due)()
 
     async def case_assigned(self, event):
         await self.send(json.dumps(event))

@@ -14,9 +14,10 @@ from django.db import transaction
 
 from contactcenter.models import Service, User
 
+from .availability import schedule_availability_refresh
 from .calendar import END_OF_DAY, clear_calendar_cache
 from .models import AgentPresence, OpeningHours
-from .services import schedule_availability_refresh, set_missing_deadlines
+from .sla import set_missing_deadlines
 
 REAL_HOURS = [(weekday, time(8, 30), time(17, 30), False) for weekday in range(5)]
 ALWAYS_OPEN_HOURS = [(weekday, time(0, 0), END_OF_DAY, True) for weekday in range(7)]

@@ -73,7 +73,7 @@ class ReassignForm(DsfrFormMixin, forms.Form):
 
 class SlotChoiceField(forms.ChoiceField):
     """A select of slots grouped by day (optgroups); any value is accepted here and checked
-    precisely by ``routing.services.request_callback`` (past, outside hours, full)."""
+    precisely by ``routing.request_callback`` (past, outside hours, full)."""
 
     def valid_value(self, value):
         return True
@@ -119,7 +119,7 @@ class CallbackForm(DsfrFormMixin, forms.Form):
     )
 
     def clean_phone(self):
-        from .services import normalize_phone
+        from contactcenter.phones import parse_phone as normalize_phone
 
         # Checked here too so that every error shows at once (the service re-checks).
         normalize_phone(self.cleaned_data["phone"])

@@ -2,7 +2,7 @@
 
 Queues are not a table: a queue is the set of open, unassigned cases of one service and skill
 (``Case.status == new`` and ``assigned_to is None``), ordered by channel, head-of-queue priority,
-fragility, SLA deadline and arrival. The assignment engine lives in ``routing.services``.
+fragility, SLA deadline and arrival. The assignment engine lives in ``routing.engine``.
 """
 
 from __future__ import annotations

@@ -48,8 +48,8 @@ def on_demo_loaded(sender, people=None, real_hours=False, **kwargs):
 def on_service_saved(sender, instance, created=False, **kwargs):
     """A service edited (its holiday zone may have changed): forget the cached calendars and
     recompute its chat availability after commit."""
+    from .availability import schedule_availability_refresh
     from .calendar import clear_calendar_cache
-    from .services import schedule_availability_refresh
 
     clear_calendar_cache()
     if not created:
@@ -60,7 +60,7 @@ def on_hours_changed(sender, instance, **kwargs):
     """Opening hours or a closure saved or deleted (admin): recompute the chat availability
     after commit and push what changed to the open pages (no agent has to toggle their status).
     A closure of every service (no service) refreshes them all."""
-    from .services import schedule_availability_refresh
+    from .availability import schedule_availability_refresh
 
     service_id = getattr(instance, "service_id", None)
     schedule_availability_refresh([service_id] if service_id else None)

@@ -10,9 +10,12 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from contactcenter.models import Case, Channel
+from contactcenter.models import Case, Channel, Event
+from contactcenter.services import add_event
 
 from .calendar import calendar_for
 
@@ -111,3 +114,59 @@ def sla_state(case: Case, now: datetime | None = None) -> str:
     if budget <= timedelta(0):
         return AT_RISK
     return AT_RISK if left / budget <= AT_RISK_SHARE else OK
+
+
+def missing_deadline(case: Case) -> datetime | None:
+    """The SLA deadline to store on a case that has none yet (None if it has one)."""
+    if case.sla_deadline is not None:
+        return None
+    return deadline_for(case)
+
+
+def ensure_deadline(case: Case) -> None:
+    """Store the case's SLA deadline if it has none (conditional update)."""
+    deadline = missing_deadline(case)
+    if deadline is not None:
+        Case.objects.filter(pk=case.pk, sla_deadline__isnull=True).update(sla_deadline=deadline)
+        case.sla_deadline = deadline
+
+
+def flag_sla_breaches(now: datetime | None = None) -> list[int]:
+    """Flag open cases past their deadline without a first answer (beat). Idempotent: the
+    flag is set with a conditional update, the timeline event written once per case."""
+    now = now or timezone.now()
+    late = Case.objects.filter(
+        sla_breached=False,
+        sla_deadline__lt=now,
+        status__in=(Case.Status.NEW, Case.Status.ASSIGNED, Case.Status.IN_PROGRESS),
+        first_response_at__isnull=True,
+    ).values_list("pk", flat=True)
+    answered_late = Case.objects.filter(
+        sla_breached=False, first_response_at__gt=F("sla_deadline")
+    ).values_list("pk", flat=True)
+    flagged = []
+    for case_id in list(late[:1000]) + list(answered_late[:1000]):
+        with transaction.atomic():
+            if Case.objects.filter(pk=case_id, sla_breached=False).update(sla_breached=True):
+                case = Case.objects.get(pk=case_id)
+                add_event(
+                    case,
+                    Event.Type.SLA,
+                    internal=True,
+                    payload={"deadline": case.sla_deadline.isoformat(), "breached": True},
+                    touch=False,
+                    at=now,
+                )
+                flagged.append(case_id)
+    return flagged
+
+
+def set_missing_deadlines(limit: int = 1000) -> int:
+    """Give a deadline to open cases that have none (created before routing ran)."""
+    count = 0
+    for case in Case.objects.filter(
+        sla_deadline__isnull=True, status__in=Case.OPEN_STATUSES
+    ).select_related("topic")[:limit]:
+        ensure_deadline(case)
+        count += case.sla_deadline is not None
+    return count

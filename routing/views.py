@@ -1,5 +1,5 @@
 """Routing pages: agent status widget, callback requests, supervisor live view. Thin: parse,
-check permission, call ``routing.services``, render."""
+check permission, call the ``routing`` package, render."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+import routing
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Case, Channel, Topic, User
 from contactcenter.permissions import get_case_or_404, user_service_ids
+from contactcenter.phones import format_phone
 
-from . import services
 from .forms import (
     AgentStatusForm,
     CallbackForm,
@@ -75,7 +76,7 @@ supervisor_required = role_required(lambda u: u.is_supervisor or u.is_admin_role
 @agent_required
 def status_widget(request):
     """GET: the agent's status control (htmx partial). POST: change the status."""
-    presence = services.get_presence(request.user)
+    presence = routing.get_presence(request.user)
     form = StatusForm(initial={"status": presence.status})
     status = 200
     changed_label = ""
@@ -83,7 +84,7 @@ def status_widget(request):
         form = StatusForm(request.POST)
         if form.is_valid():
             try:
-                presence = services.set_status(request.user, form.cleaned_data["status"])
+                presence = routing.set_status(request.user, form.cleaned_data["status"])
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
@@ -128,11 +129,11 @@ def callback_new(request):
     user = request.user
     if request.method == "POST" and "refresh" not in request.POST:
         topic = _topic_from(request.POST.get("topic"))
-        slots = services.callback_slots(topic) if topic else []
+        slots = routing.callback_slots(topic) if topic else []
         form = CallbackForm(request.POST, slots=slots)
         if form.is_valid():
             try:
-                case = services.request_callback(
+                case = routing.request_callback(
                     citizen=user,
                     topic=form.cleaned_data["topic"],
                     phone=form.cleaned_data["phone"],
@@ -143,7 +144,7 @@ def callback_new(request):
                 _apply_errors(form, exc)
                 # A slot taken meanwhile disappears from the list the citizen sees again.
                 form.fields["slot"].choices = (
-                    CallbackForm(slots=services.callback_slots(form.cleaned_data["topic"]))
+                    CallbackForm(slots=routing.callback_slots(form.cleaned_data["topic"]))
                     .fields["slot"]
                     .choices
                 )
@@ -158,9 +159,9 @@ def callback_new(request):
     else:
         data = request.POST if request.method == "POST" else None
         topic = _topic_from((data or request.GET).get("topic"))
-        slots = services.callback_slots(topic) if topic else []
+        slots = routing.callback_slots(topic) if topic else []
         initial = {
-            "phone": services.format_phone(user.mobile_phone) if user.mobile_phone else "",
+            "phone": format_phone(user.mobile_phone) if user.mobile_phone else "",
             "topic": topic.pk if topic else None,
         }
         if data is not None:
@@ -180,7 +181,7 @@ def callback_new(request):
 def callback_slots_partial(request):
     """htmx: the slot field for the topic just chosen."""
     topic = _topic_from(request.GET.get("topic"))
-    slots = services.callback_slots(topic) if topic else []
+    slots = routing.callback_slots(topic) if topic else []
     form = CallbackForm(slots=slots)
     return render(
         request,
@@ -199,7 +200,7 @@ def callback_detail(request, pk: int):
         {
             "case": case,
             "callback": callback,
-            "phone": services.format_phone(callback.phone),
+            "phone": format_phone(callback.phone),
             "can_cancel": callback.is_scheduled and callback.slot_end > timezone.now(),
         },
     )
@@ -210,7 +211,7 @@ def callback_detail(request, pk: int):
 def callback_cancel(request, pk: int):
     case = get_case_or_404(request.user, pk=pk, channel=Channel.CALLBACK)
     try:
-        services.cancel_callback(request.user, case)
+        routing.cancel_callback(request.user, case)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -236,7 +237,7 @@ def callback_outcome(request, pk: int):
             error = _("Indiquez si vous avez pu joindre l'usager.")
         else:
             try:
-                callback = services.record_callback_outcome(
+                callback = routing.record_callback_outcome(
                     request.user,
                     case,
                     reached=outcome == "reached",
@@ -265,7 +266,7 @@ def callback_outcome(request, pk: int):
             "case": case,
             "callback": callback,
             "error": error,
-            "phone": services.format_phone(callback.phone),
+            "phone": format_phone(callback.phone),
             "note": request.POST.get("note", ""),
         },
         status=status,
@@ -303,7 +304,7 @@ def _supervised_agent_or_404(request, pk: int) -> User:
 
 def _to_reassign(user: User):
     """Open cases held by agents who are not available, and overdue cases, of the services."""
-    service_ids = [s.pk for s in services.supervised_services(user)]
+    service_ids = [s.pk for s in routing.supervised_services(user)]
     now = timezone.now()
     held = (
         Case.objects.filter(
@@ -330,14 +331,14 @@ def _to_reassign(user: User):
         if case.pk in seen:
             continue
         seen.add(case.pk)
-        case.sla = services.sla_state(case, now)
+        case.sla = routing.sla_state(case, now)
         rows.append(case)
     return rows
 
 
 @supervisor_required
 def supervision(request):
-    context = services.live_view(request.user)
+    context = routing.live_view(request.user)
     context["to_reassign"] = _to_reassign(request.user)
     return render(request, "routing/supervision.html", context)
 
@@ -345,7 +346,7 @@ def supervision(request):
 @supervisor_required
 def supervision_live(request):
     """htmx polling (every 5 s): the live tables only."""
-    context = services.live_view(request.user)
+    context = routing.live_view(request.user)
     context["to_reassign"] = _to_reassign(request.user)
     return render(request, "routing/_supervision_live.html", context)
 
@@ -355,7 +356,7 @@ def supervision_live(request):
 def supervision_agent(request, pk: int):
     """Change an agent's status or capacity."""
     agent = _supervised_agent_or_404(request, pk)
-    presence = services.get_presence(agent)
+    presence = routing.get_presence(agent)
     status_form = AgentStatusForm(initial={"status": presence.status}, prefix="st")
     capacity_form = CapacityForm(
         initial={
@@ -365,7 +366,7 @@ def supervision_agent(request, pk: int):
         },
         prefix="cap",
     )
-    grantable = list(services.grantable_skills(request.user).order_by("name"))
+    grantable = list(routing.grantable_skills(request.user).order_by("name"))
     held = set(agent.agent_profile.skills.values_list("code", flat=True))
     skills_form = SkillsForm(
         initial={"skills": [s.code for s in grantable if s.code in held]},
@@ -378,7 +379,7 @@ def supervision_agent(request, pk: int):
             status_form = AgentStatusForm(request.POST, prefix="st")
             if status_form.is_valid():
                 try:
-                    services.set_status(agent, status_form.cleaned_data["status"], by=request.user)
+                    routing.set_status(agent, status_form.cleaned_data["status"], by=request.user)
                 except ValidationError as exc:
                     _apply_errors(status_form, exc)
                 else:
@@ -392,7 +393,7 @@ def supervision_agent(request, pk: int):
             if capacity_form.is_valid():
                 data = capacity_form.cleaned_data
                 try:
-                    services.set_capacity(
+                    routing.set_capacity(
                         agent,
                         by=request.user,
                         chat=data["capacity_chat"],
@@ -411,7 +412,7 @@ def supervision_agent(request, pk: int):
             skills_form = SkillsForm(request.POST, skills=grantable, prefix="sk")
             if skills_form.is_valid():
                 try:
-                    services.set_agent_skills(
+                    routing.set_agent_skills(
                         agent, skills_form.cleaned_data["skills"], by=request.user
                     )
                 except ValidationError as exc:
@@ -425,7 +426,7 @@ def supervision_agent(request, pk: int):
         else:
             messages.error(request, _("Action inconnue."))
         code = 400
-    loads = services.agent_loads(agent.pk)
+    loads = routing.agent_loads(agent.pk)
     return render(
         request,
         "routing/supervision_agent.html",
@@ -436,7 +437,7 @@ def supervision_agent(request, pk: int):
             "capacity_form": capacity_form,
             "skills_form": skills_form,
             "loads": loads,
-            "display_status": services.STATUS_DISPLAY[services.effective_status(presence, loads)],
+            "display_status": routing.STATUS_DISPLAY[routing.effective_status(presence, loads)],
         },
         status=code,
     )
@@ -460,7 +461,7 @@ def supervision_reassign(request, pk: int):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.assign_case(case, form.cleaned_data["agent"], by=request.user)
+                routing.assign_case(case, form.cleaned_data["agent"], by=request.user)
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
@@ -475,12 +476,12 @@ def supervision_reassign(request, pk: int):
     rows = []
     for agent in agents:
         presence = presences.get(agent.pk)
-        loads = services.agent_loads(agent.pk)
+        loads = routing.agent_loads(agent.pk)
         rows.append(
             {
                 "agent": agent,
-                "status": services.STATUS_DISPLAY[services.effective_status(presence, loads)],
-                "free": services.free_capacity(agent.pk, case.channel),
+                "status": routing.STATUS_DISPLAY[routing.effective_status(presence, loads)],
+                "free": routing.free_capacity(agent.pk, case.channel),
             }
         )
     return render(
@@ -490,8 +491,8 @@ def supervision_reassign(request, pk: int):
             "case": case,
             "form": form,
             "rows": rows,
-            "group_label": services.GROUP_LABELS[services.channel_group(case.channel)],
-            "sla": services.sla_state(case),
+            "group_label": routing.GROUP_LABELS[routing.channel_group(case.channel)],
+            "sla": routing.sla_state(case),
         },
         status=code,
     )

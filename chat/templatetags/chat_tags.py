@@ -41,7 +41,7 @@ def chat_button(context, topic=None, compact=False):
     closed_hours: list[tuple[str, str]] = []
     open_hours = ""
     if shown:
-        from routing.services import availability_snapshot, chat_button_hours
+        from routing import availability_snapshot, chat_button_hours
 
         snapshot = availability_snapshot()
         available = bool(snapshot.get(slug)) if slug else any(snapshot.values())

@@ -1,7 +1,8 @@
 from django import template
 from django.utils.translation import pgettext
 
-from routing import services
+import routing
+from routing.calendar import calendar_for, weekly_schedule_text
 from routing.forms import StatusForm
 from routing.models import AgentPresence
 
@@ -13,33 +14,33 @@ def agent_presence(user):
     """The agent's presence row (created on first use), or None for anyone else."""
     if not getattr(user, "is_authenticated", False) or not user.is_agent:
         return None
-    return services.get_presence(user)
+    return routing.get_presence(user)
 
 
 @register.simple_tag
 def agent_status_display(presence):
     """(code, French label) of the displayed status, "occupé" derived from load."""
-    code = services.effective_status(presence)
-    return {"code": code, "label": services.STATUS_DISPLAY[code]}
+    code = routing.effective_status(presence)
+    return {"code": code, "label": routing.STATUS_DISPLAY[code]}
 
 
 @register.simple_tag
 def routing_status_context(user, presence=None, form=None):
     """Everything the status widget needs, from the user alone when included elsewhere."""
-    presence = presence or services.get_presence(user)
+    presence = presence or routing.get_presence(user)
     form = form or StatusForm(initial={"status": presence.status})
-    code = services.effective_status(presence)
+    code = routing.effective_status(presence)
     closed = []
     if presence.status == AgentPresence.Status.AVAILABLE:
         # Available outside the opening hours: no chat will come, say why.
-        closed = services.closed_services_of(user)
+        closed = routing.closed_services_of(user)
     return {
         "closed_services": closed,
         "presence": presence,
         "form": form,
         "choices": AgentPresence.Status.choices,
         "shown_code": code,
-        "shown_label": services.STATUS_DISPLAY[code],
+        "shown_label": routing.STATUS_DISPLAY[code],
     }
 
 
@@ -69,3 +70,28 @@ def duration_fr(value):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def public_contact(service_list):
+    """For the public home: each service's telephone, opening hours in words, whether it is
+    open now and whether an agent is free in chat for one of its topics right now."""
+    snapshot = routing.availability_snapshot()
+    rows = []
+    for service in service_list:
+        cal = calendar_for(service.pk)
+        rows.append(
+            {
+                "service": service,
+                "hours": (
+                    pgettext("horaires d'un service", "7 jours sur 7, 24 h sur 24")
+                    if cal.always_open
+                    else weekly_schedule_text(cal)
+                ),
+                "open_now": cal.is_open(),
+                "chat_now": any(
+                    snapshot.get(topic.slug) for topic in service.topics.all() if topic.is_active
+                ),
+            }
+        )
+    return rows

@@ -480,3 +480,38 @@ def test_first_login_and_error_pages_in_english(client, providers):
         assert not found, found
         for french in ("Associer", "Créer mon compte", "Qu’est-ce que", "S’identifier"):
             assert french not in content
+
+
+# --- Second factor (accounts.twofactor) ------------------------------------------------------
+
+
+def test_franceconnect_asks_the_code_of_a_citizen_who_turned_it_on(client, providers, citizen):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=citizen, name="Application", confirmed=True)
+    OidcIdentity.objects.create(provider="franceconnect", sub=CITIZEN_SUB, user=citizen)
+    response = login_with(client, "franceconnect", CITIZEN_SUB)
+    assert response["Location"] == reverse("accounts:two_factor_verify")
+    assert logged_in_user(client) is None
+
+
+def test_proconnect_stands_for_the_staff_second_factor_unless_told_not_to(
+    client, providers, agent_a
+):
+    login_with(client, "proconnect", AGENT_SUB)
+    assert logged_in_user(client) == agent_a  # no TOTP asked
+    client.logout()
+    providers["proconnect"]["two_factor"] = False
+    response = login_with(client, "proconnect", AGENT_SUB)
+    assert response["Location"] == reverse("accounts:two_factor_enrol")
+    assert logged_in_user(client) is None
+
+
+def test_account_page_offers_to_link_franceconnect(client, providers, citizen):
+    client.force_login(citizen)
+    page = client.get("/compte/").content.decode()
+    assert 'href="/compte/franceconnect/lier/"' in page
+    OidcIdentity.objects.create(provider="franceconnect", sub=CITIZEN_SUB, user=citizen)
+    page = client.get("/compte/").content.decode()
+    assert "Vous pouvez vous connecter avec FranceConnect" in page
+    assert 'href="/compte/franceconnect/lier/"' not in page

@@ -13,8 +13,8 @@ from django.core.cache import cache
 from chat import services
 from chat.consumers import db
 from chat.models import Conversation
+from routing import set_status
 from routing.calendar import clear_calendar_cache
-from routing.services import set_status
 from tests.conftest import session_cookie
 
 ORIGIN = b"http://testserver"
@@ -37,13 +37,19 @@ def application():
     return asgi_application
 
 
+class AcceptedCommunicator(WebsocketCommunicator):
+    """A communicator that remembers whether its handshake was accepted."""
+
+    was_accepted = False
+
+
 async def open_socket(path: str, user=None, *, origin: bytes = ORIGIN, accept: bool = True):
     """Connect through the full ASGI stack; returns the communicator (connected)."""
     headers = [(b"origin", origin)]
     if user is not None:
         key = await db(session_cookie)(user)
         headers.append((b"cookie", f"sessionid={key}".encode()))
-    comm = WebsocketCommunicator(application(), path, headers=headers)
+    comm = AcceptedCommunicator(application(), path, headers=headers)
     connected, _code = await comm.connect()
     if accept:
         assert connected, f"socket {path} refused"

@@ -10,11 +10,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
+import routing
 from chat import consumers, services
 from chat.consumers import db
 from chat.models import ChatMessage, Conversation, group_name
 from contactcenter.models import AuditLog, Case
-from routing import services as routing
 
 from .conftest import closed_with, open_socket, receive_message, receive_until
 

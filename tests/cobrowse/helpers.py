@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -67,7 +68,7 @@ async def send(communicator, message):
 
 
 async def group_members(group: str) -> set:
-    layer = get_channel_layer()
+    layer: Any = get_channel_layer()  # each backend has its own (private) bookkeeping
     if isinstance(layer, RedisPubSubChannelLayer):  # members are known to their own process
         loop_layer = layer._get_layer()
         return set(loop_layer.groups.get(loop_layer._get_group_channel_name(group), ()))

@@ -7,8 +7,8 @@ serialises writers on one file and the in-memory test database is not shared bet
 import pytest
 from django.core.exceptions import ValidationError
 
+from console import worklist as console
 from contactcenter.models import Case, Event
-from messaging import console
 from tests.concurrency import POSTGRES_ONLY, race
 from tests.conftest import client_for
 from tests.console.conftest import new_case

@@ -3,9 +3,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from console import worklist as console
 from contactcenter.models import Case, Event
 from contactcenter.services import citizen_history
-from messaging import console
 
 SEARCH = "/console/contacts/nouveau/"
 

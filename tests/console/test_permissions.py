@@ -144,9 +144,9 @@ def test_every_work_tab_is_a_subset_of_visible_cases(
     request, user, citizen, citizen2, topic_a, topic_b, service_a, agent_a, agent_b
 ):
     """The work lists use plain indexed conditions; they must never widen what a user sees."""
+    from console import worklist as console
     from contactcenter import cases
     from contactcenter.permissions import visible_cases
-    from messaging import console
     from tests.console.conftest import new_case
 
     person = request.getfixturevalue(user)

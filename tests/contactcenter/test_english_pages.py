@@ -40,7 +40,12 @@ FRENCH = [
 # Pages rendered below, by URL name. Every other GET route must be listed in NOT_PAGES.
 NOT_PAGES = {
     # actions (POST), redirects, partials, files, JSON and the Django admin (its own i18n)
-    "logout", "set_language", "home", "favicon", "chat:index",
+    "logout", "set_language", "favicon", "chat:index",
+    # signed links, and pages of a state (half-done login, codes just made, account just
+    # deleted): rendered in English by tests/accounts/test_english.py
+    "accounts:verify", "accounts:resend", "accounts:email_confirm",
+    "accounts:password_reset_confirm", "accounts:two_factor_verify", "accounts:recovery_codes",
+    "accounts:deleted",
     "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
     "messaging:attachment",
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
@@ -106,7 +111,19 @@ def pages():
     CallbackRequest.objects.create(
         case=booked, phone="0612345678", slot_start=start, slot_end=start + timedelta(minutes=30)
     )
+    yield None, "home", reverse("home")
     yield None, "login", reverse("login")
+    yield None, "accounts:signup", reverse("accounts:signup")
+    yield None, "accounts:link_sent", reverse("accounts:link_sent")
+    yield None, "accounts:password_reset", reverse("accounts:password_reset")
+    yield None, "accounts:password_reset_done", reverse("accounts:password_reset_done")
+    yield None, "accounts:password_reset_complete", reverse("accounts:password_reset_complete")
+    yield citizen, "accounts:account", reverse("accounts:account")
+    yield citizen, "accounts:email_change", reverse("accounts:email_change")
+    yield citizen, "accounts:password_change", reverse("accounts:password_change")
+    yield citizen, "accounts:delete", reverse("accounts:delete")
+    yield citizen, "accounts:two_factor_enrol", reverse("accounts:two_factor_enrol")
+    yield citizen, "accounts:two_factor_disable", reverse("accounts:two_factor_disable")
     yield None, "knowledge:faq", reverse("knowledge:faq")
     yield None, "cobrowse:player", reverse("cobrowse:player")
     yield None, "knowledge:faq_topic", reverse("knowledge:faq_topic", args=[topic.slug])

@@ -7,8 +7,8 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
+from console.dashboard_tables import format_duration
 from console.synthesis import contact_time
-from contactcenter.dashboard_tables import format_duration
 from routing.templatetags.routing_tags import duration_fr
 
 MOMENT = datetime(2026, 12, 1, 1, 35, tzinfo=ZoneInfo("UTC"))  # 02:35 in Paris

@@ -22,9 +22,9 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 from django.urls import reverse
 
+import routing
 from contactcenter import settings as production
 from contactcenter import sockets
-from routing import services
 
 pytestmark = [
     pytest.mark.redis,
@@ -114,7 +114,7 @@ def test_login_lockout_and_session_on_the_redis_cache(redis_cache, citizen):
 
 @pytest.mark.parametrize("kind", ["pubsub", "list"])
 async def test_group_send_from_sync_code_reaches_the_redis_layer(settings, kind):
-    """``routing.services.group_send`` from a worker thread without an event loop (a Celery
+    """``routing.group_send`` from a worker thread without an event loop (a Celery
     task, a view), several times in a row, and from sync code called from async code."""
     settings.CHANNEL_LAYERS = {
         "default": production.redis_channel_layer(
@@ -126,8 +126,8 @@ async def test_group_send_from_sync_code_reaches_the_redis_layer(settings, kind)
     await layer.group_add("agent-test", channel)
     try:
         for n in range(3):
-            await asyncio.to_thread(services.group_send, "agent-test", {"type": "t", "n": n})
-        await sync_to_async(services.group_send)("agent-test", {"type": "t", "n": 3})
+            await asyncio.to_thread(routing.group_send, "agent-test", {"type": "t", "n": n})
+        await sync_to_async(routing.group_send)("agent-test", {"type": "t", "n": 3})
         received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(4)]
         assert [message["n"] for message in received] == [0, 1, 2, 3]
     finally:

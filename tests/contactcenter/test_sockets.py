@@ -18,8 +18,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+import routing
 from contactcenter import sockets
-from routing import services as routing
 from tests.conftest import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,11 +32,19 @@ def _memory_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
-async def connect(path: str, session_key: str) -> tuple[WebsocketCommunicator, bool, int | None]:
+class SessionCommunicator(WebsocketCommunicator):
+    """A communicator that remembers the session it connected with."""
+
+    session_key = ""
+
+
+async def connect(
+    path: str, session_key: str
+) -> tuple[SessionCommunicator, bool, int | str | None]:
     from contactcenter.asgi import application
 
     headers = [(b"origin", ORIGIN), (b"cookie", f"sessionid={session_key}".encode())]
-    comm = WebsocketCommunicator(application, path, headers=headers)
+    comm = SessionCommunicator(application, path, headers=headers)
     connected, code = await comm.connect()
     return comm, connected, code
 

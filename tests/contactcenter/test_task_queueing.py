@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError
 from messaging.models import Notification
 from messaging.receivers import on_citizen_notification
 from messaging.tasks import send_notification
-from routing import services as routing_services
+from routing import engine, presence, publish
 from routing import tasks as routing_tasks
 from routing.models import AgentPresence
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("contactcenter", "routing", "messaging", "chat", "cobrowse", "knowledge", "console")
 
 
-QUEUE_NOW = "getattr(tasks, task_name).delay(*args)"  # routing.services.queue_task_now
+QUEUE_NOW = "_task(name).delay(*args)"  # routing.publish.queue_task_now
 
 
 class Boom(Exception):
@@ -37,7 +37,7 @@ def filled(monkeypatch):
         seen.append(agent_id)
         return [], False
 
-    monkeypatch.setattr(routing_services, "fill_pass", fill_pass)
+    monkeypatch.setattr(engine, "fill_pass", fill_pass)
     return seen
 
 
@@ -50,7 +50,7 @@ def test_task_queued_in_a_rolled_back_transaction_never_runs(
         pytest.raises(Boom),
         transaction.atomic(),
     ):
-        routing_services.set_status(agent_a, AgentPresence.Status.AVAILABLE)
+        presence.set_status(agent_a, AgentPresence.Status.AVAILABLE)
         assert filled == []  # not before commit
         raise Boom
     assert filled == [] and callbacks == []
@@ -61,7 +61,7 @@ def test_task_queued_in_a_transaction_runs_once_after_commit(
 ):
     AgentPresence.objects.create(user=agent_a)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        routing_services.set_status(agent_a, AgentPresence.Status.AVAILABLE)
+        presence.set_status(agent_a, AgentPresence.Status.AVAILABLE)
         assert filled == []
     assert filled == [agent_a.pk]
 
@@ -89,7 +89,7 @@ def test_routing_task_lookup_by_name_queues_after_commit(
     agent_a, filled, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        routing_services._queue_task("assign_agent", agent_a.pk)
+        publish.queue_task("assign_agent", agent_a.pk)
     assert filled == [] and len(callbacks) == 1
     callbacks[0]()
     assert filled == [agent_a.pk]
@@ -106,7 +106,7 @@ def _modules():
 def test_tasks_are_queued_with_the_on_commit_idiom_only():
     """Outside a task body (``tasks.py``, which runs outside any transaction), a task is queued
     with ``delay_on_commit``/``apply_async_on_commit``, never ``delay``/``apply_async``. One
-    exception: ``routing.services.queue_task_now``, called only from task bodies and from
+    exception: ``routing.publish.queue_task_now``, called only from task bodies and from
     after-commit callbacks (the debounced availability refresh)."""
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"

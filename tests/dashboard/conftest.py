@@ -14,7 +14,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from contactcenter import kpis
+from console import kpis
 from contactcenter.models import Case, Event, LoginEvent, Satisfaction, Transfer
 
 PARIS = ZoneInfo("Europe/Paris")

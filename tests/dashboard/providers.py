@@ -26,7 +26,7 @@ class Row:
 
 
 def live_provider(user):
-    """The shape of routing.services.live_view: queues per service/skill, agents, now."""
+    """The shape of routing.live_view: queues per service/skill, agents, now."""
     rows = []
     for service in Service.objects.order_by("pk"):
         mine = service.agents.filter(user=user).exists()

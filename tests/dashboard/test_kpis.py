@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from contactcenter import kpis
+from console import kpis
 from contactcenter.models import Case, DailyKpi, Event, User
 
 from .conftest import (
@@ -417,7 +417,7 @@ def test_days_to_compute_lists_missing_and_provisional_days(volumes, frozen_now)
 
 
 def test_beat_task_stores_every_missing_day(volumes, frozen_now):
-    from contactcenter.tasks import compute_daily_kpis
+    from console.tasks import compute_daily_kpis
 
     assert compute_daily_kpis() == [D2.isoformat(), D1.isoformat()]
     assert set(DailyKpi.objects.values_list("day", flat=True)) == {D1, D2}

@@ -11,7 +11,7 @@ from django.db import connections
 from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
-from contactcenter import kpis
+from console import kpis
 from contactcenter.models import AuditLog, Case, Event
 
 from .conftest import D1, D2, TODAY, agent_message, at, citizen_message, make_case, rate
@@ -41,7 +41,7 @@ def two_services(citizen, citizen2, topic_a, topic_b, agent_a, frozen_now):
 
 def rows_of(response) -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
-    body = b"".join(response.streaming_content).decode("utf-8")
+    body = response.getvalue().decode("utf-8")
     assert body.startswith("\ufeff")  # BOM: spreadsheets read the file as UTF-8
     return list(csv.reader(io.StringIO(body[1:]), delimiter=";"))
 
@@ -331,7 +331,7 @@ def test_case_export_streams_the_filtered_cases_and_is_audited(client_as, superv
 def test_case_export_pages_through_large_sets(
     client_as, admin_user, citizen, topic_a, frozen_now, monkeypatch
 ):
-    from contactcenter import dashboard_views
+    from console import dashboard_views
 
     for i in range(7):
         make_case(citizen, topic_a, at(D1, 8))  # same timestamp: the keyset needs the id too
@@ -415,7 +415,7 @@ def supervisor_async(supervisor, citizen, topic_a):
 
 
 def test_live_tiles_use_routings_live_view(settings, client_as, supervisor, case_a, case_b):
-    settings.GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.services.live_view"
+    settings.GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
     live = client_as(supervisor).get(URL + "direct/").context["live"]
     assert live["waiting"] == 1  # case_a waits in service A; case_b is another service's
     assert live["oldest_wait"] is not None

@@ -270,7 +270,39 @@ def browser(playwright_instance):
     browser.close()
 
 
-def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
+# The time steps of the demo TOTP key already used, per login: a code is accepted once, so a
+# second login in the same 30 s takes the next step's code (the server accepts one step ahead)
+# or waits for the clock.
+_USED_STEPS: dict[str, int] = {}
+# The "remember this browser" cookie of each staff login (accounts.twofactor), set by its first
+# login with a code: later logins of the same person skip the code, as in a real browser.
+_REMEMBERED: dict[str, dict] = {}
+TWO_FACTOR_PATH = "/compte/double-authentification/code/"
+
+
+def demo_totp(email: str) -> str:
+    """A fresh code of the demo staff's TOTP key (contactcenter.demo.DEMO_TOTP_KEY)."""
+    import base64
+
+    from django_otp.oath import totp
+
+    from contactcenter.demo import DEMO_TOTP_KEY
+
+    while True:
+        now = int(time.time()) // 30
+        step = max(_USED_STEPS.get(email, -1) + 1, now)
+        if step <= now + 1:
+            break
+        time.sleep(max(0.1, (now + 1) * 30 - time.time() + 0.1))
+    _USED_STEPS[email] = step
+    code = totp(base64.b32decode(DEMO_TOTP_KEY), t0=0, step=30, digits=6, drift=step - now)
+    return f"{code:06d}"
+
+
+def login(page, email: str, password: str = DEMO_PASSWORD, remember: bool = True) -> None:
+    """Log in with the password, then the demo's second factor when asked (staff)."""
+    if remember and email in _REMEMBERED:
+        page.context.add_cookies([_REMEMBERED[email]])
     page.goto("/connexion/")
     page.get_by_label("Adresse électronique").fill(email)
     page.get_by_label("Mot de passe").fill(password)
@@ -278,6 +310,18 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
     # the login page being loaded already, and the test would act on a page being replaced).
     with page.expect_navigation(wait_until="load"):
         page.locator("main").get_by_role("button", name="Se connecter").click()
+    if TWO_FACTOR_PATH in page.url:
+        page.get_by_label("Code de vérification").fill(demo_totp(email))
+        if remember:
+            page.get_by_text("Se souvenir de ce navigateur pendant 12 heures").click()
+        with page.expect_navigation(wait_until="load"):
+            page.locator("main").get_by_role("button", name="Valider").click()
+        if TWO_FACTOR_PATH in page.url:
+            raise AssertionError(f"second factor refused for {email}")
+        if remember:
+            for cookie in page.context.cookies():
+                if cookie["name"] == "guichet_2fa":
+                    _REMEMBERED[email] = cookie
     if "/connexion/" in page.url:
         raise AssertionError(f"login failed for {email}: {page.locator('main').inner_text()}")
 

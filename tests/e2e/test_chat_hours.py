@@ -11,6 +11,8 @@ import re
 
 from playwright.sync_api import expect
 
+from .conftest import TWO_FACTOR_PATH, demo_totp
+
 SETUP = """
 from django.utils import timezone
 from chat.models import Conversation
@@ -55,9 +57,12 @@ class AdminClient:
         self.context = browser.new_context(base_url=e2e_server.url)
         self.request = self.context.request
         self.post("/connexion/", {"username": email, "password": password})
+        self.post(TWO_FACTOR_PATH, {"code": demo_totp(email)})  # staff: the second factor
 
     def post(self, path: str, data: dict):
-        token = CSRF.search(self.request.get(path).text()).group(1)
+        found = CSRF.search(self.request.get(path).text())
+        assert found is not None
+        token = found.group(1)
         response = self.request.post(path, form={"csrfmiddlewaretoken": token, **data})
         assert response.ok, f"{path}: {response.status}"
         return response

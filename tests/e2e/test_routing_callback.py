@@ -77,7 +77,7 @@ def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
         "from django.utils import timezone\n"
         "from contactcenter.models import Case, User\n"
         "from routing.models import CallbackRequest\n"
-        "from routing.services import get_presence\n"
+        "from routing import get_presence\n"
         "from routing.tasks import sweep_queues\n"
         "alice = User.objects.get(email='alice.durand@guichet.example.fr')\n"
         "p = get_presence(alice); p.capacity_chat = 0; p.capacity_web = 0; p.save()\n"
@@ -135,7 +135,7 @@ def test_supervisor_manages_an_agent_and_reassigns_a_case(new_page, check_a11y, 
     case = e2e_server.shell_json(
         "from contactcenter.models import Topic, User\n"
         "from contactcenter.services import open_case\n"
-        "from routing.services import take_case\n"
+        "from routing import take_case\n"
         "nadia = User.objects.get(email='nadia.leroy@guichet.example.fr')\n"
         "citizen = User.objects.get(email='louis.bernard@example.fr')\n"
         "case, _ = open_case(citizen=citizen, topic=Topic.objects.get(slug='sante'), "

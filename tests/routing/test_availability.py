@@ -9,8 +9,8 @@ from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
+import routing
 from contactcenter.models import Case
-from routing import services
 from routing.models import AgentPresence, OpeningHours
 
 from .conftest import make_case, set_available
@@ -21,48 +21,48 @@ def listener(memory_layer):
     """A channel subscribed to the "availability" group (in-memory layer)."""
     layer = memory_layer
     name = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(services.AVAILABILITY_GROUP, name)
+    async_to_sync(layer.group_add)(routing.AVAILABILITY_GROUP, name)
     yield name
-    async_to_sync(layer.group_discard)(services.AVAILABILITY_GROUP, name)
+    async_to_sync(layer.group_discard)(routing.AVAILABILITY_GROUP, name)
 
 
 def test_no_agent_available_means_no_chat(topic_a, agent_a):
-    assert services.chat_available(topic_a) is False
-    assert services.chat_available("impots") is False
+    assert routing.chat_available(topic_a) is False
+    assert routing.chat_available("impots") is False
 
 
 def test_available_agent_with_skill_and_free_chat_slot_opens_chat(topic_a, topic_b, agent_a):
     set_available(agent_a)
-    services.refresh_availability()
-    assert services.chat_available(topic_a) is True
-    assert services.chat_available(topic_b.slug) is False
-    assert services.availability_snapshot() == {"impots": True, "sante": False}
+    routing.refresh_availability()
+    assert routing.chat_available(topic_a) is True
+    assert routing.chat_available(topic_b.slug) is False
+    assert routing.availability_snapshot() == {"impots": True, "sante": False}
 
 
 def test_unknown_topic_slug_is_not_available(topic_a, agent_a):
     set_available(agent_a)
-    assert services.chat_available("inconnu") is False
+    assert routing.chat_available("inconnu") is False
 
 
 def test_agent_without_the_skill_does_not_count(topic_a, agent_a, skill_b):
     agent_a.agent_profile.skills.set([skill_b])
     set_available(agent_a)
-    assert services.compute_availability() == {"impots": False}
+    assert routing.compute_availability() == {"impots": False}
 
 
 def test_paused_agent_does_not_count(topic_a, agent_a):
     presence = set_available(agent_a)
     presence.status = AgentPresence.Status.PAUSED
     presence.save()
-    assert services.compute_availability()["impots"] is False
+    assert routing.compute_availability()["impots"] is False
 
 
 def test_full_chat_capacity_closes_chat(topic_a, agent_a, citizen):
     set_available(agent_a, chat=1)
-    assert services.compute_availability()["impots"] is True
+    assert routing.compute_availability()["impots"] is True
     case = make_case(citizen, topic_a, channel="chat")
-    assert services.route_case(case.pk) == agent_a.pk
-    assert services.compute_availability()["impots"] is False
+    assert routing.route_case(case.pk) == agent_a.pk
+    assert routing.compute_availability()["impots"] is False
 
 
 def test_closed_service_shows_no_chat(topic_a, agent_a):
@@ -72,32 +72,32 @@ def test_closed_service_shows_no_chat(topic_a, agent_a):
     OpeningHours.objects.create(
         service=topic_a.service, weekday=(today.weekday() + 3) % 7, start=time(8), end=time(9)
     )
-    assert services.compute_availability()["impots"] is False
+    assert routing.compute_availability()["impots"] is False
 
 
 def test_status_change_refreshes_cache_and_publishes_after_commit(
     topic_a, agent_a, listener, django_capture_on_commit_callbacks
 ):
-    assert services.availability_snapshot() == {"impots": False}
+    assert routing.availability_snapshot() == {"impots": False}
     with django_capture_on_commit_callbacks(execute=True):
-        services.set_status(agent_a, "disponible")
-        assert cache.get(services.AVAILABILITY_CACHE_KEY) == {"impots": False}
-    assert cache.get(services.AVAILABILITY_CACHE_KEY) == {"impots": True}
+        routing.set_status(agent_a, "disponible")
+        assert cache.get(routing.AVAILABILITY_CACHE_KEY) == {"impots": False}
+    assert cache.get(routing.AVAILABILITY_CACHE_KEY) == {"impots": True}
     message = async_to_sync(get_channel_layer().receive)(listener)
     assert message == {"type": "availability.update", "topics": {"impots": True}}
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.set_status(agent_a, "en pause")
-    assert services.chat_available(topic_a) is False
+        routing.set_status(agent_a, "en pause")
+    assert routing.chat_available(topic_a) is False
     message = async_to_sync(get_channel_layer().receive)(listener)
     assert message == {"type": "availability.update", "topics": {"impots": False}}
 
 
 def test_unchanged_refresh_publishes_nothing(topic_a, agent_a, listener):
-    services.refresh_availability()
+    routing.refresh_availability()
     layer = get_channel_layer()
     layer.channels.pop(listener, None)  # drop the first (cold-cache) publication
-    services.refresh_availability()
+    routing.refresh_availability()
     assert listener not in layer.channels or layer.channels[listener].empty()
 
 
@@ -109,12 +109,12 @@ def test_closing_a_chat_frees_the_slot_and_reopens_chat(
     set_available(agent_a, chat=1)
     case = make_case(citizen, topic_a, channel="chat")
     with django_capture_on_commit_callbacks(execute=True):
-        services.route_case(case.pk)
-    assert services.chat_available(topic_a) is False
+        routing.route_case(case.pk)
+    assert routing.chat_available(topic_a) is False
     case.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         change_status(case, Case.Status.CLOSED, actor=agent_a)
-    assert services.chat_available(topic_a) is True
+    assert routing.chat_available(topic_a) is True
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)

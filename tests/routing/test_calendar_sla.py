@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
+import routing
 from contactcenter.models import Case
-from routing import services
 from routing.calendar import calendar_for, french_holidays
 from routing.models import Closure, OpeningHours, SlaPolicy
 from routing.sla import deadline_for, sla_state
@@ -136,12 +136,12 @@ def test_sla_state_ok_at_risk_breached(citizen, topic_a, office_hours):
 
 def test_routing_sets_deadline_and_beat_flags_breach(citizen, topic_a, agent_a, office_hours):
     case = make_case(citizen, topic_a, channel="web")
-    services.route_case(case.pk)
+    routing.route_case(case.pk)
     case.refresh_from_db()
     assert case.sla_deadline is not None
     Case.objects.filter(pk=case.pk).update(sla_deadline=at(2020, 1, 1))
-    assert services.flag_sla_breaches() == [case.pk]
-    assert services.flag_sla_breaches() == []  # idempotent
+    assert routing.flag_sla_breaches() == [case.pk]
+    assert routing.flag_sla_breaches() == []  # idempotent
     case.refresh_from_db()
     assert case.sla_breached is True
     assert case.events.filter(type="sla", internal=True).count() == 1

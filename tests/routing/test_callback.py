@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+import routing
 from contactcenter.models import Case, Event
 from contactcenter.signals import citizen_notification
-from routing import services
 from routing.models import CallbackRequest, OpeningHours
 
 from .conftest import set_available
@@ -36,7 +36,7 @@ def notifications():
 
 
 def first_slot(topic):
-    return services.callback_slots(topic)[0]
+    return routing.callback_slots(topic)[0]
 
 
 def test_form_prefills_phone_and_topic_and_lists_slots(
@@ -103,14 +103,14 @@ def test_booking_end_to_end(
     assert notifications == [(citizen.pk, case.pk, "callback_booked")]
     # Booked for later: not in anybody's queue yet, even with an available agent.
     set_available(agent_a)
-    assert services.route_case(case.pk) is None
+    assert routing.route_case(case.pk) is None
     page = client_as(citizen).get(response["Location"])
     assert "01 23 45 67 89" in page.content.decode()
     # At the slot time the engine gives it to the agent (phone capacity).
     CallbackRequest.objects.filter(pk=callback.pk).update(
         slot_start=timezone.now() - timedelta(seconds=1)
     )
-    assert services.route_case(case.pk) == agent_a.pk
+    assert routing.route_case(case.pk) == agent_a.pk
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_bad_input_is_refused_precisely_and_kept(
 def test_an_overseas_number_is_stored_in_e164_and_shown_as_dialled(
     client_as, citizen, topic_a, agent_a, always_open, typed, stored, shown
 ):
-    case = services.request_callback(
+    case = routing.request_callback(
         citizen=citizen, topic=topic_a, phone=typed, description="a", slot=first_slot(topic_a).start
     )
     assert case.callback.phone == stored
@@ -180,12 +180,12 @@ def test_the_form_prefills_an_overseas_mobile_as_dialled(
 
 def test_full_slot_is_not_offered_twice(citizen, citizen2, topic_a, agent_a, always_open):
     slot = first_slot(topic_a)
-    services.request_callback(
+    routing.request_callback(
         citizen=citizen, topic=topic_a, phone="0612345678", description="a", slot=slot.start
     )
     assert first_slot(topic_a).start != slot.start  # one agent: one callback per slot
     with pytest.raises(ValidationError) as exc:
-        services.request_callback(
+        routing.request_callback(
             citizen=citizen2, topic=topic_a, phone="0698765432", description="b", slot=slot.start
         )
     assert "n'est plus disponible" in exc.value.message_dict["slot"][0]
@@ -193,14 +193,14 @@ def test_full_slot_is_not_offered_twice(citizen, citizen2, topic_a, agent_a, alw
 
 def _due_callback(citizen, topic_a, agent_a):
     slot = first_slot(topic_a)
-    case = services.request_callback(
+    case = routing.request_callback(
         citizen=citizen, topic=topic_a, phone="0612345678", description="a", slot=slot.start
     )
     CallbackRequest.objects.filter(case=case).update(
         slot_start=timezone.now() - timedelta(minutes=1)
     )
     set_available(agent_a)
-    assert services.route_case(case.pk) == agent_a.pk
+    assert routing.route_case(case.pk) == agent_a.pk
     case.refresh_from_db()
     return case
 
@@ -226,7 +226,7 @@ def test_not_reached_retries_then_gives_up_after_three_attempts(
     case = _due_callback(citizen, topic_a, agent_a)
     for attempt in (1, 2):
         with django_capture_on_commit_callbacks(execute=True):
-            callback = services.record_callback_outcome(agent_a, case, reached=False)
+            callback = routing.record_callback_outcome(agent_a, case, reached=False)
         assert callback.attempts == attempt and callback.status == "scheduled"
         assert callback.slot_start >= timezone.now() + timedelta(minutes=59)
         case.refresh_from_db()
@@ -235,17 +235,17 @@ def test_not_reached_retries_then_gives_up_after_three_attempts(
         CallbackRequest.objects.filter(case=case).update(
             slot_start=timezone.now() - timedelta(minutes=1)
         )
-        assert services.route_case(case.pk) == agent_a.pk
+        assert routing.route_case(case.pk) == agent_a.pk
         case.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        callback = services.record_callback_outcome(agent_a, case, reached=False)
+        callback = routing.record_callback_outcome(agent_a, case, reached=False)
     assert callback.status == "failed" and callback.attempts == 3
     case.refresh_from_db()
     assert case.status == Case.Status.CLOSED and case.resolution == "no_follow_up"
     kinds = [kind for _c, _case, kind in notifications]
     assert kinds == ["callback_booked", "callback_booked", "callback_failed"]
     with pytest.raises(ValidationError, match="déjà terminé"):
-        services.record_callback_outcome(agent_a, case, reached=True)
+        routing.record_callback_outcome(agent_a, case, reached=True)
 
 
 def test_only_the_owner_records_an_outcome(citizen, topic_a, agent_a, always_open, client_as):
@@ -279,7 +279,7 @@ def test_citizen_cancels_a_booked_callback(
     citizen, citizen2, topic_a, agent_a, always_open, client_as
 ):
     slot = first_slot(topic_a)
-    case = services.request_callback(
+    case = routing.request_callback(
         citizen=citizen, topic=topic_a, phone="0612345678", description="a", slot=slot.start
     )
     assert client_as(citizen2).post(f"/rappel/{case.pk}/annuler/").status_code == 404

@@ -14,9 +14,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 
+import routing
 from chat.models import Conversation
-from routing import services
-from routing.calendar import END_OF_DAY, ServiceCalendar, chat_schedule_text
+from routing.calendar import END_OF_DAY, ServiceCalendar, calendar_for, chat_schedule_text
 from routing.models import AgentPresence, Closure, OpeningHours
 
 from .conftest import set_available
@@ -28,8 +28,8 @@ WEEKDAYS = ServiceCalendar(weekly={d: [(time(8, 30), time(17, 30))] for d in ran
 SCHEDULE = "Le tchat est ouvert du lundi au vendredi de 8 h 30 à 17 h 30"
 
 
-def paris(*args) -> datetime:
-    return datetime(*args, tzinfo=PARIS)
+def paris(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=PARIS)
 
 
 def test_closed_on_saturday_says_the_hours_and_the_reopening():
@@ -181,8 +181,8 @@ def test_admin_hours_change_refreshes_availability_without_status_toggle(
         for d in range(7)
     )
     set_available(agent_a)
-    services.refresh_availability()
-    assert services.chat_available(topic_a) is True
+    routing.refresh_availability()
+    assert routing.chat_available(topic_a) is True
     client = client_as(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         today = timezone.localdate()
@@ -196,26 +196,26 @@ def test_admin_hours_change_refreshes_availability_without_status_toggle(
             },
         )
     assert response.status_code == 302
-    assert services.chat_available(topic_a) is False
+    assert routing.chat_available(topic_a) is False
     closure = Closure.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:routing_closure_delete", args=[closure.pk]), {"post": "yes"})
     assert not Closure.objects.exists()
-    assert services.chat_available(topic_a) is True
+    assert routing.chat_available(topic_a) is True
 
 
 def test_saving_opening_hours_refreshes_availability_after_commit(
     agent_a, topic_a, django_capture_on_commit_callbacks
 ):
     set_available(agent_a)
-    services.refresh_availability()
-    assert services.chat_available(topic_a) is True
+    routing.refresh_availability()
+    assert routing.chat_available(topic_a) is True
     with django_capture_on_commit_callbacks(execute=True):
         hours = close_today(topic_a.service)  # the only range: another weekday
-    assert services.chat_available(topic_a) is False
+    assert routing.chat_available(topic_a) is False
     with django_capture_on_commit_callbacks(execute=True):
         hours.delete()  # no range left: always open
-    assert services.chat_available(topic_a) is True
+    assert routing.chat_available(topic_a) is True
 
 
 def test_refresh_task_reads_hours_changed_in_another_process(agent_a, topic_a):
@@ -238,7 +238,7 @@ def test_refresh_task_reads_hours_changed_in_another_process(agent_a, topic_a):
     )
     assert topic_a.service_id in _cache
     tasks.refresh_availability()
-    assert cache.get(services.AVAILABILITY_CACHE_KEY)["impots"] is False
+    assert cache.get(routing.AVAILABILITY_CACHE_KEY)["impots"] is False
 
 
 def test_demo_hours_are_always_open_by_default_and_realistic_on_request(citizen, topic_a, agent_a):
@@ -249,7 +249,7 @@ def test_demo_hours_are_always_open_by_default_and_realistic_on_request(citizen,
     load_demo({"agents": [agent_a]})
     rows = OpeningHours.objects.filter(service=topic_a.service)
     assert rows.count() == 7 and all(r.on_holidays for r in rows)
-    cal = services.calendar_for(topic_a.service_id)
+    cal = calendar_for(topic_a.service_id)
     start = timezone.now()
     # Open at every hour of the coming year's holidays and weekends.
     for hours in range(0, 24 * 366, 5):
@@ -257,7 +257,7 @@ def test_demo_hours_are_always_open_by_default_and_realistic_on_request(citizen,
     load_demo({"agents": [agent_a]}, real_hours=True)
     rows = OpeningHours.objects.filter(service=topic_a.service)
     assert rows.count() == 5 and not any(r.on_holidays for r in rows)
-    assert services.chat_hours(topic_a.service_id, timezone.now()).text.startswith(SCHEDULE)
+    assert routing.chat_hours(topic_a.service_id, timezone.now()).text.startswith(SCHEDULE)
 
 
 def test_load_demo_command_has_a_real_hours_flag():

@@ -11,13 +11,14 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.db import connection, connections
-from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import routing
 from contactcenter.models import AgentProfile, Case, Event, Service, Skill, Topic, User
-from routing import services
+from routing import engine_pg
 from routing.models import AgentPresence
+from routing.signals import cases_claimed
 
 pytestmark = [
     pytest.mark.postgres,
@@ -109,7 +110,7 @@ def mixed_step(pull):
         if kind == "agent":
             pull(ident)
         else:
-            services.route_case(ident)
+            routing.route_case(ident)
 
     return step
 
@@ -121,8 +122,8 @@ def assert_invariants():
     assert Case.objects.filter(assigned_to__isnull=False).count() == len(per_case)
     # Never above capacity, per agent and channel group.
     for presence in AgentPresence.objects.all():
-        loads = services.agent_loads(presence.pk)
-        for group in services.CHANNEL_GROUPS:
+        loads = routing.agent_loads(presence.pk)
+        for group in routing.CHANNEL_GROUPS:
             assert loads[group] <= presence.capacity_for(group), (presence.pk, group, loads)
     return len(per_case)
 
@@ -132,7 +133,7 @@ def test_concurrent_route_case_never_double_assigns_nor_overflows():
     case_ids = list(Case.objects.values_list("pk", flat=True))
     # Every case routed twice, by 8 threads at once, in different orders.
     items = case_ids + case_ids[::-1]
-    run_threads(services.route_case, items, 8)
+    run_threads(routing.route_case, items, 8)
     assigned = assert_invariants()
     total_capacity = sum(
         min(p.capacity_chat + p.capacity_phone + p.capacity_web, 10**6)
@@ -149,7 +150,7 @@ def test_concurrent_route_case_never_double_assigns_nor_overflows():
     mixed = [("agent", a) for a in agent_ids] + [("case", c) for c in waiting]
     random.Random(3).shuffle(mixed)
 
-    run_threads(mixed_step(services.assign_next), mixed, 8)
+    run_threads(mixed_step(routing.assign_next), mixed, 8)
     assert_invariants()
     assert connection.vendor == "postgresql"
 
@@ -165,12 +166,12 @@ def test_concurrent_take_case_has_exactly_one_winner():
         from django.core.exceptions import ValidationError
 
         try:
-            services.take_case(agent, Case.objects.get(pk=case.pk))
+            routing.take_case(agent, Case.objects.get(pk=case.pk))
             winners.append(agent.pk)
         except ValidationError as exc:
             losers.append(exc.messages[0])
 
-    eligible = [a for a in agents if services.free_capacity(a.pk, case.channel) > 0]
+    eligible = [a for a in agents if routing.free_capacity(a.pk, case.channel) > 0]
     run_threads(take, eligible, len(eligible))
     assert len(winners) == 1
     assert set(losers) <= {"Cette demande vient d'être prise par un autre agent."}
@@ -244,19 +245,19 @@ def test_assign_next_skips_a_head_case_another_worker_holds():
     agent, cases = one_agent_queue()
     with HeldLock([cases[0].pk]):
         # The head is locked by another worker: the next one, without waiting.
-        assert services.assign_next(agent.pk).pk == cases[1].pk
-    assert services.assign_next(agent.pk).pk == cases[0].pk
-    assert services.assign_next(agent.pk).pk == cases[2].pk
+        assert routing.assign_next(agent.pk).pk == cases[1].pk
+    assert routing.assign_next(agent.pk).pk == cases[0].pk
+    assert routing.assign_next(agent.pk).pk == cases[2].pk
     assert_invariants()
 
 
 def test_assign_next_falls_back_to_the_whole_queue_when_every_head_case_is_held(monkeypatch):
     # The one-statement claim looks at the first HEAD_PER_TOPIC cases of each topic; when
     # other workers hold all of them, the engine takes the head of the whole queue instead.
-    monkeypatch.setattr(services, "HEAD_PER_TOPIC", 2)
+    monkeypatch.setattr(engine_pg, "HEAD_PER_TOPIC", 2)
     agent, cases = one_agent_queue()
     with HeldLock([cases[0].pk, cases[1].pk]):
-        case = services.assign_next(agent.pk)
+        case = routing.assign_next(agent.pk)
     assert case.pk == cases[2].pk
     assert Case.objects.get(pk=case.pk).assigned_to_id == agent.pk
     assert Event.objects.filter(case=case, type="assignment").count() == 1
@@ -266,21 +267,29 @@ def test_assign_next_falls_back_to_the_whole_queue_when_every_head_case_is_held(
 def test_assign_next_claim_keeps_queue_order_and_timeline():
     agent, cases = one_agent_queue()
     Case.objects.filter(pk=cases[3].pk).update(fragile=True)
-    Case.objects.filter(pk=cases[2].pk).update(priority=services.HEAD_PRIORITY)
+    Case.objects.filter(pk=cases[2].pk).update(priority=routing.HEAD_PRIORITY)
     heard = []
 
-    def on_event(sender, instance, created, **kwargs):
-        heard.append((instance.pk, instance.case_id, instance.type, created))
+    def on_claimed(sender, agent_id, case_ids, **kwargs):
+        # Sent inside the claim's transaction: the claimed rows are already written.
+        heard.append(
+            (
+                agent_id,
+                case_ids,
+                Event.objects.filter(case_id__in=case_ids, type="assignment").count(),
+            )
+        )
 
-    post_save.connect(on_event, sender=Event, dispatch_uid="test.claim.events")
+    cases_claimed.connect(on_claimed, dispatch_uid="test.claim.events")
     try:
-        order = [services.assign_next(agent.pk).pk for _ in range(4)]
+        order = [routing.assign_next(agent.pk).pk for _ in range(4)]
     finally:
-        post_save.disconnect(dispatch_uid="test.claim.events", sender=Event)
+        cases_claimed.disconnect(dispatch_uid="test.claim.events")
     assert order == [cases[2].pk, cases[3].pk, cases[0].pk, cases[1].pk]
-    # The timeline event written by the claim statement is announced like add_event's.
+    # The claim statement wrote the timeline events; the engine announces the claimed cases
+    # through its domain signal (no post_save is sent for rows written in SQL).
+    assert heard == [(agent.pk, [case_id], 1) for case_id in order]
     events = Event.objects.filter(type="assignment").order_by("id")
-    assert heard == [(e.pk, e.case_id, "assignment", True) for e in events]
     assert [e.case_id for e in events] == order
     for case in Case.objects.filter(pk__in=order):
         assert case.assigned_to_id == agent.pk and case.status == "assigned"
@@ -289,7 +298,7 @@ def test_assign_next_claim_keeps_queue_order_and_timeline():
         assert event.payload == {"agent": agent.pk, "mode": "auto", "from": "new", "to": "assigned"}
     presence = AgentPresence.objects.get(pk=agent.pk)
     assert presence.idle_since >= Case.objects.get(pk=order[-1]).assigned_at
-    assert services.assign_next(agent.pk) is None
+    assert routing.assign_next(agent.pk) is None
 
 
 def test_concurrent_batched_fill_never_double_assigns_nor_overflows():
@@ -300,15 +309,15 @@ def test_concurrent_batched_fill_never_double_assigns_nor_overflows():
     items += [("case", c) for c in Case.objects.values_list("pk", flat=True)[:500]]
     random.Random(5).shuffle(items)
 
-    run_threads(mixed_step(services.assign_available), items, 8)
+    run_threads(mixed_step(routing.assign_available), items, 8)
     assigned = assert_invariants()
     # Every agent is full on each group, or nothing they may take is left in that group.
     for agent in agents:
         presence = AgentPresence.objects.get(pk=agent.pk)
-        loads = services.agent_loads(agent.pk)
-        for group in services.CHANNEL_GROUPS:
+        loads = routing.agent_loads(agent.pk)
+        for group in routing.CHANNEL_GROUPS:
             if loads[group] < presence.capacity_for(group):
-                assert services.assign_available(agent.pk, groups=[group]) == []
+                assert routing.assign_available(agent.pk, groups=[group]) == []
     assert assigned > 0
 
 
@@ -316,7 +325,7 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
     agent, cases = one_agent_queue(n_cases=6)
     AgentPresence.objects.filter(pk=agent.pk).update(capacity_web=4)
     Case.objects.filter(pk=cases[4].pk).update(fragile=True)
-    Case.objects.filter(pk=cases[2].pk).update(priority=services.HEAD_PRIORITY)
+    Case.objects.filter(pk=cases[2].pk).update(priority=routing.HEAD_PRIORITY)
     heard = []
 
     def on_assigned(sender, case_id, agent_id, pending_transfer=None, **kwargs):
@@ -340,7 +349,7 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
         # acceptance of the one pending transfer (the other cases: none, routing read that
         # there was none).
         with CaptureQueriesContext(connection) as queries:
-            assigned = services.assign_available(agent.pk)
+            assigned = routing.assign_available(agent.pk)
     finally:
         case_assigned.disconnect(dispatch_uid="test.batch.assigned")
     # Queue order as it stood before the claim (head priority, fragility, then arrival).
@@ -356,13 +365,13 @@ def test_assign_available_fills_every_free_slot_in_queue_order_in_one_transactio
         [(cases[2].pk, False), (cases[4].pk, False), (cases[0].pk, True), (cases[1].pk, False)]
     )
     assert Event.objects.filter(type="assignment").count() == 4
-    assert services.agent_loads(agent.pk)["web"] == 4
-    assert services.assign_available(agent.pk) == []  # full
+    assert routing.agent_loads(agent.pk)["web"] == 4
+    assert routing.assign_available(agent.pk) == []  # full
     # The transfer's receiving side got it: accepted by messaging's receiver.
     assert Transfer.objects.get(case=cases[0]).accepted_at is not None
     Case.objects.filter(pk__in=[cases[4].pk, cases[0].pk]).update(status="closed")
-    assert [c.pk for c in services.assign_available(agent.pk, limit=1)] == [cases[3].pk]
-    assert [c.pk for c in services.assign_available(agent.pk)] == [cases[5].pk]
+    assert [c.pk for c in routing.assign_available(agent.pk, limit=1)] == [cases[3].pk]
+    assert [c.pk for c in routing.assign_available(agent.pk)] == [cases[5].pk]
     assert_invariants()
 
 
@@ -390,7 +399,7 @@ def test_one_claim_fills_every_channel_group_in_group_order():
             )
         )
     with CaptureQueriesContext(connection) as queries:
-        assigned = services.assign_available(agent.pk)
+        assigned = routing.assign_available(agent.pk)
     claims = [q["sql"] for q in queries if q["sql"].startswith("WITH head AS")]
     assert len(claims) == 1
     # Chat: the two oldest chats; phone: the oldest phone call; web: the two oldest messages.
@@ -401,7 +410,7 @@ def test_one_claim_fills_every_channel_group_in_group_order():
         web[0].pk,
         web[1].pk,
     ]
-    assert services.agent_loads(agent.pk) == {"chat": 2, "phone": 1, "web": 2}
+    assert routing.agent_loads(agent.pk) == {"chat": 2, "phone": 1, "web": 2}
     assert Event.objects.filter(type="assignment").count() == 5
     assert set(Case.objects.filter(status="new").values_list("pk", flat=True)) == {
         extra[2].pk,
@@ -417,19 +426,41 @@ def test_a_full_agent_is_not_locked():
     AgentPresence.objects.filter(pk=agent.pk).update(
         capacity_chat=0, capacity_phone=0, capacity_web=1
     )
-    assert len(services.assign_available(agent.pk)) == 1
+    assert len(routing.assign_available(agent.pk)) == 1
     from django.db import transaction
 
     with transaction.atomic():
-        assert services._lock_available_agent(agent.pk) is None
+        assert engine_pg.lock_available_agent(agent.pk) is None
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id_if_assigned()")
             assert cursor.fetchone()[0] is None
     # With room on the group asked for, the row is locked (and the transaction has an id).
     with transaction.atomic():
-        assert services._lock_available_agent(agent.pk, ("chat",)) is None
+        assert engine_pg.lock_available_agent(agent.pk, ("chat",)) is None
         AgentPresence.objects.filter(pk=agent.pk).update(capacity_web=2)
-        assert services._lock_available_agent(agent.pk, ("web",)) is not None
+        assert engine_pg.lock_available_agent(agent.pk, ("web",)) is not None
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id_if_assigned()")
             assert cursor.fetchone()[0] is not None
+
+
+def test_the_claim_runs_on_its_generic_plan_in_its_own_transaction_only():
+    """The claim's transaction sets ``plan_cache_mode = force_generic_plan`` (``SET LOCAL``):
+    the prepared claim gets its generic plan from the first execution, and the connection is
+    back to PostgreSQL's default once the transaction ends."""
+    from django.db import transaction
+
+    agent, cases = one_agent_queue(n_cases=3)
+    with transaction.atomic():
+        assert routing.assign_next(agent.pk).pk == cases[0].pk
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone()[0] == "force_generic_plan"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "auto"
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'WITH head AS%%'"
+        )
+        assert cursor.fetchall() == [(1, 0)]

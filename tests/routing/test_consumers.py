@@ -6,7 +6,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from routing import services
+import routing
 from routing.models import AgentPresence
 from routing.ws_urls import websocket_urlpatterns
 
@@ -14,7 +14,8 @@ from .conftest import set_available
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-application = URLRouter(websocket_urlpatterns)
+# Channels routes ASGI applications with Django's path(), typed for views only.
+application = URLRouter(websocket_urlpatterns)  # type: ignore[arg-type]
 
 
 def communicator(path, user):
@@ -46,13 +47,13 @@ async def test_availability_socket_sends_snapshot_then_updates(
         "type": "availability.snapshot",
         "topics": {"impots": True},
     }
-    await database_sync_to_async(services.set_status)(agent_a, "en pause")
+    await database_sync_to_async(routing.set_status)(agent_a, "en pause")
     assert await comm.receive_json_from(timeout=2) == {
         "type": "availability.update",
         "topics": {"impots": False},
     }
     await comm.disconnect()
-    assert memory_layer.groups.get(services.AVAILABILITY_GROUP, {}) == {}
+    assert memory_layer.groups.get(routing.AVAILABILITY_GROUP, {}) == {}
 
 
 async def test_presence_socket_rejects_anonymous_and_non_agents(citizen, supervisor):
@@ -81,7 +82,7 @@ async def test_heartbeat_keeps_agent_present_and_relays_assignments(
     from .conftest import make_case
 
     case = await database_sync_to_async(make_case)(citizen, topic_a, channel="chat")
-    await database_sync_to_async(services.route_case)(case.pk)
+    await database_sync_to_async(routing.route_case)(case.pk)
     message = await comm.receive_json_from(timeout=2)
     assert message["type"] == "case.assigned"
     assert message["case_id"] == case.pk and message["channel"] == "chat"
@@ -101,7 +102,7 @@ async def test_a_batch_of_assignments_reaches_the_console_case_by_case(
     await comm.receive_json_from()  # presence.status
     chat = await database_sync_to_async(make_case)(citizen, topic_a, channel="chat")
     web = await database_sync_to_async(make_case)(citizen, topic_a, channel="web")
-    assigned = await database_sync_to_async(services.assign_available)(agent_a.pk)
+    assigned = await database_sync_to_async(routing.assign_available)(agent_a.pk)
     assert {case.pk for case in assigned} == {chat.pk, web.pk}
     frames = [await comm.receive_json_from(timeout=2) for _ in assigned]
     assert [f["type"] for f in frames] == ["case.assigned", "case.assigned"]
@@ -123,7 +124,7 @@ async def test_supervisor_status_change_reaches_the_agent_console(agent_a, super
     comm = communicator("/ws/presence/", agent_a)
     await comm.connect()
     await comm.receive_json_from()
-    await database_sync_to_async(services.set_status)(agent_a, "paused", by=supervisor)
+    await database_sync_to_async(routing.set_status)(agent_a, "paused", by=supervisor)
     assert await comm.receive_json_from(timeout=2) == {
         "type": "presence.status",
         "status": "paused",

@@ -7,10 +7,11 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+import routing
 from contactcenter.models import Case, Event, Topic, User
 from contactcenter.services import change_status, open_case
 from contactcenter.signals import case_assigned
-from routing import services
+from routing import engine, engine_pg
 from routing.models import AgentPresence
 
 from ..conftest import make_staff
@@ -28,7 +29,7 @@ def test_route_case_assigns_available_agent_with_skill(citizen, topic_a, agent_a
     set_available(agent_a)
     set_available(agent_b)
     case = make_case(citizen, topic_a)
-    assert services.route_case(case.pk) == agent_a.pk
+    assert routing.route_case(case.pk) == agent_a.pk
     case.refresh_from_db()
     assert case.assigned_to == agent_a
     assert case.status == Case.Status.ASSIGNED
@@ -40,7 +41,7 @@ def test_route_case_assigns_available_agent_with_skill(citizen, topic_a, agent_a
 
 def test_route_case_leaves_case_queued_when_nobody_is_available(citizen, topic_a, agent_a):
     case = make_case(citizen, topic_a)
-    assert services.route_case(case.pk) is None
+    assert routing.route_case(case.pk) is None
     case.refresh_from_db()
     assert case.assigned_to is None and case.status == Case.Status.NEW
 
@@ -49,26 +50,26 @@ def test_agent_of_other_service_never_gets_the_case(citizen, topic_a, agent_b, s
     agent_b.agent_profile.skills.add(skill_a)  # skill but not the service
     set_available(agent_b)
     case = make_case(citizen, topic_a)
-    assert services.route_case(case.pk) is None
+    assert routing.route_case(case.pk) is None
 
 
 def test_agent_without_the_skill_never_gets_the_case(citizen, topic_a, agent_a, skill_b):
     agent_a.agent_profile.skills.set([skill_b])
     set_available(agent_a)
-    assert services.route_case(make_case(citizen, topic_a).pk) is None
+    assert routing.route_case(make_case(citizen, topic_a).pk) is None
 
 
 def test_topic_without_skill_goes_to_any_agent_of_the_service(citizen, service_a, agent_a):
     topic = Topic.objects.create(slug="divers", title="Divers", service=service_a)
     agent_a.agent_profile.skills.clear()
     set_available(agent_a)
-    assert services.route_case(make_case(citizen, topic).pk) == agent_a.pk
+    assert routing.route_case(make_case(citizen, topic).pk) == agent_a.pk
 
 
 def test_supervisor_is_never_routed_to(citizen, topic_a, supervisor, skill_a):
     supervisor.agent_profile.skills.add(skill_a)
     AgentPresence.objects.create(user=supervisor, status=AgentPresence.Status.AVAILABLE)
-    assert services.route_case(make_case(citizen, topic_a).pk) is None
+    assert routing.route_case(make_case(citizen, topic_a).pk) is None
 
 
 def test_longest_idle_agent_is_chosen(citizen, topic_a, agent_a, agent_a2):
@@ -77,46 +78,46 @@ def test_longest_idle_agent_is_chosen(citizen, topic_a, agent_a, agent_a2):
     AgentPresence.objects.filter(pk=pa.pk).update(idle_since=now - timedelta(minutes=1))
     AgentPresence.objects.filter(pk=pb.pk).update(idle_since=now - timedelta(minutes=10))
     first = make_case(citizen, topic_a)
-    assert services.route_case(first.pk) == agent_a2.pk
+    assert routing.route_case(first.pk) == agent_a2.pk
     # The assignment resets agent_a2's idle clock: agent_a is next.
-    assert services.route_case(make_case(citizen, topic_a).pk) == agent_a.pk
+    assert routing.route_case(make_case(citizen, topic_a).pk) == agent_a.pk
 
 
 def test_capacity_is_never_exceeded_per_channel(citizen, topic_a, agent_a):
     set_available(agent_a, chat=2, web=1)
     chats = [make_case(citizen, topic_a, channel="chat") for _ in range(3)]
-    assert [services.route_case(c.pk) for c in chats] == [agent_a.pk, agent_a.pk, None]
+    assert [routing.route_case(c.pk) for c in chats] == [agent_a.pk, agent_a.pk, None]
     web = [make_case(citizen, topic_a, channel="web") for _ in range(2)]
-    assert [services.route_case(c.pk) for c in web] == [agent_a.pk, None]
-    assert services.free_capacity(agent_a.pk, "chat") == 0
-    assert services.free_capacity(agent_a.pk, "web") == 0
-    assert services.free_capacity(agent_a.pk, "phone") == 1
+    assert [routing.route_case(c.pk) for c in web] == [agent_a.pk, None]
+    assert routing.free_capacity(agent_a.pk, "chat") == 0
+    assert routing.free_capacity(agent_a.pk, "web") == 0
+    assert routing.free_capacity(agent_a.pk, "phone") == 1
 
 
 def test_callback_counts_on_phone_capacity(citizen, topic_a, agent_a):
     set_available(agent_a, phone=1)
-    assert services.free_capacity(agent_a.pk, "callback") == 1
+    assert routing.free_capacity(agent_a.pk, "callback") == 1
     case = make_case(citizen, topic_a, channel="phone")
-    services.take_case(agent_a, case)
-    assert services.free_capacity(agent_a.pk, "callback") == 0
+    routing.take_case(agent_a, case)
+    assert routing.free_capacity(agent_a.pk, "callback") == 0
 
 
 def test_waiting_on_citizen_does_not_count_in_load(citizen, topic_a, agent_a):
     set_available(agent_a, web=1)
     case = make_case(citizen, topic_a)
-    services.route_case(case.pk)
+    routing.route_case(case.pk)
     case.refresh_from_db()
     change_status(case, Case.Status.WAITING_CITIZEN, actor=agent_a)
-    assert services.free_capacity(agent_a.pk, "web") == 1
+    assert routing.free_capacity(agent_a.pk, "web") == 1
 
 
 def test_route_case_is_idempotent(citizen, topic_a, agent_a, agent_a2):
     set_available(agent_a)
     set_available(agent_a2)
     case = make_case(citizen, topic_a)
-    first = services.route_case(case.pk)
+    first = routing.route_case(case.pk)
     assert first is not None
-    assert services.route_case(case.pk) is None
+    assert routing.route_case(case.pk) is None
     assert case.events.filter(type=Event.Type.ASSIGNMENT).count() == 1
 
 
@@ -136,7 +137,7 @@ def test_assignment_notifies_after_commit(
     try:
         case = make_case(citizen, topic_a, channel="chat")
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            services.route_case(case.pk)
+            routing.route_case(case.pk)
         assert seen == []
         for callback in callbacks:
             callback()
@@ -179,9 +180,9 @@ def test_assign_next_prefers_chat_then_phone_then_web(citizen, topic_a, agent_a)
         slot_end=timezone.now() + timedelta(minutes=29),
     )
     set_available(agent_a)
-    assert services.assign_next(agent_a) == chat
-    assert services.assign_next(agent_a) == phone
-    assert services.assign_next(agent_a) == web
+    assert routing.assign_next(agent_a) == chat
+    assert routing.assign_next(agent_a) == phone
+    assert routing.assign_next(agent_a) == web
 
 
 def test_future_callback_is_not_routed_before_its_slot(citizen, topic_a, agent_a):
@@ -195,9 +196,9 @@ def test_future_callback_is_not_routed_before_its_slot(citizen, topic_a, agent_a
         slot_end=timezone.now() + timedelta(hours=2, minutes=30),
     )
     set_available(agent_a)
-    assert services.route_case(case.pk) is None
-    assert services.assign_next(agent_a) is None
-    assert case not in services.queued_cases()
+    assert routing.route_case(case.pk) is None
+    assert routing.assign_next(agent_a) is None
+    assert case not in routing.queued_cases()
 
 
 def test_queue_order_fragile_then_deadline_then_arrival(citizen, topic_a, agent_a):
@@ -209,7 +210,7 @@ def test_queue_order_fragile_then_deadline_then_arrival(citizen, topic_a, agent_
     Case.objects.filter(pk=urgent.pk).update(sla_deadline=now + timedelta(hours=1))
     Case.objects.filter(pk=fragile.pk).update(sla_deadline=now + timedelta(days=3))
     set_available(agent_a)
-    order = [services.assign_next(agent_a).pk for _ in range(3)]
+    order = [routing.assign_next(agent_a).pk for _ in range(3)]
     assert order == [fragile.pk, urgent.pk, late.pk]
 
 
@@ -218,25 +219,25 @@ def test_assign_next_does_nothing_for_paused_agent(citizen, topic_a, agent_a):
     presence = set_available(agent_a)
     presence.status = AgentPresence.Status.PAUSED
     presence.save()
-    assert services.assign_next(agent_a) is None
+    assert routing.assign_next(agent_a) is None
 
 
 def test_take_case_refuses_a_case_already_taken(citizen, topic_a, agent_a, agent_a2):
     case = make_case(citizen, topic_a)
     stale = Case.objects.get(pk=case.pk)
-    services.take_case(agent_a2, case)
+    routing.take_case(agent_a2, case)
     with pytest.raises(ValidationError) as exc:
-        services.take_case(agent_a, stale)
+        routing.take_case(agent_a, stale)
     assert exc.value.messages == ["Cette demande vient d'être prise par un autre agent."]
     assert Case.objects.get(pk=case.pk).assigned_to == agent_a2
 
 
 def test_take_case_refuses_above_capacity(citizen, topic_a, agent_a):
     set_available(agent_a, chat=1)
-    services.take_case(agent_a, make_case(citizen, topic_a, channel="chat"))
+    routing.take_case(agent_a, make_case(citizen, topic_a, channel="chat"))
     second = make_case(citizen, topic_a, channel="chat")
     with pytest.raises(ValidationError) as exc:
-        services.take_case(agent_a, second)
+        routing.take_case(agent_a, second)
     assert exc.value.code == "capacity"
     assert "Capacité atteinte" in exc.value.messages[0]
     assert Case.objects.get(pk=second.pk).assigned_to is None
@@ -245,40 +246,40 @@ def test_take_case_refuses_above_capacity(citizen, topic_a, agent_a):
 def test_take_case_of_another_service_is_refused(citizen2, topic_b, agent_a):
     case = make_case(citizen2, topic_b)
     with pytest.raises(ValidationError):
-        services.take_case(agent_a, case)
+        routing.take_case(agent_a, case)
 
 
 def test_release_case_puts_it_back_and_routes_elsewhere(
     citizen, topic_a, agent_a, agent_a2, django_capture_on_commit_callbacks
 ):
     case = make_case(citizen, topic_a)
-    services.take_case(agent_a, case)
+    routing.take_case(agent_a, case)
     set_available(agent_a)
     set_available(agent_a2)
     with django_capture_on_commit_callbacks(execute=True):
-        services.release_case(agent_a, case)
+        routing.release_case(agent_a, case)
     case.refresh_from_db()
     assert case.assigned_to == agent_a2  # the releasing agent is excluded
 
 
 def test_release_by_non_owner_is_refused(citizen, topic_a, agent_a, agent_a2):
     case = make_case(citizen, topic_a)
-    services.take_case(agent_a, case)
+    routing.take_case(agent_a, case)
     with pytest.raises(ValidationError, match="ne vous est pas attribuée"):
-        services.release_case(agent_a2, case)
+        routing.release_case(agent_a2, case)
 
 
 def test_supervisor_reassigns_with_capacity_checked(
     citizen, topic_a, agent_a, agent_a2, supervisor
 ):
     case = make_case(citizen, topic_a, channel="chat")
-    services.take_case(agent_a, case)
+    routing.take_case(agent_a, case)
     set_available(agent_a2, chat=0)
     with pytest.raises(ValidationError) as exc:
-        services.assign_case(case, agent_a2, by=supervisor)
+        routing.assign_case(case, agent_a2, by=supervisor)
     assert exc.value.code == "capacity"
     set_available(agent_a2, chat=1)
-    services.assign_case(case, agent_a2, by=supervisor)
+    routing.assign_case(case, agent_a2, by=supervisor)
     case.refresh_from_db()
     assert case.assigned_to == agent_a2
     event = case.events.filter(type=Event.Type.ASSIGNMENT).last()
@@ -289,54 +290,54 @@ def test_supervisor_reassigns_with_capacity_checked(
 def test_reassign_to_agent_of_other_service_is_refused(citizen, topic_a, agent_b, supervisor):
     case = make_case(citizen, topic_a)
     with pytest.raises(ValidationError, match="n'appartient pas au service"):
-        services.assign_case(case, agent_b, by=supervisor)
+        routing.assign_case(case, agent_b, by=supervisor)
 
 
 def test_agent_cannot_reassign(citizen, topic_a, agent_a, agent_a2):
     case = make_case(citizen, topic_a)
     with pytest.raises(ValidationError, match="ne supervisez pas"):
-        services.assign_case(case, agent_a2, by=agent_a)
+        routing.assign_case(case, agent_a2, by=agent_a)
 
 
 def test_requeue_at_head_goes_before_older_cases(citizen, topic_a, agent_a, agent_a2):
     older = make_case(citizen, topic_a, channel="chat")
     dropped = make_case(citizen, topic_a, channel="chat")
-    services.take_case(agent_a2, dropped)
+    routing.take_case(agent_a2, dropped)
     Case.objects.filter(pk=dropped.pk).update(created_at=timezone.now())
     dropped.refresh_from_db()
-    assert services.requeue_case(dropped, head=True) is True
-    assert services.queue_position(dropped)[0] == 1
-    assert services.queue_position(older)[0] == 2
+    assert routing.requeue_case(dropped, head=True) is True
+    assert routing.queue_position(dropped)[0] == 1
+    assert routing.queue_position(older)[0] == 2
     set_available(agent_a)
-    assert services.assign_next(agent_a) == dropped
+    assert routing.assign_next(agent_a) == dropped
 
 
 def test_queue_position_and_wait_estimate(citizen, topic_a, agent_a):
     first = make_case(citizen, topic_a, channel="chat")
     second = make_case(citizen, topic_a, channel="chat")
     web = make_case(citizen, topic_a, channel="web")
-    assert services.queue_position(second) == (2, None)  # nobody available: no estimate
+    assert routing.queue_position(second) == (2, None)  # nobody available: no estimate
     set_available(agent_a, chat=2)
-    position, wait = services.queue_position(second)
+    position, wait = routing.queue_position(second)
     assert position == 2
     assert wait == 300  # 2 / 2 slots x 300 s default handling time
-    assert services.queue_position(web)[0] == 1  # separate queue per channel group
-    services.take_case(agent_a, first)
-    assert services.queue_position(first) == (0, 0)
-    assert services.queue_position(second)[0] == 1
+    assert routing.queue_position(web)[0] == 1  # separate queue per channel group
+    routing.take_case(agent_a, first)
+    assert routing.queue_position(first) == (0, 0)
+    assert routing.queue_position(second)[0] == 1
 
 
 def test_fragility_flag_moves_case_ahead(citizen, topic_a, agent_a, agent_b):
     first = make_case(citizen, topic_a)
     second = make_case(citizen, topic_a)
-    assert services.queue_position(second)[0] == 2
-    assert services.mark_fragile(second, by=agent_a) is True
-    assert services.mark_fragile(second, by=agent_a) is False  # unchanged: no second note
-    assert services.queue_position(second)[0] == 1
-    assert services.queue_position(first)[0] == 2
+    assert routing.queue_position(second)[0] == 2
+    assert routing.mark_fragile(second, by=agent_a) is True
+    assert routing.mark_fragile(second, by=agent_a) is False  # unchanged: no second note
+    assert routing.queue_position(second)[0] == 1
+    assert routing.queue_position(first)[0] == 2
     assert second.events.filter(type="note", internal=True).count() == 1
     with pytest.raises(ValidationError):
-        services.mark_fragile(first, by=agent_b)
+        routing.mark_fragile(first, by=agent_b)
 
 
 def test_demo_loading_sets_hours_presence_and_deadlines(citizen, topic_a, agent_a):
@@ -362,11 +363,11 @@ def test_a_limited_pass_serves_groups_in_order_and_passes_on_an_empty_share(
     chat = make_case(citizen, topic_a, channel="chat")
     web = [make_case(citizen, topic_a, channel="web") for _ in range(5)]
     set_available(agent_a, chat=2, phone=1, web=10)
-    assigned = services.assign_available(agent_a, limit=4)
+    assigned = routing.assign_available(agent_a, limit=4)
     assert assigned == [chat, web[0], web[1], web[2]]
-    assert services.agent_loads(agent_a.pk) == {"chat": 1, "phone": 0, "web": 3}
+    assert routing.agent_loads(agent_a.pk) == {"chat": 1, "phone": 0, "web": 3}
     # Without a limit: every free slot that has work.
-    assert services.assign_available(agent_a) == [web[3], web[4]]
+    assert routing.assign_available(agent_a) == [web[3], web[4]]
 
 
 def test_assign_agent_hands_out_passes_that_agents_share(
@@ -377,8 +378,8 @@ def test_assign_agent_hands_out_passes_that_agents_share(
     from routing import tasks
 
     queued = []
-    monkeypatch.setattr(services, "queue_task_now", lambda name, *args: queued.append(args[0]))
-    batch = services.FILL_BATCH
+    monkeypatch.setattr(engine, "queue_task_now", lambda name, *args: queued.append(args[0]))
+    batch = routing.FILL_BATCH
     web = [make_case(citizen, topic_a, channel="web") for _ in range(3 * batch)]
     set_available(agent_a, chat=0, phone=0, web=10)
     set_available(agent_a2, chat=0, phone=0, web=10)
@@ -401,3 +402,12 @@ def test_assign_agent_hands_out_passes_that_agents_share(
     assert tasks.assign_agent(agent_a.pk) == 0
     assert queued == [agent_a.pk]
     assert Case.objects.filter(status=Case.Status.NEW).count() == 0
+
+
+def test_claim_literals_accept_code_constants_only():
+    """Statuses and channels are written into the claim's text: code constants only."""
+    assert engine_pg._literals([Case.Status.NEW, "in_progress"]) == "('new', 'in_progress')"
+    assert engine_pg._literal(Case.Status.NEW) == "'new'"
+    for bad in (["x' OR '1'='1"], ["Nouveau"], ["a b"], []):
+        with pytest.raises(ValueError):
+            engine_pg._literals(bad)

@@ -7,8 +7,8 @@ import holidays
 import pytest
 from django.utils import translation
 
+import routing
 from contactcenter.models import Service
-from routing import services
 from routing.calendar import (
     HOLIDAY_SUBDIVISIONS,
     ServiceCalendar,
@@ -123,12 +123,12 @@ def test_callback_slots_skip_the_services_holiday(service_a, topic_a, agent_a, o
     service_a.holiday_zone = Service.HolidayZone.GUADELOUPE
     service_a.save()
     # Wednesday 26 May 2027, evening: next slots on Friday 28 (27 May is a holiday there).
-    slots = services.callback_slots(topic_a, now=paris(2027, 5, 26, 18))
+    slots = routing.callback_slots(topic_a, now=paris(2027, 5, 26, 18))
     assert slots[0].start == paris(2027, 5, 28, 8, 30)
     assert all(slot.start.date() != date(2027, 5, 27) for slot in slots)
     service_a.holiday_zone = Service.HolidayZone.METROPOLE
     service_a.save()
-    slots = services.callback_slots(topic_a, now=paris(2027, 5, 26, 18))
+    slots = routing.callback_slots(topic_a, now=paris(2027, 5, 26, 18))
     assert slots[0].start == paris(2027, 5, 27, 8, 30)
 
 

@@ -6,22 +6,23 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+import routing
 from contactcenter.models import Case
-from routing import services, tasks
+from routing import tasks
 from routing.models import AgentPresence
 
 from .conftest import make_case, set_available
 
 
 def test_set_status_accepts_french_labels_and_codes(agent_a):
-    assert services.set_status(agent_a, "disponible").status == "available"
-    assert services.set_status(agent_a, "En pause").status == "paused"
-    assert services.set_status(agent_a, "offline").status == "offline"
+    assert routing.set_status(agent_a, "disponible").status == "available"
+    assert routing.set_status(agent_a, "En pause").status == "paused"
+    assert routing.set_status(agent_a, "offline").status == "offline"
 
 
 def test_unknown_status_is_refused_precisely(agent_a):
     with pytest.raises(ValidationError) as exc:
-        services.set_status(agent_a, "occupé")
+        routing.set_status(agent_a, "occupé")
     assert exc.value.message_dict["status"] == [
         "Statut inconnu : choisissez disponible, en pause ou hors ligne."
     ]
@@ -29,12 +30,12 @@ def test_unknown_status_is_refused_precisely(agent_a):
 
 def test_citizen_has_no_presence(citizen):
     with pytest.raises(ValidationError):
-        services.set_status(citizen, "available")
+        routing.set_status(citizen, "available")
 
 
 def test_supervisor_of_other_service_cannot_change_status(agent_b, supervisor):
     with pytest.raises(ValidationError, match="ne supervisez pas"):
-        services.set_status(agent_b, "paused", by=supervisor)
+        routing.set_status(agent_b, "paused", by=supervisor)
 
 
 def test_becoming_available_pulls_waiting_work(
@@ -42,7 +43,7 @@ def test_becoming_available_pulls_waiting_work(
 ):
     case = make_case(citizen, topic_a)
     with django_capture_on_commit_callbacks(execute=True):
-        services.set_status(agent_a, "available")
+        routing.set_status(agent_a, "available")
     case.refresh_from_db()
     assert case.assigned_to == agent_a
 
@@ -51,13 +52,13 @@ def test_sixty_seconds_without_heartbeat_means_offline(agent_a):
     presence = set_available(agent_a)
     now = timezone.now()
     AgentPresence.objects.filter(pk=presence.pk).update(last_heartbeat=now - timedelta(seconds=59))
-    assert services.sweep_presence(now) == []
+    assert routing.sweep_presence(now) == []
     AgentPresence.objects.filter(pk=presence.pk).update(last_heartbeat=now - timedelta(seconds=61))
-    assert services.sweep_presence(now) == [agent_a.pk]
+    assert routing.sweep_presence(now) == [agent_a.pk]
     presence.refresh_from_db()
     assert presence.status == AgentPresence.Status.OFFLINE
     assert presence.auto_offline is True and presence.resume_status == "available"
-    assert services.sweep_presence(now) == []  # idempotent
+    assert routing.sweep_presence(now) == []  # idempotent
 
 
 def test_heartbeat_after_timeout_restores_previous_status(agent_a):
@@ -65,16 +66,16 @@ def test_heartbeat_after_timeout_restores_previous_status(agent_a):
     AgentPresence.objects.filter(pk=presence.pk).update(
         last_heartbeat=timezone.now() - timedelta(minutes=5)
     )
-    services.sweep_presence()
-    services.heartbeat(agent_a.pk)
+    routing.sweep_presence()
+    routing.heartbeat(agent_a.pk)
     presence.refresh_from_db()
     assert presence.status == AgentPresence.Status.AVAILABLE
     assert presence.auto_offline is False
 
 
 def test_heartbeat_does_not_bring_back_an_agent_who_chose_offline(agent_a):
-    services.set_status(agent_a, "offline")
-    services.heartbeat(agent_a.pk)
+    routing.set_status(agent_a, "offline")
+    routing.heartbeat(agent_a.pk)
     assert AgentPresence.objects.get(pk=agent_a.pk).status == "offline"
 
 
@@ -85,42 +86,42 @@ def test_chats_of_dropped_agent_go_back_at_head_after_grace(
     waiting = make_case(citizen, topic_a, channel="chat")
     chat = make_case(citizen, topic_a, channel="chat")
     web = make_case(citizen, topic_a, channel="web")
-    services.take_case(agent_a, chat)
-    services.take_case(agent_a, web)
+    routing.take_case(agent_a, chat)
+    routing.take_case(agent_a, web)
     offline_at = timezone.now()
     AgentPresence.objects.filter(pk=agent_a.pk).update(
         last_heartbeat=offline_at - timedelta(seconds=61)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.sweep_presence(offline_at)
+        routing.sweep_presence(offline_at)
     # Within the grace period (the eager task ran at once): nothing moved yet.
     chat.refresh_from_db()
     assert chat.assigned_to == agent_a
-    assert services.requeue_offline_contacts(agent_a.pk, offline_at + timedelta(seconds=29)) == []
+    assert routing.requeue_offline_contacts(agent_a.pk, offline_at + timedelta(seconds=29)) == []
     # After 30 s the chat goes back, before the older waiting chat; the web case stays.
     with django_capture_on_commit_callbacks(execute=True):
-        requeued = services.requeue_offline_contacts(agent_a.pk, offline_at + timedelta(seconds=31))
+        requeued = routing.requeue_offline_contacts(agent_a.pk, offline_at + timedelta(seconds=31))
     assert requeued == [chat.pk]
     chat.refresh_from_db()
     web.refresh_from_db()
     assert chat.assigned_to is None and chat.status == Case.Status.NEW
-    assert chat.priority == services.HEAD_PRIORITY
+    assert chat.priority == routing.HEAD_PRIORITY
     assert web.assigned_to == agent_a
-    assert services.queue_position(chat)[0] == 1
-    assert services.queue_position(waiting)[0] == 2
+    assert routing.queue_position(chat)[0] == 1
+    assert routing.queue_position(waiting)[0] == 2
 
 
 def test_agent_back_within_grace_keeps_chats(citizen, topic_a, agent_a):
     set_available(agent_a)
     chat = make_case(citizen, topic_a, channel="chat")
-    services.take_case(agent_a, chat)
+    routing.take_case(agent_a, chat)
     offline_at = timezone.now() - timedelta(seconds=20)
     AgentPresence.objects.filter(pk=agent_a.pk).update(
         last_heartbeat=offline_at - timedelta(seconds=61)
     )
-    services.sweep_presence(offline_at)
-    services.heartbeat(agent_a.pk)  # back before the 30 s grace ends
-    assert services.requeue_offline_contacts(agent_a.pk) == []
+    routing.sweep_presence(offline_at)
+    routing.heartbeat(agent_a.pk)  # back before the 30 s grace ends
+    assert routing.requeue_offline_contacts(agent_a.pk) == []
     chat.refresh_from_db()
     assert chat.assigned_to == agent_a
 
@@ -128,7 +129,7 @@ def test_agent_back_within_grace_keeps_chats(citizen, topic_a, agent_a):
 def test_beat_sweep_requeues_chats_missed_by_the_countdown_task(citizen, topic_a, agent_a):
     set_available(agent_a)
     chat = make_case(citizen, topic_a, channel="chat")
-    services.take_case(agent_a, chat)
+    routing.take_case(agent_a, chat)
     AgentPresence.objects.filter(pk=agent_a.pk).update(
         status="offline", status_since=timezone.now() - timedelta(minutes=2)
     )
@@ -139,24 +140,24 @@ def test_beat_sweep_requeues_chats_missed_by_the_countdown_task(citizen, topic_a
 def test_explicit_offline_also_requeues_chats(citizen, topic_a, agent_a):
     set_available(agent_a)
     chat = make_case(citizen, topic_a, channel="chat")
-    services.take_case(agent_a, chat)
-    services.set_status(agent_a, "hors ligne")
+    routing.take_case(agent_a, chat)
+    routing.set_status(agent_a, "hors ligne")
     later = timezone.now() + timedelta(seconds=31)
-    assert services.requeue_offline_contacts(agent_a.pk, later) == [chat.pk]
+    assert routing.requeue_offline_contacts(agent_a.pk, later) == [chat.pk]
 
 
 def test_busy_is_derived_from_live_contacts(citizen, topic_a, agent_a):
     presence = set_available(agent_a, chat=2)
-    assert services.effective_status(presence) == "available"
-    services.take_case(agent_a, make_case(citizen, topic_a, channel="chat"))
-    assert services.effective_status(presence) == "busy"
+    assert routing.effective_status(presence) == "available"
+    routing.take_case(agent_a, make_case(citizen, topic_a, channel="chat"))
+    assert routing.effective_status(presence) == "busy"
 
 
 def test_capacity_edit_bounds(agent_a, supervisor):
-    presence = services.set_capacity(agent_a, by=supervisor, chat=3, phone=0, web=50)
+    presence = routing.set_capacity(agent_a, by=supervisor, chat=3, phone=0, web=50)
     assert (presence.capacity_chat, presence.capacity_phone, presence.capacity_web) == (3, 0, 50)
     with pytest.raises(ValidationError) as exc:
-        services.set_capacity(agent_a, by=supervisor, chat=11, phone=-1, web=51)
+        routing.set_capacity(agent_a, by=supervisor, chat=11, phone=-1, web=51)
     errors = exc.value.message_dict
     assert errors["capacity_chat"] == ["La capacité tchat doit être comprise entre 0 et 10."]
     assert errors["capacity_phone"] == [
@@ -169,11 +170,11 @@ def test_capacity_edit_bounds(agent_a, supervisor):
 
 def test_agent_cannot_edit_own_capacity(agent_a):
     with pytest.raises(ValidationError, match="Seul un superviseur"):
-        services.set_capacity(agent_a, by=agent_a, chat=5)
+        routing.set_capacity(agent_a, by=agent_a, chat=5)
 
 
 def test_default_capacities(agent_a):
-    presence = services.get_presence(agent_a)
+    presence = routing.get_presence(agent_a)
     assert (presence.capacity_chat, presence.capacity_phone, presence.capacity_web) == (2, 1, 15)
     assert presence.status == "offline"
 
@@ -184,14 +185,14 @@ def test_embedded_mode_runs_sweeps_at_most_every_15_seconds(agent_a, settings):
     AgentPresence.objects.filter(pk=presence.pk).update(
         last_heartbeat=timezone.now() - timedelta(minutes=5)
     )
-    assert services.run_sweeps_if_due() is True
+    assert routing.run_sweeps_if_due() is True
     assert AgentPresence.objects.get(pk=agent_a.pk).status == "offline"
-    assert services.run_sweeps_if_due() is False
+    assert routing.run_sweeps_if_due() is False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     from django.core.cache import cache
 
     cache.clear()
-    assert services.run_sweeps_if_due() is False
+    assert routing.run_sweeps_if_due() is False
 
 
 def test_routing_sweep_command(agent_a, citizen, topic_a):

@@ -4,8 +4,8 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 
+import routing
 from contactcenter.models import Case
-from routing import services
 from routing.models import AgentPresence
 
 from .conftest import make_case, set_available
@@ -76,7 +76,7 @@ def test_supervision_shows_queues_and_agents(
     make_case(citizen, topic_a, channel="chat")
     make_case(citizen2, topic_b)
     presence = set_available(agent_a, chat=1)
-    services.take_case(agent_a, make_case(citizen, topic_a, channel="chat"))
+    routing.take_case(agent_a, make_case(citizen, topic_a, channel="chat"))
     response = client_as(supervisor).get("/supervision/")
     html = response.content.decode()
     context = response.context
@@ -149,7 +149,7 @@ def test_reassign_page_and_post(
 
     other = make_staff("agent.c@guichet.example.fr", "agent", [service_a], [skill_a], first="Chloé")
     case = make_case(citizen, topic_a)
-    services.take_case(agent_a, case)
+    routing.take_case(agent_a, case)
     client = client_as(supervisor)
     page = client.get(f"/supervision/demandes/{case.pk}/reattribuer/")
     assert page.status_code == 200
@@ -211,14 +211,14 @@ def test_live_view_counts_breaches_and_at_risk(supervisor, citizen, topic_a):
         created_at=now - timedelta(hours=10), sla_deadline=now + timedelta(hours=1)
     )
     Case.objects.filter(pk=fine.pk).update(sla_deadline=now + timedelta(days=2))
-    queue = services.live_view(supervisor, now)["queues"][0]
+    queue = routing.live_view(supervisor, now)["queues"][0]
     assert (queue.waiting, queue.breached, queue.at_risk) == (3, 1, 1)
 
 
 def test_supervisor_sets_skills_and_unknown_skill_is_refused(
     client_as, supervisor, agent_a, topic_a, skill_a, skill_b
 ):
-    from routing import services as routing
+    import routing
 
     client = client_as(supervisor)
     response = client.post(
@@ -255,7 +255,7 @@ def test_live_view_counts_waiting_contacts_and_oldest_wait_per_queue(supervisor,
             case = make_case(citizen, topic_a)
             Case.objects.filter(pk=case.pk).update(created_at=now - timedelta(minutes=i + 1))
         with CaptureQueriesContext(connection) as queries:
-            view = services.live_view(supervisor, now=now)
+            view = routing.live_view(supervisor, now=now)
         row = next(q for q in view["queues"] if q.service == topic_a.service)
         return row, len(queries)
 

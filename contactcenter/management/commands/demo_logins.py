@@ -30,6 +30,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Identifiants (mot de passe commun : {demo.DEMO_PASSWORD})")
         for role, email, detail in demo.credentials():
             self.stdout.write(f"  {role:<15} {email:<38} {detail}")
+        self.stdout.write(
+            "Double authentification du personnel (agents, superviseurs, administrateur) : "
+            f"clé TOTP {demo.DEMO_TOTP_KEY} à ajouter dans une application d'authentification, "
+            f"ou un code de secours (un seul usage par compte) : "
+            f"{' '.join(demo.DEMO_RECOVERY_CODES)}"
+        )
         self.stdout.write("")
         self.stdout.write(f"Ouvrez {url}")
 

@@ -1,0 +1,230 @@
+"""Local accounts: sign-up with a verified address, e-mail change, deletion.
+
+Links sent by e-mail are signed with ``SECRET_KEY`` (``django.core.signing``, one salt per use)
+and expire after ``ACCOUNT_VERIFICATION_MAX_AGE`` seconds. A link acts on the state it was made
+for only: the verification link once the account waits for it, the e-mail change link while the
+account still has the address it was asked from. No answer tells whether an address has an
+account: the person who owns the address learns it by e-mail.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from contactcenter.exceptions import InvalidState, NotAllowed
+from contactcenter.models import User
+
+from .mail import send_account_mail
+from .models import PendingVerification
+
+logger = logging.getLogger("accounts")
+
+SIGNUP_SALT = "accounts.signup"
+EMAIL_CHANGE_SALT = "accounts.email-change"
+
+
+class LinkInvalid(Exception):
+    """A link that was tampered with, was made for another state, or belongs to someone else."""
+
+
+class LinkExpired(LinkInvalid):
+    """A genuine link, too old."""
+
+
+def _load(token: str, salt: str) -> dict:
+    try:
+        data = signing.loads(token, salt=salt, max_age=settings.ACCOUNT_VERIFICATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise LinkExpired from None
+    except signing.BadSignature:
+        raise LinkInvalid from None
+    if not isinstance(data, dict):
+        raise LinkInvalid
+    return data
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+# --- Sign-up and verification -----------------------------------------------------------------
+
+
+def verification_link(user: User) -> str:
+    token = signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=SIGNUP_SALT)
+    return _absolute(reverse("accounts:verify", args=[token]))
+
+
+def _send_verification(user: User) -> None:
+    send_account_mail(
+        user.email,
+        "verify",
+        {
+            "user": user,
+            "link": verification_link(user),
+            "hours": settings.ACCOUNT_VERIFICATION_MAX_AGE // 3600,
+        },
+    )
+
+
+@transaction.atomic
+def sign_up(*, email: str, password: str, first_name: str, last_name: str) -> User | None:
+    """Create an inactive citizen account and send the verification link; returns it.
+
+    The address already has an account: nothing is created (None) and its owner gets the
+    verification link again (account still waiting) or a notice that someone tried to sign up
+    with it. The caller shows the same page in every case."""
+    email = User.objects.normalize_email(email).strip()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        user = User(
+            username=email,
+            email=email,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            role=User.Role.CITIZEN,
+            is_active=False,
+        )
+        user.set_password(password)
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # the same address signed up at the same time
+            existing = User.objects.filter(email__iexact=email).first()
+        else:
+            PendingVerification.objects.create(user=user)
+            _send_verification(user)
+            return user
+    if existing is not None:
+        if PendingVerification.objects.filter(user=existing).exists():
+            _send_verification(existing)
+        else:
+            send_account_mail(
+                existing.email, "signup_existing", {"user": existing, "login": reverse("login")}
+            )
+    return None
+
+
+def resend_verification(email: str) -> None:
+    """Send the link again to an account waiting for it; nothing for any other address."""
+    pending = (
+        PendingVerification.objects.select_related("user")
+        .filter(user__email__iexact=email.strip())
+        .first()
+    )
+    if pending is not None:
+        _send_verification(pending.user)
+
+
+@transaction.atomic
+def verify_email(token: str) -> User:
+    """Activate the account of a verification link. A link already used (account active with
+    this address) verifies nothing more and returns the user; LinkInvalid/LinkExpired otherwise."""
+    data = _load(token, SIGNUP_SALT)
+    pk = data.get("u")
+    user = User.objects.select_for_update().filter(pk=pk).first() if isinstance(pk, int) else None
+    if user is None or user.email.lower() != data.get("e"):
+        raise LinkInvalid
+    deleted, _ = PendingVerification.objects.filter(user=user).delete()
+    if deleted:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    elif not user.is_active:  # deactivated by an administrator: a link does not reactivate
+        raise LinkInvalid
+    return user
+
+
+# --- E-mail change ----------------------------------------------------------------------------
+
+
+def request_email_change(user: User, new_email: str) -> None:
+    """Send a confirmation link to the new address; the account keeps its address until the
+    link is opened. An address already used by another account gets a notice instead."""
+    new_email = User.objects.normalize_email(new_email).strip()
+    if new_email.lower() == user.email.lower():
+        raise InvalidState("C'est déjà l'adresse de votre compte.")
+    if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+        send_account_mail(new_email, "email_taken", {"login": reverse("login")})
+        return
+    token = signing.dumps(
+        {"u": user.pk, "old": user.email.lower(), "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    send_account_mail(
+        new_email,
+        "email_change",
+        {
+            "user": user,
+            "link": _absolute(reverse("accounts:email_confirm", args=[token])),
+            "hours": settings.ACCOUNT_VERIFICATION_MAX_AGE // 3600,
+        },
+    )
+
+
+@transaction.atomic
+def confirm_email_change(user: User, token: str) -> str:
+    """Give ``user`` the address of the link (theirs, made from their current address); tells
+    the former address. Returns the new address."""
+    data = _load(token, EMAIL_CHANGE_SALT)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if data.get("u") != user.pk or data.get("old") != user.email.lower() or not data.get("new"):
+        raise LinkInvalid
+    old, new = user.email, data["new"]
+    if User.objects.filter(email__iexact=new).exclude(pk=user.pk).exists():
+        raise InvalidState("Cette adresse est déjà celle d'un autre compte.")
+    user.email = user.username = new
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "username"])
+    except IntegrityError:
+        raise InvalidState("Cette adresse est déjà celle d'un autre compte.") from None
+    send_account_mail(old, "email_changed", {"user": user, "new": new})
+    return new
+
+
+# --- Deletion ---------------------------------------------------------------------------------
+
+
+def deleted_email(user: User) -> str:
+    return f"compte-supprime-{user.pk}@invalid"
+
+
+@transaction.atomic
+def delete_account(user: User) -> bool:
+    """Delete a citizen's account. Returns True when the row itself is gone (no case, message
+    or log refers to it), False when it is kept without identity: requests, messages and their
+    attachments, chats and the audit log stay for the legal retention period, attached to an
+    account with no name, address, telephone or tax/social number, no password and inactive."""
+    if not user.is_citizen:
+        raise NotAllowed("Les comptes du personnel sont supprimés par un administrateur.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    try:
+        with transaction.atomic():
+            user.delete()
+        return True
+    except ProtectedError:
+        pass
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    PendingVerification.objects.filter(user=user).delete()
+    user.email = user.username = deleted_email(user)
+    user.first_name = user.last_name = ""
+    user.mobile_phone = user.tax_number = user.social_number = ""
+    user.notify_email = user.notify_sms = False
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
+    return False
+
+
+def validate_new_password(password: str, **attributes) -> None:
+    """The password rules (AUTH_PASSWORD_VALIDATORS) against the person being created."""
+    validate_password(password, user=User(**attributes))

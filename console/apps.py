@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsoleConfig(AppConfig):
+    name = "console"
+    verbose_name = _("Console des agents et tableau de bord")
+
+    def ready(self):
+        # kpis: counts logins for the dashboard (a user_logged_in receiver).
+        from . import kpis  # noqa: F401

@@ -1,0 +1,28 @@
+"""Agent console ("e-contacts"), mounted at /console/ under the "console" namespace."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("demandes/<str:reference>/", views.case_detail, name="case"),
+    path("demandes/<str:reference>/prendre/", views.take, name="take"),
+    path("demandes/<str:reference>/liberer/", views.release, name="release"),
+    path("demandes/<str:reference>/attribuer/", views.assign, name="assign"),
+    path("demandes/<str:reference>/repondre/", views.reply, name="reply"),
+    path("demandes/<str:reference>/note/", views.note, name="note"),
+    path("demandes/<str:reference>/cloturer/", views.close, name="close"),
+    path("demandes/<str:reference>/rouvrir/", views.reopen, name="reopen"),
+    path("demandes/<str:reference>/reclasser/", views.classify, name="classify"),
+    path("demandes/<str:reference>/transferer/", views.transfer, name="transfer"),
+    path("demandes/<str:reference>/motif/", views.access_reason, name="case_access_reason"),
+    path("contacts/nouveau/", views.contact_search, name="contact_search"),
+    path("contacts/nouveau/<int:citizen_id>/", views.contact_new, name="contact_new"),
+    path("usagers/<int:citizen_id>/", views.citizen_sheet, name="citizen"),
+    path(
+        "usagers/<int:citizen_id>/motif/", views.citizen_access_reason, name="citizen_access_reason"
+    ),
+]
