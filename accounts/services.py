@@ -9,8 +9,6 @@ account: the person who owns the address learns it by e-mail.
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
@@ -25,8 +23,6 @@ from contactcenter.models import User
 
 from .mail import send_account_mail
 from .models import PendingVerification
-
-logger = logging.getLogger("accounts")
 
 SIGNUP_SALT = "accounts.signup"
 EMAIL_CHANGE_SALT = "accounts.email-change"

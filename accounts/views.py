@@ -19,12 +19,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from contactcenter.exceptions import InvalidState
@@ -73,14 +73,6 @@ def home(request):
     )
 
 
-def _safe_next(request, value: str) -> str:
-    if value and url_has_allowed_host_and_scheme(
-        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return value
-    return ""
-
-
 class LoginView(auth_views.LoginView):
     """Password first. A person who needs a second factor (staff, or a citizen who turned it
     on) is not logged in yet: the session keeps a pending login for the code page."""
@@ -94,20 +86,12 @@ class LoginView(auth_views.LoginView):
         return home_url_for(self.request.user)
 
     def form_valid(self, form):
-        user = form.get_user()
-        if not twofactor.required_for(user):
-            return super().form_valid(form)
-        device = twofactor.totp_device(user)
-        if device is not None and twofactor.remembered(self.request, user):
-            response = super().form_valid(form)
-            twofactor.otp_login(self.request, device)
-            return response
-        twofactor.start_pending(
-            self.request, user, _safe_next(self.request, self.get_redirect_url())
+        return twofactor.log_in_or_ask(
+            self.request,
+            form.get_user(),
+            self.get_redirect_url(),
+            lambda: super(LoginView, self).form_valid(form),
         )
-        if device is None:
-            return redirect("accounts:two_factor_enrol")
-        return redirect("accounts:two_factor_verify")
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -359,7 +343,7 @@ def two_factor_enrol(request):
             if pending is not None:
                 redirect_to = twofactor.complete_login(request, pending, confirmed)
             else:
-                twofactor.otp_login(request, confirmed)
+                otp_login(request, confirmed)
                 redirect_to = ""
             request.session[twofactor.CODES_KEY] = {"codes": codes, "next": redirect_to}
             return redirect("accounts:recovery_codes")
