@@ -27,8 +27,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -508,45 +509,33 @@ def post_message(
     body = check_body(body, allow_empty=bool(files))
     client_id = check_client_id(client_id)
     now = timezone.now()
-    if not files and connection.vendor == "postgresql":
-        message = _insert_in_one_statement(conversation_id, sender, kind, body, client_id, now)
-        if message is not None:
-            return Posted(
-                message=message,
-                created=True,
-                payload=message_payload(message, sender=sender, attachments=[]),
-            )
-        # Nothing stored: a duplicate or a refusal. The general path below says which.
     stored_paths: list[tuple[Storage, str]] = []
     try:
         with transaction.atomic():
             if kind == ChatMessage.Kind.CITIZEN:
                 scope = Q(citizen_id=sender.pk, status__in=Conversation.OPEN_STATUSES)
-                clock: dict[str, datetime | None] = {
-                    "idle_since": None,
-                    "inactivity_warned_at": None,
-                }
+                clock: dict[str, Any] = {"idle_since": None, "inactivity_warned_at": None}
             else:
                 scope = Q(
                     agent_id=sender.pk,
                     status=Conversation.Status.ACTIVE,
                     case__assigned_to_id=sender.pk,
                 )
-                clock = {"idle_since": now, "inactivity_warned_at": None}
+                clock = {
+                    "idle_since": now,
+                    "inactivity_warned_at": None,
+                    "answered_at": Coalesce(F("answered_at"), Value(now)),
+                }
+            # The counter update checks the sender's right to write and locks the row until
+            # commit: numbers stay gapless. A resend of a stored client id fails the insert on
+            # the unique (conversation, client_id) constraint, which undoes the whole block.
             updated = Conversation.objects.filter(Q(pk=conversation_id) & scope).update(
                 last_seq=F("last_seq") + 1, **clock
             )
             if updated != 1:
                 raise _refusal(conversation_id, sender, kind)
-            existing = (
-                ChatMessage.objects.filter(conversation_id=conversation_id, client_id=client_id)
-                .select_related("sender")
-                .first()
-            )
-            if existing is not None:
-                raise DuplicateMessage(existing)
-            seq = Conversation.objects.filter(pk=conversation_id).values_list(
-                "last_seq", flat=True
+            seq, answered_at, case_id = Conversation.objects.filter(pk=conversation_id).values_list(
+                "last_seq", "answered_at", "case_id"
             )[0]
             message = ChatMessage.objects.create(
                 conversation_id=conversation_id,
@@ -571,23 +560,17 @@ def post_message(
                 stored_paths.append((attachment.file.storage, attachment.file.name))
                 attachment.save()
                 attachments.append(attachment)
-            if kind == ChatMessage.Kind.AGENT:
-                first = Conversation.objects.filter(
-                    pk=conversation_id, answered_at__isnull=True
-                ).update(answered_at=now)
-                if first:
-                    case = Case.objects.filter(chat__pk=conversation_id).first()
-                    if case is not None:
-                        mark_first_response(case, at=now)
-    except DuplicateMessage:
-        raise
+            if kind == ChatMessage.Kind.AGENT and answered_at == now and case_id is not None:
+                mark_first_response(Case(pk=case_id), at=now)
     except IntegrityError:
         # A concurrent resend won the unique (conversation, client_id) race.
         for storage, path in stored_paths:
             storage.delete(path)
-        existing = ChatMessage.objects.filter(
-            conversation_id=conversation_id, client_id=client_id
-        ).first()
+        existing = (
+            ChatMessage.objects.filter(conversation_id=conversation_id, client_id=client_id)
+            .select_related("sender")
+            .first()
+        )
         if existing is None:
             raise
         raise DuplicateMessage(existing)
@@ -600,81 +583,6 @@ def post_message(
         created=True,
         payload=message_payload(message, sender=sender, attachments=attachments),
     )
-
-
-def _insert_in_one_statement(
-    conversation_id: int, sender: User, kind: str, body: str, client_id: str, now: datetime
-) -> ChatMessage | None:
-    """PostgreSQL hot path of ``post_message``: one statement, one round trip, atomic by itself.
-
-    The counter ``UPDATE`` (with the sender's right to write and the absence of the client id
-    in its ``WHERE``) and the ``INSERT`` of the message run as one statement: the conversation
-    row is locked until it ends, so numbers stay gapless; a concurrent resend that slipped past
-    the ``NOT EXISTS`` hits the unique (conversation, client_id) constraint and the whole
-    statement, counter included, is undone. Returns None when nothing was stored.
-    """
-    conv, msg, case = (
-        connection.ops.quote_name(model._meta.db_table)
-        for model in (Conversation, ChatMessage, Case)
-    )
-    if kind == ChatMessage.Kind.CITIZEN:
-        scope = "c.citizen_id = %(sender)s AND c.status IN ('waiting', 'active')"
-        clock = "idle_since = NULL, inactivity_warned_at = NULL"
-    else:
-        scope = (
-            "c.agent_id = %(sender)s AND c.status = 'active' AND EXISTS (SELECT 1 FROM "  # noqa: S608
-            f"{case} k WHERE k.id = c.case_id AND k.assigned_to_id = %(sender)s)"
-        )
-        clock = (
-            "idle_since = %(now)s, inactivity_warned_at = NULL, "
-            "answered_at = COALESCE(c.answered_at, %(now)s)"
-        )
-    # Only quoted table names and code constants are interpolated; values are parameters.
-    sql = (
-        f"WITH bump AS (UPDATE {conv} c SET last_seq = c.last_seq + 1, {clock} "  # noqa: S608
-        f"WHERE c.id = %(conv)s AND {scope} AND NOT EXISTS (SELECT 1 FROM {msg} m "
-        "WHERE m.conversation_id = %(conv)s AND m.client_id = %(cid)s) "
-        "RETURNING c.last_seq, c.answered_at, c.case_id) "
-        f"INSERT INTO {msg} (conversation_id, seq, client_id, kind, sender_id, body, created_at) "
-        "SELECT %(conv)s, bump.last_seq, %(cid)s, %(kind)s, %(sender)s, %(body)s, %(now)s "
-        "FROM bump RETURNING id, seq, (SELECT answered_at FROM bump), (SELECT case_id FROM bump)"
-    )
-    params: dict[str, int | str | datetime] = {
-        "conv": conversation_id,
-        "sender": sender.pk,
-        "cid": client_id,
-        "kind": kind,
-        "body": body,
-        "now": now,
-    }
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic(), connection.cursor() as cursor:  # savepoint
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
-    except IntegrityError:
-        return None
-    if row is None:
-        return None
-    pk, seq, answered_at, case_id = row
-    if kind == ChatMessage.Kind.AGENT and answered_at == now:
-        mark_first_response(Case(pk=case_id), at=now)
-    message = ChatMessage(
-        pk=pk,
-        conversation_id=conversation_id,
-        seq=seq,
-        client_id=client_id,
-        kind=kind,
-        sender=sender,
-        body=body,
-        created_at=now,
-    )
-    message._state.adding = False
-    return message
 
 
 def post_system_message(conversation: Conversation, notice: str, body: str) -> ChatMessage:

@@ -33,7 +33,6 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -596,8 +595,7 @@ def store_day(day: date, *, force: bool = False) -> int | None:
         return None  # another worker is on it
     try:
         start, end = day_bounds(day)
-        with analytic_queries():
-            rows = compute_rows(start, end)
+        rows = compute_rows(start, end)
         with transaction.atomic():
             DailyKpi.objects.filter(day=day).delete()
             DailyKpi.objects.bulk_create(
@@ -902,22 +900,6 @@ def _scoped(rows, scope: Scope):
     return rows
 
 
-# The stored histograms of a range merged by the database: one row per group and bucket instead
-# of one JSON document per group and day to decode.
-HISTOGRAM_SQL = {
-    "postgresql": (
-        "SELECT d.service_id, d.topic_id, d.channel, j.key, SUM(CAST(j.value AS integer)) "
-        "FROM contactcenter_dailykpi d CROSS JOIN LATERAL jsonb_each_text(d.data) j "
-        "WHERE d.id IN ({ids}) GROUP BY 1, 2, 3, 4"
-    ),
-    "sqlite": (
-        "SELECT d.service_id, d.topic_id, d.channel, j.key, SUM(j.value) "
-        "FROM contactcenter_dailykpi d, json_each(d.data) j "
-        "WHERE d.id IN ({ids}) GROUP BY 1, 2, 3, 4"
-    ),
-}
-
-
 def _stored_histograms(kpi_range: KpiRange, scope: Scope):
     """(service, topic, channel, bucket, count) of the stored days of the range."""
     today = local_today()
@@ -928,19 +910,13 @@ def _stored_histograms(kpi_range: KpiRange, scope: Scope):
         DailyKpi.objects.filter(day__gte=kpi_range.start, day__lte=last, metric=M.WAIT_HIST),
         scope,
     )
-    template = HISTOGRAM_SQL.get(connection.vendor)
-    if template is None:  # another database: decode the documents here
-        return [
-            (service_id, topic_id, channel, bucket, count)
-            for service_id, topic_id, channel, data in rows.values_list(
-                "service_id", "topic_id", "channel", "data"
-            )
-            for bucket, count in data.items()
-        ]
-    ids_sql, params = rows.values("id").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(template.format(ids=ids_sql), params)
-        return cursor.fetchall()
+    return [
+        (service_id, topic_id, channel, bucket, count)
+        for service_id, topic_id, channel, data in rows.values_list(
+            "service_id", "topic_id", "channel", "data"
+        )
+        for bucket, count in data.items()
+    ]
 
 
 def _stored_daily_contacts(kpi_range: KpiRange, scope: Scope):
@@ -1007,10 +983,9 @@ def build_report(
     Past days come from ``DailyKpi``; today and the past days not stored yet are computed live
     with ``compute_rows``. Percentiles are exact (``percentile_cont``) when the whole range is
     live, else merged from the stored histograms (two significant digits). Providers are called
-    last, outside the core's read transaction.
+    last.
     """
-    with analytic_queries():
-        report = _core_report(kpi_range, scope, comments)
+    report = _core_report(kpi_range, scope, comments)
     if with_providers:
         report.providers = run_providers(kpi_range, scope, user)
         # Contacts without a case (chatbot conversations) get their own row in the channel
@@ -1021,22 +996,6 @@ def build_report(
                     report.by_channel[code] = Figures(values=Counter({M.CONTACTS: count}))
                     report.external_channels.add(code)
     return report
-
-
-@contextmanager
-def analytic_queries():
-    """Run the dashboard's aggregates in one read transaction with PostgreSQL's JIT off.
-
-    The queries are bounded by indexed time ranges, yet their cost estimates often pass
-    ``jit_above_cost``: compiling them then takes longer (tens of ms) than running them.
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-        yield
 
 
 def _core_report(kpi_range: KpiRange, scope: Scope, comments: int) -> Report:

@@ -373,25 +373,49 @@ _engine: KnowledgeEngine | None = None
 
 
 def _signature() -> tuple[object, ...]:
-    """What the index depends on, read in one round trip (every search checks it)."""
-    from django.db import connection
+    """What the index depends on, read in one query (every search checks it): counts and last
+    changes of the articles, small talk and topics."""
+    from django.db.models import Count, Max, Q, Subquery, Value
 
     from contactcenter.models import Topic
 
     from .models import Article, SmallTalk
 
-    article = connection.ops.quote_name(Article._meta.db_table)
-    small = connection.ops.quote_name(SmallTalk._meta.db_table)
-    topic = connection.ops.quote_name(Topic._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT COUNT(*) FROM {article} WHERE status = %s),"  # noqa: S608
-            f" (SELECT COUNT(*) FROM {article}), (SELECT MAX(updated_at) FROM {article}),"
-            f" (SELECT COUNT(*) FROM {small}), (SELECT MAX(updated_at) FROM {small}),"
-            f" (SELECT COUNT(*) FROM {topic} WHERE is_active = %s), (SELECT MAX(id) FROM {topic})",
-            [Article.Status.PUBLISHED, True],
+    def overall(queryset, **aggregate):
+        # A one-row aggregate of the whole table, as a scalar subquery (no GROUP BY).
+        ((name, expression),) = aggregate.items()
+        return Subquery(
+            queryset.order_by()
+            .annotate(whole=Value(1))
+            .values("whole")
+            .annotate(**{name: expression})
+            .values(name)
         )
-        return tuple(cursor.fetchone())
+
+    row = (
+        Article.objects.order_by()
+        .annotate(whole=Value(1))
+        .values("whole")
+        .annotate(
+            published=Count("pk", filter=Q(status=Article.Status.PUBLISHED)),
+            total=Count("pk"),
+            updated=Max("updated_at"),
+            smalltalk=overall(SmallTalk.objects, n=Count("pk")),
+            smalltalk_updated=overall(SmallTalk.objects, last=Max("updated_at")),
+            topics=overall(Topic.objects, n=Count("pk", filter=Q(is_active=True))),
+            last_topic=overall(Topic.objects, last=Max("pk")),
+        )
+        .values_list(
+            "published",
+            "total",
+            "updated",
+            "smalltalk",
+            "smalltalk_updated",
+            "topics",
+            "last_topic",
+        )
+    )
+    return tuple(row[0])
 
 
 def build_engine(signature: tuple[object, ...] = ()) -> KnowledgeEngine:

@@ -488,3 +488,15 @@ def test_todays_figures_are_shared_for_the_cache_duration(settings, citizen, top
     assert report_for(TODAY, scope=other_scope).overall.opened == 2  # per scope
     cache.clear()  # the minute is over
     assert report_for(TODAY).overall.opened == 2
+
+
+@pytest.mark.django_db
+def test_postgresql_sessions_run_without_jit():
+    """The settings turn PostgreSQL's JIT off for every connection (docs/operations.md)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
