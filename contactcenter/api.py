@@ -24,6 +24,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .api_access import InvalidToken
 from .exceptions import DomainError, InvalidState, NotAllowed, NotFound
 from .idempotency import IDEMPOTENCY_HEADER
 
@@ -93,6 +94,9 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, InvalidToken):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
     detail = getattr(exc, "detail", None)
     if isinstance(exc, Http404) or not isinstance(detail, dict | list):
         message = response.data.get("detail") if isinstance(response.data, dict) else None
