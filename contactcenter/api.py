@@ -136,8 +136,11 @@ class GuichetAutoSchema(AutoSchema):
     def _error_statuses(self) -> dict[str, str]:
         statuses = {
             "400": "Requête invalide (champs ou paramètres) : voir « errors ».",
-            "403": "Non connecté, ou action non permise à ce compte.",
+            "403": "Non connecté, ou action non permise à ce compte (ou à ce jeton).",
         }
+        key = getattr(self.view, "action", None) or self.method.lower()
+        if key in getattr(self.view, "client_scopes", {}):
+            statuses["401"] = "Jeton d'accès (client de l'API) invalide, expiré ou révoqué."
         if "{" in self.path:
             statuses["404"] = "Introuvable, ou pas visible de ce compte."
         elif self.method == "GET" and self._is_list_view() and self._get_paginator():

@@ -133,7 +133,7 @@ def test_a_client_cannot_ask_for_a_scope_it_was_not_given(reader):
         ("post", "/api/cases/{ref}/rating/"),
         ("get", "/api/cases/{ref}/attachments/"),
         ("get", "/api/routing/availability/"),
-        ("post", "/api/chatbot/messages/"),
+        ("post", "/api/chatbot/messages"),
     ],
 )
 def test_operations_not_open_to_clients_are_403(token, case_a, method, path):
@@ -209,3 +209,23 @@ def test_create_api_client_command(service_a, service_b):
     assert client.application.client_id in out.getvalue()
     assert not client.account.is_active
     assert not client.account.has_usable_password()
+
+
+def test_admin_creates_and_revokes(client_as, admin_user, service_a):
+    admin = client_as(admin_user)
+    response = admin.post(
+        "/admin/accounts/apiclient/add/",
+        {"name": "SI admin", "services": [service_a.pk], "scopes": ["cases:read"]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    client = ApiClient.objects.get(application__name="SI admin")
+    assert client.application.client_id in response.content.decode()
+    assert admin.get(f"/admin/accounts/apiclient/{client.pk}/change/").status_code == 200
+    assert admin.get("/admin/accounts/apiclient/").status_code == 200
+    admin.post(
+        "/admin/accounts/apiclient/",
+        {"action": "revoke", "_selected_action": [client.pk]},
+    )
+    client.refresh_from_db()
+    assert client.revoked_at is not None
