@@ -5,7 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gett
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN pip install --no-cache-dir . \
     && python manage.py compilemessages --ignore=node_modules \

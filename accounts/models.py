@@ -54,3 +54,33 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return self.application.name
+
+
+class OidcIdentity(models.Model):
+    """A person's identity at an OpenID Connect provider (FranceConnect, ProConnect): the
+    provider's ``sub`` names them for good, whatever their e-mail address becomes."""
+
+    class Provider(models.TextChoices):
+        FRANCECONNECT = "franceconnect", "FranceConnect"
+        PROCONNECT = "proconnect", "ProConnect"
+
+    provider = models.CharField(_("fournisseur d'identité"), max_length=32, choices=Provider)
+    sub = models.CharField(_("identifiant chez le fournisseur"), max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    # From FranceConnect's identity (its "pivot identity"): the User model has no such field.
+    birthdate = models.DateField(_("date de naissance"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("identité fédérée")
+        verbose_name_plural = _("identités fédérées")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "sub"], name="oidc_identity_sub"),
+            models.UniqueConstraint(fields=["provider", "user"], name="oidc_identity_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.sub}"

@@ -17,12 +17,15 @@ two idle hours) and a longer session would keep the whole login, not only the se
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -54,6 +57,24 @@ def recovery_codes_left(user: User) -> int:
 
 
 # --- Pending login ----------------------------------------------------------------------------
+
+
+def log_in_or_ask(request, user: User, redirect_to: str, log_in: Callable[[], HttpResponse]):
+    """After the first factor (password, or an identity provider that does not count as a
+    second one): ``log_in()`` if no second factor is needed or this browser is remembered,
+    otherwise a pending login and the redirect to the code page (or to the enrolment of a first
+    device). ``user.backend`` must be set."""
+    if not required_for(user):
+        return log_in()
+    device = totp_device(user)
+    if device is not None and remembered(request, user):
+        response = log_in()
+        otp_login(request, device)
+        return response
+    start_pending(request, user, redirect_to)
+    if device is None:
+        return redirect("accounts:two_factor_enrol")
+    return redirect("accounts:two_factor_verify")
 
 
 def start_pending(request, user: User, redirect_to: str) -> None:

@@ -1,6 +1,6 @@
 """Routes of the accounts app, included under ``/compte/`` with the "accounts" namespace."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -45,4 +45,5 @@ urlpatterns = [
         views.two_factor_disable,
         name="two_factor_disable",
     ),
+    path("", include("accounts.oidc_urls")),
 ]

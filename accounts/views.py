@@ -86,18 +86,12 @@ class LoginView(auth_views.LoginView):
         return home_url_for(self.request.user)
 
     def form_valid(self, form):
-        user = form.get_user()
-        if not twofactor.required_for(user):
-            return super().form_valid(form)
-        device = twofactor.totp_device(user)
-        if device is not None and twofactor.remembered(self.request, user):
-            response = super().form_valid(form)
-            otp_login(self.request, device)
-            return response
-        twofactor.start_pending(self.request, user, self.get_redirect_url())
-        if device is None:
-            return redirect("accounts:two_factor_enrol")
-        return redirect("accounts:two_factor_verify")
+        return twofactor.log_in_or_ask(
+            self.request,
+            form.get_user(),
+            self.get_redirect_url(),
+            lambda: super(LoginView, self).form_valid(form),
+        )
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -18,7 +18,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "media-src 'self' blob:",
         "frame-src 'self' blob: about:",
         "frame-ancestors 'none'",
-        "form-action 'self'",
+        "form-action 'self'{form_action}",
         "base-uri 'self'",
         "object-src 'none'",
     ]
@@ -37,8 +37,16 @@ def connect_src(request) -> str:
     return f"'self' {scheme}://{host}"
 
 
+def form_action() -> str:
+    """Forms post to the site itself, which may redirect to an identity provider
+    (``settings.CSP_FORM_ACTION``: FranceConnect, ProConnect)."""
+    return "".join(f" {origin}" for origin in settings.CSP_FORM_ACTION)
+
+
 def content_security_policy(request) -> str:
-    return CONTENT_SECURITY_POLICY.replace("{connect_src}", connect_src(request))
+    return CONTENT_SECURITY_POLICY.replace("{connect_src}", connect_src(request)).replace(
+        "{form_action}", form_action()
+    )
 
 
 class SecurityHeadersMiddleware:

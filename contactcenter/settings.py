@@ -10,6 +10,7 @@ import mimetypes
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -471,3 +472,85 @@ GUICHET_KPI_FINAL_AFTER_HOURS = env_int("GUICHET_KPI_FINAL_AFTER_HOURS", 6)
 GUICHET_KPI_PERCENTILE_SAMPLE = env_int("GUICHET_KPI_PERCENTILE_SAMPLE", 200_000)
 GUICHET_KPI_LIVE_CACHE_SECONDS = env_int("GUICHET_KPI_LIVE_CACHE_SECONDS", 60)
 GUICHET_EXPORT_MAX_ROWS = env_int("GUICHET_EXPORT_MAX_ROWS", 1_000_000)
+
+
+# --- OpenID Connect: FranceConnect (citizens), ProConnect (staff) -----------------------------
+# accounts/oidc.py, docs/oidc.md. A provider is on when its client id is set. Redirect URIs are
+# built on SITE_URL: {SITE_URL}/compte/<provider>/retour/ and .../deconnecte/ after logout.
+def oidc_provider(prefix: str, *, scopes: str, acr_values: str, two_factor: bool) -> dict | None:
+    client_id = env_str(f"{prefix}_CLIENT_ID")
+    if not client_id:
+        return None
+    discovery = env_str(f"{prefix}_DISCOVERY_URL")
+    issuer = env_str(f"{prefix}_ISSUER").rstrip("/")
+    if not discovery and issuer:
+        discovery = f"{issuer}/.well-known/openid-configuration"
+    endpoints = {
+        key: env_str(f"{prefix}_{key.upper()}")
+        for key in (
+            "authorization_endpoint",
+            "token_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+            "end_session_endpoint",
+        )
+    }
+    needed = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+    if not discovery and not (issuer and all(endpoints[key] for key in needed)):
+        raise ImproperlyConfigured(
+            f"{prefix}: set {prefix}_DISCOVERY_URL or {prefix}_ISSUER, or the endpoints."
+        )
+    return {
+        "client_id": client_id,
+        "client_secret": env_str(f"{prefix}_CLIENT_SECRET"),
+        # Discovery document, completed or overridden by explicit endpoints.
+        "discovery_url": discovery,
+        "issuer": issuer,
+        "endpoints": {key: value for key, value in endpoints.items() if value},
+        "scopes": env_str(f"{prefix}_SCOPES", scopes),
+        "acr_values": env_str(f"{prefix}_ACR_VALUES", acr_values),
+        "token_auth_method": env_str(f"{prefix}_TOKEN_AUTH_METHOD", "client_secret_post"),
+        # The provider's login stands for the staff's second factor (accounts/twofactor.py).
+        "two_factor": env_bool(f"{prefix}_COUNTS_AS_TWO_FACTOR", two_factor),
+        # Match staff by e-mail only if the provider says it is verified (email_verified).
+        "require_verified_email": env_bool(f"{prefix}_REQUIRE_EMAIL_VERIFIED", False),
+        "id_token_algs": env_list(f"{prefix}_ID_TOKEN_ALGS", "RS256,ES256"),
+    }
+
+
+OIDC_PROVIDERS = {
+    name: provider
+    for name, provider in {
+        "franceconnect": oidc_provider(
+            "FRANCECONNECT",
+            scopes="openid given_name family_name birthdate email",
+            acr_values="eidas1",
+            two_factor=False,
+        ),
+        "proconnect": oidc_provider(
+            "PROCONNECT",
+            scopes="openid email given_name usual_name uid",
+            acr_values="",
+            two_factor=True,
+        ),
+    }.items()
+    if provider is not None
+}
+OIDC_METADATA_CACHE_SECONDS = env_int("OIDC_METADATA_CACHE_SECONDS", 3600)
+
+
+def url_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+# The Content Security Policy's form-action also names the providers: the login button and the
+# logout form post to Guichet, which redirects to the provider (browsers check redirects too).
+CSP_FORM_ACTION = sorted(
+    {
+        url_origin(url)
+        for conf in OIDC_PROVIDERS.values()
+        for url in (conf["discovery_url"], conf["issuer"], *conf["endpoints"].values())
+    }
+    - {""}
+)

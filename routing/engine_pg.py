@@ -20,10 +20,12 @@ per group. Everything else in routing goes through the ORM, and the portable eng
 Both statements are prepared on the server, once per connection (psycopg ``prepare=True``:
 Django's own cursors bind on the client and never prepare; ``prepare_threshold`` in the settings
 allows it): planning the claim costs about as much as running it. The claim runs on its generic
-plan: its transaction sets ``plan_cache_mode = force_generic_plan`` (``SET LOCAL``, for that
-transaction only). Under the default ``auto``, PostgreSQL compares the generic plan (which
-cannot know the length of the topic array, so looks costlier) with custom plans and plans the
-claim again on every execution, for the same plan. Statuses, channels and event types are
+plan: the agent lock, which precedes it in the same transaction, also sets
+``plan_cache_mode = force_generic_plan`` for that transaction only (``set_config(...,
+is_local => true)``: what ``SET LOCAL`` does, without a round trip of its own). Under the
+default ``auto``, PostgreSQL compares the generic plan (which cannot know the length of the
+topic array, so looks costlier) with custom plans and plans the claim again on every execution,
+for the same plan. Statuses, channels and event types are
 written into the text as literals (code constants), not passed as parameters: with a generic
 plan, ``status = $2`` could not use the partial index (``WHERE status = 'new'``). The claim's
 text stays under 4 KB: psycopg converts longer statements again on every execution.
@@ -129,7 +131,8 @@ def lock_available_agent(
     commit waits for the disk, for nothing. The room is read from the statement's snapshot,
     before the lock: a slot freed by a transaction that commits meanwhile is not seen here, but
     that transaction asks for the agent to be filled once it has committed (``assign_agent``).
-    The claim itself counts the room again once the lock is held."""
+    The claim itself counts the room again once the lock is held. The statement also sets the
+    claim's plan cache mode for the rest of the transaction (see the module's docstring)."""
     row = _execute(
         _lock_sql(tuple(groups)),
         [agent_id, agent_id, AgentPresence.Status.AVAILABLE, User.Role.AGENT],
@@ -159,7 +162,9 @@ def _lock_sql(groups: tuple[str, ...]) -> str:
     load_columns = ", ".join(f"l.load_{g}" for g in CHANNEL_GROUPS)
     room = " OR ".join(f"p.capacity_{g} > l.load_{g}" for g in groups)
     return (
-        f"SELECT {capacities}, {load_columns}, {topics} FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
+        f"SELECT {capacities}, {load_columns}, {topics}, "  # noqa: S608 (table names and code constants only)
+        # The claim that follows runs on its generic plan (see the module's docstring).
+        f"set_config('plan_cache_mode', 'force_generic_plan', true) FROM {_t(AgentPresence)} p "  # noqa: S608 (table names and code constants only)
         f"JOIN {_t(User)} u ON u.id = p.user_id "
         f"JOIN {_t(AgentProfile)} ap ON ap.user_id = p.user_id "
         f"CROSS JOIN ({loads}) l "
@@ -320,9 +325,6 @@ def claim(
     params += [agent_id, now, now]
     params += [now, agent_id]
     params += [json.dumps(payload), now]
-    with connection.cursor() as cursor:
-        # The claim's generic plan, for this transaction only (see the module's docstring).
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     rows = _execute(_claim_sql(groups), params, lambda cursor: cursor.fetchall())
     seen = rows[0][0] if rows else [0] * len(groups)
     result = {group: ([], seen[i]) for i, group in enumerate(groups)}

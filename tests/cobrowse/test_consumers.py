@@ -474,12 +474,14 @@ async def test_inactivity_ends_the_session(citizen, agent_a, offered, fast_timer
 
 
 async def test_pointer_counts_as_activity(citizen, agent_a, offered, fast_timers):
-    fast_timers.COBROWSE_INACTIVITY = timedelta(milliseconds=600)
+    # Pointers every 0.3 s for 3 s keep a session with a 1.2 s inactivity limit alive (the
+    # margin absorbs a loaded machine's delays; the total is well past the limit).
+    fast_timers.COBROWSE_INACTIVITY = timedelta(milliseconds=1200)
     live = await start_live(offered, citizen, agent_a)
-    for _ in range(8):
+    for _ in range(10):
         await send(live.agent, {"type": "pointer", "node": 1, "x": 0.5, "y": 0.5})
-        await receive_type(live.citizen, "pointer")
-        await asyncio.sleep(0.15)
+        await receive_type(live.citizen, "pointer", timeout=5)
+        await asyncio.sleep(0.3)
     assert (await refresh(offered)).status == CobrowseSession.Status.ACTIVE
     await live.close()
 

@@ -71,7 +71,7 @@ def test_bin_serve_answers_pages_and_static_files_in_production(tmp_path):
         )
 
     try:
-        deadline = time.monotonic() + 180  # about 40 s on an idle machine
+        deadline = time.monotonic() + 420  # about 40 s on an idle machine, minutes when loaded
         while True:
             if server.poll() is not None:
                 log.seek(0)

@@ -33,6 +33,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.oidc_provider import ProviderProcess, franceconnect_config, proconnect_config
+from tests.oidc_provider import environment as oidc_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -106,6 +109,23 @@ def _drop_database(url: str) -> None:
         pass
 
 
+def _start_oidc_providers(site_url: str) -> dict:
+    """FranceConnect-like and ProConnect-like providers (tests/oidc_provider), the demo agent
+    of the tax service being the ProConnect agent."""
+    started = {}
+    try:
+        for prefix, config in (
+            ("FRANCECONNECT", franceconnect_config([site_url])),
+            ("PROCONNECT", proconnect_config([site_url], DEMO.agent_fiscalite)),
+        ):
+            started[prefix] = ProviderProcess(config).start()
+    except BaseException:
+        for provider in started.values():
+            provider.stop()
+        raise
+    return started
+
+
 @dataclass
 class E2EServer:
     url: str
@@ -168,6 +188,10 @@ def e2e_server():
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("TEST_DB_NAME", None)
+    # FranceConnect and ProConnect: two real OpenID Connect providers on loopback.
+    providers = _start_oidc_providers(env["SITE_URL"])
+    for prefix, provider in providers.items():
+        env.update(oidc_environment(prefix, provider))
     for args in (["migrate", "--noinput"], ["load_demo"]):
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
@@ -214,6 +238,7 @@ def e2e_server():
         process.kill()
         raise RuntimeError("server did not start in 60 s")
     server = E2EServer(url=f"http://127.0.0.1:{port}", env=env, process=process, log_path=log_path)
+    server.extra["oidc"] = providers
     yield server
     process.terminate()
     try:
@@ -221,6 +246,8 @@ def e2e_server():
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+    for provider in providers.values():
+        provider.stop()
     _drop_database(database_url)
 
 

@@ -445,7 +445,8 @@ def test_a_full_agent_is_not_locked():
 
 
 def test_the_claim_runs_on_its_generic_plan_in_its_own_transaction_only():
-    """The claim's transaction sets ``plan_cache_mode = force_generic_plan`` (``SET LOCAL``):
+    """The claim's transaction sets ``plan_cache_mode = force_generic_plan`` (``set_config`` in
+    the agent lock, as ``SET LOCAL``):
     the prepared claim gets its generic plan from the first execution, and the connection is
     back to PostgreSQL's default once the transaction ends."""
     from django.db import transaction

@@ -1,0 +1,142 @@
+"""Who an OpenID Connect login is (accounts/oidc.py gives the checked identity; this module
+finds or creates the Guichet person behind it).
+
+- FranceConnect is for citizens: a known ``sub`` logs its citizen in; a new one creates a
+  citizen account from the identity claims (the e-mail address counts as verified: FranceConnect
+  vouches for it), or links to an existing local account once its password is given. An
+  account is never linked because its e-mail address matches.
+- ProConnect is for staff: no account is ever created. A known ``sub`` logs its agent in; the
+  first time, the verified e-mail address of an existing active staff member finds them and the
+  ``sub`` is stored. Anyone else is refused. Roles and services stay managed in Guichet.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contactcenter.models import User
+
+from .models import OidcIdentity
+from .oidc import Identity
+
+
+class Refused(Exception):
+    """The login is refused; ``str(error)`` is the message shown to the person."""
+
+
+def parse_birthdate(value) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _touch(link: OidcIdentity) -> None:
+    OidcIdentity.objects.filter(pk=link.pk).update(last_login_at=timezone.now())
+
+
+def linked_user(identity: Identity) -> User | None:
+    """The person already linked to this identity, checked for the provider's audience."""
+    link = (
+        OidcIdentity.objects.select_related("user")
+        .filter(provider=identity.provider, sub=identity.sub)
+        .first()
+    )
+    if link is None:
+        return None
+    user = link.user
+    if not user.is_active:
+        raise Refused(_("Ce compte Guichet est désactivé."))
+    _check_audience(identity.provider, user)
+    _touch(link)
+    return user
+
+
+def _check_audience(provider: str, user: User) -> None:
+    if provider == OidcIdentity.Provider.FRANCECONNECT and user.is_staff_member:
+        raise Refused(
+            _("FranceConnect sert aux usagers : les agents se connectent avec ProConnect.")
+        )
+    if provider == OidcIdentity.Provider.PROCONNECT and not user.is_staff_member:
+        raise Refused(_("ProConnect est réservé aux agents de l'administration."))
+
+
+def identity_email(identity: Identity) -> str:
+    return (identity.claims.get("email") or "").strip()
+
+
+@transaction.atomic
+def create_citizen(identity: Identity, *, mobile_phone: str = "") -> User:
+    """A new citizen account from FranceConnect's identity (no password: they come back
+    through FranceConnect, or set one with "mot de passe oublié")."""
+    email = identity_email(identity)
+    if not email:
+        raise Refused(_("FranceConnect n'a pas transmis d'adresse électronique."))
+    if User.objects.filter(email__iexact=email).exists():
+        raise Refused(_("Un compte Guichet existe déjà avec cette adresse électronique."))
+    user = User(
+        username=email,
+        email=email,
+        first_name=(identity.claims.get("given_name") or "")[:150],
+        last_name=(identity.claims.get("family_name") or "")[:150],
+        role=User.Role.CITIZEN,
+        mobile_phone=mobile_phone,
+    )
+    user.set_unusable_password()
+    user.save()
+    _create_link(identity, user)
+    return user
+
+
+@transaction.atomic
+def link_citizen(identity: Identity, user: User) -> None:
+    """Link FranceConnect to a local account whose password was just given."""
+    _check_audience(identity.provider, user)
+    if OidcIdentity.objects.filter(provider=identity.provider, user=user).exists():
+        raise Refused(_("Ce compte Guichet est déjà lié à une autre identité FranceConnect."))
+    _create_link(identity, user)
+
+
+def _create_link(identity: Identity, user: User) -> OidcIdentity:
+    try:
+        with transaction.atomic():
+            return OidcIdentity.objects.create(
+                provider=identity.provider,
+                sub=identity.sub,
+                user=user,
+                birthdate=parse_birthdate(identity.claims.get("birthdate")),
+                last_login_at=timezone.now(),
+            )
+    except IntegrityError:  # the same identity, linked meanwhile by another request
+        raise Refused(_("Cette identité est déjà liée à un compte Guichet.")) from None
+
+
+@transaction.atomic
+def staff_user(identity: Identity, *, require_verified_email: bool) -> User:
+    """The staff member of a ProConnect login, or :class:`Refused`."""
+    user = linked_user(identity)
+    if user is not None:
+        return user
+    email = identity_email(identity)
+    verified = identity.claims.get("email_verified") is True or not require_verified_email
+    candidates = (
+        User.objects.filter(email__iexact=email, is_active=True)
+        .exclude(role=User.Role.CITIZEN, is_superuser=False)
+        .exclude(oidc_identities__provider=identity.provider)
+        if email and verified
+        else User.objects.none()
+    )
+    user = candidates.first()
+    if user is None:
+        raise Refused(
+            _(
+                "Aucun compte agent actif ne correspond à cette identité ProConnect. "
+                "Les comptes des agents sont créés par l'administrateur de Guichet."
+            )
+        )
+    _create_link(identity, user)
+    return user
