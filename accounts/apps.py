@@ -12,6 +12,8 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from contactcenter.signals import demo_loaded
 
-        from . import demo
+        from . import api_schema, demo  # api_schema registers the OpenAPI extension
+
+        del api_schema
 
         demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="accounts.demo")

@@ -23,6 +23,39 @@ class PendingVerification(models.Model):
         return self.user.email
 
 
+class ApiClient(models.Model):
+    """Another information system calling the API with OAuth2 client credentials: its
+    django-oauth-toolkit application (client id, hashed secret), the services whose cases it
+    sees, and the scopes it may ask for. ``account`` is its technical user (inactive, no
+    password): the actor of its audit records."""
+
+    class Scope(models.TextChoices):
+        CASES_READ = "cases:read", _("Lire les demandes de ses services")
+        CASES_WRITE = "cases:write", _("Modifier les demandes (réservé)")
+        WEBHOOKS = "webhooks", _("Recevoir des notifications (réservé)")
+
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_client",
+    )
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client"
+    )
+    services = models.ManyToManyField("contactcenter.Service", related_name="api_clients")
+    scopes = models.JSONField(_("portées"), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("dernier usage"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("client de l'API")
+        verbose_name_plural = _("clients de l'API")
+
+    def __str__(self) -> str:
+        return self.application.name
+
+
 class OidcIdentity(models.Model):
     """A person's identity at an OpenID Connect provider (FranceConnect, ProConnect): the
     provider's ``sub`` names them for good, whatever their e-mail address becomes."""

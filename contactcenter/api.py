@@ -24,6 +24,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .api_access import InvalidToken
 from .exceptions import DomainError, InvalidState, NotAllowed, NotFound
 from .idempotency import IDEMPOTENCY_HEADER
 
@@ -93,6 +94,9 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, InvalidToken):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
     detail = getattr(exc, "detail", None)
     if isinstance(exc, Http404) or not isinstance(detail, dict | list):
         message = response.data.get("detail") if isinstance(response.data, dict) else None
@@ -132,8 +136,11 @@ class GuichetAutoSchema(AutoSchema):
     def _error_statuses(self) -> dict[str, str]:
         statuses = {
             "400": "Requête invalide (champs ou paramètres) : voir « errors ».",
-            "403": "Non connecté, ou action non permise à ce compte.",
+            "403": "Non connecté, ou action non permise à ce compte (ou à ce jeton).",
         }
+        key = getattr(self.view, "action", None) or self.method.lower()
+        if key in getattr(self.view, "client_scopes", {}):
+            statuses["401"] = "Jeton d'accès (client de l'API) invalide, expiré ou révoqué."
         if "{" in self.path:
             statuses["404"] = "Introuvable, ou pas visible de ce compte."
         elif self.method == "GET" and self._is_list_view() and self._get_paginator():

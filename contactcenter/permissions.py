@@ -16,7 +16,35 @@ from .exceptions import NotFound
 from .models import AuditLog, Case, Service, Transfer, User
 
 
-def user_services(user: User) -> QuerySet[Service]:
+class ServicePrincipal:
+    """Who an API client's token authenticates: an information system, not a person. It sees
+    the cases of its services (``case_scope`` treats it like staff without pending transfers),
+    and its reads are audited under its technical ``account``, with the client named in the
+    audit detail. ``scopes`` are the token's scopes (``contactcenter.api.ClientScopes``)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_citizen = False
+    is_agent = False
+    is_admin_role = False
+    is_superuser = False
+    is_staff_member = True
+
+    def __init__(self, *, client_id: str, account: User, service_ids, scopes) -> None:
+        self.client_id = client_id
+        self.account = account
+        self.pk = account.pk
+        self.service_ids = tuple(service_ids)
+        self.scopes = frozenset(scopes)
+
+    def __str__(self) -> str:
+        return f"api:{self.client_id}"
+
+
+def user_services(user) -> QuerySet[Service]:
+    if isinstance(user, ServicePrincipal):
+        return Service.objects.filter(pk__in=user.service_ids)
     if not user.is_authenticated or user.is_citizen:
         return Service.objects.none()
     if user.is_admin_role:
@@ -171,6 +199,9 @@ def record_access(
         actor_service_id = case.service_id
     elif service_ids:
         actor_service_id = service_ids[0]
+    if isinstance(actor, ServicePrincipal):
+        detail = {**(detail or {}), "api_client": actor.client_id}
+        actor = actor.account
     return AuditLog.objects.create(
         actor=actor,
         actor_service_id=actor_service_id,

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "oauth2_provider",
     "contactcenter",
     "routing",
     "knowledge",
@@ -407,6 +408,7 @@ SMS_BACKEND = env_str("SMS_BACKEND", "messaging.transports.sms.OutboxLogSmsBacke
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "accounts.api_clients.ApiClientAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "contactcenter.api.GuichetAutoSchema",
@@ -416,7 +418,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "chatbot": env_str("GUICHET_CHATBOT_THROTTLE", "30/min"),
         "anon": "60/min",
+        "api_client": env_str("GUICHET_API_CLIENT_THROTTLE", "600/min"),
     },
+}
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# API clients (docs/api.md): OAuth2 client credentials only, hashed secrets, short tokens.
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("GUICHET_API_TOKEN_SECONDS", 3600),
+    "SCOPES_BACKEND_CLASS": "accounts.api_clients.ClientScopesBackend",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Guichet API",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", api_docs.ApiSchemaView.as_view(), name="api-schema"),
     path("api/docs/", api_docs.api_docs, name="api-docs"),
+    path("api/oauth/", include("accounts.oauth_urls")),
     path("api/", include("messaging.api_urls")),
     path("", include("messaging.urls")),
     path("console/", include("console.urls")),

@@ -37,6 +37,7 @@ from contactcenter.api import (
     StrictQueryMixin,
     conflict,
 )
+from contactcenter.api_access import ApiClientThrottle
 from contactcenter.attachments import check_upload
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
 from contactcenter.labels import choice_labels
@@ -308,6 +309,9 @@ class CaseViewSet(
 ):
     lookup_field = "reference"
     query_parameters = {"list": {"status", "cursor"}}
+    # Operations open to API clients, with the scope their token needs (contactcenter.api).
+    client_scopes = {"list": "cases:read", "retrieve": "cases:read", "messages": "cases:read"}
+    throttle_classes = [ApiClientThrottle]
     lookup_value_regex = r"[0-9A-Za-z-]+"
     pagination_class = CasePagination
     parser_classes = [JSONParser, MultiPartParser, FormParser]
