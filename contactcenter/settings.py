@@ -426,6 +426,27 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("GUICHET_API_TOKEN_SECONDS", 3600),
     "SCOPES_BACKEND_CLASS": "accounts.api_clients.ClientScopesBackend",
+    # RFC 9700 (OAuth 2.0 Security BCP): every compliant behaviour on (no implicit or password
+    # grant, S256 PKCE only, tokens in the Authorization header only, hashed token storage,
+    # refresh token replay protection, https redirect URIs only). Only client credentials are
+    # used; the rest is closed by default.
+    **{
+        f"COMPLIANT_BCP_RFC9700_{name}": True
+        for name in (
+            "IMPLICIT_GRANT",
+            "PASSWORD_GRANT",
+            "PKCE_METHOD",
+            "ACCESS_TOKEN_TRANSPORT",
+            "AUTHZ_RESPONSE_ISS",
+            "TOKEN_STORAGE",
+            "REFRESH_TOKEN",
+            "REDIRECT_URI_SCHEME",
+            "REDIRECT_URI_MATCHING",
+            "PKCE_REQUIRED",
+        )
+    },
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Guichet API",
