@@ -34,8 +34,8 @@ from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Event, Service, Topic, User
 from contactcenter.services import add_event
 
-from . import engine as E
-from .models import (
+from .. import engine as E
+from ..models import (
     Article,
     ArticleVersion,
     Conversation,
@@ -45,7 +45,7 @@ from .models import (
     DiagnosisTree,
     Turn,
 )
-from .rendering import excerpt, plain_text
+from ..rendering import excerpt, plain_text
 
 logger = logging.getLogger(__name__)
 
