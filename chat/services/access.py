@@ -6,7 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from contactcenter.models import Case, User
 from contactcenter.permissions import can_see_case, record_access
@@ -70,6 +72,24 @@ def access_for(user: User, conversation_id: int, *, audit: bool = True) -> Acces
             detail={"conversation": conversation.pk, "role": role},
         )
     return Access(role=role, conversation_id=conversation.pk, case_id=case.pk, user_id=user.pk)
+
+
+def lock_agent_conversation(conversation_id: int, agent: User) -> Conversation:
+    """The conversation, locked until commit, when ``agent`` handles it and still owns its case
+    (else ``ValidationError``, code ``forbidden``). Call inside a transaction."""
+    conversation = (
+        Conversation.objects.select_for_update()
+        .select_related("case")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if (
+        conversation is None
+        or conversation.agent_id != agent.pk
+        or conversation.case.assigned_to_id != agent.pk
+    ):
+        raise ValidationError(_("Cette conversation ne vous est pas attribuée."), code="forbidden")
+    return conversation
 
 
 def may_still_write(access: Access) -> bool:

@@ -16,6 +16,7 @@ from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event, change_status, check_message_body, post_staff_message
 
 from ..models import ChatMessage, Conversation
+from .access import lock_agent_conversation
 from .messages import Notice, author_name, in_site_language, post_system_message, publish_status
 
 
@@ -139,20 +140,7 @@ def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conv
     """
     summary = check_summary(summary)
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update()
-            .select_related("case")
-            .filter(pk=conversation_id)
-            .first()
-        )
-        if (
-            conversation is None
-            or conversation.agent_id != agent.pk
-            or conversation.case.assigned_to_id != agent.pk
-        ):
-            raise ValidationError(
-                _("Cette conversation ne vous est pas attribuée."), code="forbidden"
-            )
+        conversation = lock_agent_conversation(conversation_id, agent)
         if conversation.summary_sent_at is not None:
             raise ValidationError(
                 _("La synthèse de cette conversation a déjà été envoyée."), code="already_sent"

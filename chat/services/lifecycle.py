@@ -17,7 +17,7 @@ from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.services import add_event, change_status, open_case, validate_body
 
 from ..models import ChatMessage, Conversation
-from .access import open_conversation_of, queue_status
+from .access import lock_agent_conversation, open_conversation_of, queue_status
 from .messages import (
     CLIENT_ID_RE,
     Notice,
@@ -292,20 +292,7 @@ def transfer(
             }
         )
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update()
-            .select_related("case")
-            .filter(pk=conversation_id)
-            .first()
-        )
-        if (
-            conversation is None
-            or conversation.agent_id != agent.pk
-            or conversation.case.assigned_to_id != agent.pk
-        ):
-            raise ValidationError(
-                _("Cette conversation ne vous est pas attribuée."), code="forbidden"
-            )
+        conversation = lock_agent_conversation(conversation_id, agent)
         if conversation.status != Conversation.Status.ACTIVE:
             raise ValidationError(
                 _("Seule une conversation en cours peut être transférée."), code="not_active"
