@@ -7,5 +7,5 @@ class ConsoleConfig(AppConfig):
     verbose_name = _("Console des agents et tableau de bord")
 
     def ready(self):
-        # kpis.store: counts logins for the dashboard (a user_logged_in receiver).
-        from .kpis import store  # noqa: F401
+        # kpis: counts logins for the dashboard (a user_logged_in receiver).
+        from . import kpis  # noqa: F401
