@@ -80,8 +80,16 @@ def _send_verification(user: User) -> None:
 
 
 @transaction.atomic
-def sign_up(*, email: str, password: str, first_name: str, last_name: str) -> User | None:
-    """Create an inactive citizen account and send the verification link; returns it.
+def sign_up(
+    *,
+    email: str,
+    password: str | None,
+    first_name: str,
+    last_name: str,
+    mobile_phone: str = "",
+) -> User | None:
+    """Create an inactive citizen account and send the verification link; returns it. Without
+    a password (a FranceConnect identity that gave no address), the account has none.
 
     The address already has an account: nothing is created (None) and its owner gets the
     verification link again (account still waiting) or a notice that someone tried to sign up
@@ -95,9 +103,13 @@ def sign_up(*, email: str, password: str, first_name: str, last_name: str) -> Us
             first_name=first_name.strip(),
             last_name=last_name.strip(),
             role=User.Role.CITIZEN,
+            mobile_phone=mobile_phone,
             is_active=False,
         )
-        user.set_password(password)
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
         try:
             with transaction.atomic():
                 user.save()
