@@ -284,7 +284,13 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Off unless PASSWORD_BREACH_RANGE_URL is set (docs/accounts.md).
+    {"NAME": "accounts.passwords.BreachedPasswordValidator"},
 ]
+# Pwned Passwords' k-anonymity range API (https://api.pwnedpasswords.com/range/), or a copy of
+# it run inside the administration's network; empty: no request, only the rules above.
+PASSWORD_BREACH_RANGE_URL = env_str("PASSWORD_BREACH_RANGE_URL", "")
+PASSWORD_BREACH_TIMEOUT = float(env_str("PASSWORD_BREACH_TIMEOUT", "3"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
