@@ -231,3 +231,28 @@ def test_admin_creates_and_revokes(client_as, admin_user, service_a):
     )
     client.refresh_from_db()
     assert client.revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_openapi_documents_both_authentications(client):
+    schema = client.get("/api/schema/?format=json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+    flow = schemes["oauth2"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/api/oauth/token/"
+    assert set(flow["scopes"]) == {"cases:read", "cases:write", "webhooks"}
+    opened = {
+        ("get", "/api/cases/"),
+        ("get", "/api/cases/{reference}/"),
+        ("get", "/api/cases/{reference}/messages/"),
+    }
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            security = operation["security"]
+            assert {"cookieAuth": []} in security, (method, path)
+            if (method, path) in opened:
+                # Open to clients: the scope it needs, and the 401 and 429 of a token.
+                assert {"oauth2": ["cases:read"]} in security, (method, path)
+                assert {"401", "429"} <= set(operation["responses"]), (method, path)
+            else:
+                assert not any("oauth2" in entry for entry in security), (method, path)
