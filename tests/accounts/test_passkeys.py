@@ -168,3 +168,18 @@ def test_removing_the_last_passkey_turns_a_citizen_s_second_factor_off(citizen, 
     assert not StaticToken.objects.filter(device__user=citizen).exists()
     client = Client()
     assert password_step(client, citizen)["Location"] == reverse("messaging:space")
+
+
+def test_an_administrator_removes_a_lost_passkey(citizen, admin_user):
+    client = Client()
+    client.force_login(citizen)
+    register(client, authenticator())
+    device = PasskeyDevice.objects.get(user=citizen)
+    admin = Client()
+    admin.force_login(admin_user)
+    listing = admin.get("/admin/accounts/passkeydevice/").content.decode()
+    assert "Clé USB" in listing
+    assert admin.get("/admin/accounts/passkeydevice/add/").status_code == 403
+    url = f"/admin/accounts/passkeydevice/{device.pk}/delete/"
+    assert admin.post(url, {"post": "yes"}).status_code == 302
+    assert not PasskeyDevice.objects.filter(pk=device.pk).exists()
