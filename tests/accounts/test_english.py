@@ -71,7 +71,7 @@ def test_passkey_pages_and_answers_in_english(citizen):
     client = english()
     password_step(client, citizen)
     page = client.get(reverse("accounts:two_factor_verify"))
-    assert_english(page, "Or with a passkey", "Use my passkey", "Use your passkey")
+    assert_english(page, "Or with a passkey", "Use my passkey", "Use your passkey, or enter")
     refused = client.post(
         reverse("accounts:passkey_login"), json.dumps({}), content_type="application/json"
     )
