@@ -109,7 +109,7 @@ class CallSession:
         self.digits: queue.Queue[str] = queue.Queue()
         self.stop = threading.Event()  # set on a key press or a hang-up: the prompt stops
         self.hung_up = threading.Event()
-        self.playing = False
+        self.hung_up_during_prompt = False  # the caller left before the end of a message
         self.sip_call_id = ""
         self.caller = ""
         self.called = ""
@@ -164,11 +164,9 @@ class CallSession:
             return False
         self.stop.clear()
         assert self.media is not None
-        self.playing = True
-        try:
-            done = self.media.play(audio, self.stop)
-        finally:
-            self.playing = False
+        done = self.media.play(audio, self.stop)
+        if not done and self.hung_up.is_set():
+            self.hung_up_during_prompt = True
         self.check()
         return done
 
@@ -208,7 +206,9 @@ class CallSession:
         except HungUp:
             if call is not None:
                 services.record_step(call, "hangup", call.position)
-                services.end_call(call, Call.EndedBy.CALLER, during_prompt=self.playing)
+                services.end_call(
+                    call, Call.EndedBy.CALLER, during_prompt=self.hung_up_during_prompt
+                )
         except Exception:
             logger.exception("call %s failed", self.sip_call_id)
             if call is not None:
