@@ -82,7 +82,7 @@ def answer_sdp(host: str, port: int, event_pt: int | None) -> MsgBody:
     if event_pt is not None:
         lines += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
     lines += ["a=ptime:20", "a=sendrecv"]
-    return MsgBody("\r\n".join(lines) + "\r\n", mtype="application/sdp")
+    return MsgBody("\r\n".join(lines) + "\r\n")
 
 
 def parse_info_digit(body: Any) -> str | None:
