@@ -261,7 +261,7 @@ class VoiceServer:
             exp=settings.VOICE_REGISTER_EXPIRES,
             rok_cb=lambda *args: logger.info("registered to %s", settings.VOICE_REGISTRAR),
             rfail_cb=lambda *args: logger.warning("registration failed: %s", args),
-            target=(host, int(port or 5060)),
+            target=((host, int(port or 5060)), "udp"),
         )
         self.registration.doregister()
 
