@@ -269,3 +269,15 @@ def test_admin_publish_and_copy(phone_setup, admin_user):
     draft.refresh_from_db()
     assert (menu.status, draft.status) == (Menu.Status.ARCHIVED, Menu.Status.PUBLISHED)
     assert services.start_call("h@h", "", "0140000000").menu == draft
+
+
+def test_demo_menus(phone_setup, service_b):
+    from voice.demo import load_demo
+
+    service_b.phone = "+33150000000"
+    service_b.save()
+    assert load_demo() == 1  # service A already has its menu
+    menu = Menu.objects.get(service=service_b)
+    assert menu.status == Menu.Status.PUBLISHED
+    assert [n.action for n in menu.root_nodes()] == ["track_request", "message"]
+    assert load_demo() == 0
