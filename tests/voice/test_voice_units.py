@@ -281,3 +281,14 @@ def test_demo_menus(phone_setup, service_b):
     assert menu.status == Menu.Status.PUBLISHED
     assert [n.action for n in menu.root_nodes()] == ["track_request", "message"]
     assert load_demo() == 0
+
+
+def test_the_call_is_in_the_citizens_history(phone_setup):
+    from contactcenter.services import citizen_history
+
+    case = phone_setup["case"]
+    call = services.start_call("i@h", "0612345678", "0140000000")
+    services.track_request(call, case.reference.replace("-", ""))
+    services.end_call(call, Call.EndedBy.SERVER)
+    (event,) = [e for e in citizen_history(case.citizen) if e.type == Event.Type.CALL]
+    assert event.case == case and event.get_type_display() == "Appel au serveur vocal"
