@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
+import time
 import uuid
 
 import pytest
@@ -131,3 +132,93 @@ def test_an_offer_without_pcmu_is_refused(server):
         sip_request(server.sip_port, "INVITE", offer, "Content-Type: application/sdp").encode(),
     )
     assert answers[-1].startswith("SIP/2.0 488")
+
+
+MENU = """
+from contactcenter.models import Service
+from voice.models import Menu, MenuNode
+service = Service.objects.create(code="caf", name="Allocations", phone="+33140000000")
+menu = Menu.objects.create(service=service, version=1, status="published", welcome="Bonjour.")
+MenuNode.objects.create(
+    menu=menu, digit="2", label="nos horaires", action="message",
+    prompt="Nous sommes ouverts le matin.",
+)
+print("null")
+"""
+
+
+def test_sip_info_digits_and_bye(server):
+    server.shell(MENU)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    rtp.settimeout(5)
+    offer = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {rtp.getsockname()[1]} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\n"
+    )
+    sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip.bind(("127.0.0.1", 0))
+    sip.settimeout(5)
+    port = sip.getsockname()[1]
+    call_id, tag = uuid.uuid4().hex, uuid.uuid4().hex[:8]
+    target = ("127.0.0.1", server.sip_port)
+
+    def request(method: str, cseq: int, to_tag: str = "", body: str = "", *extra: str) -> str:
+        lines = [
+            f"{method} sip:+33140000000@127.0.0.1:{server.sip_port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport",
+            "Max-Forwards: 70",
+            f"From: <sip:0699999999@127.0.0.1>;tag={tag}",
+            "To: <sip:+33140000000@127.0.0.1>" + (f";tag={to_tag}" if to_tag else ""),
+            f"Call-ID: {call_id}",
+            f"CSeq: {cseq} {method}",
+            f"Contact: <sip:0699999999@127.0.0.1:{port}>",
+            *extra,
+            f"Content-Length: {len(body.encode())}",
+            "",
+            body,
+        ]
+        sip.sendto("\r\n".join(lines).encode(), target)
+        return method
+
+    def final_response() -> str:
+        while True:
+            message = sip.recv(65535).decode()
+            if message.startswith("SIP/2.0 ") and not message.startswith("SIP/2.0 1"):
+                return message
+
+    try:
+        request("INVITE", 1, "", offer, "Content-Type: application/sdp")
+        ok = final_response()
+        assert ok.startswith("SIP/2.0 200"), ok
+        assert "telephone-event/8000" in ok
+        to_tag = headers(ok)["to"].split("tag=")[1]
+        request("ACK", 1, to_tag)
+        packet = rtp.recv(2048)
+        assert packet[1] & 0x7F == 0 and len(packet) == 12 + 160  # 20 ms of PCMU
+        mark = server.wait_log("Pour nos horaires, tapez 2")
+        request(
+            "INFO",
+            2,
+            to_tag,
+            "Signal=2\r\nDuration=160\r\n",
+            "Content-Type: application/dtmf-relay",
+        )
+        assert final_response().startswith("SIP/2.0 200")
+        server.wait_log("Nous sommes ouverts le matin.", after=mark)
+        request("BYE", 3, to_tag)
+        assert final_response().startswith("SIP/2.0 200")
+    finally:
+        sip.close()
+        rtp.close()
+    report = (
+        "import json; from voice.models import Call; "
+        f"c = Call.objects.get(sip_call_id={call_id!r}); "
+        "print(json.dumps([c.ended_by, c.menu_path]))"
+    )
+    deadline = time.monotonic() + 10
+    while server.shell(report)[0] != "caller":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert server.shell(report) == ["caller", ["2"]]
