@@ -22,10 +22,14 @@ import pytest
 
 from tests.voice.process import VoiceServer, free_port
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
-    reason="baresip and espeak-ng are installed by bin/setup --test",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
+        reason="baresip and espeak-ng are installed by bin/setup --test",
+    ),
+    # One worker runs the module: one voice server process for its tests (bin/test's loadgroup).
+    pytest.mark.xdist_group("voice_baresip"),
+]
 
 SETUP = """
 import json

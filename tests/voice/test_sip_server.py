@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import socket
 import time
 import uuid
@@ -14,6 +15,10 @@ import pytest
 from tests.voice.process import VoiceServer, free_port
 
 USER, PASSWORD = "guichet", "s3cret"
+
+# One worker runs the module: the registration is the server's first datagram (bin/test's
+# loadgroup distribution).
+pytestmark = pytest.mark.xdist_group("voice_sip")
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +152,7 @@ print("null")
 """
 
 
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="bin/setup installs espeak-ng")
 def test_sip_info_digits_and_bye(server):
     server.shell(MENU)
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
