@@ -20,6 +20,18 @@ class MenuNodeInline(admin.TabularInline):
     has_add_permission = has_change_permission
     has_delete_permission = has_change_permission
 
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        parent = formset.form.base_fields.get("parent")
+        if parent is not None:
+            # A choice hangs under a submenu of the same version only.
+            parent.queryset = (  # type: ignore[attr-defined]
+                MenuNode.objects.filter(menu=obj, action=MenuNode.Action.SUBMENU)
+                if obj is not None
+                else MenuNode.objects.none()
+            )
+        return formset
+
 
 @admin.register(Menu)
 class MenuAdmin(admin.ModelAdmin):

@@ -292,3 +292,16 @@ def test_the_call_is_in_the_citizens_history(phone_setup):
     services.end_call(call, Call.EndedBy.SERVER)
     (event,) = [e for e in citizen_history(case.citizen) if e.type == Event.Type.CALL]
     assert event.case == case and event.get_type_display() == "Appel au serveur vocal"
+
+
+def test_admin_pages(phone_setup, admin_client):
+    menu = phone_setup["menu"]
+    page = admin_client.get(f"/admin/voice/menu/{menu.pk}/change/")
+    assert page.status_code == 200
+    assert b"suivre une demande" in page.content
+    draft = Menu.objects.create(service=menu.service, version=2, welcome="Bonjour.")
+    page = admin_client.get(f"/admin/voice/menu/{draft.pk}/change/")
+    assert page.status_code == 200
+    parent = page.context["inline_admin_formsets"][0].formset.form.base_fields["parent"]
+    assert list(parent.queryset) == []  # the draft has no submenu yet
+    assert admin_client.get("/admin/voice/call/").status_code == 200
