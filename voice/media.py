@@ -95,6 +95,14 @@ class CallMedia:
         self.endpoint.rsess.on_digit = on_digit
         self.local_host = local_host
 
+    def retarget(self, remote: tuple[str, int]) -> None:
+        """Send to (and accept from) a new address, after a re-INVITE."""
+        if remote == self.endpoint.rtp_params.rtp_target:
+            return
+        params = RTPParams(remote, out_ptime=20, out_sr=SAMPLE_RATE)
+        params.codec = G711Codec
+        self.endpoint.update(params)
+
     @property
     def local_port(self) -> int:
         return int(self.endpoint.rtp_params.rtp_lport)

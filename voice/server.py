@@ -23,6 +23,7 @@ from sippy.CCEvents import (
     CCEventFail,
     CCEventInfo,
     CCEventTry,
+    CCEventUpdate,
 )
 from sippy.Core.EventDispatcher import ED2
 from sippy.MsgBody import MsgBody
@@ -48,6 +49,21 @@ class OfferError(Exception):
     pass
 
 
+ANSWER_DIRECTION = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+
+
+def offer_direction(body: Any) -> str:
+    """The direction attribute our answer must carry (RFC 3264: hold is a sendonly offer)."""
+    for section in body.content.sections:
+        for attribute in section.a_headers:
+            if attribute.name in ANSWER_DIRECTION:
+                return ANSWER_DIRECTION[attribute.name]
+    for attribute in body.content.a_headers:
+        if attribute.name in ANSWER_DIRECTION:
+            return ANSWER_DIRECTION[attribute.name]
+    return "sendrecv"
+
+
 def parse_offer(body: Any) -> tuple[tuple[str, int], int | None]:
     """The caller's SDP offer -> (RTP address, telephone-event payload type or None).
     Only G.711 μ-law (PCMU) is answered."""
@@ -68,7 +84,7 @@ def parse_offer(body: Any) -> tuple[tuple[str, int], int | None]:
     raise OfferError("no audio stream")
 
 
-def answer_sdp(host: str, port: int, event_pt: int | None) -> MsgBody:
+def answer_sdp(host: str, port: int, event_pt: int | None, direction: str = "sendrecv") -> MsgBody:
     formats = f"{PCMU} {event_pt}" if event_pt is not None else f"{PCMU}"
     lines = [
         "v=0",
@@ -81,7 +97,7 @@ def answer_sdp(host: str, port: int, event_pt: int | None) -> MsgBody:
     ]
     if event_pt is not None:
         lines += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
-    lines += ["a=ptime:20", "a=sendrecv"]
+    lines += ["a=ptime:20", f"a={direction}"]
     return MsgBody("\r\n".join(lines) + "\r\n")
 
 
@@ -118,6 +134,8 @@ class CallSession:
     def recv_event(self, event: Any, ua: Any) -> None:
         if isinstance(event, CCEventTry):
             self.on_invite(event)
+        elif isinstance(event, CCEventUpdate):
+            self.on_reinvite(event)
         elif isinstance(event, CCEventInfo):
             digit = parse_info_digit(event.getData())
             if digit:
@@ -147,6 +165,23 @@ class CallSession:
         threading.Thread(
             target=self.run_dialogue, name=f"call-{self.sip_call_id[:12]}", daemon=True
         ).start()
+
+    def on_reinvite(self, event: CCEventUpdate) -> None:
+        """A re-INVITE (hold, resume, new address): follow the new RTP address, answer with
+        the same port and codecs. Prompts keep playing (to nobody while on hold)."""
+        if self.media is None:
+            self.ua.recvEvent(CCEventFail((488, "Not Acceptable Here")))
+            return
+        try:
+            remote, event_pt = parse_offer(event.getData())
+        except OfferError as exc:
+            logger.warning("call %s: re-INVITE refused: %s", self.sip_call_id, exc)
+            self.ua.recvEvent(CCEventFail((488, "Not Acceptable Here")))
+            return
+        self.media.retarget(remote)
+        direction = offer_direction(event.getData())
+        answer = answer_sdp(self.server.public_host, self.media.local_port, event_pt, direction)
+        self.ua.recvEvent(CCEventConnect((200, "OK", answer)))
 
     def on_digit(self, digit: str) -> None:  # loop thread (INFO) or RTP thread (RFC 4733)
         self.digits.put(digit)

@@ -291,3 +291,28 @@ def test_unidentified_caller_hangs_up_during_the_welcome(voice_server, tmp_path)
     assert call["case"] is None and call["events"] == []
     assert [s["step"] for s in call["steps"]] == ["prompt", "hangup"]
     assert loud_frames(phone.received_audio()) > 10
+
+
+def test_hold_and_resume_then_a_choice(voice_server, tmp_path):
+    """baresip's hold and resume are re-INVITEs (sendonly, then sendrecv): the call goes on."""
+    phone = Phone(tmp_path, "0677777777")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = len(voice_server.text())
+        phone.command("hold")
+        time.sleep(1)
+        phone.command("resume")
+        mark = voice_server.wait_log("Pour connaître nos horaires, tapez 2", after=mark)
+        phone.send_digits("2")
+        voice_server.wait_log("Nous sommes ouverts", after=mark)
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    (call,) = [c for c in voice_server.shell(REPORT) if c["caller"] == "0677777777"]
+    assert call["ended_by"] == "caller"
+    assert call["menu_path"] == ["2"]
+    assert call["position"] == "choice:2"

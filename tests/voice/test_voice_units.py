@@ -20,7 +20,7 @@ from voice.admin import MenuAdmin
 from voice.ivr import Dialogue, HungUp
 from voice.media import parse_telephone_event
 from voice.models import Call, Menu, MenuNode
-from voice.server import OfferError, answer_sdp, parse_info_digit, parse_offer
+from voice.server import OfferError, answer_sdp, offer_direction, parse_info_digit, parse_offer
 
 OFFER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -48,6 +48,16 @@ def test_offer_and_answer():
         )
     with pytest.raises(OfferError):
         parse_offer(None)
+
+
+def test_hold_offer_gets_a_recvonly_answer():
+    hold = MsgBody(OFFER + "a=sendonly\r\n", mtype=ctype("application/sdp"))
+    parse_offer(hold)
+    assert offer_direction(hold) == "recvonly"
+    assert "a=recvonly" in str(answer_sdp("127.0.0.1", 20002, None, "recvonly"))
+    plain = MsgBody(OFFER, mtype=ctype("application/sdp"))
+    parse_offer(plain)
+    assert offer_direction(plain) == "sendrecv"
 
 
 def rtp(pt: int, payload: bytes, timestamp: int = 1234, csrc: int = 0) -> bytes:
