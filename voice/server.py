@@ -193,11 +193,13 @@ class CallSession:
 
     # --- Line, for the dialogue (call thread) ---
     def say(self, text: str) -> bool:
-        self.check()
         audio = tts.synthesise(text)
+        # Cleared before looking at the keys and the line: a key or a hang-up that arrives
+        # after this point sets it again and stops the prompt.
+        self.stop.clear()
+        self.check()
         if not self.digits.empty():
             return False
-        self.stop.clear()
         assert self.media is not None
         done = self.media.play(audio, self.stop)
         if not done and self.hung_up.is_set():
