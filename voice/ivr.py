@@ -18,6 +18,10 @@ logger = logging.getLogger("voice.ivr")
 
 MAX_REPEATS = 2  # a menu is read again twice without answer, then the call ends
 MAX_TRACK_ATTEMPTS = 2
+# How a menu is left.
+BACK = "back"  # "#" in a submenu, or a choice done: the menu above is read again
+NO_ANSWER = "no_answer"  # no key after the menu was read three times: the call ends
+GOODBYE_SAID = "goodbye_said"  # a "goodbye" choice said its message: the call ends
 
 
 class HungUp(Exception):
@@ -63,17 +67,18 @@ class Dialogue:
             self.finish()
             return
         self.say(call.menu.welcome, "welcome")
-        self.menu(None)
-        self.say(_("Merci de votre appel. Au revoir."), "goodbye")
+        if self.menu(None) != GOODBYE_SAID:
+            self.say(_("Merci de votre appel. Au revoir."), "goodbye")
         self.finish()
 
     def finish(self) -> None:
         services.end_call(self.call, Call.EndedBy.SERVER)
         self.line.hangup()
 
-    def menu(self, parent: MenuNode | None) -> None:
-        """Read a menu and act on the choices until the caller leaves it (# on a submenu,
-        no answer) or a choice ends the call."""
+    def menu(self, parent: MenuNode | None) -> str:
+        """Read a menu and act on the choices until the caller goes back (# on a submenu:
+        ``BACK``), does not answer (``NO_ANSWER``) or a choice ends the call after its message
+        (``GOODBYE_SAID``)."""
         assert self.call.menu is not None
         position = f"menu:{parent.path()}" if parent is not None else "menu"
         choices = services.menu_choices(self.call.menu, parent)
@@ -87,14 +92,14 @@ class Dialogue:
                 unanswered += 1
                 if unanswered > MAX_REPEATS:
                     services.record_step(self.call, "no_answer", position)
-                    return
+                    return NO_ANSWER
                 continue
             unanswered = 0
             self.line.flush_digits()
             if digit == "*":
                 continue
             if digit == "#" and parent is not None:
-                return
+                return BACK
             node = by_digit.get(digit)
             if node is None:
                 services.record_step(self.call, "invalid", position, digit=digit)
@@ -103,25 +108,26 @@ class Dialogue:
             services.record_step(
                 self.call, "choice", f"choice:{node.path()}", path=node.path(), label=node.label
             )
-            if not self.act(node):
-                return
+            outcome = self.act(node)
+            if outcome != BACK:
+                return outcome
 
-    def act(self, node: MenuNode) -> bool:
-        """Do what a choice says; False when the call must end."""
+    def act(self, node: MenuNode) -> str:
+        """Do what a choice says: ``BACK`` to read the current menu again, else the call ends
+        (``NO_ANSWER`` in a submenu, ``GOODBYE_SAID``)."""
         position = f"choice:{node.path()}"
         if node.action == MenuNode.Action.SUBMENU:
-            self.menu(node)
-            return True
+            return self.menu(node)
         if node.action == MenuNode.Action.TRACK_REQUEST:
             if node.prompt.strip():
                 self.say(node.prompt, position)
             self.track_request(position)
-            return True
+            return BACK
         if node.action == MenuNode.Action.MESSAGE:
             self.say(node.prompt, position)
-            return True
+            return BACK
         self.say(node.prompt, position)  # GOODBYE
-        return False
+        return GOODBYE_SAID
 
     def track_request(self, position: str) -> None:
         """Self-service: the caller types a reference, hears its status."""

@@ -315,3 +315,27 @@ def test_admin_pages(phone_setup, admin_client):
     parent = page.context["inline_admin_formsets"][0].formset.form.base_fields["parent"]
     assert list(parent.queryset) == []  # the draft has no submenu yet
     assert admin_client.get("/admin/voice/call/").status_code == 200
+
+
+def test_goodbye_in_a_submenu_ends_the_call_once(phone_setup):
+    MenuNode.objects.create(
+        menu=phone_setup["menu"],
+        parent=phone_setup["info"],
+        digit="9",
+        label="terminer",
+        action=MenuNode.Action.GOODBYE,
+        prompt="À bientôt.",
+    )
+    call = services.start_call("j@h", "0699999999", "0140000000")
+    line = run(call, ["2", "9"])
+    assert line.said[-1] == "À bientôt."
+    assert "Merci de votre appel. Au revoir." not in line.said
+    assert line.hung_up and call.ended_by == Call.EndedBy.SERVER
+    assert call.menu_path == ["2", "2-9"]
+
+
+def test_no_answer_in_a_submenu_ends_the_call(phone_setup):
+    call = services.start_call("k@h", "0699999999", "0140000000")
+    line = run(call, ["2", None, None, None])
+    assert line.said[-1] == "Merci de votre appel. Au revoir."
+    assert call.ended_by == Call.EndedBy.SERVER
