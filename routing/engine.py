@@ -128,10 +128,12 @@ def record_assignment(
     previous_owner: int | None = None,
     new_status: str = Case.Status.ASSIGNED,
     event_written: bool = False,
+    idle_clock: bool = True,
 ) -> None:
     """Inside the assigning transaction, what a successful assignment writes besides the case:
     the agent's idle clock and the ``assignment`` timeline event (``event_written``: the
-    assigning statement already wrote both, the PostgreSQL claim). Brings ``case`` up to date."""
+    assigning statement already wrote both, the PostgreSQL claim; ``idle_clock=False``: the
+    caller resets the clock once for several assignments). Brings ``case`` up to date."""
     old_status = case.status
     case.assigned_to_id, case.assigned_at, case.status, case.priority = (
         agent_id,
@@ -141,7 +143,8 @@ def record_assignment(
     )
     if event_written:
         return
-    AgentPresence.objects.filter(user_id=agent_id).update(idle_since=now)
+    if idle_clock:
+        AgentPresence.objects.filter(user_id=agent_id).update(idle_since=now)
     payload = assignment_payload(agent_id, mode, old_status, new_status, previous_owner)
     add_event(
         case, Event.Type.ASSIGNMENT, actor=by, internal=True, payload=payload, touch=False, at=now
@@ -487,8 +490,12 @@ def _assign_available(
                 by=None,
                 mode="auto",
                 event_written=claim.event_id is not None,
+                idle_clock=False,
             )
             assigned.append(claim.case)
+        if any(claim.event_id is None for claim in claims):
+            # The portable engine's assignments: the idle clock once for the pass.
+            AgentPresence.objects.filter(user_id=agent_id).update(idle_since=now)
         if assigned:
             # Listeners hear of the claim before the commit hook of its announcement is
             # registered: theirs run first, right after COMMIT.

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import routing
@@ -455,3 +456,22 @@ def test_claim_literals_accept_code_constants_only():
     for bad in (["x' OR '1'='1"], ["Nouveau"], ["a b"], []):
         with pytest.raises(ValueError):
             engine_pg._literals(bad)
+
+
+def test_a_portable_pass_resets_the_idle_clock_once(citizen, topic_a, agent_a, monkeypatch):
+    """The portable engine (SQLite, and PostgreSQL's fallback) writes one timeline event per
+    case but resets the agent's idle clock once for the pass."""
+    monkeypatch.setattr(engine, "pg_engine_enabled", lambda: False)
+    presence = set_available(agent_a, web=3)
+    before = presence.idle_since
+    cases = [make_case(citizen, topic_a, channel="web") for _ in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        assigned = routing.assign_available(agent_a.pk)
+    assert [case.pk for case in assigned] == [case.pk for case in cases]
+    table = AgentPresence._meta.db_table
+    clocks = [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{table}"')]
+    assert len(clocks) == 1 and "idle_since" in clocks[0]
+    assert Event.objects.filter(case__in=cases, type=Event.Type.ASSIGNMENT).count() == 3
+    presence.refresh_from_db()
+    assert presence.idle_since != before
+    assert presence.idle_since == Case.objects.get(pk=cases[-1].pk).assigned_at
