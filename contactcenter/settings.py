@@ -284,7 +284,13 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Off unless PASSWORD_BREACH_RANGE_URL is set (docs/accounts.md).
+    {"NAME": "accounts.passwords.BreachedPasswordValidator"},
 ]
+# Pwned Passwords' k-anonymity range API (https://api.pwnedpasswords.com/range/), or a copy of
+# it run inside the administration's network; empty: no request, only the rules above.
+PASSWORD_BREACH_RANGE_URL = env_str("PASSWORD_BREACH_RANGE_URL", "")
+PASSWORD_BREACH_TIMEOUT = float(env_str("PASSWORD_BREACH_TIMEOUT", "3"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -298,6 +304,25 @@ ACCOUNT_MAILS_PER_HOUR = env_int("ACCOUNT_MAILS_PER_HOUR", 5)  # per address (ac
 TWO_FACTOR_REMEMBER_SECONDS = min(env_int("TWO_FACTOR_REMEMBER_SECONDS", 12 * 3600), 12 * 3600)
 TWO_FACTOR_PENDING_SECONDS = 600
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Guichet")
+# Passkeys (accounts/passkeys.py). The relying party id is the site's host name; the origins
+# are those a passkey ceremony may come from. A passkey is bound to its RP id for good: set
+# WEBAUTHN_RP_ID before anyone registers one. An IP address cannot be an RP id: with SITE_URL on
+# 127.0.0.1 (development), passkeys work at http://localhost:<port>.
+_SITE = urlsplit(SITE_URL)
+_SITE_HOST = _SITE.hostname or "localhost"
+try:
+    ipaddress.ip_address(_SITE_HOST)
+    _SITE_IS_IP = True
+except ValueError:
+    _SITE_IS_IP = False
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "localhost" if _SITE_IS_IP else _SITE_HOST)
+WEBAUTHN_RP_NAME = env_str("WEBAUTHN_RP_NAME", "Guichet")
+WEBAUTHN_ORIGINS = env_list(
+    "WEBAUTHN_ORIGINS",
+    f"{_SITE.scheme}://localhost{':' + str(_SITE.port) if _SITE.port else ''}"
+    if _SITE_IS_IP
+    else f"{_SITE.scheme}://{_SITE.netloc}",
+)
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
