@@ -92,4 +92,7 @@ app.conf.beat_schedule = {
         "task": "knowledge.tasks.purge_conversations",
         "schedule": crontab(hour=3, minute=30),
     },
+    # E-mail channel (docs/mail.md): each mailbox is read at its own interval (mail.Mailbox).
+    "mail-poll-mailboxes": {"task": "mail.tasks.poll_mailboxes", "schedule": 15.0},
+    "mail-flush-outbound": {"task": "mail.tasks.flush_outbound", "schedule": 60.0},
 }

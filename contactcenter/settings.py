@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "accounts",
     "console",
     "voice",
+    "mail",
 ]
 
 MIDDLEWARE = [
@@ -434,6 +435,9 @@ VOICE_SIP_PASSWORD = env_str("VOICE_SIP_PASSWORD")
 VOICE_REGISTER_EXPIRES = env_int("VOICE_REGISTER_EXPIRES", 300)
 # Service answering calls whose dialled number matches no service's phone (its code).
 VOICE_DEFAULT_SERVICE = env_str("VOICE_DEFAULT_SERVICE")
+# E-mail channel (docs/mail.md): first delay before a failed answer is sent again (doubled at
+# each attempt, 5 attempts).
+MAIL_RETRY_DELAY = timedelta(seconds=env_int("MAIL_RETRY_DELAY", 60))
 VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
 VOICE_TTS_VOICE = env_str("VOICE_TTS_VOICE", "fr")
 VOICE_TTS_SPEED = env_int("VOICE_TTS_SPEED", 150)

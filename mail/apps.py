@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MailConfig(AppConfig):
+    name = "mail"
+    verbose_name = _("Courriel (boîtes fonctionnelles)")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from contactcenter.models import Event
+
+        from . import services, tasks  # noqa: F401 - registers the tasks
+
+        post_save.connect(services.on_event_saved, sender=Event, dispatch_uid="mail.outbound")

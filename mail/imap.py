@@ -1,0 +1,90 @@
+"""Reading a mailbox over IMAP (imapclient): fetch what was not imported yet, import each
+message, and only then flag it on the server.
+
+A message carries the keyword ``$GuichetImported`` once its case is committed; the search asks
+for the messages without it, whether a person read them in a mail client or not
+(``BODY.PEEK`` leaves ``\\Seen`` unchanged). A crash between the commit and the flag fetches
+the message again next time, and its Message-ID makes the second import a no-op."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+
+from .models import Mailbox
+from .services import import_message
+
+logger = logging.getLogger("mail")
+
+IMPORTED_FLAG = b"$GuichetImported"
+FETCH_BATCH = 50
+TIMEOUT = 30
+
+
+class MailboxConfigError(Exception):
+    pass
+
+
+@dataclass
+class PollReport:
+    fetched: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def password(mailbox: Mailbox) -> str:
+    value = os.environ.get(mailbox.password_env, "")
+    if not value:
+        raise MailboxConfigError(
+            f"environment variable {mailbox.password_env!r} is not set for {mailbox.address}"
+        )
+    return value
+
+
+def connect(mailbox: Mailbox) -> IMAPClient:
+    context = ssl.create_default_context()
+    client = IMAPClient(
+        mailbox.host,
+        port=mailbox.port,
+        ssl=mailbox.security == Mailbox.Security.SSL,
+        ssl_context=context,
+        timeout=TIMEOUT,
+    )
+    if mailbox.security == Mailbox.Security.STARTTLS:
+        client.starttls(context)
+    client.login(mailbox.login, password(mailbox))
+    return client
+
+
+def mark_imported(client: IMAPClient, uids: list[int]) -> None:
+    """Flag messages whose import is committed (never before)."""
+    client.add_flags(uids, [IMPORTED_FLAG], silent=True)
+
+
+def poll(mailbox: Mailbox) -> PollReport:
+    """Import every message of the folder that is not flagged as imported yet."""
+    report = PollReport()
+    client = connect(mailbox)
+    try:
+        client.select_folder(mailbox.folder)
+        uids = sorted(client.search(["NOT", "KEYWORD", IMPORTED_FLAG.decode()]))
+        for start in range(0, len(uids), FETCH_BATCH):
+            batch = uids[start : start + FETCH_BATCH]
+            data = client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                raw = data.get(uid, {}).get(b"BODY[]")
+                if raw is None:
+                    continue  # expunged meanwhile
+                report.fetched += 1
+                result = import_message(mailbox, bytes(raw), uid=uid)
+                report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+                mark_imported(client, [uid])
+    finally:
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            logger.debug("IMAP logout failed", exc_info=True)
+    return report
