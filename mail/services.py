@@ -89,7 +89,7 @@ def is_automatic(msg: ParsedMessage) -> bool:
     auto_submitted = str(msg.get("Auto-Submitted", "")).strip().lower()
     if auto_submitted and auto_submitted != "no":
         return True
-    if msg.get("X-Autoreply") or msg.get("X-Autorespond") or msg.get("X-Auto-Response-Suppress"):
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
         return True
     precedence = str(msg.get("Precedence", "")).strip().lower()
     if precedence in {"bulk", "auto_reply", "junk", "list"}:
