@@ -45,6 +45,7 @@ def password(mailbox: Mailbox) -> str:
 
 
 def connect(mailbox: Mailbox) -> IMAPClient:
+    secret = password(mailbox)  # a missing variable is said before any connection
     context = ssl.create_default_context()
     client = IMAPClient(
         mailbox.host,
@@ -55,7 +56,7 @@ def connect(mailbox: Mailbox) -> IMAPClient:
     )
     if mailbox.security == Mailbox.Security.STARTTLS:
         client.starttls(context)
-    client.login(mailbox.login, password(mailbox))
+    client.login(mailbox.login, secret)
     return client
 
 
