@@ -17,8 +17,10 @@ import email
 import email.policy
 import email.utils
 import hashlib
+import html
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
 from typing import Any
@@ -139,7 +141,9 @@ def parse(raw: bytes) -> Inbound:
             if part.get_content_type() == "text/html":
                 import nh3
 
-                text = nh3.clean(text, tags=set()).strip()
+                # The text only: no markup, scripts and styles dropped, entities decoded (the
+                # timeline escapes what it shows).
+                text = html.unescape(nh3.clean(text, tags=set())).strip()
         attachments: list[tuple[str, bytes]] = []
         for item in msg.iter_attachments():
             if not isinstance(item, ParsedMessage):
@@ -307,8 +311,19 @@ def _store(
     if case is not None and case.status == Case.Status.CLOSED and not inbound.automatic:
         case = None  # a closed request is not reopened by mail: a new one starts
     display = trim_quoted(inbound.body) or _("(message sans texte)")
+    attachment_ids = [uuid.uuid4() for _checked in accepted]
     payload: dict[str, Any] = {
         "mail": {"from": inbound.sender, "subject": inbound.subject[:200]},
+        # What the workstation lists (mail.MailAttachment ids), and what was refused and why.
+        "mail_attachments": [
+            {
+                "id": str(pk),
+                "name": checked.name,
+                "content_type": checked.content_type,
+                "size": checked.size,
+            }
+            for pk, checked in zip(attachment_ids, accepted, strict=True)
+        ],
         "refused_attachments": refused,
     }
     if case is None and inbound.automatic:
@@ -351,8 +366,9 @@ def _store(
     message.case = case
     message.event = event
     message.save()
-    for checked in accepted:
+    for pk, checked in zip(attachment_ids, accepted, strict=True):
         attachment = MailAttachment(
+            id=pk,
             message=message,
             original_name=checked.name,
             content_type=checked.content_type,

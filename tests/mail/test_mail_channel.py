@@ -81,6 +81,10 @@ def test_a_new_mail_becomes_a_case_with_its_attachments(imap, mailbox, citizen):
         "image/png",
     ]
     assert message.refused_attachments == []
+    listed = Event.objects.get(case=case).payload["mail_attachments"]
+    assert sorted((a["name"], a["id"]) for a in listed) == sorted(
+        (a.original_name, str(a.pk)) for a in message.attachments.all()
+    )
     assert b"Pouvez-vous" in bytes(message.raw)
     assert len(flagged(imap)) == 1
     # Read again: nothing new.

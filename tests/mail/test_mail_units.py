@@ -139,3 +139,14 @@ def test_the_admin_shows_messages_and_the_quarantine_with_their_source(
     assert "Ma question" in page.content.decode()
     assert client.get("/admin/mail/mailbox/").status_code == 200
     assert client.get(f"/admin/mail/mailbox/{offline_mailbox.pk}/change/").status_code == 200
+
+
+def test_an_html_only_message_is_shown_as_text(offline_mailbox, citizen):
+    raw = (
+        b"From: camille.martin@example.fr\r\nSubject: HTML\r\nMessage-ID: <h@example.fr>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<p>Bonjour &amp; merci</p><script>alert(1)</script><style>p{}</style>\r\n"
+    )
+    result = services.import_message(offline_mailbox, raw)
+    assert result.outcome == "created"
+    assert result.message.event.body == "Bonjour & merci"
