@@ -20,6 +20,7 @@ urlpatterns = [
     path("supervision/tableau-de-bord/", include("console.dashboard_urls")),
     path("", include("routing.urls")),
     path("tchat/", include("chat.urls")),
+    path("courriels/", include("mail.urls")),
     path("", include("knowledge.urls")),
     path(
         "console/connaissances/gestion/",

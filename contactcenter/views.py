@@ -19,3 +19,23 @@ def favicon(request):
     """Browsers ask for ``/favicon.ico`` on pages that do not name an icon (the Django admin):
     answer with the DSFR icon rather than a 404 in every console."""
     return redirect(static("vendor/dsfr/favicon/favicon.ico"))
+
+
+def private_file_response(file, filename: str, content_type: str):
+    """A stored private file as a download: never rendered inline nor sniffed, never cached.
+
+    The caller has checked the reader's right to the file (and audited a staff read); used by
+    every channel that keeps attachments (messaging, mail). ``file`` is a ``FieldFile``."""
+    from django.http import FileResponse, Http404
+
+    try:
+        handle = file.open("rb")
+    except FileNotFoundError:
+        raise Http404("Fichier introuvable")
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "no-store, private"
+    return response

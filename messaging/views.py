@@ -23,6 +23,7 @@ from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Satisfaction, Topic
 from contactcenter.permissions import get_case_or_404, record_access, visible_cases
 from contactcenter.services import citizen_history, rate_case
+from contactcenter.views import private_file_response
 
 from . import services
 from .forms import NewRequestForm, PreferencesForm, RatingForm, ReplyForm
@@ -378,20 +379,7 @@ def stream_attachment(request, attachment: Attachment) -> FileResponse:
             case=attachment.case,
             detail={"attachment": str(attachment.public_id), "name": attachment.original_name},
         )
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("Fichier introuvable")
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return private_file_response(attachment.file, attachment.original_name, attachment.content_type)
 
 
 @login_required

@@ -47,7 +47,7 @@ NOT_PAGES = {
     "accounts:password_reset_confirm", "accounts:two_factor_verify", "accounts:recovery_codes",
     "accounts:deleted",
     "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
-    "messaging:attachment",
+    "messaging:attachment", "mail:attachment",
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",

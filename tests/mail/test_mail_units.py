@@ -4,6 +4,7 @@ delivery retries and the admin pages."""
 from __future__ import annotations
 
 import datetime as dt
+from email.message import EmailMessage
 
 import pytest
 from django.utils import timezone
@@ -150,3 +151,36 @@ def test_an_html_only_message_is_shown_as_text(offline_mailbox, citizen):
     result = services.import_message(offline_mailbox, raw)
     assert result.outcome == "created"
     assert result.message.event.body == "Bonjour & merci"
+
+
+def test_an_attachment_is_downloaded_by_who_may_see_the_case_only(
+    offline_mailbox, citizen, citizen2, agent_a, agent_b, client_as
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    from contactcenter.models import AuditLog
+    from tests.upload_samples import valid_pdf
+
+    msg = EmailMessage()
+    msg["From"] = "camille.martin@example.fr"
+    msg["Subject"] = "Avis"
+    msg["Message-ID"] = "<pj@example.fr>"
+    msg.set_content("Ci-joint mon avis.")
+    msg.add_attachment(valid_pdf(), maintype="application", subtype="pdf", filename="avis.pdf")
+    result = services.import_message(offline_mailbox, msg.as_bytes())
+    [listed] = result.message.event.payload["mail_attachments"]
+    url = reverse("mail:attachment", args=[listed["id"]])
+
+    for user in (citizen, agent_a):
+        response = client_as(user).get(url)
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith("attachment")
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert b"".join(response.streaming_content) == valid_pdf()
+    for user in (citizen2, agent_b):
+        assert client_as(user).get(url).status_code == 404
+    assert Client().get(url).status_code == 302  # to the login page
+    assert AuditLog.objects.filter(
+        actor=agent_a, action=AuditLog.Action.VIEW_ATTACHMENT, case=result.message.case
+    ).exists()
