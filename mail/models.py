@@ -123,7 +123,10 @@ class MailMessage(models.Model):
         verbose_name = _("courriel")
         verbose_name_plural = _("courriels")
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["mailbox", "key"], name="mail_message_once")]
+        constraints = [
+            # Key first: threading looks Message-IDs up by key whatever the mailbox.
+            models.UniqueConstraint(fields=["key", "mailbox"], name="mail_message_once")
+        ]
         indexes = [
             models.Index(fields=["case", "created_at"], name="mail_message_case"),
             models.Index(

@@ -207,7 +207,9 @@ def find_thread(mailbox: Mailbox, inbound: Inbound) -> Case | None:
     ids = [i for i in [inbound.in_reply_to, *inbound.references] if i]
     if ids:
         known = (
-            MailMessage.objects.filter(message_id__in=ids, case__isnull=False)
+            MailMessage.objects.filter(
+                key__in=[message_key(i, b"") for i in ids], case__isnull=False
+            )
             .select_related("case")
             .order_by("-created_at")
             .first()
