@@ -1,12 +1,14 @@
 """Real peers for the e-mail channel: a throw-away Dovecot IMAP server on loopback (its own
 configuration, mail store and password file in a temporary directory, a high port, no
-systemd) and an aiosmtpd SMTP receiver in the test process."""
+systemd, every process unprivileged) and an aiosmtpd SMTP receiver in the test process."""
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -27,24 +29,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def dovecot_config(root: Path, port: int) -> str:
-    """Root starts the master and mail runs as ``nobody``; anyone else runs it all as self."""
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("nobody")
-        users = ""
-    else:
-        owner = pwd.getpwuid(os.geteuid())
-        users = f"""
-default_internal_user = {owner.pw_name}
-default_login_user = {owner.pw_name}
-default_internal_group = {os.getegid()}
-service imap-login {{
-  chroot =
-}}
-service anvil {{
-  chroot =
-}}
-"""
+def dovecot_config(root: Path, port: int, owner: pwd.struct_passwd) -> str:
+    """Every Dovecot process runs as ``owner`` (no root, no chroot)."""
+    group = grp.getgrgid(owner.pw_gid).gr_name
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -57,6 +44,9 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%n
 first_valid_uid = 0
+default_internal_user = {owner.pw_name}
+default_login_user = {owner.pw_name}
+default_internal_group = {group}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -66,6 +56,7 @@ userdb {{
   args = uid={owner.pw_uid} gid={owner.pw_gid} home={root}/mail/%n
 }}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     address = 127.0.0.1
     port = {port}
@@ -74,7 +65,9 @@ service imap-login {{
     port = 0
   }}
 }}
-{users}
+service anvil {{
+  chroot =
+}}
 """
 
 
@@ -89,13 +82,24 @@ def dovecot():
     root.chmod(0o755)
     for sub in ("run", "state", "mail"):
         (root / sub).mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root / "mail", "nobody", pwd.getpwnam("nobody").pw_gid)
     (root / "passwd").write_text(f"{IMAP_LOGIN}:{{PLAIN}}{IMAP_PASSWORD}\n")
     port = free_port()
+    # Run as root (CI), the instance is started as "nobody": nothing of it is privileged.
+    owner = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
     config = root / "dovecot.conf"
-    config.write_text(dovecot_config(root, port))
-    subprocess.run([binary, "-c", str(config)], check=True, timeout=30)
+    config.write_text(dovecot_config(root, port, owner))
+    command = [binary, "-c", str(config)]
+    if os.geteuid() == 0:
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        command = [
+            "setpriv",
+            f"--reuid={owner.pw_uid}",
+            f"--regid={owner.pw_gid}",
+            "--clear-groups",
+            *command,
+        ]
+    subprocess.run(command, check=True, timeout=30)
     deadline = time.monotonic() + 15
     while True:
         try:
@@ -107,7 +111,9 @@ def dovecot():
                 pytest.fail(f"Dovecot did not start:\n{log}")
             time.sleep(0.1)
     yield {"host": "127.0.0.1", "port": port, "root": root}
-    subprocess.run([binary, "-c", str(config), "stop"], check=False, timeout=30)
+    pid_file = root / "run" / "master.pid"
+    if pid_file.exists():
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
     shutil.rmtree(root, ignore_errors=True)
 
 
