@@ -175,6 +175,7 @@ def client_strings() -> dict[str, str]:
         "close_tab": _("Fermer l'onglet"),
         "opened": _("Ouvert dans un onglet :"),
         "new_message": _("Nouveau message"),
+        "unread": _("non lu(s)"),
         "new_item": _("Nouvel élément ouvert :"),
         "closed_tab": _("Onglet fermé."),
         "load_error": _("Impossible de charger cet élément. Réessayez."),

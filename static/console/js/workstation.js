@@ -85,8 +85,13 @@
   function setUnread(entry, count) {
     entry.unread = count;
     entry.badge.hidden = count === 0;
-    entry.badge.textContent = count ? String(count) : "";
-    entry.tab.setAttribute("aria-label", entry.label + (count ? " — " + count + " " + t("new_message") : ""));
+    entry.badge.replaceChildren();
+    if (count) {
+      var hidden = document.createElement("span");
+      hidden.className = "fr-sr-only";
+      hidden.textContent = " " + t("unread");
+      entry.badge.append(String(count), hidden);
+    }
     updateTitle();
   }
 
@@ -141,7 +146,6 @@
     text.textContent = label;
     var badge = document.createElement("span");
     badge.className = "fr-badge fr-badge--sm fr-badge--info fr-badge--no-icon ws-tab__unread";
-    badge.setAttribute("aria-hidden", "true");
     badge.hidden = true;
     tab.appendChild(text);
     tab.appendChild(badge);
@@ -515,17 +519,24 @@
   var focusAfter = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
     var entry = entryOf(event.detail.elt);
-    focusAfter = entry && entry.panel.contains(document.activeElement) ? entry.key : focusAfter;
+    if (entry && entry.panel.contains(document.activeElement)) { focusAfter = entry.key; }
   });
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var entry = entryOf(event.detail.target);
-    if (!entry || focusAfter !== entry.key) { return; }
+  document.addEventListener("htmx:afterSettle", function () {
+    // A chat ended with its summary, or transferred, from its tab: the load and list change.
+    // (The swapped element is detached by then: look in the tabs, not at the event's target.)
+    order.forEach(function (k) {
+      var done = tabs[k].panel.querySelector("[data-chat-finished]:not([data-ws-seen]), [data-chat-transferred]:not([data-ws-seen])");
+      if (done) { done.setAttribute("data-ws-seen", ""); scheduleRefresh(); }
+    });
+    var entry = focusAfter ? tabs[focusAfter] : null;
     focusAfter = null;
+    if (!entry) { return; }
     if (document.activeElement && document.activeElement !== document.body && document.contains(document.activeElement)) { return; }
     var node = entry.panel.querySelector("[aria-invalid=true], .fr-alert, [data-ws-reply]:not([hidden])");
     if (node && node.classList.contains("fr-alert")) { node.tabIndex = -1; }
     (node || entry.tab).focus();
-    if (entry.panel.querySelector("[data-ws-gone]")) { loadCitizen(entry); }
+    // Transferred away: the case is no longer this agent's to read.
+    if (entry.panel.querySelector("[data-ws-gone]")) { entry.citizen.replaceChildren(); }
   });
 
   // --- keyboard -------------------------------------------------------------------------------
