@@ -147,7 +147,8 @@ def run_flow(new_page, check_a11y, demo, e2e_server):
 
     # --- the secure message is transferred to another service --------------------------------
     message_tab.get_by_role("button", name="Transférer").click()
-    message_tab.get_by_label("Service destinataire", exact=True).select_option(label="Pôle social et emploi")
+    service = message_tab.get_by_label("Service destinataire", exact=True)
+    service.select_option(label="Pôle social et emploi")
     topic = message_tab.get_by_label(re.compile("^Thème dans le service"))
     topic.select_option(index=1)
     message_tab.get_by_label(re.compile("^Motif")).fill("Relève de la caisse d'allocations.")
