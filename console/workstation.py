@@ -13,12 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 import routing
-from chat.models import Conversation
+from chat.models import ChatMessage, Conversation
 from contactcenter.models import Case, Event, User
 
 from . import worklist
@@ -81,6 +81,7 @@ def _case_rows(cases: QuerySet[Case]) -> QuerySet[Case]:
         "fragile",
         "sla_deadline",
         "sla_breached",
+        "first_response_at",
         "last_activity_at",
         "created_at",
         "service_id",
@@ -123,11 +124,16 @@ def present_items(cases: Sequence[Case], *, unread: bool = True) -> list[Item]:
     conversations: dict[int, tuple[int, int]] = {}
     if live:
         conversations = {
-            case_id: (pk, max(last - read, 0))
-            for pk, case_id, last, read in Conversation.objects.filter(
-                case_id__in=live
-            ).values_list("pk", "case_id", "last_seq", "agent_read_seq")
+            case_id: (pk, 0)
+            for pk, case_id in Conversation.objects.filter(case_id__in=live).values_list(
+                "pk", "case_id"
+            )
         }
+        if unread and conversations:
+            counts = unread_chat_messages([pk for pk, _n in conversations.values()])
+            conversations = {
+                case_id: (pk, counts.get(pk, 0)) for case_id, (pk, _n) in conversations.items()
+            }
     written = [c for c in cases if c.pk not in conversations]
     unread_cases = unread_messages(written) if unread and written else {}
     item_base = reverse("console:ws_item", args=["0"])[:-2]
@@ -157,6 +163,22 @@ def present_items(cases: Sequence[Case], *, unread: bool = True) -> list[Item]:
                 )
             )
     return items
+
+
+def unread_chat_messages(conversation_ids: list[int]) -> dict[int, int]:
+    """The citizen's chat messages past the agent's read mark, per conversation (one grouped
+    query)."""
+    rows = (
+        ChatMessage.objects.filter(
+            conversation_id__in=conversation_ids,
+            kind=ChatMessage.Kind.CITIZEN,
+            seq__gt=F("conversation__agent_read_seq"),
+        )
+        .order_by()
+        .values_list("conversation_id")
+        .annotate(n=Count("pk"))
+    )
+    return dict(rows)
 
 
 def unread_messages(cases: Iterable[Case]) -> dict[int, int]:
