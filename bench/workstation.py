@@ -166,6 +166,8 @@ def main():
         .order_by("id")
         .first()
     )
+    if agent is None:
+        raise SystemExit("No agent of the fiscalite service in the data set.")
     references, conversations = desk(agent)
     first, second = references[0], references[1]
     client = Client()

@@ -191,3 +191,32 @@ def test_posts_need_csrf(agent_a, mine):
         f"/console/demandes/{mine.reference}/note/", {"body": "x", "poste": "1"}, **HX
     )
     assert response.status_code == 403
+
+
+def test_case_page_links_to_the_workstation(client_as, agent_a, mine):
+    html = client_as(agent_a).get(f"/console/demandes/{mine.reference}/").content.decode()
+    assert f"/console/poste/?ouvrir={mine.reference}" in html
+
+
+def test_chat_item_opens_the_chat_panel_with_unread_citizen_messages(
+    client_as, agent_a, citizen, topic_a
+):
+    from chat.models import ChatMessage, Conversation
+
+    case = new_case(citizen, topic_a, subject="Tchat", channel="chat", assigned_to=agent_a)
+    conversation = Conversation.objects.create(
+        case=case, citizen=citizen, agent=agent_a, status="active", last_seq=4, agent_read_seq=1
+    )
+    for seq, kind in ((1, "citizen"), (2, "agent"), (3, "citizen"), (4, "citizen")):
+        ChatMessage.objects.create(
+            conversation=conversation,
+            seq=seq,
+            client_id=f"c{seq}xxxxxxx",
+            kind=kind,
+            sender=citizen if kind == "citizen" else agent_a,
+            body="…",
+        )
+    html = client_as(agent_a).get(f"{POSTE}liste/", **HX).content.decode()
+    assert f'data-url="/tchat/agent/{conversation.pk}/panneau/"' in html
+    assert 'data-kind="chat"' in html
+    assert "2 non lus" in html  # seq 3 and 4: past the read mark, from the citizen
