@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from heapq import merge
+from itertools import islice
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -82,6 +84,7 @@ def _case_rows(cases: QuerySet[Case]) -> QuerySet[Case]:
         "sla_deadline",
         "sla_breached",
         "first_response_at",
+        "priority",
         "last_activity_at",
         "created_at",
         "service_id",
@@ -102,18 +105,30 @@ def my_items(agent: User, *, limit: int = ITEMS_LIMIT) -> list[Item]:
 
 
 def queue_items(agent: User, *, limit: int = QUEUE_LIMIT) -> list[Item]:
-    """The queues of the agent's services (new cases nobody owns), most urgent first."""
+    """The queues of the agent's services (new cases nobody owns) in routing's queue order.
+
+    Two reads merged in Python: the few cases ahead of the queue (head priority, fragility),
+    and the ordinary ones by deadline then arrival, which the ``case_service_queue`` index
+    (service, status, deadline) serves without sorting the whole backlog."""
     scope = worklist.view_scope(agent, worklist.VIEW_QUEUE)
-    cases = list(
-        _case_rows(scope).order_by(
-            F("priority").desc(),
-            F("fragile").desc(),
-            F("sla_deadline").asc(nulls_last=True),
-            "created_at",
-            "pk",
-        )[:limit]
-    )
+    ordinary = Q(priority=0, fragile=False)
+    ahead = list(_case_rows(scope.exclude(ordinary)).order_by(*routing.QUEUE_ORDER)[:limit])
+    rest = list(_case_rows(scope.filter(ordinary)).order_by(*routing.QUEUE_ORDER[2:])[:limit])
+    cases = list(islice(merge(ahead, rest, key=_queue_key), limit))
     return present_items(cases, unread=False)
+
+
+def _queue_key(case: Case) -> tuple:
+    """QUEUE_ORDER as a sort key (deadlines last when missing)."""
+    deadline = case.sla_deadline
+    return (
+        -case.priority,
+        -int(case.fragile),
+        deadline is None,
+        deadline or case.created_at,
+        case.created_at,
+        case.pk,
+    )
 
 
 def present_items(cases: Sequence[Case], *, unread: bool = True) -> list[Item]:

@@ -5,6 +5,7 @@ import json
 import pytest
 from django.test import Client
 
+import routing
 from contactcenter.models import AuditLog, Case, Event
 from contactcenter.services import add_event
 
@@ -220,3 +221,22 @@ def test_chat_item_opens_the_chat_panel_with_unread_citizen_messages(
     assert f'data-url="/tchat/agent/{conversation.pk}/panneau/"' in html
     assert 'data-kind="chat"' in html
     assert "2 non lus" in html  # seq 3 and 4: past the read mark, from the citizen
+
+
+def test_queue_is_in_routings_queue_order(agent_a, citizen, topic_a):
+    from datetime import timedelta
+
+    from console import workstation
+
+    late = new_case(citizen, topic_a, subject="Échéance lointaine", sla_in=timedelta(days=9))
+    soon = new_case(citizen, topic_a, subject="Échéance proche", sla_in=timedelta(days=1))
+    none = new_case(citizen, topic_a, subject="Sans échéance")
+    fragile = new_case(citizen, topic_a, subject="Fragile", sla_in=timedelta(days=20))
+    head = new_case(citizen, topic_a, subject="Tête de file", sla_in=timedelta(days=30))
+    Case.objects.filter(pk=fragile.pk).update(fragile=True)
+    Case.objects.filter(pk=head.pk).update(priority=100)
+    Case.objects.filter(pk=none.pk).update(sla_deadline=None)
+    order = [item.case.pk for item in workstation.queue_items(agent_a)]
+    expected = Case.objects.filter(pk__in=order).order_by(*routing.QUEUE_ORDER)
+    assert order == [case.pk for case in expected]
+    assert order[:4] == [head.pk, fragile.pk, soon.pk, late.pk] and order[-1] == none.pk
