@@ -240,3 +240,17 @@ def test_queue_is_in_routings_queue_order(agent_a, citizen, topic_a):
     expected = Case.objects.filter(pk__in=order).order_by(*routing.QUEUE_ORDER)
     assert order == [case.pk for case in expected]
     assert order[:4] == [head.pk, fragile.pk, soon.pk, late.pk] and order[-1] == none.pk
+
+
+def test_live_chats_are_marked_to_open_at_load(client_as, agent_a, citizen, topic_a):
+    from chat.models import Conversation
+
+    live = new_case(citizen, topic_a, subject="En cours", channel="chat", assigned_to=agent_a)
+    ended = new_case(
+        citizen, topic_a, subject="Fini", channel="chat", assigned_to=agent_a, status="answered"
+    )
+    for case in (live, ended):
+        Conversation.objects.create(case=case, citizen=citizen, agent=agent_a, status="active")
+    html = client_as(agent_a).get(f"{POSTE}liste/", **HX).content.decode()
+    assert html.count(" data-live") == 1
+    assert html.index(" data-live") > html.index(f'data-reference="{live.reference}"')

@@ -138,6 +138,15 @@ def run_flow(new_page, check_a11y, demo, e2e_server):
     camille_panel.get_by_label("Votre réponse").press("Enter")
     expect(camille.locator("[data-chat-log]")).to_contain_text(MOUSE_ANSWER)
 
+    # A reload keeps the open tabs (and the live chats reconnect).
+    agent.reload()
+    expect(tabs).to_have_count(3)
+    expect(louis_tab).to_have_count(1)
+    louis_tab.click()
+    expect(agent.locator("[role=tabpanel]:not([hidden]) [data-chat-log]")).to_contain_text(
+        KEYBOARD_ANSWER
+    )
+
     # Three items open at once: the screenshot of docs/console.md, then axe and the layout.
     agent.locator(f"#ws-tab-{reference.replace('-', '')}").click()
     expect(message_tab.locator("[data-ws-reply]")).to_be_visible()

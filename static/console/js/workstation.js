@@ -164,6 +164,7 @@
     citizenBox.appendChild(citizen);
     var entry = {
       key: k, reference: spec.reference, kind: spec.kind || "case", url: spec.url, label: label,
+      title: spec.title || "",
       tab: tab, badge: badge, panel: panel, citizen: citizen, unread: 0
     };
     tabs[k] = entry;
@@ -171,7 +172,27 @@
     if (empty) { empty.hidden = true; }
     load(entry);
     if (focus !== false || active === null) { activate(k, focus !== false); }
+    saveTabs();
     return entry;
+  }
+
+  // Open tabs survive a reload of the page (this browser tab only: sessionStorage).
+  var TABS_KEY = "guichet-ws-tabs";
+  function saveTabs() {
+    try {
+      window.sessionStorage.setItem(TABS_KEY, JSON.stringify({
+        active: active ? tabs[active].reference : null,
+        tabs: order.filter(function (k) {
+          return !tabs[k].panel.querySelector("[data-ws-gone]");  // transferred away
+        }).map(function (k) {
+          var e = tabs[k];
+          return { reference: e.reference, kind: e.kind, url: e.url, title: e.title };
+        })
+      }));
+    } catch (e) { /* storage unavailable: tabs are not kept */ }
+  }
+  function savedTabs() {
+    try { return JSON.parse(window.sessionStorage.getItem(TABS_KEY) || "null"); } catch (e) { return null; }
   }
 
   function load(entry) {
@@ -216,6 +237,7 @@
     entry.tab.classList.remove("ws-tab--alert");
     if (entry.kind !== "chat") { setUnread(entry, 0); }
     markCurrentRow();
+    saveTabs();
     if (moveFocus) { entry.tab.focus(); }
   }
 
@@ -232,6 +254,7 @@
     entry.citizen.remove();
     announce(t("closed_tab"));
     updateTitle();
+    saveTabs();
     if (active === k) {
       active = null;
       var next = order[Math.min(index, order.length - 1)];
@@ -536,7 +559,7 @@
     if (node && node.classList.contains("fr-alert")) { node.tabIndex = -1; }
     (node || entry.tab).focus();
     // Transferred away: the case is no longer this agent's to read.
-    if (entry.panel.querySelector("[data-ws-gone]")) { entry.citizen.replaceChildren(); }
+    if (entry.panel.querySelector("[data-ws-gone]")) { entry.citizen.replaceChildren(); saveTabs(); }
   });
 
   // --- keyboard -------------------------------------------------------------------------------
@@ -608,12 +631,23 @@
     if (handled) { event.preventDefault(); }
   });
 
-  // --- start: the item of a deep link (?ouvrir=) ---------------------------------------------
+  // --- start: the tabs open before a reload, the live chats, the item of a deep link ---------
+  var saved = savedTabs();
+  if (saved && Array.isArray(saved.tabs)) {
+    saved.tabs.forEach(function (spec) { openItem(spec, false); });
+  }
+  // A live chat is never left unwatched: each one assigned to the agent gets its tab.
+  Array.prototype.forEach.call(itemsBox.querySelectorAll("[data-ws-open][data-live]"), function (link) {
+    openItem(specOf(link), false);
+  });
   if (panels.getAttribute("data-initial")) {
-    openItem({
+    var initial = openItem({
       reference: panels.getAttribute("data-initial"), kind: panels.getAttribute("data-initial-kind"),
       url: panels.getAttribute("data-initial-url"), title: panels.getAttribute("data-initial-title")
     }, false);
+    if (initial) { activate(initial.key, false); }
+  } else if (saved && saved.active && tabs[key(saved.active)]) {
+    activate(key(saved.active), false);
   }
 })();
 // The columns fill the window under the header, whatever its height (it wraps on narrow screens).
