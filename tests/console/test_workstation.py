@@ -254,3 +254,26 @@ def test_live_chats_are_marked_to_open_at_load(client_as, agent_a, citizen, topi
     html = client_as(agent_a).get(f"{POSTE}liste/", **HX).content.decode()
     assert html.count(" data-live") == 1
     assert html.index(" data-live") > html.index(f'data-reference="{live.reference}"')
+
+
+def test_partials_in_english_have_no_french_interface_words(agent_a, mine, case_a):
+    import re
+
+    from tests.contactcenter.test_english_pages import FRENCH
+
+    client = Client()
+    client.cookies["django_language"] = "en"
+    client.force_login(agent_a)
+    for path in (
+        POSTE,
+        f"{POSTE}liste/",
+        f"{POSTE}file/",
+        item_url(mine),
+        item_url(mine, "usager/"),
+        item_url(mine, "transfert/"),
+    ):
+        html = client.get(path, **HX).content.decode()
+        text = re.sub(r"<[^>]+>", " ", html)
+        found = [p for p in FRENCH if re.search(p, text)]
+        assert not found, (path, found)
+    assert "Work list" in client.get(POSTE).content.decode()
