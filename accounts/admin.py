@@ -1,12 +1,12 @@
-"""Administration of the API clients: create one (its secret is shown once), revoke, see its
-last use."""
+"""Administration of the API clients (create one: its secret is shown once; revoke; see its
+last use) and of passkeys (see and remove a lost one; only their owner registers one)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from .api_clients import create_api_client, revoke_api_client
-from .models import ApiClient
+from .models import ApiClient, PasskeyDevice
 
 
 class ApiClientAddForm(forms.ModelForm):
@@ -73,3 +73,17 @@ class ApiClientAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for client in queryset.filter(revoked_at=None).select_related("application"):
             revoke_api_client(client)
+
+
+@admin.register(PasskeyDevice)
+class PasskeyDeviceAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "created_at", "last_used_at", "backed_up")
+    search_fields = ("user__email", "name")
+    fields = ("user", "name", "created_at", "last_used_at", "sign_count", "backed_up")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

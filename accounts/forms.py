@@ -11,7 +11,7 @@ from .mail import mail_allowed
 
 
 def password_help() -> str:
-    return " ".join(str(text) for text in password_validators_help_texts())
+    return " ".join(str(text) for text in password_validators_help_texts() if text)
 
 
 class SignUpForm(DsfrFormMixin, forms.Form):

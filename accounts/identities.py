@@ -20,7 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from contactcenter.models import User
 
-from .models import OidcIdentity
+from . import services
+from .models import OidcIdentity, PendingVerification
 from .oidc import Identity
 
 
@@ -50,6 +51,13 @@ def linked_user(identity: Identity) -> User | None:
         return None
     user = link.user
     if not user.is_active:
+        if PendingVerification.objects.filter(user=user).exists():
+            raise Refused(
+                _(
+                    "Votre adresse électronique n'est pas encore vérifiée : ouvrez le lien "
+                    "qui vous a été envoyé, puis reconnectez-vous avec FranceConnect."
+                )
+            )
         raise Refused(_("Ce compte Guichet est désactivé."))
     _check_audience(identity.provider, user)
     _touch(link)
@@ -76,6 +84,28 @@ def create_citizen(identity: Identity, *, mobile_phone: str = "") -> User:
     email = identity_email(identity)
     if not email:
         raise Refused(_("FranceConnect n'a pas transmis d'adresse électronique."))
+    return _create_active_citizen(identity, email, mobile_phone)
+
+
+@transaction.atomic
+def create_unverified_citizen(identity: Identity, *, email: str, mobile_phone: str = "") -> None:
+    """FranceConnect gave no e-mail address: the one the person typed is verified like a
+    sign-up's (accounts.services.sign_up: inactive account, signed link, purged if never
+    opened), with the identity linked at once; the next FranceConnect login after the link
+    logs them in. An address that already has an account gets a notice instead, as for a
+    sign-up, and nothing is created: the answer is the same."""
+    user = services.sign_up(
+        email=email,
+        password=None,
+        first_name=(identity.claims.get("given_name") or "")[:150],
+        last_name=(identity.claims.get("family_name") or "")[:150],
+        mobile_phone=mobile_phone,
+    )
+    if user is not None:
+        _create_link(identity, user)
+
+
+def _create_active_citizen(identity: Identity, email: str, mobile_phone: str) -> User:
     if User.objects.filter(email__iexact=email).exists():
         raise Refused(_("Un compte Guichet existe déjà avec cette adresse électronique."))
     user = User(

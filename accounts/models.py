@@ -2,18 +2,23 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, TimestampMixin
 
 
 class PendingVerification(models.Model):
     """A local account created by sign-up whose e-mail address is not verified yet: the user is
     inactive while this row exists. Tells an unverified account from one an administrator
-    deactivated (a sign-up with the address of the former resends the link)."""
+    deactivated (a sign-up with the address of the former resends the link). ``link_sent_at``
+    is when the last link was mailed: once it is older than the links' lifetime the account is
+    purged (``accounts.services.purge_unverified``)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_verification"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    link_sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("compte en attente de vérification")
@@ -84,3 +89,25 @@ class OidcIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} {self.sub}"
+
+
+class PasskeyDevice(TimestampMixin, Device):
+    """A passkey (WebAuthn credential: a security key, the phone or the computer's own
+    authenticator) used as a second factor, a django-otp device like the TOTP application.
+    Verified by ``accounts.passkeys`` (a signed challenge, not a typed code)."""
+
+    credential_id = models.BinaryField(_("identifiant de la clé"), max_length=1023)
+    # Hash of the credential id, to find it and to keep it unique (a binary field cannot be).
+    credential_hash = models.CharField(max_length=64, unique=True, editable=False)
+    public_key = models.BinaryField(_("clé publique (COSE)"))
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    backed_up = models.BooleanField(_("sauvegardée (synchronisée)"), default=False)
+
+    class Meta:
+        verbose_name = _("clé d'accès")
+        verbose_name_plural = _("clés d'accès")
+
+    def verify_token(self, token) -> bool:
+        """A passkey answers a challenge (``accounts.passkeys.authenticate``), never a code."""
+        return False

@@ -10,7 +10,18 @@ from contactcenter.forms import DsfrFormMixin
 
 
 class CompleteForm(DsfrFormMixin, forms.Form):
-    """FranceConnect gave the identity and the e-mail address: only the mobile is asked."""
+    """FranceConnect gave the identity: the mobile is asked, and the e-mail address when
+    FranceConnect gave none (``ask_email``; it is then verified by a link)."""
+
+    email = forms.EmailField(
+        label=_("Adresse électronique"),
+        help_text=_(
+            "FranceConnect ne nous l'a pas transmise. Un lien vous sera envoyé pour la "
+            "vérifier. Format attendu : nom@domaine.fr"
+        ),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
 
     mobile_phone = forms.CharField(
         label=_("Téléphone mobile (facultatif)"),
@@ -18,6 +29,11 @@ class CompleteForm(DsfrFormMixin, forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
+
+    def __init__(self, *args, ask_email: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not ask_email:
+            del self.fields["email"]
 
     def clean_mobile_phone(self) -> str:
         value = self.cleaned_data["mobile_phone"].strip()

@@ -157,7 +157,8 @@ def complete(request, provider):
         return redirect("login")
     email = identities.identity_email(identity)
     email_taken = bool(email) and User.objects.filter(email__iexact=email).exists()
-    complete_form = CompleteForm(prefix="create")
+    ask_email = not email
+    complete_form = CompleteForm(prefix="create", ask_email=ask_email)
     link_form = LinkForm(request, prefix="link", initial={"username": email})
     if request.method == "POST":
         try:
@@ -169,7 +170,24 @@ def complete(request, provider):
                     messages.success(request, _("FranceConnect est lié à votre compte Guichet."))
                     return _log_in(request, link_form.user, identity)
             elif not email_taken:
-                complete_form = CompleteForm(request.POST, prefix="create")
+                complete_form = CompleteForm(request.POST, prefix="create", ask_email=ask_email)
+                if complete_form.is_valid() and ask_email:
+                    typed = complete_form.cleaned_data["email"]
+                    identities.create_unverified_citizen(
+                        identity,
+                        email=typed,
+                        mobile_phone=complete_form.cleaned_data["mobile_phone"],
+                    )
+                    request.session.pop(PENDING_KEY, None)
+                    request.session["accounts_link_sent_to"] = typed
+                    messages.info(
+                        request,
+                        _(
+                            "Ouvrez le lien envoyé à votre adresse électronique, puis "
+                            "reconnectez-vous avec FranceConnect."
+                        ),
+                    )
+                    return redirect("accounts:link_sent")
                 if complete_form.is_valid():
                     user = identities.create_citizen(
                         identity, mobile_phone=complete_form.cleaned_data["mobile_phone"]

@@ -9,12 +9,16 @@ account: the person who owns the address learns it by e-mail.
 
 from __future__ import annotations
 
+import datetime
+import logging
+
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -22,7 +26,9 @@ from contactcenter.exceptions import InvalidState, NotAllowed
 from contactcenter.models import User
 
 from .mail import send_account_mail
-from .models import PendingVerification
+from .models import PasskeyDevice, PendingVerification
+
+log = logging.getLogger(__name__)
 
 SIGNUP_SALT = "accounts.signup"
 EMAIL_CHANGE_SALT = "accounts.email-change"
@@ -61,6 +67,7 @@ def verification_link(user: User) -> str:
 
 
 def _send_verification(user: User) -> None:
+    PendingVerification.objects.filter(user=user).update(link_sent_at=timezone.now())
     send_account_mail(
         user.email,
         "verify",
@@ -73,8 +80,16 @@ def _send_verification(user: User) -> None:
 
 
 @transaction.atomic
-def sign_up(*, email: str, password: str, first_name: str, last_name: str) -> User | None:
-    """Create an inactive citizen account and send the verification link; returns it.
+def sign_up(
+    *,
+    email: str,
+    password: str | None,
+    first_name: str,
+    last_name: str,
+    mobile_phone: str = "",
+) -> User | None:
+    """Create an inactive citizen account and send the verification link; returns it. Without
+    a password (a FranceConnect identity that gave no address), the account has none.
 
     The address already has an account: nothing is created (None) and its owner gets the
     verification link again (account still waiting) or a notice that someone tried to sign up
@@ -88,9 +103,13 @@ def sign_up(*, email: str, password: str, first_name: str, last_name: str) -> Us
             first_name=first_name.strip(),
             last_name=last_name.strip(),
             role=User.Role.CITIZEN,
+            mobile_phone=mobile_phone,
             is_active=False,
         )
-        user.set_password(password)
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
         try:
             with transaction.atomic():
                 user.save()
@@ -137,6 +156,29 @@ def verify_email(token: str) -> User:
     elif not user.is_active:  # deactivated by an administrator: a link does not reactivate
         raise LinkInvalid
     return user
+
+
+def purge_unverified(now: datetime.datetime | None = None) -> int:
+    """Delete the accounts still waiting for verification whose last link has expired (the
+    person signs up again if they still want one). Only never-used accounts go: inactive,
+    never logged in; one that something refers to is left alone. Safe to run twice. Returns
+    how many were deleted."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE)
+    expired = User.objects.filter(
+        pending_verification__link_sent_at__lt=cutoff, is_active=False, last_login__isnull=True
+    )
+    deleted = 0
+    for pk in expired.values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                user = expired.select_for_update().filter(pk=pk).first()
+                if user is not None:
+                    user.delete()
+                    deleted += 1
+        except ProtectedError:
+            log.warning("Unverified account %s kept: other records refer to it", pk)
+    return deleted
 
 
 # --- E-mail change ----------------------------------------------------------------------------
@@ -210,6 +252,7 @@ def delete_account(user: User) -> bool:
         pass
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    PasskeyDevice.objects.filter(user=user).delete()
     PendingVerification.objects.filter(user=user).delete()
     user.email = user.username = deleted_email(user)
     user.first_name = user.last_name = ""

@@ -1,4 +1,5 @@
-"""Two-factor authentication (django-otp): a TOTP application and recovery codes.
+"""Two-factor authentication (django-otp): a TOTP application, passkeys (accounts/passkeys.py)
+and recovery codes.
 
 Every staff account (agent, supervisor, admin) needs it on local login; a citizen may turn it
 on. The password step never logs such a person in: it keeps a *pending login* in the session
@@ -28,10 +29,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp import login as otp_login
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contactcenter.models import User
+
+from .models import PasskeyDevice
 
 PENDING_KEY = "accounts_2fa_pending"
 CODES_KEY = "accounts_2fa_codes"
@@ -44,8 +48,25 @@ RECOVERY_CODES = 10
 
 
 def required_for(user: User) -> bool:
-    """Staff always; a citizen once they have turned it on."""
-    return user.is_staff_member or totp_device(user) is not None
+    """Staff always; a citizen once they have turned it on (an application or a passkey)."""
+    return user.is_staff_member or has_device(user)
+
+
+def has_device(user: User) -> bool:
+    """A confirmed second factor: the TOTP application or a passkey (recovery codes alone do
+    not count: they come with one of these)."""
+    return (
+        totp_device(user) is not None
+        or PasskeyDevice.objects.filter(user=user, confirmed=True).exists()
+    )
+
+
+def login_device(user: User) -> Device | None:
+    """The device a remembered browser's login is recorded with."""
+    return (
+        totp_device(user)
+        or PasskeyDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    )
 
 
 def totp_device(user: User, *, confirmed: bool = True) -> TOTPDevice | None:
@@ -66,7 +87,7 @@ def log_in_or_ask(request, user: User, redirect_to: str, log_in: Callable[[], Ht
     device). ``user.backend`` must be set."""
     if not required_for(user):
         return log_in()
-    device = totp_device(user)
+    device = login_device(user)
     if device is not None and remembered(request, user):
         response = log_in()
         otp_login(request, device)
@@ -103,7 +124,7 @@ def drop_pending(request) -> None:
     request.session.pop(PENDING_KEY, None)
 
 
-def complete_login(request, user: User, device) -> str:
+def complete_login(request, user: User, device: Device) -> str:
     """Log the person in (both factors given) and mark the session with the device used."""
     redirect_to = pending_next(request)
     drop_pending(request)
@@ -154,6 +175,7 @@ def new_recovery_codes(user: User) -> list[str]:
 @transaction.atomic
 def disable(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
+    PasskeyDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
 
 
@@ -188,8 +210,18 @@ def record_failure(request, user: User) -> None:
 
 
 def _binding(user: User) -> str:
+    """Ends with any change of the person's devices (TOTP key, passkeys) or password."""
     device = totp_device(user)
-    secret = f"{user.pk}:{device.persistent_id if device else ''}:{device.key if device else ''}"
+    passkeys = ",".join(
+        str(pk)
+        for pk in PasskeyDevice.objects.filter(user=user, confirmed=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    secret = (
+        f"{user.pk}:{device.persistent_id if device else ''}:{device.key if device else ''}"
+        f":{passkeys}"
+    )
     return salted_hmac(REMEMBER_SALT, f"{secret}:{user.password}").hexdigest()
 
 
@@ -218,6 +250,6 @@ def remembered(request, user: User) -> bool:
     return (
         isinstance(data, dict)
         and data.get("u") == user.pk
-        and totp_device(user) is not None
+        and has_device(user)
         and constant_time_compare(str(data.get("b")), _binding(user))
     )

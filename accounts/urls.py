@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import views
+from . import passkey_views, views
 
 app_name = "accounts"
 
@@ -45,5 +45,15 @@ urlpatterns = [
         views.two_factor_disable,
         name="two_factor_disable",
     ),
+    path("cles-d-acces/", passkey_views.passkey_list, name="passkeys"),
+    path("cles-d-acces/options/", passkey_views.register_options, name="passkey_register_options"),
+    path("cles-d-acces/enregistrer/", passkey_views.register, name="passkey_register"),
+    path("cles-d-acces/<int:pk>/supprimer/", passkey_views.remove, name="passkey_remove"),
+    path(
+        "double-authentification/cle/options/",
+        passkey_views.login_options,
+        name="passkey_login_options",
+    ),
+    path("double-authentification/cle/", passkey_views.login, name="passkey_login"),
     path("", include("accounts.oidc_urls")),
 ]

@@ -45,6 +45,7 @@ from .forms import (
     SetPasswordForm,
     SignUpForm,
 )
+from .models import PasskeyDevice
 
 
 def home_url_for(user) -> str:
@@ -230,7 +231,9 @@ def account(request):
         request,
         "accounts/account.html",
         {
-            "two_factor_on": twofactor.totp_device(user) is not None,
+            "two_factor_on": twofactor.has_device(user),
+            "totp_on": twofactor.totp_device(user) is not None,
+            "passkeys": PasskeyDevice.objects.filter(user=user, confirmed=True).count(),
             "codes_left": twofactor.recovery_codes_left(user),
         },
     )
@@ -329,7 +332,7 @@ def two_factor_enrol(request):
     user = request.user if request.user.is_authenticated else pending
     if user is None:
         return redirect("login")
-    if pending is not None and twofactor.totp_device(pending) is not None:
+    if pending is not None and twofactor.has_device(pending):
         # Half logged in with a device already: its code, not a new device, finishes the login.
         return redirect("accounts:two_factor_verify")
     device = twofactor.enrolment_device(user)
@@ -401,7 +404,16 @@ def two_factor_verify(request):
                     % {"left": left},
                 )
             return response
-    return render(request, "accounts/two_factor_verify.html", {"form": form, "user_pending": user})
+    return render(
+        request,
+        "accounts/two_factor_verify.html",
+        {
+            "form": form,
+            "user_pending": user,
+            "has_totp": twofactor.totp_device(user) is not None,
+            "has_passkey": PasskeyDevice.objects.filter(user=user, confirmed=True).exists(),
+        },
+    )
 
 
 @never_cache
@@ -410,7 +422,7 @@ def two_factor_verify(request):
 def recovery_codes(request):
     """Shown once, right after they are made; POST makes a new set (the old ones stop)."""
     if request.method == "POST":
-        if twofactor.totp_device(request.user) is None:
+        if not twofactor.has_device(request.user):
             return redirect("accounts:account")
         codes = twofactor.new_recovery_codes(request.user)
         request.session[twofactor.CODES_KEY] = {"codes": codes, "next": ""}

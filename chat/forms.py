@@ -3,7 +3,7 @@ from typing import cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from contactcenter.forms import DsfrFormMixin
+from contactcenter.forms import AgentChoiceField, DsfrFormMixin, ServiceTopicChoiceField
 from contactcenter.models import Service, Topic, User
 
 from .services import MAX_CHARS, TRANSFER_REASON_MAX_CHARS
@@ -51,16 +51,6 @@ class SummaryForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class AgentChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: User) -> str:
-        return obj.display_name
-
-
-class TopicChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Topic) -> str:
-        return f"{obj.service.name} — {obj.title}"
-
-
 class TransferForm(DsfrFormMixin, forms.Form):
     to_service = forms.ModelChoiceField(
         label=_("Service destinataire"),
@@ -76,7 +66,7 @@ class TransferForm(DsfrFormMixin, forms.Form):
         required=False,
         empty_label=_("Le premier agent disponible"),
     )
-    to_topic = TopicChoiceField(
+    to_topic = ServiceTopicChoiceField(
         label=_("Thème dans le service destinataire"),
         help_text=_("Obligatoire pour un autre service : l'usager voit le nouveau thème."),
         queryset=Topic.objects.filter(is_active=True).select_related("service"),

@@ -84,8 +84,8 @@ class BaseCobrowseConsumer(SocketGuard, AsyncWebsocketConsumer):
             self.stop_watchdog()
             if not self.cleaned_up:
                 try:
-                    # No close code: the socket died without one.
-                    await self.disconnect(None)  # type: ignore[arg-type]
+                    # The socket died without a close frame: 1006, "abnormal closure".
+                    await self.disconnect(1006)
                 except Exception:
                     logger.exception("cobrowse: cleanup of a failed %s socket", self.role)
 

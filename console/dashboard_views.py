@@ -7,6 +7,7 @@ Every export is written to the audit log.
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import AsyncIterator, Iterator
 from functools import wraps
 from urllib.parse import urlencode
@@ -40,6 +41,8 @@ from .dashboard_tables import (
     key_indicators,
     now_label,
 )
+
+logger = logging.getLogger(__name__)
 
 EXPORT_BATCH = 2000
 
@@ -140,7 +143,7 @@ def live_context(user: User, scope: kpis.Scope) -> dict | None:
     try:
         data = provider(user)
     except Exception:  # noqa: BLE001 - the live tiles must not break the dashboard
-        kpis.logger.exception("dashboard: live provider failed")
+        logger.exception("dashboard: live provider failed")
         return {"error": True, "updated": now_label()}
     queues = [
         row

@@ -9,7 +9,13 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter import cases
-from contactcenter.forms import DsfrFormMixin
+from contactcenter.forms import (
+    AgentChoiceField,
+    DsfrFormMixin,
+    ServiceChoiceField,
+    ServiceTopicChoiceField,
+    TopicServiceChoiceField,
+)
 from contactcenter.models import Case, Channel, Service, Topic, User
 
 from . import worklist
@@ -123,7 +129,7 @@ class ClassificationForm(DsfrFormMixin, forms.Form):
 
 
 class TransferForm(DsfrFormMixin, forms.Form):
-    to_service = forms.ModelChoiceField(
+    to_service = ServiceChoiceField(
         label=_("Service destinataire"),
         queryset=Service.objects.none(),
         empty_label=_("— Choisir un service —"),
@@ -133,14 +139,14 @@ class TransferForm(DsfrFormMixin, forms.Form):
         },
     )
     # Asked, never guessed: the topic the citizen sees changes with the service.
-    to_topic = forms.ModelChoiceField(
+    to_topic = ServiceTopicChoiceField(
         label=_("Thème dans le service destinataire"),
         queryset=Topic.objects.none(),
         empty_label=_("— Choisir un thème —"),
         required=False,  # required in clean(), once the service is known to be a valid target
         error_messages={"invalid_choice": _("Choisissez un des thèmes proposés.")},
     )
-    to_agent = forms.ModelChoiceField(
+    to_agent = AgentChoiceField(
         label=_("Agent destinataire (facultatif)"),
         queryset=User.objects.none(),
         required=False,
@@ -167,17 +173,11 @@ class TransferForm(DsfrFormMixin, forms.Form):
         to_topic = cast(forms.ModelChoiceField, self.fields["to_topic"])
         to_agent = cast(forms.ModelChoiceField, self.fields["to_agent"])
         to_service.queryset = Service.objects.exclude(pk=case.service_id)
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        to_service.label_from_instance = lambda s: (  # type: ignore[method-assign,assignment]
-            s.name if s.is_active else _("%(name)s (inactif)") % {"name": s.name}
-        )
         to_topic.queryset = (
             Topic.objects.filter(is_active=True)
             .exclude(service_id=case.service_id)
             .select_related("service")
         )
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        to_topic.label_from_instance = lambda t: f"{t.service.name} — {t.title}"  # type: ignore[method-assign,assignment]
         to_agent.queryset = (
             User.objects.filter(is_active=True, role=User.Role.AGENT)
             .exclude(agent_profile__services=case.service_id)
@@ -185,8 +185,6 @@ class TransferForm(DsfrFormMixin, forms.Form):
             .distinct()
             .order_by("last_name", "first_name")
         )
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        to_agent.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
 
     def clean(self):
         super().clean()
@@ -208,7 +206,7 @@ class TransferForm(DsfrFormMixin, forms.Form):
 
 
 class AssignForm(DsfrFormMixin, forms.Form):
-    agent = forms.ModelChoiceField(
+    agent = AgentChoiceField(
         label=_("Attribuer à"),
         queryset=User.objects.none(),
         empty_label=_("— Choisir un agent —"),
@@ -222,8 +220,6 @@ class AssignForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, auto_id="assign-%s", **kwargs)
         agent = cast(forms.ModelChoiceField, self.fields["agent"])
         agent.queryset = cases.assignable_agents(case)
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        agent.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
 
 
 class AccessReasonForm(DsfrFormMixin, forms.Form):
@@ -281,7 +277,7 @@ class ContactForm(DsfrFormMixin, forms.Form):
             "invalid_choice": _("Cette demande n'appartient pas à l'usager choisi."),
         },
     )
-    topic = forms.ModelChoiceField(
+    topic = TopicServiceChoiceField(
         label=_("Thème"),
         queryset=Topic.objects.none(),
         required=False,
@@ -334,8 +330,6 @@ class ContactForm(DsfrFormMixin, forms.Form):
         self.fields["case"].initial = NEW_CASE
         topic = cast(forms.ModelChoiceField, self.fields["topic"])
         topic.queryset = Topic.objects.filter(is_active=True).select_related("service")
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        topic.label_from_instance = lambda t: f"{t.title} ({t.service.name})"  # type: ignore[method-assign,assignment]
 
     def clean(self):
         super().clean()

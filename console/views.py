@@ -243,6 +243,7 @@ def _timeline(case: Case) -> list[Event]:
             Event.Type.CHAT,
             Event.Type.CHATBOT,
             Event.Type.CALLBACK,
+            Event.Type.CALL,
             Event.Type.COBROWSE,
             Event.Type.DIAGNOSIS,
         ):

@@ -33,15 +33,19 @@ NON_FIELD = "non_field_errors"
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="Message à afficher tel quel.")
-    # A documented field of the error body (this serializer only describes the schema), which
-    # shadows Serializer.errors for the type checker only.
-    errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text=(
-            "Messages par champ (400 et 409) ; « non_field_errors » pour la requête entière."
-        ),
-    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The body's "errors" field (this serializer only describes the schema) is added here:
+        # declared on the class, it would shadow the serializer's own ``errors``.
+        fields = super().get_fields()
+        fields["errors"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text=(
+                "Messages par champ (400 et 409) ; « non_field_errors » pour la requête entière."
+            ),
+        )
+        return fields
 
 
 class Conflict(exceptions.APIException):

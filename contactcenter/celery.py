@@ -83,6 +83,11 @@ app.conf.beat_schedule = {
         "task": "contactcenter.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
     },
+    # Accounts never verified: deleted once their last verification link has expired (hourly).
+    "accounts-purge-unverified": {
+        "task": "accounts.tasks.purge_unverified_accounts",
+        "schedule": 3600.0,
+    },
     "knowledge-purge-conversations": {
         "task": "knowledge.tasks.purge_conversations",
         "schedule": crontab(hour=3, minute=30),

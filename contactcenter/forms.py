@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from .models import Service, Topic, User
+
 
 class DsfrFormMixin(forms.BaseForm):
     """Give widgets their DSFR classes and link each input to its error messages (RGAA)."""
@@ -31,6 +33,37 @@ class DsfrFormMixin(forms.BaseForm):
                 self.fields[name].widget.attrs["aria-describedby"] = (
                     f"{cast(str, self.auto_id) % name}-messages"
                 )
+
+
+# Choice fields labelling their objects otherwise than ``str(obj)``: one class per label.
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    """Users by their display name (full name, else e-mail)."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class ServiceChoiceField(forms.ModelChoiceField):
+    """Services by name; an inactive one is marked so (listed to get its precise refusal)."""
+
+    def label_from_instance(self, obj: Service) -> str:
+        return obj.name if obj.is_active else _("%(name)s (inactif)") % {"name": obj.name}
+
+
+class ServiceTopicChoiceField(forms.ModelChoiceField):
+    """Topics of several services as "Service — Topic" (select_related("service"))."""
+
+    def label_from_instance(self, obj: Topic) -> str:
+        return f"{obj.service.name} — {obj.title}"
+
+
+class TopicServiceChoiceField(forms.ModelChoiceField):
+    """Topics of several services as "Topic (Service)" (select_related("service"))."""
+
+    def label_from_instance(self, obj: Topic) -> str:
+        return f"{obj.title} ({obj.service.name})"
 
 
 class LoginForm(DsfrFormMixin, AuthenticationForm):

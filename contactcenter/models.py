@@ -368,6 +368,7 @@ class Event(models.Model):
         NOTIFICATION = "notification", _("Notification envoyée")
         RATING = "rating", _("Avis")
         SLA = "sla", _("Échéance")
+        CALL = "call", _("Appel au serveur vocal")
 
     # Indexed by event_case_time and event_citizen_time (Meta), which start with them.
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Service, Topic, User
-from .permissions import can_act_on_case
+from .permissions import ServicePrincipal, can_act_on_case
 from .signals import case_needs_routing, citizen_notification
 
 
@@ -54,7 +54,10 @@ def add_event(
     """Append one event to a case's timeline (and bump the case's last activity).
 
     The event is signed by ``service``, by default the service handling the case now (so an
-    answer keeps its author's service after a transfer)."""
+    answer keeps its author's service after a transfer). An API client (``ServicePrincipal``)
+    acts under its technical account, named after the client."""
+    if isinstance(actor, ServicePrincipal):
+        actor = actor.account
     now = at or timezone.now()
     event = Event.objects.create(
         case=case,
@@ -406,6 +409,7 @@ HISTORY_EVENT_TYPES = (
     Event.Type.CHAT,
     Event.Type.CHATBOT,
     Event.Type.CALLBACK,
+    Event.Type.CALL,
     Event.Type.COBROWSE,
     Event.Type.TRANSFER,
 )

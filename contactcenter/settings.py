@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "cobrowse",
     "accounts",
     "console",
+    "voice",
 ]
 
 MIDDLEWARE = [
@@ -284,7 +285,13 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Off unless PASSWORD_BREACH_RANGE_URL is set (docs/accounts.md).
+    {"NAME": "accounts.passwords.BreachedPasswordValidator"},
 ]
+# Pwned Passwords' k-anonymity range API (https://api.pwnedpasswords.com/range/), or a copy of
+# it run inside the administration's network; empty: no request, only the rules above.
+PASSWORD_BREACH_RANGE_URL = env_str("PASSWORD_BREACH_RANGE_URL", "")
+PASSWORD_BREACH_TIMEOUT = float(env_str("PASSWORD_BREACH_TIMEOUT", "3"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -298,6 +305,25 @@ ACCOUNT_MAILS_PER_HOUR = env_int("ACCOUNT_MAILS_PER_HOUR", 5)  # per address (ac
 TWO_FACTOR_REMEMBER_SECONDS = min(env_int("TWO_FACTOR_REMEMBER_SECONDS", 12 * 3600), 12 * 3600)
 TWO_FACTOR_PENDING_SECONDS = 600
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Guichet")
+# Passkeys (accounts/passkeys.py). The relying party id is the site's host name; the origins
+# are those a passkey ceremony may come from. A passkey is bound to its RP id for good: set
+# WEBAUTHN_RP_ID before anyone registers one. An IP address cannot be an RP id: with SITE_URL on
+# 127.0.0.1 (development), passkeys work at http://localhost:<port>.
+_SITE = urlsplit(SITE_URL)
+_SITE_HOST = _SITE.hostname or "localhost"
+try:
+    ipaddress.ip_address(_SITE_HOST)
+    _SITE_IS_IP = True
+except ValueError:
+    _SITE_IS_IP = False
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "localhost" if _SITE_IS_IP else _SITE_HOST)
+WEBAUTHN_RP_NAME = env_str("WEBAUTHN_RP_NAME", "Guichet")
+WEBAUTHN_ORIGINS = env_list(
+    "WEBAUTHN_ORIGINS",
+    f"{_SITE.scheme}://localhost{':' + str(_SITE.port) if _SITE.port else ''}"
+    if _SITE_IS_IP
+    else f"{_SITE.scheme}://{_SITE.netloc}",
+)
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -393,6 +419,26 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "private")))
 MEDIA_URL = None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Phone channel: the voice server (python manage.py voice_server, docs/voice.md).
+VOICE_SIP_HOST = env_str("VOICE_SIP_HOST", "127.0.0.1")
+VOICE_SIP_PORT = env_int("VOICE_SIP_PORT", 5062)
+# Address written in SDP answers and Contact headers (the host's public address behind NAT).
+VOICE_PUBLIC_HOST = env_str("VOICE_PUBLIC_HOST", VOICE_SIP_HOST)
+VOICE_RTP_PORT_MIN = env_int("VOICE_RTP_PORT_MIN", 20000)
+VOICE_RTP_PORT_MAX = env_int("VOICE_RTP_PORT_MAX", 20999)
+# Registration to a SIP trunk or an IPBX (empty: no registration, calls come straight in).
+VOICE_REGISTRAR = env_str("VOICE_REGISTRAR")
+VOICE_SIP_USER = env_str("VOICE_SIP_USER")
+VOICE_SIP_PASSWORD = env_str("VOICE_SIP_PASSWORD")
+VOICE_REGISTER_EXPIRES = env_int("VOICE_REGISTER_EXPIRES", 300)
+# Service answering calls whose dialled number matches no service's phone (its code).
+VOICE_DEFAULT_SERVICE = env_str("VOICE_DEFAULT_SERVICE")
+VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
+VOICE_TTS_VOICE = env_str("VOICE_TTS_VOICE", "fr")
+VOICE_TTS_SPEED = env_int("VOICE_TTS_SPEED", 150)
+# Seconds without a key press before a menu is read again (twice), then the call ends.
+VOICE_DIGIT_TIMEOUT = env_int("VOICE_DIGIT_TIMEOUT", 6)
 
 # --- Mail and SMS ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -372,7 +372,7 @@ _lock = threading.Lock()
 _engine: KnowledgeEngine | None = None
 
 
-def _signature() -> tuple[object, ...]:
+def index_signature() -> tuple[object, ...]:
     """What the index depends on (every search checks it): counts and last changes of the
     articles, small talk and topics, one aggregate query per table (three index or small-table
     scans, no hand-written SQL)."""
@@ -428,7 +428,7 @@ def build_engine(signature: tuple[object, ...] = ()) -> KnowledgeEngine:
 def get_engine() -> KnowledgeEngine:
     """The engine for the current knowledge base (rebuilt when articles change)."""
     global _engine
-    signature = _signature()
+    signature = index_signature()
     engine = _engine
     if engine is not None and engine.signature == signature:
         return engine

@@ -43,6 +43,7 @@ from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
 from contactcenter.labels import choice_labels
 from contactcenter.models import AuditLog, Case, Event, Topic, Transfer, User
 from contactcenter.permissions import (
+    ServicePrincipal,
     get_case_or_404,
     record_access,
     user_service_ids,
@@ -310,7 +311,13 @@ class CaseViewSet(
     lookup_field = "reference"
     query_parameters = {"list": {"status", "cursor"}}
     # Operations open to API clients, with the scope their token needs (contactcenter.api).
-    client_scopes = {"list": "cases:read", "retrieve": "cases:read", "messages": "cases:read"}
+    client_scopes = {
+        "list": "cases:read",
+        "retrieve": "cases:read",
+        "messages": "cases:read",
+        "close": "cases:write",
+        "reopen": "cases:write",
+    }
     throttle_classes = [ApiClientThrottle]
     lookup_value_regex = r"[0-9A-Za-z-]+"
     pagination_class = CasePagination
@@ -547,6 +554,11 @@ class CaseViewSet(
             )
         data = CloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if isinstance(request.user, ServicePrincipal) and data.validated_data.get("body"):
+            # An information system changes the status; it does not write to the citizen.
+            raise serializers.ValidationError(
+                {"body": ["Un client de l'API ne peut pas joindre de message."]}
+            )
         try:
             if request.user.is_citizen:
                 services.citizen_close(case, request.user)

@@ -9,7 +9,7 @@ from django.utils import formats, timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from contactcenter.forms import DsfrFormMixin
+from contactcenter.forms import AgentChoiceField, DsfrFormMixin
 from contactcenter.models import Topic, User
 
 from .models import CAPACITY_MAX, AgentPresence
@@ -57,7 +57,7 @@ class CapacityForm(DsfrFormMixin, forms.Form):
 
 
 class ReassignForm(DsfrFormMixin, forms.Form):
-    agent = forms.ModelChoiceField(
+    agent = AgentChoiceField(
         label=_("Attribuer à"),
         queryset=User.objects.none(),
         empty_label=_("Choisissez un agent"),
@@ -71,8 +71,6 @@ class ReassignForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         agent = cast(forms.ModelChoiceField, self.fields["agent"])
         agent.queryset = agents if agents is not None else User.objects.none()
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        agent.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
 
 
 class SlotChoiceField(forms.ChoiceField):
@@ -131,9 +129,6 @@ class CallbackForm(DsfrFormMixin, forms.Form):
 
     def __init__(self, *args, slots=(), **kwargs):
         super().__init__(*args, **kwargs)
-        topic = cast(forms.ModelChoiceField, self.fields["topic"])
-        # Relabelled per form (the field's own label is str(obj)): an instance attribute.
-        topic.label_from_instance = lambda t: t.title  # type: ignore[method-assign,assignment]
         cast(forms.ChoiceField, self.fields["slot"]).choices = slot_choices(slots)
         self.fields["topic"].widget.attrs.update({"data-callback-topic": ""})
 

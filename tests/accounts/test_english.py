@@ -53,3 +53,29 @@ def test_deleted_page_in_english(citizen):
         {"current_password": "motdepasse-solide-2026", "confirm": "on"},
     )
     assert_english(client.get(reverse("accounts:deleted")), "Your account is erased.")
+
+
+def test_passkey_pages_and_answers_in_english(citizen):
+    import json
+
+    from accounts.models import PasskeyDevice
+
+    PasskeyDevice.objects.create(
+        user=citizen,
+        name="USB",
+        confirmed=True,
+        credential_id=b"x",
+        credential_hash="0" * 64,
+        public_key=b"k",
+    )
+    client = english()
+    password_step(client, citizen)
+    page = client.get(reverse("accounts:two_factor_verify"))
+    assert_english(page, "Or with a passkey", "Use my passkey", "Use your passkey, or enter")
+    refused = client.post(
+        reverse("accounts:passkey_login"), json.dumps({}), content_type="application/json"
+    )
+    assert refused.json()["detail"].startswith("The passkey was not recognised")
+    client = english()
+    client.force_login(citizen)
+    assert_english(client.get(reverse("accounts:passkeys")), "Your passkeys", "Add a passkey")

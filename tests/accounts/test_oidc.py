@@ -21,6 +21,7 @@ from tests.conftest import make_user
 from tests.oidc_provider import (
     AGENT_SUB,
     CITIZEN_SUB,
+    NO_EMAIL_SUB,
     UNKNOWN_AGENT_SUB,
     ProviderProcess,
     environment,
@@ -161,6 +162,70 @@ def test_first_login_creates_the_citizen_from_the_identity(client, providers):
     link = OidcIdentity.objects.get(provider="franceconnect", sub=CITIZEN_SUB)
     assert link.user == user and str(link.birthdate) == "1962-08-24"
     assert client.session[oidc.SESSION_KEY]["provider"] == "franceconnect"
+
+
+def test_first_login_without_email_asks_for_it_and_verifies_it(
+    client, providers, mailoutbox, django_capture_on_commit_callbacks
+):
+    from accounts.models import PendingVerification
+
+    response = login_with(client, "franceconnect", NO_EMAIL_SUB)
+    assert response["Location"] == "/compte/franceconnect/bienvenue/"
+    page = client.get("/compte/franceconnect/bienvenue/").content.decode()
+    assert "Yanis" in page and "Moreau" in page
+    assert 'name="create-email"' in page and 'name="create-mobile_phone"' in page
+    # The address is required, and must be one.
+    for typed in ("", "pas-une-adresse"):
+        bad = client.post("/compte/franceconnect/bienvenue/", {"create-email": typed, "create": ""})
+        assert bad.status_code == 200 and 'aria-invalid="true"' in bad.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/compte/franceconnect/bienvenue/",
+            {
+                "create-email": "yanis.moreau@example.fr",
+                "create-mobile_phone": "06 12 34 56 78",
+                "create": "",
+            },
+        )
+    assert response["Location"] == reverse("accounts:link_sent")
+    assert logged_in_user(client) is None
+    user = User.objects.get(email="yanis.moreau@example.fr")
+    assert not user.is_active and not user.has_usable_password()
+    assert (user.first_name, user.last_name, user.mobile_phone) == (
+        "Yanis",
+        "Moreau",
+        "+33612345678",
+    )
+    assert PendingVerification.objects.filter(user=user).exists()
+    assert OidcIdentity.objects.get(provider="franceconnect", sub=NO_EMAIL_SUB).user == user
+    assert [m.to for m in mailoutbox] == [["yanis.moreau@example.fr"]]
+    # Before the link is opened, FranceConnect does not log in.
+    refused = login_with(client, "franceconnect", NO_EMAIL_SUB)
+    assert refused.status_code == 403 and "pas encore vérifiée" in refused.content.decode()
+    assert logged_in_user(client) is None
+    # The link verifies the address; the next FranceConnect login logs in.
+    link = re.search(r"https?://\S+", mailoutbox[0].body).group(0).removeprefix(SITE)
+    assert client.get(link).status_code == 302
+    response = login_with(client, "franceconnect", NO_EMAIL_SUB)
+    assert response["Location"] == reverse("messaging:space")
+    assert logged_in_user(client) == user
+
+
+def test_first_login_without_email_and_a_taken_address_creates_nothing(
+    client, providers, mailoutbox, django_capture_on_commit_callbacks
+):
+    owner = make_user("deja.pris@example.fr", User.Role.CITIZEN)
+    login_with(client, "franceconnect", NO_EMAIL_SUB)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/compte/franceconnect/bienvenue/",
+            {"create-email": "deja.pris@example.fr", "create": ""},
+        )
+    # The same answer as for a free address; the owner is told by mail, nothing is linked.
+    assert response["Location"] == reverse("accounts:link_sent")
+    assert User.objects.filter(email__iexact="deja.pris@example.fr").count() == 1
+    assert not OidcIdentity.objects.filter(sub=NO_EMAIL_SUB).exists()
+    assert [m.to for m in mailoutbox] == [[owner.email]]
 
 
 def test_later_login_matches_the_sub_not_the_email(client, providers):

@@ -144,3 +144,57 @@ def test_one_address_gets_a_limited_number_of_account_mails(client, send, mailou
             client, "post", reverse("accounts:password_reset"), {"email": "zoe.garnier@example.fr"}
         )
     assert len(mailoutbox) == settings.ACCOUNT_MAILS_PER_HOUR
+
+
+def test_unverified_accounts_are_purged_once_their_link_expired(
+    client, send, mailoutbox, settings, citizen
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import purge_unverified
+    from accounts.tasks import purge_unverified_accounts
+    from contactcenter.celery import app as celery_app
+
+    send(client, "post", reverse("accounts:signup"), signup_data())
+    send(client, "post", reverse("accounts:signup"), signup_data(email="lea@example.fr"))
+    zoe = User.objects.get(email="zoe.garnier@example.fr")
+    # A deactivated account (no pending verification) and a fresh one are never purged.
+    citizen.is_active = False
+    citizen.save()
+    later = timezone.now() + timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE + 60)
+    # Léa asked for a new link just before the purge: hers counts from then.
+    PendingVerification.objects.filter(user=zoe).update(
+        link_sent_at=timezone.now() - timedelta(seconds=120)
+    )
+    with mock.patch("django.utils.timezone.now", return_value=later - timedelta(seconds=90)):
+        send(client, "post", reverse("accounts:resend"), {"email": "lea@example.fr"})
+    assert purge_unverified(now=later) == 1
+    assert not User.objects.filter(pk=zoe.pk).exists()
+    assert User.objects.filter(email="lea@example.fr", is_active=False).exists()
+    assert User.objects.filter(pk=citizen.pk).exists()
+    # Idempotent: a second run deletes nothing more.
+    assert purge_unverified(now=later) == 0
+    # The purged address can sign up again.
+    send(client, "post", reverse("accounts:signup"), signup_data())
+    assert User.objects.filter(email="zoe.garnier@example.fr", is_active=False).exists()
+    # Run by Celery beat, and the task itself purges with the current time.
+    tasks = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
+    assert "accounts.tasks.purge_unverified_accounts" in tasks
+    assert purge_unverified_accounts() == 0
+
+
+def test_an_unverified_account_that_logged_in_is_not_purged(client, send, mailoutbox, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import purge_unverified
+
+    send(client, "post", reverse("accounts:signup"), signup_data())
+    user = User.objects.get(email="zoe.garnier@example.fr")
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    later = timezone.now() + timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE + 60)
+    assert purge_unverified(now=later) == 0
+    assert User.objects.filter(pk=user.pk).exists()

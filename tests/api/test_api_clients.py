@@ -231,3 +231,68 @@ def test_admin_creates_and_revokes(client_as, admin_user, service_a):
     )
     client.refresh_from_db()
     assert client.revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_openapi_documents_both_authentications(client):
+    schema = client.get("/api/schema/?format=json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+    flow = schemes["oauth2"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/api/oauth/token/"
+    assert set(flow["scopes"]) == {"cases:read", "cases:write", "webhooks"}
+    opened = {
+        ("get", "/api/cases/"): "cases:read",
+        ("get", "/api/cases/{reference}/"): "cases:read",
+        ("get", "/api/cases/{reference}/messages/"): "cases:read",
+        ("post", "/api/cases/{reference}/close/"): "cases:write",
+        ("post", "/api/cases/{reference}/reopen/"): "cases:write",
+    }
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            security = operation["security"]
+            assert {"cookieAuth": []} in security, (method, path)
+            if (method, path) in opened:
+                # Open to clients: the scope it needs, and the 401 and 429 of a token.
+                assert {"oauth2": [opened[method, path]]} in security, (method, path)
+                assert {"401", "429"} <= set(operation["responses"]), (method, path)
+            else:
+                assert not any("oauth2" in entry for entry in security), (method, path)
+
+
+@pytest.mark.django_db
+def test_a_writer_closes_and_reopens_its_services_cases(service_a, case_a, case_b, citizen):
+    from contactcenter.models import Case, Event
+
+    writer = create_api_client(
+        "SI impôts", [service_a], [ApiClient.Scope.CASES_READ, ApiClient.Scope.CASES_WRITE]
+    )
+    api = bearer(issue_token(writer, scope="cases:read cases:write")["access_token"])
+    url = f"/api/cases/{case_a.reference}/close/"
+    # It changes the status; it does not write to the citizen.
+    refused = api.post(url, {"resolution": "answered", "body": "Bonjour"}, "application/json")
+    assert refused.status_code == 400 and "body" in refused.json()["errors"]
+    response = api.post(url, {"resolution": "answered"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    case_a.refresh_from_db()
+    assert case_a.status == Case.Status.CLOSED and case_a.resolution == "answered"
+    event = case_a.events.filter(type=Event.Type.STATUS).latest("created_at")
+    account = writer.client.account
+    assert event.actor == account and account.last_name == "SI impôts"
+    assert api.post(url, {"resolution": "answered"}, "application/json").status_code == 409
+    reopened = api.post(f"/api/cases/{case_a.reference}/reopen/")
+    assert reopened.status_code == 200
+    case_a.refresh_from_db()
+    assert case_a.status != Case.Status.CLOSED
+    # Another service's case: not found, as for its reads.
+    other = api.post(f"/api/cases/{case_b.reference}/close/", {}, "application/json")
+    assert other.status_code == 404
+
+
+@pytest.mark.django_db
+def test_writing_needs_the_write_scope(token, case_a):
+    response = bearer(token).post(
+        f"/api/cases/{case_a.reference}/reopen/", {}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert "cases:write" in response.json()["detail"]

@@ -128,7 +128,7 @@ def live_chat(citizen, agent_a, topic_a, make_available, start):
 def waiting_chat(citizen, topic_a, start, monkeypatch):
     """A chat in the queue: the button was shown, but the last free agent was taken meanwhile
     (no agent available when it is routed)."""
-    monkeypatch.setattr(services, "chat_available", lambda topic: True)
+    monkeypatch.setattr(services.lifecycle, "chat_available", lambda topic: True)
     conversation = start(citizen)
     monkeypatch.undo()
     conversation.refresh_from_db()

@@ -69,6 +69,9 @@ NOT_PAGES = {
     # provider and are checked in English in tests/accounts/test_oidc.py
     "accounts:oidc_start", "accounts:oidc_callback", "accounts:oidc_logged_out",
     "accounts:oidc_complete", "accounts:oidc_link",
+    # passkeys: JSON ceremonies and a POST action (tests/accounts/test_passkeys.py)
+    "accounts:passkey_register_options", "accounts:passkey_register", "accounts:passkey_remove",
+    "accounts:passkey_login_options", "accounts:passkey_login",
 }  # fmt: skip
 IGNORED_NAMESPACES = ("admin", "knowledge_editor")
 
@@ -127,6 +130,7 @@ def pages():
     yield citizen, "accounts:delete", reverse("accounts:delete")
     yield citizen, "accounts:two_factor_enrol", reverse("accounts:two_factor_enrol")
     yield citizen, "accounts:two_factor_disable", reverse("accounts:two_factor_disable")
+    yield citizen, "accounts:passkeys", reverse("accounts:passkeys")
     yield None, "knowledge:faq", reverse("knowledge:faq")
     yield None, "cobrowse:player", reverse("cobrowse:player")
     yield None, "knowledge:faq_topic", reverse("knowledge:faq_topic", args=[topic.slug])

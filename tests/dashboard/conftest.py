@@ -42,7 +42,7 @@ def no_external_providers(settings):
     settings.GUICHET_KPI_LIVE_CACHE_SECONDS = 0  # a test that wants the cache turns it on
     cache.clear()
     yield
-    kpis._REGISTRY.clear()
+    kpis.providers._REGISTRY.clear()
 
 
 _refs = itertools.count(1)

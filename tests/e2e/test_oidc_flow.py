@@ -8,7 +8,13 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import expect_console_error
-from tests.oidc_provider import AGENT_SUB, CITIZEN2_SUB, CITIZEN_SUB, UNKNOWN_AGENT_SUB
+from tests.oidc_provider import (
+    AGENT_SUB,
+    CITIZEN2_SUB,
+    CITIZEN_SUB,
+    NO_EMAIL_SUB,
+    UNKNOWN_AGENT_SUB,
+)
 
 
 def sign_in_at_provider(page, login: str) -> None:
@@ -106,3 +112,47 @@ def test_agent_logs_in_with_proconnect(new_page, check_a11y, e2e_server):
     page.wait_for_url("**/console/**")
     check_a11y(page)
     log_out(page, e2e_server)
+
+
+def test_franceconnect_without_email_asks_for_it_and_verifies_it(new_page, check_a11y, e2e_server):
+    page = new_page()
+    start_franceconnect(page)
+    sign_in_at_provider(page, NO_EMAIL_SUB)
+    page.wait_for_url("**/compte/franceconnect/bienvenue/")
+    expect(page.locator("#oidc-identity")).to_contain_text("Yanis")
+    check_a11y(page)
+    page.locator("#id_create-email").fill("pas-une-adresse")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Créer mon compte").click()
+    expect(page.locator("#oidc-create")).to_contain_text("Saisissez une adresse")
+    check_a11y(page)
+    page.locator("#id_create-email").fill("yanis.moreau@example.fr")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Créer mon compte").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vérifiez votre messagerie")
+    expect(page.locator("main")).to_contain_text("reconnectez-vous avec FranceConnect")
+    check_a11y(page)
+
+    link = e2e_server.shell_json(
+        "from accounts.services import verification_link\n"
+        "from contactcenter.models import User\n"
+        "result = verification_link(User.objects.get(email='yanis.moreau@example.fr'))"
+    )
+    page.goto(re.sub(r"^https?://[^/]+", "", link))
+    expect(page.locator("main")).to_contain_text("Votre adresse est vérifiée")
+    answers = []
+    page.on(
+        "request",
+        lambda request: (
+            answers.append(request.url) if "/franceconnect/retour/" in request.url else None
+        ),
+    )
+    # The provider's session is still open: it answers at once, Guichet logs the sub in.
+    start_franceconnect(page)
+    page.wait_for_url("**/espace/")
+    # The provider's answer (state and code) used again: refused.
+    assert len(answers) == 1
+    expect_console_error(page, "status of 400")
+    page.goto(answers[0])
+    expect(page.locator("body")).to_contain_text("La connexion n'a pas pu être vérifiée")
+    check_a11y(page)

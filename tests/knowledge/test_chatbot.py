@@ -197,7 +197,9 @@ def test_anger_and_urgency_words_are_detected(citizen_client, text):
 
 @pytest.mark.django_db
 def test_live_chat_is_offered_only_when_routing_says_an_agent_is_free(citizen_client, monkeypatch):
-    monkeypatch.setattr(services, "_routing_chat_available", lambda topic: topic.slug == "compte")
+    monkeypatch.setattr(
+        services.chatbot, "_routing_chat_available", lambda topic: topic.slug == "compte"
+    )
     data = ask(citizen_client, "mon compte est bloqué").json()
     options = data["handoff"]["options"]
     assert options[0]["kind"] == "chat" and data["handoff"]["chat_available"] is True
@@ -205,7 +207,7 @@ def test_live_chat_is_offered_only_when_routing_says_an_agent_is_free(citizen_cl
     target = urlparse(response["Location"])
     assert target.path == "/tchat/nouveau/"
     assert parse_qs(target.query)["topic"] == ["compte"]
-    monkeypatch.setattr(services, "_routing_chat_available", lambda topic: False)
+    monkeypatch.setattr(services.chatbot, "_routing_chat_available", lambda topic: False)
     data = ask(citizen_client, "mon compte est bloqué").json()
     assert [o["kind"] for o in data["handoff"]["options"]] == ["message", "callback"]
 

@@ -25,6 +25,7 @@ NODE = shutil.which("node") or "node"
 
 CITIZEN_SUB = "fc-citizen-1"
 CITIZEN2_SUB = "fc-citizen-2"
+NO_EMAIL_SUB = "fc-citizen-no-email"
 AGENT_SUB = "pc-agent-1"
 UNKNOWN_AGENT_SUB = "pc-unknown"
 
@@ -142,6 +143,12 @@ def franceconnect_config(site_urls: list[str]) -> dict:
                 "family_name": "Martin",
                 "birthdate": "1990-03-12",
                 "email": "camille.martin@fc.example.fr",
+            },
+            # An identity without an e-mail address (FranceConnect does not always give one).
+            NO_EMAIL_SUB: {
+                "given_name": "Yanis",
+                "family_name": "Moreau",
+                "birthdate": "1985-11-02",
             },
         },
     }

@@ -1,0 +1,86 @@
+"""Business logic of the knowledge base (plain functions: validate, then act).
+
+Public contract used by other apps (keep the names and signatures):
+
+- ``search_articles(query, *, topic=None, audience="public", limit=3) -> list[SearchResult]``
+- ``record_deflection(*, user, article, query, topic, sufficient)``
+- ``handoff_transcript(conversation_id, user) -> str``
+- ``handoff_context(conversation_id, user) -> dict | None`` and
+  ``attach_conversation_to_case(conversation_id, user, case)`` for the hand-off target apps.
+
+Modules: ``articles`` (versions, visibility, search, deflection, review dates and expiry),
+``chatbot`` (answers, ratings, hand-off and its transcript, purge) and ``diagnosis`` (guided
+diagnosis trees). This package exports their public API.
+"""
+
+from __future__ import annotations
+
+from .articles import (
+    MAX_QUESTION_CHARS,
+    SearchResult,
+    alert_review_due,
+    articles_due_for_review,
+    effective_owner,
+    get_article,
+    public_topics,
+    record_deflection,
+    save_article,
+    search_articles,
+    snapshot_version,
+    unpublish_expired,
+    visible_articles,
+)
+from .chatbot import (
+    DONT_KNOW_TEXT,
+    attach_conversation_to_case,
+    chat_is_available,
+    get_conversation,
+    handoff_context,
+    handoff_offer,
+    handoff_transcript,
+    post_chatbot_message,
+    purge_conversations,
+    rate_turn,
+    record_handoff,
+    validate_question,
+)
+from .diagnosis import (
+    DiagnosisStep,
+    diagnosis_summary,
+    parse_path,
+    save_diagnosis,
+    walk,
+)
+
+__all__ = [
+    "MAX_QUESTION_CHARS",
+    "SearchResult",
+    "alert_review_due",
+    "articles_due_for_review",
+    "effective_owner",
+    "get_article",
+    "public_topics",
+    "record_deflection",
+    "save_article",
+    "search_articles",
+    "snapshot_version",
+    "unpublish_expired",
+    "visible_articles",
+    "DONT_KNOW_TEXT",
+    "attach_conversation_to_case",
+    "chat_is_available",
+    "get_conversation",
+    "handoff_context",
+    "handoff_offer",
+    "handoff_transcript",
+    "post_chatbot_message",
+    "purge_conversations",
+    "rate_turn",
+    "record_handoff",
+    "validate_question",
+    "DiagnosisStep",
+    "diagnosis_summary",
+    "parse_path",
+    "save_diagnosis",
+    "walk",
+]
