@@ -1,11 +1,13 @@
 """Screen-pop: open an item in an agent's workstation from any channel.
 
 A channel that gives an agent a live contact (chat and callbacks now; phone, e-mail and visio
-later) calls ``open_item(agent_id, case)``: after the commit, the agent's consoles receive a
-``workstation.open`` frame on their presence socket (``ws/presence/``, group ``agent-<id>``)
-carrying the item (``reference``, ``kind``, ``url``, ``title``, ``citizen_url``); the
-workstation opens it in a tab, brings it to the front unless the agent is typing, and fills the
-citizen panel. A page that is not the workstation ignores the frame.
+later) sends the core signal ``contactcenter.signals.screen_pop(case_id, agent_id, focus)``
+(channels never import the console), which calls ``open_item(agent_id, case)``; routing's
+assignments of live channels (``POP_CHANNELS``) pop by themselves. After the commit, the
+agent's consoles receive a ``workstation.open`` frame on their presence socket
+(``ws/presence/``, group ``agent-<id>``) carrying the item (``reference``, ``kind``, ``url``,
+``title``, ``citizen_url``); the workstation opens it in a tab, brings it to the front unless the
+agent is typing, and fills the citizen panel. A page that is not the workstation ignores the frame.
 
 The frame only names the item: the workstation then loads the tab and the panel through their
 partials, which check the agent's access and audit the opening like any other.
@@ -23,7 +25,7 @@ from contactcenter.models import Case
 from . import workstation
 
 # Channels whose assignment pops the item on the agent's screen.
-POP_CHANNELS = ("chat", "callback")
+POP_CHANNELS = ("chat", "callback", "phone")
 MESSAGE_TYPE = "workstation.open"
 
 
@@ -60,3 +62,10 @@ def on_case_assigned(sender, *, case_id: int, agent_id: int, **kwargs: Any) -> N
     that does not say the channel pops nothing)."""
     if kwargs.get("channel") in POP_CHANNELS:
         open_item(agent_id, case_id)
+
+
+def on_screen_pop(
+    sender, *, case_id: int, agent_id: int, focus: bool = True, **kwargs: Any
+) -> None:
+    """Receiver of ``contactcenter.signals.screen_pop`` (a channel rings an agent)."""
+    open_item(agent_id, case_id, focus=focus)

@@ -77,3 +77,25 @@ def test_nothing_is_published_when_the_transaction_rolls_back(agent_a, case_a, l
     assert sent == []
     screenpop.open_item(agent_a.pk, case_a)
     assert sent == [f"agent-{agent_a.pk}"]
+
+
+def test_a_channel_rings_an_agent_through_the_core_signal(agent_a, case_a, layer, monkeypatch):
+    from contactcenter.signals import screen_pop
+
+    sent = []
+    monkeypatch.setattr(routing, "group_send", lambda group, message: sent.append(message))
+    screen_pop.send(sender=None, case_id=case_a.pk, agent_id=agent_a.pk, focus=False)
+    assert sent == [
+        {
+            "type": "workstation.open",
+            "item": {
+                "reference": case_a.reference,
+                "kind": "case",
+                "url": f"/console/poste/demandes/{case_a.reference}/",
+                "title": case_a.citizen.display_name,
+                "channel": "web",
+                "citizen_url": f"/console/poste/demandes/{case_a.reference}/usager/",
+                "focus": False,
+            },
+        }
+    ]
