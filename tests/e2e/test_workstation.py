@@ -150,6 +150,8 @@ def run_flow(new_page, check_a11y, demo, e2e_server):
     # Three items open at once: the screenshot of docs/console.md, then axe and the layout.
     agent.locator(f"#ws-tab-{reference.replace('-', '')}").click()
     expect(message_tab.locator("[data-ws-reply]")).to_be_visible()
+    panel = agent.locator("#ws-citizen")
+    expect(panel).to_contain_text("Fiche de synthèse complète")  # restored with its tab
     (ROOT / "docs" / "img").mkdir(exist_ok=True)
     agent.screenshot(path=str(ROOT / "docs" / "img" / "workstation.png"))
     check_a11y(agent)

@@ -216,8 +216,10 @@
 
   function loadCitizen(entry) {
     if (!window.htmx) { return; }
+    // Each request has its own source element: htmx queues requests per source, and tabs
+    // restored together must not drop each other's panel.
     window.htmx.ajax("GET", urlFor("data-citizen-url", entry.reference), {
-      target: entry.citizen, swap: "innerHTML"
+      source: entry.citizen, target: entry.citizen, swap: "innerHTML"
     });
   }
 
@@ -351,9 +353,9 @@
     refreshTimer = null;
     if (!window.htmx) { return; }
     if (itemsBox.querySelector(".htmx-request")) { scheduleRefresh(); return; }
-    window.htmx.ajax("GET", root.getAttribute("data-items-url"), { target: itemsBox, swap: "innerHTML" });
+    window.htmx.ajax("GET", root.getAttribute("data-items-url"), { source: itemsBox, target: itemsBox, swap: "innerHTML" });
     if (queueBox && !queueBox.hidden) {
-      window.htmx.ajax("GET", root.getAttribute("data-queue-url"), { target: queueBox, swap: "innerHTML" });
+      window.htmx.ajax("GET", root.getAttribute("data-queue-url"), { source: queueBox, target: queueBox, swap: "innerHTML" });
     }
   }
   var keptFocus = null;
@@ -399,7 +401,7 @@
       document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
     });
     if (tab.getAttribute("aria-controls") === "ws-queue" && window.htmx) {
-      window.htmx.ajax("GET", root.getAttribute("data-queue-url"), { target: queueBox, swap: "innerHTML" });
+      window.htmx.ajax("GET", root.getAttribute("data-queue-url"), { source: queueBox, target: queueBox, swap: "innerHTML" });
     }
     if (moveFocus) { tab.focus(); }
   }
