@@ -446,6 +446,12 @@ REST_FRAMEWORK = {
         "api_client": env_str("GUICHET_API_CLIENT_THROTTLE", "600/min"),
     },
 }
+# Webhooks to API clients (docs/api.md, "Webhooks"). Outside production an endpoint may be
+# plain http on a loopback address and private addresses are allowed (a receiver on the same
+# machine); in production only https to public addresses, unless GUICHET_WEBHOOK_ALLOW_PRIVATE.
+GUICHET_WEBHOOK_ALLOW_PRIVATE = env_bool("GUICHET_WEBHOOK_ALLOW_PRIVATE", not PRODUCTION)
+GUICHET_WEBHOOK_ALLOW_HTTP_LOOPBACK = DEBUG or not PRODUCTION
+GUICHET_WEBHOOK_TIMEOUT = env_int("GUICHET_WEBHOOK_TIMEOUT", 10)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # API clients (docs/api.md): OAuth2 client credentials only, hashed secrets, short tokens.
 OAUTH2_PROVIDER = {
