@@ -489,6 +489,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "contactcenter.api.topic_slug_enum",
+        "accounts.api_schema.webhooks_schema",
     ],
 }
 # The schema (/api/schema/) and its documentation page (/api/docs/): public in development,

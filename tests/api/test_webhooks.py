@@ -370,3 +370,11 @@ def test_admin_adds_an_endpoint_and_shows_the_secret_once(client_as, admin_user,
     )
     assert refused.status_code == 200
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_schema_documents_the_webhook_body(client, db):
+    schema = client.get("/api/schema/?format=json").json()
+    body = schema["components"]["schemas"]["WebhookEvent"]
+    assert body["properties"]["type"]["enum"] == ALL_EVENTS
+    assert set(schema["x-webhooks"]) == set(ALL_EVENTS)
+    assert "subject" not in json.dumps(body)
