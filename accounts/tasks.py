@@ -32,9 +32,11 @@ def deliver_webhook(delivery_id: int) -> str:
 
 @shared_task(name="accounts.tasks.flush_webhooks", ignore_result=True)
 def flush_webhooks() -> int:
-    """Beat sweep: release claims of dead workers, queue every due row. Returns the count."""
+    """Beat sweep: release claims of dead workers, queue every due row, purge old rows.
+    Returns the count queued."""
     webhooks.release_stale_claims()
     ids = webhooks.due_ids()
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
+    webhooks.purge_old()
     return len(ids)

@@ -516,6 +516,18 @@ def due_ids(now: datetime | None = None, limit: int = FLUSH_BATCH) -> list[int]:
     )
 
 
+def purge_old(now: datetime | None = None) -> int:
+    """Delete delivered and cancelled rows (and their attempts) older than
+    ``GUICHET_WEBHOOK_RETENTION_DAYS``; failed ones stay until someone sends them again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.GUICHET_WEBHOOK_RETENTION_DAYS)
+    _total, by_model = WebhookDelivery.objects.filter(
+        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.CANCELLED],
+        created_at__lt=cutoff,
+    ).delete()
+    return by_model.get("accounts.WebhookDelivery", 0)
+
+
 def redeliver(deliveries: Iterable[WebhookDelivery]) -> int:
     """Send failed or cancelled deliveries again now (admin action), with the same id."""
     from .tasks import deliver_webhook

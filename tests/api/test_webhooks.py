@@ -267,6 +267,22 @@ def test_case_assigned_once_per_assignment(receiver_factory, citizen, topic_a, a
     assert str(agent_a.pk) not in json.loads(delivery.body)["data"]["assignment"].values()
 
 
+def test_an_agent_taking_the_case_sends_case_assigned(
+    receiver_factory, citizen, topic_a, agent_a, django_capture_on_commit_callbacks
+):
+    import routing
+
+    receiver, _endpoint = receiver_factory("200", ["case.assigned"])
+    case = open_case_a(citizen, topic_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.take_case(agent_a, case)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    [received] = receiver.received()
+    assert received["body"]["type"] == "case.assigned"
+    assert received["body"]["data"]["case"]["status"] == "assigned"
+
+
 def test_worker_killed_mid_delivery_resends_the_same_id(receiver_factory, citizen, topic_a):
     receiver, _endpoint = receiver_factory("200", ["case.created"])
     open_case_a(citizen, topic_a)
@@ -378,3 +394,16 @@ def test_schema_documents_the_webhook_body(client, db):
     assert body["properties"]["type"]["enum"] == ALL_EVENTS
     assert set(schema["x-webhooks"]) == set(ALL_EVENTS)
     assert "subject" not in json.dumps(body)
+
+
+def test_old_delivered_rows_are_purged_failed_ones_kept(receiver_factory, citizen, topic_a):
+    receiver_factory("200", ["case.created"])
+    for _case in range(3):
+        open_case_a(citizen, topic_a)
+    delivered, cancelled, failed = WebhookDelivery.objects.order_by("pk")
+    assert webhooks.deliver(delivered.pk).status == "delivered"  # with its attempt
+    WebhookDelivery.objects.filter(pk=cancelled.pk).update(status="cancelled")
+    WebhookDelivery.objects.filter(pk=failed.pk).update(status="failed")
+    assert webhooks.purge_old() == 0
+    assert webhooks.purge_old(timezone.now() + timedelta(days=31)) == 2
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [failed.pk]
