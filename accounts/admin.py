@@ -137,6 +137,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ("url", "client", "events", "is_active", "created_at", "failed_deliveries")
     list_filter = ("is_active",)
     readonly_fields = ("created_at",)
+    actions = ["rotate_secret"]
 
     def get_queryset(self, request):
         return (
@@ -164,6 +165,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             _("Secret de signature : %(secret)s. Notez-le maintenant : il ne sera plus affiché.")
             % {"secret": obj.secret},
         )
+
+    @admin.action(description=_("Changer le secret de signature"))
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            messages.warning(
+                request,
+                _(
+                    "Nouveau secret de %(url)s : %(secret)s. Notez-le maintenant : il ne sera "
+                    "plus affiché."
+                )
+                % {"url": endpoint.url, "secret": webhooks.rotate_secret(endpoint)},
+            )
 
 
 class WebhookAttemptInline(admin.TabularInline):

@@ -155,6 +155,14 @@ def create_endpoint(
     return endpoint, secret
 
 
+def rotate_secret(endpoint: WebhookEndpoint) -> str:
+    """A new secret (to show once): deliveries from now on are signed with it, retries of
+    earlier events included."""
+    endpoint.secret = generate_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint.secret
+
+
 def forget_endpoints() -> None:
     """Endpoints, clients or their services changed: drop the cached list of services that
     have endpoints (now, and again at commit for readers that cached the old state)."""

@@ -380,6 +380,14 @@ def test_admin_adds_an_endpoint_and_shows_the_secret_once(client_as, admin_user,
         endpoint.secret
         not in admin.get(f"/admin/accounts/webhookendpoint/{endpoint.pk}/change/").content.decode()
     )
+    old = endpoint.secret
+    rotated = admin.post(
+        "/admin/accounts/webhookendpoint/",
+        {"action": "rotate_secret", "_selected_action": [endpoint.pk]},
+        follow=True,
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.secret != old and endpoint.secret in rotated.content.decode()
     refused = admin.post(
         "/admin/accounts/webhookendpoint/add/",
         {"client": hooked.client.pk, "url": "http://si.example.fr/", "events": ["case.created"]},
