@@ -98,7 +98,8 @@ def _is_loopback_host(host: str) -> bool:
 
 def validate_url(url: str) -> None:
     """https, or http on a loopback address when ``GUICHET_WEBHOOK_ALLOW_HTTP_LOOPBACK``
-    (debug and tests); no credentials in the URL. The address is checked at each delivery."""
+    (debug and tests); no credentials in the URL; an IP address must be public unless
+    ``GUICHET_WEBHOOK_ALLOW_PRIVATE``. What a name resolves to is checked at each delivery."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host:
@@ -106,6 +107,18 @@ def validate_url(url: str) -> None:
     if parts.username or parts.password:
         raise ValidationError(
             _("L'adresse ne doit pas contenir d'identifiants."), code="credentials"
+        )
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if (
+        literal is not None
+        and not settings.GUICHET_WEBHOOK_ALLOW_PRIVATE
+        and not _is_public(literal)
+    ):
+        raise ValidationError(
+            _("Cette adresse n'est pas publique : elle est refusée."), code="private_address"
         )
     if parts.scheme == "https":
         return

@@ -307,6 +307,16 @@ def test_endpoint_url_rules(hooked, settings):
         with pytest.raises(ValidationError):
             webhooks.validate_url(url)
     settings.GUICHET_WEBHOOK_ALLOW_HTTP_LOOPBACK = False  # production
+    settings.GUICHET_WEBHOOK_ALLOW_PRIVATE = False
+    webhooks.validate_url("https://8.8.8.8/hooks")
+    for url in (
+        "https://10.1.2.3/",
+        "https://[::1]/",
+        "https://169.254.169.254/",
+        "https://[::ffff:127.0.0.1]/",
+    ):
+        with pytest.raises(ValidationError):
+            webhooks.validate_url(url)
     with pytest.raises(ValidationError):
         webhooks.validate_url("http://127.0.0.1:8000/hooks")
     with pytest.raises(ValidationError):
