@@ -1,7 +1,7 @@
 # Production image: Python app + front-end packages from npm. Used by docker-compose.yml.
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GUICHET_ENV=production
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gettext \
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gettext espeak-ng \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml package.json package-lock.json ./

@@ -409,6 +409,7 @@ HISTORY_EVENT_TYPES = (
     Event.Type.CHAT,
     Event.Type.CHATBOT,
     Event.Type.CALLBACK,
+    Event.Type.CALL,
     Event.Type.COBROWSE,
     Event.Type.TRANSFER,
 )

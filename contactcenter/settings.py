@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "cobrowse",
     "accounts",
     "console",
+    "voice",
 ]
 
 MIDDLEWARE = [
@@ -418,6 +419,26 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "private")))
 MEDIA_URL = None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Phone channel: the voice server (python manage.py voice_server, docs/voice.md).
+VOICE_SIP_HOST = env_str("VOICE_SIP_HOST", "127.0.0.1")
+VOICE_SIP_PORT = env_int("VOICE_SIP_PORT", 5062)
+# Address written in SDP answers and Contact headers (the host's public address behind NAT).
+VOICE_PUBLIC_HOST = env_str("VOICE_PUBLIC_HOST", VOICE_SIP_HOST)
+VOICE_RTP_PORT_MIN = env_int("VOICE_RTP_PORT_MIN", 20000)
+VOICE_RTP_PORT_MAX = env_int("VOICE_RTP_PORT_MAX", 20999)
+# Registration to a SIP trunk or an IPBX (empty: no registration, calls come straight in).
+VOICE_REGISTRAR = env_str("VOICE_REGISTRAR")
+VOICE_SIP_USER = env_str("VOICE_SIP_USER")
+VOICE_SIP_PASSWORD = env_str("VOICE_SIP_PASSWORD")
+VOICE_REGISTER_EXPIRES = env_int("VOICE_REGISTER_EXPIRES", 300)
+# Service answering calls whose dialled number matches no service's phone (its code).
+VOICE_DEFAULT_SERVICE = env_str("VOICE_DEFAULT_SERVICE")
+VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
+VOICE_TTS_VOICE = env_str("VOICE_TTS_VOICE", "fr")
+VOICE_TTS_SPEED = env_int("VOICE_TTS_SPEED", 150)
+# Seconds without a key press before a menu is read again (twice), then the call ends.
+VOICE_DIGIT_TIMEOUT = env_int("VOICE_DIGIT_TIMEOUT", 6)
 
 # --- Mail and SMS ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,0 +1,95 @@
+"""The voice server as a process for the tests: its own SQLite database, free SIP and RTP
+ports, its own prompt cache, and its log (the prompts it plays) to read."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A loopback port free for both UDP and TCP (baresip listens for SIP on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+class VoiceServer:
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.sip_port = free_port()
+        rtp = 30000 + (os.getpid() % 200) * 100
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "VOICE_SIP_HOST": "127.0.0.1",
+            "VOICE_SIP_PORT": str(self.sip_port),
+            "VOICE_RTP_PORT_MIN": str(rtp),
+            "VOICE_RTP_PORT_MAX": str(rtp + 99),
+            "VOICE_PROMPT_CACHE": str(workdir / "prompts"),
+            "VOICE_DIGIT_TIMEOUT": "4",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.env.pop("REDIS_URL", None)
+        self.manage("migrate", "-v0")
+        self.log_path = workdir / "voice_server.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "voice_server"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_log("voice server listening")
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def shell(self, code: str) -> object:
+        return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, needle: str, timeout: float = 30, after: int = 0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            position = self.text().find(needle, after)
+            if position >= 0:
+                return position
+            assert self.process.poll() is None, self.text()
+            time.sleep(0.1)
+        raise AssertionError(f"{needle!r} not in the voice server's log:\n{self.text()}")
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()

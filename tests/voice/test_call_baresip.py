@@ -1,0 +1,318 @@
+"""End-to-end: Debian's baresip (a real SIP phone, not Guichet's code) calls the voice server
+(python manage.py voice_server, its own process) on loopback, types DTMF (RFC 4733), records
+what it hears (sndfile module) and hangs up.
+
+Proves: the prompts are heard (non-silent audio, as long as the prompts the server played),
+the menu path, a typed reference reads out the case's status, the hang-up during a prompt is
+on the case's timeline; an unidentified caller who hangs up during the welcome leaves a call
+closed where it stopped. ``bin/setup --test`` installs baresip and espeak-ng."""
+
+from __future__ import annotations
+
+import array
+import json
+import shutil
+import socket
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from tests.voice.process import VoiceServer, free_port
+
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
+        reason="baresip and espeak-ng are installed by bin/setup --test",
+    ),
+    # One worker runs the module: one voice server process for its tests (bin/test's loadgroup).
+    pytest.mark.xdist_group("voice_baresip"),
+]
+
+SETUP = """
+import json
+from contactcenter.models import Service, Topic, User
+from contactcenter.services import open_case
+from voice.models import Menu, MenuNode
+service = Service.objects.create(code="sip", name="Service des impôts", phone="+33140000000")
+topic = Topic.objects.create(service=service, title="Impôt sur le revenu")
+citizen = User.objects.create_user(
+    username="camille", email="camille@example.fr", password="x", mobile_phone="+33612345678"
+)
+case, _ = open_case(
+    citizen=citizen, topic=topic, kind="question", channel="web", subject="Ma question",
+    route=False,
+)
+menu = Menu.objects.create(
+    service=service, version=1, status="published",
+    welcome="Bienvenue au service des impôts des particuliers.",
+)
+MenuNode.objects.create(menu=menu, digit="1", label="suivre une demande", action="track_request")
+MenuNode.objects.create(
+    menu=menu, digit="2", label="connaître nos horaires", action="message",
+    prompt="Nous sommes ouverts du lundi au vendredi, de 9 heures à 17 heures.",
+)
+print(json.dumps({"reference": case.reference}))
+"""
+
+REPORT = """
+import json
+from contactcenter.models import Event
+from voice.models import Call
+calls = []
+for call in Call.objects.order_by("pk"):
+    events = [
+        {"type": e.type, "channel": e.channel, "payload": e.payload}
+        for e in Event.objects.filter(type="call", payload__call=call.pk)
+    ]
+    calls.append({
+        "caller": call.caller, "ended_by": call.ended_by, "position": call.position,
+        "menu_path": call.menu_path, "case": call.case.reference if call.case else None,
+        "steps": call.steps, "events": events,
+    })
+print(json.dumps(calls))
+"""
+
+
+class Phone:
+    """One baresip, driven through its ctrl_tcp module (netstring JSON commands)."""
+
+    def __init__(self, workdir: Path, number: str) -> None:
+        self.dir = workdir / f"baresip-{number}"
+        self.rec = self.dir / "rec"
+        self.rec.mkdir(parents=True)
+        silence = self.dir / "silence.wav"
+        with wave.open(str(silence), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(b"\0\0" * 8000 * 90)
+        self.ctrl_port = free_port()
+        (self.dir / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{free_port()}",
+                    "audio_player alsa,null",
+                    "audio_alert alsa,null",
+                    f"audio_source aufile,{silence}",
+                    "module_path /usr/lib/baresip/modules",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module alsa.so",
+                    "module sndfile.so",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                    f"snd_path {self.rec}",
+                    "",
+                ]
+            )
+        )
+        (self.dir / "accounts").write_text(f"<sip:{number}@127.0.0.1>;regint=0;audio_codecs=PCMU\n")
+        self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            ["baresip", "-4", "-n", "127.0.0.1", "-f", str(self.dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.log.flush()
+                    raise AssertionError((self.dir / "baresip.log").read_text()) from None
+                time.sleep(0.2)
+        self.buffer = b""
+        self.events: list[dict] = []
+
+    def command(self, command: str, params: str = "") -> None:
+        data = json.dumps({"command": command, "params": params, "token": command}).encode()
+        self.sock.sendall(str(len(data)).encode() + b":" + data + b",")
+
+    def read_messages(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except TimeoutError:
+            return
+        self.buffer += chunk
+        while b":" in self.buffer:
+            length, _, rest = self.buffer.partition(b":")
+            size = int(length)
+            if len(rest) < size + 1:
+                return
+            message = json.loads(rest[:size])
+            self.buffer = rest[size + 1 :]
+            if message.get("event"):
+                self.events.append(message)
+
+    def wait_event(self, kind: str, timeout: float = 15) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event.get("type") == kind:
+                    return event
+            self.read_messages(0.2)
+        raise AssertionError(f"no {kind} event; got {[e.get('type') for e in self.events]}")
+
+    def send_digits(self, digits: str) -> None:
+        for digit in digits:
+            self.command("sndcode", digit)
+            time.sleep(0.25)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+    def received_audio(self) -> array.array:
+        (dump,) = self.rec.glob("dump-*-dec.wav")
+        with wave.open(str(dump)) as wav:
+            assert wav.getframerate() == 8000 and wav.getsampwidth() == 2
+            samples = array.array("h", wav.readframes(wav.getnframes()))
+        return samples
+
+
+def loud_frames(samples: array.array, rate: int = 8000) -> int:
+    """Number of 20 ms frames whose mean absolute amplitude is above the noise floor."""
+    size = rate // 50
+    count = 0
+    for start in range(0, len(samples) - size + 1, size):
+        frame = samples[start : start + size]
+        if sum(abs(s) for s in frame) / size > 300:
+            count += 1
+    return count
+
+
+@pytest.fixture(scope="module")
+def voice_server(tmp_path_factory):
+    server = VoiceServer(tmp_path_factory.mktemp("voice"))
+    server.data = server.shell(SETUP)
+    yield server
+    server.close()
+
+
+def prompt_frames(cache: Path, texts: list[str]) -> int:
+    """Loud frames of the prompts as synthesised (the server's cache files)."""
+    from rtpsynth.RtpUtils import ulaw2linear
+
+    from voice import tts
+
+    total = 0
+    for text in texts:
+        with pytest.MonkeyPatch.context() as mp:
+            from django.conf import settings
+
+            mp.setattr(settings, "VOICE_PROMPT_CACHE", cache, raising=False)
+            audio = tts.cache_path(text).read_bytes()
+        total += loud_frames(array.array("h", ulaw2linear(audio)))
+    return total
+
+
+def played(server: VoiceServer) -> list[str]:
+    return [
+        line.split(" plays ", 1)[1].strip("'\"")
+        for line in server.text().splitlines()
+        if " plays " in line
+    ]
+
+
+def test_identified_caller_follows_a_request_then_hangs_up(voice_server, tmp_path):
+    reference = voice_server.data["reference"]
+    phone = Phone(tmp_path, "0612345678")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = voice_server.wait_log("Pour suivre une demande, tapez 1")
+        phone.send_digits("1")
+        mark = voice_server.wait_log("Tapez les 10 chiffres", after=mark)
+        time.sleep(1)
+        phone.send_digits(reference.replace("-", "") + "#")
+        mark = voice_server.wait_log("Votre demande numéro", after=mark)
+        # Back at the menu: hang up while it is being read.
+        voice_server.wait_log("Pour suivre une demande, tapez 1", after=mark, timeout=40)
+        time.sleep(1.5)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1)
+    finally:
+        phone.close()
+
+    texts = played(voice_server)
+    status_line = next(t for t in texts if t.startswith("Votre demande numéro"))
+    assert "2 0 2 6" in status_line
+    assert "est : Nouvelle" in status_line
+
+    # What baresip heard: real audio, at least as long as the two prompts played in full
+    # (the welcome and the status; the others were cut short by a key or the hang-up).
+    heard = loud_frames(phone.received_audio())
+    full = prompt_frames(Path(voice_server.env["VOICE_PROMPT_CACHE"]), [texts[0], status_line])
+    assert heard >= 0.8 * full, (heard, full)
+
+    (call,) = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"]
+    assert call["ended_by"] == "caller"
+    assert call["menu_path"] == ["1"]
+    assert call["case"] == reference
+    assert call["position"] == "menu"
+    (event,) = call["events"]
+    assert event["type"] == "call" and event["channel"] == "phone"
+    assert event["payload"]["menu_path"] == ["1"]
+    assert event["payload"]["self_service"] == [{"kind": "track_request", "completed": True}]
+    assert event["payload"]["ended_by"] == "caller"
+    assert event["payload"]["during_prompt"] is True
+
+
+def test_unidentified_caller_hangs_up_during_the_welcome(voice_server, tmp_path):
+    phone = Phone(tmp_path, "0699999999")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    (call,) = [c for c in voice_server.shell(REPORT) if c["caller"] == "0699999999"]
+    assert call["ended_by"] == "caller"
+    assert call["position"] == "welcome"
+    assert call["case"] is None and call["events"] == []
+    assert [s["step"] for s in call["steps"]] == ["prompt", "hangup"]
+    assert loud_frames(phone.received_audio()) > 10
+
+
+def test_hold_and_resume_then_a_choice(voice_server, tmp_path):
+    """baresip's hold and resume are re-INVITEs (sendonly, then sendrecv): the call goes on."""
+    phone = Phone(tmp_path, "0677777777")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = len(voice_server.text())
+        phone.command("hold")
+        time.sleep(1)
+        phone.command("resume")
+        mark = voice_server.wait_log("Pour connaître nos horaires, tapez 2", after=mark)
+        phone.send_digits("2")
+        voice_server.wait_log("Nous sommes ouverts", after=mark)
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    (call,) = [c for c in voice_server.shell(REPORT) if c["caller"] == "0677777777"]
+    assert call["ended_by"] == "caller"
+    assert call["menu_path"] == ["2"]
+    assert call["position"] == "choice:2"

@@ -1,0 +1,96 @@
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Max, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Call, Menu, MenuNode
+
+
+class MenuNodeInline(admin.TabularInline):
+    model = MenuNode
+    extra = 1
+    fields = ("parent", "digit", "label", "action", "prompt")
+
+    def has_change_permission(self, request, obj=None):
+        # A published or archived version is frozen: copy it to a new draft to change it.
+        return obj is None or obj.status == Menu.Status.DRAFT
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        parent = formset.form.base_fields.get("parent")
+        if parent is not None:
+            # A choice hangs under a submenu of the same version only.
+            parent.queryset = (  # type: ignore[attr-defined]
+                MenuNode.objects.filter(menu=obj, action=MenuNode.Action.SUBMENU)
+                if obj is not None
+                else MenuNode.objects.none()
+            )
+        return formset
+
+
+@admin.register(Menu)
+class MenuAdmin(admin.ModelAdmin):
+    list_display = ("service", "version", "status", "created_at", "published_at")
+    list_filter = ("status", "service")
+    readonly_fields = ("status", "published_at")
+    inlines = [MenuNodeInline]
+    actions = ["publish", "copy_to_draft"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != Menu.Status.DRAFT:
+            return ("service", "version", "status", "welcome", "published_at")
+        return self.readonly_fields
+
+    @admin.action(description=_("Publier la version (remplace la version publiée)"))
+    def publish(self, request: HttpRequest, queryset: QuerySet[Menu]) -> None:
+        for menu in queryset.filter(status=Menu.Status.DRAFT):
+            with transaction.atomic():
+                Menu.objects.filter(service=menu.service, status=Menu.Status.PUBLISHED).update(
+                    status=Menu.Status.ARCHIVED
+                )
+                menu.status, menu.published_at = Menu.Status.PUBLISHED, timezone.now()
+                menu.save(update_fields=["status", "published_at"])
+            self.message_user(request, _("Version %(v)s publiée.") % {"v": menu.version})
+
+    @admin.action(description=_("Copier en nouveau brouillon"))
+    def copy_to_draft(self, request: HttpRequest, queryset: QuerySet[Menu]) -> None:
+        for menu in queryset:
+            with transaction.atomic():
+                last = Menu.objects.filter(service=menu.service).aggregate(v=Max("version"))["v"]
+                draft = Menu.objects.create(
+                    service=menu.service, version=(last or 0) + 1, welcome=menu.welcome
+                )
+                copies: dict[int, MenuNode] = {}
+                # Parents before children: a node's parent is copied first.
+                pending = list(menu.nodes.order_by("pk"))
+                while pending:
+                    node = next(n for n in pending if n.parent_id is None or n.parent_id in copies)
+                    pending.remove(node)
+                    copies[node.pk] = MenuNode.objects.create(
+                        menu=draft,
+                        parent=copies.get(node.parent_id) if node.parent_id else None,
+                        digit=node.digit,
+                        label=node.label,
+                        action=node.action,
+                        prompt=node.prompt,
+                    )
+            self.message_user(
+                request, _("Brouillon %(v)s créé.") % {"v": draft.version}, messages.SUCCESS
+            )
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ("started_at", "caller", "called", "service", "position", "ended_by")
+    list_filter = ("ended_by", "service")
+    search_fields = ("caller", "called", "case__reference")
+    raw_id_fields = ("citizen", "case", "menu")
+    readonly_fields = [f.name for f in Call._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

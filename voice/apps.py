@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class VoiceConfig(AppConfig):
+    name = "voice"
+    verbose_name = _("Téléphone (serveur vocal)")
+
+    def ready(self) -> None:
+        from contactcenter.signals import demo_loaded
+
+        from . import demo
+
+        demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="voice.demo")

@@ -1,0 +1,182 @@
+"""The dialogue of a call (interactive voice response): welcome, the service's menu tree,
+the self-service steps. It runs in the call's own thread and talks to the caller through a
+``Line`` (voice.server's SIP/RTP session), so it reads as a script; a hang-up at any moment
+raises ``HungUp`` out of whatever the script was doing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from . import services
+from .models import Call, MenuNode
+
+logger = logging.getLogger("voice.ivr")
+
+MAX_REPEATS = 2  # a menu is read again twice without answer, then the call ends
+MAX_TRACK_ATTEMPTS = 2
+# How a menu is left.
+BACK = "back"  # "#" in a submenu, or a choice done: the menu above is read again
+NO_ANSWER = "no_answer"  # no key after the menu was read three times: the call ends
+GOODBYE_SAID = "goodbye_said"  # a "goodbye" choice said its message: the call ends
+
+
+class HungUp(Exception):
+    """The caller hung up (or the line dropped)."""
+
+
+class Line(Protocol):
+    def say(self, text: str) -> bool:
+        """Play a synthesised prompt; False when a key press cut it short (the digit stays
+        queued for ``next_digit``). Raises HungUp."""
+
+    def next_digit(self, timeout: float) -> str | None:
+        """The next key pressed (RFC 4733 or SIP INFO), None after ``timeout`` seconds."""
+
+    def flush_digits(self) -> None:
+        """Forget the keys typed ahead."""
+
+    def hangup(self) -> None:
+        """End the call from the server side."""
+
+
+class Dialogue:
+    def __init__(self, line: Line, call: Call) -> None:
+        self.line = line
+        self.call = call
+        self.timeout = float(settings.VOICE_DIGIT_TIMEOUT)
+
+    def say(self, text: str, position: str) -> bool:
+        services.record_step(self.call, "prompt", position, text=text)
+        logger.info("call %s plays %r", self.call.pk, text)
+        return self.line.say(text)
+
+    def run(self) -> None:
+        call = self.call
+        if call.menu is None:
+            self.say(
+                _(
+                    "Ce numéro n'est pas en service pour le moment. Vous pouvez nous écrire "
+                    "depuis votre espace en ligne. Au revoir."
+                ),
+                "closed",
+            )
+            self.finish()
+            return
+        self.say(call.menu.welcome, "welcome")
+        if self.menu(None) != GOODBYE_SAID:
+            self.say(_("Merci de votre appel. Au revoir."), "goodbye")
+        self.finish()
+
+    def finish(self) -> None:
+        services.end_call(self.call, Call.EndedBy.SERVER)
+        self.line.hangup()
+
+    def menu(self, parent: MenuNode | None) -> str:
+        """Read a menu and act on the choices until the caller goes back (# on a submenu:
+        ``BACK``), does not answer (``NO_ANSWER``) or a choice ends the call after its message
+        (``GOODBYE_SAID``)."""
+        assert self.call.menu is not None
+        position = f"menu:{parent.path()}" if parent is not None else "menu"
+        choices = services.menu_choices(self.call.menu, parent)
+        by_digit = {node.digit: node for node in choices}
+        prompt = services.menu_prompt(self.call.menu, parent, choices)
+        unanswered = 0
+        while True:
+            self.say(prompt, position)
+            digit = self.line.next_digit(self.timeout)
+            if digit is None:
+                unanswered += 1
+                if unanswered > MAX_REPEATS:
+                    services.record_step(self.call, "no_answer", position)
+                    return NO_ANSWER
+                continue
+            unanswered = 0
+            self.line.flush_digits()
+            if digit == "*":
+                continue
+            if digit == "#" and parent is not None:
+                return BACK
+            node = by_digit.get(digit)
+            if node is None:
+                services.record_step(self.call, "invalid", position, digit=digit)
+                self.say(_("Ce choix n'existe pas."), position)
+                continue
+            services.record_step(
+                self.call, "choice", f"choice:{node.path()}", path=node.path(), label=node.label
+            )
+            outcome = self.act(node)
+            if outcome != BACK:
+                return outcome
+
+    def act(self, node: MenuNode) -> str:
+        """Do what a choice says: ``BACK`` to read the current menu again, else the call ends
+        (``NO_ANSWER`` in a submenu, ``GOODBYE_SAID``)."""
+        position = f"choice:{node.path()}"
+        if node.action == MenuNode.Action.SUBMENU:
+            return self.menu(node)
+        if node.action == MenuNode.Action.TRACK_REQUEST:
+            if node.prompt.strip():
+                self.say(node.prompt, position)
+            self.track_request(position)
+            return BACK
+        if node.action == MenuNode.Action.MESSAGE:
+            self.say(node.prompt, position)
+            return BACK
+        self.say(node.prompt, position)  # GOODBYE
+        return GOODBYE_SAID
+
+    def track_request(self, position: str) -> None:
+        """Self-service: the caller types a reference, hears its status."""
+        position = f"{position}:track_request"
+        services.record_step(self.call, "self_service_start", position, kind="track_request")
+        if self.call.citizen_id is None:
+            self.say(
+                _(
+                    "Pour protéger vos informations, le suivi d'une demande par téléphone "
+                    "n'est possible que depuis le numéro de mobile enregistré dans votre "
+                    "espace en ligne."
+                ),
+                position,
+            )
+            self.self_service_done("track_request", completed=False, reason="unidentified")
+            return
+        for _attempt in range(MAX_TRACK_ATTEMPTS):
+            self.say(
+                _(
+                    "Tapez les %(count)s chiffres du numéro de votre demande, sans le tiret, "
+                    "puis dièse."
+                )
+                % {"count": services.REFERENCE_DIGITS},
+                position,
+            )
+            digits = self.collect(services.REFERENCE_DIGITS)
+            result = services.track_request(self.call, digits)
+            self.say(result.speech, position)
+            if result.found:
+                self.self_service_done("track_request", completed=True, reference=result.reference)
+                return
+        self.self_service_done("track_request", completed=False, reason="not_found")
+
+    def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:
+        services.record_step(
+            self.call, "self_service", self.call.position, kind=kind, completed=completed, **data
+        )
+
+    def collect(self, count: int) -> str:
+        """Up to ``count`` digits, ended by # or a pause."""
+        digits = ""
+        while len(digits) < count:
+            digit = self.line.next_digit(self.timeout)
+            if digit is None or digit == "#":
+                break
+            if digit.isdigit():
+                digits += digit
+        else:
+            # All the digits typed: the # that usually follows must not cut the answer short.
+            if self.line.next_digit(1.5) not in (None, "#"):
+                self.line.flush_digits()
+        return digits

@@ -1,0 +1,219 @@
+"""The voice server's business logic on the database: which service and menu answer a call,
+who calls, the call's steps, the self-service "follow a request" and the timeline event.
+
+Called from the voice server's call threads (voice.ivr), one thread a call: every function
+takes ids or plain values and reloads what it needs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from contactcenter.models import Case, Channel, Event, Service, User
+from contactcenter.phones import parse_phone
+from contactcenter.services import add_event
+
+from .models import Call, Menu, MenuNode
+
+REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
+_SIP_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+def e164(number: str) -> str:
+    """A caller ID or dialled number ("0612345678", "+33612345678", "33612345678") in E.164,
+    or "" when it is not a French phone number (an extension, "anonymous")."""
+    number = (number or "").strip()
+    if not _SIP_NUMBER.match(number):
+        return ""
+    if number.startswith("33") and len(number) == 11:
+        number = "+" + number
+    try:
+        return parse_phone(number)
+    except ValidationError:
+        return ""
+
+
+def service_for_number(called: str) -> Service | None:
+    """The service whose public phone number was dialled, else ``VOICE_DEFAULT_SERVICE``."""
+    number = e164(called)
+    if number:
+        service = Service.objects.filter(phone=number).order_by("pk").first()
+        if service is not None:
+            return service
+    if settings.VOICE_DEFAULT_SERVICE:
+        return Service.objects.filter(code=settings.VOICE_DEFAULT_SERVICE).first()
+    return None
+
+
+def identify_caller(caller: str) -> User | None:
+    """The citizen whose mobile is the caller ID (one only; none when shared or unknown)."""
+    number = e164(caller)
+    if not number:
+        return None
+    matches = list(
+        User.objects.filter(mobile_phone=number, role=User.Role.CITIZEN, is_active=True).order_by(
+            "pk"
+        )[:2]
+    )
+    return matches[0] if len(matches) == 1 else None
+
+
+def start_call(sip_call_id: str, caller: str, called: str) -> Call:
+    service = service_for_number(called)
+    menu = (
+        Menu.objects.filter(service=service, status=Menu.Status.PUBLISHED).first()
+        if service is not None
+        else None
+    )
+    return Call.objects.create(
+        sip_call_id=sip_call_id[:255],
+        caller=caller[:64],
+        called=called[:64],
+        service=service,
+        menu=menu,
+        citizen=identify_caller(caller),
+    )
+
+
+def record_step(call: Call, step: str, position: str, **data: Any) -> None:
+    """Append one step to the call (its menu path) and remember where the caller is."""
+    call.steps.append({"at": timezone.now().isoformat(), "step": step, **data})
+    call.position = position[:64]
+    Call.objects.filter(pk=call.pk).update(steps=call.steps, position=call.position)
+
+
+def menu_choices(menu: Menu, parent: MenuNode | None) -> list[MenuNode]:
+    nodes = menu.nodes.filter(parent=parent) if parent else menu.nodes.filter(parent__isnull=True)
+    return list(nodes.select_related("parent").order_by("digit"))
+
+
+def menu_prompt(menu: Menu, parent: MenuNode | None, choices: list[MenuNode]) -> str:
+    """What the caller hears at a menu: the submenu's own text, then one sentence a choice."""
+    parts = [parent.prompt.strip()] if parent is not None and parent.prompt.strip() else []
+    parts += [
+        _("Pour %(label)s, tapez %(digit)s.") % {"label": node.label, "digit": node.digit}
+        for node in choices
+    ]
+    parts.append(_("Pour réécouter ce menu, tapez étoile."))
+    if parent is not None:
+        parts.append(_("Pour revenir au menu précédent, tapez dièse."))
+    return " ".join(parts)
+
+
+def reference_from_digits(digits: str) -> str:
+    """The keypad's ten digits -> a case reference ("2026000123" -> "2026-000123")."""
+    if len(digits) != REFERENCE_DIGITS or not digits.isdigit():
+        return ""
+    return f"{digits[:4]}-{digits[4:]}"
+
+
+def spoken_digits(reference: str) -> str:
+    """Read digit by digit ("2026-000123" -> "2 0 2 6, 0 0 0 1 2 3")."""
+    return ", ".join(" ".join(group) for group in reference.split("-"))
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    found: bool
+    speech: str
+    reference: str = ""
+
+
+def track_request(call: Call, digits: str) -> TrackResult:
+    """Self-service "follow a request": the status and the last step of the caller's own
+    case. Another citizen's case, an unknown or malformed reference all get the same answer
+    (nothing tells whether the reference exists)."""
+    reference = reference_from_digits(digits)
+    not_found = TrackResult(
+        False,
+        _(
+            "Nous ne trouvons pas de demande à ce numéro pour votre numéro de téléphone. "
+            "Vérifiez le numéro de la demande, inscrit dans votre espace et dans nos messages."
+        ),
+    )
+    if not reference or call.citizen_id is None:
+        return not_found
+    case = Case.objects.filter(reference=reference, citizen_id=call.citizen_id).first()
+    if case is None:
+        return not_found
+    Call.objects.filter(pk=call.pk).update(case=case)
+    call.case = case
+    last = (
+        case.events.filter(internal=False)
+        .exclude(type=Event.Type.CALL)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    speech = _("Votre demande numéro %(reference)s est : %(status)s.") % {
+        "reference": spoken_digits(reference),
+        "status": case.get_status_display(),
+    }
+    if last is not None:
+        speech += " " + _("Dernière étape : %(step)s, le %(date)s.") % {
+            "step": last.get_type_display(),
+            "date": date_format(timezone.localtime(last.created_at), "j F Y"),
+        }
+    return TrackResult(True, speech, reference)
+
+
+def end_call(call: Call, ended_by: str, *, during_prompt: bool = False) -> None:
+    """Close the call and put it on the timeline of the case it reached (if any)."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Call.objects.filter(pk=call.pk, ended_at__isnull=True).update(
+            ended_at=now, ended_by=ended_by
+        )
+        if not updated:
+            return
+        call.ended_at, call.ended_by = now, ended_by
+        if call.case_id is not None:
+            write_call_event(call, during_prompt=during_prompt)
+
+
+def write_call_event(call: Call, *, during_prompt: bool) -> Event:
+    assert call.ended_at is not None and call.case_id is not None
+    case = Case.objects.get(pk=call.case_id)
+    duration = int((call.ended_at - call.started_at).total_seconds())
+    ended = Call.EndedBy(call.ended_by).label
+    body = _("Appel au serveur vocal (%(seconds)s s) : %(end)s.") % {
+        "seconds": duration,
+        "end": ended,
+    }
+    return add_event(
+        case,
+        Event.Type.CALL,
+        channel=Channel.PHONE,
+        body=str(body),
+        internal=False,
+        payload={
+            "call": call.pk,
+            "menu_path": call.menu_path,
+            "self_service": [
+                {"kind": s["kind"], "completed": s["completed"]}
+                for s in call.steps
+                if s.get("step") == "self_service"
+            ],
+            "ended_by": call.ended_by,
+            "position": call.position,
+            "during_prompt": during_prompt,
+            "duration": duration,
+        },
+    )
+
+
+def close_lost_calls() -> int:
+    """At the voice server's start: the calls it was handling when it stopped are lost; close
+    them so that the timeline stays consistent."""
+    count = 0
+    for call in Call.objects.filter(ended_at__isnull=True):
+        end_call(call, Call.EndedBy.LOST)
+        count += 1
+    return count
