@@ -425,3 +425,20 @@ def test_old_delivered_rows_are_purged_failed_ones_kept(receiver_factory, citize
     assert webhooks.purge_old() == 0
     assert webhooks.purge_old(timezone.now() + timedelta(days=31)) == 2
     assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [failed.pk]
+
+
+def test_retry_after_in_seconds_or_as_a_date_is_bounded():
+    now = timezone.now()
+    date = (now + timedelta(minutes=10)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert 595 <= webhooks.retry_after_seconds(date, now) <= 600
+    assert webhooks.retry_after_seconds("120", now) == 120
+    assert webhooks.retry_after_seconds("9999999", now) == 24 * 60 * 60
+    assert webhooks.retry_after_seconds("demain", now) is None
+    assert webhooks.retry_after_seconds(None, now) is None
+
+
+def test_408_without_retry_after_follows_the_schedule(receiver_factory, citizen, topic_a):
+    receiver_factory("408", ["case.created"])
+    open_case_a(citizen, topic_a)
+    delivery = WebhookDelivery.objects.get()
+    assert webhooks.deliver(delivery.pk) == webhooks.Outcome("retry", retry_in=60)
