@@ -40,11 +40,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contactcenter import outbox
 from contactcenter.models import Case, Event
 
 from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -429,10 +430,7 @@ def deliver(delivery_id: int) -> Outcome:
     """Claim one outbox row, POST it, record the attempt and the result. Safe to run twice or
     concurrently: only the worker whose conditional update claimed the row sends it."""
     now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(status=WebhookDelivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    if claimed != 1:
+    if not outbox.claim(WebhookDelivery.objects.all(), delivery_id, now):
         return Outcome("skipped")  # delivered, being sent by another worker, or not yet due
     delivery = WebhookDelivery.objects.select_related("endpoint__client").get(pk=delivery_id)
     mine = WebhookDelivery.objects.filter(
@@ -519,22 +517,11 @@ def deliver(delivery_id: int) -> Outcome:
 
 
 def release_stale_claims(now: datetime | None = None) -> int:
-    """Rows left "sending" past the lease belonged to a worker that died: due again."""
-    now = now or timezone.now()
-    return WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.SENDING, claimed_at__lt=now - SENDING_LEASE
-    ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now, claimed_at=None)
+    return outbox.release_stale_claims(WebhookDelivery.objects.all(), SENDING_LEASE, now)
 
 
 def due_ids(now: datetime | None = None, limit: int = FLUSH_BATCH) -> list[int]:
-    now = now or timezone.now()
-    return list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return outbox.due_ids(WebhookDelivery.objects.all(), now, limit)
 
 
 def purge_old(now: datetime | None = None) -> int:
