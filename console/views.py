@@ -56,7 +56,8 @@ def _work_context(request, filters: worklist.WorkFilters) -> dict:
     paginator = Paginator(worklist.work_list(user, filters), worklist.PAGE_SIZE)
     paginator.count = facets.total  # counted in the facets' scan: no second COUNT(*)
     page = paginator.get_page(filters.page)
-    cases = worklist.present_cases(list(page.object_list), user)
+    now = timezone.now()
+    cases = worklist.present_cases(list(page.object_list), user, now)
     sla = worklist.sla_states(cases)
     for case in cases:
         case.sla = sla.get(case.pk, "ok")
@@ -84,7 +85,7 @@ def _work_context(request, filters: worklist.WorkFilters) -> dict:
         "view_label": worklist.VIEWS[filters.view],
         "is_supervisor": user.is_supervisor or user.is_admin_role,
         "list_url": _list_url(filters),
-        "now": timezone.now(),
+        "now": now,
     }
 
 

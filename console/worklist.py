@@ -10,7 +10,7 @@ module calls them and never re-implements them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -21,6 +21,9 @@ from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.formats import get_format
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -218,6 +221,31 @@ def apply_filters(
     return cases
 
 
+# What a row of the work list shows (and ``routing.sla_state`` reads) of a case, its citizen,
+# topic and agent. The other columns are not loaded (every datetime column costs its parsing).
+WORK_LIST_FIELDS = (
+    "reference",
+    "subject",
+    "status",
+    "kind",
+    "channel",
+    "fragile",
+    "service",
+    "assigned_to",
+    "sla_deadline",
+    "sla_breached",
+    "first_response_at",
+    "created_at",
+    "topic__title",
+    "citizen__first_name",
+    "citizen__last_name",
+    "citizen__email",
+    "assigned_to__first_name",
+    "assigned_to__last_name",
+    "assigned_to__email",
+)
+
+
 def work_list(user: User, filters: WorkFilters) -> QuerySet[Case]:
     """The filtered cases of the chosen tab, most urgent first: SLA deadline, then oldest."""
     pending = (
@@ -227,26 +255,8 @@ def work_list(user: User, filters: WorkFilters) -> QuerySet[Case]:
     )
     return (
         apply_filters(view_scope(user, filters.view), filters)
-        .select_related("citizen", "topic", "service", "assigned_to")
-        .defer(
-            *(
-                f"{person}__{name}"
-                for person in ("citizen", "assigned_to")
-                for name in (
-                    "password",
-                    "last_login",
-                    "is_superuser",
-                    "username",
-                    "is_staff",
-                    "date_joined",
-                    "mobile_phone",
-                    "notify_email",
-                    "notify_sms",
-                    "tax_number",
-                    "social_number",
-                )
-            )
-        )
+        .select_related("citizen", "topic", "assigned_to")
+        .only(*WORK_LIST_FIELDS)
         .prefetch_related(Prefetch("transfers", queryset=pending, to_attr="pending_transfers"))
         .order_by(F("sla_deadline").asc(nulls_last=True), "created_at", "id")
     )
@@ -275,7 +285,8 @@ def facet_topics(user: User, filters: WorkFilters) -> list[Topic]:
     topics = Topic.objects.filter(is_active=True)
     if not user.is_admin_role:
         topics = topics.filter(service_id__in=user_service_ids(user))
-    topics = topics | Topic.objects.filter(pk=filters.topic or 0)
+    if filters.topic:
+        topics = topics | Topic.objects.filter(pk=filters.topic)
     return list(topics.select_related("service").distinct().order_by("service__name", "position"))
 
 
@@ -324,45 +335,44 @@ def facet_counts(user: User, filters: WorkFilters) -> Facets:
         (lambda value: value == filters.kind) if filters.kind else _any,
         (lambda value: value == filters.age) if filters.age else _any,
     ]
-    # One row of the group: does it pass every chosen filter but the one at ``skip``?
-    passes = [
-        [all(i == skip or ok(row[i]) for i, ok in enumerate(chosen)) for skip in range(5)]
-        for row in groups
-    ]
-
-    def count(dimension: int, test: Callable[..., bool]) -> int:
-        return sum(
-            row[5] for row, ok in zip(groups, passes, strict=True) if ok[dimension] and test(row)
-        )
+    # An option's count: the groups that pass the filters chosen in the *other* dimensions,
+    # with the option's value in its own. One pass over the groups sums them per dimension
+    # and value: a group counts in dimension ``d`` when no filter fails, or only ``d``'s.
+    sums: list[dict[Any, int]] = [{} for _ in chosen]
+    total = 0
+    for row in groups:
+        failed = [i for i, ok in enumerate(chosen) if not ok(row[i])]
+        if len(failed) > 1:
+            continue
+        n = row[5]
+        if not failed:
+            total += n
+        for dimension in failed or range(len(chosen)):
+            by_value = sums[dimension]
+            by_value[row[dimension]] = by_value.get(row[dimension], 0) + n
+    statuses, topic_ids, channels, kinds, ages = sums
 
     topics = facet_topics(user, filters)
     selected_topic = str(filters.topic or "")
     facets = Facets()
-    facets.total = sum(
-        row[5] for row, ok in zip(groups, passes, strict=True) if chosen[0](row[0]) and ok[0]
-    )
+    facets.total = total
     facets.status.append(
         FacetOption(
             STATUS_ACTIVE,
             _("À traiter"),
-            count(0, lambda row: row[0] in ACTIVE_STATUSES),
+            sum(n for value, n in statuses.items() if value in ACTIVE_STATUSES),
             filters.status == STATUS_ACTIVE,
         )
     )
     for value, status_label in status_labels().items():
         facets.status.append(
-            FacetOption(
-                value,
-                status_label,
-                count(0, lambda row, v=value: row[0] == v),
-                filters.status == value,
-            )
+            FacetOption(value, status_label, statuses.get(value, 0), filters.status == value)
         )
     facets.status.append(
         FacetOption(
             STATUS_ALL,
             _("Tous les statuts"),
-            count(0, lambda row: True),
+            sum(statuses.values()),
             filters.status == STATUS_ALL,
         )
     )
@@ -371,34 +381,20 @@ def facet_counts(user: User, filters: WorkFilters) -> Facets:
             FacetOption(
                 str(topic.pk),
                 f"{topic.title} ({topic.service.name})",
-                count(1, lambda row, pk=topic.pk: row[1] == pk),
+                topic_ids.get(topic.pk, 0),
                 str(topic.pk) == selected_topic,
             )
         )
     for value, label in Channel.choices:
         facets.channel.append(
-            FacetOption(
-                value,
-                str(label),
-                count(2, lambda row, v=value: row[2] == v),
-                filters.channel == value,
-            )
+            FacetOption(value, str(label), channels.get(value, 0), filters.channel == value)
         )
     for value, label in Case.Kind.choices:
         facets.kind.append(
-            FacetOption(
-                value,
-                str(label),
-                count(3, lambda row, v=value: row[3] == v),
-                filters.kind == value,
-            )
+            FacetOption(value, str(label), kinds.get(value, 0), filters.kind == value)
         )
     for key, (label, _low, _high) in AGE_BUCKETS.items():
-        facets.age.append(
-            FacetOption(
-                key, str(label), count(4, lambda row, k=key: row[4] == k), filters.age == key
-            )
-        )
+        facets.age.append(FacetOption(key, str(label), ages.get(key, 0), filters.age == key))
     return facets
 
 
@@ -634,16 +630,25 @@ def label_events(events: RowsT) -> RowsT:
     return events
 
 
-def present_cases(cases: RowsT, user: User) -> RowsT:
-    """Prepare work-list rows: labels, links and the row's action (take, release or open).
+def present_cases(cases: RowsT, user: User, now: datetime | None = None) -> RowsT:
+    """Prepare work-list rows: labels, links, the row's action (take, release or open), the
+    deadline and the age as the template filters wrote them (``deadline_text``:
+    ``sla_deadline|date:"SHORT_DATETIME_FORMAT"``; ``age_text``: ``created_at|timesince:now``).
 
-    Done once per page in Python (URL prefixes, one translation of each label) rather than per
-    row in the template.
+    Done once per page in Python (URL prefixes, one translation of each label, one lookup of the
+    date format) rather than per row in the template.
     """
     label_cases(cases)
     base = reverse("console:case", args=["0"])[:-2]
+    now = now or timezone.now()
+    tz, deadline_format = timezone.get_current_timezone(), get_format("SHORT_DATETIME_FORMAT")
     for case in cases:
         case.url = f"{base}{case.reference}/"
+        deadline = case.sla_deadline
+        case.deadline_text = (
+            date_format(timezone.localtime(deadline, tz), deadline_format) if deadline else ""
+        )
+        case.age_text = timesince(case.created_at, now)
         if case.assigned_to_id is None and case.status == Case.Status.NEW and user.is_agent:
             case.action, case.action_url = "take", f"{case.url}prendre/"
         elif case.assigned_to_id == user.pk and case.status != Case.Status.CLOSED:

@@ -388,8 +388,8 @@ class Event(models.Model):
         related_name="authored_events",
     )
     # The service that handled the case when the event was written: an answer keeps the
-    # signature of the service that wrote it after the case is transferred. Null on events
-    # written by the routing engine's claim (assignments) and when unknown.
+    # signature of the service that wrote it after the case is transferred (the routing
+    # engine's claim signs its assignment events in SQL too). Null when unknown.
     service = models.ForeignKey(
         "Service",
         on_delete=models.SET_NULL,

@@ -21,6 +21,7 @@ the portable engine here (ORM, the head of each group's queue one case at a time
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -117,6 +118,91 @@ def assignment_payload(
     return payload
 
 
+def record_assignment(
+    case: Case,
+    agent_id: int,
+    *,
+    now: datetime,
+    by: User | None,
+    mode: str,
+    previous_owner: int | None = None,
+    new_status: str = Case.Status.ASSIGNED,
+    event_written: bool = False,
+    idle_clock: bool = True,
+) -> None:
+    """Inside the assigning transaction, what a successful assignment writes besides the case:
+    the agent's idle clock and the ``assignment`` timeline event (``event_written``: the
+    assigning statement already wrote both, the PostgreSQL claim; ``idle_clock=False``: the
+    caller resets the clock once for several assignments). Brings ``case`` up to date."""
+    old_status = case.status
+    case.assigned_to_id, case.assigned_at, case.status, case.priority = (
+        agent_id,
+        now,
+        new_status,
+        0,
+    )
+    if event_written:
+        return
+    if idle_clock:
+        AgentPresence.objects.filter(user_id=agent_id).update(idle_since=now)
+    payload = assignment_payload(agent_id, mode, old_status, new_status, previous_owner)
+    add_event(
+        case, Event.Type.ASSIGNMENT, actor=by, internal=True, payload=payload, touch=False, at=now
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """What the after-commit announcement needs of one assignment: the case's id, channel and
+    reference, and whether a transfer of it waits to be accepted (None: not known)."""
+
+    case_id: int
+    channel: str
+    reference: str
+    pending_transfer: bool | None = None
+
+    @classmethod
+    def of(cls, case: Case, pending_transfer: bool | None = None) -> Assigned:
+        return cls(case.pk, case.channel, case.reference, pending_transfer)
+
+
+def announce_assignments(
+    agent_id: int,
+    assigned: Sequence[Assigned],
+    *,
+    chat_full: bool,
+    previous_owner: int | None = None,
+    publish: bool = True,
+) -> None:
+    """Register, inside the assigning transaction, what is told of its assignments once it has
+    committed, as one commit hook: ``case_assigned`` for each case (other apps' receivers: chat,
+    transfer acceptance), ``case.unassigned`` to the previous owner's consoles, then the agent's
+    consoles in one message (``assigned_message``). ``chat_full``: the agent's last free chat
+    slot is gone (the chat availability is refreshed: it only changes then)."""
+    if not assigned:
+        return
+    message = assigned_message(list(assigned)) if publish else None
+
+    def announce() -> None:
+        for item in assigned:
+            case_assigned.send(
+                sender=Case,
+                case_id=item.case_id,
+                agent_id=agent_id,
+                channel=item.channel,
+                pending_transfer=item.pending_transfer,
+            )
+            if previous_owner:
+                unassigned = {"type": "case.unassigned", "case_id": item.case_id}
+                group_send(agent_group(previous_owner), unassigned)
+        if message is not None:
+            group_send(agent_group(agent_id), message)
+
+    transaction.on_commit(announce)
+    if chat_full:
+        schedule_availability_refresh(agent_id=agent_id)
+
+
 def after_assignment(
     case: Case,
     agent_id: int,
@@ -127,77 +213,47 @@ def after_assignment(
     previous_owner: int | None = None,
     new_status: str = Case.Status.ASSIGNED,
     free_after: int | None = None,
-    event_written: bool = False,
-    pending_transfer: bool | None = None,
-    publish: bool = True,
 ) -> None:
-    """Timeline, idle clock and after-commit notifications of a successful assignment.
-
-    ``free_after``: the agent's free slots on the channel once assigned, when the caller knows
-    it (saves a query). ``event_written``: the assigning statement already reset the agent's
-    idle clock and wrote the timeline event (the PostgreSQL claim). ``pending_transfer``:
-    whether a transfer of the case waits to be accepted, when the caller knows it (passed on
-    with ``case_assigned``). ``publish=False``: the caller tells the agent's consoles itself
-    (``cases.assigned`` for a batch)."""
-    old_status = case.status
-    case.assigned_to_id, case.assigned_at, case.status, case.priority = (
+    """Timeline, idle clock and after-commit notifications of one successful assignment
+    (``record_assignment``, then ``announce_assignments``). ``free_after``: the agent's free
+    slots on the channel once assigned, when the caller knows it (saves a query)."""
+    record_assignment(
+        case,
         agent_id,
-        now,
-        new_status,
-        0,
+        now=now,
+        by=by,
+        mode=mode,
+        previous_owner=previous_owner,
+        new_status=new_status,
     )
-    if not event_written:
-        AgentPresence.objects.filter(user_id=agent_id).update(idle_since=now)
-        payload = assignment_payload(agent_id, mode, old_status, new_status, previous_owner)
-        add_event(
-            case,
-            Event.Type.ASSIGNMENT,
-            actor=by,
-            internal=True,
-            payload=payload,
-            touch=False,
-            at=now,
-        )
-    case_id, channel = case.pk, case.channel
-
-    def notify() -> None:
-        case_assigned.send(
-            sender=Case,
-            case_id=case_id,
-            agent_id=agent_id,
-            channel=channel,
-            pending_transfer=pending_transfer,
-        )
-        if previous_owner:
-            group_send(agent_group(previous_owner), {"type": "case.unassigned", "case_id": case_id})
-
-    transaction.on_commit(notify)
-    if publish:
-        publish_assigned(agent_id, [case])
-    if free_after is None and channel_group(channel) == "chat":
-        free_after = free_capacity(agent_id, channel)
-    if channel_group(channel) == "chat" and free_after == 0:
-        # Availability only changes when this agent's last free chat slot is gone.
-        schedule_availability_refresh(agent_id=agent_id)
+    is_chat = channel_group(case.channel) == "chat"
+    if free_after is None and is_chat:
+        free_after = free_capacity(agent_id, case.channel)
+    announce_assignments(
+        agent_id,
+        [Assigned.of(case)],
+        chat_full=is_chat and free_after == 0,
+        previous_owner=previous_owner,
+    )
 
 
-def assigned_notice(case: Case) -> dict[str, Any]:
+def assigned_notice(case: Case | Assigned) -> dict[str, Any]:
     """What the agent's consoles are told of one assignment (``case.assigned``)."""
-    return {"case_id": case.pk, "channel": case.channel, "reference": case.reference}
+    if isinstance(case, Case):
+        case = Assigned.of(case)
+    return {"case_id": case.case_id, "channel": case.channel, "reference": case.reference}
 
 
-def publish_assigned(agent_id: int, cases: list[Case]) -> None:
-    """After commit, tell the agent's consoles of a batch in one message: ``cases.assigned``
-    (``{"cases": [notice, ...]}``; the consumers hand each on as ``case.assigned``), or
-    ``case.assigned`` for a single case."""
+def assigned_message(cases: Sequence[Case | Assigned]) -> dict[str, Any] | None:
+    """The agent's consoles' message for a batch: ``cases.assigned`` (``{"cases": [notice,
+    ...]}``; the consumers hand each on as ``case.assigned``), or ``case.assigned`` for a single
+    case; None for none."""
     notices = [assigned_notice(case) for case in cases]
     if not notices:
-        return
+        return None
     if len(notices) == 1:
-        message = {"type": "case.assigned", **notices[0]}
-    else:
-        message = {"type": "cases.assigned", "cases": notices}
-    transaction.on_commit(lambda: group_send(agent_group(agent_id), message))
+        return {"type": "case.assigned", **notices[0]}
+    return {"type": "cases.assigned", "cases": notices}
 
 
 # --- A contact arrives: route_case -----------------------------------------------------------
@@ -264,8 +320,13 @@ def route_case(case_id: int, *, exclude_agent_ids: Collection[int] = ()) -> int 
         ):
             if conditional_assign(case, agent_id, now=now, deadline=deadline):
                 case.sla_deadline = case.sla_deadline or deadline
-                after_assignment(case, agent_id, now=now, by=None, mode="auto", free_after=free - 1)
+                record_assignment(case, agent_id, now=now, by=None, mode="auto")
+                # Listeners hear of the claim before the commit hooks of its announcement are
+                # registered: theirs run first, right after COMMIT.
                 cases_claimed.send(sender=Case, agent_id=agent_id, case_ids=[case.pk])
+                announce_assignments(
+                    agent_id, [Assigned.of(case)], chat_full=group == "chat" and free == 1
+                )
                 return agent_id
         ensure_deadline(case)  # stays queued: the deadline still runs
     return None
@@ -421,25 +482,33 @@ def _assign_available(
         claims = _claim_for_agent(agent_id, rooms, now, topic_ids, cap)
         assigned: list[Case] = []
         for claim in claims:
-            group = channel_group(claim.case.channel)
-            free[group] -= 1
-            after_assignment(
+            free[channel_group(claim.case.channel)] -= 1
+            record_assignment(
                 claim.case,
                 agent_id,
                 now=now,
                 by=None,
                 mode="auto",
-                free_after=free[group],
                 event_written=claim.event_id is not None,
-                pending_transfer=claim.pending_transfer,
-                publish=False,
+                idle_clock=False,
             )
             assigned.append(claim.case)
+        if any(claim.event_id is None for claim in claims):
+            # The portable engine's assignments: the idle clock once for the pass.
+            AgentPresence.objects.filter(user_id=agent_id).update(idle_since=now)
         if assigned:
+            # Listeners hear of the claim before the commit hook of its announcement is
+            # registered: theirs run first, right after COMMIT.
             cases_claimed.send(
                 sender=Case, agent_id=agent_id, case_ids=[case.pk for case in assigned]
             )
-        publish_assigned(agent_id, assigned)
+            chat_assigned = any(channel_group(case.channel) == "chat" for case in assigned)
+            announce_assignments(
+                agent_id,
+                [Assigned.of(claim.case, claim.pending_transfer) for claim in claims],
+                # Availability only changes when this agent's last free chat slot is gone.
+                chat_full=chat_assigned and free.get("chat") == 0,
+            )
     return assigned, sum(room for room in free.values() if room > 0)
 
 

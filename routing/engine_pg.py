@@ -214,7 +214,8 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
             f"AND cb.status = {q(CallbackRequest.Status.SCHEDULED)} AND cb.slot_start <= %s)) "
         )
     event_columns = (
-        "case_id, citizen_id, type, channel, actor_id, internal, body, payload, created_at"
+        "case_id, citizen_id, service_id, type, channel, actor_id, internal, body, payload, "
+        "created_at"
     )
     # One index range per (topic, channel) of the groups (case_topic_queue_head), each read
     # as far as its group's head length (a parameter, repeated for each channel of the group).
@@ -269,7 +270,8 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
         f"idle AS (UPDATE {_t(AgentPresence)} SET idle_since = %s WHERE user_id = %s "
         f"AND EXISTS (SELECT 1 FROM claimed)), "
         f"event AS (INSERT INTO {_t(Event)} ({event_columns}) "
-        f"SELECT claimed.id, claimed.citizen_id, {q(Event.Type.ASSIGNMENT)}, claimed.channel, "
+        f"SELECT claimed.id, claimed.citizen_id, claimed.service_id, {q(Event.Type.ASSIGNMENT)}, "
+        f"claimed.channel, "
         f"NULL, TRUE, '', %s::jsonb, %s FROM claimed RETURNING id, case_id) "
         f"SELECT (SELECT ARRAY[{seen_columns}] FROM seen), c.grp, event.id, EXISTS (SELECT 1 FROM "
         f"{_t(Transfer)} tr WHERE tr.case_id = claimed.id AND tr.accepted_at IS NULL), claimed.* "
@@ -318,7 +320,8 @@ def claim(
        for) among its best ``share + HEAD_SLACK`` head cases, read again by primary key;
     4. ``claimed``: the checked conditional UPDATE (still unassigned and new);
     5. ``idle``: the agent's idle clock is reset, and ``event``: the timeline's assignment
-       events are written (the rows ``add_event`` would write), when cases were claimed.
+       events are written (the rows ``add_event`` would write: signed by the case's service),
+       when cases were claimed.
 
     A group with no claim but head cases seen: every head case was taken or locked meanwhile
     (the caller falls back to the whole queue)."""

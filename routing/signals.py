@@ -2,7 +2,9 @@
 
 - ``cases_claimed(agent_id, case_ids)``: the automatic engine (``route_case``, one pass of
   ``assign_available``) just gave these cases to the agent; sent inside the assigning
-  transaction, before its commit, once per call. The PostgreSQL claim writes the cases'
+  transaction, before its commit, once per call, once the cases and their timeline events are
+  written and before the engine registers the commit hook of its notifications (a commit hook
+  registered by a listener runs first, right after COMMIT). The PostgreSQL claim writes the cases'
   ``assignment`` timeline events in its own statement, so no ``post_save`` of ``Event`` is sent
   for them: this signal is how a listener hears of them (the after-commit notification of each
   case is ``contactcenter.signals.case_assigned``).

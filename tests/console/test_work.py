@@ -350,3 +350,29 @@ def test_every_tab_renders(client_as, supervisor, citizen, topic_a, make_case, v
     make_case(citizen, topic_a)
     response = client_as(supervisor).get(HOME, {"vue": view})
     assert response.status_code == 200
+
+
+def test_rows_deadline_and_age_read_as_the_template_filters_wrote_them(
+    agent_a, citizen, topic_a, make_case
+):
+    from datetime import UTC, datetime
+
+    from django.template.defaultfilters import date as date_filter
+    from django.template.defaultfilters import timesince_filter
+    from django.utils import timezone, translation
+
+    from console import worklist
+
+    case = make_case(citizen, topic_a, subject="Échéance")
+    deadline = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # 01:30 in Paris, before summer time
+    now = deadline + timedelta(days=2, hours=3)
+    Case.objects.filter(pk=case.pk).update(sla_deadline=deadline, created_at=deadline)
+    for language in ("fr", "en"):
+        with translation.override(language):
+            row = worklist.present_cases([Case.objects.get(pk=case.pk)], agent_a, now)[0]
+            local = timezone.localtime(deadline)
+            assert row.deadline_text == date_filter(local, "SHORT_DATETIME_FORMAT")
+            assert row.age_text == timesince_filter(deadline, now)
+    assert row.deadline_text == "29/03/2026 01:30" and row.age_text.startswith("2")
+    Case.objects.filter(pk=case.pk).update(sla_deadline=None)
+    assert worklist.present_cases([Case.objects.get(pk=case.pk)], agent_a)[0].deadline_text == ""

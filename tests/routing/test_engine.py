@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import routing
@@ -13,6 +15,7 @@ from contactcenter.services import change_status, open_case
 from contactcenter.signals import case_assigned
 from routing import engine, engine_pg
 from routing.models import AgentPresence
+from routing.signals import cases_claimed
 
 from ..conftest import make_staff
 from .conftest import make_case, set_available
@@ -151,6 +154,48 @@ def test_assignment_notifies_after_commit(
         }
     finally:
         case_assigned.disconnect(receiver)
+        async_to_sync(layer.group_discard)(f"agent-{agent_a.pk}", channel)
+
+
+def test_a_pass_announces_after_the_claim_listeners_commit_hooks(
+    citizen, topic_a, agent_a, django_capture_on_commit_callbacks, memory_layer
+):
+    """``cases_claimed`` comes before the engine registers its notifications: a listener's
+    commit hook runs first (the benchmark times commits so); then one ``case_assigned`` per
+    case, in queue order, and one console message for the batch."""
+    set_available(agent_a, chat=2, web=2)
+    layer = memory_layer
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"agent-{agent_a.pk}", channel)
+    order = []
+
+    def on_claimed(sender, agent_id, case_ids, **kwargs):
+        order.append(("claimed", tuple(case_ids)))
+        transaction.on_commit(lambda: order.append(("committed",)))
+
+    def on_assigned(sender, case_id, agent_id, **kwargs):
+        order.append(("assigned", case_id))
+
+    cases_claimed.connect(on_claimed, dispatch_uid="test.claim.order")
+    case_assigned.connect(on_assigned, dispatch_uid="test.assigned.order")
+    try:
+        chat = make_case(citizen, topic_a, channel="chat")
+        web = make_case(citizen, topic_a, channel="web")
+        with django_capture_on_commit_callbacks(execute=True):
+            assigned = routing.assign_available(agent_a.pk)
+        assert [case.pk for case in assigned] == [chat.pk, web.pk]
+        assert order == [
+            ("claimed", (chat.pk, web.pk)),
+            ("committed",),
+            ("assigned", chat.pk),
+            ("assigned", web.pk),
+        ]
+        message = async_to_sync(layer.receive)(channel)
+        assert message["type"] == "cases.assigned"
+        assert [notice["case_id"] for notice in message["cases"]] == [chat.pk, web.pk]
+    finally:
+        cases_claimed.disconnect(dispatch_uid="test.claim.order")
+        case_assigned.disconnect(dispatch_uid="test.assigned.order")
         async_to_sync(layer.group_discard)(f"agent-{agent_a.pk}", channel)
 
 
@@ -411,3 +456,22 @@ def test_claim_literals_accept_code_constants_only():
     for bad in (["x' OR '1'='1"], ["Nouveau"], ["a b"], []):
         with pytest.raises(ValueError):
             engine_pg._literals(bad)
+
+
+def test_a_portable_pass_resets_the_idle_clock_once(citizen, topic_a, agent_a, monkeypatch):
+    """The portable engine (SQLite, and PostgreSQL's fallback) writes one timeline event per
+    case but resets the agent's idle clock once for the pass."""
+    monkeypatch.setattr(engine, "pg_engine_enabled", lambda: False)
+    presence = set_available(agent_a, web=3)
+    before = presence.idle_since
+    cases = [make_case(citizen, topic_a, channel="web") for _ in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        assigned = routing.assign_available(agent_a.pk)
+    assert [case.pk for case in assigned] == [case.pk for case in cases]
+    table = AgentPresence._meta.db_table
+    clocks = [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{table}"')]
+    assert len(clocks) == 1 and "idle_since" in clocks[0]
+    assert Event.objects.filter(case__in=cases, type=Event.Type.ASSIGNMENT).count() == 3
+    presence.refresh_from_db()
+    assert presence.idle_since != before
+    assert presence.idle_since == Case.objects.get(pk=cases[-1].pk).assigned_at

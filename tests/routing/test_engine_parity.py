@@ -110,9 +110,9 @@ def drain(agents):
     # One timeline event per assignment (within one pass, the claim statement may insert
     # them in any order).
     events = sorted(
-        (case_id, payload["agent"], payload["mode"], payload["from"], payload["to"])
-        for case_id, payload in Event.objects.filter(type="assignment").values_list(
-            "case_id", "payload"
+        (case_id, service_id, payload["agent"], payload["mode"], payload["from"], payload["to"])
+        for case_id, service_id, payload in Event.objects.filter(type="assignment").values_list(
+            "case_id", "service_id", "payload"
         )
     )
     idle_after = dict(AgentPresence.objects.values_list("user_id", "idle_since"))
@@ -144,4 +144,7 @@ def test_postgresql_and_portable_engines_give_the_same_assignments(monkeypatch):
         pk__in=[c for c, _a in assigned], callback__slot_start__gt=timezone.now()
     ).exists()
     assert len(events) == len(assigned) and moved
+    # Each assignment event is signed by its case's service, as add_event signs it.
+    services = dict(Case.objects.filter(pk__in=[e[0] for e in events]).values_list("pk", "service"))
+    assert all(service_id == services[case_id] for case_id, service_id, *_rest in events)
     assert portable == pg
