@@ -31,42 +31,9 @@
     return root.getAttribute(attribute).replace("/0/", "/" + encodeURIComponent(reference) + "/");
   }
 
-  // --- sound (the preference is shared with the chat desk) ---------------------------------
-  var SOUND_KEY = "guichet-chat-sound";
-  var audio = null;
-  try {
-    var saved = window.localStorage.getItem(SOUND_KEY);
-    if (saved !== null && sound) { sound.checked = saved === "1"; }
-  } catch (e) { /* storage unavailable */ }
-  if (sound) {
-    sound.addEventListener("change", function () {
-      try { window.localStorage.setItem(SOUND_KEY, sound.checked ? "1" : "0"); } catch (e) { /* ignore */ }
-    });
-  }
-  function unlockAudio() {
-    var Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) { return; }
-    if (!audio) { audio = new Context(); }
-    if (audio.state === "suspended") { audio.resume(); }
-  }
-  document.addEventListener("click", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
-  function beep() {
-    if (!sound || !sound.checked || !audio) { return; }
-    try {
-      var now = audio.currentTime;
-      var osc = audio.createOscillator();
-      var gain = audio.createGain();
-      osc.frequency.value = 880;
-      gain.gain.setValueAtTime(0.0001, now);
-      gain.gain.exponentialRampToValueAtTime(0.15, now + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.2);
-      osc.connect(gain);
-      gain.connect(audio.destination);
-      osc.start(now);
-      osc.stop(now + 0.22);
-    } catch (e) { /* the visual alert remains */ }
-  }
+  // --- sound (the preference is shared with the chat desk: static/guichet/js/alert-sound.js)
+  var alertSound = window.GuichetAlertSound(sound);
+  function beep() { alertSound.beep(false); }
 
   function announce(text) {
     if (!announcer) { return; }
