@@ -13,6 +13,7 @@ queues its delivery after commit (``mail.tasks.send_mail_message``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import email.utils
@@ -30,10 +31,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contactcenter import outbox
 from contactcenter.attachments import CheckedFile, check_upload, max_count
 from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event, change_status, open_case
@@ -47,6 +49,8 @@ REFERENCE_IN_SUBJECT = re.compile(r"\b(20\d{2}-\d{6})\b")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 MAX_BODY_CHARS = 100_000
 SEND_ATTEMPTS = 5
+# An answer still "sending" after this belonged to a worker that died: sent again.
+SENDING_LEASE = dt.timedelta(minutes=10)
 
 
 class Unreadable(Exception):
@@ -472,10 +476,7 @@ def build_email(message: MailMessage) -> EmailMessage:
 def send_message(message_id: int) -> str:
     """Deliver one outgoing message (claimed first: a duplicate task sends nothing)."""
     now = timezone.now()
-    claimed = MailMessage.objects.filter(
-        pk=message_id, status=MailMessage.Status.PENDING, next_attempt_at__lte=now
-    ).update(status=MailMessage.Status.SENDING, attempts=F("attempts") + 1)
-    if not claimed:
+    if not outbox.claim(MailMessage.objects.all(), message_id, now):
         return "skipped"
     message = MailMessage.objects.select_related("mailbox__service").get(pk=message_id)
     try:
@@ -496,8 +497,7 @@ def send_message(message_id: int) -> str:
 
 
 def due_outbound() -> list[int]:
-    return list(
-        MailMessage.objects.filter(
-            status=MailMessage.Status.PENDING, next_attempt_at__lte=timezone.now()
-        ).values_list("pk", flat=True)[:500]
-    )
+    """Answers to send now, after making those of a dead worker due again."""
+    rows = MailMessage.objects.all()
+    outbox.release_stale_claims(rows, SENDING_LEASE)
+    return outbox.due_ids(rows)

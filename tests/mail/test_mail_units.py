@@ -184,3 +184,24 @@ def test_an_attachment_is_downloaded_by_who_may_see_the_case_only(
     assert AuditLog.objects.filter(
         actor=agent_a, action=AuditLog.Action.VIEW_ATTACHMENT, case=result.message.case
     ).exists()
+
+
+def test_an_answer_left_sending_by_a_dead_worker_is_sent_again(
+    offline_mailbox, citizen, agent_a, monkeypatch
+):
+    from mail import tasks
+
+    services.import_message(offline_mailbox, RAW)
+    case = Case.objects.get()
+    monkeypatch.setattr(tasks.send_mail_message, "delay_on_commit", lambda pk: None)
+    post_staff_message(case, agent_a, "Voici la réponse.")
+    out = MailMessage.objects.get(direction=MailMessage.Direction.OUTBOUND)
+    MailMessage.objects.filter(pk=out.pk).update(
+        status=MailMessage.Status.SENDING,
+        claimed_at=timezone.now() - services.SENDING_LEASE - dt.timedelta(seconds=1),
+        attempts=1,
+    )
+    assert flush_outbound() == 1
+    out.refresh_from_db()
+    assert out.status == MailMessage.Status.SENT
+    assert out.attempts == 2
