@@ -9,11 +9,15 @@
   whether a transfer of the case waits to be accepted (None when routing did not read it).
 - ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
   in their space (never the content); messaging connects and writes the outbox.
+- ``citizen_code_sms(citizen_id, text, key)``: send a one-time code (a second factor, e.g. the
+  voice server's caller check) by SMS to the citizen's mobile, through the same outbox; ``text``
+  carries only the code. messaging connects.
 """
 
 from django.dispatch import Signal
 
 case_needs_routing = Signal()
 citizen_notification = Signal()
+citizen_code_sms = Signal()
 demo_loaded = Signal()
 case_assigned = Signal()

@@ -18,6 +18,7 @@ logger = logging.getLogger("voice.ivr")
 
 MAX_REPEATS = 2  # a menu is read again twice without answer, then the call ends
 MAX_TRACK_ATTEMPTS = 2
+MAX_CODE_ATTEMPTS = 3  # wrong second factors before the caller is offered an agent
 # How a menu is left.
 BACK = "back"  # "#" in a submenu, or a choice done: the menu above is read again
 NO_ANSWER = "no_answer"  # no key after the menu was read three times: the call ends
@@ -48,6 +49,9 @@ class Dialogue:
         self.line = line
         self.call = call
         self.timeout = float(settings.VOICE_DIGIT_TIMEOUT)
+        # Second factor: None (not asked yet), True (checked), False (failed: nothing personal
+        # for the rest of the call).
+        self.verified: bool | None = None
 
     def say(self, text: str, position: str) -> bool:
         services.record_step(self.call, "prompt", position, text=text)
@@ -66,7 +70,10 @@ class Dialogue:
             )
             self.finish()
             return
-        self.say(call.menu.welcome, "welcome")
+        welcome = " ".join(
+            part for part in (call.menu.welcome, services.opening_hours(call)) if part
+        )
+        self.say(welcome, "welcome")
         if self.menu(None) != GOODBYE_SAID:
             self.say(_("Merci de votre appel. Au revoir."), "goodbye")
         self.finish()
@@ -144,6 +151,9 @@ class Dialogue:
             )
             self.self_service_done("track_request", completed=False, reason="unidentified")
             return
+        if not self.verify(position):
+            self.self_service_done("track_request", completed=False, reason="second_factor")
+            return
         for _attempt in range(MAX_TRACK_ATTEMPTS):
             self.say(
                 _(
@@ -160,6 +170,54 @@ class Dialogue:
                 self.self_service_done("track_request", completed=True, reference=result.reference)
                 return
         self.self_service_done("track_request", completed=False, reason="not_found")
+
+    def verify(self, position: str) -> bool:
+        """The second factor, once a call, before anything personal: a code sent by SMS to the
+        citizen's mobile (the caller ID), typed on the keypad. Without any key the request is
+        said again twice; three wrong codes and nothing personal is read for the rest of the
+        call, the caller is told to talk to an adviser."""
+        if self.verified is not None:
+            return self.verified
+        position = f"{position}:verify"
+        code = services.send_code(self.call)
+        wrong = silent = 0
+        while True:
+            self.say(
+                _(
+                    "Pour vérifier votre identité, nous venons de vous envoyer un code à "
+                    "%(count)s chiffres par SMS. Tapez ce code, puis dièse."
+                )
+                % {"count": services.CODE_DIGITS},
+                position,
+            )
+            typed = self.collect(services.CODE_DIGITS)
+            if not typed:
+                silent += 1
+                if silent > MAX_REPEATS:
+                    services.record_step(self.call, "no_answer", position)
+                    self.verified = False
+                    return False
+                continue
+            if services.code_matches(code, typed):
+                services.record_step(self.call, "verified", position, factor="sms")
+                self.verified = True
+                return True
+            wrong += 1
+            services.record_step(self.call, "verify_failed", position, attempt=wrong)
+            if wrong >= MAX_CODE_ATTEMPTS:
+                self.verified = False
+                services.record_step(self.call, "transfer_offered", position, reason="verify")
+                self.say(
+                    _(
+                        "Le code est incorrect. Pour votre sécurité, aucune information "
+                        "personnelle ne peut vous être donnée par le serveur vocal pendant cet "
+                        "appel. Un conseiller peut vous aider : rappelez-nous aux heures "
+                        "d'ouverture, ou écrivez-nous depuis votre espace en ligne."
+                    ),
+                    position,
+                )
+                return False
+            self.say(_("Ce code est incorrect."), position)
 
     def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:
         services.record_step(

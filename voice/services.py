@@ -6,8 +6,11 @@ takes ids or plain values and reloads what it needs."""
 
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,10 +23,13 @@ from django.utils.translation import gettext as _
 from contactcenter.models import Case, Channel, Event, Service, User
 from contactcenter.phones import parse_phone
 from contactcenter.services import add_event
+from contactcenter.signals import citizen_code_sms
+from routing.calendar import calendar_for, service_schedule_text
 
 from .models import Call, Menu, MenuNode
 
 REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
+CODE_DIGITS = 6  # the one-time code sent by SMS
 _SIP_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -81,6 +87,40 @@ def start_call(sip_call_id: str, caller: str, called: str) -> Call:
         menu=menu,
         citizen=identify_caller(caller),
     )
+
+
+def opening_hours(call: Call, at: datetime | None = None) -> str:
+    """The welcome's sentence on the service's hours (routing's business calendar: weekly
+    ranges, public holidays, closures); it says first when the service is closed now."""
+    if call.service_id is None:
+        return ""
+    cal = calendar_for(call.service_id)
+    text = service_schedule_text(cal, at) + "."
+    if not cal.is_open(at):
+        text = _("Nos services sont actuellement fermés.") + " " + text
+    return text
+
+
+def send_code(call: Call) -> str:
+    """Send a one-time code by SMS to the identified caller's mobile (the notification outbox,
+    through core's ``citizen_code_sms`` signal) and return it; the dialogue keeps it in memory
+    only. Each call of this function sends a new code."""
+    assert call.citizen_id is not None
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    text = _(
+        "Guichet : votre code de vérification pour l'appel en cours est %(code)s. "
+        "Ne le communiquez à personne d'autre que le serveur vocal."
+    ) % {"code": code}
+    sent = sum(1 for step in call.steps if step.get("step") == "code_sent")
+    record_step(call, "code_sent", call.position)
+    citizen_code_sms.send(
+        sender=Call, citizen_id=call.citizen_id, text=str(text), key=f"voice:{call.pk}:{sent}"
+    )
+    return code
+
+
+def code_matches(expected: str, typed: str) -> bool:
+    return bool(expected) and hmac.compare_digest(expected.encode(), typed.encode())
 
 
 def record_step(call: Call, step: str, position: str, **data: Any) -> None:

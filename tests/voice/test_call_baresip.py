@@ -3,7 +3,8 @@
 what it hears (sndfile module) and hangs up.
 
 Proves: the prompts are heard (non-silent audio, as long as the prompts the server played),
-the menu path, a typed reference reads out the case's status, the hang-up during a prompt is
+the menu path, the second factor (the SMS code read from the outbox, a wrong one first), a
+typed reference then reads out the case's status, the hang-up during a prompt is
 on the case's timeline; an unidentified caller who hangs up during the welcome leaves a call
 closed where it stopped. ``bin/setup --test`` installs baresip and espeak-ng."""
 
@@ -73,6 +74,15 @@ for call in Call.objects.order_by("pk"):
         "steps": call.steps, "events": events,
     })
 print(json.dumps(calls))
+"""
+
+
+LAST_CODE = """
+import json, re
+from messaging.models import Notification
+sms = Notification.objects.filter(kind="code", channel="sms").latest("pk")
+assert sms.address == "+33612345678"
+print(json.dumps(re.search(r"\\b(\\d{6})\\b", sms.text).group(1)))
 """
 
 
@@ -237,6 +247,16 @@ def test_identified_caller_follows_a_request_then_hangs_up(voice_server, tmp_pat
         phone.wait_event("CALL_ESTABLISHED")
         mark = voice_server.wait_log("Pour suivre une demande, tapez 1")
         phone.send_digits("1")
+        # Second factor: the code sent by SMS (read from the outbox), a wrong one first.
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        code = voice_server.shell(LAST_CODE)
+        wrong = f"{(int(code) + 1) % 1000000:06d}"
+        phone.send_digits(wrong + "#")
+        mark = voice_server.wait_log("Ce code est incorrect.", after=mark)
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        phone.send_digits(code + "#")
         mark = voice_server.wait_log("Tapez les 10 chiffres", after=mark)
         time.sleep(1)
         phone.send_digits(reference.replace("-", "") + "#")
@@ -264,6 +284,9 @@ def test_identified_caller_follows_a_request_then_hangs_up(voice_server, tmp_pat
     (call,) = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"]
     assert call["ended_by"] == "caller"
     assert call["menu_path"] == ["1"]
+    steps = [s["step"] for s in call["steps"]]
+    assert steps.count("verify_failed") == 1 and steps.count("verified") == 1
+    assert steps.index("verified") < steps.index("self_service")
     assert call["case"] == reference
     assert call["position"] == "menu"
     (event,) = call["events"]
