@@ -9,6 +9,7 @@ import logging
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from . import services
@@ -130,6 +131,11 @@ class Dialogue:
                 self.say(node.prompt, position)
             self.track_request(position)
             return BACK
+        if node.action == MenuNode.Action.CALLBACK:
+            if node.prompt.strip():
+                self.say(node.prompt, position)
+            self.callback(node, position)
+            return BACK
         if node.action == MenuNode.Action.MESSAGE:
             self.say(node.prompt, position)
             return BACK
@@ -140,19 +146,7 @@ class Dialogue:
         """Self-service: the caller types a reference, hears its status."""
         position = f"{position}:track_request"
         services.record_step(self.call, "self_service_start", position, kind="track_request")
-        if self.call.citizen_id is None:
-            self.say(
-                _(
-                    "Pour protéger vos informations, le suivi d'une demande par téléphone "
-                    "n'est possible que depuis le numéro de mobile enregistré dans votre "
-                    "espace en ligne."
-                ),
-                position,
-            )
-            self.self_service_done("track_request", completed=False, reason="unidentified")
-            return
-        if not self.verify(position):
-            self.self_service_done("track_request", completed=False, reason="second_factor")
+        if not self.identified("track_request", position):
             return
         for _attempt in range(MAX_TRACK_ATTEMPTS):
             self.say(
@@ -165,11 +159,98 @@ class Dialogue:
             )
             digits = self.collect(services.REFERENCE_DIGITS)
             result = services.track_request(self.call, digits)
-            self.say(result.speech, position)
             if result.found:
                 self.self_service_done("track_request", completed=True, reference=result.reference)
+                self.say(result.speech, position)
                 return
+            self.say(result.speech, position)
         self.self_service_done("track_request", completed=False, reason="not_found")
+
+    def identified(self, kind: str, position: str) -> bool:
+        """Whether the caller may use a personal self-service: identified by the caller ID and
+        the second factor. Says why not and records the self-service as not completed."""
+        if self.call.citizen_id is None:
+            self.say(
+                _(
+                    "Pour protéger vos informations, ce service n'est possible que depuis le "
+                    "numéro de mobile enregistré dans votre espace en ligne."
+                ),
+                position,
+            )
+            self.self_service_done(kind, completed=False, reason="unidentified")
+            return False
+        if not self.verify(position):
+            self.self_service_done(kind, completed=False, reason="second_factor")
+            return False
+        return True
+
+    def callback(self, node: MenuNode, position: str) -> None:
+        """Self-service: book a callback in one of the next free slots, read out."""
+        position = f"{position}:callback"
+        services.record_step(self.call, "self_service_start", position, kind="callback")
+        if not self.identified("callback", position):
+            return
+        for _attempt in range(MAX_TRACK_ATTEMPTS):
+            slots = services.callback_offer(node)
+            if not slots:
+                self.say(
+                    _(
+                        "Aucun créneau de rappel n'est libre pour le moment. Vous pouvez "
+                        "demander un rappel depuis votre espace en ligne."
+                    ),
+                    position,
+                )
+                self.self_service_done("callback", completed=False, reason="no_slot")
+                return
+            prompt = " ".join(
+                _("Pour être rappelé le %(slot)s, tapez %(digit)s.")
+                % {"slot": services.spoken_slot(slot), "digit": index}
+                for index, slot in enumerate(slots, start=1)
+            )
+            chosen = self.choose(prompt, len(slots), position)
+            if chosen is None:
+                self.self_service_done("callback", completed=False, reason="no_choice")
+                return
+            slot = slots[chosen]
+            try:
+                case = services.book_callback(self.call, node, slot)
+            except ValidationError:
+                self.say(_("Ce créneau vient d'être réservé par quelqu'un d'autre."), position)
+                continue
+            # Booked: recorded before the confirmation, which a hang-up may cut short.
+            self.self_service_done("callback", completed=True, reference=case.reference)
+            self.say(
+                _(
+                    "Votre rappel est réservé le %(slot)s, au numéro de mobile de votre espace. "
+                    "Votre demande porte le numéro %(reference)s."
+                )
+                % {
+                    "slot": services.spoken_slot(slot),
+                    "reference": services.spoken_digits(case.reference),
+                },
+                position,
+            )
+            return
+        self.self_service_done("callback", completed=False, reason="taken")
+
+    def choose(self, prompt: str, count: int, position: str) -> int | None:
+        """Read numbered options (1..count), return the index chosen; a wrong key says so, no
+        key reads them again twice; None then."""
+        silent = 0
+        while True:
+            self.say(prompt, position)
+            digit = self.line.next_digit(self.timeout)
+            if digit is None:
+                silent += 1
+                if silent > MAX_REPEATS:
+                    services.record_step(self.call, "no_answer", position)
+                    return None
+                continue
+            self.line.flush_digits()
+            if digit.isdigit() and 1 <= int(digit) <= count:
+                return int(digit) - 1
+            services.record_step(self.call, "invalid", position, digit=digit)
+            self.say(_("Ce choix n'existe pas."), position)
 
     def verify(self, position: str) -> bool:
         """The second factor, once a call, before anything personal: a code sent by SMS to the

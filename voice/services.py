@@ -24,12 +24,14 @@ from contactcenter.models import Case, Channel, Event, Service, User
 from contactcenter.phones import parse_phone
 from contactcenter.services import add_event
 from contactcenter.signals import citizen_code_sms
-from routing.calendar import calendar_for, service_schedule_text
+from routing.calendar import calendar_for, format_hour, service_schedule_text
+from routing.callbacks import Slot, callback_slots, request_callback
 
 from .models import Call, Menu, MenuNode
 
 REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
 CODE_DIGITS = 6  # the one-time code sent by SMS
+CALLBACK_CHOICES = 3  # free callback slots read out
 _SIP_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -257,3 +259,38 @@ def close_lost_calls() -> int:
         end_call(call, Call.EndedBy.LOST)
         count += 1
     return count
+
+
+def spoken_slot(slot: Slot) -> str:
+    """ "lundi 7 décembre à 9 h 30" (local time)."""
+    start = timezone.localtime(slot.start)
+    return _("%(day)s à %(time)s") % {
+        "day": date_format(start, "l j F"),
+        "time": format_hour(start.time()),
+    }
+
+
+def callback_offer(node: MenuNode) -> list[Slot]:
+    """The next free callback slots of the choice's topic (routing's callbacks)."""
+    assert node.topic is not None
+    return callback_slots(node.topic)[:CALLBACK_CHOICES]
+
+
+def book_callback(call: Call, node: MenuNode, slot: Slot) -> Case:
+    """Book the slot through routing's callbacks (its case of channel "callback", the booking
+    notification), to the caller's verified mobile; the call is attached to that case.
+    Raises ValidationError when the slot was taken meanwhile."""
+    assert node.topic is not None and call.citizen_id is not None
+    citizen = User.objects.get(pk=call.citizen_id)
+    case = request_callback(
+        citizen=citizen,
+        topic=node.topic,
+        phone=citizen.mobile_phone,
+        description=str(
+            _("Rappel demandé depuis le serveur vocal (%(label)s).") % {"label": node.label}
+        ),
+        slot=slot.start,
+    )
+    Call.objects.filter(pk=call.pk).update(case=case)
+    call.case = case
+    return case

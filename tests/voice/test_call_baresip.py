@@ -55,7 +55,30 @@ MenuNode.objects.create(
     menu=menu, digit="2", label="connaître nos horaires", action="message",
     prompt="Nous sommes ouverts du lundi au vendredi, de 9 heures à 17 heures.",
 )
+import datetime
+from contactcenter.models import AgentProfile
+from routing.models import OpeningHours
+agent = User.objects.create_user(
+    username="alice", email="alice@example.fr", password="x", role="agent"
+)
+AgentProfile.objects.create(user=agent).services.set([service])
+for weekday in range(7):
+    OpeningHours.objects.create(
+        service=service, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 59)
+    )
+MenuNode.objects.create(
+    menu=menu, digit="3", label="être rappelé", action="callback", topic=topic
+)
 print(json.dumps({"reference": case.reference}))
+"""
+
+BOOKINGS = """
+import json
+from routing.models import CallbackRequest
+print(json.dumps([
+    {"slot": b.slot_start.isoformat(), "phone": b.phone, "reference": b.case.reference}
+    for b in CallbackRequest.objects.order_by("pk")
+]))
 """
 
 REPORT = """
@@ -339,3 +362,37 @@ def test_hold_and_resume_then_a_choice(voice_server, tmp_path):
     assert call["ended_by"] == "caller"
     assert call["menu_path"] == ["2"]
     assert call["position"] == "choice:2"
+
+
+def test_identified_caller_books_a_callback(voice_server, tmp_path):
+    """3, the SMS code, then the second of the three slots read out."""
+    phone = Phone(tmp_path, "0612345678")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = voice_server.wait_log("Pour être rappelé, tapez 3")
+        phone.send_digits("3")
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        phone.send_digits(voice_server.shell(LAST_CODE) + "#")
+        mark = voice_server.wait_log(", tapez 2.", after=mark)
+        time.sleep(1)
+        phone.send_digits("2")
+        mark = voice_server.wait_log("Votre rappel est réservé le", after=mark)
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    offer = next(t for t in played(voice_server) if t.startswith("Pour être rappelé le "))
+    (booking,) = voice_server.shell(BOOKINGS)
+    assert booking["phone"] == "+33612345678"
+    second = offer.split(", tapez 1. ")[1].split(", tapez 2.")[0]
+    booked = next(t for t in played(voice_server) if t.startswith("Votre rappel est réservé le"))
+    assert second.removeprefix("Pour être rappelé le ") in booked
+    calls = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"]
+    call = calls[-1]
+    assert call["case"] == booking["reference"] and call["menu_path"] == ["3"]
+    (event,) = call["events"]
+    assert event["payload"]["self_service"] == [{"kind": "callback", "completed": True}]

@@ -429,3 +429,76 @@ def test_welcome_says_the_hours_and_when_closed(phone_setup, service_a):
     assert "réouverture demain à 8 h 30" in sunday
     christmas = services.opening_hours(call, datetime.datetime(2026, 12, 25, 10, 0, tzinfo=paris))
     assert "Noël" in christmas
+
+
+@pytest.fixture
+def callback_node(phone_setup, agent_a, service_a):
+    import datetime
+
+    from routing.calendar import clear_calendar_cache
+    from routing.models import OpeningHours
+
+    for weekday in range(7):
+        OpeningHours.objects.create(
+            service=service_a, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 59)
+        )
+    clear_calendar_cache()
+    topic = Topic.objects.get(title="Impôt sur le revenu")
+    return MenuNode.objects.create(
+        menu=phone_setup["menu"],
+        digit="3",
+        label="être rappelé",
+        action=MenuNode.Action.CALLBACK,
+        topic=topic,
+    )
+
+
+def test_callback_booked_in_the_second_slot_read_out(callback_node):
+    from routing.models import CallbackRequest
+
+    offered = services.callback_offer(callback_node)
+    assert len(offered) == 3
+    call = services.start_call("cb@h", "0612345678", "0140000000")
+    line = run(call, ["3", CODE, None, "7", "2"])
+    offer = next(text for text in line.said if text.startswith("Pour être rappelé le "))
+    assert offer.count("Pour être rappelé le ") == 3
+    assert services.spoken_slot(offered[1]) + ", tapez 2." in offer
+    assert "Ce choix n'existe pas." in line.said
+    booking = CallbackRequest.objects.get()
+    assert booking.slot_start == offered[1].start and booking.phone == "+33612345678"
+    assert booking.case.citizen.mobile_phone == "+33612345678"
+    assert booking.case.channel == "callback"
+    assert any(text.startswith("Votre rappel est réservé le ") for text in line.said)
+    assert call.case == booking.case
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["kind"] == "callback" and done["completed"] is True
+    event = Event.objects.get(case=booking.case, type=Event.Type.CALL)
+    assert event.payload["self_service"] == [{"kind": "callback", "completed": True}]
+
+
+def test_callback_needs_identification_and_a_free_slot(callback_node, agent_a):
+    from routing.models import CallbackRequest
+
+    stranger = services.start_call("cb2@h", "0699999999", "0140000000")
+    line = run(stranger, ["3"])
+    assert any("numéro de mobile enregistré" in text for text in line.said)
+    agent_a.is_active = False
+    agent_a.save()
+    call = services.start_call("cb3@h", "0612345678", "0140000000")
+    line = run(call, ["3", CODE])
+    assert any(text.startswith("Aucun créneau de rappel") for text in line.said)
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["reason"] == "no_slot"
+    assert not CallbackRequest.objects.exists()
+
+
+def test_callback_node_needs_a_topic_of_the_service(phone_setup, service_b):
+    from django.core.exceptions import ValidationError
+
+    other = Topic.objects.create(service=service_b, title="Ailleurs", slug="ailleurs")
+    node = MenuNode(menu=phone_setup["menu"], digit="4", label="x", action="callback")
+    with pytest.raises(ValidationError):
+        node.full_clean()
+    node.topic = other
+    with pytest.raises(ValidationError):
+        node.full_clean()
