@@ -126,7 +126,7 @@ class MenuNode(models.Model):
         if self.action in (self.Action.MESSAGE, self.Action.GOODBYE) and not self.prompt.strip():
             raise ValidationError({"prompt": _("Ce choix lit un message : écrivez-le.")})
         if self.action == self.Action.CALLBACK:
-            if self.topic_id is None:
+            if self.topic is None:
                 raise ValidationError({"topic": _("Choisissez le thème des rappels.")})
             if self.menu_id is not None and self.topic.service_id != self.menu.service_id:
                 raise ValidationError({"topic": _("Ce thème est d'un autre service.")})
