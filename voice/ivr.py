@@ -19,6 +19,7 @@ logger = logging.getLogger("voice.ivr")
 
 MAX_REPEATS = 2  # a menu is read again twice without answer, then the call ends
 MAX_TRACK_ATTEMPTS = 2
+MAX_MOBILE_ATTEMPTS = 3  # a malformed number or two different ones count as one attempt
 MAX_CODE_ATTEMPTS = 3  # wrong second factors before the caller is offered an agent
 # How a menu is left.
 BACK = "back"  # "#" in a submenu, or a choice done: the menu above is read again
@@ -136,6 +137,11 @@ class Dialogue:
                 self.say(node.prompt, position)
             self.callback(node, position)
             return BACK
+        if node.action == MenuNode.Action.CHANGE_MOBILE:
+            if node.prompt.strip():
+                self.say(node.prompt, position)
+            self.change_mobile(position)
+            return BACK
         if node.action == MenuNode.Action.MESSAGE:
             self.say(node.prompt, position)
             return BACK
@@ -232,6 +238,56 @@ class Dialogue:
             )
             return
         self.self_service_done("callback", completed=False, reason="taken")
+
+    def change_mobile(self, position: str) -> None:
+        """Self-service: a new mobile for the SMS, typed twice, checked by the project's phone
+        parsing."""
+        position = f"{position}:change_mobile"
+        kind = "change_mobile"
+        services.record_step(self.call, "self_service_start", position, kind=kind)
+        if not self.identified(kind, position):
+            return
+        for _attempt in range(MAX_MOBILE_ATTEMPTS):
+            self.say(
+                _(
+                    "Tapez votre nouveau numéro de mobile, par exemple 0 6 1 2 3 4 5 6 7 8, "
+                    "puis dièse. Pour un numéro d'outre-mer à indicatif, tapez 0 0 puis "
+                    "l'indicatif."
+                ),
+                position,
+            )
+            number = services.mobile_from_keypad(self.collect(services.MOBILE_DIGITS))
+            if not number:
+                services.record_step(self.call, "invalid", position)
+                self.say(_("Ce numéro n'est pas un numéro de mobile français."), position)
+                continue
+            self.say(_("Tapez ce numéro une seconde fois, puis dièse."), position)
+            again = services.mobile_from_keypad(self.collect(services.MOBILE_DIGITS))
+            if again != number:
+                services.record_step(self.call, "invalid", position)
+                self.say(_("Les deux numéros saisis sont différents."), position)
+                continue
+            if not services.change_mobile(self.call, number):
+                self.say(
+                    _(
+                        "Ce numéro ne peut pas être enregistré pour votre compte. Un conseiller "
+                        "peut vous aider."
+                    ),
+                    position,
+                )
+                self.self_service_done(kind, completed=False, reason="refused")
+                return
+            self.self_service_done(kind, completed=True)
+            self.say(
+                _(
+                    "C'est fait : les SMS vous seront envoyés au %(number)s. Pour appeler le "
+                    "serveur vocal, utilisez désormais ce numéro."
+                )
+                % {"number": services.spoken_mobile(number)},
+                position,
+            )
+            return
+        self.self_service_done(kind, completed=False, reason="invalid")
 
     def choose(self, prompt: str, count: int, position: str) -> int | None:
         """Read numbered options (1..count), return the index chosen; a wrong key says so, no

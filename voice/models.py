@@ -67,6 +67,7 @@ class MenuNode(models.Model):
         MESSAGE = "message", _("Message d'information puis retour au menu")
         GOODBYE = "goodbye", _("Message puis fin d'appel")
         CALLBACK = "callback", _("Réserver un rappel par un conseiller")
+        CHANGE_MOBILE = "change_mobile", _("Changer le numéro de mobile des SMS")
 
     menu = models.ForeignKey(Menu, on_delete=models.CASCADE, related_name="nodes")
     parent = models.ForeignKey(

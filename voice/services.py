@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from contactcenter.models import Case, Channel, Event, Service, User
-from contactcenter.phones import parse_phone
+from contactcenter.phones import format_phone, parse_mobile, parse_phone
 from contactcenter.services import add_event
 from contactcenter.signals import citizen_code_sms
 from routing.calendar import calendar_for, format_hour, service_schedule_text
@@ -32,6 +32,7 @@ from .models import Call, Menu, MenuNode
 REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
 CODE_DIGITS = 6  # the one-time code sent by SMS
 CALLBACK_CHOICES = 3  # free callback slots read out
+MOBILE_DIGITS = 14  # a national number (10 digits) or 00 + an overseas one
 _SIP_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -294,3 +295,51 @@ def book_callback(call: Call, node: MenuNode, slot: Slot) -> Case:
     Call.objects.filter(pk=call.pk).update(case=case)
     call.case = case
     return case
+
+
+def mobile_from_keypad(digits: str) -> str:
+    """Digits typed for a mobile ("0612345678", or "00687751234" for an overseas plan) in
+    E.164, or "" when it is not a French mobile (``contactcenter.phones``)."""
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    try:
+        return parse_mobile(digits)
+    except ValidationError:
+        return ""
+
+
+def spoken_mobile(number: str) -> str:
+    """The number as the caller would type it, digit by digit ("0 6 1 2 ...")."""
+    return " ".join(format_phone(number).replace(" ", "").replace(".", ""))
+
+
+def change_mobile(call: Call, number: str) -> bool:
+    """Replace the verified caller's SMS mobile by ``number`` (E.164). Refused when another
+    active citizen has it (the caller ID would then identify nobody). The old number gets a
+    content-free security SMS first; the change is a step of the call (numbers masked)."""
+    assert call.citizen_id is not None
+    citizen = User.objects.get(pk=call.citizen_id)
+    if (
+        User.objects.filter(mobile_phone=number, role=User.Role.CITIZEN, is_active=True)
+        .exclude(pk=citizen.pk)
+        .exists()
+    ):
+        record_step(call, "mobile_refused", call.position)
+        return False
+    old = citizen.mobile_phone
+    if old and old != number:
+        citizen_code_sms.send(
+            sender=Call,
+            citizen_id=citizen.pk,
+            text=str(
+                _(
+                    "Guichet : le numéro de mobile de votre compte vient d'être changé depuis "
+                    "le serveur vocal. Si vous n'êtes pas à l'origine de ce changement, "
+                    "contactez-nous."
+                )
+            ),
+            key=f"voice:{call.pk}:mobile",
+        )
+    User.objects.filter(pk=citizen.pk).update(mobile_phone=number)
+    record_step(call, "mobile_changed", call.position, old=old[-2:], new=number[-2:])
+    return True

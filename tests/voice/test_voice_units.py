@@ -502,3 +502,48 @@ def test_callback_node_needs_a_topic_of_the_service(phone_setup, service_b):
     node.topic = other
     with pytest.raises(ValidationError):
         node.full_clean()
+
+
+@pytest.fixture
+def mobile_node(phone_setup):
+    return MenuNode.objects.create(
+        menu=phone_setup["menu"],
+        digit="5",
+        label="changer de mobile",
+        action=MenuNode.Action.CHANGE_MOBILE,
+    )
+
+
+def test_change_mobile_typed_twice(mobile_node):
+    from messaging.models import Notification
+
+    call = services.start_call("m@h", "0612345678", "0140000000")
+    new = [*"0698765432", "#"]
+    mismatch = [*"0698765433", "#"]
+    line = run(call, ["5", CODE, *"0123", "#", *new, *mismatch, *new, *new])
+    assert "Ce numéro n'est pas un numéro de mobile français." in line.said
+    assert "Les deux numéros saisis sont différents." in line.said
+    assert any("0 6 9 8 7 6 5 4 3 2" in text for text in line.said)
+    citizen = User.objects.get(email="cam@example.fr")
+    assert citizen.mobile_phone == "+33698765432"
+    alert = Notification.objects.filter(kind="code").latest("pk")
+    assert alert.address == "+33612345678" and "changé" in alert.text
+    (changed,) = [s for s in call.steps if s["step"] == "mobile_changed"]
+    assert changed["old"] == "78" and changed["new"] == "32"
+    assert services.identify_caller("0698765432") == citizen
+    assert services.identify_caller("0612345678") is None
+    # Only the new number; the old one stays free.
+    assert services.mobile_from_keypad("0033612345678") == "+33612345678"
+    assert services.mobile_from_keypad("0140000000") == ""
+
+
+def test_change_mobile_refused_when_another_citizen_has_it(mobile_node):
+    User.objects.create_user(
+        username="zoe", email="zoe@example.fr", password="x", mobile_phone="+33611111111"
+    )
+    call = services.start_call("m2@h", "0612345678", "0140000000")
+    line = run(call, ["5", CODE, *"0611111111", "#", *"0611111111", "#"])
+    assert any("ne peut pas être enregistré" in text for text in line.said)
+    assert User.objects.get(email="cam@example.fr").mobile_phone == "+33612345678"
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["reason"] == "refused"
