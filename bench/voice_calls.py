@@ -16,7 +16,7 @@ read, hold the call, hang up (BYE). Reports per N:
 The target is 100 calls with p99 < 10 ms and 100 % DTMF; the sweep goes up until p99 passes
 20 ms and prints the highest N below it.
 
-    .venv/bin/python bench/voice_calls.py                  # sweep 25, 50, 100, 150, 200, ...
+    .venv/bin/python bench/voice_calls.py                  # sweep 25, 50, 100, 125, 150, ...
     .venv/bin/python bench/voice_calls.py --calls 100      # one N only
 """
 
@@ -339,7 +339,7 @@ def main() -> None:
     sweep = (
         [args.calls]
         if args.calls
-        else [n for n in (25, 50, 100, 150, 200, 300, 400) if n <= args.max]
+        else [n for n in (25, 50, 100, 125, 150, 200, 300, 400) if n <= args.max]
     )
     print(f"load average before: {os.getloadavg()[0]:.2f}, nproc {os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
