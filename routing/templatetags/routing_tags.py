@@ -28,7 +28,7 @@ def agent_status_display(presence):
 def routing_status_context(user, presence=None, form=None):
     """Everything the status widget needs, from the user alone when included elsewhere."""
     presence = presence or routing.get_presence(user)
-    form = form or StatusForm(initial={"status": presence.status})
+    form = form or StatusForm(initial={"status": presence.status, "reason": presence.pause_reason})
     code = routing.effective_status(presence)
     closed = []
     if presence.status == AgentPresence.Status.AVAILABLE:
@@ -39,6 +39,7 @@ def routing_status_context(user, presence=None, form=None):
         "presence": presence,
         "form": form,
         "choices": AgentPresence.Status.choices,
+        "reasons": AgentPresence.PauseReason.choices,
         "shown_code": code,
         "shown_label": routing.STATUS_DISPLAY[code],
     }
