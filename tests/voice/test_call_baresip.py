@@ -69,6 +69,9 @@ for weekday in range(7):
 MenuNode.objects.create(
     menu=menu, digit="3", label="être rappelé", action="callback", topic=topic
 )
+MenuNode.objects.create(
+    menu=menu, digit="5", label="changer de mobile", action="change_mobile"
+)
 print(json.dumps({"reference": case.reference}))
 """
 
@@ -396,3 +399,47 @@ def test_identified_caller_books_a_callback(voice_server, tmp_path):
     assert call["case"] == booking["reference"] and call["menu_path"] == ["3"]
     (event,) = call["events"]
     assert event["payload"]["self_service"] == [{"kind": "callback", "completed": True}]
+
+
+MOBILE = """
+import json
+from contactcenter.models import User
+from messaging.models import Notification
+alert = Notification.objects.filter(kind="code").latest("pk")
+print(json.dumps({
+    "mobile": User.objects.get(username="camille").mobile_phone,
+    "alert_to": alert.address, "alert": alert.text,
+}))
+"""
+
+
+def test_identified_caller_changes_the_sms_mobile(voice_server, tmp_path):
+    """Last of the module: the citizen's mobile is no longer 0612345678 afterwards."""
+    phone = Phone(tmp_path, "0612345678")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = voice_server.wait_log("Pour changer de mobile, tapez 5")
+        phone.send_digits("5")
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        phone.send_digits(voice_server.shell(LAST_CODE) + "#")
+        mark = voice_server.wait_log("Tapez votre nouveau numéro de mobile", after=mark)
+        time.sleep(1)
+        phone.send_digits("0698765432#")
+        mark = voice_server.wait_log("Tapez ce numéro une seconde fois", after=mark)
+        time.sleep(1)
+        phone.send_digits("0698765432#")
+        mark = voice_server.wait_log("C'est fait", after=mark)
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    state = voice_server.shell(MOBILE)
+    assert state["mobile"] == "+33698765432"
+    assert state["alert_to"] == "+33612345678" and "changé" in state["alert"]
+    call = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"][-1]
+    (changed,) = [s for s in call["steps"] if s["step"] == "mobile_changed"]
+    assert changed["new"] == "32"
