@@ -13,12 +13,16 @@
   and calls pop by themselves (``case_assigned``).
 - ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
   in their space (never the content); messaging connects and writes the outbox.
+- ``citizen_code_sms(citizen_id, text, key)``: send a one-time code (a second factor, e.g. the
+  voice server's caller check) by SMS to the citizen's mobile, through the same outbox; ``text``
+  carries only the code. messaging connects.
 """
 
 from django.dispatch import Signal
 
 case_needs_routing = Signal()
 citizen_notification = Signal()
+citizen_code_sms = Signal()
 demo_loaded = Signal()
 case_assigned = Signal()
 screen_pop = Signal()

@@ -89,6 +89,31 @@ def _address(user: User, channel: str) -> str:
     return ""
 
 
+def queue_code_sms(citizen_id: int, text: str, key: str) -> Notification | None:
+    """One SMS with a one-time code to the citizen's mobile, whatever their alert choices
+    (the code is asked for by the citizen, on that number). None without a French mobile, or
+    when the key was already queued."""
+    citizen = User.objects.filter(pk=citizen_id, is_active=True).first()
+    if citizen is None or not citizen.mobile_phone:
+        return None
+    try:
+        address = phones.parse_mobile(citizen.mobile_phone)
+    except ValidationError:
+        return None
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(
+                recipient=citizen,
+                channel=Notification.NotificationChannel.SMS,
+                kind="code",
+                address=address,
+                text=text,
+                idempotency_key=f"code:{key}"[:128],
+            )
+    except IntegrityError:
+        return None
+
+
 def queue_for_citizen(citizen_id: int, case_id: int | None, kind: str, key: str = "") -> list:
     """Write the outbox rows for one notification (one per chosen channel).
 

@@ -370,11 +370,28 @@ def chat_schedule_text(cal: ServiceCalendar, at: datetime | None = None) -> str:
     """What a citizen reads where the chat button would be, e.g. "Le tchat est ouvert du lundi
     au vendredi de 8 h 30 à 17 h 30 (réouverture lundi à 8 h 30)". Localized; the reopening
     is said only while closed."""
-    at = (at or timezone.now()).astimezone(local_tz())
     if cal.always_open or all(_is_full_day(cal.weekly.get(d) or []) for d in range(7)):
         text = gettext("Le tchat est ouvert 7 jours sur 7, 24 h sur 24")
     else:
         text = gettext("Le tchat est ouvert %(schedule)s") % {"schedule": weekly_schedule_text(cal)}
+    return with_closure(cal, text, at)
+
+
+def service_schedule_text(cal: ServiceCalendar, at: datetime | None = None) -> str:
+    """The same for the whole service (the phone's welcome): "Le service est ouvert du lundi au
+    vendredi de 8 h 30 à 17 h 30", with today's closure and the reopening while closed."""
+    if cal.always_open or all(_is_full_day(cal.weekly.get(d) or []) for d in range(7)):
+        text = gettext("Le service est ouvert 7 jours sur 7, 24 h sur 24")
+    else:
+        text = gettext("Le service est ouvert %(schedule)s") % {
+            "schedule": weekly_schedule_text(cal)
+        }
+    return with_closure(cal, text, at)
+
+
+def with_closure(cal: ServiceCalendar, text: str, at: datetime | None = None) -> str:
+    """A schedule sentence, with the reopening (and today's holiday or closure) while closed."""
+    at = (at or timezone.now()).astimezone(local_tz())
     if cal.is_open(at):
         return text
     today = at.date()

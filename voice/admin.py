@@ -5,13 +5,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.models import Topic
+
 from .models import Call, Menu, MenuNode
 
 
 class MenuNodeInline(admin.TabularInline):
     model = MenuNode
     extra = 1
-    fields = ("parent", "digit", "label", "action", "prompt")
+    fields = ("parent", "digit", "label", "action", "topic", "prompt")
 
     def has_change_permission(self, request, obj=None):
         # A published or archived version is frozen: copy it to a new draft to change it.
@@ -29,6 +31,14 @@ class MenuNodeInline(admin.TabularInline):
                 MenuNode.objects.filter(menu=obj, action=MenuNode.Action.SUBMENU)
                 if obj is not None
                 else MenuNode.objects.none()
+            )
+        topic = formset.form.base_fields.get("topic")
+        if topic is not None:
+            # The topics of the menu's service only.
+            topic.queryset = (  # type: ignore[attr-defined]
+                Topic.objects.filter(service=obj.service_id, is_active=True)
+                if obj is not None
+                else Topic.objects.none()
             )
         return formset
 
@@ -78,6 +88,7 @@ class MenuAdmin(admin.ModelAdmin):
                         label=node.label,
                         action=node.action,
                         prompt=node.prompt,
+                        topic_id=node.topic_id,
                     )
             self.message_user(
                 request, _("Brouillon %(v)s créé.") % {"v": draft.version}, messages.SUCCESS

@@ -9,6 +9,7 @@ import logging
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from . import services
@@ -18,6 +19,8 @@ logger = logging.getLogger("voice.ivr")
 
 MAX_REPEATS = 2  # a menu is read again twice without answer, then the call ends
 MAX_TRACK_ATTEMPTS = 2
+MAX_MOBILE_ATTEMPTS = 3  # a malformed number or two different ones count as one attempt
+MAX_CODE_ATTEMPTS = 3  # wrong second factors before the caller is offered an agent
 # How a menu is left.
 BACK = "back"  # "#" in a submenu, or a choice done: the menu above is read again
 NO_ANSWER = "no_answer"  # no key after the menu was read three times: the call ends
@@ -48,6 +51,9 @@ class Dialogue:
         self.line = line
         self.call = call
         self.timeout = float(settings.VOICE_DIGIT_TIMEOUT)
+        # Second factor: None (not asked yet), True (checked), False (failed: nothing personal
+        # for the rest of the call).
+        self.verified: bool | None = None
 
     def say(self, text: str, position: str) -> bool:
         services.record_step(self.call, "prompt", position, text=text)
@@ -66,7 +72,10 @@ class Dialogue:
             )
             self.finish()
             return
-        self.say(call.menu.welcome, "welcome")
+        welcome = " ".join(
+            part for part in (call.menu.welcome, services.opening_hours(call)) if part
+        )
+        self.say(welcome, "welcome")
         if self.menu(None) != GOODBYE_SAID:
             self.say(_("Merci de votre appel. Au revoir."), "goodbye")
         self.finish()
@@ -123,6 +132,16 @@ class Dialogue:
                 self.say(node.prompt, position)
             self.track_request(position)
             return BACK
+        if node.action == MenuNode.Action.CALLBACK:
+            if node.prompt.strip():
+                self.say(node.prompt, position)
+            self.callback(node, position)
+            return BACK
+        if node.action == MenuNode.Action.CHANGE_MOBILE:
+            if node.prompt.strip():
+                self.say(node.prompt, position)
+            self.change_mobile(position)
+            return BACK
         if node.action == MenuNode.Action.MESSAGE:
             self.say(node.prompt, position)
             return BACK
@@ -133,16 +152,7 @@ class Dialogue:
         """Self-service: the caller types a reference, hears its status."""
         position = f"{position}:track_request"
         services.record_step(self.call, "self_service_start", position, kind="track_request")
-        if self.call.citizen_id is None:
-            self.say(
-                _(
-                    "Pour protéger vos informations, le suivi d'une demande par téléphone "
-                    "n'est possible que depuis le numéro de mobile enregistré dans votre "
-                    "espace en ligne."
-                ),
-                position,
-            )
-            self.self_service_done("track_request", completed=False, reason="unidentified")
+        if not self.identified("track_request", position):
             return
         for _attempt in range(MAX_TRACK_ATTEMPTS):
             self.say(
@@ -155,11 +165,196 @@ class Dialogue:
             )
             digits = self.collect(services.REFERENCE_DIGITS)
             result = services.track_request(self.call, digits)
-            self.say(result.speech, position)
             if result.found:
                 self.self_service_done("track_request", completed=True, reference=result.reference)
+                self.say(result.speech, position)
                 return
+            self.say(result.speech, position)
         self.self_service_done("track_request", completed=False, reason="not_found")
+
+    def identified(self, kind: str, position: str) -> bool:
+        """Whether the caller may use a personal self-service: identified by the caller ID and
+        the second factor. Says why not and records the self-service as not completed."""
+        if self.call.citizen_id is None:
+            self.say(
+                _(
+                    "Pour protéger vos informations, ce service n'est possible que depuis le "
+                    "numéro de mobile enregistré dans votre espace en ligne."
+                ),
+                position,
+            )
+            self.self_service_done(kind, completed=False, reason="unidentified")
+            return False
+        if not self.verify(position):
+            self.self_service_done(kind, completed=False, reason="second_factor")
+            return False
+        return True
+
+    def callback(self, node: MenuNode, position: str) -> None:
+        """Self-service: book a callback in one of the next free slots, read out."""
+        position = f"{position}:callback"
+        services.record_step(self.call, "self_service_start", position, kind="callback")
+        if not self.identified("callback", position):
+            return
+        for _attempt in range(MAX_TRACK_ATTEMPTS):
+            slots = services.callback_offer(node)
+            if not slots:
+                self.say(
+                    _(
+                        "Aucun créneau de rappel n'est libre pour le moment. Vous pouvez "
+                        "demander un rappel depuis votre espace en ligne."
+                    ),
+                    position,
+                )
+                self.self_service_done("callback", completed=False, reason="no_slot")
+                return
+            prompt = " ".join(
+                _("Pour être rappelé le %(slot)s, tapez %(digit)s.")
+                % {"slot": services.spoken_slot(slot), "digit": index}
+                for index, slot in enumerate(slots, start=1)
+            )
+            chosen = self.choose(prompt, len(slots), position)
+            if chosen is None:
+                self.self_service_done("callback", completed=False, reason="no_choice")
+                return
+            slot = slots[chosen]
+            try:
+                case = services.book_callback(self.call, node, slot)
+            except ValidationError:
+                self.say(_("Ce créneau vient d'être réservé par quelqu'un d'autre."), position)
+                continue
+            # Booked: recorded before the confirmation, which a hang-up may cut short.
+            self.self_service_done("callback", completed=True, reference=case.reference)
+            self.say(
+                _(
+                    "Votre rappel est réservé le %(slot)s, au numéro de mobile de votre espace. "
+                    "Votre demande porte le numéro %(reference)s."
+                )
+                % {
+                    "slot": services.spoken_slot(slot),
+                    "reference": services.spoken_digits(case.reference),
+                },
+                position,
+            )
+            return
+        self.self_service_done("callback", completed=False, reason="taken")
+
+    def change_mobile(self, position: str) -> None:
+        """Self-service: a new mobile for the SMS, typed twice, checked by the project's phone
+        parsing."""
+        position = f"{position}:change_mobile"
+        kind = "change_mobile"
+        services.record_step(self.call, "self_service_start", position, kind=kind)
+        if not self.identified(kind, position):
+            return
+        for _attempt in range(MAX_MOBILE_ATTEMPTS):
+            self.say(
+                _(
+                    "Tapez votre nouveau numéro de mobile, par exemple 0 6 1 2 3 4 5 6 7 8, "
+                    "puis dièse. Pour un numéro d'outre-mer à indicatif, tapez 0 0 puis "
+                    "l'indicatif."
+                ),
+                position,
+            )
+            number = services.mobile_from_keypad(self.collect(services.MOBILE_DIGITS))
+            if not number:
+                services.record_step(self.call, "invalid", position)
+                self.say(_("Ce numéro n'est pas un numéro de mobile français."), position)
+                continue
+            self.say(_("Tapez ce numéro une seconde fois, puis dièse."), position)
+            again = services.mobile_from_keypad(self.collect(services.MOBILE_DIGITS))
+            if again != number:
+                services.record_step(self.call, "invalid", position)
+                self.say(_("Les deux numéros saisis sont différents."), position)
+                continue
+            if not services.change_mobile(self.call, number):
+                self.say(
+                    _(
+                        "Ce numéro ne peut pas être enregistré pour votre compte. Un conseiller "
+                        "peut vous aider."
+                    ),
+                    position,
+                )
+                self.self_service_done(kind, completed=False, reason="refused")
+                return
+            self.self_service_done(kind, completed=True)
+            self.say(
+                _(
+                    "C'est fait : les SMS vous seront envoyés au %(number)s. Pour appeler le "
+                    "serveur vocal, utilisez désormais ce numéro."
+                )
+                % {"number": services.spoken_mobile(number)},
+                position,
+            )
+            return
+        self.self_service_done(kind, completed=False, reason="invalid")
+
+    def choose(self, prompt: str, count: int, position: str) -> int | None:
+        """Read numbered options (1..count), return the index chosen; a wrong key says so, no
+        key reads them again twice; None then."""
+        silent = 0
+        while True:
+            self.say(prompt, position)
+            digit = self.line.next_digit(self.timeout)
+            if digit is None:
+                silent += 1
+                if silent > MAX_REPEATS:
+                    services.record_step(self.call, "no_answer", position)
+                    return None
+                continue
+            self.line.flush_digits()
+            if digit.isdigit() and 1 <= int(digit) <= count:
+                return int(digit) - 1
+            services.record_step(self.call, "invalid", position, digit=digit)
+            self.say(_("Ce choix n'existe pas."), position)
+
+    def verify(self, position: str) -> bool:
+        """The second factor, once a call, before anything personal: a code sent by SMS to the
+        citizen's mobile (the caller ID), typed on the keypad. Without any key the request is
+        said again twice; three wrong codes and nothing personal is read for the rest of the
+        call, the caller is told to talk to an adviser."""
+        if self.verified is not None:
+            return self.verified
+        position = f"{position}:verify"
+        code = services.send_code(self.call)
+        wrong = silent = 0
+        while True:
+            self.say(
+                _(
+                    "Pour vérifier votre identité, nous venons de vous envoyer un code à "
+                    "%(count)s chiffres par SMS. Tapez ce code, puis dièse."
+                )
+                % {"count": services.CODE_DIGITS},
+                position,
+            )
+            typed = self.collect(services.CODE_DIGITS)
+            if not typed:
+                silent += 1
+                if silent > MAX_REPEATS:
+                    services.record_step(self.call, "no_answer", position)
+                    self.verified = False
+                    return False
+                continue
+            if services.code_matches(code, typed):
+                services.record_step(self.call, "verified", position, factor="sms")
+                self.verified = True
+                return True
+            wrong += 1
+            services.record_step(self.call, "verify_failed", position, attempt=wrong)
+            if wrong >= MAX_CODE_ATTEMPTS:
+                self.verified = False
+                services.record_step(self.call, "transfer_offered", position, reason="verify")
+                self.say(
+                    _(
+                        "Le code est incorrect. Pour votre sécurité, aucune information "
+                        "personnelle ne peut vous être donnée par le serveur vocal pendant cet "
+                        "appel. Un conseiller peut vous aider : rappelez-nous aux heures "
+                        "d'ouverture, ou écrivez-nous depuis votre espace en ligne."
+                    ),
+                    position,
+                )
+                return False
+            self.say(_("Ce code est incorrect."), position)
 
     def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:
         services.record_step(

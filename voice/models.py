@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contactcenter.models import Case, Service
+from contactcenter.models import Case, Service, Topic
 
 
 class Menu(models.Model):
@@ -66,6 +66,8 @@ class MenuNode(models.Model):
         TRACK_REQUEST = "track_request", _("Suivre une demande par sa référence")
         MESSAGE = "message", _("Message d'information puis retour au menu")
         GOODBYE = "goodbye", _("Message puis fin d'appel")
+        CALLBACK = "callback", _("Réserver un rappel par un conseiller")
+        CHANGE_MOBILE = "change_mobile", _("Changer le numéro de mobile des SMS")
 
     menu = models.ForeignKey(Menu, on_delete=models.CASCADE, related_name="nodes")
     parent = models.ForeignKey(
@@ -84,6 +86,15 @@ class MenuNode(models.Model):
     )
     label = models.CharField(_("intitulé"), max_length=120)
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    topic = models.ForeignKey(
+        Topic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("thème"),
+        help_text=_("Thème de la demande ouverte par ce choix (rappel)."),
+    )
     prompt = models.TextField(
         _("message"),
         blank=True,
@@ -115,6 +126,11 @@ class MenuNode(models.Model):
                 raise ValidationError({"parent": _("Le choix parent n'est pas un sous-menu.")})
         if self.action in (self.Action.MESSAGE, self.Action.GOODBYE) and not self.prompt.strip():
             raise ValidationError({"prompt": _("Ce choix lit un message : écrivez-le.")})
+        if self.action == self.Action.CALLBACK:
+            if self.topic is None:
+                raise ValidationError({"topic": _("Choisissez le thème des rappels.")})
+            if self.menu_id is not None and self.topic.service_id != self.menu.service_id:
+                raise ValidationError({"topic": _("Ce thème est d'un autre service.")})
 
     def path(self) -> str:
         """Digits from the root ("2", "2-1")."""

@@ -6,8 +6,11 @@ takes ids or plain values and reloads what it needs."""
 
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,12 +21,18 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from contactcenter.models import Case, Channel, Event, Service, User
-from contactcenter.phones import parse_phone
+from contactcenter.phones import format_phone, parse_mobile, parse_phone
 from contactcenter.services import add_event
+from contactcenter.signals import citizen_code_sms
+from routing.calendar import calendar_for, format_hour, service_schedule_text
+from routing.callbacks import Slot, callback_slots, request_callback
 
 from .models import Call, Menu, MenuNode
 
 REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
+CODE_DIGITS = 6  # the one-time code sent by SMS
+CALLBACK_CHOICES = 3  # free callback slots read out
+MOBILE_DIGITS = 14  # a national number (10 digits) or 00 + an overseas one
 _SIP_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -81,6 +90,40 @@ def start_call(sip_call_id: str, caller: str, called: str) -> Call:
         menu=menu,
         citizen=identify_caller(caller),
     )
+
+
+def opening_hours(call: Call, at: datetime | None = None) -> str:
+    """The welcome's sentence on the service's hours (routing's business calendar: weekly
+    ranges, public holidays, closures); it says first when the service is closed now."""
+    if call.service_id is None:
+        return ""
+    cal = calendar_for(call.service_id)
+    text = service_schedule_text(cal, at) + "."
+    if not cal.is_open(at):
+        text = _("Nos services sont actuellement fermés.") + " " + text
+    return text
+
+
+def send_code(call: Call) -> str:
+    """Send a one-time code by SMS to the identified caller's mobile (the notification outbox,
+    through core's ``citizen_code_sms`` signal) and return it; the dialogue keeps it in memory
+    only. Each call of this function sends a new code."""
+    assert call.citizen_id is not None
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    text = _(
+        "Guichet : votre code de vérification pour l'appel en cours est %(code)s. "
+        "Ne le communiquez à personne d'autre que le serveur vocal."
+    ) % {"code": code}
+    sent = sum(1 for step in call.steps if step.get("step") == "code_sent")
+    record_step(call, "code_sent", call.position)
+    citizen_code_sms.send(
+        sender=Call, citizen_id=call.citizen_id, text=str(text), key=f"voice:{call.pk}:{sent}"
+    )
+    return code
+
+
+def code_matches(expected: str, typed: str) -> bool:
+    return bool(expected) and hmac.compare_digest(expected.encode(), typed.encode())
 
 
 def record_step(call: Call, step: str, position: str, **data: Any) -> None:
@@ -217,3 +260,86 @@ def close_lost_calls() -> int:
         end_call(call, Call.EndedBy.LOST)
         count += 1
     return count
+
+
+def spoken_slot(slot: Slot) -> str:
+    """ "lundi 7 décembre à 9 h 30" (local time)."""
+    start = timezone.localtime(slot.start)
+    return _("%(day)s à %(time)s") % {
+        "day": date_format(start, "l j F"),
+        "time": format_hour(start.time()),
+    }
+
+
+def callback_offer(node: MenuNode) -> list[Slot]:
+    """The next free callback slots of the choice's topic (routing's callbacks)."""
+    assert node.topic is not None
+    return callback_slots(node.topic)[:CALLBACK_CHOICES]
+
+
+def book_callback(call: Call, node: MenuNode, slot: Slot) -> Case:
+    """Book the slot through routing's callbacks (its case of channel "callback", the booking
+    notification), to the caller's verified mobile; the call is attached to that case.
+    Raises ValidationError when the slot was taken meanwhile."""
+    assert node.topic is not None and call.citizen_id is not None
+    citizen = User.objects.get(pk=call.citizen_id)
+    case = request_callback(
+        citizen=citizen,
+        topic=node.topic,
+        phone=citizen.mobile_phone,
+        description=str(
+            _("Rappel demandé depuis le serveur vocal (%(label)s).") % {"label": node.label}
+        ),
+        slot=slot.start,
+    )
+    Call.objects.filter(pk=call.pk).update(case=case)
+    call.case = case
+    return case
+
+
+def mobile_from_keypad(digits: str) -> str:
+    """Digits typed for a mobile ("0612345678", or "00687751234" for an overseas plan) in
+    E.164, or "" when it is not a French mobile (``contactcenter.phones``)."""
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    try:
+        return parse_mobile(digits)
+    except ValidationError:
+        return ""
+
+
+def spoken_mobile(number: str) -> str:
+    """The number as the caller would type it, digit by digit ("0 6 1 2 ...")."""
+    return " ".join(format_phone(number).replace(" ", "").replace(".", ""))
+
+
+def change_mobile(call: Call, number: str) -> bool:
+    """Replace the verified caller's SMS mobile by ``number`` (E.164). Refused when another
+    active citizen has it (the caller ID would then identify nobody). The old number gets a
+    content-free security SMS first; the change is a step of the call (numbers masked)."""
+    assert call.citizen_id is not None
+    citizen = User.objects.get(pk=call.citizen_id)
+    if (
+        User.objects.filter(mobile_phone=number, role=User.Role.CITIZEN, is_active=True)
+        .exclude(pk=citizen.pk)
+        .exists()
+    ):
+        record_step(call, "mobile_refused", call.position)
+        return False
+    old = citizen.mobile_phone
+    if old and old != number:
+        citizen_code_sms.send(
+            sender=Call,
+            citizen_id=citizen.pk,
+            text=str(
+                _(
+                    "Guichet : le numéro de mobile de votre compte vient d'être changé depuis "
+                    "le serveur vocal. Si vous n'êtes pas à l'origine de ce changement, "
+                    "contactez-nous."
+                )
+            ),
+            key=f"voice:{call.pk}:mobile",
+        )
+    User.objects.filter(pk=citizen.pk).update(mobile_phone=number)
+    record_step(call, "mobile_changed", call.position, old=old[-2:], new=number[-2:])
+    return True

@@ -3,7 +3,8 @@
 what it hears (sndfile module) and hangs up.
 
 Proves: the prompts are heard (non-silent audio, as long as the prompts the server played),
-the menu path, a typed reference reads out the case's status, the hang-up during a prompt is
+the menu path, the second factor (the SMS code read from the outbox, a wrong one first), a
+typed reference then reads out the case's status, the hang-up during a prompt is
 on the case's timeline; an unidentified caller who hangs up during the welcome leaves a call
 closed where it stopped. ``bin/setup --test`` installs baresip and espeak-ng."""
 
@@ -54,7 +55,33 @@ MenuNode.objects.create(
     menu=menu, digit="2", label="connaître nos horaires", action="message",
     prompt="Nous sommes ouverts du lundi au vendredi, de 9 heures à 17 heures.",
 )
+import datetime
+from contactcenter.models import AgentProfile
+from routing.models import OpeningHours
+agent = User.objects.create_user(
+    username="alice", email="alice@example.fr", password="x", role="agent"
+)
+AgentProfile.objects.create(user=agent).services.set([service])
+for weekday in range(7):
+    OpeningHours.objects.create(
+        service=service, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 59)
+    )
+MenuNode.objects.create(
+    menu=menu, digit="3", label="être rappelé", action="callback", topic=topic
+)
+MenuNode.objects.create(
+    menu=menu, digit="5", label="changer de mobile", action="change_mobile"
+)
 print(json.dumps({"reference": case.reference}))
+"""
+
+BOOKINGS = """
+import json
+from routing.models import CallbackRequest
+print(json.dumps([
+    {"slot": b.slot_start.isoformat(), "phone": b.phone, "reference": b.case.reference}
+    for b in CallbackRequest.objects.order_by("pk")
+]))
 """
 
 REPORT = """
@@ -73,6 +100,15 @@ for call in Call.objects.order_by("pk"):
         "steps": call.steps, "events": events,
     })
 print(json.dumps(calls))
+"""
+
+
+LAST_CODE = """
+import json, re
+from messaging.models import Notification
+sms = Notification.objects.filter(kind="code", channel="sms").latest("pk")
+assert sms.address == "+33612345678"
+print(json.dumps(re.search(r"\\b(\\d{6})\\b", sms.text).group(1)))
 """
 
 
@@ -237,6 +273,16 @@ def test_identified_caller_follows_a_request_then_hangs_up(voice_server, tmp_pat
         phone.wait_event("CALL_ESTABLISHED")
         mark = voice_server.wait_log("Pour suivre une demande, tapez 1")
         phone.send_digits("1")
+        # Second factor: the code sent by SMS (read from the outbox), a wrong one first.
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        code = voice_server.shell(LAST_CODE)
+        wrong = f"{(int(code) + 1) % 1000000:06d}"
+        phone.send_digits(wrong + "#")
+        mark = voice_server.wait_log("Ce code est incorrect.", after=mark)
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        phone.send_digits(code + "#")
         mark = voice_server.wait_log("Tapez les 10 chiffres", after=mark)
         time.sleep(1)
         phone.send_digits(reference.replace("-", "") + "#")
@@ -264,6 +310,9 @@ def test_identified_caller_follows_a_request_then_hangs_up(voice_server, tmp_pat
     (call,) = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"]
     assert call["ended_by"] == "caller"
     assert call["menu_path"] == ["1"]
+    steps = [s["step"] for s in call["steps"]]
+    assert steps.count("verify_failed") == 1 and steps.count("verified") == 1
+    assert steps.index("verified") < steps.index("self_service")
     assert call["case"] == reference
     assert call["position"] == "menu"
     (event,) = call["events"]
@@ -316,3 +365,81 @@ def test_hold_and_resume_then_a_choice(voice_server, tmp_path):
     assert call["ended_by"] == "caller"
     assert call["menu_path"] == ["2"]
     assert call["position"] == "choice:2"
+
+
+def test_identified_caller_books_a_callback(voice_server, tmp_path):
+    """3, the SMS code, then the second of the three slots read out."""
+    phone = Phone(tmp_path, "0612345678")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = voice_server.wait_log("Pour être rappelé, tapez 3")
+        phone.send_digits("3")
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        phone.send_digits(voice_server.shell(LAST_CODE) + "#")
+        mark = voice_server.wait_log(", tapez 2.", after=mark)
+        time.sleep(1)
+        phone.send_digits("2")
+        mark = voice_server.wait_log("Votre rappel est réservé le", after=mark)
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    offer = next(t for t in played(voice_server) if t.startswith("Pour être rappelé le "))
+    (booking,) = voice_server.shell(BOOKINGS)
+    assert booking["phone"] == "+33612345678"
+    second = offer.split(", tapez 1. ")[1].split(", tapez 2.")[0]
+    booked = next(t for t in played(voice_server) if t.startswith("Votre rappel est réservé le"))
+    assert second.removeprefix("Pour être rappelé le ") in booked
+    calls = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"]
+    call = calls[-1]
+    assert call["case"] == booking["reference"] and call["menu_path"] == ["3"]
+    (event,) = call["events"]
+    assert event["payload"]["self_service"] == [{"kind": "callback", "completed": True}]
+
+
+MOBILE = """
+import json
+from contactcenter.models import User
+from messaging.models import Notification
+alert = Notification.objects.filter(kind="code").latest("pk")
+print(json.dumps({
+    "mobile": User.objects.get(username="camille").mobile_phone,
+    "alert_to": alert.address, "alert": alert.text,
+}))
+"""
+
+
+def test_identified_caller_changes_the_sms_mobile(voice_server, tmp_path):
+    """Last of the module: the citizen's mobile is no longer 0612345678 afterwards."""
+    phone = Phone(tmp_path, "0612345678")
+    try:
+        phone.command("dial", f"sip:+33140000000@127.0.0.1:{voice_server.sip_port}")
+        phone.wait_event("CALL_ESTABLISHED")
+        mark = voice_server.wait_log("Pour changer de mobile, tapez 5")
+        phone.send_digits("5")
+        mark = voice_server.wait_log("Pour vérifier votre identité", after=mark)
+        time.sleep(1)
+        phone.send_digits(voice_server.shell(LAST_CODE) + "#")
+        mark = voice_server.wait_log("Tapez votre nouveau numéro de mobile", after=mark)
+        time.sleep(1)
+        phone.send_digits("0698765432#")
+        mark = voice_server.wait_log("Tapez ce numéro une seconde fois", after=mark)
+        time.sleep(1)
+        phone.send_digits("0698765432#")
+        mark = voice_server.wait_log("C'est fait", after=mark)
+        time.sleep(1)
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED")
+        time.sleep(1.5)
+    finally:
+        phone.close()
+    state = voice_server.shell(MOBILE)
+    assert state["mobile"] == "+33698765432"
+    assert state["alert_to"] == "+33612345678" and "changé" in state["alert"]
+    call = [c for c in voice_server.shell(REPORT) if c["caller"] == "0612345678"][-1]
+    (changed,) = [s for s in call["steps"] if s["step"] == "mobile_changed"]
+    assert changed["new"] == "32"

@@ -4,8 +4,10 @@ call's timeline event, the prompt cache and the menu versions in the admin."""
 
 from __future__ import annotations
 
+import re
 import struct
 from collections import deque
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
@@ -172,6 +174,19 @@ def test_track_request_only_reads_the_callers_own_case(phone_setup):
     assert not services.track_request(anonymous, case.reference.replace("-", "")).found
 
 
+CODE = "code"
+
+
+def last_code() -> str:
+    from messaging.models import Notification
+
+    sms = Notification.objects.filter(kind="code").latest("pk")
+    assert sms.channel == "sms" and sms.address == "+33612345678"
+    match = re.search(r"\b(\d{6})\b", sms.text)
+    assert match is not None
+    return match.group(1)
+
+
 class ScriptedLine:
     """A line whose caller presses the scripted keys after each prompt, then hangs up."""
 
@@ -187,7 +202,11 @@ class ScriptedLine:
     def next_digit(self, timeout: float) -> str | None:
         if not self.keys:
             raise HungUp
-        return self.keys.popleft()
+        key = self.keys.popleft()
+        if key == CODE:  # the caller types the code of the last SMS they received
+            self.keys.extendleft(reversed([*last_code(), "#"]))
+            key = self.keys.popleft()
+        return key
 
     def flush_digits(self) -> None:
         pass
@@ -228,7 +247,7 @@ def test_dialogue_no_answer_ends_the_call(phone_setup):
 def test_dialogue_track_request_writes_the_call_on_the_timeline(phone_setup):
     case = phone_setup["case"]
     call = services.start_call("e@h", "0612345678", "0140000000")
-    run(call, ["1", *case.reference.replace("-", ""), "#"])
+    run(call, ["1", CODE, *case.reference.replace("-", ""), "#"])
     event = Event.objects.get(case=case, type=Event.Type.CALL)
     assert event.channel == "phone" and not event.internal
     assert event.payload["menu_path"] == ["1"]
@@ -339,3 +358,192 @@ def test_no_answer_in_a_submenu_ends_the_call(phone_setup):
     line = run(call, ["2", None, None, None])
     assert line.said[-1] == "Merci de votre appel. Au revoir."
     assert call.ended_by == Call.EndedBy.SERVER
+
+
+def test_second_factor_sms_code_then_the_status_is_read(phone_setup):
+    from messaging.models import Notification
+
+    case = phone_setup["case"]
+    call = services.start_call("v@h", "0612345678", "0140000000")
+    line = run(call, ["1", CODE, *case.reference.replace("-", ""), "#", "1"])
+    (sms,) = Notification.objects.filter(kind="code")
+    assert sms.case is None and case.reference not in sms.text
+    assert any("Votre demande numéro" in text for text in line.said)
+    assert [s["factor"] for s in call.steps if s["step"] == "verified"] == ["sms"]
+    # Verified once a call: the second follow-up asks no new code.
+    assert Notification.objects.filter(kind="code").count() == 1
+    assert call.case == case
+
+
+def test_three_wrong_codes_read_nothing_and_offer_an_adviser(phone_setup):
+    case = phone_setup["case"]
+    call = services.start_call("w@h", "0612345678", "0140000000")
+    wrong = ["0", "0", "0", "0", "0", "0", "#"]
+    line = run(call, ["1", *wrong, *wrong, *wrong, *case.reference.replace("-", ""), "#"])
+    assert line.said.count("Ce code est incorrect.") == 2
+    assert any("aucune information personnelle" in text for text in line.said)
+    assert not any("Votre demande numéro" in text for text in line.said)
+    assert [s["attempt"] for s in call.steps if s["step"] == "verify_failed"] == [1, 2, 3]
+    assert any(s["step"] == "transfer_offered" for s in call.steps)
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["reason"] == "second_factor" and call.case is None
+    # Failed for the whole call: choosing the follow-up again asks nothing, reads nothing.
+    call2 = services.start_call("w2@h", "0612345678", "0140000000")
+    line2 = run(call2, ["1", *wrong, *wrong, *wrong, "1"])
+    assert sum("vérifier votre identité" in text for text in line2.said) == 3
+
+
+def test_second_factor_without_answer_is_asked_three_times(phone_setup):
+    call = services.start_call("x@h", "0612345678", "0140000000")
+    line = run(call, ["1", None, None, None])
+    assert sum("vérifier votre identité" in text for text in line.said) == 3
+    assert any(s["step"] == "no_answer" and s.get("attempt") is None for s in call.steps)
+    assert not any(s["step"] == "verified" for s in call.steps)
+
+
+def test_welcome_says_the_hours_and_when_closed(phone_setup, service_a):
+    import datetime
+
+    from routing.calendar import clear_calendar_cache
+    from routing.models import OpeningHours
+
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            service=service_a,
+            weekday=weekday,
+            start=datetime.time(8, 30),
+            end=datetime.time(17, 30),
+        )
+    clear_calendar_cache()
+    call = services.start_call("y@h", "0699999999", "0140000000")
+    text = services.opening_hours(call)
+    assert "Le service est ouvert du lundi au vendredi" in text
+    line = run(call, [])
+    assert line.said[0].startswith("Bienvenue. ")
+    assert text in line.said[0]
+    paris = ZoneInfo("Europe/Paris")
+    monday_10 = datetime.datetime(2026, 12, 7, 10, 0, tzinfo=paris)
+    assert "fermés" not in services.opening_hours(call, monday_10)
+    sunday = services.opening_hours(call, datetime.datetime(2026, 12, 6, 10, 0, tzinfo=paris))
+    assert sunday.startswith("Nos services sont actuellement fermés.")
+    assert "réouverture demain à 8 h 30" in sunday
+    christmas = services.opening_hours(call, datetime.datetime(2026, 12, 25, 10, 0, tzinfo=paris))
+    assert "Noël" in christmas
+
+
+@pytest.fixture
+def callback_node(phone_setup, agent_a, service_a):
+    import datetime
+
+    from routing.calendar import clear_calendar_cache
+    from routing.models import OpeningHours
+
+    for weekday in range(7):
+        OpeningHours.objects.create(
+            service=service_a, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 59)
+        )
+    clear_calendar_cache()
+    topic = Topic.objects.get(title="Impôt sur le revenu")
+    return MenuNode.objects.create(
+        menu=phone_setup["menu"],
+        digit="3",
+        label="être rappelé",
+        action=MenuNode.Action.CALLBACK,
+        topic=topic,
+    )
+
+
+def test_callback_booked_in_the_second_slot_read_out(callback_node):
+    from routing.models import CallbackRequest
+
+    offered = services.callback_offer(callback_node)
+    assert len(offered) == 3
+    call = services.start_call("cb@h", "0612345678", "0140000000")
+    line = run(call, ["3", CODE, None, "7", "2"])
+    offer = next(text for text in line.said if text.startswith("Pour être rappelé le "))
+    assert offer.count("Pour être rappelé le ") == 3
+    assert services.spoken_slot(offered[1]) + ", tapez 2." in offer
+    assert "Ce choix n'existe pas." in line.said
+    booking = CallbackRequest.objects.get()
+    assert booking.slot_start == offered[1].start and booking.phone == "+33612345678"
+    assert booking.case.citizen.mobile_phone == "+33612345678"
+    assert booking.case.channel == "callback"
+    assert any(text.startswith("Votre rappel est réservé le ") for text in line.said)
+    assert call.case == booking.case
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["kind"] == "callback" and done["completed"] is True
+    event = Event.objects.get(case=booking.case, type=Event.Type.CALL)
+    assert event.payload["self_service"] == [{"kind": "callback", "completed": True}]
+
+
+def test_callback_needs_identification_and_a_free_slot(callback_node, agent_a):
+    from routing.models import CallbackRequest
+
+    stranger = services.start_call("cb2@h", "0699999999", "0140000000")
+    line = run(stranger, ["3"])
+    assert any("numéro de mobile enregistré" in text for text in line.said)
+    agent_a.is_active = False
+    agent_a.save()
+    call = services.start_call("cb3@h", "0612345678", "0140000000")
+    line = run(call, ["3", CODE])
+    assert any(text.startswith("Aucun créneau de rappel") for text in line.said)
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["reason"] == "no_slot"
+    assert not CallbackRequest.objects.exists()
+
+
+def test_callback_node_needs_a_topic_of_the_service(phone_setup, service_b):
+    from django.core.exceptions import ValidationError
+
+    other = Topic.objects.create(service=service_b, title="Ailleurs", slug="ailleurs")
+    node = MenuNode(menu=phone_setup["menu"], digit="4", label="x", action="callback")
+    with pytest.raises(ValidationError):
+        node.full_clean()
+    node.topic = other
+    with pytest.raises(ValidationError):
+        node.full_clean()
+
+
+@pytest.fixture
+def mobile_node(phone_setup):
+    return MenuNode.objects.create(
+        menu=phone_setup["menu"],
+        digit="5",
+        label="changer de mobile",
+        action=MenuNode.Action.CHANGE_MOBILE,
+    )
+
+
+def test_change_mobile_typed_twice(mobile_node):
+    from messaging.models import Notification
+
+    call = services.start_call("m@h", "0612345678", "0140000000")
+    new = [*"0698765432", "#"]
+    mismatch = [*"0698765433", "#"]
+    line = run(call, ["5", CODE, *"0123", "#", *new, *mismatch, *new, *new])
+    assert "Ce numéro n'est pas un numéro de mobile français." in line.said
+    assert "Les deux numéros saisis sont différents." in line.said
+    assert any("0 6 9 8 7 6 5 4 3 2" in text for text in line.said)
+    citizen = User.objects.get(email="cam@example.fr")
+    assert citizen.mobile_phone == "+33698765432"
+    alert = Notification.objects.filter(kind="code").latest("pk")
+    assert alert.address == "+33612345678" and "changé" in alert.text
+    (changed,) = [s for s in call.steps if s["step"] == "mobile_changed"]
+    assert changed["old"] == "78" and changed["new"] == "32"
+    assert services.identify_caller("0698765432") == citizen
+    assert services.identify_caller("0612345678") is None
+    # Only the new number; the old one stays free.
+    assert services.mobile_from_keypad("0033612345678") == "+33612345678"
+    assert services.mobile_from_keypad("0140000000") == ""
+
+
+def test_change_mobile_refused_when_another_citizen_has_it(mobile_node):
+    User.objects.create_user(
+        username="zoe", email="zoe@example.fr", password="x", mobile_phone="+33611111111"
+    )
+    call = services.start_call("m2@h", "0612345678", "0140000000")
+    line = run(call, ["5", CODE, *"0611111111", "#", *"0611111111", "#"])
+    assert any("ne peut pas être enregistré" in text for text in line.said)
+    assert User.objects.get(email="cam@example.fr").mobile_phone == "+33612345678"
+    (done,) = [s for s in call.steps if s["step"] == "self_service"]
+    assert done["reason"] == "refused"
