@@ -32,3 +32,112 @@ class ApiClientScheme(OpenApiAuthenticationExtension):
                 }
             },
         }
+
+
+def _webhook_event_schema() -> dict:
+    from contactcenter.models import Case, Channel
+
+    from .models import WebhookEndpoint
+
+    status = {"type": "string", "enum": list(Case.Status.values)}
+    reference = {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}
+    return {
+        "type": "object",
+        "description": (
+            "Corps d'un webhook (docs/api.md, « Webhooks ») : des références seulement, jamais "
+            "l'objet, un message ni l'identité de l'usager. En-têtes webhook-id, "
+            "webhook-timestamp, webhook-signature (Standard Webhooks)."
+        ),
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"type": "string", "enum": list(WebhookEndpoint.EventType.values)},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": {
+                "type": "object",
+                "required": ["case"],
+                "properties": {
+                    "case": {
+                        "type": "object",
+                        "required": [
+                            "reference",
+                            "url",
+                            "service",
+                            "topic",
+                            "kind",
+                            "channel",
+                            "status",
+                        ],
+                        "properties": {
+                            "reference": {"type": "string"},
+                            "url": {"type": "string", "format": "uri"},
+                            "service": {"type": "string"},
+                            "topic": {"type": "string"},
+                            "kind": {"type": "string", "enum": list(Case.Kind.values)},
+                            "channel": {"type": "string", "enum": list(Channel.values)},
+                            "status": status,
+                        },
+                    },
+                    "event": reference,
+                    "message": reference,
+                    "status": {
+                        "type": "object",
+                        "properties": {
+                            "from": status,
+                            "to": status,
+                            "resolution": {"type": "string"},
+                        },
+                    },
+                    "assignment": {
+                        "type": "object",
+                        "properties": {"assigned_at": {"type": "string", "format": "date-time"}},
+                    },
+                },
+            },
+        },
+        "example": {
+            "type": "case.status_changed",
+            "timestamp": "2026-03-02T09:14:07.512000Z",
+            "data": {
+                "case": {
+                    "reference": "2026-000123",
+                    "url": "https://guichet.example.fr/api/cases/2026-000123/",
+                    "service": "sip",
+                    "topic": "impots-changement-adresse",
+                    "kind": "question",
+                    "channel": "web",
+                    "status": "closed",
+                },
+                "event": {"id": 4812},
+                "status": {"from": "in_progress", "to": "closed", "resolution": "answered"},
+            },
+        },
+    }
+
+
+def webhooks_schema(result, generator, request, public):
+    """Postprocessing hook: the webhooks' body as the ``WebhookEvent`` component, and each event
+    under ``x-webhooks`` (the schema stays OpenAPI 3.0, whose root has no ``webhooks``)."""
+    from .models import WebhookEndpoint
+
+    result.setdefault("components", {}).setdefault("schemas", {})["WebhookEvent"] = (
+        _webhook_event_schema()
+    )
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}},
+    }
+    result["x-webhooks"] = {
+        event: {
+            "post": {
+                "summary": str(label),
+                "description": (
+                    "Envoyé aux points de réception des clients ayant la portée « webhooks », "
+                    "pour les demandes de leurs services."
+                ),
+                "requestBody": body,
+                "responses": {"2XX": {"description": "Reçu ; tout autre code est une erreur."}},
+            }
+        }
+        for event, label in WebhookEndpoint.EventType.choices
+    }
+    return result

@@ -10,10 +10,29 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Comptes")
 
     def ready(self):
-        from contactcenter.signals import demo_loaded
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from . import api_schema, demo  # api_schema registers the OpenAPI extension
+        from contactcenter.models import Case, Event
+        from contactcenter.signals import case_assigned, demo_loaded
+
+        from . import api_schema, demo, webhooks  # api_schema registers the OpenAPI extension
+        from .models import ApiClient, WebhookEndpoint
 
         del api_schema
 
         demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="accounts.demo")
+        post_save.connect(webhooks.on_case_saved, sender=Case, dispatch_uid="accounts.wh.case")
+        post_save.connect(webhooks.on_event_saved, sender=Event, dispatch_uid="accounts.wh.event")
+        case_assigned.connect(webhooks.on_case_assigned, dispatch_uid="accounts.wh.assigned")
+        for model in (ApiClient, WebhookEndpoint):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    webhooks.on_endpoints_changed,
+                    sender=model,
+                    dispatch_uid=f"accounts.wh.{model.__name__}.{signal}",
+                )
+        m2m_changed.connect(
+            webhooks.on_endpoints_changed,
+            sender=ApiClient.services.through,
+            dispatch_uid="accounts.wh.services",
+        )

@@ -37,7 +37,7 @@ class ApiClient(models.Model):
     class Scope(models.TextChoices):
         CASES_READ = "cases:read", _("Lire les demandes de ses services")
         CASES_WRITE = "cases:write", _("Modifier les demandes (réservé)")
-        WEBHOOKS = "webhooks", _("Recevoir des notifications (réservé)")
+        WEBHOOKS = "webhooks", _("Recevoir des notifications (webhooks)")
 
     application = models.OneToOneField(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
@@ -111,3 +111,117 @@ class PasskeyDevice(TimestampMixin, Device):
     def verify_token(self, token) -> bool:
         """A passkey answers a challenge (``accounts.passkeys.authenticate``), never a code."""
         return False
+
+
+class WebhookEndpoint(models.Model):
+    """Where an API client holding the ``webhooks`` scope receives the events of its services'
+    cases (``accounts.webhooks``). The secret signs each delivery (Standard Webhooks,
+    ``whsec_`` + base64): it is shown once at creation and never displayed again; it is kept
+    as is because signing needs it."""
+
+    class EventType(models.TextChoices):
+        CASE_CREATED = "case.created", _("Demande créée")
+        CASE_STATUS_CHANGED = "case.status_changed", _("Statut d'une demande modifié")
+        CASE_ASSIGNED = "case.assigned", _("Demande attribuée à un agent")
+        CASE_CLOSED = "case.closed", _("Demande clôturée")
+        MESSAGE_RECEIVED = "message.received", _("Message reçu de l'usager")
+
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(_("adresse"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    events = models.JSONField(_("événements"), default=list)
+    is_active = models.BooleanField(_("actif"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("point de réception de webhooks")
+        verbose_name_plural = _("points de réception de webhooks")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """The webhook outbox: one event for one endpoint. Written in the transaction of the change
+    (``case.assigned``: right after routing's commit), sent by ``accounts.tasks.deliver_webhook``
+    after commit, retried with backoff. ``webhook_id`` is the same at every attempt: receivers
+    deduplicate on it. ``body`` is the JSON sent, fixed when the row is written."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("À envoyer")
+        SENDING = "sending", _("En cours d'envoi")
+        DELIVERED = "delivered", _("Reçue")
+        FAILED = "failed", _("Échec définitif")
+        CANCELLED = "cancelled", _("Annulée")
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    webhook_id = models.CharField(_("identifiant"), max_length=64, unique=True)
+    event_type = models.CharField(_("événement"), max_length=32)
+    # What produced the event ("event:<id>", "case:<id>:created"...): one row per endpoint.
+    source_key = models.CharField(max_length=128)
+    body = models.TextField(_("contenu envoyé"))
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(_("reçue le"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("dernier code HTTP"), null=True)
+    last_error = models.TextField(_("dernière erreur"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("envoi de webhook")
+        verbose_name_plural = _("envois de webhooks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "source_key", "event_type"], name="webhook_delivery_source"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                name="webhook_delivery_sending",
+                condition=models.Q(status="sending"),
+            ),
+            models.Index(
+                fields=["endpoint", "status"],
+                name="webhook_delivery_failed",
+                condition=models.Q(status="failed"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.webhook_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery: what the receiver answered, never the headers sent
+    (the signature) nor the response body."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveSmallIntegerField(_("tentative"))
+    started_at = models.DateTimeField(_("début"))
+    duration_ms = models.PositiveIntegerField(_("durée (ms)"))
+    status_code = models.PositiveSmallIntegerField(_("code HTTP"), null=True)
+    error = models.CharField(_("erreur"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        verbose_name = _("tentative d'envoi")
+        verbose_name_plural = _("tentatives d'envoi")
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.status_code or self.error}"

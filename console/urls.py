@@ -3,11 +3,18 @@
 from django.urls import path
 
 from . import views
+from . import workstation_views as poste
 
 app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("poste/", poste.workstation_page, name="workstation"),
+    path("poste/liste/", poste.work_items, name="ws_items"),
+    path("poste/file/", poste.queue, name="ws_queue"),
+    path("poste/demandes/<str:reference>/", poste.item, name="ws_item"),
+    path("poste/demandes/<str:reference>/transfert/", poste.transfer_form, name="ws_transfer"),
+    path("poste/demandes/<str:reference>/usager/", poste.citizen, name="ws_citizen"),
     path("demandes/<str:reference>/", views.case_detail, name="case"),
     path("demandes/<str:reference>/prendre/", views.take, name="take"),
     path("demandes/<str:reference>/liberer/", views.release, name="release"),

@@ -6,6 +6,7 @@ Every full opening of a case or of a synthesis sheet writes an audit record.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +33,8 @@ from contactcenter.permissions import (
 from messaging import services as thread
 from messaging.views import apply_errors, staff_required
 
-from . import synthesis, worklist
+from . import screenpop, synthesis, worklist, workstation
+from . import workstation_views as poste
 from .forms import (
     AccessReasonForm,
     AssignForm,
@@ -143,10 +145,25 @@ def take(request, reference):
         worklist.take(request.user, case)
     except ValidationError as exc:
         message = _already_taken_or(exc, case, request.user)
+        if poste.from_workstation(request):
+            return render(
+                request,
+                "console/_ws_queue.html",
+                {"queue": workstation.queue_items(request.user), "error": message},
+            )
         if from_list:
             return _list_response(request, error=message)
         messages.error(request, message)
         return redirect("console:case", reference=case.reference)
+    if poste.from_workstation(request):
+        # The queue tab refreshes; the workstation opens the case in a tab.
+        response = render(
+            request, "console/_ws_queue.html", {"queue": workstation.queue_items(request.user)}
+        )
+        response["HX-Trigger"] = json.dumps(
+            {"guichet:worklist-changed": None, "guichet:open-item": screenpop.item_payload(case)}
+        )
+        return response
     url = reverse("console:case", args=[case.reference])
     messages.success(
         request, _("Vous avez pris en charge la demande %(ref)s.") % {"ref": case.reference}
@@ -357,12 +374,15 @@ def reply(request, reference):
             apply_errors(form, exc)
         else:
             if form.cleaned_data["action"] == ReplyForm.DETAILS:
-                messages.success(
-                    request, _("Demande de précisions envoyée ; l'usager est prévenu.")
-                )
+                text = _("Demande de précisions envoyée ; l'usager est prévenu.")
             else:
-                messages.success(request, _("Réponse envoyée ; l'usager est prévenu."))
+                text = _("Réponse envoyée ; l'usager est prévenu.")
+            if poste.from_workstation(request):
+                return poste.render_item(request, case, notice=text)
+            messages.success(request, text)
             return redirect("console:case", reference=case.reference)
+    if poste.from_workstation(request):
+        return poste.render_item(request, case, reply_form=form, status=400)
     return _render_case(request, case, reply_form=form, status=400)
 
 
@@ -378,8 +398,12 @@ def note(request, reference):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
+            if poste.from_workstation(request):
+                return poste.render_item(request, case, notice=_("Note interne ajoutée."))
             messages.success(request, _("Note interne ajoutée."))
             return redirect("console:case", reference=case.reference)
+    if poste.from_workstation(request):
+        return poste.render_item(request, case, note_form=form, status=400, open_panel="note")
     return _render_case(request, case, note_form=form, status=400, open_panel="note")
 
 
@@ -396,8 +420,12 @@ def close(request, reference):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
+            if poste.from_workstation(request):
+                return poste.render_item(request, case, notice=_("Demande clôturée."))
             messages.success(request, _("Demande clôturée."))
             return redirect("console:case", reference=case.reference)
+    if poste.from_workstation(request):
+        return poste.render_item(request, case, close_form=form, status=400, open_panel="close")
     return _render_case(request, case, close_form=form, status=400, open_panel="close")
 
 
@@ -456,15 +484,21 @@ def transfer(request, reference):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(
-                request,
-                _("Demande %(ref)s transférée au service %(service)s.")
-                % {"ref": case.reference, "service": data["to_service"].name},
-            )
+            text = _("Demande %(ref)s transférée au service %(service)s.") % {
+                "ref": case.reference,
+                "service": data["to_service"].name,
+            }
+            if poste.from_workstation(request):
+                return poste.render_closed_item(request, case, text)
+            messages.success(request, text)
             # The case may no longer be visible to the sender: back to the work list.
             if can_see_case(request.user, case):
                 return redirect("console:case", reference=case.reference)
             return redirect("console:home")
+    if poste.from_workstation(request):
+        return render(
+            request, "console/_ws_transfer.html", poste.transfer_context(case, form), status=400
+        )
     return _render_case(request, case, transfer_form=form, status=400, open_panel="transfer")
 
 

@@ -53,6 +53,10 @@ app.conf.beat_schedule = {
         "task": "messaging.tasks.flush_outbox",
         "schedule": 60.0,
     },
+    "accounts-flush-webhooks": {
+        "task": "accounts.tasks.flush_webhooks",
+        "schedule": 60.0,
+    },
     # Dashboard: store yesterday's indicators (and catch up on any missing day) every hour.
     "console-daily-kpis": {
         "task": "console.tasks.compute_daily_kpis",

@@ -467,6 +467,13 @@ REST_FRAMEWORK = {
         "api_client": env_str("GUICHET_API_CLIENT_THROTTLE", "600/min"),
     },
 }
+# Webhooks to API clients (docs/api.md, "Webhooks"). Outside production an endpoint may be
+# plain http on a loopback address and private addresses are allowed (a receiver on the same
+# machine); in production only https to public addresses, unless GUICHET_WEBHOOK_ALLOW_PRIVATE.
+GUICHET_WEBHOOK_ALLOW_PRIVATE = env_bool("GUICHET_WEBHOOK_ALLOW_PRIVATE", not PRODUCTION)
+GUICHET_WEBHOOK_ALLOW_HTTP_LOOPBACK = DEBUG or not PRODUCTION
+GUICHET_WEBHOOK_TIMEOUT = env_int("GUICHET_WEBHOOK_TIMEOUT", 10)
+GUICHET_WEBHOOK_RETENTION_DAYS = env_int("GUICHET_WEBHOOK_RETENTION_DAYS", 30)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # API clients (docs/api.md): OAuth2 client credentials only, hashed secrets, short tokens.
 OAUTH2_PROVIDER = {
@@ -504,6 +511,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "contactcenter.api.topic_slug_enum",
+        "accounts.api_schema.webhooks_schema",
     ],
 }
 # The schema (/api/schema/) and its documentation page (/api/docs/): public in development,

@@ -20,13 +20,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from contactcenter import phones
+from contactcenter import outbox, phones
 from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event
 
@@ -149,14 +148,7 @@ def deliver(notification_id: int) -> Outcome:
     only the worker whose conditional update claimed the row sends it.
     """
     now = timezone.now()
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=Notification.Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=Notification.Status.SENDING,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-    )
-    if claimed != 1:
+    if not outbox.claim(Notification.objects.all(), notification_id, now):
         return Outcome("skipped")  # sent, being sent by another worker, or not yet due
     notification = Notification.objects.select_related("recipient", "case").get(pk=notification_id)
     mine = Notification.objects.filter(
@@ -232,16 +224,8 @@ def deliver(notification_id: int) -> Outcome:
 
 def release_stale_claims(now=None) -> int:
     """Rows left "sending" past the lease belonged to a worker that died: make them due again."""
-    now = now or timezone.now()
-    return Notification.objects.filter(
-        status=Notification.Status.SENDING, claimed_at__lt=now - SENDING_LEASE
-    ).update(status=Notification.Status.PENDING, next_attempt_at=now, claimed_at=None)
+    return outbox.release_stale_claims(Notification.objects.all(), SENDING_LEASE, now)
 
 
 def due_ids(now=None, limit: int = FLUSH_BATCH) -> list[int]:
-    now = now or timezone.now()
-    return list(
-        Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return outbox.due_ids(Notification.objects.all(), now, limit)

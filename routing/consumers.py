@@ -119,5 +119,9 @@ class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
     async def case_unassigned(self, event):
         await self.send(json.dumps(event))
 
+    async def workstation_open(self, event):
+        # Screen-pop (console.screenpop): forwarded as is; the workstation opens the item.
+        await self.send(json.dumps({"type": "workstation.open", "item": event["item"]}))
+
     async def presence_status(self, event):
         await self.send(json.dumps({"type": "presence.status", "status": event["status"]}))

@@ -21,6 +21,12 @@ class StatusForm(DsfrFormMixin, forms.Form):
         choices=AgentPresence.Status.choices,
         error_messages={"invalid_choice": _("Choisissez disponible, en pause ou hors ligne.")},
     )
+    reason = forms.ChoiceField(
+        label=_("Motif de la pause"),
+        choices=[("", _("— Sans motif —")), *AgentPresence.PauseReason.choices],
+        required=False,
+        error_messages={"invalid_choice": _("Motif de pause inconnu.")},
+    )
 
 
 class AgentStatusForm(StatusForm):

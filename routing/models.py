@@ -35,6 +35,13 @@ class AgentPresence(models.Model):
         PAUSED = "paused", _("En pause")
         OFFLINE = "offline", _("Hors ligne")
 
+    class PauseReason(models.TextChoices):
+        MEAL = "meal", _("Repas")
+        MEETING = "meeting", _("Réunion")
+        TRAINING = "training", _("Formation")
+        BACK_OFFICE = "back_office", _("Tâches administratives")
+        OTHER = "other", _("Autre")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -46,6 +53,10 @@ class AgentPresence(models.Model):
         _("statut"), max_length=16, choices=Status.choices, default=Status.OFFLINE
     )
     status_since = models.DateTimeField(_("depuis"), default=timezone.now)
+    # Why the agent paused (shown to supervisors); empty unless the status is "paused".
+    pause_reason = models.CharField(
+        _("motif de la pause"), max_length=16, choices=PauseReason.choices, blank=True
+    )
     last_heartbeat = models.DateTimeField(_("dernier signal"), null=True, blank=True)
     # Set when the presence sweep (not the agent) switched the agent offline: the next
     # heartbeat then restores ``resume_status``.

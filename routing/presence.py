@@ -60,8 +60,11 @@ def _check_can_manage(by: User | None, agent: User) -> None:
         )
 
 
-def set_status(agent: User, status: str, *, by: User | None = None) -> AgentPresence:
-    """Set an agent's status (disponible / en pause / hors ligne; "occupé" is derived).
+def set_status(
+    agent: User, status: str, *, by: User | None = None, reason: str = ""
+) -> AgentPresence:
+    """Set an agent's status (disponible / en pause / hors ligne; "occupé" is derived), with
+    the reason of a pause (``AgentPresence.PauseReason``, optional; ignored otherwise).
 
     Becoming available starts assignment for the agent; going offline gives their chats back
     to the head of the queue after a 30 s grace period. Runs in a transaction with the
@@ -71,12 +74,18 @@ def set_status(agent: User, status: str, *, by: User | None = None) -> AgentPres
         raise ValidationError(_("Seuls les agents ont un statut de présence."), code="not_agent")
     _check_can_manage(by, agent)
     status = _parse_status(status)
+    if reason and reason not in AgentPresence.PauseReason.values:
+        raise ValidationError(
+            {"reason": [_("Motif de pause inconnu.")]}, code="invalid_pause_reason"
+        )
+    reason = reason if status == AgentPresence.Status.PAUSED else ""
     now = timezone.now()
     with transaction.atomic():
         presence = lock_presence(agent.pk)
         changed = presence.status != status
         presence.auto_offline = False
         presence.resume_status = ""
+        presence.pause_reason = reason
         if status != AgentPresence.Status.OFFLINE:
             # The agent just acted in the console: they are present now, whatever an earlier
             # session's last heartbeat says (else the sweep would put them offline at once).

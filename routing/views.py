@@ -79,14 +79,16 @@ supervisor_required = role_required(lambda u: u.is_supervisor or u.is_admin_role
 def status_widget(request):
     """GET: the agent's status control (htmx partial). POST: change the status."""
     presence = routing.get_presence(request.user)
-    form = StatusForm(initial={"status": presence.status})
+    form = StatusForm(initial={"status": presence.status, "reason": presence.pause_reason})
     status = 200
     changed_label = ""
     if request.method == "POST":
         form = StatusForm(request.POST)
         if form.is_valid():
             try:
-                presence = routing.set_status(request.user, form.cleaned_data["status"])
+                presence = routing.set_status(
+                    request.user, form.cleaned_data["status"], reason=form.cleaned_data["reason"]
+                )
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
@@ -94,7 +96,9 @@ def status_widget(request):
                 if not request.htmx:
                     messages.success(request, _("Votre statut : %(s)s.") % {"s": label})
                     return redirect(_safe_next(request, reverse("home")))
-                form = StatusForm(initial={"status": presence.status})
+                form = StatusForm(
+                    initial={"status": presence.status, "reason": presence.pause_reason}
+                )
                 changed_label = label
         if form.errors:
             status = 400

@@ -26,8 +26,9 @@ def agent_status_display(presence):
 @register.simple_tag
 def routing_status_context(user, presence=None, form=None):
     """Everything the status widget needs, from the user alone when included elsewhere.
-    ``form``: a submitted ``StatusForm`` whose errors are shown; none is built otherwise (the
-    widget writes its select itself: a form would only be read for its absent errors)."""
+    ``form``: a submitted ``StatusForm`` whose errors (``errors``, by field) are shown; none is
+    built otherwise (the widget writes its selects itself: a form would only be read for its
+    absent errors)."""
     presence = presence or routing.get_presence(user)
     code = routing.effective_status(presence)
     closed = []
@@ -37,8 +38,9 @@ def routing_status_context(user, presence=None, form=None):
     return {
         "closed_services": closed,
         "presence": presence,
-        "errors": form["status"].errors if form else [],
+        "errors": form.errors if form else {},
         "choices": AgentPresence.Status.choices,
+        "reasons": AgentPresence.PauseReason.choices,
         "shown_code": code,
         "shown_label": routing.STATUS_DISPLAY[code],
     }

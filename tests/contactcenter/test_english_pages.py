@@ -51,6 +51,9 @@ NOT_PAGES = {
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
+    # the workstation's partials (tests/console/test_workstation.py checks them in English)
+    "console:ws_items", "console:ws_queue", "console:ws_item", "console:ws_citizen",
+    "console:ws_transfer",
     "cobrowse:code", "cobrowse:end_current", "cobrowse:invite", "cobrowse:viewer",
     "cobrowse:agent_end",
     "dashboard:live", "dashboard:export_cases", "dashboard:export_table",
@@ -149,6 +152,7 @@ def pages():
     yield agent, "console:contact_search", reverse("console:contact_search")
     yield agent, "console:contact_new", reverse("console:contact_new", args=[citizen.pk])
     yield agent, "console:citizen", reverse("console:citizen", args=[citizen.pk])
+    yield agent, "console:workstation", reverse("console:workstation")
     yield agent, "cobrowse:agent", reverse("cobrowse:agent")
     yield agent, "chat:agent", reverse("chat:agent")
     yield agent, "knowledge:agent_search", reverse("knowledge:agent_search")

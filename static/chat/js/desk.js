@@ -13,50 +13,13 @@
   var sound = desk.querySelector("[data-chat-sound]");
   var panelUrl = desk.getAttribute("data-panel-url");
   var baseTitle = document.title;
-  var audio = null;
   var retry = 0;
   var loading = {};
 
   // --- alerts -------------------------------------------------------------------------------
 
-  try {
-    var saved = window.localStorage.getItem("guichet-chat-sound");
-    if (saved !== null && sound) { sound.checked = saved === "1"; }
-  } catch (e) { /* storage unavailable */ }
-  if (sound) {
-    sound.addEventListener("change", function () {
-      try { window.localStorage.setItem("guichet-chat-sound", sound.checked ? "1" : "0"); } catch (e) { /* ignore */ }
-    });
-  }
-
-  function unlockAudio() {
-    var Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) { return; }
-    if (!audio) { audio = new Context(); }
-    if (audio.state === "suspended") { audio.resume(); }
-  }
-  document.addEventListener("click", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
-
-  function beep(high) {
-    if (!sound || !sound.checked || !audio) { return; }
-    try {
-      var now = audio.currentTime;
-      [0, 0.18].forEach(function (offset, index) {
-        var osc = audio.createOscillator();
-        var gain = audio.createGain();
-        osc.type = "sine";
-        osc.frequency.value = (high ? 988 : 784) + index * 200;
-        gain.gain.setValueAtTime(0.0001, now + offset);
-        gain.gain.exponentialRampToValueAtTime(0.18, now + offset + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, now + offset + 0.16);
-        osc.connect(gain);
-        gain.connect(audio.destination);
-        osc.start(now + offset);
-        osc.stop(now + offset + 0.18);
-      });
-    } catch (e) { /* no sound, the visual alert remains */ }
-  }
+  var alertSound = window.GuichetAlertSound(sound);
+  function beep(high) { alertSound.beep(high); }
 
   function announce(text) {
     if (!announcer) { return; }

@@ -72,6 +72,8 @@
       } else if (data.type === "case.assigned") {
         announce(label("assigned") + " " + (data.reference || data.case_id));
         document.dispatchEvent(new CustomEvent("routing:case-assigned", { detail: data }));
+      } else if (data.type === "workstation.open") {
+        document.dispatchEvent(new CustomEvent("routing:workstation-open", { detail: data.item }));
       } else if (data.type === "case.unassigned") {
         document.dispatchEvent(new CustomEvent("routing:case-unassigned", { detail: data }));
       }

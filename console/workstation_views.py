@@ -1,0 +1,184 @@
+"""Agent workstation ("poste de travail", /console/poste/): one screen, htmx partials.
+
+The page holds the work list (left), the open items as tabs (centre) and the citizen panel
+(right). Each part is a partial loaded and refreshed with htmx; every partial that shows a case
+looks it up through ``contactcenter.permissions`` (another service's case is a 404) and the
+openings are audited like the full pages. Actions post to the console's usual views
+(``console.views``) with ``poste=1``: they answer with the refreshed tab instead of a redirect.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from contactcenter.models import AuditLog, Case, Event
+from contactcenter.permissions import get_case_or_404, record_access
+from messaging.views import staff_required
+
+from . import worklist, workstation
+from .forms import CloseForm, NoteForm, ReplyForm, TransferForm
+
+POSTE_FIELD = "poste"
+
+
+def from_workstation(request) -> bool:
+    """Whether an action was posted from the workstation (answer with its partials)."""
+    return bool(request.htmx) and request.POST.get(POSTE_FIELD) == "1"
+
+
+def _timeline(case: Case) -> list[Event]:
+    from .views import _timeline as full_timeline
+
+    return full_timeline(case)
+
+
+@require_GET
+@staff_required
+def workstation_page(request):
+    """The workstation. ``?ouvrir=<reference>`` opens that case in a tab (deep links: the
+    case page links here), checked like any case URL."""
+    initial = None
+    reference = request.GET.get("ouvrir", "")
+    if reference:
+        case = get_case_or_404(request.user, reference=reference)
+        initial = workstation.present_items([case])[0]
+    context = {
+        "items": workstation.my_items(request.user),
+        "loads": workstation.agent_load(request.user) if request.user.is_agent else [],
+        "initial": initial,
+        "ws_strings": client_strings(),
+    }
+    return render(request, "console/workstation.html", context)
+
+
+@require_GET
+@staff_required
+def work_items(request):
+    """The left list: the agent's items across channels (refreshed over the socket)."""
+    context = {
+        "items": workstation.my_items(request.user),
+        "loads": workstation.agent_load(request.user) if request.user.is_agent else [],
+        "oob_load": True,
+    }
+    return render(request, "console/_ws_items.html", context)
+
+
+@require_GET
+@staff_required
+def queue(request):
+    """The second tab: the queues of the agent's services, with "Prendre"."""
+    return render(
+        request, "console/_ws_queue.html", {"queue": workstation.queue_items(request.user)}
+    )
+
+
+def render_item(request, case: Case, *, status: int = 200, notice: str = "", **forms):
+    """A case tab: its conversation, the reply box (or the internal note) and its actions."""
+    worklist.label_cases([case])
+    reply_form = forms.get("reply_form") or ReplyForm()
+    context = {
+        "case": case,
+        "events": _timeline(case),
+        "sla": worklist.sla_states([case])[case.pk],
+        "reply_form": reply_form,
+        "note_form": forms.get("note_form") or NoteForm(),
+        "close_form": forms.get("close_form") or CloseForm(),
+        "transfer_form": forms.get("transfer_form"),
+        "open_panel": forms.get("open_panel", ""),
+        "notice": notice,
+        "mine": case.assigned_to_id == request.user.pk,
+        "dom": case.reference.replace("-", ""),
+    }
+    response = render(request, "console/_ws_case.html", context, status=status)
+    response["HX-Trigger"] = "guichet:worklist-changed"
+    return response
+
+
+def render_closed_item(request, case: Case, notice: str) -> HttpResponse:
+    """After an action that takes the case away from the agent (transfer): a short notice in
+    the tab, which the agent closes (the case may no longer be visible to them)."""
+    response = render(
+        request,
+        "console/_ws_gone.html",
+        {"reference": case.reference, "notice": notice, "dom": case.reference.replace("-", "")},
+    )
+    response["HX-Trigger"] = "guichet:worklist-changed"
+    # Posted from the transfer form inside the tab: the whole tab becomes the notice.
+    response["HX-Retarget"] = f'[data-ws-case="{case.reference}"]'
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+@require_GET
+@staff_required
+def item(request, reference):
+    """A case tab (secure message, callback, recorded contact...). Audited as an opening."""
+    case = get_case_or_404(request.user, reference=reference)
+    record_access(request.user, AuditLog.Action.VIEW_CASE, case=case, detail={"poste": True})
+    return render_item(request, case)
+
+
+@require_GET
+@staff_required
+def transfer_form(request, reference):
+    """The transfer form of a case tab, loaded when the agent opens it (its choices cost
+    queries the tab itself does not need)."""
+    case = get_case_or_404(request.user, reference=reference)
+    return render(
+        request, "console/_ws_transfer.html", transfer_context(case, TransferForm(case=case))
+    )
+
+
+def transfer_context(case: Case, form: TransferForm) -> dict:
+    dom = case.reference.replace("-", "")
+    form.auto_id = f"transfer-{dom}-%s"  # several tabs may show a transfer form at once
+    return {"case": case, "transfer_form": form, "dom": dom}
+
+
+@require_GET
+@staff_required
+def citizen(request, reference):
+    """The citizen panel of an open item: the synthesis sheet of the case's citizen, limited to
+    the cases the agent may see. Audited as a synthesis opening."""
+    case = get_case_or_404(request.user, reference=reference)
+    citizen = case.citizen
+    panel = workstation.citizen_panel(request.user, case)
+    record_access(
+        request.user,
+        AuditLog.Action.VIEW_SYNTHESIS,
+        citizen=citizen,
+        detail={"poste": True, "case": case.reference},
+    )
+    return render(
+        request,
+        "console/_ws_citizen.html",
+        {
+            "panel": panel,
+            "case": case,
+            "citizen": citizen,
+            "sheet": panel.sheet,
+            "sheet_url": reverse("console:citizen", args=[citizen.pk]),
+            "callback_url": request.build_absolute_uri(
+                reverse("routing:callback_new") + f"?topic={case.topic.slug}"
+            ),
+        },
+    )
+
+
+def client_strings() -> dict[str, str]:
+    """French strings of static/console/js/workstation.js (json_script: no inline script)."""
+    return {
+        "close_tab": _("Fermer l'onglet"),
+        "opened": _("Ouvert dans un onglet :"),
+        "new_message": _("Nouveau message"),
+        "unread": _("non lu(s)"),
+        "new_item": _("Nouvel élément ouvert :"),
+        "closed_tab": _("Onglet fermé."),
+        "load_error": _("Impossible de charger cet élément. Réessayez."),
+        "list_updated": _("Liste de travail mise à jour."),
+        "files": _("Fichiers joints :"),
+    }
