@@ -3,7 +3,6 @@ from django.utils.translation import pgettext
 
 import routing
 from routing.calendar import calendar_for, weekly_schedule_text
-from routing.forms import StatusForm
 from routing.models import AgentPresence
 
 register = template.Library()
@@ -26,9 +25,11 @@ def agent_status_display(presence):
 
 @register.simple_tag
 def routing_status_context(user, presence=None, form=None):
-    """Everything the status widget needs, from the user alone when included elsewhere."""
+    """Everything the status widget needs, from the user alone when included elsewhere.
+    ``form``: a submitted ``StatusForm`` whose errors (``errors``, by field) are shown; none is
+    built otherwise (the widget writes its selects itself: a form would only be read for its
+    absent errors)."""
     presence = presence or routing.get_presence(user)
-    form = form or StatusForm(initial={"status": presence.status, "reason": presence.pause_reason})
     code = routing.effective_status(presence)
     closed = []
     if presence.status == AgentPresence.Status.AVAILABLE:
@@ -37,7 +38,7 @@ def routing_status_context(user, presence=None, form=None):
     return {
         "closed_services": closed,
         "presence": presence,
-        "form": form,
+        "errors": form.errors if form else {},
         "choices": AgentPresence.Status.choices,
         "reasons": AgentPresence.PauseReason.choices,
         "shown_code": code,

@@ -149,6 +149,36 @@ def test_reason_can_be_added_to_the_sheet_opening(client_as, agent_a, citizen):
     assert access.reason == "Rappel"
 
 
+def test_reason_field_labels_and_errors(client_as, agent_a, citizen):
+    client = client_as(agent_a)
+    page = client.get(sheet_url(citizen))
+    html = page.content.decode()
+    assert (
+        '<label class="fr-label" for="access-motif">Motif de la consultation (facultatif)' in html
+    )
+    assert (
+        'maxlength="300" class="fr-input" id="access-motif" aria-describedby="access-motif-hint"'
+        in html
+    )
+    assert 'id="access-motif-hint"' in html and "aria-invalid" not in html
+    access = page.context["access"]
+    too_long = "<b>" + "x" * 300
+    response = client.post(
+        f"/console/usagers/{citizen.pk}/motif/",
+        {"acces": access.pk, "motif": too_long},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'value="&lt;b&gt;xxx' in html and "<b>xxx" not in html  # typed text kept, escaped
+    assert 'aria-invalid="true" aria-describedby="access-motif-messages"' in html
+    assert 'id="access-motif-messages" aria-live="assertive"' in html
+    assert "Le motif fait 303 caractères ; 300 au maximum." in html
+    empty = client.post(f"/console/usagers/{citizen.pk}/motif/", {"acces": access.pk, "motif": ""})
+    assert empty.status_code == 400
+    assert "Saisissez le motif de la consultation." in empty.content.decode()
+
+
 def test_sheet_of_a_non_citizen_is_404(client_as, agent_a, agent_b):
     assert client_as(agent_a).get(sheet_url(agent_b)).status_code == 404
     assert client_as(agent_a).get("/console/usagers/999999/").status_code == 404

@@ -41,6 +41,9 @@ def test_status_widget_posts_the_reason_and_shows_it(agent_a, supervisor):
         HTTP_HX_REQUEST="true",
     )
     assert bad.status_code == 400 and "Motif de pause inconnu." in bad.content.decode()
+    assert 'name="reason" aria-invalid="true" aria-describedby="routing-pause-reason-messages"' in (
+        bad.content.decode()
+    )
     boss = Client()
     boss.force_login(supervisor)
     live = boss.get(reverse("routing:supervision_live"), HTTP_HX_REQUEST="true")

@@ -45,7 +45,10 @@ def test_status_widget_rejects_unknown_status(client_as, agent_a):
         "/routage/statut/", {"status": "busy"}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 400
-    assert "Choisissez disponible, en pause ou hors ligne." in response.content.decode()
+    html = response.content.decode()
+    assert "Choisissez disponible, en pause ou hors ligne." in html
+    assert 'aria-invalid="true" aria-describedby="routing-status-messages"' in html
+    assert 'class="fr-select-group fr-mb-0 fr-select-group--error"' in html
 
 
 @pytest.mark.parametrize("who", ["citizen", "supervisor"])
