@@ -312,11 +312,18 @@ def on_event_saved(sender: object, instance: Event, created: bool, raw: bool = F
 
 def on_case_assigned(sender: object, case_id: int, agent_id: int | None = None, **kwargs):
     """``contactcenter.signals.case_assigned`` (after routing's commit): ``case.assigned``.
-    The assignment's time in the source key makes a repeated signal write nothing."""
-    if agent_id is None:
+    The assignment's time in the source key makes a repeated signal write nothing. Without an
+    endpoint anywhere (the cached set), routing's pass pays no query here."""
+    services = _services_with_endpoints()
+    if agent_id is None or not services:
         return
     case = Case.objects.select_related("service", "topic").filter(pk=case_id).first()
-    if case is None or case.assigned_to_id != agent_id or case.assigned_at is None:
+    if (
+        case is None
+        or case.service_id not in services
+        or case.assigned_to_id != agent_id
+        or case.assigned_at is None
+    ):
         return
     with transaction.atomic():
         enqueue(
