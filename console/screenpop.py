@@ -3,7 +3,8 @@
 A channel that gives an agent a live contact (chat and callbacks now; phone, e-mail and visio
 later) sends the core signal ``contactcenter.signals.screen_pop(case_id, agent_id, focus)``
 (channels never import the console), which calls ``open_item(agent_id, case)``; routing's
-assignments of live channels (``POP_CHANNELS``) pop by themselves. After the commit, the
+assignments of live channels (``POP_CHANNELS``) pop by themselves, their item carried by
+routing's one message of the pass (``on_case_assigned``). After the commit, the
 agent's consoles receive a ``workstation.open`` frame on their presence socket
 (``ws/presence/``, group ``agent-<id>``) carrying the item (``reference``, ``kind``, ``url``,
 ``title``, ``citizen_url``); the workstation opens it in a tab, brings it to the front unless the
@@ -57,11 +58,19 @@ def open_item(agent_id: int, case: Case | int, *, focus: bool = True) -> None:
     transaction.on_commit(lambda: routing.group_send(group, message))
 
 
-def on_case_assigned(sender, *, case_id: int, agent_id: int, **kwargs: Any) -> None:
-    """Receiver of ``contactcenter.signals.case_assigned``: pop chats and callbacks (a sender
-    that does not say the channel pops nothing)."""
-    if kwargs.get("channel") in POP_CHANNELS:
-        open_item(agent_id, case_id)
+def on_case_assigned(
+    sender, *, case_id: int, agent_id: int, **kwargs: Any
+) -> dict[str, Any] | None:
+    """Receiver of ``contactcenter.signals.case_assigned``: pop chats, callbacks and calls (a
+    sender that does not say the channel pops nothing). The item rides on routing's message of
+    the pass (``{"pop": item}`` in the case's notice; the presence socket sends it as a
+    ``workstation.open`` frame): no publish of its own per assignment."""
+    if kwargs.get("channel") not in POP_CHANNELS:
+        return None
+    case = Case.objects.select_related("citizen").filter(pk=case_id).first()
+    if case is None:
+        return None
+    return {"pop": {**item_payload(case), "focus": True}}
 
 
 def on_screen_pop(

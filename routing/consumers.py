@@ -108,13 +108,22 @@ class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
         await database_sync_to_async(routing.run_sweeps_if_due)()
 
     async def case_assigned(self, event):
-        await self.send(json.dumps(event))
+        await self._assigned(event)
 
     async def cases_assigned(self, event):
         # Several cases given at once (one message on the group): one frame per case, as
         # the console expects.
         for notice in event.get("cases") or []:
-            await self.send(json.dumps({"type": "case.assigned", **notice}))
+            await self._assigned(notice)
+
+    async def _assigned(self, notice):
+        # A notice may carry the console's screen-pop item (``pop``, see
+        # routing.engine.announce_assignments): sent as its own ``workstation.open`` frame.
+        pop = notice.get("pop")
+        frame = {key: value for key, value in notice.items() if key != "pop"}
+        await self.send(json.dumps({**frame, "type": "case.assigned"}))
+        if pop:
+            await self.send(json.dumps({"type": "workstation.open", "item": pop}))
 
     async def case_unassigned(self, event):
         await self.send(json.dumps(event))

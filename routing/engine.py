@@ -177,25 +177,35 @@ def announce_assignments(
     """Register, inside the assigning transaction, what is told of its assignments once it has
     committed, as one commit hook: ``case_assigned`` for each case (other apps' receivers: chat,
     transfer acceptance), ``case.unassigned`` to the previous owner's consoles, then the agent's
-    consoles in one message (``assigned_message``). ``chat_full``: the agent's last free chat
-    slot is gone (the chat availability is refreshed: it only changes then)."""
+    consoles in one message (``assigned_message``). A ``case_assigned`` receiver may return a
+    dict of extra fields for that case's notice in this message (the console's screen-pop item,
+    ``{"pop": {...}}``): what the consoles are told of a pass is one publish, whatever the number
+    of receivers. ``chat_full``: the agent's last free chat slot is gone (the chat availability
+    is refreshed: it only changes then)."""
     if not assigned:
         return
-    message = assigned_message(list(assigned)) if publish else None
+    items = list(assigned)
 
     def announce() -> None:
-        for item in assigned:
-            case_assigned.send(
+        notices = []
+        for item in items:
+            responses = case_assigned.send(
                 sender=Case,
                 case_id=item.case_id,
                 agent_id=agent_id,
                 channel=item.channel,
                 pending_transfer=item.pending_transfer,
             )
+            notice = assigned_notice(item)
+            for _receiver, extra in responses:
+                if isinstance(extra, dict):
+                    notice.update(extra)
+            notices.append(notice)
             if previous_owner:
                 unassigned = {"type": "case.unassigned", "case_id": item.case_id}
                 group_send(agent_group(previous_owner), unassigned)
-        if message is not None:
+        message = notices_message(notices)
+        if publish and message is not None:
             group_send(agent_group(agent_id), message)
 
     transaction.on_commit(announce)
@@ -248,7 +258,11 @@ def assigned_message(cases: Sequence[Case | Assigned]) -> dict[str, Any] | None:
     """The agent's consoles' message for a batch: ``cases.assigned`` (``{"cases": [notice,
     ...]}``; the consumers hand each on as ``case.assigned``), or ``case.assigned`` for a single
     case; None for none."""
-    notices = [assigned_notice(case) for case in cases]
+    return notices_message([assigned_notice(case) for case in cases])
+
+
+def notices_message(notices: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``assigned_message`` from notices already made."""
     if not notices:
         return None
     if len(notices) == 1:

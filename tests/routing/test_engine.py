@@ -1,5 +1,6 @@
 """Unit tests of the assignment engine (SQLite and PostgreSQL)."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -146,12 +147,21 @@ def test_assignment_notifies_after_commit(
             callback()
         assert seen == [(case.pk, agent_a.pk)]
         message = async_to_sync(layer.receive)(channel)
+        # The console's screen-pop rides on the same message (one publish per pass).
+        pop = message.pop("pop")
+        assert pop["reference"] == case.reference and pop["channel"] == "chat"
         assert message == {
             "type": "case.assigned",
             "case_id": case.pk,
             "channel": "chat",
             "reference": case.reference,
         }
+
+        async def nothing_more():
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(layer.receive(channel), 0.2)
+
+        async_to_sync(nothing_more)()
     finally:
         case_assigned.disconnect(receiver)
         async_to_sync(layer.group_discard)(f"agent-{agent_a.pk}", channel)
