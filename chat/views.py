@@ -396,18 +396,23 @@ def agent_workspace(request):
     )
 
 
-def _agent_conversation(request, pk) -> Conversation:
+def _agent_conversation(request, pk, *, audit: bool = False) -> Conversation:
+    """The conversation ``pk`` handled by the requesting agent (else 404); ``audit``: record the
+    reading (once the access is checked, from the rows already read)."""
     access = _access_or_404(request.user, pk, audit=False)
     if access.role != "agent":
         raise Http404
-    return Conversation.objects.select_related("case__topic", "case__service", "citizen").get(pk=pk)
+    conv = Conversation.objects.select_related("case__topic", "case__service", "citizen").get(pk=pk)
+    if audit:
+        citizen = conv.citizen if conv.citizen_id == conv.case.citizen_id else None
+        services.audit_access(request.user, access, conv.case, citizen=citizen)
+    return conv
 
 
 @agent_required
 @require_GET
 def panel(request, pk):
-    conv = _agent_conversation(request, pk)
-    services.access_for(request.user, pk)  # audit
+    conv = _agent_conversation(request, pk, audit=True)
     return render(request, "chat/_agent_panel.html", _panel_context(request, conv))
 
 

@@ -63,15 +63,26 @@ def access_for(user: User, conversation_id: int, *, audit: bool = True) -> Acces
         role = "observer"
     if role is None:
         return None
-    if audit and role != "citizen":
-        record_access(
-            user,
-            "view_case",
-            case=case,
-            reason="Tchat" if role == "agent" else "Observation d'un tchat",
-            detail={"conversation": conversation.pk, "role": role},
-        )
-    return Access(role=role, conversation_id=conversation.pk, case_id=case.pk, user_id=user.pk)
+    access = Access(role=role, conversation_id=conversation.pk, case_id=case.pk, user_id=user.pk)
+    if audit:
+        audit_access(user, access, case)
+    return access
+
+
+def audit_access(user: User, access: Access, case: Case, citizen: User | None = None) -> None:
+    """Write a staff member's reading of the conversation of ``case`` to the audit log (a
+    citizen reading their own chat is not audited). ``citizen``: the case's citizen when the
+    caller has it loaded (else read through the case)."""
+    if access.role == "citizen":
+        return
+    record_access(
+        user,
+        "view_case",
+        case=case,
+        citizen=citizen,
+        reason="Tchat" if access.role == "agent" else "Observation d'un tchat",
+        detail={"conversation": access.conversation_id, "role": access.role},
+    )
 
 
 def lock_agent_conversation(conversation_id: int, agent: User) -> Conversation:

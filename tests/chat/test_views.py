@@ -345,6 +345,19 @@ def test_workspace_is_for_agents(client_as, citizen, supervisor):
 
 def test_panel_of_a_chat_not_assigned_is_404(client_as, live_chat, agent_b):
     assert client_as(agent_b).get(reverse("chat:panel", args=[live_chat.pk])).status_code == 404
+    assert not AuditLog.objects.filter(actor=agent_b).exists()
+
+
+def test_panel_is_audited_once_with_the_chat_reason(client_as, live_chat, agent_a, citizen):
+    # The workstation's chat tab: the access is checked once and written once.
+    before = AuditLog.objects.filter(actor=agent_a, case_id=live_chat.case_id).count()
+    response = client_as(agent_a).get(reverse("chat:panel", args=[live_chat.pk]))
+    assert response.status_code == 200
+    records = AuditLog.objects.filter(actor=agent_a, case_id=live_chat.case_id)
+    assert records.count() == before + 1
+    record = records.latest("pk")
+    assert record.reason == "Tchat" and record.citizen_id == citizen.pk
+    assert record.detail == {"conversation": live_chat.pk, "role": "agent"}
 
 
 def test_agent_ends_with_a_summary_through_htmx(
