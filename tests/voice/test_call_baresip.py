@@ -15,8 +15,10 @@ import json
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import wave
+import weakref
 from pathlib import Path
 
 import pytest
@@ -117,8 +119,11 @@ class Phone:
 
     def __init__(self, workdir: Path, number: str) -> None:
         self.dir = workdir / f"baresip-{number}"
-        self.rec = self.dir / "rec"
-        self.rec.mkdir(parents=True)
+        self.dir.mkdir(parents=True)
+        # baresip's sndfile module builds the dump path in a 128-byte buffer and silently
+        # writes nothing when it is longer: pytest's tmp paths under xdist can exceed it.
+        self.rec = Path(tempfile.mkdtemp(prefix="baresip-rec-"))
+        weakref.finalize(self, shutil.rmtree, self.rec, True)
         silence = self.dir / "silence.wav"
         with wave.open(str(silence), "wb") as wav:
             wav.setnchannels(1)
