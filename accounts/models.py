@@ -38,6 +38,7 @@ class ApiClient(models.Model):
         CASES_READ = "cases:read", _("Lire les demandes de ses services")
         CASES_WRITE = "cases:write", _("Modifier les demandes (réservé)")
         WEBHOOKS = "webhooks", _("Recevoir des notifications (webhooks)")
+        DEMARCHES_WRITE = "demarches:write", _("Créer et faire avancer des démarches")
 
     application = models.OneToOneField(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
@@ -125,6 +126,13 @@ class WebhookEndpoint(models.Model):
         CASE_ASSIGNED = "case.assigned", _("Demande attribuée à un agent")
         CASE_CLOSED = "case.closed", _("Demande clôturée")
         MESSAGE_RECEIVED = "message.received", _("Message reçu de l'usager")
+        DEMARCHE_CREATED = "demarche.created", _("Démarche créée")
+        DEMARCHE_STEP_CHANGED = "demarche.step_changed", _("Démarche passée à une autre étape")
+        DEMARCHE_DOCUMENT_RECEIVED = (
+            "demarche.document_received",
+            _("Document envoyé par l'usager pour une démarche"),
+        )
+        DEMARCHE_CLOSED = "demarche.closed", _("Démarche terminée")
 
     client = models.ForeignKey(
         ApiClient, on_delete=models.CASCADE, related_name="webhook_endpoints"

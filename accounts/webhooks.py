@@ -241,20 +241,27 @@ def case_data(case: Case) -> dict[str, Any]:
 def enqueue(
     case: Case, event_type: str, source_key: str, data: dict[str, Any], at: datetime
 ) -> list[WebhookDelivery]:
-    """Write the outbox rows of one event, in the caller's transaction, and queue their
+    """Write the outbox rows of one case event, in the caller's transaction, and queue their
     delivery after commit. A source already written for an endpoint is not written twice."""
+    return enqueue_for_service(
+        case.service_id, event_type, source_key, {"case": case_data(case), **data}, at
+    )
+
+
+def enqueue_for_service(
+    service_id: int, event_type: str, source_key: str, data: dict[str, Any], at: datetime
+) -> list[WebhookDelivery]:
+    """The outbox rows of one event of a service (a case's, a démarche's): one per endpoint
+    subscribed to ``event_type`` among the service's clients, written in the caller's
+    transaction, delivered after commit."""
     from .tasks import deliver_webhook
 
-    endpoints = subscribed_endpoints(case.service_id, event_type)
+    endpoints = subscribed_endpoints(service_id, event_type)
     rows = []
     for endpoint in endpoints:
         webhook_id = "msg_" + uuid.uuid4().hex
         body = json.dumps(
-            {
-                "type": event_type,
-                "timestamp": _iso(at),
-                "data": {"case": case_data(case), **data},
-            },
+            {"type": event_type, "timestamp": _iso(at), "data": data},
             ensure_ascii=False,
             separators=(",", ":"),
             sort_keys=True,

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from contactcenter.models import AuditLog, Case, Event
 from contactcenter.permissions import get_case_or_404, record_access
+from demarches.services import staff_demarches
 from messaging.views import staff_required
 
 from . import worklist, workstation
@@ -161,6 +162,7 @@ def citizen(request, reference):
             "case": case,
             "citizen": citizen,
             "sheet": panel.sheet,
+            "demarches": staff_demarches(request.user, citizen),
             "sheet_url": reverse("console:citizen", args=[citizen.pk]),
             "callback_url": request.build_absolute_uri(
                 reverse("routing:callback_new") + f"?topic={case.topic.slug}"

@@ -392,6 +392,14 @@ def _replay_api(data: dict) -> Response:
     return Response(data.get("data"), status=data["status"], headers=headers)
 
 
+def _key_owner(user):
+    """Whose keys: the person, or an API client's technical account (its token authenticates
+    as a ``ServicePrincipal``, not a ``User``)."""
+    from .permissions import ServicePrincipal
+
+    return user.account if isinstance(user, ServicePrincipal) else user
+
+
 def idempotent_api(method):
     """Decorator of a DRF view method that creates something: honours ``Idempotency-Key``.
 
@@ -408,7 +416,7 @@ def idempotent_api(method):
             check_key(key)
             fp = fingerprint(request.path, request.data)
             return run_once(
-                request.user,
+                _key_owner(request.user),
                 scope,
                 key,
                 fp,

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "console",
     "voice",
     "mail",
+    "demarches",
 ]
 
 MIDDLEWARE = [

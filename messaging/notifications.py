@@ -56,10 +56,25 @@ def case_link(case: Case | None) -> str:
     return settings.SITE_URL + reverse("messaging:case_detail", args=[case.reference])
 
 
-def render(channel: str, link: str) -> tuple[str, str]:
-    """(subject, text) of a notification. Fixed wording: never any content of the case."""
+# Démarches (docs/demarches.md): the alert names the step reached, never a note or document.
+DEMARCHE_KINDS = ("demarche_step", "demarche_document", "demarche_closed")
+
+
+def _headline(kind: str, params: dict) -> str:
+    if kind == "demarche_step":
+        return _("Votre démarche passe à l'étape « %(step)s »") % {"step": params.get("step", "")}
+    if kind == "demarche_document":
+        return _("Un nouveau document est disponible pour l'une de vos démarches")
+    if kind == "demarche_closed":
+        return _("L'une de vos démarches est terminée")
+    return _("Vous avez un nouveau message dans votre espace Guichet")
+
+
+def render(channel: str, link: str, kind: str = "", params: dict | None = None) -> tuple[str, str]:
+    """(subject, text) of a notification. Fixed wording: never any content of the case (for a
+    démarche, the name of the step reached)."""
     with override(settings.LANGUAGE_CODE):
-        headline = _("Vous avez un nouveau message dans votre espace Guichet")
+        headline = _headline(kind, params or {})
         if channel == Notification.NotificationChannel.SMS:
             return "", f"{headline} : {link}"
         text = "\n".join(
@@ -114,7 +129,13 @@ def queue_code_sms(citizen_id: int, text: str, key: str) -> Notification | None:
         return None
 
 
-def queue_for_citizen(citizen_id: int, case_id: int | None, kind: str, key: str = "") -> list:
+def queue_for_citizen(
+    citizen_id: int,
+    case_id: int | None,
+    kind: str,
+    key: str = "",
+    params: dict | None = None,
+) -> list:
     """Write the outbox rows for one notification (one per chosen channel).
 
     Idempotent: the key (explicit, or derived from the case's last activity) is unique per
@@ -138,11 +159,19 @@ def queue_for_citizen(citizen_id: int, case_id: int | None, kind: str, key: str 
         address = _address(citizen, channel)
         if not address:
             continue
-        if Notification.objects.filter(
-            recipient=citizen, case=case, channel=channel, status=Notification.Status.PENDING
-        ).exists():
+        if (
+            kind not in DEMARCHE_KINDS
+            and Notification.objects.filter(
+                recipient=citizen, case=case, channel=channel, status=Notification.Status.PENDING
+            ).exists()
+        ):
             continue
-        subject, text = render(channel, case_link(case))
+        link = (
+            settings.SITE_URL + reverse("demarches:list")
+            if kind in DEMARCHE_KINDS
+            else case_link(case)
+        )
+        subject, text = render(channel, link, kind, params)
         try:
             with transaction.atomic():
                 created.append(

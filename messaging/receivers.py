@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 
-def on_citizen_notification(sender, citizen_id, case_id, kind, key="", **kwargs):
+def on_citizen_notification(sender, citizen_id, case_id, kind, key="", params=None, **kwargs):
     """Write the outbox rows, then queue their sending once they are committed.
 
     ``notify_citizen`` sends this signal after the triggering transaction committed.
@@ -14,7 +14,7 @@ def on_citizen_notification(sender, citizen_id, case_id, kind, key="", **kwargs)
     from .tasks import send_notification
 
     with transaction.atomic():
-        rows = notifications.queue_for_citizen(citizen_id, case_id, kind, key=key)
+        rows = notifications.queue_for_citizen(citizen_id, case_id, kind, key=key, params=params)
         for row in rows:
             send_notification.delay_on_commit(row.pk)
     return [row.pk for row in rows]

@@ -1,0 +1,374 @@
+"""API of the démarches, for business systems (API clients with the ``demarches:write``
+scope): create a démarche for a citizen, move it to a step, add a document, end it, read it.
+
+Every write takes an ``Idempotency-Key`` (a repeated push acts once, the first answer is
+replayed) and is recorded in the démarche's history under the client's technical account.
+People's sessions get a 403: these operations belong to information systems.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiClient
+from contactcenter.api import NOT_BLANK, SchemaMaxLength, StrictJsonMixin, StrictQueryMixin
+from contactcenter.api_access import ApiClientThrottle
+from contactcenter.attachments import check_upload
+from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
+from contactcenter.permissions import ServicePrincipal
+from contactcenter.views import private_file_response
+
+from . import services
+from .models import Demarche, DemarcheStep
+
+SCOPE = ApiClient.Scope.DEMARCHES_WRITE.value
+REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+NOT_FOUND = {"404": "Usager, type ou démarche introuvable pour ce client."}
+
+
+def api_client(request: Request) -> ApiClient:
+    """The API client behind the token; a person's session is refused (403)."""
+    user = request.user
+    if not isinstance(user, ServicePrincipal):
+        raise PermissionDenied("Réservé aux clients de l'API (systèmes d'information).")
+    cached = getattr(request, "_demarches_client", None)
+    if cached is None:
+        cached = ApiClient.objects.get(application__client_id=user.client_id)
+        request._demarches_client = cached
+    return cached
+
+
+# --- serializers ---------------------------------------------------------------------------
+
+
+class DemarcheCitizenSerializer(StrictJsonMixin, serializers.Serializer):
+    franceconnect_sub = serializers.CharField(
+        required=False, max_length=255, help_text="Identifiant FranceConnect (sub) de l'usager."
+    )
+    tax_number = serializers.CharField(required=False, max_length=13, help_text="Numéro fiscal.")
+    social_number = serializers.CharField(
+        required=False, max_length=15, help_text="Numéro de sécurité sociale."
+    )
+
+    def validate(self, attrs):
+        if len(attrs) != 1:
+            raise serializers.ValidationError(
+                "Donnez exactement un identifiant : franceconnect_sub, tax_number ou social_number."
+            )
+        return attrs
+
+
+class DemarcheCreateSerializer(StrictJsonMixin, serializers.Serializer):
+    type = serializers.SlugField(max_length=64, help_text="Code du type de démarche.")
+    reference = serializers.RegexField(
+        REFERENCE_PATTERN,
+        help_text="Référence de la démarche dans le système d'information (unique par type).",
+        error_messages={
+            "invalid": "Référence invalide : lettres, chiffres, « . _ - », 64 au plus."
+        },
+    )
+    citizen = DemarcheCitizenSerializer()
+    step = serializers.SlugField(
+        required=False, max_length=64, help_text="Étape de départ (la première par défaut)."
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        validators=[SchemaMaxLength(services.NOTE_MAX_CHARS)],
+        help_text="Note visible de l'usager dans l'historique.",
+    )
+
+
+class DemarcheStepSerializer(StrictJsonMixin, serializers.Serializer):
+    step = serializers.SlugField(max_length=64, help_text="Code d'une étape du type.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, validators=[SchemaMaxLength(services.NOTE_MAX_CHARS)]
+    )
+
+
+class DemarcheCloseSerializer(StrictJsonMixin, serializers.Serializer):
+    step = serializers.SlugField(
+        required=False, max_length=64, help_text="Dernière étape (l'étape actuelle par défaut)."
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, validators=[SchemaMaxLength(services.NOTE_MAX_CHARS)]
+    )
+
+
+class DemarcheDocumentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        allow_empty_file=True, help_text="Un fichier PDF, JPEG ou PNG de 10 Mo au plus."
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        validators=[NOT_BLANK, SchemaMaxLength(services.NOTE_MAX_CHARS)],
+    )
+
+
+class DemarcheDocumentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField(source="document_name")
+    content_type = serializers.CharField(source="document_type")
+    size = serializers.IntegerField(source="document_size")
+    sha256 = serializers.CharField(source="document_sha256")
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, obj) -> str:
+        demarche = obj.demarche
+        return reverse(
+            "demarches-api:document",
+            args=[demarche.type.code, demarche.external_reference, obj.public_id],
+        )
+
+
+class DemarcheHistorySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.ChoiceField(choices=DemarcheStep.Kind.choices)
+    step = serializers.CharField(source="step.code")
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    document = serializers.SerializerMethodField()
+
+    @extend_schema_field(DemarcheDocumentSerializer(allow_null=True))
+    def get_document(self, obj) -> dict | None:
+        if not obj.document_name:
+            return None
+        return DemarcheDocumentSerializer(obj).data
+
+
+class DemarcheSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    type = serializers.CharField(source="type.code")
+    reference = serializers.CharField(source="external_reference")
+    service = serializers.CharField(source="type.service.code")
+    step = serializers.CharField(source="current_step.code")
+    step_label = serializers.CharField(source="current_step.label")
+    requires_action = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    history = DemarcheHistorySerializer(many=True)
+
+    def get_requires_action(self, obj) -> bool:
+        return not obj.is_closed and obj.current_step.requires_action
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+def _history(demarche: Demarche) -> Demarche:
+    """The démarche with its history, as the answers show it."""
+    return (
+        Demarche.objects.select_related("type__service", "current_step")
+        .prefetch_related("history__step")
+        .get(pk=demarche.pk)
+    )
+
+
+def _answer(demarche: Demarche, code: int = status.HTTP_200_OK) -> Response:
+    return Response(DemarcheSerializer(_history(demarche)).data, status=code)
+
+
+class ClientView(StrictQueryMixin, APIView):
+    throttle_classes = [ApiClientThrottle]
+    api_error_statuses = NOT_FOUND
+
+
+CREATE_EXAMPLE = OpenApiExample(
+    "Demande de passeport",
+    value={
+        "type": "passeport",
+        "reference": "PASS-2026-000123",
+        "citizen": {"franceconnect_sub": "b6048e95bb134ec5b1d1e1fa69f287172e91722b9354d637a1"},
+        "step": "depot",
+        "note": "Dossier reçu en mairie.",
+    },
+    request_only=True,
+)
+
+
+class DemarcheCreate(ClientView):
+    client_scopes = {"post": SCOPE}
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="demarches_create",
+        summary="Créer une démarche pour un usager (client de l'API)",
+        description=(
+            "L'usager est désigné par exactement un identifiant (FranceConnect, numéro fiscal ou "
+            "de sécurité sociale) ; inconnu : 404. Le type doit appartenir à un service du "
+            "client. Une référence déjà utilisée pour ce type : 409."
+        ),
+        request=DemarcheCreateSerializer,
+        responses={201: DemarcheSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[CREATE_EXAMPLE],
+        tags=["demarches"],
+    )
+    @idempotent_api
+    def post(self, request):
+        client = api_client(request)
+        data = DemarcheCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        ((identifier, value),) = v["citizen"].items()
+        citizen = services.find_citizen(identifier, value)
+        demarche = services.create_demarche(
+            client,
+            citizen,
+            v["type"],
+            v["reference"],
+            step=v.get("step", ""),
+            note=v.get("note", ""),
+        )
+        return _answer(demarche, status.HTTP_201_CREATED)
+
+
+class DemarcheDetail(ClientView):
+    client_scopes = {"get": SCOPE}
+
+    @extend_schema(
+        operation_id="demarches_retrieve",
+        summary="Une démarche du client, avec son historique",
+        responses={200: DemarcheSerializer},
+        tags=["demarches"],
+    )
+    def get(self, request, type_code, reference):
+        demarche = services.get_demarche(api_client(request), type_code, reference)
+        return _answer(demarche)
+
+
+class DemarcheStepView(ClientView):
+    client_scopes = {"post": SCOPE}
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="demarches_step",
+        summary="Faire passer une démarche à une étape",
+        description=(
+            "L'étape doit être une de celles du type : sinon 400, avec les étapes possibles. "
+            "Une démarche terminée : 409. Demander l'étape actuelle ne change rien (200). "
+            "L'usager est averti sans contenu (« votre démarche passe à l'étape … »)."
+        ),
+        request=DemarcheStepSerializer,
+        responses={200: DemarcheSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Pièce manquante",
+                value={"step": "piece-manquante", "note": "Photo d'identité non conforme."},
+                request_only=True,
+            )
+        ],
+        tags=["demarches"],
+    )
+    @idempotent_api
+    def post(self, request, type_code, reference):
+        data = DemarcheStepSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        demarche, _changed = services.move_to_step(
+            api_client(request),
+            type_code,
+            reference,
+            data.validated_data["step"],
+            data.validated_data.get("note", ""),
+        )
+        return _answer(demarche)
+
+
+class DemarcheClose(ClientView):
+    client_scopes = {"post": SCOPE}
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="demarches_close",
+        summary="Terminer une démarche",
+        request=DemarcheCloseSerializer,
+        responses={200: DemarcheSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Titre remis",
+                value={"step": "remis", "note": "Passeport remis en mairie."},
+                request_only=True,
+            )
+        ],
+        tags=["demarches"],
+    )
+    @idempotent_api
+    def post(self, request, type_code, reference):
+        data = DemarcheCloseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        demarche = services.close_demarche(
+            api_client(request),
+            type_code,
+            reference,
+            data.validated_data.get("step", ""),
+            data.validated_data.get("note", ""),
+        )
+        return _answer(demarche)
+
+
+class DemarcheDocuments(ClientView):
+    client_scopes = {"post": SCOPE}
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="demarches_document_create",
+        summary="Joindre un document à une démarche (visible de l'usager)",
+        description=(
+            "Mêmes contrôles que les pièces jointes des demandes : PDF, JPEG ou PNG vérifiés "
+            "par leur contenu (400 sinon)."
+        ),
+        request={"multipart/form-data": DemarcheDocumentUploadSerializer},
+        responses={201: DemarcheSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["demarches"],
+    )
+    @idempotent_api
+    def post(self, request, type_code, reference):
+        data = DemarcheDocumentUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            checked = check_upload(data.validated_data["file"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"file": exc.messages}) from None
+        entry = services.add_document(
+            api_client(request), type_code, reference, checked, data.validated_data.get("note", "")
+        )
+        return _answer(entry.demarche, status.HTTP_201_CREATED)
+
+
+class DemarcheDocument(ClientView):
+    client_scopes = {"get": SCOPE}
+
+    @extend_schema(
+        operation_id="demarches_document_download",
+        summary="Télécharger un document d'une démarche (celui envoyé par l'usager)",
+        responses={
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY)
+            for content_type in ("application/pdf", "image/jpeg", "image/png")
+        },
+        tags=["demarches"],
+    )
+    def get(self, request, type_code, reference, document_id):
+        demarche = services.get_demarche(api_client(request), type_code, reference)
+        entry = demarche.history.filter(public_id=document_id).exclude(document="").first()
+        if entry is None:
+            raise services.NotFound("Document introuvable.")
+        return private_file_response(entry.document, entry.document_name, entry.document_type)
