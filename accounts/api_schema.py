@@ -54,7 +54,10 @@ def _webhook_event_schema() -> dict:
             "timestamp": {"type": "string", "format": "date-time"},
             "data": {
                 "type": "object",
-                "required": ["case"],
+                "description": (
+                    "« case » pour les événements case.* et message.*, « demarche » pour les "
+                    "événements demarche.*."
+                ),
                 "properties": {
                     "case": {
                         "type": "object",
@@ -90,6 +93,41 @@ def _webhook_event_schema() -> dict:
                     "assignment": {
                         "type": "object",
                         "properties": {"assigned_at": {"type": "string", "format": "date-time"}},
+                    },
+                    "demarche": {
+                        "type": "object",
+                        "required": ["id", "type", "reference", "service", "step", "url"],
+                        "properties": {
+                            "id": {"type": "string", "format": "uuid"},
+                            "type": {"type": "string"},
+                            "reference": {"type": "string"},
+                            "service": {"type": "string"},
+                            "step": {"type": "string"},
+                            "closed_at": {
+                                "type": "string",
+                                "format": "date-time",
+                                "nullable": True,
+                            },
+                            "url": {"type": "string", "format": "uri"},
+                        },
+                    },
+                    "history": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string", "format": "uuid"}},
+                    },
+                    "step": {
+                        "type": "object",
+                        "properties": {"from": {"type": "string"}, "to": {"type": "string"}},
+                    },
+                    "document": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string", "format": "uuid"},
+                            "content_type": {"type": "string"},
+                            "size": {"type": "integer"},
+                            "sha256": {"type": "string"},
+                            "url": {"type": "string", "format": "uri"},
+                        },
                     },
                 },
             },
@@ -132,7 +170,7 @@ def webhooks_schema(result, generator, request, public):
                 "summary": str(label),
                 "description": (
                     "Envoyé aux points de réception des clients ayant la portée « webhooks », "
-                    "pour les demandes de leurs services."
+                    "pour les demandes et les démarches de leurs services."
                 ),
                 "requestBody": body,
                 "responses": {"2XX": {"description": "Reçu ; tout autre code est une erreur."}},

@@ -1,0 +1,357 @@
+"""Benchmark of the démarches API: status pushes from concurrent business systems.
+
+Starts uvicorn (``--workers``) on a throw-away PostgreSQL database (created on the server of
+DATABASE_URL, dropped afterwards), creates one démarche type, citizens, and one API client per
+pushing system (scope ``demarches:write``), then ``--clients`` processes each get a token and
+send their share of ``--pushes`` through the real API: ``POST /api/demarches/{type}/{ref}/step/``
+with a fresh ``Idempotency-Key``, each moving one of its démarches to its next step (so every
+push changes something and writes one history row and one notification to the outbox).
+
+Measured in the same run, same clients and connections:
+- baseline: ``GET /api/demarches/{type}/{ref}/`` (token check, throttle, one read): what the
+  API stack costs without a write;
+- pushes: pushes/s and latency p50/p95/p99/max;
+- replays: a sample of pushes sent again with the same key must be replayed
+  (``Idempotent-Replayed: true``) and write nothing;
+- duplicates: history rows written beyond one per accepted push (must be 0).
+
+Target (issue 24): >= 500 pushes/s with p95 < 50 ms on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \\
+        .venv/bin/python bench/demarches_push.py --pushes 100000 --clients 4
+    # a quick check that it runs:
+    .venv/bin/python bench/demarches_push.py --pushes 400 --demarches 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port, percentile  # noqa: E402
+
+TYPE = "bench-passeport"
+STEPS = ["depot", "piece-manquante", "instruction", "production", "disponible"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    parser.add_argument("--pushes", type=int, default=100_000, help="status pushes in all")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent business systems")
+    parser.add_argument("--demarches", type=int, default=1000, help="démarches per client")
+    parser.add_argument("--baseline", type=int, default=0, help="baseline reads (pushes/10)")
+    parser.add_argument("--replays", type=float, default=0.01, help="share of pushes replayed")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument("--setup", help=argparse.SUPPRESS)  # internal: create the data set
+    return parser.parse_args(argv)
+
+
+# --- Data set (run inside Django, in a subprocess with the server's environment) -------------
+
+
+def setup_data(clients: int, demarches: int) -> list[dict]:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    from accounts.api_clients import create_api_client
+    from accounts.models import ApiClient
+    from contactcenter.models import Service, User
+    from demarches.models import DemarcheType, DemarcheTypeStep
+    from demarches.services import create_demarche
+
+    service = Service.objects.create(code="bench", name="Service de test")
+    demarche_type = DemarcheType.objects.create(service=service, code=TYPE, name="Passeport")
+    for position, code in enumerate(STEPS):
+        DemarcheTypeStep.objects.create(
+            type=demarche_type, position=position, code=code, label=code.title()
+        )
+    citizens = User.objects.bulk_create(
+        User(
+            username=f"bench-{i}",
+            email=f"bench-{i}@example.fr",
+            role=User.Role.CITIZEN,
+            tax_number=f"{i:013d}",
+            notify_email=True,
+        )
+        for i in range(max(10, demarches))
+    )
+    out = []
+    for index in range(clients):
+        credentials = create_api_client(f"SI {index}", [service], [ApiClient.Scope.DEMARCHES_WRITE])
+        references = []
+        for number in range(demarches):
+            reference = f"C{index}-{number:06d}"
+            create_demarche(credentials.client, citizens[number % len(citizens)], TYPE, reference)
+            references.append(reference)
+        out.append(
+            {
+                "client_id": credentials.client_id,
+                "secret": credentials.client_secret,
+                "references": references,
+            }
+        )
+    return out
+
+
+def count_rows() -> dict:
+    import django
+
+    django.setup()
+    from demarches.models import DemarcheStep
+    from messaging.models import Notification
+
+    return {
+        "steps": DemarcheStep.objects.filter(kind=DemarcheStep.Kind.STEP).count(),
+        "notifications": Notification.objects.filter(kind="demarche_step").count(),
+    }
+
+
+# --- Clients --------------------------------------------------------------------------------
+
+
+def _token(conn: http.client.HTTPConnection, client: dict) -> str:
+    basic = base64.b64encode(f"{client['client_id']}:{client['secret']}".encode()).decode()
+    conn.request(
+        "POST",
+        "/api/oauth/token/",
+        body=urlencode({"grant_type": "client_credentials"}),
+        headers={
+            "Authorization": f"Basic {basic}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise SystemExit(f"token: {response.status} {body[:300]!r}")
+    return json.loads(body)["access_token"]
+
+
+def run_client(port: int, client: dict, reads: int, pushes: int, replays: float, queue) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    token = _token(conn, client)
+    auth = {"Authorization": f"Bearer {token}"}
+    references = client["references"]
+    read_ms, push_ms = [], []
+    errors: dict[str, int] = {}
+    read_started = time.perf_counter()
+    for i in range(reads):
+        started = time.perf_counter()
+        conn.request(
+            "GET", f"/api/demarches/{TYPE}/{references[i % len(references)]}/", headers=auth
+        )
+        response = conn.getresponse()
+        response.read()
+        read_ms.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            errors[f"GET {response.status}"] = errors.get(f"GET {response.status}", 0) + 1
+    read_elapsed = time.perf_counter() - read_started
+    position = dict.fromkeys(references, 0)
+    accepted = replayed = replay_errors = 0
+    every = int(1 / replays) if replays > 0 else 0
+    started_all = time.perf_counter()
+    for i in range(pushes):
+        reference = references[i % len(references)]
+        position[reference] = (position[reference] + 1) % len(STEPS)
+        body = json.dumps({"step": STEPS[position[reference]]})
+        key = uuid.uuid4().hex
+        headers = {**auth, "Content-Type": "application/json", "Idempotency-Key": key}
+        path = f"/api/demarches/{TYPE}/{reference}/step/"
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        push_ms.append((time.perf_counter() - started) * 1000)
+        if response.status == 200:
+            accepted += 1
+        else:
+            errors[f"POST {response.status}"] = errors.get(f"POST {response.status}", 0) + 1
+        if every and i % every == 0:
+            conn.request("POST", path, body=body, headers=headers)
+            again = conn.getresponse()
+            again.read()
+            if again.status == 200 and again.getheader("Idempotent-Replayed") == "true":
+                replayed += 1
+            else:
+                replay_errors += 1
+    elapsed = time.perf_counter() - started_all
+    queue.put(
+        {
+            "read_ms": read_ms,
+            "push_ms": push_ms,
+            "accepted": accepted,
+            "replayed": replayed,
+            "replay_errors": replay_errors,
+            "errors": errors,
+            "elapsed": elapsed,
+            "read_elapsed": read_elapsed,
+        }
+    )
+
+
+def describe(label: str, values: list[float], seconds: float) -> str:
+    rate = len(values) / seconds if seconds else 0.0
+    return (
+        f"{label:<10} n={len(values):<7} {rate:8.1f} req/s  p50={percentile(values, 50):6.1f} ms"
+        f"  p95={percentile(values, 95):6.1f} ms  p99={percentile(values, 99):6.1f} ms"
+        f"  max={max(values or [0]):7.1f} ms"
+    )
+
+
+def measure(port: int, clients: list[dict], reads: int, pushes: int, replays: float) -> list:
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    share = pushes // len(clients)
+    processes = [
+        multiprocessing.Process(
+            target=run_client,
+            args=(port, client, reads // len(clients) if reads else 0, share, replays, queue),
+        )
+        for client in clients
+    ]
+    for process in processes:
+        process.start()
+    results = [queue.get(timeout=3600) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    return results
+
+
+# --- Main -----------------------------------------------------------------------------------
+
+
+def main() -> int:
+    args = parse_args()
+    if args.setup:
+        clients, demarches = (int(x) for x in args.setup.split(","))
+        if clients == 0:
+            print(json.dumps(count_rows()))
+        else:
+            print(json.dumps(setup_data(clients, demarches)))
+        return 0
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL or --database-url.")
+    import psycopg
+
+    parsed = urlparse(args.database_url)
+    name = f"{parsed.path.lstrip('/') or 'guichet'}_bench_push_{os.getpid()}"
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        db.execute(f'CREATE DATABASE "{name}"')
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-demarches-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
+        "DATABASE_URL": parsed._replace(path=f"/{name}").geturl(),
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "MEDIA_ROOT": str(tmp / "private"),
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "GUICHET_API_CLIENT_THROTTLE": "100000000/min",
+        "CACHE_PREFIX": f"bench-demarches-{os.getpid()}",
+        "LOG_LEVEL": "WARNING",
+    }
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    env.pop("TEST_DB_NAME", None)
+    server = None
+    try:
+        print(f"- database {name}: migrate, {args.clients} clients x {args.demarches} démarches")
+        setup = subprocess.run(
+            [sys.executable, __file__, "--setup", f"{args.clients},{args.demarches}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600,
+        )  # fmt: skip
+        if setup.returncode:
+            raise SystemExit(setup.stderr[-3000:])
+        clients = json.loads(setup.stdout.strip().splitlines()[-1])
+        log = (tmp / "server.log").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "contactcenter.asgi:application",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+             "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit((tmp / "server.log").read_text()[-3000:])
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        reads = args.baseline or max(args.clients * 50, args.pushes // 10)
+        print(f"- uvicorn {args.workers} workers on :{port}; baseline {reads} reads")
+        base = measure(port, clients, reads, 0, 0)
+        print(f"- {args.pushes} pushes from {args.clients} clients (replays {args.replays:.0%})")
+        pushed = measure(port, clients, 0, args.pushes, args.replays)
+        counted = subprocess.run(
+            [sys.executable, __file__, "--setup", "0,0"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        rows = json.loads(counted.stdout.strip().splitlines()[-1])
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with psycopg.connect(admin, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    read_ms = [v for r in base for v in r["read_ms"]]
+    push_ms = [v for r in pushed for v in r["push_ms"]]
+    read_s = max(r["read_elapsed"] for r in base)
+    push_s = max(r["elapsed"] for r in pushed)
+    accepted = sum(r["accepted"] for r in pushed)
+    errors: dict[str, int] = {}
+    for r in [*base, *pushed]:
+        for key, count in r["errors"].items():
+            errors[key] = errors.get(key, 0) + count
+    duplicates = rows["steps"] - accepted
+    print(describe("baseline", read_ms, read_s))
+    print(describe("pushes", push_ms, push_s))
+    print(
+        f"accepted {accepted}/{args.pushes // args.clients * args.clients}, errors {errors or 0}, "
+        f"replayed {sum(r['replayed'] for r in pushed)} "
+        f"(wrong: {sum(r['replay_errors'] for r in pushed)}), "
+        f"history rows {rows['steps']}, duplicates {duplicates}, "
+        f"notifications queued {rows['notifications']}"
+    )
+    rate = len(push_ms) / push_s if push_s else 0
+    p95 = percentile(push_ms, 95)
+    print(
+        f"target >= 500 pushes/s and p95 < 50 ms: {rate:.0f}/s, p95 {p95:.1f} ms -> "
+        f"{'met' if rate >= 500 and p95 < 50 else 'missed'}"
+    )
+    return 1 if duplicates or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
