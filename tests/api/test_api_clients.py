@@ -240,13 +240,22 @@ def test_openapi_documents_both_authentications(client):
     assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
     flow = schemes["oauth2"]["flows"]["clientCredentials"]
     assert flow["tokenUrl"] == "/api/oauth/token/"
-    assert set(flow["scopes"]) == {"cases:read", "cases:write", "webhooks"}
+    assert set(flow["scopes"]) == {"cases:read", "cases:write", "webhooks", "demarches:write"}
     opened = {
         ("get", "/api/cases/"): "cases:read",
         ("get", "/api/cases/{reference}/"): "cases:read",
         ("get", "/api/cases/{reference}/messages/"): "cases:read",
         ("post", "/api/cases/{reference}/close/"): "cases:write",
         ("post", "/api/cases/{reference}/reopen/"): "cases:write",
+        ("post", "/api/demarches/"): "demarches:write",
+        ("get", "/api/demarches/{type_code}/{reference}/"): "demarches:write",
+        ("post", "/api/demarches/{type_code}/{reference}/step/"): "demarches:write",
+        ("post", "/api/demarches/{type_code}/{reference}/close/"): "demarches:write",
+        ("post", "/api/demarches/{type_code}/{reference}/documents/"): "demarches:write",
+        (
+            "get",
+            "/api/demarches/{type_code}/{reference}/documents/{document_id}/",
+        ): "demarches:write",
     }
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():

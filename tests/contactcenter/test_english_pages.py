@@ -72,6 +72,8 @@ NOT_PAGES = {
     # passkeys: JSON ceremonies and a POST action (tests/accounts/test_passkeys.py)
     "accounts:passkey_register_options", "accounts:passkey_register", "accounts:passkey_remove",
     "accounts:passkey_login_options", "accounts:passkey_login",
+    # démarches: a POST action and a file
+    "demarches:send_document", "demarches:download",
 }  # fmt: skip
 IGNORED_NAMESPACES = ("admin", "knowledge_editor")
 
@@ -141,6 +143,7 @@ def pages():
     yield citizen, "messaging:history", reverse("messaging:history")
     yield citizen, "messaging:preferences", reverse("messaging:preferences")
     yield citizen, "messaging:access_log", reverse("messaging:access_log")
+    yield citizen, "demarches:list", reverse("demarches:list")
     yield citizen, "cobrowse:citizen", reverse("cobrowse:citizen")
     yield citizen, "routing:callback_new", reverse("routing:callback_new")
     yield citizen, "routing:callback_detail", reverse("routing:callback_detail", args=[booked.pk])
