@@ -138,7 +138,12 @@ class DemarcheDocumentSerializer(serializers.Serializer):
 
 class DemarcheHistorySerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
-    kind = serializers.ChoiceField(choices=DemarcheStep.Kind.choices)
+    # "event", not "kind": the schema's enums are named after their field, and cases have one.
+    event = serializers.ChoiceField(
+        source="kind",
+        choices=DemarcheStep.Kind.choices,
+        help_text="created, step, document (du service), citizen_document (de l'usager), closed.",
+    )
     step = serializers.CharField(source="step.code")
     note = serializers.CharField()
     created_at = serializers.DateTimeField()

@@ -54,7 +54,7 @@ def test_create_move_close_match_the_schema(
             content_type="application/json",
         ).json()
     assert created["step"] == "depot"
-    assert created["history"][0]["kind"] == "created"
+    assert created["history"][0]["event"] == "created"
     one = f"{BASE}passeport/PASS-1/"
     call(schema, api, "GET", one, ONE, 200)
     with django_capture_on_commit_callbacks(execute=True):
@@ -80,7 +80,7 @@ def test_create_move_close_match_the_schema(
         content_type="application/json",
     ).json()
     assert closed["closed_at"] and closed["step"] == "remis"
-    assert [row["kind"] for row in closed["history"]] == ["created", "step", "closed"]
+    assert [row["event"] for row in closed["history"]] == ["created", "step", "closed"]
     # Audited: every write is recorded under the client's technical account.
     demarche = Demarche.objects.get()
     assert {entry.actor for entry in demarche.history.all()} == {demarche.client.account}
