@@ -42,8 +42,9 @@ from urllib.parse import urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.common import free_port, percentile  # noqa: E402
+from common import free_port, percentile  # noqa: E402  (what the benchmarks share)
 
 TYPE = "bench-passeport"
 STEPS = ["depot", "piece-manquante", "instruction", "production", "disponible"]
