@@ -20,8 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -251,27 +250,34 @@ def post_message(
                 scope = Q(citizen_id=sender.pk, status__in=Conversation.OPEN_STATUSES)
                 clock: dict[str, Any] = {"idle_since": None, "inactivity_warned_at": None}
             else:
-                scope = Q(
-                    agent_id=sender.pk,
-                    status=Conversation.Status.ACTIVE,
-                    case__assigned_to_id=sender.pk,
-                )
-                clock = {
-                    "idle_since": now,
-                    "inactivity_warned_at": None,
-                    "answered_at": Coalesce(F("answered_at"), Value(now)),
-                }
+                scope = Q(agent_id=sender.pk, status=Conversation.Status.ACTIVE)
+                clock = {"idle_since": now, "inactivity_warned_at": None}
             # The counter update checks the sender's right to write and locks the row until
             # commit: numbers stay gapless. A resend of a stored client id fails the insert on
             # the unique (conversation, client_id) constraint, which undoes the whole block.
-            updated = Conversation.objects.filter(Q(pk=conversation_id) & scope).update(
+            # Its filter stays on the conversation's own columns: one crossing to the case
+            # would make Django write "id IN (SELECT ... JOIN ...)", costly to build and run.
+            updated = Conversation.objects.filter(scope, pk=conversation_id).update(
                 last_seq=F("last_seq") + 1, **clock
             )
             if updated != 1:
                 raise _refusal(conversation_id, sender, kind)
-            seq, answered_at, case_id = Conversation.objects.filter(pk=conversation_id).values_list(
-                "last_seq", "answered_at", "case_id"
-            )[0]
+            # The new number, and for an agent the case's assignee (the rest of the right to
+            # write: a refusal raised here undoes the counter update) and the first answer.
+            # order_by(): the model's default ordering has no use on a primary-key lookup.
+            fields = ["last_seq"]
+            if kind == ChatMessage.Kind.AGENT:
+                fields += ["answered_at", "case_id", "case__assigned_to_id"]
+            row = Conversation.objects.filter(pk=conversation_id).order_by().values_list(*fields)[0]
+            seq = row[0]
+            if kind == ChatMessage.Kind.AGENT:
+                answered_at, case_id, assignee_id = row[1:]
+                if assignee_id != sender.pk:
+                    raise _refusal(conversation_id, sender, kind)
+                if answered_at is None:  # the agent's first answer (the row is locked)
+                    Conversation.objects.filter(pk=conversation_id).update(answered_at=now)
+                    if case_id is not None:
+                        mark_first_response(Case(pk=case_id), at=now)
             message = ChatMessage.objects.create(
                 conversation_id=conversation_id,
                 seq=seq,
@@ -295,8 +301,6 @@ def post_message(
                 stored_paths.append((attachment.file.storage, attachment.file.name))
                 attachment.save()
                 attachments.append(attachment)
-            if kind == ChatMessage.Kind.AGENT and answered_at == now and case_id is not None:
-                mark_first_response(Case(pk=case_id), at=now)
     except IntegrityError:
         # A concurrent resend won the unique (conversation, client_id) race.
         for storage, path in stored_paths:

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import services
@@ -94,10 +95,30 @@ def test_fragile_flag_needs_a_real_handoff(
 
 
 def test_agent_no_longer_assigned_cannot_write(live_chat, agent_a):
+    before = Conversation.objects.get(pk=live_chat.pk).last_seq
     Case.objects.filter(pk=live_chat.case_id).update(assigned_to=None)
     with pytest.raises(ValidationError) as info:
         services.post_message(live_chat.pk, agent_a, "Bonjour", "late-000001")
     assert info.value.code == "forbidden"
+    # The refusal undid the counter update: the next message keeps numbers gapless.
+    assert Conversation.objects.get(pk=live_chat.pk).last_seq == before
+    assert not ChatMessage.objects.filter(client_id="late-000001").exists()
+
+
+def test_a_message_is_one_update_one_select_one_insert(live_chat, citizen, agent_a):
+    """The hot path of the chat: per message, the counter update (on the conversation's own
+    columns, no "IN (SELECT ... JOIN" rewrite), the read of the new number, the insert."""
+    services.post_message(live_chat.pk, agent_a, "Bonjour", "first-00001")  # first answer
+    for sender, client_id in ((citizen, "count-00001"), (agent_a, "count-00002")):
+        with CaptureQueriesContext(connection) as queries:
+            services.post_message(live_chat.pk, sender, "Merci", client_id)
+        statements = [q["sql"] for q in queries.captured_queries]
+        kinds = [sql.split(None, 1)[0] for sql in statements if "SAVEPOINT" not in sql]
+        kinds = [kind for kind in kinds if kind not in ("BEGIN", "COMMIT")]
+        assert kinds == ["UPDATE", "SELECT", "INSERT"], statements
+        update = next(sql for sql in statements if sql.startswith("UPDATE"))
+        assert " IN (SELECT" not in update, update
+        assert "ORDER BY" not in " ".join(statements), statements
 
 
 def test_first_agent_message_marks_first_response(live_chat, agent_a):
@@ -105,6 +126,11 @@ def test_first_agent_message_marks_first_response(live_chat, agent_a):
     posted = services.post_message(live_chat.pk, agent_a, "Bonjour", "first-00001")
     case = Case.objects.get(pk=live_chat.case_id)
     assert case.first_response_at == posted.message.created_at
+    assert Conversation.objects.get(pk=live_chat.pk).answered_at == posted.message.created_at
+    later = services.post_message(live_chat.pk, agent_a, "Encore", "first-00002")
+    assert later.message.created_at > posted.message.created_at
+    assert Case.objects.get(pk=live_chat.case_id).first_response_at == posted.message.created_at
+    assert Conversation.objects.get(pk=live_chat.pk).answered_at == posted.message.created_at
 
 
 def test_nul_characters_are_removed(live_chat, citizen):
