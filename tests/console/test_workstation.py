@@ -326,3 +326,38 @@ def test_every_workstation_fragment_stays_within_ten_queries(
         with django_assert_max_num_queries(10, info=path):
             response = client.get(path, **HX)
         assert response.status_code == 200, path
+
+
+def test_record_a_contact_in_the_workstation_dialog(client_as, agent_a, mine, citizen):
+    client = client_as(agent_a)
+    url = f"/console/contacts/nouveau/{citizen.pk}/"
+    form = client.get(url, {"poste": "1", "demande": mine.reference}, **HX)
+    html = form.content.decode()
+    assert form.status_code == 200 and "<html" not in html
+    assert 'id="ws-dialog-title"' in html and 'id="ws-contact-summary"' in html
+    assert f'value="{mine.pk}" checked' in html or f'value="{mine.pk}" selected' in html
+    errors = client.post(url, {"poste": "1", "channel": "phone", "case": mine.pk}, **HX)
+    assert errors.status_code == 400 and 'aria-invalid="true"' in errors.content.decode()
+    response = client.post(
+        url,
+        {"poste": "1", "channel": "phone", "case": mine.pk, "summary": "Appel : pièce reçue"},
+        **HX,
+    )
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {
+        "guichet:worklist-changed": {},
+        "guichet:case-changed": {"reference": mine.reference},
+    }
+    assert f'data-reference="{mine.reference}"' in response.content.decode()
+    assert mine.events.filter(type=Event.Type.CONTACT, body__contains="pièce reçue").exists()
+    # The full page keeps redirecting to the case.
+    full = client.post(url, {"channel": "phone", "case": mine.pk, "summary": "Rappel"})
+    assert full.status_code == 302 and full.url == f"/console/demandes/{mine.reference}/"
+
+
+def test_citizen_panel_actions_open_in_the_dialog_not_new_windows(client_as, agent_a, mine):
+    html = client_as(agent_a).get(item_url(mine, "usager/"), **HX).content.decode()
+    assert 'target="_blank"' not in html.split("Demandes en cours")[0].split("Actions")[1]
+    assert html.count('hx-target="#ws-dialog-body"') == 3
+    page = client_as(agent_a).get(POSTE).content.decode()
+    assert 'id="ws-dialog-body"' in page and "cobrowse/js/agent.js" in page

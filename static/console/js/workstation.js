@@ -531,6 +531,52 @@
     if (entry.panel.querySelector("[data-ws-gone]")) { entry.citizen.replaceChildren(); saveTabs(); }
   });
 
+  // --- the dialog of the citizen panel's actions ------------------------------------------
+  // "Enregistrer un contact", "Diagnostic guidé" and "Inviter à partager l'écran" load their
+  // form or view into one modal <dialog> (htmx: hx-target="#ws-dialog-body"); their answers
+  // stay in it. Escape or "Fermer" closes it and gives the focus back to the action's button;
+  // closing a co-browsing view ends the session.
+  var dialog = root.querySelector("[data-ws-dialog]");
+  var dialogBody = dialog ? dialog.querySelector("[data-ws-dialog-body]") : null;
+  var dialogReturn = null;
+  function closeDialog(giveBack) {
+    if (!dialog || !dialog.open) { return; }
+    if (!giveBack) { dialogReturn = null; }
+    dialog.close();
+  }
+  if (dialog) {
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.detail.target === dialogBody && !dialog.open) {
+        var opener = event.detail.elt.closest("[data-ws-dialog-opener]") || event.detail.elt.querySelector("[data-ws-dialog-opener]");
+        dialogReturn = opener || document.activeElement;
+      }
+    });
+    document.addEventListener("htmx:afterSettle", function (event) {
+      if (event.detail.target !== dialogBody) { return; }
+      if (!dialog.open) { dialog.showModal(); }
+      var viewer = dialogBody.querySelector("#cobrowse-viewer");
+      if (viewer && window.GuichetCobrowseAgent) { window.GuichetCobrowseAgent.mount(viewer); }
+      var focus = dialogBody.querySelector("[aria-invalid=true], #ws-dialog-title");
+      if (focus) { focus.focus(); }
+    });
+    dialog.addEventListener("close", function () {
+      var viewer = dialogBody.querySelector("#cobrowse-viewer");
+      if (viewer && viewer.guichetCobrowse) { viewer.guichetCobrowse.stop(); }
+      dialogBody.replaceChildren();
+      if (dialogReturn && document.contains(dialogReturn)) { dialogReturn.focus(); }
+      dialogReturn = null;
+    });
+    dialog.addEventListener("click", function (event) {
+      if (event.target.closest("[data-ws-dialog-close]")) { closeDialog(true); }
+      else if (event.target.closest("[data-ws-dialog-dismiss]")) { closeDialog(false); }
+    });
+  }
+  // A form of the dialog changed a case (contact recorded, diagnosis saved): reload its tab.
+  document.body.addEventListener("guichet:case-changed", function (event) {
+    var entry = tabs[key((event.detail || {}).reference || "")];
+    if (entry && entry.kind !== "chat") { load(entry); }
+  });
+
   // --- keyboard -------------------------------------------------------------------------------
 
   function isTyping(node) {
@@ -557,7 +603,7 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.defaultPrevented || (help && help.open)) { return; }
+    if (event.defaultPrevented || (help && help.open) || (dialog && dialog.open)) { return; }
     var target = event.target;
     if (isTyping(target)) {
       if (event.key === "Escape" && active && root.contains(target)) {
