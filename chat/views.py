@@ -399,10 +399,18 @@ def agent_workspace(request):
 def _agent_conversation(request, pk, *, audit: bool = False) -> Conversation:
     """The conversation ``pk`` handled by the requesting agent (else 404); ``audit``: record the
     reading (once the access is checked, from the rows already read)."""
-    access = _access_or_404(request.user, pk, audit=False)
-    if access.role != "agent":
-        raise Http404
-    conv = Conversation.objects.select_related("case__topic", "case__service", "citizen").get(pk=pk)
+    conv = (
+        Conversation.objects.select_related("case__topic", "case__service", "citizen")
+        .filter(pk=pk)
+        .first()
+    )
+    if conv is None:
+        raise Http404("Conversation introuvable")
+    access = services.access_to(request.user, conv, audit=False)
+    if access is None or access.role != "agent":
+        raise Http404("Conversation introuvable")
+    if conv.citizen_id == conv.case.citizen_id:
+        conv.case.citizen = conv.citizen  # the panel's title: no second read of the citizen
     if audit:
         citizen = conv.citizen if conv.citizen_id == conv.case.citizen_id else None
         services.audit_access(request.user, access, conv.case, citizen=citizen)

@@ -150,8 +150,17 @@ def invite(request):
     try:
         session = services.invite(request.user, citizen=citizen, case=case)
     except services.CobrowseError as error:
+        if request.htmx:  # the agent workstation's dialog: the refusal in place
+            return render(
+                request, "cobrowse/_invite_refused.html", {"message": error.message}, status=400
+            )
         messages.error(request, error.message)
         return redirect(_safe_next(request, reverse("cobrowse:agent")))
+    if request.htmx:  # the agent workstation: the viewer in its dialog (no new window)
+        session = CobrowseSession.objects.select_related("citizen", "agent_service", "case").get(
+            pk=session.pk
+        )
+        return render(request, "cobrowse/_viewer.html", {"session": session, "embedded": True})
     return redirect("cobrowse:viewer", session_id=session.pk)
 
 

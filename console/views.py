@@ -549,7 +549,14 @@ def contact_new(request, citizen_id):
             status=404,
         )
     cases = list(worklist.contact_cases(request.user, citizen)[:30])
+    in_poste = bool(request.htmx) and "1" in (request.GET.get("poste"), request.POST.get("poste"))
     form = ContactForm(request.POST or None, cases=cases)
+    if in_poste:
+        form.auto_id = "ws-contact-%s"  # inside the workstation: ids of its own
+    if in_poste and request.method == "GET":
+        reference = request.GET.get("demande", "")
+        if any(c.reference == reference for c in cases):
+            form.initial["case"] = str(next(c.pk for c in cases if c.reference == reference))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -579,13 +586,17 @@ def contact_new(request, citizen_id):
                     "Contact enregistré : demande %(ref)s créée et transmise au service "
                     "%(service)s."
                 ) % {"ref": case.reference, "service": case.service.name}
+            if in_poste:
+                return poste.render_dialog_done(
+                    request, text, case if can_see_case(request.user, case) else None
+                )
             messages.success(request, text)
             if can_see_case(request.user, case):
                 return redirect("console:case", reference=case.reference)
             return redirect("console:citizen", citizen_id=citizen.pk)
     return render(
         request,
-        "console/contact_new.html",
+        "console/_ws_contact.html" if in_poste else "console/contact_new.html",
         {"citizen": citizen, "form": form, "cases": cases},
         status=400 if form.errors else 200,
     )

@@ -138,17 +138,22 @@ def present_items(cases: Sequence[Case], *, unread: bool = True) -> list[Item]:
     live = [c.pk for c in cases if c.channel in LIVE_CHANNELS]
     conversations: dict[int, tuple[int, int]] = {}
     if live:
-        conversations = {
-            case_id: (pk, 0)
-            for pk, case_id in Conversation.objects.filter(case_id__in=live).values_list(
-                "pk", "case_id"
-            )
-        }
-        if unread and conversations:
-            counts = unread_chat_messages([pk for pk, _n in conversations.values()])
-            conversations = {
-                case_id: (pk, counts.get(pk, 0)) for case_id, (pk, _n) in conversations.items()
-            }
+        # One grouped query: each live case's conversation and, when asked, the citizen's
+        # messages past the agent's read mark.
+        rows = Conversation.objects.filter(case_id__in=live).order_by()
+        if unread:
+            counted = rows.annotate(
+                n=Count(
+                    "messages",
+                    filter=Q(
+                        messages__kind=ChatMessage.Kind.CITIZEN,
+                        messages__seq__gt=F("agent_read_seq"),
+                    ),
+                )
+            ).values_list("pk", "case_id", "n")
+            conversations = {case_id: (pk, n) for pk, case_id, n in counted}
+        else:
+            conversations = {case_id: (pk, 0) for pk, case_id in rows.values_list("pk", "case_id")}
     written = [c for c in cases if c.pk not in conversations]
     unread_cases = unread_messages(written) if unread and written else {}
     item_base = reverse("console:ws_item", args=["0"])[:-2]
@@ -178,22 +183,6 @@ def present_items(cases: Sequence[Case], *, unread: bool = True) -> list[Item]:
                 )
             )
     return items
-
-
-def unread_chat_messages(conversation_ids: list[int]) -> dict[int, int]:
-    """The citizen's chat messages past the agent's read mark, per conversation (one grouped
-    query)."""
-    rows = (
-        ChatMessage.objects.filter(
-            conversation_id__in=conversation_ids,
-            kind=ChatMessage.Kind.CITIZEN,
-            seq__gt=F("conversation__agent_read_seq"),
-        )
-        .order_by()
-        .values_list("conversation_id")
-        .annotate(n=Count("pk"))
-    )
-    return dict(rows)
 
 
 def unread_messages(cases: Iterable[Case]) -> dict[int, int]:

@@ -9,6 +9,8 @@ openings are audited like the full pages. Actions post to the console's usual vi
 
 from __future__ import annotations
 
+import json
+
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -169,6 +171,19 @@ def citizen(request, reference):
             ),
         },
     )
+
+
+def render_dialog_done(request, text: str, case: Case | None) -> HttpResponse:
+    """The answer of a form of the workstation's dialog (record a contact, guided diagnosis):
+    the outcome, with the case to open in a tab when the agent may see it. The work list and
+    the tab of that case are refreshed (``guichet:case-changed`` names it)."""
+    item = workstation.present_items([case])[0] if case is not None else None
+    response = render(request, "console/_ws_dialog_done.html", {"text": text, "item": item})
+    trigger: dict[str, dict[str, str]] = {"guichet:worklist-changed": {}}
+    if case is not None:
+        trigger["guichet:case-changed"] = {"reference": case.reference}
+    response["HX-Trigger"] = json.dumps(trigger)
+    return response
 
 
 def client_strings() -> dict[str, str]:

@@ -273,7 +273,12 @@ def diagnosis_list(request):
     ).select_related("topic")
     if case is not None:
         trees = sorted(trees, key=lambda t: (t.topic_id != case.topic_id, t.title))
-    return render(request, "knowledge/diagnosis_list.html", {"trees": trees, "case": case})
+    template = (
+        "knowledge/partials/diagnosis_dialog.html"
+        if request.htmx
+        else "knowledge/diagnosis_list.html"
+    )
+    return render(request, template, {"trees": trees, "case": case})
 
 
 @staff_required
@@ -304,6 +309,16 @@ def diagnosis_walk(request, slug):
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
+                if request.htmx:  # the agent workstation's dialog: the case's tab refreshes
+                    response = render(
+                        request,
+                        "knowledge/partials/diagnosis_saved.html",
+                        {"tree": tree, "case": case},
+                    )
+                    response["HX-Trigger"] = json.dumps(
+                        {"guichet:case-changed": {"reference": case.reference}}
+                    )
+                    return response
                 messages.success(
                     request,
                     _("Le parcours a été enregistré sur la demande %(ref)s.")
@@ -322,7 +337,9 @@ def diagnosis_walk(request, slug):
     back = ",".join(str(p) for p in path[:-1])
     return render(
         request,
-        "knowledge/diagnosis_walk.html",
+        "knowledge/partials/diagnosis_dialog.html"
+        if request.htmx
+        else "knowledge/diagnosis_walk.html",
         {
             "tree": tree,
             "case": case,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from .access import (
     Access,
     access_for,
+    access_to,
     agent_conversations,
     audit_access,
     conversation_state,
@@ -79,6 +80,7 @@ __all__ = [
     "Notice",
     "Posted",
     "access_for",
+    "access_to",
     "audit_access",
     "agent_conversations",
     "chat_available",

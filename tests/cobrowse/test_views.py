@@ -272,3 +272,26 @@ def test_viewer_embeds_the_player_not_the_replay_itself(client_as, agent_a, offe
     html = client_as(agent_a).get(reverse("cobrowse:viewer", args=[offered.pk])).content.decode()
     assert f'data-player-src="{reverse("cobrowse:player")}"' in html
     assert "rrweb-replay" not in html
+
+
+def test_invite_from_the_workstation_answers_with_the_viewer_in_place(
+    client_as, agent_a, case_a, citizen
+):
+    # htmx (the workstation's dialog): no redirect, the viewer itself, mounted by the page.
+    client = client_as(agent_a)
+    refused = client.post(
+        reverse("cobrowse:invite"), {"case_id": case_a.pk}, HTTP_HX_REQUEST="true"
+    )
+    assert refused.status_code == 400
+    assert "pas connecté(e)" in refused.content.decode()
+    services.mark_online(citizen.pk)
+    response = client.post(
+        reverse("cobrowse:invite"), {"case_id": case_a.pk}, HTTP_HX_REQUEST="true"
+    )
+    session = CobrowseSession.objects.get()
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-ws-path="/ws/cobrowse/agent/{session.pk}/"' in html
+    assert 'id="ws-dialog-title"' in html and "<h1" not in html
+    full = client.get(reverse("cobrowse:viewer", args=[session.pk])).content.decode()
+    assert "<h1" in full and 'id="cobrowse-viewer"' in full  # the full page still works

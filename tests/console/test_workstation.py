@@ -277,3 +277,87 @@ def test_partials_in_english_have_no_french_interface_words(agent_a, mine, case_
         found = [p for p in FRENCH if re.search(p, text)]
         assert not found, (path, found)
     assert "Work list" in client.get(POSTE).content.decode()
+
+
+def _chat(citizen, topic, agent, messages=4):
+    from chat.models import ChatMessage, Conversation
+
+    case = new_case(citizen, topic, subject="Tchat", channel="chat", assigned_to=agent)
+    conversation = Conversation.objects.create(
+        case=case, citizen=citizen, agent=agent, status="active", last_seq=messages
+    )
+    for seq in range(1, messages + 1):
+        kind = "citizen" if seq % 2 else "agent"
+        ChatMessage.objects.create(
+            conversation=conversation,
+            seq=seq,
+            client_id=f"c{seq}xxxxxxx",
+            kind=kind,
+            sender=citizen if kind == "citizen" else agent,
+            body=f"Message {seq}",
+        )
+    return conversation
+
+
+def test_every_workstation_fragment_stays_within_ten_queries(
+    client_as, agent_a, agent_b, citizen, topic_a, topic_b, django_assert_max_num_queries
+):
+    # The issue's budget: at most 10 queries per partial, whatever the number of rows (several
+    # cases, chats with messages, transfer targets in another service), session and user
+    # included.
+    cases = [new_case(citizen, topic_a, subject=f"Q{i}", assigned_to=agent_a) for i in range(3)]
+    for case in cases:
+        add_event(case, type=Event.Type.MESSAGE, actor=citizen, body="Relance")
+    new_case(citizen, topic_a, subject="En file")
+    chats = [_chat(citizen, topic_a, agent_a, messages=6) for _ in range(2)]
+    case = cases[0]
+    client = client_as(agent_a)
+    paths = [
+        POSTE,
+        f"{POSTE}liste/",
+        f"{POSTE}file/",
+        item_url(case),
+        item_url(case, "usager/"),
+        item_url(case, "transfert/"),
+        *(f"/tchat/agent/{chat.pk}/panneau/" for chat in chats),
+    ]
+    for path in paths:
+        client.get(path, **HX)  # warm the per-process caches (translations, templates)
+        with django_assert_max_num_queries(10, info=path):
+            response = client.get(path, **HX)
+        assert response.status_code == 200, path
+
+
+def test_record_a_contact_in_the_workstation_dialog(client_as, agent_a, mine, citizen):
+    client = client_as(agent_a)
+    url = f"/console/contacts/nouveau/{citizen.pk}/"
+    form = client.get(url, {"poste": "1", "demande": mine.reference}, **HX)
+    html = form.content.decode()
+    assert form.status_code == 200 and "<html" not in html
+    assert 'id="ws-dialog-title"' in html and 'id="ws-contact-summary"' in html
+    assert f'value="{mine.pk}" checked' in html or f'value="{mine.pk}" selected' in html
+    errors = client.post(url, {"poste": "1", "channel": "phone", "case": mine.pk}, **HX)
+    assert errors.status_code == 400 and 'aria-invalid="true"' in errors.content.decode()
+    response = client.post(
+        url,
+        {"poste": "1", "channel": "phone", "case": mine.pk, "summary": "Appel : pièce reçue"},
+        **HX,
+    )
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {
+        "guichet:worklist-changed": {},
+        "guichet:case-changed": {"reference": mine.reference},
+    }
+    assert f'data-reference="{mine.reference}"' in response.content.decode()
+    assert mine.events.filter(type=Event.Type.CONTACT, body__contains="pièce reçue").exists()
+    # The full page keeps redirecting to the case.
+    full = client.post(url, {"channel": "phone", "case": mine.pk, "summary": "Rappel"})
+    assert full.status_code == 302 and full.url == f"/console/demandes/{mine.reference}/"
+
+
+def test_citizen_panel_actions_open_in_the_dialog_not_new_windows(client_as, agent_a, mine):
+    html = client_as(agent_a).get(item_url(mine, "usager/"), **HX).content.decode()
+    assert 'target="_blank"' not in html.split("Demandes en cours")[0].split("Actions")[1]
+    assert html.count('hx-target="#ws-dialog-body"') == 3
+    page = client_as(agent_a).get(POSTE).content.decode()
+    assert 'id="ws-dialog-body"' in page and "cobrowse/js/agent.js" in page

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import expect_console_error
 from .test_chat_flow import SETUP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,3 +181,78 @@ def run_flow(new_page, check_a11y, demo, e2e_server):
     expect(louis.get_by_role("heading", name="La conversation est terminée")).to_be_visible()
     expect(agent.locator("#ws-load")).to_contain_text("Tchat 1/2")
     check_a11y(agent)
+
+
+CONTACT_SUMMARY = "Appel de l'usager : il a envoyé son avis d'imposition par courrier."
+
+
+def test_citizen_panel_actions_work_in_a_dialog_of_the_workstation(
+    new_page, check_a11y, demo, e2e_server
+):
+    """Record a contact, a guided diagnosis and a co-browsing invitation from the citizen
+    panel: each in the workstation's modal dialog (no new window), by keyboard; the case's tab
+    shows what was recorded."""
+    reference = e2e_server.shell_json(MESSAGE_SETUP)
+    agent = new_page(demo.agent_fiscalite, viewport={"width": 1280, "height": 720})
+    agent.goto(f"/console/poste/?ouvrir={reference}")
+    tab = agent.locator(f"#ws-panel-{reference.replace('-', '')}")
+    expect(tab.locator("[data-ws-reply]")).to_be_visible()
+    panel = agent.locator("#ws-citizen")
+    pages_before = len(agent.context.pages)
+
+    # --- record a contact, keyboard only ------------------------------------------------------
+    record = panel.get_by_role("button", name="Enregistrer un contact")
+    record.focus()
+    agent.keyboard.press("Enter")
+    dialog = agent.locator("#ws-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#ws-dialog-title")).to_be_focused()
+    expect(dialog.get_by_label("Rattacher à")).to_have_value(re.compile(r"^\d+$"))
+    check_a11y(agent, layout=False)
+    # An empty summary is refused in place, the focus on the field in error.
+    expect_console_error(agent, r"status of 400 .*/console/contacts/nouveau/\d+/")
+    dialog.get_by_role("button", name="Enregistrer le contact").click()
+    summary = dialog.get_by_label(re.compile("^Résumé de l'échange"))
+    expect(summary).to_have_attribute("aria-invalid", "true")
+    expect(summary).to_be_focused()
+    agent.keyboard.type(CONTACT_SUMMARY)
+    dialog.get_by_role("button", name="Enregistrer le contact").focus()
+    agent.keyboard.press("Enter")
+    expect(dialog).to_contain_text(f"Contact ajouté à la demande {reference}")
+    expect(tab).to_contain_text(CONTACT_SUMMARY)  # the tab refreshed behind the dialog
+    agent.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(panel.get_by_role("button", name="Enregistrer un contact")).to_be_focused()
+
+    # --- guided diagnosis, walked to its outcome and saved on the case --------------------------
+    panel.get_by_role("button", name="Diagnostic guidé").click()
+    expect(dialog.get_by_role("heading", name="Diagnostics guidés")).to_be_visible()
+    dialog.locator(".fr-tile__title a").first.click()
+    save = dialog.get_by_role("button", name="Enregistrer le parcours sur la demande")
+    for _step in range(10):
+        if save.count():
+            break
+        dialog.locator("section .fr-btns-group a").first.click()
+        dialog.locator("#diag-current").wait_for()
+    check_a11y(agent, layout=False)
+    save.click()
+    expect(dialog).to_contain_text(f"Le parcours a été enregistré sur la demande {reference}")
+    expect(tab).to_contain_text("Diagnostic")
+    dialog.get_by_role("button", name="Fermer").click()
+    expect(dialog).to_be_hidden()
+
+    # --- co-browsing: the citizen is not online, the refusal is shown in the dialog -----------
+    expect_console_error(agent, r"status of 400 .*/aide-a-distance/inviter/")
+    panel.get_by_role("button", name="Inviter à partager l’écran").click()
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("alert")).to_contain_text("Aide à distance")
+    agent.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert len(agent.context.pages) == pages_before  # nothing opened a new window
+    # At 320 px the dialog still fits (no horizontal scrolling).
+    agent.set_viewport_size({"width": 320, "height": 640})
+    panel.get_by_role("button", name="Enregistrer un contact").click()
+    expect(dialog).to_be_visible()
+    width = agent.evaluate("document.getElementById('ws-dialog').scrollWidth")
+    assert width <= 320
+    check_a11y(agent, layout=False)

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -323,3 +324,31 @@ def test_diagnosis_list_puts_the_case_topic_first(agent_b, client_as, case_b, tr
         .content.decode()
     )
     assert html.index("Carte Vitale perdue") < html.index("Allocation chômage non versée")
+
+
+@pytest.mark.django_db
+def test_diagnosis_in_the_workstation_dialog_walks_and_saves_in_place(
+    agent_b, client_as, case_b, trees
+):
+    # htmx requests (the agent workstation's dialog): fragments boosted into the dialog, and
+    # the save answers in place, naming the case whose tab must refresh.
+    client = client_as(agent_b)
+    hx = {"HTTP_HX_REQUEST": "true"}
+    listing = client.get(reverse("knowledge:diagnosis_list"), {"case": case_b.reference}, **hx)
+    html = listing.content.decode()
+    assert 'hx-boost="true"' in html and 'id="ws-dialog-title"' in html and "<html" not in html
+    tree = DiagnosisTree.objects.get(slug="carte-vitale")
+    url = reverse("knowledge:diagnosis_walk", args=[tree.slug])
+    lost = _choice(tree, "debut", "Elle est perdue ou volée")
+    step = client.get(url, {"case": case_b.reference, "path": str(lost.pk)}, **hx).content.decode()
+    assert f'href="{url}?path={lost.pk},' in step  # absolute: the dialog is on another page
+    soon = _choice(tree, "soins", "Oui")
+    path = f"{lost.pk},{soon.pk}"
+    unfinished = client.post(url, {"case": case_b.reference, "path": str(lost.pk)}, **hx)
+    assert "pas terminé" in unfinished.content.decode()
+    response = client.post(url, {"case": case_b.reference, "path": path}, **hx)
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {
+        "guichet:case-changed": {"reference": case_b.reference}
+    }
+    assert case_b.events.filter(type=Event.Type.DIAGNOSIS).count() == 1

@@ -5,16 +5,18 @@
 // back the page size and the agent's pointer and highlight: a transparent layer above the
 // replay turns mouse moves into "pointer" and clicks into "highlight". Those two (and "end")
 // are the only messages this page can send; the server refuses others.
+// The viewer page mounts itself; the agent workstation mounts the same viewer in its dialog
+// (window.GuichetCobrowseAgent.mount(root)) and ends the session when the dialog closes.
 (function () {
   "use strict";
 
-  var root = document.getElementById("cobrowse-viewer");
-  if (!root || root.dataset.live !== "true" || !window.WebSocket) { return; }
+  function mount(root) {
+  if (!root || root.dataset.live !== "true" || !window.WebSocket || root.guichetCobrowse) { return null; }
   var ORIGIN = window.location.origin;
 
-  var stage = document.getElementById("cobrowse-stage");
-  var statusBox = document.getElementById("cobrowse-status");
-  var endForm = document.getElementById("cobrowse-end-form");
+  var stage = root.querySelector("#cobrowse-stage");
+  var statusBox = root.querySelector("#cobrowse-status");
+  var endForm = root.querySelector("#cobrowse-end-form");
   var pageLabel = root.querySelector("[data-cobrowse-page]");
   var empty = stage.querySelector("[data-cobrowse-empty]");
 
@@ -173,4 +175,17 @@
   }
 
   connect();
+  root.guichetCobrowse = {
+    // Leaving the view ends the session (the citizen sees it end at once).
+    stop: function () {
+      if (ended) { return; }
+      send({ type: "end" });
+      finish();
+    }
+  };
+  return root.guichetCobrowse;
+  }
+
+  window.GuichetCobrowseAgent = { mount: mount };
+  mount(document.getElementById("cobrowse-viewer"));
 })();

@@ -531,6 +531,85 @@
     if (entry.panel.querySelector("[data-ws-gone]")) { entry.citizen.replaceChildren(); saveTabs(); }
   });
 
+  // --- the dialog of the citizen panel's actions ------------------------------------------
+  // "Enregistrer un contact", "Diagnostic guidé" and "Inviter à partager l'écran" load their
+  // form or view into one modal <dialog> (htmx: hx-target="#ws-dialog-body"); their answers
+  // stay in it. Escape or "Fermer" closes it and gives the focus back to the action's button;
+  // closing a co-browsing view ends the session.
+  var dialog = root.querySelector("[data-ws-dialog]");
+  var dialogBody = dialog ? dialog.querySelector("[data-ws-dialog-body]") : null;
+  var dialogReturn = null;
+  var dialogReturnPlace = null;
+  function closeDialog(giveBack) {
+    if (!dialog || !dialog.open) { return; }
+    if (!giveBack) { dialogReturn = null; dialogReturnPlace = null; }
+    dialog.close();
+  }
+  if (dialog) {
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.detail.target === dialogBody && !dialog.open) {
+        var opener = event.detail.elt.closest("[data-ws-dialog-opener]") || event.detail.elt.querySelector("[data-ws-dialog-opener]");
+        dialogReturn = opener || document.activeElement;
+        // The citizen panel may be reloaded meanwhile (a contact recorded): remember the
+        // button's place in it to give the focus back to its successor.
+        dialogReturnPlace = null;
+        var holder = dialogReturn;
+        while (holder && holder.parentNode && holder.parentNode !== citizenBox) { holder = holder.parentNode; }
+        if (holder && holder.parentNode === citizenBox) {
+          dialogReturnPlace = {
+            holder: holder,
+            index: Array.prototype.indexOf.call(holder.querySelectorAll("[data-ws-dialog-opener]"), dialogReturn)
+          };
+        }
+      }
+    });
+    document.addEventListener("htmx:afterSettle", function (event) {
+      if (event.detail.target !== dialogBody) { return; }
+      if (!dialog.open) { dialog.showModal(); }
+      var viewer = dialogBody.querySelector("#cobrowse-viewer");
+      if (viewer && window.GuichetCobrowseAgent) { window.GuichetCobrowseAgent.mount(viewer); }
+      var focus = dialogBody.querySelector("[aria-invalid=true]") || dialogBody.querySelector("#ws-dialog-title");
+      if (focus) { focus.focus(); }
+    });
+    dialog.addEventListener("close", function () {
+      var viewer = dialogBody.querySelector("#cobrowse-viewer");
+      if (viewer && viewer.guichetCobrowse) { viewer.guichetCobrowse.stop(); }
+      dialogBody.replaceChildren();
+      if (dialogReturn && !document.contains(dialogReturn) && dialogReturnPlace) {
+        dialogReturn = dialogReturnPlace.holder.querySelectorAll("[data-ws-dialog-opener]")[dialogReturnPlace.index] || null;
+      }
+      if (dialogReturn && document.contains(dialogReturn)) { dialogReturn.focus(); }
+      dialogReturn = null;
+      dialogReturnPlace = null;
+    });
+    dialog.addEventListener("click", function (event) {
+      if (event.target.closest("[data-ws-dialog-close]")) { closeDialog(true); }
+      else if (event.target.closest("[data-ws-dialog-dismiss]")) { closeDialog(false); }
+    });
+  }
+  // A citizen panel refreshed while the focus is on one of its actions keeps it there.
+  var panelFocus = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    panelFocus = null;
+    if (target && target.parentNode === citizenBox && target.contains(document.activeElement)) {
+      var openers = target.querySelectorAll("[data-ws-dialog-opener]");
+      panelFocus = { box: target, index: Array.prototype.indexOf.call(openers, document.activeElement) };
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!panelFocus || event.detail.target !== panelFocus.box) { return; }
+    var node = panelFocus.index >= 0 ? panelFocus.box.querySelectorAll("[data-ws-dialog-opener]")[panelFocus.index] : null;
+    panelFocus = null;
+    if (node && !(dialog && dialog.open)) { node.focus(); }
+  });
+
+  // A form of the dialog changed a case (contact recorded, diagnosis saved): reload its tab.
+  document.body.addEventListener("guichet:case-changed", function (event) {
+    var entry = tabs[key((event.detail || {}).reference || "")];
+    if (entry && entry.kind !== "chat") { load(entry); }
+  });
+
   // --- keyboard -------------------------------------------------------------------------------
 
   function isTyping(node) {
@@ -557,7 +636,7 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.defaultPrevented || (help && help.open)) { return; }
+    if (event.defaultPrevented || (help && help.open) || (dialog && dialog.open)) { return; }
     var target = event.target;
     if (isTyping(target)) {
       if (event.key === "Escape" && active && root.contains(target)) {
