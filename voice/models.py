@@ -65,6 +65,16 @@ class Menu(models.Model):
     def __str__(self) -> str:
         return f"{self.service} — v{self.version} ({self.get_status_display()})"
 
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.agent_topic_id is not None
+            and self.service_id is not None
+            and self.agent_topic is not None
+            and self.agent_topic.service_id != self.service_id
+        ):
+            raise ValidationError({"agent_topic": _("Ce thème est d'un autre service.")})
+
     def root_nodes(self) -> models.QuerySet[MenuNode]:
         return self.nodes.filter(parent__isnull=True).order_by("digit")
 
