@@ -75,6 +75,12 @@ def call_context(call: Call) -> dict[str, Any]:
     }
 
 
+def call_in_progress(case_id: int) -> dict[str, Any] | None:
+    """The context of the call of a case that is not over (the agent's screen-pop)."""
+    call = Call.objects.filter(case_id=case_id, ended_at__isnull=True).order_by("-pk").first()
+    return call_context(call) if call is not None else None
+
+
 def context_text(context: dict[str, Any]) -> str:
     path = " > ".join(context["menu_path"]) or _("aucun choix")
     done = ", ".join(
@@ -197,19 +203,20 @@ def leave_queue(call: Call, reason: str) -> None:
 
     if call.case_id is None or call.answered_at is not None:
         return
+    # The case the call waited for (the call may since be attached to a callback's case).
+    queued = Event.objects.filter(
+        case_id=call.case_id, type=Event.Type.CALL, payload__call=call.pk, payload__stage="queued"
+    ).first()
     case = Case.objects.filter(pk=call.case_id).first()
-    if case is None or case.status not in (Case.Status.NEW, *HELD_STATUSES):
+    if queued is None or case is None or case.status not in (Case.Status.NEW, *HELD_STATUSES):
         return
     record_step(call, "left_queue", call.position, reason=reason)
-    queued = Event.objects.filter(
-        case=case, type=Event.Type.CALL, payload__call=call.pk, payload__stage="queued"
-    ).first()
-    joined_from = (queued.payload or {}).get("joined_from") if queued else None
+    joined_from = (queued.payload or {}).get("joined_from")
     with transaction.atomic():
-        Case.objects.filter(pk=case.pk).update(assigned_to=None, assigned_at=None)
-        case.assigned_to_id = None
         try:
             if joined_from:
+                Case.objects.filter(pk=case.pk).update(assigned_to=None, assigned_at=None)
+                case.assigned_to_id = None
                 change_status(case, joined_from, internal=True)
             else:
                 change_status(

@@ -108,7 +108,6 @@ class ToAgent:
             if time.monotonic() - announced >= every:
                 self.announce(case)
                 announced = time.monotonic()
-                continue
             self.line.next_digit(POLL)  # keys are ignored while waiting; raises on hang-up
 
     def announce(self, case: Case) -> None:
