@@ -35,7 +35,7 @@ def item_payload(case: Case) -> dict[str, Any]:
     """What the browser needs to open a tab for ``case`` (see ``workstation.present_items``)."""
     item = workstation.present_items([case], unread=False)[0]
     citizen = case.citizen
-    payload = {
+    payload: dict[str, Any] = {
         "reference": case.reference,
         "kind": item.kind,
         "url": item.url,
