@@ -234,3 +234,39 @@ def test_the_screen_pop_carries_the_call_context(on_duty, agent_a):
     assert item["call"] == {"call": call.pk, "menu_path": ["2"], "self_service": []}
     services.end_call(call, Call.EndedBy.CALLER)
     assert "call" not in screenpop.item_payload(Case.objects.get(pk=case.pk))
+
+
+def test_the_live_view_shows_calls_in_the_menu_waiting_and_with_an_agent(
+    on_duty, agent_a, supervisor, client
+):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    now = timezone.now()
+    services.start_call("k@h", "0699999999", "0140000000")  # in the menu
+    waiting = services.start_call("l@h", "0612345678", "0140000000")
+    queueing.enqueue(waiting, Topic.objects.get(slug="impots"), "key")
+    Call.objects.filter(pk=waiting.pk).update(queued_at=now - timezone.timedelta(minutes=2))
+    talking = services.start_call("m@h", "0612345678", "0140000000")
+    Call.objects.filter(pk=talking.pk).update(queued_at=now, answered_at=now, agent=agent_a)
+    services.end_call(services.start_call("n@h", "0612345678", "0140000000"), "caller")
+    (section,) = routing.live_view(supervisor, now)["sections"]
+    (row,) = section.rows
+    assert row[1:3] == [1, 1] and row[3].total_seconds() == 120 and row[4] == 1
+    client.force_login(supervisor)
+    page = client.get(reverse("routing:supervision_live")).content.decode()
+    assert "Appels en cours" in page and "2 min" in page
+
+
+def test_the_agent_extension_is_a_sip_uri_or_an_extension_of_the_ipbx(settings):
+    from voice.bridge import offer_sdp, sip_target
+
+    assert sip_target("sip:alice@10.0.0.5:5070") == ("alice", "10.0.0.5", 5070)
+    assert sip_target("sip:1001@ipbx.example.fr") == ("1001", "ipbx.example.fr", 5060)
+    settings.VOICE_REGISTRAR = "ipbx.example.fr:5080"
+    assert sip_target("1001") == ("1001", "ipbx.example.fr", 5080)
+    settings.VOICE_REGISTRAR = ""
+    with pytest.raises(ValueError):
+        sip_target("1001")
+    offer = str(offer_sdp("127.0.0.1", 20010))
+    assert "m=audio 20010 RTP/AVP 0" in offer and "a=sendrecv" in offer
