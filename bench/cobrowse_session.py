@@ -42,6 +42,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402  (what the benchmarks share)
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "Guichet-Demo-2026!"
 CITIZEN = "camille.martin@example.fr"
@@ -74,17 +78,11 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- A throw-away server ----------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     def __init__(self, settings_module: str = "contactcenter.settings"):
         self.tmp = Path(tempfile.mkdtemp(prefix="guichet-bench-cobrowse-"))
         self.database_url, self.pg_name = self._database()
-        self.port = free_port()
+        self.port = common.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -241,12 +239,6 @@ def find_node_id(node: dict, tag: str) -> int | None:
     return None
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def login(page, email: str) -> None:
     page.goto("/connexion/")
     page.get_by_label("Adresse électronique").fill(email)
@@ -372,7 +364,7 @@ def run(base_url: str, args: argparse.Namespace) -> dict:
 
 def report(results: dict) -> None:
     latencies = results["pointer_ms"]
-    p50, p95, p99 = (percentile(latencies, q) for q in (0.5, 0.95, 0.99))
+    p50, p95, p99 = (common.percentile(latencies, q) for q in (50, 95, 99))
     idle_kb = results["idle_bytes_per_s"] / 1024
     print()
     print("Co-browsing session benchmark")

@@ -31,7 +31,6 @@ created and migrated here; ``--reuse`` skips the load when that database is alre
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import re
@@ -46,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import common  # noqa: E402
 import messaging_bench as loader  # noqa: E402  (the one bulk loader of the project)
 
 TARGET_MS = 30.0
@@ -62,65 +62,15 @@ CONTACT_TYPES = {
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = common.bulk_parser(
+        __doc__, citizens=200_000, cases=1_000_000, events=10_000_000, requests=200
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="PostgreSQL server to use (default: $DATABASE_URL)",
-    )
-    parser.add_argument(
-        "--db-name", default="", help="database to create (default: <name>_console_bench)"
-    )
-    parser.add_argument("--citizens", type=int, default=200_000)
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--heavy-citizens", type=int, default=20, help="citizens with --contacts")
     parser.add_argument("--contacts", type=int, default=500, help="contacts per heavy citizen")
-    parser.add_argument("--requests", type=int, default=200, help="requests per measure")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep the database if it already holds the data set"
-    )
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args()
-    if not args.db_name:
-        parsed = urlparse(args.database_url)
-        args.db_name = f"{parsed.path.lstrip('/') or 'guichet'}_console_bench"
-    return args
+    return common.parse_bulk_args(parser, "console_bench")
 
 
 # --- load ---------------------------------------------------------------------------------------
-
-BULK_TABLES = ("contactcenter_event", "contactcenter_case")
-
-
-def defer_indexes(cursor) -> list[str]:
-    """Drop the secondary indexes of the bulk tables (rebuilt once at the end: much faster than
-    maintaining them row by row). Returns their definitions."""
-    cursor.execute(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-        "FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
-        "WHERE t.relname = ANY(%s) AND NOT i.indisprimary AND NOT i.indisunique",
-        [list(BULK_TABLES)],
-    )
-    rows = cursor.fetchall()
-    for name, _definition in rows:
-        cursor.execute(f"DROP INDEX {name}")
-    return [definition for _name, definition in rows]
-
-
-def rebuild_indexes(cursor, definitions: list[str]) -> None:
-    cursor.execute("SET maintenance_work_mem = '512MB'")
-    cursor.execute("SET max_parallel_maintenance_workers = 2")
-    for definition in definitions:
-        started = time.perf_counter()
-        cursor.execute(definition)
-        found = re.search(r"INDEX (\S+)", definition)
-        name = found.group(1) if found else definition
-        print(f"    index {name} ({time.perf_counter() - started:.1f} s)")
 
 
 def add_heavy_citizens(args) -> list[int]:
@@ -289,7 +239,7 @@ def load(args) -> list[int]:
         # Foreign keys are enforced by triggers: skip them during the load (the loader writes
         # consistent ids), and build the secondary indexes once at the end.
         cursor.execute("SET session_replication_role = replica")
-        definitions = defer_indexes(cursor)
+        definitions = common.defer_indexes(cursor)
     print(
         f"Loading {args.events:,} events, {args.cases:,} cases, {args.citizens:,} citizens "
         f"(messaging bench loader):"
@@ -303,7 +253,7 @@ def load(args) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = DEFAULT")
         print("  rebuilding indexes:")
-        rebuild_indexes(cursor, definitions)
+        common.rebuild_indexes(cursor, definitions)
         cursor.execute("ANALYZE")
     total = Event.objects.count()
     print(

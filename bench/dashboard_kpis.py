@@ -26,7 +26,6 @@ created and migrated here; ``--reuse`` skips the load (and the precomputation al
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -39,57 +38,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import common  # noqa: E402
 import messaging_bench as loader  # noqa: E402  (the one bulk loader of the project)
 
 TARGET_MS = 300.0
-BULK_TABLES = ("contactcenter_event", "contactcenter_case")
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = common.bulk_parser(
+        __doc__, citizens=200_000, cases=1_000_000, events=10_000_000, requests=50
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="PostgreSQL server to use (default: $DATABASE_URL)",
-    )
-    parser.add_argument(
-        "--db-name", default="", help="database to create (default: <name>_dashboard_bench)"
-    )
-    parser.add_argument("--citizens", type=int, default=200_000)
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--logins", type=int, default=3_000_000, help="citizen logins")
-    parser.add_argument("--requests", type=int, default=50, help="requests per measure")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep the database if it already holds the data set"
-    )
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args()
-    if not args.db_name:
-        parsed = urlparse(args.database_url)
-        args.db_name = f"{parsed.path.lstrip('/') or 'guichet'}_dashboard_bench"
-    return args
+    return common.parse_bulk_args(parser, "dashboard_bench")
 
 
 # --- load ---------------------------------------------------------------------------------------
-
-
-def defer_indexes(cursor) -> list[str]:
-    """Drop the secondary indexes of the bulk tables; returns their definitions."""
-    cursor.execute(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-        "FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
-        "WHERE t.relname = ANY(%s) AND NOT i.indisprimary AND NOT i.indisunique",
-        [list(BULK_TABLES)],
-    )
-    rows = cursor.fetchall()
-    for name, _definition in rows:
-        cursor.execute(f"DROP INDEX {name}")
-    return [definition for _name, definition in rows]
 
 
 def step(cursor, label: str, sql: str, params=None) -> None:
@@ -205,7 +168,7 @@ def load(args) -> None:
     with connection.cursor() as cursor:
         # Foreign keys are enforced by triggers: skipped during the load (consistent ids).
         cursor.execute("SET session_replication_role = replica")
-        definitions = defer_indexes(cursor)
+        definitions = common.defer_indexes(cursor)
     print(
         f"Loading {args.events:,} events, {args.cases:,} cases, {args.citizens:,} citizens "
         f"(messaging bench loader):"

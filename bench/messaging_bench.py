@@ -25,7 +25,6 @@ migrated here; ``--reuse`` skips the load when that database is already filled.
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
@@ -37,34 +36,21 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402  (what the benchmarks share)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = common.bulk_parser(
+        __doc__, citizens=20_000, cases=100_000, events=1_000_000, requests=200
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="PostgreSQL server to use (default: $DATABASE_URL)",
-    )
-    parser.add_argument("--db-name", default="", help="database to create (default: <name>_bench)")
-    parser.add_argument("--citizens", type=int, default=20_000)
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=200, help="requests per measure")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep the database if it already holds the data set"
-    )
-    parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--cold",
         action="store_true",
         help="no warm-up pass before timing (first reads hit the disk)",
     )
-    return parser.parse_args()
+    return common.parse_bulk_args(parser, "bench")
 
 
 def prepare_database(args) -> str:
@@ -73,7 +59,7 @@ def prepare_database(args) -> str:
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL or --database-url.")
     parsed = urlparse(args.database_url)
-    name = args.db_name or f"{parsed.path.lstrip('/') or 'guichet'}_bench"
+    name = args.db_name
     admin = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()

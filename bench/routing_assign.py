@@ -72,6 +72,9 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import percentile  # noqa: E402  (what the benchmarks share)
 
 CHANNEL_MIX = ["chat"] * 3 + ["chatbot"] + ["phone"] + ["web"] * 4 + ["email"]
 
@@ -486,14 +489,6 @@ def batch_label(args) -> str:
 
     batch = FILL_BATCH if args.batch is None else args.batch
     return f"{batch} cases" if batch else "every free slot"
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 def main():

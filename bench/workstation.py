@@ -28,7 +28,6 @@ created and migrated here; ``--reuse`` skips the load when that database is alre
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import console_synthesis as indexes  # noqa: E402  (deferred index build of the bulk load)
+import common  # noqa: E402
 import messaging_bench as loader  # noqa: E402  (the one bulk loader of the project)
 
 TARGET_MS = 50.0
@@ -49,32 +48,10 @@ MAX_QUERIES = 10
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = common.bulk_parser(
+        __doc__, citizens=20_000, cases=100_000, events=1_000_000, requests=200
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="PostgreSQL server to use (default: $DATABASE_URL)",
-    )
-    parser.add_argument(
-        "--db-name", default="", help="database to create (default: <name>_workstation_bench)"
-    )
-    parser.add_argument("--citizens", type=int, default=20_000)
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=200, help="requests per measure")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep the database if it already holds the data set"
-    )
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args()
-    if not args.db_name:
-        parsed = urlparse(args.database_url)
-        args.db_name = f"{parsed.path.lstrip('/') or 'guichet'}_workstation_bench"
-    return args
+    return common.parse_bulk_args(parser, "workstation_bench")
 
 
 def load(args) -> None:
@@ -89,13 +66,13 @@ def load(args) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
-        definitions = indexes.defer_indexes(cursor)
+        definitions = common.defer_indexes(cursor)
     print(f"Loading {args.events:,} events, {args.cases:,} cases, {args.citizens:,} citizens:")
     loader.load(args)
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = DEFAULT")
         print("  rebuilding indexes:")
-        indexes.rebuild_indexes(cursor, definitions)
+        common.rebuild_indexes(cursor, definitions)
         cursor.execute("ANALYZE")
     print(
         f"Loaded {Event.objects.count():,} events, {Case.objects.count():,} cases in "
