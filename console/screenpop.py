@@ -21,7 +21,8 @@ from typing import Any
 from django.db import transaction
 
 import routing
-from contactcenter.models import Case
+from contactcenter.models import Case, Channel
+from voice import queueing as voice_calls
 
 from . import workstation
 
@@ -34,7 +35,7 @@ def item_payload(case: Case) -> dict[str, Any]:
     """What the browser needs to open a tab for ``case`` (see ``workstation.present_items``)."""
     item = workstation.present_items([case], unread=False)[0]
     citizen = case.citizen
-    return {
+    payload: dict[str, Any] = {
         "reference": case.reference,
         "kind": item.kind,
         "url": item.url,
@@ -42,6 +43,12 @@ def item_payload(case: Case) -> dict[str, Any]:
         "channel": case.channel,
         "citizen_url": workstation.citizen_url(case),
     }
+    if case.channel == Channel.PHONE:
+        call = voice_calls.call_in_progress(case.pk)
+        if call is not None:
+            # The call ringing the agent's phone: its menu path and self-service done.
+            payload["call"] = call
+    return payload
 
 
 def open_item(agent_id: int, case: Case | int, *, focus: bool = True) -> None:

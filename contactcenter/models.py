@@ -192,6 +192,17 @@ class AgentProfile(models.Model):
     )
     services = models.ManyToManyField(Service, related_name="agents", blank=True)
     skills = models.ManyToManyField(Skill, related_name="agents", blank=True)
+    # Where the voice server rings the agent for a call (docs/voice.md): a SIP URI
+    # ("sip:1001@10.0.0.5:5060") or an extension of the IPBX the voice server registers to.
+    sip_extension = models.CharField(
+        _("poste téléphonique (SIP)"),
+        max_length=128,
+        blank=True,
+        help_text=_(
+            "Adresse SIP du téléphone de l'agent (sip:1001@ipbx.example.fr) ou numéro de poste "
+            "sur l'IPBX du serveur vocal. Vide : les appels ne lui sont pas transférés."
+        ),
+    )
 
     class Meta:
         verbose_name = _("profil agent")

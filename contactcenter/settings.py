@@ -444,6 +444,11 @@ VOICE_TTS_VOICE = env_str("VOICE_TTS_VOICE", "fr")
 VOICE_TTS_SPEED = env_int("VOICE_TTS_SPEED", 150)
 # Seconds without a key press before a menu is read again (twice), then the call ends.
 VOICE_DIGIT_TIMEOUT = env_int("VOICE_DIGIT_TIMEOUT", 6)
+# To an agent (key 0, voice.queueing): longest wait in the queue before the caller is offered a
+# callback, seconds between the position announcements, seconds the agent's phone rings.
+VOICE_MAX_WAIT = env_int("VOICE_MAX_WAIT", 300)
+VOICE_WAIT_ANNOUNCE = env_int("VOICE_WAIT_ANNOUNCE", 30)
+VOICE_AGENT_RING_TIMEOUT = env_int("VOICE_AGENT_RING_TIMEOUT", 20)
 
 # --- Mail and SMS ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy
 
@@ -40,6 +40,9 @@ GROUP_LABELS = {
 }
 # Only these statuses take a slot: a case waiting on the citizen, answered or closed does not.
 ACTIVE_STATUSES = (Case.Status.ASSIGNED, Case.Status.IN_PROGRESS)
+# An agent holding an active case of these channels is on the phone (a call put through by the
+# voice server, a callback): not free for chat, whatever their free chat slots.
+ON_CALL_CHANNELS = (Channel.PHONE, Channel.CALLBACK)
 # Case.priority given to a contact that goes back to the head of its queue.
 HEAD_PRIORITY = 100
 
@@ -71,6 +74,17 @@ def active_load(agent: OuterRef | int, group: str) -> Coalesce:
     return Coalesce(Subquery(count, output_field=IntegerField()), 0)
 
 
+def on_call(agent: OuterRef | int) -> Exists:
+    """Whether an agent (an id, or ``OuterRef`` to it) is on the phone (``ON_CALL_CHANNELS``)."""
+    return Exists(
+        Case.objects.filter(
+            assigned_to_id=agent,  # type: ignore[misc]
+            status__in=ACTIVE_STATUSES,
+            channel__in=ON_CALL_CHANNELS,
+        )
+    )
+
+
 def available_agents() -> QuerySet[AgentPresence]:
     """Presence rows of agents who are available now (active accounts with the agent role)."""
     return AgentPresence.objects.filter(
@@ -82,10 +96,14 @@ def with_room(
     presences: QuerySet[AgentPresence], group: str
 ) -> QuerySet[WithAnnotations[AgentPresence, _Room]]:
     """``presences`` (a queryset of ``AgentPresence``) narrowed to those with a free slot on
-    ``group``, annotated with ``free`` (capacity minus active load)."""
-    return presences.annotate(
+    ``group``, annotated with ``free`` (capacity minus active load). An agent on the phone
+    has no room for chat."""
+    rows = presences.annotate(
         free=F(f"capacity_{group}") - active_load(OuterRef("user_id"), group)
     ).filter(free__gt=0)
+    if group == "chat":
+        rows = rows.filter(~on_call(OuterRef("user_id")))
+    return rows
 
 
 def agent_loads(agent_id: int) -> dict[str, int]:
@@ -114,12 +132,20 @@ def free_capacity(agent_id: int, channel: str) -> int:
     Pure capacity: the agent's status is not taken into account.
     """
     group = channel_group(channel)
+    if group == "chat" and is_on_call(agent_id):
+        return 0
     presence = AgentPresence.objects.filter(pk=agent_id).first()
     capacity = presence.capacity_for(group) if presence else AgentPresence().capacity_for(group)
     load = Case.objects.filter(
         assigned_to_id=agent_id, status__in=ACTIVE_STATUSES, channel__in=CHANNEL_GROUPS[group]
     ).count()
     return max(capacity - load, 0)
+
+
+def is_on_call(agent_id: int) -> bool:
+    return Case.objects.filter(
+        assigned_to_id=agent_id, status__in=ACTIVE_STATUSES, channel__in=ON_CALL_CHANNELS
+    ).exists()
 
 
 def lock_presence(agent_id: int) -> AgentPresence:

@@ -47,6 +47,8 @@ from .capacity import (
     available_agents,
     channel_group,
     free_capacity,
+    is_on_call,
+    on_call,
     with_room,
 )
 from .engine_pg import Claim
@@ -97,6 +99,8 @@ def conditional_assign(
             presences = presences.filter(status=AgentPresence.Status.AVAILABLE)
         capacity = Subquery(presences.values(f"capacity_{group}")[:1])
         rows = rows.filter(LessThan(active_load(agent_id, group), capacity))
+        if group == "chat":
+            rows = rows.filter(~on_call(agent_id))  # on the phone: not free for chat
     updated = rows.update(
         assigned_to_id=agent_id,
         assigned_at=now,
@@ -393,6 +397,8 @@ def _lock_available_agent(
     if presence is None:
         return None
     capacity = {group: presence.capacity_for(group) for group in CHANNEL_GROUPS}
+    if is_on_call(agent_id):
+        capacity["chat"] = 0  # on the phone: not free for chat
     loads = agent_loads(agent_id)
     if not any(capacity[group] > loads[group] for group in groups):
         return None

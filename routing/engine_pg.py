@@ -47,7 +47,7 @@ from django.db.models import Model
 
 from contactcenter.models import AgentProfile, Case, Channel, Event, Topic, Transfer, User
 
-from .capacity import ACTIVE_STATUSES, CHANNEL_GROUPS, GROUP_ORDER
+from .capacity import ACTIVE_STATUSES, CHANNEL_GROUPS, GROUP_ORDER, ON_CALL_CHANNELS
 from .models import AgentPresence, CallbackRequest
 
 if TYPE_CHECKING:
@@ -121,10 +121,21 @@ def _loads_sql(agent_expr: str, columns: dict[str, str]) -> str:
         f"COUNT(CASE WHEN lc.channel IN {_literals(CHANNEL_GROUPS[group])} THEN 1 END) AS {name}"
         for name, group in columns.items()
     )
+    if "chat" in columns.values():
+        # On the phone (capacity.ON_CALL_CHANNELS): not free for chat (``_capacity_sql``).
+        counts += f", COUNT(CASE WHEN lc.channel IN {_literals(ON_CALL_CHANNELS)} THEN 1 END) AS oc"
     return (
         f"SELECT {counts} FROM {_t(Case)} lc WHERE lc.assigned_to_id = {agent_expr} "  # noqa: S608 (table names and code constants only)
         f"AND lc.status IN {_literals(ACTIVE_STATUSES)}"
     )
+
+
+def _capacity_sql(group: str, loads: str) -> str:
+    """An agent's capacity on ``group``: none for chat while they are on the phone (the
+    ``on_call`` count of the loads ``loads``)."""
+    if group == "chat":
+        return f"(CASE WHEN {loads}.oc > 0 THEN 0 ELSE p.capacity_chat END)"
+    return f"p.capacity_{group}"
 
 
 def lock_available_agent(
@@ -166,9 +177,9 @@ def _lock_sql(groups: tuple[str, ...]) -> str:
         f"AND (t.skill_id IS NULL OR t.skill_id IN (SELECT k.skill_id FROM "
         f"{_t(AgentProfile.skills.through)} k WHERE k.agentprofile_id = ap.id))) AS topic_ids"
     )
-    capacities = ", ".join(f"p.capacity_{g}" for g in CHANNEL_GROUPS)
+    capacities = ", ".join(_capacity_sql(g, "l") for g in CHANNEL_GROUPS)
     load_columns = ", ".join(f"l.load_{g}" for g in CHANNEL_GROUPS)
-    room = " OR ".join(f"p.capacity_{g} > l.load_{g}" for g in groups)
+    room = " OR ".join(f"{_capacity_sql(g, 'l')} > l.load_{g}" for g in groups)
     return (
         f"SELECT {capacities}, {load_columns}, {topics}, "  # noqa: S608 (table names and code constants only)
         # The claim that follows runs on its generic plan (see the module's docstring).
@@ -226,7 +237,7 @@ def _claim_sql(groups: tuple[str, ...]) -> str:
     )
     new, assigned = q(Case.Status.NEW), q(Case.Status.ASSIGNED)
     free = ", ".join(
-        f"GREATEST(LEAST(%s::int, p.capacity_{group} - l.l{i}), 0) AS r{i}"
+        f"GREATEST(LEAST(%s::int, {_capacity_sql(group, 'l')} - l.l{i}), 0) AS r{i}"
         for i, group in enumerate(groups)
     )
     # The agent's active load on each group, in one pass over their cases.

@@ -20,6 +20,7 @@ from .capacity import ACTIVE_STATUSES, CHANNEL_GROUPS, channel_group
 from .models import AgentPresence, CallbackRequest
 from .presence import STATUS_DISPLAY, effective_status, supervised_services
 from .queues import queued_cases
+from .signals import live_sections
 from .sla import AT_RISK, sla_state
 
 
@@ -47,6 +48,17 @@ class AgentRow:
     @property
     def status_label(self) -> StrOrPromise:
         return STATUS_DISPLAY[self.status]
+
+
+@dataclass
+class LiveSection:
+    """A table a channel adds to the live view (``routing.signals.live_sections``): cells are
+    numbers, text or durations (``timedelta``, shown like the queues' waits)."""
+
+    title: str
+    caption: str
+    headers: list[str]
+    rows: list[list[Any]]
 
 
 def live_view(user: User, now: datetime | None = None) -> dict[str, Any]:
@@ -143,7 +155,15 @@ def live_view(user: User, now: datetime | None = None) -> dict[str, Any]:
             )
         )
     queue_rows = sorted(rows.values(), key=lambda r: (r.service.name, str(r.skill_name)))
+    sections = [
+        section
+        for _receiver, section in live_sections.send(
+            sender=LiveSection, service_ids=service_ids, now=now
+        )
+        if isinstance(section, LiveSection)
+    ]
     return {
+        "sections": sections,
         "queues": queue_rows,
         "agents": agent_rows,
         "now": now,

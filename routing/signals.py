@@ -8,8 +8,12 @@
   ``assignment`` timeline events in its own statement, so no ``post_save`` of ``Event`` is sent
   for them: this signal is how a listener hears of them (the after-commit notification of each
   case is ``contactcenter.signals.case_assigned``).
+- ``live_sections(service_ids, now)``: the supervisor live view is being built for these
+  services; a channel's receiver returns a ``routing.live.LiveSection`` (a table of its own:
+  the voice server's calls waiting, in self-service, with agents) or None.
 """
 
 from django.dispatch import Signal
 
 cases_claimed = Signal()
+live_sections = Signal()

@@ -53,7 +53,7 @@ class MenuAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != Menu.Status.DRAFT:
-            return ("service", "version", "status", "welcome", "published_at")
+            return ("service", "version", "status", "welcome", "agent_topic", "published_at")
         return self.readonly_fields
 
     @admin.action(description=_("Publier la version (remplace la version publiée)"))
@@ -73,7 +73,10 @@ class MenuAdmin(admin.ModelAdmin):
             with transaction.atomic():
                 last = Menu.objects.filter(service=menu.service).aggregate(v=Max("version"))["v"]
                 draft = Menu.objects.create(
-                    service=menu.service, version=(last or 0) + 1, welcome=menu.welcome
+                    service=menu.service,
+                    version=(last or 0) + 1,
+                    welcome=menu.welcome,
+                    agent_topic_id=menu.agent_topic_id,
                 )
                 copies: dict[int, MenuNode] = {}
                 # Parents before children: a node's parent is copied first.
@@ -100,7 +103,7 @@ class CallAdmin(admin.ModelAdmin):
     list_display = ("started_at", "caller", "called", "service", "position", "ended_by")
     list_filter = ("ended_by", "service")
     search_fields = ("caller", "called", "case__reference")
-    raw_id_fields = ("citizen", "case", "menu")
+    raw_id_fields = ("citizen", "case", "menu", "agent")
     readonly_fields = [f.name for f in Call._meta.fields]
 
     def has_add_permission(self, request):

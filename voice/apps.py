@@ -8,7 +8,9 @@ class VoiceConfig(AppConfig):
 
     def ready(self) -> None:
         from contactcenter.signals import demo_loaded
+        from routing.signals import live_sections
 
-        from . import demo
+        from . import demo, live
 
         demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="voice.demo")
+        live_sections.connect(live.calls_section, dispatch_uid="voice.live")

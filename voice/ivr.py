@@ -25,6 +25,17 @@ MAX_CODE_ATTEMPTS = 3  # wrong second factors before the caller is offered an ag
 BACK = "back"  # "#" in a submenu, or a choice done: the menu above is read again
 NO_ANSWER = "no_answer"  # no key after the menu was read three times: the call ends
 GOODBYE_SAID = "goodbye_said"  # a "goodbye" choice said its message: the call ends
+AGENT_DONE = "agent_done"  # the call went to an agent (or a callback was offered): it ends
+AGENT_KEY = "0"  # talk to an adviser (voice.to_agent)
+
+
+class CallOver(Exception):
+    """The call was handed to an agent from deep in a step (three wrong codes): the dialogue
+    ends with ``outcome``."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
 
 
 class HungUp(Exception):
@@ -54,6 +65,7 @@ class Dialogue:
         # Second factor: None (not asked yet), True (checked), False (failed: nothing personal
         # for the rest of the call).
         self.verified: bool | None = None
+        self.transfer_after_verify = False
 
     def say(self, text: str, position: str) -> bool:
         services.record_step(self.call, "prompt", position, text=text)
@@ -76,9 +88,22 @@ class Dialogue:
             part for part in (call.menu.welcome, services.opening_hours(call)) if part
         )
         self.say(welcome, "welcome")
-        if self.menu(None) != GOODBYE_SAID:
+        try:
+            outcome = self.menu(None)
+        except CallOver as over:
+            outcome = over.outcome
+        if outcome != GOODBYE_SAID:
             self.say(_("Merci de votre appel. Au revoir."), "goodbye")
         self.finish()
+
+    def to_agent(self, reason: str) -> str:
+        """Hand the call to an agent (voice.to_agent): ``BACK`` when it could not (the menu
+        goes on), else how the call ends."""
+        from .to_agent import DONE, ToAgent
+
+        if ToAgent(self).run(reason) != DONE:
+            return BACK
+        return GOODBYE_SAID if self.call.ended_at is not None else AGENT_DONE
 
     def finish(self) -> None:
         services.end_call(self.call, Call.EndedBy.SERVER)
@@ -101,11 +126,21 @@ class Dialogue:
                 unanswered += 1
                 if unanswered > MAX_REPEATS:
                     services.record_step(self.call, "no_answer", position)
+                    if parent is None and self.call.citizen_id is not None:
+                        # An identified caller who types nothing: an agent rather than goodbye.
+                        outcome = self.to_agent("no_answer")
+                        if outcome != BACK:
+                            return outcome
                     return NO_ANSWER
                 continue
             unanswered = 0
             self.line.flush_digits()
             if digit == "*":
+                continue
+            if digit == AGENT_KEY:
+                outcome = self.to_agent("key")
+                if outcome != BACK:
+                    return outcome
                 continue
             if digit == "#" and parent is not None:
                 return BACK
@@ -187,6 +222,10 @@ class Dialogue:
             return False
         if not self.verify(position):
             self.self_service_done(kind, completed=False, reason="second_factor")
+            if self.transfer_after_verify:
+                # Three wrong codes: an agent takes over (once), the dialogue ends after.
+                self.transfer_after_verify = False
+                raise CallOver(self.to_agent("verify"))
             return False
         return True
 
@@ -348,11 +387,11 @@ class Dialogue:
                     _(
                         "Le code est incorrect. Pour votre sécurité, aucune information "
                         "personnelle ne peut vous être donnée par le serveur vocal pendant cet "
-                        "appel. Un conseiller peut vous aider : rappelez-nous aux heures "
-                        "d'ouverture, ou écrivez-nous depuis votre espace en ligne."
+                        "appel. Un conseiller peut vous aider."
                     ),
                     position,
                 )
+                self.transfer_after_verify = True
                 return False
             self.say(_("Ce code est incorrect."), position)
 

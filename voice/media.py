@@ -25,6 +25,7 @@ SAMPLE_RATE = 8000
 CHUNK = SAMPLE_RATE // 10  # audio handed to the output worker 100 ms at a time
 AHEAD = 2 * CHUNK  # at most 200 ms queued: a key press stops a prompt within 200 ms
 DTMF_EVENTS = "0123456789*#ABCD"
+BRIDGE_BACKLOG = 4 * CHUNK  # most audio queued towards a bridged leg (400 ms)
 
 
 def parse_telephone_event(packet: bytes, event_pt: int) -> tuple[int, str] | None:
@@ -77,7 +78,7 @@ class CallMedia:
 
     def __init__(
         self,
-        remote: tuple[str, int],
+        remote: tuple[str, int] | None,
         *,
         event_pt: int | None,
         on_digit: Callable[[str], None],
@@ -129,6 +130,17 @@ class CallMedia:
             if stop.wait(0.02):
                 return False
         return True
+
+    def forward(self, chunk: AudioChunk) -> None:
+        """Send audio decoded from the other leg of a bridge (voice.bridge); dropped when more
+        than ``BRIDGE_BACKLOG`` is queued, so that the delay never grows."""
+        if self.queued_frames() < BRIDGE_BACKLOG:
+            self.endpoint.soundout(chunk)
+
+    def hear(self, consumer: Callable[[AudioChunk], None]) -> None:
+        """Pass the caller's voice (decoded, 100 ms chunks) to ``consumer``."""
+        self.endpoint.connect(consumer)
+        self.endpoint.rsess.listen_voice = True
 
     def close(self) -> None:
         self.endpoint.shutdown()

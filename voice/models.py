@@ -35,6 +35,19 @@ class Menu(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Key 0 (and the fallbacks) route the call to an agent with this topic's skill.
+    agent_topic = models.ForeignKey(
+        Topic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("thème des appels vers un conseiller"),
+        help_text=_(
+            "Touche 0 : la demande téléphonique est ouverte dans ce thème et confiée à un agent "
+            "qui a sa compétence. Vide : le premier thème actif du service."
+        ),
+    )
 
     class Meta:
         ordering = ["service", "-version"]
@@ -51,6 +64,16 @@ class Menu(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} — v{self.version} ({self.get_status_display()})"
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.agent_topic_id is not None
+            and self.service_id is not None
+            and self.agent_topic is not None
+            and self.agent_topic.service_id != self.service_id
+        ):
+            raise ValidationError({"agent_topic": _("Ce thème est d'un autre service.")})
 
     def root_nodes(self) -> models.QuerySet[MenuNode]:
         return self.nodes.filter(parent__isnull=True).order_by("digit")
@@ -149,6 +172,7 @@ class Call(models.Model):
         CALLER = "caller", _("L'appelant a raccroché")
         SERVER = "server", _("Fin d'appel par le serveur vocal")
         LOST = "lost", _("Appel perdu (serveur vocal arrêté)")
+        AGENT = "agent", _("Le conseiller a raccroché")
 
     sip_call_id = models.CharField(max_length=255, unique=True)
     caller = models.CharField(_("appelant"), max_length=64, blank=True)
@@ -174,6 +198,18 @@ class Call(models.Model):
     # Where the call is now / was at the hang-up ("menu", "menu:2", "track_request:digits").
     position = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
+    # To an agent (voice.queueing): when the call entered the queue, the agent whose phone
+    # answered and when (the wait is answered_at - queued_at).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="voice_calls_answered",
+        verbose_name=_("conseiller"),
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=16, choices=EndedBy.choices, blank=True)
 

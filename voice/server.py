@@ -36,6 +36,7 @@ from sippy.SipURL import SipURL
 from sippy.UA import UA
 
 from . import services, tts
+from .bridge import AgentLeg
 from .ivr import Dialogue, HungUp
 from .media import CallMedia
 from .models import Call
@@ -234,6 +235,16 @@ class CallSession:
     def check(self) -> None:
         if self.hung_up.is_set():
             raise HungUp
+
+    def ring(self, extension: str) -> AgentLeg:
+        """Ring an agent's phone: the second leg of the call (voice.bridge)."""
+        leg = AgentLeg(self, extension, self.caller)
+        leg.dial()
+        return leg
+
+    def bridge(self, leg: AgentLeg) -> None:
+        assert self.media is not None
+        leg.bridge(self.media)
 
     def run_dialogue(self) -> None:
         call: Call | None = None

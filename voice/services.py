@@ -27,6 +27,7 @@ from contactcenter.signals import citizen_code_sms
 from routing.calendar import calendar_for, format_hour, service_schedule_text
 from routing.callbacks import Slot, callback_slots, request_callback
 
+from . import queueing
 from .models import Call, Menu, MenuNode
 
 REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
@@ -145,6 +146,8 @@ def menu_prompt(menu: Menu, parent: MenuNode | None, choices: list[MenuNode]) ->
         _("Pour %(label)s, tapez %(digit)s.") % {"label": node.label, "digit": node.digit}
         for node in choices
     ]
+    if parent is None:
+        parts.append(_("Pour parler à un conseiller, tapez 0."))
     parts.append(_("Pour réécouter ce menu, tapez étoile."))
     if parent is not None:
         parts.append(_("Pour revenir au menu précédent, tapez dièse."))
@@ -217,6 +220,11 @@ def end_call(call: Call, ended_by: str, *, during_prompt: bool = False) -> None:
         if not updated:
             return
         call.ended_at, call.ended_by = now, ended_by
+        if call.queued_at is not None:
+            if call.answered_at is not None:
+                queueing.call_ended(call)
+            else:
+                queueing.leave_queue(call, ended_by)
         if call.case_id is not None:
             write_call_event(call, during_prompt=during_prompt)
 
@@ -230,6 +238,11 @@ def write_call_event(call: Call, *, during_prompt: bool) -> Event:
         "seconds": duration,
         "end": ended,
     }
+    agent = queueing.timeline_fields(call)
+    if "talk" in agent:
+        body += " " + _("Attente : %(wait)s s ; avec le conseiller : %(talk)s s.") % agent
+    elif "wait" in agent:
+        body += " " + _("Attente d'un conseiller : %(wait)s s, sans réponse.") % agent
     return add_event(
         case,
         Event.Type.CALL,
@@ -248,6 +261,7 @@ def write_call_event(call: Call, *, during_prompt: bool) -> Event:
             "position": call.position,
             "during_prompt": during_prompt,
             "duration": duration,
+            **queueing.timeline_fields(call),
         },
     )
 

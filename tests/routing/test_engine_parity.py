@@ -136,8 +136,9 @@ def test_postgresql_and_portable_engines_give_the_same_assignments(monkeypatch):
     pg = run(agents, portable=False, monkeypatch=monkeypatch)
     portable = run(agents, portable=True, monkeypatch=monkeypatch)
     assigned, events, moved = pg
-    # The queue is long enough for every group, and some callbacks are not due yet.
-    assert len(assigned) > 100
+    # The queue is long enough for every group, and some callbacks are not due yet (agents on
+    # a phone or callback case take no chat meanwhile).
+    assert len(assigned) > 90
     channels = set(Case.objects.filter(pk__in=[c for c, _a in assigned]).values_list("channel"))
     assert {("chat",), ("phone",), ("callback",), ("web",)} <= channels
     assert not Case.objects.filter(

@@ -11,19 +11,14 @@ closed where it stopped. ``bin/setup --test`` installs baresip and espeak-ng."""
 from __future__ import annotations
 
 import array
-import json
 import shutil
-import socket
-import subprocess
-import tempfile
 import time
-import wave
-import weakref
 from pathlib import Path
 
 import pytest
 
-from tests.voice.process import VoiceServer, free_port
+from tests.voice.phone import Phone, loud_frames
+from tests.voice.process import VoiceServer
 
 pytestmark = [
     pytest.mark.skipif(
@@ -112,129 +107,6 @@ sms = Notification.objects.filter(kind="code", channel="sms").latest("pk")
 assert sms.address == "+33612345678"
 print(json.dumps(re.search(r"\\b(\\d{6})\\b", sms.text).group(1)))
 """
-
-
-class Phone:
-    """One baresip, driven through its ctrl_tcp module (netstring JSON commands)."""
-
-    def __init__(self, workdir: Path, number: str) -> None:
-        self.dir = workdir / f"baresip-{number}"
-        self.dir.mkdir(parents=True)
-        # baresip's sndfile module builds the dump path in a 128-byte buffer and silently
-        # writes nothing when it is longer: pytest's tmp paths under xdist can exceed it.
-        self.rec = Path(tempfile.mkdtemp(prefix="baresip-rec-"))
-        weakref.finalize(self, shutil.rmtree, self.rec, True)
-        silence = self.dir / "silence.wav"
-        with wave.open(str(silence), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(8000)
-            wav.writeframes(b"\0\0" * 8000 * 90)
-        self.ctrl_port = free_port()
-        (self.dir / "config").write_text(
-            "\n".join(
-                [
-                    "poll_method epoll",
-                    f"sip_listen 127.0.0.1:{free_port()}",
-                    "audio_player alsa,null",
-                    "audio_alert alsa,null",
-                    f"audio_source aufile,{silence}",
-                    "module_path /usr/lib/baresip/modules",
-                    "module g711.so",
-                    "module aufile.so",
-                    "module alsa.so",
-                    "module sndfile.so",
-                    "module_app account.so",
-                    "module_app menu.so",
-                    "module_app ctrl_tcp.so",
-                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
-                    f"snd_path {self.rec}",
-                    "",
-                ]
-            )
-        )
-        (self.dir / "accounts").write_text(f"<sip:{number}@127.0.0.1>;regint=0;audio_codecs=PCMU\n")
-        self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            ["baresip", "-4", "-n", "127.0.0.1", "-f", str(self.dir)],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.log.flush()
-                    raise AssertionError((self.dir / "baresip.log").read_text()) from None
-                time.sleep(0.2)
-        self.buffer = b""
-        self.events: list[dict] = []
-
-    def command(self, command: str, params: str = "") -> None:
-        data = json.dumps({"command": command, "params": params, "token": command}).encode()
-        self.sock.sendall(str(len(data)).encode() + b":" + data + b",")
-
-    def read_messages(self, timeout: float) -> None:
-        self.sock.settimeout(timeout)
-        try:
-            chunk = self.sock.recv(65536)
-        except TimeoutError:
-            return
-        self.buffer += chunk
-        while b":" in self.buffer:
-            length, _, rest = self.buffer.partition(b":")
-            size = int(length)
-            if len(rest) < size + 1:
-                return
-            message = json.loads(rest[:size])
-            self.buffer = rest[size + 1 :]
-            if message.get("event"):
-                self.events.append(message)
-
-    def wait_event(self, kind: str, timeout: float = 15) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events:
-                if event.get("type") == kind:
-                    return event
-            self.read_messages(0.2)
-        raise AssertionError(f"no {kind} event; got {[e.get('type') for e in self.events]}")
-
-    def send_digits(self, digits: str) -> None:
-        for digit in digits:
-            self.command("sndcode", digit)
-            time.sleep(0.25)
-
-    def close(self) -> None:
-        self.sock.close()
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-    def received_audio(self) -> array.array:
-        (dump,) = self.rec.glob("dump-*-dec.wav")
-        with wave.open(str(dump)) as wav:
-            assert wav.getframerate() == 8000 and wav.getsampwidth() == 2
-            samples = array.array("h", wav.readframes(wav.getnframes()))
-        return samples
-
-
-def loud_frames(samples: array.array, rate: int = 8000) -> int:
-    """Number of 20 ms frames whose mean absolute amplitude is above the noise floor."""
-    size = rate // 50
-    count = 0
-    for start in range(0, len(samples) - size + 1, size):
-        frame = samples[start : start + size]
-        if sum(abs(s) for s in frame) / size > 300:
-            count += 1
-    return count
 
 
 @pytest.fixture(scope="module")

@@ -151,7 +151,7 @@ def test_menu_prompt(phone_setup):
     root = services.menu_choices(menu, None)
     assert services.menu_prompt(menu, None, root) == (
         "Pour suivre une demande, tapez 1. Pour nos services, tapez 2. "
-        "Pour réécouter ce menu, tapez étoile."
+        "Pour parler à un conseiller, tapez 0. Pour réécouter ce menu, tapez étoile."
     )
     sub = services.menu_prompt(menu, info, services.menu_choices(menu, info))
     assert sub.startswith("Informations. Pour les horaires, tapez 1.")
