@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from . import services
+from . import documents, services
 from .models import Call, MenuNode
 
 logger = logging.getLogger("voice.ivr")
@@ -141,6 +141,11 @@ class Dialogue:
             if node.prompt.strip():
                 self.say(node.prompt, position)
             self.change_mobile(position)
+            return BACK
+        if node.action == MenuNode.Action.DOCUMENT:
+            if node.prompt.strip():
+                self.say(node.prompt, position)
+            documents.document_request(self, position)
             return BACK
         if node.action == MenuNode.Action.MESSAGE:
             self.say(node.prompt, position)
@@ -310,24 +315,47 @@ class Dialogue:
 
     def verify(self, position: str) -> bool:
         """The second factor, once a call, before anything personal: a code sent by SMS to the
-        citizen's mobile (the caller ID), typed on the keypad. Without any key the request is
-        said again twice; three wrong codes and nothing personal is read for the rest of the
-        call, the caller is told to talk to an adviser."""
+        citizen's mobile (the caller ID), or the date of birth when an identity provider
+        certified one (the caller chooses), typed on the keypad. Without any key the request
+        is said again twice; three wrong answers and nothing personal is read for the rest of
+        the call, the caller is told to talk to an adviser."""
         if self.verified is not None:
             return self.verified
         position = f"{position}:verify"
-        code = services.send_code(self.call)
-        wrong = silent = 0
-        while True:
-            self.say(
+        born = services.birthdate(self.call)
+        if born:
+            chosen = self.choose(
                 _(
-                    "Pour vérifier votre identité, nous venons de vous envoyer un code à "
-                    "%(count)s chiffres par SMS. Tapez ce code, puis dièse."
-                )
-                % {"count": services.CODE_DIGITS},
+                    "Pour vérifier votre identité, tapez 1 pour recevoir un code par SMS, ou "
+                    "tapez 2 pour saisir votre date de naissance."
+                ),
+                2,
                 position,
             )
-            typed = self.collect(services.CODE_DIGITS)
+            if chosen is None:
+                self.verified = False
+                return False
+            if chosen == 1:
+                return self.check_factor("birthdate", born, position)
+        return self.check_factor("sms", services.send_code(self.call), position)
+
+    def check_factor(self, factor: str, expected: str, position: str) -> bool:
+        if factor == "sms":
+            request = _(
+                "Pour vérifier votre identité, nous venons de vous envoyer un code à "
+                "%(count)s chiffres par SMS. Tapez ce code, puis dièse."
+            ) % {"count": services.CODE_DIGITS}
+            wrong_text = _("Ce code est incorrect.")
+        else:
+            request = _(
+                "Tapez votre date de naissance en 8 chiffres : le jour, le mois, puis l'année. "
+                "Par exemple, 0 5 0 3 1 9 8 0 pour le 5 mars 1980. Puis dièse."
+            )
+            wrong_text = _("Cette date de naissance ne correspond pas.")
+        wrong = silent = 0
+        while True:
+            self.say(request, position)
+            typed = self.collect(len(expected))
             if not typed:
                 silent += 1
                 if silent > MAX_REPEATS:
@@ -335,18 +363,18 @@ class Dialogue:
                     self.verified = False
                     return False
                 continue
-            if services.code_matches(code, typed):
-                services.record_step(self.call, "verified", position, factor="sms")
+            if services.code_matches(expected, typed):
+                services.record_step(self.call, "verified", position, factor=factor)
                 self.verified = True
                 return True
             wrong += 1
-            services.record_step(self.call, "verify_failed", position, attempt=wrong)
+            services.record_step(self.call, "verify_failed", position, attempt=wrong, factor=factor)
             if wrong >= MAX_CODE_ATTEMPTS:
                 self.verified = False
                 services.record_step(self.call, "transfer_offered", position, reason="verify")
                 self.say(
                     _(
-                        "Le code est incorrect. Pour votre sécurité, aucune information "
+                        "Votre saisie est incorrecte. Pour votre sécurité, aucune information "
                         "personnelle ne peut vous être donnée par le serveur vocal pendant cet "
                         "appel. Un conseiller peut vous aider : rappelez-nous aux heures "
                         "d'ouverture, ou écrivez-nous depuis votre espace en ligne."
@@ -354,7 +382,7 @@ class Dialogue:
                     position,
                 )
                 return False
-            self.say(_("Ce code est incorrect."), position)
+            self.say(wrong_text, position)
 
     def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:
         services.record_step(

@@ -68,6 +68,7 @@ class MenuNode(models.Model):
         GOODBYE = "goodbye", _("Message puis fin d'appel")
         CALLBACK = "callback", _("Réserver un rappel par un conseiller")
         CHANGE_MOBILE = "change_mobile", _("Changer le numéro de mobile des SMS")
+        DOCUMENT = "document", _("Recevoir l'attestation d'une demande (messagerie)")
 
     menu = models.ForeignKey(Menu, on_delete=models.CASCADE, related_name="nodes")
     parent = models.ForeignKey(
