@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import nullcontext
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -377,7 +377,7 @@ def post_service_document(
     """
     body = check_message_body(body)
     sent = service_files.send(sender=Case, case=case, files=files)
-    stores: list[MessageFiles] = [result for _receiver, result in sent if result is not None]
+    stores = [cast(MessageFiles, result) for _receiver, result in sent if result is not None]
     if len(stores) != 1:
         raise RuntimeError("exactly one app must store the documents (messaging)")
     store = stores[0]
