@@ -20,13 +20,14 @@ def on_citizen_notification(sender, citizen_id, case_id, kind, key="", **kwargs)
     return [row.pk for row in rows]
 
 
-def on_citizen_code_sms(sender, citizen_id, text, key, **kwargs):
-    """Write the SMS of a one-time code to the outbox and queue its sending."""
+def on_citizen_code_sms(sender, citizen_id, text, key, kind="code", **kwargs):
+    """Write the SMS of a one-time code (or another SMS the citizen asked for on that number,
+    ``kind``) to the outbox and queue its sending."""
     from . import notifications
     from .tasks import send_notification
 
     with transaction.atomic():
-        row = notifications.queue_code_sms(citizen_id, text, key)
+        row = notifications.queue_code_sms(citizen_id, text, key, kind=kind)
         if row is not None:
             send_notification.delay_on_commit(row.pk)
     return row.pk if row is not None else None

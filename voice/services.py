@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -282,12 +283,34 @@ def write_call_event(call: Call, *, during_prompt: bool) -> Event:
 
 def close_lost_calls() -> int:
     """At the voice server's start: the calls it was handling when it stopped are lost; close
-    them so that the timeline stays consistent."""
+    them so that the timeline stays consistent, and offer an identified caller a callback by
+    SMS (through the outbox, once a call: the key is the call's)."""
     count = 0
     for call in Call.objects.filter(ended_at__isnull=True):
+        record_step(call, "lost", call.position)
         end_call(call, Call.EndedBy.LOST)
+        if call.citizen_id is not None:
+            offer_callback_sms(call)
         count += 1
     return count
+
+
+def offer_callback_sms(call: Call) -> None:
+    """The SMS to a caller whose call was lost: the web callback form's address, no content."""
+    assert call.citizen_id is not None
+    link = settings.SITE_URL + reverse("routing:callback_new")
+    text = _(
+        "Guichet : votre appel au serveur vocal a été interrompu. Un conseiller peut vous "
+        "rappeler : choisissez un créneau sur %(link)s"
+    ) % {"link": link}
+    record_step(call, "callback_offered", call.position, by="sms")
+    citizen_code_sms.send(
+        sender=Call,
+        citizen_id=call.citizen_id,
+        text=str(text),
+        key=f"voice:{call.pk}:lost",
+        kind="voice_lost",
+    )
 
 
 def spoken_slot(slot: Slot) -> str:

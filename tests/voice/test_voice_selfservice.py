@@ -153,3 +153,23 @@ def test_document_request_needs_identification(document_node, phone_setup):  # n
     assert not Attachment.objects.exists()
     (done,) = [s for s in call.steps if s["step"] == "self_service"]
     assert done["reason"] == "unidentified"
+
+
+def test_lost_calls_offer_an_identified_caller_a_callback_by_sms(phone_setup):  # noqa: F811
+    identified = services.start_call("l1@h", "0612345678", "0140000000")
+    services.track_request(identified, phone_setup["case"].reference.replace("-", ""))
+    anonymous = services.start_call("l2@h", "0699999999", "0140000000")
+    assert services.close_lost_calls() == 2
+    (sms,) = Notification.objects.filter(kind="voice_lost")
+    assert sms.channel == "sms" and sms.address == "+33612345678"
+    assert "/rappel/nouveau/" in sms.text and phone_setup["case"].reference not in sms.text
+    identified.refresh_from_db()
+    anonymous.refresh_from_db()
+    assert identified.ended_by == anonymous.ended_by == "lost"
+    assert [s["step"] for s in identified.steps][-2:] == ["lost", "callback_offered"]
+    assert "callback_offered" not in [s["step"] for s in anonymous.steps]
+    event = Event.objects.get(type=Event.Type.CALL, case=phone_setup["case"])
+    assert event.payload["ended_by"] == "lost"
+    # A second start finds nothing open and sends nothing more.
+    assert services.close_lost_calls() == 0
+    assert Notification.objects.filter(kind="voice_lost").count() == 1
