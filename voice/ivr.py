@@ -131,21 +131,25 @@ class Dialogue:
             if node.prompt.strip():
                 self.say(node.prompt, position)
             self.track_request(position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.CALLBACK:
             if node.prompt.strip():
                 self.say(node.prompt, position)
             self.callback(node, position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.CHANGE_MOBILE:
             if node.prompt.strip():
                 self.say(node.prompt, position)
             self.change_mobile(position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.DOCUMENT:
             if node.prompt.strip():
                 self.say(node.prompt, position)
             documents.document_request(self, position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.MESSAGE:
             self.say(node.prompt, position)
@@ -294,7 +298,9 @@ class Dialogue:
             return
         self.self_service_done(kind, completed=False, reason="invalid")
 
-    def choose(self, prompt: str, count: int, position: str) -> int | None:
+    def choose(
+        self, prompt: str, count: int, position: str, repeats: int = MAX_REPEATS
+    ) -> int | None:
         """Read numbered options (1..count), return the index chosen; a wrong key says so, no
         key reads them again twice; None then."""
         silent = 0
@@ -303,7 +309,7 @@ class Dialogue:
             digit = self.line.next_digit(self.timeout)
             if digit is None:
                 silent += 1
-                if silent > MAX_REPEATS:
+                if silent > repeats:
                     services.record_step(self.call, "no_answer", position)
                     return None
                 continue
@@ -383,6 +389,25 @@ class Dialogue:
                 )
                 return False
             self.say(wrong_text, position)
+
+    def satisfaction(self, position: str) -> None:
+        """Once a call, after a self-service completed: one keypad question, 1 to 5."""
+        done = any(s.get("step") == "self_service" and s.get("completed") for s in self.call.steps)
+        if not done or any(s.get("step") == "satisfaction_asked" for s in self.call.steps):
+            return
+        services.record_step(self.call, "satisfaction_asked", position)
+        chosen = self.choose(
+            _(
+                "Ce service vous a-t-il satisfait ? Tapez une note de 1, pas du tout satisfait, "
+                "à 5, très satisfait."
+            ),
+            5,
+            position,
+            repeats=1,
+        )
+        if chosen is not None:
+            services.record_step(self.call, "satisfaction", position, score=chosen + 1)
+            self.say(_("Merci pour votre réponse."), position)
 
     def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:
         services.record_step(

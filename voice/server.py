@@ -242,7 +242,9 @@ class CallSession:
             Dialogue(self, call).run()
         except HungUp:
             if call is not None:
-                services.record_step(call, "hangup", call.position)
+                services.record_step(
+                    call, "hangup", call.position, during_prompt=self.hung_up_during_prompt
+                )
                 services.end_call(
                     call, Call.EndedBy.CALLER, during_prompt=self.hung_up_during_prompt
                 )
