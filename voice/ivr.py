@@ -32,9 +32,9 @@ class HungUp(Exception):
 
 
 class Line(Protocol):
-    def say(self, text: str) -> bool:
-        """Play a synthesised prompt; False when a key press cut it short (the digit stays
-        queued for ``next_digit``). Raises HungUp."""
+    def say(self, text: str, audio: bytes | None = None) -> bool:
+        """Play a prompt (``audio``: 8 kHz μ-law, else ``text`` synthesised); False when a key
+        press cut it short (the digit stays queued for ``next_digit``). Raises HungUp."""
 
     def next_digit(self, timeout: float) -> str | None:
         """The next key pressed (RFC 4733 or SIP INFO), None after ``timeout`` seconds."""
@@ -55,9 +55,13 @@ class Dialogue:
         # for the rest of the call).
         self.verified: bool | None = None
 
-    def say(self, text: str, position: str) -> bool:
-        services.record_step(self.call, "prompt", position, text=text)
-        logger.info("call %s plays %r", self.call.pk, text)
+    def say(self, text: str, position: str, node: MenuNode | None = None) -> bool:
+        """Play a prompt: the node's recording when the service uploaded one, else speech."""
+        audio = services.recording(node) if node is not None else None
+        services.record_step(self.call, "prompt", position, text=text, recorded=bool(audio))
+        logger.info("call %s plays %r%s", self.call.pk, text, " (recorded)" if audio else "")
+        if audio:
+            return self.line.say(text, audio=audio)
         return self.line.say(text)
 
     def run(self) -> None:
@@ -95,7 +99,8 @@ class Dialogue:
         prompt = services.menu_prompt(self.call.menu, parent, choices)
         unanswered = 0
         while True:
-            self.say(prompt, position)
+            # A submenu's recording, when uploaded, announces its choices itself.
+            self.say(prompt, position, parent)
             digit = self.line.next_digit(self.timeout)
             if digit is None:
                 unanswered += 1
@@ -129,32 +134,32 @@ class Dialogue:
             return self.menu(node)
         if node.action == MenuNode.Action.TRACK_REQUEST:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             self.track_request(position)
             self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.CALLBACK:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             self.callback(node, position)
             self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.CHANGE_MOBILE:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             self.change_mobile(position)
             self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.DOCUMENT:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             documents.document_request(self, position)
             self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.MESSAGE:
-            self.say(node.prompt, position)
+            self.say(node.prompt, position, node)
             return BACK
-        self.say(node.prompt, position)  # GOODBYE
+        self.say(node.prompt, position, node)  # GOODBYE
         return GOODBYE_SAID
 
     def track_request(self, position: str) -> None:

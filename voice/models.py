@@ -101,6 +101,18 @@ class MenuNode(models.Model):
         blank=True,
         help_text=_("Lu quand ce choix est atteint (sous-menu : annonce de ses choix)."),
     )
+    # The service's own recording of ``prompt``, converted to 8 kHz mono G.711 μ-law (.ulaw):
+    # played instead of the synthesis.
+    recording = models.FileField(
+        _("message enregistré"),
+        upload_to="voice/recordings/",
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Fichier WAV (PCM 8 ou 16 bits, mono ou stéréo) lu à la place de la synthèse "
+            "vocale du message ; converti en 8 kHz mono."
+        ),
+    )
 
     class Meta:
         ordering = ["menu", "parent_id", "digit"]

@@ -139,6 +139,18 @@ def code_matches(expected: str, typed: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), typed.encode())
 
 
+def recording(node: MenuNode) -> bytes | None:
+    """The node's recorded prompt (8 kHz μ-law), None without one or when it cannot be read
+    (the synthesis is used then)."""
+    if not node.recording:
+        return None
+    try:
+        with node.recording.open("rb") as audio:
+            return audio.read() or None
+    except OSError:
+        return None
+
+
 def record_step(call: Call, step: str, position: str, **data: Any) -> None:
     """Append one step to the call (its menu path) and remember where the caller is."""
     call.steps.append({"at": timezone.now().isoformat(), "step": step, **data})

@@ -173,3 +173,105 @@ def test_lost_calls_offer_an_identified_caller_a_callback_by_sms(phone_setup):  
     # A second start finds nothing open and sends nothing more.
     assert services.close_lost_calls() == 0
     assert Notification.objects.filter(kind="voice_lost").count() == 1
+
+
+def wav(channels: int, width: int, rate: int, seconds: float = 0.5) -> bytes:
+    import math
+    import struct
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        frames = bytearray()
+        for n in range(int(rate * seconds)):
+            value = int(12000 * math.sin(2 * math.pi * 440 * n / rate))
+            sample = struct.pack("<h", value) if width == 2 else bytes([(value >> 8) + 128])
+            frames += sample * channels
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
+
+
+def test_recordings_are_converted_to_8khz_ulaw_or_refused():
+    from voice import tts
+
+    assert len(tts.recording_to_ulaw(wav(1, 2, 8000))) == 4000
+    assert len(tts.recording_to_ulaw(wav(2, 2, 44100))) == pytest.approx(4000, abs=10)
+    assert len(tts.recording_to_ulaw(wav(1, 1, 16000))) == pytest.approx(4000, abs=10)
+    for bad in (b"ID3\x03 not a wav at all", wav(1, 2, 8000)[:30], wav(1, 2, 8000, 0.01)):
+        with pytest.raises(tts.RecordingError):
+            tts.recording_to_ulaw(bad)
+
+
+def test_admin_uploads_a_recorded_prompt_used_instead_of_synthesis(
+    phone_setup,  # noqa: F811
+    settings,
+    tmp_path,
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from voice.admin import MenuNodeForm
+
+    settings.MEDIA_ROOT = tmp_path
+    node = MenuNode.objects.get(menu=phone_setup["menu"], label="les horaires")
+    data = {
+        "parent": node.parent_id,
+        "digit": node.digit,
+        "label": node.label,
+        "action": node.action,
+        "prompt": node.prompt,
+    }
+    refused = MenuNodeForm(
+        data,
+        {"recording": SimpleUploadedFile("a.mp3", b"ID3\x03 fake mp3", "audio/mpeg")},
+        instance=node,
+    )
+    assert not refused.is_valid()
+    assert "pas un enregistrement WAV utilisable" in refused.errors["recording"][0]
+    form = MenuNodeForm(
+        data,
+        {"recording": SimpleUploadedFile("h.wav", wav(2, 2, 44100), "audio/wav")},
+        instance=node,
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+    node.refresh_from_db()
+    assert node.recording.name.endswith(".ulaw")
+    audio = services.recording(node)
+    assert audio is not None and len(audio) == pytest.approx(4000, abs=10)
+
+    played: list[bytes | None] = []
+
+    class Recorder:
+        def __init__(self, keys):
+            self.keys = list(keys)
+
+        def say(self, text, audio=None):
+            played.append(audio)
+            return True
+
+        def next_digit(self, timeout):
+            if not self.keys:
+                from voice.ivr import HungUp
+
+                raise HungUp
+            return self.keys.pop(0)
+
+        def flush_digits(self):
+            pass
+
+        def hangup(self):
+            pass
+
+    from voice.ivr import Dialogue, HungUp
+
+    call = services.start_call("r1@h", "0699999999", "0140000000")
+    with pytest.raises(HungUp):
+        Dialogue(Recorder(["2", "1"]), call).run()
+    assert played.count(audio) == 1  # the recorded "les horaires" message, once
+    assert sum(a is None for a in played) >= 3  # welcome and menus synthesised
+    call.refresh_from_db()
+    recorded = [s for s in call.steps if s["step"] == "prompt" and s["recorded"]]
+    assert [s["text"] for s in recorded] == [node.prompt]
