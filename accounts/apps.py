@@ -13,14 +13,16 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from contactcenter.models import Case, Event
-        from contactcenter.signals import case_assigned, demo_loaded
+        from contactcenter.signals import case_assigned, citizen_birthdate, demo_loaded
 
-        from . import api_schema, demo, webhooks  # api_schema registers the OpenAPI extension
+        # api_schema registers the OpenAPI extension
+        from . import api_schema, demo, identities, webhooks
         from .models import ApiClient, WebhookEndpoint
 
         del api_schema
 
         demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="accounts.demo")
+        citizen_birthdate.connect(identities.on_citizen_birthdate, dispatch_uid="accounts.dob")
         post_save.connect(webhooks.on_case_saved, sender=Case, dispatch_uid="accounts.wh.case")
         post_save.connect(webhooks.on_event_saved, sender=Event, dispatch_uid="accounts.wh.event")
         case_assigned.connect(webhooks.on_case_assigned, dispatch_uid="accounts.wh.assigned")

@@ -170,3 +170,16 @@ def staff_user(identity: Identity, *, require_verified_email: bool) -> User:
         )
     _create_link(identity, user)
     return user
+
+
+def on_citizen_birthdate(sender, citizen_id, **kwargs) -> datetime.date | None:
+    """The date of birth FranceConnect certified for the citizen (``citizen_birthdate``)."""
+    return (
+        OidcIdentity.objects.filter(
+            user_id=citizen_id,
+            provider=OidcIdentity.Provider.FRANCECONNECT,
+            birthdate__isnull=False,
+        )
+        .values_list("birthdate", flat=True)
+        .first()
+    )

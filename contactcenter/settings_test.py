@@ -11,7 +11,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="guichet-test-media-"))
+# A server process started by a test (the voice server) and the test's ``manage.py shell``
+# share one media root through GUICHET_TEST_MEDIA_ROOT.
+MEDIA_ROOT = Path(
+    os.environ.get("GUICHET_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="guichet-test-media-")
+)
 WHITENOISE_AUTOREFRESH = True
 # Tests of the Redis cache/channel layer opt in explicitly; the default suite keeps them isolated.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -7,7 +7,12 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messagerie sécurisée")
 
     def ready(self):
-        from contactcenter.signals import citizen_code_sms, citizen_notification, demo_loaded
+        from contactcenter.signals import (
+            citizen_code_sms,
+            citizen_notification,
+            demo_loaded,
+            service_files,
+        )
 
         from . import receivers
 
@@ -15,4 +20,5 @@ class MessagingConfig(AppConfig):
             receivers.on_citizen_notification, dispatch_uid="messaging.outbox"
         )
         citizen_code_sms.connect(receivers.on_citizen_code_sms, dispatch_uid="messaging.code_sms")
+        service_files.connect(receivers.on_service_files, dispatch_uid="messaging.service_files")
         demo_loaded.connect(receivers.on_demo_loaded, dispatch_uid="messaging.demo")

@@ -104,7 +104,9 @@ def _address(user: User, channel: str) -> str:
     return ""
 
 
-def queue_code_sms(citizen_id: int, text: str, key: str) -> Notification | None:
+def queue_code_sms(
+    citizen_id: int, text: str, key: str, *, kind: str = "code"
+) -> Notification | None:
     """One SMS with a one-time code to the citizen's mobile, whatever their alert choices
     (the code is asked for by the citizen, on that number). None without a French mobile, or
     when the key was already queued."""
@@ -120,10 +122,10 @@ def queue_code_sms(citizen_id: int, text: str, key: str) -> Notification | None:
             return Notification.objects.create(
                 recipient=citizen,
                 channel=Notification.NotificationChannel.SMS,
-                kind="code",
+                kind=kind[:32],
                 address=address,
                 text=text,
-                idempotency_key=f"code:{key}"[:128],
+                idempotency_key=f"{kind}:{key}"[:128],
             )
     except IntegrityError:
         return None

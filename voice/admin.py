@@ -1,4 +1,9 @@
+import uuid
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest
@@ -7,13 +12,43 @@ from django.utils.translation import gettext_lazy as _
 
 from contactcenter.models import Topic
 
+from . import tts
 from .models import Call, Menu, MenuNode
+
+MAX_RECORDING_BYTES = 20 * 1024 * 1024
+
+
+class MenuNodeForm(forms.ModelForm):
+    class Meta:
+        model = MenuNode
+        fields = ("parent", "digit", "label", "action", "topic", "prompt", "recording")
+
+    def clean_recording(self):
+        """A recorded prompt is parsed (stdlib ``wave``) and stored converted to 8 kHz mono
+        μ-law; anything else is refused with the reason."""
+        upload = self.cleaned_data.get("recording")
+        if not isinstance(upload, UploadedFile):
+            return upload  # unchanged, or cleared
+        if upload.size is not None and upload.size > MAX_RECORDING_BYTES:
+            raise forms.ValidationError(_("L'enregistrement dépasse 20 Mo."))
+        try:
+            audio = tts.recording_to_ulaw(upload.read())
+        except tts.RecordingError as exc:
+            raise forms.ValidationError(
+                _(
+                    "Ce fichier n'est pas un enregistrement WAV utilisable (PCM 8 ou 16 bits, "
+                    "mono ou stéréo) : %(reason)s."
+                )
+                % {"reason": exc}
+            ) from None
+        return ContentFile(audio, name=f"{uuid.uuid4().hex}.ulaw")
 
 
 class MenuNodeInline(admin.TabularInline):
     model = MenuNode
+    form = MenuNodeForm
     extra = 1
-    fields = ("parent", "digit", "label", "action", "topic", "prompt")
+    fields = ("parent", "digit", "label", "action", "topic", "prompt", "recording")
 
     def has_change_permission(self, request, obj=None):
         # A published or archived version is frozen: copy it to a new draft to change it.
@@ -91,6 +126,7 @@ class MenuAdmin(admin.ModelAdmin):
                         label=node.label,
                         action=node.action,
                         prompt=node.prompt,
+                        recording=node.recording.name,
                         topic_id=node.topic_id,
                     )
             self.message_user(

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from . import services
+from . import documents, services
 from .models import Call, MenuNode
 
 logger = logging.getLogger("voice.ivr")
@@ -43,9 +43,9 @@ class HungUp(Exception):
 
 
 class Line(Protocol):
-    def say(self, text: str) -> bool:
-        """Play a synthesised prompt; False when a key press cut it short (the digit stays
-        queued for ``next_digit``). Raises HungUp."""
+    def say(self, text: str, audio: bytes | None = None) -> bool:
+        """Play a prompt (``audio``: 8 kHz μ-law, else ``text`` synthesised); False when a key
+        press cut it short (the digit stays queued for ``next_digit``). Raises HungUp."""
 
     def next_digit(self, timeout: float) -> str | None:
         """The next key pressed (RFC 4733 or SIP INFO), None after ``timeout`` seconds."""
@@ -67,9 +67,13 @@ class Dialogue:
         self.verified: bool | None = None
         self.transfer_after_verify = False
 
-    def say(self, text: str, position: str) -> bool:
-        services.record_step(self.call, "prompt", position, text=text)
-        logger.info("call %s plays %r", self.call.pk, text)
+    def say(self, text: str, position: str, node: MenuNode | None = None) -> bool:
+        """Play a prompt: the node's recording when the service uploaded one, else speech."""
+        audio = services.recording(node) if node is not None else None
+        services.record_step(self.call, "prompt", position, text=text, recorded=bool(audio))
+        logger.info("call %s plays %r%s", self.call.pk, text, " (recorded)" if audio else "")
+        if audio:
+            return self.line.say(text, audio=audio)
         return self.line.say(text)
 
     def run(self) -> None:
@@ -120,7 +124,8 @@ class Dialogue:
         prompt = services.menu_prompt(self.call.menu, parent, choices)
         unanswered = 0
         while True:
-            self.say(prompt, position)
+            # A submenu's recording, when uploaded, announces its choices itself.
+            self.say(prompt, position, parent)
             digit = self.line.next_digit(self.timeout)
             if digit is None:
                 unanswered += 1
@@ -164,23 +169,32 @@ class Dialogue:
             return self.menu(node)
         if node.action == MenuNode.Action.TRACK_REQUEST:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             self.track_request(position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.CALLBACK:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             self.callback(node, position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.CHANGE_MOBILE:
             if node.prompt.strip():
-                self.say(node.prompt, position)
+                self.say(node.prompt, position, node)
             self.change_mobile(position)
+            self.satisfaction(position)
+            return BACK
+        if node.action == MenuNode.Action.DOCUMENT:
+            if node.prompt.strip():
+                self.say(node.prompt, position, node)
+            documents.document_request(self, position)
+            self.satisfaction(position)
             return BACK
         if node.action == MenuNode.Action.MESSAGE:
-            self.say(node.prompt, position)
+            self.say(node.prompt, position, node)
             return BACK
-        self.say(node.prompt, position)  # GOODBYE
+        self.say(node.prompt, position, node)  # GOODBYE
         return GOODBYE_SAID
 
     def track_request(self, position: str) -> None:
@@ -328,7 +342,9 @@ class Dialogue:
             return
         self.self_service_done(kind, completed=False, reason="invalid")
 
-    def choose(self, prompt: str, count: int, position: str) -> int | None:
+    def choose(
+        self, prompt: str, count: int, position: str, repeats: int = MAX_REPEATS
+    ) -> int | None:
         """Read numbered options (1..count), return the index chosen; a wrong key says so, no
         key reads them again twice; None then."""
         silent = 0
@@ -337,7 +353,7 @@ class Dialogue:
             digit = self.line.next_digit(self.timeout)
             if digit is None:
                 silent += 1
-                if silent > MAX_REPEATS:
+                if silent > repeats:
                     services.record_step(self.call, "no_answer", position)
                     return None
                 continue
@@ -349,24 +365,47 @@ class Dialogue:
 
     def verify(self, position: str) -> bool:
         """The second factor, once a call, before anything personal: a code sent by SMS to the
-        citizen's mobile (the caller ID), typed on the keypad. Without any key the request is
-        said again twice; three wrong codes and nothing personal is read for the rest of the
-        call, the caller is told to talk to an adviser."""
+        citizen's mobile (the caller ID), or the date of birth when an identity provider
+        certified one (the caller chooses), typed on the keypad. Without any key the request
+        is said again twice; three wrong answers and nothing personal is read for the rest of
+        the call, the caller is told to talk to an adviser."""
         if self.verified is not None:
             return self.verified
         position = f"{position}:verify"
-        code = services.send_code(self.call)
-        wrong = silent = 0
-        while True:
-            self.say(
+        born = services.birthdate(self.call)
+        if born:
+            chosen = self.choose(
                 _(
-                    "Pour vérifier votre identité, nous venons de vous envoyer un code à "
-                    "%(count)s chiffres par SMS. Tapez ce code, puis dièse."
-                )
-                % {"count": services.CODE_DIGITS},
+                    "Pour vérifier votre identité, tapez 1 pour recevoir un code par SMS, ou "
+                    "tapez 2 pour saisir votre date de naissance."
+                ),
+                2,
                 position,
             )
-            typed = self.collect(services.CODE_DIGITS)
+            if chosen is None:
+                self.verified = False
+                return False
+            if chosen == 1:
+                return self.check_factor("birthdate", born, position)
+        return self.check_factor("sms", services.send_code(self.call), position)
+
+    def check_factor(self, factor: str, expected: str, position: str) -> bool:
+        if factor == "sms":
+            request = _(
+                "Pour vérifier votre identité, nous venons de vous envoyer un code à "
+                "%(count)s chiffres par SMS. Tapez ce code, puis dièse."
+            ) % {"count": services.CODE_DIGITS}
+            wrong_text = _("Ce code est incorrect.")
+        else:
+            request = _(
+                "Tapez votre date de naissance en 8 chiffres : le jour, le mois, puis l'année. "
+                "Par exemple, 0 5 0 3 1 9 8 0 pour le 5 mars 1980. Puis dièse."
+            )
+            wrong_text = _("Cette date de naissance ne correspond pas.")
+        wrong = silent = 0
+        while True:
+            self.say(request, position)
+            typed = self.collect(len(expected))
             if not typed:
                 silent += 1
                 if silent > MAX_REPEATS:
@@ -374,18 +413,18 @@ class Dialogue:
                     self.verified = False
                     return False
                 continue
-            if services.code_matches(code, typed):
-                services.record_step(self.call, "verified", position, factor="sms")
+            if services.code_matches(expected, typed):
+                services.record_step(self.call, "verified", position, factor=factor)
                 self.verified = True
                 return True
             wrong += 1
-            services.record_step(self.call, "verify_failed", position, attempt=wrong)
+            services.record_step(self.call, "verify_failed", position, attempt=wrong, factor=factor)
             if wrong >= MAX_CODE_ATTEMPTS:
                 self.verified = False
                 services.record_step(self.call, "transfer_offered", position, reason="verify")
                 self.say(
                     _(
-                        "Le code est incorrect. Pour votre sécurité, aucune information "
+                        "Votre saisie est incorrecte. Pour votre sécurité, aucune information "
                         "personnelle ne peut vous être donnée par le serveur vocal pendant cet "
                         "appel. Un conseiller peut vous aider."
                     ),
@@ -393,7 +432,26 @@ class Dialogue:
                 )
                 self.transfer_after_verify = True
                 return False
-            self.say(_("Ce code est incorrect."), position)
+            self.say(wrong_text, position)
+
+    def satisfaction(self, position: str) -> None:
+        """Once a call, after a self-service completed: one keypad question, 1 to 5."""
+        done = any(s.get("step") == "self_service" and s.get("completed") for s in self.call.steps)
+        if not done or any(s.get("step") == "satisfaction_asked" for s in self.call.steps):
+            return
+        services.record_step(self.call, "satisfaction_asked", position)
+        chosen = self.choose(
+            _(
+                "Ce service vous a-t-il satisfait ? Tapez une note de 1, pas du tout satisfait, "
+                "à 5, très satisfait."
+            ),
+            5,
+            position,
+            repeats=1,
+        )
+        if chosen is not None:
+            services.record_step(self.call, "satisfaction", position, score=chosen + 1)
+            self.say(_("Merci pour votre réponse."), position)
 
     def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:
         services.record_step(

@@ -91,6 +91,7 @@ class MenuNode(models.Model):
         GOODBYE = "goodbye", _("Message puis fin d'appel")
         CALLBACK = "callback", _("Réserver un rappel par un conseiller")
         CHANGE_MOBILE = "change_mobile", _("Changer le numéro de mobile des SMS")
+        DOCUMENT = "document", _("Recevoir l'attestation d'une demande (messagerie)")
 
     menu = models.ForeignKey(Menu, on_delete=models.CASCADE, related_name="nodes")
     parent = models.ForeignKey(
@@ -122,6 +123,18 @@ class MenuNode(models.Model):
         _("message"),
         blank=True,
         help_text=_("Lu quand ce choix est atteint (sous-menu : annonce de ses choix)."),
+    )
+    # The service's own recording of ``prompt``, converted to 8 kHz mono G.711 μ-law (.ulaw):
+    # played instead of the synthesis.
+    recording = models.FileField(
+        _("message enregistré"),
+        upload_to="voice/recordings/",
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Fichier WAV (PCM 8 ou 16 bits, mono ou stéréo) lu à la place de la synthèse "
+            "vocale du message ; converti en 8 kHz mono."
+        ),
     )
 
     class Meta:

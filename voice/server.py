@@ -193,8 +193,9 @@ class CallSession:
         self.stop.set()
 
     # --- Line, for the dialogue (call thread) ---
-    def say(self, text: str) -> bool:
-        audio = tts.synthesise(text)
+    def say(self, text: str, audio: bytes | None = None) -> bool:
+        if audio is None:
+            audio = tts.synthesise(text)
         # Cleared before looking at the keys and the line: a key or a hang-up that arrives
         # after this point sets it again and stops the prompt.
         self.stop.clear()
@@ -253,7 +254,9 @@ class CallSession:
             Dialogue(self, call).run()
         except HungUp:
             if call is not None:
-                services.record_step(call, "hangup", call.position)
+                services.record_step(
+                    call, "hangup", call.position, during_prompt=self.hung_up_during_prompt
+                )
                 services.end_call(
                     call, Call.EndedBy.CALLER, during_prompt=self.hung_up_during_prompt
                 )

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from contactcenter.models import Case, Channel, Event, Service, User
 from contactcenter.phones import format_phone, parse_mobile, parse_phone
 from contactcenter.services import add_event
-from contactcenter.signals import citizen_code_sms
+from contactcenter.signals import citizen_birthdate, citizen_code_sms
 from routing.calendar import calendar_for, format_hour, service_schedule_text
 from routing.callbacks import Slot, callback_slots, request_callback
 
@@ -123,8 +124,32 @@ def send_code(call: Call) -> str:
     return code
 
 
+def birthdate(call: Call) -> str:
+    """The identified caller's date of birth as typed on the keypad (JJMMAAAA), when an
+    identity provider certified one (core's ``citizen_birthdate``, answered by accounts:
+    FranceConnect); "" otherwise, and the date of birth is then not offered."""
+    if call.citizen_id is None:
+        return ""
+    for _receiver, born in citizen_birthdate.send(sender=Call, citizen_id=call.citizen_id):
+        if born is not None:
+            return f"{born:%d%m%Y}"
+    return ""
+
+
 def code_matches(expected: str, typed: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), typed.encode())
+
+
+def recording(node: MenuNode) -> bytes | None:
+    """The node's recorded prompt (8 kHz μ-law), None without one or when it cannot be read
+    (the synthesis is used then)."""
+    if not node.recording:
+        return None
+    try:
+        with node.recording.open("rb") as audio:
+            return audio.read() or None
+    except OSError:
+        return None
 
 
 def record_step(call: Call, step: str, position: str, **data: Any) -> None:
@@ -173,25 +198,41 @@ class TrackResult:
     reference: str = ""
 
 
-def track_request(call: Call, digits: str) -> TrackResult:
-    """Self-service "follow a request": the status and the last step of the caller's own
-    case. Another citizen's case, an unknown or malformed reference all get the same answer
-    (nothing tells whether the reference exists)."""
-    reference = reference_from_digits(digits)
-    not_found = TrackResult(
-        False,
+def not_found_speech() -> str:
+    return str(
         _(
             "Nous ne trouvons pas de demande à ce numéro pour votre numéro de téléphone. "
             "Vérifiez le numéro de la demande, inscrit dans votre espace et dans nos messages."
-        ),
+        )
     )
+
+
+def own_case(call: Call, digits: str) -> Case | None:
+    """The identified caller's case whose reference was typed, attached to the call; None for
+    another citizen's case, an unknown or a malformed reference alike (nothing tells whether
+    the reference exists)."""
+    reference = reference_from_digits(digits)
     if not reference or call.citizen_id is None:
-        return not_found
-    case = Case.objects.filter(reference=reference, citizen_id=call.citizen_id).first()
+        return None
+    case = (
+        Case.objects.filter(reference=reference, citizen_id=call.citizen_id)
+        .select_related("service", "topic", "citizen")
+        .first()
+    )
     if case is None:
-        return not_found
+        return None
     Call.objects.filter(pk=call.pk).update(case=case)
     call.case = case
+    return case
+
+
+def track_request(call: Call, digits: str) -> TrackResult:
+    """Self-service "follow a request": the status and the last step of the caller's own
+    case (``own_case``)."""
+    case = own_case(call, digits)
+    if case is None:
+        return TrackResult(False, not_found_speech())
+    reference = case.reference
     last = (
         case.events.filter(internal=False)
         .exclude(type=Event.Type.CALL)
@@ -268,12 +309,34 @@ def write_call_event(call: Call, *, during_prompt: bool) -> Event:
 
 def close_lost_calls() -> int:
     """At the voice server's start: the calls it was handling when it stopped are lost; close
-    them so that the timeline stays consistent."""
+    them so that the timeline stays consistent, and offer an identified caller a callback by
+    SMS (through the outbox, once a call: the key is the call's)."""
     count = 0
     for call in Call.objects.filter(ended_at__isnull=True):
+        record_step(call, "lost", call.position)
         end_call(call, Call.EndedBy.LOST)
+        if call.citizen_id is not None:
+            offer_callback_sms(call)
         count += 1
     return count
+
+
+def offer_callback_sms(call: Call) -> None:
+    """The SMS to a caller whose call was lost: the web callback form's address, no content."""
+    assert call.citizen_id is not None
+    link = settings.SITE_URL + reverse("routing:callback_new")
+    text = _(
+        "Guichet : votre appel au serveur vocal a été interrompu. Un conseiller peut vous "
+        "rappeler : choisissez un créneau sur %(link)s"
+    ) % {"link": link}
+    record_step(call, "callback_offered", call.position, by="sms")
+    citizen_code_sms.send(
+        sender=Call,
+        citizen_id=call.citizen_id,
+        text=str(text),
+        key=f"voice:{call.pk}:lost",
+        kind="voice_lost",
+    )
 
 
 def spoken_slot(slot: Slot) -> str:

@@ -9,11 +9,13 @@ read the file. Uploaded recordings can be converted into the same format (docs/v
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import wave
 from pathlib import Path
@@ -58,6 +60,40 @@ def wav_to_ulaw(data: bytes) -> bytes:
             raise SynthesisError("expected mono 16-bit PCM audio")
         rate = wav.getframerate()
         pcm = pcm16_from(wav.readframes(wav.getnframes()))
+    return pcm_to_ulaw(pcm, rate)
+
+
+def recording_to_ulaw(data: bytes) -> bytes:
+    """A recorded prompt (WAV, PCM 8 or 16 bits, mono or stereo, any rate) -> 8 kHz mono μ-law.
+    Raises ``RecordingError`` for anything else (parsed by the stdlib ``wave``)."""
+    try:
+        with wave.open(io.BytesIO(data)) as wav:
+            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise RecordingError(str(exc)) from None
+    if width not in (1, 2) or channels not in (1, 2) or not 4000 <= rate <= 96000:
+        raise RecordingError(f"unsupported WAV: {width * 8} bits, {channels} channels, {rate} Hz")
+    if width == 1:  # 8-bit WAV is unsigned
+        samples = array.array("h", ((b - 128) << 8 for b in frames))
+    else:
+        samples = array.array("h")
+        samples.frombytes(frames[: len(frames) // 2 * 2])
+        if sys.byteorder == "big":
+            samples.byteswap()
+    if channels == 2:
+        left, right = samples[::2], samples[1::2]
+        samples = array.array("h", ((a + b) // 2 for a, b in zip(left, right, strict=False)))
+    if len(samples) < rate // 10:
+        raise RecordingError("the recording is shorter than 0.1 s")
+    return pcm_to_ulaw(pcm16_from(samples.tobytes()), rate)
+
+
+class RecordingError(ValueError):
+    pass
+
+
+def pcm_to_ulaw(pcm, rate: int) -> bytes:
     if rate != SAMPLE_RATE:
         pcm = resample_linear(pcm, rate, SAMPLE_RATE)
     return bytes(linear2ulaw(pcm))

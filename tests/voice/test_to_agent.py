@@ -170,7 +170,7 @@ def test_the_position_and_wait_are_announced_and_a_hang_up_leaves_the_queue(on_d
             raise HungUp
         return None
 
-    line.next_digit = next_digit  # type: ignore[method-assign]
+    line.next_digit = next_digit
     run(call, line)
     assert any(text.startswith("Vous êtes en position 1") for text in line.said)
     assert any("Temps d'attente estimé : 7 minutes." in text for text in line.said)

@@ -195,7 +195,7 @@ class ScriptedLine:
         self.said: list[str] = []
         self.hung_up = False
 
-    def say(self, text: str) -> bool:
+    def say(self, text: str, audio: bytes | None = None) -> bool:
         self.said.append(text)
         return True
 
