@@ -92,10 +92,18 @@ class MailMessage(models.Model):
         SENDING = "sending", _("En cours d'envoi")
         SENT = "sent", _("Envoyé")
         FAILED = "failed", _("Échec définitif")
+        BOUNCED = "bounced", _("Non remis (avis de non-remise)")
+        BOUNCE = "bounce", _("Avis de non-remise")
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        ACKNOWLEDGEMENT = "ack", _("Accusé de réception")
+        NOTICE = "notice", _("Avis automatique")
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="messages")
     direction = models.CharField(_("sens"), max_length=3, choices=Direction.choices)
     status = models.CharField(_("état"), max_length=10, choices=Status.choices)
+    kind = models.CharField(_("nature"), max_length=8, choices=Kind.choices, default=Kind.MESSAGE)
     key = models.CharField(max_length=64, editable=False)
     message_id = models.TextField(_("Message-ID"), blank=True)
     in_reply_to = models.TextField(blank=True)
@@ -126,7 +134,11 @@ class MailMessage(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # Key first: threading looks Message-IDs up by key whatever the mailbox.
-            models.UniqueConstraint(fields=["key", "mailbox"], name="mail_message_once")
+            models.UniqueConstraint(fields=["key", "mailbox"], name="mail_message_once"),
+            # One acknowledgement per case, whatever the retries and the workers.
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(kind="ack"), name="mail_ack_once"
+            ),
         ]
         indexes = [
             models.Index(fields=["case", "created_at"], name="mail_message_case"),
@@ -134,6 +146,12 @@ class MailMessage(models.Model):
                 fields=["next_attempt_at"],
                 name="mail_outbound_pending",
                 condition=models.Q(status="pending"),
+            ),
+            # The per-sender rate limit of the automatic messages.
+            models.Index(
+                fields=["recipient", "created_at"],
+                name="mail_automatic_to",
+                condition=~models.Q(kind="message"),
             ),
         ]
 
