@@ -33,6 +33,7 @@ from contactcenter.services import add_event, change_status, open_case
 from knowledge.services import guess_topic
 
 from .acknowledge import acknowledge
+from .bounces import Report, read_report, record_bounce
 from .headers import is_automatic, message_ids, message_key
 from .models import MailAttachment, Mailbox, MailMessage, QuarantinedMail
 
@@ -60,11 +61,12 @@ class Inbound:
     body: str
     automatic: bool
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
+    report: Report | None = None  # a delivery status notification (bounce)
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    outcome: str  # "created", "threaded", "duplicate", "ignored", "quarantined"
+    outcome: str  # "created", "threaded", "duplicate", "ignored", "bounce", "quarantined"
     message: MailMessage | None = None
     quarantined: QuarantinedMail | None = None
 
@@ -108,8 +110,9 @@ def parse(raw: bytes) -> Inbound:
                 # The text only: no markup, scripts and styles dropped, entities decoded (the
                 # timeline escapes what it shows).
                 text = html.unescape(nh3.clean(text, tags=set())).strip()
+        report = read_report(msg)
         attachments: list[tuple[str, bytes]] = []
-        for item in msg.iter_attachments():
+        for item in msg.iter_attachments() if report is None else ():
             if not isinstance(item, ParsedMessage):
                 continue
             payload = item.get_content()
@@ -131,6 +134,7 @@ def parse(raw: bytes) -> Inbound:
         body=text[:MAX_BODY_CHARS],
         automatic=is_automatic(msg),
         attachments=attachments,
+        report=report,
     )
 
 
@@ -273,6 +277,12 @@ def _store(
         refused_attachments=refused,
         raw=raw,
     )
+    if inbound.report is not None:
+        # A bounce: recorded on the message that bounced and on its case, never answered.
+        message.status = MailMessage.Status.BOUNCE
+        record_bounce(inbound.report, message)
+        message.save()
+        return ImportResult("bounce", message)
     case = find_thread(mailbox, inbound)
     if case is not None and case.status == Case.Status.CLOSED and not inbound.automatic:
         case = None  # a closed request is not reopened by mail: a new one starts
