@@ -106,6 +106,11 @@ def queue_reply(event: Event) -> MailMessage | None:
     last = last_received(event.case_id)
     if last is None:
         return None
+    if last.sender == event.case.citizen.email.lower():
+        # The answer reaches the citizen's own (verified) address: it is the alert, the
+        # secure messaging's content-free notification is not sent as well (docs/mail.md).
+        event.payload = {**(event.payload or {}), "delivered_to_citizen": "email"}
+        Event.objects.filter(pk=event.pk).update(payload=event.payload)
     return new_outbound(
         mailbox=last.mailbox,
         case=event.case,

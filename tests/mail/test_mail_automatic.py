@@ -20,10 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def received(inbox) -> list[EmailMessage]:
-    return [
-        email.message_from_bytes(raw, policy=email.policy.default)
-        for raw in inbox.messages
-    ]
+    return [email.message_from_bytes(raw, policy=email.policy.default) for raw in inbox.messages]
 
 
 def test_the_knowledge_engine_guesses_the_topic_of_a_new_mail(imap, mailbox, citizen, topic_b):
@@ -155,3 +152,25 @@ def test_a_bounce_of_an_answer_is_recorded_and_the_agent_told(
     assert case.status == Case.Status.ANSWERED  # unchanged
     assert len(smtp_receiver.messages) == 1  # nothing sent to the mailer daemon
     assert Case.objects.count() == 1
+
+
+def test_an_answer_by_mail_to_the_citizens_own_address_is_not_alerted_twice(
+    imap, mailbox, citizen, agent_a, smtp_receiver, django_capture_on_commit_callbacks
+):
+    deliver(imap, compose(subject="Première"))
+    deliver(imap, compose(subject="Seconde"))
+    poll_mailbox(mailbox.pk)
+    first, second = Case.objects.order_by("id")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_staff_message(first, agent_a, "Réponse à la première.")
+    assert len(smtp_receiver.messages) == 1  # the answer itself
+    assert smtp_receiver.others == []  # no "new message in your space" alert besides
+
+    # The account's address changed since: the answer goes where the mail came from, and the
+    # citizen is alerted at the account's address as usual.
+    citizen.email = "camille.nouvelle@example.fr"
+    citizen.save(update_fields=["email"])
+    with django_capture_on_commit_callbacks(execute=True):
+        post_staff_message(second, agent_a, "Réponse à la seconde.")
+    assert len(smtp_receiver.messages) == 2
+    assert len(smtp_receiver.others) == 1
