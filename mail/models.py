@@ -186,7 +186,14 @@ class MailAttachment(models.Model):
 
 
 class QuarantinedMail(models.Model):
-    """A message that could not be read: kept with its source, never dropped."""
+    """A message that could not be read: kept with its source, never dropped. Staff of the
+    mailbox's service release it onto a case or delete it (its source is then erased); who and
+    when is kept on the row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("À traiter")
+        RELEASED = "released", _("Libéré sur une demande")
+        DELETED = "deleted", _("Supprimé")
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="quarantine")
     key = models.CharField(max_length=64, editable=False)
@@ -194,6 +201,16 @@ class QuarantinedMail(models.Model):
     error = models.TextField(_("motif"))
     raw = models.BinaryField(_("source"))
     created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        _("état"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    handled_by = models.ForeignKey(
+        "contactcenter.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("courriel en quarantaine")

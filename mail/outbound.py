@@ -104,7 +104,7 @@ def last_received(case_id: int) -> MailMessage | None:
 def queue_reply(event: Event) -> MailMessage | None:
     """Write the outgoing message of a staff answer and queue its delivery after commit."""
     last = last_received(event.case_id)
-    if last is None:
+    if last is None or not last.sender:
         return None
     if last.sender == event.case.citizen.email.lower():
         # The answer reaches the citizen's own (verified) address: it is the alert, the
