@@ -38,6 +38,11 @@ urlpatterns = [
         mail_views.quarantine_delete,
         name="quarantine_delete",
     ),
+    path(
+        "courriels/demandes/<str:reference>/rattacher/",
+        mail_views.link_sender,
+        name="link_sender",
+    ),
     path("contacts/nouveau/", views.contact_search, name="contact_search"),
     path("contacts/nouveau/<int:citizen_id>/", views.contact_new, name="contact_new"),
     path("usagers/<int:citizen_id>/", views.citizen_sheet, name="citizen"),

@@ -1,6 +1,7 @@
-"""The quarantine in the console: staff of a mailbox's service read the messages that could
-not be imported, release one onto a case or delete it. Reading a source is audited like an
-attachment; releasing and deleting are kept on the row (who, when)."""
+"""What the console does for the e-mail channel: the quarantine (staff of a mailbox's service
+read the messages that could not be imported, release one onto a case or delete it; reading a
+source is audited like an attachment, releasing and deleting are kept on the row: who, when)
+and linking an unidentified sender's case to a citizen."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contactcenter.exceptions import InvalidState, NotFound
-from contactcenter.models import AuditLog, Case, Channel, User
+from contactcenter.models import AuditLog, Case, Channel, Event, User
 from contactcenter.permissions import record_access, user_service_ids
-from contactcenter.services import open_case
+from contactcenter.services import add_event, open_case
 
+from .acknowledge import notify_linked
 from .headers import message_key
 from .models import MailMessage, QuarantinedMail
-from .services import MAX_BODY_CHARS, import_message, unidentified_sender
+from .services import (
+    MAX_BODY_CHARS,
+    UNIDENTIFIED_SENDER_EMAIL,
+    import_message,
+    unidentified_sender,
+)
 
 SOURCE_PREVIEW_CHARS = 50_000
 
@@ -119,3 +126,53 @@ def discard(item: QuarantinedMail, user: User) -> None:
     with transaction.atomic():
         _handled(item, user, QuarantinedMail.Status.DELETED, None)
         QuarantinedMail.objects.filter(pk=item.pk).update(raw=b"")
+
+
+# --- linking an unidentified sender ---------------------------------------------------------
+
+
+def unidentified_address(case: Case) -> str:
+    """The sender's address of a case held by the unidentified-sender account ("" otherwise)."""
+    if case.citizen.email != UNIDENTIFIED_SENDER_EMAIL:
+        return ""
+    last = (
+        MailMessage.objects.filter(case=case, direction=MailMessage.Direction.INBOUND)
+        .exclude(sender="")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return last.sender if last is not None else ""
+
+
+def link_sender(case: Case, citizen: User, agent: User) -> MailMessage | None:
+    """Give an unidentified sender's case to the citizen an agent recognised: the case and its
+    timeline move to the citizen's file, and the sender is told by e-mail to use the secure
+    space next time (the notice, rate limited like every automatic message)."""
+    from contactcenter.permissions import can_see_case
+
+    if not can_see_case(agent, case) or not agent.is_staff_member:
+        raise NotFound(_("Demande introuvable"))
+    address = unidentified_address(case)
+    if not address:
+        raise InvalidState(_("Cette demande n'est pas celle d'un expéditeur non identifié."))
+    if not citizen.is_citizen or not citizen.is_active:
+        raise InvalidState(_("Choisissez un usager dont le compte est actif."))
+    with transaction.atomic():
+        updated = Case.objects.filter(pk=case.pk, citizen__email=UNIDENTIFIED_SENDER_EMAIL).update(
+            citizen=citizen
+        )
+        if not updated:
+            raise InvalidState(_("Cette demande a déjà été rattachée."))
+        case.citizen = citizen
+        case.events.update(citizen_id=citizen.pk)
+        add_event(
+            case,
+            Event.Type.NOTE,
+            actor=agent,
+            channel=Channel.EMAIL,
+            internal=True,
+            body=_("Expéditeur %(address)s rattaché à l'usager %(name)s.")
+            % {"address": address, "name": citizen.display_name},
+            payload={"linked_sender": address, "citizen": citizen.pk},
+        )
+        return notify_linked(case, address)

@@ -167,6 +167,17 @@ def pages():
     )
     held = QuarantinedMail.objects.create(mailbox=mailbox, key="k", error="LookupError", raw=b"x")
     yield agent, "console:quarantine", reverse("console:quarantine")
+    from mail.services import import_message
+
+    unidentified = import_message(
+        mailbox, b"From: x@example.org\r\nSubject: Taxe\r\nMessage-ID: <x@example.org>\r\n\r\nA\r\n"
+    ).message
+    assert unidentified is not None and unidentified.case is not None
+    yield (
+        agent,
+        "console:link_sender",
+        reverse("console:link_sender", args=[unidentified.case.reference]),
+    )
     yield agent, "console:quarantine_item", reverse("console:quarantine_item", args=[held.pk])
     yield agent, "cobrowse:agent", reverse("cobrowse:agent")
     yield agent, "chat:agent", reverse("chat:agent")

@@ -63,3 +63,50 @@ def test_staff_of_the_service_list_read_release_and_delete(
     assert first.status == QuarantinedMail.Status.DELETED and bytes(first.raw) == b""
     page = client_as(agent_a).get(reverse("console:quarantine"))
     assert b"Aucun courriel" in page.content
+
+
+def test_an_agent_links_an_unidentified_sender_who_is_told_to_use_the_space(
+    offline_mailbox,  # noqa: F811
+    agent_a,
+    agent_b,
+    citizen,
+    client_as,
+    smtp_receiver,
+    django_capture_on_commit_callbacks,
+):
+    import email
+    import email.policy
+
+    from contactcenter.models import Event
+
+    raw = (
+        b"From: Camille <camille.perso@example.org>\r\nTo: impots@guichet.test\r\n"
+        b"Subject: Ma taxe\r\nMessage-ID: <perso@example.org>\r\n\r\nBonjour\r\n"
+    )
+    case = import_message(offline_mailbox, raw).message.case
+    assert case.citizen.email == UNIDENTIFIED_SENDER_EMAIL
+    url = reverse("console:link_sender", args=[case.reference])
+    page = client_as(agent_a).get(reverse("console:case", args=[case.reference]))
+    assert url.encode() in page.content
+    assert b"camille.perso@example.org" in client_as(agent_a).get(url).content
+    assert client_as(agent_b).get(url).status_code == 404
+
+    wrong = client_as(agent_a).post(url, {"email": "personne@example.org"})
+    assert wrong.status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client_as(agent_a).post(url, {"email": citizen.email})
+    assert done.status_code == 302
+    case.refresh_from_db()
+    assert case.citizen == citizen
+    assert not Event.objects.filter(case=case).exclude(citizen_id=citizen.pk).exists()
+    [notice] = [
+        email.message_from_bytes(m, policy=email.policy.default) for m in smtp_receiver.messages
+    ]
+    assert notice["To"].addresses[0].addr_spec == "camille.perso@example.org"
+    assert notice["Auto-Submitted"] == "auto-replied"
+    assert "/espace/" in notice.get_content()
+    assert (
+        client_as(citizen).get(reverse("messaging:case_detail", args=[case.reference])).status_code
+        == 200
+    )
+    assert client_as(agent_a).post(url, {"email": citizen.email}).status_code == 404  # done
