@@ -110,3 +110,32 @@ def test_an_agent_links_an_unidentified_sender_who_is_told_to_use_the_space(
         == 200
     )
     assert client_as(agent_a).post(url, {"email": citizen.email}).status_code == 404  # done
+
+
+def test_an_emails_attachments_are_listed_in_the_console_and_the_citizens_space(
+    offline_mailbox,  # noqa: F811
+    agent_a,
+    citizen,
+    client_as,
+):
+    from email.message import EmailMessage
+
+    from tests.upload_samples import valid_pdf
+
+    msg = EmailMessage()
+    msg["From"] = "camille.martin@example.fr"
+    msg["Subject"] = "Avis joint"
+    msg["Message-ID"] = "<avis@example.fr>"
+    msg.set_content("Ci-joint.")
+    msg.add_attachment(valid_pdf(), maintype="application", subtype="pdf", filename="avis.pdf")
+    message = import_message(offline_mailbox, msg.as_bytes()).message
+    [attachment] = message.attachments.all()
+    link = reverse("mail:attachment", args=[attachment.pk]).encode()
+    reference = message.case.reference
+    for page in (
+        client_as(agent_a).get(reverse("console:case", args=[reference])),
+        client_as(agent_a).get(reverse("console:ws_item", args=[reference])),
+        client_as(citizen).get(reverse("messaging:case_detail", args=[reference])),
+    ):
+        assert page.status_code == 200
+        assert link in page.content and b"avis.pdf" in page.content
