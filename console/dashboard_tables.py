@@ -224,7 +224,7 @@ def key_indicators(report: Report) -> list[dict]:
             "format": "decimal",
             "detail": _("%(messages)s messages d'usagers, %(logins)s connexions d'usagers")
             % {
-                "messages": format_value(report.web_messages, "number"),
+                "messages": format_value(report.written_messages, "number"),
                 "logins": format_value(report.logins, "number"),
             },
         },

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import mail_views, views
 from . import workstation_views as poste
 
 app_name = "console"
@@ -26,6 +26,23 @@ urlpatterns = [
     path("demandes/<str:reference>/reclasser/", views.classify, name="classify"),
     path("demandes/<str:reference>/transferer/", views.transfer, name="transfer"),
     path("demandes/<str:reference>/motif/", views.access_reason, name="case_access_reason"),
+    path("courriels/quarantaine/", mail_views.quarantine_list, name="quarantine"),
+    path("courriels/quarantaine/<int:pk>/", mail_views.quarantine_item, name="quarantine_item"),
+    path(
+        "courriels/quarantaine/<int:pk>/liberer/",
+        mail_views.quarantine_release,
+        name="quarantine_release",
+    ),
+    path(
+        "courriels/quarantaine/<int:pk>/supprimer/",
+        mail_views.quarantine_delete,
+        name="quarantine_delete",
+    ),
+    path(
+        "courriels/demandes/<str:reference>/rattacher/",
+        mail_views.link_sender,
+        name="link_sender",
+    ),
     path("contacts/nouveau/", views.contact_search, name="contact_search"),
     path("contacts/nouveau/<int:citizen_id>/", views.contact_new, name="contact_new"),
     path("usagers/<int:citizen_id>/", views.citizen_sheet, name="citizen"),

@@ -358,7 +358,9 @@ def post_staff_message(
             change_status(case, status, actor=agent)
         if not internal:
             mark_first_response(case, at=event.created_at)
-        if notify:
+        # A channel that delivered the answer itself to the citizen's own address (the e-mail
+        # channel: post_save of Event) marks it: no second, content-free alert for it.
+        if notify and not (event.payload or {}).get("delivered_to_citizen"):
             notify_citizen(case, notify)
     return event
 

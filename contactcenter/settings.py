@@ -439,6 +439,9 @@ VOICE_DEFAULT_SERVICE = env_str("VOICE_DEFAULT_SERVICE")
 # E-mail channel (docs/mail.md): first delay before a failed answer is sent again (doubled at
 # each attempt, 5 attempts).
 MAIL_RETRY_DELAY = timedelta(seconds=env_int("MAIL_RETRY_DELAY", 60))
+# E-mail channel loop protection: automatic messages (acknowledgements, notices) per address.
+MAIL_AUTOMATIC_PER_SENDER = env_int("MAIL_AUTOMATIC_PER_SENDER", 5)
+MAIL_AUTOMATIC_WINDOW = timedelta(seconds=env_int("MAIL_AUTOMATIC_WINDOW", 3600))
 VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
 VOICE_TTS_VOICE = env_str("VOICE_TTS_VOICE", "fr")
 VOICE_TTS_SPEED = env_int("VOICE_TTS_SPEED", 150)

@@ -11,6 +11,6 @@ class MailConfig(AppConfig):
 
         from contactcenter.models import Event
 
-        from . import services, tasks  # noqa: F401 - registers the tasks
+        from . import outbound, tasks  # noqa: F401 - registers the tasks
 
-        post_save.connect(services.on_event_saved, sender=Event, dispatch_uid="mail.outbound")
+        post_save.connect(outbound.on_event_saved, sender=Event, dispatch_uid="mail.outbound")

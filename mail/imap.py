@@ -89,3 +89,38 @@ def poll(mailbox: Mailbox) -> PollReport:
         except Exception:  # noqa: BLE001 - the connection may already be gone
             logger.debug("IMAP logout failed", exc_info=True)
     return report
+
+
+def idle(mailbox: Mailbox, *, cycles: int | None = None, wait: int = 300) -> str:
+    """Wait for new mail with IMAP IDLE and import it at once (``mail_idle`` command).
+
+    Imports what is there first, then IDLEs for up to ``wait`` seconds at a time (servers drop
+    an IDLE after 30 minutes) and polls whenever the server announces a message (``EXISTS``).
+    Each import goes through ``mail.tasks.poll_mailbox``: the same lease as the beat's polling,
+    which stays the fallback (and the only reader of servers without IDLE). Returns
+    "unsupported" when the server has no IDLE, else "done" after ``cycles`` waits."""
+    from .tasks import poll_mailbox
+
+    client = connect(mailbox)
+    try:
+        if not client.has_capability("IDLE"):
+            logger.info("%s: no IMAP IDLE, the beat polling reads it", mailbox)
+            return "unsupported"
+        client.select_folder(mailbox.folder, readonly=True)
+        poll_mailbox(mailbox.pk)
+        done = 0
+        while cycles is None or done < cycles:
+            client.idle()
+            try:
+                responses = client.idle_check(timeout=wait)
+            finally:
+                client.idle_done()
+            done += 1
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                poll_mailbox(mailbox.pk)
+        return "done"
+    finally:
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            logger.debug("IMAP logout failed", exc_info=True)

@@ -92,10 +92,18 @@ class MailMessage(models.Model):
         SENDING = "sending", _("En cours d'envoi")
         SENT = "sent", _("Envoyé")
         FAILED = "failed", _("Échec définitif")
+        BOUNCED = "bounced", _("Non remis (avis de non-remise)")
+        BOUNCE = "bounce", _("Avis de non-remise")
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        ACKNOWLEDGEMENT = "ack", _("Accusé de réception")
+        NOTICE = "notice", _("Avis automatique")
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="messages")
     direction = models.CharField(_("sens"), max_length=3, choices=Direction.choices)
     status = models.CharField(_("état"), max_length=10, choices=Status.choices)
+    kind = models.CharField(_("nature"), max_length=8, choices=Kind.choices, default=Kind.MESSAGE)
     key = models.CharField(max_length=64, editable=False)
     message_id = models.TextField(_("Message-ID"), blank=True)
     in_reply_to = models.TextField(blank=True)
@@ -126,7 +134,11 @@ class MailMessage(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # Key first: threading looks Message-IDs up by key whatever the mailbox.
-            models.UniqueConstraint(fields=["key", "mailbox"], name="mail_message_once")
+            models.UniqueConstraint(fields=["key", "mailbox"], name="mail_message_once"),
+            # One acknowledgement per case, whatever the retries and the workers.
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(kind="ack"), name="mail_ack_once"
+            ),
         ]
         indexes = [
             models.Index(fields=["case", "created_at"], name="mail_message_case"),
@@ -134,6 +146,12 @@ class MailMessage(models.Model):
                 fields=["next_attempt_at"],
                 name="mail_outbound_pending",
                 condition=models.Q(status="pending"),
+            ),
+            # The per-sender rate limit of the automatic messages.
+            models.Index(
+                fields=["recipient", "created_at"],
+                name="mail_automatic_to",
+                condition=~models.Q(kind="message"),
             ),
         ]
 
@@ -168,7 +186,14 @@ class MailAttachment(models.Model):
 
 
 class QuarantinedMail(models.Model):
-    """A message that could not be read: kept with its source, never dropped."""
+    """A message that could not be read: kept with its source, never dropped. Staff of the
+    mailbox's service release it onto a case or delete it (its source is then erased); who and
+    when is kept on the row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("À traiter")
+        RELEASED = "released", _("Libéré sur une demande")
+        DELETED = "deleted", _("Supprimé")
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="quarantine")
     key = models.CharField(max_length=64, editable=False)
@@ -176,6 +201,16 @@ class QuarantinedMail(models.Model):
     error = models.TextField(_("motif"))
     raw = models.BinaryField(_("source"))
     created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        _("état"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    handled_by = models.ForeignKey(
+        "contactcenter.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("courriel en quarantaine")

@@ -1,19 +1,14 @@
-"""The e-mail channel's business logic: reading a message, importing it onto a case (once),
-and preparing the agent's answer by e-mail.
+"""The e-mail channel's business logic: reading a message and importing it onto a case (once).
 
 Inbound: ``import_message`` parses the source with the standard library (``policy.default``),
 finds the case it answers (``In-Reply-To``/``References`` against the Message-IDs stored per
 case, else the reference in the subject from the case's own correspondent), identifies the
 sender by a verified address, checks the attachments with the core's upload checks, and
-commits. The caller flags the message on the server only after that commit.
-
-Outbound: a staff answer (``contactcenter.services.post_staff_message``) on an e-mail case is
-an ``Event``; ``on_event_saved`` writes an outgoing ``MailMessage`` in the same transaction and
-queues its delivery after commit (``mail.tasks.send_mail_message``)."""
+commits. The caller flags the message on the server only after that commit. Outgoing
+messages are in ``mail.outbound``, delivery reports in ``mail.bounces``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import email.utils
@@ -26,31 +21,27 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contactcenter import outbox
 from contactcenter.attachments import CheckedFile, check_upload, max_count
 from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event, change_status, open_case
+from knowledge.services import guess_topic
 
+from .acknowledge import acknowledge
+from .bounces import Report, read_report, record_bounce
+from .headers import is_automatic, message_ids, message_key
 from .models import MailAttachment, Mailbox, MailMessage, QuarantinedMail
 
 logger = logging.getLogger("mail")
 
 UNIDENTIFIED_SENDER_EMAIL = "expediteur-non-identifie@guichet.invalid"
 REFERENCE_IN_SUBJECT = re.compile(r"\b(20\d{2}-\d{6})\b")
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 MAX_BODY_CHARS = 100_000
-SEND_ATTEMPTS = 5
-# An answer still "sending" after this belonged to a worker that died: sent again.
-SENDING_LEASE = dt.timedelta(minutes=10)
 
 
 class Unreadable(Exception):
@@ -70,43 +61,14 @@ class Inbound:
     body: str
     automatic: bool
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
+    report: Report | None = None  # a delivery status notification (bounce)
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    outcome: str  # "created", "threaded", "duplicate", "ignored", "quarantined"
+    outcome: str  # "created", "threaded", "duplicate", "ignored", "bounce", "quarantined"
     message: MailMessage | None = None
     quarantined: QuarantinedMail | None = None
-
-
-def message_key(message_id: str, raw: bytes) -> str:
-    """The idempotency key: the Message-ID's hash, or the source's when there is none."""
-    basis = message_id.encode() if message_id else raw
-    return hashlib.sha256(basis).hexdigest()
-
-
-def message_ids(value: str | None) -> list[str]:
-    """The Message-IDs of an ``In-Reply-To`` or ``References`` header, in order."""
-    return _MESSAGE_ID.findall(str(value or ""))
-
-
-def is_automatic(msg: ParsedMessage) -> bool:
-    """An autoresponder, a list or bulk mail, or a bounce: never answered (RFC 3834)."""
-    auto_submitted = str(msg.get("Auto-Submitted", "")).strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return True
-    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
-        return True
-    precedence = str(msg.get("Precedence", "")).strip().lower()
-    if precedence in {"bulk", "auto_reply", "junk", "list"}:
-        return True
-    if msg.get("List-Id") or msg.get("List-Unsubscribe"):
-        return True
-    content_type = msg.get_content_type()
-    if content_type == "multipart/report":
-        return True
-    # A bounce (delivery status notification) comes from the null sender.
-    return str(msg.get("Return-Path", "")).strip() == "<>"
 
 
 def trim_quoted(body: str) -> str:
@@ -148,8 +110,9 @@ def parse(raw: bytes) -> Inbound:
                 # The text only: no markup, scripts and styles dropped, entities decoded (the
                 # timeline escapes what it shows).
                 text = html.unescape(nh3.clean(text, tags=set())).strip()
+        report = read_report(msg)
         attachments: list[tuple[str, bytes]] = []
-        for item in msg.iter_attachments():
+        for item in msg.iter_attachments() if report is None else ():
             if not isinstance(item, ParsedMessage):
                 continue
             payload = item.get_content()
@@ -171,6 +134,7 @@ def parse(raw: bytes) -> Inbound:
         body=text[:MAX_BODY_CHARS],
         automatic=is_automatic(msg),
         attachments=attachments,
+        report=report,
     )
 
 
@@ -313,6 +277,12 @@ def _store(
         refused_attachments=refused,
         raw=raw,
     )
+    if inbound.report is not None:
+        # A bounce: recorded on the message that bounced and on its case, never answered.
+        message.status = MailMessage.Status.BOUNCE
+        record_bounce(inbound.report, message)
+        message.save()
+        return ImportResult("bounce", message)
     case = find_thread(mailbox, inbound)
     if case is not None and case.status == Case.Status.CLOSED and not inbound.automatic:
         case = None  # a closed request is not reopened by mail: a new one starts
@@ -341,9 +311,13 @@ def _store(
         citizen = verified_citizen(inbound.sender)
         if citizen is None:
             payload["unidentified_sender"] = inbound.sender
+        # The knowledge engine reads the topic in the subject and the first lines (a topic of
+        # the mailbox's service); the mailbox's default topic otherwise.
+        guessed = guess_topic(f"{inbound.subject}\n{display}", service=mailbox.service)
+        payload["topic_guessed"] = guessed is not None
         case, event = open_case(
             citizen=citizen or unidentified_sender(),
-            topic=mailbox.default_topic,
+            topic=guessed or mailbox.default_topic,
             kind=Case.Kind.QUESTION,
             channel=Channel.EMAIL,
             subject=inbound.subject or _("Courriel sans objet"),
@@ -383,6 +357,8 @@ def _store(
         )
         attachment.file.save(checked.name, checked.as_file(), save=False)
         attachment.save()
+    if outcome == "created":
+        acknowledge(case, message)
     if refused:
         add_event(
             case,
@@ -395,109 +371,3 @@ def _store(
             payload={"refused_attachments": refused},
         )
     return ImportResult(outcome, message)
-
-
-# --- outbound --------------------------------------------------------------------------------
-
-
-def reply_subject(case: Case) -> str:
-    """The subject of an answer: the case reference, so a reply threads even without headers."""
-    subject = case.subject
-    return f"[{case.reference}] Re: {subject}" if case.reference not in subject else subject
-
-
-def on_event_saved(sender: type[Event], instance: Event, created: bool, **kwargs: Any) -> None:
-    """A staff answer on an e-mail case goes out by e-mail (never an internal note)."""
-    if not created or kwargs.get("raw") or instance.internal:
-        return
-    if instance.type not in (Event.Type.MESSAGE, Event.Type.REQUEST_INFO):
-        return
-    if instance.actor_id is None or instance.actor_id == instance.citizen_id:
-        return
-    if instance.case.channel != Channel.EMAIL:
-        return
-    queue_reply(instance)
-
-
-def queue_reply(event: Event) -> MailMessage | None:
-    """Write the outgoing message of a staff answer and queue its delivery after commit."""
-    last = (
-        MailMessage.objects.filter(case_id=event.case_id, direction=MailMessage.Direction.INBOUND)
-        .exclude(automatic=True)
-        .select_related("mailbox")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if last is None:
-        return None
-    case = event.case
-    domain = last.mailbox.address.rsplit("@", 1)[-1]
-    message_id = email.utils.make_msgid(domain=domain)
-    references = [*last.references.split(), last.message_id] if last.message_id else []
-    message = MailMessage.objects.create(
-        mailbox=last.mailbox,
-        direction=MailMessage.Direction.OUTBOUND,
-        status=MailMessage.Status.PENDING,
-        key=message_key(message_id, b""),
-        message_id=message_id,
-        in_reply_to=last.message_id,
-        references=" ".join(references[-20:]),
-        sender=last.mailbox.address,
-        recipient=last.sender,
-        subject=reply_subject(case)[:998],
-        case=case,
-        event=event,
-        body=event.body,
-        next_attempt_at=timezone.now(),
-    )
-    from .tasks import send_mail_message
-
-    send_mail_message.delay_on_commit(message.pk)
-    return message
-
-
-def build_email(message: MailMessage) -> EmailMessage:
-    mailbox = message.mailbox
-    from_email = email.utils.formataddr((mailbox.service.name, mailbox.address))
-    headers = {"Message-ID": message.message_id, "Auto-Submitted": "no"}
-    if message.in_reply_to:
-        headers["In-Reply-To"] = message.in_reply_to
-    if message.references:
-        headers["References"] = message.references
-    return EmailMessage(
-        subject=message.subject,
-        body=message.body,
-        from_email=from_email,
-        to=[message.recipient],
-        headers=headers,
-    )
-
-
-def send_message(message_id: int) -> str:
-    """Deliver one outgoing message (claimed first: a duplicate task sends nothing)."""
-    now = timezone.now()
-    if not outbox.claim(MailMessage.objects.all(), message_id, now):
-        return "skipped"
-    message = MailMessage.objects.select_related("mailbox__service").get(pk=message_id)
-    try:
-        build_email(message).send(fail_silently=False)
-    except Exception as exc:  # noqa: BLE001 - any transport failure is retried
-        logger.warning("sending mail %s failed: %s", message_id, exc)
-        failed = message.attempts >= SEND_ATTEMPTS
-        MailMessage.objects.filter(pk=message_id).update(
-            status=MailMessage.Status.FAILED if failed else MailMessage.Status.PENDING,
-            next_attempt_at=now + settings.MAIL_RETRY_DELAY * 2 ** (message.attempts - 1),
-            last_error=str(exc)[:2000],
-        )
-        return "failed" if failed else "retry"
-    MailMessage.objects.filter(pk=message_id).update(
-        status=MailMessage.Status.SENT, sent_at=timezone.now(), last_error=""
-    )
-    return "sent"
-
-
-def due_outbound() -> list[int]:
-    """Answers to send now, after making those of a dead worker due again."""
-    rows = MailMessage.objects.all()
-    outbox.release_stale_claims(rows, SENDING_LEASE)
-    return outbox.due_ids(rows)

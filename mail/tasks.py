@@ -62,7 +62,7 @@ def poll_mailbox(mailbox_id: int) -> str:
 
 @shared_task(base=Task, name="mail.tasks.send_mail_message", acks_late=True, ignore_result=True)
 def send_mail_message(message_id: int) -> str:
-    from .services import send_message
+    from .outbound import send_message
 
     return send_message(message_id)
 
@@ -70,7 +70,7 @@ def send_mail_message(message_id: int) -> str:
 @shared_task(name="mail.tasks.flush_outbound", ignore_result=True)
 def flush_outbound() -> int:
     """Beat: send what was not sent (broker down at commit time, a retry due)."""
-    from .services import due_outbound
+    from .outbound import due_outbound
 
     ids = due_outbound()
     for message_id in ids:

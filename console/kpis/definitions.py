@@ -60,6 +60,8 @@ CHANNEL_LABELS = dict(Channel.choices)
 CONTACT_EVENTS = (
     # A secure message written by the citizen (the first one opens the case).
     Q(type=Event.Type.MESSAGE, channel=Channel.WEB, internal=False, actor_id=F("citizen_id"))
+    # An e-mail received by a functional mailbox (mail.services: agents' answers are "web").
+    | Q(type=Event.Type.MESSAGE, channel=Channel.EMAIL, internal=False)
     # A chat: one "started" event per conversation (chat.services.start_chat).
     | Q(type=Event.Type.CHAT, payload__phase="started")
     # Phone, counter, e-mail, letter contacts recorded by an agent (console.worklist).

@@ -196,8 +196,18 @@ class Report:
         return web.contacts if web else 0
 
     @property
+    def emails(self) -> int:
+        email = self.by_channel.get(Channel.EMAIL)
+        return email.contacts if email else 0
+
+    @property
+    def written_messages(self) -> int:
+        """What citizens wrote: secure messages and e-mails (the amelibot indicator)."""
+        return self.web_messages + self.emails
+
+    @property
     def messages_per_100_logins(self) -> float | None:
-        return Figures.ratio(self.web_messages * 100, self.logins)
+        return Figures.ratio(self.written_messages * 100, self.logins)
 
     @property
     def channels(self) -> list[tuple[str, StrOrPromise, Figures]]:

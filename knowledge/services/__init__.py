@@ -5,6 +5,8 @@ Public contract used by other apps (keep the names and signatures):
 - ``search_articles(query, *, topic=None, audience="public", limit=3) -> list[SearchResult]``
 - ``record_deflection(*, user, article, query, topic, sufficient)``
 - ``handoff_transcript(conversation_id, user) -> str``
+- ``guess_topic(text, *, service=None) -> Topic | None`` for the channels opening a case
+  from free text (mail).
 - ``handoff_context(conversation_id, user) -> dict | None`` and
   ``attach_conversation_to_case(conversation_id, user, case)`` for the hand-off target apps.
 
@@ -22,6 +24,7 @@ from .articles import (
     articles_due_for_review,
     effective_owner,
     get_article,
+    guess_topic,
     public_topics,
     record_deflection,
     save_article,
@@ -59,6 +62,7 @@ __all__ = [
     "articles_due_for_review",
     "effective_owner",
     "get_article",
+    "guess_topic",
     "public_topics",
     "record_deflection",
     "save_article",

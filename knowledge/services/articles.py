@@ -184,6 +184,28 @@ def search_articles(
     return results
 
 
+def guess_topic(text: str, *, service: Service | None = None) -> Topic | None:
+    """The topic a free text is about (an e-mail's subject and first lines), or None.
+
+    For the channels that open a case without a form (e-mail): the engine's best article over
+    every published one (agents' index: the text is not shown to anybody), kept when the text
+    points at that article's topic (``topic_share`` >= 0.5, the chatbot's rule) and the topic is
+    active and, with ``service``, one of that service's. None when the engine cannot tell.
+    """
+    text = " ".join((text or "").split())[:MAX_QUESTION_CHARS]
+    if not text:
+        return None
+    hits = E.get_engine().search(text, audience="agent", limit=5)
+    topic_ids = [hit.doc.topic_id for hit, _c in hits if hit.topic_share >= 0.5]
+    if not topic_ids:
+        return None
+    topics = Topic.objects.filter(pk__in=topic_ids, is_active=True)
+    if service is not None:
+        topics = topics.filter(service=service)
+    found = {t.pk: t for t in topics}
+    return next((found[i] for i in topic_ids if i in found), None)
+
+
 # --- deflection -----------------------------------------------------------------------------------
 def record_deflection(
     *,

@@ -51,6 +51,7 @@ NOT_PAGES = {
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
+    "console:quarantine_release", "console:quarantine_delete",
     # the workstation's partials (tests/console/test_workstation.py checks them in English)
     "console:ws_items", "console:ws_queue", "console:ws_item", "console:ws_citizen",
     "console:ws_transfer",
@@ -156,6 +157,31 @@ def pages():
     yield agent, "console:contact_new", reverse("console:contact_new", args=[citizen.pk])
     yield agent, "console:citizen", reverse("console:citizen", args=[citizen.pk])
     yield agent, "console:workstation", reverse("console:workstation")
+    from mail.models import Mailbox, QuarantinedMail
+
+    service_topic = Topic.objects.filter(service__agents__user=agent).first()
+    mailbox = Mailbox.objects.create(
+        service=service_topic.service,
+        address="boite@guichet.test",
+        default_topic=service_topic,
+        host="127.0.0.1",
+        login="boite",
+        password_env="UNSET",
+    )
+    held = QuarantinedMail.objects.create(mailbox=mailbox, key="k", error="LookupError", raw=b"x")
+    yield agent, "console:quarantine", reverse("console:quarantine")
+    from mail.services import import_message
+
+    unidentified = import_message(
+        mailbox, b"From: x@example.org\r\nSubject: Taxe\r\nMessage-ID: <x@example.org>\r\n\r\nA\r\n"
+    ).message
+    assert unidentified is not None and unidentified.case is not None
+    yield (
+        agent,
+        "console:link_sender",
+        reverse("console:link_sender", args=[unidentified.case.reference]),
+    )
+    yield agent, "console:quarantine_item", reverse("console:quarantine_item", args=[held.pk])
     yield agent, "cobrowse:agent", reverse("cobrowse:agent")
     yield agent, "chat:agent", reverse("chat:agent")
     yield agent, "knowledge:agent_search", reverse("knowledge:agent_search")

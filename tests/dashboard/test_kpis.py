@@ -326,6 +326,20 @@ def test_secure_messages_per_100_citizen_logins(volumes, mode):
     assert report.messages_per_100_logins == pytest.approx(75.0)
 
 
+def test_emails_count_in_the_messages_per_100_logins(citizen, topic_a, mode):
+    web = make_case(citizen, topic_a, at(D1, 9), channel="web")
+    citizen_message(web, at(D1, 9))
+    mail = make_case(citizen, topic_a, at(D1, 10), channel="email")
+    event(mail, Event.Type.MESSAGE, at(D1, 10), actor=citizen, channel="email")
+    phone = make_case(citizen, topic_a, at(D1, 11), channel="phone")  # not written
+    event(phone, Event.Type.CONTACT, at(D1, 11), channel="phone")
+    logins(User.Role.CITIZEN, at(D1, 8), 4)
+    prepare(mode)
+    report = report_for(D1)
+    assert (report.web_messages, report.emails, report.written_messages) == (1, 1, 2)
+    assert report.messages_per_100_logins == pytest.approx(50.0)
+
+
 def test_login_through_the_login_page_is_counted(client, citizen, frozen_now):
     response = client.post(
         "/connexion/", {"username": citizen.email, "password": "motdepasse-solide-2026"}

@@ -75,7 +75,7 @@ def test_a_new_mail_becomes_a_case_with_its_attachments(imap, mailbox, citizen):
     assert case.kind == Case.Kind.QUESTION
     assert case.citizen == citizen  # a verified address
     assert case.subject == "Question sur ma taxe foncière"
-    message = MailMessage.objects.get(case=case)
+    message = MailMessage.objects.get(case=case, direction=MailMessage.Direction.INBOUND)
     assert sorted(a.content_type for a in message.attachments.all()) == [
         "application/pdf",
         "image/png",
@@ -123,7 +123,7 @@ def test_a_reply_threads_by_headers_and_by_the_reference(imap, mailbox, citizen)
     assert Case.objects.count() == 1
     messages = Event.objects.filter(case=case, type=Event.Type.MESSAGE).order_by("id")
     assert [e.body for e in messages][1:] == ["Voici la précision.", "Encore une chose."]
-    reply = MailMessage.objects.get(in_reply_to=first_id)
+    reply = MailMessage.objects.get(in_reply_to=first_id, direction=MailMessage.Direction.INBOUND)
     assert "> ancien" in reply.body  # the original is kept
 
 
@@ -142,7 +142,8 @@ def test_a_duplicate_delivery_creates_one_case(imap, mailbox, citizen):
     deliver(imap, raw)
     poll_mailbox(mailbox.pk)
     assert Case.objects.count() == 1
-    assert MailMessage.objects.count() == 1
+    assert MailMessage.objects.filter(direction=MailMessage.Direction.INBOUND).count() == 1
+    assert MailMessage.objects.filter(kind=MailMessage.Kind.ACKNOWLEDGEMENT).count() == 1
     assert len(flagged(imap)) == 2
 
 
@@ -181,7 +182,9 @@ def test_an_autoresponder_opens_nothing_and_is_not_answered(
     with django_capture_on_commit_callbacks(execute=True):
         post_staff_message(case, agent_a, "Voici notre réponse.")
     assert len(smtp_receiver.messages) == 1
-    sent = MailMessage.objects.get(direction=MailMessage.Direction.OUTBOUND)
+    sent = MailMessage.objects.get(
+        direction=MailMessage.Direction.OUTBOUND, kind=MailMessage.Kind.MESSAGE
+    )
 
     out_of_office = compose(
         subject="Absence du bureau",
@@ -219,7 +222,7 @@ def test_a_disguised_attachment_is_refused_and_reported(imap, mailbox, citizen):
     )
     poll_mailbox(mailbox.pk)
     case = Case.objects.get()
-    message = MailMessage.objects.get(case=case)
+    message = MailMessage.objects.get(case=case, direction=MailMessage.Direction.INBOUND)
     assert [a.original_name for a in message.attachments.all()] == ["avis.pdf"]
     [refused] = message.refused_attachments
     assert refused["name"] == "facture.pdf"
@@ -258,7 +261,9 @@ def test_the_agents_reply_reaches_the_sender_with_threading_headers(
     assert sent["From"].addresses[0].addr_spec == "impots@guichet.test"
     assert sent["To"].addresses[0].addr_spec == "camille.martin@example.fr"
     assert "revalorisation" in sent.get_content()
-    out = MailMessage.objects.get(direction=MailMessage.Direction.OUTBOUND)
+    out = MailMessage.objects.get(
+        direction=MailMessage.Direction.OUTBOUND, kind=MailMessage.Kind.MESSAGE
+    )
     assert out.status == MailMessage.Status.SENT
     assert sent["Message-ID"] == out.message_id
 

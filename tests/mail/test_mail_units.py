@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contactcenter.models import Case
 from contactcenter.services import post_staff_message
-from mail import services
+from mail import outbound, services
 from mail.models import Mailbox, MailMessage, QuarantinedMail
 from mail.tasks import flush_outbound, poll_mailbox, poll_mailboxes
 from tests.mail.conftest import free_port
@@ -95,13 +95,19 @@ def test_a_failed_delivery_is_retried_then_sent(
 ):
     services.import_message(offline_mailbox, RAW)
     case = Case.objects.get()
+    # The acknowledgement aside: this is about the answer.
+    MailMessage.objects.filter(kind=MailMessage.Kind.ACKNOWLEDGEMENT).update(
+        status=MailMessage.Status.SENT
+    )
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = free_port()  # refused
     settings.EMAIL_TIMEOUT = 2
     with django_capture_on_commit_callbacks(execute=True):
         post_staff_message(case, agent_a, "Voici la réponse.")
-    out = MailMessage.objects.get(direction=MailMessage.Direction.OUTBOUND)
+    out = MailMessage.objects.get(
+        direction=MailMessage.Direction.OUTBOUND, kind=MailMessage.Kind.MESSAGE
+    )
     assert out.status == MailMessage.Status.PENDING
     assert out.attempts == 1 and out.last_error
     assert out.next_attempt_at > timezone.now()
@@ -121,7 +127,7 @@ def test_a_failed_delivery_is_retried_then_sent(
         and m.extra_headers.get("In-Reply-To") == "<q1@example.fr>"
     ]
     assert sent.subject == f"[{case.reference}] Re: Ma question"
-    assert services.send_message(out.pk) == "skipped"  # a duplicate task sends nothing
+    assert outbound.send_message(out.pk) == "skipped"  # a duplicate task sends nothing
 
 
 def test_the_admin_shows_messages_and_the_quarantine_with_their_source(
@@ -134,7 +140,7 @@ def test_the_admin_shows_messages_and_the_quarantine_with_their_source(
     page = client.get(f"/admin/mail/quarantinedmail/{item.pk}/change/")
     assert page.status_code == 200
     assert "illisible-42" in page.content.decode()
-    message = MailMessage.objects.get()
+    message = MailMessage.objects.get(direction=MailMessage.Direction.INBOUND)
     page = client.get(f"/admin/mail/mailmessage/{message.pk}/change/")
     assert page.status_code == 200
     assert "Ma question" in page.content.decode()
@@ -193,12 +199,18 @@ def test_an_answer_left_sending_by_a_dead_worker_is_sent_again(
 
     services.import_message(offline_mailbox, RAW)
     case = Case.objects.get()
+    # The acknowledgement aside: this is about the answer.
+    MailMessage.objects.filter(kind=MailMessage.Kind.ACKNOWLEDGEMENT).update(
+        status=MailMessage.Status.SENT
+    )
     monkeypatch.setattr(tasks.send_mail_message, "delay_on_commit", lambda pk: None)
     post_staff_message(case, agent_a, "Voici la réponse.")
-    out = MailMessage.objects.get(direction=MailMessage.Direction.OUTBOUND)
+    out = MailMessage.objects.get(
+        direction=MailMessage.Direction.OUTBOUND, kind=MailMessage.Kind.MESSAGE
+    )
     MailMessage.objects.filter(pk=out.pk).update(
         status=MailMessage.Status.SENDING,
-        claimed_at=timezone.now() - services.SENDING_LEASE - dt.timedelta(seconds=1),
+        claimed_at=timezone.now() - outbound.SENDING_LEASE - dt.timedelta(seconds=1),
         attempts=1,
     )
     assert flush_outbound() == 1
