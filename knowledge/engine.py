@@ -343,13 +343,18 @@ class KnowledgeEngine:
         reply.language = detect_language(question)
         return reply
 
+    def _score(
+        self, index: SearchIndex, text: str
+    ) -> tuple[AnalyzedQuery, list[tuple[Hit, float]]]:
+        aq = index.analyze(text)
+        hits = index.search(aq, limit=3)
+        unknown_share, known = self._unknown_share(aq)
+        return aq, [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+
     def _answer(self, question: str, audience: str) -> Reply:
         distress = detect_distress(question)
         index = self.index_for(audience)
-        aq = index.analyze(question)
-        hits = index.search(aq, limit=3)
-        unknown_share, known = self._unknown_share(aq)
-        scored = [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+        aq, scored = self._score(index, question)
         best, conf = scored[0] if scored else (None, 0.0)
         confident = best is not None and conf >= THRESHOLD
         topic_id = best.doc.topic_id if best is not None and best.topic_share >= 0.5 else None
