@@ -69,7 +69,8 @@ NEUTRAL_WORDS = words(
     premier premiere deuxieme troisieme fois sac sacoche poche portefeuille dedans dessus
     dessous carton cartons affaires valise maman papa mere pere frere soeur copain copine ami
     amie amis voisin voisine gens personne tete coup vite rapidement tard tot longtemps toujours
-    jamais souvent moment instant peur grave pense crois trouve quitte viens vient venons
+    jamais souvent moment instant peur grave pense crois trouve quitte viens vient venons week
+    end weekend
     """
 )
 
