@@ -165,8 +165,13 @@ def test_export_writes_the_import_format_back(tmp_path):
         for key in ("topic", "title", "audience", "body", "questions", "keywords", "escalate"):
             assert by_slug[source["slug"]][key] == source[key]
     assert by_slug["ceam"]["expiry_date"] == "2027-06-30"
-    assert by_slug["passeport-demande"]["related"] == ["suivre-demande-titre"]
+    # Related articles are symmetrical: the lost-passport article links back.
+    assert by_slug["passeport-demande"]["related"] == [
+        "passeport-perdu-vole",
+        "suivre-demande-titre",
+    ]
     assert exported["smalltalk"] == original["smalltalk"]
+    assert {s["term"] for s in exported["synonyms"]} == {s["term"] for s in original["synonyms"]}
     # and it round-trips: re-importing the export changes nothing
     versions = ArticleVersion.objects.count()
     call_command("import_kb", str(out), verbosity=0)
