@@ -12,6 +12,12 @@ database (SQLite by default, PostgreSQL with DATABASE_URL), then measures:
 
 Target: p95 < 20 ms per answer.
 
+With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl and the frozen
+test.jsonl) are also answered over the whole base (reference + generated articles, so the
+generated ones compete) with the understanding components switched on one by one: lexical
+only, + spelling, + synonym groups, + the editors' lexicon; it prints top-1, "je ne sais pas",
+agent-only leaks and the answer p95 per step and split.
+
     .venv/bin/python bench/knowledge_chatbot.py [--articles 1000] [--queries 400] [--seed 7]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \
         .venv/bin/python bench/knowledge_chatbot.py
@@ -136,6 +142,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=400, help="questions per measure (400)")
     parser.add_argument("--builds", type=int, default=5, help="index builds to time (5)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--ablation", action="store_true", help="quality per component on dev/test sets"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
@@ -246,7 +255,30 @@ def run(args) -> int:
     print(describe("  dont CPU de ce processus", cpu))
     verdict = percentile(answers, 95) < 20
     print(f"Objectif p95 < 20 ms par réponse : {'atteint' if verdict else 'NON atteint'}")
+    if args.ablation:
+        ablation(total)
     return 0 if verdict else 1
+
+
+def ablation(total: int) -> None:
+    """Quality and latency of each understanding component over the whole base."""
+    from knowledge import engine as E
+    from knowledge import evalset
+
+    splits = {"dev": evalset.read_dataset(evalset.DEV_PATH)}
+    splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
+    print(f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95)")
+    for step, options in evalset.ABLATION:
+        engine = E.build_engine(options=options)
+        engine.answer("préchauffage")
+        cells = []
+        for name, rows in splits.items():
+            r = evalset.run_dataset(engine, rows)
+            cells.append(
+                f"{name}: {r.top1 * 100:5.1f} % / {r.dont_know * 100:5.1f} % / {r.leaks} / "
+                f"{r.p95:5.2f} ms"
+            )
+        print(f"  {step:<20} " + "   ".join(cells))
 
 
 if __name__ == "__main__":

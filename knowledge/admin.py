@@ -14,6 +14,7 @@ from functools import wraps
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import Q
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -31,7 +32,9 @@ from .models import (
     DiagnosisNode,
     DiagnosisTree,
     SmallTalk,
+    Synonym,
     Turn,
+    UnansweredQuestion,
 )
 
 
@@ -224,6 +227,69 @@ class SmallTalkAdmin(ScopedPermissionMixin, admin.ModelAdmin):
         return request.user.is_superuser or request.user.is_admin_role
 
 
+@admin.register(Synonym)
+class SynonymAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    """The editors' lexicon: the knowledge team teaches the assistant citizens' words."""
+
+    list_display = ("term", "replacement", "is_active", "note", "updated_at")
+    list_filter = ("is_active",)
+    list_editable = ("replacement", "is_active")
+    search_fields = ("term", "replacement", "note")
+
+
+class AttachActionForm(ActionForm):
+    article = forms.ModelChoiceField(
+        label=_("article"),
+        queryset=Article.objects.filter(status=Article.Status.PUBLISHED).order_by("title"),
+        required=False,
+    )
+
+
+@admin.register(UnansweredQuestion)
+class UnansweredQuestionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    """Questions the assistant could not answer; "rattacher à l'article…" adds the selected
+    questions to an article's example questions (a new version, like any edit)."""
+
+    list_display = ("question", "created_at", "confidence")
+    search_fields = ("question",)
+    date_hierarchy = "created_at"
+    action_form = AttachActionForm
+    actions = ["attach_to_article"]
+    readonly_fields = ("question", "created_at", "confidence")
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(outcome=Turn.Outcome.DONT_KNOW)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Rattacher à l'article…"), permissions=["view"])
+    def attach_to_article(self, request, queryset):
+        article_id = request.POST.get("article")
+        editable = Article.objects.all()
+        if not (request.user.is_superuser or request.user.is_admin_role):
+            editable = editable.filter(_owned_q(request.user))  # articles of their services
+        article = editable.filter(pk=article_id).first() if article_id else None
+        if article is None:
+            messages.error(request, _("Choisissez l'article auquel rattacher les questions."))
+            return
+        added = services.attach_questions(
+            article, [turn.question for turn in queryset], author=request.user
+        )
+        messages.success(
+            request,
+            _("%(n)s question(s) ajoutée(s) aux questions types de « %(title)s ».")
+            % {"n": added, "title": article.title},
+        )
+
+
 class DiagnosisNodeInline(ScopedPermissionMixin, admin.TabularInline):
     model = DiagnosisNode
     extra = 1
@@ -348,3 +414,5 @@ editor_site = KnowledgeEditorSite(name="knowledge_editor")
 editor_site.register(Article, ArticleAdmin)
 editor_site.register(DiagnosisTree, DiagnosisTreeAdmin)
 editor_site.register(DiagnosisNode, DiagnosisNodeAdmin)
+editor_site.register(Synonym, SynonymAdmin)
+editor_site.register(UnansweredQuestion, UnansweredQuestionAdmin)

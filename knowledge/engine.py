@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import text as T
+from .lexicon import Lexicon, detect_language
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .text import words
 
@@ -208,6 +210,7 @@ class Reply:
     distress: bool = False
     suggestions: list[Hit] = field(default_factory=list)
     topic_id: int | None = None  # best guess of the topic, even when not confident
+    language: str = "fr"  # language the question is written in ("fr" or "en")
 
     @property
     def article_slug(self) -> str | None:
@@ -222,12 +225,21 @@ class KnowledgeEngine:
         docs: list[DocSource],
         smalltalk: list[tuple[str, list[str], str]],
         signature: tuple[object, ...] = (),
+        *,
+        lexicon: Iterable[tuple[str, str]] = (),
+        options: dict[str, bool] | None = None,
     ):
+        """``lexicon``: the editors' (term, replacement) table; ``options``: components
+        switched off for ablation ({"spelling": False, "synonyms": False, "lexicon": False})."""
         self.signature = signature
+        options = options or {}
+        self.lexicon = Lexicon(lexicon if options.get("lexicon", True) else ())
+        self.spelling = options.get("spelling", True)
+        self.synonyms = options.get("synonyms", True)
         # Two indexes: citizens' searches run on an index built from public articles only, so
         # agent-only content never influences them (not even through word statistics).
         self.docs = list(docs)
-        self.index = SearchIndex([d for d in self.docs if d.audience == "public"])
+        self.index = self._index([d for d in self.docs if d.audience == "public"])
         self._agent_index: SearchIndex | None = None
         self._agent_lock = threading.Lock()
         self.smalltalk = [
@@ -241,13 +253,18 @@ class KnowledgeEngine:
         self._smalltalk_by_slug = {entry.slug: entry for entry in self.smalltalk}
 
     # --- search ---------------------------------------------------------------------------
+    def _index(self, docs: list[DocSource]) -> SearchIndex:
+        return SearchIndex(
+            docs, lexicon=self.lexicon, spelling=self.spelling, synonyms=self.synonyms
+        )
+
     @property
     def agent_index(self) -> SearchIndex:
         """Every article (agents' searches); built on first use."""
         if self._agent_index is None:
             with self._agent_lock:
                 if self._agent_index is None:
-                    self._agent_index = SearchIndex(self.docs)
+                    self._agent_index = self._index(self.docs)
         return self._agent_index
 
     def index_for(self, audience: str = "public") -> SearchIndex:
@@ -322,12 +339,22 @@ class KnowledgeEngine:
 
     # --- answering ------------------------------------------------------------------------
     def answer(self, question: str, *, audience: str = "public") -> Reply:
-        distress = detect_distress(question)
-        index = self.index_for(audience)
-        aq = index.analyze(question)
+        reply = self._answer(question, audience)
+        reply.language = detect_language(question)
+        return reply
+
+    def _score(
+        self, index: SearchIndex, text: str
+    ) -> tuple[AnalyzedQuery, list[tuple[Hit, float]]]:
+        aq = index.analyze(text)
         hits = index.search(aq, limit=3)
         unknown_share, known = self._unknown_share(aq)
-        scored = [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+        return aq, [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+
+    def _answer(self, question: str, audience: str) -> Reply:
+        distress = detect_distress(question)
+        index = self.index_for(audience)
+        aq, scored = self._score(index, question)
         best, conf = scored[0] if scored else (None, 0.0)
         confident = best is not None and conf >= THRESHOLD
         topic_id = best.doc.topic_id if best is not None and best.topic_share >= 0.5 else None
@@ -374,13 +401,13 @@ _engine: KnowledgeEngine | None = None
 
 def index_signature() -> tuple[object, ...]:
     """What the index depends on (every search checks it): counts and last changes of the
-    articles, small talk and topics, one aggregate query per table (three index or small-table
-    scans, no hand-written SQL)."""
+    articles, small talk, topics and editors' lexicon, one aggregate query per table (index or
+    small-table scans, no hand-written SQL)."""
     from django.db.models import Count, Max, Q
 
     from contactcenter.models import Topic
 
-    from .models import Article, SmallTalk
+    from .models import Article, SmallTalk, Synonym
 
     articles = Article.objects.aggregate(
         published=Count("pk", filter=Q(status=Article.Status.PUBLISHED)),
@@ -389,6 +416,7 @@ def index_signature() -> tuple[object, ...]:
     )
     small_talk = SmallTalk.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
     topics = Topic.objects.aggregate(active=Count("pk", filter=Q(is_active=True)), last=Max("pk"))
+    lexicon = Synonym.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
     return (
         articles["published"],
         articles["total"],
@@ -397,11 +425,15 @@ def index_signature() -> tuple[object, ...]:
         small_talk["updated"],
         topics["active"],
         topics["last"],
+        lexicon["total"],
+        lexicon["updated"],
     )
 
 
-def build_engine(signature: tuple[object, ...] = ()) -> KnowledgeEngine:
-    from .models import Article, SmallTalk
+def build_engine(
+    signature: tuple[object, ...] = (), options: dict[str, bool] | None = None
+) -> KnowledgeEngine:
+    from .models import Article, SmallTalk, Synonym
 
     docs = [
         DocSource(
@@ -422,7 +454,8 @@ def build_engine(signature: tuple[object, ...] = ()) -> KnowledgeEngine:
         .order_by("id")
     ]
     smalltalk = [(s.slug, list(s.questions), s.answer) for s in SmallTalk.objects.order_by("id")]
-    return KnowledgeEngine(docs, smalltalk, signature)
+    lexicon = list(Synonym.objects.filter(is_active=True).values_list("term", "replacement"))
+    return KnowledgeEngine(docs, smalltalk, signature, lexicon=lexicon, options=options)
 
 
 def get_engine() -> KnowledgeEngine:

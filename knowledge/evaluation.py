@@ -112,6 +112,7 @@ def evaluate(
     out_of_scope: list[str] | None = None,
     colloquial: list[tuple[str | None, str]] | None = None,
     loo: bool = True,
+    lexicon: list[tuple[str, str]] | None = None,
 ) -> Report:
     """Run the whole evaluation on a snapshot of the knowledge base (no database needed)."""
     public = [d for d in docs if d.audience == "public"]
@@ -121,9 +122,9 @@ def evaluate(
             for i, question in enumerate(doc.questions):
                 held_out = replace(doc, questions=doc.questions[:i] + doc.questions[i + 1 :])
                 others = [held_out if d is doc else d for d in docs]
-                engine = E.KnowledgeEngine(others, smalltalk)
+                engine = E.KnowledgeEngine(others, smalltalk, lexicon=lexicon or [])
                 report.cases.append(_run(engine, Case("loo", question, doc.slug)))
-    full = E.KnowledgeEngine(docs, smalltalk)
+    full = E.KnowledgeEngine(docs, smalltalk, lexicon=lexicon or [])
     for question in out_of_scope or []:
         report.cases.append(_run(full, Case("out_of_scope", question, None)))
     for expected, question in colloquial or []:
@@ -250,3 +251,17 @@ def docs_from_file(path) -> tuple[list[DocSource], list[tuple[str, list[str], st
     ]
     smalltalk = [(s["slug"], list(s["questions"]), s["answer"]) for s in data.get("smalltalk", [])]
     return docs, smalltalk
+
+
+def lexicon_from_file(path) -> list[tuple[str, str]]:
+    """The editors' lexicon of a KB file (its optional "synonyms" section)."""
+    import json
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [(s["term"], s["replacement"]) for s in data.get("synonyms", [])]
+
+
+def lexicon_from_database() -> list[tuple[str, str]]:
+    from .models import Synonym
+
+    return list(Synonym.objects.filter(is_active=True).values_list("term", "replacement"))

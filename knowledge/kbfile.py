@@ -9,7 +9,9 @@ Format (version 1)::
                    # optional, written back by export_kb:
                    "status", "owner" (service code), "review_date", "expiry_date" (YYYY-MM-DD),
                    "related": [slugs]}, ...],
-     "smalltalk": [{"slug", "questions": [...], "answer"}, ...]}
+     "smalltalk": [{"slug", "questions": [...], "answer"}, ...],
+     # optional: the editors' lexicon (knowledge.Synonym), upserted by term
+     "synonyms": [{"term": "bb", "replacement": "bébé", "note": ""}, ...]}
 
 The whole file is validated before anything is written; the import itself runs in one
 transaction, so a bad file leaves the database untouched. Errors name the line and the slug.
@@ -31,7 +33,7 @@ from django.db import transaction
 
 from contactcenter.models import Service, Topic
 
-from .models import Article, SmallTalk
+from .models import Article, SmallTalk, Synonym
 
 FORMAT_VERSION = 1
 DEFAULT_SERVICE_CODE = "accueil"
@@ -58,6 +60,7 @@ class ImportReport:
     articles_unchanged: int = 0
     smalltalk_created: int = 0
     smalltalk_updated: int = 0
+    synonyms: int = 0
     created_service: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -279,9 +282,44 @@ def validate(data: Any, text: str = "") -> dict:
             {"slug": slug, "questions": item["questions"], "answer": item["answer"].strip()}
         )
 
+    synonyms = _clean_synonyms(data.get("synonyms", []), errors)
     if errors:
         raise KBFileError(errors)
-    return {"topics": list(topics.values()), "articles": articles, "smalltalk": smalltalk}
+    return {
+        "topics": list(topics.values()),
+        "articles": articles,
+        "smalltalk": smalltalk,
+        "synonyms": synonyms,
+    }
+
+
+def _clean_synonyms(raw: Any, errors: list[str]) -> list[dict]:
+    if not isinstance(raw, list):
+        errors.append("« synonyms » doit être une liste.")
+        return []
+    clean, seen = [], set()
+    for i, item in enumerate(raw, 1):
+        term = item.get("term") if isinstance(item, dict) else None
+        replacement = item.get("replacement") if isinstance(item, dict) else None
+        if not (isinstance(term, str) and term.strip() and isinstance(replacement, str)):
+            errors.append(f"synonyme n° {i} : « term » et « replacement » sont obligatoires.")
+            continue
+        if len(term) > 100 or len(replacement) > 200:
+            errors.append(f"synonyme « {term} » : trop long (100 / 200 caractères au plus).")
+            continue
+        if term.strip().lower() in seen:
+            errors.append(f"synonyme « {term} » en double dans le fichier.")
+            continue
+        seen.add(term.strip().lower())
+        note = item.get("note", "")
+        clean.append(
+            {
+                "term": term.strip(),
+                "replacement": replacement.strip(),
+                "note": note.strip()[:200] if isinstance(note, str) else "",
+            }
+        )
+    return clean
 
 
 def _topic_service(service_code: str | None, report: ImportReport) -> Service:
@@ -408,6 +446,13 @@ def import_data(
                 report.smalltalk_created += 1
             else:
                 report.smalltalk_updated += 1
+
+        for entry in clean["synonyms"]:
+            Synonym.objects.update_or_create(
+                term=entry["term"],
+                defaults={"replacement": entry["replacement"], "note": entry["note"]},
+            )
+            report.synonyms += 1
     return report
 
 
@@ -456,6 +501,10 @@ def export_data() -> dict:
         "smalltalk": [
             {"slug": s.slug, "questions": list(s.questions), "answer": s.answer}
             for s in SmallTalk.objects.order_by("id")
+        ],
+        "synonyms": [
+            {"term": s.term, "replacement": s.replacement, "note": s.note}
+            for s in Synonym.objects.filter(is_active=True).order_by("term")
         ],
     }
 

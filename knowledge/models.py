@@ -181,6 +181,39 @@ class SmallTalk(models.Model):
         return self.slug
 
 
+class Synonym(models.Model):
+    """One entry of the editors' lexicon: how people say it -> the words the articles use.
+
+    Before a question is analysed, the term (whole words, accents and case ignored) is
+    replaced by the replacement ("bb" -> "bébé", "on m'a piqué" -> "on m'a volé", "Grèce" ->
+    "carte européenne d'assurance maladie", "lost" -> "perdu"). See knowledge/lexicon.py.
+    """
+
+    term = models.CharField(
+        _("mot ou expression des usagers"),
+        max_length=100,
+        unique=True,
+        help_text=_("Tel que les usagers l'écrivent (accents et majuscules indifférents)."),
+    )
+    replacement = models.CharField(
+        _("remplacé par"),
+        max_length=200,
+        help_text=_("Les mots employés dans les articles."),
+    )
+    note = models.CharField(_("remarque"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("actif"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["term"]
+        verbose_name = _("synonyme de l'assistant")
+        verbose_name_plural = _("synonymes de l'assistant")
+
+    def __str__(self) -> str:
+        return f"{self.term} → {self.replacement}"
+
+
 class Conversation(models.Model):
     """One chatbot conversation of a citizen (kept for analytics, purged after retention)."""
 
@@ -403,3 +436,13 @@ class DiagnosisChoice(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class UnansweredQuestion(Turn):
+    """The "questions sans réponse" list of the editors (turns the assistant declined)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("question sans réponse")
+        verbose_name_plural = _("questions sans réponse")

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import text as T
+from .lexicon import Lexicon
 
 # Field weights (BM25F) and length normalisation.
 FIELD_WEIGHTS = {"title": 6.0, "keywords": 1.9, "questions": 1.2, "topic": 1.0, "body": 1.0}
@@ -128,8 +129,20 @@ def _bigrams(stems: list[str]) -> list[str]:
 class SearchIndex:
     """Immutable BM25F + nearest-question index over a list of articles."""
 
-    def __init__(self, docs: Iterable[DocSource]):
+    def __init__(
+        self,
+        docs: Iterable[DocSource],
+        *,
+        lexicon: Lexicon | None = None,
+        spelling: bool = True,
+        synonyms: bool = True,
+    ):
+        """``lexicon``: the editors' table (query rewriting); ``spelling`` and ``synonyms``
+        switch the typo and synonym-group components (on in production; off for ablation)."""
         self.docs: list[DocSource] = list(docs)
+        self.lexicon = lexicon
+        self.spelling = spelling
+        self.synonyms = synonyms
         n = len(self.docs)
         # term -> {doc index: weighted, length-normalised term frequency}
         self.postings: dict[str, dict[int, float]] = defaultdict(dict)
@@ -259,6 +272,8 @@ class SearchIndex:
         return None
 
     def _with_synonyms(self, alternatives: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        if not self.synonyms:
+            return alternatives
         seen = {s for s, _ in alternatives}
         extra = []
         for s, w in alternatives:
@@ -319,6 +334,8 @@ class SearchIndex:
                 stem = self._known_stem(rest[0].split("|", 1)[0])
                 if stem is not None:
                     return "exact", [(stem, 0.9)]
+        if not self.spelling:
+            return "unknown", []
         # A misspelt small word ("coment", "pourkoi", "komen") is still a small word.
         if len(word) >= 4 and T.phonetic(word) in T.STOPWORD_SOUNDS:
             return None
@@ -350,7 +367,8 @@ class SearchIndex:
     def analyze(self, query: str) -> AnalyzedQuery:
         slots: list[Slot] = []
         seen: set[str] = set()
-        for word in T.content_tokens(query):
+        rewritten = self.lexicon.rewrite(query) if self.lexicon is not None else query
+        for word in T.content_tokens(rewritten):
             if "|" in word:  # an abbreviation with alternatives ("appart" -> appartement|logement)
                 alts: list[tuple[str, float]] = []
                 for i, part in enumerate(word.split("|")):
@@ -364,7 +382,7 @@ class SearchIndex:
                     continue
                 kind, alts = resolved
                 if kind == "unknown":
-                    parts = self._split(word)
+                    parts = self._split(word) if self.spelling else None
                     if parts:
                         for part in parts:
                             s = self.surface_vocab[part]
@@ -378,7 +396,7 @@ class SearchIndex:
                     alts = [
                         (s, SYNONYM_WEIGHT)
                         for s in sorted(T.SYNONYMS.get(T.stem(word), ()))
-                        if s in self.idf
+                        if s in self.idf and self.synonyms
                     ]
                     kind = "synonym" if alts else "unknown"
                 slot = Slot(word, alts, kind)

@@ -48,6 +48,29 @@ STOPWORDS = words(
     hier demain maintenant bientot actuellement svp merci urgent stp desole desolee excusez
     excuse pardon coup temps apres pendant durant lorsque suite pa g fer veu vx kan kom kel kelle
     pkoi pourkoi tt ts ns tjs ptet jpeux jveux chuis cé ce c se ke ki sav
+    the my i im how do does did what where when why which who is are was were am be been can
+    could should would will have has had you your we our they their it its this that to of for
+    with from about please need want get got yet any and or not don doesn didn haven ve ll in
+    at by into there here just still so if hi hello thanks
+    """
+)
+
+# Everyday words that tell the circumstances, not the procedure: days, months, numbers written
+# as words (speech recognition writes "quinze jours"), times, personal belongings, people. They
+# are dropped like stop words, so that a story told around the question ("hier soir dans le
+# métro, mon sac avec...") neither dilutes the match nor looks like an unknown topic.
+NEUTRAL_WORDS = words(
+    """
+    lundi mardi mercredi jeudi vendredi samedi dimanche janvier fevrier mars avril mai juin
+    juillet aout septembre octobre novembre decembre matin soir soiree nuit midi minuit semaine
+    semaines jour jours journee mois an ans annee annees heure heures minute minutes dernier
+    derniere prochain prochaine passe passee deux trois quatre cinq six sept huit neuf dix onze
+    douze treize quatorze quinze seize vingt trente quarante cinquante soixante cent cents mille
+    premier premiere deuxieme troisieme fois sac sacoche poche portefeuille dedans dessus
+    dessous carton cartons affaires valise maman papa mere pere frere soeur copain copine ami
+    amie amis voisin voisine gens personne tete coup vite rapidement tard tot longtemps toujours
+    jamais souvent moment instant peur grave pense crois trouve quitte viens vient venons week
+    end weekend
     """
 )
 
@@ -246,7 +269,8 @@ PHRASES = [
     (r"\b(?:plus|pas|rien) (?:de quoi |a |pour )?manger\b", " difficulte financiere urgence "),
     (
         r"\b(?:re)?(?:trouve|repris|reprends|reprendre|reprise|commence|signe) "
-        r"(?:un |une |du |mon |a )?(?:travail|emploi|boulot|job|taf|poste|cdi|cdd|contrat)\b",
+        r"(?:un |une |du |mon |a )?(?:nouveau |nouvel |nouvelle |petit |enfin )?"
+        r"(?:travail|emploi|boulot|job|taf|poste|cdi|cdd|contrat)\b",
         " reprise emploi ",
     ),
     (r"\bindemnites? (?:de |du )?chomage\b", " allocations chomage "),
@@ -311,7 +335,11 @@ def stem_variants(token: str) -> list[str]:
 
 
 def is_content(token: str) -> bool:
-    return token not in STOPWORDS and (len(token) > 1 or token.isdigit())
+    return (
+        token not in STOPWORDS
+        and token not in NEUTRAL_WORDS
+        and (len(token) > 1 or token.isdigit())
+    )
 
 
 def analyze(text: str) -> list[str]:

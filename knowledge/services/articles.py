@@ -77,6 +77,29 @@ def save_article(article: Article, *, author: User | None = None, comment: str =
     return article
 
 
+def attach_questions(article: Article, questions: list[str], *, author: User | None = None) -> int:
+    """Add citizens' questions to an article's example questions ("rattacher à l'article…").
+
+    Questions already there (same words once accents and case are ignored) are skipped; the
+    change is a new version of the article like any edit. Returns how many were added.
+    """
+    from ..lexicon import normalise
+
+    with transaction.atomic():
+        article = Article.objects.select_for_update().get(pk=article.pk)
+        known = {normalise(q) for q in article.questions or []}
+        added = []
+        for question in questions:
+            question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+            if question and normalise(question) not in known:
+                known.add(normalise(question))
+                added.append(question)
+        if added:
+            article.questions = [*(article.questions or []), *added]
+            save_article(article, author=author, comment=_("Questions sans réponse rattachées"))
+    return len(added)
+
+
 def public_topics() -> QuerySet[Topic]:
     """Active topics with at least one published public article, each with ``n_articles``
     (the FAQ's themes, also listed on the public home)."""

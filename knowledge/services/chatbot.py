@@ -164,6 +164,12 @@ def _article_payload(article: Article, confidence: float) -> dict[str, Any]:
     }
 
 
+# Shown in English whatever the interface language: the question was asked in English.
+ENGLISH_NOTE = (
+    "Here is what I found. This article is only available in French; your browser's "
+    "translation feature can help you read it."
+)
+
 DONT_KNOW_TEXT = gettext_lazy(
     "Je ne suis pas sûr de comprendre votre question. Pouvez-vous la reformuler avec d'autres "
     "mots (par exemple « carte Vitale perdue », « changer d'adresse aux impôts ») ?"
@@ -260,9 +266,13 @@ def post_chatbot_message(
         "handoff": handoff_offer(conversation, handoff_reason) if handoff_reason else None,
         "can_rate": outcome == Turn.Outcome.ANSWERED,
     }
+    payload["language"] = reply.language
     if outcome == Turn.Outcome.ANSWERED and article is not None:
         payload["article"] = _article_payload(article, reply.confidence)
         payload["text"] = _("Voici ce que j'ai trouvé :")
+        if reply.language == "en":
+            # The knowledge base is written in French only: say so, in English.
+            payload["text"] = ENGLISH_NOTE
     if outcome in (Turn.Outcome.ANSWERED, Turn.Outcome.DONT_KNOW):
         suggested = Article.objects.select_related("topic").in_bulk(
             [h.doc.id for h in reply.suggestions]

@@ -20,7 +20,7 @@ def _fresh_engine():
 
 @pytest.fixture
 def kb(db):
-    """The 48-article reference knowledge base (topics attached to a default service)."""
+    """The 50-article reference knowledge base (topics attached to a default service)."""
     call_command("import_kb", str(KB_PATH), verbosity=0)
     return KB_PATH
 

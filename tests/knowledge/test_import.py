@@ -23,9 +23,9 @@ def write(tmp_path, data, name="kb.json"):
 def test_import_on_fresh_database_creates_topics_and_default_service():
     assert not Service.objects.exists()
     call_command("import_kb", str(KB_PATH), verbosity=0)
-    assert Article.objects.count() == 48
+    assert Article.objects.count() == 50
     assert Article.objects.filter(audience="agent").count() == 4
-    assert Article.objects.filter(status="published").count() == 48
+    assert Article.objects.filter(status="published").count() == 50
     assert SmallTalk.objects.count() == 3
     service = Service.objects.get()
     assert (service.code, service.name) == ("accueil", "Accueil général")
@@ -74,13 +74,13 @@ def test_reimport_is_idempotent_and_updates_in_place(tmp_path):
     call_command("import_kb", str(KB_PATH), verbosity=0)
     ids = dict(Article.objects.values_list("slug", "id"))
     call_command("import_kb", str(KB_PATH), verbosity=0)
-    assert Article.objects.count() == 48
-    assert ArticleVersion.objects.count() == 48  # unchanged content: no new version
+    assert Article.objects.count() == 50
+    assert ArticleVersion.objects.count() == 50  # unchanged content: no new version
     data = load()
     data["articles"][0]["title"] = "Nouveau titre"
     data["articles"][1]["escalate"] = True
     call_command("import_kb", str(write(tmp_path, data)), verbosity=0)
-    assert Article.objects.count() == 48
+    assert Article.objects.count() == 50
     assert dict(Article.objects.values_list("slug", "id")) == ids
     first = Article.objects.get(slug=data["articles"][0]["slug"])
     assert first.title == "Nouveau titre"
@@ -158,15 +158,20 @@ def test_export_writes_the_import_format_back(tmp_path):
     call_command("export_kb", str(out), verbosity=0)
     exported = json.loads(out.read_text(encoding="utf-8"))
     original = load()
-    assert len(exported["articles"]) == 48
+    assert len(exported["articles"]) == 50
     assert {t["slug"] for t in exported["topics"]} == {t["slug"] for t in original["topics"]}
     by_slug = {a["slug"]: a for a in exported["articles"]}
     for source in original["articles"]:
         for key in ("topic", "title", "audience", "body", "questions", "keywords", "escalate"):
             assert by_slug[source["slug"]][key] == source[key]
     assert by_slug["ceam"]["expiry_date"] == "2027-06-30"
-    assert by_slug["passeport-demande"]["related"] == ["suivre-demande-titre"]
+    # Related articles are symmetrical: the lost-passport article links back.
+    assert by_slug["passeport-demande"]["related"] == [
+        "passeport-perdu-vole",
+        "suivre-demande-titre",
+    ]
     assert exported["smalltalk"] == original["smalltalk"]
+    assert {s["term"] for s in exported["synonyms"]} == {s["term"] for s in original["synonyms"]}
     # and it round-trips: re-importing the export changes nothing
     versions = ArticleVersion.objects.count()
     call_command("import_kb", str(out), verbosity=0)
@@ -181,7 +186,7 @@ def test_export_writes_the_import_format_back(tmp_path):
 @pytest.mark.django_db
 def test_load_demo_runs_after_import_kb_and_remaps_topics():
     call_command("load_demo", verbosity=0)
-    assert Article.objects.count() == 48
+    assert Article.objects.count() == 50
     assert Topic.objects.get(slug="impots").service.code == "fiscalite"
     assert Topic.objects.get(slug="sante").service.code == "social"
     assert not Service.objects.filter(code="accueil").exists()
@@ -189,5 +194,5 @@ def test_load_demo_runs_after_import_kb_and_remaps_topics():
 
     assert DiagnosisTree.objects.filter(root__isnull=False).count() == 2
     call_command("load_demo", verbosity=0)  # idempotent
-    assert Article.objects.count() == 48
+    assert Article.objects.count() == 50
     assert DiagnosisTree.objects.count() == 2

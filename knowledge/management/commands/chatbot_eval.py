@@ -1,15 +1,20 @@
 """``manage.py chatbot_eval``: quality of the chatbot on the knowledge base in the database.
 
 Reports top-1 accuracy with leave-one-out over the articles' example questions, the rate of
-"je ne sais pas" on out-of-scope questions (knowledge/eval/out_of_scope.txt) and the results
-on colloquial questions (knowledge/eval/colloquial.tsv).
+"je ne sais pas" on out-of-scope questions (knowledge/eval/out_of_scope.txt), the results
+on colloquial questions (knowledge/eval/colloquial.tsv) and, for each citizens' questions set
+(knowledge/eval/dev.jsonl and test.jsonl by default, see knowledge/evalset.py): top-1, "je ne
+sais pas", agent-only leaks, p95 latency, recall per article and the confusion list (which
+articles attract other articles' questions). ``--ablation`` reruns the sets with the
+understanding components switched on one by one.
 """
 
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from knowledge import evaluation
+from knowledge import evalset, evaluation
 
 
 def pct(value: float) -> str:
@@ -32,6 +37,17 @@ class Command(BaseCommand):
             "--out-of-scope", metavar="PATH", default=str(evaluation.OUT_OF_SCOPE_PATH)
         )
         parser.add_argument("--colloquial", metavar="PATH", default=str(evaluation.COLLOQUIAL_PATH))
+        parser.add_argument(
+            "--dataset",
+            metavar="PATH",
+            action="append",
+            help="Jeu de questions d'usagers (JSONL, répétable ; défaut : dev et test).",
+        )
+        parser.add_argument(
+            "--ablation",
+            action="store_true",
+            help="Mesurer chaque composant (lexical, orthographe, synonymes, lexique éditeurs).",
+        )
         parser.add_argument("--json", action="store_true", help="Sortie JSON.")
         parser.add_argument("--details", action="store_true", help="Lister les erreurs.")
         parser.add_argument(
@@ -49,21 +65,35 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["kb"]:
             docs, smalltalk = evaluation.docs_from_file(options["kb"])
+            lexicon = evaluation.lexicon_from_file(options["kb"])
         else:
             docs, smalltalk = evaluation.docs_from_database()
+            lexicon = evaluation.lexicon_from_database()
         if not docs:
             raise CommandError(
                 "La base de connaissances est vide : lancez d'abord « manage.py import_kb »."
             )
+        paths = options["dataset"] or [str(evalset.DEV_PATH), str(evalset.TEST_PATH)]
         try:
             out_of_scope = evaluation.read_out_of_scope(options["out_of_scope"])
             colloquial = evaluation.read_colloquial(options["colloquial"])
-        except OSError as exc:
+            splits = {Path(p).stem: evalset.read_dataset(p) for p in paths}
+        except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"Lecture impossible : {exc}")
         report = evaluation.evaluate(
-            docs, smalltalk, out_of_scope=out_of_scope, colloquial=colloquial
+            docs, smalltalk, out_of_scope=out_of_scope, colloquial=colloquial, lexicon=lexicon
         )
         summary = report.summary()
+        engine = evalset.engine_for(docs, smalltalk, lexicon)
+        datasets = {name: evalset.run_dataset(engine, rows) for name, rows in splits.items()}
+        summary["datasets"] = {name: r.summary() for name, r in datasets.items()}
+        ablation = []
+        if options["ablation"]:
+            ablation = evalset.ablation(docs, smalltalk, lexicon, splits)
+            summary["ablation"] = [
+                {"step": step, **{n: r.summary() for n, r in reports.items()}}
+                for step, reports in ablation
+            ]
         if options["fit"]:
             weights, threshold, stats = evaluation.fit_confidence(report)
             summary["fit"] = {"weights": weights, "threshold": threshold, **stats}
@@ -71,6 +101,10 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
         else:
             self._print(summary, report, options["details"])
+            for name, dataset in datasets.items():
+                self._print_dataset(name, dataset, options["details"])
+            if ablation:
+                self._print_ablation(ablation)
         failures = []
         if options["min_top1"] is not None and summary["loo_top1"] < options["min_top1"]:
             failures.append(f"top-1 {pct(summary['loo_top1'])} < {pct(options['min_top1'])}")
@@ -117,3 +151,42 @@ class Command(BaseCommand):
                     f"obtenu={got} top1={case.top1} conf={case.reply.confidence:.2f}"
                     f"  « {case.question} »"
                 )
+
+    def _print_dataset(self, name, r, details):
+        w = self.stdout.write
+        w("")
+        w(f"Questions d'usagers « {name} » ({r.rows} questions)")
+        w(f"  top-1 (réponse donnée et correcte)  : {pct(r.top1)} sur {r.answerable}")
+        w(f"  « je ne sais pas » hors champ       : {pct(r.dont_know)} sur {r.out_of_scope}")
+        w(f"  fuites d'articles agents            : {r.leaks} ({r.agent} tentatives)")
+        w(f"  latence p95                         : {r.p95:.2f} ms")
+        styles = ", ".join(f"{s} {pct(ok / n)}" for s, (ok, n) in sorted(r.per_style.items()))
+        w(f"  par style                           : {styles}")
+        w("  Rappel par article (les moins bons d'abord) :")
+        for slug, (ok, n) in sorted(
+            r.per_article.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0])
+        ):
+            if ok < n or details:
+                w(f"    {ok}/{n}  {slug}")
+        if r.confusions:
+            w("  Confusions (attendu -> obtenu, nombre) :")
+            for (expected, got), count in r.confusions.most_common():
+                w(f"    {expected or '(hors champ)'} -> {got or '(ne sait pas)'} : {count}")
+        if details:
+            for question, expected, got, confidence in r.misses:
+                w(
+                    f"    ✗ attendu={expected or '(hors champ)'} obtenu={got} "
+                    f"conf={confidence:.2f} « {question} »"
+                )
+
+    def _print_ablation(self, table):
+        w = self.stdout.write
+        names = list(table[0][1])
+        w("")
+        w("Ablation (top-1 / « je ne sais pas » / fuites / p95)")
+        for step, reports in table:
+            cells = "  ".join(
+                f"{n}: {pct(r.top1)} / {pct(r.dont_know)} / {r.leaks} / {r.p95:.1f} ms"
+                for n, r in ((n, reports[n]) for n in names)
+            )
+            w(f"  {step:<20} {cells}")

@@ -1,0 +1,163 @@
+"""Citizens' questions datasets (knowledge/eval/dev.jsonl, test.jsonl) and their report.
+
+One JSON object per line: ``{"q", "expected" (article slug or null), "kind" ("answerable",
+"out_of_scope" or "agent"), "style" (optional: ind, sms, typo, noacc, ramble, en, asr)}``.
+``dev.jsonl`` is the split the engine is tuned on; ``test.jsonl`` is frozen (never tuned on).
+
+The report gives top-1 (answer given and right) on answerable questions, "je ne sais pas" on
+out-of-scope ones, agent-only leaks (an agent-only article answered to a citizen, whatever
+the question), the answer latency, per-article recall and the confusions (expected -> got).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import engine as E
+from .search import DocSource
+
+EVAL_DIR = Path(__file__).resolve().parent / "eval"
+DEV_PATH = EVAL_DIR / "dev.jsonl"
+TEST_PATH = EVAL_DIR / "test.jsonl"
+
+# Ablation steps: which understanding components are on (see search.SearchIndex options).
+ABLATION = [
+    ("lexical", {"spelling": False, "synonyms": False, "lexicon": False}),
+    ("+ spelling", {"spelling": True, "synonyms": False, "lexicon": False}),
+    ("+ synonyms", {"spelling": True, "synonyms": True, "lexicon": False}),
+    ("+ editors' lexicon", {"spelling": True, "synonyms": True, "lexicon": True}),
+]
+
+
+@dataclass
+class Row:
+    q: str
+    expected: str | None
+    kind: str
+    style: str = ""
+
+
+def read_dataset(path: Path | str) -> list[Row]:
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            data = json.loads(line)
+            rows.append(
+                Row(
+                    data["q"],
+                    data.get("expected"),
+                    data.get("kind", "answerable"),
+                    data.get("style", ""),
+                )
+            )
+    return rows
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+@dataclass
+class DatasetReport:
+    rows: int = 0
+    answerable: int = 0
+    correct: int = 0
+    out_of_scope: int = 0
+    declined: int = 0
+    agent: int = 0
+    leaks: int = 0
+    latencies: list[float] = field(default_factory=list)
+    per_article: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    per_style: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    confusions: Counter = field(default_factory=Counter)
+    misses: list[tuple[str, str | None, str, float]] = field(default_factory=list)
+
+    @property
+    def top1(self) -> float:
+        return self.correct / self.answerable if self.answerable else 0.0
+
+    @property
+    def dont_know(self) -> float:
+        return self.declined / self.out_of_scope if self.out_of_scope else 0.0
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.latencies, 95)
+
+    def summary(self) -> dict:
+        return {
+            "answerable": self.answerable,
+            "top1": round(self.top1, 4),
+            "out_of_scope": self.out_of_scope,
+            "dont_know": round(self.dont_know, 4),
+            "agent_attempts": self.agent,
+            "leaks": self.leaks,
+            "p95_ms": round(self.p95, 2),
+            "per_style": {s: round(ok / n, 4) for s, (ok, n) in sorted(self.per_style.items())},
+        }
+
+
+def run_dataset(engine: E.KnowledgeEngine, rows: list[Row]) -> DatasetReport:
+    report = DatasetReport()
+    agent_only = {d.slug for d in engine.docs if d.audience != "public"}
+    for row in rows:
+        start = time.perf_counter()
+        reply = engine.answer(row.q, audience="public")
+        report.latencies.append((time.perf_counter() - start) * 1000)
+        got = reply.article_slug
+        report.rows += 1
+        if got in agent_only:
+            report.leaks += 1
+        if row.kind == "answerable":
+            report.answerable += 1
+            ok = got == row.expected
+            report.correct += ok
+            stats = report.per_article[row.expected or "?"]
+            stats[0] += ok
+            stats[1] += 1
+            style = report.per_style[row.style or "-"]
+            style[0] += ok
+            style[1] += 1
+            if not ok:
+                report.confusions[(row.expected, got)] += 1
+                report.misses.append((row.q, row.expected, got or "-", reply.confidence))
+        elif row.kind == "agent":
+            report.agent += 1
+        else:
+            report.out_of_scope += 1
+            declined = reply.kind in ("dont_know", "smalltalk", "handoff")
+            report.declined += declined
+            if not declined:
+                report.confusions[(None, got)] += 1
+                report.misses.append((row.q, None, got or "-", reply.confidence))
+    return report
+
+
+def engine_for(
+    docs: list[DocSource],
+    smalltalk: list[tuple[str, list[str], str]],
+    lexicon: list[tuple[str, str]] | None = None,
+    options: dict[str, bool] | None = None,
+) -> E.KnowledgeEngine:
+    return E.KnowledgeEngine(docs, smalltalk, lexicon=lexicon or [], options=options)
+
+
+def ablation(
+    docs: list[DocSource],
+    smalltalk: list[tuple[str, list[str], str]],
+    lexicon: list[tuple[str, str]],
+    splits: dict[str, list[Row]],
+) -> list[tuple[str, dict[str, DatasetReport]]]:
+    table = []
+    for name, options in ABLATION:
+        engine = engine_for(docs, smalltalk, lexicon, options)
+        engine.answer("préchauffage")
+        table.append((name, {split: run_dataset(engine, rows) for split, rows in splits.items()}))
+    return table

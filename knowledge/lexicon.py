@@ -1,0 +1,79 @@
+"""The editors' lexicon and per-message language detection.
+
+The lexicon is the table the knowledge team maintains in the admin (``knowledge.Synonym``):
+a word or expression people write ("bb", "piqué", "on part en Grèce", "lost") and the words
+the articles use ("bébé", "volé", "carte européenne d'assurance maladie", "perdu"). Before a
+question is analysed, every entry found in it (whole words, accents and case ignored, longest
+entries first) is replaced by its standard wording. English words are entries like the
+others, so the same French articles answer English questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from . import text as T
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    """Accent-free, lower-case words separated by one space (the lexicon's matching form)."""
+    return " ".join(_TOKEN_RE.findall(T.fold(text)))
+
+
+class Lexicon:
+    """Compiled ``term -> replacement`` rewriting (immutable, shared by every request)."""
+
+    def __init__(self, entries: Iterable[tuple[str, str]] = ()):
+        table: dict[str, str] = {}
+        for term, replacement in entries:
+            key = normalise(term)
+            if key:
+                table[key] = normalise(replacement)
+        self.table = table
+        self.size = len(table)
+        if table:
+            alternation = "|".join(re.escape(k) for k in sorted(table, key=lambda k: (-len(k), k)))
+            self._re: re.Pattern[str] | None = re.compile(
+                rf"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])"
+            )
+        else:
+            self._re = None
+        self.rewrite = lru_cache(maxsize=8192)(self._rewrite)
+
+    def _rewrite(self, text: str) -> str:
+        folded = normalise(text)
+        if self._re is None:
+            return folded
+        return self._re.sub(lambda m: self.table[m.group(0)], folded)
+
+
+# --- language of a message -------------------------------------------------------------------
+# Function words that are English and not French (nor common French SMS spellings).
+ENGLISH_WORDS = T.words(
+    """
+    the my i im i m how do does did what where when why which who is are was were am be been
+    can could should would will have has had you your we our they their it its this that
+    to of for with from about please need want get got lost stolen forgot yet any an and or
+    not don doesn didn haven ve ll
+    """
+)
+FRENCH_WORDS = T.words(
+    """
+    le la les de des du un une je j mon ma mes est et pour comment que qui quoi ou dans sur
+    pas ne au aux avec il elle on nous vous ai suis c ce cette jai cest quel quelle faire
+    """
+)
+
+
+def detect_language(text: str) -> str:
+    """ "en" when the message reads as English, else "fr" (a few words are enough)."""
+    tokens = _TOKEN_RE.findall(T.fold(text))
+    if not tokens:
+        return "fr"
+    english = sum(1 for t in tokens if t in ENGLISH_WORDS)
+    french = sum(1 for t in tokens if t in FRENCH_WORDS)
+    return "en" if english >= 2 and english > french else "fr"

@@ -1,0 +1,78 @@
+"""Citizens' own words: editors' lexicon, language detection, "rattacher à l'article…"."""
+
+import pytest
+
+from knowledge import engine, services
+from knowledge.lexicon import Lexicon, detect_language
+from knowledge.models import Article, Synonym, Turn
+
+
+def test_lexicon_rewrites_whole_words_longest_first():
+    lexicon = Lexicon([("bb", "bébé"), ("piqué", "volé"), ("id card", "carte d'identité")])
+    assert lexicon.rewrite("Passeport pr mon BB") == "passeport pr mon bebe"
+    assert lexicon.rewrite("on m'a Piqué mon id card") == "on m a vole mon carte d identite"
+    assert lexicon.rewrite("bbox en panne") == "bbox en panne"  # whole words only
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("I lost my passport", "en"),
+        ("how do I create an account", "en"),
+        ("j'ai perdu mon passeport", "fr"),
+        ("on me demande mon RIB", "fr"),
+        ("passeport", "fr"),
+    ],
+)
+def test_language_is_detected_per_message(text, language):
+    assert detect_language(text) == language
+
+
+@pytest.mark.django_db
+def test_an_editors_synonym_changes_answers_at_once(kb):
+    question = "ma carte zorglub ne passe plus à la pharmacie"
+    assert engine.get_engine().answer(question).article_slug != "carte-vitale-perdue"
+    Synonym.objects.create(term="carte zorglub", replacement="carte Vitale abîmée")
+    assert engine.get_engine().answer(question).article_slug == "carte-vitale-perdue"
+
+
+@pytest.mark.django_db
+def test_seeded_lexicon_understands_slang_countries_and_english(kb):
+    bot = engine.get_engine()
+    assert (
+        bot.answer("on part en Grèce cet été, il faut une carte pour les soins ?").article_slug
+        == "ceam"
+    )
+    assert bot.answer("I lost my passport").article_slug == "passeport-perdu-vole"
+    assert bot.answer("jai paumé ma cni").article_slug == "carte-identite-perdue-volee"
+
+
+@pytest.mark.django_db
+def test_english_question_gets_french_article_with_a_note(kb, citizen):
+    payload = services.post_chatbot_message(citizen, "I forgot my password")
+    assert payload["article"]["slug"] == "mot-de-passe-oublie"
+    assert payload["language"] == "en"
+    assert "only available in French" in payload["text"]
+
+
+@pytest.mark.django_db
+def test_unanswered_question_is_attached_to_an_article_in_one_click(
+    kb, citizen, admin_user, client_as
+):
+    services.post_chatbot_message(citizen, "ma carte zorglub ne passe plus")
+    turn = Turn.objects.get(question="ma carte zorglub ne passe plus")
+    assert turn.outcome == Turn.Outcome.DONT_KNOW
+    article = Article.objects.get(slug="carte-vitale-perdue")
+    version = article.version
+    response = client_as(admin_user).post(
+        "/admin/knowledge/unansweredquestion/",
+        {"action": "attach_to_article", "_selected_action": [turn.pk], "article": article.pk},
+    )
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert article.questions[-1] == "ma carte zorglub ne passe plus"
+    assert article.version == version + 1
+    # Twice the same question: not added again.
+    assert services.attach_questions(article, ["Ma carte ZORGLUB ne passe plus"]) == 0
+    listing = client_as(admin_user).get("/admin/knowledge/unansweredquestion/")
+    assert "zorglub" in listing.content.decode()
