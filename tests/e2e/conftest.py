@@ -184,6 +184,8 @@ def e2e_server():
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "CHANNEL_LAYER_PREFIX": f"e2e-{_worker_id()}-{os.getpid()}",
         "CACHE_PREFIX": f"e2e-{_worker_id()}-{os.getpid()}",
+        # Without Redis, the server and its `manage.py shell` calls share one cache on disk.
+        "CACHE_DIR": str(tmp / "cache"),
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "PYTHONUNBUFFERED": "1",
     }
