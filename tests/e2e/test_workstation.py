@@ -232,7 +232,10 @@ def test_citizen_panel_actions_work_in_a_dialog_of_the_workstation(
     for _step in range(10):
         if save.count():
             break
-        dialog.locator("section .fr-btns-group a").first.click()
+        # Wait for the htmx swap to replace the clicked answer before reading the next step.
+        answer = dialog.locator("section .fr-btns-group a").first.element_handle()
+        answer.click()
+        answer.wait_for_element_state("hidden")
         dialog.locator("#diag-current").wait_for()
     check_a11y(agent, layout=False)
     save.click()
