@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext, gettext_lazy
@@ -243,18 +245,23 @@ def _range_end(day: date, end: dtime, tz: ZoneInfo) -> datetime:
 
 END_OF_DAY = dtime(23, 59)
 
-_cache: dict[int, tuple[float, ServiceCalendar]] = {}
+_cache: dict[int, tuple[float, int, ServiceCalendar]] = {}
 _cache_lock = threading.Lock()
 CACHE_SECONDS = 60.0
+# Bumped in the shared Django cache (Redis in production) on every edit, so that the calendars
+# other processes hold are dropped at once, not up to a minute later.
+VERSION_KEY = "routing:calendar:version"
 
 
 def calendar_for(service_id: int) -> ServiceCalendar:
-    """The calendar of a service, cached per process for a minute (cleared on edits)."""
+    """The calendar of a service, cached per process for a minute and until an edit anywhere
+    (the shared version moves)."""
     now = time.monotonic()
+    version = cache.get(VERSION_KEY, 0)
     with _cache_lock:
         hit = _cache.get(service_id)
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
+        if hit and hit[1] == version and now - hit[0] < CACHE_SECONDS:
+            return hit[2]
     from contactcenter.models import Service
 
     from .models import Closure, OpeningHours
@@ -280,13 +287,26 @@ def calendar_for(service_id: int) -> ServiceCalendar:
         weekly=weekly, closures=closures, holiday_weekly=holiday_weekly, zone=zone
     )
     with _cache_lock:
-        _cache[service_id] = (now, cal)
+        _cache[service_id] = (now, version, cal)
     return cal
 
 
+def _bump_version() -> None:
+    cache.add(VERSION_KEY, 0, None)
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # evicted between the two calls
+        cache.set(VERSION_KEY, 1, None)
+
+
 def clear_calendar_cache(*args, **kwargs) -> None:
+    """Forget the cached calendars in this process and, through the shared version, in every
+    other one; bumped again after commit so that no process keeps a calendar read before it."""
     with _cache_lock:
         _cache.clear()
+    _bump_version()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(_bump_version)
 
 
 # --- Human-readable schedule ---------------------------------------------------------------------

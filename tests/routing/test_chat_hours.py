@@ -241,6 +241,36 @@ def test_refresh_task_reads_hours_changed_in_another_process(agent_a, topic_a):
     assert cache.get(routing.AVAILABILITY_CACHE_KEY)["impots"] is False
 
 
+def test_an_edit_in_another_process_drops_this_process_calendar_at_once(topic_a):
+    """The per-process calendar follows the version kept in the shared cache: hours added by
+    another process (the admin, a shell) apply to the next request here, not a minute later."""
+    from routing.calendar import VERSION_KEY, calendar_for
+
+    service = topic_a.service
+    OpeningHours.objects.filter(service=service).delete()
+    other_day = (timezone.localdate().weekday() + 3) % 7
+    OpeningHours.objects.bulk_create(
+        [OpeningHours(service=service, weekday=other_day, start=time(8), end=time(9))]
+    )
+    cache.set(VERSION_KEY, 41)  # bulk_create sends no signal: as seen from another process
+    assert calendar_for(service.pk).is_open() is False
+    OpeningHours.objects.bulk_create(
+        [
+            OpeningHours(
+                service=service,
+                weekday=timezone.localdate().weekday(),
+                start=time(0),
+                end=END_OF_DAY,
+                on_holidays=True,
+            )
+        ]
+    )
+    assert calendar_for(service.pk).is_open() is False  # still this process's copy
+    cache.set(VERSION_KEY, 42)  # what clear_calendar_cache() does in the other process
+    now = timezone.localtime()
+    assert calendar_for(service.pk).is_open(now.replace(hour=12)) is True
+
+
 def test_demo_hours_are_always_open_by_default_and_realistic_on_request(citizen, topic_a, agent_a):
     from contactcenter.models import Service
     from routing.demo import load_demo
