@@ -25,11 +25,14 @@ DEV_PATH = EVAL_DIR / "dev.jsonl"
 TEST_PATH = EVAL_DIR / "test.jsonl"
 
 # Ablation steps: which understanding components are on (see search.SearchIndex options).
+_OFF = {"spelling": False, "synonyms": False, "lexicon": False, "vectors": False, "hybrid": False}
 ABLATION = [
-    ("lexical", {"spelling": False, "synonyms": False, "lexicon": False}),
-    ("+ spelling", {"spelling": True, "synonyms": False, "lexicon": False}),
-    ("+ synonyms", {"spelling": True, "synonyms": True, "lexicon": False}),
-    ("+ editors' lexicon", {"spelling": True, "synonyms": True, "lexicon": True}),
+    ("lexical", _OFF),
+    ("+ spelling", {**_OFF, "spelling": True}),
+    ("+ synonyms", {**_OFF, "spelling": True, "synonyms": True}),
+    ("+ editors' lexicon", {**_OFF, "spelling": True, "synonyms": True, "lexicon": True}),
+    ("+ word vectors", {"spelling": True, "synonyms": True, "lexicon": True, "hybrid": False}),
+    ("+ hybrid (sentences)", {}),
 ]
 
 
