@@ -77,6 +77,7 @@ class DatasetReport:
     agent: int = 0
     leaks: int = 0
     latencies: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this thread's CPU time per answer (ms)
     per_article: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     per_style: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     confusions: Counter = field(default_factory=Counter)
@@ -94,6 +95,10 @@ class DatasetReport:
     def p95(self) -> float:
         return percentile(self.latencies, 95)
 
+    @property
+    def cpu_p95(self) -> float:
+        return percentile(self.cpu, 95)
+
     def summary(self) -> dict:
         return {
             "answerable": self.answerable,
@@ -103,6 +108,7 @@ class DatasetReport:
             "agent_attempts": self.agent,
             "leaks": self.leaks,
             "p95_ms": round(self.p95, 2),
+            "cpu_p95_ms": round(self.cpu_p95, 2),
             "per_style": {s: round(ok / n, 4) for s, (ok, n) in sorted(self.per_style.items())},
         }
 
@@ -111,9 +117,10 @@ def run_dataset(engine: E.KnowledgeEngine, rows: list[Row]) -> DatasetReport:
     report = DatasetReport()
     agent_only = {d.slug for d in engine.docs if d.audience != "public"}
     for row in rows:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         reply = engine.answer(row.q, audience="public")
         report.latencies.append((time.perf_counter() - start) * 1000)
+        report.cpu.append((time.thread_time() - cpu_start) * 1000)
         got = reply.article_slug
         report.rows += 1
         if got in agent_only:
