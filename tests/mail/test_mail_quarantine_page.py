@@ -155,7 +155,9 @@ def test_the_console_menu_links_the_quarantine_with_its_count(
             return None
         return int(html.split(marker, 1)[1].split('"', 1)[0])
 
-    home, workstation = reverse("console:home"), reverse("console:workstation")
+    # The workstation loads the link after the page (its query budget): the fragment.
+    home, workstation = reverse("console:home"), reverse("console:quarantine_link")
+    assert workstation in client_as(agent_a).get(reverse("console:workstation")).content.decode()
     assert link(agent_a, home) == 0  # a service with a mailbox, nothing waiting
     import_message(offline_mailbox, NO_SENDER)
     import_message(offline_mailbox, BROKEN)
@@ -166,6 +168,7 @@ def test_the_console_menu_links_the_quarantine_with_its_count(
     assert "Quarantaine courriels (2)" in page and "messages à traiter" in page
     assert link(agent_b, home) is None  # service B has no mailbox: no link
     assert link(agent_b, workstation) is None
+    assert client_as(agent_b).get(workstation).content.decode().strip() == ""
     item = QuarantinedMail.objects.filter(error__contains="From").get()
     client_as(agent_a).post(reverse("console:quarantine_delete", args=[item.pk]))
     assert link(agent_a, home) == 1
