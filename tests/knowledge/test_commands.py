@@ -63,12 +63,13 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
     # Citizens' own words (knowledge/eval/dev.jsonl and the frozen test.jsonl).
-    for split in ("dev", "test"):
+    # Top-1 floors just under today's figures (dev 93.1 %, test 82.6 %): a regression fails.
+    for split, floor in (("dev", 0.9), ("test", 0.8)):
         dataset = summary["datasets"][split]
         assert dataset["leaks"] == 0
         assert dataset["agent_attempts"] >= 4
         assert dataset["dont_know"] >= 0.85
-        assert dataset["top1"] >= 0.75
+        assert dataset["top1"] >= floor
 
 
 @pytest.mark.django_db
