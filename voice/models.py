@@ -236,6 +236,9 @@ class Call(models.Model):
         verbose_name=_("conseiller"),
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    # Set from the agent's workstation (voice.controls): the caller hears the hold music
+    # instead of the agent until it is cleared.
+    on_hold = models.BooleanField(_("en attente"), default=False)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=16, choices=EndedBy.choices, blank=True)
 
