@@ -464,6 +464,7 @@ def provider_tables(section: ProviderSection) -> list[Table]:
             caption=table.title,
             provider=section.name,
             empty_text=table.empty,
+            chart=table.chart,
         )
         for table in section.tables
     ]

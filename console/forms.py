@@ -93,6 +93,12 @@ class NoteForm(DsfrFormMixin, forms.Form):
         super().__init__(*args, auto_id="note-%s", **kwargs)
 
 
+class CallSummaryForm(DsfrFormMixin, forms.Form):
+    """The written summary of a phone call, posted to the citizen's secure messaging."""
+
+    body = _body_field(_("Résumé de l'appel pour l'usager"), rows=3)
+
+
 class CloseForm(DsfrFormMixin, forms.Form):
     resolution = forms.ChoiceField(
         label=_("Résolution"),

@@ -15,6 +15,11 @@ urlpatterns = [
     path("poste/demandes/<str:reference>/", poste.item, name="ws_item"),
     path("poste/demandes/<str:reference>/transfert/", poste.transfer_form, name="ws_transfer"),
     path("poste/demandes/<str:reference>/usager/", poste.citizen, name="ws_citizen"),
+    path("poste/demandes/<str:reference>/appel/", poste.call_hold, name="ws_call"),
+    path("poste/demandes/<str:reference>/appelant/", poste.link_caller, name="ws_link_caller"),
+    path(
+        "poste/demandes/<str:reference>/appel/resume/", poste.call_summary, name="ws_call_summary"
+    ),
     path("demandes/<str:reference>/", views.case_detail, name="case"),
     path("demandes/<str:reference>/prendre/", views.take, name="take"),
     path("demandes/<str:reference>/liberer/", views.release, name="release"),

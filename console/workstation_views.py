@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from contactcenter.models import AuditLog, Case, Event
+from contactcenter.idempotency import idempotent
+from contactcenter.models import AuditLog, Case, Channel, Event
 from contactcenter.permissions import get_case_or_404, record_access
+from contactcenter.traces import post_contact_trace
 from demarches.services import staff_demarches
-from messaging.views import staff_required
+from messaging.views import apply_errors, staff_required
+from voice import controls as voice_controls
+from voice import unidentified as voice_unidentified
 
 from . import worklist, workstation
-from .forms import CloseForm, NoteForm, ReplyForm, TransferForm
+from .forms import CallSummaryForm, CloseForm, NoteForm, ReplyForm, TransferForm
 
 POSTE_FIELD = "poste"
 
@@ -95,6 +100,9 @@ def render_item(request, case: Case, *, status: int = 200, notice: str = "", **f
         "notice": notice,
         "mine": case.assigned_to_id == request.user.pk,
         "dom": case.reference.replace("-", ""),
+        "phone_call": voice_controls.agent_call(case, request.user),
+        "phone_summary": voice_controls.summary_allowed(case, request.user),
+        "summary_form": forms.get("summary_form") or CallSummaryForm(),
     }
     response = render(request, "console/_ws_case.html", context, status=status)
     response["HX-Trigger"] = "guichet:worklist-changed"
@@ -136,6 +144,45 @@ def transfer_form(request, reference):
     )
 
 
+@require_POST
+@staff_required
+def call_hold(request, reference):
+    """Put the call of a phone case on hold, or take it back (``action`` = hold | resume):
+    only the agent the call is bridged to. The voice server plays the hold music meanwhile
+    (voice.controls). Answers with the call's controls."""
+    case = get_case_or_404(request.user, reference=reference)
+    call = voice_controls.agent_call(case, request.user)
+    status = 200
+    if call is None:
+        status = 409
+    elif request.POST.get("action") in ("hold", "resume"):
+        voice_controls.set_hold(call, request.POST["action"] == "hold")
+    context = {"case": case, "phone_call": call, "dom": case.reference.replace("-", "")}
+    return render(request, "console/_ws_call.html", context, status=status)
+
+
+@require_POST
+@staff_required
+@idempotent
+def call_summary(request, reference):
+    """The agent's written summary of a call goes to the citizen's secure messaging (core's
+    ``post_contact_trace``: a message of channel phone and the content-free alert)."""
+    case = get_case_or_404(request.user, reference=reference)
+    form = CallSummaryForm(request.POST)
+    if not voice_controls.summary_allowed(case, request.user):
+        form.add_error(None, _("Aucun appel de cette demande ne vous a été transmis."))
+        return render_item(request, case, summary_form=form, status=409)
+    if form.is_valid():
+        try:
+            post_contact_trace(case, request.user, form.cleaned_data["body"], Channel.PHONE)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            notice = _("Résumé de l'appel envoyé dans la messagerie de l'usager ; il est prévenu.")
+            return render_item(request, case, notice=notice)
+    return render_item(request, case, summary_form=form, status=400)
+
+
 def transfer_context(case: Case, form: TransferForm) -> dict:
     dom = case.reference.replace("-", "")
     form.auto_id = f"transfer-{dom}-%s"  # several tabs may show a transfer form at once
@@ -148,6 +195,12 @@ def citizen(request, reference):
     """The citizen panel of an open item: the synthesis sheet of the case's citizen, limited to
     the cases the agent may see. Audited as a synthesis opening."""
     case = get_case_or_404(request.user, reference=reference)
+    return render_citizen(request, case)
+
+
+def render_citizen(request, case: Case, *, status: int = 200, **extra) -> HttpResponse:
+    if voice_unidentified.is_unidentified(case):
+        return render_caller(request, case, status=status, **extra)
     citizen = case.citizen
     panel = workstation.citizen_panel(request.user, case)
     record_access(
@@ -169,8 +222,54 @@ def citizen(request, reference):
             "callback_url": request.build_absolute_uri(
                 reverse("routing:callback_new") + f"?topic={case.topic.slug}"
             ),
+            **extra,
         },
+        status=status,
     )
+
+
+def render_caller(request, case: Case, *, status: int = 200, **extra) -> HttpResponse:
+    """The panel of an unidentified caller's phone case: the caller ID and the form that links
+    the case to the citizen the agent recognised."""
+    context = {
+        "case": case,
+        "number": voice_unidentified.caller_number(case),
+        "value": "",
+        "error": "",
+        **extra,
+    }
+    return render(request, "console/_ws_caller.html", context, status=status)
+
+
+@require_POST
+@staff_required
+@idempotent
+def link_caller(request, reference):
+    """Link an unidentified caller's case to a citizen (their account address or mobile)."""
+    case = get_case_or_404(request.user, reference=reference)
+    if not voice_unidentified.is_unidentified(case):
+        return render_citizen(request, case, status=409)
+    wanted = request.POST.get("citoyen", "").strip()
+    citizen = voice_unidentified.find_citizen(wanted)
+    if citizen is None:
+        error = _("Aucun compte d'usager actif n'a cette adresse ou ce numéro de mobile.")
+        return render_caller(request, case, status=400, error=error, value=wanted)
+    try:
+        voice_unidentified.link_caller(case, citizen, request.user)
+    except ValidationError as exc:
+        return render_caller(request, case, status=400, error=" ".join(exc.messages), value=wanted)
+    case.refresh_from_db()
+    record_access(
+        request.user,
+        AuditLog.Action.VIEW_SYNTHESIS,
+        citizen=citizen,
+        detail={"poste": True, "case": case.reference, "linked_caller": True},
+    )
+    response = render_citizen(request, case)
+    response["HX-Trigger"] = json.dumps(
+        {"guichet:worklist-changed": {}, "guichet:case-changed": {"reference": case.reference}}
+    )
+    return response
 
 
 def render_dialog_done(request, text: str, case: Case | None) -> HttpResponse:

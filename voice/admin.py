@@ -88,7 +88,15 @@ class MenuAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != Menu.Status.DRAFT:
-            return ("service", "version", "status", "welcome", "agent_topic", "published_at")
+            return (
+                "service",
+                "version",
+                "status",
+                "welcome",
+                "agent_topic",
+                "answer_target",
+                "published_at",
+            )
         return self.readonly_fields
 
     @admin.action(description=_("Publier la version (remplace la version publiée)"))
@@ -112,6 +120,7 @@ class MenuAdmin(admin.ModelAdmin):
                     version=(last or 0) + 1,
                     welcome=menu.welcome,
                     agent_topic_id=menu.agent_topic_id,
+                    answer_target=menu.answer_target,
                 )
                 copies: dict[int, MenuNode] = {}
                 # Parents before children: a node's parent is copied first.

@@ -78,6 +78,7 @@ class AgentLeg:
         self.ringing = threading.Event()
         self.answered = threading.Event()
         self.ended = threading.Event()
+        self.held = threading.Event()
         self.status = ""  # the final answer when the phone did not answer ("486 Busy Here")
         self.ua: UA | None = None
         self.media = CallMedia(
@@ -152,9 +153,21 @@ class AgentLeg:
         return self.ended.is_set()
 
     def bridge(self, caller: CallMedia) -> None:
-        """Relay the audio both ways between the caller and the agent."""
-        caller.hear(self.media.forward)
-        self.media.hear(caller.forward)
+        """Relay the audio both ways between the caller and the agent (not while held)."""
+        caller.hear(self.to_agent)
+        self.media.hear(lambda chunk: None if self.held.is_set() else caller.forward(chunk))
+
+    def to_agent(self, chunk: Any) -> None:
+        if not self.held.is_set():
+            self.media.forward(chunk)
+
+    def hold(self, held: bool) -> None:
+        """Stop (or restart) the relay: on hold, the caller hears the hold music the call's
+        thread plays and the agent hears nothing."""
+        if held:
+            self.held.set()
+        else:
+            self.held.clear()
 
     def hangup(self) -> None:
         if not self.ended.is_set():

@@ -3,16 +3,19 @@ named in ``GUICHET_KPI_PROVIDERS``, so the console imports nothing from here).
 
 Everything is read from ``voice.Call`` rows (their ``steps``) started in [start, end):
 calls received, transfer rate, self-service completion per kind, hang-ups during a message
-of the voice server, satisfaction (the keypad question after a completed self-service)."""
+of the voice server, satisfaction (the keypad question after a completed self-service); and,
+for the calls handed to an agent, the share answered within the target wait of their menu,
+the average wait and the calls abandoned in the queue, per hour of the day."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Call, MenuNode
+from .models import Call, Menu, MenuNode
 
 KIND_LABELS = {
     "track_request": MenuNode.Action.TRACK_REQUEST.label,
@@ -20,6 +23,9 @@ KIND_LABELS = {
     "change_mobile": MenuNode.Action.CHANGE_MOBILE.label,
     "document": MenuNode.Action.DOCUMENT.label,
 }
+
+
+NBSP = "\u00a0"
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -69,6 +75,82 @@ def summary(start: dt.datetime, end: dt.datetime, service_ids=None) -> dict:
     }
 
 
+def answers(start: dt.datetime, end: dt.datetime, service_ids=None) -> dict:
+    """Calls that entered the queue to an agent in [start, end): how many, answered, answered
+    within their menu's ``answer_target`` (wait = answered_at - queued_at), abandoned (left
+    the queue because the caller hung up), the average wait of the answered ones; the same
+    counts per hour of the day (local time) of the entry in the queue."""
+    calls = Call.objects.filter(queued_at__gte=start, queued_at__lt=end)
+    if service_ids is not None:
+        calls = calls.filter(service_id__in=service_ids)
+    default = int(Menu._meta.get_field("answer_target").get_default())
+    hours: dict[int, list[int]] = {}  # hour -> [queued, answered, in target, abandoned]
+    waits: list[float] = []
+    rows = calls.values_list("queued_at", "answered_at", "ended_by", "menu__answer_target")
+    for queued_at, answered_at, ended_by, target in rows.iterator():
+        assert queued_at is not None  # filtered on
+        counts = hours.setdefault(timezone.localtime(queued_at).hour, [0, 0, 0, 0])
+        counts[0] += 1
+        if answered_at is not None:
+            wait = (answered_at - queued_at).total_seconds()
+            waits.append(wait)
+            counts[1] += 1
+            if wait <= (target if target is not None else default):
+                counts[2] += 1
+        elif ended_by == Call.EndedBy.CALLER:
+            counts[3] += 1
+    total = [sum(c[i] for c in hours.values()) for i in range(4)]
+    return {
+        "queued": total[0],
+        "answered": total[1],
+        "in_target": total[2],
+        "abandoned": total[3],
+        "in_target_rate": _ratio(total[2], total[0]),
+        "abandon_rate": _ratio(total[3], total[0]),
+        "average_wait": sum(waits) / len(waits) if waits else None,
+        "hours": dict(sorted(hours.items())),
+    }
+
+
+def hourly_table(data: dict) -> dict:
+    """The table "Décroché par heure" and its chart (the table is the chart's alternative)."""
+    labels = [f"{hour}{NBSP}h" for hour in data["hours"]]
+    rows = [
+        [label, queued, answered, in_target, abandoned, _ratio(in_target, queued)]
+        for label, (queued, answered, in_target, abandoned) in zip(
+            labels, data["hours"].values(), strict=True
+        )
+    ]
+    return {
+        "key": "decroche",
+        "title": _("Appels vers un conseiller par heure"),
+        "columns": [
+            _("Heure"),
+            _("Mis en file"),
+            _("Décrochés"),
+            _("Dans l'objectif"),
+            _("Abandonnés"),
+            _("Taux dans l'objectif"),
+        ],
+        "formats": ["text", "number", "number", "number", "number", "percent"],
+        "rows": rows,
+        "empty": _("Aucun appel transmis à un conseiller sur la période."),
+        "chart": {
+            "type": "bar",
+            "labels": labels,
+            "datasets": [
+                {"label": _("Décrochés dans l'objectif"), "data": [row[3] for row in rows]},
+                {
+                    "label": _("Décrochés hors objectif"),
+                    "data": [row[2] - row[3] for row in rows],
+                },
+                {"label": _("Abandonnés"), "data": [row[4] for row in rows]},
+            ],
+            "unit": _("appels"),
+        },
+    }
+
+
 def voice_kpis(
     start: dt.datetime,
     end: dt.datetime,
@@ -83,6 +165,7 @@ def voice_kpis(
     if channel and channel != "phone":
         return None
     data = summary(start, end, service_ids)
+    queue = answers(start, end, service_ids)
     return {
         "title": _("Serveur vocal (téléphone)"),
         "metrics": [
@@ -116,6 +199,31 @@ def voice_kpis(
                 "format": "percent",
             },
             {
+                "key": "answered_in_target",
+                "label": _("Décrochés dans l'objectif"),
+                "value": queue["in_target_rate"],
+                "format": "percent",
+                "help": _(
+                    "%(n)s appels sur %(total)s mis en file, décrochés par un conseiller dans "
+                    "l'objectif d'attente du menu du service"
+                )
+                % {"n": queue["in_target"], "total": queue["queued"]},
+            },
+            {
+                "key": "average_wait",
+                "label": _("Attente moyenne avant décroché"),
+                "value": queue["average_wait"],
+                "format": "duration",
+                "help": _("%(n)s appels décrochés par un conseiller") % {"n": queue["answered"]},
+            },
+            {
+                "key": "abandoned",
+                "label": _("Appels abandonnés en file"),
+                "value": queue["abandoned"],
+                "format": "number",
+                "help": _("L'appelant a raccroché avant d'avoir un conseiller"),
+            },
+            {
                 "key": "hung_up_during_prompt",
                 "label": _("Raccrochés pendant un message"),
                 "value": data["hung_up_during_prompt"],
@@ -131,6 +239,7 @@ def voice_kpis(
             },
         ],
         "tables": [
+            hourly_table(queue),
             {
                 "key": "autonomie",
                 "title": _("Services en autonomie par catégorie"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -46,6 +47,18 @@ class Menu(models.Model):
         help_text=_(
             "Touche 0 : la demande téléphonique est ouverte dans ce thème et confiée à un agent "
             "qui a sa compétence. Vide : le premier thème actif du service."
+        ),
+    )
+
+    # "Answered by a person within the target" (dashboard): the longest wait in the queue, in
+    # seconds, of a call of this version that counts as answered in time.
+    answer_target = models.PositiveIntegerField(
+        _("objectif de décroché (secondes)"),
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(3600)],
+        help_text=_(
+            "Attente maximale en file, en secondes, d'un appel décroché dans l'objectif par un "
+            "conseiller (indicateur du tableau de bord)."
         ),
     )
 
@@ -223,6 +236,9 @@ class Call(models.Model):
         verbose_name=_("conseiller"),
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    # Set from the agent's workstation (voice.controls): the caller hears the hold music
+    # instead of the agent until it is cleared.
+    on_hold = models.BooleanField(_("en attente"), default=False)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=16, choices=EndedBy.choices, blank=True)
 

@@ -98,14 +98,23 @@ def enqueue(call: Call, topic: Topic, reason: str) -> Case:
     nobody holds goes back to the queue, else a new phone case is opened; routing is asked
     after commit. The case's timeline gets the transfer with the menu path and the
     self-service done (what the agent's screen-pop shows)."""
-    assert call.citizen_id is not None
-    citizen = User.objects.get(pk=call.citizen_id)
+    from .unidentified import unidentified_caller
+
+    if call.citizen_id is None:
+        # An unidentified caller: a new case of the placeholder account, never joined (two
+        # unknown callers are not the same person); the agent links it to a citizen.
+        citizen = unidentified_caller()
+        joinable = Case.objects.none()
+    else:
+        citizen = User.objects.get(pk=call.citizen_id)
+        joinable = Case.objects.select_for_update()
     context = {**call_context(call), "stage": "queued", "reason": reason}
+    if call.citizen_id is None:
+        context["unidentified"] = True
     now = timezone.now()
     with transaction.atomic():
         case = (
-            Case.objects.select_for_update()
-            .filter(
+            joinable.filter(
                 citizen_id=citizen.pk,
                 service_id=topic.service_id,
                 channel=Channel.PHONE,
@@ -170,6 +179,11 @@ def assignment(case_id: int) -> Assignment | None:
     return Assignment(int(row), extension or "")
 
 
+def case_topic(case_id: int) -> Topic | None:
+    """The case's topic now (after a transfer: the new service's)."""
+    return Topic.objects.filter(cases__pk=case_id).first()
+
+
 def position(case: Case) -> tuple[int, int | None]:
     """(position in the queue, estimated wait in seconds or None): routing's estimate."""
     return routing.queue_position(case)
@@ -190,8 +204,10 @@ def answered(call: Call, agent_id: int) -> None:
     from .services import record_step
 
     now = timezone.now()
-    Call.objects.filter(pk=call.pk).update(agent_id=agent_id, answered_at=now)
-    call.agent_id, call.answered_at = agent_id, now
+    # After a transfer the next agent answers: the wait of the call stays its first one.
+    Call.objects.filter(pk=call.pk).update(agent_id=agent_id)
+    Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(answered_at=now)
+    call.agent_id, call.answered_at = agent_id, call.answered_at or now
     record_step(call, "agent_answered", "agent", agent=agent_id)
 
 
@@ -199,14 +215,22 @@ def leave_queue(call: Call, reason: str) -> None:
     """The call leaves the queue without an agent (hang-up, callback offered instead, the
     voice server stopped): a case opened by this call is closed without follow-up, a joined
     case goes back to its previous status. Inside ``end_call``'s transaction or alone."""
+    from .controls import waiting_again
     from .services import record_step
 
-    if call.case_id is None or call.answered_at is not None:
+    if call.case_id is None or (call.answered_at is not None and not waiting_again(call)):
         return
-    # The case the call waited for (the call may since be attached to a callback's case).
-    queued = Event.objects.filter(
-        case_id=call.case_id, type=Event.Type.CALL, payload__call=call.pk, payload__stage="queued"
-    ).first()
+    # The case the call waited for last (the call may since be attached to a callback's case).
+    queued = (
+        Event.objects.filter(
+            case_id=call.case_id,
+            type=Event.Type.CALL,
+            payload__call=call.pk,
+            payload__stage="queued",
+        )
+        .order_by("-pk")
+        .first()
+    )
     case = Case.objects.filter(pk=call.case_id).first()
     if queued is None or case is None or case.status not in (Case.Status.NEW, *HELD_STATUSES):
         return
@@ -231,7 +255,10 @@ def call_ended(call: Call) -> None:
     slot is free: routing gives them more work); they close it from the console."""
     if call.case_id is None or call.answered_at is None:
         return
-    case = Case.objects.filter(pk=call.case_id, status__in=HELD_STATUSES).first()
+    # Still with that agent (not transferred to another one meanwhile).
+    case = Case.objects.filter(
+        pk=call.case_id, status__in=HELD_STATUSES, assigned_to_id=call.agent_id
+    ).first()
     if case is None:
         return
     agent = User.objects.filter(pk=call.agent_id or 0).first()

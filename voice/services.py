@@ -28,7 +28,7 @@ from contactcenter.signals import citizen_birthdate, citizen_code_sms
 from routing.calendar import calendar_for, format_hour, service_schedule_text
 from routing.callbacks import Slot, callback_slots, request_callback
 
-from . import queueing
+from . import controls, queueing
 from .models import Call, Menu, MenuNode
 
 REFERENCE_DIGITS = 10  # "2026-000123" typed as 2026000123
@@ -262,7 +262,7 @@ def end_call(call: Call, ended_by: str, *, during_prompt: bool = False) -> None:
             return
         call.ended_at, call.ended_by = now, ended_by
         if call.queued_at is not None:
-            if call.answered_at is not None:
+            if call.answered_at is not None and not controls.waiting_again(call):
                 queueing.call_ended(call)
             else:
                 queueing.leave_queue(call, ended_by)

@@ -6,6 +6,7 @@ workstation pops the case; outside opening hours, with nobody on duty or after
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Protocol
 
@@ -13,13 +14,15 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from . import queueing, services
+from . import controls, queueing, services, tts
 from .models import Call, MenuNode
 
 if TYPE_CHECKING:
     from contactcenter.models import Case, Topic
 
     from .ivr import Dialogue
+
+logger = logging.getLogger("voice.ivr")
 
 MAX_RINGS = 3  # agents' phones that did not answer before the caller is offered a callback
 POLL = 0.5  # seconds between two looks at the case while waiting
@@ -28,11 +31,20 @@ POLL = 0.5  # seconds between two looks at the case while waiting
 BACK = "back"  # nothing happened (unidentified caller): the menu is read again
 DONE = "done"  # the call is over (ended here or by a goodbye to say)
 
+# What ``ToAgent.connect`` tells the wait.
+ENDED = "ended"  # the call ended with the agent
+FAILED = "failed"  # the agent's phone did not answer
+REROUTED = "rerouted"  # the agent transferred the call: it waits again
+
 
 class AgentLeg(Protocol):
     def wait_answer(self, timeout: float, check: object) -> bool: ...
 
     def ended_now(self) -> bool: ...
+
+    def hold(self, held: bool) -> None: ...
+
+    def hangup(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -64,15 +76,9 @@ class ToAgent:
 
     def run(self, reason: str) -> str:
         call = self.call
-        services.record_step(call, "transfer", "agent", reason=reason)
-        if call.citizen_id is None:
-            self.say(
-                _(
-                    "Pour parler à un conseiller, appelez-nous depuis le numéro de mobile "
-                    "enregistré dans votre espace en ligne, ou écrivez-nous depuis cet espace."
-                )
-            )
-            return BACK
+        services.record_step(
+            call, "transfer", "agent", reason=reason, identified=call.citizen_id is not None
+        )
         topic = queueing.agent_topic(call)
         if topic is None or not queueing.service_open(call):
             self.say(
@@ -97,8 +103,13 @@ class ToAgent:
         while True:
             assigned = queueing.assignment(case.pk)
             if assigned is not None:
-                if self.connect(assigned):
+                outcome = self.connect(assigned)
+                if outcome == ENDED:
                     return DONE
+                if outcome == REROUTED:  # transferred: a new wait, in the case's new topic
+                    started, rings = time.monotonic(), 0
+                    topic = queueing.case_topic(case.pk) or topic
+                    continue
                 rings += 1
                 if rings >= MAX_RINGS:
                     return self.give_up(topic, "no_answer")
@@ -132,7 +143,7 @@ class ToAgent:
         """The existing callback booking (a slot read out, the SMS second factor first when
         it was not checked yet), in the topic of the calls to an agent."""
         services.record_step(self.call, "callback_offered", "agent", reason=reason)
-        if topic is None or self.dialogue.verified is False:
+        if topic is None or self.dialogue.verified is False or self.call.citizen_id is None:
             self.say(
                 _("Vous pouvez demander à être rappelé depuis votre espace en ligne. Au revoir.")
             )
@@ -143,30 +154,65 @@ class ToAgent:
         )
         self.dialogue.callback(node, "agent")
 
-    def connect(self, assigned: queueing.Assignment) -> bool:
-        """Ring the agent routing chose; True once the call ended with them."""
+    def connect(self, assigned: queueing.Assignment) -> str:
+        """Ring the agent routing chose: ``ENDED`` once the call ended with them, ``FAILED``
+        when their phone did not answer, ``REROUTED`` when they transferred the call."""
         call = self.call
         ringing: RingingLine = self.line  # type: ignore[assignment]
         if not assigned.extension:
             queueing.ring_failed(call, assigned.agent_id, "no_extension")
-            return False
+            return FAILED
         services.record_step(call, "agent_ringing", "agent", agent=assigned.agent_id)
         try:
             leg = ringing.ring(assigned.extension)
         except ValueError:
             queueing.ring_failed(call, assigned.agent_id, "bad_extension")
-            return False
+            return FAILED
         try:
             if not leg.wait_answer(float(settings.VOICE_AGENT_RING_TIMEOUT), ringing.check):
                 queueing.ring_failed(call, assigned.agent_id, getattr(leg, "status", ""))
-                return False
+                return FAILED
             queueing.answered(call, assigned.agent_id)
             ringing.bridge(leg)
-            while not leg.ended_now():
-                self.line.next_digit(POLL)  # raises HungUp when the caller hangs up
+            if not self.talk(leg, assigned.agent_id):
+                return REROUTED
             services.record_step(call, "hangup", "agent", by="agent")
             services.end_call(call, Call.EndedBy.AGENT)
             self.line.hangup()
-            return True
+            return ENDED
         finally:
             leg.close()
+
+    def talk(self, leg: AgentLeg, agent_id: int) -> bool:
+        """The caller and the agent talk until the agent hangs up (True), with the holds the
+        workstation asks for; False when the case left the agent (a transfer): the agent's
+        phone is hung up and the call waits in the queue again."""
+        held = False
+        last = controls.TALK
+        while not leg.ended_now():
+            state = controls.bridged_state(self.call, agent_id)
+            if state != last:
+                logger.info("call %s with agent %s: %s", self.call.pk, agent_id, state)
+                last = state
+            if state == controls.GONE:
+                leg.hold(True)
+                leg.hangup()
+                controls.requeue(self.call, agent_id)
+                self.say(_("Votre appel est transféré à un autre conseiller. Merci de patienter."))
+                return False
+            if state == controls.HOLD:
+                if not held:
+                    held = True
+                    leg.hold(True)
+                    services.record_step(self.call, "hold", "agent:hold", agent=agent_id)
+                    self.say(_("Votre conseiller vous met en attente. Merci de patienter."))
+                else:
+                    self.line.flush_digits()
+                    self.line.say("", audio=tts.hold_music())  # 2.4 s, then a new look
+                continue
+            if held:
+                held = False
+                services.record_step(self.call, "resume", "agent", agent=agent_id)
+                leg.hold(False)
+            self.line.next_digit(POLL)  # raises HungUp when the caller hangs up
+        return True

@@ -121,3 +121,21 @@ def synthesise(text: str) -> bytes:
         out.write(audio)
     os.replace(tmp, path)
     return audio
+
+
+# Hold music: a soft arpeggio (A major, 300 ms a note with a fade) then a pause, 2.4 s a loop.
+HOLD_NOTES = (440.0, 554.37, 659.25, 880.0, 659.25, 554.37)
+
+
+def hold_music() -> bytes:
+    """2.4 s of hold music (μ-law), played in a loop while an agent holds the call."""
+    import math
+
+    note = SAMPLE_RATE * 3 // 10
+    samples = array.array("h")
+    for hz in HOLD_NOTES:
+        for i in range(note):
+            envelope = min(1.0, i / 200, (note - i) / 400)
+            samples.append(int(5000 * envelope * math.sin(2 * math.pi * hz * i / SAMPLE_RATE)))
+    samples.extend([0] * (SAMPLE_RATE * 6 // 10))
+    return pcm_to_ulaw(pcm16_from(samples.tobytes()), SAMPLE_RATE)

@@ -34,6 +34,7 @@ class ProviderTable:
     rows: list[list]
     formats: list[str] = field(default_factory=list)
     empty: str = ""
+    chart: dict | None = None  # Chart.js data: the table is then the chart's alternative
 
 
 @dataclass
@@ -121,6 +122,7 @@ def _section(name: str, data: dict) -> ProviderSection:
                 rows=[list(row) for row in table.get("rows") or []],
                 formats=formats[: len(columns)],
                 empty=str(table.get("empty") or ""),
+                chart=table["chart"] if isinstance(table.get("chart"), dict) else None,
             )
         )
     for channel, count in (data.get("volumes") or {}).items():

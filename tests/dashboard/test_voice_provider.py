@@ -96,3 +96,70 @@ def test_dashboard_shows_the_voice_section_and_exports_it(
     assert labels["Suivre une demande par sa référence"] == ["1", "1"]
     rows = rows_of(client.get(URL + "export/voice-satisfaction.csv", {"periode": "7j"}))
     assert rows[1:] == [["1", "0"], ["2", "1"], ["3", "0"], ["4", "0"], ["5", "1"]]
+
+
+@pytest.fixture
+def queued_calls(service_a, service_b):
+    """Calls handed to an agent: the menu of service A aims at 30 s, the call without a menu
+    at the default 60 s."""
+    from datetime import timedelta
+
+    from voice.models import Menu
+
+    menu = Menu.objects.create(service=service_a, version=1, welcome="Bonjour", answer_target=30)
+
+    def queued(service, hour, wait, ended_by="agent", menu=menu):
+        started = at(D1, hour, 10)
+        return Call.objects.create(
+            sip_call_id=f"q{Call.objects.count()}",
+            service=service,
+            menu=menu,
+            started_at=started,
+            queued_at=started,
+            answered_at=None if wait is None else started + timedelta(seconds=wait),
+            ended_at=started + timedelta(minutes=5),
+            ended_by=ended_by,
+        )
+
+    queued(service_a, 9, 20)  # in target
+    queued(service_a, 9, 30)  # in target (the limit counts)
+    queued(service_a, 9, 45)  # late for 30 s
+    queued(service_a, 10, None, ended_by="caller")  # abandoned
+    queued(service_a, 10, None, ended_by="server")  # left for a callback: not abandoned
+    queued(service_a, 10, 50, menu=None)  # no menu: default 60 s target
+    queued(service_b, 11, 5)
+    # Not queued: no wait, not counted.
+    make_call(service_a, at(D1, 12), "caller", [])
+
+
+def test_answered_within_target_per_hour(queued_calls, service_a):
+    data = indicators.answers(at(D1, 0), at(TODAY, 0), [service_a.pk])
+    assert data["queued"] == 6 and data["answered"] == 4
+    assert data["in_target"] == 3 and data["in_target_rate"] == 3 / 6
+    assert data["abandoned"] == 1 and data["abandon_rate"] == 1 / 6
+    assert data["average_wait"] == (20 + 30 + 45 + 50) / 4
+    assert data["hours"] == {9: [3, 3, 2, 0], 10: [3, 1, 1, 1]}
+    everyone = indicators.answers(at(D1, 0), at(TODAY, 0))
+    assert everyone["queued"] == 7 and everyone["hours"][11] == [1, 1, 1, 0]
+    table = indicators.hourly_table(data)
+    assert table["rows"][0][:5] == ["9\u00a0h", 3, 3, 2, 0]
+    assert table["chart"]["datasets"][0]["data"] == [2, 1]
+    assert table["chart"]["datasets"][1]["data"] == [1, 0]
+    assert table["chart"]["datasets"][2]["data"] == [0, 1]
+
+
+def test_dashboard_shows_the_answer_chart_with_its_table(
+    settings, queued_calls, client_as, supervisor, frozen_now
+):
+    settings.GUICHET_KPI_PROVIDERS = {"voice": "voice.indicators.voice_kpis"}
+    client = client_as(supervisor)
+    content = client.get(URL, {"periode": "7j"}).content.decode()
+    assert 'data-kpi="voice-answered_in_target"' in content
+    assert "3 appels sur 6 mis en file" in content
+    # The chart and, for screen readers and without JavaScript, its data table.
+    assert 'data-dashboard-chart="voice-decroche"' in content
+    assert "Tableau de données : Appels vers un conseiller par heure" in content
+    assert '"voice-decroche"' in content.split('id="dashboard-charts"')[1]
+    rows = rows_of(client.get(URL + "export/voice-decroche.csv", {"periode": "7j"}))
+    assert rows[0][:5] == ["Heure", "Mis en file", "Décrochés", "Dans l'objectif", "Abandonnés"]
+    assert rows[1][:5] == ["9\u00a0h", "3", "3", "2", "0"]

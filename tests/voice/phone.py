@@ -23,7 +23,13 @@ class Phone:
     """One baresip, driven through its ctrl_tcp module (netstring JSON commands)."""
 
     def __init__(
-        self, workdir: Path, number: str, *, tone: int = 0, auto_answer: bool = False
+        self,
+        workdir: Path,
+        number: str,
+        *,
+        tone: int = 0,
+        auto_answer: bool = False,
+        seconds: int = 90,
     ) -> None:
         self.dir = workdir / f"baresip-{number}"
         self.dir.mkdir(parents=True)
@@ -31,7 +37,8 @@ class Phone:
         # writes nothing when it is longer: pytest's tmp paths under xdist can exceed it.
         self.rec = Path(tempfile.mkdtemp(prefix="baresip-rec-"))
         weakref.finalize(self, shutil.rmtree, self.rec, True)
-        # The microphone: 90 s of silence, or of a sine at ``tone`` Hz (heard by the other side).
+        # The microphone: ``seconds`` of silence, or of a sine at ``tone`` Hz (heard by the other
+        # side). baresip hangs up when its source file ends: long scenarios need more.
         source = self.dir / "source.wav"
         with wave.open(str(source), "wb") as wav:
             wav.setnchannels(1)
@@ -39,7 +46,10 @@ class Phone:
             wav.setframerate(8000)
             samples = array.array(
                 "h",
-                (int(8000 * math.sin(2 * math.pi * tone * i / 8000)) for i in range(8000 * 90)),
+                (
+                    int(8000 * math.sin(2 * math.pi * tone * i / 8000))
+                    for i in range(8000 * seconds)
+                ),
             )
             wav.writeframes(samples.tobytes())
         self.ctrl_port = free_port()

@@ -29,12 +29,21 @@ def free_port() -> int:
 
 
 class VoiceServer:
-    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+        *,
+        site_env: dict[str, str] | None = None,
+    ) -> None:
+        """``site_env``: the environment of a running site (the browser tests' server): the
+        voice server shares its database and channel layer instead of a SQLite file of its
+        own (its screen-pops reach the site's sockets)."""
         self.workdir = workdir
         self.sip_port = free_port()
         rtp = 30000 + (os.getpid() % 200) * 100
         self.env = {
-            **os.environ,
+            **(site_env or os.environ),
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
             "VOICE_SIP_HOST": "127.0.0.1",
             "VOICE_SIP_PORT": str(self.sip_port),
@@ -45,8 +54,11 @@ class VoiceServer:
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
-        self.env.pop("REDIS_URL", None)
-        self.manage("migrate", "-v0")
+        if site_env is None:
+            self.env.pop("REDIS_URL", None)
+            self.manage("migrate", "-v0")
+        else:
+            self.env["DATABASE_URL"] = site_env["DATABASE_URL"]
         self.log_path = workdir / "voice_server.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(

@@ -204,15 +204,18 @@ def test_nobody_on_duty_or_closed_offers_a_callback(phone_setup, agent_a, monkey
     call = services.start_call("g@h", "0612345678", "0140000000")
     line = run(call, Line(["0"]))
     assert any("en dehors des horaires" in text for text in line.said)
-    assert [s["reason"] for s in call.steps if s["step"] == "callback_offered"] == ["closed"]
+    assert [s["reason"] for s in call.steps if s["step"] == "callback_offered"] == ["no_agent"]
     assert not Case.objects.filter(channel="phone").exists()
 
 
-def test_unidentified_caller_pressing_0_hears_how_to_reach_an_adviser(phone_setup):  # noqa: F811
+def test_unidentified_caller_with_nobody_on_duty_is_sent_to_the_web_form(phone_setup):  # noqa: F811
+    # Unidentified callers reach an agent (tests/voice/test_unidentified.py); nobody here: no
+    # callback can be booked without identification: the web form is named instead.
     call = services.start_call("h@h", "0699999999", "0140000000")
-    line = run(call, Line(["0", "2", "1"]))
-    assert any("depuis le numéro de mobile" in text for text in line.said)
-    assert call.menu_path == ["2", "2-1"]  # the menu went on
+    line = run(call, Line(["0"]))
+    assert any("depuis votre espace en ligne" in text for text in line.said)
+    assert [s["reason"] for s in call.steps if s["step"] == "callback_offered"] == ["no_agent"]
+    assert call.case_id is None and not CallbackRequest.objects.exists()
 
 
 def test_three_wrong_codes_go_to_an_agent(on_duty, agent_a, routed):
