@@ -448,6 +448,7 @@ HISTORY_EVENT_TYPES = (
     Event.Type.CALLBACK,
     Event.Type.CALL,
     Event.Type.COBROWSE,
+    Event.Type.VISIO,
     Event.Type.TRANSFER,
 )
 

@@ -140,3 +140,26 @@ def test_interpreter_must_be_staff_and_invited_by_the_agent(
     interpreter = services.invite_interpreter(tokens["agent"], agent_a, supervisor.email)
     assert interpreter.role == Participant.Role.INTERPRETER
     assert services.add_caption(interpreter.pk, "Traduction").text == "Traduction"
+
+
+def test_stun_and_turn_servers_come_from_the_environment(monkeypatch, settings):
+    from contactcenter import settings as project_settings
+
+    for name in ("VISIO_STUN_URLS", "VISIO_TURN_URLS"):
+        monkeypatch.delenv(name, raising=False)
+    assert project_settings.ice_servers() == []  # loopback needs none
+    monkeypatch.setenv("VISIO_STUN_URLS", "stun:stun.example.fr:3478")
+    monkeypatch.setenv("VISIO_TURN_URLS", "turn:turn.example.fr:3478,turns:turn.example.fr:5349")
+    monkeypatch.setenv("VISIO_TURN_USERNAME", "guichet")
+    monkeypatch.setenv("VISIO_TURN_PASSWORD", "secret")
+    servers = project_settings.ice_servers()
+    assert servers == [
+        {"urls": ["stun:stun.example.fr:3478"]},
+        {
+            "urls": ["turn:turn.example.fr:3478", "turns:turn.example.fr:5349"],
+            "username": "guichet",
+            "credential": "secret",
+        },
+    ]
+    settings.VISIO_ICE_SERVERS = servers
+    assert services.ice_servers() == servers
