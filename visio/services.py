@@ -156,6 +156,14 @@ def get_participant(token: str, user: User) -> Participant:
     return participant
 
 
+def record_room_access(participant: Participant) -> None:
+    """The room page shows the citizen (name, case): staff reads are audited."""
+    if participant.role != Role.CITIZEN:
+        record_access(
+            participant.user, AuditLog.Action.VIEW_CASE, case=participant.room.case, reason="visio"
+        )
+
+
 def user_rooms(user: User) -> list[Participant]:
     """The open rooms ``user`` may join now, newest first (citizen space, agent list)."""
     now = timezone.now()
@@ -179,13 +187,6 @@ def connected(participant_id: int, channel_name: str) -> tuple[str, bool]:
         participant.joined_at = participant.joined_at or now
         participant.left_at = None
         participant.save(update_fields=["channel_name", "joined_at", "left_at"])
-        if participant.role == Role.AGENT:
-            record_access(
-                participant.user,
-                AuditLog.Action.VIEW_CASE,
-                case=room.case,
-                reason="visio",
-            )
         media = Participant.objects.filter(room=room, role__in=(Role.CITIZEN, Role.AGENT)).exclude(
             channel_name=""
         )

@@ -33,6 +33,8 @@ def open_room(request, reference):
     room = services.open_room(case, request.user)  # NotAllowed / InvalidState: 403 / 409 pages
     participant = services.participant_of(room, request.user)
     assert participant is not None  # open_room made the opener a participant
+    if request.htmx:  # the workstation: the link to the room in its dialog (no new window)
+        return render(request, "visio/_opened.html", {"room": room, "participant": participant})
     return redirect(services.join_url(participant))
 
 
@@ -50,6 +52,7 @@ def room(request, token):
         raise Http404 from None
     except InvalidState:
         return render(request, "visio/ended.html", status=410)
+    services.record_room_access(participant)
     others = (
         Participant.objects.filter(room=participant.room)
         .exclude(pk=participant.pk)

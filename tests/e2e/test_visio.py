@@ -65,8 +65,11 @@ def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y,
     agent = new_page(demo.agent_fiscalite)
     agent.goto(f"/console/poste/?ouvrir={reference}")
     panel = agent.locator("#ws-citizen")
+    panel.get_by_role("button", name="Démarrer une visio").click()
+    dialog = agent.locator("#ws-dialog")
+    expect(dialog).to_contain_text("Visio ouverte")
     with agent.context.expect_page() as opened:
-        panel.get_by_role("button", name="Démarrer une visio").click()
+        dialog.get_by_role("link", name=re.compile("Rejoindre la visio")).click()
     agent_room = opened.value
     agent_room.wait_for_url(re.compile(r"/visio/salle/[\w-]+/$"))
     expect(agent_room.locator("#visio-status")).to_have_attribute("data-state", "waiting")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from contactcenter.models import Case
+from contactcenter.models import AuditLog, Case
 from visio.models import Room
 
 pytestmark = pytest.mark.django_db
@@ -20,8 +20,19 @@ def test_agent_starts_a_visio_and_lands_in_the_room(client_as, assigned_case, ag
     assert "camera=(self)" in page["Permissions-Policy"]
     assert b"visio/js/room.js" in page.content
     assert b"Verser les sous-titres au dossier" in page.content
+    assert AuditLog.objects.filter(actor=agent_a, case=assigned_case, reason="visio").exists()
     assert client.post(url).status_code == 302
     assert Room.objects.filter(case=assigned_case).count() == 1
+
+
+def test_workstation_gets_the_room_link_in_its_dialog(client_as, assigned_case, agent_a):
+    response = client_as(agent_a).post(
+        f"/visio/demande/{assigned_case.reference}/ouvrir/", HTTP_HX_REQUEST="true"
+    )
+    token = Room.objects.get(case=assigned_case).participants.get(user=agent_a).token
+    assert response.status_code == 200
+    assert f'href="/visio/salle/{token}/"' in response.content.decode()
+    assert 'id="ws-dialog-title"' in response.content.decode()
 
 
 def test_case_of_another_service_is_404_and_citizens_are_refused(
@@ -43,6 +54,7 @@ def test_citizen_sees_join_link_on_the_case_and_in_the_space(client_as, room, to
     assert room_page.status_code == 200
     assert b'aria-live="polite"' in room_page.content
     assert b"visio-caption-form" not in room_page.content
+    assert not AuditLog.objects.filter(actor=citizen).exists()
 
 
 def test_room_page_of_someone_else_is_404(client_as, tokens, citizen2, agent_b):
