@@ -48,6 +48,9 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         self.participant: Participant | None = None
         self.group = ""
         self.closed = False
+        # The other side's socket already announced (in "welcome" or a "peer" message): its
+        # own "present" broadcast, when it comes after, must not start a second negotiation.
+        self.peer_channel = ""
 
     async def connect(self):
         await self.accept()
@@ -71,6 +74,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         replaced, peer = await database_sync_to_async(services.connected)(
             participant.pk, self.channel_name
         )
+        self.peer_channel = peer
         if replaced:
             await self.channel_layer.send(replaced, {"type": "visio.replaced"})
         room: Room = participant.room
@@ -78,7 +82,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
             {
                 "type": "welcome",
                 "role": participant.role,
-                "peer": peer,
+                "peer": bool(peer),
                 "ice_servers": services.ice_servers(),
                 "keep_captions": room.keep_captions,
             }
@@ -217,6 +221,10 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
     async def visio_peer(self, event):
         if event["sender"] == self.channel_name or self.participant is None:
             return
+        if self.is_peer_media(event):
+            if event["present"] and event["sender"] == self.peer_channel:
+                return  # announced already
+            self.peer_channel = event["sender"] if event["present"] else ""
         await self.send_json({"type": "peer", "role": event["role"], "present": event["present"]})
 
     async def visio_caption(self, event):

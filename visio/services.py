@@ -174,10 +174,10 @@ def user_rooms(user: User) -> list[Participant]:
     )
 
 
-def connected(participant_id: int, channel_name: str) -> tuple[str, bool]:
+def connected(participant_id: int, channel_name: str) -> tuple[str, str]:
     """A socket took the participant's place. Returns the channel it replaced ("" if none)
-    and whether the other media participant is connected. The first time both media sides
-    are there, the call starts (``started_at``)."""
+    and the channel of the other media participant when connected ("" otherwise). The first
+    time both media sides are there, the call starts (``started_at``)."""
     now = timezone.now()
     with transaction.atomic():
         participant = Participant.objects.select_for_update().get(pk=participant_id)
@@ -190,8 +190,9 @@ def connected(participant_id: int, channel_name: str) -> tuple[str, bool]:
         media = Participant.objects.filter(room=room, role__in=(Role.CITIZEN, Role.AGENT)).exclude(
             channel_name=""
         )
-        present = {row.role for row in media}
-        peer = participant.is_media and len(present) == 2
+        peer = ""
+        if participant.is_media:
+            peer = next((row.channel_name for row in media if row.role != participant.role), "")
         if peer and room.started_at is None:
             room.started_at = now
             room.save(update_fields=["started_at"])
