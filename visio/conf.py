@@ -15,6 +15,8 @@ DEFAULTS = {
     "ROOM_TTL": timedelta(hours=2),
     # Any websocket frame above this size is refused (close 4413): an SDP is a few kB.
     "MAX_FRAME_BYTES": 64 * 1024,
+    # A citizen may enter a room with an appointment time (not_before) this long before it.
+    "EARLY_ENTRY": timedelta(minutes=15),
     # Longest caption line.
     "MAX_CAPTION_CHARS": 500,
     # Captions kept for the written trace of one call.

@@ -61,6 +61,10 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         token = self.scope["url_route"]["kwargs"]["token"]
         try:
             participant = await database_sync_to_async(services.get_participant)(token, user)
+        except services.TooEarly as early:
+            await self.send_json({"type": "ended", "reason": "early", "label": early.message})
+            await self.close_socket(CLOSE_ENDED, "too early")
+            return
         except InvalidState:
             await self.send_json({"type": "ended", "reason": "", "label": ""})
             await self.close_socket(CLOSE_ENDED, "room ended")

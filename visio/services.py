@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from contactcenter.exceptions import InvalidState, NotAllowed, NotFound
@@ -38,6 +38,12 @@ from .models import Caption, Participant, Room
 logger = logging.getLogger(__name__)
 
 Role = Participant.Role
+
+
+class TooEarly(InvalidState):
+    """The citizen comes before the room's appointment time (``not_before``)."""
+
+
 NOTIFICATION_KIND = "visio"
 
 
@@ -153,6 +159,16 @@ def get_participant(token: str, user: User) -> Participant:
         room.refresh_from_db()
     if room.status != Room.Status.OPEN:
         raise InvalidState(_("Cette visio est terminée."))
+    if participant.role == Role.CITIZEN and room.not_before is not None:
+        opens = room.not_before - conf.get("EARLY_ENTRY")
+        if timezone.now() < opens:
+            raise TooEarly(
+                _("La visio ouvrira le %(date)s à %(time)s.")
+                % {
+                    "date": date_format(timezone.localtime(opens), "DATE_FORMAT"),
+                    "time": date_format(timezone.localtime(opens), "TIME_FORMAT"),
+                }
+            )
     return participant
 
 

@@ -50,6 +50,8 @@ def room(request, token):
         participant = services.get_participant(token, request.user)
     except NotFound:
         raise Http404 from None
+    except services.TooEarly as early:
+        return render(request, "visio/ended.html", {"early": early.message}, status=409)
     except InvalidState:
         return render(request, "visio/ended.html", status=410)
     services.record_room_access(participant)

@@ -163,3 +163,23 @@ def test_stun_and_turn_servers_come_from_the_environment(monkeypatch, settings):
     ]
     settings.VISIO_ICE_SERVERS = servers
     assert services.ice_servers() == servers
+
+
+def test_core_request_opens_the_room_for_an_appointment(assigned_case, agent_a, citizen):
+    from contactcenter.services import request_visio_room
+
+    start = timezone.now() + timedelta(hours=1)
+    paths = request_visio_room(
+        assigned_case,
+        agent_a,
+        source="appointment:7",
+        not_before=start,
+        expires_at=start + timedelta(hours=1),
+    )
+    room = Room.objects.get(case=assigned_case)
+    assert room.source == "appointment:7" and room.expires_at == start + timedelta(hours=1)
+    assert set(paths) == {citizen.pk, agent_a.pk}
+    assert paths[citizen.pk] == f"/visio/salle/{room.participants.get(user=citizen).token}/"
+    assert request_visio_room(assigned_case, agent_a) == paths  # the same room
+    with pytest.raises(NotAllowed):
+        request_visio_room(assigned_case, citizen)

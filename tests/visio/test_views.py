@@ -81,3 +81,18 @@ def test_interpreter_invitation(client_as, tokens, agent_a, supervisor):
     page = client_as(supervisor).get("/visio/")
     assert "Rejoindre la visio" in page.content.decode()
     assert Case.objects.count() == 1
+
+
+def test_citizen_may_enter_an_appointment_room_from_15_minutes_before(
+    client_as, room, tokens, citizen, agent_a
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Room.objects.filter(pk=room.pk).update(not_before=timezone.now() + timedelta(minutes=30))
+    early = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/")
+    assert early.status_code == 409 and "La visio ouvrira le" in early.content.decode()
+    assert client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/").status_code == 200
+    Room.objects.filter(pk=room.pk).update(not_before=timezone.now() + timedelta(minutes=10))
+    assert client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").status_code == 200

@@ -186,7 +186,7 @@
         if (keep) keep.checked = message.value;
         break;
       case "ended":
-        finish(message.label ? message.label + "." : "");
+        finish(message.label ? message.label.replace(/([^.!?])$/, "$1.") : "");
         break;
       case "replaced":
         finish(texts.replaced);
