@@ -23,6 +23,7 @@ from .permissions import ServicePrincipal, can_act_on_case
 from .signals import (
     case_needs_routing,
     citizen_notification,
+    event_files,
     service_files,
     visio_room_requested,
 )
@@ -368,6 +369,15 @@ def post_staff_message(
         if notify and not (event.payload or {}).get("delivered_to_citizen"):
             notify_citizen(case, notify)
     return event
+
+
+def files_of_event(event: Event) -> list[tuple[str, str, bytes]]:
+    """The files stored with an event, ``(name, content_type, bytes)``, from the app connected
+    to ``event_files`` (messaging's attachments): what a channel sends with the answer."""
+    files: list[tuple[str, str, bytes]] = []
+    for _receiver, result in event_files.send(sender=Event, event=event):
+        files.extend(cast(list[tuple[str, str, bytes]], result or []))
+    return files
 
 
 def post_service_document(
