@@ -31,6 +31,7 @@ CONTACT_EVENT_TYPES = (
     Event.Type.CHATBOT,
     Event.Type.CALLBACK,
     Event.Type.COBROWSE,
+    Event.Type.VISIO,
 )
 SYNTHESIS_PAGE_SIZE = 20
 

@@ -246,6 +246,7 @@ def _timeline(case: Case) -> list[Event]:
             Event.Type.CALLBACK,
             Event.Type.CALL,
             Event.Type.COBROWSE,
+            Event.Type.VISIO,
             Event.Type.DIAGNOSIS,
         ):
             event.style = "contact"

@@ -69,6 +69,8 @@ app.conf.beat_schedule = {
         "schedule": 15.0,
     },
     "routing-sweep-queues": {"task": "routing.tasks.sweep_queues", "schedule": 30.0},
+    # Visio: rooms past their expiry end and land on the timeline.
+    "visio-expire-rooms": {"task": "visio.tasks.expire_rooms", "schedule": 60.0},
     # Chat: warn citizens silent for 5 min, end their chat after 10 (agents' sockets also check).
     "chat-sweep-inactivity": {"task": "chat.tasks.sweep_inactivity", "schedule": 30.0},
     "routing-flag-sla-breaches": {"task": "routing.tasks.flag_sla_breaches", "schedule": 60.0},

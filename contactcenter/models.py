@@ -222,6 +222,7 @@ class Channel(models.TextChoices):
     LETTER = "letter", _("Courrier")
     CALLBACK = "callback", _("Rappel")
     COBROWSE = "cobrowse", _("Aide à distance")
+    VISIO = "visio", _("Visio")
 
 
 class Case(models.Model):
@@ -380,6 +381,7 @@ class Event(models.Model):
         RATING = "rating", _("Avis")
         SLA = "sla", _("Échéance")
         CALL = "call", _("Appel au serveur vocal")
+        VISIO = "visio", _("Visio")
 
     # Indexed by event_case_time and event_citizen_time (Meta), which start with them.
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)

@@ -3,7 +3,7 @@
 from importlib import import_module
 
 websocket_urlpatterns = []
-for _app in ("routing", "chat", "cobrowse"):
+for _app in ("routing", "chat", "cobrowse", "visio"):
     try:
         _module = import_module(f"{_app}.ws_urls")
     except ModuleNotFoundError as exc:

@@ -20,7 +20,13 @@ from django.utils.translation import gettext as _
 
 from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Service, Topic, User
 from .permissions import ServicePrincipal, can_act_on_case
-from .signals import case_needs_routing, citizen_notification, event_files, service_files
+from .signals import (
+    case_needs_routing,
+    citizen_notification,
+    event_files,
+    service_files,
+    visio_room_requested,
+)
 
 
 def next_reference(year: int | None = None) -> str:
@@ -457,6 +463,7 @@ HISTORY_EVENT_TYPES = (
     Event.Type.CALLBACK,
     Event.Type.CALL,
     Event.Type.COBROWSE,
+    Event.Type.VISIO,
     Event.Type.TRANSFER,
 )
 
@@ -468,3 +475,28 @@ def citizen_history(citizen: User) -> QuerySet[Event]:
         .select_related("case", "case__service", "service", "actor")
         .order_by("-created_at", "-id")
     )
+
+
+def request_visio_room(
+    case: Case,
+    agent: User,
+    *,
+    source: str = "",
+    not_before: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
+) -> dict[int, str]:
+    """Open the case's visio room (or the one open already) for its citizen and ``agent``,
+    through the visio channel (``visio_room_requested``): ``{user_id: room path}`` of each
+    participant, {} without a visio app. The citizen gets the content-free alert. Refuses with
+    ``NotAllowed`` (not the case's agent or a supervisor) or ``InvalidState`` (closed case)."""
+    for _receiver, paths in visio_room_requested.send(
+        sender=Case,
+        case=case,
+        agent=agent,
+        source=source,
+        not_before=not_before,
+        expires_at=expires_at,
+    ):
+        if paths:
+            return cast(dict[int, str], paths)
+    return {}

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "voice",
     "mail",
     "demarches",
+    "visio",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,26 @@ GC_THRESHOLD = gc_threshold(env_str("GC_THRESHOLD", "50000,20,20"))
 # socket checks that its login session is still valid.
 WEBSOCKET_LIMITS: dict[str, dict[str, float]] = {}
 WEBSOCKET_SESSION_RECHECK_SECONDS = env_int("WEBSOCKET_SESSION_RECHECK_SECONDS", 60)
+
+
+def ice_servers() -> list[dict]:
+    """Visio's STUN/TURN servers for the browsers (docs/visio.md): none by default (loopback and
+    one LAN connect with host candidates)."""
+    servers: list[dict] = []
+    if stun := env_list("VISIO_STUN_URLS"):
+        servers.append({"urls": stun})
+    if turn := env_list("VISIO_TURN_URLS"):
+        servers.append(
+            {
+                "urls": turn,
+                "username": env_str("VISIO_TURN_USERNAME"),
+                "credential": env_str("VISIO_TURN_PASSWORD"),
+            }
+        )
+    return servers
+
+
+VISIO_ICE_SERVERS = ice_servers()
 
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -28,6 +28,10 @@
 - ``citizen_birthdate(citizen_id)``: the citizen's date of birth as an identity provider
   certified it, or None; accounts connects (FranceConnect's pivot identity). The voice
   server's second factor by date of birth asks it.
+- ``visio_room_requested(case, agent, source, not_before, expires_at)``: open (or find) the
+  case's visio room for its citizen and ``agent`` (a visio appointment); visio connects and
+  returns ``{user_id: room path}`` of each participant
+  (``contactcenter.services.request_visio_room``).
 """
 
 from django.dispatch import Signal
@@ -41,3 +45,4 @@ screen_pop = Signal()
 service_files = Signal()
 citizen_birthdate = Signal()
 event_files = Signal()
+visio_room_requested = Signal()

@@ -55,6 +55,8 @@ DEFAULT_LIMITS: dict[str, dict[str, float]] = {
     "cobrowse_citizen": {"frames": 60, "per": 1.0, "connections": 10},
     # Pointer messages, about 33 per second while the agent moves the mouse.
     "cobrowse_agent": {"frames": 60, "per": 1.0, "connections": 5},
+    # Visio signalling: a burst of ICE candidates when a call (re)connects, captions typed live.
+    "visio": {"frames": 40, "per": 1.0, "connections": 5},
 }
 FLOOD_REFUSALS = 20  # refused frames within FLOOD_WINDOW before the socket is closed
 FLOOD_WINDOW = 10.0

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("demarches.urls")),
     path("console/", include("console.urls")),
     path("aide-a-distance/", include("cobrowse.urls")),
+    path("visio/", include("visio.urls")),
     path("supervision/tableau-de-bord/", include("console.dashboard_urls")),
     path("", include("routing.urls")),
     path("tchat/", include("chat.urls")),

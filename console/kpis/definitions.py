@@ -49,6 +49,7 @@ CHANNEL_ORDER = [
     Channel.CALLBACK,
     Channel.CHATBOT,
     Channel.COBROWSE,
+    Channel.VISIO,
     Channel.EMAIL,
     Channel.LETTER,
 ]
@@ -70,11 +71,14 @@ CONTACT_EVENTS = (
     | Q(type=Event.Type.CALLBACK, payload__has_key="slot_start")
     # A co-browsing session, recorded once when it ends (cobrowse.services).
     | Q(type=Event.Type.COBROWSE)
+    # A visio call, recorded once when it ends (visio.services).
+    | Q(type=Event.Type.VISIO)
 )
 OWN_CHANNEL_TYPES = {
     Event.Type.CHAT: Channel.CHAT,
     Event.Type.CALLBACK: Channel.CALLBACK,
     Event.Type.COBROWSE: Channel.COBROWSE,
+    Event.Type.VISIO: Channel.VISIO,
 }
 # Agent interactions that answer a citizen (first-contact resolution counts them).
 INTERACTION_TYPES = (

@@ -358,6 +358,6 @@ def test_record_a_contact_in_the_workstation_dialog(client_as, agent_a, mine, ci
 def test_citizen_panel_actions_open_in_the_dialog_not_new_windows(client_as, agent_a, mine):
     html = client_as(agent_a).get(item_url(mine, "usager/"), **HX).content.decode()
     assert 'target="_blank"' not in html.split("Demandes en cours")[0].split("Actions")[1]
-    assert html.count('hx-target="#ws-dialog-body"') == 3
+    assert html.count('hx-target="#ws-dialog-body"') == 4  # contact, diagnosis, co-browsing, visio
     page = client_as(agent_a).get(POSTE).content.decode()
     assert 'id="ws-dialog-body"' in page and "cobrowse/js/agent.js" in page

@@ -77,6 +77,8 @@ NOT_PAGES = {
     "accounts:passkey_login_options", "accounts:passkey_login",
     # démarches: a POST action and a file
     "demarches:send_document", "demarches:download",
+    # visio: POST actions
+    "visio:open", "visio:interpreter",
 }  # fmt: skip
 IGNORED_NAMESPACES = ("admin", "knowledge_editor")
 
@@ -209,6 +211,14 @@ def pages():
     )
     yield supervisor, "chat:supervision", reverse("chat:supervision")
     yield supervisor, "console:case", reverse("console:case", args=[case.reference])
+    from visio.services import open_room
+
+    yield citizen, "visio:mine", reverse("visio:mine")
+    Case.objects.filter(pk=case.pk).update(assigned_to=agent, status=Case.Status.IN_PROGRESS)
+    case.refresh_from_db()
+    room = open_room(case, agent)
+    for participant in room.participants.select_related("user"):
+        yield participant.user, "visio:room", reverse("visio:room", args=[participant.token])
 
 
 def test_every_page_in_english_has_no_french_interface_words():

@@ -18,7 +18,17 @@ from routing.models import AgentPresence
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("contactcenter", "routing", "messaging", "chat", "cobrowse", "knowledge", "console", "mail")
+APPS = (
+    "contactcenter",
+    "routing",
+    "messaging",
+    "chat",
+    "cobrowse",
+    "knowledge",
+    "console",
+    "mail",
+    "visio",
+)
 
 
 QUEUE_NOW = "_task(name).delay(*args)"  # routing.publish.queue_task_now

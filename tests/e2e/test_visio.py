@@ -1,0 +1,103 @@
+"""Visio in real Chromium with fake camera and microphone, two browser contexts.
+
+The agent starts a visio from the case in the workstation; the citizen joins from the case page
+of their space; the WebRTC connection reaches "connected" and each side receives video frames
+and bytes; a caption typed by the agent is shown to the citizen; the citizen's hang-up ends it
+for both and the call lands on the case's timeline.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+SETUP = """
+from django.utils import timezone
+from contactcenter.models import Case, User
+alice = User.objects.get(email="alice.durand@guichet.example.fr")
+case = (Case.objects.filter(service__code="fiscalite", channel="web",
+        citizen__email="camille.martin@example.fr")
+        .exclude(status="closed").order_by("id").first())
+Case.objects.filter(pk=case.pk).update(
+    assigned_to=alice, status="in_progress", assigned_at=timezone.now())
+result = case.reference
+"""
+CAPTION = "Bonjour Camille, je vois votre dossier."
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance):
+    """Chromium with a fake camera and microphone, granted without a prompt."""
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+def _receiving(page) -> None:
+    """The call is connected and the remote video plays real frames with bytes flowing."""
+    root = page.locator("#visio")
+    expect(root).to_have_attribute("data-connection", "connected", timeout=20_000)
+    page.wait_for_function(
+        "() => { const v = document.getElementById('visio-remote');"
+        " return v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2; }",
+        timeout=15_000,
+    )
+    first = page.evaluate("() => window.guichetVisio.bytesReceived()")
+    page.wait_for_function(
+        "async (before) => (await window.guichetVisio.bytesReceived()) > before",
+        arg=first,
+        timeout=10_000,
+    )
+
+
+def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y, demo, e2e_server):
+    reference = e2e_server.shell_json(SETUP)
+    agent = new_page(demo.agent_fiscalite)
+    agent.goto(f"/console/poste/?ouvrir={reference}")
+    panel = agent.locator("#ws-citizen")
+    panel.get_by_role("button", name="Démarrer une visio").click()
+    dialog = agent.locator("#ws-dialog")
+    expect(dialog).to_contain_text("Visio ouverte")
+    with agent.context.expect_page() as opened:
+        dialog.get_by_role("link", name=re.compile("Rejoindre la visio")).click()
+    agent_room = opened.value
+    agent_room.wait_for_url(re.compile(r"/visio/salle/[\w-]+/$"))
+    expect(agent_room.locator("#visio-status")).to_have_attribute("data-state", "waiting")
+
+    citizen = new_page(demo.citizen)
+    citizen.goto(f"/espace/demandes/{reference}/")
+    citizen.get_by_role("link", name=re.compile("Rejoindre la visio")).click()
+    citizen.wait_for_url(re.compile(r"/visio/salle/[\w-]+/$"))
+
+    _receiving(citizen)
+    _receiving(agent_room)
+
+    agent_room.get_by_label(re.compile("Sous-titre à afficher")).fill(CAPTION)
+    agent_room.get_by_role("button", name="Afficher le sous-titre").click()
+    captions = citizen.get_by_role("log", name="Sous-titres")
+    expect(captions).to_have_attribute("aria-live", "polite")
+    expect(captions).to_contain_text(CAPTION)
+    check_a11y(citizen)
+    check_a11y(agent_room, layout=False)
+
+    citizen.get_by_role("button", name="Raccrocher").click()
+    for page in (citizen, agent_room):
+        expect(page.locator("#visio-ended")).to_be_visible()
+        expect(page.locator("#visio")).to_have_attribute("data-connection", "closed")
+    recorded = e2e_server.shell_json(
+        "from contactcenter.models import Event\n"
+        f"e = Event.objects.filter(case__reference={reference!r}, type='visio').last()\n"
+        "result = e and e.payload"
+    )
+    assert recorded["end_reason"] == "citizen"
+    assert {p["role"] for p in recorded["participants"]} == {"citizen", "agent"}

@@ -1,0 +1,98 @@
+"""Visio pages: starting from a case, the room page, the citizen's entry."""
+
+import pytest
+
+from contactcenter.models import AuditLog, Case
+from visio.models import Room
+
+pytestmark = pytest.mark.django_db
+
+
+def test_agent_starts_a_visio_and_lands_in_the_room(client_as, assigned_case, agent_a):
+    client = client_as(agent_a)
+    url = f"/visio/demande/{assigned_case.reference}/ouvrir/"
+    response = client.post(url)
+    room = Room.objects.get(case=assigned_case)
+    token = room.participants.get(user=agent_a).token
+    assert response.status_code == 302 and response["Location"] == f"/visio/salle/{token}/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert "camera=(self)" in page["Permissions-Policy"]
+    assert b"visio/js/room.js" in page.content
+    assert b"Verser les sous-titres au dossier" in page.content
+    assert AuditLog.objects.filter(actor=agent_a, case=assigned_case, reason="visio").exists()
+    assert client.post(url).status_code == 302
+    assert Room.objects.filter(case=assigned_case).count() == 1
+
+
+def test_workstation_gets_the_room_link_in_its_dialog(client_as, assigned_case, agent_a):
+    response = client_as(agent_a).post(
+        f"/visio/demande/{assigned_case.reference}/ouvrir/", HTTP_HX_REQUEST="true"
+    )
+    token = Room.objects.get(case=assigned_case).participants.get(user=agent_a).token
+    assert response.status_code == 200
+    assert f'href="/visio/salle/{token}/"' in response.content.decode()
+    assert 'id="ws-dialog-title"' in response.content.decode()
+
+
+def test_case_of_another_service_is_404_and_citizens_are_refused(
+    client_as, assigned_case, agent_b, citizen
+):
+    url = f"/visio/demande/{assigned_case.reference}/ouvrir/"
+    assert client_as(agent_b).post(url).status_code == 404
+    assert client_as(citizen).post(url).status_code == 403
+    assert not Room.objects.exists()
+
+
+def test_citizen_sees_join_link_on_the_case_and_in_the_space(client_as, room, tokens, citizen):
+    client = client_as(citizen)
+    link = f"/visio/salle/{tokens['citizen']}/".encode()
+    for url in (f"/espace/demandes/{room.case.reference}/", "/espace/"):
+        page = client.get(url)
+        assert link in page.content and "Rejoindre la visio" in page.content.decode()
+    room_page = client.get(link.decode())
+    assert room_page.status_code == 200
+    assert b'aria-live="polite"' in room_page.content
+    assert b"visio-caption-form" not in room_page.content
+    assert not AuditLog.objects.filter(actor=citizen).exists()
+
+
+def test_room_page_of_someone_else_is_404(client_as, tokens, citizen2, agent_b):
+    for user in (citizen2, agent_b):
+        assert client_as(user).get(f"/visio/salle/{tokens['citizen']}/").status_code == 404
+
+
+def test_ended_room_page_says_so(client_as, room, tokens, citizen):
+    Room.objects.filter(pk=room.pk).update(status="ended")
+    assert client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").status_code == 410
+
+
+def test_start_button_on_the_console_case_page(client_as, assigned_case, agent_a):
+    page = client_as(agent_a).get(f"/console/demandes/{assigned_case.reference}/")
+    assert "Démarrer une visio" in page.content.decode()
+
+
+def test_interpreter_invitation(client_as, tokens, agent_a, supervisor):
+    client = client_as(agent_a)
+    response = client.post(
+        f"/visio/salle/{tokens['agent']}/interprete/", {"email": supervisor.email}
+    )
+    assert response.status_code == 302
+    page = client_as(supervisor).get("/visio/")
+    assert "Rejoindre la visio" in page.content.decode()
+    assert Case.objects.count() == 1
+
+
+def test_citizen_may_enter_an_appointment_room_from_15_minutes_before(
+    client_as, room, tokens, citizen, agent_a
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Room.objects.filter(pk=room.pk).update(not_before=timezone.now() + timedelta(minutes=30))
+    early = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/")
+    assert early.status_code == 409 and "La visio ouvrira le" in early.content.decode()
+    assert client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/").status_code == 200
+    Room.objects.filter(pk=room.pk).update(not_before=timezone.now() + timedelta(minutes=10))
+    assert client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").status_code == 200

@@ -1,0 +1,256 @@
+"""Visio signalling websocket (``/ws/visio/<token>/``; thin: parse, check, call services, relay).
+
+The token in the path is one participant's: the socket is refused (4404) unless the signed-in
+user is that participant. Offers, answers and ICE candidates are relayed only between the
+room's two media participants (citizen and agent); an interpreter receives captions and
+presence. The rate limit (frames over it dropped, a flood closes 4429), the cap on sockets
+(4408) and the login session tie (4401, e.g. at logout) are ``contactcenter.sockets``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import ValidationError
+
+from contactcenter.exceptions import DomainError, InvalidState, NotAllowed
+from contactcenter.models import User
+from contactcenter.sockets import SocketGuard
+
+from . import services
+from .models import Participant, Room
+from .protocol import (
+    CLOSE_ENDED,
+    CLOSE_FORBIDDEN,
+    CLOSE_MALFORMED,
+    CLOSE_NOT_FOUND,
+    CLOSE_REPLACED,
+    CLOSE_UNAUTHENTICATED,
+    ProtocolError,
+    clean_media,
+    clean_signal,
+    dumps,
+    parse_frame,
+)
+
+logger = logging.getLogger(__name__)
+Role = Participant.Role
+
+
+class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
+    socket_kind = "visio"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.participant: Participant | None = None
+        self.group = ""
+        self.closed = False
+        # The other side's socket already announced (in "welcome" or a "peer" message): its
+        # own "present" broadcast, when it comes after, must not start a second negotiation.
+        self.peer_channel = ""
+
+    async def connect(self):
+        await self.accept()
+        user = cast(User | None, self.scope.get("user"))
+        if user is None or not user.is_authenticated:
+            await self.close_socket(CLOSE_UNAUTHENTICATED, "authentication required")
+            return
+        token = self.scope["url_route"]["kwargs"]["token"]
+        try:
+            participant = await database_sync_to_async(services.get_participant)(token, user)
+        except services.TooEarly as early:
+            await self.send_json({"type": "ended", "reason": "early", "label": early.message})
+            await self.close_socket(CLOSE_ENDED, "too early")
+            return
+        except InvalidState:
+            await self.send_json({"type": "ended", "reason": "", "label": ""})
+            await self.close_socket(CLOSE_ENDED, "room ended")
+            return
+        except DomainError:
+            await self.close_socket(CLOSE_NOT_FOUND, "unknown room")
+            return
+        self.participant = participant
+        self.group = services.room_group(participant.room_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        replaced, peer = await database_sync_to_async(services.connected)(
+            participant.pk, self.channel_name
+        )
+        self.peer_channel = peer
+        if replaced:
+            await self.channel_layer.send(replaced, {"type": "visio.replaced"})
+        room: Room = participant.room
+        await self.send_json(
+            {
+                "type": "welcome",
+                "role": participant.role,
+                "peer": bool(peer),
+                "ice_servers": services.ice_servers(),
+                "keep_captions": room.keep_captions,
+            }
+        )
+        await self.channel_layer.group_send(self.group, self.event("visio.peer", present=True))
+
+    def event(self, kind: str, **fields) -> dict:
+        assert self.participant is not None
+        return {
+            "type": kind,
+            "sender": self.channel_name,
+            "role": self.participant.role,
+            **fields,
+        }
+
+    async def disconnect(self, code):
+        participant, self.participant = self.participant, None
+        try:
+            if self.group:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            if participant is None:
+                return
+            if await database_sync_to_async(services.disconnected)(
+                participant.pk, self.channel_name
+            ):
+                await self.channel_layer.group_send(
+                    self.group,
+                    {
+                        "type": "visio.peer",
+                        "sender": self.channel_name,
+                        "role": participant.role,
+                        "present": False,
+                    },
+                )
+        except Exception:  # the layer or the database is down: the room expires by itself
+            logger.exception("visio: cleanup of a socket of room %s failed", self.group)
+
+    async def send_json(self, data: dict) -> None:
+        if not self.closed:
+            await self.send(text_data=dumps(data))
+
+    async def close_socket(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        logger.info("visio: socket closed (%s): %s", code, reason)
+        if self.group and self.participant is None:  # no place to free: leave the room now
+            group, self.group = self.group, ""
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await super().close_socket(code, reason)
+
+    # --- client frames -------------------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.closed or self.participant is None:
+            return
+        try:
+            data = parse_frame(text_data, bytes_data)
+            await self.handle(data, self.participant)
+        except ProtocolError as error:
+            await self.close_socket(error.code, str(error))
+        except NotAllowed as error:
+            await self.close_socket(CLOSE_FORBIDDEN, str(error))
+        except ValidationError as error:
+            await self.close_socket(CLOSE_MALFORMED, "; ".join(error.messages))
+        except InvalidState as error:
+            await self.send_json({"type": "error", "code": "invalid_state", "detail": str(error)})
+
+    async def handle(self, data: dict, participant: Participant) -> None:
+        kind = data["type"]
+        if kind == "ping":
+            return
+        if kind == "signal":
+            if not participant.is_media:
+                raise ProtocolError(CLOSE_FORBIDDEN, "only the citizen and the agent signal")
+            signal = clean_signal(data)
+            await self.channel_layer.group_send(
+                self.group, self.event("visio.signal", signal=signal)
+            )
+        elif kind == "media":
+            if not participant.is_media:
+                raise ProtocolError(CLOSE_FORBIDDEN, "no media for an interpreter")
+            await self.channel_layer.group_send(
+                self.group, self.event("visio.media", state=clean_media(data))
+            )
+        elif kind == "caption":
+            if participant.role == Role.CITIZEN:
+                raise ProtocolError(CLOSE_FORBIDDEN, "citizens do not write captions")
+            text = services.clean_caption(data.get("text"))
+            caption = await database_sync_to_async(services.add_caption)(participant.pk, text)
+            await self.channel_layer.group_send(
+                self.group,
+                self.event(
+                    "visio.caption",
+                    id=caption.pk,
+                    text=caption.text,
+                    author=participant.user.first_name or participant.user.display_name,
+                ),
+            )
+        elif kind == "keep_captions":
+            keep = data.get("value")
+            if not isinstance(keep, bool):
+                raise ProtocolError(CLOSE_MALFORMED, "'value' must be a boolean")
+            await database_sync_to_async(services.set_keep_captions)(participant.pk, keep)
+            await self.channel_layer.group_send(
+                self.group, self.event("visio.keep_captions", value=keep)
+            )
+        elif kind == "hangup":
+            if not participant.is_media:
+                await self.close_socket(1000, "interpreter left")
+                return
+            agent = participant.role == Role.AGENT
+            reason = Room.EndReason.AGENT if agent else Room.EndReason.CITIZEN
+            await database_sync_to_async(services.end_room)(participant.room_id, reason)
+
+    # --- channel-layer events ------------------------------------------------------------------
+    def is_peer_media(self, event: dict) -> bool:
+        """A media participant's message for the other media participant (never to itself, never
+        to an interpreter)."""
+        participant = self.participant
+        return (
+            participant is not None
+            and participant.is_media
+            and event["sender"] != self.channel_name
+            and event["role"] != participant.role
+            and event["role"] in (Role.CITIZEN, Role.AGENT)
+        )
+
+    async def visio_signal(self, event):
+        if self.is_peer_media(event):
+            await self.send_json({"type": "signal", **event["signal"]})
+
+    async def visio_media(self, event):
+        if event["sender"] != self.channel_name:
+            await self.send_json({"type": "media", "role": event["role"], **event["state"]})
+
+    async def visio_peer(self, event):
+        if event["sender"] == self.channel_name or self.participant is None:
+            return
+        if self.is_peer_media(event):
+            if event["present"] and event["sender"] == self.peer_channel:
+                return  # announced already
+            self.peer_channel = event["sender"] if event["present"] else ""
+        await self.send_json({"type": "peer", "role": event["role"], "present": event["present"]})
+
+    async def visio_caption(self, event):
+        await self.send_json(
+            {
+                "type": "caption",
+                "id": event["id"],
+                "text": event["text"],
+                "author": event["author"],
+                "role": event["role"],
+            }
+        )
+
+    async def visio_keep_captions(self, event):
+        await self.send_json({"type": "keep_captions", "value": event["value"]})
+
+    async def visio_ended(self, event):
+        await self.send_json({"type": "ended", "reason": event["reason"], "label": event["label"]})
+        self.participant = None  # ended: nothing to free at disconnect
+        await self.close_socket(CLOSE_ENDED, "room ended")
+
+    async def visio_replaced(self, event):
+        self.participant = None  # the new socket holds the place now
+        await self.send_json({"type": "replaced"})
+        await self.close_socket(CLOSE_REPLACED, "joined from another tab")
