@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /health/live and /health/ready for the balancer, before any redirect or host check.
+    "contactcenter.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,6 +196,13 @@ GC_THRESHOLD = gc_threshold(env_str("GC_THRESHOLD", "50000,20,20"))
 # socket checks that its login session is still valid.
 WEBSOCKET_LIMITS: dict[str, dict[str, float]] = {}
 WEBSOCKET_SESSION_RECHECK_SECONDS = env_int("WEBSOCKET_SESSION_RECHECK_SECONDS", 60)
+
+# Topology (docs/operations.md): each readiness check's deadline in seconds; PROCESS_HEADER names
+# the process that answered (``X-Guichet-Process``: GUICHET_PROCESS_NAME or host:pid) on every
+# response and websocket handshake, for topology tests and debugging a balancer (off by default:
+# it tells the outside how the service is laid out).
+HEALTH_CHECK_TIMEOUT = float(env_str("HEALTH_CHECK_TIMEOUT", "3"))
+PROCESS_HEADER = env_bool("PROCESS_HEADER", False)
 
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
