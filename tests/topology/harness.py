@@ -37,7 +37,7 @@ def haproxy_binary() -> str | None:
 
 
 # PostgreSQL and Redis, as in CI's second phase; HAProxy from bin/setup --test.
-needs_production_stack = [
+needs_postgres_redis = [
     pytest.mark.postgres,
     pytest.mark.redis,
     pytest.mark.skipif(
@@ -45,6 +45,9 @@ needs_production_stack = [
         reason="needs PostgreSQL (DATABASE_URL)",
     ),
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)"),
+]
+needs_production_stack = [
+    *needs_postgres_redis,
     pytest.mark.skipif(haproxy_binary() is None, reason="needs HAProxy (bin/setup --test)"),
 ]
 
