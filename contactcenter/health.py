@@ -36,6 +36,7 @@ logger = logging.getLogger("guichet.health")
 
 LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
+METRICS_PATH = "/metrics"  # contactcenter/metrics.py
 DEFAULT_TIMEOUT = 3.0
 
 # Once every migration is applied it stays so for the life of this code: checked once.
@@ -152,10 +153,20 @@ async def ready() -> HttpResponse:
     )
 
 
+async def metrics(request: HttpRequest) -> HttpResponse:
+    from contactcenter import metrics as exporter
+
+    if not exporter.token_accepted(request.headers.get("Authorization", "")):
+        # No token configured, or a wrong one: nothing says the endpoint exists.
+        return _no_store(HttpResponse(status=404))
+    body = await sync_to_async(exporter.exposition)()
+    return _no_store(HttpResponse(body, content_type=exporter.CONTENT_TYPE))
+
+
 class HealthMiddleware:
-    """First middleware: answers the health paths itself; with ``PROCESS_HEADER`` on (topology
-    tests, debugging a balancer) names the process that served every other response in
-    ``X-Guichet-Process``."""
+    """First middleware: answers the health paths and the metrics itself; with
+    ``PROCESS_HEADER`` on (topology tests, debugging a balancer) names the process that served
+    every other response in ``X-Guichet-Process``."""
 
     async_capable = True
     sync_capable = False
@@ -166,10 +177,13 @@ class HealthMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path in (LIVE_PATH, READY_PATH):
+        if request.path in (LIVE_PATH, READY_PATH, METRICS_PATH):
             if request.method not in ("GET", "HEAD"):
                 return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-            response = await (live() if request.path == LIVE_PATH else ready())
+            if request.path == METRICS_PATH:
+                response = await metrics(request)
+            else:
+                response = await (live() if request.path == LIVE_PATH else ready())
         else:
             response = await self.get_response(request)
         if self.header:

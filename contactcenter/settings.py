@@ -203,6 +203,9 @@ WEBSOCKET_SESSION_RECHECK_SECONDS = env_int("WEBSOCKET_SESSION_RECHECK_SECONDS",
 # it tells the outside how the service is laid out).
 HEALTH_CHECK_TIMEOUT = float(env_str("HEALTH_CHECK_TIMEOUT", "3"))
 PROCESS_HEADER = env_bool("PROCESS_HEADER", False)
+# Prometheus (contactcenter/metrics.py): GET /metrics with "Authorization: Bearer <token>";
+# without a token the endpoint does not exist (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
