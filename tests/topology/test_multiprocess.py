@@ -1,5 +1,6 @@
 """Three web processes behind HAProxy (tests/topology/harness.py): a citizen's chat socket on one
-process, the agent's on another, messages both ways through Redis; then the citizen's process is
+process, the agent's on another, messages both ways through Redis; an availability page open on
+each process hears the agent's status change posted to any of them; then the citizen's process is
 killed (SIGKILL) and the citizen reconnects through the balancer to a surviving process, replays
 what it missed (``sync`` with its last sequence number), resends its unacknowledged message with
 the same client id, and ends up with every message exactly once, as the agent and the database
@@ -10,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import urllib.parse
+import urllib.request
 import uuid
 
 import pytest
@@ -118,6 +121,56 @@ class ChatClient:
         )["message"]
 
 
+def availability_on_every_process(topology, cookie: str, stack) -> dict[str, ClientConnection]:
+    """One ``ws/availability/`` socket held on each web process (the balancer picks: open until
+    each has one)."""
+    held: dict[str, ClientConnection] = {}
+    for _attempt in range(20):
+        socket = stack.enter_context(
+            connect(
+                f"ws://127.0.0.1:{topology.port}/ws/availability/",
+                origin=Origin(topology.url),
+                additional_headers={"Cookie": cookie},
+                open_timeout=5,
+            )
+        )
+        assert socket.response is not None
+        process = socket.response.headers.get("X-Guichet-Process", "")
+        snapshot = json.loads(socket.recv(timeout=10))
+        assert snapshot == {"type": "availability.snapshot", "topics": {"impots": True}}
+        if process in held:
+            socket.close()
+        else:
+            held[process] = socket
+        if len(held) == len(topology.web):
+            return held
+    raise AssertionError(f"availability sockets on {sorted(held)} only")
+
+
+def next_availability(socket: ClientConnection) -> dict:
+    while True:
+        frame = json.loads(socket.recv(timeout=10))
+        if frame["type"] == "availability.update":
+            return frame["topics"]
+
+
+def post_status(topology, cookie: str, status: str) -> str:
+    """The agent's status form, through the balancer (CSRF token from the form's page)."""
+    page = urllib.request.Request(f"{topology.url}/routage/statut/", headers={"Cookie": cookie})
+    with urllib.request.urlopen(page, timeout=10) as response:
+        cookies = [c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or []]
+    csrf = next(c.split("=", 1)[1] for c in cookies if c.startswith("csrftoken="))
+    form = urllib.parse.urlencode({"status": status, "csrfmiddlewaretoken": csrf}).encode()
+    request = urllib.request.Request(
+        f"{topology.url}/routage/statut/",
+        data=form,
+        headers={"Cookie": f"{cookie}; csrftoken={csrf}", "HX-Request": "true"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return response.headers.get("X-Guichet-Process", "")
+
+
 @pytest.fixture
 def topology(transactional_db):
     started = harness.start(3)
@@ -149,6 +202,17 @@ def check_chat_survives(topology, live_chat, citizen_side, agent_side):
     process_a = citizen_side.connect()
     process_b = agent_side.connect(avoid=process_a)
     assert process_a in topology.web and process_b in topology.web and process_a != process_b
+
+    # Availability crosses processes too: one open page per process hears the agent's pause,
+    # posted to whichever process the balancer picks.
+    with contextlib.ExitStack() as pages:
+        listening = availability_on_every_process(topology, citizen_side.cookie, pages)
+        post_status(topology, agent_side.cookie, "paused")
+        for socket in listening.values():
+            assert next_availability(socket) == {"impots": False}
+        post_status(topology, agent_side.cookie, "available")
+        for socket in listening.values():
+            assert next_availability(socket) == {"impots": True}
 
     # Both ways, across processes (Redis channel layer).
     citizen_side.post("Mon avis indique un montant erroné.")
