@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,11 +33,14 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from contactcenter import metrics as exporter
+
 logger = logging.getLogger("guichet.health")
 
 LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
 METRICS_PATH = "/metrics"  # contactcenter/metrics.py
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 DEFAULT_TIMEOUT = 3.0
 
 # Once every migration is applied it stays so for the life of this code: checked once.
@@ -154,8 +158,6 @@ async def ready() -> HttpResponse:
 
 
 async def metrics(request: HttpRequest) -> HttpResponse:
-    from contactcenter import metrics as exporter
-
     if not exporter.token_accepted(request.headers.get("Authorization", "")):
         # No token configured, or a wrong one: nothing says the endpoint exists.
         return _no_store(HttpResponse(status=404))
@@ -185,7 +187,15 @@ class HealthMiddleware:
             else:
                 response = await (live() if request.path == LIVE_PATH else ready())
         else:
+            started = time.perf_counter()
             response = await self.get_response(request)
+            match = getattr(request, "resolver_match", None)
+            exporter.observe_request(
+                match.view_name if match else "unresolved",
+                request.method if request.method in KNOWN_METHODS else "other",
+                response.status_code,
+                time.perf_counter() - started,
+            )
         if self.header:
             response["X-Guichet-Process"] = self.header
         return response

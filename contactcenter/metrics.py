@@ -1,9 +1,11 @@
 """Prometheus metrics of the platform (docs/operations.md, "Metrics"): ``GET /metrics`` with
 ``Authorization: Bearer <METRICS_TOKEN>``; a 404 while no token is configured.
 
-Every figure is read from the shared state at scrape time (PostgreSQL, the Celery broker), never
-from this process's memory: any web process behind the balancer gives the same answer, and
-scraping one is enough. Labels carry codes (channel, service code, outbox), never a person.
+Two kinds: the business gauges (``BusinessCollector``) are read from the shared state at scrape
+time (PostgreSQL, the Celery broker), so any web process gives the same answer; the process's
+own figures (HTTP requests per view, open websockets per kind, ``process_*``) are counted in
+this process and describe it alone. Labels carry codes (channel, service code, outbox, view
+name), never a person.
 """
 
 from __future__ import annotations
@@ -15,11 +17,35 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# This process's figures (the default registry, with the process and platform collectors).
+HTTP_REQUESTS = Counter(
+    "guichet_http_requests",
+    "HTTP requests answered by this process, per view, method and status class.",
+    ["view", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "guichet_http_request_duration_seconds",
+    "Time to answer an HTTP request in this process, per view.",
+    ["view"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+WEBSOCKETS_OPEN = Gauge(
+    "guichet_websockets_open",
+    "Websockets of logged-in people open in this process, per kind (contactcenter/sockets.py).",
+    ["kind"],
+)
+
+
+def observe_request(view: str, method: str, status: int, seconds: float) -> None:
+    HTTP_REQUESTS.labels(view, method, f"{status // 100}xx").inc()
+    HTTP_LATENCY.labels(view).observe(seconds)
+
 
 # (app label, model, statuses still to be sent) of each outbox.
 OUTBOXES = (
@@ -134,6 +160,14 @@ def queue_length() -> int | None:
 def exposition() -> bytes:
     """The metrics in Prometheus' text format (a handful of aggregate queries; run like any
     synchronous view code, in the request's database connection)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(BusinessCollector())
-    return generate_latest(registry)
+    return generate_latest(REGISTRY) + generate_latest(_business)
+
+
+class _BusinessRegistry:
+    """What ``generate_latest`` needs (``collect``): the business gauges, built per scrape."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return BusinessCollector().collect()
+
+
+_business = _BusinessRegistry()

@@ -92,3 +92,49 @@ def test_celery_queue_length(scrape, settings):
     finally:
         client.delete(queue)
     assert sample(body, f'guichet_celery_queue_length{{queue="{queue}"}}') == 2
+
+
+@pytest.mark.django_db
+def test_this_process_requests_per_view(scrape, citizen):
+    from prometheus_client import REGISTRY
+
+    def count() -> float:
+        labels = {"view": "favicon", "method": "GET", "status": "3xx"}
+        return REGISTRY.get_sample_value("guichet_http_requests_total", labels) or 0.0
+
+    before = count()
+    Client().get("/favicon.ico")
+    Client().get("/favicon.ico")
+    assert count() == before + 2
+    body = scrape().content.decode()
+    assert sample(body, 'guichet_http_requests_total{method="GET",status="3xx",view="favicon"}')
+    assert 'guichet_http_request_duration_seconds_bucket{le="0.01",view="favicon"}' in body
+    assert "process_cpu_seconds_total" in body
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_open_websockets_per_kind(citizen, settings):
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from prometheus_client import REGISTRY
+
+    from contactcenter.asgi import application
+    from tests.conftest import session_cookie
+
+    def gauge() -> float:
+        labels = {"kind": "availability"}
+        return REGISTRY.get_sample_value("guichet_websockets_open", labels) or 0.0
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    before = gauge()
+    key = await sync_to_async(session_cookie)(citizen)
+    socket = WebsocketCommunicator(
+        application,
+        "/ws/availability/",
+        headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={key}".encode())],
+    )
+    connected, _ = await socket.connect()
+    assert connected
+    assert gauge() == before + 1
+    await socket.disconnect()
+    assert gauge() == before
