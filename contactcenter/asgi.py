@@ -29,6 +29,11 @@ application = ProtocolTypeRouter(
     }
 )
 
+if settings.PROCESS_HEADER:
+    from contactcenter.health import process_header_app
+
+    application = process_header_app(application)
+
 # A long-lived server holding thousands of websockets: the cyclic garbage collector's passes
 # over that heap make the chat's delivery latency tail (bench/chat_load.py, GC_THRESHOLD=python
 # for Python's defaults; figures in bench/RESULTS.md). What start-up created is

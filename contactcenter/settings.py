@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /health/live and /health/ready for the balancer, before any redirect or host check.
+    "contactcenter.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -216,6 +218,16 @@ def ice_servers() -> list[dict]:
 
 VISIO_ICE_SERVERS = ice_servers()
 
+# Topology (docs/operations.md): each readiness check's deadline in seconds; PROCESS_HEADER names
+# the process that answered (``X-Guichet-Process``: GUICHET_PROCESS_NAME or host:pid) on every
+# response and websocket handshake, for topology tests and debugging a balancer (off by default:
+# it tells the outside how the service is laid out).
+HEALTH_CHECK_TIMEOUT = float(env_str("HEALTH_CHECK_TIMEOUT", "3"))
+PROCESS_HEADER = env_bool("PROCESS_HEADER", False)
+# Prometheus (contactcenter/metrics.py): GET /metrics with "Authorization: Bearer <token>";
+# without a token the endpoint does not exist (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 
@@ -281,6 +293,8 @@ else:
     }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# The queue tasks go to and workers read (two deployments sharing one Redis keep apart).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False

@@ -35,6 +35,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
+from contactcenter.metrics import WEBSOCKETS_OPEN
+
 logger = logging.getLogger("guichet.sockets")
 
 CLOSE_SESSION_ENDED = 4401
@@ -211,6 +213,7 @@ class SocketGuard(AsyncWebsocketConsumer):
                 await self.close_socket(CLOSE_TOO_MANY_SOCKETS, "too many sockets")
                 return
             self.socket_lease = lease
+            WEBSOCKETS_OPEN.labels(self.socket_kind).inc()
             groups = [user_group(user.pk)]
             session = self.scope.get("session")
             if session is not None and session.session_key:
@@ -248,6 +251,7 @@ class SocketGuard(AsyncWebsocketConsumer):
                 logger.exception("sockets: could not leave %s", group)
         lease, self.socket_lease = self.socket_lease, None
         if lease is not None:
+            WEBSOCKETS_OPEN.labels(self.socket_kind).dec()
             try:
                 await lease.release()
             except Exception:  # the cache is down: the lease expires by itself

@@ -1,0 +1,101 @@
+"""docker-compose.yml and deploy/haproxy.cfg describe the documented topology: N stateless web
+processes behind HAProxy (health-checked on /health/ready, websockets), scalable workers, one
+beat. Docker is not needed: the YAML is parsed; ``haproxy -c`` and ``docker compose config``
+check the files too where those commands exist."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+
+
+@pytest.fixture(scope="module")
+def services() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())["services"]
+
+
+def test_web_is_scalable_behind_the_balancer(services):
+    web = services["web"]
+    assert "ports" not in web, "replicas cannot share a host port: only lb publishes one"
+    assert web["expose"] == ["8000"]
+    assert str(web["deploy"]["replicas"]).startswith("${WEB_REPLICAS")
+    env = web["environment"]
+    assert env["WEB_CONCURRENCY"] == 1
+    assert env["SERVE_MIGRATE"] == 0, "migrations run once, in the migrate service"
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "/health/live" in " ".join(web["healthcheck"]["test"])
+    # Shared state lives in PostgreSQL, Redis and the private-files volume, never a replica.
+    assert env["DATABASE_URL"].startswith("postgres://")
+    assert env["REDIS_URL"].startswith("redis://")
+    assert "private-files:/data/private" in web["volumes"]
+
+
+def test_only_the_balancer_is_published(services):
+    lb = services["lb"]
+    assert lb["image"].startswith("haproxy:")
+    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in lb["volumes"]
+    assert [p.split(":")[-1] for p in lb["ports"]] == ["8080"]
+    published = {name for name, svc in services.items() if svc.get("ports")}
+    assert published == {"lb", "voice"}  # voice: SIP and RTP over UDP, its own profile
+
+
+def test_workers_scale_and_beat_is_alone(services):
+    worker, beat = services["worker"], services["beat"]
+    assert "worker" in worker["command"]
+    assert str(worker["deploy"]["replicas"]).startswith("${WORKER_REPLICAS")
+    assert "beat" in beat["command"]
+    assert beat["deploy"]["replicas"] == 1
+    assert sum("beat" in (svc.get("command") or []) for svc in services.values()) == 1
+
+
+def test_haproxy_checks_readiness_and_reaches_every_replica(services):
+    cfg = HAPROXY_CFG.read_text()
+    assert re.search(r"http-check send meth GET uri /health/ready\b", cfg)
+    assert "http-check expect status 200" in cfg
+    assert "timeout tunnel" in cfg  # websockets outlive the HTTP timeouts
+    assert "option redispatch" in cfg
+    servers = re.search(
+        r"^\s*server-template web \S+ (\S+):(\d+) .*# topology: servers$", cfg, re.M
+    )
+    assert servers, "the servers line the topology test replaces"
+    host, port = servers.groups()
+    assert host == "web" and port in services["web"]["expose"]
+    bind = re.search(r"^\s*bind :(\d+) # topology: bind$", cfg, re.M)
+    assert bind and services["lb"]["ports"][0].endswith(":" + bind.group(1))
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed")
+def test_haproxy_accepts_the_file():
+    result = subprocess.run(
+        ["haproxy", "-c", "-f", str(HAPROXY_CFG)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _compose_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _compose_available(), reason="docker compose not installed")
+def test_docker_compose_accepts_the_file():
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SECRET_KEY": "compose-config-check"},
+    )
+    assert result.returncode == 0, result.stderr
