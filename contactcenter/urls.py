@@ -24,6 +24,7 @@ urlpatterns = [
     path("tchat/", include("chat.urls")),
     path("courriels/", include("mail.urls")),
     path("", include("knowledge.urls")),
+    path("forum/", include("community.urls")),
     path(
         "console/connaissances/gestion/",
         include("knowledge.editor_urls", namespace="knowledge_editor"),
