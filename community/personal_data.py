@@ -180,6 +180,12 @@ def find_names(text: str) -> list[Finding]:
         # A person's name is capitalised (particles aside): "I just" or "mon voisin" is not.
         if not words or not all(w[:1].isupper() or w.lower() in _PARTICLES for w in words):
             continue
+        # The small model takes a capitalised function word for a name ("Mes revenus...").
+        if any(t.is_stop and t.lower_ not in _PARTICLES for t in ent):
+            continue
+        # A lone word must at least be tagged a proper noun (« Gérer mon prélèvement »).
+        if len(ent) == 1 and ent[0].pos_ != "PROPN":
+            continue
         found.append(Finding("name", ent.start_char, ent.end_char, ent.text))
     return found
 
