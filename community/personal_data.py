@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,11 +146,11 @@ def _spans(pattern: re.Pattern[str], text: str, kind: str, group: int = 0) -> li
 # --- names of people ------------------------------------------------------------------------
 
 
+_ner_lock = threading.Lock()
+
+
 @functools.cache
-def _ner_model() -> Any:
-    name = getattr(settings, "COMMUNITY_NER_MODEL", "fr_core_news_sm")
-    if not name:
-        return None
+def _load_model(name: str) -> Any:
     try:
         import spacy
 
@@ -157,6 +158,19 @@ def _ner_model() -> Any:
     except (ImportError, OSError):
         logger.warning("community: NER model %s not installed, names are not checked", name)
         return None
+
+
+def _ner_model() -> Any:
+    name = getattr(settings, "COMMUNITY_NER_MODEL", "fr_core_news_sm")
+    if not name:
+        return None
+    with _ner_lock:  # one load per process, even when the preload and a request race
+        return _load_model(name)
+
+
+def preload() -> None:
+    """Load the model in a background thread (server start): the first post does not wait."""
+    threading.Thread(target=_ner_model, name="community-ner-preload", daemon=True).start()
 
 
 def ner_available() -> bool:
