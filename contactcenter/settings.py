@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "mail",
     "demarches",
     "community",
+    "simulators",
 ]
 
 MIDDLEWARE = [
