@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -7,7 +9,19 @@ from contactcenter.forms import DsfrFormMixin
 
 from .income_tax import Household
 
-EUROS = {"min_value": 0, "max_value": 100_000_000, "required": False, "initial": 0}
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def euros(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        help_text=help_text,
+        min_value=0,
+        max_value=100_000_000,
+        required=False,
+        initial=0,
+    )
 
 
 class IncomeTaxForm(DsfrFormMixin, forms.Form):
@@ -33,20 +47,17 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
         initial=0,
         required=False,
     )
-    salary_1 = forms.IntegerField(
-        label=_("Salaires nets imposables du déclarant 1 (€)"),
-        help_text=_("Avant l'abattement de 10 %, qui est appliqué ici."),
-        **EUROS,
+    salary_1 = euros(
+        _("Salaires nets imposables du déclarant 1 (€)"),
+        _("Avant l'abattement de 10 %, qui est appliqué ici."),
     )
-    salary_2 = forms.IntegerField(
-        label=_("Salaires nets imposables du déclarant 2 (€)"),
-        help_text=_("Seulement pour un couple marié ou pacsé."),
-        **EUROS,
+    salary_2 = euros(
+        _("Salaires nets imposables du déclarant 2 (€)"),
+        _("Seulement pour un couple marié ou pacsé."),
     )
-    other_income = forms.IntegerField(
-        label=_("Autres revenus nets imposables (€)"),
-        help_text=_("Pensions, revenus fonciers… déjà nets de leurs abattements."),
-        **EUROS,
+    other_income = euros(
+        _("Autres revenus nets imposables (€)"),
+        _("Pensions, revenus fonciers… déjà nets de leurs abattements."),
     )
 
     def household(self) -> Household:
