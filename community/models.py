@@ -89,6 +89,8 @@ class Post(models.Model):
         related_name="+",
     )
     certified_at = models.DateTimeField(null=True, blank=True)
+    # The answer the question's author chose as the best one.
+    is_accepted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

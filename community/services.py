@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -366,3 +366,34 @@ def post_reply(
     if not masked:
         Thread.objects.filter(pk=thread.pk).update(last_activity_at=post.created_at)
     return post
+
+
+@transaction.atomic
+def accept_answer(user: AnyUser, post: Post) -> Thread:
+    """The question's author marks the thread resolved by one published answer."""
+    thread = Thread.objects.select_for_update().get(pk=post.thread_id)
+    if not user.is_authenticated or thread.author_id != user.pk:
+        raise NotAllowed(_("Seul l'auteur de la question peut choisir la meilleure réponse."))
+    if post.is_question or post.status != Post.Status.PUBLISHED:
+        raise InvalidState(_("Ce message ne peut pas être retenu comme réponse."))
+    Post.objects.filter(thread=thread, is_accepted=True).update(is_accepted=False)
+    Post.objects.filter(pk=post.pk).update(is_accepted=True)
+    thread.is_resolved = True
+    thread.save(update_fields=["is_resolved"])
+    return thread
+
+
+UNANSWERED_HOURS = 72
+
+
+def unanswered_by_experts(actor: User, now: datetime | None = None) -> QuerySet[Thread]:
+    """Published threads of the actor's topics older than 72 hours without a staff answer."""
+    if not actor.is_staff_member:
+        return Thread.objects.none()
+    since = (now or timezone.now()) - timedelta(hours=UNANSWERED_HOURS)
+    threads = Thread.objects.filter(is_published=True, created_at__lte=since).exclude(
+        posts__author__role__in=[r for r in User.Role.values if r != User.Role.CITIZEN]
+    )
+    if not actor.is_admin_role:
+        threads = threads.filter(topic__service_id__in=user_service_ids(actor))
+    return threads.select_related("topic").order_by("created_at")

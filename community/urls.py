@@ -12,6 +12,7 @@ urlpatterns = [
     path("fils/<int:pk>/repondre/", views.reply, name="reply"),
     path("fils/<int:pk>/moderer/", views.moderate_thread, name="moderate_thread"),
     path("messages/<int:pk>/signaler/", views.report_post, name="report"),
+    path("messages/<int:pk>/meilleure-reponse/", views.accept, name="accept"),
     path("messages/<int:pk>/moderer/", views.moderate_post, name="moderate_post"),
     path("moderation/", views.moderation, name="moderation"),
 ]

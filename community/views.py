@@ -268,6 +268,15 @@ def report_post(request, pk: int):
     return redirect(f"{reverse('community:thread', args=[post.thread_id])}#message-{post.pk}")
 
 
+@citizen_required
+@require_POST
+def accept(request, pk: int):
+    post = mod.get_post(request.user, pk)
+    services.accept_answer(request.user, post)
+    messages.success(request, _("Merci : votre question est marquée comme résolue."))
+    return redirect(f"{reverse('community:thread', args=[post.thread_id])}#message-{post.pk}")
+
+
 POST_ACTIONS = {"certify", "uncertify", "hide", "publish", "mask"}
 
 
@@ -327,6 +336,8 @@ def moderation(request):
         {
             "page": page,
             "items": [(post, services.author_label(post)) for post in page],
+            "unanswered": list(services.unanswered_by_experts(request.user)[:50]),
+            "unanswered_hours": services.UNANSWERED_HOURS,
             "page_title": _("Modération du forum"),
         },
     )

@@ -158,3 +158,29 @@ def test_pending_thread_readable_by_expert_not_by_other_staff(client_as, agent_a
     url = reverse("community:thread", args=[thread.pk])
     assert client_as(agent_a).get(url).status_code == 200
     assert client_as(agent_b).get(url).status_code == 404
+
+
+def test_author_accepts_the_best_answer(client_as, citizen, citizen2, answer):
+    url = reverse("community:accept", args=[answer.pk])
+    assert client_as(citizen2).post(url).status_code == 403  # not the question's author
+    assert client_as(citizen).post(url).status_code == 302
+    answer.refresh_from_db()
+    answer.thread.refresh_from_db()
+    assert answer.is_accepted and answer.thread.is_resolved
+    html = Client().get(reverse("community:thread", args=[answer.thread_id])).content.decode()
+    assert "Meilleure réponse" in html
+
+
+def test_questions_without_expert_answer_after_72_hours_are_flagged(
+    client_as, agent_a, agent_b, thread, answer
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    later = timezone.now() + timedelta(hours=73)
+    assert list(services.unanswered_by_experts(agent_a, later)) == [thread]
+    assert list(services.unanswered_by_experts(agent_a)) == []  # not 72 hours yet
+    assert list(services.unanswered_by_experts(agent_b, later)) == []  # another service's
+    services.post_reply(agent_a, thread, body="La pension se déclare case 6GU.")
+    assert list(services.unanswered_by_experts(agent_a, later)) == []
