@@ -197,3 +197,19 @@ def normalize_stored(value: str, *, mobile: bool = False) -> str:
         return parse_phone(value, mobile=mobile)
     except ValidationError:
         return value
+
+
+def find_phones(text: str) -> list[tuple[int, int, str]]:
+    """Phone numbers written in a free text: ``(start, end, E.164)`` spans, in text order.
+
+    For the checks of what people publish (the community forum's personal-data check): any
+    valid number, French (national input tried against each region of the ten-digit plan) or
+    international, whatever the separators.
+    """
+    found: dict[int, tuple[int, int, str]] = {}
+    for region in NATIONAL_REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.VALID):
+            if match.start not in found:
+                e164 = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
+                found[match.start] = (match.start, match.end, e164)
+    return [found[start] for start in sorted(found)]

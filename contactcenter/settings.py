@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "mail",
     "demarches",
     "visio",
+    "community",
+    "simulators",
 ]
 
 MIDDLEWARE = [
@@ -694,3 +696,11 @@ CSP_FORM_ACTION = sorted(
     }
     - {""}
 )
+
+# Community forum (docs/community.md): the French named-entity model that finds people's names
+# in posts (a Python package; empty: names not checked), loaded in the background when a server
+# process starts (not by manage.py commands), the posting and reporting limits.
+COMMUNITY_NER_MODEL = env_str("COMMUNITY_NER_MODEL", "fr_core_news_sm")
+COMMUNITY_NER_PRELOAD = env_bool("COMMUNITY_NER_PRELOAD", True)
+COMMUNITY_POSTS_PER_HOUR = env_int("COMMUNITY_POSTS_PER_HOUR", 10)
+COMMUNITY_REPORTS_TO_HIDE = env_int("COMMUNITY_REPORTS_TO_HIDE", 3)

@@ -28,3 +28,5 @@ if REDIS_URL:
             os.environ.get("CHANNEL_LAYER", "pubsub"),
         )
     }
+# The tests load the forum's NER model when they need it (once per process).
+COMMUNITY_NER_PRELOAD = False

@@ -25,6 +25,8 @@ urlpatterns = [
     path("tchat/", include("chat.urls")),
     path("courriels/", include("mail.urls")),
     path("", include("knowledge.urls")),
+    path("forum/", include("community.urls")),
+    path("simulateurs/", include("simulators.urls")),
     path(
         "console/connaissances/gestion/",
         include("knowledge.editor_urls", namespace="knowledge_editor"),
