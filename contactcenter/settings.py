@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "voice",
     "mail",
     "demarches",
+    "appointments",
 ]
 
 MIDDLEWARE = [

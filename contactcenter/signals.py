@@ -24,6 +24,10 @@
 - ``citizen_birthdate(citizen_id)``: the citizen's date of birth as an identity provider
   certified it, or None; accounts connects (FranceConnect's pivot identity). The voice
   server's second factor by date of birth asks it.
+- ``appointment_booked(appointment_id, case, mode, start, end, agent_id)`` and
+  ``appointment_cancelled(...)`` (same arguments): sent after commit by the appointments app
+  when an appointment is booked (or moved: the new one) or cancelled; ``mode`` is ``on_site``,
+  ``phone`` or ``visio`` (a visio room connects here).
 """
 
 from django.dispatch import Signal
@@ -36,3 +40,5 @@ case_assigned = Signal()
 screen_pop = Signal()
 service_files = Signal()
 citizen_birthdate = Signal()
+appointment_booked = Signal()
+appointment_cancelled = Signal()
