@@ -99,6 +99,8 @@ def test_agent_sees_the_day_and_marks_no_show(client_as, citizen, agent_a, on_si
     page = client.get(reverse("appointments:agent_day")).content.decode()
     assert "Camille Martin" in page and appointment.case.reference in page
     assert AuditLog.objects.filter(actor=agent_a, case=appointment.case).exists()
+    poste = client.get(reverse("console:workstation")).content.decode()
+    assert "Rendez-vous du jour" in poste and f"ouvrir={appointment.case.reference}" in poste
     client.post(reverse("appointments:mark", args=[appointment.pk]), {"status": "no_show"})
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.NO_SHOW
