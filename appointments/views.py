@@ -111,7 +111,7 @@ def book(request):
                 _apply(form, exc)
                 form.refresh(free_slots(atype))
             else:
-                messages.success(request, _("Votre rendez-vous est confirmé."))
+                # The detail page says it is confirmed (no flash message on top of it).
                 return redirect("appointments:detail", public_id=appointment.public_id)
         status = 400
     else:
