@@ -19,7 +19,7 @@ from contactcenter.models import Event
 from routing.calendar import ServiceCalendar, format_hour, local_tz
 
 WEEKS = 8
-PEAKS_TTL = 6 * 3600
+PEAKS_TTL = 26 * 3600  # recomputed nightly; a missed night recomputes on the next view
 CONTACT_TYPES = (
     Event.Type.MESSAGE,
     Event.Type.CHAT,
@@ -101,12 +101,21 @@ def compute(service_id: int, calendar: ServiceCalendar, now=None, weeks: int = W
     )
 
 
+def _key(service_id: int) -> str:
+    return f"appointments:peaks:{service_id}"
+
+
 def cached(service_id: int, calendar: ServiceCalendar) -> Peaks:
-    key = f"appointments:peaks:{service_id}"
-    value = cache.get(key)
+    value = cache.get(_key(service_id))
     if value is None:
-        value = compute(service_id, calendar)
-        cache.set(key, value, PEAKS_TTL)
+        value = refresh(service_id, calendar)
+    return value
+
+
+def refresh(service_id: int, calendar: ServiceCalendar) -> Peaks:
+    """Compute and cache (nightly by Celery beat, or on the first view after expiry)."""
+    value = compute(service_id, calendar)
+    cache.set(_key(service_id), value, PEAKS_TTL)
     return value
 
 

@@ -23,6 +23,20 @@ def send_reminders() -> int:
     return services.send_due_reminders()
 
 
+@shared_task(ignore_result=True)
+def refresh_peaks() -> int:
+    """Beat, nightly: recompute every service's peak and off-peak hours for the contact page."""
+    from contactcenter.models import Service
+    from routing.calendar import calendar_for
+
+    from . import peaks
+
+    ids = list(Service.objects.filter(is_active=True).values_list("pk", flat=True))
+    for service_id in ids:
+        peaks.refresh(service_id, calendar_for(service_id))
+    return len(ids)
+
+
 @shared_task(base=Task, bind=True, ignore_result=True, max_retries=5, default_retry_delay=120)
 def send_confirmation(self, appointment_id: int) -> bool:
     """The confirmation e-mail with its .ics, once (claimed with a conditional update)."""

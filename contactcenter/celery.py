@@ -104,4 +104,9 @@ app.conf.beat_schedule = {
         "task": "appointments.tasks.send_reminders",
         "schedule": 60.0,
     },
+    # The contact page's peak hours, from the last 8 weeks of contacts (nightly, 2:40).
+    "appointments-refresh-peaks": {
+        "task": "appointments.tasks.refresh_peaks",
+        "schedule": crontab(hour=2, minute=40),
+    },
 }

@@ -48,3 +48,16 @@ def test_contact_page_shows_an_accessible_table(client, service_a, case_a, citiz
     page = client.get(reverse("appointments:contact")).content.decode()
     assert "<caption>" in page and 'scope="row">Lundi</th>' in page
     assert "lundi de 9 h à 12 h" in page.lower()
+
+
+@pytest.mark.django_db
+def test_nightly_refresh_fills_the_cache_the_page_reads(service_a, case_a, citizen):
+    from django.core.cache import cache
+
+    from appointments.tasks import refresh_peaks
+
+    assert cache.get(f"appointments:peaks:{service_a.pk}") is None
+    assert refresh_peaks() == 1
+    stored = cache.get(f"appointments:peaks:{service_a.pk}")
+    assert stored is not None
+    assert peaks.cached(service_a.pk, calendar_for(service_a.pk)) == stored
