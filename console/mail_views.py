@@ -24,6 +24,22 @@ def quarantine_list(request) -> HttpResponse:
 
 @staff_required
 @require_GET
+def quarantine_link(request) -> HttpResponse:
+    """The menu's link with its count, loaded by the workstation after the page (its own
+    query budget)."""
+    return render(
+        request,
+        "console/_quarantine_link.html",
+        {
+            "count": quarantine.pending_count(request.user),
+            "button_class": "fr-btn--tertiary-no-outline",
+            "current": False,
+        },
+    )
+
+
+@staff_required
+@require_GET
 def quarantine_item(request, pk: int) -> HttpResponse:
     item = quarantine.get_item(request.user, pk)
     source = quarantine.read_source(request.user, item) if item.raw else ""

@@ -27,6 +27,7 @@ urlpatterns = [
     path("demandes/<str:reference>/transferer/", views.transfer, name="transfer"),
     path("demandes/<str:reference>/motif/", views.access_reason, name="case_access_reason"),
     path("courriels/quarantaine/", mail_views.quarantine_list, name="quarantine"),
+    path("courriels/quarantaine/lien/", mail_views.quarantine_link, name="quarantine_link"),
     path("courriels/quarantaine/<int:pk>/", mail_views.quarantine_item, name="quarantine_item"),
     path(
         "courriels/quarantaine/<int:pk>/liberer/",

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Service, Topic, User
 from .permissions import ServicePrincipal, can_act_on_case
-from .signals import case_needs_routing, citizen_notification, service_files
+from .signals import case_needs_routing, citizen_notification, event_files, service_files
 
 
 def next_reference(year: int | None = None) -> str:
@@ -363,6 +363,15 @@ def post_staff_message(
         if notify and not (event.payload or {}).get("delivered_to_citizen"):
             notify_citizen(case, notify)
     return event
+
+
+def files_of_event(event: Event) -> list[tuple[str, str, bytes]]:
+    """The files stored with an event, ``(name, content_type, bytes)``, from the app connected
+    to ``event_files`` (messaging's attachments): what a channel sends with the answer."""
+    files: list[tuple[str, str, bytes]] = []
+    for _receiver, result in event_files.send(sender=Event, event=event):
+        files.extend(cast(list[tuple[str, str, bytes]], result or []))
+    return files
 
 
 def post_service_document(

@@ -449,6 +449,12 @@ MAIL_RETRY_DELAY = timedelta(seconds=env_int("MAIL_RETRY_DELAY", 60))
 # E-mail channel loop protection: automatic messages (acknowledgements, notices) per address.
 MAIL_AUTOMATIC_PER_SENDER = env_int("MAIL_AUTOMATIC_PER_SENDER", 5)
 MAIL_AUTOMATIC_WINDOW = timedelta(seconds=env_int("MAIL_AUTOMATIC_WINDOW", 3600))
+# E-mail channel, inbound webhook of a provider that pushes (Mailgun's routes, raw MIME): off
+# while no signing key is set; pushes older than MAIL_WEBHOOK_MAX_AGE seconds and bodies over
+# MAIL_WEBHOOK_MAX_BYTES are refused (docs/mail.md).
+MAIL_WEBHOOK_MAILGUN_SIGNING_KEY = env_str("MAIL_WEBHOOK_MAILGUN_SIGNING_KEY")
+MAIL_WEBHOOK_MAX_AGE = env_int("MAIL_WEBHOOK_MAX_AGE", 8 * 3600)
+MAIL_WEBHOOK_MAX_BYTES = env_int("MAIL_WEBHOOK_MAX_BYTES", 10 * 1024 * 1024)
 VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
 VOICE_TTS_VOICE = env_str("VOICE_TTS_VOICE", "fr")
 VOICE_TTS_SPEED = env_int("VOICE_TTS_SPEED", 150)

@@ -21,6 +21,10 @@
   voice server's attestation of a request) to the citizen's secure messaging; ``files`` is a
   list of ``(name, bytes)``. messaging connects and returns the ``MessageFiles`` that checks
   and stores them as attachments (``contactcenter.services.post_service_document``).
+- ``event_files(event)``: the files stored with a timeline event (a staff answer's attachments,
+  checked by the core's upload checks when they were joined), each ``(name, content_type,
+  bytes)``; messaging connects. The e-mail channel joins them to the answer it sends
+  (``contactcenter.services.files_of_event``).
 - ``citizen_birthdate(citizen_id)``: the citizen's date of birth as an identity provider
   certified it, or None; accounts connects (FranceConnect's pivot identity). The voice
   server's second factor by date of birth asks it.
@@ -42,3 +46,4 @@ service_files = Signal()
 citizen_birthdate = Signal()
 appointment_booked = Signal()
 appointment_cancelled = Signal()
+event_files = Signal()

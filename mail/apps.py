@@ -14,3 +14,11 @@ class MailConfig(AppConfig):
         from . import outbound, tasks  # noqa: F401 - registers the tasks
 
         post_save.connect(outbound.on_event_saved, sender=Event, dispatch_uid="mail.outbound")
+
+        from anymail.signals import inbound
+
+        from . import webhook
+
+        inbound.connect(
+            webhook.on_inbound, sender=webhook.MailgunInbound, dispatch_uid="mail.webhook"
+        )

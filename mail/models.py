@@ -222,3 +222,20 @@ class QuarantinedMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox} #{self.uid or '?'}"
+
+
+class WebhookToken(models.Model):
+    """A signed push from the inbound provider, by its one-time token: the same token with the
+    same message is a retry (imported once by its Message-ID), with another message a replay
+    of a stolen signature (refused)."""
+
+    token = models.CharField(max_length=200, unique=True)
+    digest = models.CharField(max_length=64)  # SHA-256 of the message's source
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("jeton de webhook entrant")
+        verbose_name_plural = _("jetons de webhook entrant")
+
+    def __str__(self) -> str:
+        return self.token

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from contactcenter import outbox
 from contactcenter.models import Case, Channel, Event
+from contactcenter.services import files_of_event
 
 from .headers import message_key
 from .models import Mailbox, MailMessage
@@ -135,13 +136,20 @@ def build_email(message: MailMessage) -> EmailMessage:
         headers["In-Reply-To"] = message.in_reply_to
     if message.references:
         headers["References"] = message.references
-    return EmailMessage(
+    mail = EmailMessage(
         subject=message.subject,
         body=message.body,
         from_email=from_email,
         to=[message.recipient],
         headers=headers,
     )
+    if message.kind == MailMessage.Kind.MESSAGE and message.event is not None:
+        # The files the agent joined to the answer (checked by the core's upload checks
+        # when they were joined: type by content, size, count), read when sending: a retry
+        # sends them again.
+        for name, content_type, data in files_of_event(message.event):
+            mail.attach(name, data, content_type)
+    return mail
 
 
 def send_message(message_id: int) -> str:
@@ -149,7 +157,7 @@ def send_message(message_id: int) -> str:
     now = timezone.now()
     if not outbox.claim(MailMessage.objects.all(), message_id, now):
         return "skipped"
-    message = MailMessage.objects.select_related("mailbox__service").get(pk=message_id)
+    message = MailMessage.objects.select_related("mailbox__service", "event").get(pk=message_id)
     try:
         build_email(message).send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - any transport failure is retried

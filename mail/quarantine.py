@@ -8,7 +8,7 @@ from __future__ import annotations
 import email.utils
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,7 +19,7 @@ from contactcenter.services import add_event, open_case
 
 from .acknowledge import notify_linked
 from .headers import message_key
-from .models import MailMessage, QuarantinedMail
+from .models import Mailbox, MailMessage, QuarantinedMail
 from .services import (
     MAX_BODY_CHARS,
     UNIDENTIFIED_SENDER_EMAIL,
@@ -40,6 +40,18 @@ def visible_quarantine(user: User) -> QuerySet[QuarantinedMail]:
         .select_related("mailbox__service")
         .defer("raw")
     )
+
+
+def pending_count(user: User) -> int | None:
+    """The console menu's figure: how many messages wait in the quarantine of the user's
+    services' mailboxes; None for staff whose services have no mailbox (no link shown)."""
+    if not user.is_authenticated or not user.is_staff_member:
+        return None
+    figures = Mailbox.objects.filter(service_id__in=user_service_ids(user)).aggregate(
+        mailboxes=Count("id", distinct=True),
+        pending=Count("quarantine", filter=Q(quarantine__status=QuarantinedMail.Status.PENDING)),
+    )
+    return figures["pending"] if figures["mailboxes"] else None
 
 
 def get_item(user: User, pk: int) -> QuarantinedMail:

@@ -11,6 +11,7 @@ class MessagingConfig(AppConfig):
             citizen_code_sms,
             citizen_notification,
             demo_loaded,
+            event_files,
             service_files,
         )
 
@@ -21,4 +22,5 @@ class MessagingConfig(AppConfig):
         )
         citizen_code_sms.connect(receivers.on_citizen_code_sms, dispatch_uid="messaging.code_sms")
         service_files.connect(receivers.on_service_files, dispatch_uid="messaging.service_files")
+        event_files.connect(receivers.on_event_files, dispatch_uid="messaging.event_files")
         demo_loaded.connect(receivers.on_demo_loaded, dispatch_uid="messaging.demo")

@@ -40,6 +40,18 @@ def on_service_files(sender, case, files, **kwargs):
     return GeneratedFiles(case, files)
 
 
+def on_event_files(sender, event, **kwargs):
+    """The attachments of a message (checked when they were joined), for another channel to
+    send with it (``contactcenter.services.files_of_event``)."""
+    from .models import Attachment
+
+    files = []
+    for attachment in Attachment.objects.filter(event=event).order_by("created_at", "id"):
+        with attachment.file.open("rb") as handle:
+            files.append((attachment.original_name, attachment.content_type, handle.read()))
+    return files
+
+
 def on_demo_loaded(sender, people=None, **kwargs):
     from .demo import load_demo_attachments
 

@@ -47,7 +47,7 @@ NOT_PAGES = {
     "accounts:password_reset_confirm", "accounts:two_factor_verify", "accounts:recovery_codes",
     "accounts:deleted",
     "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
-    "messaging:attachment", "mail:attachment",
+    "messaging:attachment", "mail:attachment", "mail:webhook_mailgun",
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
@@ -55,6 +55,8 @@ NOT_PAGES = {
     # the workstation's partials (tests/console/test_workstation.py checks them in English)
     "console:ws_items", "console:ws_queue", "console:ws_item", "console:ws_citizen",
     "console:ws_transfer",
+    # the workstation's quarantine link (its English text: on console:quarantine's menu)
+    "console:quarantine_link",
     "cobrowse:code", "cobrowse:end_current", "cobrowse:invite", "cobrowse:viewer",
     "cobrowse:agent_end",
     "dashboard:live", "dashboard:export_cases", "dashboard:export_table",

@@ -139,3 +139,36 @@ def test_an_emails_attachments_are_listed_in_the_console_and_the_citizens_space(
     ):
         assert page.status_code == 200
         assert link in page.content and b"avis.pdf" in page.content
+
+
+def test_the_console_menu_links_the_quarantine_with_its_count(
+    offline_mailbox,  # noqa: F811
+    agent_a,
+    agent_b,
+    supervisor,
+    client_as,
+):
+    def link(user, url):
+        html = client_as(user).get(url).content.decode()
+        marker = 'href="/console/courriels/quarantaine/" data-quarantine-count="'
+        if marker not in html:
+            return None
+        return int(html.split(marker, 1)[1].split('"', 1)[0])
+
+    # The workstation loads the link after the page (its query budget): the fragment.
+    home, workstation = reverse("console:home"), reverse("console:quarantine_link")
+    assert workstation in client_as(agent_a).get(reverse("console:workstation")).content.decode()
+    assert link(agent_a, home) == 0  # a service with a mailbox, nothing waiting
+    import_message(offline_mailbox, NO_SENDER)
+    import_message(offline_mailbox, BROKEN)
+    assert link(agent_a, home) == 2
+    assert link(agent_a, workstation) == 2
+    assert link(supervisor, home) == 2
+    page = client_as(agent_a).get(home).content.decode()
+    assert "Quarantaine courriels (2)" in page and "messages à traiter" in page
+    assert link(agent_b, home) is None  # service B has no mailbox: no link
+    assert link(agent_b, workstation) is None
+    assert client_as(agent_b).get(workstation).content.decode().strip() == ""
+    item = QuarantinedMail.objects.filter(error__contains="From").get()
+    client_as(agent_a).post(reverse("console:quarantine_delete", args=[item.pk]))
+    assert link(agent_a, home) == 1
