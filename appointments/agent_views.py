@@ -57,6 +57,16 @@ def day(request):
     )
 
 
+@staff_required
+def ws_day(request):
+    """htmx: the day's appointments above the workstation's work list (empty when none)."""
+    return render(
+        request,
+        "appointments/_ws_day.html",
+        {"appointments_today": list(services.agent_day(request.user))},
+    )
+
+
 @require_POST
 @staff_required
 def mark(request, pk):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("rendez-vous/<uuid:public_id>/annuler/", views.cancel, name="cancel"),
     path("rendez-vous/<uuid:public_id>/deplacer/", views.move, name="move"),
     path("console/rendez-vous/", agent_views.day, name="agent_day"),
+    path("console/rendez-vous/poste/", agent_views.ws_day, name="ws_day"),
     path("console/rendez-vous/<int:pk>/etat/", agent_views.mark, name="mark"),
     path(
         "console/demandes/<str:reference>/proposer-rendez-vous/",

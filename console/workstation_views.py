@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from appointments.services import agent_day
 from contactcenter.models import AuditLog, Case, Event
 from contactcenter.permissions import get_case_or_404, record_access
 from demarches.services import staff_demarches
@@ -55,7 +54,6 @@ def workstation_page(request):
         "loads": workstation.agent_load(request.user) if request.user.is_agent else [],
         "initial": initial,
         "ws_strings": client_strings(),
-        "appointments_today": list(agent_day(request.user)),
     }
     return render(request, "console/workstation.html", context)
 

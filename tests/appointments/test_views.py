@@ -91,16 +91,18 @@ def test_citizen_cancels_and_moves_from_the_page(client_as, citizen, visio, alwa
 
 @pytest.mark.django_db
 def test_agent_sees_the_day_and_marks_no_show(client_as, citizen, agent_a, on_site, service_a):
-    now = timezone.localtime()
-    start = now.replace(second=0, microsecond=0) - timezone.timedelta(minutes=10)
-    available(agent_a, service_a, day=start.weekday(), start=start.time(), end=time(23, 59))
+    # Today at midnight: started whatever the time the test runs.
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    available(agent_a, service_a, day=start.weekday(), start=time(0), end=time(23, 59))
     appointment = services.book(citizen, on_site, start, proposed_by=agent_a, now=start)
     client = client_as(agent_a)
     page = client.get(reverse("appointments:agent_day")).content.decode()
     assert "Camille Martin" in page and appointment.case.reference in page
     assert AuditLog.objects.filter(actor=agent_a, case=appointment.case).exists()
     poste = client.get(reverse("console:workstation")).content.decode()
-    assert "Rendez-vous du jour" in poste and f"ouvrir={appointment.case.reference}" in poste
+    assert reverse("appointments:ws_day") in poste
+    panel = client.get(reverse("appointments:ws_day")).content.decode()
+    assert "Rendez-vous du jour" in panel and f"ouvrir={appointment.case.reference}" in panel
     client.post(reverse("appointments:mark", args=[appointment.pk]), {"status": "no_show"})
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.NO_SHOW

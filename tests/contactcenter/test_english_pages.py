@@ -78,7 +78,7 @@ NOT_PAGES = {
     # démarches: a POST action and a file
     "demarches:send_document", "demarches:download",
     # appointments: POST actions and a file
-    "appointments:cancel", "appointments:mark", "appointments:ics",
+    "appointments:cancel", "appointments:mark", "appointments:ics", "appointments:ws_day",
 }  # fmt: skip
 IGNORED_NAMESPACES = ("admin", "knowledge_editor")
 
