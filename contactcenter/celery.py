@@ -101,4 +101,14 @@ app.conf.beat_schedule = {
     # E-mail channel (docs/mail.md): each mailbox is read at its own interval (mail.Mailbox).
     "mail-poll-mailboxes": {"task": "mail.tasks.poll_mailboxes", "schedule": 15.0},
     "mail-flush-outbound": {"task": "mail.tasks.flush_outbound", "schedule": 60.0},
+    # Appointments: reminders the day before and one hour before (each claimed once).
+    "appointments-send-reminders": {
+        "task": "appointments.tasks.send_reminders",
+        "schedule": 60.0,
+    },
+    # The contact page's peak hours, from the last 8 weeks of contacts (nightly, 2:40).
+    "appointments-refresh-peaks": {
+        "task": "appointments.tasks.refresh_peaks",
+        "schedule": crontab(hour=2, minute=40),
+    },
 }

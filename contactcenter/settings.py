@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "visio",
     "community",
     "simulators",
+    "appointments",
 ]
 
 MIDDLEWARE = [
@@ -607,6 +608,7 @@ GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
     "voice": "voice.indicators.voice_kpis",
+    "appointments": "appointments.indicators.appointment_kpis",
 }
 GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)

@@ -32,6 +32,10 @@
   case's visio room for its citizen and ``agent`` (a visio appointment); visio connects and
   returns ``{user_id: room path}`` of each participant
   (``contactcenter.services.request_visio_room``).
+- ``appointment_booked(appointment_id, case, mode, start, end, agent_id)`` and
+  ``appointment_cancelled(...)`` (same arguments): sent after commit by the appointments app
+  when an appointment is booked (or moved: the new one) or cancelled; ``mode`` is ``on_site``,
+  ``phone`` or ``visio`` (a visio room connects here).
 """
 
 from django.dispatch import Signal
@@ -44,5 +48,7 @@ case_assigned = Signal()
 screen_pop = Signal()
 service_files = Signal()
 citizen_birthdate = Signal()
+appointment_booked = Signal()
+appointment_cancelled = Signal()
 event_files = Signal()
 visio_room_requested = Signal()

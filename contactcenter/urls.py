@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("messaging.api_urls")),
     path("", include("messaging.urls")),
     path("", include("demarches.urls")),
+    path("", include("appointments.urls")),
     path("console/", include("console.urls")),
     path("aide-a-distance/", include("cobrowse.urls")),
     path("visio/", include("visio.urls")),

@@ -58,6 +58,8 @@ def case_link(case: Case | None) -> str:
 
 # Démarches (docs/demarches.md): the alert names the step reached, never a note or document.
 DEMARCHE_KINDS = ("demarche_step", "demarche_document", "demarche_closed")
+# Appointments' reminders (docs/appointments.md): when, never what about.
+APPOINTMENT_KINDS = ("appointment_day", "appointment_hour")
 
 
 def _headline(kind: str, params: dict) -> str:
@@ -67,6 +69,10 @@ def _headline(kind: str, params: dict) -> str:
         return _("Un nouveau document est disponible pour l'une de vos démarches")
     if kind == "demarche_closed":
         return _("L'une de vos démarches est terminée")
+    if kind == "appointment_day":
+        return _("Rappel : vous avez un rendez-vous demain")
+    if kind == "appointment_hour":
+        return _("Rappel : votre rendez-vous commence dans une heure")
     return _("Vous avez un nouveau message dans votre espace Guichet")
 
 
@@ -162,7 +168,7 @@ def queue_for_citizen(
         if not address:
             continue
         if (
-            kind not in DEMARCHE_KINDS
+            kind not in DEMARCHE_KINDS + APPOINTMENT_KINDS
             and Notification.objects.filter(
                 recipient=citizen, case=case, channel=channel, status=Notification.Status.PENDING
             ).exists()

@@ -79,6 +79,8 @@ NOT_PAGES = {
     "demarches:send_document", "demarches:download",
     # visio: POST actions
     "visio:open", "visio:interpreter",
+    # appointments: POST actions and a file
+    "appointments:cancel", "appointments:mark", "appointments:ics", "appointments:ws_day",
 }  # fmt: skip
 IGNORED_NAMESPACES = ("admin", "knowledge_editor")
 
@@ -196,6 +198,31 @@ def pages():
             "knowledge:diagnosis_walk",
             reverse("knowledge:diagnosis_walk", args=[tree.slug]),
         )
+    from appointments import services as appointment_services
+    from appointments.models import AppointmentType
+    from appointments.slots import free_slots
+
+    atype = AppointmentType.objects.filter(service__agents__user=agent, mode="on_site").first()
+    appointment = appointment_services.book(citizen, atype, free_slots(atype)[0].start)
+    yield None, "appointments:contact", reverse("appointments:contact")
+    yield citizen, "appointments:list", reverse("appointments:list")
+    yield citizen, "appointments:book", reverse("appointments:book")
+    yield citizen, "appointments:book", reverse("appointments:book") + f"?theme={atype.topic.slug}"
+    yield citizen, "appointments:book", reverse("appointments:book") + f"?type={atype.pk}"
+    detail_args = [appointment.public_id]
+    yield citizen, "appointments:detail", reverse("appointments:detail", args=detail_args)
+    yield citizen, "appointments:move", reverse("appointments:move", args=detail_args)
+    yield (
+        appointment.agent,
+        "appointments:agent_day",
+        reverse("appointments:agent_day")
+        + (f"?jour={timezone.localtime(appointment.start).date().isoformat()}"),
+    )
+    yield (
+        agent,
+        "appointments:propose",
+        reverse("appointments:propose", args=[case.reference]) + f"?type={atype.pk}",
+    )
     yield supervisor, "knowledge:review", reverse("knowledge:review")
     yield supervisor, "dashboard:index", reverse("dashboard:index")
     yield supervisor, "routing:supervision", reverse("routing:supervision")

@@ -1,0 +1,63 @@
+from datetime import datetime, time, timedelta
+
+import pytest
+from django.urls import reverse
+
+from appointments import peaks
+from contactcenter.models import Event
+from contactcenter.services import add_event
+from routing.calendar import calendar_for, local_tz
+from routing.models import OpeningHours
+
+NOW = datetime(2026, 3, 14, 12, 0, tzinfo=local_tz())  # a Saturday
+
+
+def contact_at(case, day_offset, hour, actor):
+    # day_offset days before NOW's Monday (2026-03-09), at ``hour``
+    at = datetime(2026, 3, 9, hour, 15, tzinfo=local_tz()) + timedelta(days=day_offset)
+    return add_event(case, Event.Type.MESSAGE, actor=actor, body="x", at=at)
+
+
+@pytest.mark.django_db
+def test_peaks_from_the_contacts_of_the_last_weeks(case_a, citizen, agent_a, service_a):
+    for day in range(5):
+        OpeningHours.objects.create(service=service_a, weekday=day, start=time(9), end=time(17))
+    # Mondays 9-10: 3 contacts a week for 4 weeks; Tuesday 14h: 1 in one week.
+    for week in range(4):
+        for _ in range(3):
+            contact_at(case_a, -7 * week, 9, citizen)
+    contact_at(case_a, 1, 14, citizen)
+    contact_at(case_a, 1, 15, agent_a)  # an agent's answer is not a contact
+    contact_at(case_a, -7 * 9, 10, citizen)  # older than 8 weeks
+    counts = peaks.count_contacts(service_a.pk, now=NOW)
+    # case_a's first message (created now, outside the window) is not counted
+    assert counts == {(0, 9): 12, (1, 14): 1}
+    result = peaks.compute(service_a.pk, calendar_for(service_a.pk), now=NOW)
+    assert result.hours == list(range(9, 17)) and result.days == [0, 1, 2, 3, 4]
+    assert result.grid[(0, 9)] == 12 / 8
+    assert result.peak[0] == (0, 9)
+    assert (0, 9) not in result.calm and (1, 14) not in result.calm
+    text = peaks.sentence(result)
+    assert text.startswith("Le moins d'attente : lundi entre 10 h et 11 h")
+    assert "Le plus d'affluence : lundi entre 9 h et 10 h" in text
+
+
+@pytest.mark.django_db
+def test_contact_page_shows_an_accessible_table(client, service_a, case_a, citizen):
+    OpeningHours.objects.create(service=service_a, weekday=0, start=time(9), end=time(12))
+    page = client.get(reverse("appointments:contact")).content.decode()
+    assert "<caption>" in page and 'scope="row">Lundi</th>' in page
+    assert "lundi de 9 h à 12 h" in page.lower()
+
+
+@pytest.mark.django_db
+def test_nightly_refresh_fills_the_cache_the_page_reads(service_a, case_a, citizen):
+    from django.core.cache import cache
+
+    from appointments.tasks import refresh_peaks
+
+    assert cache.get(f"appointments:peaks:{service_a.pk}") is None
+    assert refresh_peaks() == 1
+    stored = cache.get(f"appointments:peaks:{service_a.pk}")
+    assert stored is not None
+    assert peaks.cached(service_a.pk, calendar_for(service_a.pk)) == stored
