@@ -267,7 +267,10 @@ def ablation(total: int) -> None:
 
     splits = {"dev": evalset.read_dataset(evalset.DEV_PATH)}
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
-    print(f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95)")
+    print(
+        f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "
+        "CPU : p95 du temps CPU de ce fil par réponse)"
+    )
     for step, options in evalset.ABLATION:
         engine = E.build_engine(options=options)
         engine.answer("préchauffage")
@@ -276,7 +279,7 @@ def ablation(total: int) -> None:
             r = evalset.run_dataset(engine, rows)
             cells.append(
                 f"{name}: {r.top1 * 100:5.1f} % / {r.dont_know * 100:5.1f} % / {r.leaks} / "
-                f"{r.p95:5.2f} ms"
+                f"{r.p95:5.2f} ms (CPU {r.cpu_p95:4.2f} ms)"
             )
         print(f"  {step:<20} " + "   ".join(cells))
 

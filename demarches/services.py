@@ -183,19 +183,7 @@ def move_to_step(
             raise InvalidState(_("Cette démarche est terminée."))
         if target.pk == demarche.current_step_id:
             return demarche, False
-        previous = demarche.current_step
-        now = timezone.now()
-        demarche.current_step = target
-        demarche.updated_at = now
-        demarche.save(update_fields=["current_step", "updated_at"])
-        entry = _record(demarche, DemarcheStep.Kind.STEP, target, client.account, note, now)
-        _webhook(
-            demarche,
-            EventType.DEMARCHE_STEP_CHANGED,
-            entry,
-            {"step": {"from": previous.code, "to": target.code}},
-        )
-        _notify(demarche, entry)
+        _advance(demarche, target, client.account, note, closing=False)
     return demarche, True
 
 
@@ -225,21 +213,30 @@ def close_demarche(
         target = step_of(demarche.type, step) if step else demarche.current_step
         if demarche.is_closed:
             raise InvalidState(_("Cette démarche est déjà terminée."))
-        previous = demarche.current_step
-        now = timezone.now()
-        demarche.current_step = target
-        demarche.closed_at = now
-        demarche.updated_at = now
-        demarche.save(update_fields=["current_step", "closed_at", "updated_at"])
-        entry = _record(demarche, DemarcheStep.Kind.CLOSED, target, client.account, note, now)
-        _webhook(
-            demarche,
-            EventType.DEMARCHE_CLOSED,
-            entry,
-            {"step": {"from": previous.code, "to": target.code}},
-        )
-        _notify(demarche, entry)
+        _advance(demarche, target, client.account, note, closing=True)
     return demarche
+
+
+def _advance(
+    demarche: Demarche, target: DemarcheTypeStep, actor: User, note: str, *, closing: bool
+) -> DemarcheStep:
+    """Move a locked démarche to ``target`` (and end it when ``closing``): the row, its history
+    entry, the webhook and the citizen's alert, in the caller's transaction."""
+    previous = demarche.current_step
+    now = timezone.now()
+    demarche.current_step = target
+    demarche.updated_at = now
+    fields = ["current_step", "updated_at"]
+    if closing:
+        demarche.closed_at = now
+        fields.append("closed_at")
+    demarche.save(update_fields=fields)
+    kind = DemarcheStep.Kind.CLOSED if closing else DemarcheStep.Kind.STEP
+    event = EventType.DEMARCHE_CLOSED if closing else EventType.DEMARCHE_STEP_CHANGED
+    entry = _record(demarche, kind, target, actor, note, now)
+    _webhook(demarche, event, entry, {"step": {"from": previous.code, "to": target.code}})
+    _notify(demarche, entry)
+    return entry
 
 
 def citizen_document(citizen: User, public_id: str, document: CheckedFile) -> DemarcheStep:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import text as T
+from . import vectors
 from .lexicon import Lexicon, detect_language
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .text import words
@@ -36,6 +37,16 @@ CONFIDENCE_WEIGHTS = {
     "evidence": 1.6742,
 }
 THRESHOLD = 0.35
+
+# --- hybrid ranking (lexical + sentence vectors, knowledge/vectors.py) -----------------------
+# A confident answer may be replaced by another lexical candidate of at least HYBRID_SHARE of
+# its confidence when confidence + HYBRID_WEIGHT x cosine ranks it first; a question the
+# lexical engine is not sure of is answered when both engines agree on the article, with a
+# lexical confidence of at least RESCUE_MIN_CONFIDENCE and a cosine of at least RESCUE_COSINE.
+HYBRID_WEIGHT = 1.0
+HYBRID_SHARE = 0.5
+RESCUE_MIN_CONFIDENCE = 0.25
+RESCUE_COSINE = 0.8
 
 
 def features(hit: Hit, unknown_share: float, known_slots: int) -> dict[str, float]:
@@ -236,10 +247,20 @@ class KnowledgeEngine:
         self.lexicon = Lexicon(lexicon if options.get("lexicon", True) else ())
         self.spelling = options.get("spelling", True)
         self.synonyms = options.get("synonyms", True)
+        self.vectors = vectors.load() if options.get("vectors", True) else None
         # Two indexes: citizens' searches run on an index built from public articles only, so
         # agent-only content never influences them (not even through word statistics).
         self.docs = list(docs)
         self.index = self._index([d for d in self.docs if d.audience == "public"])
+        self.sentences = (
+            vectors.VectorIndex(
+                self.vectors,
+                [[d.title, *d.questions, " ".join(d.keywords)] for d in self.index.docs],
+                rewrite=self.lexicon.rewrite,
+            )
+            if self.vectors is not None and options.get("hybrid", True)
+            else None
+        )
         self._agent_index: SearchIndex | None = None
         self._agent_lock = threading.Lock()
         self.smalltalk = [
@@ -255,7 +276,11 @@ class KnowledgeEngine:
     # --- search ---------------------------------------------------------------------------
     def _index(self, docs: list[DocSource]) -> SearchIndex:
         return SearchIndex(
-            docs, lexicon=self.lexicon, spelling=self.spelling, synonyms=self.synonyms
+            docs,
+            lexicon=self.lexicon,
+            spelling=self.spelling,
+            synonyms=self.synonyms,
+            vectors=self.vectors,
         )
 
     @property
@@ -293,8 +318,12 @@ class KnowledgeEngine:
 
     @staticmethod
     def _unknown_share(aq: AnalyzedQuery) -> tuple[float, int]:
+        # A word matched only through its vector neighbours still counts as unknown for the
+        # confidence: it helps choose the article, not decide that the question is in scope.
         total = len(aq.slots)
-        return ((aq.unknown_count / total) if total else 0.0), len(aq.known)
+        guessed = sum(1 for s in aq.slots if s.kind == "vector")
+        unknown = aq.unknown_count + guessed
+        return ((unknown / total) if total else 0.0), len(aq.known) - guessed
 
     # --- small talk -----------------------------------------------------------------------
     def _smalltalk_intent(self, question: str, has_content: bool) -> str | None:
@@ -347,9 +376,46 @@ class KnowledgeEngine:
         self, index: SearchIndex, text: str
     ) -> tuple[AnalyzedQuery, list[tuple[Hit, float]]]:
         aq = index.analyze(text)
-        hits = index.search(aq, limit=3)
+        hybrid = self.sentences is not None and index is self.index
+        hits = index.search(aq, limit=5 if hybrid else 3)
         unknown_share, known = self._unknown_share(aq)
-        return aq, [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+        scored = [(h, confidence_from(features(h, unknown_share, known))) for h in hits]
+        if hybrid and scored:
+            scored = self._hybrid(text, scored)
+        return aq, scored[:3]
+
+    def _hybrid(self, text: str, scored: list[tuple[Hit, float]]) -> list[tuple[Hit, float]]:
+        """Re-rank the lexical candidates with the sentence vectors (public index only)."""
+        assert self.sentences is not None
+        cosines = self.sentences.similarities(text)
+        if cosines is None:
+            return scored
+        position = self.index.by_slug
+        best_hit, best_conf = scored[0]
+        if best_conf >= THRESHOLD:
+            floor = HYBRID_SHARE * best_conf
+            ranked = sorted(
+                scored,
+                key=lambda hc: (
+                    -(
+                        hc[1] + HYBRID_WEIGHT * float(cosines[position[hc[0].doc.slug]])
+                        if hc[1] >= floor
+                        else -1.0
+                    )
+                ),
+            )
+            if ranked[0][0] is not best_hit:
+                hit, conf = ranked[0]
+                ranked[0] = (hit, max(conf, THRESHOLD))
+            return ranked
+        top = int(cosines.argmax())
+        if (
+            position[best_hit.doc.slug] == top
+            and best_conf >= RESCUE_MIN_CONFIDENCE
+            and float(cosines[top]) >= RESCUE_COSINE
+        ):
+            return [(best_hit, THRESHOLD), *scored[1:]]
+        return scored
 
     def _answer(self, question: str, audience: str) -> Reply:
         distress = detect_distress(question)

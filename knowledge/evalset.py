@@ -25,11 +25,14 @@ DEV_PATH = EVAL_DIR / "dev.jsonl"
 TEST_PATH = EVAL_DIR / "test.jsonl"
 
 # Ablation steps: which understanding components are on (see search.SearchIndex options).
+_OFF = {"spelling": False, "synonyms": False, "lexicon": False, "vectors": False, "hybrid": False}
 ABLATION = [
-    ("lexical", {"spelling": False, "synonyms": False, "lexicon": False}),
-    ("+ spelling", {"spelling": True, "synonyms": False, "lexicon": False}),
-    ("+ synonyms", {"spelling": True, "synonyms": True, "lexicon": False}),
-    ("+ editors' lexicon", {"spelling": True, "synonyms": True, "lexicon": True}),
+    ("lexical", _OFF),
+    ("+ spelling", {**_OFF, "spelling": True}),
+    ("+ synonyms", {**_OFF, "spelling": True, "synonyms": True}),
+    ("+ editors' lexicon", {**_OFF, "spelling": True, "synonyms": True, "lexicon": True}),
+    ("+ word vectors", {"spelling": True, "synonyms": True, "lexicon": True, "hybrid": False}),
+    ("+ hybrid (sentences)", {}),
 ]
 
 
@@ -74,6 +77,7 @@ class DatasetReport:
     agent: int = 0
     leaks: int = 0
     latencies: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this thread's CPU time per answer (ms)
     per_article: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     per_style: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     confusions: Counter = field(default_factory=Counter)
@@ -91,6 +95,10 @@ class DatasetReport:
     def p95(self) -> float:
         return percentile(self.latencies, 95)
 
+    @property
+    def cpu_p95(self) -> float:
+        return percentile(self.cpu, 95)
+
     def summary(self) -> dict:
         return {
             "answerable": self.answerable,
@@ -100,6 +108,7 @@ class DatasetReport:
             "agent_attempts": self.agent,
             "leaks": self.leaks,
             "p95_ms": round(self.p95, 2),
+            "cpu_p95_ms": round(self.cpu_p95, 2),
             "per_style": {s: round(ok / n, 4) for s, (ok, n) in sorted(self.per_style.items())},
         }
 
@@ -108,9 +117,10 @@ def run_dataset(engine: E.KnowledgeEngine, rows: list[Row]) -> DatasetReport:
     report = DatasetReport()
     agent_only = {d.slug for d in engine.docs if d.audience != "public"}
     for row in rows:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         reply = engine.answer(row.q, audience="public")
         report.latencies.append((time.perf_counter() - start) * 1000)
+        report.cpu.append((time.thread_time() - cpu_start) * 1000)
         got = reply.article_slug
         report.rows += 1
         if got in agent_only:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from . import text as T
 from .lexicon import Lexicon
+from .vectors import NeighbourTable, WordVectors
 
 # Field weights (BM25F) and length normalisation.
 FIELD_WEIGHTS = {"title": 6.0, "keywords": 1.9, "questions": 1.2, "topic": 1.0, "body": 1.0}
@@ -40,6 +41,11 @@ FUZZY_WEIGHT = {1: 0.8, 2: 0.55}
 SPLIT_WEIGHT = 0.8
 PHONETIC_WEIGHT = 0.7
 SYNONYM_WEIGHT = 0.6
+# Word-vector neighbours of a word the articles never use (knowledge/vectors.py): how many,
+# from which cosine, and their weight (times the cosine).
+VECTOR_NEIGHBOURS = 1
+VECTOR_MIN_COSINE = 0.7
+VECTOR_WEIGHT = 0.6
 COVERAGE_SAT = 0.7
 # Units compared one by one with the query ("nearest example question"), and their weight.
 UNIT_WEIGHTS = {"title": 1.0, "questions": 1.0, "keywords": 1.0}
@@ -136,13 +142,16 @@ class SearchIndex:
         lexicon: Lexicon | None = None,
         spelling: bool = True,
         synonyms: bool = True,
+        vectors: WordVectors | None = None,
     ):
         """``lexicon``: the editors' table (query rewriting); ``spelling`` and ``synonyms``
-        switch the typo and synonym-group components (on in production; off for ablation)."""
+        switch the typo and synonym-group components (on in production; off for ablation);
+        ``vectors``: word vectors giving an unknown word its nearest index words."""
         self.docs: list[DocSource] = list(docs)
         self.lexicon = lexicon
         self.spelling = spelling
         self.synonyms = synonyms
+        self.vectors = vectors
         n = len(self.docs)
         # term -> {doc index: weighted, length-normalised term frequency}
         self.postings: dict[str, dict[int, float]] = defaultdict(dict)
@@ -236,6 +245,9 @@ class SearchIndex:
             total = sum(per_topic.values())
             self.topic_dist[term] = {t: v / total for t, v in per_topic.items()}
             self.topic_idf[term] = math.log(1 + n_topics / len(per_topic))
+        self._neighbours = (
+            NeighbourTable(vectors, self.surface_vocab) if vectors is not None else None
+        )
 
     # --- query analysis ------------------------------------------------------------------
     def _fuzzy(self, word: str) -> list[tuple[str, int]]:
@@ -399,6 +411,15 @@ class SearchIndex:
                         if s in self.idf and self.synonyms
                     ]
                     kind = "synonym" if alts else "unknown"
+                    if not alts and self._neighbours is not None:
+                        alts = [
+                            (s, VECTOR_WEIGHT * cosine)
+                            for s, cosine in self._neighbours.nearest(
+                                word, VECTOR_NEIGHBOURS, VECTOR_MIN_COSINE
+                            )
+                            if s in self.idf
+                        ]
+                        kind = "vector" if alts else "unknown"
                 slot = Slot(word, alts, kind)
             key = slot.primary or "?" + word
             if key in seen:

@@ -157,6 +157,48 @@ ABBREVIATIONS = {
     "medocs": "pharmacie",
 }
 
+# Texting spellings of everyday words, rewritten before the expressions below are matched
+# ("ma bourse é tjr pa tombé" -> "ma bourse e toujours pas tombe" -> "recu retard").
+SMS_WORDS = {
+    "tjr": "toujours",
+    "tjrs": "toujours",
+    "tjs": "toujours",
+    "toujour": "toujours",
+    "pa": "pas",
+    "cmt": "comment",
+    "cmnt": "comment",
+    "koman": "comment",
+    "komen": "comment",
+    "comen": "comment",
+    "d1": "d un",
+    "1e": "une",
+    "qd": "quand",
+    "kan": "quand",
+    "pk": "pourquoi",
+    "pq": "pourquoi",
+    "pkoi": "pourquoi",
+    "pr": "pour",
+    "ds": "dans",
+    "ki": "qui",
+    "ke": "que",
+    "koi": "quoi",
+    "kel": "quel",
+    "kelle": "quelle",
+    "bcp": "beaucoup",
+    "dmd": "demande",
+    "dde": "demande",
+    "jai": "j ai",
+    "chui": "je suis",
+    "chuis": "je suis",
+    "fe": "fait",
+    "fo": "faut",
+    "ya": "il y a",
+    "mm": "meme",
+    "ns": "nous",
+    "vs": "vous",
+}
+_SMS_RE = re.compile(r"\b(?:" + "|".join(sorted(SMS_WORDS, key=len, reverse=True)) + r")\b")
+
 # Stems Snowball leaves apart although people use them interchangeably.
 STEM_EQUIVALENTS = {
     "pert": "perdu",
@@ -226,6 +268,7 @@ STEM_EQUIVALENTS = {
 PHRASES = [
     (r"\bcomment (?:ca|cela|c|ce) (?:marche|fonctionne|se passe)\b", " "),
     (r"\bou (?:ca |il |elle |ils |elles |j )?en (?:est|sont|etes|suis)\b", " suivi "),
+    (r"\ben (?:est|e) ou\b", " suivi "),
     (r"\bfrance ?connect\b", " franceconnect "),
     (r"\b(?:pole|france) (?:emploi|travail)\b", " agence emploi "),
     (r"\bresto?u? u\b|\brestau u\b", " restaurant universitaire "),
@@ -300,6 +343,7 @@ def raw_tokens(text: str) -> list[str]:
     """Accent-free lower-case word tokens, abbreviations expanded (stop words kept)."""
     tokens: list[str] = []
     folded = " ".join(_TOKEN_RE.findall(fold(text)))
+    folded = _SMS_RE.sub(lambda m: SMS_WORDS[m.group(0)], folded)
     for pattern, replacement in _PHRASE_RES:
         folded = pattern.sub(replacement, folded)
     for token in folded.split():

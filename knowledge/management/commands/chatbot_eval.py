@@ -159,7 +159,7 @@ class Command(BaseCommand):
         w(f"  top-1 (réponse donnée et correcte)  : {pct(r.top1)} sur {r.answerable}")
         w(f"  « je ne sais pas » hors champ       : {pct(r.dont_know)} sur {r.out_of_scope}")
         w(f"  fuites d'articles agents            : {r.leaks} ({r.agent} tentatives)")
-        w(f"  latence p95                         : {r.p95:.2f} ms")
+        w(f"  latence p95                         : {r.p95:.2f} ms (CPU {r.cpu_p95:.2f} ms)")
         styles = ", ".join(f"{s} {pct(ok / n)}" for s, (ok, n) in sorted(r.per_style.items()))
         w(f"  par style                           : {styles}")
         w("  Rappel par article (les moins bons d'abord) :")
