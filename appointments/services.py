@@ -24,8 +24,8 @@ from routing.calendar import local_tz
 from .models import Appointment, AppointmentType, Mode
 from .slots import agents_free_at, earliest_start
 
-# The channel of the case an appointment opens (no channel of its own yet for visio).
-MODE_CHANNEL = {Mode.ON_SITE: Channel.COUNTER, Mode.PHONE: Channel.PHONE, Mode.VISIO: Channel.WEB}
+# The channel of the case an appointment opens.
+MODE_CHANNEL = {Mode.ON_SITE: Channel.COUNTER, Mode.PHONE: Channel.PHONE, Mode.VISIO: Channel.VISIO}
 DAY_BEFORE = timedelta(hours=24)
 HOUR_BEFORE = timedelta(hours=1)
 

@@ -27,6 +27,7 @@ class Room(models.Model):
         AGENT = "agent", _("Raccrochée par l'agent")
         CITIZEN = "citizen", _("Raccrochée par l'usager")
         EXPIRED = "expired", _("Expirée")
+        CANCELLED = "cancelled", _("Rendez-vous annulé ou déplacé")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="visio_rooms")
@@ -42,7 +43,7 @@ class Room(models.Model):
     # First moment both the citizen and the agent were connected (the call's start).
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.CharField(max_length=8, choices=EndReason.choices, blank=True)
+    end_reason = models.CharField(max_length=9, choices=EndReason.choices, blank=True)
     # The agent's choice: the captions become the call's written trace on the timeline.
     keep_captions = models.BooleanField(default=False)
 
