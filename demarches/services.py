@@ -351,11 +351,20 @@ def _webhook(demarche: Demarche, event_type: str, entry: DemarcheStep, data: dic
 def _notify(demarche: Demarche, entry: DemarcheStep) -> None:
     """The citizen's alert, after commit: the step's name only ("votre démarche passe à
     l'étape …"), never a note or a document."""
-    citizen_id, key, step = demarche.citizen_id, f"demarche:{entry.pk}", entry.step.label
+    citizen_id, key, step = demarche.citizen_id, f"demarche:{entry.pk}", entry.step
     kind = {
         DemarcheStep.Kind.CLOSED: "demarche_closed",
         DemarcheStep.Kind.DOCUMENT: "demarche_document",
     }.get(DemarcheStep.Kind(entry.kind), "demarche_step")
+    if kind == "demarche_step" and step.requires_action:
+        kind = "demarche_action"
+    params = {
+        "step": step.label,
+        "step_en": step.label_en,
+        "reference": demarche.external_reference,
+        "service": demarche.type.service.name,
+        "service_id": demarche.type.service_id,
+    }
     transaction.on_commit(
         lambda: citizen_notification.send(
             sender=Demarche,
@@ -363,7 +372,7 @@ def _notify(demarche: Demarche, entry: DemarcheStep) -> None:
             case_id=None,
             kind=kind,
             key=key,
-            params={"step": step},
+            params=params,
         )
     )
 

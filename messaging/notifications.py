@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,7 +29,8 @@ from contactcenter import outbox, phones
 from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event
 
-from .models import Notification
+from . import notification_templates as templates
+from .models import Notification, NotificationTemplate
 from .transports import PermanentTransportError, get_transport
 
 logger = logging.getLogger("messaging.notifications")
@@ -57,7 +58,73 @@ def case_link(case: Case | None) -> str:
 
 
 # Démarches (docs/demarches.md): the alert names the step reached, never a note or document.
-DEMARCHE_KINDS = ("demarche_step", "demarche_document", "demarche_closed")
+DEMARCHE_KINDS = (
+    "demarche_step",
+    "demarche_document",
+    "demarche_closed",
+    "demarche_action",
+    "demarche_action_reminder",
+)
+# Alerts that a pending one of the same case does not absorb (each says something of its own).
+DISTINCT_KINDS = frozenset(DEMARCHE_KINDS) | frozenset(templates.EVENTS)
+
+
+def citizen_language(user: User) -> str:
+    """The language of the citizen's alerts."""
+    return settings.LANGUAGE_CODE[:2]
+
+
+def template_text(
+    service_id: int | None, kind: str, channel: str, language: str
+) -> tuple[str, str]:
+    """(subject, body) template of an alert: the service's own, else the default."""
+    if service_id:
+        row = (
+            NotificationTemplate.objects.filter(
+                service_id=service_id, event=kind, channel=channel, language=language
+            )
+            .values_list("subject", "body")
+            .first()
+        )
+        if row is not None:
+            return row
+    return templates.default_template(kind, channel, language)
+
+
+def template_values(
+    case: Case | None, kind: str, params: dict, link: str, language: str
+) -> tuple[int | None, dict[str, str]]:
+    """(service id, placeholder values) of a templated alert: references, names and dates
+    only, never anything the citizen or an agent wrote."""
+    values = {"link": link}
+    service_id = params.get("service_id")
+    if case is not None:
+        service_id = case.service_id
+        values["reference"] = case.reference
+        values["service"] = case.service.name
+    else:
+        values["reference"] = str(params.get("reference", ""))
+        values["service"] = str(params.get("service", ""))
+    step = (
+        params.get("step_en") if language == "en" and params.get("step_en") else params.get("step")
+    )
+    values["step"] = str(step or "")
+    moment = None
+    if kind == "acknowledgement" and case is not None:
+        from routing.sla import deadline_for
+
+        moment = case.sla_deadline or deadline_for(case)
+    elif kind in ("callback_booked", "callback_reminder") and case is not None:
+        from routing.models import CallbackRequest
+
+        moment = (
+            CallbackRequest.objects.filter(case=case).values_list("slot_start", flat=True).first()
+        )
+    elif params.get("at"):
+        moment = datetime.fromisoformat(str(params["at"]))
+    values["date"] = templates.format_date(moment, language)
+    values["time"] = templates.format_time(moment, language)
+    return service_id, values
 
 
 def _headline(kind: str, params: dict) -> str:
@@ -150,22 +217,25 @@ def queue_for_citizen(
         return []
     if not citizen.is_active:
         return []
-    case = Case.objects.filter(pk=case_id).first() if case_id else None
+    case = Case.objects.select_related("service").filter(pk=case_id).first() if case_id else None
     if case_id and case is None:
         return []
     marker = key or (
         f"{case.pk}:{case.last_activity_at.timestamp():.6f}" if case else timezone.now().isoformat()
     )
     created = []
+    language = citizen_language(citizen)
     for channel in Notification.NotificationChannel.values:
         address = _address(citizen, channel)
         if not address:
             continue
         if (
-            kind not in DEMARCHE_KINDS
+            kind not in DISTINCT_KINDS
             and Notification.objects.filter(
                 recipient=citizen, case=case, channel=channel, status=Notification.Status.PENDING
-            ).exists()
+            )
+            .exclude(kind__in=DISTINCT_KINDS)
+            .exists()
         ):
             continue
         link = (
@@ -173,7 +243,13 @@ def queue_for_citizen(
             if kind in DEMARCHE_KINDS
             else case_link(case)
         )
-        subject, text = render(channel, link, kind, params)
+        if kind in templates.EVENTS:
+            service_id, values = template_values(case, kind, params or {}, link, language)
+            subject, text = templates.render(
+                *template_text(service_id, kind, channel, language), channel, language, values
+            )
+        else:
+            subject, text = render(channel, link, kind, params)
         try:
             with transaction.atomic():
                 created.append(
