@@ -556,6 +556,9 @@ GUICHET_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 GUICHET_ATTACHMENT_MAX_COUNT = 5
 GUICHET_MESSAGE_MAX_CHARS = 10_000
 GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
+# Quiet hours (Europe/Paris): no alert SMS from START o'clock to END o'clock; they wait for END.
+GUICHET_SMS_QUIET_START = env_int("GUICHET_SMS_QUIET_START", 20)
+GUICHET_SMS_QUIET_END = env_int("GUICHET_SMS_QUIET_END", 8)
 
 # Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that

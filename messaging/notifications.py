@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,6 +68,29 @@ DEMARCHE_KINDS = (
 )
 # Alerts that a pending one of the same case does not absorb (each says something of its own).
 DISTINCT_KINDS = frozenset(DEMARCHE_KINDS) | frozenset(templates.EVENTS)
+
+
+# SMS the citizen asked for right now (a one-time code...) are not held by the quiet hours.
+QUIET_HOURS_EXEMPT = frozenset({"code"})
+
+
+def quiet_until(channel: str, kind: str, now: datetime) -> datetime | None:
+    """When an SMS written or due at ``now`` may be sent, if ``now`` is in the quiet hours (no
+    SMS from ``GUICHET_SMS_QUIET_START`` to ``GUICHET_SMS_QUIET_END`` o'clock, Europe/Paris):
+    the end of the quiet hours, else None (send now)."""
+    if channel != Notification.NotificationChannel.SMS or kind in QUIET_HOURS_EXEMPT:
+        return None
+    start, end = settings.GUICHET_SMS_QUIET_START, settings.GUICHET_SMS_QUIET_END
+    if start == end:
+        return None  # no quiet hours
+    local = now.astimezone(templates.PARIS)
+    if end <= local.hour < start:
+        return None
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if local.hour >= start:
+        # Wall-clock arithmetic in Europe/Paris: 08:00 also on the days the clocks change.
+        morning += timedelta(days=1)
+    return morning
 
 
 def citizen_language(user: User) -> str:
@@ -193,6 +217,7 @@ def queue_code_sms(
                 address=address,
                 text=text,
                 idempotency_key=f"{kind}:{key}"[:128],
+                next_attempt_at=timezone.now(),
             )
     except IntegrityError:
         return None
@@ -250,6 +275,7 @@ def queue_for_citizen(
             )
         else:
             subject, text = render(channel, link, kind, params)
+        now = timezone.now()
         try:
             with transaction.atomic():
                 created.append(
@@ -262,6 +288,7 @@ def queue_for_citizen(
                         subject=subject,
                         text=text,
                         idempotency_key=f"{kind}:{marker}:{channel}"[:128],
+                        next_attempt_at=quiet_until(channel, kind, now) or now,
                     )
                 )
         except IntegrityError:
@@ -271,7 +298,7 @@ def queue_for_citizen(
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "sent", "retry", "failed", "cancelled", "skipped"
+    status: str  # "sent", "retry", "failed", "cancelled", "skipped", "deferred"
     retry_in: int | None = None
 
 
@@ -286,6 +313,17 @@ def deliver(notification_id: int) -> Outcome:
     mine = Notification.objects.filter(
         pk=notification_id, status=Notification.Status.SENDING, claimed_at=now
     )
+
+    # A retry falling in the quiet hours waits for the morning (the attempt is not counted).
+    morning = quiet_until(notification.channel, notification.kind, now)
+    if morning is not None:
+        mine.update(
+            status=Notification.Status.PENDING,
+            next_attempt_at=morning,
+            claimed_at=None,
+            attempts=F("attempts") - 1,
+        )
+        return Outcome("deferred")
 
     # Preferences may have changed since the row was queued: honour the current ones.
     address = _address(notification.recipient, notification.channel)
