@@ -189,3 +189,39 @@ class NotificationTemplate(models.Model):
         from .notification_templates import validate_template
 
         validate_template(self.event, self.channel, self.subject, self.body)
+
+
+class AlertPreference(models.Model):
+    """A citizen's choice of alerts per category and channel, and their language. The
+    account's ``notify_email`` / ``notify_sms`` stay the master switches; without a row every
+    category is on, in French (``messaging.preferences``)."""
+
+    class Language(models.TextChoices):
+        FR = "fr", "Français"
+        EN = "en", "English"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference"
+    )
+    language = models.CharField(
+        _("langue des alertes"), max_length=2, choices=Language.choices, default=Language.FR
+    )
+    requests_email = models.BooleanField(_("mes demandes, par courriel"), default=True)
+    requests_sms = models.BooleanField(_("mes demandes, par SMS"), default=True)
+    demarches_email = models.BooleanField(_("mes démarches, par courriel"), default=True)
+    demarches_sms = models.BooleanField(_("mes démarches, par SMS"), default=True)
+    appointments_email = models.BooleanField(
+        _("mes rendez-vous et rappels, par courriel"), default=True
+    )
+    appointments_sms = models.BooleanField(_("mes rendez-vous et rappels, par SMS"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("préférence d'alerte")
+        verbose_name_plural = _("préférences d'alerte")
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+    def allows(self, category: str, channel: str) -> bool:
+        return bool(getattr(self, f"{category}_{channel}", True))

@@ -31,6 +31,7 @@ from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event
 
 from . import notification_templates as templates
+from . import preferences
 from .models import Notification, NotificationTemplate
 from .transports import PermanentTransportError, get_transport
 
@@ -94,8 +95,8 @@ def quiet_until(channel: str, kind: str, now: datetime) -> datetime | None:
 
 
 def citizen_language(user: User) -> str:
-    """The language of the citizen's alerts."""
-    return settings.LANGUAGE_CODE[:2]
+    """The language of the citizen's alerts (their preference, French by default)."""
+    return preferences.language_of(user)
 
 
 def template_text(
@@ -184,7 +185,9 @@ def render(channel: str, link: str, kind: str = "", params: dict | None = None) 
         return headline, text
 
 
-def _address(user: User, channel: str) -> str:
+def _address(user: User, channel: str, kind: str = "") -> str:
+    if kind and not preferences.allows(user, kind, channel):
+        return ""  # the citizen turned this category off on this channel
     if channel == Notification.NotificationChannel.EMAIL:
         return user.email if user.notify_email and user.email else ""
     if user.notify_sms and user.mobile_phone:
@@ -251,7 +254,7 @@ def queue_for_citizen(
     created = []
     language = citizen_language(citizen)
     for channel in Notification.NotificationChannel.values:
-        address = _address(citizen, channel)
+        address = _address(citizen, channel, kind)
         if not address:
             continue
         if (
@@ -275,6 +278,12 @@ def queue_for_citizen(
             )
         else:
             subject, text = render(channel, link, kind, params)
+        unsubscribe = preferences.unsubscribe_url(citizen.pk, kind)
+        if channel == Notification.NotificationChannel.EMAIL and unsubscribe:
+            with override(language):
+                text += "\n" + _("Ne plus recevoir ces alertes par courriel : %(link)s") % {
+                    "link": unsubscribe
+                }
         now = timezone.now()
         try:
             with transaction.atomic():
@@ -326,7 +335,7 @@ def deliver(notification_id: int) -> Outcome:
         return Outcome("deferred")
 
     # Preferences may have changed since the row was queued: honour the current ones.
-    address = _address(notification.recipient, notification.channel)
+    address = _address(notification.recipient, notification.channel, notification.kind)
     if not address or not notification.recipient.is_active:
         mine.update(status=Notification.Status.CANCELLED, last_error="preference withdrawn")
         return Outcome("cancelled")
