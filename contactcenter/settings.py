@@ -493,6 +493,8 @@ GUICHET_WEBHOOK_ALLOW_PRIVATE = env_bool("GUICHET_WEBHOOK_ALLOW_PRIVATE", not PR
 GUICHET_WEBHOOK_ALLOW_HTTP_LOOPBACK = DEBUG or not PRODUCTION
 GUICHET_WEBHOOK_TIMEOUT = env_int("GUICHET_WEBHOOK_TIMEOUT", 10)
 GUICHET_WEBHOOK_RETENTION_DAYS = env_int("GUICHET_WEBHOOK_RETENTION_DAYS", 30)
+# Failed attempts in a row after which an endpoint is disabled and the admins alerted (0: never).
+GUICHET_WEBHOOK_DISABLE_AFTER = env_int("GUICHET_WEBHOOK_DISABLE_AFTER", 20)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # API clients (docs/api.md): OAuth2 client credentials only, hashed secrets, short tokens.
 OAUTH2_PROVIDER = {
