@@ -58,6 +58,10 @@ app.conf.beat_schedule = {
         "task": "demarches.tasks.send_action_reminders",
         "schedule": 15 * 60.0,
     },
+    "messaging-send-callback-reminders": {
+        "task": "messaging.tasks.send_callback_reminders",
+        "schedule": 5 * 60.0,
+    },
     "accounts-flush-webhooks": {
         "task": "accounts.tasks.flush_webhooks",
         "schedule": 60.0,
