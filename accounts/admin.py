@@ -70,6 +70,9 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            if obj.is_active and obj.disabled_at is not None:
+                # Re-enabled by an administrator: the count of failures starts again.
+                obj.disabled_at, obj.disabled_reason, obj.consecutive_failures = None, "", 0
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
         credentials = create_api_client(data["name"], data["services"], data["scopes"])
@@ -134,9 +137,17 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ("url", "client", "events", "is_active", "created_at", "failed_deliveries")
+    list_display = (
+        "url",
+        "client",
+        "events",
+        "is_active",
+        "disabled_at",
+        "created_at",
+        "failed_deliveries",
+    )
     list_filter = ("is_active",)
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "consecutive_failures", "disabled_at", "disabled_reason")
     actions = ["rotate_secret"]
 
     def get_queryset(self, request):
@@ -157,6 +168,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            if obj.is_active and obj.disabled_at is not None:
+                # Re-enabled by an administrator: the count of failures starts again.
+                obj.disabled_at, obj.disabled_reason, obj.consecutive_failures = None, "", 0
             return super().save_model(request, obj, form, change)
         obj.secret = webhooks.generate_secret()
         super().save_model(request, obj, form, change)

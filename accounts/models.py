@@ -143,6 +143,11 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(_("événements"), default=list)
     is_active = models.BooleanField(_("actif"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Failed attempts in a row (reset by a success); past GUICHET_WEBHOOK_DISABLE_AFTER the
+    # endpoint is disabled and the administrators alerted (accounts.webhook_health).
+    consecutive_failures = models.PositiveIntegerField(_("échecs consécutifs"), default=0)
+    disabled_at = models.DateTimeField(_("désactivé automatiquement le"), null=True, blank=True)
+    disabled_reason = models.CharField(_("raison de la désactivation"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("point de réception de webhooks")

@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 from contactcenter import outbox
 from contactcenter.models import Case, Event
 
+from . import webhook_health
 from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("accounts.webhooks")
@@ -494,6 +495,7 @@ def deliver(delivery_id: int) -> Outcome:
     )
 
     if status_code is not None and 200 <= status_code < 300:
+        webhook_health.record_success(endpoint.pk)
         mine.update(
             status=WebhookDelivery.Status.DELIVERED,
             delivered_at=timezone.now(),
@@ -503,6 +505,7 @@ def deliver(delivery_id: int) -> Outcome:
         return Outcome("delivered")
     if status_code is not None:
         error = f"HTTP {status_code}"
+    webhook_health.record_failure(endpoint.pk, error, now)
     retryable = not refused and (
         status_code is None or status_code >= 500 or status_code in (408, 429)
     )

@@ -2,13 +2,19 @@
 
 from django.urls import path
 
-from . import mail_views, views
+from . import alert_templates, mail_views, views
 from . import workstation_views as poste
 
 app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("modeles-d-alerte/", alert_templates.alert_template_list, name="alert_templates"),
+    path(
+        "modeles-d-alerte/<int:service_id>/<slug:event>/<slug:channel>/<slug:language>/",
+        alert_templates.alert_template_edit,
+        name="alert_template_edit",
+    ),
     path("poste/", poste.workstation_page, name="workstation"),
     path("poste/liste/", poste.work_items, name="ws_items"),
     path("poste/file/", poste.queue, name="ws_queue"),

@@ -53,6 +53,15 @@ app.conf.beat_schedule = {
         "task": "messaging.tasks.flush_outbox",
         "schedule": 60.0,
     },
+    # "Action attendue" reminders of démarches (SMS held by the quiet hours in the outbox).
+    "demarches-send-action-reminders": {
+        "task": "demarches.tasks.send_action_reminders",
+        "schedule": 15 * 60.0,
+    },
+    "messaging-send-callback-reminders": {
+        "task": "messaging.tasks.send_callback_reminders",
+        "schedule": 5 * 60.0,
+    },
     "accounts-flush-webhooks": {
         "task": "accounts.tasks.flush_webhooks",
         "schedule": 60.0,

@@ -267,6 +267,7 @@ NOTIFY_REPLY = "reply"
 NOTIFY_REQUEST_INFO = "request_info"
 NOTIFY_CLOSED = "closed"
 NOTIFY_DOCUMENT = "document"
+NOTIFY_ACKNOWLEDGEMENT = "acknowledgement"
 
 
 def check_message_body(body: str | None) -> str:

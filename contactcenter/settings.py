@@ -537,6 +537,8 @@ GUICHET_WEBHOOK_ALLOW_PRIVATE = env_bool("GUICHET_WEBHOOK_ALLOW_PRIVATE", not PR
 GUICHET_WEBHOOK_ALLOW_HTTP_LOOPBACK = DEBUG or not PRODUCTION
 GUICHET_WEBHOOK_TIMEOUT = env_int("GUICHET_WEBHOOK_TIMEOUT", 10)
 GUICHET_WEBHOOK_RETENTION_DAYS = env_int("GUICHET_WEBHOOK_RETENTION_DAYS", 30)
+# Failed attempts in a row after which an endpoint is disabled and the admins alerted (0: never).
+GUICHET_WEBHOOK_DISABLE_AFTER = env_int("GUICHET_WEBHOOK_DISABLE_AFTER", 20)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # API clients (docs/api.md): OAuth2 client credentials only, hashed secrets, short tokens.
 OAUTH2_PROVIDER = {
@@ -600,6 +602,9 @@ GUICHET_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 GUICHET_ATTACHMENT_MAX_COUNT = 5
 GUICHET_MESSAGE_MAX_CHARS = 10_000
 GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
+# Quiet hours (Europe/Paris): no alert SMS from START o'clock to END o'clock; they wait for END.
+GUICHET_SMS_QUIET_START = env_int("GUICHET_SMS_QUIET_START", 20)
+GUICHET_SMS_QUIET_END = env_int("GUICHET_SMS_QUIET_END", 8)
 
 # Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that

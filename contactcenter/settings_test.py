@@ -11,6 +11,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
+# No quiet hours by default: tests of SMS alerts must not depend on the time they run at
+# (tests/messaging/test_quiet_hours.py sets them, with a frozen clock).
+GUICHET_SMS_QUIET_START = GUICHET_SMS_QUIET_END = 0
 # A server process started by a test (the voice server) and the test's ``manage.py shell``
 # share one media root through GUICHET_TEST_MEDIA_ROOT.
 MEDIA_ROOT = Path(

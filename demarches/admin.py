@@ -62,6 +62,8 @@ class DemarcheAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "closed_at",
+        "step_reached_at",
+        "action_reminders_sent",
     ]
     inlines = [HistoryInline]
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+
+MAX_ACTION_REMINDERS = 2
 
 
 class DemarcheType(models.Model):
@@ -22,9 +25,28 @@ class DemarcheType(models.Model):
     name = models.CharField(_("nom"), max_length=120)
     name_en = models.CharField(_("nom (anglais)"), max_length=120, blank=True)
     is_active = models.BooleanField(_("actif"), default=True)
+    # "Action attendue" reminders: N days after the step expecting the citizen, then N days
+    # after the first reminder (at most MAX_ACTION_REMINDERS).
+    action_reminder_days = models.PositiveSmallIntegerField(
+        _("relance après (jours)"),
+        default=0,
+        help_text=_("Jours sans action de l'usager avant une relance. 0 : jamais."),
+    )
+    action_reminders = models.PositiveSmallIntegerField(
+        _("nombre de relances"),
+        default=0,
+        validators=[MaxValueValidator(MAX_ACTION_REMINDERS)],
+        help_text=_("2 au plus."),
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action_reminders__lte=MAX_ACTION_REMINDERS),
+                name="demarche_type_reminders_max",
+            )
+        ]
         verbose_name = _("type de démarche")
         verbose_name_plural = _("types de démarche")
 
@@ -107,6 +129,9 @@ class Demarche(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+    # When the current step was reached, and the "action attendue" reminders sent since.
+    step_reached_at = models.DateTimeField(null=True, blank=True)
+    action_reminders_sent = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

@@ -12,7 +12,7 @@ step the type does not have, with the allowed ones).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from contactcenter.exceptions import InvalidState, NotFound
 from contactcenter.models import User
 from contactcenter.signals import citizen_notification
 
-from .models import Demarche, DemarcheStep, DemarcheType, DemarcheTypeStep
+from .models import MAX_ACTION_REMINDERS, Demarche, DemarcheStep, DemarcheType, DemarcheTypeStep
 
 EventType = WebhookEndpoint.EventType
 NOTE_MAX_CHARS = 1000
@@ -158,6 +158,7 @@ def create_demarche(
                 current_step=first,
                 created_at=now,
                 updated_at=now,
+                step_reached_at=now,
             )
     except IntegrityError:
         raise InvalidState(
@@ -230,6 +231,11 @@ def _advance(
     if closing:
         demarche.closed_at = now
         fields.append("closed_at")
+    else:
+        # A new step: its reminders ("action attendue") count from now.
+        demarche.step_reached_at = now
+        demarche.action_reminders_sent = 0
+        fields += ["step_reached_at", "action_reminders_sent"]
     demarche.save(update_fields=fields)
     kind = DemarcheStep.Kind.CLOSED if closing else DemarcheStep.Kind.STEP
     event = EventType.DEMARCHE_CLOSED if closing else EventType.DEMARCHE_STEP_CHANGED
@@ -254,6 +260,8 @@ def citizen_document(citizen: User, public_id: str, document: CheckedFile) -> De
         if not demarche.accepts_document:
             raise InvalidState(_("Cette démarche n'attend pas de document de votre part."))
         entry = _store_document(demarche, DemarcheStep.Kind.CITIZEN_DOCUMENT, citizen, document, "")
+        # The citizen acted: no more "action attendue" reminders for this step.
+        Demarche.objects.filter(pk=demarche.pk).update(action_reminders_sent=MAX_ACTION_REMINDERS)
         _webhook(
             demarche,
             EventType.DEMARCHE_DOCUMENT_RECEIVED,
@@ -345,14 +353,88 @@ def _webhook(demarche: Demarche, event_type: str, entry: DemarcheStep, data: dic
     )
 
 
+def _alert_params(demarche: Demarche, step: DemarcheTypeStep) -> dict[str, Any]:
+    """What an alert may say of a démarche: references and names, never a note."""
+    return {
+        "step": step.label,
+        "step_en": step.label_en,
+        "reference": demarche.external_reference,
+        "service": demarche.type.service.name,
+        "service_id": demarche.type.service_id,
+    }
+
+
+def due_action_reminders(now: datetime | None = None) -> list[tuple[int, int]]:
+    """(démarche id, reminder number) of the "action attendue" reminders due at ``now``:
+    open démarches whose current step expects the citizen, reached ``action_reminder_days``
+    days ago per reminder already sent + 1, with fewer reminders sent than their type allows."""
+    now = now or timezone.now()
+    candidates = (
+        Demarche.objects.filter(
+            closed_at__isnull=True,
+            current_step__requires_action=True,
+            step_reached_at__isnull=False,
+            type__action_reminder_days__gt=0,
+            action_reminders_sent__lt=F("type__action_reminders"),
+        )
+        .values_list("pk", "step_reached_at", "action_reminders_sent", "type__action_reminder_days")
+        .order_by("pk")
+    )
+    due = []
+    for pk, reached, sent, days in candidates.iterator(chunk_size=1000):
+        if reached is not None and reached + timedelta(days=days * (sent + 1)) <= now:
+            due.append((pk, sent + 1))
+    return due
+
+
+def send_action_reminder(demarche_id: int, number: int) -> bool:
+    """Send reminder ``number`` of a démarche's current step, once: the counter is claimed with
+    a conditional update (a second run, or a step changed meanwhile, sends nothing); the alert
+    goes out after commit. True when this call sent it."""
+    with transaction.atomic():
+        demarche = (
+            Demarche.objects.select_related("type__service", "current_step")
+            .filter(pk=demarche_id, closed_at__isnull=True, current_step__requires_action=True)
+            .first()
+        )
+        if demarche is None or demarche.step_reached_at is None:
+            return False
+        claimed = Demarche.objects.filter(
+            pk=demarche_id,
+            current_step=demarche.current_step,
+            step_reached_at=demarche.step_reached_at,
+            action_reminders_sent=number - 1,
+        ).update(action_reminders_sent=number)
+        if claimed != 1:
+            return False
+        params = {**_alert_params(demarche, demarche.current_step)}
+        params["at"] = demarche.step_reached_at.isoformat()
+        citizen_id = demarche.citizen_id
+        key = f"demarche-reminder:{demarche.pk}:{demarche.step_reached_at.timestamp():.0f}:{number}"
+        transaction.on_commit(
+            lambda: citizen_notification.send(
+                sender=Demarche,
+                citizen_id=citizen_id,
+                case_id=None,
+                kind="demarche_action_reminder",
+                key=key,
+                params=params,
+            )
+        )
+    return True
+
+
 def _notify(demarche: Demarche, entry: DemarcheStep) -> None:
     """The citizen's alert, after commit: the step's name only ("votre démarche passe à
     l'étape …"), never a note or a document."""
-    citizen_id, key, step = demarche.citizen_id, f"demarche:{entry.pk}", entry.step.label
+    citizen_id, key, step = demarche.citizen_id, f"demarche:{entry.pk}", entry.step
     kind = {
         DemarcheStep.Kind.CLOSED: "demarche_closed",
         DemarcheStep.Kind.DOCUMENT: "demarche_document",
     }.get(DemarcheStep.Kind(entry.kind), "demarche_step")
+    if kind == "demarche_step" and step.requires_action:
+        kind = "demarche_action"
+    params = _alert_params(demarche, step)
     transaction.on_commit(
         lambda: citizen_notification.send(
             sender=Demarche,
@@ -360,7 +442,7 @@ def _notify(demarche: Demarche, entry: DemarcheStep) -> None:
             case_id=None,
             kind=kind,
             key=key,
-            params={"step": step},
+            params=params,
         )
     )
 

@@ -3,12 +3,14 @@
 File contents are never exposed here: attachments are read through the audited view.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Attachment, Notification
+from . import notification_templates as templates
+from .models import Attachment, Notification, NotificationTemplate
 from .tasks import send_notification
 
 
@@ -56,3 +58,37 @@ class AttachmentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class NotificationTemplateForm(forms.ModelForm):
+    event = forms.ChoiceField(
+        label=_("alerte"), choices=[(code, spec.label) for code, spec in templates.EVENTS.items()]
+    )
+
+    class Meta:
+        model = NotificationTemplate
+        fields = ["service", "event", "channel", "language", "subject", "body"]
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(admin.ModelAdmin):
+    """Each service's wording of its alerts. The model's ``clean`` refuses a placeholder that is
+    unknown, sensitive or not given for the event, with the list of possible ones."""
+
+    form = NotificationTemplateForm
+    list_display = ("service", "event", "channel", "language", "updated_at", "updated_by")
+    list_filter = ("service", "event", "channel", "language")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        help_text = _("Champs possibles : %(fields)s.") % {
+            "fields": ", ".join(
+                f"{{{name}}} ({label})" for name, label in templates.PLACEHOLDERS.items()
+            )
+        }
+        form.base_fields["body"].help_text = help_text
+        return form
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)

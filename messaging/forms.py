@@ -19,6 +19,7 @@ from contactcenter.forms import DsfrFormMixin
 from contactcenter.models import Case, Topic, User
 from contactcenter.services import check_message_body as check_body
 
+from .models import AlertPreference
 from .services import SUBJECT_MAX_CHARS, check_subject
 
 
@@ -200,3 +201,26 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
                 ),
             )
         return cleaned
+
+
+class AlertPreferenceForm(DsfrFormMixin, forms.ModelForm):
+    """Per category and channel (under the account's e-mail/SMS switches), and the language."""
+
+    CATEGORY_LABELS = {
+        "requests": _("Mes demandes"),
+        "demarches": _("Mes démarches"),
+        "appointments": _("Mes rendez-vous et rappels"),
+    }
+
+    class Meta:
+        model = AlertPreference
+        fields = [
+            "requests_email",
+            "requests_sms",
+            "demarches_email",
+            "demarches_sms",
+            "appointments_email",
+            "appointments_sms",
+            "language",
+        ]
+        widgets = {"language": forms.RadioSelect}

@@ -138,3 +138,90 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.address} ({self.get_status_display()})"
+
+
+class NotificationTemplate(models.Model):
+    """A service's own wording of one alert (event, channel, language), replacing the default
+    of ``messaging.notification_templates``. Placeholders are checked on save (``clean``)."""
+
+    class Language(models.TextChoices):
+        FR = "fr", _("Français")
+        EN = "en", _("Anglais")
+
+    service = models.ForeignKey(
+        "contactcenter.Service",
+        on_delete=models.CASCADE,
+        related_name="notification_templates",
+        verbose_name=_("service"),
+    )
+    event = models.CharField(_("alerte"), max_length=32)
+    channel = models.CharField(
+        _("canal"), max_length=8, choices=Notification.NotificationChannel.choices
+    )
+    language = models.CharField(_("langue"), max_length=2, choices=Language.choices)
+    subject = models.CharField(_("objet"), max_length=200, blank=True)
+    body = models.TextField(_("texte"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        ordering = ["service", "event", "channel", "language"]
+        verbose_name = _("modèle d'alerte")
+        verbose_name_plural = _("modèles d'alerte")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "event", "channel", "language"],
+                name="notification_template_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} / {self.channel} / {self.language}"
+
+    def clean(self) -> None:
+        from .notification_templates import validate_template
+
+        validate_template(self.event, self.channel, self.subject, self.body)
+
+
+class AlertPreference(models.Model):
+    """A citizen's choice of alerts per category and channel, and their language. The
+    account's ``notify_email`` / ``notify_sms`` stay the master switches; without a row every
+    category is on, in French (``messaging.preferences``)."""
+
+    class Language(models.TextChoices):
+        FR = "fr", "Français"
+        EN = "en", "English"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference"
+    )
+    language = models.CharField(
+        _("langue des alertes"), max_length=2, choices=Language.choices, default=Language.FR
+    )
+    requests_email = models.BooleanField(_("mes demandes, par courriel"), default=True)
+    requests_sms = models.BooleanField(_("mes demandes, par SMS"), default=True)
+    demarches_email = models.BooleanField(_("mes démarches, par courriel"), default=True)
+    demarches_sms = models.BooleanField(_("mes démarches, par SMS"), default=True)
+    appointments_email = models.BooleanField(
+        _("mes rendez-vous et rappels, par courriel"), default=True
+    )
+    appointments_sms = models.BooleanField(_("mes rendez-vous et rappels, par SMS"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("préférence d'alerte")
+        verbose_name_plural = _("préférences d'alerte")
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+    def allows(self, category: str, channel: str) -> bool:
+        return bool(getattr(self, f"{category}_{channel}", True))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +30,9 @@ from contactcenter import outbox, phones
 from contactcenter.models import Case, Channel, Event, User
 from contactcenter.services import add_event
 
-from .models import Notification
+from . import notification_templates as templates
+from . import preferences
+from .models import Notification, NotificationTemplate
 from .transports import PermanentTransportError, get_transport
 
 logger = logging.getLogger("messaging.notifications")
@@ -57,9 +60,100 @@ def case_link(case: Case | None) -> str:
 
 
 # Démarches (docs/demarches.md): the alert names the step reached, never a note or document.
-DEMARCHE_KINDS = ("demarche_step", "demarche_document", "demarche_closed")
+DEMARCHE_KINDS = (
+    "demarche_step",
+    "demarche_document",
+    "demarche_closed",
+    "demarche_action",
+    "demarche_action_reminder",
+)
 # Appointments' reminders (docs/appointments.md): when, never what about.
 APPOINTMENT_KINDS = ("appointment_day", "appointment_hour")
+# Alerts that a pending one of the same case does not absorb (each says something of its own).
+DISTINCT_KINDS = (
+    frozenset(DEMARCHE_KINDS) | frozenset(APPOINTMENT_KINDS) | frozenset(templates.EVENTS)
+)
+
+
+# SMS the citizen asked for right now (a one-time code...) are not held by the quiet hours.
+QUIET_HOURS_EXEMPT = frozenset({"code"})
+
+
+def quiet_until(channel: str, kind: str, now: datetime) -> datetime | None:
+    """When an SMS written or due at ``now`` may be sent, if ``now`` is in the quiet hours (no
+    SMS from ``GUICHET_SMS_QUIET_START`` to ``GUICHET_SMS_QUIET_END`` o'clock, Europe/Paris):
+    the end of the quiet hours, else None (send now)."""
+    if channel != Notification.NotificationChannel.SMS or kind in QUIET_HOURS_EXEMPT:
+        return None
+    start, end = settings.GUICHET_SMS_QUIET_START, settings.GUICHET_SMS_QUIET_END
+    if start == end:
+        return None  # no quiet hours
+    local = now.astimezone(templates.PARIS)
+    if end <= local.hour < start:
+        return None
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if local.hour >= start:
+        # Wall-clock arithmetic in Europe/Paris: 08:00 also on the days the clocks change.
+        morning += timedelta(days=1)
+    return morning
+
+
+def citizen_language(user: User) -> str:
+    """The language of the citizen's alerts (their preference, French by default)."""
+    return preferences.language_of(user)
+
+
+def template_text(
+    service_id: int | None, kind: str, channel: str, language: str
+) -> tuple[str, str]:
+    """(subject, body) template of an alert: the service's own, else the default."""
+    if service_id:
+        row = (
+            NotificationTemplate.objects.filter(
+                service_id=service_id, event=kind, channel=channel, language=language
+            )
+            .values_list("subject", "body")
+            .first()
+        )
+        if row is not None:
+            return row
+    return templates.default_template(kind, channel, language)
+
+
+def template_values(
+    case: Case | None, kind: str, params: dict, link: str, language: str
+) -> tuple[int | None, dict[str, str]]:
+    """(service id, placeholder values) of a templated alert: references, names and dates
+    only, never anything the citizen or an agent wrote."""
+    values = {"link": link}
+    service_id = params.get("service_id")
+    if case is not None:
+        service_id = case.service_id
+        values["reference"] = case.reference
+        values["service"] = case.service.name
+    else:
+        values["reference"] = str(params.get("reference", ""))
+        values["service"] = str(params.get("service", ""))
+    step = (
+        params.get("step_en") if language == "en" and params.get("step_en") else params.get("step")
+    )
+    values["step"] = str(step or "")
+    moment = None
+    if kind == "acknowledgement" and case is not None:
+        from routing.sla import deadline_for
+
+        moment = case.sla_deadline or deadline_for(case)
+    elif kind in ("callback_booked", "callback_reminder") and case is not None:
+        from routing.models import CallbackRequest
+
+        moment = (
+            CallbackRequest.objects.filter(case=case).values_list("slot_start", flat=True).first()
+        )
+    elif params.get("at"):
+        moment = datetime.fromisoformat(str(params["at"]))
+    values["date"] = templates.format_date(moment, language)
+    values["time"] = templates.format_time(moment, language)
+    return service_id, values
 
 
 def _headline(kind: str, params: dict) -> str:
@@ -99,7 +193,9 @@ def render(channel: str, link: str, kind: str = "", params: dict | None = None) 
         return headline, text
 
 
-def _address(user: User, channel: str) -> str:
+def _address(user: User, channel: str, kind: str = "") -> str:
+    if kind and not preferences.allows(user, kind, channel):
+        return ""  # the citizen turned this category off on this channel
     if channel == Notification.NotificationChannel.EMAIL:
         return user.email if user.notify_email and user.email else ""
     if user.notify_sms and user.mobile_phone:
@@ -132,6 +228,7 @@ def queue_code_sms(
                 address=address,
                 text=text,
                 idempotency_key=f"{kind}:{key}"[:128],
+                next_attempt_at=timezone.now(),
             )
     except IntegrityError:
         return None
@@ -156,22 +253,25 @@ def queue_for_citizen(
         return []
     if not citizen.is_active:
         return []
-    case = Case.objects.filter(pk=case_id).first() if case_id else None
+    case = Case.objects.select_related("service").filter(pk=case_id).first() if case_id else None
     if case_id and case is None:
         return []
     marker = key or (
         f"{case.pk}:{case.last_activity_at.timestamp():.6f}" if case else timezone.now().isoformat()
     )
     created = []
+    language = citizen_language(citizen)
     for channel in Notification.NotificationChannel.values:
-        address = _address(citizen, channel)
+        address = _address(citizen, channel, kind)
         if not address:
             continue
         if (
-            kind not in DEMARCHE_KINDS + APPOINTMENT_KINDS
+            kind not in DISTINCT_KINDS
             and Notification.objects.filter(
                 recipient=citizen, case=case, channel=channel, status=Notification.Status.PENDING
-            ).exists()
+            )
+            .exclude(kind__in=DISTINCT_KINDS)
+            .exists()
         ):
             continue
         link = (
@@ -179,7 +279,20 @@ def queue_for_citizen(
             if kind in DEMARCHE_KINDS
             else case_link(case)
         )
-        subject, text = render(channel, link, kind, params)
+        if kind in templates.EVENTS:
+            service_id, values = template_values(case, kind, params or {}, link, language)
+            subject, text = templates.render(
+                *template_text(service_id, kind, channel, language), channel, language, values
+            )
+        else:
+            subject, text = render(channel, link, kind, params)
+        unsubscribe = preferences.unsubscribe_url(citizen.pk, kind)
+        if channel == Notification.NotificationChannel.EMAIL and unsubscribe:
+            with override(language):
+                text += "\n" + _("Ne plus recevoir ces alertes par courriel : %(link)s") % {
+                    "link": unsubscribe
+                }
+        now = timezone.now()
         try:
             with transaction.atomic():
                 created.append(
@@ -192,6 +305,7 @@ def queue_for_citizen(
                         subject=subject,
                         text=text,
                         idempotency_key=f"{kind}:{marker}:{channel}"[:128],
+                        next_attempt_at=quiet_until(channel, kind, now) or now,
                     )
                 )
         except IntegrityError:
@@ -201,7 +315,7 @@ def queue_for_citizen(
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "sent", "retry", "failed", "cancelled", "skipped"
+    status: str  # "sent", "retry", "failed", "cancelled", "skipped", "deferred"
     retry_in: int | None = None
 
 
@@ -217,8 +331,19 @@ def deliver(notification_id: int) -> Outcome:
         pk=notification_id, status=Notification.Status.SENDING, claimed_at=now
     )
 
+    # A retry falling in the quiet hours waits for the morning (the attempt is not counted).
+    morning = quiet_until(notification.channel, notification.kind, now)
+    if morning is not None:
+        mine.update(
+            status=Notification.Status.PENDING,
+            next_attempt_at=morning,
+            claimed_at=None,
+            attempts=F("attempts") - 1,
+        )
+        return Outcome("deferred")
+
     # Preferences may have changed since the row was queued: honour the current ones.
-    address = _address(notification.recipient, notification.channel)
+    address = _address(notification.recipient, notification.channel, notification.kind)
     if not address or not notification.recipient.is_active:
         mine.update(status=Notification.Status.CANCELLED, last_error="preference withdrawn")
         return Outcome("cancelled")

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from contactcenter.attachments import CheckedFile, check_uploads
 from contactcenter.models import AuditLog, Case, Channel, Event, Topic, User
 from contactcenter.services import (
+    NOTIFY_ACKNOWLEDGEMENT,
     NOTIFY_CLOSED,
     NOTIFY_REPLY,
     NOTIFY_REQUEST_INFO,
@@ -212,6 +213,8 @@ def create_request(
         _attach(first, case, citizen, list(files), checked, (), guard)
         if chatbot_conversation:
             _attach_chatbot_conversation(chatbot_conversation, citizen, case)
+        # The acknowledgement of receipt, with the date of the answer (the topic's SLA).
+        notify_citizen(case, NOTIFY_ACKNOWLEDGEMENT)
     return case
 
 

@@ -50,3 +50,11 @@ def purge_draft_attachments() -> int:
         draft.delete()
         count += 1
     return count
+
+
+@shared_task(name="messaging.tasks.send_callback_reminders", ignore_result=True)
+def send_callback_reminders() -> int:
+    """Beat: the day-before and hour-before reminders of booked callbacks (idempotent)."""
+    from .reminders import send_callback_reminders as send
+
+    return send()

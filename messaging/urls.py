@@ -14,6 +14,7 @@ urlpatterns = [
     path("espace/demandes/<str:reference>/avis/", views.case_rate, name="case_rate"),
     path("espace/historique/", views.history, name="history"),
     path("espace/preferences/", views.preferences, name="preferences"),
+    path("alertes/desabonnement/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("espace/acces/", views.access_log, name="access_log"),
     path("pieces-jointes/<uuid:public_id>/", views.attachment_download, name="attachment"),
 ]

@@ -17,6 +17,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contactcenter.idempotency import idempotent
@@ -25,9 +26,10 @@ from contactcenter.permissions import get_case_or_404, record_access, visible_ca
 from contactcenter.services import citizen_history, rate_case
 from contactcenter.views import private_file_response
 
+from . import preferences as alert_preferences
 from . import services
-from .forms import NewRequestForm, PreferencesForm, RatingForm, ReplyForm
-from .models import Attachment
+from .forms import AlertPreferenceForm, NewRequestForm, PreferencesForm, RatingForm, ReplyForm
+from .models import AlertPreference, Attachment
 
 PAGE_SIZE = 20
 
@@ -296,21 +298,59 @@ def history(request):
 @require_http_methods(["GET", "POST"])
 def preferences(request):
     user = request.user
+    choice = AlertPreference.objects.filter(user=user).first() or AlertPreference(user=user)
     if request.method == "POST":
         form = PreferencesForm(request.POST, instance=user)
-        if form.is_valid():
+        # The page always sends the language (a radio with a default); a post without it
+        # (an older form) leaves the categories as they were.
+        posted = "language" in request.POST
+        categories = AlertPreferenceForm(request.POST if posted else None, instance=choice)
+        if form.is_valid() and (not posted or categories.is_valid()):
             form.save()
+            if posted:
+                categories.save()
             messages.success(request, _("Vos préférences d'alerte sont enregistrées."))
             return redirect("messaging:preferences")
         status = 400
     else:
         form = PreferencesForm(instance=user)
+        categories = AlertPreferenceForm(instance=choice)
         status = 200
     return render(
         request,
         "messaging/preferences.html",
-        {"form": form, "page_title": _("Mes préférences d'alerte")},
+        {"form": form, "categories": categories, "page_title": _("Mes préférences d'alerte")},
         status=status,
+    )
+
+
+@csrf_exempt  # the signed token is the authority; mail providers POST without a session
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """One-click unsubscribe (RFC 8058) from the e-mail alerts of one non-essential category:
+    GET shows a confirmation button, POST (the button, or the mail provider's
+    ``List-Unsubscribe=One-Click``) turns the category's e-mail alerts off."""
+    found = alert_preferences.read_token(token)
+    if found is None:
+        return render(
+            request,
+            "messaging/unsubscribe.html",
+            {"invalid": True, "page_title": _("Lien de désabonnement invalide")},
+            status=400,
+        )
+    citizen, category = found
+    done = request.method == "POST"
+    if done:
+        alert_preferences.unsubscribe(citizen, category)
+    return render(
+        request,
+        "messaging/unsubscribe.html",
+        {
+            "done": done,
+            "category": AlertPreferenceForm.CATEGORY_LABELS[category],
+            "token": token,
+            "page_title": _("Se désabonner des alertes"),
+        },
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from ..preferences import unsubscribe_url
 from .base import Transport
 
 
@@ -16,12 +17,18 @@ class EmailTransport(Transport):
         # A stable Message-ID: a retry after a crash carries the same id, so mail servers and
         # clients can recognise the duplicate.
         message_id = f"<{notification.idempotency_key.replace(':', '.')}@{domain}>"
+        headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
+        # Non-essential categories: one-click unsubscribe (RFC 8058), the link of the footer.
+        unsubscribe = unsubscribe_url(notification.recipient_id, notification.kind)
+        if unsubscribe:
+            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message = EmailMessage(
             subject=notification.subject,
             body=notification.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[notification.address],
-            headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
+            headers=headers,
             connection=get_connection(fail_silently=False),
         )
         message.send(fail_silently=False)

@@ -110,6 +110,12 @@ def english(user=None) -> Client:
     return client
 
 
+def alert_service(user):
+    from contactcenter.permissions import user_service_ids
+
+    return user_service_ids(user)[0]
+
+
 def pages():
     citizen = User.objects.get(email="camille.martin@example.fr")
     agent = User.objects.get(email="alice.durand@guichet.example.fr")
@@ -238,6 +244,19 @@ def pages():
     )
     yield supervisor, "chat:supervision", reverse("chat:supervision")
     yield supervisor, "console:case", reverse("console:case", args=[case.reference])
+    yield supervisor, "console:alert_templates", reverse("console:alert_templates")
+    yield (
+        supervisor,
+        "console:alert_template_edit",
+        reverse(
+            "console:alert_template_edit",
+            args=[alert_service(supervisor), "acknowledgement", "email", "en"],
+        ),
+    )
+    from messaging.preferences import unsubscribe_url
+
+    link = unsubscribe_url(citizen.pk, "demarche_step")
+    yield None, "messaging:unsubscribe", link[link.index("/alertes/") :]
     from visio.services import open_room
 
     yield citizen, "visio:mine", reverse("visio:mine")

@@ -85,7 +85,11 @@ def test_create_move_close_match_the_schema(
     demarche = Demarche.objects.get()
     assert {entry.actor for entry in demarche.history.all()} == {demarche.client.account}
     # A content-free alert for the step change, linking to "Mes démarches".
-    texts = list(Notification.objects.filter(kind="demarche_step").values_list("text", flat=True))
+    texts = list(
+        Notification.objects.filter(kind__in=["demarche_step", "demarche_action"]).values_list(
+            "text", flat=True
+        )
+    )
     assert any("Pièce manquante" in text for text in texts)
     assert all("Photo floue" not in text for text in texts)
     assert all("/espace/demarches/" in text for text in texts)

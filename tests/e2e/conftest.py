@@ -182,6 +182,9 @@ def e2e_server():
         "SITE_URL": f"http://127.0.0.1:{port}",
         "MEDIA_ROOT": str(tmp / "private"),
         "CELERY_TASK_ALWAYS_EAGER": "1",
+        # No quiet hours: an SMS alert checked by a test is sent at once, whatever the time.
+        "GUICHET_SMS_QUIET_START": "0",
+        "GUICHET_SMS_QUIET_END": "0",
         "CHANNEL_LAYER_PREFIX": f"e2e-{_worker_id()}-{os.getpid()}",
         "CACHE_PREFIX": f"e2e-{_worker_id()}-{os.getpid()}",
         # Without Redis, the server and its `manage.py shell` calls share one cache on disk.
