@@ -50,11 +50,21 @@ def _send_after_commit(signal, appointment: Appointment) -> None:
     transaction.on_commit(lambda: signal.send(sender=Appointment, **kwargs))
 
 
-def _notify(appointment: Appointment, kind: str, key: str) -> None:
+# The alert of a reminder: the service's template of that event (docs/messaging.md), with the
+# appointment's date and time, never its topic or address.
+REMINDER_KIND = "appointment_reminder"
+
+
+def _notify(appointment: Appointment, kind: str, key: str, params: dict | None = None) -> None:
     citizen_id, case_id = appointment.citizen_id, appointment.case_id
     transaction.on_commit(
         lambda: citizen_notification.send(
-            sender=Appointment, citizen_id=citizen_id, case_id=case_id, kind=kind, key=key
+            sender=Appointment,
+            citizen_id=citizen_id,
+            case_id=case_id,
+            kind=kind,
+            key=key,
+            params=params or {},
         )
     )
 
@@ -283,10 +293,10 @@ def send_due_reminders(now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     plans = (
-        ("reminded_day_at", DAY_BEFORE, "appointment_day"),
-        ("reminded_hour_at", HOUR_BEFORE, "appointment_hour"),
+        ("reminded_day_at", DAY_BEFORE, "day"),
+        ("reminded_hour_at", HOUR_BEFORE, "hour"),
     )
-    for field, ahead, kind in plans:
+    for field, ahead, which in plans:
         due = Appointment.objects.filter(
             status=Appointment.Status.BOOKED,
             start__gt=now,
@@ -302,6 +312,11 @@ def send_due_reminders(now: datetime | None = None) -> int:
                     continue  # another worker got there first
                 if appointment.created_at > appointment.start - ahead:
                     continue  # booked within the window: the confirmation was enough
-                _notify(appointment, kind, f"{kind}:{appointment.pk}")
+                _notify(
+                    appointment,
+                    REMINDER_KIND,
+                    f"appointment-{which}:{appointment.pk}",
+                    {"at": appointment.start.isoformat()},
+                )
                 sent += 1
     return sent

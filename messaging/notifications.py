@@ -67,12 +67,8 @@ DEMARCHE_KINDS = (
     "demarche_action",
     "demarche_action_reminder",
 )
-# Appointments' reminders (docs/appointments.md): when, never what about.
-APPOINTMENT_KINDS = ("appointment_day", "appointment_hour")
 # Alerts that a pending one of the same case does not absorb (each says something of its own).
-DISTINCT_KINDS = (
-    frozenset(DEMARCHE_KINDS) | frozenset(APPOINTMENT_KINDS) | frozenset(templates.EVENTS)
-)
+DISTINCT_KINDS = frozenset(DEMARCHE_KINDS) | frozenset(templates.EVENTS)
 
 
 # SMS the citizen asked for right now (a one-time code...) are not held by the quiet hours.
@@ -163,10 +159,6 @@ def _headline(kind: str, params: dict) -> str:
         return _("Un nouveau document est disponible pour l'une de vos démarches")
     if kind == "demarche_closed":
         return _("L'une de vos démarches est terminée")
-    if kind == "appointment_day":
-        return _("Rappel : vous avez un rendez-vous demain")
-    if kind == "appointment_hour":
-        return _("Rappel : votre rendez-vous commence dans une heure")
     return _("Vous avez un nouveau message dans votre espace Guichet")
 
 

@@ -12,6 +12,12 @@ from messaging.models import Notification
 from tests.appointments.conftest import available, tuesday
 
 
+def hour_rows():
+    return Notification.objects.filter(
+        kind="appointment_reminder", idempotency_key__contains="appointment-hour:"
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_day_before_then_hour_before_each_once(on_site, agent_a, service_a, citizen, now):
     citizen.notify_sms = True
@@ -22,16 +28,19 @@ def test_day_before_then_hour_before_each_once(on_site, agent_a, service_a, citi
     day_before = tuesday(10) - timedelta(hours=23, minutes=59)
     assert services.send_due_reminders(now=day_before) == 1
     assert services.send_due_reminders(now=day_before + timedelta(minutes=1)) == 0
-    rows = Notification.objects.filter(kind="appointment_day")
+    rows = Notification.objects.filter(
+        kind="appointment_reminder", idempotency_key__contains="appointment-day:"
+    )
     assert {r.channel for r in rows} == {"email", "sms"}
     for row in rows:
         text = row.subject + row.text
-        assert "demain" in text
-        assert "Impôts" not in text and "rue de la Paix" not in text  # no content
+        # The service's template of the reminder: the date and time, never the topic or address.
+        assert "10/03/2026" in text and "10h00" in text, text
+        assert "Impôts" not in text and "rue de la Paix" not in text
     hour_before = tuesday(10) - timedelta(minutes=59)
     assert services.send_due_reminders(now=hour_before) == 1
     assert services.send_due_reminders(now=hour_before) == 0
-    assert Notification.objects.filter(kind="appointment_hour").count() == 2
+    assert hour_rows().count() == 2
     appointment.refresh_from_db()
     assert appointment.reminded_day_at == day_before and appointment.reminded_hour_at == hour_before
 
@@ -45,7 +54,7 @@ def test_no_reminder_for_cancelled_or_late_booking(on_site, agent_a, service_a, 
     late = services.book(citizen, on_site, tuesday(11), now=tuesday(8))
     assert services.send_due_reminders(now=tuesday(9)) == 0
     assert services.send_due_reminders(now=tuesday(10, 5)) == 1
-    assert Notification.objects.filter(kind="appointment_hour").count() == 1
+    assert hour_rows().count() == 1
     assert Appointment.objects.get(pk=late.pk).reminded_day_at is not None
 
 
