@@ -158,26 +158,44 @@ def verify_email(token: str) -> User:
     return user
 
 
-def purge_unverified(now: datetime.datetime | None = None) -> int:
-    """Delete the accounts still waiting for verification whose last link has expired (the
-    person signs up again if they still want one). Only never-used accounts go: inactive,
-    never logged in; one that something refers to is left alone. Safe to run twice. Returns
-    how many were deleted."""
+def unverified_to_purge(now: datetime.datetime | None = None):
+    """The accounts ``purge_unverified`` deletes: waiting for verification for more than
+    ``ACCOUNTS_UNVERIFIED_DAYS`` and whose last link has expired (a link still valid is never
+    made useless), inactive, never logged in, owning no case and no timeline entry (message,
+    call...)."""
     now = now or timezone.now()
-    cutoff = now - datetime.timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE)
-    expired = User.objects.filter(
-        pending_verification__link_sent_at__lt=cutoff, is_active=False, last_login__isnull=True
-    )
-    deleted = 0
-    for pk in expired.values_list("pk", flat=True):
+    link_expired = now - datetime.timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE)
+    too_old = now - datetime.timedelta(days=settings.ACCOUNTS_UNVERIFIED_DAYS)
+    return User.objects.filter(
+        pending_verification__created_at__lt=too_old,
+        pending_verification__link_sent_at__lt=link_expired,
+        is_active=False,
+        last_login__isnull=True,
+        cases__isnull=True,
+        timeline_events__isnull=True,
+    ).distinct()
+
+
+def purge_unverified(now: datetime.datetime | None = None, *, dry_run: bool = False) -> list[str]:
+    """Delete the sign-ups never verified (``unverified_to_purge``): the person signs up again
+    if they still want an account. One that another record protects is kept and logged. Safe
+    to run twice. Returns the addresses deleted (or that would be, with ``dry_run``)."""
+    candidates = unverified_to_purge(now)
+    if dry_run:
+        return list(candidates.order_by("pk").values_list("email", flat=True))
+    deleted = []
+    for pk in candidates.values_list("pk", flat=True):
         try:
             with transaction.atomic():
-                user = expired.select_for_update().filter(pk=pk).first()
-                if user is not None:
+                user = User.objects.select_for_update().filter(pk=pk).first()
+                if user is not None and candidates.filter(pk=pk).exists():
+                    email = user.email
                     user.delete()
-                    deleted += 1
+                    deleted.append(email)
         except ProtectedError:
             log.warning("Unverified account %s kept: other records refer to it", pk)
+    if deleted:
+        log.info("Purged %d sign-ups never verified", len(deleted))
     return deleted
 
 

@@ -98,10 +98,10 @@ app.conf.beat_schedule = {
         "task": "contactcenter.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
     },
-    # Accounts never verified: deleted once their last verification link has expired (hourly).
+    # Sign-ups never verified, older than ACCOUNTS_UNVERIFIED_DAYS: deleted (nightly, 3:10).
     "accounts-purge-unverified": {
         "task": "accounts.tasks.purge_unverified_accounts",
-        "schedule": 3600.0,
+        "schedule": crontab(hour=3, minute=10),
     },
     "knowledge-purge-conversations": {
         "task": "knowledge.tasks.purge_conversations",

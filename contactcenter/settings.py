@@ -344,6 +344,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Links sent by e-mail (accounts): password reset (Django's token) and address verification.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60)
 ACCOUNT_VERIFICATION_MAX_AGE = env_int("ACCOUNT_VERIFICATION_MAX_AGE", 60 * 60 * 48)
+# Sign-ups never verified are deleted after this many days (accounts.services.purge_unverified).
+ACCOUNTS_UNVERIFIED_DAYS = env_int("ACCOUNTS_UNVERIFIED_DAYS", 7)
 ACCOUNT_MAILS_PER_HOUR = env_int("ACCOUNT_MAILS_PER_HOUR", 5)  # per address (accounts/mail.py)
 # Two-factor authentication (accounts/twofactor.py): a browser may be remembered for at most
 # 12 hours after a second factor, and a half-done login (password given, code not yet) lasts

@@ -146,55 +146,102 @@ def test_one_address_gets_a_limited_number_of_account_mails(client, send, mailou
     assert len(mailoutbox) == settings.ACCOUNT_MAILS_PER_HOUR
 
 
-def test_unverified_accounts_are_purged_once_their_link_expired(
-    client, send, mailoutbox, settings, citizen
-):
+def _age(user, *, days: float, link_days: float | None = None) -> None:
+    """Make a sign-up ``days`` old, its last link sent ``link_days`` ago (the same by default)."""
     from datetime import timedelta
 
     from django.utils import timezone
 
+    now = timezone.now()
+    link_days = days if link_days is None else link_days
+    PendingVerification.objects.filter(user=user).update(
+        created_at=now - timedelta(days=days), link_sent_at=now - timedelta(days=link_days)
+    )
+
+
+def test_unverified_sign_ups_are_purged_after_the_configured_days(
+    client, send, mailoutbox, settings, citizen, topic_a, capsys
+):
+    from django.core.management import call_command
+
     from accounts.services import purge_unverified
     from accounts.tasks import purge_unverified_accounts
     from contactcenter.celery import app as celery_app
+    from contactcenter.models import Case
+    from contactcenter.services import open_case
 
-    send(client, "post", reverse("accounts:signup"), signup_data())
-    send(client, "post", reverse("accounts:signup"), signup_data(email="lea@example.fr"))
-    zoe = User.objects.get(email="zoe.garnier@example.fr")
-    # A deactivated account (no pending verification) and a fresh one are never purged.
+    settings.ACCOUNTS_UNVERIFIED_DAYS = 7
+    for email in ("zoe.garnier@example.fr", "lea@example.fr", "old.link@example.fr"):
+        send(client, "post", reverse("accounts:signup"), signup_data(email=email))
+    for email in ("young@example.fr", "owner@example.fr"):
+        send(client, "post", reverse("accounts:signup"), signup_data(email=email))
+    zoe, lea, relinked, young, owner = (
+        User.objects.get(email=email)
+        for email in (
+            "zoe.garnier@example.fr",
+            "lea@example.fr",
+            "old.link@example.fr",
+            "young@example.fr",
+            "owner@example.fr",
+        )
+    )
+    _age(zoe, days=8)
+    _age(lea, days=30)
+    # A new link asked for yesterday: still valid, so the account waits for it.
+    _age(relinked, days=9, link_days=1)
+    # Past its link's lifetime but younger than the configured days.
+    _age(young, days=6)
+    # Owns a case (an account created otherwise, e.g. by an agent): kept.
+    _age(owner, days=20)
+    open_case(
+        citizen=owner,
+        topic=topic_a,
+        kind=Case.Kind.QUESTION,
+        channel="web",
+        subject="Sujet",
+        body="Texte",
+        route=False,
+    )
+    # A deactivated account (no pending verification) is never purged.
     citizen.is_active = False
     citizen.save()
-    later = timezone.now() + timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE + 60)
-    # Léa asked for a new link just before the purge: hers counts from then.
-    PendingVerification.objects.filter(user=zoe).update(
-        link_sent_at=timezone.now() - timedelta(seconds=120)
-    )
-    with mock.patch("django.utils.timezone.now", return_value=later - timedelta(seconds=90)):
-        send(client, "post", reverse("accounts:resend"), {"email": "lea@example.fr"})
-    assert purge_unverified(now=later) == 1
-    assert not User.objects.filter(pk=zoe.pk).exists()
-    assert User.objects.filter(email="lea@example.fr", is_active=False).exists()
-    assert User.objects.filter(pk=citizen.pk).exists()
+
+    # --dry-run lists and deletes nothing.
+    call_command("purge_unverified_accounts", "--dry-run")
+    out = capsys.readouterr().out
+    assert "lea@example.fr" in out and "zoe.garnier@example.fr" in out
+    assert "2 compte(s)" in out and "young@" not in out and "owner@" not in out
+    assert User.objects.filter(pk__in=[zoe.pk, lea.pk]).count() == 2
+
+    assert sorted(purge_unverified()) == ["lea@example.fr", "zoe.garnier@example.fr"]
+    remaining = set(User.objects.values_list("email", flat=True))
+    assert {"old.link@example.fr", "young@example.fr", "owner@example.fr"} <= remaining
+    assert citizen.email in remaining and not {zoe.email, lea.email} & remaining
     # Idempotent: a second run deletes nothing more.
-    assert purge_unverified(now=later) == 0
+    assert purge_unverified() == []
+    call_command("purge_unverified_accounts")
+    assert "0 compte(s)" in capsys.readouterr().out
+    # A shorter setting catches the younger one.
+    settings.ACCOUNTS_UNVERIFIED_DAYS = 5
+    assert purge_unverified_accounts() == 1
+    assert not User.objects.filter(pk=young.pk).exists()
     # The purged address can sign up again.
     send(client, "post", reverse("accounts:signup"), signup_data())
     assert User.objects.filter(email="zoe.garnier@example.fr", is_active=False).exists()
-    # Run by Celery beat, and the task itself purges with the current time.
-    tasks = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
-    assert "accounts.tasks.purge_unverified_accounts" in tasks
-    assert purge_unverified_accounts() == 0
+    # Run nightly by Celery beat.
+    entry = celery_app.conf.beat_schedule["accounts-purge-unverified"]
+    assert entry["task"] == "accounts.tasks.purge_unverified_accounts"
+    assert entry["schedule"].hour == {3}
 
 
 def test_an_unverified_account_that_logged_in_is_not_purged(client, send, mailoutbox, settings):
-    from datetime import timedelta
-
     from django.utils import timezone
 
     from accounts.services import purge_unverified
 
     send(client, "post", reverse("accounts:signup"), signup_data())
     user = User.objects.get(email="zoe.garnier@example.fr")
+    _age(user, days=60)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    later = timezone.now() + timedelta(seconds=settings.ACCOUNT_VERIFICATION_MAX_AGE + 60)
-    assert purge_unverified(now=later) == 0
+    assert purge_unverified() == []
     assert User.objects.filter(pk=user.pk).exists()
