@@ -100,6 +100,13 @@ class EmailChangeForm(PasswordConfirmedForm):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        # An account FranceConnect created without an address nor a password: its first
+        # address needs no password (the link still proves the address).
+        if not user.has_usable_password() and services.has_placeholder_email(user):
+            del self.fields["current_password"]
+
 
 class DeleteAccountForm(PasswordConfirmedForm):
     confirm = forms.BooleanField(

@@ -13,6 +13,7 @@ finds or creates the Guichet person behind it).
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -87,25 +88,31 @@ def create_citizen(identity: Identity, *, mobile_phone: str = "") -> User:
     return _create_active_citizen(identity, email, mobile_phone)
 
 
+def placeholder_email(identity: Identity) -> str:
+    """The address of an account FranceConnect created without one, until the person's own
+    address is verified (``User.email`` is unique and required): made from the ``sub``."""
+    digest = hashlib.sha256(f"{identity.provider}:{identity.sub}".encode()).hexdigest()[:20]
+    return f"{identity.provider}-{digest}@{services.PLACEHOLDER_DOMAIN}"
+
+
 @transaction.atomic
-def create_unverified_citizen(identity: Identity, *, email: str, mobile_phone: str = "") -> None:
-    """FranceConnect gave no e-mail address: the one the person typed is verified like a
-    sign-up's (accounts.services.sign_up: inactive account, signed link, purged if never
-    opened), with the identity linked at once; the next FranceConnect login after the link
-    logs them in. An address that already has an account gets a notice instead, as for a
-    sign-up, and nothing is created: the answer is the same."""
-    user = services.sign_up(
-        email=email,
-        password=None,
-        first_name=(identity.claims.get("given_name") or "")[:150],
-        last_name=(identity.claims.get("family_name") or "")[:150],
-        mobile_phone=mobile_phone,
-    )
-    if user is not None:
-        _create_link(identity, user)
+def create_citizen_without_email(identity: Identity, *, email: str, mobile_phone: str = "") -> User:
+    """FranceConnect gave no e-mail address: the account is created (and the person logged
+    in) from the identity, with a placeholder address and e-mail alerts off; the address the
+    person typed gets the e-mail change link (accounts.services.request_email_change). Opening
+    it, logged in, gives the account that address and turns e-mail alerts on. An address that
+    already has an account gets a notice instead: the answer is the same."""
+    placeholder = placeholder_email(identity)
+    if User.objects.filter(email__iexact=placeholder).exists():
+        raise Refused(_("Cette identité est déjà liée à un compte Guichet."))
+    user = _create_active_citizen(identity, placeholder, mobile_phone, notify_email=False)
+    services.request_email_change(user, email)
+    return user
 
 
-def _create_active_citizen(identity: Identity, email: str, mobile_phone: str) -> User:
+def _create_active_citizen(
+    identity: Identity, email: str, mobile_phone: str, *, notify_email: bool = True
+) -> User:
     if User.objects.filter(email__iexact=email).exists():
         raise Refused(_("Un compte Guichet existe déjà avec cette adresse électronique."))
     user = User(
@@ -115,6 +122,7 @@ def _create_active_citizen(identity: Identity, email: str, mobile_phone: str) ->
         last_name=(identity.claims.get("family_name") or "")[:150],
         role=User.Role.CITIZEN,
         mobile_phone=mobile_phone,
+        notify_email=notify_email,
     )
     user.set_unusable_password()
     user.save()

@@ -173,21 +173,22 @@ def complete(request, provider):
                 complete_form = CompleteForm(request.POST, prefix="create", ask_email=ask_email)
                 if complete_form.is_valid() and ask_email:
                     typed = complete_form.cleaned_data["email"]
-                    identities.create_unverified_citizen(
+                    user = identities.create_citizen_without_email(
                         identity,
                         email=typed,
                         mobile_phone=complete_form.cleaned_data["mobile_phone"],
                     )
                     request.session.pop(PENDING_KEY, None)
-                    request.session["accounts_link_sent_to"] = typed
                     messages.info(
                         request,
                         _(
-                            "Ouvrez le lien envoyé à votre adresse électronique, puis "
-                            "reconnectez-vous avec FranceConnect."
-                        ),
+                            "Votre compte Guichet est créé. Ouvrez le lien envoyé à %(email)s "
+                            "pour vérifier votre adresse : les alertes par courriel commencent "
+                            "ensuite."
+                        )
+                        % {"email": typed},
                     )
-                    return redirect("accounts:link_sent")
+                    return _log_in(request, user, identity)
                 if complete_form.is_valid():
                     user = identities.create_citizen(
                         identity, mobile_phone=complete_form.cleaned_data["mobile_phone"]

@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 
 SIGNUP_SALT = "accounts.signup"
 EMAIL_CHANGE_SALT = "accounts.email-change"
+# The address of an account FranceConnect created without one (accounts.identities).
+PLACEHOLDER_DOMAIN = "franceconnect.invalid"
+
+
+def has_placeholder_email(user: User) -> bool:
+    """An account FranceConnect created without an address, not yet given a verified one."""
+    return user.email.lower().endswith("@" + PLACEHOLDER_DOMAIN)
 
 
 class LinkInvalid(Exception):
@@ -236,13 +243,21 @@ def confirm_email_change(user: User, token: str) -> str:
     old, new = user.email, data["new"]
     if User.objects.filter(email__iexact=new).exclude(pk=user.pk).exists():
         raise InvalidState("Cette adresse est déjà celle d'un autre compte.")
+    # An account FranceConnect created without an address (accounts.identities) gets its
+    # first real one: e-mail alerts start now, and nobody is told at the placeholder.
+    first_address = old.lower().endswith("@" + PLACEHOLDER_DOMAIN)
     user.email = user.username = new
+    fields = ["email", "username"]
+    if first_address:
+        user.notify_email = True
+        fields.append("notify_email")
     try:
         with transaction.atomic():
-            user.save(update_fields=["email", "username"])
+            user.save(update_fields=fields)
     except IntegrityError:
         raise InvalidState("Cette adresse est déjà celle d'un autre compte.") from None
-    send_account_mail(old, "email_changed", {"user": user, "new": new})
+    if not first_address:
+        send_account_mail(old, "email_changed", {"user": user, "new": new})
     return new
 
 

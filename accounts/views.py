@@ -235,6 +235,7 @@ def account(request):
             "totp_on": twofactor.totp_device(user) is not None,
             "passkeys": PasskeyDevice.objects.filter(user=user, confirmed=True).count(),
             "codes_left": twofactor.recovery_codes_left(user),
+            "no_email": services.has_placeholder_email(user),
         },
     )
 

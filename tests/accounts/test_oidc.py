@@ -167,8 +167,6 @@ def test_first_login_creates_the_citizen_from_the_identity(client, providers):
 def test_first_login_without_email_asks_for_it_and_verifies_it(
     client, providers, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from accounts.models import PendingVerification
-
     response = login_with(client, "franceconnect", NO_EMAIL_SUB)
     assert response["Location"] == "/compte/franceconnect/bienvenue/"
     page = client.get("/compte/franceconnect/bienvenue/").content.decode()
@@ -187,31 +185,63 @@ def test_first_login_without_email_asks_for_it_and_verifies_it(
                 "create": "",
             },
         )
-    assert response["Location"] == reverse("accounts:link_sent")
-    assert logged_in_user(client) is None
-    user = User.objects.get(email="yanis.moreau@example.fr")
-    assert not user.is_active and not user.has_usable_password()
+    # The account exists and is used at once; e-mail alerts wait for the address's link.
+    assert response["Location"] == reverse("messaging:space")
+    user = logged_in_user(client)
+    assert user is not None and user.is_active and not user.has_usable_password()
     assert (user.first_name, user.last_name, user.mobile_phone) == (
         "Yanis",
         "Moreau",
         "+33612345678",
     )
-    assert PendingVerification.objects.filter(user=user).exists()
+    assert user.email.endswith("@franceconnect.invalid") and not user.notify_email
+    assert not User.objects.filter(email="yanis.moreau@example.fr").exists()
     assert OidcIdentity.objects.get(provider="franceconnect", sub=NO_EMAIL_SUB).user == user
     assert [m.to for m in mailoutbox] == [["yanis.moreau@example.fr"]]
-    # Before the link is opened, FranceConnect does not log in.
-    refused = login_with(client, "franceconnect", NO_EMAIL_SUB)
-    assert refused.status_code == 403 and "pas encore vérifiée" in refused.content.decode()
-    assert logged_in_user(client) is None
-    # The link verifies the address; the next FranceConnect login logs in.
-    link = re.search(r"https?://\S+", mailoutbox[0].body).group(0).removeprefix(SITE)
-    assert client.get(link).status_code == 302
+    account = client.get(reverse("accounts:account")).content.decode()
+    assert "non vérifiée" in account and "franceconnect.invalid" not in account
+    # Another FranceConnect login is the same account (matched by its sub).
+    client.post("/deconnexion/")
     response = login_with(client, "franceconnect", NO_EMAIL_SUB)
     assert response["Location"] == reverse("messaging:space")
     assert logged_in_user(client) == user
+    # A tampered link changes nothing; the genuine one, opened logged in, verifies the
+    # address and turns e-mail alerts on. Nobody is told at the placeholder.
+    link = re.search(r"https?://\S+", mailoutbox[0].body).group(0).removeprefix(SITE)
+    assert client.get(link[:-3] + "abc/").status_code == 400
+    assert not User.objects.get(pk=user.pk).notify_email
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(link).status_code == 302
+    user.refresh_from_db()
+    assert user.email == user.username == "yanis.moreau@example.fr" and user.notify_email
+    assert len(mailoutbox) == 1
 
 
-def test_first_login_without_email_and_a_taken_address_creates_nothing(
+def test_first_login_without_email_can_ask_for_the_link_again(
+    client, providers, mailoutbox, django_capture_on_commit_callbacks
+):
+    login_with(client, "franceconnect", NO_EMAIL_SUB)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/compte/franceconnect/bienvenue/", {"create-email": "faute@example.fr", "create": ""}
+        )
+    # A mistyped address: typed again from "Mon compte", without a password (it has none).
+    page = client.get(reverse("accounts:email_change")).content.decode()
+    assert 'name="current_password"' not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:email_change"), {"email": "bon@example.fr"})
+    assert response.status_code == 302
+    assert [m.to for m in mailoutbox] == [["faute@example.fr"], ["bon@example.fr"]]
+    link = re.search(r"https?://\S+", mailoutbox[1].body).group(0).removeprefix(SITE)
+    client.get(link)
+    user = logged_in_user(client)
+    assert user.email == "bon@example.fr" and user.notify_email
+    # From then on, like any account: the password is asked (it has none, so no change).
+    page = client.get(reverse("accounts:email_change")).content.decode()
+    assert 'name="current_password"' in page
+
+
+def test_first_login_without_email_and_a_taken_address_links_nothing_to_it(
     client, providers, mailoutbox, django_capture_on_commit_callbacks
 ):
     owner = make_user("deja.pris@example.fr", User.Role.CITIZEN)
@@ -221,10 +251,12 @@ def test_first_login_without_email_and_a_taken_address_creates_nothing(
             "/compte/franceconnect/bienvenue/",
             {"create-email": "deja.pris@example.fr", "create": ""},
         )
-    # The same answer as for a free address; the owner is told by mail, nothing is linked.
-    assert response["Location"] == reverse("accounts:link_sent")
-    assert User.objects.filter(email__iexact="deja.pris@example.fr").count() == 1
-    assert not OidcIdentity.objects.filter(sub=NO_EMAIL_SUB).exists()
+    # The same answer as for a free address; the owner is told by mail; their account is
+    # untouched and the new one keeps its placeholder.
+    assert response["Location"] == reverse("messaging:space")
+    assert User.objects.filter(email__iexact="deja.pris@example.fr").get() == owner
+    link = OidcIdentity.objects.get(sub=NO_EMAIL_SUB)
+    assert link.user != owner and link.user.email.endswith("@franceconnect.invalid")
     assert [m.to for m in mailoutbox] == [[owner.email]]
 
 
