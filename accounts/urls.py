@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import passkey_views, views
+from . import passkey_views, staff_two_factor, views
 
 app_name = "accounts"
 
@@ -55,5 +55,15 @@ urlpatterns = [
         name="passkey_login_options",
     ),
     path("double-authentification/cle/", passkey_views.login, name="passkey_login"),
+    path(
+        "equipe/double-authentification/",
+        staff_two_factor.staff_list,
+        name="staff_two_factor",
+    ),
+    path(
+        "equipe/double-authentification/<int:pk>/reinitialiser/",
+        staff_two_factor.reset,
+        name="staff_two_factor_reset",
+    ),
     path("", include("accounts.oidc_urls")),
 ]

@@ -513,6 +513,7 @@ class AuditLog(models.Model):
         VIEW_ATTACHMENT = "view_attachment", _("Consultation d'une pièce jointe")
         COBROWSE = "cobrowse", _("Aide à distance")
         EXPORT = "export", _("Export")
+        RESET_TWO_FACTOR = "reset_2fa", _("Réinitialisation de la double authentification")
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     actor_service = models.ForeignKey(
