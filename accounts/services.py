@@ -209,6 +209,13 @@ def purge_unverified(now: datetime.datetime | None = None, *, dry_run: bool = Fa
 # --- E-mail change ----------------------------------------------------------------------------
 
 
+def email_change_link(user: User, new_email: str) -> str:
+    token = signing.dumps(
+        {"u": user.pk, "old": user.email.lower(), "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    return _absolute(reverse("accounts:email_confirm", args=[token]))
+
+
 def request_email_change(user: User, new_email: str) -> None:
     """Send a confirmation link to the new address; the account keeps its address until the
     link is opened. An address already used by another account gets a notice instead."""
@@ -218,15 +225,12 @@ def request_email_change(user: User, new_email: str) -> None:
     if User.objects.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
         send_account_mail(new_email, "email_taken", {"login": reverse("login")})
         return
-    token = signing.dumps(
-        {"u": user.pk, "old": user.email.lower(), "new": new_email}, salt=EMAIL_CHANGE_SALT
-    )
     send_account_mail(
         new_email,
         "email_change",
         {
             "user": user,
-            "link": _absolute(reverse("accounts:email_confirm", args=[token])),
+            "link": email_change_link(user, new_email),
             "hours": settings.ACCOUNT_VERIFICATION_MAX_AGE // 3600,
         },
     )

@@ -129,17 +129,22 @@ def test_franceconnect_without_email_asks_for_it_and_verifies_it(new_page, check
     page.locator("#id_create-email").fill("yanis.moreau@example.fr")
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="Créer mon compte").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Vérifiez votre messagerie")
-    expect(page.locator("main")).to_contain_text("reconnectez-vous avec FranceConnect")
+    # The account is used at once; e-mail alerts wait for the address's link.
+    page.wait_for_url("**/espace/")
+    expect(page.locator("body")).to_contain_text("Ouvrez le lien envoyé à yanis.moreau@example.fr")
     check_a11y(page)
 
     link = e2e_server.shell_json(
-        "from accounts.services import verification_link\n"
-        "from contactcenter.models import User\n"
-        "result = verification_link(User.objects.get(email='yanis.moreau@example.fr'))"
+        "from accounts.services import email_change_link\n"
+        "from accounts.models import OidcIdentity\n"
+        f"user = OidcIdentity.objects.get(sub={NO_EMAIL_SUB!r}).user\n"
+        "result = email_change_link(user, 'yanis.moreau@example.fr')"
     )
     page.goto(re.sub(r"^https?://[^/]+", "", link))
-    expect(page.locator("main")).to_contain_text("Votre adresse est vérifiée")
+    expect(page.locator("main")).to_contain_text("désormais yanis.moreau@example.fr")
+    check_a11y(page)
+    log_out(page, e2e_server)
+
     answers = []
     page.on(
         "request",
@@ -147,8 +152,8 @@ def test_franceconnect_without_email_asks_for_it_and_verifies_it(new_page, check
             answers.append(request.url) if "/franceconnect/retour/" in request.url else None
         ),
     )
-    # The provider's session is still open: it answers at once, Guichet logs the sub in.
     start_franceconnect(page)
+    sign_in_at_provider(page, NO_EMAIL_SUB)
     page.wait_for_url("**/espace/")
     # The provider's answer (state and code) used again: refused.
     assert len(answers) == 1
