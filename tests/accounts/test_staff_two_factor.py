@@ -137,3 +137,16 @@ def test_not_for_citizens(citizen):
     client.force_login(citizen)
     assert client.get(PAGE).status_code == 403
     assert client.post(reset_url(make_user("x@example.fr", User.Role.AGENT))).status_code == 403
+
+
+def test_the_page_in_english(supervisor, agent_a):
+    with_factors(agent_a)
+    client = logged_in_with_code(supervisor)
+    client.cookies["django_language"] = "en"
+    html = client.get(PAGE).content.decode()
+    assert "Agents&#x27; two-factor authentication" in html or "Agents' two-factor" in html
+    assert "1 passkey" in html and ">Reset<span" in html
+    for french in ("Réinitialiser", "clé d'accès", "Appareils", "Double authentification"):
+        assert french not in html, french
+    client.post(reset_url(agent_a))
+    assert "two-factor authentication is reset" in client.get(PAGE).content.decode()

@@ -75,6 +75,9 @@ NOT_PAGES = {
     # passkeys: JSON ceremonies and a POST action (tests/accounts/test_passkeys.py)
     "accounts:passkey_register_options", "accounts:passkey_register", "accounts:passkey_remove",
     "accounts:passkey_login_options", "accounts:passkey_login",
+    # a lost staff device: the page needs a second factor in the session (not force_login);
+    # checked in English in tests/accounts/test_staff_two_factor.py; the reset is a POST
+    "accounts:staff_two_factor", "accounts:staff_two_factor_reset",
     # démarches: a POST action and a file
     "demarches:send_document", "demarches:download",
     # visio: POST actions
