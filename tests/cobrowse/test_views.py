@@ -300,6 +300,9 @@ def test_invite_from_the_workstation_answers_with_the_viewer_in_place(
 def test_ended_session_viewer_offers_to_write_what_to_remember(
     client_as, agent_a, citizen, offered, case_a
 ):
+    viewer = reverse("cobrowse:viewer", args=[offered.pk])
+    live = client_as(agent_a).get(viewer).content.decode()
+    assert "<p data-cobrowse-trace hidden>" in live  # shown by agent.js when the session ends
     CobrowseSession.objects.filter(pk=offered.pk).update(case=case_a)
     services.accept(offered.pk, citizen, "citizen-channel")
     services.end_session(offered.pk, CobrowseSession.EndReason.AGENT)
