@@ -24,7 +24,7 @@ from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import get_case_or_404, user_service_ids
 from contactcenter.phones import format_phone
 from contactcenter.services import check_message_body
-from contactcenter.traces import post_contact_trace, trace_prefill
+from contactcenter.traces import post_contact_trace
 
 from .forms import (
     AgentStatusForm,
@@ -282,9 +282,7 @@ def callback_outcome(request, pk: int):
             "error": error,
             "phone": format_phone(callback.phone),
             "note": request.POST.get("note", ""),
-            "trace": request.POST.get("trace", "")
-            if request.method == "POST"
-            else trace_prefill(case),
+            "trace": request.POST.get("trace", ""),
         },
         status=status,
     )

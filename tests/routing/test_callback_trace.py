@@ -67,3 +67,24 @@ def test_unreached_callback_or_too_long_trace_sends_nothing(
     assert case.callback.attempts == 0  # nothing recorded: the agent fixes the text
     client.post(url, {"outcome": "not_reached", "trace": "Rien"}, HTTP_HX_REQUEST="true")
     assert not Event.objects.filter(case=case, payload__has_key="contact_trace").exists()
+
+
+def test_console_case_page_prefills_the_callback_trace_from_the_diagnosis(
+    citizen,
+    topic_a,
+    agent_a,
+    always_open,  # noqa: F811
+    client_as,
+):
+    case = _due_callback(citizen, topic_a, agent_a)
+    add_event(
+        case,
+        Event.Type.DIAGNOSIS,
+        actor=agent_a,
+        internal=True,
+        body="Diagnostic guidé",
+        payload={"outcome": {"kind": "text", "text": "Attendre le courrier de la caisse"}},
+    )
+    page = client_as(agent_a).get(f"/console/demandes/{case.reference}/").content.decode()
+    assert 'name="trace"' in page
+    assert "Attendre le courrier de la caisse</textarea>" in page
