@@ -51,7 +51,7 @@ NOT_PAGES = {
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
-    "console:quarantine_release", "console:quarantine_delete",
+    "console:quarantine_release", "console:quarantine_delete", "console:contact_trace",
     # the workstation's partials (tests/console/test_workstation.py checks them in English)
     "console:ws_items", "console:ws_queue", "console:ws_item", "console:ws_citizen",
     "console:ws_transfer",
