@@ -153,6 +153,18 @@ def test_sms_without_mobile_number_is_not_queued(
     assert Notification.objects.count() == 0
 
 
+def test_no_email_alert_to_a_placeholder_address(
+    case_a, agent_a, citizen, django_capture_on_commit_callbacks
+):
+    # An account FranceConnect created without an address (accounts.identities), whose
+    # owner turned e-mail alerts on before verifying one.
+    citizen.email = citizen.username = "franceconnect-0123@franceconnect.invalid"
+    citizen.notify_email, citizen.notify_sms = True, False
+    citizen.save()
+    reply(case_a, agent_a, django_capture_on_commit_callbacks)
+    assert Notification.objects.count() == 0 and len(mail.outbox) == 0
+
+
 def test_nothing_is_queued_when_the_transaction_rolls_back(
     case_a, agent_a, django_capture_on_commit_callbacks
 ):
