@@ -93,11 +93,6 @@ SYNTHESIS_CASE_FIELDS = (
     "assigned_to__first_name",
     "assigned_to__last_name",
     "assigned_to__email",
-    "satisfaction__citizen",
-    "satisfaction__score",
-    "satisfaction__comment",
-    "satisfaction__created_at",
-    "satisfaction__service__name",
 )
 SYNTHESIS_RATINGS = 5
 
@@ -114,7 +109,7 @@ def _sheet_cases_query(user: User, citizen: User) -> QuerySet[Case]:
     )
     return (
         visible_cases_of(user, citizen)
-        .select_related("service", "topic", "assigned_to", "satisfaction__service")
+        .select_related("service", "topic", "assigned_to")
         .only(*SYNTHESIS_CASE_FIELDS)
         .annotate(citizen_cases=Subquery(in_all, output_field=IntegerField()))
         .order_by(
@@ -139,12 +134,16 @@ def synthesis(user: User, citizen: User) -> Synthesis:
         if visible
         else Case.objects.filter(citizen=citizen).count()
     )
-    ratings = [
-        case.satisfaction
-        for case in visible
-        if hasattr(case, "satisfaction") and case.satisfaction.citizen_id == citizen.pk
-    ]
-    ratings.sort(key=lambda rating: (rating.created_at, rating.pk), reverse=True)
+    # The ratings of the visible cases (per contact and per case): one query.
+    ratings = (
+        list(
+            Satisfaction.objects.filter(case_id__in=case_ids, citizen=citizen)
+            .select_related("service", "case")
+            .order_by("-created_at", "-pk")[:SYNTHESIS_RATINGS]
+        )
+        if case_ids
+        else []
+    )
     by_channel = dict(_channel_counts_query(citizen, case_ids)) if case_ids else {}
     labels = choice_labels(Channel)
     channel_counts = [
