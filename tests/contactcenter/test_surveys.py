@@ -152,3 +152,42 @@ def test_case_rating_and_contact_ratings_coexist(
     rate_case(case_a, citizen, 4)  # the case rating is updated, not duplicated
     assert Satisfaction.objects.filter(case=case_a).count() == 2
     assert Satisfaction.objects.get(case=case_a, event=None).score == 4
+
+
+def test_indicators_per_channel_and_service_with_declared_resolution(
+    case_a, case_b, citizen, citizen2, agent_a, agent_b
+):
+    from django.utils import timezone
+
+    from console import kpis
+
+    answers = [
+        (case_a, agent_a, "phone", 5, "oui"),
+        (case_a, agent_a, "chat", 3, "non"),
+        (case_a, agent_a, "phone", 4, ""),  # "résolue ?" not answered
+        (case_b, agent_b, "visio", 2, "non"),
+    ]
+    for i, (case, agent, channel, score, resolved) in enumerate(answers):
+        event = add_event(case, Event.Type.NOTE, actor=agent, internal=True, channel=channel)
+        invitation = SurveyInvitation.objects.create(
+            event=event,
+            case=case,
+            citizen=case.citizen,
+            channel=channel,
+            service=case.service,
+            agent=agent,
+            expires_at=timezone.now() + surveys.LINK_MAX_AGE,
+        )
+        surveys.answer(invitation, score, f"avis {i}", resolved)
+    today = timezone.localdate()
+    report = kpis.build_report(kpis.KpiRange(today, today), kpis.ALL)
+    phone, chat = report.by_channel["phone"], report.by_channel["chat"]
+    assert (phone.sat_count, phone.sat_avg) == (2, 4.5)
+    assert (phone.declared_fcr_asked, phone.declared_fcr_rate) == (1, 1.0)
+    assert chat.declared_fcr_rate == 0.0
+    service_a = report.by_service[case_a.service_id]
+    assert (service_a.sat_count, service_a.sat_avg) == (3, 4.0)
+    assert service_a.declared_fcr_rate == 0.5
+    assert report.by_service[case_b.service_id].declared_fcr_rate == 0.0
+    assert report.overall.declared_fcr_asked == 3
+    assert report.overall.declared_fcr_rate == pytest.approx(1 / 3)
