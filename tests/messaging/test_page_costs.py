@@ -93,7 +93,7 @@ def test_sheet_queries_do_not_grow_with_cases_contacts_and_ratings(
     assert len(response.context["page"].events) == synthesis.SYNTHESIS_PAGE_SIZE
 
 
-def test_synthesis_reads_cases_ratings_and_counts_in_four_queries(
+def test_synthesis_reads_cases_ratings_and_counts_in_three_queries(
     agent_a, citizen, case_a, topic_a
 ):
     contacts(citizen, case_a, 3, actor=agent_a)
@@ -101,8 +101,8 @@ def test_synthesis_reads_cases_ratings_and_counts_in_four_queries(
     with CaptureQueriesContext(connection) as queries:
         sheet = synthesis.synthesis(agent, citizen)
     # The agent's services with the pending transfers to them (one query), the visible cases,
-    # their ratings (several per case since ratings are per contact), contacts per channel.
-    assert len(queries) == 4
+    # contacts per channel.
+    assert len(queries) == 3
     assert sheet.total_contacts == 4
 
 
