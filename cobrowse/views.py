@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from contactcenter.idempotency import idempotent
 from contactcenter.models import User
 from contactcenter.permissions import can_act_on_case, get_case_or_404
+from contactcenter.traces import trace_prefill
 
 from . import conf, services
 from .forms import CodeForm
@@ -174,7 +175,12 @@ def viewer(request, session_id):
     if session.is_live:
         services.expire_if_stale(session.pk)
         session.refresh_from_db()
-    return render(request, "cobrowse/viewer.html", {"session": session})
+    context: dict = {"session": session}
+    if not session.is_live and session.event_id and session.case is not None:
+        # « Ce qu'il faut retenir » for the citizen (console/_contact_trace.html).
+        context["contact"] = session.event
+        context["trace_prefill"] = trace_prefill(session.case)
+    return render(request, "cobrowse/viewer.html", context)
 
 
 @staff_required

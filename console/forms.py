@@ -99,6 +99,15 @@ class CallSummaryForm(DsfrFormMixin, forms.Form):
     body = _body_field(_("Résumé de l'appel pour l'usager"), rows=3)
 
 
+class ContactTraceForm(DsfrFormMixin, forms.Form):
+    """« Ce qu'il faut retenir » after a contact, posted to the citizen's secure messaging."""
+
+    body = _body_field(_("Ce qu'il faut retenir (envoyé à l'usager)"), rows=4)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="trace-%s", **kwargs)
+
+
 class CloseForm(DsfrFormMixin, forms.Form):
     resolution = forms.ChoiceField(
         label=_("Résolution"),
@@ -318,6 +327,14 @@ class ContactForm(DsfrFormMixin, forms.Form):
         label=_("Résolu dès ce contact"),
         required=False,
         help_text=_("Pour une nouvelle demande : elle est créée clôturée (« répondu »)."),
+    )
+    trace = _body_field(
+        _("Ce qu'il faut retenir (envoyé à l'usager)"),
+        required=False,
+        rows=3,
+        help_text=_(
+            "Facultatif : posté dans sa messagerie sécurisée ; il est prévenu sans le contenu."
+        ),
     )
 
     def __init__(self, *args, cases, **kwargs):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import alert_templates, mail_views, views
+from . import alert_templates, mail_views, trace_views, views
 from . import workstation_views as poste
 
 app_name = "console"
@@ -55,6 +55,7 @@ urlpatterns = [
         mail_views.link_sender,
         name="link_sender",
     ),
+    path("contacts/<int:event_id>/a-retenir/", trace_views.contact_trace, name="contact_trace"),
     path("contacts/nouveau/", views.contact_search, name="contact_search"),
     path("contacts/nouveau/<int:citizen_id>/", views.contact_new, name="contact_new"),
     path("usagers/<int:citizen_id>/", views.citizen_sheet, name="citizen"),

@@ -30,6 +30,7 @@ from contactcenter.permissions import (
     record_access,
     user_service_ids,
 )
+from contactcenter.traces import post_contact_trace, trace_prefill
 from messaging import services as thread
 from messaging.views import apply_errors, staff_required
 
@@ -556,8 +557,10 @@ def contact_new(request, citizen_id):
         form.auto_id = "ws-contact-%s"  # inside the workstation: ids of its own
     if in_poste and request.method == "GET":
         reference = request.GET.get("demande", "")
-        if any(c.reference == reference for c in cases):
-            form.initial["case"] = str(next(c.pk for c in cases if c.reference == reference))
+        chosen = next((c for c in cases if c.reference == reference), None)
+        if chosen is not None:
+            form.initial["case"] = str(chosen.pk)
+            form.initial["trace"] = trace_prefill(chosen)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -576,6 +579,21 @@ def contact_new(request, citizen_id):
             apply_errors(form, exc)
         else:
             case = Case.objects.select_related("service").get(pk=event.case_id)
+            trace_error = ""
+            if data["trace"]:
+                # The contact is recorded; the trace follows (a new case created closed,
+                # "résolu dès ce contact", still receives it).
+                try:
+                    post_contact_trace(
+                        case,
+                        request.user,
+                        data["trace"],
+                        data["channel"],
+                        contact=event,
+                        allow_closed=form.chosen_case is None,
+                    )
+                except ValidationError as exc:
+                    trace_error = " ".join(exc.messages)
             if form.chosen_case is not None:
                 text = _("Contact ajouté à la demande %(ref)s.") % {"ref": case.reference}
             elif case.status == Case.Status.CLOSED:
@@ -587,6 +605,12 @@ def contact_new(request, citizen_id):
                     "Contact enregistré : demande %(ref)s créée et transmise au service "
                     "%(service)s."
                 ) % {"ref": case.reference, "service": case.service.name}
+            if trace_error:
+                text += " " + _("Ce qu'il faut retenir n'a pas été envoyé : %(error)s") % {
+                    "error": trace_error
+                }
+            elif data["trace"]:
+                text += " " + _("Ce qu'il faut retenir est envoyé à l'usager.")
             if in_poste:
                 return poste.render_dialog_done(
                     request, text, case if can_see_case(request.user, case) else None

@@ -614,6 +614,7 @@ GUICHET_KPI_PROVIDERS = {
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
     "voice": "voice.indicators.voice_kpis",
     "appointments": "appointments.indicators.appointment_kpis",
+    "traces": "contactcenter.trace_kpis.trace_kpis",
 }
 GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)

@@ -20,9 +20,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 import routing
 from contactcenter.idempotency import idempotent
-from contactcenter.models import Case, Channel, Topic, User
+from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import get_case_or_404, user_service_ids
 from contactcenter.phones import format_phone
+from contactcenter.services import check_message_body
+from contactcenter.traces import post_contact_trace
 
 from .forms import (
     AgentStatusForm,
@@ -240,10 +242,13 @@ def callback_outcome(request, pk: int):
     status = 200
     if request.method == "POST":
         outcome = request.POST.get("outcome")
+        trace = request.POST.get("trace", "").strip()
         if outcome not in ("reached", "not_reached"):
             error = _("Indiquez si vous avez pu joindre l'usager.")
         else:
             try:
+                if trace and outcome == "reached":
+                    check_message_body(trace)  # before anything is recorded
                 callback = routing.record_callback_outcome(
                     request.user,
                     case,
@@ -254,6 +259,8 @@ def callback_outcome(request, pk: int):
                 error = " ".join(exc.messages)
             else:
                 text = _outcome_message(callback)
+                if trace and callback.status == CallbackRequest.Status.REACHED:
+                    text += " " + _post_callback_trace(request.user, case, trace)
                 if not request.htmx:
                     messages.success(request, text)
                     return redirect(_safe_next(request, reverse("home")))
@@ -275,9 +282,27 @@ def callback_outcome(request, pk: int):
             "error": error,
             "phone": format_phone(callback.phone),
             "note": request.POST.get("note", ""),
+            "trace": request.POST.get("trace", ""),
         },
         status=status,
     )
+
+
+def _post_callback_trace(agent: User, case: Case, text: str) -> str:
+    """Send "ce qu'il faut retenir" of a callback that reached the citizen (core's
+    ``post_contact_trace``, tied to the callback's event); the sentence telling the agent."""
+    contact = (
+        Event.objects.filter(case_id=case.pk, type=Event.Type.CALLBACK)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    try:
+        post_contact_trace(case, agent, text, Channel.CALLBACK, contact=contact)
+    except ValidationError as exc:
+        return _("Ce qu'il faut retenir n'a pas été envoyé : %(error)s") % {
+            "error": " ".join(exc.messages)
+        }
+    return _("Ce qu'il faut retenir est envoyé à l'usager.")
 
 
 def _outcome_message(callback: CallbackRequest) -> str:

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_POST
 
 from contactcenter.exceptions import InvalidState, NotFound
 from contactcenter.idempotency import idempotent
+from contactcenter.models import Event
 from contactcenter.permissions import get_case_or_404
+from contactcenter.traces import trace_prefill
 
 from . import services
 from .models import Participant
@@ -44,6 +46,31 @@ def my_rooms(request):
     return render(request, "visio/my_rooms.html", {"rooms": services.user_rooms(request.user)})
 
 
+def _ended_context(token: str, user) -> dict:
+    """For the agent of an ended visio: its timeline event, to write « ce qu'il faut retenir »
+    (console/_contact_trace.html, core's trace service)."""
+    if not user.is_staff_member:
+        return {}
+    participant = (
+        Participant.objects.select_related("room", "room__case")
+        .filter(token=token, user_id=user.pk, role=Participant.Role.AGENT)
+        .first()
+    )
+    if participant is None:
+        return {}
+    room = participant.room
+    contact = (
+        Event.objects.filter(
+            case_id=room.case_id, type=Event.Type.VISIO, payload__room=str(room.pk)
+        )
+        .order_by("-id")
+        .first()
+    )
+    if contact is None:
+        return {}
+    return {"contact": contact, "trace_prefill": trace_prefill(room.case)}
+
+
 @login_required
 def room(request, token):
     try:
@@ -53,7 +80,7 @@ def room(request, token):
     except services.TooEarly as early:
         return render(request, "visio/ended.html", {"early": early.message}, status=409)
     except InvalidState:
-        return render(request, "visio/ended.html", status=410)
+        return render(request, "visio/ended.html", _ended_context(token, request.user), status=410)
     services.record_room_access(participant)
     others = (
         Participant.objects.filter(room=participant.room)

@@ -295,3 +295,18 @@ def test_invite_from_the_workstation_answers_with_the_viewer_in_place(
     assert 'id="ws-dialog-title"' in html and "<h1" not in html
     full = client.get(reverse("cobrowse:viewer", args=[session.pk])).content.decode()
     assert "<h1" in full and 'id="cobrowse-viewer"' in full  # the full page still works
+
+
+def test_ended_session_viewer_offers_to_write_what_to_remember(
+    client_as, agent_a, citizen, offered, case_a
+):
+    viewer = reverse("cobrowse:viewer", args=[offered.pk])
+    live = client_as(agent_a).get(viewer).content.decode()
+    assert "<p data-cobrowse-trace hidden>" in live  # shown by agent.js when the session ends
+    CobrowseSession.objects.filter(pk=offered.pk).update(case=case_a)
+    services.accept(offered.pk, citizen, "citizen-channel")
+    services.end_session(offered.pk, CobrowseSession.EndReason.AGENT)
+    offered.refresh_from_db()
+    assert offered.event_id is not None
+    html = client_as(agent_a).get(reverse("cobrowse:viewer", args=[offered.pk])).content.decode()
+    assert f"/console/contacts/{offered.event_id}/a-retenir/" in html

@@ -51,7 +51,7 @@ NOT_PAGES = {
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
-    "console:quarantine_release", "console:quarantine_delete",
+    "console:quarantine_release", "console:quarantine_delete", "console:contact_trace",
     # the workstation's partials (tests/console/test_workstation.py checks them in English)
     "console:ws_items", "console:ws_queue", "console:ws_item", "console:ws_citizen",
     "console:ws_transfer",
@@ -79,6 +79,11 @@ NOT_PAGES = {
     "demarches:send_document", "demarches:download",
     # visio: POST actions
     "visio:open", "visio:interpreter",
+    # community: POST actions and JSON
+    "community:thread_json", "community:reply", "community:moderate_thread", "community:report",
+    "community:accept", "community:moderate_post",
+    # phone controls in the workstation: POST actions
+    "console:ws_call", "console:ws_call_summary", "console:ws_link_caller",
     # appointments: POST actions and a file
     "appointments:cancel", "appointments:mark", "appointments:ics", "appointments:ws_day",
 }  # fmt: skip
@@ -271,8 +276,15 @@ def pages():
     yield citizen, "surveys", reverse("surveys")
     yield citizen, "survey_answer", reverse("survey_answer", args=[invitation.pk])
     yield None, "survey_link", reverse("survey_link", args=[surveys.make_token(invitation)])
+    from community.models import Thread
     from visio.services import open_room
 
+    yield None, "community:index", reverse("community:index")
+    thread = Thread.objects.order_by("pk").first()
+    yield None, "community:thread", reverse("community:thread", args=[thread.pk])
+    yield citizen, "community:ask", reverse("community:ask")
+    yield supervisor, "community:moderation", reverse("community:moderation")
+    yield None, "simulators:income_tax", reverse("simulators:income_tax")
     yield citizen, "visio:mine", reverse("visio:mine")
     Case.objects.filter(pk=case.pk).update(assigned_to=agent, status=Case.Status.IN_PROGRESS)
     case.refresh_from_db()

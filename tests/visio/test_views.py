@@ -96,3 +96,20 @@ def test_citizen_may_enter_an_appointment_room_from_15_minutes_before(
     assert client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/").status_code == 200
     Room.objects.filter(pk=room.pk).update(not_before=timezone.now() + timedelta(minutes=10))
     assert client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").status_code == 200
+
+
+def test_ended_room_page_offers_the_agent_to_write_what_to_remember(
+    client_as, room, tokens, citizen, agent_a
+):
+    from contactcenter.models import Event
+    from contactcenter.services import add_event
+
+    Room.objects.filter(pk=room.pk).update(status="ended")
+    contact = add_event(
+        room.case, Event.Type.VISIO, actor=agent_a, channel="visio", payload={"room": str(room.pk)}
+    )
+    page = client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/")
+    assert page.status_code == 410
+    assert f"/console/contacts/{contact.pk}/a-retenir/" in page.content.decode()
+    citizen_page = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/")
+    assert "a-retenir" not in citizen_page.content.decode()

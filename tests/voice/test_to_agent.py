@@ -204,7 +204,7 @@ def test_nobody_on_duty_or_closed_offers_a_callback(phone_setup, agent_a, monkey
     call = services.start_call("g@h", "0612345678", "0140000000")
     line = run(call, Line(["0"]))
     assert any("en dehors des horaires" in text for text in line.said)
-    assert [s["reason"] for s in call.steps if s["step"] == "callback_offered"] == ["no_agent"]
+    assert [s["reason"] for s in call.steps if s["step"] == "callback_offered"] == ["closed"]
     assert not Case.objects.filter(channel="phone").exists()
 
 

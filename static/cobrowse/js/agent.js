@@ -159,6 +159,9 @@
     stage.setAttribute("data-state", "ended");
     if (empty) { empty.hidden = true; }
     if (endForm) { endForm.hidden = true; }
+    // The ended viewer offers « ce qu'il faut retenir » (reloaded from the server).
+    var trace = root.querySelector("[data-cobrowse-trace]");
+    if (trace) { trace.hidden = false; }
     setStatus(root.dataset.msgEnded + (label ? " : " + label.toLowerCase() : "") + ".", "info");
     if (socket && socket.readyState === WebSocket.OPEN) { socket.close(1000); }
   }
