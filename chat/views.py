@@ -195,7 +195,7 @@ def conversation(request, pk):
             request, "chat/observe.html", _conversation_context(request, conv, "observer")
         )
     case = conv.case
-    rating = Satisfaction.objects.filter(case=case).first()
+    rating = Satisfaction.objects.filter(case=case, event=None).first()
     return render(
         request,
         "chat/conversation.html",

@@ -129,6 +129,11 @@ COMMON_COLUMNS = [
     (gettext_lazy("Respect des délais"), "percent", lambda f: f.sla_rate),
     (gettext_lazy("Durée de traitement moyenne"), "duration", lambda f: f.handling_avg),
     (gettext_lazy("Résolution au 1er contact"), "percent", lambda f: f.fcr_rate),
+    (
+        gettext_lazy("Résolution déclarée par les usagers"),
+        "percent",
+        lambda f: f.declared_fcr_rate,
+    ),
     (gettext_lazy("Taux de transfert"), "percent", lambda f: f.transfer_rate),
     (gettext_lazy("Satisfaction moyenne (sur 5)"), "decimal", lambda f: f.sat_avg),
 ]
@@ -194,6 +199,14 @@ def key_indicators(report: Report) -> list[dict]:
             "format": "percent",
             "detail": _("%(fcr)s demandes sur %(closed)s clôturées")
             % {"fcr": format_value(o.fcr, "number"), "closed": format_value(o.closed, "number")},
+        },
+        {
+            "key": "declared_fcr",
+            "label": _("Résolution déclarée par les usagers"),
+            "value": o.declared_fcr_rate,
+            "format": "percent",
+            "detail": _("« oui » à « Votre demande est-elle résolue ? » (%(n)s réponses)")
+            % {"n": format_value(o.declared_fcr_asked, "number")},
         },
         {
             "key": "transfers",

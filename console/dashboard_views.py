@@ -18,14 +18,23 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from contactcenter.models import AuditLog, Case, Channel, Service, Topic, Transfer, User
+from contactcenter.models import (
+    AuditLog,
+    Case,
+    Channel,
+    Satisfaction,
+    Service,
+    Topic,
+    Transfer,
+    User,
+)
 from contactcenter.permissions import record_access, user_services
 
 from . import kpis
@@ -352,10 +361,13 @@ def case_batches(cases, batch: int = EXPORT_BATCH) -> Iterator[list[str]]:
         "resolution",
         "resolved_first_contact",
         "transferred",
-        "satisfaction__score",
+        "case_score",
     )
+    # The rating of the case itself (ratings per contact are in the dashboard's figures).
+    case_rating = Satisfaction.objects.filter(case=OuterRef("pk"), event=None).values("score")[:1]
     base = cases.annotate(
-        transferred=Exists(Transfer.objects.filter(case=OuterRef("pk")))
+        transferred=Exists(Transfer.objects.filter(case=OuterRef("pk"))),
+        case_score=Subquery(case_rating),
     ).order_by("created_at", "pk")
     last = None
     now = timezone.now()

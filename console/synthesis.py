@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from django.db.models import Count, F, IntegerField, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from console.worklist import ACTIVE_STATUSES, label_cases
 from contactcenter.labels import choice_labels
 from contactcenter.labels import per_language as _per_language
-from contactcenter.models import Case, Channel, Event, Satisfaction, User
+from contactcenter.models import Case, Channel, Event, Satisfaction, Service, User
 from contactcenter.permissions import visible_cases
 
 CONTACT_EVENT_TYPES = (
@@ -93,11 +93,6 @@ SYNTHESIS_CASE_FIELDS = (
     "assigned_to__first_name",
     "assigned_to__last_name",
     "assigned_to__email",
-    "satisfaction__citizen",
-    "satisfaction__score",
-    "satisfaction__comment",
-    "satisfaction__created_at",
-    "satisfaction__service__name",
 )
 SYNTHESIS_RATINGS = 5
 
@@ -112,11 +107,23 @@ def _sheet_cases_query(user: User, citizen: User) -> QuerySet[Case]:
         .annotate(count=Count("pk"))
         .values("count")
     )
+    # The case's newest rating by the citizen (per contact or for the whole case), read in the
+    # same query: one subquery per field shown.
+    newest = Satisfaction.objects.filter(case=OuterRef("pk"), citizen=citizen).order_by(
+        "-created_at", "-pk"
+    )
     return (
         visible_cases_of(user, citizen)
-        .select_related("service", "topic", "assigned_to", "satisfaction__service")
+        .select_related("service", "topic", "assigned_to")
         .only(*SYNTHESIS_CASE_FIELDS)
-        .annotate(citizen_cases=Subquery(in_all, output_field=IntegerField()))
+        .annotate(
+            citizen_cases=Subquery(in_all, output_field=IntegerField()),
+            rating_id=Subquery(newest.values("pk")[:1]),
+            rating_score=Subquery(newest.values("score")[:1]),
+            rating_comment=Subquery(newest.values("comment")[:1]),
+            rating_at=Subquery(newest.values("created_at")[:1]),
+            rating_service=Subquery(newest.values("service__name")[:1]),
+        )
         .order_by(
             F("sla_deadline").asc(nulls_last=True), F("last_activity_at").desc(), F("pk").desc()
         )
@@ -139,10 +146,19 @@ def synthesis(user: User, citizen: User) -> Synthesis:
         if visible
         else Case.objects.filter(citizen=citizen).count()
     )
+    # The newest rating of each visible case (annotated by _sheet_cases_query).
     ratings = [
-        case.satisfaction
+        Satisfaction(
+            pk=case.rating_id,  # type: ignore[attr-defined]
+            case=case,
+            citizen=citizen,
+            service=Service(name=case.rating_service),  # type: ignore[attr-defined]
+            score=case.rating_score,  # type: ignore[attr-defined]
+            comment=case.rating_comment,  # type: ignore[attr-defined]
+            created_at=case.rating_at,  # type: ignore[attr-defined]
+        )
         for case in visible
-        if hasattr(case, "satisfaction") and case.satisfaction.citizen_id == citizen.pk
+        if case.rating_id  # type: ignore[attr-defined]
     ]
     ratings.sort(key=lambda rating: (rating.created_at, rating.pk), reverse=True)
     by_channel = dict(_channel_counts_query(citizen, case_ids)) if case_ids else {}

@@ -78,3 +78,41 @@ class LoginForm(DsfrFormMixin, AuthenticationForm):
         ),
         "inactive": _("Ce compte est désactivé."),
     }
+
+
+class SurveyForm(DsfrFormMixin, forms.Form):
+    """The short survey after a contact (``contactcenter.surveys``)."""
+
+    score = forms.TypedChoiceField(
+        label=_("Votre note"),
+        choices=[
+            (5, _("5 — Très satisfait")),
+            (4, _("4 — Satisfait")),
+            (3, _("3 — Moyennement satisfait")),
+            (2, _("2 — Peu satisfait")),
+            (1, _("1 — Pas du tout satisfait")),
+        ],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choisissez une note entre 1 et 5."),
+            "invalid_choice": _("Choisissez une note entre 1 et 5."),
+        },
+    )
+    resolved = forms.ChoiceField(
+        label=_("Votre demande est-elle résolue ?"),
+        choices=[("oui", _("Oui")), ("non", _("Non"))],
+        widget=forms.RadioSelect,
+        required=False,
+        error_messages={"invalid_choice": _("Répondez « oui » ou « non ».")},
+    )
+    comment = forms.CharField(
+        label=_("Commentaire"),
+        help_text=_("Facultatif, 2 000 caractères au maximum."),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+        error_messages={
+            "max_length": _("Le commentaire fait %(show_value)d caractères ; 2 000 au maximum.")
+        },
+    )

@@ -480,7 +480,20 @@ class Transfer(models.Model):
 
 
 class Satisfaction(models.Model):
-    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="satisfaction")
+    """A citizen's rating of a contact (``event``: the chat, call, callback, visio or answer
+    rated, see ``contactcenter.surveys``), or of the whole case (``event`` null: the rating
+    given on the case page, one per case, as before ratings per contact)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="satisfactions")
+    event = models.OneToOneField(
+        "Event", on_delete=models.CASCADE, null=True, blank=True, related_name="satisfaction"
+    )
+    # The agent of the contact rated (null when unknown or for a case rating).
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # "Votre demande est-elle résolue ?" (null: not asked or not answered).
+    resolved = models.BooleanField(_("demande résolue"), null=True, blank=True)
     citizen = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
@@ -500,6 +513,38 @@ class Satisfaction(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(score__gte=1, score__lte=5), name="satisfaction_score_1_5"
+            ),
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(event__isnull=True), name="satisfaction_one_per_case"
+            ),
+        ]
+
+
+class SurveyInvitation(models.Model):
+    """A satisfaction survey offered after a closed contact (``event``): listed in the
+    citizen's space and reachable without login by a signed link valid
+    ``surveys.LINK_MAX_AGE``, usable once (``used_at``)."""
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="survey")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="survey_invitations"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["citizen", "expires_at"],
+                name="survey_pending",
+                condition=Q(used_at__isnull=True),
             )
         ]
 

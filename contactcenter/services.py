@@ -18,6 +18,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import surveys
 from .models import Case, Channel, Event, ReferenceCounter, Satisfaction, Service, Topic, User
 from .permissions import ServicePrincipal, can_act_on_case
 from .signals import (
@@ -80,6 +81,7 @@ def add_event(
     if touch and not internal:
         Case.objects.filter(pk=case.pk).update(last_activity_at=now)
         case.last_activity_at = now
+    surveys.offer_after(case, event)
     return event
 
 
@@ -435,6 +437,7 @@ def rate_case(case: Case, citizen: User, score: int, comment: str = "") -> Satis
         raise ValidationError(_("Le commentaire fait 2 000 caractères au maximum."))
     satisfaction, _created = Satisfaction.objects.update_or_create(
         case=case,
+        event=None,
         defaults={
             "citizen": citizen,
             "channel": case.channel,

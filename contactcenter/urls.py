@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from . import api, api_docs, views
+from . import api, api_docs, survey_views, views
 
 urlpatterns = [
     # Home, login, logout (and the admin's login page, sent to ours): before the admin.
@@ -15,6 +15,9 @@ urlpatterns = [
     path("api/oauth/", include("accounts.oauth_urls")),
     path("api/demarches/", include("demarches.api_urls")),
     path("api/", include("messaging.api_urls")),
+    path("avis/", survey_views.pending, name="surveys"),
+    path("avis/<int:pk>/", survey_views.answer, name="survey_answer"),
+    path("avis/lien/<str:token>/", survey_views.by_link, name="survey_link"),
     path("", include("messaging.urls")),
     path("", include("demarches.urls")),
     path("", include("appointments.urls")),

@@ -41,7 +41,7 @@ from contactcenter.api_access import ApiClientThrottle
 from contactcenter.attachments import check_upload
 from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
 from contactcenter.labels import choice_labels
-from contactcenter.models import AuditLog, Case, Event, Topic, Transfer, User
+from contactcenter.models import AuditLog, Case, Event, Satisfaction, Topic, Transfer, User
 from contactcenter.permissions import (
     ServicePrincipal,
     get_case_or_404,
@@ -599,7 +599,7 @@ class CaseViewSet(
         case = self.get_object()
         data = RatingSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if hasattr(case, "satisfaction"):
+        if Satisfaction.objects.filter(case=case, event=None).exists():
             raise Conflict({"score": ["Vous avez déjà donné votre avis."]})
         try:
             rate_case(

@@ -107,6 +107,12 @@ EVENTS: dict[str, EventSpec] = {
         ("reference", "service", "date", "time", "link"),
         "appointments",
     ),
+    # After a closed contact; {link} is the signed one-use survey link (contactcenter.surveys).
+    "satisfaction_survey": EventSpec(
+        gettext_lazy("Questionnaire de satisfaction"),
+        ("reference", "service", "link"),
+        "requests",
+    ),
 }
 
 _FOOTER = {
@@ -236,6 +242,22 @@ _DEFAULTS: dict[str, dict[str, tuple[str, str, str]]] = {
             "Hello,\n\nThis is a reminder of your appointment with the {service} service on "
             "{date} at {time}.\nTo see it, sign in: {link}",
             "Reminder: appointment with {service} on {date} at {time}: {link}",
+        ),
+    },
+    "satisfaction_survey": {
+        "fr": (
+            "Votre avis sur votre échange avec le service {service}",
+            "Bonjour,\n\nVous avez récemment échangé avec le service {service} au sujet de "
+            "votre demande {reference}. Donnez-nous votre avis en une minute (lien valable "
+            "7 jours, utilisable une fois) : {link}",
+            "Votre avis sur votre échange avec {service} (demande {reference}) : {link}",
+        ),
+        "en": (
+            "Your opinion on your contact with the {service} service",
+            "Hello,\n\nYou recently had a contact with the {service} service about your "
+            "request {reference}. Tell us what you think in one minute (link valid for 7 days, "
+            "usable once): {link}",
+            "Your opinion on your contact with {service} (request {reference}): {link}",
         ),
     },
 }

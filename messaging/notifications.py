@@ -274,6 +274,9 @@ def queue_for_citizen(
             if kind in DEMARCHE_KINDS
             else case_link(case)
         )
+        survey_link = (params or {}).get("link") if kind == "satisfaction_survey" else None
+        if survey_link:
+            link = str(survey_link)  # the signed survey link (contactcenter.surveys)
         if kind in templates.EVENTS:
             service_id, values = template_values(case, kind, params or {}, link, language)
             subject, text = templates.render(

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contactcenter import surveys
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Satisfaction, Topic
 from contactcenter.permissions import get_case_or_404, record_access, visible_cases
@@ -83,7 +84,12 @@ def space(request):
     return render(
         request,
         "messaging/space.html",
-        {"page": page, "waiting": waiting, "page_title": _("Mes demandes")},
+        {
+            "page": page,
+            "waiting": waiting,
+            "pending_surveys": surveys.pending_for(request.user),
+            "page_title": _("Mes demandes"),
+        },
     )
 
 
@@ -188,7 +194,9 @@ def _citizen_case(request, reference: str) -> Case:
 def _detail_context(request, case: Case, **forms) -> dict:
     events = list(services.thread_events(case, include_internal=False))
     # Shown only for a case that can be rated (answered or closed): no query for the others.
-    satisfaction = Satisfaction.objects.filter(case=case).first() if case.can_be_rated else None
+    satisfaction = (
+        Satisfaction.objects.filter(case=case, event=None).first() if case.can_be_rated else None
+    )
     context = {
         "case": case,
         "events": events,
@@ -264,7 +272,7 @@ def case_reopen(request, reference):
 def case_rate(request, reference):
     case = _citizen_case(request, reference)
     form = RatingForm(request.POST)
-    if Satisfaction.objects.filter(case=case).exists():
+    if Satisfaction.objects.filter(case=case, event=None).exists():
         messages.info(request, _("Vous avez déjà donné votre avis sur cette demande. Merci !"))
         return redirect("messaging:case_detail", reference=case.reference)
     if form.is_valid():

@@ -247,13 +247,19 @@ def compute_rows(start: datetime, end: datetime, scope: Scope = ALL) -> list[Row
         .filter(**scope.filter_kwargs("service_id", "case__topic_id"))
         .order_by()
         .values("service_id", "case__topic_id", "channel", "score")
-        .annotate(n=Count("id"))
+        .annotate(
+            n=Count("id"),
+            asked=Count("id", filter=Q(resolved__isnull=False)),
+            resolved=Count("id", filter=Q(resolved=True)),
+        )
     )
     for row in ratings:
         key = (row["service_id"], row["case__topic_id"], row["channel"])
         acc.add(*key, M.SAT_COUNT, row["n"])
         acc.add(*key, M.SAT_SUM, row["n"] * row["score"])
         acc.add(*key, M.SAT_SCORE % row["score"], row["n"])
+        acc.add(*key, M.SAT_RESOLVED_ASKED, row["asked"])
+        acc.add(*key, M.SAT_RESOLVED, row["resolved"])
 
     # Citizen logins (no service: they belong to every scope).
     logins = LoginEvent.objects.filter(role=User.Role.CITIZEN, **between("created_at")).count()

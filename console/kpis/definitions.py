@@ -35,6 +35,9 @@ class M:
     SAT_COUNT = "sat_count"
     SAT_SUM = "sat_sum"
     SAT_SCORE = "sat_%d"  # sat_1 ... sat_5
+    # "Votre demande est-elle résolue ?" in the surveys after a contact: answers, and "oui".
+    SAT_RESOLVED_ASKED = "sat_resolved_asked"
+    SAT_RESOLVED = "sat_resolved"
     LOGINS = "logins_citizen"
 
 

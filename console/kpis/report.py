@@ -154,6 +154,15 @@ class Figures:
         return self.ratio(self[M.SAT_SUM], self.sat_count)
 
     @property
+    def declared_fcr_asked(self) -> int:
+        return self[M.SAT_RESOLVED_ASKED]
+
+    @property
+    def declared_fcr_rate(self) -> float | None:
+        """Share of "oui" to "Votre demande est-elle résolue ?" after a contact."""
+        return self.ratio(self[M.SAT_RESOLVED], self.declared_fcr_asked)
+
+    @property
     def sat_distribution(self) -> list[int]:
         return [self[M.SAT_SCORE % score] for score in SCORES]
 

@@ -265,6 +265,20 @@ def pages():
 
     link = unsubscribe_url(citizen.pk, "demarche_step")
     yield None, "messaging:unsubscribe", link[link.index("/alertes/") :]
+    from contactcenter import surveys
+    from contactcenter.models import Event, SurveyInvitation
+
+    invitation = SurveyInvitation.objects.create(
+        event=Event.objects.filter(case=case).first(),
+        case=case,
+        citizen=citizen,
+        channel=case.channel,
+        service=case.service,
+        expires_at=timezone.now() + surveys.LINK_MAX_AGE,
+    )
+    yield citizen, "surveys", reverse("surveys")
+    yield citizen, "survey_answer", reverse("survey_answer", args=[invitation.pk])
+    yield None, "survey_link", reverse("survey_link", args=[surveys.make_token(invitation)])
     from community.models import Thread
     from visio.services import open_room
 
