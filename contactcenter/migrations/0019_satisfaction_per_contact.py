@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactcenter', '0017_visio_channel'),
+        ('contactcenter', '0018_auditlog_reset_two_factor'),
     ]
 
     operations = [
