@@ -172,7 +172,7 @@ def book(
 
 def _lock(appointment: Appointment) -> Appointment:
     return (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("type", "type__topic", "case")
         .get(pk=appointment.pk)
     )

@@ -89,6 +89,9 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "SMS_BACKEND": "tests.messaging.flaky_sms.FlakySmsBackend",
         "FLAKY_SMS_LOG": str(sms_log),
         "FLAKY_SMS_FAIL_PREFIX": "request_info:",
+        # No SMS quiet hours (20:00-08:00 in production): the test runs at any hour.
+        "GUICHET_SMS_QUIET_START": "0",
+        "GUICHET_SMS_QUIET_END": "0",
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "INFO",
     }
