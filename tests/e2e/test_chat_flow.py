@@ -32,6 +32,15 @@ AgentPresence.objects.filter(user__agent_profile__services=service).update(
 Conversation.objects.filter(
     citizen__email="camille.martin@example.fr", status__in=["waiting", "active"]
 ).update(status="ended")
+# An agent on a phone or callback case takes no chat: earlier tests (callbacks, the phone's
+# screen-pop) may have left one with an agent of the service.
+from contactcenter.models import Case
+from routing.capacity import ACTIVE_STATUSES, ON_CALL_CHANNELS
+Case.objects.filter(
+    assigned_to__agent_profile__services=service,
+    status__in=ACTIVE_STATUSES,
+    channel__in=ON_CALL_CHANNELS,
+).update(status="closed", closed_at=timezone.now())
 now = timezone.localtime()
 added = []
 if holiday_name(now.date()) is None and not calendar_for(service.pk).is_open(now):

@@ -80,7 +80,8 @@ def test_citizen_request_with_pdf_agent_reply_and_content_free_alert(
     row = citizen.locator("tr", has_text=reference)
     assert "répondue" in row.inner_text().lower()
     check_a11y(citizen)
-    citizen.get_by_role("link", name=reference).first.click()
+    # The row's own link (the space also lists the survey offered after the answer).
+    citizen.locator(f'a[href$="/espace/demandes/{reference}/"]').first.click()
     citizen.wait_for_url(f"**/espace/demandes/{reference}/")
     assert ANSWER in citizen.locator("main").inner_text()
     assert "Votre avis sur la réponse" in citizen.locator("main").inner_text()

@@ -46,7 +46,10 @@ def start_chat(page, question: str) -> None:
         topic.select_option("impots")
     page.get_by_role("textbox", name=re.compile("^Votre question")).fill(question)
     page.get_by_role("button", name="Démarrer le tchat").click()
-    page.wait_for_url(re.compile(r".*/tchat/\d+/$"))
+    try:
+        page.wait_for_url(re.compile(r".*/tchat/\d+/$"))
+    except Exception:
+        raise AssertionError(page.locator("main").inner_text()[:1500]) from None
 
 
 def test_agent_handles_two_chats_and_a_message_on_one_screen(
