@@ -153,6 +153,7 @@ def open_case(
         body=body,
         payload=payload,
         at=now,
+        touch=False,  # the case was just written with last_activity_at=now
     )
     if route and status == Case.Status.NEW:
         request_routing(case)
