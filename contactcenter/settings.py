@@ -492,6 +492,10 @@ MAIL_AUTOMATIC_WINDOW = timedelta(seconds=env_int("MAIL_AUTOMATIC_WINDOW", 3600)
 # while no signing key is set; pushes older than MAIL_WEBHOOK_MAX_AGE seconds and bodies over
 # MAIL_WEBHOOK_MAX_BYTES are refused (docs/mail.md).
 MAIL_WEBHOOK_MAILGUN_SIGNING_KEY = env_str("MAIL_WEBHOOK_MAILGUN_SIGNING_KEY")
+# Postmark's inbound webhook: the Basic credentials ("user:password") put in its URL; MailerSend's
+# inbound route: its signing secret. Each endpoint answers 404 while its value is empty.
+MAIL_WEBHOOK_POSTMARK_CREDENTIALS = env_str("MAIL_WEBHOOK_POSTMARK_CREDENTIALS")
+MAIL_WEBHOOK_MAILERSEND_SECRET = env_str("MAIL_WEBHOOK_MAILERSEND_SECRET")
 MAIL_WEBHOOK_MAX_AGE = env_int("MAIL_WEBHOOK_MAX_AGE", 8 * 3600)
 MAIL_WEBHOOK_MAX_BYTES = env_int("MAIL_WEBHOOK_MAX_BYTES", 10 * 1024 * 1024)
 VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
