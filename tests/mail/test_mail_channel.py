@@ -173,9 +173,7 @@ def test_a_crash_before_the_server_flag_creates_one_case(imap, mailbox, citizen,
     assert len(flagged(imap)) == 1
 
 
-def test_a_failure_midway_flags_the_batchs_committed_messages(
-    imap, mailbox, citizen, monkeypatch
-):
+def test_a_failure_midway_flags_the_batchs_committed_messages(imap, mailbox, citizen, monkeypatch):
     """The flags go in one command per fetch batch, still only for committed imports."""
     for subject in ("Premier", "Deuxième", "Troisième"):
         deliver(imap, compose(subject=subject))
