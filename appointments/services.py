@@ -21,6 +21,7 @@ from contactcenter.services import add_event, open_case
 from contactcenter.signals import appointment_booked, appointment_cancelled, citizen_notification
 from routing.calendar import local_tz
 
+from . import panel
 from .models import Appointment, AppointmentType, Mode
 from .slots import agents_free_at, earliest_start
 
@@ -203,6 +204,7 @@ def cancel(appointment: Appointment, user: User, *, now: datetime | None = None)
             payload={"appointment": str(appointment.public_id), "cancelled": True},
         )
     _send_after_commit(appointment_cancelled, appointment)
+    panel.forget(appointment)
     return appointment
 
 
@@ -260,6 +262,8 @@ def mark(
     appointment.status = status
     appointment.marked_at = now
     appointment.save(update_fields=["status", "marked_at"])
+    if status == Appointment.Status.NO_SHOW:
+        panel.forget(appointment)
     if appointment.case is not None:
         label = Appointment.Status(status).label
         add_event(

@@ -10,7 +10,9 @@
 - ``screen_pop(case_id, agent_id, focus=True)``: a channel rings an agent with a live contact
   (a call, a visio) and asks their workstation to open the case now; the console connects and
   publishes after commit (``console.screenpop``). Routing's assignments of chats, callbacks
-  and calls pop by themselves (``case_assigned``).
+  and calls pop by themselves (``case_assigned``). An optional ``appointment`` (a dict: topic,
+  mode, time, place, documents, case) is the context of an appointment about to start
+  (``appointments.panel``), sent with the item.
 - ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
   in their space (never the content); messaging connects and writes the outbox.
 - ``citizen_code_sms(citizen_id, text, key)``: send a one-time code (a second factor, e.g. the
