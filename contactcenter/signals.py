@@ -38,6 +38,11 @@
   ``appointment_cancelled(...)`` (same arguments): sent after commit by the appointments app
   when an appointment is booked (or moved: the new one) or cancelled; ``mode`` is ``on_site``,
   ``phone`` or ``visio`` (a visio room connects here).
+- ``service_contact_emails(service_ids)``: receivers return ``{service_id: [address, ...]}``,
+  the services' functional e-mail addresses (mail connects; ``contactcenter.directory``).
+- ``booking_offer_requested(topic)``: receivers return ``{"url": ...}`` where a citizen books
+  an appointment for ``topic`` (or None); appointments connects, the chatbot asks
+  (``contactcenter.directory.booking_offer``).
 """
 
 from django.dispatch import Signal
@@ -54,3 +59,5 @@ appointment_booked = Signal()
 appointment_cancelled = Signal()
 event_files = Signal()
 visio_room_requested = Signal()
+service_contact_emails = Signal()
+booking_offer_requested = Signal()
