@@ -2,10 +2,12 @@
 address, hours, closures, the channels open right now with their current estimated wait, real
 busy and quiet half hours, and links to book, chat or write.
 
-What changes slowly (services, addresses, hours, the busy/quiet table and its sentence) is
-cached per language for ``DIRECTORY_TTL``; the estimated waits (routing, three grouped queries
-for every service) for ``WAITS_TTL``; open now and today's closure come from routing's calendar
-(cached per process). A warm page costs no query but the session's, if any.
+Two cache entries, read in one round trip: the **directory** (per language, ``DIRECTORY_TTL``):
+each service's block rendered once, its contacts and hours on top and its busy/quiet table
+and links below (rendering the ~300 cells of the tables is what a page costs); and the **live**
+state (per language, ``LIVE_TTL``): open now, today's closure (routing's calendar) and the
+estimated waits (routing's ``estimated_waits``, three grouped queries for every service). A
+warm page runs no query but the session's, if any (docs/appointments.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 
 from django.core.cache import cache
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 import routing
@@ -26,17 +30,19 @@ from . import peaks
 from .models import AppointmentType, Mode
 
 DIRECTORY_TTL = 300
-WAITS_TTL = 30
-WAITS_KEY = "appointments:contact:waits"
+LIVE_TTL = 30
 WAIT_GROUPS = ("chat", "phone")  # routing's live channel groups
 
 
-def _directory_key() -> str:
+def directory_key() -> str:
     return f"appointments:contact:directory:{get_language()}"
 
 
-def _directory() -> list[dict[str, Any]]:
-    """The slow-changing part of each service's block (cached)."""
+def live_key() -> str:
+    return f"appointments:contact:live:{get_language()}"
+
+
+def _service_rows() -> list[dict[str, Any]]:
     services = list(Service.objects.filter(is_active=True).order_by("name"))
     ids = [service.pk for service in services]
     emails = service_emails(ids)
@@ -64,7 +70,7 @@ def _directory() -> list[dict[str, Any]]:
                 "slots": [peaks.slot_label(slot) for slot in service_peaks.slots],
                 "table": [
                     (
-                        str(peaks.DAY_NAMES[day]),
+                        peaks.DAY_NAMES[day],
                         [
                             (service_peaks.grid.get((day, slot)), service_peaks.level(day, slot))
                             for slot in service_peaks.slots
@@ -79,21 +85,17 @@ def _directory() -> list[dict[str, Any]]:
     return rows
 
 
-def directory() -> list[dict[str, Any]]:
-    key = _directory_key()
-    rows = cache.get(key)
-    if rows is None:
-        rows = _directory()
-        cache.set(key, rows, DIRECTORY_TTL)
-    return rows
-
-
-def current_waits(service_ids: list[int]) -> dict[int, dict[str, int | None]]:
-    waits = cache.get(WAITS_KEY)
-    if waits is None or not set(service_ids) <= set(waits):
-        waits = routing.estimated_waits(service_ids)
-        cache.set(WAITS_KEY, waits, WAITS_TTL)
-    return waits
+def build_directory() -> list[dict[str, Any]]:
+    """Each active service's block, rendered (``head`` and ``body`` HTML)."""
+    return [
+        {
+            "id": row["service"].pk,
+            "code": row["service"].code,
+            "head": render_to_string("appointments/_contact_head.html", {"row": row}),
+            "body": render_to_string("appointments/_contact_body.html", {"row": row}),
+        }
+        for row in _service_rows()
+    ]
 
 
 def wait_minutes(seconds: int | None) -> int | None:
@@ -101,28 +103,52 @@ def wait_minutes(seconds: int | None) -> int | None:
     return None if seconds is None else max(1, (seconds + 59) // 60)
 
 
-def contact(request):
+def build_live(service_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Open now, today's closure and the estimated waits of each service."""
     now = timezone.now()
     today = timezone.localdate()
-    rows = directory()
-    waits = current_waits([row["service"].pk for row in rows])
-    page = []
-    for row in rows:
-        calendar = calendar_for(row["service"].pk)
+    waits = routing.estimated_waits(service_ids)
+    live = {}
+    for service_id in service_ids:
+        calendar = calendar_for(service_id)
         closure = calendar.closed_reason(today)
         open_now = not closure and calendar.is_open(now)
-        service_waits = waits.get(row["service"].pk, {})
-        page.append(
-            {
-                **row,
-                "open_now": open_now,
-                "closure": closure,
-                "waits": [
-                    (group, routing.GROUP_LABELS[group], wait_minutes(service_waits.get(group)))
-                    for group in WAIT_GROUPS
-                ]
-                if open_now
-                else [],
-            }
-        )
+        live[service_id] = {
+            "closure": str(closure) if closure else "",
+            "open_now": open_now,
+            "waits": [
+                (
+                    group,
+                    str(routing.GROUP_LABELS[group]),
+                    wait_minutes(waits[service_id].get(group)),
+                )
+                for group in WAIT_GROUPS
+            ]
+            if open_now
+            else [],
+        }
+    return live
+
+
+def contact(request):
+    keys = (directory_key(), live_key())
+    found = cache.get_many(keys)
+    rows = found.get(keys[0])
+    if rows is None:
+        rows = build_directory()
+        cache.set(keys[0], rows, DIRECTORY_TTL)
+    ids = [row["id"] for row in rows]
+    live = found.get(keys[1])
+    if live is None or not set(ids) <= set(live):
+        live = build_live(ids)
+        cache.set(keys[1], live, LIVE_TTL)
+    page = [
+        {
+            **row,
+            "head": mark_safe(row["head"]),  # rendered by our templates, escaped there
+            "body": mark_safe(row["body"]),
+            **live[row["id"]],
+        }
+        for row in rows
+    ]
     return render(request, "appointments/contact.html", {"rows": page})
