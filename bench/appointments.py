@@ -49,11 +49,22 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+BENCH = ROOT / "bench"
 
+
+def _app_before_script() -> None:
+    """This script shares its name with the ``appointments`` app: keep the project's root
+    before bench/ on the path, so that ``import appointments`` is the app."""
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(BENCH))
+
+
+_app_before_script()
 import common  # noqa: E402
 import messaging_bench as loader  # noqa: E402  (database creation and Django set-up)
+
+_app_before_script()  # the loader puts bench/ first again
 
 TARGET_MS = 50.0
 SERVICES = (("fiscalite", "Pôle fiscalité et titres"), ("social", "Pôle social et emploi"))
