@@ -103,6 +103,13 @@ class User(AbstractUser):
         return self.role != self.Role.CITIZEN or self.is_superuser
 
     @property
+    def email_reachable(self) -> bool:
+        """False for a placeholder address (".invalid", RFC 2606): an account FranceConnect
+        created without an address, not verified yet; deleted accounts; unidentified senders.
+        No e-mail alert ever goes to one, and its owner cannot turn e-mail alerts on."""
+        return bool(self.email) and not self.email.lower().endswith(".invalid")
+
+    @property
     def display_name(self) -> str:
         return self.get_full_name() or self.email
 
