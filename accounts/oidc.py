@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 STATE_MAX_AGE = 600  # seconds between the redirect to the provider and its answer
 SESSION_KEY = "accounts_oidc"  # {"provider": name, "id_token": raw ID token} once logged in
+# A logged-in person without a password confirms an e-mail change by logging in again at the
+# provider (accounts.views.email_change): {"provider", "user", "email", "at"}.
+EMAIL_REAUTH_KEY = "accounts_oidc_email"
 
 _metadata_cache: dict[str, tuple[float, dict]] = {}
 _metadata_lock = threading.Lock()
@@ -125,9 +128,9 @@ class ProviderClient(DjangoOAuth2App):
     def redirect_uri(self) -> str:
         return settings.SITE_URL + reverse("accounts:oidc_callback", args=[self.name])
 
-    def start(self, request):
-        """The redirect to the provider's authorization endpoint."""
-        params = {}
+    def start(self, request, **params):
+        """The redirect to the provider's authorization endpoint (``params``: more of its
+        query, e.g. ``prompt="login"`` to make the person authenticate again)."""
         if self.conf["acr_values"]:
             params["acr_values"] = self.conf["acr_values"]
         return self.authorize_redirect(request, self.redirect_uri(), **params)
