@@ -87,3 +87,54 @@ def test_encrypted_userinfo_is_refused_without_the_right_key(
     assert "/compte/franceconnect/bienvenue/" not in response.get("Location", "")
     messages = [record.getMessage() for record in caplog.records]
     assert any("OIDC login refused" in m and reason in m for m in messages), messages
+
+
+def test_a_tampered_signed_userinfo_inside_the_encryption_is_refused(
+    client, configure, monkeypatch, caplog
+):
+    """The provider's real answer, decrypted, with its claims changed: the signature fails."""
+    from accounts import oidc
+
+    from .test_oidc import _tampered_payload
+
+    configure(FRANCECONNECT_DECRYPTION_KEY=pem(KEY))
+    real_decrypt = oidc.ProviderClient.decrypt
+
+    def altered(self, value):
+        inner = real_decrypt(self, value)
+        assert inner.count(".") == 2  # the provider did sign it
+        return _tampered_payload(inner)
+
+    monkeypatch.setattr(oidc.ProviderClient, "decrypt", altered)
+    response = login_with(client, "franceconnect", CITIZEN_SUB)
+    assert response.status_code == 400 and logged_in_user(client) is None
+    assert "bad_signature" in caplog.text
+
+
+def test_encrypted_but_unsigned_claims_are_refused(client, configure, monkeypatch, caplog):
+    """Anyone can encrypt to our public key: claims that are only encrypted are not trusted."""
+    import json
+
+    from joserfc import jwe
+
+    from accounts import oidc
+
+    configure(FRANCECONNECT_DECRYPTION_KEY=pem(KEY))
+    real_get = oidc.ProviderClient.get
+
+    def forged(self, url, **kwargs):
+        response = real_get(self, url, **kwargs)
+        if "userinfo" in url or "/me" in url:
+            claims = {"sub": CITIZEN_SUB, "given_name": "Mallory", "family_name": "Forge"}
+            response._content = jwe.encrypt_compact(
+                {"alg": "RSA-OAEP-256", "enc": "A256GCM"},
+                json.dumps(claims),
+                KEY,
+                algorithms=["RSA-OAEP-256", "A256GCM"],
+            ).encode()
+        return response
+
+    monkeypatch.setattr(oidc.ProviderClient, "get", forged)
+    response = login_with(client, "franceconnect", CITIZEN_SUB)
+    assert response.status_code == 400 and logged_in_user(client) is None
+    assert "encrypted userinfo without a signed JWT inside" in caplog.text
