@@ -114,6 +114,12 @@ class DeleteAccountForm(PasswordConfirmedForm):
         label=_("Je comprends que cette suppression est définitive."), required=True
     )
 
+    def __init__(self, *args, user, provider: str = "", **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        # No password: a new FranceConnect login stands for it (views.delete).
+        if provider:
+            del self.fields["current_password"]
+
 
 class DisableTwoFactorForm(PasswordConfirmedForm):
     pass

@@ -42,9 +42,10 @@ log = logging.getLogger(__name__)
 
 STATE_MAX_AGE = 600  # seconds between the redirect to the provider and its answer
 SESSION_KEY = "accounts_oidc"  # {"provider": name, "id_token": raw ID token} once logged in
-# A logged-in person without a password confirms an e-mail change by logging in again at the
-# provider (accounts.views.email_change): {"provider", "user", "email", "at"}.
-EMAIL_REAUTH_KEY = "accounts_oidc_email"
+# A logged-in person without a password confirms an e-mail change or the deletion of the account
+# by logging in again at the provider (accounts.views.reauthenticate):
+# {"action": "email" or "delete", "provider", "user", "at"} and "email" for an e-mail change.
+REAUTH_KEY = "accounts_oidc_reauth"
 
 _metadata_cache: dict[str, tuple[float, dict]] = {}
 _metadata_lock = threading.Lock()

@@ -4,8 +4,8 @@ POST <provider>/connexion/   -> redirect to the provider (state, nonce, PKCE in 
 GET  <provider>/retour/      -> checks the answer; logs in, or asks what is missing
 GET/POST franceconnect/bienvenue/ -> first FranceConnect login: create or link the account
 GET/POST franceconnect/lier/ -> a logged-in citizen links FranceConnect (password first)
-(accounts.views.email_change: an account without a password logs in again at FranceConnect,
-back on <provider>/retour/, to change its e-mail address)
+(accounts.views.reauthenticate: an account without a password logs in again at FranceConnect,
+back on <provider>/retour/, to change its e-mail address or to delete the account)
 POST /deconnexion/ (LogoutView) -> local logout, then the provider's end-session endpoint
 GET  <provider>/deconnecte/  -> back from the provider (its state checked)
 """
@@ -33,7 +33,7 @@ from contactcenter.models import User
 from . import identities, oidc, services, twofactor
 from .models import OidcIdentity
 from .oidc_forms import CompleteForm, LinkForm, PasswordForm
-from .views import home_url_for
+from .views import delete_and_log_out, home_url_for
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,9 @@ def callback(request, provider):
     linking = request.session.pop(LINK_KEY, None)
     if linking is not None:
         return _finish_link(request, identity, linking)
-    email_change = request.session.pop(oidc.EMAIL_REAUTH_KEY, None)
-    if email_change is not None:
-        return _finish_email_change(request, identity, email_change)
+    reauth = request.session.pop(oidc.REAUTH_KEY, None)
+    if reauth is not None:
+        return _finish_reauth(request, identity, reauth)
     try:
         if provider == OidcIdentity.Provider.PROCONNECT:
             user = identities.staff_user(
@@ -262,10 +262,10 @@ def _finish_link(request, identity: oidc.Identity, linking: dict):
     return redirect(home_url_for(user))
 
 
-def _finish_email_change(request, identity: oidc.Identity, pending: dict):
+def _finish_reauth(request, identity: oidc.Identity, pending: dict):
     """Back from the FranceConnect login that stands for the password of an account without
-    one (accounts.views.email_change): the same person, within 10 minutes, with the identity
-    linked to that account; then the new address gets its confirmation link."""
+    one (accounts.views.reauthenticate): the same person, within 10 minutes, with the identity
+    linked to that account; then the e-mail change goes on, or the account is deleted."""
     user = request.user
     fresh = time.time() - pending["at"] <= PENDING_SECONDS
     same = (
@@ -276,17 +276,27 @@ def _finish_email_change(request, identity: oidc.Identity, pending: dict):
             provider=identity.provider, sub=identity.sub, user=user
         ).exists()
     )
+    deleting = pending.get("action") == "delete"
     if not (same and fresh):
-        log.warning("OIDC %s: e-mail change refused for sub %s", identity.provider, identity.sub)
-        return _failure(
-            request,
+        log.warning(
+            "OIDC %s: %s refused for sub %s",
             identity.provider,
-            _(
+            "deletion" if deleting else "e-mail change",
+            identity.sub,
+        )
+        if deleting:
+            message = _(
+                "Cette identité FranceConnect n'est pas celle de votre compte Guichet, ou la "
+                "demande a expiré : votre compte n'est pas supprimé."
+            )
+        else:
+            message = _(
                 "Cette identité FranceConnect n'est pas celle de votre compte Guichet, ou la "
                 "demande a expiré : votre adresse électronique n'est pas modifiée."
-            ),
-            403,
-        )
+            )
+        return _failure(request, identity.provider, message, 403)
+    if deleting:
+        return delete_and_log_out(request)
     request.session[oidc.SESSION_KEY] = {
         "provider": identity.provider,
         "id_token": identity.id_token,

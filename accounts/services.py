@@ -216,11 +216,12 @@ def email_change_link(user: User, new_email: str) -> str:
     return _absolute(reverse("accounts:email_confirm", args=[token]))
 
 
-def reauth_provider(user: User) -> str:
-    """The provider whose new login confirms an e-mail change of ``user``, instead of a
-    password: FranceConnect for an account it created without one (and a real address: the
-    first address needs neither). "" when the password is asked."""
-    if user.has_usable_password() or has_placeholder_email(user):
+def reauth_provider(user: User, *, email_change: bool = False) -> str:
+    """The provider whose new login stands for the password of ``user`` (an e-mail change, the
+    deletion of the account): FranceConnect for an account it created without one. "" when the
+    password is asked. The first real address of an account FranceConnect created without any
+    needs neither (``email_change``: the link sent there proves the address)."""
+    if user.has_usable_password() or (email_change and has_placeholder_email(user)):
         return ""
     provider = OidcIdentity.Provider.FRANCECONNECT
     linked = OidcIdentity.objects.filter(provider=provider, user=user).exists()

@@ -246,18 +246,11 @@ def account(request):
 @require_http_methods(["GET", "POST"])
 @idempotent
 def email_change(request):
-    provider = services.reauth_provider(request.user)
+    provider = services.reauth_provider(request.user, email_change=True)
     form = EmailChangeForm(request.POST or None, user=request.user, provider=provider)
     if request.method == "POST" and form.is_valid() and provider:
-        # No password to ask: the person logs in again at FranceConnect, and the link is
-        # sent on their return (accounts.oidc_views.callback), if it is the same identity.
-        request.session[oidc.EMAIL_REAUTH_KEY] = {
-            "provider": provider,
-            "user": request.user.pk,
-            "email": form.cleaned_data["email"],
-            "at": time.time(),
-        }
-        return oidc.client(provider).start(request, prompt="login")
+        # The link is sent on the return from FranceConnect (accounts.oidc_views.callback).
+        return reauthenticate(request, provider, "email", email=form.cleaned_data["email"])
     if request.method == "POST" and form.is_valid():
         try:
             services.request_email_change(request.user, form.cleaned_data["email"])
@@ -295,19 +288,42 @@ def email_confirm(request, token):
     return redirect("accounts:account")
 
 
+def reauthenticate(request, provider: str, action: str, **data):
+    """No password to ask ``request.user`` (an account FranceConnect created): they log in
+    again at the provider (``prompt=login``) and ``action`` is done on their return, if it is
+    the same linked identity within 10 minutes (accounts.oidc_views.callback)."""
+    request.session[oidc.REAUTH_KEY] = {
+        "action": action,
+        "provider": provider,
+        "user": request.user.pk,
+        "at": time.time(),
+        **data,
+    }
+    return oidc.client(provider).start(request, prompt="login")
+
+
+def delete_and_log_out(request):
+    """Delete the account of ``request.user`` (after its password or a new FranceConnect
+    login) and log them out."""
+    removed = services.delete_account(request.user)
+    logout(request)
+    request.session["accounts_deleted_fully"] = removed
+    return redirect("accounts:deleted")
+
+
 @login_required
 @sensitive_post_parameters("current_password")
 @require_http_methods(["GET", "POST"])
 def delete(request):
     if not request.user.is_citizen:
         return render(request, "accounts/delete.html", {"staff": True}, status=403)
-    form = DeleteAccountForm(request.POST or None, user=request.user)
+    provider = services.reauth_provider(request.user)
+    form = DeleteAccountForm(request.POST or None, user=request.user, provider=provider)
     if request.method == "POST" and form.is_valid():
-        removed = services.delete_account(request.user)
-        logout(request)
-        request.session["accounts_deleted_fully"] = removed
-        return redirect("accounts:deleted")
-    return render(request, "accounts/delete.html", {"form": form})
+        if provider:
+            return reauthenticate(request, provider, "delete")
+        return delete_and_log_out(request)
+    return render(request, "accounts/delete.html", {"form": form, "provider": provider})
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -62,7 +62,7 @@ def test_a_franceconnect_login_stands_for_the_password(
     with django_capture_on_commit_callbacks(execute=True):
         response = callback(client, back)
     assert response.status_code == 302 and response["Location"] == reverse("accounts:account")
-    assert oidc.EMAIL_REAUTH_KEY not in client.session
+    assert oidc.REAUTH_KEY not in client.session
     assert logged_in_user(client) == fc_citizen
     assert [m.to for m in mailoutbox] == [[NEW_EMAIL]]
     fc_citizen.refresh_from_db()
@@ -100,7 +100,7 @@ def test_a_stale_request_is_refused(
 ):
     to_provider = ask_change(client)
     session = client.session
-    session[oidc.EMAIL_REAUTH_KEY]["at"] -= 601
+    session[oidc.REAUTH_KEY]["at"] -= 601
     session.save()
     with django_capture_on_commit_callbacks(execute=True):
         response = callback(client, at_provider(to_provider, CITIZEN_SUB))
