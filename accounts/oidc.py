@@ -13,6 +13,8 @@ Built on Authlib's Django client, which this module tightens:
 - userinfo answers as JSON or as a signed JWT (FranceConnect v2), checked like the ID token,
   and must name the same ``sub``; a JWT encrypted to us (JWE, nested around the signed one) is
   decrypted first with ``<PREFIX>_DECRYPTION_KEY``, only with ``<PREFIX>_DECRYPTION_ALGS``;
+- an encrypted ID token likewise, then checked as above; with ``<PREFIX>_ID_TOKEN_ENCRYPTED``
+  one that is only signed is refused;
 - logout at the provider (RP-initiated logout) with ``id_token_hint`` and a ``state`` checked
   on return.
 """
@@ -163,6 +165,18 @@ class ProviderClient(DjangoOAuth2App):
             acr=claims.get("acr", ""),
         )
 
+    def parse_id_token(self, token, nonce, claims_options=None, claims_cls=None, leeway=120):
+        """Authlib's checks of the ID token, after decrypting it when the provider encrypted
+        it to us (JWE around the signed JWT, FranceConnect v2): the signed JWT inside then
+        replaces it in ``token`` (our ``id_token_hint`` at logout is the one the provider
+        signed). With ``<PREFIX>_ID_TOKEN_ENCRYPTED`` a token that is only signed is refused."""
+        raw = token.get("id_token") or ""
+        if raw.count(".") == 4:
+            token["id_token"] = self.decrypt(raw, "ID token")
+        elif raw and self.conf.get("id_token_encrypted"):
+            raise OidcError(f"{self.name}: ID token not encrypted")
+        return super().parse_id_token(token, nonce, claims_options, claims_cls, leeway)
+
     def _issuer(self) -> str:
         return self.load_server_metadata()["issuer"]
 
@@ -176,7 +190,7 @@ class ProviderClient(DjangoOAuth2App):
             response.raise_for_status()
             kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if kind == "application/jwt":
-                data = self.verify_jwt(self.decrypt(response.text.strip()))
+                data = self.verify_jwt(self.decrypt(response.text.strip(), "userinfo"))
             else:
                 data = response.json()
         except (JoseError, ValueError, requests.RequestException) as error:
@@ -185,14 +199,14 @@ class ProviderClient(DjangoOAuth2App):
             raise OidcError(f"{self.name}: userinfo for another sub")
         return data
 
-    def decrypt(self, value: str) -> str:
+    def decrypt(self, value: str, what: str) -> str:
         """The signed JWT inside a JWE encrypted to us (five parts), or ``value`` itself when it
-        is only signed (three parts). An encrypted answer needs our key; its content must be
-        a signed JWT (never trusted for being encrypted alone)."""
+        is only signed (three parts). An encrypted ``what`` (userinfo, ID token) needs our key;
+        its content must be a signed JWT (never trusted for being encrypted alone)."""
         if value.count(".") != 4:
             return value
         if not self.conf.get("decryption_key"):
-            raise OidcError(f"{self.name}: encrypted userinfo, no {self.name} decryption key")
+            raise OidcError(f"{self.name}: encrypted {what}, no {self.name} decryption key")
         key = _private_key(self.conf["decryption_key"])
         # The provider may copy claims into the JWE header (RFC 7519 5.3: iss, aud...); they
         # are not trusted from there: only the signed JWT inside counts.
@@ -202,7 +216,7 @@ class ProviderClient(DjangoOAuth2App):
         decrypted = jwe.decrypt_compact(value, key, registry=registry)
         inner = (decrypted.plaintext or b"").decode()
         if inner.count(".") != 2:
-            raise OidcError(f"{self.name}: encrypted userinfo without a signed JWT inside")
+            raise OidcError(f"{self.name}: encrypted {what} without a signed JWT inside")
         return inner
 
     def verify_jwt(self, value: str) -> dict:

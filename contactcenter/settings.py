@@ -680,6 +680,9 @@ def oidc_provider(prefix: str, *, scopes: str, acr_values: str, two_factor: bool
             "RSA-OAEP-256,RSA-OAEP,ECDH-ES,ECDH-ES+A128KW,ECDH-ES+A256KW,"
             "A128GCM,A256GCM,A128CBC-HS256,A256CBC-HS512",
         ),
+        # The ID token too is encrypted to us (decrypted with the same key): one only signed
+        # is then refused. Off: an encrypted ID token is still decrypted when it comes.
+        "id_token_encrypted": env_bool(f"{prefix}_ID_TOKEN_ENCRYPTED", False),
     }
 
 

@@ -100,8 +100,8 @@ def test_a_tampered_signed_userinfo_inside_the_encryption_is_refused(
     configure(FRANCECONNECT_DECRYPTION_KEY=pem(KEY))
     real_decrypt = oidc.ProviderClient.decrypt
 
-    def altered(self, value):
-        inner = real_decrypt(self, value)
+    def altered(self, value, what):
+        inner = real_decrypt(self, value, what)
         assert inner.count(".") == 2  # the provider did sign it
         return _tampered_payload(inner)
 

@@ -111,19 +111,25 @@ def _client(client_id: str, site_urls: list[str], name: str, **extra) -> dict:
     }
 
 
-def franceconnect_config(site_urls: list[str], userinfo_encryption_key: dict | None = None) -> dict:
+def franceconnect_config(
+    site_urls: list[str],
+    userinfo_encryption_key: dict | None = None,
+    *,
+    encrypt_id_token: bool = False,
+) -> dict:
     """FranceConnect-like: identity claims, ``acr`` eidas1, userinfo as a signed JWT; also
     encrypted (JWE, RSA-OAEP-256 and A256GCM) to ``userinfo_encryption_key``, the public JWK
-    the client registers, when given."""
-    encryption = (
-        {
+    the client registers, when given; and the ID token too with ``encrypt_id_token``."""
+    encryption: dict = {}
+    if userinfo_encryption_key:
+        encryption = {
             "jwks": {"keys": [userinfo_encryption_key]},
             "userinfo_encrypted_response_alg": "RSA-OAEP-256",
             "userinfo_encrypted_response_enc": "A256GCM",
         }
-        if userinfo_encryption_key
-        else {}
-    )
+        if encrypt_id_token:
+            encryption["id_token_encrypted_response_alg"] = "RSA-OAEP-256"
+            encryption["id_token_encrypted_response_enc"] = "A256GCM"
     return {
         "clients": [
             _client(
