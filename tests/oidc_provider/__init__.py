@@ -26,6 +26,9 @@ NODE = shutil.which("node") or "node"
 CITIZEN_SUB = "fc-citizen-1"
 CITIZEN2_SUB = "fc-citizen-2"
 NO_EMAIL_SUB = "fc-citizen-no-email"
+# Used by one browser test each (tests/e2e/test_oidc_reauth.py): its own account there.
+REAUTH_SUB = "fc-citizen-reauth"
+NO_EMAIL2_SUB = "fc-citizen-no-email-2"
 AGENT_SUB = "pc-agent-1"
 UNKNOWN_AGENT_SUB = "pc-unknown"
 
@@ -167,6 +170,17 @@ def franceconnect_config(
                 "given_name": "Yanis",
                 "family_name": "Moreau",
                 "birthdate": "1985-11-02",
+            },
+            REAUTH_SUB: {
+                "given_name": "Louise",
+                "family_name": "Bernard",
+                "birthdate": "1971-05-09",
+                "email": "louise.bernard@example.fr",
+            },
+            NO_EMAIL2_SUB: {
+                "given_name": "Inès",
+                "family_name": "Roux",
+                "birthdate": "1999-01-30",
             },
         },
     }
