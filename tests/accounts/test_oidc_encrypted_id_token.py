@@ -7,6 +7,7 @@ that is only signed is refused."""
 from __future__ import annotations
 
 import pytest
+import requests
 
 from accounts import oidc
 from tests.oidc_provider import CITIZEN_SUB, ProviderProcess, franceconnect_config
@@ -14,9 +15,13 @@ from tests.oidc_provider import CITIZEN_SUB, ProviderProcess, franceconnect_conf
 from .test_oidc import (
     SITE,
     _tampered_payload,
+    at_provider,
+    callback,
     fc_provider,  # noqa: F401
     logged_in_user,
     login_with,
+    provider_logout,
+    start,
 )
 from .test_oidc_encrypted import KEY, configure, pem  # noqa: F401 (fixtures)
 
@@ -54,7 +59,8 @@ def refused(response, client, caplog, reason: str) -> None:
 @pytest.mark.parametrize("required", ["0", "1"])
 def test_encrypted_id_token_is_decrypted_then_verified(client, configure, decrypted, required):  # noqa: F811
     configure(FRANCECONNECT_DECRYPTION_KEY=pem(KEY), FRANCECONNECT_ID_TOKEN_ENCRYPTED=required)
-    response = login_with(client, "franceconnect", CITIZEN_SUB)
+    browser = requests.Session()  # the person's browser at the provider, kept for the logout
+    response = callback(client, at_provider(start(client, "franceconnect"), CITIZEN_SUB, browser))
     assert response["Location"] == "/compte/franceconnect/bienvenue/"
     # The provider did encrypt the ID token (five parts) and the userinfo.
     assert [what for what, _ in decrypted] == ["ID token", "userinfo"]
@@ -63,6 +69,10 @@ def test_encrypted_id_token_is_decrypted_then_verified(client, configure, decryp
     assert logged_in_user(client).oidc_identities.get().sub == CITIZEN_SUB
     # Kept for the logout at the provider: the ID token it signed, not its encryption.
     assert client.session[oidc.SESSION_KEY]["id_token"].count(".") == 2
+    # The provider accepts it as id_token_hint and sends the person back to Guichet.
+    back = provider_logout(browser, client.post("/deconnexion/")["Location"])
+    assert back.startswith(f"{SITE}/compte/franceconnect/deconnecte/?")
+    assert client.get(back.removeprefix(SITE)).status_code == 302
 
 
 def test_encrypted_id_token_without_the_key_is_refused(client, configure, caplog):  # noqa: F811
