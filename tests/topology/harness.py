@@ -178,10 +178,14 @@ def wait_until(predicate, timeout: float, what: str, logs=lambda: "") -> None:
     raise AssertionError(f"{what} not within {timeout} s\n{logs()}")
 
 
-def start(count: int = 3, timeout: float = 60.0) -> Topology:
+def start(count: int = 3, timeout: float = 60.0, env: dict[str, str] | None = None) -> Topology:
+    """``count`` uvicorn processes behind HAProxy. ``env``: the processes' environment (default
+    ``server_env``, on pytest-django's test database); ``PROCESS_HEADER`` is set either way."""
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="guichet-topology-"))
-    env = server_env(MEDIA_ROOT=str(tmp / "private"))
+    if env is None:
+        env = server_env(MEDIA_ROOT=str(tmp / "private"))
+    env = {**env, "PROCESS_HEADER": "1"}
     web: dict[str, Process] = {}
     for index in range(1, count + 1):
         name, port = f"web{index}", free_port()
