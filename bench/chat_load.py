@@ -692,6 +692,7 @@ def main(argv=None) -> int:
             env,
             chat_port,
             logs / "uvicorn.log",
+            timeout=300 if args.tracemalloc else 60,  # imports under tracemalloc are slow
         )
         processes.append(server)
         relay_port = relay_pid = None

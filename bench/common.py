@@ -127,12 +127,14 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
 
 
-def start_process(cmd: list[str], env: dict, port: int, log_path: Path) -> subprocess.Popen:
+def start_process(
+    cmd: list[str], env: dict, port: int, log_path: Path, timeout: float = 60.0
+) -> subprocess.Popen:
     log = log_path.open("w")
     process = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             sys.exit(f"server exited:\n{log_path.read_text()[-3000:]}")
@@ -140,7 +142,7 @@ def start_process(cmd: list[str], env: dict, port: int, log_path: Path) -> subpr
             return process
         time.sleep(0.2)
     stop_process(process)
-    sys.exit("server did not start in 60 s")
+    sys.exit(f"server did not start in {timeout:.0f} s")
 
 
 def stop_process(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
