@@ -359,13 +359,17 @@ async def run_mix(args, url: str, web: dict, worker_pid: int, chats, citizens, s
     pids = {name: process.pid for name, process in web.items()}
     web_pids = [pid for name, pid in pids.items() if name.startswith("web")]
     ws_url = url.replace("http://", "ws://")
+    # Client ids unique to this run and process count: the same id in a conversation would be
+    # (rightly) taken by the server as a resend of an earlier message and stored once.
+    run = f"{os.getpid()}x{len(web_pids)}"
     warm = chat_load.Load(ws_url, url, chats[: args.warm_chats], False)
-    warm.prefix = "w-"
+    warm.prefix = f"w{run}-"
     await warm.open_all()
     await warm.run_step(2 * args.warm_chats, 2.0)
     await asyncio.sleep(2)
     rss_before = sum(tree_rss_kib(pid) for pid in web_pids)
     load = chat_load.Load(ws_url, url, chats[args.warm_chats :], False, web_pids[0])
+    load.prefix = f"b{run}-"
     await load.open_all()
     await asyncio.sleep(3)
     rss_after = sum(tree_rss_kib(pid) for pid in web_pids)
