@@ -85,13 +85,6 @@ QUESTIONS = [
     "Comment obtenir une attestation de droits ?",
     "Quand vais-je recevoir mon remboursement ?",
 ]
-# A small valid PDF (the upload checks the file's real type).
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
 # Weights of a citizen's next action (FAQ reading dominates, as in the seeds' figures).
 ACTIONS = {"faq": 5, "chatbot": 3, "space": 2, "request": 1}
 
@@ -179,6 +172,20 @@ def prepare(args, env: dict) -> tuple[list[dict], list[dict], list[str]]:
     return chats, [{"email": email} for _, email in citizens], supervisors
 
 
+def sample_pdf(env: dict) -> bytes:
+    """A valid one-page PDF, the demo's (the upload checks a PDF's structure, not its name)."""
+    code = (
+        "import sys, django; django.setup(); from messaging.demo import simple_pdf; "
+        "sys.stdout.buffer.write(simple_pdf(['Avis d impot 2025', 'Revenu fiscal de reference']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=300
+    )
+    if result.returncode != 0 or not result.stdout.startswith(b"%PDF-"):
+        sys.exit(f"no sample PDF:\n{result.stderr.decode()[-2000:]}")
+    return result.stdout
+
+
 def start_web(env: dict, count: int, logs: Path) -> tuple[dict[str, subprocess.Popen], str]:
     """``count`` uvicorn processes behind HAProxy; returns them and the balancer's URL."""
     web, ports = {}, {}
@@ -241,8 +248,8 @@ class Kind:
 
 
 class Mix:
-    def __init__(self, url: str, deadline: float, think: float):
-        self.url, self.deadline, self.think = url, deadline, think
+    def __init__(self, url: str, deadline: float, think: float, pdf: bytes):
+        self.url, self.deadline, self.think, self.pdf = url, deadline, think, pdf
         self.kinds: dict[str, Kind] = defaultdict(Kind)
         self.articles: list[str] = []
 
@@ -336,7 +343,7 @@ class Mix:
             "subject": "Avis d'imposition",
             "body": f"Bonjour, je joins mon avis, merci de le vérifier. ({uuid.uuid4().hex[:8]})",
         }
-        files = {"files": ("avis.pdf", PDF, "application/pdf")}
+        files = {"files": ("avis.pdf", self.pdf, "application/pdf")}
         await self.timed(
             "request + file",
             lambda: client.post("/espace/demandes/nouvelle/", data=data, files=files),
@@ -378,7 +385,7 @@ async def run_mix(args, url: str, web: dict, worker_pid: int, chats, citizens, s
     watched = {**pids, "celery": worker_pid, "client": os.getpid()}
     cpu_before = {name: tree_cpu_seconds(pid) for name, pid in watched.items()}
     started = time.monotonic()
-    mix = Mix(url, started + args.duration, args.think)
+    mix = Mix(url, started + args.duration, args.think, args.pdf)
     tasks = [asyncio.create_task(mix.citizen(person)) for person in citizens[: args.users]]
     tasks += [asyncio.create_task(mix.supervisor(key)) for key in supervisors]
     step = await load.run_step(args.chat_rate, args.duration)
@@ -500,6 +507,7 @@ def main(argv=None) -> int:
         if reuse and not reuse.exists():
             saved = {"chats": chats, "citizens": citizens, "supervisors": supervisors}
             reuse.write_text(json.dumps({**saved, "secret_key": env["SECRET_KEY"]}))
+        args.pdf = sample_pdf(env)
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "contactcenter", "worker"]
             + ["--concurrency", "1", "--loglevel", "warning", "--hostname", f"peak{os.getpid()}@%h"]
