@@ -23,7 +23,8 @@ Printed per step: target and delivered messages/s, p50/p95/p99/max delivery late
 not delivered within 3 s counts as infinitely late), sender acknowledgement p99 (stored and
 committed), errors, late and duplicated messages, server CPU per message, the machine's load;
 then lost messages (never delivered), the server's memory per connection (RSS of the uvicorn
-processes, before and after opening the sockets);
+processes before and after opening the sockets, the "before" taken after ``--warm-chats`` chats
+were opened and used, so that one-off imports and connection pools are not counted per socket);
 messages persisted in PostgreSQL versus sent; the highest sustained rate with p99 <= 100 ms;
 and the chat/bare ratios. Targets (issue #5): 2,000 sockets held, 200 msg/s at p99 < 50 ms,
 >= 1,000 msg/s before p99 passes 100 ms, 0 lost or duplicated.
