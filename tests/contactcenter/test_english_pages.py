@@ -65,7 +65,8 @@ NOT_PAGES = {
     "routing:supervision_live",
     "chat:availability", "chat:send", "chat:upload", "chat:attachment", "chat:leave",
     "chat:rate", "chat:panel", "chat:finish", "chat:transfer",
-    "knowledge:article_video", "knowledge:article_captions", "knowledge:handoff",
+    "knowledge:tutorial_video", "knowledge:tutorial_captions", "knowledge:tutorial_view",
+    "knowledge:handoff",
     "knowledge:deflection_suggestions", "knowledge:deflection_sufficient",
     "knowledge:markdown_preview",
     # OpenID Connect: redirects; the first-login page and the error page need a login at a
