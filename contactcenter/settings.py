@@ -615,6 +615,7 @@ GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
     "tutorials": "knowledge.kpi_providers.tutorial_kpis",
+    "forum": "community.indicators.forum_kpis",
     "voice": "voice.indicators.voice_kpis",
     "appointments": "appointments.indicators.appointment_kpis",
     "traces": "contactcenter.trace_kpis.trace_kpis",
