@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.decorators import apply_errors, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Channel, Event
 from contactcenter.permissions import get_case_or_404, record_access
 from contactcenter.traces import post_contact_trace
 from demarches.services import staff_demarches
-from messaging.views import apply_errors, staff_required
 from voice import controls as voice_controls
 from voice import unidentified as voice_unidentified
 

@@ -125,35 +125,6 @@ class ReplyForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
     )
 
 
-class RatingForm(DsfrFormMixin, forms.Form):
-    score = forms.TypedChoiceField(
-        label=_("Votre note"),
-        choices=[
-            (5, _("5 — Très satisfait")),
-            (4, _("4 — Satisfait")),
-            (3, _("3 — Moyennement satisfait")),
-            (2, _("2 — Peu satisfait")),
-            (1, _("1 — Pas du tout satisfait")),
-        ],
-        coerce=int,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": _("Choisissez une note entre 1 et 5."),
-            "invalid_choice": _("Choisissez une note entre 1 et 5."),
-        },
-    )
-    comment = forms.CharField(
-        label=_("Commentaire"),
-        help_text=_("Facultatif, 2 000 caractères au maximum."),
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
-        error_messages={
-            "max_length": _("Le commentaire fait %(show_value)d caractères ; 2 000 au maximum.")
-        },
-    )
-
-
 class PreferencesForm(DsfrFormMixin, forms.ModelForm):
     class Meta:
         model = User
