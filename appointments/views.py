@@ -84,6 +84,10 @@ def book(request):
             .select_related("service")
             .order_by("service__name", "position", "title")
         )
+        # From a service's block of the contact page, or a hand-off without a topic of its own.
+        service_code = request.GET.get("service", "")
+        if service_code and topics.filter(service__code=service_code).exists():
+            topics = topics.filter(service__code=service_code)
         return render(request, "appointments/book_topic.html", {"topics": topics})
     after = _after(request)
     slots = free_slots(atype, after=after)

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from appointments.panel import panel_context as appointment_context
 from contactcenter.decorators import apply_errors, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Channel, Event
@@ -218,6 +219,7 @@ def render_citizen(request, case: Case, *, status: int = 200, **extra) -> HttpRe
             "citizen": citizen,
             "sheet": panel.sheet,
             "demarches": staff_demarches(request.user, citizen),
+            "appointment": appointment_context(case),
             "sheet_url": reverse("console:citizen", args=[citizen.pk]),
             "callback_url": request.build_absolute_uri(
                 reverse("routing:callback_new") + f"?topic={case.topic.slug}"

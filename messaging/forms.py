@@ -149,6 +149,16 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["mobile_phone"].validators = []  # checked on the normalised value below
+        # A placeholder address (User.email_reachable): nothing could be sent there, so the
+        # box is shown off and disabled, with why; a post that ticks it anyway is refused.
+        self.no_address = not self.instance.email_reachable
+        if self.no_address:
+            field = self.fields["notify_email"]
+            field.widget.attrs["disabled"] = True
+            field.help_text = _(
+                "Indisponible : votre compte n'a pas encore d'adresse électronique vérifiée. "
+                "Indiquez-la dans « Mon compte », puis ouvrez le lien de confirmation reçu."
+            )
 
     def clean_mobile_phone(self):
         raw = (self.cleaned_data.get("mobile_phone") or "").strip()
@@ -159,6 +169,17 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
     def clean(self):
         super().clean()
         cleaned = self.cleaned_data
+        if cleaned.get("notify_email") and self.no_address:
+            self.add_error(
+                "notify_email",
+                ValidationError(
+                    _(
+                        "Les alertes par courriel ne peuvent pas être activées : votre compte "
+                        "n'a pas encore d'adresse électronique vérifiée."
+                    ),
+                    code="no_address",
+                ),
+            )
         if (
             cleaned.get("notify_sms")
             and not cleaned.get("mobile_phone")
