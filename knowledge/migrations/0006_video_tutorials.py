@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contactcenter', '0019_satisfaction_per_contact'),
-        ('knowledge', '0004_editors_lexicon'),
+        ('knowledge', '0005_handoff_booking'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
