@@ -618,6 +618,8 @@ GUICHET_SMS_QUIET_END = env_int("GUICHET_SMS_QUIET_END", 8)
 GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
+    "tutorials": "knowledge.kpi_providers.tutorial_kpis",
+    "forum": "community.indicators.forum_kpis",
     "voice": "voice.indicators.voice_kpis",
     "appointments": "appointments.indicators.appointment_kpis",
     "traces": "contactcenter.trace_kpis.trace_kpis",
@@ -727,3 +729,12 @@ COMMUNITY_NER_MODEL = env_str("COMMUNITY_NER_MODEL", "fr_core_news_sm")
 COMMUNITY_NER_PRELOAD = env_bool("COMMUNITY_NER_PRELOAD", True)
 COMMUNITY_POSTS_PER_HOUR = env_int("COMMUNITY_POSTS_PER_HOUR", 10)
 COMMUNITY_REPORTS_TO_HIDE = env_int("COMMUNITY_REPORTS_TO_HIDE", 3)
+
+# Video tutorials of the knowledge base (docs/knowledge.md, "Video tutorials"): the largest
+# uploaded file and duration, and the hosts whose video pages may be embedded instead (https).
+GUICHET_TUTORIAL_MAX_BYTES = env_int("GUICHET_TUTORIAL_MAX_BYTES", 200_000_000)
+GUICHET_TUTORIAL_MAX_SECONDS = env_int("GUICHET_TUTORIAL_MAX_SECONDS", 30 * 60)
+GUICHET_TUTORIAL_EMBED_HOSTS = env_list(
+    "GUICHET_TUTORIAL_EMBED_HOSTS",
+    "www.dailymotion.com,geo.dailymotion.com,www.youtube-nocookie.com,player.vimeo.com",
+)
