@@ -48,6 +48,7 @@ NOT_PAGES = {
     "accounts:deleted",
     "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
     "messaging:attachment", "mail:attachment", "mail:webhook_mailgun",
+    "mail:webhook_postmark", "mail:webhook_mailersend",
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
