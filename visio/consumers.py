@@ -96,6 +96,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
                 "type": "welcome",
                 "role": participant.role,
                 "peer": bool(presence.peer),
+                "peer_name": presence.peer_name,
                 "admitted": presence.admitted,
                 "screen_allowed": presence.screen_allowed,
                 "ice_servers": services.ice_servers(),

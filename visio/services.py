@@ -195,6 +195,7 @@ class Presence(NamedTuple):
     peer: str  # the other media participant's channel when connected ("" otherwise)
     admitted: bool  # the agent let the citizen in from the waiting room
     screen_allowed: bool
+    peer_name: str  # who the peer is (the agent sees who waits)
 
 
 def connected(participant_id: int, channel_name: str) -> Presence:
@@ -209,9 +210,16 @@ def connected(participant_id: int, channel_name: str) -> Presence:
         participant.joined_at = participant.joined_at or now
         participant.left_at = None
         participant.save(update_fields=["channel_name", "joined_at", "left_at"])
-        peer = ""
+        peer, peer_name = "", ""
         if participant.is_media:
-            peer = _media_channels(room).get(_other_side(participant.role), "")
+            other = (
+                Participant.objects.filter(room=room, role=_other_side(participant.role))
+                .exclude(channel_name="")
+                .select_related("user")
+                .first()
+            )
+            if other is not None:
+                peer, peer_name = other.channel_name, other.user.display_name
         if peer and room.admitted_at is not None and room.started_at is None:
             room.started_at = now
             room.save(update_fields=["started_at"])
@@ -220,6 +228,7 @@ def connected(participant_id: int, channel_name: str) -> Presence:
         peer,
         room.admitted_at is not None,
         room.screen_allowed,
+        peer_name,
     )
 
 

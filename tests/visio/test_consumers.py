@@ -84,6 +84,7 @@ async def join_both(tokens, citizen, agent_a, *, admit: bool = True):
     agent_comm = await connect(tokens["agent"], agent_a)
     welcome = await receive(agent_comm, "welcome")
     assert welcome["peer"] is True and welcome["role"] == "agent"
+    assert welcome["peer_name"] == "Camille Martin"  # who waits
     assert (await receive(citizen_comm, "peer")) == {
         "type": "peer",
         "role": "agent",

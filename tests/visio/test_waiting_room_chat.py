@@ -53,6 +53,7 @@ async def test_no_media_reaches_the_waiting_citizen_until_the_agent_admits(
     citizen_comm = await connect(tokens["citizen"], citizen)
     welcome = await receive(citizen_comm, "welcome")
     assert welcome["admitted"] is False and welcome["peer"] is True
+    assert welcome["peer_name"] == "Alice Nom"
     peer = await receive(agent_comm, "peer")
     assert peer["present"] is True and peer["name"] == "Camille Martin"
     assert peer["admitted"] is False
