@@ -139,7 +139,10 @@ def test_waiting_room_page_for_the_citizen_and_admit_button_for_the_agent(
     citizen_page = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").content.decode()
     assert 'data-phase="lobby"' in citizen_page and 'id="visio-level"' in citizen_page
     assert 'id="visio-admit"' not in citizen_page
-    assert 'id="visio-screen" aria-pressed="false" hidden' in citizen_page
+    assert (
+        '<li hidden><button type="button" class="fr-btn fr-btn--secondary" id="visio-screen"'
+        in (citizen_page)
+    )
     agent_page = client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/").content.decode()
     assert 'data-phase="call"' in agent_page and 'id="visio-admit"' in agent_page
     assert "Autoriser l’usager à partager son écran" in agent_page
