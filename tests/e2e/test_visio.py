@@ -27,6 +27,22 @@ Case.objects.filter(pk=case.pk).update(
     assigned_to=alice, status="in_progress", assigned_at=timezone.now())
 result = case.reference
 """
+# A case of Camille's, assigned to Alice, with its room open: both participants' room paths.
+ROOM = """
+from django.utils import timezone
+from contactcenter.models import Case, User
+from visio import services
+from visio.models import Room
+alice = User.objects.get(email="alice.durand@guichet.example.fr")
+busy = Room.objects.values_list("case_id", flat=True)
+case = (Case.objects.filter(service__code="fiscalite", citizen__email="camille.martin@example.fr")
+        .exclude(status="closed").exclude(pk__in=busy).order_by("-id").first())
+Case.objects.filter(pk=case.pk).update(
+    assigned_to=alice, status="in_progress", assigned_at=timezone.now())
+case.refresh_from_db()
+room = services.open_room(case, alice)
+result = {p.role: services.join_url(p) for p in room.participants.all()}
+"""
 CAPTION = "Bonjour Camille, je vois votre dossier."
 # What a citizen could try to inject into the agent's page: shown as text, never run.
 MARKUP = '<img src=x onerror="window.injected=1"><b id="injected">gras</b>'
@@ -85,32 +101,11 @@ def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y,
     citizen.get_by_role("link", name=re.compile("Rejoindre la visio")).click()
     citizen.wait_for_url(re.compile(r"/visio/salle/[\w-]+/$"))
 
-    # The waiting room: own camera, a moving microphone meter, the devices to choose from.
+    # The citizen waits until the agent, who sees who waits, admits them (keyboard).
     root = citizen.locator("#visio")
     expect(root).to_have_attribute("data-phase", "lobby")
-    expect(citizen.locator("#visio-status")).to_have_attribute("data-state", "lobby")
-    citizen.wait_for_function(
-        "() => document.getElementById('visio-local').videoWidth > 0"
-        " && Number(document.getElementById('visio-level').dataset.peak || 0) > 0",
-        timeout=10_000,
-    )
-    expect(citizen.locator("#visio-camera-select option")).not_to_have_count(0)
-    expect(citizen.locator("#visio-mic-select option")).not_to_have_count(0)
-    check_a11y(citizen)
-    # The agent sees who waits; nothing of the agent reaches the citizen meanwhile.
     waiting = agent_room.locator("#visio-waiting")
     expect(waiting).to_contain_text("Camille Martin attend dans la salle d’attente.")
-    citizen.wait_for_timeout(500)
-    assert citizen.evaluate("() => window.guichetVisio.bytesReceived()") == 0
-    expect(root).not_to_have_attribute("data-connection", "connected")
-    # Chat works in the waiting room: the citizen's markup is text in the agent's page.
-    citizen.get_by_label("Votre message").fill(MARKUP)
-    citizen.get_by_label("Votre message").press("Enter")
-    agent_chat = agent_room.get_by_role("log", name="Messages")
-    expect(agent_chat).to_contain_text(MARKUP)
-    assert agent_room.locator("#visio-chat img, #injected").count() == 0
-    assert agent_room.evaluate("() => window.injected") is None
-    # Admitted with the keyboard.
     agent_room.get_by_role("button", name="Faire entrer").focus()
     agent_room.keyboard.press("Enter")
     expect(waiting).to_be_hidden()
@@ -118,11 +113,6 @@ def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y,
 
     receiving(citizen)
     receiving(agent_room)
-
-    agent_room.get_by_label("Votre message").fill(f"Le formulaire : {LINK}")
-    agent_room.get_by_role("button", name="Envoyer le message").click()
-    citizen_chat = citizen.get_by_role("log", name="Messages")
-    expect(citizen_chat.get_by_role("link", name=LINK)).to_have_attribute("href", LINK)
 
     agent_room.get_by_label(re.compile("Sous-titre à afficher")).fill(CAPTION)
     agent_room.get_by_role("button", name="Afficher le sous-titre").click()
@@ -143,3 +133,43 @@ def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y,
     )
     assert recorded["end_reason"] == "citizen" and recorded["chat_kept"] is False
     assert {p["role"] for p in recorded["participants"]} == {"citizen", "agent"}
+
+
+def test_waiting_room_tests_the_devices_and_chat_is_text(new_page, check_a11y, demo, e2e_server):
+    paths = e2e_server.shell_json(ROOM)
+    agent_room = new_page(demo.agent_fiscalite)
+    agent_room.goto(paths["agent"])
+    citizen = new_page(demo.citizen)
+    citizen.goto(paths["citizen"])
+    # The waiting room: own camera, a moving microphone meter, the devices to choose from.
+    root = citizen.locator("#visio")
+    expect(root).to_have_attribute("data-phase", "lobby")
+    expect(citizen.locator("#visio-status")).to_have_attribute("data-state", "lobby")
+    citizen.wait_for_function(
+        "() => document.getElementById('visio-local').videoWidth > 0"
+        " && Number(document.getElementById('visio-level').dataset.peak || 0) > 0",
+        timeout=10_000,
+    )
+    expect(citizen.locator("#visio-camera-select option")).not_to_have_count(0)
+    expect(citizen.locator("#visio-mic-select option")).not_to_have_count(0)
+    check_a11y(citizen)
+    # The agent sees who waits; nothing of the agent reaches the citizen meanwhile.
+    expect(agent_room.locator("#visio-waiting")).to_contain_text("Camille Martin attend")
+    citizen.wait_for_timeout(500)
+    assert citizen.evaluate("() => window.guichetVisio.bytesReceived()") == 0
+    expect(root).not_to_have_attribute("data-connection", "connected")
+    # Chat works in the waiting room: the citizen's markup is text in the agent's page.
+    citizen.get_by_label("Votre message").fill(MARKUP)
+    citizen.get_by_label("Votre message").press("Enter")
+    agent_chat = agent_room.get_by_role("log", name="Messages")
+    expect(agent_chat).to_contain_text(MARKUP)
+    assert agent_room.locator("#visio-chat img, #injected").count() == 0
+    assert agent_room.evaluate("() => window.injected") is None
+    # The agent's link is a link for the citizen.
+    agent_room.get_by_label("Votre message").fill(f"Le formulaire : {LINK}")
+    agent_room.get_by_role("button", name="Envoyer le message").click()
+    citizen_chat = citizen.get_by_role("log", name="Messages")
+    expect(citizen_chat.get_by_role("link", name=LINK)).to_have_attribute("href", LINK)
+    check_a11y(agent_room)
+    agent_room.get_by_role("button", name="Raccrocher").click()
+    expect(root).to_have_attribute("data-ended", "1")

@@ -12,26 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, login
-from tests.e2e.test_visio import receiving
+from tests.e2e.test_visio import ROOM, receiving
 
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--auto-select-desktop-capture-source=Entire"]
-
-# A case of Camille's, assigned to Alice, with its room open: both participants' room paths.
-ROOM = """
-from django.utils import timezone
-from contactcenter.models import Case, User
-from visio import services
-from visio.models import Room
-alice = User.objects.get(email="alice.durand@guichet.example.fr")
-busy = Room.objects.values_list("case_id", flat=True)
-case = (Case.objects.filter(service__code="fiscalite", citizen__email="camille.martin@example.fr")
-        .exclude(status="closed").exclude(pk__in=busy).order_by("-id").first())
-Case.objects.filter(pk=case.pk).update(
-    assigned_to=alice, status="in_progress", assigned_at=timezone.now())
-case.refresh_from_db()
-room = services.open_room(case, alice)
-result = {p.role: services.join_url(p) for p in room.participants.all()}
-"""
 
 
 @pytest.fixture(scope="module")
