@@ -203,8 +203,8 @@ def start_web(env: dict, count: int, logs: Path) -> tuple[dict[str, subprocess.P
         ports[name] = port
     port = free_port()
     config = logs / f"haproxy-{count}.cfg"
-    # Production's health-check timing: the tests' 500 ms checks mark a saturated process
-    # down, and "on-marked-down shutdown-sessions" then drops every socket it holds.
+    # Production's health-check timing: the tests' 500 ms checks would mark a saturated
+    # process down, sending new connections elsewhere while it catches up.
     config.write_text(render_haproxy_config(port, ports, fast_checks=False))
     binary = haproxy_binary()
     if binary is None:

@@ -75,7 +75,7 @@ def render_haproxy_config(
     # The test's checks are faster than production's (a killed process is out within ~1 s), and
     # a test machine may allow fewer open files than production's connection cap needs.
     if fast_checks:
-        text = text.replace("inter 2s fall 2 rise 2", "inter 500ms fall 2 rise 1")
+        text = text.replace("inter 2s fall 3 rise 2", "inter 500ms fall 2 rise 1")
     return re.sub(r"^(\s*)maxconn \d+$", r"\g<1>maxconn 2000", text, flags=re.M)
 
 
