@@ -13,6 +13,7 @@ carries a message, a subject or anything the citizen wrote (DESIGN invariant 4).
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +70,20 @@ DEMARCHE_KINDS = (
 )
 # Alerts that a pending one of the same case does not absorb (each says something of its own).
 DISTINCT_KINDS = frozenset(DEMARCHE_KINDS) | frozenset(templates.EVENTS)
+
+
+# Alerts whose link is given by the sender (``params["link"]``): the signed survey link
+# (contactcenter.surveys), the appointment's own page (appointments).
+OWN_LINK_KINDS = frozenset({"satisfaction_survey", "appointment_booked", "appointment_reminder"})
+
+
+def email_files(params: dict | None) -> list[dict]:
+    """The files an e-mail alert carries (``params["files"]``: ``(name, content_type, bytes)``,
+    e.g. an appointment's .ics), as stored on the outbox row."""
+    return [
+        {"name": name, "type": content_type, "data": base64.b64encode(data).decode("ascii")}
+        for name, content_type, data in (params or {}).get("files") or ()
+    ]
 
 
 # SMS the citizen asked for right now (a one-time code...) are not held by the quiet hours.
@@ -274,9 +289,9 @@ def queue_for_citizen(
             if kind in DEMARCHE_KINDS
             else case_link(case)
         )
-        survey_link = (params or {}).get("link") if kind == "satisfaction_survey" else None
-        if survey_link:
-            link = str(survey_link)  # the signed survey link (contactcenter.surveys)
+        own_link = (params or {}).get("link") if kind in OWN_LINK_KINDS else None
+        if own_link:
+            link = str(own_link)  # the signed survey link, the appointment's page
         if kind in templates.EVENTS:
             service_id, values = template_values(case, kind, params or {}, link, language)
             subject, text = templates.render(
@@ -304,6 +319,7 @@ def queue_for_citizen(
                         text=text,
                         idempotency_key=f"{kind}:{marker}:{channel}"[:128],
                         next_attempt_at=quiet_until(channel, kind, now) or now,
+                        files=email_files(params) if channel == "email" else [],
                     )
                 )
         except IntegrityError:
