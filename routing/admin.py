@@ -55,7 +55,7 @@ class TeamAdminForm(forms.ModelForm):
         fields = ["service", "name", "members"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         service, members = cleaned.get("service"), cleaned.get("members")
         if service is not None and members:
             allowed = set(agents_of(service.pk).values_list("pk", flat=True))

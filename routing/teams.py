@@ -41,15 +41,16 @@ def managed_services(user: User) -> QuerySet[Service]:
     return services.filter(pk__in=user_service_ids(user))
 
 
-def member_label(user: User) -> str:
-    name = user.get_full_name()
-    return f"{name} ({user.email})" if name else user.email
+class MemberChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.email})" if name else obj.email
 
 
 class TeamForm(DsfrFormMixin, forms.ModelForm):
     """A team's name and members, members limited to the agents of its service."""
 
-    members = forms.ModelMultipleChoiceField(
+    members = MemberChoiceField(
         label=gettext_lazy("Membres"),
         queryset=User.objects.none(),
         required=False,
@@ -64,9 +65,8 @@ class TeamForm(DsfrFormMixin, forms.ModelForm):
     def __init__(self, *args, service: Service, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.service = service
-        members = cast(forms.ModelMultipleChoiceField, self.fields["members"])
+        members = cast(MemberChoiceField, self.fields["members"])
         members.queryset = agents_of(service.pk)
-        members.label_from_instance = member_label  # type: ignore[method-assign]
         self.fields["members"].widget.attrs.pop("class", None)  # DSFR checkboxes, one each
 
     def clean_name(self) -> str:
