@@ -109,9 +109,9 @@ def quiet_until(channel: str, kind: str, now: datetime) -> datetime | None:
     return morning
 
 
-def citizen_language(user: User) -> str:
+def citizen_language(user: User, preference=preferences.UNREAD) -> str:
     """The language of the citizen's alerts (their preference, French by default)."""
-    return preferences.language_of(user)
+    return preferences.language_of(user, preference)
 
 
 def template_text(
@@ -200,8 +200,8 @@ def render(channel: str, link: str, kind: str = "", params: dict | None = None) 
         return headline, text
 
 
-def _address(user: User, channel: str, kind: str = "") -> str:
-    if kind and not preferences.allows(user, kind, channel):
+def _address(user: User, channel: str, kind: str = "", preference=preferences.UNREAD) -> str:
+    if kind and not preferences.allows(user, kind, channel, preference):
         return ""  # the citizen turned this category off on this channel
     if channel == Notification.NotificationChannel.EMAIL:
         # ".invalid" (RFC 2606) names placeholder addresses: an account FranceConnect created
@@ -270,9 +270,10 @@ def queue_for_citizen(
         f"{case.pk}:{case.last_activity_at.timestamp():.6f}" if case else timezone.now().isoformat()
     )
     created = []
-    language = citizen_language(citizen)
+    preference = preferences.preference_of(citizen)  # read once for every channel
+    language = citizen_language(citizen, preference)
     for channel in Notification.NotificationChannel.values:
-        address = _address(citizen, channel, kind)
+        address = _address(citizen, channel, kind, preference)
         if not address:
             continue
         if (
