@@ -88,6 +88,7 @@ def test_dashboard_shows_the_satisfaction_per_team(
     assert "Satisfaction des usagers par équipe d&#x27;agents" in page
     assert "Accueil" in page and "Expertise" in page
     assert "Équipe B" not in page  # another service's team
+    assert 'href="/console/equipes/"' in page  # where the supervisor manages the teams
 
 
 def test_supervisor_creates_a_team_and_chooses_its_members(
