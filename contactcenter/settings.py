@@ -492,6 +492,10 @@ MAIL_AUTOMATIC_WINDOW = timedelta(seconds=env_int("MAIL_AUTOMATIC_WINDOW", 3600)
 # while no signing key is set; pushes older than MAIL_WEBHOOK_MAX_AGE seconds and bodies over
 # MAIL_WEBHOOK_MAX_BYTES are refused (docs/mail.md).
 MAIL_WEBHOOK_MAILGUN_SIGNING_KEY = env_str("MAIL_WEBHOOK_MAILGUN_SIGNING_KEY")
+# Postmark's inbound webhook: the Basic credentials ("user:password") put in its URL; MailerSend's
+# inbound route: its signing secret. Each endpoint answers 404 while its value is empty.
+MAIL_WEBHOOK_POSTMARK_CREDENTIALS = env_str("MAIL_WEBHOOK_POSTMARK_CREDENTIALS")
+MAIL_WEBHOOK_MAILERSEND_SECRET = env_str("MAIL_WEBHOOK_MAILERSEND_SECRET")
 MAIL_WEBHOOK_MAX_AGE = env_int("MAIL_WEBHOOK_MAX_AGE", 8 * 3600)
 MAIL_WEBHOOK_MAX_BYTES = env_int("MAIL_WEBHOOK_MAX_BYTES", 10 * 1024 * 1024)
 VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
@@ -668,6 +672,15 @@ def oidc_provider(prefix: str, *, scopes: str, acr_values: str, two_factor: bool
         # Match staff by e-mail only if the provider says it is verified (email_verified).
         "require_verified_email": env_bool(f"{prefix}_REQUIRE_EMAIL_VERIFIED", False),
         "id_token_algs": env_list(f"{prefix}_ID_TOKEN_ALGS", "RS256,ES256"),
+        # Userinfo encrypted to us (JWE, FranceConnect v2 when the client registers a key):
+        # our private key, a PEM or a JWK in JSON (its public half is registered with the
+        # provider), and the key-management and content algorithms accepted.
+        "decryption_key": env_str(f"{prefix}_DECRYPTION_KEY"),
+        "decryption_algs": env_list(
+            f"{prefix}_DECRYPTION_ALGS",
+            "RSA-OAEP-256,RSA-OAEP,ECDH-ES,ECDH-ES+A128KW,ECDH-ES+A256KW,"
+            "A128GCM,A256GCM,A128CBC-HS256,A256CBC-HS512",
+        ),
     }
 
 

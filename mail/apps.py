@@ -15,10 +15,21 @@ class MailConfig(AppConfig):
 
         post_save.connect(outbound.on_event_saved, sender=Event, dispatch_uid="mail.outbound")
 
+        from contactcenter.signals import service_contact_emails
+
+        from . import services
+
+        service_contact_emails.connect(services.service_addresses, dispatch_uid="mail.addresses")
+
         from anymail.signals import inbound
 
-        from . import webhook
+        from . import webhook, webhook_providers
 
-        inbound.connect(
-            webhook.on_inbound, sender=webhook.MailgunInbound, dispatch_uid="mail.webhook"
-        )
+        for view in (
+            webhook.MailgunInbound,
+            webhook_providers.PostmarkInbound,
+            webhook_providers.MailerSendInbound,
+        ):
+            inbound.connect(
+                webhook.on_inbound, sender=view, dispatch_uid=f"mail.webhook.{view.__name__}"
+            )
