@@ -623,6 +623,7 @@ GUICHET_KPI_PROVIDERS = {
     "voice": "voice.indicators.voice_kpis",
     "appointments": "appointments.indicators.appointment_kpis",
     "traces": "contactcenter.trace_kpis.trace_kpis",
+    "teams": "routing.team_kpis.team_kpis",
 }
 GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)

@@ -56,6 +56,22 @@ def summary_allowed(case: Case, agent: User) -> bool:
     )
 
 
+def summary_contact(case: Case, agent: User) -> Event | None:
+    """The contact a call summary follows: the timeline event of the last call of ``case``
+    that ``agent`` answered and that has ended (``services.write_call_event``: payload
+    ``call`` with ``agent`` and ``talk``), or None while that call is still up."""
+    return (
+        Event.objects.filter(
+            case_id=case.pk,
+            type=Event.Type.CALL,
+            payload__has_keys=["call", "talk"],
+            payload__agent=agent.pk,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def set_hold(call: Call, hold: bool) -> None:
     """Ask the voice server to put the call on hold (or take it back). Idempotent."""
     Call.objects.filter(pk=call.pk, ended_at__isnull=True).update(on_hold=hold)

@@ -3,12 +3,13 @@ scripted line, and the workstation's hold button (console.workstation_views.call
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 
 from contactcenter.cases import transfer_case
 from contactcenter.models import AgentProfile, Case, Event
+from contactcenter.trace_kpis import trace_counts
 from routing.models import AgentPresence, OpeningHours
 from tests.voice.test_to_agent import Line, on_duty, routed  # noqa: F401
 from tests.voice.test_voice_units import phone_setup  # noqa: F401
@@ -246,6 +247,8 @@ def test_call_summary_goes_to_the_citizens_messaging_once(
     Call.objects.filter(pk=call.pk).update(
         case=case, agent=agent_a, queued_at=now, answered_at=now, ended_at=now, ended_by="agent"
     )
+    call.refresh_from_db()
+    call_event = services.write_call_event(call, during_prompt=False)
     Case.objects.filter(pk=case.pk).update(assigned_to=agent_a, status=Case.Status.ANSWERED)
     tab = client.get(f"/console/poste/demandes/{case.reference}/").content.decode()
     assert "Résumé de l'appel pour l'usager" in tab
@@ -261,7 +264,10 @@ def test_call_summary_goes_to_the_citizens_messaging_once(
     assert messages.count() == 1
     message = messages.get()
     assert message.actor == agent_a and message.channel == "phone" and not message.internal
-    assert message.payload == {"contact_trace": "phone"}
+    # Tied to the call's event: the dashboard counts the call as followed by a trace.
+    assert message.payload == {"contact_trace": "phone", "contact_event": call_event.pk}
+    start, end = now - timedelta(minutes=1), timezone.now() + timedelta(minutes=1)
+    assert trace_counts(start, end, service_ids=[case.service_id]) == {"phone": (1, 1)}
     assert message.body == "Nous avons vérifié votre dossier."
     alerts = Notification.objects.filter(case=case)
     assert alerts.exists() and all(data["body"] not in a.text for a in alerts)
