@@ -265,6 +265,16 @@ def pages():
             args=[alert_service(supervisor), "acknowledgement", "email", "en"],
         ),
     )
+    from routing.models import Team
+
+    team = Team.objects.create(service_id=alert_service(supervisor), name="Accueil")
+    yield supervisor, "console:teams", reverse("console:teams")
+    yield supervisor, "console:team_new", reverse("console:team_new", args=[team.service_id])
+    yield (
+        supervisor,
+        "console:team_edit",
+        reverse("console:team_edit", args=[team.service_id, team.pk]),
+    )
     from messaging.preferences import unsubscribe_url
 
     link = unsubscribe_url(citizen.pk, "demarche_step")
