@@ -37,12 +37,13 @@ def next_reference(year: int | None = None) -> str:
     concurrent requests never get the same number.
     """
     year = year or timezone.localdate().year
-    ReferenceCounter.objects.get_or_create(year=year)
-    counter = ReferenceCounter.objects.select_for_update().get(year=year)
-    counter.last = F("last") + 1
-    counter.save(update_fields=["last"])
-    counter.refresh_from_db(fields=["last"])
-    return f"{year}-{counter.last:06d}"
+    counter = ReferenceCounter.objects.filter(year=year)
+    # The UPDATE takes the row lock (held until commit); the year's row is created once.
+    if not counter.update(last=F("last") + 1):
+        ReferenceCounter.objects.get_or_create(year=year)
+        counter.update(last=F("last") + 1)
+    last = counter.values_list("last", flat=True).get()
+    return f"{year}-{last:06d}"
 
 
 def add_event(
@@ -152,6 +153,7 @@ def open_case(
         body=body,
         payload=payload,
         at=now,
+        touch=False,  # the case was just written with last_activity_at=now
     )
     if route and status == Case.Status.NEW:
         request_routing(case)

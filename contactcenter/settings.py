@@ -492,6 +492,10 @@ MAIL_AUTOMATIC_WINDOW = timedelta(seconds=env_int("MAIL_AUTOMATIC_WINDOW", 3600)
 # while no signing key is set; pushes older than MAIL_WEBHOOK_MAX_AGE seconds and bodies over
 # MAIL_WEBHOOK_MAX_BYTES are refused (docs/mail.md).
 MAIL_WEBHOOK_MAILGUN_SIGNING_KEY = env_str("MAIL_WEBHOOK_MAILGUN_SIGNING_KEY")
+# Postmark's inbound webhook: the Basic credentials ("user:password") put in its URL; MailerSend's
+# inbound route: its signing secret. Each endpoint answers 404 while its value is empty.
+MAIL_WEBHOOK_POSTMARK_CREDENTIALS = env_str("MAIL_WEBHOOK_POSTMARK_CREDENTIALS")
+MAIL_WEBHOOK_MAILERSEND_SECRET = env_str("MAIL_WEBHOOK_MAILERSEND_SECRET")
 MAIL_WEBHOOK_MAX_AGE = env_int("MAIL_WEBHOOK_MAX_AGE", 8 * 3600)
 MAIL_WEBHOOK_MAX_BYTES = env_int("MAIL_WEBHOOK_MAX_BYTES", 10 * 1024 * 1024)
 VOICE_PROMPT_CACHE = Path(env_str("VOICE_PROMPT_CACHE", str(MEDIA_ROOT / "voice-prompts")))
@@ -614,6 +618,8 @@ GUICHET_SMS_QUIET_END = env_int("GUICHET_SMS_QUIET_END", 8)
 GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
+    "tutorials": "knowledge.kpi_providers.tutorial_kpis",
+    "forum": "community.indicators.forum_kpis",
     "voice": "voice.indicators.voice_kpis",
     "appointments": "appointments.indicators.appointment_kpis",
     "traces": "contactcenter.trace_kpis.trace_kpis",
@@ -723,3 +729,12 @@ COMMUNITY_NER_MODEL = env_str("COMMUNITY_NER_MODEL", "fr_core_news_sm")
 COMMUNITY_NER_PRELOAD = env_bool("COMMUNITY_NER_PRELOAD", True)
 COMMUNITY_POSTS_PER_HOUR = env_int("COMMUNITY_POSTS_PER_HOUR", 10)
 COMMUNITY_REPORTS_TO_HIDE = env_int("COMMUNITY_REPORTS_TO_HIDE", 3)
+
+# Video tutorials of the knowledge base (docs/knowledge.md, "Video tutorials"): the largest
+# uploaded file and duration, and the hosts whose video pages may be embedded instead (https).
+GUICHET_TUTORIAL_MAX_BYTES = env_int("GUICHET_TUTORIAL_MAX_BYTES", 200_000_000)
+GUICHET_TUTORIAL_MAX_SECONDS = env_int("GUICHET_TUTORIAL_MAX_SECONDS", 30 * 60)
+GUICHET_TUTORIAL_EMBED_HOSTS = env_list(
+    "GUICHET_TUTORIAL_EMBED_HOSTS",
+    "www.dailymotion.com,geo.dailymotion.com,www.youtube-nocookie.com,player.vimeo.com",
+)

@@ -380,7 +380,11 @@ class SearchIndex:
         slots: list[Slot] = []
         seen: set[str] = set()
         rewritten = self.lexicon.rewrite(query) if self.lexicon is not None else query
+        analyzed: set[str] = set()
         for word in T.content_tokens(rewritten):
+            if word in analyzed:
+                continue  # a repeated word counts once (its analysis would give the same slot)
+            analyzed.add(word)
             if "|" in word:  # an abbreviation with alternatives ("appart" -> appartement|logement)
                 alts: list[tuple[str, float]] = []
                 for i, part in enumerate(word.split("|")):

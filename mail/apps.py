@@ -23,8 +23,13 @@ class MailConfig(AppConfig):
 
         from anymail.signals import inbound
 
-        from . import webhook
+        from . import webhook, webhook_providers
 
-        inbound.connect(
-            webhook.on_inbound, sender=webhook.MailgunInbound, dispatch_uid="mail.webhook"
-        )
+        for view in (
+            webhook.MailgunInbound,
+            webhook_providers.PostmarkInbound,
+            webhook_providers.MailerSendInbound,
+        ):
+            inbound.connect(
+                webhook.on_inbound, sender=view, dispatch_uid=f"mail.webhook.{view.__name__}"
+            )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
 
+from knowledge.services import one_index_check
+
 from .models import Mailbox
 from .services import import_message
 
@@ -75,14 +77,22 @@ def poll(mailbox: Mailbox) -> PollReport:
         for start in range(0, len(uids), FETCH_BATCH):
             batch = uids[start : start + FETCH_BATCH]
             data = client.fetch(batch, ["BODY.PEEK[]"])
-            for uid in batch:
-                raw = data.get(uid, {}).get(b"BODY[]")
-                if raw is None:
-                    continue  # expunged meanwhile
-                report.fetched += 1
-                result = import_message(mailbox, bytes(raw), uid=uid)
-                report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-                mark_imported(client, [uid])
+            committed: list[int] = []
+            try:
+                with one_index_check():  # one knowledge-base state per batch
+                    for uid in batch:
+                        raw = data.get(uid, {}).get(b"BODY[]")
+                        if raw is None:
+                            continue  # expunged meanwhile
+                        report.fetched += 1
+                        result = import_message(mailbox, bytes(raw), uid=uid)
+                        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+                        committed.append(uid)
+            finally:
+                # Flagged once committed, in one command per batch; a crash before this line
+                # fetches them again next time and their Message-IDs make that a no-op.
+                if committed:
+                    mark_imported(client, committed)
     finally:
         try:
             client.logout()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import functools
 import hashlib
 import html
 import logging
@@ -42,6 +43,28 @@ logger = logging.getLogger("mail")
 UNIDENTIFIED_SENDER_EMAIL = "expediteur-non-identifie@guichet.invalid"
 REFERENCE_IN_SUBJECT = re.compile(r"\b(20\d{2}-\d{6})\b")
 MAX_BODY_CHARS = 100_000
+
+
+class _Policy(email.policy.EmailPolicy):
+    """The standard library's ``policy.default``, with each header value parsed once.
+
+    The structured header objects are immutable; the parser asks for the same ones many times
+    per message (``Content-Type`` for every body and attachment walk) and across messages
+    (the same few ``Content-Type`` and ``MIME-Version`` values): they are kept in a bounded
+    cache instead of being parsed again."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        return _parsed_header(name, value)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed_header(name: str, value: str) -> Any:
+    return email.policy.default.header_fetch_parse(name, value)
+
+
+POLICY = _Policy()
 
 
 class Unreadable(Exception):
@@ -86,7 +109,7 @@ def trim_quoted(body: str) -> str:
 def parse(raw: bytes) -> Inbound:
     """Read a source; raise ``Unreadable`` saying why when it cannot be imported."""
     try:
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        parsed = email.message_from_bytes(raw, policy=POLICY)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a quarantine reason
         raise Unreadable(f"parse: {exc!r}") from exc
     assert isinstance(parsed, ParsedMessage)
@@ -174,16 +197,14 @@ def find_thread(mailbox: Mailbox, inbound: Inbound) -> Case | None:
     """The case this message answers, or None for a new request."""
     ids = [i for i in [inbound.in_reply_to, *inbound.references] if i]
     if ids:
+        # The case of the latest known message among them (the messages' sources are not read).
         known = (
-            MailMessage.objects.filter(
-                key__in=[message_key(i, b"") for i in ids], case__isnull=False
-            )
-            .select_related("case")
-            .order_by("-created_at")
+            Case.objects.filter(mail_messages__key__in=[message_key(i, b"") for i in ids])
+            .order_by("-mail_messages__created_at")
             .first()
         )
-        if known is not None and known.case is not None:
-            return known.case
+        if known is not None:
+            return known
     match = REFERENCE_IN_SUBJECT.search(inbound.subject)
     if match:
         # Only the case's own correspondent may write onto it by quoting its reference.
@@ -233,13 +254,18 @@ def quarantine(mailbox: Mailbox, raw: bytes, error: str, uid: int | None = None)
     return item
 
 
+def already_imported(mailbox: Mailbox, key: str) -> MailMessage | None:
+    """The message already imported under this key (its source and text are not read)."""
+    return MailMessage.objects.filter(mailbox=mailbox, key=key).defer("raw", "body").first()
+
+
 def import_message(mailbox: Mailbox, raw: bytes, uid: int | None = None) -> ImportResult:
     """Import one message onto a case, at most once; commits before returning."""
     try:
         inbound = parse(raw)
     except Unreadable as exc:
         return ImportResult("quarantined", quarantined=quarantine(mailbox, raw, str(exc), uid))
-    existing = MailMessage.objects.filter(mailbox=mailbox, key=inbound.key).first()
+    existing = already_imported(mailbox, inbound.key)
     if existing is not None:
         return ImportResult("duplicate", existing)
     accepted, refused = check_attachments(inbound.attachments)
@@ -248,7 +274,7 @@ def import_message(mailbox: Mailbox, raw: bytes, uid: int | None = None) -> Impo
             return _store(mailbox, raw, inbound, accepted, refused)
     except IntegrityError:
         # Imported meanwhile by another worker: the unique key kept it once.
-        existing = MailMessage.objects.filter(mailbox=mailbox, key=inbound.key).first()
+        existing = already_imported(mailbox, inbound.key)
         if existing is None:
             raise
         return ImportResult("duplicate", existing)

@@ -51,8 +51,10 @@ def source_of(request: HttpRequest) -> bytes:
     return raw.encode("utf-8", "surrogateescape")
 
 
-def mailbox_of(request: HttpRequest) -> Mailbox:
-    recipient = request.POST.get("recipient", "").strip()
+def mailbox_for(recipient: str, *, unknown_status: int) -> Mailbox:
+    """The functional mailbox a push is for; ``unknown_status`` is the code after which the
+    provider stops retrying (Mailgun 406, Postmark 403...)."""
+    recipient = recipient.strip()
     if not recipient:
         raise Refused(400, "recipient missing")
     mailbox = Mailbox.objects.select_related("service", "default_topic").filter(
@@ -60,9 +62,18 @@ def mailbox_of(request: HttpRequest) -> Mailbox:
     )
     found = mailbox.first()
     if found is None:
-        # 406: Mailgun does not retry it.
-        raise Refused(406, f"no functional mailbox for {recipient}")
+        raise Refused(unknown_status, f"no functional mailbox for {recipient}")
     return found
+
+
+def mailbox_of(request: HttpRequest) -> Mailbox:
+    # 406: Mailgun does not retry it.
+    return mailbox_for(request.POST.get("recipient", ""), unknown_status=406)
+
+
+def check_fresh(sent_at: float) -> None:
+    if abs(timezone.now().timestamp() - sent_at) > settings.MAIL_WEBHOOK_MAX_AGE:
+        raise Refused(403, "push too old (timestamp outside MAIL_WEBHOOK_MAX_AGE)")
 
 
 def check_once(token: str, raw: bytes) -> None:
@@ -92,8 +103,7 @@ class MailgunInbound(MailgunInboundWebhookView):
             sent_at = int(request.POST["timestamp"])
         except (KeyError, ValueError):
             raise Refused(400, "timestamp missing or not a number")
-        if abs(timezone.now().timestamp() - sent_at) > settings.MAIL_WEBHOOK_MAX_AGE:
-            raise Refused(403, "push too old (timestamp outside MAIL_WEBHOOK_MAX_AGE)")
+        check_fresh(sent_at)
         check_once(request.POST.get("token", ""), source_of(request))
 
     def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
@@ -102,12 +112,17 @@ class MailgunInbound(MailgunInboundWebhookView):
         events: list[AnymailInboundEvent] = super().parse_events(request)
         return events
 
+    @staticmethod
+    def source(event: AnymailInboundEvent) -> tuple[Mailbox, bytes]:
+        request = event.esp_event
+        return mailbox_of(request), source_of(request)
+
 
 def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
     """anymail's ``inbound`` signal from our view: the same import as a message read over IMAP
     (the source as the provider received it, not anymail's re-serialisation)."""
-    request = event.esp_event
-    result = import_message(mailbox_of(request), source_of(request))
+    mailbox, raw = sender.source(event)
+    result = import_message(mailbox, raw)
     logger.info("webhook %s: %s", esp_name, result.outcome)
 
 
@@ -117,13 +132,17 @@ def mailgun_inbound(request: HttpRequest) -> HttpResponse:
     key = settings.MAIL_WEBHOOK_MAILGUN_SIGNING_KEY
     if not key:
         raise Http404("webhook not configured")
+    return serve(request, MailgunInbound.as_view(webhook_signing_key=key))
+
+
+def serve(request: HttpRequest, view: Any) -> HttpResponse:
+    """Run a provider's inbound view (configured), each refusal as a JSON error."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > settings.MAIL_WEBHOOK_MAX_BYTES:
         return refuse(413, f"message too large (over {settings.MAIL_WEBHOOK_MAX_BYTES} bytes)")
-    view = MailgunInbound.as_view(webhook_signing_key=key)
     try:
         response: HttpResponse = view(request)
     except AnymailWebhookValidationFailure as exc:

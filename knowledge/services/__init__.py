@@ -6,7 +6,8 @@ Public contract used by other apps (keep the names and signatures):
 - ``record_deflection(*, user, article, query, topic, sufficient)``
 - ``handoff_transcript(conversation_id, user) -> str``
 - ``guess_topic(text, *, service=None) -> Topic | None`` for the channels opening a case
-  from free text (mail).
+  from free text (mail), and ``one_index_check()``: a block (a batch of e-mails) in which the
+  knowledge base's state is checked once, not at every guess.
 - ``handoff_context(conversation_id, user) -> dict | None`` and
   ``attach_conversation_to_case(conversation_id, user, case)`` for the hand-off target apps.
 
@@ -17,6 +18,7 @@ diagnosis trees). This package exports their public API.
 
 from __future__ import annotations
 
+from ..engine import one_index_check
 from .articles import (
     MAX_QUESTION_CHARS,
     SearchResult,
@@ -65,6 +67,7 @@ __all__ = [
     "effective_owner",
     "get_article",
     "guess_topic",
+    "one_index_check",
     "public_topics",
     "record_deflection",
     "save_article",

@@ -173,6 +173,28 @@ def test_a_crash_before_the_server_flag_creates_one_case(imap, mailbox, citizen,
     assert len(flagged(imap)) == 1
 
 
+def test_a_failure_midway_flags_the_batchs_committed_messages(imap, mailbox, citizen, monkeypatch):
+    """The flags go in one command per fetch batch, still only for committed imports."""
+    for subject in ("Premier", "Deuxième", "Troisième"):
+        deliver(imap, compose(subject=subject))
+    real = imap_reader.import_message
+    calls: list[int] = []
+
+    def fail_on_the_third(mailbox, raw, uid=None):
+        calls.append(uid)
+        if len(calls) == 3:
+            raise RuntimeError("database gone")
+        return real(mailbox, raw, uid=uid)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(imap_reader, "import_message", fail_on_the_third)
+        assert poll_mailbox(mailbox.pk) == "error"
+    assert Case.objects.count() == 2
+    assert sorted(flagged(imap)) == sorted(calls[:2])
+    assert poll_mailbox(mailbox.pk) == "ok"
+    assert Case.objects.count() == 3 and len(flagged(imap)) == 3
+
+
 def test_an_autoresponder_opens_nothing_and_is_not_answered(
     imap, mailbox, citizen, agent_a, smtp_receiver, django_capture_on_commit_callbacks
 ):
