@@ -103,6 +103,12 @@ app.conf.beat_schedule = {
         "task": "accounts.tasks.purge_unverified_accounts",
         "schedule": crontab(hour=3, minute=10),
     },
+    # Personal data past its retention period, every kind (contactcenter/retention.py):
+    # deleted or anonymised in committed batches (nightly, 3:50).
+    "contactcenter-purge-expired-data": {
+        "task": "contactcenter.tasks.purge_expired_data",
+        "schedule": crontab(hour=3, minute=50),
+    },
     "knowledge-purge-conversations": {
         "task": "knowledge.tasks.purge_conversations",
         "schedule": crontab(hour=3, minute=30),

@@ -608,6 +608,30 @@ GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
 GUICHET_SMS_QUIET_START = env_int("GUICHET_SMS_QUIET_START", 20)
 GUICHET_SMS_QUIET_END = env_int("GUICHET_SMS_QUIET_END", 8)
 
+# Retention of personal data (CNIL; contactcenter/retention.py, docs/operations.md): days
+# after which the nightly purge deletes or anonymises each kind (0 keeps it forever), set by
+# GUICHET_RETENTION_<KIND>_DAYS (e.g. GUICHET_RETENTION_CHAT_TRANSCRIPTS_DAYS=365).
+GUICHET_RETENTION_DEFAULTS = {
+    "case_messages": 730,  # after the case is closed
+    "attachments": 730,  # after the case is closed
+    "chat_transcripts": 365,  # after the chat ended
+    "cobrowse_sessions": 180,
+    "call_records": 365,
+    "callbacks": 365,  # after the case is closed
+    "emails": 730,
+    "quarantined_emails": 90,
+    "notifications": 365,
+    "visio": 90,
+    "audit_log": 365,
+    "login_history": 180,
+    "login_failures": 180,
+}
+GUICHET_RETENTION_DAYS = {
+    kind: env_int(f"GUICHET_RETENTION_{kind.upper()}_DAYS", days)
+    for kind, days in GUICHET_RETENTION_DEFAULTS.items()
+}
+GUICHET_RETENTION_BATCH = env_int("GUICHET_RETENTION_BATCH", 500)
+
 # Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that
 # the console names no app in its code); the live queue tiles come from routing.
