@@ -47,6 +47,9 @@ app = Celery("guichet", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Failures and retries per task, counted for /metrics (contactcenter/task_metrics.py).
+from . import task_metrics  # noqa: E402,F401
+
 # Periodic work (run by `celery beat`). Each task is idempotent: safe to run twice.
 app.conf.beat_schedule = {
     "messaging-flush-outbox": {
