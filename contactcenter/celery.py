@@ -7,6 +7,7 @@ from typing import Any
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
+from celery.signals import setup_logging
 from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
@@ -47,8 +48,21 @@ app = Celery("guichet", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Failures and retries per task, counted for /metrics (contactcenter/task_metrics.py).
-from . import task_metrics  # noqa: E402,F401
+# Failures and retries per task, counted for /metrics (contactcenter/task_metrics.py); the
+# request id carried in task headers (contactcenter/logs.py).
+from . import logs, task_metrics  # noqa: E402,F401
+
+
+@setup_logging.connect(weak=False)
+def _django_logging(**kwargs: Any) -> None:
+    """Workers and beat log like the web processes (settings.LOGGING: JSON in production)
+    instead of Celery's own format."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
 
 # Periodic work (run by `celery beat`). Each task is idempotent: safe to run twice.
 app.conf.beat_schedule = {

@@ -16,6 +16,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Some rrweb bundles ship as .cjs; browsers refuse scripts with a non-JS MIME type under nosniff.
@@ -90,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: /health/live and /health/ready for the balancer, before any redirect or host check.
     "contactcenter.health.HealthMiddleware",
+    # X-Request-ID in and out, and on every log line of the request (contactcenter/logs.py).
+    "contactcenter.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -586,18 +590,10 @@ SPECTACULAR_SETTINGS = {
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 
 # --- Logging ---------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-    },
-}
+# JSON lines in production (LOG_FORMAT=json|plain), request ids, personal data masked
+# (contactcenter/logs.py, docs/operations.md "Logs").
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")
+LOGGING = logging_config(json_logs=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
 
 # --- Guichet ---------------------------------------------------------------------------------
 GUICHET_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
