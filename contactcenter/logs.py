@@ -146,7 +146,13 @@ PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[ .-]?|0)\d(?:[ .-]?\d{2}){4}(?![\w])"
 
 # Not written as fields: the record's own attributes, and Django's ``request`` (its text holds
 # the query string; its id is read from it).
-STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "request"}
+STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "request",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
 
 
 def record_request_id(record: logging.LogRecord) -> str:
@@ -225,6 +231,14 @@ def logging_config(*, json_logs: bool, level: str) -> dict[str, Any]:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # uvicorn configured its own plain handlers before Django started: through ours
+            # instead. Its access log (client address, path and query string of every request)
+            # is off: the balancer logs requests, /metrics counts them per view.
+            "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            # Django's default handlers (a second plain console line with DEBUG, e-mails to
+            # ADMINS) off: its lines reach the root handler only.
+            "django": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
             "django.channels.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING"},
             "axes": {"level": "WARNING"},
