@@ -11,9 +11,9 @@ personal data.
   the id reaches every log line of the work, whatever thread runs it.
 - ``JsonFormatter``: time, level, logger, message, request id, process, exception, and the
   ``extra`` fields given to the call.
-- ``PersonalDataFilter``: masks e-mail addresses and phone numbers in every record, whatever
-  the library that wrote it (a login failure's username, an SMS outbox line). The rule stays:
-  never log what a person wrote or who they are; log ids and references.
+- masking (production): the formatters replace e-mail addresses and phone numbers in every
+  line, whatever the library that wrote it (a login failure's username, an SMS outbox line).
+  The rule stays: never log what a person wrote or who they are; log ids and references.
 """
 
 from __future__ import annotations
@@ -165,68 +165,76 @@ def mask(text: str) -> str:
     return PHONE.sub("[téléphone]", EMAIL.sub("[courriel]", text))
 
 
-class PersonalDataFilter(logging.Filter):
-    """Masks e-mail addresses and phone numbers in the message and its arguments."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed call: keep the template only
-            message = str(record.msg)
-        record.msg = mask(message)
-        record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in STANDARD and isinstance(value, str):
-                setattr(record, key, mask(value))
-        return True
+def _masked(value: Any) -> Any:
+    return mask(value) if isinstance(value, str) else value
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line. With ``mask`` (production), e-mail addresses and phone
+    numbers are replaced in the message, the extra fields and the traceback. The record itself
+    is left alone (other handlers, such as the tests' log capture, see it unchanged)."""
+
+    def __init__(self, *args: Any, mask: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mask = mask
+
     def format(self, record: logging.LogRecord) -> str:
+        clean = _masked if self.mask else (lambda value: value)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the template only
+            message = str(record.msg)
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": clean(message),
             "request_id": record_request_id(record) or None,
             "process": record.process,
         }
         for key, value in vars(record).items():
             if key not in STANDARD and key not in entry:
-                entry[key] = value
+                plain = value is None or isinstance(value, int | float | bool)
+                entry[key] = value if plain else clean(str(value))
         if record.exc_info:
-            entry["exception"] = mask(self.formatException(record.exc_info))
+            entry["exception"] = clean(self.formatException(record.exc_info))
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class PlainFormatter(logging.Formatter):
-    """Development: one readable line, with the request id when there is one."""
+    """One readable line, with the request id when there is one; masked like ``JsonFormatter``
+    with ``mask`` (development leaves it off: the SMS outbox's log shows whom it wrote to)."""
+
+    def __init__(self, *args: Any, mask: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mask = mask
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_id = record_request_id(record) or "-"
-        return super().format(record)
+        line = super().format(record)
+        return mask(line) if self.mask else line
 
 
-def logging_config(*, json_logs: bool, level: str) -> dict[str, Any]:
-    """The ``LOGGING`` setting: JSON lines (production) or plain lines, personal data masked."""
+def logging_config(*, json_logs: bool, level: str, mask_personal_data: bool) -> dict[str, Any]:
+    """The ``LOGGING`` setting: JSON lines (production) or plain lines, e-mail addresses and
+    phone numbers masked with ``mask_personal_data`` (on in production)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"personal_data": {"()": "contactcenter.logs.PersonalDataFilter"}},
         "formatters": {
-            "json": {"()": "contactcenter.logs.JsonFormatter"},
+            "json": {"()": "contactcenter.logs.JsonFormatter", "mask": mask_personal_data},
             "plain": {
                 "()": "contactcenter.logs.PlainFormatter",
                 "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+                "mask": mask_personal_data,
             },
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if json_logs else "plain",
-                "filters": ["personal_data"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

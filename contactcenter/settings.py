@@ -593,7 +593,11 @@ API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 # JSON lines in production (LOG_FORMAT=json|plain), request ids, personal data masked
 # (contactcenter/logs.py, docs/operations.md "Logs").
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")
-LOGGING = logging_config(json_logs=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+LOGGING = logging_config(
+    json_logs=LOG_FORMAT == "json",
+    level=env_str("LOG_LEVEL", "INFO"),
+    mask_personal_data=env_bool("LOG_MASK_PERSONAL_DATA", PRODUCTION),
+)
 
 # --- Guichet ---------------------------------------------------------------------------------
 GUICHET_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024

@@ -32,7 +32,7 @@ def json_logs(settings):
     """Production logging (settings.LOGGING with LOG_FORMAT=json, level INFO), captured; a
     Celery worker started by a test configures the same (contactcenter/celery.py)."""
     stream = io.StringIO()
-    config = logs.logging_config(json_logs=True, level="INFO")
+    config = logs.logging_config(json_logs=True, level="INFO", mask_personal_data=True)
     config["handlers"]["console"]["stream"] = stream
     original = django_settings.LOGGING
     settings.LOGGING = config
