@@ -122,10 +122,15 @@ def purge_expired(
 
 def _purge_kind(kind: Kind, cutoff: datetime, batch: int) -> int:
     done = 0
+    previous: list = []
     while True:
         ids = list(kind.candidates(cutoff).order_by("pk").values_list("pk", flat=True)[:batch])
         if not ids:
             return done
+        if ids == previous:  # the purge left them candidates: a bug in the kind, not a loop
+            logger.error("retention purge made no progress", extra={"kind": kind.name})
+            return done - len(ids)
+        previous = ids
         with transaction.atomic():
             # Read again inside the transaction: another run may have purged them meanwhile.
             kind.purge(kind.candidates(cutoff).filter(pk__in=ids))

@@ -14,7 +14,7 @@ from .models import Call
 
 
 def _calls(cutoff: datetime) -> QuerySet:
-    return Call.objects.filter(started_at__lt=cutoff, ended_at__isnull=False).exclude(caller="")
+    return Call.objects.filter(started_at__lt=cutoff).exclude(caller="")
 
 
 register(

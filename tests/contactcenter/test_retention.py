@@ -244,6 +244,15 @@ def test_a_crash_mid_purge_keeps_the_committed_batches_and_the_next_run_finishes
     )
 
 
+def test_a_kind_whose_purge_leaves_its_rows_stops_instead_of_looping(old_data, monkeypatch):
+    kind = retention._registry["audit_log"]
+    stuck = retention.Kind(**{**kind.__dict__, "purge": lambda rows: None})
+    monkeypatch.setitem(retention._registry, "audit_log", stuck)
+    [outcome] = retention.purge_expired(only=["audit_log"])
+    assert outcome.count == 0
+    assert AuditLog.objects.filter(pk=old_data["audit"].pk).exists()
+
+
 def test_durations_come_from_settings_and_zero_keeps_forever(old_data, settings):
     settings.GUICHET_RETENTION_DAYS = {
         **settings.GUICHET_RETENTION_DAYS,
