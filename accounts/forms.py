@@ -100,11 +100,12 @@ class EmailChangeForm(PasswordConfirmedForm):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, provider: str = "", **kwargs):
         super().__init__(*args, user=user, **kwargs)
         # An account FranceConnect created without an address nor a password: its first
-        # address needs no password (the link still proves the address).
-        if not user.has_usable_password() and services.has_placeholder_email(user):
+        # address needs no password (the link still proves the address). Once it has one,
+        # a new FranceConnect login stands for the password (``provider``: views.email_change).
+        if not user.has_usable_password() and (provider or services.has_placeholder_email(user)):
             del self.fields["current_password"]
 
 

@@ -11,13 +11,15 @@ Built on Authlib's Django client, which this module tightens:
   must be the provider's issuer, ``aud`` our client id, ``exp``/``iat`` current, ``nonce`` the
   one of this login, ``acr`` one of ``acr_values`` when some are asked;
 - userinfo answers as JSON or as a signed JWT (FranceConnect v2), checked like the ID token,
-  and must name the same ``sub``;
+  and must name the same ``sub``; a JWT encrypted to us (JWE, nested around the signed one) is
+  decrypted first with ``<PREFIX>_DECRYPTION_KEY``, only with ``<PREFIX>_DECRYPTION_ALGS``;
 - logout at the provider (RP-initiated logout) with ``id_token_hint`` and a ``state`` checked
   on return.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -26,18 +28,23 @@ from dataclasses import dataclass
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.django_client import DjangoIntegration, DjangoOAuth2App
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
-from joserfc import jwt
+from joserfc import jwe, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, import_key
 from joserfc.jws import JWSRegistry
 
 log = logging.getLogger(__name__)
 
 STATE_MAX_AGE = 600  # seconds between the redirect to the provider and its answer
 SESSION_KEY = "accounts_oidc"  # {"provider": name, "id_token": raw ID token} once logged in
+# A logged-in person without a password confirms an e-mail change by logging in again at the
+# provider (accounts.views.email_change): {"provider", "user", "email", "at"}.
+EMAIL_REAUTH_KEY = "accounts_oidc_email"
 
 _metadata_cache: dict[str, tuple[float, dict]] = {}
 _metadata_lock = threading.Lock()
@@ -125,9 +132,9 @@ class ProviderClient(DjangoOAuth2App):
     def redirect_uri(self) -> str:
         return settings.SITE_URL + reverse("accounts:oidc_callback", args=[self.name])
 
-    def start(self, request):
-        """The redirect to the provider's authorization endpoint."""
-        params = {}
+    def start(self, request, **params):
+        """The redirect to the provider's authorization endpoint (``params``: more of its
+        query, e.g. ``prompt="login"`` to make the person authenticate again)."""
         if self.conf["acr_values"]:
             params["acr_values"] = self.conf["acr_values"]
         return self.authorize_redirect(request, self.redirect_uri(), **params)
@@ -167,13 +174,35 @@ class ProviderClient(DjangoOAuth2App):
             response = self.get(endpoint, token=token)
             response.raise_for_status()
             kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            signed = kind == "application/jwt"
-            data = self.verify_jwt(response.text) if signed else response.json()
+            if kind == "application/jwt":
+                data = self.verify_jwt(self.decrypt(response.text.strip()))
+            else:
+                data = response.json()
         except (JoseError, ValueError, requests.RequestException) as error:
             raise OidcError(f"{self.name}: userinfo: {type(error).__name__}: {error}") from error
         if data.get("sub") != sub:
             raise OidcError(f"{self.name}: userinfo for another sub")
         return data
+
+    def decrypt(self, value: str) -> str:
+        """The signed JWT inside a JWE encrypted to us (five parts), or ``value`` itself when it
+        is only signed (three parts). An encrypted answer needs our key; its content must be
+        a signed JWT (never trusted for being encrypted alone)."""
+        if value.count(".") != 4:
+            return value
+        if not self.conf.get("decryption_key"):
+            raise OidcError(f"{self.name}: encrypted userinfo, no {self.name} decryption key")
+        key = _private_key(self.conf["decryption_key"])
+        # The provider may copy claims into the JWE header (RFC 7519 5.3: iss, aud...); they
+        # are not trusted from there: only the signed JWT inside counts.
+        registry = jwe.JWERegistry(
+            algorithms=self.conf["decryption_algs"], strict_check_header=False
+        )
+        decrypted = jwe.decrypt_compact(value, key, registry=registry)
+        inner = (decrypted.plaintext or b"").decode()
+        if inner.count(".") != 2:
+            raise OidcError(f"{self.name}: encrypted userinfo without a signed JWT inside")
+        return inner
 
     def verify_jwt(self, value: str) -> dict:
         """A JWT signed by the provider (userinfo): signature with our algorithms, and ``iss``
@@ -214,6 +243,18 @@ class ProviderClient(DjangoOAuth2App):
             self.validate_logout_response(request)
         except OAuthError as error:
             raise OidcError(f"{self.name}: logout: {error}") from error
+
+
+def _private_key(value: str):
+    """A private key given as a PEM or as a JWK in JSON (``<PREFIX>_DECRYPTION_KEY``)."""
+    value = value.strip()
+    if value.startswith("{"):
+        data = json.loads(value)
+        return import_key(data, data.get("kty"))
+    loaded = serialization.load_pem_private_key(value.encode(), password=None)
+    return import_key(
+        value.encode(), "EC" if isinstance(loaded, ec.EllipticCurvePrivateKey) else "RSA"
+    )
 
 
 def enabled(name: str) -> bool:

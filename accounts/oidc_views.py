@@ -4,6 +4,8 @@ POST <provider>/connexion/   -> redirect to the provider (state, nonce, PKCE in 
 GET  <provider>/retour/      -> checks the answer; logs in, or asks what is missing
 GET/POST franceconnect/bienvenue/ -> first FranceConnect login: create or link the account
 GET/POST franceconnect/lier/ -> a logged-in citizen links FranceConnect (password first)
+(accounts.views.email_change: an account without a password logs in again at FranceConnect,
+back on <provider>/retour/, to change its e-mail address)
 POST /deconnexion/ (LogoutView) -> local logout, then the provider's end-session endpoint
 GET  <provider>/deconnecte/  -> back from the provider (its state checked)
 """
@@ -25,9 +27,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contactcenter.exceptions import InvalidState
 from contactcenter.models import User
 
-from . import identities, oidc, twofactor
+from . import identities, oidc, services, twofactor
 from .models import OidcIdentity
 from .oidc_forms import CompleteForm, LinkForm, PasswordForm
 from .views import home_url_for
@@ -86,6 +89,9 @@ def callback(request, provider):
     linking = request.session.pop(LINK_KEY, None)
     if linking is not None:
         return _finish_link(request, identity, linking)
+    email_change = request.session.pop(oidc.EMAIL_REAUTH_KEY, None)
+    if email_change is not None:
+        return _finish_email_change(request, identity, email_change)
     try:
         if provider == OidcIdentity.Provider.PROCONNECT:
             user = identities.staff_user(
@@ -254,6 +260,51 @@ def _finish_link(request, identity: oidc.Identity, linking: dict):
     }
     messages.success(request, _("FranceConnect est lié à votre compte Guichet."))
     return redirect(home_url_for(user))
+
+
+def _finish_email_change(request, identity: oidc.Identity, pending: dict):
+    """Back from the FranceConnect login that stands for the password of an account without
+    one (accounts.views.email_change): the same person, within 10 minutes, with the identity
+    linked to that account; then the new address gets its confirmation link."""
+    user = request.user
+    fresh = time.time() - pending["at"] <= PENDING_SECONDS
+    same = (
+        user.is_authenticated
+        and user.pk == pending["user"]
+        and pending["provider"] == identity.provider
+        and OidcIdentity.objects.filter(
+            provider=identity.provider, sub=identity.sub, user=user
+        ).exists()
+    )
+    if not (same and fresh):
+        log.warning("OIDC %s: e-mail change refused for sub %s", identity.provider, identity.sub)
+        return _failure(
+            request,
+            identity.provider,
+            _(
+                "Cette identité FranceConnect n'est pas celle de votre compte Guichet, ou la "
+                "demande a expiré : votre adresse électronique n'est pas modifiée."
+            ),
+            403,
+        )
+    request.session[oidc.SESSION_KEY] = {
+        "provider": identity.provider,
+        "id_token": identity.id_token,
+    }
+    try:
+        services.request_email_change(user, pending["email"])
+    except InvalidState as error:
+        messages.error(request, error.message)
+        return redirect("accounts:email_change")
+    messages.success(
+        request,
+        _(
+            "Un lien de confirmation a été envoyé à %(email)s. Votre adresse actuelle "
+            "reste celle du compte tant que ce lien n'est pas ouvert."
+        )
+        % {"email": pending["email"]},
+    )
+    return redirect("accounts:account")
 
 
 class LogoutView(auth_views.LogoutView):

@@ -26,7 +26,7 @@ from contactcenter.exceptions import InvalidState, NotAllowed
 from contactcenter.models import User
 
 from .mail import send_account_mail
-from .models import PasskeyDevice, PendingVerification
+from .models import OidcIdentity, PasskeyDevice, PendingVerification
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,17 @@ def email_change_link(user: User, new_email: str) -> str:
         {"u": user.pk, "old": user.email.lower(), "new": new_email}, salt=EMAIL_CHANGE_SALT
     )
     return _absolute(reverse("accounts:email_confirm", args=[token]))
+
+
+def reauth_provider(user: User) -> str:
+    """The provider whose new login confirms an e-mail change of ``user``, instead of a
+    password: FranceConnect for an account it created without one (and a real address: the
+    first address needs neither). "" when the password is asked."""
+    if user.has_usable_password() or has_placeholder_email(user):
+        return ""
+    provider = OidcIdentity.Provider.FRANCECONNECT
+    linked = OidcIdentity.objects.filter(provider=provider, user=user).exists()
+    return str(provider) if linked and provider in settings.OIDC_PROVIDERS else ""
 
 
 def request_email_change(user: User, new_email: str) -> None:

@@ -3,7 +3,8 @@ administrator (for any staff member) removes an agent's TOTP application, passke
 codes from ``/compte/equipe/double-authentification/``. The agent enrols a new device at their
 next local login (the set-up page follows the password of staff without a device). The person
 resetting must have given a second factor in this session (or logged in with ProConnect where
-it stands for one); each reset is an AuditLog entry."""
+it stands for one); each reset is an AuditLog entry and ends every session of the agent,
+websockets included (contactcenter.sockets.end_user_sessions)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contactcenter.models import AuditLog, Service, User
+from contactcenter.sockets import end_user_sessions
 
 from . import oidc
 from .models import OidcIdentity, PasskeyDevice
@@ -130,6 +132,9 @@ def reset(request, pk: int):
                 action=AuditLog.Action.RESET_TWO_FACTOR,
                 detail={"staff": target.pk, "email": target.email, "removed": removed},
             )
+            # Whoever holds the lost device may be logged in with it: every session of the
+            # person ends (websockets included) and the next login asks for a new device.
+            end_user_sessions(target.pk, "second factor reset")
     if any(removed.values()):
         messages.success(
             request,

@@ -4,6 +4,7 @@ password reset and change, e-mail change, account deletion, two-factor settings.
 from __future__ import annotations
 
 import base64
+import time
 from io import BytesIO
 
 import qrcode
@@ -32,7 +33,7 @@ from contactcenter.forms import LoginForm
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Service, Topic
 
-from . import services, twofactor
+from . import oidc, services, twofactor
 from .forms import (
     CodeForm,
     DeleteAccountForm,
@@ -245,7 +246,18 @@ def account(request):
 @require_http_methods(["GET", "POST"])
 @idempotent
 def email_change(request):
-    form = EmailChangeForm(request.POST or None, user=request.user)
+    provider = services.reauth_provider(request.user)
+    form = EmailChangeForm(request.POST or None, user=request.user, provider=provider)
+    if request.method == "POST" and form.is_valid() and provider:
+        # No password to ask: the person logs in again at FranceConnect, and the link is
+        # sent on their return (accounts.oidc_views.callback), if it is the same identity.
+        request.session[oidc.EMAIL_REAUTH_KEY] = {
+            "provider": provider,
+            "user": request.user.pk,
+            "email": form.cleaned_data["email"],
+            "at": time.time(),
+        }
+        return oidc.client(provider).start(request, prompt="login")
     if request.method == "POST" and form.is_valid():
         try:
             services.request_email_change(request.user, form.cleaned_data["email"])
@@ -261,7 +273,7 @@ def email_change(request):
                 % {"email": form.cleaned_data["email"]},
             )
             return redirect("accounts:account")
-    return render(request, "accounts/email_change.html", {"form": form})
+    return render(request, "accounts/email_change.html", {"form": form, "provider": provider})
 
 
 @require_http_methods(["GET", "HEAD"])

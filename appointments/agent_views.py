@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contactcenter.decorators import staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog
 from contactcenter.permissions import get_case_or_404, record_access
@@ -21,17 +20,6 @@ from . import services
 from .forms import SlotForm
 from .models import AppointmentType
 from .slots import free_slots
-
-
-def staff_required(view):
-    @functools.wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff_member:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @staff_required

@@ -7,8 +7,9 @@ class AppointmentsConfig(AppConfig):
     verbose_name = _("Rendez-vous")
 
     def ready(self):
-        from contactcenter.signals import demo_loaded
+        from contactcenter.signals import booking_offer_requested, demo_loaded
 
-        from . import demo, tasks  # noqa: F401
+        from . import demo, offers, tasks  # noqa: F401
 
         demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="appointments.demo")
+        booking_offer_requested.connect(offers.booking_offer, dispatch_uid="appointments.offer")

@@ -196,6 +196,8 @@ class Appointment(models.Model):
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     reminded_day_at = models.DateTimeField(null=True, blank=True)
     reminded_hour_at = models.DateTimeField(null=True, blank=True)
+    # When the agent's workstation was asked to open the citizen's file (5 minutes before).
+    panel_opened_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["start", "id"]

@@ -1,6 +1,9 @@
 """Peak and off-peak hours of a service, from its real contacts of the last weeks: citizens'
-messages, chats, calls, callbacks and recorded contacts, counted per weekday and hour (local
-time), averaged per week. Cached (``PEAKS_TTL``): the public page reads the cache."""
+messages, chats, calls, callbacks and recorded contacts, counted per weekday and half hour
+(local time), averaged per week. Cached (``PEAKS_TTL``): the public page reads the cache.
+
+A cell is ``(weekday 0..6, slot)``, the slot being the half hour of the day (0..47: 8:30 is
+17)."""
 
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ from datetime import time as dtime
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, Q
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, ExtractMinute
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contactcenter.models import Event
-from routing.calendar import ServiceCalendar, format_hour, local_tz
+from routing.calendar import ServiceCalendar, format_hour, join_words, local_tz
 
 WEEKS = 8
 PEAKS_TTL = 26 * 3600  # recomputed nightly; a missed night recomputes on the next view
@@ -38,24 +41,39 @@ DAY_NAMES = (
 )
 
 
+SLOTS_PER_DAY = 48
+
+
+def slot_time(slot: int) -> dtime:
+    """The start of a half-hour slot (17 -> 8:30); 48 is midnight at the end of the day."""
+    if slot >= SLOTS_PER_DAY:
+        return dtime(23, 59, 59)
+    return dtime(slot // 2, 30 * (slot % 2))
+
+
+def slot_label(slot: int) -> str:
+    return format_hour(slot_time(slot))
+
+
 @dataclass
 class Peaks:
-    hours: list[int]  # the hours shown (columns)
+    slots: list[int]  # the half hours shown (columns)
     days: list[int]  # weekdays 0..6 shown (rows)
-    grid: dict[tuple[int, int], float]  # (weekday, hour) -> contacts per week
+    grid: dict[tuple[int, int], float]  # (weekday, slot) -> contacts per week
     peak: list[tuple[int, int]]
     calm: list[tuple[int, int]]
 
-    def level(self, day: int, hour: int) -> str:
-        if (day, hour) in self.peak:
+    def level(self, day: int, slot: int) -> str:
+        if (day, slot) in self.peak:
             return "peak"
-        if (day, hour) in self.calm:
+        if (day, slot) in self.calm:
             return "calm"
         return ""
 
 
 def count_contacts(service_id: int, now=None, weeks: int = WEEKS) -> dict[tuple[int, int], int]:
-    """(weekday 0..6, hour) -> contacts of the last ``weeks`` weeks (one grouped query)."""
+    """(weekday 0..6, half-hour slot) -> contacts of the last ``weeks`` weeks (one grouped
+    query)."""
     now = now or timezone.now()
     rows = (
         Event.objects.filter(
@@ -66,34 +84,43 @@ def count_contacts(service_id: int, now=None, weeks: int = WEEKS) -> dict[tuple[
             internal=False,
         )
         .filter(Q(actor_id=F("citizen_id")) | Q(type__in=(Event.Type.CALL, Event.Type.CALLBACK)))
+        .annotate(minute=ExtractMinute("created_at", tzinfo=local_tz()))
         .annotate(
             day=ExtractIsoWeekDay("created_at", tzinfo=local_tz()),
-            hour=ExtractHour("created_at", tzinfo=local_tz()),
+            slot=ExtractHour("created_at", tzinfo=local_tz()) * 2
+            + Case(
+                When(Q(minute__gte=30), then=Value(1)),
+                default=Value(0),
+            ),
         )
-        .values("day", "hour")
+        .values("day", "slot")
         .annotate(n=Count("id"))
         .order_by()
     )
-    return {(row["day"] - 1, row["hour"]): row["n"] for row in rows}
+    return {(row["day"] - 1, row["slot"]): row["n"] for row in rows}
 
 
 def compute(service_id: int, calendar: ServiceCalendar, now=None, weeks: int = WEEKS) -> Peaks:
     counts = count_contacts(service_id, now, weeks)
     if calendar.always_open:
-        open_cells = {(d, h) for d in range(7) for h in range(8, 19)}
+        open_cells = {(d, s) for d in range(7) for s in range(16, 38)}  # 8 h - 19 h
     else:
         open_cells = set()
         for day, ranges in calendar.weekly.items():
             for start, end in ranges:
-                last = end.hour if end.minute or end.hour == 23 else end.hour - 1
-                open_cells.update((day, h) for h in range(start.hour, last + 1))
+                first = start.hour * 2 + (start.minute >= 30)
+                # The slots the range touches (16:45 ends in the 16:30 slot; 23:59 at 47).
+                last = end.hour * 2 + (end.minute >= 30) - (end.minute in (0, 30))
+                if end.hour == 23 and end.minute == 59:
+                    last = SLOTS_PER_DAY - 1
+                open_cells.update((day, s) for s in range(first, last + 1))
     grid = {cell: counts.get(cell, 0) / weeks for cell in open_cells}
     ranked = sorted(grid, key=lambda c: (grid[c], c))
     size = max(1, len(ranked) // 8) if ranked else 0
     calm = ranked[:size] if any(grid.values()) else []
     peak = [c for c in ranked[::-1][:size] if grid[c] > 0]
     return Peaks(
-        hours=sorted({h for _d, h in open_cells}),
+        slots=sorted({s for _d, s in open_cells}),
         days=sorted({d for d, _h in open_cells}),
         grid=grid,
         peak=peak,
@@ -102,7 +129,7 @@ def compute(service_id: int, calendar: ServiceCalendar, now=None, weeks: int = W
 
 
 def _key(service_id: int) -> str:
-    return f"appointments:peaks:{service_id}"
+    return f"appointments:peaks:halfhour:{service_id}"
 
 
 def cached(service_id: int, calendar: ServiceCalendar) -> Peaks:
@@ -120,14 +147,31 @@ def refresh(service_id: int, calendar: ServiceCalendar) -> Peaks:
 
 
 def _cells_text(cells: list[tuple[int, int]]) -> str:
+    """Adjacent half hours of a day merged into ranges, days with the same ranges together:
+    "mardi et jeudi entre 14 h et 16 h"."""
+    by_day: dict[int, list[int]] = {}
+    for day, slot in sorted(cells):
+        by_day.setdefault(day, []).append(slot)
+    days_of: dict[tuple[tuple[int, int], ...], list[int]] = {}
+    for day, slots in by_day.items():
+        ranges: list[tuple[int, int]] = []
+        for slot in slots:
+            if ranges and ranges[-1][1] == slot:
+                ranges[-1] = (ranges[-1][0], slot + 1)
+            else:
+                ranges.append((slot, slot + 1))
+        days_of.setdefault(tuple(ranges), []).append(day)
     parts = []
-    for day, hour in sorted(cells):
-        start, end = dtime(hour), dtime((hour + 1) % 24)
+    for merged, days in sorted(days_of.items(), key=lambda item: item[1]):
+        times = [
+            _("entre %(start)s et %(end)s") % {"start": slot_label(start), "end": slot_label(end)}
+            for start, end in merged
+        ]
         parts.append(
-            _("%(day)s entre %(start)s et %(end)s")
-            % {"day": DAY_NAMES[day], "start": format_hour(start), "end": format_hour(end)}
+            _("%(days)s %(times)s")
+            % {"days": join_words([str(DAY_NAMES[d]) for d in days]), "times": join_words(times)}
         )
-    return ", ".join(parts)
+    return " ; ".join(parts)
 
 
 def sentence(peaks: Peaks) -> str:

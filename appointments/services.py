@@ -21,8 +21,9 @@ from contactcenter.services import add_event, open_case
 from contactcenter.signals import appointment_booked, appointment_cancelled, citizen_notification
 from routing.calendar import local_tz
 
+from . import panel
 from .models import Appointment, AppointmentType, Mode
-from .slots import agents_free_at, earliest_start
+from .slots import agents_free_at, earliest_start, horizon_day
 
 # The channel of the case an appointment opens.
 MODE_CHANNEL = {Mode.ON_SITE: Channel.COUNTER, Mode.PHONE: Channel.PHONE, Mode.VISIO: Channel.VISIO}
@@ -99,7 +100,7 @@ def book(
     if not atype.is_active or not atype.topic.is_active:
         raise ValidationError(_("Ce type de rendez-vous n'est plus proposé."), code="inactive")
     earliest = earliest_start(atype, now) if proposed_by is None else now
-    if start < earliest or start > now + timedelta(days=atype.horizon_days):
+    if start < earliest or start.astimezone(local_tz()).date() > horizon_day(atype, now):
         raise ValidationError({"slot": _("Ce créneau n'est pas réservable.")}, code="out_of_range")
     if Appointment.objects.filter(
         citizen=citizen, status=Appointment.Status.BOOKED, start=start
@@ -203,6 +204,7 @@ def cancel(appointment: Appointment, user: User, *, now: datetime | None = None)
             payload={"appointment": str(appointment.public_id), "cancelled": True},
         )
     _send_after_commit(appointment_cancelled, appointment)
+    panel.forget(appointment)
     return appointment
 
 
@@ -260,6 +262,8 @@ def mark(
     appointment.status = status
     appointment.marked_at = now
     appointment.save(update_fields=["status", "marked_at"])
+    if status == Appointment.Status.NO_SHOW:
+        panel.forget(appointment)
     if appointment.case is not None:
         label = Appointment.Status(status).label
         add_event(

@@ -121,6 +121,11 @@ def earliest_start(atype: AppointmentType, now: datetime | None = None) -> datet
     return now + timedelta(hours=atype.min_notice_hours)
 
 
+def horizon_day(atype: AppointmentType, now: datetime) -> date:
+    """The last bookable day (local), whole: its slots are offered whatever the time now."""
+    return (now + timedelta(days=atype.horizon_days)).astimezone(local_tz()).date()
+
+
 def free_slots(
     atype: AppointmentType,
     *,
@@ -133,7 +138,7 @@ def free_slots(
     earliest = earliest_start(atype, now)
     if after is not None and after >= earliest:
         earliest = after + timedelta(seconds=1)
-    horizon = (now + timedelta(days=atype.horizon_days)).astimezone(local_tz()).date()
+    horizon = horizon_day(atype, now)
     by_day = _availabilities(atype)
     result: list[Slot] = []
     first = earliest.astimezone(local_tz()).date()

@@ -24,6 +24,15 @@ def send_reminders() -> int:
 
 
 @shared_task(ignore_result=True)
+def open_due_panels() -> int:
+    """Beat, every minute: open the citizen's file in the agent's workstation 5 minutes before
+    each appointment (once per appointment)."""
+    from . import panel
+
+    return panel.open_due_panels()
+
+
+@shared_task(ignore_result=True)
 def refresh_peaks() -> int:
     """Beat, nightly: recompute every service's peak and off-peak hours for the contact page."""
     from contactcenter.models import Service

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contactcenter.decorators import citizen_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Topic
 
@@ -22,19 +21,6 @@ from .forms import SlotForm
 from .ics import appointment_ics
 from .models import Appointment, AppointmentType
 from .slots import free_slots
-
-
-def citizen_required(view):
-    """Anonymous -> login, staff -> 403 (they see appointments in the console)."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_citizen:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _after(request) -> datetime | None:
@@ -98,6 +84,10 @@ def book(request):
             .select_related("service")
             .order_by("service__name", "position", "title")
         )
+        # From a service's block of the contact page, or a hand-off without a topic of its own.
+        service_code = request.GET.get("service", "")
+        if service_code and topics.filter(service__code=service_code).exists():
+            topics = topics.filter(service__code=service_code)
         return render(request, "appointments/book_topic.html", {"topics": topics})
     after = _after(request)
     slots = free_slots(atype, after=after)

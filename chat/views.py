@@ -8,8 +8,6 @@ read-only. The live part runs over the websocket (``chat.consumers``).
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contactcenter.attachments import check_upload
+from contactcenter.decorators import agent_required, citizen_required, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Satisfaction
 from contactcenter.permissions import record_access, user_service_ids
@@ -28,25 +27,6 @@ from contactcenter.services import rate_case
 from . import services
 from .forms import RatingForm, StartChatForm, SummaryForm, TransferForm
 from .models import ChatAttachment, Conversation
-
-
-def _role_required(check):
-    def decorator(view):
-        @login_required
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-citizen_required = _role_required(lambda user: user.is_citizen)
-agent_required = _role_required(lambda user: user.is_agent)
-staff_required = _role_required(lambda user: user.is_staff_member)
 
 
 def _access_or_404(user, pk, *, audit=True) -> services.Access:

@@ -1,11 +1,7 @@
 """Co-browsing pages (thin: parse, check permission, call services, render)."""
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -15,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.decorators import citizen_required, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import User
 from contactcenter.permissions import can_act_on_case, get_case_or_404
@@ -25,28 +22,6 @@ from .forms import CodeForm
 from .models import CobrowseSession
 
 CODE_TARGETS = ("cobrowse-code-result", "cobrowse-code-page")
-
-
-def citizen_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_citizen:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def staff_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff_member:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _safe_next(request, fallback: str) -> str:

@@ -8,11 +8,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contactcenter.decorators import staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import User
 from contactcenter.permissions import get_case_or_404
 from mail import quarantine
-from messaging.views import staff_required
 
 
 @staff_required

@@ -51,16 +51,27 @@ def item_payload(case: Case) -> dict[str, Any]:
     return payload
 
 
-def open_item(agent_id: int, case: Case | int, *, focus: bool = True) -> None:
+def open_item(
+    agent_id: int,
+    case: Case | int,
+    *,
+    focus: bool = True,
+    appointment: dict[str, Any] | None = None,
+) -> None:
     """Open ``case`` in the workstation of agent ``agent_id`` (after the current transaction
-    commits; at once outside one). ``focus``: bring the tab to the front.
+    commits; at once outside one). ``focus``: bring the tab to the front. ``appointment``: the
+    context of the appointment the file is opened for (``appointments.panel.context``), sent
+    with the item and announced by the workstation.
 
     The item is read now (one or two queries); a failure to publish is logged by
     ``routing.group_send``, never raised (the contact is assigned whatever the screen shows).
     """
     if isinstance(case, int):
         case = Case.objects.select_related("citizen").get(pk=case)
-    message = {"type": MESSAGE_TYPE, "item": {**item_payload(case), "focus": focus}}
+    item = {**item_payload(case), "focus": focus}
+    if appointment:
+        item["appointment"] = appointment
+    message = {"type": MESSAGE_TYPE, "item": item}
     group = routing.agent_group(agent_id)
     transaction.on_commit(lambda: routing.group_send(group, message))
 
@@ -81,7 +92,14 @@ def on_case_assigned(
 
 
 def on_screen_pop(
-    sender, *, case_id: int, agent_id: int, focus: bool = True, **kwargs: Any
+    sender,
+    *,
+    case_id: int,
+    agent_id: int,
+    focus: bool = True,
+    appointment: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> None:
-    """Receiver of ``contactcenter.signals.screen_pop`` (a channel rings an agent)."""
-    open_item(agent_id, case_id, focus=focus)
+    """Receiver of ``contactcenter.signals.screen_pop`` (a channel rings an agent, or an
+    appointment is about to start)."""
+    open_item(agent_id, case_id, focus=focus, appointment=appointment)

@@ -16,11 +16,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from contactcenter.decorators import apply_errors, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Event
 from contactcenter.permissions import get_case_or_404
 from contactcenter.traces import post_contact_trace
-from messaging.views import apply_errors, staff_required
 
 from .forms import ContactTraceForm
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contactcenter import cases
+from contactcenter.decorators import apply_errors, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Event, User
 from contactcenter.permissions import (
@@ -32,7 +33,6 @@ from contactcenter.permissions import (
 )
 from contactcenter.traces import post_contact_trace, trace_prefill
 from messaging import services as thread
-from messaging.views import apply_errors, staff_required
 
 from . import screenpop, synthesis, worklist, workstation
 from . import workstation_views as poste

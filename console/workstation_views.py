@@ -18,12 +18,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from appointments.panel import panel_context as appointment_context
+from contactcenter.decorators import apply_errors, staff_required
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Channel, Event
 from contactcenter.permissions import get_case_or_404, record_access
 from contactcenter.traces import post_contact_trace
 from demarches.services import staff_demarches
-from messaging.views import apply_errors, staff_required
 from voice import controls as voice_controls
 from voice import unidentified as voice_unidentified
 
@@ -218,6 +219,7 @@ def render_citizen(request, case: Case, *, status: int = 200, **extra) -> HttpRe
             "citizen": citizen,
             "sheet": panel.sheet,
             "demarches": staff_demarches(request.user, citizen),
+            "appointment": appointment_context(case),
             "sheet_url": reverse("console:citizen", args=[citizen.pk]),
             "callback_url": request.build_absolute_uri(
                 reverse("routing:callback_new") + f"?topic={case.topic.slug}"

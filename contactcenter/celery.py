@@ -138,6 +138,11 @@ app.conf.beat_schedule = {
         "task": "appointments.tasks.send_reminders",
         "schedule": 60.0,
     },
+    # The citizen's file in the agent's workstation 5 minutes before an appointment (once).
+    "appointments-open-panels": {
+        "task": "appointments.tasks.open_due_panels",
+        "schedule": 60.0,
+    },
     # The contact page's peak hours, from the last 8 weeks of contacts (nightly, 2:40).
     "appointments-refresh-peaks": {
         "task": "appointments.tasks.refresh_peaks",

@@ -80,8 +80,8 @@ class LoginForm(DsfrFormMixin, AuthenticationForm):
     }
 
 
-class SurveyForm(DsfrFormMixin, forms.Form):
-    """The short survey after a contact (``contactcenter.surveys``)."""
+class RatingForm(DsfrFormMixin, forms.Form):
+    """A score from 1 to 5 and an optional comment (a case's rating, the survey after a contact)."""
 
     score = forms.TypedChoiceField(
         label=_("Votre note"),
@@ -99,13 +99,6 @@ class SurveyForm(DsfrFormMixin, forms.Form):
             "invalid_choice": _("Choisissez une note entre 1 et 5."),
         },
     )
-    resolved = forms.ChoiceField(
-        label=_("Votre demande est-elle résolue ?"),
-        choices=[("oui", _("Oui")), ("non", _("Non"))],
-        widget=forms.RadioSelect,
-        required=False,
-        error_messages={"invalid_choice": _("Répondez « oui » ou « non ».")},
-    )
     comment = forms.CharField(
         label=_("Commentaire"),
         help_text=_("Facultatif, 2 000 caractères au maximum."),
@@ -116,3 +109,17 @@ class SurveyForm(DsfrFormMixin, forms.Form):
             "max_length": _("Le commentaire fait %(show_value)d caractères ; 2 000 au maximum.")
         },
     )
+
+
+class SurveyForm(RatingForm):
+    """The short survey after a contact (``contactcenter.surveys``)."""
+
+    resolved = forms.ChoiceField(
+        label=_("Votre demande est-elle résolue ?"),
+        choices=[("oui", _("Oui")), ("non", _("Non"))],
+        widget=forms.RadioSelect,
+        required=False,
+        error_messages={"invalid_choice": _("Répondez « oui » ou « non ».")},
+    )
+
+    field_order = ["score", "resolved", "comment"]

@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from . import phones
@@ -45,6 +46,9 @@ class User(AbstractUser):
     social_number = models.CharField(
         _("numéro de sécurité sociale"), max_length=15, blank=True, db_index=True
     )
+    # Raised to end every login session of the person at once (contactcenter.sockets.
+    # end_user_sessions): a second-factor reset, a deactivation. Part of the session auth hash.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[GuichetUserManager] = GuichetUserManager()
     # Cached by contactcenter.permissions.user_service_ids (absent until then).
@@ -59,6 +63,23 @@ class User(AbstractUser):
         if self.mobile_phone:
             # Stored in E.164 whatever the format typed (admin included).
             self.mobile_phone = phones.normalize_stored(self.mobile_phone, mobile=True)
+
+    def get_session_auth_hash(self) -> str:
+        """Django's session hash (over the password), also over ``session_generation`` once it
+        was raised: raising it ends every session, as a password change does. At 0 the hash is
+        Django's own, so existing sessions survive this field's arrival."""
+        return self._session_hash(None)
+
+    def get_session_auth_fallback_hash(self):
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(fallback_secret)
+
+    def _session_hash(self, secret: str | bytes | None) -> str:
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        value = self.password or ""
+        if self.session_generation:
+            value = f"{value}:{self.session_generation}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def is_citizen(self) -> bool:
@@ -80,6 +101,13 @@ class User(AbstractUser):
     def is_staff_member(self) -> bool:
         """Agents, supervisors and admins: people who work in the contact centre."""
         return self.role != self.Role.CITIZEN or self.is_superuser
+
+    @property
+    def email_reachable(self) -> bool:
+        """False for a placeholder address (".invalid", RFC 2606): an account FranceConnect
+        created without an address, not verified yet; deleted accounts; unidentified senders.
+        No e-mail alert ever goes to one, and its owner cannot turn e-mail alerts on."""
+        return bool(self.email) and not self.email.lower().endswith(".invalid")
 
     @property
     def display_name(self) -> str:

@@ -691,6 +691,15 @@ def oidc_provider(prefix: str, *, scopes: str, acr_values: str, two_factor: bool
         # Match staff by e-mail only if the provider says it is verified (email_verified).
         "require_verified_email": env_bool(f"{prefix}_REQUIRE_EMAIL_VERIFIED", False),
         "id_token_algs": env_list(f"{prefix}_ID_TOKEN_ALGS", "RS256,ES256"),
+        # Userinfo encrypted to us (JWE, FranceConnect v2 when the client registers a key):
+        # our private key, a PEM or a JWK in JSON (its public half is registered with the
+        # provider), and the key-management and content algorithms accepted.
+        "decryption_key": env_str(f"{prefix}_DECRYPTION_KEY"),
+        "decryption_algs": env_list(
+            f"{prefix}_DECRYPTION_ALGS",
+            "RSA-OAEP-256,RSA-OAEP,ECDH-ES,ECDH-ES+A128KW,ECDH-ES+A256KW,"
+            "A128GCM,A256GCM,A128CBC-HS256,A256CBC-HS512",
+        ),
     }
 
 

@@ -10,7 +10,9 @@
 - ``screen_pop(case_id, agent_id, focus=True)``: a channel rings an agent with a live contact
   (a call, a visio) and asks their workstation to open the case now; the console connects and
   publishes after commit (``console.screenpop``). Routing's assignments of chats, callbacks
-  and calls pop by themselves (``case_assigned``).
+  and calls pop by themselves (``case_assigned``). An optional ``appointment`` (a dict: topic,
+  mode, time, place, documents, case) is the context of an appointment about to start
+  (``appointments.panel``), sent with the item.
 - ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
   in their space (never the content); messaging connects and writes the outbox.
 - ``citizen_code_sms(citizen_id, text, key)``: send a one-time code (a second factor, e.g. the
@@ -36,6 +38,11 @@
   ``appointment_cancelled(...)`` (same arguments): sent after commit by the appointments app
   when an appointment is booked (or moved: the new one) or cancelled; ``mode`` is ``on_site``,
   ``phone`` or ``visio`` (a visio room connects here).
+- ``service_contact_emails(service_ids)``: receivers return ``{service_id: [address, ...]}``,
+  the services' functional e-mail addresses (mail connects; ``contactcenter.directory``).
+- ``booking_offer_requested(topic)``: receivers return ``{"url": ...}`` where a citizen books
+  an appointment for ``topic`` (or None); appointments connects, the chatbot asks
+  (``contactcenter.directory.booking_offer``).
 """
 
 from django.dispatch import Signal
@@ -52,3 +59,5 @@ appointment_booked = Signal()
 appointment_cancelled = Signal()
 event_files = Signal()
 visio_room_requested = Signal()
+service_contact_emails = Signal()
+booking_offer_requested = Signal()

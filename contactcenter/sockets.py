@@ -12,10 +12,12 @@ docs/realtime.md:
   the shared cache (Redis in production, so the cap counts every ASGI process), renewed while it
   lives, released on disconnect and expiring by itself when a process dies.
 - 4401: the session ended. Every socket joins a group for its session and one for its user:
-  logout closes the session's sockets; a password change, a deactivation or a deletion closes
-  all the user's sockets. Every ``WEBSOCKET_SESSION_RECHECK_SECONDS`` (60 s at most) a socket
-  also reloads its session and checks that it still exists, has not expired and still matches
-  the user's password and active flag (session expiry has no event; a lost layer message).
+  logout closes the session's sockets; a password change, a deactivation, a deletion or
+  ``end_user_sessions`` (a second-factor reset) closes all the user's sockets. Every
+  ``WEBSOCKET_SESSION_RECHECK_SECONDS`` (60 s at most) a socket also reloads its session and
+  checks that it still exists, has not expired and still matches the user's session auth hash
+  (password, session generation) and active flag (session expiry has no event; a lost layer
+  message).
 """
 
 from __future__ import annotations
@@ -301,6 +303,21 @@ class SocketGuard(AsyncWebsocketConsumer):
 CLOSING_FIELDS = frozenset({"password", "is_active"})
 
 
+def end_user_sessions(user_id: int, reason: str) -> None:
+    """End every login session of the person, in every browser and process: their session
+    auth hash changes (``User.session_generation``), so each session is refused at its next
+    request, and their open websockets close now (4401). For what leaves the password as it
+    is: a second-factor reset, a deactivation (a password change already does this)."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.db.models import F
+
+    get_user_model().objects.filter(pk=user_id).update(
+        session_generation=F("session_generation") + 1
+    )
+    transaction.on_commit(lambda: close_user_sockets(user_id, reason))
+
+
 def on_logged_out(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     key = session.session_key if session is not None else None
@@ -311,21 +328,26 @@ def on_logged_out(sender, request, user, **kwargs) -> None:
 def on_user_pre_save(sender, instance, update_fields=None, **kwargs) -> None:
     """Note whether this save changes the password or deactivates the account (one query,
     skipped for saves that name other fields, such as the login's ``last_login``)."""
-    instance.closes_sockets = False
+    instance.closes_sockets = instance.deactivated = False
     if instance.pk is None or (update_fields is not None and not CLOSING_FIELDS & update_fields):
         return
     before = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
     if before is None:
         return
-    instance.closes_sockets = before["password"] != instance.password or (
-        before["is_active"] and not instance.is_active
-    )
+    instance.deactivated = before["is_active"] and not instance.is_active
+    instance.closes_sockets = before["password"] != instance.password or instance.deactivated
 
 
 def on_user_post_save(sender, instance, **kwargs) -> None:
     from django.db import transaction
 
-    if getattr(instance, "closes_sockets", False):
+    if getattr(instance, "deactivated", False):
+        # Also raise the session generation: reactivating the account must not revive the
+        # sessions it had (the backend only refuses them while it is inactive).
+        instance.closes_sockets = instance.deactivated = False
+        end_user_sessions(instance.pk, "account deactivated")
+        instance.refresh_from_db(fields=["session_generation"])
+    elif getattr(instance, "closes_sockets", False):
         instance.closes_sockets = False
         user_id = instance.pk
         transaction.on_commit(lambda: close_user_sockets(user_id, "credentials changed"))

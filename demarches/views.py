@@ -3,16 +3,13 @@ the action it waits for (a link, or a document to send from here)."""
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.decorators import citizen_required
 from contactcenter.exceptions import InvalidState, NotFound
 from contactcenter.idempotency import idempotent
 from contactcenter.views import private_file_response
@@ -20,19 +17,6 @@ from contactcenter.views import private_file_response
 from . import services
 from .forms import DocumentForm
 from .models import DemarcheStep
-
-
-def citizen_required(view):
-    """Anonymous -> login, staff -> 403 (they see démarches in the console)."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_citizen:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _page(request, form_for=None, form=None, status=200):

@@ -222,6 +222,7 @@ class Conversation(models.Model):
         CHAT = "chat", _("Tchat avec un conseiller")
         MESSAGE = "message", _("Message sécurisé")
         CALLBACK = "callback", _("Demande de rappel")
+        BOOKING = "booking", _("Prise de rendez-vous")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chatbot_conversations"

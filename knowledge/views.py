@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 
@@ -24,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.decorators import staff_only_404 as staff_required
 from contactcenter.idempotency import FIELD as IDEMPOTENCY_FIELD
 from contactcenter.idempotency import idempotent, new_key
 from contactcenter.models import AuditLog, Topic
@@ -35,19 +35,6 @@ from .models import Article, DiagnosisTree
 from .rendering import plain_text, render_markdown
 
 TARGET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-
-
-def staff_required(view):
-    """Console pages: anonymous -> login; citizens -> 404 (the console is not theirs)."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff_member:
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _citizen_home() -> str:

@@ -15,6 +15,12 @@ class MailConfig(AppConfig):
 
         post_save.connect(outbound.on_event_saved, sender=Event, dispatch_uid="mail.outbound")
 
+        from contactcenter.signals import service_contact_emails
+
+        from . import services
+
+        service_contact_emails.connect(services.service_addresses, dispatch_uid="mail.addresses")
+
         from anymail.signals import inbound
 
         from . import webhook

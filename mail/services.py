@@ -371,3 +371,15 @@ def _store(
             payload={"refused_attachments": refused},
         )
     return ImportResult(outcome, message)
+
+
+def service_addresses(
+    sender: Any, *, service_ids: list[int], **kwargs: Any
+) -> dict[int, list[str]]:
+    """Receiver of ``contactcenter.signals.service_contact_emails``: the enabled mailboxes'
+    functional addresses of each service (the public contact page shows them)."""
+    found: dict[int, list[str]] = {}
+    rows = Mailbox.objects.filter(service_id__in=service_ids, enabled=True).order_by("address")
+    for service_id, address in rows.values_list("service_id", "address"):
+        found.setdefault(service_id, []).append(address)
+    return found

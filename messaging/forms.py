@@ -125,35 +125,6 @@ class ReplyForm(BodyCleanMixin, DsfrFormMixin, forms.Form):
     )
 
 
-class RatingForm(DsfrFormMixin, forms.Form):
-    score = forms.TypedChoiceField(
-        label=_("Votre note"),
-        choices=[
-            (5, _("5 — Très satisfait")),
-            (4, _("4 — Satisfait")),
-            (3, _("3 — Moyennement satisfait")),
-            (2, _("2 — Peu satisfait")),
-            (1, _("1 — Pas du tout satisfait")),
-        ],
-        coerce=int,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": _("Choisissez une note entre 1 et 5."),
-            "invalid_choice": _("Choisissez une note entre 1 et 5."),
-        },
-    )
-    comment = forms.CharField(
-        label=_("Commentaire"),
-        help_text=_("Facultatif, 2 000 caractères au maximum."),
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
-        error_messages={
-            "max_length": _("Le commentaire fait %(show_value)d caractères ; 2 000 au maximum.")
-        },
-    )
-
-
 class PreferencesForm(DsfrFormMixin, forms.ModelForm):
     class Meta:
         model = User
@@ -178,6 +149,16 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["mobile_phone"].validators = []  # checked on the normalised value below
+        # A placeholder address (User.email_reachable): nothing could be sent there, so the
+        # box is shown off and disabled, with why; a post that ticks it anyway is refused.
+        self.no_address = not self.instance.email_reachable
+        if self.no_address:
+            field = self.fields["notify_email"]
+            field.widget.attrs["disabled"] = True
+            field.help_text = _(
+                "Indisponible : votre compte n'a pas encore d'adresse électronique vérifiée. "
+                "Indiquez-la dans « Mon compte », puis ouvrez le lien de confirmation reçu."
+            )
 
     def clean_mobile_phone(self):
         raw = (self.cleaned_data.get("mobile_phone") or "").strip()
@@ -188,6 +169,17 @@ class PreferencesForm(DsfrFormMixin, forms.ModelForm):
     def clean(self):
         super().clean()
         cleaned = self.cleaned_data
+        if cleaned.get("notify_email") and self.no_address:
+            self.add_error(
+                "notify_email",
+                ValidationError(
+                    _(
+                        "Les alertes par courriel ne peuvent pas être activées : votre compte "
+                        "n'a pas encore d'adresse électronique vérifiée."
+                    ),
+                    code="no_address",
+                ),
+            )
         if (
             cleaned.get("notify_sms")
             and not cleaned.get("mobile_phone")

@@ -189,10 +189,7 @@ def _address(user: User, channel: str, kind: str = "") -> str:
     if kind and not preferences.allows(user, kind, channel):
         return ""  # the citizen turned this category off on this channel
     if channel == Notification.NotificationChannel.EMAIL:
-        # ".invalid" (RFC 2606) names placeholder addresses: an account FranceConnect created
-        # without an address, not verified yet; deleted accounts; unidentified senders.
-        reachable = user.email and not user.email.lower().endswith(".invalid")
-        return user.email if user.notify_email and reachable else ""
+        return user.email if user.notify_email and user.email_reachable else ""
     if user.notify_sms and user.mobile_phone:
         try:
             return phones.parse_mobile(user.mobile_phone)

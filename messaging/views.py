@@ -6,11 +6,9 @@ attachment is a 404, never a 403, so that its existence is not disclosed.
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
@@ -21,6 +19,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contactcenter import surveys
+from contactcenter.decorators import apply_errors, citizen_required
+from contactcenter.forms import RatingForm
 from contactcenter.idempotency import idempotent
 from contactcenter.models import AuditLog, Case, Satisfaction, Topic
 from contactcenter.permissions import get_case_or_404, record_access, visible_cases
@@ -29,43 +29,10 @@ from contactcenter.views import private_file_response
 
 from . import preferences as alert_preferences
 from . import services
-from .forms import AlertPreferenceForm, NewRequestForm, PreferencesForm, RatingForm, ReplyForm
+from .forms import AlertPreferenceForm, NewRequestForm, PreferencesForm, ReplyForm
 from .models import AlertPreference, Attachment
 
 PAGE_SIZE = 20
-
-
-def citizen_required(view):
-    """Citizen pages: anonymous -> login, staff -> 403 (they use the console)."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_citizen:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def staff_required(view):
-    @functools.wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff_member:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def apply_errors(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form's fields (or as a non-field error)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def paginate(request, queryset, per_page: int = PAGE_SIZE):

@@ -98,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "queue_for_case": "queues",
     "agent_queue": "queues",
     "queue_position": "queues",
+    "estimated_waits": "queues",
     "OK": "sla",
     "AT_RISK": "sla",
     "BREACHED": "sla",
@@ -209,6 +210,7 @@ if TYPE_CHECKING:
     from .queues import (
         QUEUE_ORDER,
         agent_queue,
+        estimated_waits,
         queue_for_case,
         queue_position,
         queued_cases,

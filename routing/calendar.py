@@ -331,7 +331,8 @@ def format_hour(value: dtime) -> str:
     return gettext("%(h)d h") % {"h": value.hour}
 
 
-def _join(parts: list[str]) -> str:
+def join_words(parts: list[str]) -> str:
+    """["lundi", "mardi", "jeudi"] -> "lundi, mardi et jeudi"."""
     if len(parts) == 1:
         return parts[0]
     return gettext("%(first)s et %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
@@ -364,7 +365,7 @@ def weekly_schedule_text(cal: ServiceCalendar) -> str:
         if _is_full_day(ranges):
             hours = gettext("24 h sur 24")
         else:
-            hours = _join(
+            hours = join_words(
                 [
                     gettext("de %(start)s à %(end)s")
                     % {"start": format_hour(s), "end": format_hour(e)}

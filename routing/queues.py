@@ -8,9 +8,11 @@ head-of-queue priority, fragility, SLA deadline, arrival (``QUEUE_ORDER``).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from contactcenter.models import AgentProfile, Case, Channel, User
@@ -109,3 +111,71 @@ def _available_slots(service_id: int, skill_id: int | None, group: str) -> int:
     if skill_id:
         agents = agents.filter(user__agent_profile__skills=skill_id)
     return sum(p.capacity_for(group) for p in agents.distinct())
+
+
+# The channel groups whose wait is live (a written message is answered within its deadline).
+LIVE_GROUPS = ("chat", "phone")
+HANDLE_WINDOW = timedelta(days=14)
+
+
+def estimated_waits(service_ids: Iterable[int]) -> dict[int, dict[str, int | None]]:
+    """The wait a contact arriving now would have, per live channel group, of each service:
+    ``{service_id: {"chat": seconds, "phone": seconds}}``, ``None`` when no agent of the
+    service is available in that group. As ``queue_position``: the queue's length (plus the
+    newcomer) x the service's average handling time of that group over the last 14 days /
+    the available agents' slots. Three grouped queries whatever the number of services;
+    skills are not told apart (a service-wide figure)."""
+    ids = list(service_ids)
+    if not ids:
+        return {}
+    queued: dict[tuple[int, str], int] = defaultdict(int)
+    for row in (
+        queued_cases()
+        .filter(service_id__in=ids)
+        .values("service_id", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        queued[(row["service_id"], channel_group(row["channel"]))] += row["n"]
+    slots: dict[tuple[int, str], int] = defaultdict(int)
+    for service_id, chat, phone in (
+        AgentPresence.objects.filter(
+            status=AgentPresence.Status.AVAILABLE,
+            user__role=User.Role.AGENT,
+            user__is_active=True,
+            user__agent_profile__services__in=ids,
+        )
+        .values_list("user__agent_profile__services", "capacity_chat", "capacity_phone")
+        .distinct()
+    ):
+        slots[(service_id, "chat")] += chat
+        slots[(service_id, "phone")] += phone
+    live = [channel for group in LIVE_GROUPS for channel in CHANNEL_GROUPS[group]]
+    totals: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in (
+        Case.objects.filter(
+            service_id__in=ids,
+            channel__in=live,
+            assigned_at__isnull=False,
+            closed_at__gt=F("assigned_at"),
+            closed_at__gte=timezone.now() - HANDLE_WINDOW,
+        )
+        .values("service_id", "channel")
+        .annotate(n=Count("id"), total=Sum(F("closed_at") - F("assigned_at")))
+        .order_by()
+    ):
+        total = totals[(row["service_id"], channel_group(row["channel"]))]
+        total[0] += row["n"]
+        total[1] += row["total"].total_seconds() if row["total"] else 0.0
+    result: dict[int, dict[str, int | None]] = {}
+    for service_id in ids:
+        waits: dict[str, int | None] = {}
+        for group in LIVE_GROUPS:
+            key = (service_id, group)
+            count, seconds = totals[key]
+            handle = seconds / count if count else DEFAULT_HANDLE_SECONDS[group]
+            waits[group] = (
+                int(math.ceil((queued[key] + 1) / slots[key] * handle)) if slots[key] else None
+            )
+        result[service_id] = waits
+    return result

@@ -3,13 +3,11 @@ check permission, call the ``routing`` package, render."""
 
 from __future__ import annotations
 
-import functools
 from typing import cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 import routing
+from contactcenter.decorators import (
+    agent_required,
+    apply_errors,
+    citizen_required,
+    supervisor_required,
+)
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Case, Channel, Event, Topic, User
 from contactcenter.permissions import get_case_or_404, user_service_ids
@@ -37,14 +41,6 @@ from .forms import (
 from .models import AgentPresence, CallbackRequest
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def _safe_next(request, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
@@ -52,25 +48,6 @@ def _safe_next(request, default: str) -> str:
     ):
         return target
     return default
-
-
-def role_required(check):
-    def decorator(view):
-        @functools.wraps(view)
-        @login_required
-        def wrapper(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-agent_required = role_required(lambda u: u.is_agent)
-citizen_required = role_required(lambda u: u.is_citizen)
-supervisor_required = role_required(lambda u: u.is_supervisor or u.is_admin_role)
 
 
 # --- Agent status widget ---------------------------------------------------------------------
@@ -92,7 +69,7 @@ def status_widget(request):
                     request.user, form.cleaned_data["status"], reason=form.cleaned_data["reason"]
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 label = presence.get_status_display()
                 if not request.htmx:
@@ -151,7 +128,7 @@ def callback_new(request):
                     slot=form.cleaned_data["slot"],
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
                 # A slot taken meanwhile disappears from the list the citizen sees again.
                 fresh = CallbackForm(slots=routing.callback_slots(form.cleaned_data["topic"]))
                 cast(forms.ChoiceField, form.fields["slot"]).choices = cast(
@@ -414,7 +391,7 @@ def supervision_agent(request, pk: int):
                 try:
                     routing.set_status(agent, status_form.cleaned_data["status"], by=request.user)
                 except ValidationError as exc:
-                    _apply_errors(status_form, exc)
+                    apply_errors(status_form, exc)
                 else:
                     messages.success(
                         request,
@@ -434,7 +411,7 @@ def supervision_agent(request, pk: int):
                         web=data["capacity_web"],
                     )
                 except ValidationError as exc:
-                    _apply_errors(capacity_form, exc)
+                    apply_errors(capacity_form, exc)
                 else:
                     messages.success(
                         request,
@@ -449,7 +426,7 @@ def supervision_agent(request, pk: int):
                         agent, skills_form.cleaned_data["skills"], by=request.user
                     )
                 except ValidationError as exc:
-                    _apply_errors(skills_form, exc)
+                    apply_errors(skills_form, exc)
                 else:
                     messages.success(
                         request,
@@ -496,7 +473,7 @@ def supervision_reassign(request, pk: int):
             try:
                 routing.assign_case(case, form.cleaned_data["agent"], by=request.user)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 messages.success(
                     request,

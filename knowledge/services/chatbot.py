@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contactcenter.directory import booking_offer
 from contactcenter.exceptions import NotFound
 from contactcenter.models import Case, Event, Topic, User
 from contactcenter.services import add_event
@@ -91,8 +92,18 @@ def chat_is_available(topic: Topic | None) -> bool:
         return False
 
 
+HANDOFF_KINDS = ("chat", "message", "callback", "booking")
+
+
 def handoff_url(kind: str, conversation: Conversation) -> str:
-    """Target URL in the other app for a hand-off ("chat", "message" or "callback")."""
+    """Target URL in the other app for a hand-off ("chat", "message", "callback", or
+    "booking": the booking page of the appointments app, prefilled with the conversation's
+    topic, asked through the core's ``directory.booking_offer``)."""
+    if kind == "booking":
+        offer = booking_offer(conversation.topic)
+        if offer is None:
+            raise NotFound(_("Relais inconnu"))
+        return str(offer["url"])
     params: dict[str, str] = {}
     if conversation.topic is not None:
         params["topic"] = conversation.topic.slug
@@ -130,6 +141,16 @@ def handoff_offer(conversation: Conversation, reason: str) -> dict[str, Any]:
             "url": reverse("knowledge:handoff", args=[conversation.pk, "callback"]),
         }
     )
+    if booking_offer(conversation.topic) is not None:
+        options.append(
+            {
+                "kind": "booking",
+                "label": _(
+                    "Prendre rendez-vous avec un conseiller (sur place, par téléphone ou en visio)"
+                ),
+                "url": reverse("knowledge:handoff", args=[conversation.pk, "booking"]),
+            }
+        )
     messages = {
         "request": _("Je vous mets en relation avec un conseiller."),
         "failures": _("Je n'arrive pas à vous répondre. Un conseiller peut prendre le relais."),
@@ -336,13 +357,14 @@ def rate_turn(user: User, turn_id: int | str, value: int | str) -> dict[str, Any
 
 def record_handoff(user: User, conversation_id: ConversationId | None, kind: str) -> str:
     """The citizen chose a hand-off option: remember it (first choice wins) and return the URL."""
-    if kind not in ("chat", "message", "callback"):
+    if kind not in HANDOFF_KINDS:
         raise NotFound(_("Relais inconnu"))
     conversation = get_conversation(user, conversation_id)
+    url = handoff_url(kind, conversation)
     Conversation.objects.filter(pk=conversation.pk, handed_off_at__isnull=True).update(
         handoff_kind=kind, handed_off_at=timezone.now(), handoff_offered=True
     )
-    return handoff_url(kind, conversation)
+    return url
 
 
 def handoff_transcript(conversation_id: ConversationId | None, user: AnyUser | None) -> str:

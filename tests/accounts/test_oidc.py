@@ -236,9 +236,10 @@ def test_first_login_without_email_can_ask_for_the_link_again(
     client.get(link)
     user = logged_in_user(client)
     assert user.email == "bon@example.fr" and user.notify_email
-    # From then on, like any account: the password is asked (it has none, so no change).
+    # From then on, a new FranceConnect login stands for the password it does not have
+    # (tests/accounts/test_oidc_email.py).
     page = client.get(reverse("accounts:email_change")).content.decode()
-    assert 'name="current_password"' in page
+    assert 'name="current_password"' not in page and "Confirmer avec FranceConnect" in page
 
 
 def test_first_login_without_email_and_a_taken_address_links_nothing_to_it(

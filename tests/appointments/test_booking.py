@@ -142,3 +142,21 @@ def test_ics_of_a_visio_points_to_the_space(visio, agent_a, service_a, citizen, 
     event = Calendar.from_ical(appointment_ics(appointment)).walk("VEVENT")[0]
     assert "espace" in str(event["location"])
     assert str(appointment.public_id) in str(event["uid"])
+
+
+@pytest.mark.django_db
+def test_every_slot_of_the_last_horizon_day_is_bookable(on_site, agent_a, service_a, citizen):
+    # Horizon of one day from Monday 9:00: Tuesday's 11:00 slot (after 9:00) is offered, and
+    # booking it is accepted; Wednesday is beyond.
+    from appointments.slots import free_slots
+
+    on_site.horizon_days = 1
+    on_site.save()
+    available(agent_a, service_a, day=1, start=tuesday(11).time(), end=tuesday(12).time())
+    available(agent_a, service_a, day=2)
+    monday = tuesday(9) - timedelta(days=1)
+    slots = free_slots(on_site, now=monday)
+    assert [s.start for s in slots] == [tuesday(11), tuesday(11, 30)]
+    assert services.book(citizen, on_site, tuesday(11), now=monday).start == tuesday(11)
+    with pytest.raises(ValidationError):
+        services.book(citizen, on_site, tuesday(9) + timedelta(days=1), now=monday)

@@ -12,9 +12,9 @@ from routing.models import OpeningHours
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=local_tz())  # a Saturday
 
 
-def contact_at(case, day_offset, hour, actor):
-    # day_offset days before NOW's Monday (2026-03-09), at ``hour``
-    at = datetime(2026, 3, 9, hour, 15, tzinfo=local_tz()) + timedelta(days=day_offset)
+def contact_at(case, day_offset, hour, actor, minute=15):
+    # day_offset days from NOW's Monday (2026-03-09), at ``hour``:``minute``
+    at = datetime(2026, 3, 9, hour, minute, tzinfo=local_tz()) + timedelta(days=day_offset)
     return add_event(case, Event.Type.MESSAGE, actor=actor, body="x", at=at)
 
 
@@ -22,24 +22,43 @@ def contact_at(case, day_offset, hour, actor):
 def test_peaks_from_the_contacts_of_the_last_weeks(case_a, citizen, agent_a, service_a):
     for day in range(5):
         OpeningHours.objects.create(service=service_a, weekday=day, start=time(9), end=time(17))
-    # Mondays 9-10: 3 contacts a week for 4 weeks; Tuesday 14h: 1 in one week.
+    # Mondays 9:00-9:30: 3 contacts a week for 4 weeks; Tuesday 14:00-14:30: 1 in one week.
     for week in range(4):
         for _ in range(3):
             contact_at(case_a, -7 * week, 9, citizen)
     contact_at(case_a, 1, 14, citizen)
     contact_at(case_a, 1, 15, agent_a)  # an agent's answer is not a contact
     contact_at(case_a, -7 * 9, 10, citizen)  # older than 8 weeks
+    contact_at(case_a, 2, 11, citizen, minute=45)  # Wednesday 11:30-12:00
     counts = peaks.count_contacts(service_a.pk, now=NOW)
     # case_a's first message (created now, outside the window) is not counted
-    assert counts == {(0, 9): 12, (1, 14): 1}
+    assert counts == {(0, 18): 12, (1, 28): 1, (2, 23): 1}
     result = peaks.compute(service_a.pk, calendar_for(service_a.pk), now=NOW)
-    assert result.hours == list(range(9, 17)) and result.days == [0, 1, 2, 3, 4]
-    assert result.grid[(0, 9)] == 12 / 8
-    assert result.peak[0] == (0, 9)
-    assert (0, 9) not in result.calm and (1, 14) not in result.calm
+    # Half hours from 9:00 to 16:30 (the last one ends at 17:00).
+    assert result.slots == list(range(18, 34)) and result.days == [0, 1, 2, 3, 4]
+    assert result.grid[(0, 18)] == 12 / 8
+    assert result.peak[0] == (0, 18)
+    assert (0, 18) not in result.calm and (1, 28) not in result.calm
+    # 80 open half hours: the 10 quietest are Monday 9:30-14:30 but 9:00's, and so on.
+    assert len(result.calm) == 10
+    assert peaks.slot_label(19) == "9 h 30" and peaks.slot_label(28) == "14 h"
     text = peaks.sentence(result)
-    assert text.startswith("Le moins d'attente : lundi entre 10 h et 11 h")
-    assert "Le plus d'affluence : lundi entre 9 h et 10 h" in text
+    assert text.startswith("Le moins d'attente : lundi entre 9 h 30 et 14 h 30."), text
+    assert "Le plus d'affluence : lundi entre 9 h et 9 h 30" in text
+    assert "mardi entre 14 h et 14 h 30" in text and "mercredi entre 11 h 30 et 12 h" in text
+
+
+def test_sentence_merges_half_hours_and_days():
+    result = peaks.Peaks(
+        slots=list(range(16, 36)),
+        days=[0, 1, 2, 3],
+        grid={},
+        peak=[],
+        calm=[(1, 28), (1, 29), (1, 30), (1, 31), (3, 28), (3, 29), (3, 30), (3, 31), (0, 17)],
+    )
+    assert peaks.sentence(result) == (
+        "Le moins d'attente : lundi entre 8 h 30 et 9 h ; mardi et jeudi entre 14 h et 16 h."
+    )
 
 
 @pytest.mark.django_db
@@ -56,8 +75,8 @@ def test_nightly_refresh_fills_the_cache_the_page_reads(service_a, case_a, citiz
 
     from appointments.tasks import refresh_peaks
 
-    assert cache.get(f"appointments:peaks:{service_a.pk}") is None
+    assert cache.get(f"appointments:peaks:halfhour:{service_a.pk}") is None
     assert refresh_peaks() == 1
-    stored = cache.get(f"appointments:peaks:{service_a.pk}")
+    stored = cache.get(f"appointments:peaks:halfhour:{service_a.pk}")
     assert stored is not None
     assert peaks.cached(service_a.pk, calendar_for(service_a.pk)) == stored

@@ -1,6 +1,8 @@
 """Alert preferences per category and channel, the alerts' language, and the one-click
 unsubscribe (RFC 8058) of non-essential categories."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -117,3 +119,36 @@ def test_preferences_page_refuses_a_bad_language(client_as, citizen):
     response = client_as(citizen).post("/espace/preferences/", data)
     assert response.status_code == 400
     assert not AlertPreference.objects.exists()
+
+
+def test_a_placeholder_address_cannot_turn_email_alerts_on(client_as, citizen):
+    """An account FranceConnect created without an address (".invalid") sees the box disabled
+    with why; ticking it anyway is refused with a clear message; other choices still save."""
+    citizen.email = citizen.username = "franceconnect-0123456789abcdef0123@franceconnect.invalid"
+    citizen.notify_email = False
+    citizen.save()
+    client = client_as(citizen)
+    page = client.get("/espace/preferences/").content.decode()
+    box = re.search(r'<input[^>]*name="notify_email"[^>]*>', page).group(0)
+    assert "disabled" in box and "checked" not in box
+    assert "pas encore d&#x27;adresse électronique vérifiée" in page
+    assert 'href="/compte/adresse/"' in page and "franceconnect.invalid" not in page
+    data = {"notify_email": "on", "notify_sms": "on", "mobile_phone": "06 12 34 56 78"}
+    response = client.post("/espace/preferences/", {**data, "language": "fr"})
+    assert response.status_code == 400
+    assert "Les alertes par courriel ne peuvent pas être activées" in response.content.decode()
+    citizen.refresh_from_db()
+    assert not citizen.notify_email
+    del data["notify_email"]
+    assert client.post("/espace/preferences/", {**data, "language": "fr"}).status_code == 302
+    citizen.refresh_from_db()
+    assert (citizen.notify_email, citizen.notify_sms) == (False, True)
+    # With a real address, the box is an ordinary one again.
+    citizen.email = citizen.username = "camille.martin@example.fr"
+    citizen.save()
+    page = client.get("/espace/preferences/").content.decode()
+    box = re.search(r'<input[^>]*name="notify_email"[^>]*>', page).group(0)
+    assert "disabled" not in box and "no-address" not in page
+    assert client.post("/espace/preferences/", {**data, "notify_email": "on"}).status_code == 302
+    citizen.refresh_from_db()
+    assert citizen.notify_email

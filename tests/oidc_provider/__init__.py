@@ -4,8 +4,8 @@
 ``bin/setup``) with keys it generates at start. :class:`ProviderProcess` starts it on a free port,
 waits until its discovery document is served, and stops it. Two configurations stand for the
 two real providers: :func:`franceconnect_config` (identity claims, ``acr`` eidas1, signed JWT
-userinfo, ``client_secret_post``) and :func:`proconnect_config` (agent claims, JSON userinfo,
-``client_secret_basic``).
+userinfo, encrypted too if asked, ``client_secret_post``) and :func:`proconnect_config` (agent
+claims, JSON userinfo, ``client_secret_basic``).
 """
 
 from __future__ import annotations
@@ -111,8 +111,19 @@ def _client(client_id: str, site_urls: list[str], name: str, **extra) -> dict:
     }
 
 
-def franceconnect_config(site_urls: list[str]) -> dict:
-    """FranceConnect-like: identity claims, ``acr`` eidas1, userinfo as a signed JWT."""
+def franceconnect_config(site_urls: list[str], userinfo_encryption_key: dict | None = None) -> dict:
+    """FranceConnect-like: identity claims, ``acr`` eidas1, userinfo as a signed JWT; also
+    encrypted (JWE, RSA-OAEP-256 and A256GCM) to ``userinfo_encryption_key``, the public JWK
+    the client registers, when given."""
+    encryption = (
+        {
+            "jwks": {"keys": [userinfo_encryption_key]},
+            "userinfo_encrypted_response_alg": "RSA-OAEP-256",
+            "userinfo_encrypted_response_enc": "A256GCM",
+        }
+        if userinfo_encryption_key
+        else {}
+    )
     return {
         "clients": [
             _client(
@@ -122,6 +133,7 @@ def franceconnect_config(site_urls: list[str]) -> dict:
                 token_endpoint_auth_method="client_secret_post",
                 id_token_signed_response_alg="ES256",
                 userinfo_signed_response_alg="ES256",
+                **encryption,
             )
         ],
         "acr": "eidas1",

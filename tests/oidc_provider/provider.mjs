@@ -46,6 +46,9 @@ server.listen(config.port || 0, '127.0.0.1', async () => {
     features: {
       devInteractions: { enabled: false },
       jwtUserinfo: { enabled: true },
+      // Userinfo encrypted to a client that registers its public key (`jwks`) and
+      // `userinfo_encrypted_response_alg`/`_enc`: a JWE around the signed JWT.
+      encryption: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

@@ -390,7 +390,8 @@
     if (entry) {
       beep();
       flash(entry);
-      announce(t("new_item") + " " + entry.label);
+      // An appointment about to start: its context (topic, mode, time) rather than a bare name.
+      announce(item.appointment ? entry.label + " — " + item.appointment.notice : t("new_item") + " " + entry.label);
     }
     scheduleRefresh();
   });
