@@ -91,24 +91,19 @@ def remember_request_id(marker: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_runs_under_the_request_id_that_queued_it(json_logs):
-    from celery.contrib.testing.worker import start_worker
+    from tests.celery_inprocess import in_process_worker
 
-    eager, broker = celery_app.conf.task_always_eager, celery_app.conf.broker_url
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = False, "memory://"
     queued, unqueued = f"m:{uuid.uuid4()}", f"m:{uuid.uuid4()}"
-    try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            token = logs.request_id.set("req-from-the-web-1")
-            try:
-                remember_request_id.apply_async((queued,))
-            finally:
-                logs.request_id.reset(token)
-            beat = remember_request_id.apply_async((unqueued,))  # no request: beat, a command
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not (cache.get(queued) and cache.get(unqueued)):
-                time.sleep(0.05)
-    finally:
-        celery_app.conf.task_always_eager, celery_app.conf.broker_url = eager, broker
+    with in_process_worker():
+        token = logs.request_id.set("req-from-the-web-1")
+        try:
+            remember_request_id.apply_async((queued,))
+        finally:
+            logs.request_id.reset(token)
+        beat = remember_request_id.apply_async((unqueued,))  # no request: beat, a command
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (cache.get(queued) and cache.get(unqueued)):
+            time.sleep(0.05)
     assert cache.get(queued) == "req-from-the-web-1"
     assert cache.get(unqueued) == beat.id  # its own id
     ran = [e for e in lines(json_logs) if e["message"] == "task ran"]

@@ -164,33 +164,23 @@ def fails_once(self, marker: str) -> str:
 def test_task_failures_and_retries_per_task_from_a_real_worker(scrape, settings):
     """A Celery worker (in this process, on an in-memory broker) runs a failing task and a task
     that retries once; the scrape counts them per task name."""
-    from celery.contrib.testing.worker import start_worker
+    from tests.celery_inprocess import in_process_worker
 
     marker = f"fails-once:{uuid.uuid4()}"
     assert 'task="tests.metrics.always_fails"' not in scrape().content.decode()
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    broker = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "memory://"
-    try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            failed = always_fails.apply_async()
-            retried = fails_once.apply_async((marker,))
-            deadline = time.monotonic() + 20
-            body = ""
-            while time.monotonic() < deadline:
-                body = scrape().content.decode()
-                if (
-                    'guichet_celery_task_failures_total{task="tests.metrics.always_fails"} 1.0'
-                    in body
-                    and 'guichet_celery_task_retries_total{task="tests.metrics.fails_once"} 1.0'
-                    in body
-                ):
-                    break
-                time.sleep(0.1)
-    finally:
-        celery_app.conf.task_always_eager = eager
-        celery_app.conf.broker_url = broker
+    with in_process_worker():
+        failed = always_fails.apply_async()
+        retried = fails_once.apply_async((marker,))
+        deadline = time.monotonic() + 20
+        body = ""
+        while time.monotonic() < deadline:
+            body = scrape().content.decode()
+            if (
+                'guichet_celery_task_failures_total{task="tests.metrics.always_fails"} 1.0' in body
+                and 'guichet_celery_task_retries_total{task="tests.metrics.fails_once"} 1.0' in body
+            ):
+                break
+            time.sleep(0.1)
     assert failed.id and retried.id
     assert 'guichet_celery_task_failures_total{task="tests.metrics.always_fails"} 1.0' in body
     assert 'guichet_celery_task_retries_total{task="tests.metrics.fails_once"} 1.0' in body
