@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from celery.contrib.testing.worker import start_worker
 
@@ -14,13 +15,14 @@ from contactcenter.celery import app
 @contextmanager
 def in_process_worker() -> Iterator[None]:
     eager, broker = app.conf.task_always_eager, app.conf.broker_url
-    app.conf.task_always_eager, app.conf.broker_url = False, "memory://"
+    app.conf.update(task_always_eager=False, broker_url="memory://")
     _forget_pools()
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        worker_app: Any = app
+        with start_worker(worker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             yield
     finally:
-        app.conf.task_always_eager, app.conf.broker_url = eager, broker
+        app.conf.update(task_always_eager=eager, broker_url=broker)
         _forget_pools()
 
 
@@ -28,4 +30,4 @@ def _forget_pools() -> None:
     """Drop the connection and producer pools an earlier test made for another broker (the
     producer pool is cached on ``app.amqp`` and outlives ``app.close()``)."""
     app.close()
-    app.amqp._producer_pool = None
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
