@@ -123,6 +123,7 @@ class ApiClientAuthentication(OAuth2Authentication):
             account=client.account,
             service_ids=client.services.values_list("id", flat=True),
             scopes=set(token.scope.split()) & set(client.scopes),
+            client=client,
         )
         check_client_scope(request.parser_context["view"], request, principal.scopes)
         now = timezone.now()

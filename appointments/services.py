@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from contactcenter.exceptions import InvalidState, NotAllowed, NotFound
 from contactcenter.models import Case, Channel, Event, User
@@ -22,6 +25,7 @@ from contactcenter.signals import appointment_booked, appointment_cancelled, cit
 from routing.calendar import local_tz
 
 from . import panel
+from .ics import appointment_ics
 from .models import Appointment, AppointmentType, Mode
 from .slots import agents_free_at, earliest_start, horizon_day
 
@@ -51,9 +55,16 @@ def _send_after_commit(signal, appointment: Appointment) -> None:
     transaction.on_commit(lambda: signal.send(sender=Appointment, **kwargs))
 
 
-# The alert of a reminder: the service's template of that event (docs/messaging.md), with the
-# appointment's date and time, never its topic or address.
+# The alerts of a booking and of a reminder: the service's template of that event
+# (docs/messaging.md), with the appointment's date and time, never its topic or address.
+CONFIRMATION_KIND = "appointment_booked"
 REMINDER_KIND = "appointment_reminder"
+
+
+def alert_params(appointment: Appointment) -> dict:
+    """The placeholders' data of an appointment's alert: its start and its own page."""
+    link = settings.SITE_URL + reverse("appointments:detail", args=[appointment.public_id])
+    return {"at": appointment.start.isoformat(), "link": link}
 
 
 def _notify(appointment: Appointment, kind: str, key: str, params: dict | None = None) -> None:
@@ -68,6 +79,34 @@ def _notify(appointment: Appointment, kind: str, key: str, params: dict | None =
             params=params or {},
         )
     )
+
+
+def confirm(appointment_id: int) -> bool:
+    """Queue the booking's confirmation alert once: claimed with a conditional update on
+    ``confirmation_sent_at``, in the same transaction as the outbox rows it writes (a failure
+    leaves it unclaimed for the task's retry); the outbox key is per appointment as well. The
+    e-mail carries the .ics. False when already confirmed or no longer booked."""
+    with transaction.atomic():
+        claimed = Appointment.objects.filter(
+            pk=appointment_id, confirmation_sent_at__isnull=True, status=Appointment.Status.BOOKED
+        ).update(confirmation_sent_at=timezone.now())
+        if claimed != 1:
+            return False
+        appointment = Appointment.objects.select_related("type", "service").get(pk=appointment_id)
+        with override(settings.LANGUAGE_CODE):
+            ics = appointment_ics(appointment)
+        citizen_notification.send(
+            sender=Appointment,
+            citizen_id=appointment.citizen_id,
+            case_id=appointment.case_id,
+            kind=CONFIRMATION_KIND,
+            key=f"appointment-booked:{appointment.pk}",
+            params={
+                **alert_params(appointment),
+                "files": [("rendez-vous.ics", "text/calendar", ics)],
+            },
+        )
+    return True
 
 
 def citizen_appointment(citizen: User, public_id) -> Appointment:
@@ -320,7 +359,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
                     appointment,
                     REMINDER_KIND,
                     f"appointment-{which}:{appointment.pk}",
-                    {"at": appointment.start.isoformat()},
+                    alert_params(appointment),
                 )
                 sent += 1
     return sent

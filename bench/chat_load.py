@@ -23,7 +23,8 @@ Printed per step: target and delivered messages/s, p50/p95/p99/max delivery late
 not delivered within 3 s counts as infinitely late), sender acknowledgement p99 (stored and
 committed), errors, late and duplicated messages, server CPU per message, the machine's load;
 then lost messages (never delivered), the server's memory per connection (RSS of the uvicorn
-processes, before and after opening the sockets);
+processes before and after opening the sockets, the "before" taken after ``--warm-chats`` chats
+were opened and used, so that one-off imports and connection pools are not counted per socket);
 messages persisted in PostgreSQL versus sent; the highest sustained rate with p99 <= 100 ms;
 and the chat/bare ratios. Targets (issue #5): 2,000 sockets held, 200 msg/s at p99 < 50 ms,
 >= 1,000 msg/s before p99 passes 100 ms, 0 lost or duplicated.
@@ -50,7 +51,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -66,6 +66,20 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import memtrace  # noqa: E402
+from common import (  # noqa: E402  (what the benchmarks share)
+    drop_database,
+    free_port,
+    migrate,
+    recreate_database,
+    serve_relay,
+    server_env,
+    start_process,
+    stop_process,
+    tree_cpu_seconds,
+    tree_rss_kib,
+)
 
 BODY = "Bonjour, je voudrais savoir où en est mon dossier, merci de votre aide."
 SUSTAINED_SHARE = 0.95
@@ -86,6 +100,12 @@ def parse_args(argv=None):
     parser.add_argument("--step-seconds", type=float, default=15.0)
     parser.add_argument("--warmup-seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--warm-chats",
+        type=int,
+        default=10,
+        help="chats opened (and used) before the memory baseline, kept open idle",
+    )
     parser.add_argument("--max-seconds", type=float, default=600.0, help="hard time limit")
     parser.add_argument("--skip-echo", action="store_true", help="do not run the bare relay")
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database")
@@ -108,17 +128,17 @@ def parse_args(argv=None):
         metavar="FILE",
         help="run one uvicorn worker under cProfile and write its profile to FILE",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="run one uvicorn worker under tracemalloc (bench/memtrace.py) and print the "
+        "allocation sites that grow with the sockets (slower: no latency figures to keep)",
+    )
     parser.add_argument("--serve-relay", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 # --- setup: database, data, server ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def bench_database_url(args) -> str:
@@ -129,64 +149,6 @@ def bench_database_url(args) -> str:
     parsed = urlparse(args.database_url)
     name = f"{parsed.path.lstrip('/') or 'guichet'}_chat_bench"
     return parsed._replace(path=f"/{name}").geturl()
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.path[1:]}"')
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    admin = parsed._replace(path="/postgres").geturl()
-    with contextlib.suppress(psycopg.Error), psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
-
-
-def server_env(args, database_url: str, prefix: str) -> dict:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
-        "CHANNEL_LAYER": args.layer,
-        "GUICHET_ENV": "production",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url,
-        "DB_CONN_MAX_AGE": "600",
-        "REDIS_URL": args.redis_url,
-        "CHANNEL_LAYER_PREFIX": prefix,
-        "CACHE_PREFIX": prefix,
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("TEST_DB_NAME", None)
-    return env
-
-
-def migrate(env: dict) -> None:
-    # Production settings serve hashed static files: the application refuses to start without
-    # the manifest that collectstatic writes (contactcenter.checks.require_static_manifest).
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--verbosity", "0"]):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0:
-            sys.exit(f"{command[0]} failed:\n{result.stderr[-3000:]}")
 
 
 def seed(env: dict, citizens: int, per_agent: int) -> list[dict]:
@@ -313,133 +275,7 @@ def count_persisted(database_url: str) -> int:
         return row[0]
 
 
-def start_process(cmd: list[str], env: dict, port: int, log_path: Path) -> subprocess.Popen:
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"server exited:\n{log_path.read_text()[-3000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return process
-        time.sleep(0.2)
-    stop_process(process)
-    sys.exit("server did not start in 60 s")
-
-
-def stop_process(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-
-
-def _tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
-
-
-def tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants (KiB), from /proc."""
-    total = 0
-    for current in _tree(pid):
-        try:
-            with open(f"/proc/{current}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for current in _tree(pid):
-        try:
-            with open(f"/proc/{current}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / ticks
-
-
 # --- the bare relay server -----------------------------------------------------------------------
-
-
-def serve_relay(port: int) -> None:
-    """A bare websockets server: each frame is echoed to its sender and relayed to the peer."""
-    from websockets.asyncio.server import serve
-
-    rooms: dict[str, dict[str, object]] = {}
-    seqs: dict[str, int] = {}
-
-    async def handler(ws):
-        path, _, query = ws.request.path.partition("?")
-        room = path
-        role = "agent" if "role=agent" in query else "citizen"
-        peers = rooms.setdefault(room, {})
-        peers[role] = ws
-        await ws.send(json.dumps({"type": "state", "role": role, "status": "active"}))
-        try:
-            async for raw in ws:
-                data = json.loads(raw)
-                if data.get("type") != "message":
-                    continue
-                seqs[room] = seqs.get(room, 0) + 1
-                frame = json.dumps(
-                    {
-                        "type": "message",
-                        "message": {
-                            "seq": seqs[room],
-                            "client_id": data["client_id"],
-                            "kind": role,
-                            "body": data["body"],
-                        },
-                    },
-                    ensure_ascii=False,
-                )
-                for peer in list(peers.values()):
-                    with contextlib.suppress(Exception):
-                        await peer.send(frame)
-        finally:
-            if peers.get(role) is ws:
-                del peers[role]
-
-    async def main():
-        async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None):
-            await asyncio.Future()
-
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-    asyncio.run(main())
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -517,6 +353,7 @@ class Load:
         self.closed = 0
         self.readers: list[asyncio.Task] = []
         self.counter = 0
+        self.prefix = "b-"  # client ids; count_persisted counts the measured Load's
 
     async def open_all(self, concurrency: int = 64) -> None:
         from websockets.asyncio.client import connect
@@ -609,7 +446,7 @@ class Load:
                 role = "citizen" if (index // n) % 2 == 0 else "agent"
                 index += 1
                 self.counter += 1
-                cid = f"b-{self.counter:09d}"
+                cid = f"{self.prefix}{self.counter:09d}"
                 who = (conv["id"], role)
                 ws = self.sockets[who]
                 self.pending[cid] = (time.perf_counter(), who, step)
@@ -703,16 +540,53 @@ def best_rate(steps: list[Step]) -> float:
     return max(good) if good else 0.0
 
 
+def snapshot_path(number: int) -> str:
+    return os.path.join(os.environ["MEMTRACE_DIR"], f"snapshot-{number}")
+
+
+async def heap_snapshot(pid: int, number: int) -> None:
+    """Ask the server (bench/memtrace.py) for heap snapshot ``number`` and wait for it."""
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(1200):
+        if os.path.exists(snapshot_path(number)):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("no heap snapshot from the server in 120 s")
+
+
 async def _client(args, conversations, chat_port, relay_port, server, relay_pid):
     deadline = time.monotonic() + args.max_seconds
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     results = {}
 
+    # Warm-up: the first sockets of each worker import the consumers, open the database and
+    # Redis connections and fill Django's caches (a one-off cost per process, tens of MiB);
+    # counted in the "before" figure, not per connection. They stay open, idle, during the run.
+    warm = Load(
+        f"ws://127.0.0.1:{chat_port}",
+        f"http://127.0.0.1:{chat_port}",
+        conversations[: args.warm_chats],
+        False,
+        server.pid,
+    )
+    warm.prefix = "w-"
+    rss_cold = tree_rss_kib(server.pid)
+    if args.warm_chats:
+        await warm.open_all()
+        await warm.run_step(2 * args.warm_chats, 2.0)
+        await asyncio.sleep(2)
     rss_before = tree_rss_kib(server.pid)
+    if args.tracemalloc:
+        await heap_snapshot(server.pid, 1)
+    print(
+        f"warm-up: {len(warm.sockets)} sockets and {warm.counter} messages took the server "
+        f"from {rss_cold / 1024:.0f} MiB to {rss_before / 1024:.0f} MiB",
+        flush=True,
+    )
     chat = Load(
         f"ws://127.0.0.1:{chat_port}",
         f"http://127.0.0.1:{chat_port}",
-        conversations,
+        conversations[args.warm_chats :],
         False,
         server.pid,
     )
@@ -721,6 +595,10 @@ async def _client(args, conversations, chat_port, relay_port, server, relay_pid)
     open_seconds = time.perf_counter() - opened
     await asyncio.sleep(2)
     rss_after = tree_rss_kib(server.pid)
+    if args.tracemalloc:
+        await heap_snapshot(server.pid, 2)
+        for line in memtrace.compare(*(snapshot_path(n) for n in (1, 2)), len(chat.sockets)):
+            print(line, flush=True)
     idle_start = tree_cpu_seconds(server.pid)
     await asyncio.sleep(5)
     idle_cpu = (tree_cpu_seconds(server.pid) - idle_start) / 5 * 100
@@ -737,6 +615,7 @@ async def _client(args, conversations, chat_port, relay_port, server, relay_pid)
     results["chat_closed"] = chat.closed
     results["sent_total"] = chat.counter
     await chat.close()
+    await warm.close()
     results["sockets"] = sockets
     results["kib_per_conn"] = (rss_after - rss_before) / max(sockets, 1)
 
@@ -783,19 +662,22 @@ def main(argv=None) -> int:
         )
         chat_port = free_port()
         profile = ["-m", "cProfile", "-o", args.profile_server] if args.profile_server else []
+        server_module = ["-m", "uvicorn"]
+        if args.tracemalloc:
+            os.environ["MEMTRACE_DIR"] = env["MEMTRACE_DIR"] = str(logs)
+            server_module = [str(ROOT / "bench" / "memtrace.py")]
         server = start_process(
             [
                 sys.executable,
                 *profile,
-                "-m",
-                "uvicorn",
+                *server_module,
                 "contactcenter.asgi:application",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(chat_port),
                 "--workers",
-                str(1 if args.profile_server else args.workers),
+                str(1 if args.profile_server or args.tracemalloc else args.workers),
                 "--loop",
                 "uvloop",
                 "--http",
@@ -811,6 +693,7 @@ def main(argv=None) -> int:
             env,
             chat_port,
             logs / "uvicorn.log",
+            timeout=300 if args.tracemalloc else 60,  # imports under tracemalloc are slow
         )
         processes.append(server)
         relay_port = relay_pid = None

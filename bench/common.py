@@ -1,6 +1,10 @@
 """What the benchmarks share: the command line of the bulk-loaded PostgreSQL benchmarks, the
 deferred index build of the bulk load, percentiles and free ports.
 
+Also the pieces of the load tests that start their own stack (bench/chat_load.py, bench/peak.py):
+a scratch PostgreSQL database, server processes in their own process group, their CPU and
+resident memory from /proc, and the bare ``websockets`` relay they compare against.
+
 The bulk loader itself is bench/messaging_bench.py (``load``, ``prepare_database``,
 ``setup_django``); the scripts that measure pages over its data set (console_synthesis,
 dashboard_kpis, workstation, messaging_bench) take the same options from ``bulk_parser``.
@@ -9,11 +13,21 @@ dashboard_kpis, workstation, messaging_bench) take the same options from ``bulk_
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
 from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BULK_TABLES = ("contactcenter_event", "contactcenter_case")
 
@@ -92,3 +106,190 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{parsed.path[1:]}"')
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    admin = parsed._replace(path="/postgres").geturl()
+    with contextlib.suppress(psycopg.Error), psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
+
+
+def start_process(
+    cmd: list[str], env: dict, port: int, log_path: Path, timeout: float = 60.0
+) -> subprocess.Popen:
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited:\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return process
+        time.sleep(0.2)
+    stop_process(process)
+    sys.exit(f"server did not start in {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (KiB), from /proc."""
+    total = 0
+    for current in _tree(pid):
+        try:
+            with open(f"/proc/{current}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for current in _tree(pid):
+        try:
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
+
+
+def serve_relay(port: int) -> None:
+    """A bare websockets server: each frame is echoed to its sender and relayed to the peer."""
+    from websockets.asyncio.server import serve
+
+    rooms: dict[str, dict[str, object]] = {}
+    seqs: dict[str, int] = {}
+
+    async def handler(ws):
+        path, _, query = ws.request.path.partition("?")
+        room = path
+        role = "agent" if "role=agent" in query else "citizen"
+        peers = rooms.setdefault(room, {})
+        peers[role] = ws
+        await ws.send(json.dumps({"type": "state", "role": role, "status": "active"}))
+        try:
+            async for raw in ws:
+                data = json.loads(raw)
+                if data.get("type") != "message":
+                    continue
+                seqs[room] = seqs.get(room, 0) + 1
+                frame = json.dumps(
+                    {
+                        "type": "message",
+                        "message": {
+                            "seq": seqs[room],
+                            "client_id": data["client_id"],
+                            "kind": role,
+                            "body": data["body"],
+                        },
+                    },
+                    ensure_ascii=False,
+                )
+                for peer in list(peers.values()):
+                    with contextlib.suppress(Exception):
+                        await peer.send(frame)
+        finally:
+            if peers.get(role) is ws:
+                del peers[role]
+
+    async def main():
+        async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None):
+            await asyncio.Future()
+
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(main())
+
+
+def server_env(args, database_url: str, prefix: str) -> dict:
+    """The production settings of a load test's servers (``args.layer``: the channel layer)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
+        "CHANNEL_LAYER": args.layer,
+        "GUICHET_ENV": "production",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url,
+        "DB_CONN_MAX_AGE": "600",
+        "REDIS_URL": args.redis_url,
+        "CHANNEL_LAYER_PREFIX": prefix,
+        "CACHE_PREFIX": prefix,
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DB_NAME", None)
+    return env
+
+
+def migrate(env: dict) -> None:
+    # Production settings serve hashed static files: the application refuses to start without
+    # the manifest that collectstatic writes (contactcenter.checks.require_static_manifest).
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--verbosity", "0"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            sys.exit(f"{command[0]} failed:\n{result.stderr[-3000:]}")

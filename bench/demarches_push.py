@@ -13,11 +13,20 @@ Measured in the same run, same clients and connections:
 - pushes: pushes/s and latency p50/p95/p99/max;
 - replays: a sample of pushes sent again with the same key must be replayed
   (``Idempotent-Replayed: true``) and write nothing;
-- duplicates: history rows written beyond one per accepted push (must be 0).
+- duplicates: history rows written beyond one per accepted push (must be 0);
+- webhooks: each client subscribes one endpoint to ``demarche.step_changed``, on a receiver
+  process on loopback that checks every signature (``tests/api/webhook_receiver.py``). With
+  ``--redis-url`` a real Celery worker (``--celery-concurrency``) delivers them, and the run
+  waits until every delivery is done: webhooks delivered/s (first push to last delivery),
+  signatures refused and webhooks received twice (must be 0). Without Redis, deliveries run
+  eagerly inside each push (their cost is then in the push latency).
+
+The machine's load average (and CPU count) is printed before and after each phase: figures
+of a shared machine compare only through their ratio to the in-run baseline.
 
 Target (issue 24): >= 500 pushes/s with p95 < 50 ms on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet REDIS_URL=redis://127.0.0.1:6379/7 \\
         .venv/bin/python bench/demarches_push.py --pushes 100000 --clients 4
     # a quick check that it runs:
     .venv/bin/python bench/demarches_push.py --pushes 400 --demarches 20
@@ -64,6 +73,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--baseline", type=int, default=0, help="baseline reads (pushes/10)")
     parser.add_argument("--replays", type=float, default=0.01, help="share of pushes replayed")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument(
+        "--celery-concurrency", type=int, default=2, help="Celery worker processes (with Redis)"
+    )
+    parser.add_argument(
+        "--webhook-wait", type=float, default=600, help="seconds to wait for the deliveries"
+    )
     parser.add_argument("--setup", help=argparse.SUPPRESS)  # internal: create the data set
     return parser.parse_args(argv)
 
@@ -71,15 +86,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 # --- Data set (run inside Django, in a subprocess with the server's environment) -------------
 
 
-def setup_data(clients: int, demarches: int) -> list[dict]:
+def setup_data(clients: int, demarches: int, receiver_url: str, secret: str) -> list[dict]:
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    from accounts import webhooks
     from accounts.api_clients import create_api_client
-    from accounts.models import ApiClient
+    from accounts.models import ApiClient, WebhookEndpoint
     from contactcenter.models import Service, User
     from demarches.models import DemarcheType, DemarcheTypeStep
     from demarches.services import create_demarche
@@ -102,7 +118,13 @@ def setup_data(clients: int, demarches: int) -> list[dict]:
     )
     out = []
     for index in range(clients):
-        credentials = create_api_client(f"SI {index}", [service], [ApiClient.Scope.DEMARCHES_WRITE])
+        scopes = [ApiClient.Scope.DEMARCHES_WRITE, ApiClient.Scope.WEBHOOKS]
+        credentials = create_api_client(f"SI {index}", [service], scopes)
+        endpoint, _secret = webhooks.create_endpoint(
+            credentials.client, receiver_url, [WebhookEndpoint.EventType.DEMARCHE_STEP_CHANGED]
+        )
+        # The receiver was started with the secret: every endpoint signs with it.
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=secret)
         references = []
         for number in range(demarches):
             reference = f"C{index}-{number:06d}"
@@ -122,12 +144,28 @@ def count_rows() -> dict:
     import django
 
     django.setup()
+    from django.db.models import Count, Max, Min, Q
+
+    from accounts.models import WebhookDelivery
     from demarches.models import DemarcheStep
     from messaging.models import Notification
 
+    Status = WebhookDelivery.Status
+    hooks = WebhookDelivery.objects.aggregate(
+        total=Count("id"),
+        delivered=Count("id", filter=Q(status=Status.DELIVERED)),
+        failed=Count("id", filter=Q(status=Status.FAILED)),
+        first=Min("created_at"),
+        last=Max("delivered_at"),
+    )
+    span = (hooks["last"] - hooks["first"]).total_seconds() if hooks["last"] else 0.0
     return {
         "steps": DemarcheStep.objects.filter(kind=DemarcheStep.Kind.STEP).count(),
         "notifications": Notification.objects.filter(kind="demarche_step").count(),
+        "webhooks": hooks["total"],
+        "delivered": hooks["delivered"],
+        "failed": hooks["failed"],
+        "webhook_span": span,
     }
 
 
@@ -241,6 +279,51 @@ def measure(port: int, clients: list[dict], reads: int, pushes: int, replays: fl
     return results
 
 
+# --- Webhooks -------------------------------------------------------------------------------
+
+RECEIVER = ROOT / "tests" / "api" / "webhook_receiver.py"
+
+
+def load() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load {one:.1f} / {five:.1f} on {os.cpu_count()} CPUs"
+
+
+def start_worker(env: dict, log_path: Path, concurrency: int) -> subprocess.Popen:
+    """A real Celery worker on the run's Redis database: it delivers the webhooks."""
+    log = log_path.open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "contactcenter", "worker",
+         f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-gossip",
+         "--without-mingle", "--without-heartbeat", "-n", f"bench-push-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    time.sleep(3)
+    if worker.poll() is not None:
+        raise SystemExit("Celery worker: " + log_path.read_text()[-3000:])
+    return worker
+
+
+def wait_for_webhooks(env: dict, timeout: float) -> dict:
+    """The rows once every delivery is done (delivered or failed), or at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counted = subprocess.run(
+            [sys.executable, __file__, "--setup", "0,0"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if counted.returncode:
+            # A shared PostgreSQL may refuse a connection for a while ("too many clients").
+            if time.monotonic() > deadline:
+                raise SystemExit(counted.stderr[-3000:])
+            time.sleep(2)
+            continue
+        rows = json.loads(counted.stdout.strip().splitlines()[-1])
+        if rows["delivered"] + rows["failed"] >= rows["webhooks"] or time.monotonic() > deadline:
+            return rows
+        time.sleep(2)
+
+
 # --- Main -----------------------------------------------------------------------------------
 
 
@@ -251,7 +334,8 @@ def main() -> int:
         if clients == 0:
             print(json.dumps(count_rows()))
         else:
-            print(json.dumps(setup_data(clients, demarches)))
+            hook = os.environ["BENCH_RECEIVER_URL"], os.environ["BENCH_WEBHOOK_SECRET"]
+            print(json.dumps(setup_data(clients, demarches, *hook)))
         return 0
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         sys.exit("This benchmark needs PostgreSQL: set DATABASE_URL or --database-url.")
@@ -265,6 +349,16 @@ def main() -> int:
         db.execute(f'CREATE DATABASE "{name}"')
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="bench-demarches-"))
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    received_log = tmp / "received.jsonl"
+    received_log.touch()
+    receiver = subprocess.Popen(
+        [sys.executable, str(RECEIVER), secret, str(received_log), "200"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert receiver.stdout is not None
+    receiver_url = f"http://127.0.0.1:{int(receiver.stdout.readline())}/hooks/guichet"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
@@ -274,7 +368,9 @@ def main() -> int:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SITE_URL": f"http://127.0.0.1:{port}",
         "MEDIA_ROOT": str(tmp / "private"),
-        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "CELERY_TASK_ALWAYS_EAGER": "0" if args.redis_url else "1",
+        "BENCH_RECEIVER_URL": receiver_url,
+        "BENCH_WEBHOOK_SECRET": secret,
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "GUICHET_API_CLIENT_THROTTLE": "100000000/min",
         "CACHE_PREFIX": f"bench-demarches-{os.getpid()}",
@@ -283,7 +379,8 @@ def main() -> int:
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     env.pop("TEST_DB_NAME", None)
-    server = None
+    server: subprocess.Popen | None = None
+    worker: subprocess.Popen | None = None
     try:
         print(f"- database {name}: migrate, {args.clients} clients x {args.demarches} démarches")
         setup = subprocess.run(
@@ -309,20 +406,38 @@ def main() -> int:
                     break
             except OSError:
                 time.sleep(0.2)
+        if args.redis_url:
+            import redis
+
+            redis.Redis.from_url(args.redis_url).flushdb()  # no task left by an earlier run
+            worker = start_worker(env, tmp / "worker.log", args.celery_concurrency)
         reads = args.baseline or max(args.clients * 50, args.pushes // 10)
-        print(f"- uvicorn {args.workers} workers on :{port}; baseline {reads} reads")
+        print(f"- uvicorn {args.workers} workers on :{port}; baseline {reads} reads; {load()}")
         base = measure(port, clients, reads, 0, 0)
         print(f"- {args.pushes} pushes from {args.clients} clients (replays {args.replays:.0%})")
+        print(f"  before: {load()}")
         pushed = measure(port, clients, 0, args.pushes, args.replays)
-        counted = subprocess.run(
-            [sys.executable, __file__, "--setup", "0,0"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        rows = json.loads(counted.stdout.strip().splitlines()[-1])
+        print(f"  after:  {load()}")
+        print(
+            describe(
+                "baseline",
+                [v for r in base for v in r["read_ms"]],
+                max(r["read_elapsed"] for r in base),
+            )
+        )
+        print(
+            describe(
+                "pushes",
+                [v for r in pushed for v in r["push_ms"]],
+                max(r["elapsed"] for r in pushed),
+            )
+        )
+        rows = wait_for_webhooks(env, args.webhook_wait)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        for process in (server, worker, receiver):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         with psycopg.connect(admin, autocommit=True) as db:
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -336,8 +451,6 @@ def main() -> int:
         for key, count in r["errors"].items():
             errors[key] = errors.get(key, 0) + count
     duplicates = rows["steps"] - accepted
-    print(describe("baseline", read_ms, read_s))
-    print(describe("pushes", push_ms, push_s))
     print(
         f"accepted {accepted}/{args.pushes // args.clients * args.clients}, errors {errors or 0}, "
         f"replayed {sum(r['replayed'] for r in pushed)} "
@@ -345,14 +458,31 @@ def main() -> int:
         f"history rows {rows['steps']}, duplicates {duplicates}, "
         f"notifications queued {rows['notifications']}"
     )
+    received = [json.loads(line) for line in received_log.read_text().splitlines()]
+    ids = [entry["id"] for entry in received]
+    hook_rate = rows["delivered"] / rows["webhook_span"] if rows["webhook_span"] else 0.0
+    print(
+        f"webhooks   {rows['delivered']}/{rows['webhooks']} delivered "
+        f"({'Celery worker' if args.redis_url else 'eager, inside the pushes'}) "
+        f"{hook_rate:8.1f} /s over {rows['webhook_span']:.1f} s, failed {rows['failed']}, "
+        f"received {len(received)}, bad signatures {sum(not e['valid'] for e in received)}, "
+        f"received twice {len(ids) - len(set(ids))}"
+    )
     rate = len(push_ms) / push_s if push_s else 0
     p95 = percentile(push_ms, 95)
+    read_rate = len(read_ms) / read_s if read_s else 0
+    print(
+        f"ratios to the baseline reads: pushes/s {rate / read_rate if read_rate else 0:.2f}, "
+        f"push p95 {p95 / percentile(read_ms, 95) if read_ms else 0:.2f}x, "
+        f"webhooks/s {hook_rate / read_rate if read_rate else 0:.2f}"
+    )
     print(
         f"target >= 500 pushes/s and p95 < 50 ms: {rate:.0f}/s, p95 {p95:.1f} ms -> "
         f"{'met' if rate >= 500 and p95 < 50 else 'missed'}"
     )
     met = rate >= 500 and p95 < 50
-    return 1 if duplicates or errors or not met else 0
+    hooks_bad = rows["delivered"] != rows["webhooks"] or len(ids) != len(set(ids))
+    return 1 if duplicates or errors or hooks_bad or not met else 0
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ Target: p95 < 20 ms per answer.
 With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl and the frozen
 test.jsonl) are also answered over the whole base (reference + generated articles, so the
 generated ones compete) with the understanding components switched on one by one: lexical
-only, + spelling, + synonym groups, + the editors' lexicon; it prints top-1, "je ne sais pas",
-agent-only leaks and the answer p95 per step and split.
+only, + spelling, + synonym groups, + the editors' lexicon, + word vectors, + hybrid ranking,
++ last clause of long messages; it prints top-1, "je ne sais pas", agent-only leaks and the
+answer p95 per step and split, with the CPU p95 per answer and its ratio to the lexical step's.
 
     .venv/bin/python bench/knowledge_chatbot.py [--articles 1000] [--queries 400] [--seed 7]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \
@@ -271,15 +272,17 @@ def ablation(total: int) -> None:
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "
         "CPU : p95 du temps CPU de ce fil par réponse)"
     )
+    baseline: dict[str, float] = {}  # CPU p95 of the lexical step, per split
     for step, options in evalset.ABLATION:
         engine = E.build_engine(options=options)
         engine.answer("préchauffage")
         cells = []
         for name, rows in splits.items():
             r = evalset.run_dataset(engine, rows)
+            base = baseline.setdefault(name, r.cpu_p95)
             cells.append(
                 f"{name}: {r.top1 * 100:5.1f} % / {r.dont_know * 100:5.1f} % / {r.leaks} / "
-                f"{r.p95:5.2f} ms (CPU {r.cpu_p95:4.2f} ms)"
+                f"{r.p95:5.2f} ms (CPU {r.cpu_p95:4.2f} ms, x{r.cpu_p95 / (base or 1):.2f})"
             )
         print(f"  {step:<20} " + "   ".join(cells))
 

@@ -76,10 +76,16 @@ def is_expert(user: AnyUser, topic: Topic) -> bool:
 
 def author_label(post: Post) -> str:
     """How a post's author is shown: never a real name."""
-    author = post.author
-    if author.is_staff_member:
+    if post.author.is_staff_member:
         return _("Conseiller — %(service)s") % {"service": post.thread.topic.service.name}
-    member = getattr(author, "forum_member", None)
+    return pseudonym_of(post.author)
+
+
+def pseudonym_of(user: User) -> str:
+    """A forum author without the post's context: the pseudonym, or "Conseiller" for staff."""
+    if user.is_staff_member:
+        return _("Conseiller")
+    member = getattr(user, "forum_member", None)
     return member.pseudonym if member else _("Membre")
 
 

@@ -175,7 +175,9 @@ def live_context(user: User, scope: kpis.Scope) -> dict | None:
         "at_risk": sum(row.at_risk for row in queues),
         "callbacks": sum(row.scheduled_callbacks for row in queues),
         "available": statuses.count("available"),
-        "busy": statuses.count("busy"),
+        # An agent whose call is on hold (routing.live.AgentActivity) is still busy.
+        "busy": statuses.count("busy") + statuses.count("on_hold"),
+        "on_hold": statuses.count("on_hold"),
         "paused": statuses.count("paused"),
         "offline": statuses.count("offline"),
         "agents": len(statuses),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import alert_templates, mail_views, trace_views, views
+from . import alert_templates, mail_views, teams, trace_views, views
 from . import workstation_views as poste
 
 app_name = "console"
@@ -15,6 +15,9 @@ urlpatterns = [
         alert_templates.alert_template_edit,
         name="alert_template_edit",
     ),
+    path("equipes/", teams.team_list, name="teams"),
+    path("equipes/<int:service_id>/nouvelle/", teams.team_edit, name="team_new"),
+    path("equipes/<int:service_id>/<int:team_id>/", teams.team_edit, name="team_edit"),
     path("poste/", poste.workstation_page, name="workstation"),
     path("poste/liste/", poste.work_items, name="ws_items"),
     path("poste/file/", poste.queue, name="ws_queue"),

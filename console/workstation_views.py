@@ -175,7 +175,13 @@ def call_summary(request, reference):
         return render_item(request, case, summary_form=form, status=409)
     if form.is_valid():
         try:
-            post_contact_trace(case, request.user, form.cleaned_data["body"], Channel.PHONE)
+            post_contact_trace(
+                case,
+                request.user,
+                form.cleaned_data["body"],
+                Channel.PHONE,
+                contact=voice_controls.summary_contact(case, request.user),
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:

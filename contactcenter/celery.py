@@ -7,6 +7,7 @@ from typing import Any
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
+from celery.signals import setup_logging
 from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
@@ -46,6 +47,22 @@ class Task(DjangoTask):
 app = Celery("guichet", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Failures and retries per task, counted for /metrics (contactcenter/task_metrics.py); the
+# request id carried in task headers (contactcenter/logs.py).
+from . import logs, task_metrics  # noqa: E402,F401
+
+
+@setup_logging.connect(weak=False)
+def _django_logging(**kwargs: Any) -> None:
+    """Workers and beat log like the web processes (settings.LOGGING: JSON in production)
+    instead of Celery's own format."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
 
 # Periodic work (run by `celery beat`). Each task is idempotent: safe to run twice.
 app.conf.beat_schedule = {
@@ -102,6 +119,12 @@ app.conf.beat_schedule = {
     "accounts-purge-unverified": {
         "task": "accounts.tasks.purge_unverified_accounts",
         "schedule": crontab(hour=3, minute=10),
+    },
+    # Personal data past its retention period, every kind (contactcenter/retention.py):
+    # deleted or anonymised in committed batches (nightly, 3:50).
+    "contactcenter-purge-expired-data": {
+        "task": "contactcenter.tasks.purge_expired_data",
+        "schedule": crontab(hour=3, minute=50),
     },
     "knowledge-purge-conversations": {
         "task": "knowledge.tasks.purge_conversations",

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -63,9 +63,10 @@ def token_accepted(header: str) -> bool:
 
 class BusinessCollector(Collector):
     """Contacts waiting and the oldest wait per channel and service, agents available per
-    service, outbox backlogs, webhook deliveries that failed, Celery queue length."""
+    service, outbox backlogs, webhook deliveries that failed, Celery task failures and retries,
+    Celery queue length."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         from routing.models import AgentPresence
         from routing.queues import queued_cases
 
@@ -132,6 +133,8 @@ class BusinessCollector(Collector):
         failing.add_metric([], delivery.objects.filter(status="failed").count())
         yield failing
 
+        yield from task_outcomes()
+
         queue = queue_length()
         if queue is not None:
             tasks = GaugeMetricFamily(
@@ -141,6 +144,25 @@ class BusinessCollector(Collector):
             )
             tasks.add_metric([settings.CELERY_TASK_DEFAULT_QUEUE], queue)
             yield tasks
+
+
+def task_outcomes() -> Iterator[CounterMetricFamily]:
+    """Celery task failures and retries per task name, counted by the workers in the shared
+    cache (contactcenter/task_metrics.py); a task that never failed has no sample."""
+    from . import task_metrics
+    from .celery import app
+
+    names = sorted(name for name in app.tasks if not name.startswith("celery."))
+    found = task_metrics.counts(names)
+    for outcome, metric, text in (
+        ("failure", "guichet_celery_task_failures", "Celery tasks that raised, per task name."),
+        ("retry", "guichet_celery_task_retries", "Celery tasks retried, per task name."),
+    ):
+        family = CounterMetricFamily(metric, text, labels=["task"])
+        for (kind, name), value in sorted(found.items()):
+            if kind == outcome:
+                family.add_metric([name], value)
+        yield family
 
 
 def queue_length() -> int | None:
@@ -166,7 +188,7 @@ def exposition() -> bytes:
 class _BusinessRegistry:
     """What ``generate_latest`` needs (``collect``): the business gauges, built per scrape."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         return BusinessCollector().collect()
 
 

@@ -16,7 +16,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "font-src 'self' data:",
         "connect-src {connect_src}",
         "media-src 'self' blob:",
-        "frame-src 'self' blob: about:",
+        "frame-src 'self' blob: about:{frame_src}",
         "frame-ancestors 'none'",
         "form-action 'self'{form_action}",
         "base-uri 'self'",
@@ -43,9 +43,13 @@ def form_action() -> str:
     return "".join(f" {origin}" for origin in settings.CSP_FORM_ACTION)
 
 
-def content_security_policy(request) -> str:
-    return CONTENT_SECURITY_POLICY.replace("{connect_src}", connect_src(request)).replace(
-        "{form_action}", form_action()
+def content_security_policy(request, frame_origins: tuple[str, ...] = ()) -> str:
+    """The policy; ``frame_origins`` adds https origins a page may frame (a tutorial's video
+    host, set by that page's view only)."""
+    return (
+        CONTENT_SECURITY_POLICY.replace("{connect_src}", connect_src(request))
+        .replace("{form_action}", form_action())
+        .replace("{frame_src}", "".join(f" {origin}" for origin in frame_origins))
     )
 
 

@@ -31,8 +31,11 @@ class ServicePrincipal:
     is_superuser = False
     is_staff_member = True
 
-    def __init__(self, *, client_id: str, account: User, service_ids, scopes) -> None:
+    def __init__(
+        self, *, client_id: str, account: User, service_ids, scopes, client: object = None
+    ) -> None:
         self.client_id = client_id
+        self.client = client  # the accounts.ApiClient row the token belongs to, when known
         self.account = account
         self.pk = account.pk
         self.service_ids = tuple(service_ids)

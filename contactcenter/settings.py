@@ -16,6 +16,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Some rrweb bundles ship as .cjs; browsers refuse scripts with a non-JS MIME type under nosniff.
@@ -90,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: /health/live and /health/ready for the balancer, before any redirect or host check.
     "contactcenter.health.HealthMiddleware",
+    # X-Request-ID in and out, and on every log line of the request (contactcenter/logs.py).
+    "contactcenter.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -590,18 +594,14 @@ SPECTACULAR_SETTINGS = {
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 
 # --- Logging ---------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-    },
-}
+# JSON lines in production (LOG_FORMAT=json|plain), request ids, personal data masked
+# (contactcenter/logs.py, docs/operations.md "Logs").
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")
+LOGGING = logging_config(
+    json_logs=LOG_FORMAT == "json",
+    level=env_str("LOG_LEVEL", "INFO"),
+    mask_personal_data=env_bool("LOG_MASK_PERSONAL_DATA", PRODUCTION),
+)
 
 # --- Guichet ---------------------------------------------------------------------------------
 GUICHET_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -612,15 +612,42 @@ GUICHET_NOTIFICATION_MAX_ATTEMPTS = 5
 GUICHET_SMS_QUIET_START = env_int("GUICHET_SMS_QUIET_START", 20)
 GUICHET_SMS_QUIET_END = env_int("GUICHET_SMS_QUIET_END", 8)
 
+# Retention of personal data (CNIL; contactcenter/retention.py, docs/operations.md): days
+# after which the nightly purge deletes or anonymises each kind (0 keeps it forever), set by
+# GUICHET_RETENTION_<KIND>_DAYS (e.g. GUICHET_RETENTION_CHAT_TRANSCRIPTS_DAYS=365).
+GUICHET_RETENTION_DEFAULTS = {
+    "case_messages": 730,  # after the case is closed
+    "attachments": 730,  # after the case is closed
+    "chat_transcripts": 365,  # after the chat ended
+    "cobrowse_sessions": 180,
+    "call_records": 365,
+    "callbacks": 365,  # after the case is closed
+    "emails": 730,
+    "quarantined_emails": 90,
+    "notifications": 365,
+    "visio": 90,
+    "audit_log": 365,
+    "login_history": 180,
+    "login_failures": 180,
+}
+GUICHET_RETENTION_DAYS = {
+    kind: env_int(f"GUICHET_RETENTION_{kind.upper()}_DAYS", days)
+    for kind, days in GUICHET_RETENTION_DEFAULTS.items()
+}
+GUICHET_RETENTION_BATCH = env_int("GUICHET_RETENTION_BATCH", 500)
+
 # Supervisor dashboard (console.kpis, docs/dashboard.md). Other apps contribute indicators
 # through functions named here by dotted path (imported when the dashboard renders, so that
 # the console names no app in its code); the live queue tiles come from routing.
 GUICHET_KPI_PROVIDERS = {
     "chatbot": "knowledge.kpi_providers.chatbot_kpis",
     "knowledge": "knowledge.kpi_providers.knowledge_base_kpis",
+    "tutorials": "knowledge.kpi_providers.tutorial_kpis",
+    "forum": "community.indicators.forum_kpis",
     "voice": "voice.indicators.voice_kpis",
     "appointments": "appointments.indicators.appointment_kpis",
     "traces": "contactcenter.trace_kpis.trace_kpis",
+    "teams": "routing.team_kpis.team_kpis",
 }
 GUICHET_DASHBOARD_LIVE_PROVIDER = "routing.live_view"
 GUICHET_KPI_BACKFILL_DAYS = env_int("GUICHET_KPI_BACKFILL_DAYS", 400)
@@ -730,3 +757,12 @@ COMMUNITY_NER_MODEL = env_str("COMMUNITY_NER_MODEL", "fr_core_news_sm")
 COMMUNITY_NER_PRELOAD = env_bool("COMMUNITY_NER_PRELOAD", True)
 COMMUNITY_POSTS_PER_HOUR = env_int("COMMUNITY_POSTS_PER_HOUR", 10)
 COMMUNITY_REPORTS_TO_HIDE = env_int("COMMUNITY_REPORTS_TO_HIDE", 3)
+
+# Video tutorials of the knowledge base (docs/knowledge.md, "Video tutorials"): the largest
+# uploaded file and duration, and the hosts whose video pages may be embedded instead (https).
+GUICHET_TUTORIAL_MAX_BYTES = env_int("GUICHET_TUTORIAL_MAX_BYTES", 200_000_000)
+GUICHET_TUTORIAL_MAX_SECONDS = env_int("GUICHET_TUTORIAL_MAX_SECONDS", 30 * 60)
+GUICHET_TUTORIAL_EMBED_HOSTS = env_list(
+    "GUICHET_TUTORIAL_EMBED_HOSTS",
+    "www.dailymotion.com,geo.dailymotion.com,www.youtube-nocookie.com,player.vimeo.com",
+)

@@ -3,10 +3,11 @@ contacts followed by a written trace (« ce qu'il faut retenir », ``contactcent
 channel.
 
 The contacts: those recorded by hand (phone, counter, e-mail, letter), callbacks that reached
-the citizen, co-browsing sessions and visios (one event each, when they end). A contact has a
-trace when a citizen-visible message of its case names it (payload ``contact_event``). Phone
-calls through the voice server and chats are left out: their summary is written differently
-(the call's summary form, the chat's transcript)."""
+the citizen, co-browsing sessions, visios, calls through the voice server that an agent
+answered and chats an agent took part in (one event each, when they end: the call's event
+with ``agent`` and ``talk``, the chat's transcript with ``agent``). A contact has a trace when
+a citizen-visible message of its case names it (payload ``contact_event``): the call summary
+and the chat summary name their call's and chat's event."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ TRACED_CONTACTS = (
     Q(type=Event.Type.CONTACT)
     | Q(type=Event.Type.CALLBACK, payload__outcome="reached")
     | Q(type__in=(Event.Type.COBROWSE, Event.Type.VISIO))
+    | Q(type=Event.Type.CALL, payload__has_keys=["call", "agent", "talk"])
+    | Q(type=Event.Type.CHAT, payload__phase="transcript", payload__has_key="agent")
 )
 
 
@@ -89,8 +92,9 @@ def trace_kpis(start, end, *, user=None, service_ids=None, topic_id=None, channe
                 "value": traced / contacts,
                 "format": "percent",
                 "help": _(
-                    "Contacts avec un agent (enregistrés à la main, rappels aboutis, aide à "
-                    "distance, visio) après lesquels l'usager a reçu « ce qu'il faut retenir »."
+                    "Contacts avec un agent (appels, tchats, contacts enregistrés à la main, "
+                    "rappels aboutis, aide à distance, visio) après lesquels l'usager a reçu "
+                    "« ce qu'il faut retenir »."
                 ),
             },
             {"key": "traced_contacts", "label": _("Contacts avec trace"), "value": traced},

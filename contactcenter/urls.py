@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", api_docs.api_docs, name="api-docs"),
     path("api/oauth/", include("accounts.oauth_urls")),
     path("api/demarches/", include("demarches.api_urls")),
+    path("api/forum/", include("community.api_urls")),
     path("api/", include("messaging.api_urls")),
     path("avis/", survey_views.pending, name="surveys"),
     path("avis/<int:pk>/", survey_views.answer, name="survey_answer"),

@@ -45,7 +45,9 @@ def api_client(request: Request) -> ApiClient:
     user = request.user
     if not isinstance(user, ServicePrincipal):
         raise PermissionDenied("Réservé aux clients de l'API (systèmes d'information).")
-    cached = getattr(request, "_demarches_client", None)
+    # The row the token authentication read (accounts.api_clients), else read here once.
+    cached = user.client if isinstance(user.client, ApiClient) else None
+    cached = cached or getattr(request, "_demarches_client", None)
     if cached is None:
         cached = ApiClient.objects.get(application__client_id=user.client_id)
         request._demarches_client = cached

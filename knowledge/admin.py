@@ -96,8 +96,6 @@ class ArticleForm(forms.ModelForm):
             "questions",
             "keywords",
             "related",
-            "video",
-            "video_captions",
             "review_date",
             "expiry_date",
         ]
@@ -171,7 +169,6 @@ class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("title", "slug", "topic", "audience", "status", "owner", "escalate")}),
         (_("Contenu"), {"fields": ("body", "questions", "keywords", "related")}),
-        (_("Tutoriel vidéo"), {"fields": ("video", "video_captions"), "classes": ("collapse",)}),
         (_("Cycle de vie"), {"fields": ("review_date", "expiry_date")}),
         (_("Suivi"), {"fields": ("version", "published_at", "created_at", "updated_at")}),
     )
@@ -416,3 +413,6 @@ editor_site.register(DiagnosisTree, DiagnosisTreeAdmin)
 editor_site.register(DiagnosisNode, DiagnosisNodeAdmin)
 editor_site.register(Synonym, SynonymAdmin)
 editor_site.register(UnansweredQuestion, UnansweredQuestionAdmin)
+
+# Tutorials register themselves on both sites (their admin needs the classes above).
+from . import tutorial_admin  # noqa: E402, F401

@@ -206,3 +206,6 @@ def load_diagnosis_trees() -> int:
 
 def on_demo_loaded(sender, **kwargs):
     load_diagnosis_trees()
+    from .tutorial_demo import load_demo_tutorials
+
+    load_demo_tutorials()

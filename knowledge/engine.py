@@ -50,6 +50,31 @@ HYBRID_SHARE = 0.5
 RESCUE_MIN_CONFIDENCE = 0.25
 RESCUE_COSINE = 0.8
 
+# --- long messages ---------------------------------------------------------------------------
+# A message of LONG_MESSAGE_WORDS words or more usually tells a story and asks at the end
+# ("mes parents sont divorcés et ma mère gagne à peine le smic, je voudrais savoir si je peux
+# avoir une bourse"). The hybrid re-ranking compares the sentence vectors of its last clause
+# (with at least two content words, else the last two clauses) instead of the whole message.
+LONG_MESSAGE_WORDS = 10
+_CLAUSE_RE = re.compile(
+    r"[.?!;:,\n]+|\s(?:mais|alors|donc|car|parce que|sauf que|du coup|et la|et maintenant|"
+    r"maintenant)\s"
+)
+
+
+def last_clause(text: str) -> str | None:
+    """The clause a long message ends with (where the question usually is), or None."""
+    folded = T.fold(text)
+    if len(T.raw_tokens(folded)) < LONG_MESSAGE_WORDS:
+        return None
+    parts = [p.strip() for p in _CLAUSE_RE.split(folded) if p and p.strip()]
+    if len(parts) < 2:
+        return None
+    clause = parts[-1]
+    if len(T.content_tokens(clause)) < 2:
+        clause = f"{parts[-2]} {clause}"
+    return clause if len(T.content_tokens(clause)) >= 2 else None
+
 
 def features(hit: Hit, unknown_share: float, known_slots: int) -> dict[str, float]:
     return {
@@ -243,12 +268,14 @@ class KnowledgeEngine:
         options: dict[str, bool] | None = None,
     ):
         """``lexicon``: the editors' (term, replacement) table; ``options``: components
-        switched off for ablation ({"spelling": False, "synonyms": False, "lexicon": False})."""
+        switched off for ablation ({"spelling": False, "synonyms": False, "lexicon": False,
+        "vectors": False, "hybrid": False, "focus": False})."""
         self.signature = signature
         options = options or {}
         self.lexicon = Lexicon(lexicon if options.get("lexicon", True) else ())
         self.spelling = options.get("spelling", True)
         self.synonyms = options.get("synonyms", True)
+        self.focus = options.get("focus", True)
         self.vectors = vectors.load() if options.get("vectors", True) else None
         # Two indexes: citizens' searches run on an index built from public articles only, so
         # agent-only content never influences them (not even through word statistics).
@@ -389,7 +416,10 @@ class KnowledgeEngine:
     def _hybrid(self, text: str, scored: list[tuple[Hit, float]]) -> list[tuple[Hit, float]]:
         """Re-rank the lexical candidates with the sentence vectors (public index only)."""
         assert self.sentences is not None
-        cosines = self.sentences.similarities(text)
+        # A long message is compared on its last clause: the story around the question
+        # ("mes parents sont divorcés...") would pull the sentence vector elsewhere.
+        clause = last_clause(text) if self.focus else None
+        cosines = self.sentences.similarities(clause or text)
         if cosines is None:
             return scored
         position = self.index.by_slug

@@ -25,14 +25,25 @@ DEV_PATH = EVAL_DIR / "dev.jsonl"
 TEST_PATH = EVAL_DIR / "test.jsonl"
 
 # Ablation steps: which understanding components are on (see search.SearchIndex options).
-_OFF = {"spelling": False, "synonyms": False, "lexicon": False, "vectors": False, "hybrid": False}
+_OFF = {
+    "spelling": False,
+    "synonyms": False,
+    "lexicon": False,
+    "vectors": False,
+    "hybrid": False,
+    "focus": False,
+}
 ABLATION = [
     ("lexical", _OFF),
     ("+ spelling", {**_OFF, "spelling": True}),
     ("+ synonyms", {**_OFF, "spelling": True, "synonyms": True}),
     ("+ editors' lexicon", {**_OFF, "spelling": True, "synonyms": True, "lexicon": True}),
-    ("+ word vectors", {"spelling": True, "synonyms": True, "lexicon": True, "hybrid": False}),
-    ("+ hybrid (sentences)", {}),
+    (
+        "+ word vectors",
+        {"spelling": True, "synonyms": True, "lexicon": True, "hybrid": False, "focus": False},
+    ),
+    ("+ hybrid (sentences)", {"focus": False}),
+    ("+ last clause (long)", {}),
 ]
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import analytics
+from . import analytics, tutorials
 from .models import Article
 from .services import articles_due_for_review, effective_owner
 
@@ -168,6 +168,89 @@ def knowledge_base_kpis(
                 "formats": ["text", "text", "text", "text", "date"],
                 "empty": _("Aucun article à revoir ni expiré aujourd'hui."),
                 "rows": rows,
+            }
+        ],
+    }
+
+
+def tutorial_kpis(
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    user=None,
+    service_ids=None,
+    topic_id=None,
+    channel=None,
+) -> dict | None:
+    """DILA's measure of video tutorials: views against the messages received on the subject.
+
+    Per tutorial, starts and completions over the period (one per visitor and day), the cases
+    opened on its topic over the same period (every channel, or the filtered one), the ratio of
+    views per message, and the same over the period of equal length before (the trend).
+    """
+    rows = tutorials.indicators(
+        start, end, service_ids=service_ids, topic_id=topic_id, channel=channel
+    )
+    if not rows:
+        return None
+    starts = sum(r.starts for r in rows)
+    completions = sum(r.completions for r in rows)
+    return {
+        "title": _("Tutoriels vidéo : vues et messages reçus sur le sujet"),
+        "metrics": [
+            {
+                "key": "starts",
+                "label": _("Vidéos lancées"),
+                "value": starts,
+                "format": "number",
+                "help": _("Une fois par visiteur et par jour, sans donnée personnelle"),
+            },
+            {
+                "key": "completion_rate",
+                "label": _("Vues jusqu'au bout"),
+                "value": completions / starts if starts else None,
+                "format": "percent",
+                "help": _("%(n)s vidéos regardées en entier") % {"n": completions},
+            },
+        ],
+        "tables": [
+            {
+                "key": "tutorials",
+                "title": _("Vues des tutoriels et messages reçus sur leur thème"),
+                "columns": [
+                    _("Tutoriel"),
+                    _("Thème"),
+                    _("Vues"),
+                    _("Vues complètes"),
+                    _("Messages reçus sur le thème"),
+                    _("Vues par message"),
+                    _("Vues par message, période précédente"),
+                    _("Évolution des messages"),
+                ],
+                "formats": [
+                    "text",
+                    "text",
+                    "number",
+                    "number",
+                    "number",
+                    "decimal",
+                    "decimal",
+                    "trend",
+                ],
+                "empty": _("Aucun tutoriel publié."),
+                "rows": [
+                    [
+                        r.tutorial.title,
+                        r.tutorial.topic.title,
+                        r.starts,
+                        r.completions,
+                        r.messages,
+                        r.ratio,
+                        r.previous_ratio,
+                        r.messages_trend,
+                    ]
+                    for r in rows
+                ],
             }
         ],
     }

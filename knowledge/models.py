@@ -8,7 +8,6 @@ feed the search index and the chatbot's evaluation), ``keywords`` act as synonym
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -76,18 +75,6 @@ class Article(models.Model):
     questions = models.JSONField(_("questions types"), default=list, blank=True)
     related = models.ManyToManyField(
         "self", verbose_name=_("articles liés"), blank=True, symmetrical=True
-    )
-    video = models.FileField(
-        _("vidéo (tutoriel)"),
-        upload_to="knowledge/videos/",
-        blank=True,
-        validators=[FileExtensionValidator(["mp4", "webm"])],
-    )
-    video_captions = models.FileField(
-        _("sous-titres de la vidéo (WebVTT)"),
-        upload_to="knowledge/videos/",
-        blank=True,
-        validators=[FileExtensionValidator(["vtt"])],
     )
     version = models.PositiveIntegerField(_("version"), default=1)
     review_alerted_for = models.DateField(
@@ -447,3 +434,101 @@ class UnansweredQuestion(Turn):
         ordering = ["-created_at", "-id"]
         verbose_name = _("question sans réponse")
         verbose_name_plural = _("questions sans réponse")
+
+
+class Tutorial(models.Model):
+    """A video tutorial attached to a topic (and optionally to one article of it).
+
+    The video is either a file uploaded here (its container parsed on upload, see
+    ``knowledge.tutorials.inspect_video``) or a page of an allowed video host
+    (``GUICHET_TUTORIAL_EMBED_HOSTS``). Captions (WebVTT) and a text transcript are required for
+    publication (RGAA): the database refuses a published tutorial without them.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        PUBLISHED = "published", _("Publié")
+        ARCHIVED = "archived", _("Archivé")
+
+    slug = models.SlugField(_("identifiant"), max_length=100, unique=True)
+    title = models.CharField(_("titre"), max_length=200)
+    topic = models.ForeignKey(
+        "contactcenter.Topic",
+        verbose_name=_("thème"),
+        on_delete=models.PROTECT,
+        related_name="tutorials",
+    )
+    article = models.ForeignKey(
+        Article,
+        verbose_name=_("article"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tutorials",
+    )
+    video = models.FileField(_("fichier vidéo"), upload_to="knowledge/tutorials/", blank=True)
+    video_format = models.CharField(max_length=8, blank=True, editable=False)
+    embed_url = models.URLField(_("adresse de la vidéo hébergée"), blank=True)
+    duration = models.PositiveIntegerField(_("durée (secondes)"), null=True, editable=False)
+    captions = models.TextField(_("sous-titres (WebVTT)"), blank=True)
+    transcript = models.TextField(_("transcription textuelle"), blank=True)
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    published_at = models.DateTimeField(_("publié le"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        ordering = ["topic__position", "title"]
+        verbose_name = _("tutoriel vidéo")
+        verbose_name_plural = _("tutoriels vidéo")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(video="") & ~Q(embed_url="")) | (~Q(video="") & Q(embed_url="")),
+                name="tutorial_one_source",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published") | (~Q(captions="") & ~Q(transcript="")),
+                name="tutorial_published_is_accessible",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("knowledge:tutorial", kwargs={"slug": self.slug})
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class TutorialView(models.Model):
+    """One visitor's start, half-way or completion of a tutorial on one day (deduplicated).
+
+    ``visitor`` is a keyed hash of a random token the browser draws for the day: no account,
+    no address, nothing that leads back to a person, and a new token every day.
+    """
+
+    class Kind(models.TextChoices):
+        START = "start", _("Lancement")
+        HALF = "half", _("Moitié vue")
+        COMPLETE = "complete", _("Vue jusqu'au bout")
+
+    tutorial = models.ForeignKey(Tutorial, on_delete=models.CASCADE, related_name="views")
+    day = models.DateField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    visitor = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tutorial", "day", "kind", "visitor"], name="tutorial_view_once_a_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["day", "tutorial", "kind"], name="tutorial_view_day")]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, tutorial_views, views
 
 app_name = "knowledge"
 
@@ -11,18 +11,20 @@ urlpatterns = [
     path("faq/", views.faq, name="faq"),
     path("faq/themes/<slug:slug>/", views.faq_topic, name="faq_topic"),
     path("faq/articles/<slug:slug>/", views.article_detail, name="article"),
+    path("faq/tutoriels/<slug:slug>/", tutorial_views.tutorial, name="tutorial"),
     path(
-        "faq/articles/<slug:slug>/video/",
-        views.article_media,
+        "faq/tutoriels/<slug:slug>/video/",
+        tutorial_views.tutorial_media,
         {"kind": "video"},
-        name="article_video",
+        name="tutorial_video",
     ),
     path(
-        "faq/articles/<slug:slug>/sous-titres/",
-        views.article_media,
+        "faq/tutoriels/<slug:slug>/sous-titres.vtt",
+        tutorial_views.tutorial_media,
         {"kind": "captions"},
-        name="article_captions",
+        name="tutorial_captions",
     ),
+    path("faq/tutoriels/<slug:slug>/vue/", tutorial_views.tutorial_view, name="tutorial_view"),
     # Chatbot
     path("assistant/", views.assistant, name="assistant"),
     path("assistant/relais/<int:conversation_id>/<str:kind>/", views.handoff, name="handoff"),

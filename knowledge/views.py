@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -33,6 +33,8 @@ from . import services
 from .forms import FaqSearchForm
 from .models import Article, DiagnosisTree
 from .rendering import plain_text, render_markdown
+from .tutorial_views import with_frame_origins
+from .tutorials import published_tutorials
 
 TARGET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -72,7 +74,13 @@ def faq_topic(request, slug):
     return render(
         request,
         "knowledge/faq_topic.html",
-        {"topic": topic, "articles": articles, "form": form, "topics": services.public_topics()},
+        {
+            "topic": topic,
+            "articles": articles,
+            "form": form,
+            "topics": services.public_topics(),
+            "tutorials": published_tutorials().filter(topic=topic).order_by("title"),
+        },
     )
 
 
@@ -84,7 +92,8 @@ def article_detail(request, slug):
         user, "agent" if user and user.is_staff_member else "public"
     )
     related = related.filter(pk__in=article.related.values("pk")).order_by("title")
-    return render(
+    tutorials = list(published_tutorials().filter(article=article).order_by("title"))
+    response = render(
         request,
         "knowledge/article.html",
         {
@@ -92,24 +101,10 @@ def article_detail(request, slug):
             "body_html": render_markdown(article.body),
             "related": related,
             "topics": services.public_topics(),
+            "tutorials": tutorials,
         },
     )
-
-
-@require_GET
-def article_media(request, slug, kind):
-    """Tutorial video and its captions (private storage: served only for readable articles)."""
-    user = request.user if request.user.is_authenticated else None
-    article = services.get_article(slug, user)
-    field = article.video if kind == "video" else article.video_captions
-    if not field:
-        raise Http404
-    try:
-        handle = field.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404
-    content_type = "text/vtt" if kind == "captions" else None
-    return FileResponse(handle, content_type=content_type)
+    return with_frame_origins(request, response, tutorials)
 
 
 # --- chatbot --------------------------------------------------------------------------------------

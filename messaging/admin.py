@@ -21,7 +21,7 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ("recipient__email", "address", "case__reference", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("recipient",)
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    readonly_fields = [f.name for f in Notification._meta.fields if f.name != "files"]
     actions = ["send_again"]
 
     def has_add_permission(self, request):

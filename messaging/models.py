@@ -118,6 +118,9 @@ class Notification(models.Model):
     provider_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Files joined to an e-mail (an appointment's .ics): [{"name", "type", "data" (base64)}],
+    # written with the row so that every retry sends the same bytes.
+    files = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -13,6 +13,7 @@ carries a message, a subject or anything the citizen wrote (DESIGN invariant 4).
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,6 +72,20 @@ DEMARCHE_KINDS = (
 DISTINCT_KINDS = frozenset(DEMARCHE_KINDS) | frozenset(templates.EVENTS)
 
 
+# Alerts whose link is given by the sender (``params["link"]``): the signed survey link
+# (contactcenter.surveys), the appointment's own page (appointments).
+OWN_LINK_KINDS = frozenset({"satisfaction_survey", "appointment_booked", "appointment_reminder"})
+
+
+def email_files(params: dict | None) -> list[dict]:
+    """The files an e-mail alert carries (``params["files"]``: ``(name, content_type, bytes)``,
+    e.g. an appointment's .ics), as stored on the outbox row."""
+    return [
+        {"name": name, "type": content_type, "data": base64.b64encode(data).decode("ascii")}
+        for name, content_type, data in (params or {}).get("files") or ()
+    ]
+
+
 # SMS the citizen asked for right now (a one-time code...) are not held by the quiet hours.
 QUIET_HOURS_EXEMPT = frozenset({"code"})
 
@@ -94,9 +109,9 @@ def quiet_until(channel: str, kind: str, now: datetime) -> datetime | None:
     return morning
 
 
-def citizen_language(user: User) -> str:
+def citizen_language(user: User, preference=preferences.UNREAD) -> str:
     """The language of the citizen's alerts (their preference, French by default)."""
-    return preferences.language_of(user)
+    return preferences.language_of(user, preference)
 
 
 def template_text(
@@ -185,8 +200,8 @@ def render(channel: str, link: str, kind: str = "", params: dict | None = None) 
         return headline, text
 
 
-def _address(user: User, channel: str, kind: str = "") -> str:
-    if kind and not preferences.allows(user, kind, channel):
+def _address(user: User, channel: str, kind: str = "", preference=preferences.UNREAD) -> str:
+    if kind and not preferences.allows(user, kind, channel, preference):
         return ""  # the citizen turned this category off on this channel
     if channel == Notification.NotificationChannel.EMAIL:
         return user.email if user.notify_email and user.email_reachable else ""
@@ -252,9 +267,10 @@ def queue_for_citizen(
         f"{case.pk}:{case.last_activity_at.timestamp():.6f}" if case else timezone.now().isoformat()
     )
     created = []
-    language = citizen_language(citizen)
+    preference = preferences.preference_of(citizen)  # read once for every channel
+    language = citizen_language(citizen, preference)
     for channel in Notification.NotificationChannel.values:
-        address = _address(citizen, channel, kind)
+        address = _address(citizen, channel, kind, preference)
         if not address:
             continue
         if (
@@ -271,9 +287,9 @@ def queue_for_citizen(
             if kind in DEMARCHE_KINDS
             else case_link(case)
         )
-        survey_link = (params or {}).get("link") if kind == "satisfaction_survey" else None
-        if survey_link:
-            link = str(survey_link)  # the signed survey link (contactcenter.surveys)
+        own_link = (params or {}).get("link") if kind in OWN_LINK_KINDS else None
+        if own_link:
+            link = str(own_link)  # the signed survey link, the appointment's page
         if kind in templates.EVENTS:
             service_id, values = template_values(case, kind, params or {}, link, language)
             subject, text = templates.render(
@@ -301,6 +317,7 @@ def queue_for_citizen(
                         text=text,
                         idempotency_key=f"{kind}:{marker}:{channel}"[:128],
                         next_attempt_at=quiet_until(channel, kind, now) or now,
+                        files=email_files(params) if channel == "email" else [],
                     )
                 )
         except IntegrityError:

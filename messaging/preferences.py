@@ -10,6 +10,8 @@ they are always sent.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -41,16 +43,23 @@ def preference_of(user: User) -> AlertPreference | None:
     return AlertPreference.objects.filter(user=user).first()
 
 
-def allows(user: User, kind: str, channel: str) -> bool:
+# ``preference`` arguments: the row already read (``preference_of``, None when the citizen has
+# none), so that one alert reads it once for all its channels; UNREAD reads it.
+UNREAD: Any = object()
+
+
+def allows(user: User, kind: str, channel: str, preference: Any = UNREAD) -> bool:
     category = category_of(kind)
     if category is None:
         return True
-    preference = preference_of(user)
+    if preference is UNREAD:
+        preference = preference_of(user)
     return preference is None or preference.allows(category, channel)
 
 
-def language_of(user: User) -> str:
-    preference = preference_of(user)
+def language_of(user: User, preference: Any = UNREAD) -> str:
+    if preference is UNREAD:
+        preference = preference_of(user)
     return preference.language if preference is not None else settings.LANGUAGE_CODE[:2]
 
 

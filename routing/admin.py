@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext as _
 
-from .models import AgentPresence, CallbackRequest, Closure, OpeningHours, SlaPolicy
+from .models import AgentPresence, CallbackRequest, Closure, OpeningHours, SlaPolicy, Team
+from .teams import agents_of
 
 
 @admin.register(OpeningHours)
@@ -44,3 +47,32 @@ class CallbackRequestAdmin(admin.ModelAdmin):
     list_display = ("case", "slot_start", "status", "attempts")
     list_filter = ("status",)
     raw_id_fields = ("case",)
+
+
+class TeamAdminForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["service", "name", "members"]
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        service, members = cleaned.get("service"), cleaned.get("members")
+        if service is not None and members:
+            allowed = set(agents_of(service.pk).values_list("pk", flat=True))
+            strangers = [str(user) for user in members if user.pk not in allowed]
+            if strangers:
+                self.add_error(
+                    "members",
+                    _("Ne travaillent pas pour ce service : %(names)s.")
+                    % {"names": ", ".join(strangers)},
+                )
+        return cleaned
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    form = TeamAdminForm
+    list_display = ("name", "service")
+    list_filter = ("service",)
+    search_fields = ("name",)
+    filter_horizontal = ("members",)

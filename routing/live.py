@@ -20,7 +20,7 @@ from .capacity import ACTIVE_STATUSES, CHANNEL_GROUPS, channel_group
 from .models import AgentPresence, CallbackRequest
 from .presence import STATUS_DISPLAY, effective_status, supervised_services
 from .queues import queued_cases
-from .signals import live_sections
+from .signals import agent_activities, live_sections
 from .sla import AT_RISK, sla_state
 
 
@@ -44,10 +44,22 @@ class AgentRow:
     capacities: dict[str, int]
     since: datetime | None
     in_status: timedelta | None = None
+    label: str = ""
 
     @property
     def status_label(self) -> StrOrPromise:
-        return STATUS_DISPLAY[self.status]
+        return self.label or STATUS_DISPLAY[self.status]
+
+
+@dataclass
+class AgentActivity:
+    """What a channel says an agent is doing (``routing.signals.agent_activities``), shown in
+    the live view instead of the presence status: ``status`` is a short code (also the badge's
+    style), ``label`` its French text, ``since`` when it started."""
+
+    status: str
+    label: str
+    since: datetime
 
 
 @dataclass
@@ -139,6 +151,12 @@ def live_view(user: User, now: datetime | None = None) -> dict[str, Any]:
         .annotate(n=Count("id"))
     ):
         loads[agent_id][channel_group(channel)] += n
+    activities: dict[int, AgentActivity] = {}
+    for _receiver, answer in agent_activities.send(
+        sender=AgentActivity, agent_ids=list(loads), now=now
+    ):
+        if isinstance(answer, dict):
+            activities.update(answer)
     agent_rows = []
     for agent in agents:
         presence = presences.get(agent.pk)
@@ -154,6 +172,11 @@ def live_view(user: User, now: datetime | None = None) -> dict[str, Any]:
                 in_status=(now - presence.status_since) if presence else None,
             )
         )
+        activity = activities.get(agent.pk)
+        if activity is not None:
+            shown = agent_rows[-1]
+            shown.status, shown.label = activity.status, activity.label
+            shown.since, shown.in_status = activity.since, now - activity.since
     queue_rows = sorted(rows.values(), key=lambda r: (r.service.name, str(r.skill_name)))
     sections = [
         section

@@ -290,3 +290,27 @@ class CallbackRequest(models.Model):
     @property
     def is_scheduled(self) -> bool:
         return self.status == self.Status.SCHEDULED
+
+
+class Team(models.Model):
+    """A team of agents of one service, whose members its supervisors choose (console
+    ``/console/equipes/``, or the admin). The dashboard shows the satisfaction of the contacts
+    its members handled (``routing.team_kpis``). An agent may belong to several teams."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="teams", verbose_name=_("service")
+    )
+    name = models.CharField(_("nom"), max_length=80)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("membres")
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["service", "name"]
+        verbose_name = _("équipe")
+        verbose_name_plural = _("équipes")
+        constraints = [models.UniqueConstraint(fields=["service", "name"], name="team_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,9 +11,13 @@
 - ``live_sections(service_ids, now)``: the supervisor live view is being built for these
   services; a channel's receiver returns a ``routing.live.LiveSection`` (a table of its own:
   the voice server's calls waiting, in self-service, with agents) or None.
+- ``agent_activities(agent_ids, now)``: the same view lists these agents; a channel's receiver
+  returns ``{agent_id: routing.live.AgentActivity}`` for the agents it knows more about than
+  their presence (an agent whose call is on hold), shown instead of the presence status.
 """
 
 from django.dispatch import Signal
 
 cases_claimed = Signal()
 live_sections = Signal()
+agent_activities = Signal()

@@ -57,15 +57,93 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
     )
     other_income = euros(
         _("Autres revenus nets imposables (€)"),
-        _("Pensions, revenus fonciers… déjà nets de leurs abattements."),
+        _("Revenus fonciers, pensions alimentaires reçues… déjà nets de leurs abattements."),
     )
+    pension_1 = euros(
+        _("Pensions et retraites du déclarant 1 (€)"),
+        _("Avant l'abattement de 10 %, appliqué ici avec son minimum et son plafond."),
+    )
+    pension_2 = euros(
+        _("Pensions et retraites du déclarant 2 (€)"),
+        _("Seulement pour un couple marié ou pacsé."),
+    )
+    disabled_1 = forms.BooleanField(
+        label=_("Le déclarant 1 a la carte mobilité inclusion « invalidité » (case P)"),
+        required=False,
+    )
+    disabled_2 = forms.BooleanField(
+        label=_("Le déclarant 2 a la carte mobilité inclusion « invalidité » (case F)"),
+        required=False,
+    )
+    disabled_children = forms.IntegerField(
+        label=_("Dont enfants à charge titulaires de la carte « invalidité »"),
+        min_value=0,
+        max_value=20,
+        initial=0,
+        required=False,
+    )
+    disabled_shared_children = forms.IntegerField(
+        label=_("Dont enfants en résidence alternée titulaires de la carte « invalidité »"),
+        min_value=0,
+        max_value=20,
+        initial=0,
+        required=False,
+    )
+    home_employment = euros(
+        _("Emploi d'un salarié à domicile : sommes versées (€)"),
+        _(
+            "Crédit d'impôt de 50 %, dépenses retenues jusqu'à 12 000 € "
+            "(plus 1 500 € par enfant à charge, 15 000 € au plus)."
+        ),
+    )
+    young_children = forms.IntegerField(
+        label=_("Enfants de moins de 6 ans gardés hors du domicile"),
+        min_value=0,
+        max_value=20,
+        initial=0,
+        required=False,
+    )
+    childcare = euros(
+        _("Frais de garde de ces enfants, aides déduites (€)"),
+        _("Crédit d'impôt de 50 %, dépenses retenues jusqu'à 3 500 € par enfant."),
+    )
+
+    def clean(self):
+        data = super().clean() or {}
+        children = data.get("children") or 0
+        shared = data.get("shared_children") or 0
+        if (data.get("disabled_children") or 0) > children:
+            self.add_error(
+                "disabled_children",
+                _("Ce nombre ne peut pas dépasser celui des enfants à charge."),
+            )
+        if (data.get("disabled_shared_children") or 0) > shared:
+            self.add_error(
+                "disabled_shared_children",
+                _("Ce nombre ne peut pas dépasser celui des enfants en résidence alternée."),
+            )
+        if (data.get("young_children") or 0) > children + shared:
+            self.add_error(
+                "young_children",
+                _("Ce nombre ne peut pas dépasser celui de vos enfants."),
+            )
+        if (data.get("childcare") or 0) and not data.get("young_children"):
+            self.add_error(
+                "young_children",
+                _("Indiquez combien d'enfants de moins de 6 ans sont gardés."),
+            )
+        return data
 
     def household(self) -> Household:
         data = self.cleaned_data
         couple = data["situation"] == "couple"
         salaries = [data.get("salary_1") or 0]
+        pensions = [data.get("pension_1") or 0]
+        disabled = int(bool(data.get("disabled_1")))
         if couple:
             salaries.append(data.get("salary_2") or 0)
+            pensions.append(data.get("pension_2") or 0)
+            disabled += int(bool(data.get("disabled_2")))
         return Household(
             couple=couple,
             children=data.get("children") or 0,
@@ -73,4 +151,11 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
             single_parent=bool(data.get("single_parent")) and not couple,
             salaries=tuple(salaries),
             other_income=data.get("other_income") or 0,
+            pensions=tuple(pensions),
+            disabled_declarants=disabled,
+            disabled_children=data.get("disabled_children") or 0,
+            disabled_shared_children=data.get("disabled_shared_children") or 0,
+            home_employment=data.get("home_employment") or 0,
+            young_children=data.get("young_children") or 0,
+            childcare=data.get("childcare") or 0,
         )

@@ -1,9 +1,11 @@
 """Income tax (impôt sur le revenu) of a household: a pure function of the year's parameters.
 
 The steps of CGI art. 197, each kept in the result to explain it: net taxable income (salaries
-after the 10 % deduction), number of parts (quotient familial), progressive scale on one part
-times the parts, cap of the quotient familial's advantage, décote. Parameters are the year's
-official figures in ``simulators/data/income_tax_<year>.json``.
+and pensions after their 10 % deductions), number of parts (quotient familial, disability
+half-parts included), progressive scale on one part times the parts, cap of the quotient
+familial's advantage and the disabled's complementary reduction, décote, then the tax credits
+for home employment and childcare. Parameters are the year's official figures in
+``simulators/data/income_tax_<year>.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ class Household:
     single_parent: bool = False  # case T: living alone with dependants
     salaries: tuple[int, ...] = ()  # net taxable salaries, one per earner (before the 10 %)
     other_income: int = 0  # other net taxable income, already net of its own deductions
+    pensions: tuple[int, ...] = ()  # pensions and retirement allowances, one per pensioner
+    disabled_declarants: int = 0  # declarants with the CMI-invalidité (cases P and F)
+    disabled_children: int = 0  # among ``children``: with the CMI-invalidité (case G)
+    disabled_shared_children: int = 0  # among ``shared_children``: with the CMI (case I)
+    home_employment: int = 0  # expenses for an employee at home (case 7DB)
+    childcare: int = 0  # childcare expenses for children under 6, net of aids (cases 7GA-7GG)
+    young_children: int = 0  # children under 6 kept outside home
 
 
 @dataclass
@@ -45,6 +54,15 @@ class Result:
     marginal_rate: Decimal
     average_rate: Decimal  # net tax / net income
     steps: list[str] = field(default_factory=list)
+    pension_deduction: int = 0
+    disability_reduction: int = 0  # complementary reduction of the capped disability half-parts
+    home_employment_credit: int = 0
+    childcare_credit: int = 0
+    balance: int = 0  # net tax minus the credits: negative means a refund
+
+    @property
+    def refund(self) -> int:
+        return max(0, -self.balance)
 
 
 @functools.cache
@@ -72,10 +90,30 @@ def salary_deduction(salary: int, params: Params) -> int:
     return min(salary, max(int(rule["minimum"]), min(int(rule["maximum"]), ten)))
 
 
+def pension_deduction(pensions: tuple[int, ...], params: Params) -> int:
+    """10 % of each pension, at least the minimum (never more than the pension), the household's
+    total capped (CGI art. 158-5-a)."""
+    rule = params["pension_deduction"]
+    each = [
+        min(p, max(int(rule["minimum"]), _euros(Decimal(p) * Decimal(rule["rate"]))))
+        for p in pensions
+        if p > 0
+    ]
+    return min(sum(each), int(rule["maximum"]))
+
+
+def disability_half_parts(household: Household) -> Decimal:
+    return (
+        Decimal("0.5") * (household.disabled_declarants + household.disabled_children)
+        + Decimal("0.25") * household.disabled_shared_children
+    )
+
+
 def parts(household: Household) -> Decimal:
     """Number of parts: 1 or 2, + 1/2 for each of the first two dependants and 1 from the
     third (halved in shared custody, full-charge children counted first), + 1/2 for a single
-    parent living alone (1/4 when every dependant is in shared custody)."""
+    parent living alone (1/4 when every dependant is in shared custody), + 1/2 per disabled
+    declarant or dependant (1/4 for a disabled child in shared custody)."""
     total = Decimal(2 if household.couple else 1)
     rank = 0
     for full in [True] * household.children + [False] * household.shared_children:
@@ -84,7 +122,22 @@ def parts(household: Household) -> Decimal:
         total += share if full else share / 2
     if household.single_parent and not household.couple and rank:
         total += Decimal("0.5") if household.children else Decimal("0.25")
-    return total
+    return total + disability_half_parts(household)
+
+
+def tax_credits(household: Household, params: Params) -> tuple[int, int]:
+    """Home employment (CGI art. 199 sexdecies) and childcare (art. 200 quater B) credits."""
+    home = params["home_employment_credit"]
+    dependants = Decimal(household.children) + Decimal(household.shared_children) / 2
+    ceiling = min(
+        Decimal(home["ceiling"]) + Decimal(home["per_dependant"]) * dependants,
+        Decimal(home["maximum"]),
+    )
+    home_credit = _euros(min(Decimal(household.home_employment), ceiling) * Decimal(home["rate"]))
+    care = params["childcare_credit"]
+    care_ceiling = int(care["ceiling_per_child"]) * household.young_children
+    care_credit = _euros(Decimal(min(household.childcare, care_ceiling)) * Decimal(care["rate"]))
+    return home_credit, care_credit
 
 
 def scale(income: Decimal, n_parts: Decimal, params: Params) -> tuple[int, Decimal]:
@@ -107,7 +160,9 @@ def scale(income: Decimal, n_parts: Decimal, params: Params) -> tuple[int, Decim
 def compute(household: Household, year: int = 2025) -> Result:
     params = parameters(year)
     salaries = sum(s - salary_deduction(s, params) for s in household.salaries)
-    net_income = max(0, salaries + household.other_income)
+    pension_cut = pension_deduction(household.pensions, params)
+    pensions = sum(p for p in household.pensions if p > 0) - pension_cut
+    net_income = max(0, salaries + pensions + household.other_income)
     income = Decimal(net_income).quantize(Decimal("1"), rounding=ROUND_DOWN)
     n_parts = parts(household)
     reference_parts = Decimal(2 if household.couple else 1)
@@ -125,8 +180,15 @@ def compute(household: Household, year: int = 2025) -> Result:
     advantage = tax_ref - tax_all
     capped = advantage > cap
     gross = tax_ref - _euros(cap) if capped else tax_all
+    disability_reduction = 0
     if capped:
         marginal = marginal_ref
+        # CGI art. 197-I-2, 4th paragraph: the disability half-parts get back part of what the
+        # cap took, up to a fixed amount each (half for a quarter part).
+        half_parts = disability_half_parts(household) * 2
+        amount = Decimal(params["disability_complementary_reduction"]) * half_parts
+        disability_reduction = min(_euros(amount), gross - tax_all)
+        gross -= disability_reduction
     rule = params["decote"]["couple" if household.couple else "single"]
     decote_amount = Decimal(rule["amount"])
     rate = Decimal(rule["rate"])
@@ -134,6 +196,7 @@ def compute(household: Household, year: int = 2025) -> Result:
     if gross > 0 and Decimal(gross) < decote_amount / rate:
         decote = min(gross, _euros(decote_amount - rate * gross))
     net = gross - decote
+    home_credit, care_credit = tax_credits(household, params)
     average = (Decimal(net) / income * 100).quantize(Decimal("0.1")) if income else Decimal(0)
     shown = n_parts.normalize()
     steps = [
@@ -152,6 +215,30 @@ def compute(household: Household, year: int = 2025) -> Result:
         _("Décote : %(amount)s €") % {"amount": decote},
         _("Impôt net : %(amount)s €") % {"amount": net},
     ]
+    if pension_cut:
+        steps.insert(
+            0,
+            _("Abattement de 10 %% sur les pensions, plafonné pour le foyer : %(amount)s €")
+            % {"amount": pension_cut},
+        )
+    if disability_reduction:
+        steps.insert(
+            -2,
+            _("Réduction complémentaire pour invalidité : %(amount)s €")
+            % {"amount": disability_reduction},
+        )
+    if home_credit or care_credit:
+        steps += [
+            _("Crédit d'impôt emploi à domicile : %(amount)s €") % {"amount": home_credit},
+            _("Crédit d'impôt frais de garde des jeunes enfants : %(amount)s €")
+            % {"amount": care_credit},
+            (
+                _("Restitution attendue : %(amount)s €")
+                if net < home_credit + care_credit
+                else _("Solde à payer après crédits : %(amount)s €")
+            )
+            % {"amount": abs(net - home_credit - care_credit)},
+        ]
     return Result(
         net_income=net_income,
         parts=n_parts,
@@ -165,4 +252,9 @@ def compute(household: Household, year: int = 2025) -> Result:
         marginal_rate=marginal,
         average_rate=average,
         steps=steps,
+        pension_deduction=pension_cut,
+        disability_reduction=disability_reduction,
+        home_employment_credit=home_credit,
+        childcare_credit=care_credit,
+        balance=net - home_credit - care_credit,
     )

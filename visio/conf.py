@@ -19,8 +19,14 @@ DEFAULTS = {
     "EARLY_ENTRY": timedelta(minutes=15),
     # Longest caption line.
     "MAX_CAPTION_CHARS": 500,
-    # Captions kept for the written trace of one call.
+    # Captions kept for the written trace of one call (and as many chat messages).
     "MAX_CAPTIONS": 2000,
+    # Text chat beside the video: longest message, and at most CHAT_RATE messages per
+    # CHAT_RATE_SECONDS per socket (more are refused with an error frame; a socket that keeps
+    # sending is closed 4429).
+    "MAX_CHAT_CHARS": 1000,
+    "CHAT_RATE": 5,
+    "CHAT_RATE_SECONDS": 10.0,
 }
 
 

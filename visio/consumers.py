@@ -1,10 +1,12 @@
 """Visio signalling websocket (``/ws/visio/<token>/``; thin: parse, check, call services, relay).
 
 The token in the path is one participant's: the socket is refused (4404) unless the signed-in
-user is that participant. Offers, answers and ICE candidates are relayed only between the
-room's two media participants (citizen and agent); an interpreter receives captions and
-presence. The rate limit (frames over it dropped, a flood closes 4429), the cap on sockets
-(4408) and the login session tie (4401, e.g. at logout) are ``contactcenter.sockets``'s.
+user is that participant. Offers, answers, ICE candidates and media states are relayed only
+between the room's two media participants (citizen and agent), and only once the agent has
+admitted the citizen from the waiting room; an interpreter receives captions, chat and presence.
+The rate limit (frames over it dropped, a flood closes 4429), the cap on sockets (4408) and the
+login session tie (4401, e.g. at logout) are ``contactcenter.sockets``'s; chat messages have
+their own, lower rate (``VISIO_CHAT_RATE``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from django.core.exceptions import ValidationError
 
 from contactcenter.exceptions import DomainError, InvalidState, NotAllowed
 from contactcenter.models import User
-from contactcenter.sockets import SocketGuard
+from contactcenter.sockets import CLOSE_FLOOD, RateLimiter, SocketGuard
 
-from . import services
-from .models import Participant, Room
+from . import conf, services
+from .models import Caption, Participant, Room
 from .protocol import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
@@ -30,6 +32,7 @@ from .protocol import (
     CLOSE_REPLACED,
     CLOSE_UNAUTHENTICATED,
     ProtocolError,
+    clean_flag,
     clean_media,
     clean_signal,
     dumps,
@@ -51,6 +54,10 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         # The other side's socket already announced (in "welcome" or a "peer" message): its
         # own "present" broadcast, when it comes after, must not start a second negotiation.
         self.peer_channel = ""
+        # The room's state as this socket knows it (from connect, then the room's events).
+        self.admitted = False
+        self.screen_allowed = False
+        self.chat_limiter = RateLimiter(conf.get("CHAT_RATE"), conf.get("CHAT_RATE_SECONDS"))
 
     async def connect(self):
         await self.accept()
@@ -75,28 +82,36 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         self.participant = participant
         self.group = services.room_group(participant.room_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        replaced, peer = await database_sync_to_async(services.connected)(
+        presence = await database_sync_to_async(services.connected)(
             participant.pk, self.channel_name
         )
-        self.peer_channel = peer
-        if replaced:
-            await self.channel_layer.send(replaced, {"type": "visio.replaced"})
+        self.peer_channel = presence.peer
+        self.admitted = presence.admitted
+        self.screen_allowed = presence.screen_allowed
+        if presence.replaced:
+            await self.channel_layer.send(presence.replaced, {"type": "visio.replaced"})
         room: Room = participant.room
         await self.send_json(
             {
                 "type": "welcome",
                 "role": participant.role,
-                "peer": bool(peer),
+                "peer": bool(presence.peer),
+                "peer_name": presence.peer_name,
+                "admitted": presence.admitted,
+                "screen_allowed": presence.screen_allowed,
                 "ice_servers": services.ice_servers(),
                 "keep_captions": room.keep_captions,
+                "keep_chat": room.keep_chat,
             }
         )
-        await self.channel_layer.group_send(self.group, self.event("visio.peer", present=True))
+        await self.channel_layer.group_send(
+            self.group, self.event("visio.peer", present=True, name=participant.user.display_name)
+        )
 
-    def event(self, kind: str, **fields) -> dict:
+    def event(self, event_type: str, **fields) -> dict:
         assert self.participant is not None
         return {
-            "type": kind,
+            "type": event_type,
             "sender": self.channel_name,
             "role": self.participant.role,
             **fields,
@@ -119,6 +134,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
                         "sender": self.channel_name,
                         "role": participant.role,
                         "present": False,
+                        "name": "",
                     },
                 )
         except Exception:  # the layer or the database is down: the room expires by itself
@@ -158,40 +174,25 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         kind = data["type"]
         if kind == "ping":
             return
-        if kind == "signal":
-            if not participant.is_media:
-                raise ProtocolError(CLOSE_FORBIDDEN, "only the citizen and the agent signal")
-            signal = clean_signal(data)
+        if kind in ("signal", "media"):
+            await self.handle_media(kind, data, participant)
+        elif kind in ("caption", "chat"):
+            await self.handle_text(kind, data, participant)
+        elif kind in ("keep_captions", "keep_chat"):
+            keep = clean_flag(data)
+            line = Caption.Kind.CHAT if kind == "keep_chat" else Caption.Kind.CAPTION
+            await database_sync_to_async(services.set_keep_captions)(participant.pk, keep, line)
             await self.channel_layer.group_send(
-                self.group, self.event("visio.signal", signal=signal)
+                self.group, self.event("visio.keep", kind=kind, value=keep)
             )
-        elif kind == "media":
-            if not participant.is_media:
-                raise ProtocolError(CLOSE_FORBIDDEN, "no media for an interpreter")
+        elif kind == "admit":
+            if await database_sync_to_async(services.admit)(participant.pk):
+                await self.channel_layer.group_send(self.group, self.event("visio.admitted"))
+        elif kind == "allow_screen":
+            allowed = clean_flag(data)
+            await database_sync_to_async(services.set_screen_allowed)(participant.pk, allowed)
             await self.channel_layer.group_send(
-                self.group, self.event("visio.media", state=clean_media(data))
-            )
-        elif kind == "caption":
-            if participant.role == Role.CITIZEN:
-                raise ProtocolError(CLOSE_FORBIDDEN, "citizens do not write captions")
-            text = services.clean_caption(data.get("text"))
-            caption = await database_sync_to_async(services.add_caption)(participant.pk, text)
-            await self.channel_layer.group_send(
-                self.group,
-                self.event(
-                    "visio.caption",
-                    id=caption.pk,
-                    text=caption.text,
-                    author=participant.user.first_name or participant.user.display_name,
-                ),
-            )
-        elif kind == "keep_captions":
-            keep = data.get("value")
-            if not isinstance(keep, bool):
-                raise ProtocolError(CLOSE_MALFORMED, "'value' must be a boolean")
-            await database_sync_to_async(services.set_keep_captions)(participant.pk, keep)
-            await self.channel_layer.group_send(
-                self.group, self.event("visio.keep_captions", value=keep)
+                self.group, self.event("visio.screen_allowed", value=allowed)
             )
         elif kind == "hangup":
             if not participant.is_media:
@@ -200,6 +201,49 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
             agent = participant.role == Role.AGENT
             reason = Room.EndReason.AGENT if agent else Room.EndReason.CITIZEN
             await database_sync_to_async(services.end_room)(participant.room_id, reason)
+
+    async def handle_media(self, kind: str, data: dict, participant: Participant) -> None:
+        """Offers, answers, candidates and media states: between citizen and agent, once the
+        citizen is admitted (a citizen signalling before is refused; states are not relayed)."""
+        if not participant.is_media:
+            raise ProtocolError(CLOSE_FORBIDDEN, "only the citizen and the agent send media")
+        citizen = participant.role == Role.CITIZEN
+        if kind == "signal":
+            signal = clean_signal(data)
+            if not self.admitted:
+                if citizen:
+                    raise ProtocolError(CLOSE_FORBIDDEN, "not admitted yet")
+                return  # the agent's stale negotiation: nobody to send it to
+            await self.channel_layer.group_send(
+                self.group, self.event("visio.signal", signal=signal)
+            )
+            return
+        state = clean_media(data)
+        if citizen and state["screen"] and not self.screen_allowed:
+            raise ProtocolError(CLOSE_FORBIDDEN, "screen share not allowed by the agent")
+        await self.channel_layer.group_send(self.group, self.event("visio.media", state=state))
+
+    async def handle_text(self, kind: str, data: dict, participant: Participant) -> None:
+        """A caption (agent, interpreter) or a chat message (anyone; rate-limited per socket).
+        Both are plain text: the pages show them with ``textContent``."""
+        if kind == "caption":
+            if participant.role == Role.CITIZEN:
+                raise ProtocolError(CLOSE_FORBIDDEN, "citizens do not write captions")
+            text = services.clean_caption(data.get("text"))
+        else:
+            text = services.clean_chat(data.get("text"))
+            if not self.chat_limiter.allow():
+                if self.chat_limiter.flooding():
+                    await self.close_socket(CLOSE_FLOOD, "chat flood")
+                else:
+                    await self.send_json({"type": "error", "code": "chat_rate", "detail": ""})
+                return
+        line = await database_sync_to_async(services.add_caption)(participant.pk, text, kind)
+        author = participant.user.first_name or participant.user.display_name
+        await self.channel_layer.group_send(
+            self.group,
+            self.event("visio.text", kind=kind, id=line.pk, text=line.text, author=author),
+        )
 
     # --- channel-layer events ------------------------------------------------------------------
     def is_peer_media(self, event: dict) -> bool:
@@ -212,6 +256,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
             and event["sender"] != self.channel_name
             and event["role"] != participant.role
             and event["role"] in (Role.CITIZEN, Role.AGENT)
+            and self.admitted
         )
 
     async def visio_signal(self, event):
@@ -219,22 +264,43 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
             await self.send_json({"type": "signal", **event["signal"]})
 
     async def visio_media(self, event):
-        if event["sender"] != self.channel_name:
-            await self.send_json({"type": "media", "role": event["role"], **event["state"]})
+        participant = self.participant
+        if event["sender"] == self.channel_name or participant is None:
+            return
+        if participant.is_media and not self.is_peer_media(event):
+            return  # nothing of the other side's media before admission
+        await self.send_json({"type": "media", "role": event["role"], **event["state"]})
 
     async def visio_peer(self, event):
         if event["sender"] == self.channel_name or self.participant is None:
             return
-        if self.is_peer_media(event):
+        media = self.participant.is_media and event["role"] in (Role.CITIZEN, Role.AGENT)
+        if media and event["role"] != self.participant.role:
             if event["present"] and event["sender"] == self.peer_channel:
                 return  # announced already
             self.peer_channel = event["sender"] if event["present"] else ""
-        await self.send_json({"type": "peer", "role": event["role"], "present": event["present"]})
-
-    async def visio_caption(self, event):
         await self.send_json(
             {
-                "type": "caption",
+                "type": "peer",
+                "role": event["role"],
+                "present": event["present"],
+                "name": event["name"],
+                "admitted": self.admitted,
+            }
+        )
+
+    async def visio_admitted(self, event):
+        self.admitted = True
+        await self.send_json({"type": "admitted"})
+
+    async def visio_screen_allowed(self, event):
+        self.screen_allowed = event["value"]
+        await self.send_json({"type": "screen_allowed", "value": event["value"]})
+
+    async def visio_text(self, event):
+        await self.send_json(
+            {
+                "type": event["kind"],
                 "id": event["id"],
                 "text": event["text"],
                 "author": event["author"],
@@ -242,8 +308,8 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
             }
         )
 
-    async def visio_keep_captions(self, event):
-        await self.send_json({"type": "keep_captions", "value": event["value"]})
+    async def visio_keep(self, event):
+        await self.send_json({"type": event["kind"], "value": event["value"]})
 
     async def visio_ended(self, event):
         await self.send_json({"type": "ended", "reason": event["reason"], "label": event["label"]})

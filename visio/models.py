@@ -46,6 +46,12 @@ class Room(models.Model):
     end_reason = models.CharField(max_length=9, choices=EndReason.choices, blank=True)
     # The agent's choice: the captions become the call's written trace on the timeline.
     keep_captions = models.BooleanField(default=False)
+    # The same choice for the text chat beside the video.
+    keep_chat = models.BooleanField(default=False)
+    # When the agent let the citizen in from the waiting room: no media flows before.
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    # The agent allows the citizen to share their screen (the citizen consents in the browser).
+    screen_allowed = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("salle de visio")
@@ -96,13 +102,18 @@ class Participant(models.Model):
 
 
 class Caption(models.Model):
-    """A caption line of an open room, kept until the call ends (then the written trace, if the
-    agent chose so, and deleted)."""
+    """A caption line or a chat message of an open room, kept until the call ends (then the
+    written trace, if the agent chose so, and deleted)."""
+
+    class Kind(models.TextChoices):
+        CAPTION = "caption", _("Sous-titre")
+        CHAT = "chat", _("Message")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="captions")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    kind = models.CharField(max_length=7, choices=Kind.choices, default=Kind.CAPTION)
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
 

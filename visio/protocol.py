@@ -13,12 +13,27 @@ from . import conf
 CLOSE_ENDED = 4000  # the room ended (hang-up, expiry); not an error
 CLOSE_MALFORMED = 4400  # not JSON, not an object, unknown type, bad fields, binary
 CLOSE_UNAUTHENTICATED = 4401  # no logged-in user (also: the login session ended)
-CLOSE_FORBIDDEN = 4403  # a message this participant may not send (citizen: caption)
+# A message this participant may not send (now): a citizen's caption, an interpreter's signal,
+# a citizen's signal before being admitted, a screen shared without the agent's leave.
+CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404  # no such room for this user (someone else's token, unknown token)
 CLOSE_REPLACED = 4409  # the same participant joined from another tab
 CLOSE_TOO_LARGE = 4413  # a frame above VISIO_MAX_FRAME_BYTES
 
-MESSAGE_TYPES = frozenset({"signal", "media", "caption", "keep_captions", "hangup", "ping"})
+MESSAGE_TYPES = frozenset(
+    {
+        "signal",
+        "media",
+        "caption",
+        "keep_captions",
+        "chat",
+        "keep_chat",
+        "admit",
+        "allow_screen",
+        "hangup",
+        "ping",
+    }
+)
 DESCRIPTION_TYPES = frozenset({"offer", "answer"})
 MAX_SDP_CHARS = 32 * 1024
 MAX_CANDIDATE_CHARS = 1024
@@ -104,6 +119,13 @@ def clean_media(data: dict[str, Any]) -> dict[str, bool]:
             raise ProtocolError(CLOSE_MALFORMED, f"'{key}' must be a boolean")
         state[key] = value
     return state
+
+
+def clean_flag(data: dict[str, Any]) -> bool:
+    value = data.get("value")
+    if not isinstance(value, bool):
+        raise ProtocolError(CLOSE_MALFORMED, "'value' must be a boolean")
+    return value
 
 
 def dumps(data: dict[str, Any]) -> str:

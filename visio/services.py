@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -190,10 +190,17 @@ def user_rooms(user: User) -> list[Participant]:
     )
 
 
-def connected(participant_id: int, channel_name: str) -> tuple[str, str]:
-    """A socket took the participant's place. Returns the channel it replaced ("" if none)
-    and the channel of the other media participant when connected ("" otherwise). The first
-    time both media sides are there, the call starts (``started_at``)."""
+class Presence(NamedTuple):
+    replaced: str  # the channel this socket replaced ("" if none)
+    peer: str  # the other media participant's channel when connected ("" otherwise)
+    admitted: bool  # the agent let the citizen in from the waiting room
+    screen_allowed: bool
+    peer_name: str  # who the peer is (the agent sees who waits)
+
+
+def connected(participant_id: int, channel_name: str) -> Presence:
+    """A socket took the participant's place. The call starts (``started_at``) the first time
+    both media sides are connected once the citizen is admitted."""
     now = timezone.now()
     with transaction.atomic():
         participant = Participant.objects.select_for_update().get(pk=participant_id)
@@ -203,16 +210,73 @@ def connected(participant_id: int, channel_name: str) -> tuple[str, str]:
         participant.joined_at = participant.joined_at or now
         participant.left_at = None
         participant.save(update_fields=["channel_name", "joined_at", "left_at"])
-        media = Participant.objects.filter(room=room, role__in=(Role.CITIZEN, Role.AGENT)).exclude(
-            channel_name=""
-        )
-        peer = ""
+        peer, peer_name = "", ""
         if participant.is_media:
-            peer = next((row.channel_name for row in media if row.role != participant.role), "")
-        if peer and room.started_at is None:
+            other = (
+                Participant.objects.filter(room=room, role=_other_side(participant.role))
+                .exclude(channel_name="")
+                .select_related("user")
+                .first()
+            )
+            if other is not None:
+                peer, peer_name = other.channel_name, other.user.display_name
+        if peer and room.admitted_at is not None and room.started_at is None:
             room.started_at = now
             room.save(update_fields=["started_at"])
-    return (replaced if replaced != channel_name else ""), peer
+    return Presence(
+        replaced if replaced != channel_name else "",
+        peer,
+        room.admitted_at is not None,
+        room.screen_allowed,
+        peer_name,
+    )
+
+
+def _other_side(role: str) -> str:
+    return Role.AGENT if role == Role.CITIZEN else Role.CITIZEN
+
+
+def _media_channels(room: Room) -> dict[str, str]:
+    """The connected media participants' channels by role."""
+    rows = (
+        Participant.objects.filter(room=room, role__in=(Role.CITIZEN, Role.AGENT))
+        .exclude(channel_name="")
+        .values_list("role", "channel_name")
+    )
+    return dict(rows)
+
+
+def _agent_of(participant_id: int, message: str) -> Participant:
+    participant = Participant.objects.get(pk=participant_id)
+    if participant.role != Role.AGENT:
+        raise NotAllowed(message)
+    return participant
+
+
+# --- Waiting room -------------------------------------------------------------------------------
+def admit(participant_id: int) -> bool:
+    """The agent lets the citizen in from the waiting room (once: False if admitted already).
+    Before, the signalling relays no offer, answer, candidate nor media state between them."""
+    agent = _agent_of(participant_id, _("Seul l'agent fait entrer l'usager."))
+    now = timezone.now()
+    with transaction.atomic():
+        room = Room.objects.select_for_update().get(pk=agent.room_id)
+        if room.status != Room.Status.OPEN:
+            raise InvalidState(_("Cette visio est terminée."))
+        if room.admitted_at is not None:
+            return False
+        room.admitted_at = now
+        fields = ["admitted_at"]
+        if room.started_at is None and len(_media_channels(room)) == 2:
+            room.started_at = now
+            fields.append("started_at")
+        room.save(update_fields=fields)
+    return True
+
+
+def set_screen_allowed(participant_id: int, allowed: bool) -> None:
+    agent = _agent_of(participant_id, _("Seul l'agent autorise le partage d'écran."))
+    Room.objects.filter(pk=agent.room_id, status=Room.Status.OPEN).update(screen_allowed=allowed)
 
 
 def disconnected(participant_id: int, channel_name: str) -> bool:
@@ -224,33 +288,53 @@ def disconnected(participant_id: int, channel_name: str) -> bool:
     )
 
 
-# --- Captions -----------------------------------------------------------------------------------
+# --- Captions and chat --------------------------------------------------------------------------
 def clean_caption(text: Any) -> str:
+    return _clean_line(text, conf.get("MAX_CAPTION_CHARS"), _("Sous-titre vide ou trop long."))
+
+
+def clean_chat(text: Any) -> str:
+    """A chat message: plain text (shown with ``textContent``, never as markup), its line
+    breaks kept, other blanks collapsed."""
+    if not isinstance(text, str):
+        raise ValidationError(_("Message invalide."))
+    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
+    return _clean_line(
+        "\n".join(line for line in lines if line),
+        conf.get("MAX_CHAT_CHARS"),
+        _("Message vide ou trop long."),
+        keep_lines=True,
+    )
+
+
+def _clean_line(text: Any, limit: int, message: str, keep_lines: bool = False) -> str:
     if not isinstance(text, str):
         raise ValidationError(_("Sous-titre invalide."))
-    text = " ".join(text.split())
-    if not text or len(text) > conf.get("MAX_CAPTION_CHARS"):
-        raise ValidationError(_("Sous-titre vide ou trop long."))
+    if not keep_lines:
+        text = " ".join(text.split())
+    if not text or len(text) > limit or "\x00" in text:
+        raise ValidationError(message)
     return text
 
 
-def add_caption(participant_id: int, text: str) -> Caption:
+def add_caption(participant_id: int, text: str, kind: str = Caption.Kind.CAPTION) -> Caption:
+    """A caption (agent or interpreter) or a chat message (anyone in the room)."""
     participant = Participant.objects.select_related("room").get(pk=participant_id)
-    if participant.role == Role.CITIZEN:
+    if kind == Caption.Kind.CAPTION and participant.role == Role.CITIZEN:
         raise NotAllowed(_("Seuls l'agent et l'interprète écrivent les sous-titres."))
     room = participant.room
     if room.status != Room.Status.OPEN:
         raise InvalidState(_("Cette visio est terminée."))
-    if Caption.objects.filter(room=room).count() >= conf.get("MAX_CAPTIONS"):
-        raise InvalidState(_("Trop de sous-titres pour cette visio."))
-    return Caption.objects.create(room=room, author_id=participant.user_id, text=text)
+    if Caption.objects.filter(room=room, kind=kind).count() >= conf.get("MAX_CAPTIONS"):
+        raise InvalidState(_("Trop de messages pour cette visio."))
+    return Caption.objects.create(room=room, author_id=participant.user_id, text=text, kind=kind)
 
 
-def set_keep_captions(participant_id: int, keep: bool) -> None:
-    participant = Participant.objects.get(pk=participant_id)
-    if participant.role != Role.AGENT:
-        raise NotAllowed(_("Seul l'agent choisit de verser les sous-titres au dossier."))
-    Room.objects.filter(pk=participant.room_id, status=Room.Status.OPEN).update(keep_captions=keep)
+def set_keep_captions(participant_id: int, keep: bool, kind: str = Caption.Kind.CAPTION) -> None:
+    """The agent's choice: captions (or chat messages) go into the case when the call ends."""
+    agent = _agent_of(participant_id, _("Seul l'agent choisit ce qui est versé au dossier."))
+    field = "keep_chat" if kind == Caption.Kind.CHAT else "keep_captions"
+    Room.objects.filter(pk=agent.room_id, status=Room.Status.OPEN).update(**{field: keep})
 
 
 # --- Ending -------------------------------------------------------------------------------------
@@ -332,6 +416,7 @@ def _record_on_timeline(room: Room) -> Event:
         ],
         "end_reason": room.end_reason,
         "captions_kept": room.keep_captions,
+        "chat_kept": room.keep_chat,
     }
     with translation.override(settings.LANGUAGE_CODE):
         names = ", ".join(f"{p.user.display_name} ({Role(p.role).label})" for p in people)
@@ -339,16 +424,16 @@ def _record_on_timeline(room: Room) -> Event:
             _("Visio de %(duration)s avec %(names)s.")
             % {"duration": format_duration(seconds), "names": names}
         ]
-        if room.keep_captions:
-            captions = list(Caption.objects.filter(room=room).select_related("author"))
-            if captions:
-                lines += ["", _("Sous-titres :")]
-                local = timezone.localtime
-                lines += [
-                    f"[{local(c.created_at):%H:%M:%S}] "
-                    f"{c.author.display_name if c.author else '—'} : {c.text}"
-                    for c in captions
-                ]
+        kept = [
+            (kind, title)
+            for kind, keep, title in (
+                (Caption.Kind.CAPTION, room.keep_captions, _("Sous-titres :")),
+                (Caption.Kind.CHAT, room.keep_chat, _("Messages échangés :")),
+            )
+            if keep
+        ]
+        for kind, title in kept:
+            lines += _written_trace(room, kind, title)
     return add_event(
         room.case,
         Event.Type.VISIO,
@@ -358,3 +443,14 @@ def _record_on_timeline(room: Room) -> Event:
         payload=payload,
         at=room.ended_at,
     )
+
+
+def _written_trace(room: Room, kind: str, title: str) -> list[str]:
+    lines = list(Caption.objects.filter(room=room, kind=kind).select_related("author"))
+    if not lines:
+        return []
+    local = timezone.localtime
+    return ["", title] + [
+        f"[{local(c.created_at):%H:%M:%S}] {c.author.display_name if c.author else '—'} : {c.text}"
+        for c in lines
+    ]

@@ -8,9 +8,10 @@ class VoiceConfig(AppConfig):
 
     def ready(self) -> None:
         from contactcenter.signals import demo_loaded
-        from routing.signals import live_sections
+        from routing.signals import agent_activities, live_sections
 
         from . import demo, live
 
         demo_loaded.connect(demo.on_demo_loaded, dispatch_uid="voice.demo")
         live_sections.connect(live.calls_section, dispatch_uid="voice.live")
+        agent_activities.connect(live.held_agents, dispatch_uid="voice.live.held")

@@ -56,10 +56,31 @@ def summary_allowed(case: Case, agent: User) -> bool:
     )
 
 
+def summary_contact(case: Case, agent: User) -> Event | None:
+    """The contact a call summary follows: the timeline event of the last call of ``case``
+    that ``agent`` answered and that has ended (``services.write_call_event``: payload
+    ``call`` with ``agent`` and ``talk``), or None while that call is still up."""
+    return (
+        Event.objects.filter(
+            case_id=case.pk,
+            type=Event.Type.CALL,
+            payload__has_keys=["call", "talk"],
+            payload__agent=agent.pk,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def set_hold(call: Call, hold: bool) -> None:
-    """Ask the voice server to put the call on hold (or take it back). Idempotent."""
-    Call.objects.filter(pk=call.pk, ended_at__isnull=True).update(on_hold=hold)
+    """Ask the voice server to put the call on hold (or take it back). Idempotent: a second
+    hold keeps the time the first one started (``held_since``, shown in the live view)."""
+    live = Call.objects.filter(pk=call.pk, ended_at__isnull=True)
+    if hold:
+        live.filter(held_since__isnull=True).update(held_since=timezone.now())
+    live.update(on_hold=hold, **({} if hold else {"held_since": None}))
     call.on_hold = hold
+    call.held_since = Call.objects.filter(pk=call.pk).values_list("held_since", flat=True).first()
 
 
 def bridged_state(call: Call, agent_id: int) -> str:
@@ -97,8 +118,9 @@ def requeue(call: Call, agent_id: int) -> Case | None:
     case = Case.objects.filter(pk=call.case_id or 0).select_related("service").first()
     if case is None:
         return None
-    Call.objects.filter(pk=call.pk).update(on_hold=False)
+    Call.objects.filter(pk=call.pk).update(on_hold=False, held_since=None)
     call.on_hold = False
+    call.held_since = None
     record_step(call, "requeued", "queue", agent=agent_id, service=case.service_id)
     context: dict[str, Any] = {
         **queueing.call_context(call),

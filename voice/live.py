@@ -1,6 +1,7 @@
 """The voice server's calls in the supervisors' live view (routing's ``live_sections``
 signal): per service, the calls now in self-service (menu, self-service steps), waiting for an
-agent, and with an agent, and the longest wait."""
+agent, with an agent, and on hold, and the longest wait. The agents whose call is on hold are
+shown as such, with the time the hold started (``agent_activities``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db.models import Count, Min, Q
 from django.utils.translation import gettext as _
 
 from contactcenter.models import Service
-from routing.live import LiveSection
+from routing.live import AgentActivity, LiveSection
 
 from .models import Call
 
@@ -31,6 +32,7 @@ def calls_section(
             menu=Count("id", filter=Q(queued_at__isnull=True)),
             waiting=Count("id", filter=waiting),
             agent=Count("id", filter=Q(answered_at__isnull=False)),
+            held=Count("id", filter=Q(answered_at__isnull=False, on_hold=True)),
             oldest=Min("queued_at", filter=waiting),
         )
     }
@@ -45,6 +47,7 @@ def calls_section(
                 row.get("waiting", 0),
                 (now - oldest) if oldest else None,
                 row.get("agent", 0),
+                row.get("held", 0),
             ]
         )
     return LiveSection(
@@ -56,6 +59,23 @@ def calls_section(
             _("En attente d'un conseiller"),
             _("Attente la plus longue"),
             _("Avec un conseiller"),
+            _("Mis en attente par le conseiller"),
         ],
         rows=rows,
     )
+
+
+def held_agents(
+    sender: Any, *, agent_ids: list[int], now: datetime, **kwargs: Any
+) -> dict[int, AgentActivity]:
+    """The agents among ``agent_ids`` whose answered call is now on hold, since when."""
+    label = _("Appel en attente")
+    return {
+        agent_id: AgentActivity(status="on_hold", label=label, since=since or now)
+        for agent_id, since in Call.objects.filter(
+            agent_id__in=agent_ids,
+            answered_at__isnull=False,
+            ended_at__isnull=True,
+            on_hold=True,
+        ).values_list("agent_id", "held_since")
+    }

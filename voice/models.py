@@ -239,6 +239,7 @@ class Call(models.Model):
     # Set from the agent's workstation (voice.controls): the caller hears the hold music
     # instead of the agent until it is cleared.
     on_hold = models.BooleanField(_("en attente"), default=False)
+    held_since = models.DateTimeField(_("en attente depuis"), null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=16, choices=EndedBy.choices, blank=True)
 

@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from contactcenter.models import Case, Channel, Event, User
-from contactcenter.services import add_event, change_status, check_message_body, post_staff_message
+from contactcenter.services import add_event, change_status, check_message_body
+from contactcenter.traces import post_contact_trace
 
 from ..models import ChatMessage, Conversation
 from .access import lock_agent_conversation
@@ -112,6 +113,9 @@ def end_conversation(conversation_id: int, *, reason: str, actor: User | None = 
                 "conversation": conversation.pk,
                 "messages": conversation.last_seq,
                 "end_reason": reason,
+                # A chat with an agent is a contact: its summary names this event
+                # (contactcenter.trace_kpis).
+                **({"agent": conversation.agent_id} if conversation.agent_id else {}),
             },
             at=now,
         )
@@ -133,9 +137,9 @@ def check_summary(summary: str | None) -> str:
 def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conversation:
     """The agent ends the chat (if still open) and sends the written summary.
 
-    The summary goes to the citizen's secure messaging
-    (``contactcenter.services.post_staff_message``: a message on the case and a content-free
-    notification after commit). Only the agent who
+    The summary goes to the citizen's secure messaging as the chat's written trace
+    (``contactcenter.traces.post_contact_trace``: a message on the case naming the chat's
+    transcript event, and a content-free notification after commit). Only the agent who
     handled the chat, still owner of the case, may do it, once. One transaction.
     """
     summary = check_summary(summary)
@@ -148,7 +152,17 @@ def finish_with_summary(conversation_id: int, agent: User, summary: str) -> Conv
         if conversation.is_open:
             end_conversation(conversation.pk, reason=Conversation.EndReason.AGENT, actor=agent)
         case = Case.objects.get(pk=conversation.case_id)
-        post_staff_message(case, agent, summary)
+        transcript = (
+            Event.objects.filter(
+                case_id=case.pk,
+                type=Event.Type.CHAT,
+                payload__phase="transcript",
+                payload__conversation=conversation.pk,
+            )
+            .order_by("-id")
+            .first()
+        )
+        post_contact_trace(case, agent, summary, Channel.CHAT, contact=transcript)
         Conversation.objects.filter(pk=conversation.pk).update(summary_sent_at=timezone.now())
         conversation.refresh_from_db()
     return conversation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
@@ -31,5 +33,8 @@ class EmailTransport(Transport):
             headers=headers,
             connection=get_connection(fail_silently=False),
         )
+        # Files written with the row (an appointment's .ics, ``notifications.email_files``).
+        for item in notification.files or ():
+            message.attach(item["name"], base64.b64decode(item["data"]), item["type"])
         message.send(fail_silently=False)
         return message_id

@@ -10,7 +10,8 @@ from appointments.ics import appointment_ics
 from appointments.models import Appointment
 from contactcenter.exceptions import InvalidState, NotFound
 from contactcenter.models import Case
-from contactcenter.signals import appointment_booked, appointment_cancelled
+from contactcenter.signals import appointment_booked, appointment_cancelled, citizen_notification
+from messaging.models import AlertPreference, Notification, NotificationTemplate
 from tests.appointments.conftest import available, tuesday
 
 
@@ -35,6 +36,8 @@ def received():
 def test_booking_opens_a_case_for_the_agent_signals_and_mails_the_ics(
     on_site, agent_a, service_a, citizen, now, received
 ):
+    citizen.notify_sms = True
+    citizen.save(update_fields=["notify_sms"])
     available(agent_a, service_a)
     appointment = services.book(citizen, on_site, tuesday(9), now=now)
     assert appointment.agent == agent_a and appointment.end == tuesday(9, 30)
@@ -55,19 +58,87 @@ def test_booking_opens_a_case_for_the_agent_signals_and_mails_the_ics(
             },
         )
     ]
+    # The confirmation goes through the service's template and the outbox, with the .ics.
     [message] = mail.outbox
     assert message.to == [citizen.email]
-    assert "Pièce d'identité" in message.body
+    assert message.subject == f"Confirmation de votre rendez-vous {case.reference}"
+    assert "le 10/03/2026 à 09h00" in message.body
+    assert f"/rendez-vous/{appointment.public_id}/" in message.body
     assert "Impôts" not in message.body  # no topic in an e-mail
     name, content, mimetype = message.attachments[0]
-    assert mimetype == "text/calendar"
+    assert (name, mimetype) == ("rendez-vous.ics", "text/calendar")
     event = Calendar.from_ical(content).walk("VEVENT")[0]
     assert event.decoded("dtstart") == tuesday(9)
     assert "1 rue de la Paix" in str(event["location"])
-    # Sent once: a second run of the task does nothing.
+    assert "Pièce d'identité" in str(event["description"])
+    assert "Impôts" not in str(content)
+    sms = Notification.objects.get(channel="sms")
+    assert sms.kind == "appointment_booked" and sms.status == Notification.Status.SENT
+    assert "le 10/03/2026 à 09h00" in sms.text and sms.files == []
+    # Sent once: the task again, or the same alert signalled again, sends nothing more.
     from appointments.tasks import send_confirmation
 
-    send_confirmation(appointment.pk)
+    assert send_confirmation(appointment.pk) is False
+    citizen_notification.send(
+        sender=Appointment,
+        citizen_id=citizen.pk,
+        case_id=case.pk,
+        kind="appointment_booked",
+        key=f"appointment-booked:{appointment.pk}",
+        params=services.alert_params(appointment),
+    )
+    assert len(mail.outbox) == 1
+    assert Notification.objects.filter(kind="appointment_booked").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_confirmation_uses_the_services_wording_and_the_citizens_choices(
+    on_site, agent_a, service_a, citizen, now
+):
+    NotificationTemplate.objects.create(
+        service=service_a,
+        event="appointment_booked",
+        channel="email",
+        language="fr",
+        subject="RDV {reference} confirmé",
+        body="Le {date} à {time}, guichet {service} : {link}",
+    )
+    available(agent_a, service_a)
+    first = services.book(citizen, on_site, tuesday(9), now=now)
+    [message] = mail.outbox
+    assert message.subject == f"RDV {first.case.reference} confirmé"
+    assert message.body.startswith(f"Le 10/03/2026 à 09h00, guichet {service_a.name} : ")
+    assert message.attachments[0][2] == "text/calendar"
+    # Appointment e-mails turned off: the next booking's confirmation is not e-mailed.
+    AlertPreference.objects.create(user=citizen, appointments_email=False)
+    second = services.book(citizen, on_site, tuesday(10), now=now)
+    assert len(mail.outbox) == 1
+    second.refresh_from_db()
+    assert second.confirmation_sent_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_outbox_write_leaves_the_confirmation_to_the_retry(
+    on_site, agent_a, service_a, citizen, now, monkeypatch
+):
+    from appointments.tasks import send_confirmation
+    from messaging import notifications
+
+    available(agent_a, service_a)
+    monkeypatch.setattr(send_confirmation, "delay_on_commit", lambda *args: None)
+    appointment = services.book(citizen, on_site, tuesday(9), now=now)
+    real = notifications.queue_for_citizen
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(notifications, "queue_for_citizen", broken)
+    with pytest.raises(RuntimeError):
+        services.confirm(appointment.pk)
+    appointment.refresh_from_db()
+    assert appointment.confirmation_sent_at is None and not mail.outbox
+    monkeypatch.setattr(notifications, "queue_for_citizen", real)
+    assert services.confirm(appointment.pk) is True
     assert len(mail.outbox) == 1
 
 

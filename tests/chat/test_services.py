@@ -283,6 +283,13 @@ def test_summary_lands_in_secure_messaging_with_a_content_free_notification(
     assert live_chat.status == Conversation.Status.ENDED and live_chat.summary_sent_at
     reply = Event.objects.get(case=live_chat.case, type=Event.Type.MESSAGE, actor=agent_a)
     assert reply.body == summary and reply.internal is False
+    # The chat's written trace: it names the transcript, which names the agent (trace KPI).
+    transcript = Event.objects.get(
+        case=live_chat.case, type=Event.Type.CHAT, payload__phase="transcript"
+    )
+    assert transcript.payload["agent"] == agent_a.pk
+    assert reply.payload == {"contact_trace": "chat", "contact_event": transcript.pk}
+    assert reply.channel == "chat"
     from messaging.models import Notification
 
     notifications = Notification.objects.filter(case_id=live_chat.case_id, recipient=citizen)

@@ -148,18 +148,41 @@ def test_dashboard_share_of_contacts_with_a_trace_per_channel(
         case_a, Event.Type.CALLBACK, channel="phone", payload={"outcome": "reached"}
     )
     add_event(case_b, Event.Type.CONTACT, actor=agent_b, channel="phone", body="b")
+    # Calls through the voice server: the ended call an agent answered is a contact (not the
+    # queue's events, nor a call nobody answered); chats an agent took part in too.
+    call = add_event(
+        case_a,
+        Event.Type.CALL,
+        channel="phone",
+        payload={"call": 1, "wait": 5, "agent": agent_a.pk, "talk": 60},
+    )
+    add_event(case_a, Event.Type.CALL, channel="phone", payload={"call": 2, "wait": 90})
+    add_event(case_a, Event.Type.CALL, channel="phone", payload={"stage": "queued"})
+    chat = add_event(
+        case_a,
+        Event.Type.CHAT,
+        channel="chat",
+        payload={"phase": "transcript", "conversation": 1, "agent": agent_a.pk},
+    )
+    add_event(
+        case_a, Event.Type.CHAT, channel="chat", payload={"phase": "transcript", "conversation": 2}
+    )
+    add_event(case_a, Event.Type.CHAT, channel="chat", payload={"agent": agent_a.pk})
+    post_contact_trace(case_a, agent_a, "À retenir", "phone", contact=call)
+    post_contact_trace(case_a, agent_a, "À retenir", "chat", contact=chat)
     post_contact_trace(case_a, agent_a, "À retenir", "phone", contact=phone[0])
     post_contact_trace(case_a, agent_a, "À retenir", "visio", contact=visio)
     post_contact_trace(case_a, agent_a, "Sans contact nommé", "phone")  # not counted
     end = timezone.now() + timedelta(minutes=1)
 
     mine = trace_counts(start, end, service_ids=[service_a.pk])
-    assert mine == {"phone": (3, 1), "visio": (1, 1), "callback": (1, 0)}
+    assert mine == {"phone": (4, 2), "chat": (1, 1), "visio": (1, 1), "callback": (1, 0)}
     assert reached.pk not in {phone[0].pk, visio.pk}
-    assert trace_counts(start, end)["phone"] == (4, 1)
+    assert trace_counts(start, end)["phone"] == (5, 2)
     assert trace_counts(start, end, channel="visio") == {"visio": (1, 1)}
     section = trace_kpis(start, end, service_ids=[service_a.pk])
-    assert section["metrics"][0]["value"] == pytest.approx(2 / 5)
+    assert section["metrics"][0]["value"] == pytest.approx(4 / 7)
     rows = {row[0]: row[1:] for row in section["tables"][0]["rows"]}
-    assert rows["Téléphone"] == [3, 1, pytest.approx(1 / 3)]
+    assert rows["Téléphone"] == [4, 2, pytest.approx(2 / 4)]
+    assert rows["Tchat"] == [1, 1, 1.0]
     assert trace_kpis(end, end + timedelta(hours=1)) is None

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from chat.models import Conversation
 from contactcenter.models import Case, Channel, Topic, User
-from knowledge.models import Article, DiagnosisTree
+from knowledge.models import Article, DiagnosisTree, Tutorial
 from routing.models import CallbackRequest
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +48,7 @@ NOT_PAGES = {
     "accounts:deleted",
     "messaging:case_reply", "messaging:case_close", "messaging:case_reopen", "messaging:case_rate",
     "messaging:attachment", "mail:attachment", "mail:webhook_mailgun",
+    "mail:webhook_postmark", "mail:webhook_mailersend",
     "console:take", "console:release", "console:assign", "console:reply", "console:note",
     "console:close", "console:reopen", "console:classify", "console:transfer",
     "console:case_access_reason", "console:citizen_access_reason",
@@ -65,7 +66,8 @@ NOT_PAGES = {
     "routing:supervision_live",
     "chat:availability", "chat:send", "chat:upload", "chat:attachment", "chat:leave",
     "chat:rate", "chat:panel", "chat:finish", "chat:transfer",
-    "knowledge:article_video", "knowledge:article_captions", "knowledge:handoff",
+    "knowledge:tutorial_video", "knowledge:tutorial_captions", "knowledge:tutorial_view",
+    "knowledge:handoff",
     "knowledge:deflection_suggestions", "knowledge:deflection_sufficient",
     "knowledge:markdown_preview",
     # OpenID Connect: redirects; the first-login page and the error page need a login at a
@@ -158,6 +160,8 @@ def pages():
     yield None, "cobrowse:player", reverse("cobrowse:player")
     yield None, "knowledge:faq_topic", reverse("knowledge:faq_topic", args=[topic.slug])
     yield None, "knowledge:article", article.get_absolute_url()
+    tutorial = Tutorial.objects.filter(status="published").first()
+    yield None, "knowledge:tutorial", tutorial.get_absolute_url()
     yield citizen, "messaging:space", reverse("messaging:space")
     yield citizen, "messaging:new_request", reverse("messaging:new_request")
     yield citizen, "messaging:case_detail", reverse("messaging:case_detail", args=[case.reference])
@@ -260,6 +264,16 @@ def pages():
             "console:alert_template_edit",
             args=[alert_service(supervisor), "acknowledgement", "email", "en"],
         ),
+    )
+    from routing.models import Team
+
+    team = Team.objects.create(service_id=alert_service(supervisor), name="Accueil")
+    yield supervisor, "console:teams", reverse("console:teams")
+    yield supervisor, "console:team_new", reverse("console:team_new", args=[team.service_id])
+    yield (
+        supervisor,
+        "console:team_edit",
+        reverse("console:team_edit", args=[team.service_id, team.pk]),
     )
     from messaging.preferences import unsubscribe_url
 

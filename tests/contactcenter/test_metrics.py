@@ -4,6 +4,7 @@ gauges read from the database, no personal data."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -138,3 +139,51 @@ async def test_open_websockets_per_kind(citizen, settings):
     assert gauge() == before + 1
     await socket.disconnect()
     assert gauge() == before
+
+
+# --- Celery task failures and retries (contactcenter/task_metrics.py) -------------------------
+
+from contactcenter.celery import app as celery_app  # noqa: E402
+
+
+@celery_app.task(name="tests.metrics.always_fails")
+def always_fails() -> None:
+    raise ValueError("this task fails")
+
+
+@celery_app.task(name="tests.metrics.fails_once", bind=True, max_retries=1)
+def fails_once(self, marker: str) -> str:
+    from django.core.cache import cache
+
+    if cache.add(marker, 1):
+        raise self.retry(countdown=0)
+    return "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_failures_and_retries_per_task_from_a_real_worker(scrape, settings):
+    """A Celery worker (in this process, on an in-memory broker) runs a failing task and a task
+    that retries once; the scrape counts them per task name."""
+    from tests.celery_inprocess import in_process_worker
+
+    marker = f"fails-once:{uuid.uuid4()}"
+    assert 'task="tests.metrics.always_fails"' not in scrape().content.decode()
+    with in_process_worker():
+        failed = always_fails.apply_async()
+        retried = fails_once.apply_async((marker,))
+        deadline = time.monotonic() + 20
+        body = ""
+        while time.monotonic() < deadline:
+            body = scrape().content.decode()
+            if (
+                'guichet_celery_task_failures_total{task="tests.metrics.always_fails"} 1.0' in body
+                and 'guichet_celery_task_retries_total{task="tests.metrics.fails_once"} 1.0' in body
+            ):
+                break
+            time.sleep(0.1)
+    assert failed.id and retried.id
+    assert 'guichet_celery_task_failures_total{task="tests.metrics.always_fails"} 1.0' in body
+    assert 'guichet_celery_task_retries_total{task="tests.metrics.fails_once"} 1.0' in body
+    # The retried task then succeeded: no failure for it.
+    assert 'guichet_celery_task_failures_total{task="tests.metrics.fails_once"}' not in body
+    assert "# TYPE guichet_celery_task_failures_total counter" in body

@@ -66,13 +66,20 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
     # Citizens' own words (knowledge/eval/dev.jsonl and the frozen test.jsonl).
-    # Top-1 floors just under today's figures (dev 93.1 %, test 82.6 %): a regression fails.
-    for split, floor in (("dev", 0.9), ("test", 0.8)):
+    # Top-1 floors just under today's figures (dev 91.6 %, test 82.6 %; English rows 86.4 % and
+    # 83.3 %, long messages of dev 80.4 %): a regression fails.
+    floors = {
+        "dev": (0.91, {"en": 0.86, "ramble": 0.8}),
+        "test": (0.82, {"en": 0.83}),
+    }
+    for split, (floor, styles) in floors.items():
         dataset = summary["datasets"][split]
         assert dataset["leaks"] == 0
         assert dataset["agent_attempts"] >= 4
         assert dataset["dont_know"] >= 0.85
         assert dataset["top1"] >= floor
+        for style, style_floor in styles.items():
+            assert dataset["per_style"][style] >= style_floor, style
 
 
 @pytest.mark.django_db

@@ -1,34 +1,7 @@
 import pytest
-from django.core.files.base import ContentFile
 
 from knowledge.demo import load_diagnosis_trees
 from knowledge.models import Article, DiagnosisTree
-
-
-@pytest.mark.django_db
-def test_tutorial_video_and_captions_are_served_for_readable_articles(
-    client, kb, citizen, client_as
-):
-    article = Article.objects.get(slug="ceam")
-    article.video.save("ceam.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42"), save=False)
-    article.video_captions.save(
-        "ceam.vtt", ContentFile(b"WEBVTT\n\n00:00.000 --> 00:01.000\nBonjour"), save=False
-    )
-    article.save()
-    page = client.get("/faq/articles/ceam/").content.decode()
-    assert '<track kind="captions" srclang="fr"' in page
-    video = client.get("/faq/articles/ceam/video/")
-    assert video.status_code == 200
-    assert b"".join(video.streaming_content).startswith(b"\x00\x00\x00\x18ftyp")
-    captions = client.get("/faq/articles/ceam/sous-titres/")
-    assert captions["Content-Type"].startswith("text/vtt")
-    # agent-only article media: 404 for citizens
-    agent_only = Article.objects.get(slug="verifier-identite-appelant")
-    agent_only.video.save("proc.mp4", ContentFile(b"x"), save=True)
-    assert (
-        client_as(citizen).get("/faq/articles/verifier-identite-appelant/video/").status_code == 404
-    )
-    assert client.get("/faq/articles/passeport-demande/video/").status_code == 404
 
 
 @pytest.mark.django_db

@@ -76,3 +76,29 @@ def test_unanswered_question_is_attached_to_an_article_in_one_click(
     assert services.attach_questions(article, ["Ma carte ZORGLUB ne passe plus"]) == 0
     listing = client_as(admin_user).get("/admin/knowledge/unansweredquestion/")
     assert "zorglub" in listing.content.decode()
+
+
+def test_last_clause_of_a_long_message():
+    assert engine.last_clause("carte vitale perdue") is None  # short: the whole message counts
+    story = (
+        "Bonjour, mes parents sont divorcés et ma mère gagne à peine le smic, "
+        "comment demander une bourse d'études ?"
+    )
+    assert engine.last_clause(story) == "comment demander une bourse d'etudes"
+    # A last clause without two content words is joined to the one before.
+    ending = "j'ai encore touché le chômage après ma reprise de travail, je fais quoi ?"
+    assert engine.last_clause(ending) == (
+        "j'ai encore touche le chomage apres ma reprise de travail je fais quoi"
+    )
+
+
+@pytest.mark.django_db
+def test_long_message_is_ranked_on_its_last_clause(kb):
+    message = (
+        "après ma reprise de travail j'ai continué à toucher les allocations sans faire exprès "
+        "et maintenant ils veulent que je rembourse tout d'un coup, je ne peux pas"
+    )
+    assert engine.build_engine(options={"focus": False}).answer(message).article_slug != (
+        "trop-percu-allocations"
+    )
+    assert engine.get_engine().answer(message).article_slug == "trop-percu-allocations"

@@ -156,7 +156,7 @@ def test_service_template_replaces_the_default_for_that_service_only(
 
 
 def test_english_template_and_step_name(service_a, monkeypatch):
-    monkeypatch.setattr(notifications, "citizen_language", lambda user: "en")
+    monkeypatch.setattr(notifications, "citizen_language", lambda user, *preference: "en")
     params = {"reference": "PASS-1", "service": "Titres", "step": "Pièce", "step_en": "Missing"}
     _service, values = notifications.template_values(None, "demarche_step", params, "L", "en")
     subject, body = templates.render(

@@ -58,8 +58,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def render_haproxy_config(bind_port: int, servers: dict[str, int]) -> str:
-    """deploy/haproxy.cfg for loopback: the same file, its bind and server lines replaced."""
+def render_haproxy_config(
+    bind_port: int, servers: dict[str, int], *, fast_checks: bool = True
+) -> str:
+    """deploy/haproxy.cfg for loopback: the same file, its bind and server lines replaced.
+    ``fast_checks``: the tests' health-check timing (bench/peak.py keeps production's)."""
     text = HAPROXY_CFG.read_text()
     lines = [f"    server {name} 127.0.0.1:{port} check" for name, port in servers.items()]
     text, bound = re.subn(
@@ -71,7 +74,8 @@ def render_haproxy_config(bind_port: int, servers: dict[str, int]) -> str:
     assert bound == 1 and served == 1, "deploy/haproxy.cfg lost its topology: lines"
     # The test's checks are faster than production's (a killed process is out within ~1 s), and
     # a test machine may allow fewer open files than production's connection cap needs.
-    text = text.replace("inter 2s fall 2 rise 2", "inter 500ms fall 2 rise 1")
+    if fast_checks:
+        text = text.replace("inter 2s fall 3 rise 2", "inter 500ms fall 2 rise 1")
     return re.sub(r"^(\s*)maxconn \d+$", r"\g<1>maxconn 2000", text, flags=re.M)
 
 
@@ -178,10 +182,14 @@ def wait_until(predicate, timeout: float, what: str, logs=lambda: "") -> None:
     raise AssertionError(f"{what} not within {timeout} s\n{logs()}")
 
 
-def start(count: int = 3, timeout: float = 60.0) -> Topology:
+def start(count: int = 3, timeout: float = 60.0, env: dict[str, str] | None = None) -> Topology:
+    """``count`` uvicorn processes behind HAProxy. ``env``: the processes' environment (default
+    ``server_env``, on pytest-django's test database); ``PROCESS_HEADER`` is set either way."""
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="guichet-topology-"))
-    env = server_env(MEDIA_ROOT=str(tmp / "private"))
+    if env is None:
+        env = server_env(MEDIA_ROOT=str(tmp / "private"))
+    env = {**env, "PROCESS_HEADER": "1"}
     web: dict[str, Process] = {}
     for index in range(1, count + 1):
         name, port = f"web{index}", free_port()

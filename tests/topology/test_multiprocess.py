@@ -4,7 +4,9 @@ each process hears the agent's status change posted to any of them; then the cit
 killed (SIGKILL) and the citizen reconnects through the balancer to a surviving process, replays
 what it missed (``sync`` with its last sequence number), resends its unacknowledged message with
 the same client id, and ends up with every message exactly once, as the agent and the database
-do. Runs on PostgreSQL + Redis only (CI's second phase)."""
+do. A co-browsing session crosses processes too: the agent's pointer and highlight, sent to
+process B, reach the citizen's page on process A, and the page's frames (snapshot, scroll) come
+back the other way. Runs on PostgreSQL + Redis only (CI's second phase)."""
 
 from __future__ import annotations
 
@@ -253,3 +255,96 @@ def check_chat_survives(topology, live_chat, citizen_side, agent_side):
         assert side.last_seq == stored[-1][0]
     for body in missed:
         assert body in {m["body"] for m in citizen_side.messages.values()}
+
+
+def open_socket(topology, path: str, cookie: str, stack, *, avoid: str = "") -> ClientConnection:
+    """A websocket through the balancer, on another process than ``avoid`` when given (the
+    balancer picks: open until one lands elsewhere)."""
+    for _attempt in range(20):
+        socket = stack.enter_context(
+            connect(
+                f"ws://127.0.0.1:{topology.port}{path}",
+                origin=Origin(topology.url),
+                additional_headers={"Cookie": cookie},
+                open_timeout=5,
+            )
+        )
+        assert socket.response is not None
+        if socket.response.headers.get("X-Guichet-Process", "") != avoid:
+            return socket
+        socket.close()
+    raise AssertionError(f"every socket on {avoid}\n{topology.logs()}")
+
+
+def process_of(socket: ClientConnection) -> str:
+    assert socket.response is not None
+    return socket.response.headers.get("X-Guichet-Process", "")
+
+
+def next_frame(socket: ClientConnection, kind: str) -> dict:
+    """The next frame of this type (others, such as presence, are skipped)."""
+    deadline = time.monotonic() + 10
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {kind!r} frame"
+        frame = json.loads(socket.recv(timeout=remaining))
+        if frame["type"] == kind:
+            return frame
+
+
+def page_frames(scroll_y: int) -> list[dict]:
+    """What the page's rrweb recorder sends: meta, a full snapshot, then a scroll of the page."""
+    text = {"type": 3, "id": 4, "textContent": "Votre avis d'impôt 2025"}
+    body = {"type": 2, "id": 3, "tagName": "body", "attributes": {}, "childNodes": [text]}
+    html = {"type": 2, "id": 2, "tagName": "html", "attributes": {}, "childNodes": [body]}
+    return [
+        {"type": 4, "timestamp": 1000, "data": {"href": "/espace/", "width": 1280, "height": 720}},
+        {"type": 2, "timestamp": 1001, "data": {"node": {"type": 0, "id": 1, "childNodes": [html]},
+         "initialOffset": {"left": 0, "top": 0}}},
+        {"type": 3, "timestamp": 1200, "data": {"source": 3, "id": 1, "x": 0, "y": scroll_y}},
+    ]  # fmt: skip
+
+
+def test_cobrowse_pointer_and_page_cross_processes(topology, citizen, agent_a):
+    from cobrowse import services as cobrowse
+
+    _waiting, code = cobrowse.create_code(citizen)
+    session = cobrowse.join_with_code(agent_a, code)
+    with contextlib.ExitStack() as stack:
+        page = open_socket(
+            topology, "/ws/cobrowse/citizen/", f"sessionid={session_cookie(citizen)}", stack
+        )
+        process_a = process_of(page)
+        assert next_frame(page, "offer")["session"] == str(session.pk)
+        page.send(json.dumps({"type": "accept", "session": str(session.pk)}))
+        assert next_frame(page, "started")["session"] == str(session.pk)
+
+        viewer = open_socket(
+            topology,
+            f"/ws/cobrowse/agent/{session.pk}/",
+            f"sessionid={session_cookie(agent_a)}",
+            stack,
+            avoid=process_a,
+        )
+        process_b = process_of(viewer)
+        assert process_a in topology.web and process_b in topology.web and process_a != process_b
+        assert next_frame(viewer, "active")["session"] == str(session.pk)
+        # The viewer on B asks the page on A for the whole page again.
+        next_frame(page, "snapshot")
+
+        # Citizen (A) -> agent (B): the snapshot and the scroll, through Redis.
+        page.send(json.dumps({"type": "rrweb", "events": page_frames(scroll_y=640)}))
+        events = next_frame(viewer, "rrweb")["events"]
+        assert "Votre avis d'impôt 2025" in json.dumps(events, ensure_ascii=False)
+        scroll = [e["data"] for e in events if e["type"] == 3 and e["data"]["source"] == 3]
+        assert scroll == [{"source": 3, "id": 1, "x": 0, "y": 640}]
+
+        # Agent (B) -> citizen (A): pointer and highlight, rebuilt from their known fields.
+        viewer.send(json.dumps({"type": "pointer", "node": 4, "x": 0.25, "y": 0.75, "href": "/x"}))
+        assert next_frame(page, "pointer") == {"type": "pointer", "node": 4, "x": 0.25, "y": 0.75}
+        viewer.send(json.dumps({"type": "highlight", "node": 3}))
+        assert next_frame(page, "highlight") == {"type": "highlight", "node": 3}
+
+        # Ending on B ends it on A.
+        viewer.send(json.dumps({"type": "end"}))
+        assert next_frame(page, "ended")["session"] == str(session.pk)

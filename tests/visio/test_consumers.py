@@ -76,17 +76,26 @@ async def send(comm, message) -> None:
     await comm.send_to(text_data=json.dumps(message))
 
 
-async def join_both(tokens, citizen, agent_a):
+async def join_both(tokens, citizen, agent_a, *, admit: bool = True):
+    """Citizen then agent connect; the agent admits the citizen from the waiting room."""
     citizen_comm = await connect(tokens["citizen"], citizen)
-    assert (await receive(citizen_comm, "welcome"))["peer"] is False
+    welcome = await receive(citizen_comm, "welcome")
+    assert welcome["peer"] is False and welcome["admitted"] is False
     agent_comm = await connect(tokens["agent"], agent_a)
     welcome = await receive(agent_comm, "welcome")
     assert welcome["peer"] is True and welcome["role"] == "agent"
+    assert welcome["peer_name"] == "Camille Martin"  # who waits
     assert (await receive(citizen_comm, "peer")) == {
         "type": "peer",
         "role": "agent",
         "present": True,
+        "name": "Alice Nom",
+        "admitted": False,
     }
+    if admit:
+        await send(agent_comm, {"type": "admit"})
+        for comm in (citizen_comm, agent_comm):
+            assert (await receive(comm, "admitted")) == {"type": "admitted"}
     return citizen_comm, agent_comm
 
 
@@ -220,6 +229,13 @@ async def test_agent_caption_reaches_the_citizen_and_citizen_may_not_caption(
         '{"type": "caption", "text": ["x"]}',
         '{"type": "keep_captions", "value": "true"}',
         '{"type": "ping", "n": NaN}',
+        '{"type": "chat"}',
+        '{"type": "chat", "text": "   "}',
+        '{"type": "chat", "text": {"html": "<b>x</b>"}}',
+        '{"type": "chat", "text": "a\\u0000b"}',
+        '{"type": "chat", "text": "' + "x" * 1001 + '"}',
+        '{"type": "keep_chat", "value": 1}',
+        '{"type": "allow_screen"}',
     ],
 )
 async def test_malformed_frames_close_4400(tokens, agent_a, frame):
@@ -243,7 +259,7 @@ async def test_binary_and_oversized_frames_are_refused(tokens, agent_a, citizen)
 async def test_flooding_socket_is_closed_4429_and_frames_over_the_rate_are_dropped(
     tokens, citizen, agent_a, settings
 ):
-    settings.WEBSOCKET_LIMITS = {"visio": {"frames": 3, "per": 60.0}}
+    settings.WEBSOCKET_LIMITS = {"visio": {"frames": 4, "per": 60.0}}  # the admit and 3
     citizen_comm, agent_comm = await join_both(tokens, citizen, agent_a)
     for _ in range(3):
         await send(agent_comm, CANDIDATE)

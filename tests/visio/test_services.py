@@ -95,6 +95,7 @@ def test_captions_are_kept_on_the_timeline_only_when_the_agent_chooses(
     citizen_p = services.get_participant(tokens["citizen"], citizen)
     services.connected(citizen_p.pk, "c1")
     services.connected(agent.pk, "a1")
+    services.admit(agent.pk)
     services.add_caption(agent.pk, "Première ligne")
     with pytest.raises(NotAllowed):
         services.add_caption(citizen_p.pk, "non")
@@ -112,6 +113,7 @@ def test_kept_captions_become_the_written_trace(room, tokens, citizen, agent_a):
     citizen_p = services.get_participant(tokens["citizen"], citizen)
     services.connected(citizen_p.pk, "c1")
     services.connected(agent.pk, "a1")
+    services.admit(agent.pk)
     services.set_keep_captions(agent.pk, True)
     services.add_caption(agent.pk, "Votre demande est complète.")
     ended = services.end_room(room.pk, Room.EndReason.AGENT)
@@ -183,3 +185,24 @@ def test_core_request_opens_the_room_for_an_appointment(assigned_case, agent_a, 
     assert request_visio_room(assigned_case, agent_a) == paths  # the same room
     with pytest.raises(NotAllowed):
         request_visio_room(assigned_case, citizen)
+
+
+def test_the_call_starts_when_the_agent_admits_the_connected_citizen(
+    room, tokens, citizen, agent_a
+):
+    agent = services.get_participant(tokens["agent"], agent_a)
+    citizen_p = services.get_participant(tokens["citizen"], citizen)
+    assert services.connected(citizen_p.pk, "c1").admitted is False
+    presence = services.connected(agent.pk, "a1")
+    assert presence.peer == "c1" and presence.admitted is False
+    room.refresh_from_db()
+    assert room.started_at is None  # both there, but the citizen still waits
+    with pytest.raises(NotAllowed):
+        services.admit(citizen_p.pk)
+    assert services.admit(agent.pk) is True
+    assert services.admit(agent.pk) is False
+    room.refresh_from_db()
+    assert room.admitted_at is not None and room.started_at is not None
+    services.end_room(room.pk, Room.EndReason.AGENT)
+    with pytest.raises(InvalidState):
+        services.admit(agent.pk)

@@ -113,3 +113,36 @@ def test_ended_room_page_offers_the_agent_to_write_what_to_remember(
     assert f"/console/contacts/{contact.pk}/a-retenir/" in page.content.decode()
     citizen_page = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/")
     assert "a-retenir" not in citizen_page.content.decode()
+
+
+def test_kept_chat_is_escaped_on_the_citizens_case_page(client_as, room, tokens, citizen, agent_a):
+    from visio import services
+
+    agent = services.get_participant(tokens["agent"], agent_a)
+    citizen_p = services.get_participant(tokens["citizen"], citizen)
+    services.connected(citizen_p.pk, "c1")
+    services.connected(agent.pk, "a1")
+    services.admit(agent.pk)
+    services.set_keep_captions(agent.pk, True, "chat")
+    services.add_caption(
+        citizen_p.pk, services.clean_chat('<img src=x onerror="alert(1)">'), "chat"
+    )
+    services.end_room(room.pk, Room.EndReason.AGENT)
+    page = client_as(citizen).get(f"/espace/demandes/{room.case.reference}/").content.decode()
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "<img src=x" not in page
+
+
+def test_waiting_room_page_for_the_citizen_and_admit_button_for_the_agent(
+    client_as, tokens, citizen, agent_a
+):
+    citizen_page = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").content.decode()
+    assert 'data-phase="lobby"' in citizen_page and 'id="visio-level"' in citizen_page
+    assert 'id="visio-admit"' not in citizen_page
+    assert (
+        '<li hidden><button type="button" class="fr-btn fr-btn--secondary" id="visio-screen"'
+        in (citizen_page)
+    )
+    agent_page = client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/").content.decode()
+    assert 'data-phase="call"' in agent_page and 'id="visio-admit"' in agent_page
+    assert "Autoriser l’usager à partager son écran" in agent_page

@@ -40,18 +40,8 @@ class Phone:
         # The microphone: ``seconds`` of silence, or of a sine at ``tone`` Hz (heard by the other
         # side). baresip hangs up when its source file ends: long scenarios need more.
         source = self.dir / "source.wav"
-        with wave.open(str(source), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(8000)
-            samples = array.array(
-                "h",
-                (
-                    int(8000 * math.sin(2 * math.pi * tone * i / 8000))
-                    for i in range(8000 * seconds)
-                ),
-            )
-            wav.writeframes(samples.tobytes())
+        write_tone(source, tone, seconds)
+        self.seconds = seconds
         self.ctrl_port = free_port()
         self.sip_port = free_port()
         self.number = number
@@ -136,6 +126,14 @@ class Phone:
             self.command("sndcode", digit)
             time.sleep(0.25)
 
+    def switch_tone(self, hz: int) -> None:
+        """Change the microphone during the call (baresip's ``ausrc`` command): from now on the
+        other side hears a sine at ``hz`` (baresip reads the new file from its start)."""
+        source = self.dir / f"source-{hz}.wav"
+        if not source.exists():
+            write_tone(source, hz, self.seconds)
+        self.command("ausrc", f"aufile,{source}")
+
     def close(self) -> None:
         self.sock.close()
         self.process.terminate()
@@ -151,6 +149,17 @@ class Phone:
             assert wav.getframerate() == 8000 and wav.getsampwidth() == 2
             samples = array.array("h", wav.readframes(wav.getnframes()))
         return samples
+
+
+def write_tone(path: Path, hz: int, seconds: int) -> None:
+    """``seconds`` of a sine at ``hz`` (silence for 0), 8 kHz 16-bit mono WAV."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        step = 2 * math.pi * hz / 8000
+        samples = array.array("h", (int(8000 * math.sin(step * i)) for i in range(8000 * seconds)))
+        wav.writeframes(samples.tobytes())
 
 
 def loud_frames(samples: array.array, rate: int = 8000) -> int:

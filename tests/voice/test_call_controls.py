@@ -3,12 +3,13 @@ scripted line, and the workstation's hold button (console.workstation_views.call
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 
 from contactcenter.cases import transfer_case
 from contactcenter.models import AgentProfile, Case, Event
+from contactcenter.trace_kpis import trace_counts
 from routing.models import AgentPresence, OpeningHours
 from tests.voice.test_to_agent import Line, on_duty, routed  # noqa: F401
 from tests.voice.test_voice_units import phone_setup  # noqa: F401
@@ -246,6 +247,8 @@ def test_call_summary_goes_to_the_citizens_messaging_once(
     Call.objects.filter(pk=call.pk).update(
         case=case, agent=agent_a, queued_at=now, answered_at=now, ended_at=now, ended_by="agent"
     )
+    call.refresh_from_db()
+    call_event = services.write_call_event(call, during_prompt=False)
     Case.objects.filter(pk=case.pk).update(assigned_to=agent_a, status=Case.Status.ANSWERED)
     tab = client.get(f"/console/poste/demandes/{case.reference}/").content.decode()
     assert "Résumé de l'appel pour l'usager" in tab
@@ -261,7 +264,10 @@ def test_call_summary_goes_to_the_citizens_messaging_once(
     assert messages.count() == 1
     message = messages.get()
     assert message.actor == agent_a and message.channel == "phone" and not message.internal
-    assert message.payload == {"contact_trace": "phone"}
+    # Tied to the call's event: the dashboard counts the call as followed by a trace.
+    assert message.payload == {"contact_trace": "phone", "contact_event": call_event.pk}
+    start, end = now - timedelta(minutes=1), timezone.now() + timedelta(minutes=1)
+    assert trace_counts(start, end, service_ids=[case.service_id]) == {"phone": (1, 1)}
     assert message.body == "Nous avons vérifié votre dossier."
     alerts = Notification.objects.filter(case=case)
     assert alerts.exists() and all(data["body"] not in a.text for a in alerts)
@@ -269,3 +275,67 @@ def test_call_summary_goes_to_the_citizens_messaging_once(
     empty = {"body": " ", "idempotency_key": str(uuid.uuid4())}
     assert client.post(url, empty, **headers).status_code == 400
     assert client_as(agent_b).post(url, data | {"idempotency_key": "x"}).status_code == 404
+
+
+def test_the_live_view_shows_an_agent_whose_call_is_on_hold_and_since_when(
+    on_duty,  # noqa: F811
+    agent_a,
+    client_as,
+    supervisor,
+):
+    import re
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    import routing
+    from contactcenter.services import open_case
+
+    call = services.start_call("h@h", "0612345678", "0140000000")
+    case, _event = open_case(
+        citizen=call.citizen,
+        topic=on_duty["menu"].agent_topic,
+        kind="question",
+        channel="phone",
+        subject="Appel",
+    )
+    Case.objects.filter(pk=case.pk).update(assigned_to=agent_a, status=Case.Status.ASSIGNED)
+    start = timezone.now()
+    Call.objects.filter(pk=call.pk).update(
+        case=case, agent=agent_a, queued_at=start, answered_at=start
+    )
+    AgentPresence.objects.update_or_create(user=agent_a, defaults={"status": "available"})
+
+    def agent_row(now):
+        (row,) = [r for r in routing.live_view(supervisor, now)["agents"] if r.agent == agent_a]
+        return row
+
+    assert agent_row(start).status == "busy"  # talking
+    controls.set_hold(call, True)
+    held_since = Call.objects.get(pk=call.pk).held_since
+    assert held_since is not None and held_since >= start
+    controls.set_hold(call, True)  # a second click keeps the start of the hold
+    assert Call.objects.get(pk=call.pk).held_since == held_since
+    row = agent_row(held_since + timedelta(seconds=90))
+    assert (row.status, str(row.status_label)) == ("on_hold", "Appel en attente")
+    assert row.since == held_since and row.in_status == timedelta(seconds=90)
+    (section,) = routing.live_view(supervisor)["sections"]
+    assert section.rows[0][4:] == [1, 1]  # with an agent, of which on hold
+
+    # The supervision page's live partial (polled) and the dashboard's live tiles.
+    Call.objects.filter(pk=call.pk).update(held_since=timezone.now() - timedelta(minutes=3))
+    boss = client_as(supervisor)
+    page = boss.get(reverse("routing:supervision_live"), HTTP_HX_REQUEST="true").content.decode()
+    (cells,) = re.findall(rf"{agent_a.display_name}</th>(.*?)</tr>", page, re.S)
+    assert "guichet-status-badge--on_hold" in cells and "Appel en attente" in cells
+    assert "3 min" in cells
+    live = boss.get(reverse("dashboard:live")).context["live"]
+    assert live["on_hold"] == 1 and live["busy"] >= 1
+    assert "avec un appel en attente" in boss.get(reverse("dashboard:live")).content.decode()
+
+    controls.set_hold(call, False)  # taken back: busy again, and the hold time is cleared
+    assert Call.objects.get(pk=call.pk).held_since is None
+    assert agent_row(timezone.now()).status == "busy"
+    page = boss.get(reverse("routing:supervision_live"), HTTP_HX_REQUEST="true").content.decode()
+    assert "Appel en attente" not in page

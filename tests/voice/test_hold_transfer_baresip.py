@@ -2,7 +2,8 @@
 phones (a caller, Alice of the tax service, Bruno of the health service).
 
 The caller presses 0, Alice's phone answers; the workstation puts the call on hold (the caller
-hears the hold message then the hold music, not Alice), takes it back, then transfers the case
+hears the hold message then the hold music, not Alice, and Alice hears nothing of the caller),
+takes it back, then transfers the case
 to the health service: the voice server hangs up Alice's phone, the caller waits in the other
 queue, Bruno's phone rings and answers; the caller hears Bruno's tone. The case is the same,
 with its whole history."""
@@ -26,6 +27,9 @@ pytestmark = [
     ),
     pytest.mark.xdist_group("voice_transfer"),
 ]
+
+HELD_TONE = 1400  # what the caller's microphone plays while the call is on hold
+AFTER_TONE = 2000  # and after, until the end (distinct zero crossings from 1,400 Hz ± 15 %)
 
 SETUP = """
 import datetime, json
@@ -59,9 +63,11 @@ print(json.dumps({u.username: u.pk for u in User.objects.filter(role="agent")}))
 """
 
 # What Alice's workstation buttons do (console.workstation_views.call_hold, then the tab's
-# "Transférer": console.views.transfer), in one process: `manage.py shell` starts slowly.
+# "Transférer": console.views.transfer), in one process: `manage.py shell` starts slowly. The
+# call is taken back when the test creates the file "{resume}".
 AGENT = """
 import time
+from pathlib import Path
 from contactcenter.cases import transfer_case
 from contactcenter.models import Service, User
 from voice import controls
@@ -74,7 +80,9 @@ while True:  # the call answered by Alice's phone
     time.sleep(0.2)
 time.sleep(2.5)  # they talk
 controls.set_hold(controls.agent_call(call.case, alice), True)
-time.sleep(6)  # the hold message, then the music
+deadline = time.monotonic() + 60  # the hold message, then the music, until the test says
+while not Path("{resume}").exists() and time.monotonic() < deadline:
+    time.sleep(0.1)
 controls.set_hold(controls.agent_call(call.case, alice), False)
 time.sleep(3)  # talking again
 transfer_case(
@@ -115,8 +123,9 @@ def test_hold_resume_then_blind_transfer_to_another_service(voice_server, tmp_pa
                 "{bruno}", f"sip:bruno@127.0.0.1:{bruno.sip_port}"
             )
         )
+        resume = tmp_path / "resume"
         agent = subprocess.Popen(
-            [sys.executable, "manage.py", "shell", "-c", AGENT],
+            [sys.executable, "manage.py", "shell", "-c", AGENT.replace("{resume}", str(resume))],
             cwd=ROOT,
             env=voice_server.env,
             stdout=subprocess.DEVNULL,
@@ -127,7 +136,16 @@ def test_hold_resume_then_blind_transfer_to_another_service(voice_server, tmp_pa
         caller.send_digits("0")
         mark = voice_server.wait_log("Votre appel est transmis à un conseiller", after=mark)
         alice.wait_event("CALL_ESTABLISHED", timeout=30)
+        # Logged once the bridge is cut (voice.to_agent: leg.hold, then the hold message).
         mark = voice_server.wait_log("vous met en attente", after=mark, timeout=60)
+        # While held, and only then, the caller's microphone plays 1,400 Hz: Alice must hear
+        # none of it. Back to another tone (2,000 Hz) a second before the call is taken back:
+        # the margin for the audio still on its way (baresip's buffers, the jitter buffer).
+        caller.switch_tone(HELD_TONE)
+        time.sleep(4)
+        caller.switch_tone(AFTER_TONE)
+        time.sleep(1)
+        resume.touch()
         mark = voice_server.wait_log(": talk", after=mark)  # taken back
         voice_server.wait_log("transféré à un autre conseiller", after=mark)
         assert agent.wait(30) == 0
@@ -142,6 +160,10 @@ def test_hold_resume_then_blind_transfer_to_another_service(voice_server, tmp_pa
         caller.close()
         alice.close()
         bruno.close()
+    alice_heard = alice.received_audio()
+    assert tone_frames(alice_heard, 600) >= 50  # the caller, before the hold
+    assert tone_frames(alice_heard, AFTER_TONE) >= 25  # and after: the switch reached Alice
+    assert tone_frames(alice_heard, HELD_TONE) == 0  # nothing of the caller while held
     heard = caller.received_audio()
     assert tone_frames(heard, 1000) >= 100  # Alice, before and after the hold
     assert tone_frames(heard, 800) >= 50  # Bruno, after the transfer

@@ -1,11 +1,17 @@
 /* Visio room: WebRTC one-to-one between the case's citizen and agent, signalling over the
- * Guichet websocket (/ws/visio/<token>/), captions shown in an aria-live log.
- * The agent always makes the offer (when both are connected, again after a reconnection);
- * the citizen answers. No external service: STUN/TURN come from the server's settings. */
+ * Guichet websocket (/ws/visio/<token>/), captions and a text chat shown in aria-live logs.
+ * The citizen waits in a waiting room (camera and microphone test) until the agent admits them;
+ * the server relays no media negotiation before. The agent always makes the offer (once the
+ * citizen is admitted and both are connected, again after a reconnection); the citizen answers.
+ * Each side always negotiates one audio and one video transceiver, so that switching to audio
+ * only, back to the camera, or to a shared screen is a replaceTrack, never a renegotiation.
+ * The devices, the microphone meter and the chat are in devices.js (window.guichetVisioParts).
+ * No external service: STUN/TURN come from the server's settings. */
 (function () {
   "use strict";
   var root = document.getElementById("visio");
   if (!root) return;
+  var parts = window.guichetVisioParts;
   var texts = document.getElementById("visio-texts").dataset;
   var role = root.dataset.role;
   var hasMedia = root.dataset.media === "1";
@@ -14,33 +20,75 @@
   var localVideo = document.getElementById("visio-local");
   var captionsEl = document.getElementById("visio-captions");
   var FINAL_CODES = [4000, 4400, 4401, 4403, 4404, 4409, 4413, 4429];
+  // Connection checks during a call: this many bad checks in a row switch to audio only.
+  var QUALITY_EVERY_MS = 4000;
+  var BAD_CHECKS = 2;
 
   var socket = null;
   var pc = null;
-  var localStream = null;
-  var cameraTrack = null;
+  var remoteStream = null;
+  var localStream = null; // the microphone's track and the camera's (unless audio only)
   var screenTrack = null;
+  var audioOnly = false;
   var iceServers = [];
   var ended = false;
   var retries = 0;
+  var admitted = false; // the citizen left the waiting room (the agent admitted them)
+  var citizenPresent = false; // for the agent: the citizen's socket is there
+  var badChecks = 0;
 
   function setStatus(key, text) {
     statusEl.dataset.state = key;
     statusEl.textContent = text || texts[key] || "";
   }
 
+  function notice(text) {
+    var box = document.getElementById("visio-notice");
+    if (!box) return;
+    document.getElementById("visio-notice-text").textContent = text || "";
+    box.hidden = !text;
+  }
+
   function send(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
   }
 
+  function audioTrack() { return localStream ? localStream.getAudioTracks()[0] || null : null; }
+  function cameraTrack() { return localStream ? localStream.getVideoTracks()[0] || null : null; }
+
+  // What this side sends on each transceiver (null: nothing, the transceiver stays).
+  function outgoing(kind) {
+    if (kind === "audio") return audioTrack();
+    if (screenTrack) return screenTrack;
+    return audioOnly ? null : cameraTrack();
+  }
+
   function mediaState() {
-    var audio = localStream && localStream.getAudioTracks()[0];
+    var audio = audioTrack();
+    var camera = cameraTrack();
     return {
       type: "media",
       audio: !!(audio && audio.enabled),
-      video: !!(cameraTrack && cameraTrack.enabled),
+      video: !!(camera && camera.enabled && !audioOnly),
       screen: !!screenTrack
     };
+  }
+
+  function transceiverKind(transceiver) {
+    return transceiver.receiver.track ? transceiver.receiver.track.kind : "";
+  }
+
+  function refreshSenders() {
+    if (!pc) return;
+    pc.getTransceivers().forEach(function (transceiver) {
+      var kind = transceiverKind(transceiver);
+      var track = outgoing(kind);
+      if (kind && transceiver.sender.track !== track) {
+        transceiver.sender.replaceTrack(track).catch(function (error) {
+          console.warn("visio: track not replaced", error);
+        });
+      }
+    });
   }
 
   function closePeer() {
@@ -50,6 +98,7 @@
       pc = null;
     }
     root.dataset.connection = "closed";
+    remoteStream = null;
     if (remoteVideo) remoteVideo.srcObject = null;
   }
 
@@ -57,22 +106,16 @@
     closePeer();
     var peer = new RTCPeerConnection({ iceServers: iceServers });
     pc = peer;
-    if (localStream) {
-      localStream.getTracks().forEach(function (track) {
-        var sent = track.kind === "video" && screenTrack ? screenTrack : track;
-        peer.addTrack(sent, localStream);
-      });
-    } else if (role === "agent") {
-      peer.addTransceiver("audio", { direction: "recvonly" });
-      peer.addTransceiver("video", { direction: "recvonly" });
-    }
+    remoteStream = new MediaStream();
+    remoteVideo.srcObject = remoteStream;
     peer.onicecandidate = function (event) {
       send({ type: "signal", candidate: event.candidate ? event.candidate.toJSON() : null });
     };
     peer.ontrack = function (event) {
-      if (remoteVideo && remoteVideo.srcObject !== event.streams[0]) {
-        remoteVideo.srcObject = event.streams[0];
-      }
+      remoteStream.getTracks().forEach(function (track) {
+        if (track.kind === event.track.kind) remoteStream.removeTrack(track);
+      });
+      remoteStream.addTrack(event.track);
     };
     peer.onconnectionstatechange = function () {
       if (peer !== pc) return;
@@ -87,7 +130,11 @@
   }
 
   function call() {
+    if (!admitted || !citizenPresent) return;
     var peer = newPeer();
+    ["audio", "video"].forEach(function (kind) {
+      peer.addTransceiver(outgoing(kind) || kind, { direction: "sendrecv" });
+    });
     setStatus("connecting");
     peer.createOffer().then(function (offer) {
       return peer.setLocalDescription(offer);
@@ -96,21 +143,28 @@
     }).catch(function (error) { console.warn("visio: offer failed", error); });
   }
 
+  function answer(description) {
+    var peer = newPeer();
+    setStatus("connecting");
+    peer.setRemoteDescription(description).then(function () {
+      return Promise.all(peer.getTransceivers().map(function (transceiver) {
+        transceiver.direction = "sendrecv";
+        return transceiver.sender.replaceTrack(outgoing(transceiverKind(transceiver)));
+      }));
+    }).then(function () {
+      return peer.createAnswer();
+    }).then(function (local) {
+      return peer.setLocalDescription(local);
+    }).then(function () {
+      send({ type: "signal", description: { type: "answer", sdp: peer.localDescription.sdp } });
+    }).catch(function (error) { console.warn("visio: answer failed", error); });
+  }
+
   function onSignal(message) {
     if (message.description) {
       var description = message.description;
-      if (description.type === "offer") {
-        if (role !== "citizen") return;
-        var peer = newPeer();
-        setStatus("connecting");
-        peer.setRemoteDescription(description).then(function () {
-          return peer.createAnswer();
-        }).then(function (answer) {
-          return peer.setLocalDescription(answer);
-        }).then(function () {
-          send({ type: "signal", description: { type: "answer", sdp: peer.localDescription.sdp } });
-        }).catch(function (error) { console.warn("visio: answer failed", error); });
-      } else if (description.type === "answer" && pc && pc.signalingState === "have-local-offer") {
+      if (description.type === "offer" && role === "citizen") answer(description);
+      else if (description.type === "answer" && pc && pc.signalingState === "have-local-offer") {
         pc.setRemoteDescription(description).catch(function (error) {
           console.warn("visio: answer refused", error);
         });
@@ -140,13 +194,53 @@
     closePeer();
     if (localStream) localStream.getTracks().forEach(function (track) { track.stop(); });
     if (screenTrack) screenTrack.stop();
+    parts.devices.stop();
     root.dataset.ended = "1";
     var box = document.getElementById("visio-ended");
     if (text) document.getElementById("visio-ended-text").textContent = text;
     box.hidden = false;
     setStatus("ended", box.querySelector("h2").textContent);
-    root.querySelectorAll(".visio-controls button, #visio-caption-form button, #visio-caption-form input, #visio-keep")
+    root.querySelectorAll(".visio-controls button, #visio-admit, form button, form input, form textarea, select, input[type=checkbox]")
       .forEach(function (control) { control.disabled = true; });
+  }
+
+  // --- waiting room ----------------------------------------------------------------------------
+  function showWaiting(name) {
+    var box = document.getElementById("visio-waiting");
+    if (!box) return;
+    if (name) {
+      document.getElementById("visio-waiting-text").textContent =
+        texts.waitingFor.replace("%(name)s", name);
+    }
+    box.hidden = !name;
+  }
+
+  function enterCall() {
+    admitted = true;
+    root.dataset.phase = "call";
+    if (role === "citizen") {
+      setStatus("waiting", texts.admitted);
+      send(mediaState());
+    } else {
+      showWaiting("");
+      call();
+    }
+  }
+
+  function onPeer(message) {
+    if (message.role !== "citizen" && message.role !== "agent") return;
+    if (!hasMedia) return;
+    if (role === "agent") citizenPresent = message.present;
+    if (message.present) {
+      if (!admitted && role === "citizen") return;
+      if (role === "agent" && !message.admitted) { showWaiting(message.name); return; }
+      if (role === "agent") call();
+      send(mediaState());
+    } else {
+      showWaiting("");
+      closePeer();
+      setStatus("peer-left", texts.peerLeft);
+    }
   }
 
   function onMessage(event) {
@@ -155,35 +249,55 @@
       case "welcome":
         retries = 0;
         iceServers = message.ice_servers || [];
+        admitted = !!message.admitted;
+        if (role === "citizen") {
+          root.dataset.phase = admitted ? "call" : "lobby";
+          screenAllowed(message.screen_allowed, false);
+        }
         if (!hasMedia) setStatus("connected");
-        else if (message.peer && role === "agent") call();
-        else if (!message.peer) setStatus("waiting");
-        send(mediaState());
+        else if (role === "citizen") setStatus(admitted ? "waiting" : "lobby");
+        else {
+          citizenPresent = !!message.peer;
+          if (citizenPresent && admitted) call();
+          else {
+            setStatus("waiting");
+            if (citizenPresent) showWaiting(message.peer_name);
+          }
+        }
+        if (admitted) send(mediaState());
         break;
       case "peer":
-        if (message.role !== "citizen" && message.role !== "agent") break;
-        if (!hasMedia) break;
-        if (message.present) {
-          if (role === "agent") call();
-          send(mediaState());
-        } else {
-          closePeer();
-          setStatus("peer-left", texts.peerLeft);
-        }
+        onPeer(message);
+        break;
+      case "admitted":
+        if (hasMedia) enterCall();
         break;
       case "signal":
         onSignal(message);
         break;
       case "media":
+        var peerVideo = message.video || message.screen ? "on" : "off";
         root.dataset.peerAudio = message.audio ? "on" : "off";
-        root.dataset.peerVideo = message.video || message.screen ? "on" : "off";
+        root.dataset.peerVideo = peerVideo;
+        var badge = document.getElementById("visio-peer-audio-only");
+        if (badge) badge.hidden = peerVideo === "on";
         break;
       case "caption":
         showCaption(message);
         break;
+      case "chat":
+        parts.chat.show(message);
+        break;
       case "keep_captions":
-        var keep = document.getElementById("visio-keep");
+      case "keep_chat":
+        var keep = document.getElementById(message.type === "keep_chat" ? "visio-keep-chat" : "visio-keep");
         if (keep) keep.checked = message.value;
+        break;
+      case "screen_allowed":
+        screenAllowed(message.value, true);
+        break;
+      case "error":
+        if (message.code === "chat_rate") parts.chat.refused();
         break;
       case "ended":
         finish(message.label ? message.label.replace(/([^.!?])$/, "$1.") : "");
@@ -209,6 +323,63 @@
     };
   }
 
+  // --- audio only, devices, screen -------------------------------------------------------------
+  function setAudioOnly(on, why) {
+    audioOnly = on;
+    var button = document.getElementById("visio-audio-only");
+    if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
+    root.dataset.audioOnly = on ? "1" : "0";
+    var camera = cameraTrack();
+    if (on && camera) {
+      camera.stop(); // frees the camera and the bandwidth
+      localStream.removeTrack(camera);
+    }
+    badChecks = 0;
+    refreshSenders();
+    localVideo.hidden = on && !screenTrack;
+    notice(on ? why || texts.audioOnly : "");
+    send(mediaState());
+    if (!on && !cameraTrack()) {
+      parts.devices.camera().then(function (track) {
+        if (!track) { setAudioOnly(true, texts.noCamera); return; }
+        localStream.addTrack(track);
+        localVideo.srcObject = localStream;
+        refreshSenders();
+        send(mediaState());
+      });
+    }
+  }
+
+  // A device chosen in the settings replaces the track of its kind.
+  function useTrack(track) {
+    if (!localStream) localStream = new MediaStream();
+    localStream.getTracks().forEach(function (old) {
+      if (old.kind === track.kind) { old.stop(); localStream.removeTrack(old); }
+    });
+    localStream.addTrack(track);
+    if (track.kind === "audio") parts.devices.meter(localStream);
+    localVideo.srcObject = localStream;
+    refreshSenders();
+    send(mediaState());
+  }
+
+  // Every QUALITY_EVERY_MS: video held back by bandwidth, or heavy loss, twice in a row: audio only.
+  function checkQuality() {
+    if (!pc || audioOnly || screenTrack || pc.connectionState !== "connected") return;
+    pc.getStats().then(function (report) {
+      var bad = false;
+      report.forEach(function (stat) {
+        if (stat.type === "outbound-rtp" && stat.kind === "video" &&
+            stat.qualityLimitationReason === "bandwidth" && (stat.framesPerSecond || 0) < 5) bad = true;
+        if (stat.type === "remote-inbound-rtp" && (stat.fractionLost || 0) > 0.2) bad = true;
+        if (stat.type === "candidate-pair" && stat.nominated &&
+            stat.availableOutgoingBitrate && stat.availableOutgoingBitrate < 100000) bad = true;
+      });
+      badChecks = bad ? badChecks + 1 : 0;
+      if (badChecks >= BAD_CHECKS) setAudioOnly(true, texts.weak);
+    });
+  }
+
   function toggle(button, track, offKey) {
     if (!track) return;
     track.enabled = !track.enabled;
@@ -217,48 +388,55 @@
     send(mediaState());
   }
 
-  function replaceVideo(track) {
-    if (!pc) return;
-    pc.getSenders().forEach(function (sender) {
-      if (sender.track && sender.track.kind === "video") sender.replaceTrack(track);
-    });
+  function shareScreen(button) {
+    if (screenTrack) {
+      screenTrack.stop();
+      screenTrack = null;
+      refreshSenders();
+      localVideo.hidden = audioOnly;
+      button.setAttribute("aria-pressed", "false");
+      send(mediaState());
+      return;
+    }
+    navigator.mediaDevices.getDisplayMedia({ video: true }).then(function (stream) {
+      screenTrack = stream.getVideoTracks()[0];
+      screenTrack.contentHint = "detail"; // keep text legible: lower the frame rate, not the size
+      screenTrack.onended = function () { if (screenTrack) shareScreen(button); };
+      refreshSenders();
+      button.setAttribute("aria-pressed", "true");
+      send(mediaState());
+    }).catch(function () { /* the person declined: nothing shared */ });
+  }
+
+  // The citizen's share button appears with the agent's leave; a leave withdrawn stops a share.
+  function screenAllowed(allowed, announce) {
+    var button = document.getElementById("visio-screen");
+    if (role !== "citizen" || !button) return;
+    button.parentElement.hidden = !allowed || button.dataset.unsupported === "1";
+    if (!allowed && screenTrack) shareScreen(button);
+    if (announce && allowed) notice(texts.screenAllowed);
   }
 
   function bindControls() {
     var mic = document.getElementById("visio-mic");
     var camera = document.getElementById("visio-camera");
     var screen = document.getElementById("visio-screen");
+    var only = document.getElementById("visio-audio-only");
     if (mic) {
       mic.dataset.label = mic.textContent;
-      mic.addEventListener("click", function () {
-        toggle(mic, localStream && localStream.getAudioTracks()[0], "micOff");
-      });
+      mic.addEventListener("click", function () { toggle(mic, audioTrack(), "micOff"); });
     }
     if (camera) {
       camera.dataset.label = camera.textContent;
-      camera.addEventListener("click", function () { toggle(camera, cameraTrack, "cameraOff"); });
+      camera.addEventListener("click", function () { toggle(camera, cameraTrack(), "cameraOff"); });
     }
+    if (only) only.addEventListener("click", function () { setAudioOnly(!audioOnly); });
     if (screen) {
-      if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) screen.hidden = true;
-      screen.addEventListener("click", function () {
-        if (screenTrack) {
-          screenTrack.stop();
-          screenTrack = null;
-          replaceVideo(cameraTrack);
-          screen.setAttribute("aria-pressed", "false");
-          send(mediaState());
-          return;
-        }
-        navigator.mediaDevices.getDisplayMedia({ video: true }).then(function (stream) {
-          screenTrack = stream.getVideoTracks()[0];
-          screenTrack.onended = function () {
-            if (screenTrack) screen.click();
-          };
-          replaceVideo(screenTrack);
-          screen.setAttribute("aria-pressed", "true");
-          send(mediaState());
-        }).catch(function () { /* the person declined: nothing shared */ });
-      });
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
+        screen.dataset.unsupported = "1";
+        screen.parentElement.hidden = true;
+      }
+      screen.addEventListener("click", function () { shareScreen(screen); });
     }
     var hangup = document.getElementById("visio-hangup");
     if (hangup) {
@@ -267,6 +445,8 @@
         if (!hasMedia) finish("");
       });
     }
+    var admit = document.getElementById("visio-admit");
+    if (admit) admit.addEventListener("click", function () { send({ type: "admit" }); });
     var form = document.getElementById("visio-caption-form");
     if (form) {
       form.addEventListener("submit", function (event) {
@@ -279,40 +459,46 @@
         input.focus();
       });
     }
-    var keep = document.getElementById("visio-keep");
-    if (keep) {
-      keep.addEventListener("change", function () {
-        send({ type: "keep_captions", value: keep.checked });
-      });
-    }
+    [["visio-keep", "keep_captions"], ["visio-keep-chat", "keep_chat"],
+     ["visio-allow-screen", "allow_screen"]].forEach(function (pair) {
+      var box = document.getElementById(pair[0]);
+      if (box) {
+        box.addEventListener("change", function () { send({ type: pair[1], value: box.checked }); });
+      }
+    });
+    parts.chat.bind(send);
   }
 
-  // For diagnosis (and the browser tests): bytes received by the call so far.
+  // For diagnosis (and the browser tests): bytes received so far (of one kind if given), and
+  // the size of the video this side sends.
   window.guichetVisio = {
-    bytesReceived: function () {
+    bytesReceived: function (kind) {
       if (!pc) return Promise.resolve(0);
       return pc.getStats().then(function (report) {
         var total = 0;
         report.forEach(function (stat) {
-          if (stat.type === "inbound-rtp") total += stat.bytesReceived || 0;
+          if (stat.type === "inbound-rtp" && (!kind || stat.kind === kind)) {
+            total += stat.bytesReceived || 0;
+          }
         });
         return total;
       });
+    },
+    sentVideo: function () {
+      var track = outgoing("video");
+      if (!track) return null;
+      var settings = track.getSettings();
+      return { width: settings.width, height: settings.height, screen: track === screenTrack };
     }
   };
 
   bindControls();
   if (!hasMedia) { connect(); return; }
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    setStatus("no-media", texts.noMedia);
-    connect();
-    return;
-  }
-  navigator.mediaDevices.getUserMedia({ audio: true, video: true }).then(function (stream) {
+  setInterval(checkQuality, QUALITY_EVERY_MS);
+  parts.devices.start(useTrack).then(function (stream) {
     localStream = stream;
-    cameraTrack = stream.getVideoTracks()[0] || null;
     localVideo.srcObject = stream;
-  }).catch(function () {
-    setStatus("no-media", texts.noMedia); // still joins: receives the other side and captions
+    if (!stream.getTracks().length) setStatus("no-media", texts.noMedia);
+    else if (!stream.getVideoTracks().length) setAudioOnly(true, texts.noCamera);
   }).then(connect);
 })();

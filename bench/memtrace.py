@@ -1,0 +1,54 @@
+"""uvicorn under tracemalloc, for bench/chat_load.py --tracemalloc: each SIGUSR1 writes a
+snapshot of the Python heap (after a garbage collection) to ``$MEMTRACE_DIR/snapshot-<n>``.
+
+Usage: MEMTRACE_DIR=/tmp/x python bench/memtrace.py contactcenter.asgi:application [uvicorn options]
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import tracemalloc
+
+taken = 0
+
+
+def dump(_signum, _frame) -> None:
+    global taken
+    taken += 1
+    gc.collect()
+    path = os.path.join(os.environ["MEMTRACE_DIR"], f"snapshot-{taken}")
+    tracemalloc.take_snapshot().dump(path + ".part")
+    os.replace(path + ".part", path)
+
+
+def compare(before: str, after: str, sockets: int, top: int = 12) -> list[str]:
+    """The allocation sites that grew most between two snapshots, per socket opened."""
+    old = tracemalloc.Snapshot.load(before)
+    new = tracemalloc.Snapshot.load(after)
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    old, new = old.filter_traces(ignore), new.filter_traces(ignore)
+    total = sum(s.size_diff for s in new.compare_to(old, "filename"))
+    lines = [f"Python heap grew {total / 1024:.0f} KiB = {total / 1024 / sockets:.1f} KiB/socket"]
+    for stat in new.compare_to(old, "traceback")[:top]:
+        # The innermost frame outside the standard library says who asked for the memory.
+        frames = [f for f in stat.traceback if "/lib/python3" not in f.filename]
+        frame = (frames or list(stat.traceback))[0]
+        name = frame.filename.split("site-packages/")[-1].replace(os.getcwd() + "/", "")
+        lines.append(
+            f"  {stat.size_diff / 1024 / sockets:6.2f} KiB/socket  {stat.count_diff / sockets:6.1f}"
+            f" blocks/socket  {name}:{frame.lineno}  ({stat.traceback[0].filename.split('/')[-1]}:"
+            f"{stat.traceback[0].lineno})"
+        )
+    return lines
+
+
+if __name__ == "__main__":
+    tracemalloc.start(int(os.environ.get("MEMTRACE_FRAMES", "12")))
+    signal.signal(signal.SIGUSR1, dump)
+    from uvicorn.main import main
+
+    sys.argv = ["uvicorn", *sys.argv[1:]]
+    main()
