@@ -257,9 +257,14 @@ def test_openapi_documents_both_authentications(client):
             "/api/demarches/{type_code}/{reference}/documents/{document_id}/",
         ): "demarches:write",
     }
+    public = set()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             security = operation["security"]
+            if security == [{}]:
+                # No authentication at all: only the forum's public reading.
+                public.add((method, path))
+                continue
             assert {"cookieAuth": []} in security, (method, path)
             if (method, path) in opened:
                 # Open to clients: the scope it needs, and the 401 and 429 of a token.
@@ -267,6 +272,11 @@ def test_openapi_documents_both_authentications(client):
                 assert {"401", "429"} <= set(operation["responses"]), (method, path)
             else:
                 assert not any("oauth2" in entry for entry in security), (method, path)
+    assert public == {
+        ("get", "/api/forum/threads/"),
+        ("get", "/api/forum/threads/{id}/"),
+        ("get", "/api/forum/threads/{id}/posts/"),
+    }
 
 
 @pytest.mark.django_db
