@@ -7,7 +7,8 @@ GET/POST franceconnect/lier/ -> a logged-in citizen links FranceConnect (passwor
 (accounts.views.reauthenticate: an account without a password logs in again at FranceConnect,
 back on <provider>/retour/, to change its e-mail address or to delete the account)
 POST /deconnexion/ (LogoutView) -> local logout, then the provider's end-session endpoint
-GET  <provider>/deconnecte/  -> back from the provider (its state checked)
+GET  <provider>/deconnecte/  -> back from the provider (its state checked); after a deletion
+                               confirmed with FranceConnect, on to the "account deleted" page
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from contactcenter.models import User
 from . import identities, oidc, services, twofactor
 from .models import OidcIdentity
 from .oidc_forms import CompleteForm, LinkForm, PasswordForm
-from .views import delete_and_log_out, home_url_for
+from .views import DELETED_KEY, delete_and_log_out, home_url_for
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,10 @@ def _finish_reauth(request, identity: oidc.Identity, pending: dict):
             )
         return _failure(request, identity.provider, message, 403)
     if deleting:
-        return delete_and_log_out(request)
+        # The account is gone: the provider's session of that login is ended too, back on
+        # ``<provider>/deconnecte/`` then on the page that says the account is deleted.
+        deleted = delete_and_log_out(request)
+        return _logout_at_provider(request, identity.provider, identity.id_token) or deleted
     request.session[oidc.SESSION_KEY] = {
         "provider": identity.provider,
         "id_token": identity.id_token,
@@ -324,15 +328,21 @@ class LogoutView(auth_views.LogoutView):
     def post(self, request, *args, **kwargs):
         login = request.session.get(oidc.SESSION_KEY)
         response = super().post(request, *args, **kwargs)
-        if login and oidc.enabled(login["provider"]):
-            try:
-                to_provider = oidc.client(login["provider"]).logout(request, login["id_token"])
-            except Exception as error:  # the provider is down: the local logout stands
-                log.warning("OIDC %s: logout at the provider failed: %s", login["provider"], error)
-                to_provider = None
-            if to_provider is not None:
-                return to_provider
+        if login:
+            return _logout_at_provider(request, login["provider"], login["id_token"]) or response
         return response
+
+
+def _logout_at_provider(request, provider: str, id_token: str):
+    """The redirect to the provider's end-session endpoint (RP-initiated logout), made after
+    the local logout (its ``state`` goes in the new session); None if there is none."""
+    if not oidc.enabled(provider):
+        return None
+    try:
+        return oidc.client(provider).logout(request, id_token)
+    except Exception as error:  # the provider is down: the local logout stands
+        log.warning("OIDC %s: logout at the provider failed: %s", provider, error)
+        return None
 
 
 @require_GET
@@ -343,5 +353,7 @@ def logged_out(request, provider):
     except oidc.OidcError as error:
         log.warning("OIDC logout return refused: %s", error)
         return _failure(request, provider, _("Cette demande de déconnexion n'est pas valable."))
+    if DELETED_KEY in request.session:  # the logout that follows an account's deletion
+        return redirect("accounts:deleted")
     messages.success(request, _("Vous êtes déconnecté."))
     return redirect(settings.LOGOUT_REDIRECT_URL)

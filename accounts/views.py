@@ -302,12 +302,16 @@ def reauthenticate(request, provider: str, action: str, **data):
     return oidc.client(provider).start(request, prompt="login")
 
 
+# After a deletion, whether nothing was kept (shown once by ``deleted``).
+DELETED_KEY = "accounts_deleted_fully"
+
+
 def delete_and_log_out(request):
     """Delete the account of ``request.user`` (after its password or a new FranceConnect
     login) and log them out."""
     removed = services.delete_account(request.user)
     logout(request)
-    request.session["accounts_deleted_fully"] = removed
+    request.session[DELETED_KEY] = removed
     return redirect("accounts:deleted")
 
 
@@ -328,12 +332,12 @@ def delete(request):
 
 @require_http_methods(["GET", "HEAD"])
 def deleted(request):
-    if "accounts_deleted_fully" not in request.session:
+    if DELETED_KEY not in request.session:
         return redirect("home")
     return render(
         request,
         "accounts/deleted.html",
-        {"fully": request.session.pop("accounts_deleted_fully")},
+        {"fully": request.session.pop(DELETED_KEY)},
     )
 
 

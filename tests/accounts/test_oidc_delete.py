@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import requests
 from django.urls import reverse
 
 from accounts import oidc, services
@@ -13,12 +14,15 @@ from contactcenter.models import User
 from tests.oidc_provider import CITIZEN2_SUB, CITIZEN_SUB
 
 from .test_oidc import (  # noqa: F401 (fixtures)
+    SITE,
     at_provider,
     callback,
     fc_provider,
     logged_in_user,
     pc_provider,
+    provider_logout,
     providers,
+    start,
 )
 from .test_oidc_email import fc_citizen  # noqa: F401 (fixture)
 
@@ -34,18 +38,30 @@ def ask_deletion(client) -> str:
     return response["Location"]
 
 
-def test_a_franceconnect_login_stands_for_the_password(client, fc_citizen):  # noqa: F811
+def test_a_franceconnect_login_stands_for_the_password(client, fc_citizen, fc_provider):  # noqa: F811
     to_provider = ask_deletion(client)
     query = parse_qs(urlparse(to_provider).query)
     assert query["prompt"] == ["login"] and query["acr_values"] == ["eidas1"]
     assert query["code_challenge_method"] == ["S256"] and query["nonce"][0]
     # Nothing is deleted before the provider vouched.
     assert User.objects.filter(pk=fc_citizen.pk).exists()
-    back = at_provider(to_provider, CITIZEN_SUB)
+    browser = requests.Session()
+    back = at_provider(to_provider, CITIZEN_SUB, browser)
     response = callback(client, back)
-    assert response.status_code == 302 and response["Location"] == reverse("accounts:deleted")
     assert not User.objects.filter(pk=fc_citizen.pk).exists()  # no case: the row is gone
     assert logged_in_user(client) is None and oidc.REAUTH_KEY not in client.session
+    # The provider's session of that login is ended too (RP-initiated logout), with the ID
+    # token of the login that confirmed the deletion; then the "account deleted" page.
+    assert response.status_code == 302
+    end_session = response["Location"]
+    assert end_session.startswith(f"{fc_provider.issuer}/session/end?")
+    assert parse_qs(urlparse(end_session).query)["id_token_hint"][0]
+    returned = provider_logout(browser, end_session)
+    assert returned.startswith(f"{SITE}/compte/franceconnect/deconnecte/?")
+    deleted = client.get(returned.removeprefix(SITE))
+    assert deleted.status_code == 302 and deleted["Location"] == reverse("accounts:deleted")
+    page = browser.get(start(client, "franceconnect"), timeout=10)
+    assert 'name="login"' in page.text  # the provider asks who it is again
     page = client.get(reverse("accounts:deleted")).content.decode()
     assert "effacé" in page or "supprimé" in page
     # The code of that login was used once.

@@ -1,6 +1,7 @@
 """In Chromium, through the real FranceConnect-like provider of the e2e server
 (tests/oidc_provider): an account FranceConnect created without a password confirms an e-mail
-change and its deletion by logging in again there; an account without an address sees why
+change and its deletion by logging in again there (the provider's session then ended, as at a
+logout); an account without an address sees why
 e-mail alerts are off and can reach the page to give one, by keyboard."""
 
 from __future__ import annotations
@@ -50,13 +51,22 @@ def test_email_change_and_deletion_confirmed_with_franceconnect(new_page, check_
     page.get_by_text("Je comprends que cette suppression est définitive.").click()
     page.get_by_role("button", name="Confirmer avec FranceConnect et supprimer mon compte").click()
     sign_in_at_provider(page, REAUTH_SUB)
-    page.wait_for_url("**/compte/supprime/")
-    check_a11y(page)
+    # The account is gone, and the provider's session is ended too (its confirmation).
+    page.wait_for_url(re.compile(r"/session/end"))
     left = e2e_server.shell_json(
         "from accounts.models import OidcIdentity\n"
         f"result = OidcIdentity.objects.filter(sub={REAUTH_SUB!r}).count()"
     )
     assert left == 0
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url("**/compte/supprime/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("supprimé")
+    check_a11y(page)
+    # The next FranceConnect login asks the provider's identifier again.
+    start_franceconnect(page)
+    page.wait_for_url(re.compile(r"/interaction/"))
+    expect(page.get_by_label("Identifiant")).to_be_visible()
 
 
 def test_alert_preferences_of_an_account_without_address(new_page, check_a11y, e2e_server):

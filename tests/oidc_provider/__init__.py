@@ -29,6 +29,10 @@ NO_EMAIL_SUB = "fc-citizen-no-email"
 # Used by one browser test each (tests/e2e/test_oidc_reauth.py): its own account there.
 REAUTH_SUB = "fc-citizen-reauth"
 NO_EMAIL2_SUB = "fc-citizen-no-email-2"
+# The provider alters the payload of this account's ID token after signing it.
+TAMPERED_SUB = "fc-citizen-tampered"
+# Refused for a wrong nonce (tests/e2e/test_oidc_refusals.py): never linked to an account.
+NONCE_SUB = "fc-citizen-nonce"
 AGENT_SUB = "pc-agent-1"
 UNKNOWN_AGENT_SUB = "pc-unknown"
 
@@ -182,7 +186,20 @@ def franceconnect_config(
                 "family_name": "Roux",
                 "birthdate": "1999-01-30",
             },
+            TAMPERED_SUB: {
+                "given_name": "Hugo",
+                "family_name": "Lefèvre",
+                "birthdate": "1980-07-14",
+                "email": "hugo.lefevre@example.fr",
+            },
+            NONCE_SUB: {
+                "given_name": "Nora",
+                "family_name": "Petit",
+                "birthdate": "1975-02-21",
+                "email": "nora.petit@example.fr",
+            },
         },
+        "tamper": {TAMPERED_SUB: "payload"},
     }
 
 

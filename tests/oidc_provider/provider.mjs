@@ -4,7 +4,7 @@
 //   node tests/oidc_provider/provider.mjs CONFIG.json
 //
 // CONFIG.json: {"port": 0, "clients": [client metadata...], "accounts": {"<sub>": {claims}},
-// "acr": "eidas1" or null, "scopes": {"<scope>": ["claim", ...]}}
+// "acr": "eidas1" or null, "scopes": {"<scope>": ["claim", ...]}, "tamper": {"<sub>": "payload"}}
 // Prints one line "listening <port>" once the discovery document is served.
 //
 // The login page asks for an identifier (the `sub` of one of the accounts) and no password;
@@ -73,6 +73,31 @@ server.listen(config.port || 0, '127.0.0.1', async () => {
     },
   });
 
+  // `config.tamper`: {"<sub>": "payload"}: the ID token issued to that account leaves with its
+  // payload altered after signing (its `sub` replaced), as an attacker in transit would do.
+  function tamperIdToken(res) {
+    const end = res.end.bind(res);
+    res.end = (chunk, ...rest) => {
+      if (!chunk) return end(chunk, ...rest);
+      let body;
+      try {
+        body = JSON.parse(chunk.toString());
+      } catch {
+        return end(chunk, ...rest);
+      }
+      const parts = (body.id_token || '').split('.');
+      if (parts.length !== 3) return end(chunk, ...rest);
+      const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+      if (config.tamper[claims.sub] !== 'payload') return end(chunk, ...rest);
+      claims.sub = 'someone-else';
+      parts[1] = Buffer.from(JSON.stringify(claims)).toString('base64url');
+      body.id_token = parts.join('.');
+      const altered = JSON.stringify(body);
+      if (!res.headersSent) res.setHeader('Content-Length', Buffer.byteLength(altered));
+      return end(altered, ...rest);
+    };
+  }
+
   async function readForm(req) {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
@@ -111,6 +136,7 @@ server.listen(config.port || 0, '127.0.0.1', async () => {
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const { pathname } = new URL(req.url, issuer);
+    if (pathname === '/token' && config.tamper) tamperIdToken(res);
     if (pathname === '/favicon.ico') { // browsers ask for it on every page
       res.statusCode = 204;
       return res.end();
