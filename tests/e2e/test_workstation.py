@@ -27,9 +27,21 @@ from django.utils import timezone
 from contactcenter.models import Case, User
 from chat.models import Conversation
 alice = User.objects.get(email="alice.durand@guichet.example.fr")
-Conversation.objects.filter(
-    citizen__email="louis.bernard@example.fr", status__in=["waiting", "active"]
-).update(status="ended")
+from django.db.models import Q
+# Earlier tests may leave a chat of Camille's or Louis's open, or one with Alice (the balancer
+# test): each would open one more tab here.
+left = Conversation.objects.filter(
+    Q(citizen__email__in=["louis.bernard@example.fr", "camille.martin@example.fr"])
+    | Q(agent=alice),
+    status__in=["waiting", "active"],
+)
+left.update(status="ended")
+# Their chat cases too (an ended chat's case may still be open): each would be a tab here.
+Case.objects.filter(
+    Q(citizen__email__in=["louis.bernard@example.fr", "camille.martin@example.fr"])
+    | Q(assigned_to=alice),
+    channel="chat",
+).exclude(status="closed").update(status="closed", closed_at=timezone.now())
 case = (Case.objects.filter(service__code="fiscalite", channel="web")
         .exclude(status="closed").order_by("id").first())
 Case.objects.filter(pk=case.pk).update(
