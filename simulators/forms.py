@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
+def children_count(label: StrOrPromise) -> forms.IntegerField:
+    """A number of children (0 to 20), 0 when left empty."""
+    return forms.IntegerField(label=label, min_value=0, max_value=20, initial=0, required=False)
+
+
 def euros(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
@@ -37,16 +42,8 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
     single_parent = forms.BooleanField(
         label=_("Je vis seul(e) avec mes enfants à charge (case T)"), required=False
     )
-    children = forms.IntegerField(
-        label=_("Enfants à charge"), min_value=0, max_value=20, initial=0, required=False
-    )
-    shared_children = forms.IntegerField(
-        label=_("Enfants en résidence alternée"),
-        min_value=0,
-        max_value=20,
-        initial=0,
-        required=False,
-    )
+    children = children_count(_("Enfants à charge"))
+    shared_children = children_count(_("Enfants en résidence alternée"))
     salary_1 = euros(
         _("Salaires nets imposables du déclarant 1 (€)"),
         _("Avant l'abattement de 10 %, qui est appliqué ici."),
@@ -75,19 +72,11 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
         label=_("Le déclarant 2 a la carte mobilité inclusion « invalidité » (case F)"),
         required=False,
     )
-    disabled_children = forms.IntegerField(
-        label=_("Dont enfants à charge titulaires de la carte « invalidité »"),
-        min_value=0,
-        max_value=20,
-        initial=0,
-        required=False,
+    disabled_children = children_count(
+        _("Dont enfants à charge titulaires de la carte « invalidité »")
     )
-    disabled_shared_children = forms.IntegerField(
-        label=_("Dont enfants en résidence alternée titulaires de la carte « invalidité »"),
-        min_value=0,
-        max_value=20,
-        initial=0,
-        required=False,
+    disabled_shared_children = children_count(
+        _("Dont enfants en résidence alternée titulaires de la carte « invalidité »")
     )
     home_employment = euros(
         _("Emploi d'un salarié à domicile : sommes versées (€)"),
@@ -96,13 +85,7 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
             "(plus 1 500 € par enfant à charge, 15 000 € au plus)."
         ),
     )
-    young_children = forms.IntegerField(
-        label=_("Enfants de moins de 6 ans gardés hors du domicile"),
-        min_value=0,
-        max_value=20,
-        initial=0,
-        required=False,
-    )
+    young_children = children_count(_("Enfants de moins de 6 ans gardés hors du domicile"))
     childcare = euros(
         _("Frais de garde de ces enfants, aides déduites (€)"),
         _("Crédit d'impôt de 50 %, dépenses retenues jusqu'à 3 500 € par enfant."),
