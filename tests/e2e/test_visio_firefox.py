@@ -15,8 +15,27 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD
 from tests.e2e.firefox import ENTER, Firefox
-from tests.e2e.test_visio import CAPTION, ROOM, receiving
+from tests.e2e.test_visio import CAPTION, receiving
 
+# A new case of Camille's (the demo's open ones are used by the other visio tests), assigned to
+# Alice, with its room open: the case's reference and both participants' room paths.
+ROOM = """
+from django.utils import timezone
+from contactcenter.models import Case, User
+from contactcenter.services import open_case
+from visio import services
+alice = User.objects.get(email="alice.durand@guichet.example.fr")
+model = Case.objects.filter(
+    service__code="fiscalite", citizen__email="camille.martin@example.fr").first()
+case, _ = open_case(citizen=model.citizen, topic=model.topic, kind=model.kind, channel="web",
+                    subject="Visio depuis Firefox", body="Visio depuis Firefox", route=False)
+Case.objects.filter(pk=case.pk).update(
+    assigned_to=alice, status="in_progress", assigned_at=timezone.now())
+case.refresh_from_db()
+room = services.open_room(case, alice)
+result = {"reference": case.reference,
+          **{p.role: services.join_url(p) for p in room.participants.all()}}
+"""
 # Bytes received so far per kind and video frames decoded, from the page's peer connection.
 RECEIVED = """(async () => ({
   audio: await window.guichetVisio.bytesReceived('audio'),
@@ -59,6 +78,17 @@ def firefox(e2e_server):
     assert not errors, "Firefox console errors:\n" + "\n".join(errors)
 
 
+@pytest.fixture
+def room(e2e_server):
+    """The test's own case and room, deleted afterwards (its events and room with it)."""
+    paths = e2e_server.shell_json(ROOM)
+    yield paths
+    e2e_server.shell(
+        "from contactcenter.models import Case\n"
+        f"Case.objects.filter(reference={paths['reference']!r}).delete()"
+    )
+
+
 def firefox_login(firefox: Firefox, email: str) -> None:
     firefox.goto("/connexion/")
     firefox.type("input[name=username]", email)
@@ -97,8 +127,8 @@ def chromium_receiving(page) -> None:
     )
 
 
-def test_citizen_in_firefox_and_agent_in_chromium(new_page, demo, e2e_server, firefox):
-    paths = e2e_server.shell_json(ROOM)
+def test_citizen_in_firefox_and_agent_in_chromium(new_page, demo, e2e_server, firefox, room):
+    paths = room
     agent_room = new_page(demo.agent_fiscalite)
     agent_room.goto(paths["agent"])
     expect(agent_room.locator("#visio-status")).to_have_attribute("data-state", "waiting")
@@ -146,13 +176,13 @@ def test_citizen_in_firefox_and_agent_in_chromium(new_page, demo, e2e_server, fi
     expect(agent_room.locator("#visio")).to_have_attribute("data-connection", "closed")
     recorded = e2e_server.shell_json(
         "from contactcenter.models import Event\n"
-        "from visio.models import Room\n"
-        f"room = Room.objects.get(participants__token={paths['citizen'].split('/')[-2]!r})\n"
-        "e = Event.objects.filter(case=room.case, type='visio').last()\n"
-        "result = e and {'payload': e.payload, 'reference': room.case.reference}"
+        f"e = Event.objects.filter(case__reference={paths['reference']!r}, type='visio').last()\n"
+        "result = e and {'payload': e.payload, 'body': e.body}"
     )
     assert recorded["payload"]["end_reason"] == "citizen"
     assert {p["role"] for p in recorded["payload"]["participants"]} == {"citizen", "agent"}
     # The visio is on the case's timeline, as the citizen sees it in Firefox.
-    firefox.goto(f"/espace/demandes/{recorded['reference']}/")
-    assert "Visio" in firefox.text("main")
+    summary = " ".join(recorded["body"].splitlines()[0].split())
+    assert summary.startswith("Visio de ") and "Camille Martin" in summary
+    firefox.goto(f"/espace/demandes/{paths['reference']}/")
+    assert summary in " ".join(firefox.text("main").split())
