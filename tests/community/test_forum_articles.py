@@ -85,26 +85,22 @@ def test_indicators_views_articles_and_requests_avoided(
         Client().get(reverse("community:thread", args=[answered.pk]))
     mod.thread_to_article(agent_a, answered)
     # Requests on the topic: 3 in the previous period, 1 during this one.
-    for days in (9, 10, 12):
-        old = Case.objects.create(
-            reference=f"OLD-{days}",
+    for reference, created in (
+        ("OLD-9", start - dt.timedelta(days=2)),
+        ("OLD-10", start - dt.timedelta(days=3)),
+        ("OLD-12", start - dt.timedelta(days=5)),
+        ("NEW-1", timezone.now()),
+    ):
+        case = Case.objects.create(
+            reference=reference,
             citizen=citizen,
             topic=topic_a,
             service=topic_a.service,
             kind="question",
             channel="web",
-            subject="Avant le forum",
+            subject="Une demande",
         )
-        Case.objects.filter(pk=old.pk).update(created_at=start - dt.timedelta(days=days - 7))
-    Case.objects.create(
-        reference="NEW-1",
-        citizen=citizen,
-        topic=topic_a,
-        service=topic_a.service,
-        kind="question",
-        channel="web",
-        subject="Pendant",
-    )
+        Case.objects.filter(pk=case.pk).update(created_at=created)
     with django_assert_num_queries(1):
         item = figures(start, end)[topic_a.pk]
     assert (item.views, item.articles) == (3, 1)
