@@ -98,8 +98,10 @@ def situation(household: Household, year: int) -> dict[str, Any]:
         "f4ba": {period: household.other_income},
         "f7db": {period: household.home_employment},
     }
-    young_full = [n for n in full if n in young]
-    young_shared = [n for n in shared if n in young]
+    # The return has three childcare lines per kind of custody: the expenses are spread over
+    # the children it can hold (each line is capped at the ceiling per child anyway).
+    young_full = [n for n in full if n in young][: len(CHILDCARE_FULL)]
+    young_shared = [n for n in shared if n in young][: len(CHILDCARE_SHARED)]
     count = len(young_full) + len(young_shared)
     if household.childcare and count:
         each = household.childcare // count

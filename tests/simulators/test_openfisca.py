@@ -119,6 +119,14 @@ def test_the_situation_uses_the_return_boxes():
     assert people["enfant_1"]["invalidite"] == {"2024": False}
 
 
+def test_childcare_of_more_than_three_young_children_fills_the_three_lines():
+    foyer = openfisca.situation(H(children=4, young_children=4, childcare=9_000), 2025)[
+        "foyers_fiscaux"
+    ]["foyer"]
+    assert [foyer[box] for box in ("f7ga", "f7gb", "f7gc")] == [{"2024": 3_000}] * 3
+    assert "f7ge" not in foyer
+
+
 def test_shared_custody_childcare_ceiling_is_halved():
     """OpenFisca halves the childcare ceiling of a child in shared custody (box 7GE); the pure
     function does not know which child is in shared custody and keeps the full ceiling."""
