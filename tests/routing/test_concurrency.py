@@ -464,4 +464,7 @@ def test_the_claim_runs_on_its_generic_plan_in_its_own_transaction_only():
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE 'WITH head AS%%'"
         )
-        assert cursor.fetchall() == [(1, 0)]
+        plans = cursor.fetchall()
+    # One prepared claim per connection; a pooled connection may have run it in earlier tests
+    # too, always on its generic plan, never on a custom one.
+    assert len(plans) == 1 and plans[0][0] >= 1 and plans[0][1] == 0, plans
