@@ -167,6 +167,16 @@ if USING_POSTGRES:
     # dashboard's aggregates are bounded by indexed time ranges) whose cost estimates may pass
     # ``jit_above_cost``; compiling them then takes longer (tens of ms) than running them.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # A connection pool per process (psycopg_pool) for the ASGI servers: Django under ASGI
+    # cannot keep a connection from one request to the next (each request runs in its own
+    # thread), so without a pool every request opens one, and PostgreSQL forks a backend for it.
+    if env_int("DB_POOL_MAX_SIZE", 0) > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(2, env_int("DB_POOL_MAX_SIZE", 0)),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 0),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "contactcenter.User"
