@@ -21,6 +21,12 @@ Measured in the same run, same clients and connections:
   signatures refused and webhooks received twice (must be 0). Without Redis, deliveries run
   eagerly inside each push (their cost is then in the push latency).
 
+``--inflight N`` gives each client N threads (N requests in flight), ``--db-pool N`` the
+server's PostgreSQL pool (``DB_POOL_MAX_SIZE``), and ``--deliver-after`` starts the Celery
+worker only once the pushes are done (pushes/s without deliveries competing for the CPUs,
+then deliveries/s alone and the worker's CPU per webhook). The uvicorn workers' CPU time per
+read and per push is read from ``/proc``: it does not depend on what else the machine runs.
+
 The machine's load average (and CPU count) is printed before and after each phase: figures
 of a shared machine compare only through their ratio to the in-run baseline.
 
