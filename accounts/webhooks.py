@@ -258,31 +258,46 @@ def enqueue_for_service(
     from .tasks import deliver_webhook
 
     endpoints = subscribed_endpoints(service_id, event_type)
-    rows = []
-    for endpoint in endpoints:
-        webhook_id = "msg_" + uuid.uuid4().hex
-        body = json.dumps(
-            {"type": event_type, "timestamp": _iso(at), "data": data},
-            ensure_ascii=False,
-            separators=(",", ":"),
-            sort_keys=True,
+    if not endpoints:
+        return []
+    body = json.dumps(
+        {"type": event_type, "timestamp": _iso(at), "data": data},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    rows = [
+        WebhookDelivery(
+            endpoint=endpoint,
+            webhook_id="msg_" + uuid.uuid4().hex,
+            event_type=event_type,
+            source_key=source_key,
+            body=body,
+            created_at=at,
+            next_attempt_at=at,
         )
-        try:
-            with transaction.atomic():
-                row = WebhookDelivery.objects.create(
-                    endpoint=endpoint,
-                    webhook_id=webhook_id,
-                    event_type=event_type,
-                    source_key=source_key,
-                    body=body,
-                    created_at=at,
-                    next_attempt_at=at,
-                )
-        except IntegrityError:
-            continue  # the same source for the same endpoint: already queued
+        for endpoint in endpoints
+    ]
+    try:
+        with transaction.atomic():  # one INSERT for every endpoint
+            rows = WebhookDelivery.objects.bulk_create(rows)
+    except IntegrityError:
+        # The same source already queued for some endpoint: one row at a time, skipping those.
+        rows = [row for row in rows if _insert_new(row)]
+    for row in rows:
         deliver_webhook.delay_on_commit(row.pk)
-        rows.append(row)
     return rows
+
+
+def _insert_new(row: WebhookDelivery) -> bool:
+    """Insert one outbox row; False when its (endpoint, source) is already queued."""
+    try:
+        with transaction.atomic():
+            row.pk = None
+            row.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def on_case_saved(sender: object, instance: Case, created: bool, raw: bool = False, **kwargs):

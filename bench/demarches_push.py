@@ -21,6 +21,12 @@ Measured in the same run, same clients and connections:
   signatures refused and webhooks received twice (must be 0). Without Redis, deliveries run
   eagerly inside each push (their cost is then in the push latency).
 
+``--inflight N`` gives each client N threads (N requests in flight), ``--db-pool N`` the
+server's PostgreSQL pool per worker (``DB_POOL_MAX_SIZE``, default 10; 0: none), and ``--deliver-after`` starts the Celery
+worker only once the pushes are done (pushes/s without deliveries competing for the CPUs,
+then deliveries/s alone and the worker's CPU per webhook). The uvicorn workers' CPU time per
+read and per push is read from ``/proc``: it does not depend on what else the machine runs.
+
 The machine's load average (and CPU count) is printed before and after each phase: figures
 of a shared machine compare only through their ratio to the in-run baseline.
 
@@ -44,6 +50,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -73,6 +80,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--baseline", type=int, default=0, help="baseline reads (pushes/10)")
     parser.add_argument("--replays", type=float, default=0.01, help="share of pushes replayed")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument(
+        "--inflight", type=int, default=1, help="requests in flight per client (threads)"
+    )
+    parser.add_argument(
+        "--db-pool",
+        type=int,
+        default=10,
+        help="server's DB_POOL_MAX_SIZE per worker (0: no pool, DB_POOL=0)",
+    )
+    parser.add_argument(
+        "--deliver-after",
+        action="store_true",
+        help="start the Celery worker once the pushes are done (no delivery competing for CPU)",
+    )
     parser.add_argument(
         "--celery-concurrency", type=int, default=2, help="Celery worker processes (with Redis)"
     )
@@ -166,6 +187,7 @@ def count_rows() -> dict:
         "delivered": hooks["delivered"],
         "failed": hooks["failed"],
         "webhook_span": span,
+        "last_delivery": hooks["last"].timestamp() if hooks["last"] else 0.0,
     }
 
 
@@ -190,11 +212,47 @@ def _token(conn: http.client.HTTPConnection, client: dict) -> str:
     return json.loads(body)["access_token"]
 
 
-def run_client(port: int, client: dict, reads: int, pushes: int, replays: float, queue) -> None:
+def run_client(
+    port: int, client: dict, reads: int, pushes: int, replays: float, inflight: int, queue
+) -> None:
+    """One business system: ``inflight`` threads, each with its own connection and its own
+    share of the démarches (so each démarche's steps still follow one another)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     token = _token(conn, client)
+    conn.close()
+    shares = [client["references"][i::inflight] for i in range(inflight)]
+    results: list[dict] = []
+    threads = [
+        threading.Thread(
+            target=lambda refs=refs, n=n: results.append(
+                _send(port, token, refs, reads // inflight, n, replays)
+            )
+        )
+        for refs, n in zip(shares, [pushes // inflight] * inflight, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put(
+        {
+            "read_ms": [v for r in results for v in r["read_ms"]],
+            "push_ms": [v for r in results for v in r["push_ms"]],
+            "accepted": sum(r["accepted"] for r in results),
+            "replayed": sum(r["replayed"] for r in results),
+            "replay_errors": sum(r["replay_errors"] for r in results),
+            "errors": {
+                k: sum(r["errors"].get(k, 0) for r in results) for r in results for k in r["errors"]
+            },
+            "elapsed": max(r["elapsed"] for r in results),
+            "read_elapsed": max(r["read_elapsed"] for r in results),
+        }
+    )
+
+
+def _send(port: int, token: str, references: list, reads: int, pushes: int, replays: float):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     auth = {"Authorization": f"Bearer {token}"}
-    references = client["references"]
     read_ms, push_ms = [], []
     errors: dict[str, int] = {}
     read_started = time.perf_counter()
@@ -238,18 +296,23 @@ def run_client(port: int, client: dict, reads: int, pushes: int, replays: float,
             else:
                 replay_errors += 1
     elapsed = time.perf_counter() - started_all
-    queue.put(
-        {
-            "read_ms": read_ms,
-            "push_ms": push_ms,
-            "accepted": accepted,
-            "replayed": replayed,
-            "replay_errors": replay_errors,
-            "errors": errors,
-            "elapsed": elapsed,
-            "read_elapsed": read_elapsed,
-        }
-    )
+    conn.close()
+    return {
+        "read_ms": read_ms,
+        "push_ms": push_ms,
+        "accepted": accepted,
+        "replayed": replayed,
+        "replay_errors": replay_errors,
+        "errors": errors,
+        "elapsed": elapsed,
+        "read_elapsed": read_elapsed,
+    }
+
+
+def pool_env(size: int) -> dict[str, str]:
+    """The server's connection pool (contactcenter/db_pool.py): ``size`` connections per
+    worker, or none (``DB_POOL=0``)."""
+    return {"DB_POOL_MAX_SIZE": str(size)} if size > 0 else {"DB_POOL": "0"}
 
 
 def describe(label: str, values: list[float], seconds: float) -> str:
@@ -261,13 +324,15 @@ def describe(label: str, values: list[float], seconds: float) -> str:
     )
 
 
-def measure(port: int, clients: list[dict], reads: int, pushes: int, replays: float) -> list:
+def measure(
+    port: int, clients: list[dict], reads: int, pushes: int, replays: float, inflight: int
+) -> list:
     queue: multiprocessing.Queue = multiprocessing.Queue()
     share = pushes // len(clients)
     processes = [
         multiprocessing.Process(
             target=run_client,
-            args=(port, client, reads // len(clients) if reads else 0, share, replays, queue),
+            args=(port, client, reads // len(clients), share, replays, inflight, queue),
         )
         for client in clients
     ]
@@ -282,6 +347,23 @@ def measure(port: int, clients: list[dict], reads: int, pushes: int, replays: fl
 # --- Webhooks -------------------------------------------------------------------------------
 
 RECEIVER = ROOT / "tests" / "api" / "webhook_receiver.py"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants still running (Linux /proc):
+    what the server's workers spent, whatever else runs on the machine."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def load() -> str:
@@ -395,7 +477,8 @@ def main() -> int:
             [sys.executable, "-m", "uvicorn", "contactcenter.asgi:application",
              "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
              "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**env, **pool_env(args.db_pool)},
+            stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 120
         while True:
@@ -410,14 +493,27 @@ def main() -> int:
             import redis
 
             redis.Redis.from_url(args.redis_url).flushdb()  # no task left by an earlier run
-            worker = start_worker(env, tmp / "worker.log", args.celery_concurrency)
+            if not args.deliver_after:
+                worker = start_worker(env, tmp / "worker.log", args.celery_concurrency)
         reads = args.baseline or max(args.clients * 50, args.pushes // 10)
-        print(f"- uvicorn {args.workers} workers on :{port}; baseline {reads} reads; {load()}")
-        base = measure(port, clients, reads, 0, 0)
+        print(
+            f"- uvicorn {args.workers} workers on :{port} (DB pool {args.db_pool or 'off'}); "
+            f"{args.inflight} in flight per client; baseline {reads} reads; {load()}"
+        )
+        cpu_start = cpu_seconds(server.pid)
+        base = measure(port, clients, reads, 0, 0, args.inflight)
+        cpu_reads = cpu_seconds(server.pid) - cpu_start
         print(f"- {args.pushes} pushes from {args.clients} clients (replays {args.replays:.0%})")
         print(f"  before: {load()}")
-        pushed = measure(port, clients, 0, args.pushes, args.replays)
+        cpu_start = cpu_seconds(server.pid)
+        pushed = measure(port, clients, 0, args.pushes, args.replays, args.inflight)
+        cpu_pushes = cpu_seconds(server.pid) - cpu_start
         print(f"  after:  {load()}")
+        delivery_start = 0.0
+        if args.redis_url and args.deliver_after:
+            print("- Celery worker started after the pushes: deliveries alone")
+            delivery_start = time.time()
+            worker = start_worker(env, tmp / "worker.log", args.celery_concurrency)
         print(
             describe(
                 "baseline",
@@ -432,7 +528,14 @@ def main() -> int:
                 max(r["elapsed"] for r in pushed),
             )
         )
+        requests = sum(len(r["push_ms"]) + r["replayed"] + r["replay_errors"] for r in pushed)
+        print(
+            f"server CPU (uvicorn workers): {cpu_reads / max(reads, 1) * 1000:.1f} ms per read, "
+            f"{cpu_pushes / max(requests, 1) * 1000:.1f} ms per push"
+        )
         rows = wait_for_webhooks(env, args.webhook_wait)
+        # Started after the pushes: all its CPU went to the deliveries (and its start).
+        worker_cpu = cpu_seconds(worker.pid) if worker is not None else 0.0
     finally:
         for process in (server, worker, receiver):
             if process is not None:
@@ -452,7 +555,7 @@ def main() -> int:
             errors[key] = errors.get(key, 0) + count
     duplicates = rows["steps"] - accepted
     print(
-        f"accepted {accepted}/{args.pushes // args.clients * args.clients}, errors {errors or 0}, "
+        f"accepted {accepted}/{len(push_ms)}, errors {errors or 0}, "
         f"replayed {sum(r['replayed'] for r in pushed)} "
         f"(wrong: {sum(r['replay_errors'] for r in pushed)}), "
         f"history rows {rows['steps']}, duplicates {duplicates}, "
@@ -460,14 +563,19 @@ def main() -> int:
     )
     received = [json.loads(line) for line in received_log.read_text().splitlines()]
     ids = [entry["id"] for entry in received]
+    if delivery_start:  # from the worker's start to the last delivery
+        rows["webhook_span"] = max(rows["last_delivery"] - delivery_start, 0.0)
     hook_rate = rows["delivered"] / rows["webhook_span"] if rows["webhook_span"] else 0.0
     print(
         f"webhooks   {rows['delivered']}/{rows['webhooks']} delivered "
-        f"({'Celery worker' if args.redis_url else 'eager, inside the pushes'}) "
+        f"({'Celery worker' if args.redis_url else 'eager, inside the pushes'}"
+        f"{', after the pushes' if delivery_start else ''}) "
         f"{hook_rate:8.1f} /s over {rows['webhook_span']:.1f} s, failed {rows['failed']}, "
         f"received {len(received)}, bad signatures {sum(not e['valid'] for e in received)}, "
         f"received twice {len(ids) - len(set(ids))}"
     )
+    if args.deliver_after and rows["delivered"]:
+        print(f"Celery worker CPU: {worker_cpu / rows['delivered'] * 1000:.1f} ms per webhook")
     rate = len(push_ms) / push_s if push_s else 0
     p95 = percentile(push_ms, 95)
     read_rate = len(read_ms) / read_s if read_s else 0

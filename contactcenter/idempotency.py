@@ -7,19 +7,25 @@ with ``@idempotent`` (Django views) or ``@idempotent_api`` (DRF methods).
 
 How one key acts once (``run_once``):
 
-1. *Claim*: INSERT the (user, scope, key) row, committed at once; if it exists, read it.
-2. A row marked done with the same fingerprint is a *replay*: the stored result (status,
-   redirect, body or JSON, flash messages) is returned and the view does not run. A different
-   fingerprint (same key, other path or body) is refused (422): nothing is done.
-3. Otherwise the request locks the row (``SELECT ... FOR UPDATE NOWAIT``) and runs the view in
-   that same transaction. A parallel duplicate finds the row locked and polls until the
-   first one commits, then replays its result. The owner stores a successful result (2xx or
-   3xx) as done; a failure (4xx, or a form shown again with its key, see ``KEPT_ATTR``)
-   deletes the row, so the user can correct the form and send it again with the same key;
-   an exception rolls everything back.
-4. A row left "in progress" by a crashed request holds no lock: the next request with that key
-   takes it over. A duplicate waits at most ``WAIT_SECONDS`` for a request still running, then
-   gets a 409. Rows older than ``TTL`` no longer count and are purged by Celery beat
+1. *Claim and run*: in one transaction, INSERT the (user, scope, key) row as "in progress",
+   run the view, then mark the row done with the result (or delete it on a failure). One
+   commit for the key and the view's writes. A parallel duplicate's INSERT waits on the
+   unique index until that transaction ends: after a commit it finds the row done and
+   replays it; after a rollback its own INSERT goes through and it runs the view.
+2. If the row exists already, a row marked done with the same fingerprint is a *replay*: the
+   stored result (status, redirect, body or JSON, flash messages) is returned and the view
+   does not run. A different fingerprint (same key, other path or body) is refused (422):
+   nothing is done.
+3. A row that exists but is not done (left "in progress" by a crashed request or an older
+   version, or expired) is locked (``SELECT ... FOR UPDATE NOWAIT``) and the view runs in that
+   same transaction. A parallel request holding that lock makes the duplicate poll until it
+   commits, then replay its result. The owner stores a successful result (2xx or 3xx) as
+   done; a failure (4xx, or a form shown again with its key, see ``KEPT_ATTR``) deletes the
+   row, so the user can correct the form and send it again with the same key; an exception
+   rolls everything back.
+4. A duplicate polling for a locked row waits at most ``WAIT_SECONDS``, then gets a 409 (a
+   duplicate whose INSERT waits on a new key waits for the first request's end). Rows older
+   than ``TTL`` no longer count and are purged by Celery beat
    (``contactcenter.tasks.purge_idempotency_keys``).
 
 Requests without a key behave as before (no replay protection).
@@ -165,15 +171,6 @@ def _expired(record: IdempotencyKey) -> bool:
     return record.created_at < timezone.now() - TTL
 
 
-def _claim(user, scope: str, key: str, fp: str) -> IdempotencyKey | None:
-    """The key's row, inserted (committed) if new; None if it vanished meanwhile."""
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(user=user, scope=scope, key=key, fingerprint=fp)
-    except IntegrityError:
-        return IdempotencyKey.objects.filter(user=user, scope=scope, key=key).first()
-
-
 _BUSY = object()
 
 
@@ -217,13 +214,16 @@ def run_once(
     """Run ``call`` once for (user, scope, key); replay its stored result to any duplicate.
 
     ``store(response)`` gives the JSON-able result to keep, or None for a failure (the key is
-    then released). Runs ``call`` inside a transaction that holds the key's row lock: a
-    parallel duplicate waits for it (PostgreSQL). Raises IdempotencyError for a reused key or
-    a duplicate still running after ``WAIT_SECONDS``.
+    then released). Runs ``call`` inside the transaction that inserts the key's row (or holds
+    the lock of a row left unfinished): a parallel duplicate waits for it. Raises
+    IdempotencyError for a reused key or a duplicate still running after ``WAIT_SECONDS``.
     """
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        record = _claim(user, scope, key, fp)
+        ran = _run_new(user, scope, key, fp, call, store)
+        if ran is not _TAKEN:
+            return ran
+        record = IdempotencyKey.objects.filter(user=user, scope=scope, key=key).first()
         if record is None:
             continue  # released by a failed first attempt between our INSERT and SELECT
         if record.status == IdempotencyKey.Status.DONE and not _expired(record):
@@ -234,20 +234,12 @@ def run_once(
                 if locked.status == IdempotencyKey.Status.DONE and not _expired(locked):
                     done = _finished(locked, fp)
                 else:
-                    # Ours: new, left by a crashed request, or expired. Run the view.
+                    # Ours: left by a crashed request, or expired. Run the view.
                     locked.fingerprint = fp
                     locked.status = IdempotencyKey.Status.IN_PROGRESS
                     locked.created_at = timezone.now()
                     locked.response = {}
-                    response = call()
-                    result = store(response)
-                    if result is None:
-                        locked.delete()
-                    else:
-                        locked.status = IdempotencyKey.Status.DONE
-                        locked.response = result
-                        locked.save()
-                    return response
+                    return _run(locked, call, store)
         if locked is None:
             continue
         if locked is not _BUSY:
@@ -262,6 +254,44 @@ def run_once(
                 ),
             )
         time.sleep(POLL_SECONDS)
+
+
+_TAKEN = object()
+
+
+class _KeyTaken(Exception):
+    """The key's row exists (or was just committed by a parallel duplicate)."""
+
+
+def _run_new(user, scope: str, key: str, fp: str, call, store):
+    """A new key: its row inserted and the view run in one transaction; ``_TAKEN`` (nothing
+    done) when the row exists. A parallel duplicate's INSERT waits here until the first
+    request's transaction ends."""
+    try:
+        with transaction.atomic():
+            try:
+                record = IdempotencyKey.objects.create(
+                    user=user, scope=scope, key=key, fingerprint=fp
+                )
+            except IntegrityError:
+                raise _KeyTaken from None
+            return _run(record, call, store)
+    except _KeyTaken:
+        return _TAKEN
+
+
+def _run(record: IdempotencyKey, call, store):
+    """Run the view in the caller's transaction and keep its result on the key's row (or
+    free the key after a failure)."""
+    response = call()
+    result = store(response)
+    if result is None:
+        record.delete()
+    else:
+        record.status = IdempotencyKey.Status.DONE
+        record.response = result
+        record.save()
+    return response
 
 
 def _json(value: Any) -> Any:

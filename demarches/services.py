@@ -319,6 +319,7 @@ def _store_document(
         entry.document.storage.delete(entry.document.name)
         raise
     Demarche.objects.filter(pk=demarche.pk).update(updated_at=now)
+    demarche.updated_at = now
     return entry
 
 
