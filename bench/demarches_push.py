@@ -24,8 +24,9 @@ Measured in the same run, same clients and connections:
 ``--inflight N`` gives each client N threads (N requests in flight), ``--db-pool N`` the
 server's PostgreSQL pool per worker (``DB_POOL_MAX_SIZE``, default 10; 0: none), and
 ``--deliver-after`` starts the Celery worker only once the pushes are done (pushes/s without
-deliveries competing for the CPUs, then deliveries/s alone and the worker's CPU per webhook). The uvicorn workers' CPU time per
-read and per push is read from ``/proc``: it does not depend on what else the machine runs.
+deliveries competing for the CPUs, then deliveries/s alone and the worker's CPU per webhook).
+The uvicorn workers' CPU time per read and per push is read from ``/proc``: it does not depend
+on what else the machine runs.
 
 The machine's load average (and CPU count) is printed before and after each phase: figures
 of a shared machine compare only through their ratio to the in-run baseline.
