@@ -72,12 +72,16 @@ def faq_topic(request, slug):
     if not articles:
         raise Http404
     form = FaqSearchForm(initial={"topic": topic.slug})
+    ui_lang = (get_language() or "fr")[:2]
+    # English interface: English titles where a reviewed version exists.
+    english = services.english_versions([a.pk for a in articles]) if ui_lang == "en" else {}
     return render(
         request,
         "knowledge/faq_topic.html",
         {
             "topic": topic,
-            "articles": articles,
+            "rows": [(article, english.get(article.pk)) for article in articles],
+            "ui_lang": ui_lang,
             "form": form,
             "topics": services.public_topics(),
             "tutorials": published_tutorials().filter(topic=topic).order_by("title"),

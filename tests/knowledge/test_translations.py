@@ -255,3 +255,16 @@ def test_demo_loads_a_reviewed_english_version_of_every_reference_article(kb):
         steps = [line[:3] for line in article["body"].splitlines() if line[:1].isdigit()]
         body = data["articles"][article["slug"]]["body"]
         assert steps == [line[:3] for line in body.splitlines() if line[:1].isdigit()]
+
+
+@pytest.mark.django_db
+def test_topic_page_in_english_lists_english_titles_and_marks_french_ones(client, kb):
+    english("carte-vitale-perdue")
+    client.cookies["django_language"] = "en"
+    html = client.get("/faq/themes/sante/").content.decode()
+    assert ">Replace a lost carte Vitale</a></h3>" in html
+    assert '<h3 class="fr-card__title" lang="fr"><a href="/faq/articles/ceam/">' in html
+    client.cookies["django_language"] = "fr"
+    html = client.get("/faq/themes/sante/").content.decode()
+    listing = html.split('class="knowledge-list"', 1)[1].split("</ul>", 1)[0]
+    assert "Replace a lost carte Vitale" not in listing and "lang=" not in listing
