@@ -21,7 +21,9 @@ def set_review(e2e_server, status: str) -> None:
     )
 
 
-def test_english_answers_and_french_with_a_note(new_page, check_a11y, demo, e2e_server):
+def test_chatbot_answers_in_english_or_in_french_with_a_note(
+    new_page, check_a11y, demo, e2e_server
+):
     page = new_page(demo.citizen2)
     page.goto("/assistant/")
     log = page.get_by_role("log")
@@ -43,11 +45,29 @@ def test_english_answers_and_french_with_a_note(new_page, check_a11y, demo, e2e_
             french.get_by_role("link", name=re.compile("Remplacer une carte Vitale"))
         ).to_be_visible()
         check_a11y(page)  # both answers: English, then French with the note
+    finally:
+        set_review(e2e_server, "reviewed")
 
-        # The FAQ page in the English interface: the French text, marked, with the note.
-        page.goto(f"/faq/articles/{SLUG}/")
-        page.get_by_role("button", name="English").click()  # the header's language switch
-        expect(page.locator("html")).to_have_attribute("lang", "en")
+
+def test_faq_article_in_english_or_french_with_a_note(new_page, check_a11y, e2e_server):
+    page = new_page()
+    # From the French interface, the chatbot's English link shows the version marked lang="en".
+    page.goto(f"/faq/articles/{SLUG}/?lang=en")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("h1[lang='en']")).to_have_text(ENGLISH_TITLE)
+    expect(page.locator(".knowledge-body[lang='en']")).to_contain_text("ameli account")
+    check_a11y(page)
+
+    # The English interface (the header's language switch): the English version, no note.
+    page.goto(f"/faq/articles/{SLUG}/")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1, name=ENGLISH_TITLE)).to_be_visible()
+    expect(page.locator("#article-only-french")).to_have_count(0)
+
+    set_review(e2e_server, "draft")  # not reviewed: the French text, marked, with the note
+    try:
+        page.reload()
         expect(page.locator("#article-only-french")).to_contain_text(
             "This answer is only available in French."
         )
@@ -55,16 +75,3 @@ def test_english_answers_and_french_with_a_note(new_page, check_a11y, demo, e2e_
         check_a11y(page)
     finally:
         set_review(e2e_server, "reviewed")
-
-    # Reviewed again: the English interface shows the English version, without the note.
-    page.goto(f"/faq/articles/{SLUG}/")
-    expect(page.get_by_role("heading", level=1, name=ENGLISH_TITLE)).to_be_visible()
-    expect(page.locator("#article-only-french")).to_have_count(0)
-    # From the French interface, the chatbot's English link shows it marked lang="en".
-    page.get_by_role("button", name="Français").click()
-    expect(page.locator("html")).to_have_attribute("lang", "fr")
-    page.goto(f"/faq/articles/{SLUG}/?lang=en")
-    expect(page.locator("html")).to_have_attribute("lang", "fr")
-    expect(page.locator("h1[lang='en']")).to_have_text(ENGLISH_TITLE)
-    expect(page.locator(".knowledge-body[lang='en']")).to_contain_text("ameli account")
-    check_a11y(page)
