@@ -142,18 +142,20 @@ ENGLISH_OUT_OF_SCOPE = {
     "what's the weather like in Paris",
     "who won the football match",
     "where is the nearest train station",
+    "what time does the football match start tonight",
+    "my phone screen is broken where can I repair it",
 }
 
 
 def test_language_detection_on_the_dev_set():
-    """Dev split only (the test split stays frozen): 69 English rows, 296 French ones."""
+    """Dev split only (the test split stays frozen): 101 English rows, 427 French ones."""
     scores = {"en": [0, 0], "fr": [0, 0]}
     for row in read_dataset(DEV_PATH):
         want = "en" if row.style == "en" or row.q in ENGLISH_OUT_OF_SCOPE else "fr"
         scores[want][0] += detect_language(row.q) == want
         scores[want][1] += 1
     assert scores["en"][1] >= 60 and scores["fr"][1] >= 250
-    assert scores["en"][0] / scores["en"][1] >= 0.95  # measured: 68 / 69
+    assert scores["en"][0] / scores["en"][1] >= 0.95  # measured: 100 / 101
     assert scores["fr"][0] == scores["fr"][1]  # a French message never gets English
 
 
