@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import models as db_models
 from django.db.models import Q
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -26,6 +27,7 @@ from contactcenter.permissions import user_service_ids
 from . import services
 from .models import (
     Article,
+    ArticleTranslation,
     ArticleVersion,
     Conversation,
     DiagnosisChoice,
@@ -155,6 +157,23 @@ class ArticleVersionInline(ScopedPermissionMixin, admin.TabularInline):
         return False
 
 
+class ArticleTranslationInline(ScopedPermissionMixin, admin.StackedInline):
+    """The article's English version, edited and reviewed on the article's page.
+
+    Shown to English questions only once marked reviewed; a new French title or body sends
+    it back to review (see knowledge/services/translations.py)."""
+
+    model = ArticleTranslation
+    extra = 0
+    max_num = len(ArticleTranslation.Language.choices)
+    fields = ("language", "title", "body", "status", "source_version", "reviewed_by", "reviewed_at")
+    readonly_fields = ("source_version", "reviewed_by", "reviewed_at")
+    formfield_overrides = {
+        db_models.TextField: {"widget": MarkdownPreviewWidget(attrs={"rows": 12})}
+    }
+    verbose_name_plural = _("version anglaise")
+
+
 @admin.register(Article)
 class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
     form = ArticleForm
@@ -164,7 +183,7 @@ class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     filter_horizontal = ("related",)
     readonly_fields = ("version", "published_at", "created_at", "updated_at")
-    inlines = [ArticleVersionInline]
+    inlines = [ArticleTranslationInline, ArticleVersionInline]
     actions = ["publish", "archive"]
     fieldsets = (
         (None, {"fields": ("title", "slug", "topic", "audience", "status", "owner", "escalate")}),
@@ -197,6 +216,14 @@ class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
             author=request.user,
             comment=gettext("Modification") if change else gettext("Création"),
         )
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ArticleTranslation:
+            return super().save_formset(request, form, formset, change)
+        for translation in formset.save(commit=False):
+            services.save_translation(translation, author=request.user)
+        for gone in formset.deleted_objects:
+            gone.delete()
 
     @admin.action(description=_("Publier les articles sélectionnés"))
     def publish(self, request, queryset):

@@ -1,4 +1,5 @@
-"""Demo data of the knowledge app: two guided-diagnosis trees (loaded on ``demo_loaded``).
+"""Demo data of the knowledge app (loaded on ``demo_loaded``): two guided-diagnosis trees and
+the reviewed English versions of the reference articles (``faq_en.json``).
 
 Idempotent: trees, steps and answers are matched by their keys and updated in place.
 """
@@ -7,9 +8,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from contactcenter.demo import KB_PATH
 from contactcenter.models import Service, Topic
 
 from .models import Article, DiagnosisChoice, DiagnosisNode, DiagnosisTree
+from .services.translations import load_translations
 
 Q, ART, DOCS, TRANSFER = (
     DiagnosisNode.Kind.QUESTION,
@@ -204,8 +207,13 @@ def load_diagnosis_trees() -> int:
     return loaded
 
 
+# Reviewed English versions of the reference articles (contactcenter/demo_data/faq.json).
+ENGLISH_PATH = KB_PATH.with_name("faq_en.json")
+
+
 def on_demo_loaded(sender, **kwargs):
     load_diagnosis_trees()
+    load_translations(ENGLISH_PATH)
     from .tutorial_demo import load_demo_tutorials
 
     load_demo_tutorials()

@@ -532,7 +532,14 @@ def build_engine(
     signature: tuple[object, ...] = (), options: dict[str, bool] | None = None
 ) -> KnowledgeEngine:
     from .models import Article, SmallTalk, Synonym
+    from .services.translations import indexed_english_text
 
+    articles = list(
+        Article.objects.filter(status=Article.Status.PUBLISHED, topic__is_active=True)
+        .select_related("topic")
+        .order_by("id")
+    )
+    english = indexed_english_text([a.pk for a in articles])  # reviewed English versions
     docs = [
         DocSource(
             id=a.pk,
@@ -544,12 +551,10 @@ def build_engine(
             topic_title=a.topic.title,
             audience=a.audience,
             keywords=tuple(a.keywords or ()),
-            questions=tuple(a.questions or ()),
+            questions=tuple(a.questions or ()) + english.get(a.pk, ()),
             escalate=a.escalate,
         )
-        for a in Article.objects.filter(status=Article.Status.PUBLISHED, topic__is_active=True)
-        .select_related("topic")
-        .order_by("id")
+        for a in articles
     ]
     smalltalk = [(s.slug, list(s.questions), s.answer) for s in SmallTalk.objects.order_by("id")]
     lexicon = list(Synonym.objects.filter(is_active=True).values_list("term", "replacement"))

@@ -532,3 +532,71 @@ class TutorialView(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["day", "tutorial", "kind"], name="tutorial_view_day")]
+
+
+class ArticleTranslation(models.Model):
+    """An article's version in another language (English), reviewed before it is shown.
+
+    Owned with its article (same service, same editor page). A draft is never shown; once an
+    editor marks it reviewed, English questions get it. A change to the French title or body
+    sends the translation back to draft (``services.save_article``): until it is reviewed
+    again, English questions get the French answer with a note.
+    """
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", _("Anglais")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("À relire")
+        REVIEWED = "reviewed", _("Relue, publiée")
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(
+        _("langue"), max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
+    title = models.CharField(_("titre"), max_length=200)
+    body = models.TextField(
+        _("contenu (Markdown)"),
+        help_text=_("Syntaxe Markdown. Le HTML, les scripts et les iframes sont supprimés."),
+    )
+    status = models.CharField(
+        _("relecture"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    source_version = models.PositiveIntegerField(
+        _("version française relue"),
+        null=True,
+        blank=True,
+        help_text=_("Version de l'article français sur laquelle la traduction a été relue."),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("relue par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("relue le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        ordering = ["article", "language"]
+        verbose_name = _("traduction d'article")
+        verbose_name_plural = _("traductions d'articles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "language"], name="article_translation_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="reviewed") | Q(reviewed_at__isnull=False),
+                name="article_translation_reviewed_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article.slug} [{self.language}]"
+
+    @property
+    def is_reviewed(self) -> bool:
+        return self.status == self.Status.REVIEWED

@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -71,12 +72,16 @@ def faq_topic(request, slug):
     if not articles:
         raise Http404
     form = FaqSearchForm(initial={"topic": topic.slug})
+    ui_lang = (get_language() or "fr")[:2]
+    # English interface: English titles where a reviewed version exists.
+    english = services.english_versions([a.pk for a in articles]) if ui_lang == "en" else {}
     return render(
         request,
         "knowledge/faq_topic.html",
         {
             "topic": topic,
-            "articles": articles,
+            "rows": [(article, english.get(article.pk)) for article in articles],
+            "ui_lang": ui_lang,
             "form": form,
             "topics": services.public_topics(),
             "tutorials": published_tutorials().filter(topic=topic).order_by("title"),
@@ -93,12 +98,21 @@ def article_detail(request, slug):
     )
     related = related.filter(pk__in=article.related.values("pk")).order_by("title")
     tutorials = list(published_tutorials().filter(article=article).order_by("title"))
+    # English wanted (English interface, or "?lang=en" from an English chatbot answer): the
+    # reviewed English version, else the French text marked lang="fr" with a note.
+    ui_lang = (get_language() or "fr")[:2]
+    wants_english = ui_lang == "en" or request.GET.get("lang") == "en"
+    english = services.english_version(article) if wants_english else None
     response = render(
         request,
         "knowledge/article.html",
         {
             "article": article,
-            "body_html": render_markdown(article.body),
+            "title": english.title if english else article.title,
+            "body_html": render_markdown(english.body if english else article.body),
+            "content_lang": "en" if english else "fr",
+            "ui_lang": ui_lang,
+            "only_french": wants_english and english is None,
             "related": related,
             "topics": services.public_topics(),
             "tutorials": tutorials,

@@ -14,8 +14,9 @@ Public contract used by other apps (keep the names and signatures):
   ``attach_conversation_to_case(conversation_id, user, case)`` for the hand-off target apps.
 
 Modules: ``articles`` (versions, visibility, search, deflection, review dates and expiry),
-``chatbot`` (answers, ratings, hand-off and its transcript, purge) and ``diagnosis`` (guided
-diagnosis trees). This package exports their public API.
+``chatbot`` (answers, ratings, hand-off and its transcript, purge), ``translations`` (the
+articles' reviewed English versions) and ``diagnosis`` (guided diagnosis trees). This
+package exports their public API.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ from .diagnosis import (
     save_diagnosis,
     walk,
 )
+from .translations import (
+    english_version,
+    english_versions,
+    indexed_english_text,
+    load_translations,
+    save_translation,
+)
 
 __all__ = [
     "MAX_QUESTION_CHARS",
@@ -91,6 +99,11 @@ __all__ = [
     "rate_turn",
     "record_handoff",
     "validate_question",
+    "english_version",
+    "english_versions",
+    "indexed_english_text",
+    "load_translations",
+    "save_translation",
     "DiagnosisStep",
     "diagnosis_summary",
     "parse_path",

@@ -23,6 +23,7 @@ from contactcenter.models import Service, Topic, User
 from .. import engine as E
 from ..models import Article, ArticleVersion, DeflectionEvent
 from ..rendering import excerpt
+from .translations import outdate_translations
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,14 @@ def save_article(article: Article, *, author: User | None = None, comment: str =
     """Save an edited article; a content change bumps the version and snapshots it.
 
     Runs in a transaction and locks the article row so that two editors never produce the
-    same version number.
+    same version number. A new French title or body sends the translations back to review.
     """
+    retranslate = False
     if article.pk:
         current = Article.objects.select_for_update().get(pk=article.pk)
         changed = any(getattr(current, f) != getattr(article, f) for f in CONTENT_FIELDS)
         article.version = current.version + (1 if changed else 0)
+        retranslate = (current.title, current.body) != (article.title, article.body)
     else:
         changed = True
     if article.status == Article.Status.PUBLISHED and article.published_at is None:
@@ -74,6 +77,8 @@ def save_article(article: Article, *, author: User | None = None, comment: str =
     article.save()
     if changed or not article.versions.exists():
         snapshot_version(article, author=author, comment=comment)
+    if retranslate:
+        outdate_translations(article)
     return article
 
 

@@ -20,8 +20,8 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from contactcenter.directory import booking_offer
 from contactcenter.exceptions import NotFound
@@ -29,9 +29,10 @@ from contactcenter.models import Case, Event, Topic, User
 from contactcenter.services import add_event
 
 from .. import engine as E
-from ..models import Article, Conversation, Turn
+from ..models import Article, ArticleTranslation, Conversation, Turn
 from ..rendering import excerpt, plain_text
 from .articles import MAX_QUESTION_CHARS, AnyUser
+from .translations import english_versions
 
 logger = logging.getLogger(__name__)
 
@@ -173,12 +174,18 @@ def handoff_offer(conversation: Conversation, reason: str) -> dict[str, Any]:
     }
 
 
-def _article_payload(article: Article, confidence: float) -> dict[str, Any]:
+def _article_payload(
+    article: Article, confidence: float, english: ArticleTranslation | None = None
+) -> dict[str, Any]:
+    """The answer's article; ``english``: its reviewed English version, given for an English
+    question (``lang`` says which language the title and summary are in)."""
+    url = article.get_absolute_url()
     return {
         "slug": article.slug,
-        "title": article.title,
-        "summary": excerpt(article.body, 320),
-        "url": article.get_absolute_url(),
+        "title": english.title if english else article.title,
+        "summary": excerpt(english.body if english else article.body, 320),
+        "url": url + "?lang=en" if english else url,
+        "lang": "en" if english else "fr",
         "topic": article.topic.slug,
         "escalate": article.escalate,
         "confidence": round(confidence, 3),
@@ -186,8 +193,9 @@ def _article_payload(article: Article, confidence: float) -> dict[str, Any]:
 
 
 # Shown in English whatever the interface language: the question was asked in English.
+ENGLISH_FOUND = "Here is what I found:"
 ENGLISH_NOTE = (
-    "Here is what I found. This article is only available in French; your browser's "
+    "Here is what I found. This answer is only available in French; your browser's "
     "translation feature can help you read it."
 )
 
@@ -288,18 +296,26 @@ def post_chatbot_message(
         "can_rate": outcome == Turn.Outcome.ANSWERED,
     }
     payload["language"] = reply.language
+    payload["text_lang"] = get_language() or "fr"
+    english = {}
+    if reply.language == "en" and outcome in (Turn.Outcome.ANSWERED, Turn.Outcome.DONT_KNOW):
+        english = english_versions(
+            [article.pk if article else None, *(h.doc.id for h in reply.suggestions)]
+        )
     if outcome == Turn.Outcome.ANSWERED and article is not None:
-        payload["article"] = _article_payload(article, reply.confidence)
+        translation = english.get(article.pk)
+        payload["article"] = _article_payload(article, reply.confidence, translation)
         payload["text"] = _("Voici ce que j'ai trouvé :")
         if reply.language == "en":
-            # The knowledge base is written in French only: say so, in English.
-            payload["text"] = ENGLISH_NOTE
+            # An English question: the English version, else the French one with a note.
+            payload["text"] = ENGLISH_FOUND if translation else ENGLISH_NOTE
+            payload["text_lang"] = "en"
     if outcome in (Turn.Outcome.ANSWERED, Turn.Outcome.DONT_KNOW):
         suggested = Article.objects.select_related("topic").in_bulk(
             [h.doc.id for h in reply.suggestions]
         )
         payload["suggestions"] = [
-            {"slug": a.slug, "title": a.title, "url": a.get_absolute_url()}
+            _suggestion(a, english.get(a.pk))
             for a in (suggested.get(h.doc.id) for h in reply.suggestions)
             if a is not None and a.is_public and a.is_published
         ]
@@ -313,6 +329,22 @@ def post_chatbot_message(
             ).distinct()
         ]
     return payload
+
+
+def _suggestion(article: Article, english: ArticleTranslation | None) -> dict[str, str]:
+    if english is not None:
+        return {
+            "slug": article.slug,
+            "title": english.title,
+            "url": article.get_absolute_url() + "?lang=en",
+            "lang": "en",
+        }
+    return {
+        "slug": article.slug,
+        "title": article.title,
+        "url": article.get_absolute_url(),
+        "lang": "fr",
+    }
 
 
 def rate_turn(user: User, turn_id: int | str, value: int | str) -> dict[str, Any]:

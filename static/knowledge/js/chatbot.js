@@ -79,6 +79,7 @@
       var li = el("li");
       var a = el("a", "fr-link", item.title);
       a.href = item.url;
+      if (item.lang) { a.setAttribute("lang", item.lang); }
       li.appendChild(a);
       list.appendChild(li);
     });
@@ -125,14 +126,23 @@
   function render(data) {
     var box = message("bot");
     if (data.article) {
-      box.appendChild(el("p", null, data.text));
+      // The answer's language may differ from the page's (an English question): every text
+      // carries its own lang attribute so that screen readers pronounce it right (RGAA 8.7).
+      var intro = el("p", null, data.text);
+      if (data.text_lang) { intro.setAttribute("lang", data.text_lang); }
+      box.appendChild(intro);
       var card = el("div", "knowledge-chat__article");
       var title = el("p", "fr-text--lg fr-text--bold fr-mb-1v");
       var link = el("a", null, data.article.title);
       link.href = data.article.url;
       title.appendChild(link);
+      var summary = el("p", "fr-text--sm", data.article.summary);
+      if (data.article.lang) {
+        title.setAttribute("lang", data.article.lang);
+        summary.setAttribute("lang", data.article.lang);
+      }
       card.appendChild(title);
-      card.appendChild(el("p", "fr-text--sm", data.article.summary));
+      card.appendChild(summary);
       var more = el("a", "fr-link fr-icon-arrow-right-line fr-link--icon-right fr-text--sm", strings.read);
       more.href = data.article.url;
       card.appendChild(more);
