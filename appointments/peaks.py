@@ -101,17 +101,22 @@ def _slot(field: str):
     )
 
 
-def count_contacts(service_id: int, now=None, weeks: int = WEEKS) -> dict[tuple[int, int], int]:
-    """(weekday 0..6, half-hour slot) -> contacts of the last ``weeks`` weeks: one grouped
-    aggregate over the index, whatever the number of events."""
-    now = now or timezone.now()
-    rows = (
-        contact_events(service_id, now - timedelta(weeks=weeks), now)
+def arrivals(service_id: int, since, until):
+    """Contacts per (ISO weekday, half-hour slot): one grouped aggregate over the index
+    ``event_contact_time``, whatever the number of events."""
+    return (
+        contact_events(service_id, since, until)
         .annotate(day=_weekday("created_at"), slot=_slot("created_at"))
         .values("day", "slot")
         .annotate(n=Count("*"))
         .order_by()
     )
+
+
+def count_contacts(service_id: int, now=None, weeks: int = WEEKS) -> dict[tuple[int, int], int]:
+    """(weekday 0..6, half-hour slot) -> contacts of the last ``weeks`` weeks."""
+    now = now or timezone.now()
+    rows = arrivals(service_id, now - timedelta(weeks=weeks), now)
     return {(row["day"] - 1, row["slot"]): row["n"] for row in rows}
 
 

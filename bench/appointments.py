@@ -417,7 +417,7 @@ def peak_hours() -> float:
     started = time.perf_counter()
     waits = sum(len(peaks.average_waits(pk, now)) for pk in services)
     wait_seconds = time.perf_counter() - started
-    plan = peaks.contact_events(services[0], since, now).values("id").explain()
+    plan = peaks.arrivals(services[0], since, now).explain()
     print(
         f"  peak hours over {rows:,} contact events of {len(services)} services: baseline count() "
         f"{baseline:.2f} s; arrivals per weekday x half hour {arrivals:.2f} s ({cells} cells, "
