@@ -68,16 +68,10 @@ def _service_rows() -> list[dict[str, Any]]:
                 "addresses": addresses.get(service.pk, []),
                 "hours": weekly_schedule_text(calendar),
                 "slots": [peaks.slot_label(slot) for slot in service_peaks.slots],
-                "table": [
-                    (
-                        peaks.DAY_NAMES[day],
-                        [
-                            (service_peaks.grid.get((day, slot)), service_peaks.level(day, slot))
-                            for slot in service_peaks.slots
-                        ],
-                    )
-                    for day in service_peaks.days
+                "hours_row": [
+                    peaks.slot_label(slot) if slot % 2 == 0 else "" for slot in service_peaks.slots
                 ],
+                "table": peaks.heat_rows(service_peaks),
                 "sentence": peaks.sentence(service_peaks),
                 "bookable": service.pk in bookable,
             }

@@ -12,24 +12,28 @@ from datetime import time as dtime
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Value,
+    When,
+)
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, ExtractMinute
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contactcenter.models import Event
+from contactcenter.models import CONTACT_CONDITION, Event
+from contactcenter.models import Case as CaseModel
 from routing.calendar import ServiceCalendar, format_hour, join_words, local_tz
 
 WEEKS = 8
 PEAKS_TTL = 26 * 3600  # recomputed nightly; a missed night recomputes on the next view
-CONTACT_TYPES = (
-    Event.Type.MESSAGE,
-    Event.Type.CHAT,
-    Event.Type.CALL,
-    Event.Type.CALLBACK,
-    Event.Type.CONTACT,
-)
 DAY_NAMES = (
     gettext_lazy("lundi"),
     gettext_lazy("mardi"),
@@ -62,6 +66,8 @@ class Peaks:
     grid: dict[tuple[int, int], float]  # (weekday, slot) -> contacts per week
     peak: list[tuple[int, int]]
     calm: list[tuple[int, int]]
+    # (weekday, slot) -> average wait in minutes of the requests that arrived then
+    waits: dict[tuple[int, int], float]
 
     def level(self, day: int, slot: int) -> str:
         if (day, slot) in self.peak:
@@ -71,37 +77,80 @@ class Peaks:
         return ""
 
 
+def contact_events(service_id: int, since, until):
+    """The service's contacts between ``since`` and ``until``: what the citizens sent or
+    started (messages, chats, recorded contacts) and the calls and callback requests. The
+    filter is exactly the condition of the partial index ``event_contact_time`` (service,
+    created_at), so PostgreSQL answers from that index alone."""
+    return Event.objects.filter(
+        CONTACT_CONDITION, service_id=service_id, created_at__gte=since, created_at__lt=until
+    )
+
+
+def _weekday(field: str) -> ExtractIsoWeekDay:
+    """ISO weekday (1..7) of ``field`` in local time."""
+    return ExtractIsoWeekDay(field, tzinfo=local_tz())
+
+
+def _slot(field: str):
+    """Half-hour slot (0..47) of ``field`` in local time."""
+    tz = local_tz()
+    return ExtractHour(field, tzinfo=tz) * 2 + Case(
+        When(GreaterThanOrEqual(ExtractMinute(field, tzinfo=tz), 30), then=Value(1)),
+        default=Value(0),
+    )
+
+
+def arrivals(service_id: int, since, until):
+    """Contacts per (ISO weekday, half-hour slot): one grouped aggregate over the index
+    ``event_contact_time``, whatever the number of events."""
+    return (
+        contact_events(service_id, since, until)
+        .annotate(day=_weekday("created_at"), slot=_slot("created_at"))
+        .values("day", "slot")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+
+
 def count_contacts(service_id: int, now=None, weeks: int = WEEKS) -> dict[tuple[int, int], int]:
-    """(weekday 0..6, half-hour slot) -> contacts of the last ``weeks`` weeks (one grouped
-    query)."""
+    """(weekday 0..6, half-hour slot) -> contacts of the last ``weeks`` weeks."""
+    now = now or timezone.now()
+    rows = arrivals(service_id, now - timedelta(weeks=weeks), now)
+    return {(row["day"] - 1, row["slot"]): row["n"] for row in rows}
+
+
+def average_waits(service_id: int, now=None, weeks: int = WEEKS) -> dict[tuple[int, int], float]:
+    """(weekday 0..6, half-hour slot of arrival) -> average wait in minutes of the requests of
+    every channel that arrived then in the last ``weeks`` weeks, until an agent took them
+    (``assigned_at``). One grouped aggregate over the index ``case_service_waits``."""
     now = now or timezone.now()
     rows = (
-        Event.objects.filter(
+        CaseModel.objects.filter(
             service_id=service_id,
             created_at__gte=now - timedelta(weeks=weeks),
             created_at__lt=now,
-            type__in=CONTACT_TYPES,
-            internal=False,
+            assigned_at__isnull=False,
         )
-        .filter(Q(actor_id=F("citizen_id")) | Q(type__in=(Event.Type.CALL, Event.Type.CALLBACK)))
-        .annotate(minute=ExtractMinute("created_at", tzinfo=local_tz()))
-        .annotate(
-            day=ExtractIsoWeekDay("created_at", tzinfo=local_tz()),
-            slot=ExtractHour("created_at", tzinfo=local_tz()) * 2
-            + Case(
-                When(Q(minute__gte=30), then=Value(1)),
-                default=Value(0),
-            ),
-        )
+        .annotate(day=_weekday("created_at"), slot=_slot("created_at"))
         .values("day", "slot")
-        .annotate(n=Count("id"))
+        .annotate(
+            wait=Avg(
+                ExpressionWrapper(F("assigned_at") - F("created_at"), output_field=DurationField())
+            )
+        )
         .order_by()
     )
-    return {(row["day"] - 1, row["slot"]): row["n"] for row in rows}
+    return {
+        (row["day"] - 1, row["slot"]): max(row["wait"], timedelta(0)).total_seconds() / 60
+        for row in rows
+        if row["wait"] is not None
+    }
 
 
 def compute(service_id: int, calendar: ServiceCalendar, now=None, weeks: int = WEEKS) -> Peaks:
     counts = count_contacts(service_id, now, weeks)
+    waits = average_waits(service_id, now, weeks)
     if calendar.always_open:
         open_cells = {(d, s) for d in range(7) for s in range(16, 38)}  # 8 h - 19 h
     else:
@@ -125,11 +174,12 @@ def compute(service_id: int, calendar: ServiceCalendar, now=None, weeks: int = W
         grid=grid,
         peak=peak,
         calm=calm,
+        waits={cell: wait for cell, wait in waits.items() if cell in open_cells},
     )
 
 
 def _key(service_id: int) -> str:
-    return f"appointments:peaks:halfhour:{service_id}"
+    return f"appointments:peaks:halfhour-waits:{service_id}"
 
 
 def cached(service_id: int, calendar: ServiceCalendar) -> Peaks:
@@ -181,3 +231,46 @@ def sentence(peaks: Peaks) -> str:
     if peaks.peak:
         text += " " + _("Le plus d'affluence : %(cells)s.") % {"cells": _cells_text(peaks.peak)}
     return text
+
+
+LEVELS = 4  # heat map shades above "none"
+SHORT_DAY_NAMES = (
+    gettext_lazy("lun."),
+    gettext_lazy("mar."),
+    gettext_lazy("mer."),
+    gettext_lazy("jeu."),
+    gettext_lazy("ven."),
+    gettext_lazy("sam."),
+    gettext_lazy("dim."),
+)
+
+
+def level_of(value: float | None, top: float) -> int:
+    """0 for nothing (or closed), else 1..LEVELS: the share of the busiest cell, by quarters."""
+    if not value or top <= 0:
+        return 0
+    return min(LEVELS, int(value / top * LEVELS - 1e-9) + 1)
+
+
+def heat_rows(peaks: Peaks) -> list[dict]:
+    """The rows of the heat map and of its table (the same data): per day shown, each open
+    half hour's contacts per week and average wait in minutes, with their levels."""
+    top_count = max(peaks.grid.values(), default=0.0)
+    top_wait = max(peaks.waits.values(), default=0.0)
+    rows = []
+    for day in peaks.days:
+        cells = []
+        for slot in peaks.slots:
+            count = peaks.grid.get((day, slot))
+            wait = peaks.waits.get((day, slot))
+            cells.append(
+                {
+                    "count": count,
+                    "wait": None if wait is None else round(wait),
+                    "count_level": level_of(count, top_count),
+                    "wait_level": level_of(wait, top_wait),
+                    "level": peaks.level(day, slot),
+                }
+            )
+        rows.append({"name": DAY_NAMES[day], "short": SHORT_DAY_NAMES[day], "cells": cells})
+    return rows

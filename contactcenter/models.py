@@ -358,6 +358,13 @@ class Case(models.Model):
             ),
             # Dashboard (console.kpis): time-window scans of one day or one export range.
             models.Index(fields=["created_at"], name="case_created"),
+            # Waits per half hour of arrival (appointments.peaks): index-only.
+            models.Index(
+                fields=["service", "created_at"],
+                include=["assigned_at"],
+                name="case_service_waits",
+                condition=Q(assigned_at__isnull=False),
+            ),
             models.Index(
                 fields=["first_response_at"],
                 name="case_first_response",
@@ -387,6 +394,15 @@ class Case(models.Model):
     @property
     def can_be_rated(self) -> bool:
         return self.status in (self.Status.ANSWERED, self.Status.CLOSED)
+
+
+# The contacts of a service (its peak and off-peak hours, appointments.peaks): what citizens
+# sent or started, and the calls and callback requests; the condition of the partial index
+# event_contact_time.
+CONTACT_TYPES = ("message", "chat", "call", "callback", "contact")
+CONTACT_CONDITION = Q(type__in=CONTACT_TYPES, internal=False) & (
+    Q(actor_id=models.F("citizen_id")) | Q(type__in=("call", "callback"))
+)
 
 
 class Event(models.Model):
@@ -463,6 +479,13 @@ class Event(models.Model):
             ),
             # Dashboard: contacts of one day (console.kpis).
             models.Index(fields=["created_at"], name="event_created"),
+            # Peak hours (appointments.peaks): a service's contacts of the last weeks, read
+            # from this index alone (index-only scan) by one grouped aggregate.
+            models.Index(
+                fields=["service", "created_at"],
+                name="event_contact_time",
+                condition=CONTACT_CONDITION,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -71,7 +71,7 @@ def test_contact_page_shows_email_address_and_waits(
     assert "aucun conseiller disponible pour l'instant" in page  # service B
     assert reverse("appointments:book") + "?service=sip" in page
     # Half-hour columns of the busy-hours table.
-    assert '<th scope="col">8 h 30</th>' in page and "contacts par demi-heure" in page
+    assert '<th scope="col">8 h 30</th>' in page and "attente moyenne par demi-heure" in page
 
 
 @pytest.mark.django_db

@@ -55,6 +55,7 @@ def test_sentence_merges_half_hours_and_days():
         grid={},
         peak=[],
         calm=[(1, 28), (1, 29), (1, 30), (1, 31), (3, 28), (3, 29), (3, 30), (3, 31), (0, 17)],
+        waits={},
     )
     assert peaks.sentence(result) == (
         "Le moins d'attente : lundi entre 8 h 30 et 9 h ; mardi et jeudi entre 14 h et 16 h."
@@ -62,10 +63,67 @@ def test_sentence_merges_half_hours_and_days():
 
 
 @pytest.mark.django_db
+def test_average_waits_per_half_hour_of_arrival(citizen, topic_a, service_a, agent_a):
+    from contactcenter.models import Case
+
+    def case_at(day_offset, hour, minute, wait_minutes):
+        at = datetime(2026, 3, 9, hour, minute, tzinfo=local_tz()) + timedelta(days=day_offset)
+        return Case.objects.create(
+            reference=f"W-{day_offset}-{hour}-{minute}-{wait_minutes}",
+            citizen=citizen,
+            topic=topic_a,
+            service=service_a,
+            kind="question",
+            channel="chat",
+            subject="x",
+            created_at=at,
+            assigned_at=None if wait_minutes is None else at + timedelta(minutes=wait_minutes),
+        )
+
+    case_at(0, 9, 5, 10)  # Monday 9:00-9:30: 10 and 20 minutes
+    case_at(-7, 9, 25, 20)
+    case_at(1, 14, 40, 4)  # Tuesday 14:30-15:00
+    case_at(1, 15, 0, None)  # never taken: no wait to count
+    case_at(-7 * 9, 9, 5, 60)  # older than 8 weeks
+    waits = peaks.average_waits(service_a.pk, now=NOW)
+    assert waits == {(0, 18): 15.0, (1, 29): 4.0}
+
+
+def test_heat_levels_are_quarters_of_the_busiest_half_hour():
+    assert [peaks.level_of(v, 8.0) for v in (None, 0, 0.5, 2, 2.1, 4, 6.5, 8)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        4,
+        4,
+    ]
+    result = peaks.Peaks(
+        slots=[18, 19],
+        days=[0],
+        grid={(0, 18): 4.0, (0, 19): 1.0},
+        peak=[(0, 18)],
+        calm=[(0, 19)],
+        waits={(0, 18): 12.4},
+    )
+    (monday,) = peaks.heat_rows(result)
+    assert [
+        (c["count_level"], c["wait_level"], c["wait"], c["level"]) for c in monday["cells"]
+    ] == [
+        (4, 4, 12, "peak"),
+        (1, 0, None, "calm"),
+    ]
+
+
+@pytest.mark.django_db
 def test_contact_page_shows_an_accessible_table(client, service_a, case_a, citizen):
     OpeningHours.objects.create(service=service_a, weekday=0, start=time(9), end=time(12))
     page = client.get(reverse("appointments:contact")).content.decode()
     assert "<caption>" in page and 'scope="row">Lundi</th>' in page
+    # The heat maps are a decorative copy of the table: hidden from assistive technologies.
+    assert page.count('class="guichet-heatmap__grid" aria-hidden="true"') == 2
     assert "lundi de 9 h à 12 h" in page.lower()
 
 
@@ -75,8 +133,8 @@ def test_nightly_refresh_fills_the_cache_the_page_reads(service_a, case_a, citiz
 
     from appointments.tasks import refresh_peaks
 
-    assert cache.get(f"appointments:peaks:halfhour:{service_a.pk}") is None
+    assert cache.get(f"appointments:peaks:halfhour-waits:{service_a.pk}") is None
     assert refresh_peaks() == 1
-    stored = cache.get(f"appointments:peaks:halfhour:{service_a.pk}")
+    stored = cache.get(f"appointments:peaks:halfhour-waits:{service_a.pk}")
     assert stored is not None
     assert peaks.cached(service_a.pk, calendar_for(service_a.pk)) == stored

@@ -43,5 +43,14 @@ def test_citizen_books_a_slot_and_agent_sees_it(new_page, check_a11y, demo, e2e_
     visitor = new_page()
     visitor.goto("/nous-contacter/")
     expect(visitor.get_by_role("heading", level=1)).to_have_text("Nous contacter")
-    expect(visitor.locator("table caption").first).to_contain_text("Affluence moyenne")
+    expect(visitor.locator("table caption").first).to_contain_text("attente moyenne")
+    heatmap = visitor.locator("[data-heatmap='count']").first
+    expect(heatmap).to_be_visible()
+    expect(heatmap.locator(".guichet-heatmap__grid")).to_have_attribute("aria-hidden", "true")
+    # (check_a11y also lays the page out at 320 px and at 200 % zoom: no sideways scrolling,
+    # nothing cut: the heat maps shrink, the table scrolls in its own region.)
     check_a11y(visitor)
+    # The table (the heat maps' figures) is reachable with the keyboard.
+    region = visitor.get_by_role("region", name="Affluence").first
+    region.focus()
+    expect(region).to_be_focused()

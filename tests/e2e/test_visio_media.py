@@ -168,3 +168,64 @@ def test_citizen_without_camera_joins_in_audio_only_and_is_heard(
         expect(root).to_have_attribute("data-ended", "1")
     finally:
         context.close()
+
+
+# Records the page's RTCPeerConnection (test instrumentation only: the room's code and its
+# quality check are untouched), so that the test can constrain the real video sender.
+RECORD_PEERS = """(() => {
+  const Native = window.RTCPeerConnection;
+  window.__testPeers = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__testPeers.push(this); }
+  };
+})();"""
+# A real degraded link on the citizen's sending side: the video encoding capped at 8 kbit/s.
+# Chromium then reports the outbound video as limited by bandwidth (qualityLimitationReason
+# "bandwidth") at 0-1 frame/s, which is what the room's getStats check looks for.
+CAP_VIDEO = """async () => {
+  for (const pc of window.__testPeers) {
+    for (const sender of pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== 'video') continue;
+      const parameters = sender.getParameters();
+      parameters.encodings[0].maxBitrate = 8000;
+      await sender.setParameters(parameters);
+    }
+  }
+}"""
+
+
+def test_weak_connection_switches_to_audio_only_with_a_notice(new_page, demo, e2e_server):
+    paths = e2e_server.shell_json(ROOM)
+    agent_room = new_page(demo.agent_fiscalite)
+    agent_room.goto(paths["agent"])
+    citizen = new_page(demo.citizen)
+    citizen.add_init_script(RECORD_PEERS)
+    citizen.goto(paths["citizen"])
+    admit(agent_room, citizen)
+    receiving(citizen)
+    agent_room.wait_for_function(
+        "async () => (await window.guichetVisio.bytesReceived('video')) > 0", timeout=15_000
+    )
+    root = citizen.locator("#visio")
+    expect(root).not_to_have_attribute("data-audio-only", "1")
+    citizen.evaluate(CAP_VIDEO)
+    # Two bad checks in a row (every 4 s) after the encoder adapts: audio only, with a notice.
+    expect(root).to_have_attribute("data-audio-only", "1", timeout=25_000)
+    expect(citizen.locator("#visio-notice")).to_contain_text("Connexion faible")
+    expect(citizen.get_by_role("button", name="Audio seul")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert citizen.evaluate("() => window.guichetVisio.sentVideo()") is None
+    # The agent is told; video stops reaching them while audio keeps flowing (getStats).
+    expect(agent_room.locator("#visio-peer-audio-only")).to_be_visible()
+    video = agent_room.evaluate("() => window.guichetVisio.bytesReceived('video')")
+    audio = agent_room.evaluate("() => window.guichetVisio.bytesReceived('audio')")
+    agent_room.wait_for_function(
+        "async (before) => (await window.guichetVisio.bytesReceived('audio')) > before + 2000",
+        arg=audio,
+        timeout=10_000,
+    )
+    # (a few hundred bytes of packets already in flight at most)
+    assert agent_room.evaluate("() => window.guichetVisio.bytesReceived('video')") < video + 500
+    agent_room.get_by_role("button", name="Raccrocher").click()
+    expect(citizen.locator("#visio-ended")).to_be_visible()
