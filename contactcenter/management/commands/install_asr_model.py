@@ -75,6 +75,7 @@ def installed(target: Path) -> bool:
 
 class Command(BaseCommand):
     help = "Install the Whisper base model of the faster-whisper speech recognition backend."
+    requires_system_checks: list[str] = []  # run by bin/setup, before any database exists
 
     def add_arguments(self, parser):
         parser.add_argument(
