@@ -267,7 +267,6 @@ def server_env(args, database_url: str, prefix: str) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url,
-        "DB_CONN_MAX_AGE": "600",
         "REDIS_URL": args.redis_url,
         "CHANNEL_LAYER_PREFIX": prefix,
         "CACHE_PREFIX": prefix,

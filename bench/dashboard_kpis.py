@@ -299,7 +299,9 @@ def main():
     args = parse_args()
     url = loader.prepare_database(args)
     print(f"Database: {urlparse(url).path[1:]}")
-    # Persistent connections, as a deployed server keeps them (and one backend to measure).
+    # One persistent connection (one backend to measure), not the pool: it excludes
+    # DB_CONN_MAX_AGE (contactcenter/db_pool.py).
+    os.environ.setdefault("DB_POOL", "0")
     os.environ.setdefault("DB_CONN_MAX_AGE", "600")
     loader.setup_django(url)
     load(args)

@@ -47,6 +47,7 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -361,6 +362,44 @@ class Mix:
 # --- one process count ---------------------------------------------------------------------------
 
 
+class ConnectionSampler:
+    """The database's connections in pg_stat_activity (all clients: web, Celery), every 0.5 s in
+    a thread of its own; ``peak`` is the most seen."""
+
+    def __init__(self, database_url: str) -> None:
+        parsed = urlparse(database_url)
+        self.admin = parsed._replace(path="/postgres").geturl()
+        self.name = parsed.path.lstrip("/")
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            while not self.stop.wait(0.5):
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [self.name]
+                ).fetchone()
+                self.peak = max(self.peak, row[0] if row else 0)
+
+    def __enter__(self) -> ConnectionSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def too_many_clients(logs: Path, count: int) -> int:
+    """PostgreSQL's refusals ("too many clients") in the logs of this process count's run."""
+    files = [logs / f"web{i}-of-{count}.log" for i in range(1, count + 1)] + [logs / "celery.log"]
+    texts = [path.read_text(errors="replace") for path in files if path.exists()]
+    return sum(text.count("too many clients") for text in texts)
+
+
 async def run_mix(args, url: str, web: dict, worker_pid: int, chats, citizens, supervisors):
     """Warm up, open the chat sockets (memory per socket), run the mix for --duration."""
     pids = {name: process.pid for name, process in web.items()}
@@ -523,16 +562,25 @@ def main(argv=None) -> int:
             import uvloop
 
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        refused_before = 0  # the Celery worker's log covers every process count
         for count in counts:
             web, url = start_web(env, count, logs)
             try:
-                result = asyncio.run(
-                    run_mix(args, url, web, worker.pid, chats, citizens, supervisors)
-                )
+                with ConnectionSampler(database_url) as connections:
+                    result = asyncio.run(
+                        run_mix(args, url, web, worker.pid, chats, citizens, supervisors)
+                    )
             finally:
                 for process in web.values():
                     stop_process(process)
             rows.append(report(count, result))
+            refused = too_many_clients(logs, count) - refused_before
+            refused_before += refused
+            print(
+                f"PostgreSQL connections to the database: at most {connections.peak} (sampled "
+                f"every 0.5 s); refused as too many clients: {refused}",
+                flush=True,
+            )
         relay_port = free_port()
         relay = start_process(
             [

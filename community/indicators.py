@@ -3,9 +3,14 @@ expects (named in ``GUICHET_KPI_PROVIDERS``).
 
 Over the questions published in the period, per topic: how many, the share answered, the share
 with a certified answer (and certified within 72 hours, the experts' target), the median time
-to the first answer and to the certified one, and the threads sent to a channel (a secure
-messaging request opened for the author). One grouped query (one row per thread, its first
-answer and first certification computed by the database); medians are taken from those rows.
+to the first answer and to the certified one, the threads sent to a channel (a secure
+messaging request opened for the author), the threads' views and the threads turned into
+knowledge-base articles. One grouped query (one row per thread, its first answer and first
+certification computed by the database); medians are taken from those rows.
+
+"Messages avoided" (the seed's indicator) compares the requests opened on each forum topic in
+the period with the previous period of the same length (one more grouped query on the cases):
+the difference, before minus during, is an estimate of what the forum spared the channels.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Min, Q
+from django.db.models import Count, Min, Q
 from django.utils.translation import gettext as _
+
+from contactcenter.models import Case
 
 from .models import Post, Thread
 
@@ -31,6 +38,10 @@ class TopicFigures:
     certified: int = 0
     certified_in_time: int = 0
     redirected: int = 0
+    views: int = 0
+    articles: int = 0
+    requests_before: int = 0  # requests on the topic in the previous period
+    requests_during: int = 0
     to_answer: list[float] = field(default_factory=list)  # seconds
     to_certified: list[float] = field(default_factory=list)
 
@@ -40,6 +51,10 @@ class TopicFigures:
     @staticmethod
     def median(values: list[float]) -> float | None:
         return statistics.median(values) if values else None
+
+    @property
+    def avoided(self) -> int:
+        return self.requests_before - self.requests_during
 
 
 def figures(
@@ -55,7 +70,9 @@ def figures(
         threads = threads.filter(topic__service_id__in=service_ids)
     if topic_id is not None:
         threads = threads.filter(topic_id=topic_id)
-    rows = threads.values("pk", "topic_id", "topic__title", "created_at", "case_id").annotate(
+    rows = threads.values(
+        "pk", "topic_id", "topic__title", "created_at", "case_id", "views", "article_id"
+    ).annotate(
         first_answer=Min("posts__created_at", filter=published),
         first_certified=Min("posts__certified_at", filter=published),
     )
@@ -65,6 +82,8 @@ def figures(
         topic.title = row["topic__title"]
         topic.questions += 1
         topic.redirected += row["case_id"] is not None
+        topic.views += row["views"]
+        topic.articles += row["article_id"] is not None
         if row["first_answer"] is not None:
             topic.answered += 1
             topic.to_answer.append((row["first_answer"] - row["created_at"]).total_seconds())
@@ -74,6 +93,29 @@ def figures(
             topic.certified_in_time += waited <= CERTIFY_WITHIN
             topic.to_certified.append(waited.total_seconds())
     return dict(result)
+
+
+def requests_before_after(
+    per_topic: dict[int, TopicFigures], start: dt.datetime, end: dt.datetime
+) -> None:
+    """Requests opened on each topic during [start, end) and the period of the same length
+    before it, in one grouped query, into ``per_topic``."""
+    if not per_topic:
+        return
+    before = start - (end - start)
+    rows = (
+        Case.objects.filter(
+            topic_id__in=list(per_topic), created_at__gte=before, created_at__lt=end
+        )
+        .values("topic_id")
+        .annotate(
+            before=Count("pk", filter=Q(created_at__lt=start)),
+            during=Count("pk", filter=Q(created_at__gte=start)),
+        )
+    )
+    for row in rows:
+        per_topic[row["topic_id"]].requests_before = row["before"]
+        per_topic[row["topic_id"]].requests_during = row["during"]
 
 
 def forum_kpis(
@@ -88,6 +130,7 @@ def forum_kpis(
     if channel:
         return None  # the forum is no contact channel: a channel filter hides the section
     per_topic = figures(start, end, service_ids=service_ids, topic_id=topic_id)
+    requests_before_after(per_topic, start, end)
     total = TopicFigures(title=_("Tous thèmes"))
     for topic in per_topic.values():
         total.questions += topic.questions
@@ -95,6 +138,10 @@ def forum_kpis(
         total.certified += topic.certified
         total.certified_in_time += topic.certified_in_time
         total.redirected += topic.redirected
+        total.views += topic.views
+        total.articles += topic.articles
+        total.requests_before += topic.requests_before
+        total.requests_during += topic.requests_during
         total.to_answer += topic.to_answer
         total.to_certified += topic.to_certified
 
@@ -108,6 +155,11 @@ def forum_kpis(
             item.median(item.to_answer),
             item.median(item.to_certified),
             item.redirected,
+            item.views,
+            item.articles,
+            item.requests_before,
+            item.requests_during,
+            item.avoided,
         ]
 
     return {
@@ -149,6 +201,31 @@ def forum_kpis(
                 "format": "number",
                 "help": _("Situations nécessitant l'examen du dossier"),
             },
+            {
+                "key": "views",
+                "label": _("Consultations des fils"),
+                "value": total.views,
+                "format": "number",
+                "help": _("Des questions publiées sur la période"),
+            },
+            {
+                "key": "articles",
+                "label": _("Fils devenus articles"),
+                "value": total.articles,
+                "format": "number",
+                "help": _("Brouillons proposés à la base de connaissances"),
+            },
+            {
+                "key": "avoided",
+                "label": _("Demandes évitées (estimation)"),
+                "value": total.avoided,
+                "format": "number",
+                "help": _(
+                    "Demandes sur ces thèmes : %(before)s la période précédente, %(during)s "
+                    "sur la période"
+                )
+                % {"before": total.requests_before, "during": total.requests_during},
+            },
         ],
         "tables": [
             {
@@ -163,6 +240,11 @@ def forum_kpis(
                     _("Délai médian de première réponse"),
                     _("Délai médian de réponse certifiée"),
                     _("Réorientées"),
+                    _("Consultations"),
+                    _("Devenus articles"),
+                    _("Demandes, période précédente"),
+                    _("Demandes, période"),
+                    _("Demandes évitées"),
                 ],
                 "formats": [
                     "text",
@@ -172,6 +254,11 @@ def forum_kpis(
                     "percent",
                     "duration",
                     "duration",
+                    "number",
+                    "number",
+                    "number",
+                    "number",
+                    "number",
                     "number",
                 ],
                 "empty": _("Aucune question publiée sur la période."),

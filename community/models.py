@@ -52,6 +52,10 @@ class Thread(models.Model):
     case = models.ForeignKey(
         Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The knowledge-base draft made from the thread (the knowledge team reviews it).
+    article = models.ForeignKey(
+        "knowledge.Article", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -137,6 +141,7 @@ class ModerationAction(models.Model):
         LOCK = "lock", _("Fil verrouillé")
         UNLOCK = "unlock", _("Fil déverrouillé")
         TO_CHANNEL = "to_channel", _("Fil envoyé vers la messagerie sécurisée")
+        TO_ARTICLE = "to_article", _("Fil proposé comme article de la base de connaissances")
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=16, choices=Action.choices)

@@ -1,4 +1,5 @@
-"""Experts and moderators: certify, hide, restore, mask, approve, lock, send to a channel; reports.
+"""Experts and moderators: certify, hide, restore, mask, approve, lock, send to a channel or
+to the knowledge base (a draft article); reports.
 
 Every action checks that the actor is an expert of the thread's topic (``is_expert``: staff of
 the topic's service) and is written to ``ModerationAction``.
@@ -9,14 +10,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from contactcenter.exceptions import InvalidState, NotAllowed, NotFound
 from contactcenter.models import Case, Channel, Event, User
 from contactcenter.permissions import user_service_ids
 from contactcenter.services import open_case
+from knowledge.services import propose_article
 
 from . import personal_data
 from .models import ModerationAction, Post, Report, Thread
@@ -173,6 +176,48 @@ def send_to_channel(actor: User, thread: Thread) -> Case:
     )
     _audit(actor, Action.TO_CHANNEL, thread, reason=case.reference)
     return case
+
+
+def article_body(thread: Thread) -> str:
+    posts = list(
+        thread.posts.filter(status=Post.Status.PUBLISHED).order_by(
+            "-is_question", F("certified_at").desc(nulls_last=True), "-is_accepted", "created_at"
+        )
+    )
+    question = next((p for p in posts if p.is_question), None)
+    answers = [p for p in posts if not p.is_question]
+    lines = [f"## {_('La question')}", "", question.body if question else thread.title, ""]
+    if answers:
+        lines += [f"## {_('Les réponses')}", ""]
+        for post in answers:
+            mark = _("Réponse certifiée") if post.is_certified else _("Réponse")
+            lines += [f"**{mark}**", "", post.body, ""]
+    return "\n".join(lines).strip()
+
+
+@transaction.atomic
+def thread_to_article(actor: User, thread: Thread) -> Thread:
+    """A thread becomes a knowledge-base article in one click: the question and its published
+    answers (certified ones first, authors never named) as a **draft** of the topic, owned by
+    its service and due for review today, so the knowledge team finds it in its "à revoir"
+    list, edits and publishes it. Once per thread: a second click keeps the same draft. Returns
+    the thread, its ``article`` set."""
+    _check_expert(actor, thread)
+    thread = Thread.objects.select_for_update().select_related("topic").get(pk=thread.pk)
+    if thread.article_id is not None:
+        return thread
+    article = propose_article(
+        topic=thread.topic,
+        title=thread.title,
+        body=article_body(thread),
+        slug=f"{slugify(thread.title)[:80]}-forum-{thread.pk}",
+        author=actor,
+        comment=_("Depuis le fil du forum n° %(n)s") % {"n": thread.pk},
+    )
+    thread.article = article
+    thread.save(update_fields=["article"])
+    _audit(actor, Action.TO_ARTICLE, thread, reason=article.slug)
+    return thread
 
 
 # --- reports ----------------------------------------------------------------------------------

@@ -283,6 +283,17 @@ def moderate_thread(request, pk: int):
     if action in ("lock", "unlock"):
         mod.set_locked(request.user, thread, action == "lock")
         messages.success(request, _("C'est fait."))
+    elif action == "to_article":
+        article = mod.thread_to_article(request.user, thread).article
+        assert article is not None
+        messages.success(
+            request,
+            _(
+                "Brouillon d'article « %(title)s » créé dans la base de connaissances : "
+                "il sera relu avant publication."
+            )
+            % {"title": article.title},
+        )
     elif action == "to_channel":
         case = mod.send_to_channel(request.user, thread)
         messages.success(

@@ -8,6 +8,7 @@ Celery eager, mail to the console, SMS to the outbox log. Production: set
 import ipaddress
 import mimetypes
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.db_pool import pool_options
 from contactcenter.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -96,6 +98,8 @@ MIDDLEWARE = [
     "contactcenter.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # PostgreSQL's pool: the request's connection first, or a 503 (contactcenter/db_pool.py).
+    "contactcenter.db_pool.DatabasePoolMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "contactcenter.middleware.SlidingSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -167,6 +171,13 @@ if USING_POSTGRES:
     # dashboard's aggregates are bounded by indexed time ranges) whose cost estimates may pass
     # ``jit_above_cost``; compiling them then takes longer (tens of ms) than running them.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # The connection budget: at most DB_POOL_MAX_SIZE connections per process, none kept per
+    # thread (contactcenter/db_pool.py; docs/operations.md, "Database connections").
+    DB_POOL = pool_options(os.environ, sys.argv)
+    if DB_POOL:
+        DATABASES["default"]["OPTIONS"]["pool"] = DB_POOL
+    # Behind PgBouncer in transaction mode: no named cursors (.iterator()) across transactions.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "contactcenter.User"

@@ -20,8 +20,9 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 
 def normalise(text: str) -> str:
-    """Accent-free, lower-case words separated by one space (the lexicon's matching form)."""
-    return " ".join(_TOKEN_RE.findall(T.fold(text)))
+    """Accent-free, lower-case words separated by one space, texting spellings written out
+    (the lexicon's matching form: "g zappé" and "j'ai zappé" meet the same entries)."""
+    return " ".join(T.expand_sms(" ".join(_TOKEN_RE.findall(T.fold(text)))).split())
 
 
 class Lexicon:

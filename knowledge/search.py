@@ -346,6 +346,11 @@ class SearchIndex:
                 stem = self._known_stem(rest[0].split("|", 1)[0])
                 if stem is not None:
                     return "exact", [(stem, 0.9)]
+                # ... and a typo in the word itself ("dimpo", "ladresse" mistyped).
+                fuzzy = self._fuzzy(rest[0]) if self.spelling and "|" not in rest[0] else []
+                if len(fuzzy) == 1:
+                    cand, distance = fuzzy[0]
+                    return "fuzzy", [(self.surface_vocab[cand], FUZZY_WEIGHT[distance] * 0.9)]
         if not self.spelling:
             return "unknown", []
         # A misspelt small word ("coment", "pourkoi", "komen") is still a small word.

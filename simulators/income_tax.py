@@ -198,48 +198,7 @@ def compute(household: Household, year: int = 2025) -> Result:
     net = gross - decote
     home_credit, care_credit = tax_credits(household, params)
     average = (Decimal(net) / income * 100).quantize(Decimal("0.1")) if income else Decimal(0)
-    shown = n_parts.normalize()
-    steps = [
-        _("Revenu net imposable : %(amount)s €") % {"amount": net_income},
-        _("Nombre de parts : %(parts)s") % {"parts": shown},
-        _("Impôt selon le barème avec %(parts)s parts : %(amount)s €")
-        % {"parts": shown, "amount": tax_all},
-        _("Impôt sans les parts des personnes à charge (%(parts)s) : %(amount)s €")
-        % {"parts": reference_parts, "amount": tax_ref},
-        (
-            _("Effet du quotient familial, plafonné : %(amount)s €")
-            if capped
-            else _("Effet du quotient familial : %(amount)s €")
-        )
-        % {"amount": tax_ref - gross},
-        _("Décote : %(amount)s €") % {"amount": decote},
-        _("Impôt net : %(amount)s €") % {"amount": net},
-    ]
-    if pension_cut:
-        steps.insert(
-            0,
-            _("Abattement de 10 %% sur les pensions, plafonné pour le foyer : %(amount)s €")
-            % {"amount": pension_cut},
-        )
-    if disability_reduction:
-        steps.insert(
-            -2,
-            _("Réduction complémentaire pour invalidité : %(amount)s €")
-            % {"amount": disability_reduction},
-        )
-    if home_credit or care_credit:
-        steps += [
-            _("Crédit d'impôt emploi à domicile : %(amount)s €") % {"amount": home_credit},
-            _("Crédit d'impôt frais de garde des jeunes enfants : %(amount)s €")
-            % {"amount": care_credit},
-            (
-                _("Restitution attendue : %(amount)s €")
-                if net < home_credit + care_credit
-                else _("Solde à payer après crédits : %(amount)s €")
-            )
-            % {"amount": abs(net - home_credit - care_credit)},
-        ]
-    return Result(
+    result = Result(
         net_income=net_income,
         parts=n_parts,
         tax_without_cap=tax_all,
@@ -251,10 +210,60 @@ def compute(household: Household, year: int = 2025) -> Result:
         net_tax=net,
         marginal_rate=marginal,
         average_rate=average,
-        steps=steps,
         pension_deduction=pension_cut,
         disability_reduction=disability_reduction,
         home_employment_credit=home_credit,
         childcare_credit=care_credit,
         balance=net - home_credit - care_credit,
     )
+    result.steps = explain(result, reference_parts)
+    return result
+
+
+def explain(result: Result, reference_parts: Decimal) -> list[str]:
+    """The steps of the computation, in words, for the result page and the attached summary."""
+    shown = result.parts.normalize()
+    net = result.net_tax
+    credits = result.home_employment_credit + result.childcare_credit
+    steps = [
+        _("Revenu net imposable : %(amount)s €") % {"amount": result.net_income},
+        _("Nombre de parts : %(parts)s") % {"parts": shown},
+        _("Impôt selon le barème avec %(parts)s parts : %(amount)s €")
+        % {"parts": shown, "amount": result.tax_without_cap},
+        _("Impôt sans les parts des personnes à charge (%(parts)s) : %(amount)s €")
+        % {"parts": reference_parts, "amount": result.tax_reference},
+        (
+            _("Effet du quotient familial, plafonné : %(amount)s €")
+            if result.capped
+            else _("Effet du quotient familial : %(amount)s €")
+        )
+        % {"amount": result.quotient_effect},
+        _("Décote : %(amount)s €") % {"amount": result.decote},
+        _("Impôt net : %(amount)s €") % {"amount": net},
+    ]
+    if result.pension_deduction:
+        steps.insert(
+            0,
+            _("Abattement de 10 %% sur les pensions, plafonné pour le foyer : %(amount)s €")
+            % {"amount": result.pension_deduction},
+        )
+    if result.disability_reduction:
+        steps.insert(
+            -2,
+            _("Réduction complémentaire pour invalidité : %(amount)s €")
+            % {"amount": result.disability_reduction},
+        )
+    if credits:
+        steps += [
+            _("Crédit d'impôt emploi à domicile : %(amount)s €")
+            % {"amount": result.home_employment_credit},
+            _("Crédit d'impôt frais de garde des jeunes enfants : %(amount)s €")
+            % {"amount": result.childcare_credit},
+            (
+                _("Restitution attendue : %(amount)s €")
+                if net < credits
+                else _("Solde à payer après crédits : %(amount)s €")
+            )
+            % {"amount": abs(net - credits)},
+        ]
+    return steps

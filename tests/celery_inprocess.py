@@ -27,7 +27,10 @@ def in_process_worker() -> Iterator[None]:
 
 
 def _forget_pools() -> None:
-    """Drop the connection and producer pools an earlier test made for another broker (the
-    producer pool is cached on ``app.amqp`` and outlives ``app.close()``)."""
+    """Drop the connection and producer pools an earlier test made for another broker.
+
+    ``app.close()`` drops the connection pool; the producer pool is held by ``app.amqp``, a
+    cached property that outlives it: deleting the property makes the next use build a new
+    one from the current configuration."""
     app.close()
-    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+    del app.amqp

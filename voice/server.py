@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
@@ -193,7 +193,16 @@ class CallSession:
         self.stop.set()
 
     # --- Line, for the dialogue (call thread) ---
+    @staticmethod
+    def release_connection() -> None:
+        """Give the call thread's database connection back (to the pool, docs/operations.md,
+        "Database connections") before waiting on the line: a call lasts minutes and the pool
+        has a few connections for every call of the server. Never inside a transaction."""
+        if not connection.in_atomic_block:
+            close_old_connections()
+
     def say(self, text: str, audio: bytes | None = None) -> bool:
+        self.release_connection()
         if audio is None:
             audio = tts.synthesise(text)
         # Cleared before looking at the keys and the line: a key or a hang-up that arrives
@@ -210,6 +219,7 @@ class CallSession:
         return done
 
     def next_digit(self, timeout: float) -> str | None:
+        self.release_connection()
         deadline = time.monotonic() + timeout
         while True:
             self.check()
@@ -244,11 +254,13 @@ class CallSession:
 
     def ring(self, extension: str) -> AgentLeg:
         """Ring an agent's phone: the second leg of the call (voice.bridge)."""
+        self.release_connection()
         leg = AgentLeg(self, extension, self.caller)
         leg.dial()
         return leg
 
     def bridge(self, leg: AgentLeg) -> None:
+        self.release_connection()
         assert self.media is not None
         leg.bridge(self.media)
 

@@ -8,6 +8,8 @@ Public contract used by other apps (keep the names and signatures):
 - ``guess_topic(text, *, service=None) -> Topic | None`` for the channels opening a case
   from free text (mail), and ``one_index_check()``: a block (a batch of e-mails) in which the
   knowledge base's state is checked once, not at every guess.
+- ``propose_article(*, topic, title, body, slug, author, comment) -> Article``: a draft for
+  the knowledge team's review (the forum's "thread to article").
 - ``handoff_context(conversation_id, user) -> dict | None`` and
   ``attach_conversation_to_case(conversation_id, user, case)`` for the hand-off target apps.
 
@@ -28,6 +30,7 @@ from .articles import (
     effective_owner,
     get_article,
     guess_topic,
+    propose_article,
     public_topics,
     record_deflection,
     save_article,
@@ -67,6 +70,7 @@ __all__ = [
     "effective_owner",
     "get_article",
     "guess_topic",
+    "propose_article",
     "one_index_check",
     "public_topics",
     "record_deflection",

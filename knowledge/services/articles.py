@@ -77,6 +77,26 @@ def save_article(article: Article, *, author: User | None = None, comment: str =
     return article
 
 
+def propose_article(
+    *, topic: Topic, title: str, body: str, slug: str, author: User, comment: str
+) -> Article:
+    """A draft article proposed from outside the knowledge team (a forum thread): public, of
+    ``topic``, owned by its service and due for review today, so it is in the team's "à revoir"
+    list to be edited and published. ``slug`` must be new."""
+    article = Article(
+        slug=slug[:100],
+        topic=topic,
+        title=title[:200],
+        body=body,
+        audience=Article.Audience.PUBLIC,
+        status=Article.Status.DRAFT,
+        owner=topic.service,
+        review_date=timezone.localdate(),
+        questions=[title[:MAX_QUESTION_CHARS]],
+    )
+    return save_article(article, author=author, comment=comment)
+
+
 def attach_questions(article: Article, questions: list[str], *, author: User | None = None) -> int:
     """Add citizens' questions to an article's example questions ("rattacher à l'article…").
 

@@ -68,6 +68,8 @@ NOT_PAGES = {
     "chat:rate", "chat:panel", "chat:finish", "chat:transfer",
     "knowledge:tutorial_video", "knowledge:tutorial_captions", "knowledge:tutorial_view",
     "knowledge:handoff",
+    # the simulation kept across login: rendered in English by tests/simulators/test_attach.py
+    "simulators:attach",
     "knowledge:deflection_suggestions", "knowledge:deflection_sufficient",
     "knowledge:markdown_preview",
     # OpenID Connect: redirects; the first-login page and the error page need a login at a

@@ -17,6 +17,28 @@ def test_raw_tokens_split_elisions_and_expand_abbreviations():
     assert T.raw_tokens("je pars en Espagne à Lyon") == ["je", "pars", "en", "etranger|voyage", "a"]
 
 
+def test_texting_spellings_are_written_out():
+    assert T.expand_sms("jsui o chomage jai bosse 20h").split() == [
+        "je",
+        "suis",
+        "au",
+        "chomage",
+        "j",
+        "ai",
+        "bosse",
+        "heures",
+    ]
+    assert T.content_tokens("jme rappel plu de mon mdp") == ["oublie", "mot"]
+    assert T.content_tokens("g perdu ma cni avc mon otre carte") == [
+        "perdu",
+        "carte",
+        "identite",
+        "carte",
+    ]
+    # whole words only: "gps", "ot" inside words and digits stay as they are
+    assert T.expand_sms("mon gps cote 4g") == "mon gps cote 4g"
+
+
 def test_colloquial_expressions_are_normalised():
     assert "suivi" in T.content_tokens("où en est ma demande")
     assert "franceconnect" in T.content_tokens("avec France Connect")

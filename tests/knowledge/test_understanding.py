@@ -9,9 +9,17 @@ from knowledge.models import Article, Synonym, Turn
 
 def test_lexicon_rewrites_whole_words_longest_first():
     lexicon = Lexicon([("bb", "bébé"), ("piqué", "volé"), ("id card", "carte d'identité")])
-    assert lexicon.rewrite("Passeport pr mon BB") == "passeport pr mon bebe"
+    assert lexicon.rewrite("Passeport pr mon BB") == "passeport pour mon bebe"
     assert lexicon.rewrite("on m'a Piqué mon id card") == "on m a vole mon carte d identite"
     assert lexicon.rewrite("bbox en panne") == "bbox en panne"  # whole words only
+
+
+def test_lexicon_entries_match_texting_and_standard_spellings_alike():
+    lexicon = Lexicon([("j'ai zappé", "j'ai oublié"), ("nvlle adresse", "déménagement")])
+    assert lexicon.rewrite("g zappé de m'actualiser") == "j ai oublie de m actualiser"
+    assert lexicon.rewrite("jai zapé") == "j ai zape"  # one entry, not its misspellings
+    assert lexicon.rewrite("ma nouvelle adresse") == "ma demenagement"
+    assert lexicon.rewrite("jsui parti, ma nvl adresse") == "je suis parti ma demenagement"
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,31 @@ def test_workers_scale_and_beat_is_alone(services):
     assert sum("beat" in (svc.get("command") or []) for svc in services.values()) == 1
 
 
+def default(value: str | int) -> int:
+    """The default of a ``${NAME:-default}`` value, or the value itself."""
+    match = re.fullmatch(r"\$\{\w+:-(\d+)\}", str(value))
+    return int(match.group(1) if match else value)
+
+
+def test_the_default_topology_fits_postgres_connection_budget(services):
+    """docs/operations.md, "Database connections": every pooled process (web replicas, voice)
+    at its pool's maximum, every Celery child with its connection, beat and migrate, under
+    PostgreSQL's 100 connections minus the 3 kept for superusers, with room for a rolling
+    deployment's second set of web replicas."""
+    web, worker = services["web"], services["worker"]
+    pool = default(web["environment"]["DB_POOL_MAX_SIZE"])
+    assert web["environment"]["DB_POOL_TIMEOUT"]
+    command = worker["command"]
+    concurrency = int(command[command.index("--concurrency") + 1])
+    web_connections = default(web["deploy"]["replicas"]) * pool
+    budget = web_connections + pool + default(worker["deploy"]["replicas"]) * concurrency + 1 + 2
+    assert budget == 51
+    assert budget + web_connections <= 100 - 3
+    # Celery takes no pool (DB_POOL=auto sees the celery command); nobody forces one on it.
+    assert "DB_POOL" not in worker.get("environment", {})
+    assert "DB_CONN_MAX_AGE" not in web["environment"]
+
+
 def test_haproxy_checks_readiness_and_reaches_every_replica(services):
     cfg = HAPROXY_CFG.read_text()
     assert re.search(r"http-check send meth GET uri /health/ready\b", cfg)

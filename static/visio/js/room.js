@@ -469,21 +469,24 @@
     parts.chat.bind(send);
   }
 
-  // For diagnosis (and the browser tests): bytes received so far (of one kind if given), and
-  // the size of the video this side sends.
-  window.guichetVisio = {
-    bytesReceived: function (kind) {
-      if (!pc) return Promise.resolve(0);
-      return pc.getStats().then(function (report) {
-        var total = 0;
-        report.forEach(function (stat) {
-          if (stat.type === "inbound-rtp" && (!kind || stat.kind === kind)) {
-            total += stat.bytesReceived || 0;
-          }
-        });
-        return total;
+  // Sum of one field of the inbound-rtp statistics (of one kind if given).
+  function received(field, kind) {
+    if (!pc) return Promise.resolve(0);
+    return pc.getStats().then(function (report) {
+      var total = 0;
+      report.forEach(function (stat) {
+        if (stat.type === "inbound-rtp" && (!kind || stat.kind === kind)) total += stat[field] || 0;
       });
-    },
+      return total;
+    });
+  }
+
+  // For diagnosis (and the browser tests): bytes received so far (of one kind if given), video
+  // frames decoded (Firefox counts no playback quality for a MediaStream: getStats does, in every
+  // browser), and the size of the video this side sends.
+  window.guichetVisio = {
+    bytesReceived: function (kind) { return received("bytesReceived", kind); },
+    framesDecoded: function () { return received("framesDecoded", "video"); },
     sentVideo: function () {
       var track = outgoing("video");
       if (!track) return null;
