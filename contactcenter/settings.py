@@ -777,3 +777,10 @@ GUICHET_TUTORIAL_EMBED_HOSTS = env_list(
     "GUICHET_TUTORIAL_EMBED_HOSTS",
     "www.dailymotion.com,geo.dailymotion.com,www.youtube-nocookie.com,player.vimeo.com",
 )
+
+# Speech recognition (contactcenter/speech.py, docs/operations.md): "" (none: the voice server
+# runs on keypad choices only) or "faster-whisper" (offline, CPU) with the CTranslate2 Whisper
+# model directory GUICHET_ASR_MODEL (python manage.py install_asr_model fills the default one).
+ASR_BACKEND = env_str("GUICHET_ASR_BACKEND")
+ASR_MODEL = Path(env_str("GUICHET_ASR_MODEL", str(BASE_DIR / "var" / "asr" / "whisper-base")))
+ASR_THREADS = env_int("GUICHET_ASR_THREADS", 1)

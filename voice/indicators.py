@@ -14,6 +14,7 @@ from collections import Counter
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import Call, Menu, MenuNode
 
@@ -22,7 +23,10 @@ KIND_LABELS = {
     "callback": MenuNode.Action.CALLBACK.label,
     "change_mobile": MenuNode.Action.CHANGE_MOBILE.label,
     "document": MenuNode.Action.DOCUMENT.label,
+    "callbot": gettext_lazy("Assistant vocal (callbot)"),
 }
+# What the callbot heard and understood (voice.callbot's "callbot_heard" outcomes).
+UNDERSTOOD = ("answered", "smalltalk", "handoff")
 
 
 NBSP = "\u00a0"
@@ -40,6 +44,8 @@ def summary(start: dt.datetime, end: dt.datetime, service_ids=None) -> dict:
     started: Counter[str] = Counter()
     completed: Counter[str] = Counter()
     scores: Counter[int] = Counter()
+    callbot_scores: Counter[int] = Counter()
+    heard = understood = 0
     for steps, ended_by in calls.values_list("steps", "ended_by").iterator():
         received += 1
         names = [s.get("step") for s in steps]
@@ -56,11 +62,24 @@ def summary(start: dt.datetime, end: dt.datetime, service_ids=None) -> dict:
                 done = True
             elif step.get("step") == "satisfaction":
                 scores[int(step["score"])] += 1
+                if step.get("kind") == "callbot":
+                    callbot_scores[int(step["score"])] += 1
+            elif step.get("step") == "callbot_heard":
+                heard += 1
+                understood += step.get("outcome") in UNDERSTOOD
         # A call is complete when the caller got what they came for or heard the end.
         if done or ended_by == Call.EndedBy.SERVER:
             completed_calls += 1
     rated = sum(scores.values())
+    callbot_rated = sum(callbot_scores.values())
     return {
+        "callbot_heard": heard,
+        "callbot_understood": understood,
+        "callbot_recognition_rate": _ratio(understood, heard),
+        "callbot_satisfaction_count": callbot_rated,
+        "callbot_satisfaction_avg": (
+            sum(k * v for k, v in callbot_scores.items()) / callbot_rated if callbot_rated else None
+        ),
         "received": received,
         "completion_rate": _ratio(completed_calls, received),
         "transfer_rate": _ratio(transferred, received),
@@ -236,6 +255,25 @@ def voice_kpis(
                 "format": "decimal",
                 "help": _("%(n)s réponses à la question posée au clavier")
                 % {"n": data["satisfaction_count"]},
+            },
+            {
+                "key": "callbot_recognition",
+                "label": _("Taux de reconnaissance du callbot"),
+                "value": data["callbot_recognition_rate"],
+                "format": "percent",
+                "help": _(
+                    "%(n)s demandes comprises (réponse, conseiller demandé) sur %(total)s "
+                    "entendues par l'assistant vocal"
+                )
+                % {"n": data["callbot_understood"], "total": data["callbot_heard"]},
+            },
+            {
+                "key": "callbot_satisfaction",
+                "label": _("Satisfaction après le callbot (sur 5)"),
+                "value": data["callbot_satisfaction_avg"],
+                "format": "decimal",
+                "help": _("%(n)s réponses après une réponse de l'assistant vocal")
+                % {"n": data["callbot_satisfaction_count"]},
             },
         ],
         "tables": [

@@ -88,12 +88,22 @@ class Dialogue:
             )
             self.finish()
             return
+        from . import callbot
+
+        with_callbot = callbot.enabled()
+        keypad_only = (
+            ""
+            if with_callbot
+            else _("Ce serveur vocal fonctionne avec les touches de votre téléphone.")
+        )
         welcome = " ".join(
-            part for part in (call.menu.welcome, services.opening_hours(call)) if part
+            part for part in (call.menu.welcome, services.opening_hours(call), keypad_only) if part
         )
         self.say(welcome, "welcome")
         try:
-            outcome = self.menu(None)
+            outcome = callbot.Callbot(self).run() if with_callbot else BACK
+            if outcome == BACK:
+                outcome = self.menu(None)
         except CallOver as over:
             outcome = over.outcome
         if outcome != GOODBYE_SAID:
@@ -450,7 +460,12 @@ class Dialogue:
             repeats=1,
         )
         if chosen is not None:
-            services.record_step(self.call, "satisfaction", position, score=chosen + 1)
+            kind = next(
+                s.get("kind", "")
+                for s in reversed(self.call.steps)
+                if s.get("step") == "self_service" and s.get("completed")
+            )
+            services.record_step(self.call, "satisfaction", position, score=chosen + 1, kind=kind)
             self.say(_("Merci pour votre réponse."), position)
 
     def self_service_done(self, kind: str, *, completed: bool, **data: str) -> None:

@@ -32,8 +32,18 @@ HELD_STATUSES = (Case.Status.ASSIGNED, Case.Status.IN_PROGRESS)
 
 
 def agent_topic(call: Call) -> Topic | None:
-    """The topic (and so the skill) of the call's case: the menu's ``agent_topic``, else the
+    """The topic (and so the skill) of the call's case: the topic the callbot understood
+    when it belongs to the called service, else the menu's ``agent_topic``, else the
     service's first active topic."""
+    understood = [
+        s["topic"] for s in call.steps if s.get("step") == "callbot_heard" and s.get("topic")
+    ]
+    if understood and call.service_id is not None:
+        topic = Topic.objects.filter(
+            pk=understood[-1], service_id=call.service_id, is_active=True
+        ).first()
+        if topic is not None:
+            return topic
     if call.menu is not None and call.menu.agent_topic_id is not None:
         topic = Topic.objects.filter(pk=call.menu.agent_topic_id, is_active=True).first()
         if topic is not None:
@@ -67,6 +77,12 @@ def call_context(call: Call) -> dict[str, Any]:
     return {
         "call": call.pk,
         "menu_path": call.menu_path,
+        # What the callbot heard (and the article it read), for the agent.
+        "transcript": [
+            {"text": s["text"], "article": s.get("article", "")}
+            for s in call.steps
+            if s.get("step") == "callbot_heard" and s.get("text")
+        ],
         "self_service": [
             {"kind": s["kind"], "completed": s["completed"]}
             for s in call.steps
@@ -90,6 +106,9 @@ def context_text(context: dict[str, Any]) -> str:
     text = _("Appel transféré à un conseiller. Parcours dans le menu : %(path)s.") % {"path": path}
     if done:
         text += " " + _("Services automatiques : %(done)s.") % {"done": done}
+    heard = " / ".join(f"« {line['text']} »" for line in context.get("transcript", []))
+    if heard:
+        text += " " + _("Dit à l'assistant vocal : %(heard)s.") % {"heard": heard}
     return str(text)
 
 

@@ -247,6 +247,11 @@ class CallSession:
         if self.hung_up.is_set():
             raise HungUp
 
+    def hear(self, consumer: Any) -> None:
+        """Pass the caller's voice to ``consumer`` (the callbot's capture)."""
+        assert self.media is not None
+        self.media.hear(consumer)
+
     def ring(self, extension: str) -> AgentLeg:
         """Ring an agent's phone: the second leg of the call (voice.bridge)."""
         self.release_connection()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import array
+import io
 import json
 import math
 import shutil
@@ -134,6 +135,11 @@ class Phone:
             write_tone(source, hz, self.seconds)
         self.command("ausrc", f"aufile,{source}")
 
+    def play(self, source: Path) -> None:
+        """Change the microphone during the call to a WAV file (8 kHz 16-bit mono), read from
+        its start (baresip's ``ausrc`` command)."""
+        self.command("ausrc", f"aufile,{source}")
+
     def close(self) -> None:
         self.sock.close()
         self.process.terminate()
@@ -187,3 +193,29 @@ def tone_frames(samples: array.array, hz: int, rate: int = 8000) -> int:
         if abs(crossings - expected) <= 0.15 * expected:
             count += 1
     return count
+
+
+def write_speech(
+    path: Path, text: str, seconds: int, voice: str = "fr+m1", speed: int = 130
+) -> None:
+    """``text`` said by espeak-ng (French, ``voice``), then silence up to ``seconds``: an 8 kHz
+    16-bit mono WAV for a phone's microphone (baresip hangs up when its source file ends)."""
+    spoken = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with wave.open(io.BytesIO(spoken)) as wav:
+        rate = wav.getframerate()
+        source = array.array("h", wav.readframes(wav.getnframes()))
+    import numpy as np
+
+    count = len(source) * 8000 // rate
+    narrow = np.interp(np.arange(count) * rate / 8000, np.arange(len(source)), source)
+    samples = array.array("h", narrow.astype(np.int16).tobytes())
+    samples.extend([0] * max(0, 8000 * seconds - len(samples)))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(samples.tobytes())

@@ -234,7 +234,12 @@ def test_the_screen_pop_carries_the_call_context(on_duty, agent_a):
     services.record_step(call, "choice", "choice:2", path="2", label="nos services")
     case = queueing.enqueue(call, Topic.objects.get(slug="impots"), "key")
     item = screenpop.item_payload(case)
-    assert item["call"] == {"call": call.pk, "menu_path": ["2"], "self_service": []}
+    assert item["call"] == {
+        "call": call.pk,
+        "menu_path": ["2"],
+        "self_service": [],
+        "transcript": [],
+    }
     services.end_call(call, Call.EndedBy.CALLER)
     assert "call" not in screenpop.item_payload(Case.objects.get(pk=case.pk))
 
