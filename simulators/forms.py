@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.forms import DsfrFormMixin
 
-from .income_tax import Household
+from .income_tax import Household, available_years
+from .openfisca import covered_years
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -29,7 +30,30 @@ def euros(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerFie
     )
 
 
+def default_year() -> int:
+    """The latest year of the published worked examples the computation is checked against
+    (``income_tax_<year>.json``) when the model covers it, else the model's latest."""
+    years = covered_years()
+    checked = [year for year in available_years() if year in years]
+    return max(checked) if checked else years[0]
+
+
+def year_choices() -> list[tuple[int, str]]:
+    return [
+        (year, _("%(year)s (revenus %(income)s)") % {"year": year, "income": year - 1})
+        for year in covered_years()
+    ]
+
+
 class IncomeTaxForm(DsfrFormMixin, forms.Form):
+    year = forms.TypedChoiceField(
+        label=_("Année d'imposition"),
+        help_text=_("L'impôt payé cette année-là sur les revenus de l'année précédente."),
+        choices=year_choices,
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
     situation = forms.ChoiceField(
         label=_("Votre situation"),
         choices=[
@@ -116,6 +140,15 @@ class IncomeTaxForm(DsfrFormMixin, forms.Form):
                 _("Indiquez combien d'enfants de moins de 6 ans sont gardés."),
             )
         return data
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["year"].initial = default_year()
+
+    def tax_year(self) -> int:
+        """The tax year chosen (the default when the field was left out)."""
+        chosen: int | None = self.cleaned_data.get("year")
+        return chosen or default_year()
 
     def household(self) -> Household:
         data = self.cleaned_data

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import threading
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from .income_tax import Household, Result, explain
@@ -55,6 +56,28 @@ def tax_benefit_system() -> Any:
 
 def income_year(year: int) -> int:
     return year - 1
+
+
+YEARS_OFFERED = 3  # the latest tax year the model covers and the two before
+
+
+@functools.cache
+def covered_years() -> list[int]:
+    """The tax years the installed model covers, latest first: the income years up to the last
+    revaluation of the income-tax scale in its parameters (each year's finance law), plus one.
+
+    Read from the scale's own parameter file, without loading the tax-benefit system (seconds):
+    the form offers the years before any simulation runs."""
+    import openfisca_france
+    import yaml
+
+    path = Path(openfisca_france.__file__).parent / "parameters/impot_revenu"
+    scale = yaml.safe_load((path / "bareme_ir_depuis_1945/bareme.yaml").read_text("utf-8"))
+    last_income_year = max(
+        int(str(date)[:4]) for bracket in scale["brackets"] for date in bracket["threshold"]
+    )
+    latest = last_income_year + 1
+    return [latest - n for n in range(YEARS_OFFERED)]
 
 
 def situation(household: Household, year: int) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from .attach import attach_simulation, inputs, topic
 from .forms import IncomeTaxForm
 from .openfisca import compute
 
-YEAR = 2025
 GUIDANCE_QUERY = "impôt sur le revenu quotient familial parts décote"
 PENDING = "simulators_pending"  # session key: the inputs an anonymous visitor wants to attach
 
@@ -29,14 +28,16 @@ PENDING = "simulators_pending"  # session key: the inputs an anonymous visitor w
 @require_GET
 def income_tax(request):
     form = IncomeTaxForm(request.GET if "situation" in request.GET else None)
-    result = compute(form.household(), YEAR) if form.is_bound and form.is_valid() else None
+    valid = form.is_bound and form.is_valid()
+    year = form.tax_year() if valid else form.fields["year"].initial
+    result = compute(form.household(), year) if valid else None
     return render(
         request,
         "simulators/income_tax.html",
         {
             "form": form,
             "result": result,
-            "year": YEAR,
+            "year": year,
             "simulation": request.GET.urlencode() if result else "",
             "can_attach": result is not None and topic() is not None,
             "sheets": search_articles(GUIDANCE_QUERY, audience="public", limit=4),
@@ -69,7 +70,8 @@ def attach(request):
         return redirect(f"{login}?{urlencode({'next': reverse('simulators:attach')})}")
     if not user.is_citizen:
         raise PermissionDenied
-    result = compute(form.household(), YEAR)
+    year = form.tax_year()
+    result = compute(form.household(), year)
     if request.method == "GET":
         return render(
             request,
@@ -78,12 +80,12 @@ def attach(request):
                 "inputs": inputs(form),
                 "result": result,
                 "simulation": simulation,
-                "year": YEAR,
+                "year": year,
                 "page_title": _("Joindre ma simulation à une demande"),
             },
         )
     try:
-        case = attach_simulation(user, form, result, YEAR)
+        case = attach_simulation(user, form, result, year)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(f"{reverse('simulators:income_tax')}?{simulation}")

@@ -121,3 +121,12 @@ def test_the_kept_simulation_page_in_english(client_as, citizen, topic_a):
         assert text in html, text
     page = client.get(f"{reverse('simulators:income_tax')}?{SIMULATION}").content.decode()
     assert "Computed with OpenFisca-France" in page
+
+
+def test_the_chosen_year_goes_with_the_simulation(client_as, citizen, topic_a):
+    from simulators.openfisca import covered_years
+
+    year = covered_years()[0]
+    client_as(citizen).post(ATTACH, {"simulation": f"{SIMULATION}&year={year}"})
+    case = Case.objects.get(citizen=citizen)
+    assert case.subject == f"Ma simulation de l'impôt sur le revenu {year}"

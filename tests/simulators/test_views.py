@@ -56,3 +56,44 @@ def test_form_checks_the_counts_of_disabled_and_young_children(db):
     assert response.status_code == 400
     assert "ne peut pas dépasser celui des enfants à charge" in html
     assert "Indiquez combien d&#x27;enfants de moins de 6 ans sont gardés." in html
+
+
+def test_the_tax_year_is_chosen_among_those_the_model_covers(db, monkeypatch):
+    """The form offers the installed model's latest three tax years (read from its scale's
+    parameters); each computes with its own year's scale; another year is refused."""
+    from simulators import views
+    from simulators.forms import default_year
+    from simulators.openfisca import covered_years, tax_benefit_system
+
+    monkeypatch.setattr(views, "search_articles", lambda *a, **k: [])
+    years = covered_years()
+    assert years == sorted(years, reverse=True) and len(years) == 3
+    # The latest covered year is the one after the scale's last revaluation in the model.
+    scale = tax_benefit_system().parameters.impot_revenu.bareme_ir_depuis_1945.bareme
+    last = max(
+        int(value.instant_str[:4])
+        for bracket in scale.brackets
+        for value in bracket.threshold.values_list
+    )
+    assert years[0] == last + 1
+    assert default_year() in years
+
+    url = reverse("simulators:income_tax")
+    blank = Client().get(url).content.decode()
+    for year in years:
+        assert f'<option value="{year}"' in blank
+    amounts = {}
+    for year in years:
+        html = Client().get(url, {"situation": "single", "salary_1": "30000", "year": year})
+        text = html.content.decode()
+        assert html.status_code == 200
+        assert f"Barème {year}" in text
+        amounts[year] = text.split("Impôt net estimé : ")[1].split(" €")[0]
+    # Each year's own scale: the amounts differ from year to year.
+    assert len(set(amounts.values())) == len(years), amounts
+    old = Client().get(url, {"situation": "single", "salary_1": "30000", "year": years[-1] - 5})
+    assert old.status_code == 400
+    assert (
+        "fr-select-group" in old.content.decode()
+        and "fr-input-group--error" in old.content.decode()
+    )
