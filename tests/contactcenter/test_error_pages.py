@@ -78,7 +78,8 @@ def test_500_page_renders_with_the_database_unavailable(language):
     assert_error_page(response, 500, language, (FRENCH if language == "fr" else ENGLISH)[500])
 
 
-def test_favicon_is_the_dsfr_icon_not_a_404(client):
+def test_favicon_is_the_dsfr_icon_not_a_404(db, client):
+    # db: with PostgreSQL's pool, every request takes its connection first.
     response = client.get("/favicon.ico")
     assert response.status_code == 302
     assert response["Location"].endswith("vendor/dsfr/favicon/favicon.ico")

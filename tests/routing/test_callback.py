@@ -55,7 +55,8 @@ def test_staff_cannot_use_the_citizen_form(client_as, agent_a):
     assert client_as(agent_a).get("/rappel/nouveau/").status_code == 403
 
 
-def test_anonymous_is_sent_to_login(client):
+def test_anonymous_is_sent_to_login(db, client):
+    # db: with PostgreSQL's pool, every request takes its connection first.
     response = client.get("/rappel/nouveau/?topic=impots")
     assert response.status_code == 302
     assert "/connexion/" in response["Location"]
