@@ -465,6 +465,6 @@ def test_the_claim_runs_on_its_generic_plan_in_its_own_transaction_only():
             "WHERE statement LIKE 'WITH head AS%%'"
         )
         plans = cursor.fetchall()
-    # One prepared claim per connection; a pooled connection may have run it in earlier tests
-    # too, always on its generic plan, never on a custom one.
-    assert len(plans) == 1 and plans[0][0] >= 1 and plans[0][1] == 0, plans
+    # A pooled connection may have prepared claims of earlier tests too (other queue shapes):
+    # every one ran on its generic plan, never on a custom one.
+    assert plans and all(generic >= 1 and custom == 0 for generic, custom in plans), plans
