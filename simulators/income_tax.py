@@ -195,26 +195,37 @@ def compute(household: Household, year: int = 2025) -> Result:
     decote = 0
     if gross > 0 and Decimal(gross) < decote_amount / rate:
         decote = min(gross, _euros(decote_amount - rate * gross))
-    net = gross - decote
     home_credit, care_credit = tax_credits(household, params)
-    average = (Decimal(net) / income * 100).quantize(Decimal("0.1")) if income else Decimal(0)
-    result = Result(
+    return assemble(
+        reference_parts,
         net_income=net_income,
         parts=n_parts,
         tax_without_cap=tax_all,
         tax_reference=tax_ref,
-        quotient_effect=tax_ref - gross,
         capped=capped,
         gross_tax=gross,
         decote=decote,
-        net_tax=net,
+        net_tax=gross - decote,
         marginal_rate=marginal,
-        average_rate=average,
         pension_deduction=pension_cut,
         disability_reduction=disability_reduction,
         home_employment_credit=home_credit,
         childcare_credit=care_credit,
-        balance=net - home_credit - care_credit,
+    )
+
+
+def assemble(reference_parts: Decimal, **amounts: Any) -> Result:
+    """The ``Result`` of the computed amounts, with what follows from them (the quotient's
+    effect, the average rate, the balance after the credits) and the explained steps: the same
+    for the pure function and for OpenFisca (``simulators.openfisca``)."""
+    net, income = amounts["net_tax"], amounts["net_income"]
+    result = Result(
+        **amounts,
+        quotient_effect=amounts["tax_reference"] - amounts["gross_tax"],
+        average_rate=(Decimal(net) / income * 100).quantize(Decimal("0.1"))
+        if income
+        else Decimal(0),
+        balance=net - amounts["home_employment_credit"] - amounts["childcare_credit"],
     )
     result.steps = explain(result, reference_parts)
     return result

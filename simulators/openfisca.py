@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from .income_tax import Household, Result, explain
+from .income_tax import Household, Result, assemble
 
 _lock = threading.Lock()
 
@@ -195,21 +195,17 @@ def compute(household: Household, year: int = 2025) -> Result:
     net = _euros(values["ip_net"])
     home_credit = _euros(values["ci_saldom"])
     care_credit = _euros(values["ci_gardenf"])
-    average = (
-        (Decimal(net) / net_income * 100).quantize(Decimal("0.1")) if net_income else Decimal(0)
-    )
-    result = Result(
+    return assemble(
+        reference_parts,
         net_income=net_income,
         parts=n_parts,
         tax_without_cap=tax_all,
         tax_reference=tax_ref,
-        quotient_effect=tax_ref - gross,
         capped=capped,
         gross_tax=gross,
         decote=decote,
         net_tax=net,
         marginal_rate=Decimal(repr(values["ir_taux_marginal"])).quantize(Decimal("0.01")),
-        average_rate=average,
         pension_deduction=_euros(
             values["revenu_assimile_pension"]
             - values["revenu_assimile_pension_apres_abattements"]
@@ -218,7 +214,4 @@ def compute(household: Household, year: int = 2025) -> Result:
         disability_reduction=disability_reduction,
         home_employment_credit=home_credit,
         childcare_credit=care_credit,
-        balance=net - home_credit - care_credit,
     )
-    result.steps = explain(result, reference_parts)
-    return result
