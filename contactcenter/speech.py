@@ -198,6 +198,13 @@ def submit(pcm: bytes, language: str = "fr", hints: str = "") -> Future[Transcri
         raise
 
 
+def warm_up() -> None:
+    """Load the backend in ``WORKER`` (not the caller's thread) if it is not loaded yet: a
+    channel that is about to hear calls it so that the first utterance does not wait for it."""
+    if settings.ASR_BACKEND and not _load.cache_info().currsize:
+        WORKER.submit(available)
+
+
 def configured() -> bool:
     """Whether a backend is configured with what it needs installed, without loading it (for a
     page that offers recognition: the model loads at the first utterance)."""

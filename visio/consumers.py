@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 
+from contactcenter import speech
 from contactcenter.exceptions import DomainError, InvalidState, NotAllowed
 from contactcenter.models import User
 from contactcenter.sockets import CLOSE_FLOOD, RateLimiter, SocketGuard
@@ -201,6 +202,8 @@ class RoomConsumer(AutoCaptions, SocketGuard, AsyncWebsocketConsumer):
                 await self.send_json({"type": "error", "code": "auto_captions_unavailable"})
                 return
             await database_sync_to_async(services.set_auto_captions)(participant.pk, on)
+            if on:
+                speech.warm_up()
             await self.channel_layer.group_send(
                 self.group, self.event("visio.keep", kind=kind, value=on)
             )

@@ -502,6 +502,7 @@
       }
     });
     parts.chat.bind(send);
+    parts.autoCaptions.bind(sendAudio);
   }
 
   // Sum of one field of the inbound-rtp statistics (of one kind if given).
