@@ -20,7 +20,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ASR_MODEL, CHROMIUM, CHROMIUM_ARGS, login
-from tests.e2e.test_visio import ROOM, receiving
+from tests.e2e.test_visio import ROOM
 from tests.e2e.test_visio_media import admit
 
 # Said slowly by espeak-ng and heard through the browser's audio processing, Whisper base gets
@@ -104,8 +104,7 @@ def test_the_citizens_words_reach_the_agent_as_automatic_captions(
         citizen.on("console", lambda m: m.type == "error" and errors.append(m.text))
         login(citizen, demo.citizen)
         citizen.goto(paths["citizen"])
-        admit(agent_room, citizen)
-        receiving(citizen)
+        admit(agent_room, citizen)  # captions need the call, not its media
         toggle = citizen.get_by_label(re.compile("^Sous-titres automatiques"))
         expect(toggle).not_to_be_checked()
         toggle.focus()
