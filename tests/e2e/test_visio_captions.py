@@ -23,8 +23,9 @@ from tests.e2e.conftest import ASR_MODEL, CHROMIUM, CHROMIUM_ARGS, login
 from tests.e2e.test_visio import ROOM
 from tests.e2e.test_visio_media import admit
 
-# Said slowly by espeak-ng and heard through the browser's audio processing, Whisper base gets
-# "passeport" or "renouveler" right (not always the rest).
+# Said by espeak-ng, transcribed directly by contactcenter.speech, Whisper base hears "Bonjour, je
+# voudrais renouveler mon passeport" (not the rest); through the browser's audio processing, at
+# least "passeport" or "renouveler".
 SENTENCE = "Bonjour, je voudrais renouveler mon passeport avant les vacances d'été."
 
 pytestmark = [
@@ -39,12 +40,13 @@ pytestmark = [
 
 
 def microphone(path, text: str = "") -> str:
-    """A 16-bit mono WAV for Chromium's fake microphone: ``text`` said by espeak-ng between
-    0.5 s and 2 s of silence (the pause that ends an utterance), or 3 s of silence."""
+    """A 16-bit mono WAV for Chromium's fake microphone, which loops it: ``text`` said by
+    espeak-ng between 0.5 s and 1.5 s of silence (the pause that ends an utterance), or 3 s of
+    silence."""
     spoken = b""
     rate = 22050
     if text:
-        subprocess.run(["espeak-ng", "-v", "fr+m1", "-s", "120", "-w", str(path), text], check=True)
+        subprocess.run(["espeak-ng", "-v", "fr+m3", "-s", "140", "-w", str(path), text], check=True)
         with wave.open(str(path)) as wav:
             rate = wav.getframerate()
             spoken = wav.readframes(wav.getnframes())
@@ -52,7 +54,7 @@ def microphone(path, text: str = "") -> str:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(rate)
-        wav.writeframes(bytes(rate) + spoken + bytes(4 * rate if text else 6 * rate))
+        wav.writeframes(bytes(rate) + spoken + bytes(3 * rate if text else 6 * rate))
     return str(path)
 
 
