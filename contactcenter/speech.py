@@ -13,7 +13,13 @@ named by ``ASR_BACKEND`` (env ``GUICHET_ASR_BACKEND``):
   ``GUICHET_ASR_MODEL``; ``manage.py install_asr_model`` installs Whisper "base" there).
 
 The model is loaded once a process, on first use, and used by one thread at a time (the CPU is
-the limit, not the lock)."""
+the limit, not the lock): ``WORKER`` is the process's one recognition thread, and ``submit``
+gives it an utterance unless ``MAX_PENDING`` already wait (a live channel skips an utterance
+rather than falling behind).
+
+``Segmenter`` cuts utterances out of a stream of audio by its energy, the same way for every
+channel: an utterance starts with 60 ms of sound above ``VOICE_LEVEL`` (with 200 ms kept before,
+the first syllable's attack) and ends after 0.8 s of quiet or 8 s in all."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import logging
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +45,19 @@ BACKENDS = ("", "faster-whisper")
 NO_SPEECH_PROB = 0.6
 NO_SPEECH_LOGPROB = -1.0
 MAX_TOKENS = 96  # about 30 s of speech: more than any utterance the channels send
+# The utterance detector (Segmenter): RMS of a 20 ms frame of 16-bit samples above which it is
+# speech, how long a sound starts an utterance, the quiet that ends it, its longest length and
+# what is kept before its start.
+VOICE_LEVEL = 500
+FRAME_SECONDS = 0.02
+START_SECONDS = 0.06
+END_SILENCE = 0.8
+MAX_UTTERANCE = 8.0
+PRE_ROLL = 0.2
+MAX_PENDING = 2  # utterances waiting for the worker before ``submit`` refuses more
+
+WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech")
+_pending = threading.BoundedSemaphore(MAX_PENDING)
 
 
 class SpeechUnavailable(RuntimeError):
@@ -159,6 +179,46 @@ def transcribe(pcm: bytes, language: str = "fr", hints: str = "") -> Transcript:
     )
 
 
+def submit(pcm: bytes, language: str = "fr", hints: str = "") -> Future[Transcript] | None:
+    """``transcribe`` in ``WORKER``; None (nothing queued) when ``MAX_PENDING`` utterances
+    already wait or run."""
+    if not _pending.acquire(blocking=False):
+        return None
+
+    def run() -> Transcript:
+        try:
+            return transcribe(pcm, language, hints)
+        finally:
+            _pending.release()
+
+    try:
+        return WORKER.submit(run)
+    except RuntimeError:  # the interpreter is shutting down
+        _pending.release()
+        raise
+
+
+def warm_up() -> None:
+    """Load the backend in ``WORKER`` (not the caller's thread) if it is not loaded yet: a
+    channel that is about to hear calls it so that the first utterance does not wait for it."""
+    if settings.ASR_BACKEND and not _load.cache_info().currsize:
+        WORKER.submit(available)
+
+
+def configured() -> bool:
+    """Whether a backend is configured with what it needs installed, without loading it (for a
+    page that offers recognition: the model loads at the first utterance)."""
+    name = settings.ASR_BACKEND
+    if name != "faster-whisper":
+        return False
+    from importlib.util import find_spec
+
+    return (
+        find_spec("faster_whisper") is not None
+        and (Path(settings.ASR_MODEL) / "model.bin").is_file()
+    )
+
+
 def _floats(pcm: bytes) -> Any:
     import numpy as np
 
@@ -187,3 +247,72 @@ def rms(samples: array.array) -> float:
     if not samples:
         return 0.0
     return math.sqrt(sum(s * s for s in samples) / len(samples))
+
+
+class Segmenter:
+    """Utterances cut from 16-bit mono audio at ``rate`` by its energy (not thread-safe: one
+    feeder). ``feed`` returns the utterances its samples completed (16-bit PCM at ``rate``);
+    ``started`` tells whether one is under way."""
+
+    def __init__(
+        self,
+        rate: int = SAMPLE_RATE,
+        *,
+        level: float = VOICE_LEVEL,
+        end_silence: float = END_SILENCE,
+        max_seconds: float = MAX_UTTERANCE,
+    ) -> None:
+        self.rate = rate
+        self.frame_samples = round(rate * FRAME_SECONDS)
+        self.level = level
+        self.start_frames = round(START_SECONDS / FRAME_SECONDS)
+        self.end_frames = round(end_silence / FRAME_SECONDS)
+        self.max_frames = round(max_seconds / FRAME_SECONDS)
+        self.pre_roll = round(PRE_ROLL / FRAME_SECONDS)
+        self.pending = array.array("h")
+        self.frames: list[array.array] = []
+        self.started = False
+        self.loud = 0
+        self.quiet = 0
+
+    def feed(self, samples: array.array | bytes) -> list[bytes]:
+        if isinstance(samples, bytes | bytearray | memoryview):
+            chunk = array.array("h")
+            chunk.frombytes(bytes(samples[: len(samples) // 2 * 2]))
+            samples = chunk
+        self.pending.extend(samples)
+        done = []
+        size = self.frame_samples
+        while len(self.pending) >= size:
+            frame = self.pending[:size]
+            del self.pending[:size]
+            utterance = self.frame(frame)
+            if utterance is not None:
+                done.append(utterance)
+        return done
+
+    def frame(self, frame: array.array) -> bytes | None:
+        loud = rms(frame) > self.level
+        self.frames.append(frame)
+        if not self.started:
+            self.loud = self.loud + 1 if loud else 0
+            if self.loud >= self.start_frames:
+                self.started = True
+                self.quiet = 0
+            else:
+                del self.frames[: -self.pre_roll]
+            return None
+        self.quiet = 0 if loud else self.quiet + 1
+        if self.quiet >= self.end_frames or len(self.frames) >= self.max_frames:
+            return self.cut()
+        return None
+
+    def cut(self) -> bytes:
+        """The utterance under way (or what is kept before one) as PCM; starts afresh."""
+        samples = array.array("h")
+        for frame in self.frames:
+            samples.extend(frame)
+        self.frames = []
+        self.started = False
+        self.loud = self.quiet = 0
+        return samples.tobytes()

@@ -27,6 +27,14 @@ DEFAULTS = {
     "MAX_CHAT_CHARS": 1000,
     "CHAT_RATE": 5,
     "CHAT_RATE_SECONDS": 10.0,
+    # Automatic captions: a binary frame is 16-bit mono PCM at 16 kHz (the browser sends 250 ms,
+    # 8000 bytes), at most AUDIO_MAX_BYTES, and at most AUDIO_RATE frames per AUDIO_RATE_SECONDS
+    # per socket (more are dropped with an error frame; a socket that keeps sending is closed
+    # 4429). The language the speech is recognised in.
+    "AUDIO_MAX_BYTES": 16000,
+    "AUDIO_RATE": 12,
+    "AUDIO_RATE_SECONDS": 2.0,
+    "CAPTION_LANGUAGE": "fr",
 }
 
 

@@ -4,6 +4,7 @@ The token in the path is one participant's: the socket is refused (4404) unless 
 user is that participant. Offers, answers, ICE candidates and media states are relayed only
 between the room's two media participants (citizen and agent), and only once the agent has
 admitted the citizen from the waiting room; an interpreter receives captions, chat and presence.
+Binary frames are the microphone's audio for the automatic captions (``autocaptions``).
 The rate limit (frames over it dropped, a flood closes 4429), the cap on sockets (4408) and the
 login session tie (4401, e.g. at logout) are ``contactcenter.sockets``'s; chat messages have
 their own, lower rate (``VISIO_CHAT_RATE``).
@@ -18,11 +19,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 
+from contactcenter import speech
 from contactcenter.exceptions import DomainError, InvalidState, NotAllowed
 from contactcenter.models import User
 from contactcenter.sockets import CLOSE_FLOOD, RateLimiter, SocketGuard
 
 from . import conf, services
+from .autocaptions import AutoCaptions
 from .models import Caption, Participant, Room
 from .protocol import (
     CLOSE_ENDED,
@@ -43,7 +46,7 @@ logger = logging.getLogger(__name__)
 Role = Participant.Role
 
 
-class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
+class RoomConsumer(AutoCaptions, SocketGuard, AsyncWebsocketConsumer):
     socket_kind = "visio"
 
     def __init__(self, *args, **kwargs):
@@ -57,6 +60,8 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         # The room's state as this socket knows it (from connect, then the room's events).
         self.admitted = False
         self.screen_allowed = False
+        self.auto_captions = False
+        self.setup_auto_captions()
         self.chat_limiter = RateLimiter(conf.get("CHAT_RATE"), conf.get("CHAT_RATE_SECONDS"))
 
     async def connect(self):
@@ -88,6 +93,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         self.peer_channel = presence.peer
         self.admitted = presence.admitted
         self.screen_allowed = presence.screen_allowed
+        self.auto_captions = presence.auto_captions
         if presence.replaced:
             await self.channel_layer.send(presence.replaced, {"type": "visio.replaced"})
         room: Room = participant.room
@@ -102,6 +108,8 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
                 "ice_servers": services.ice_servers(),
                 "keep_captions": room.keep_captions,
                 "keep_chat": room.keep_chat,
+                "auto_captions": presence.auto_captions,
+                "auto_captions_available": self.can_hear,
             }
         )
         await self.channel_layer.group_send(
@@ -119,6 +127,7 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         participant, self.participant = self.participant, None
+        self.stop_hearing()
         try:
             if self.group:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -159,8 +168,10 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         if self.closed or self.participant is None:
             return
         try:
-            data = parse_frame(text_data, bytes_data)
-            await self.handle(data, self.participant)
+            if bytes_data is not None:
+                await self.handle_audio(bytes_data, self.participant)
+            else:
+                await self.handle(parse_frame(text_data), self.participant)
         except ProtocolError as error:
             await self.close_socket(error.code, str(error))
         except NotAllowed as error:
@@ -184,6 +195,17 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
             await database_sync_to_async(services.set_keep_captions)(participant.pk, keep, line)
             await self.channel_layer.group_send(
                 self.group, self.event("visio.keep", kind=kind, value=keep)
+            )
+        elif kind == "auto_captions":
+            on = clean_flag(data)
+            if not self.can_hear:
+                await self.send_json({"type": "error", "code": "auto_captions_unavailable"})
+                return
+            await database_sync_to_async(services.set_auto_captions)(participant.pk, on)
+            if on:
+                speech.warm_up()
+            await self.channel_layer.group_send(
+                self.group, self.event("visio.keep", kind=kind, value=on)
             )
         elif kind == "admit":
             if await database_sync_to_async(services.admit)(participant.pk):
@@ -298,9 +320,10 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         await self.send_json({"type": "screen_allowed", "value": event["value"]})
 
     async def visio_text(self, event):
+        auto = event["kind"] == Caption.Kind.AUTO
         await self.send_json(
             {
-                "type": event["kind"],
+                "type": "auto_caption" if auto else event["kind"],
                 "id": event["id"],
                 "text": event["text"],
                 "author": event["author"],
@@ -309,6 +332,10 @@ class RoomConsumer(SocketGuard, AsyncWebsocketConsumer):
         )
 
     async def visio_keep(self, event):
+        if event["kind"] == "auto_captions":
+            self.auto_captions = event["value"]
+            if not self.auto_captions:
+                self.stop_hearing()
         await self.send_json({"type": event["kind"], "value": event["value"]})
 
     async def visio_ended(self, event):

@@ -52,6 +52,9 @@ class Room(models.Model):
     admitted_at = models.DateTimeField(null=True, blank=True)
     # The agent allows the citizen to share their screen (the citizen consents in the browser).
     screen_allowed = models.BooleanField(default=False)
+    # Automatic captions (either side's choice, when speech recognition is configured): both
+    # browsers send their microphone's audio to the server, which transcribes it.
+    auto_captions = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("salle de visio")
@@ -108,6 +111,7 @@ class Caption(models.Model):
     class Kind(models.TextChoices):
         CAPTION = "caption", _("Sous-titre")
         CHAT = "chat", _("Message")
+        AUTO = "auto", _("Sous-titre automatique")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="captions")
     author = models.ForeignKey(

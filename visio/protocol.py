@@ -11,14 +11,15 @@ from typing import Any
 from . import conf
 
 CLOSE_ENDED = 4000  # the room ended (hang-up, expiry); not an error
-CLOSE_MALFORMED = 4400  # not JSON, not an object, unknown type, bad fields, binary
+# Not JSON, not an object, unknown type, bad fields; a binary frame that is not 16-bit PCM.
+CLOSE_MALFORMED = 4400
 CLOSE_UNAUTHENTICATED = 4401  # no logged-in user (also: the login session ended)
 # A message this participant may not send (now): a citizen's caption, an interpreter's signal,
 # a citizen's signal before being admitted, a screen shared without the agent's leave.
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404  # no such room for this user (someone else's token, unknown token)
 CLOSE_REPLACED = 4409  # the same participant joined from another tab
-CLOSE_TOO_LARGE = 4413  # a frame above VISIO_MAX_FRAME_BYTES
+CLOSE_TOO_LARGE = 4413  # a frame above VISIO_MAX_FRAME_BYTES (audio: VISIO_AUDIO_MAX_BYTES)
 
 MESSAGE_TYPES = frozenset(
     {
@@ -30,6 +31,7 @@ MESSAGE_TYPES = frozenset(
         "keep_chat",
         "admit",
         "allow_screen",
+        "auto_captions",
         "hangup",
         "ping",
     }
@@ -45,13 +47,11 @@ class ProtocolError(Exception):
         self.code = code
 
 
-def parse_frame(text: str | None, bytes_data: bytes | None = None) -> dict[str, Any]:
-    """One client frame as a dict with a known ``type``, or ProtocolError."""
+def parse_frame(text: str | None) -> dict[str, Any]:
+    """One client text frame as a dict with a known ``type``, or ProtocolError."""
     limit = conf.get("MAX_FRAME_BYTES")
     if text is None:
-        if bytes_data is not None and len(bytes_data) > limit:
-            raise ProtocolError(CLOSE_TOO_LARGE, "frame too large")
-        raise ProtocolError(CLOSE_MALFORMED, "binary frames are not accepted")
+        raise ProtocolError(CLOSE_MALFORMED, "empty frame")
     if len(text) > limit or len(text.encode("utf-8")) > limit:
         raise ProtocolError(CLOSE_TOO_LARGE, "frame too large")
     try:
@@ -60,6 +60,16 @@ def parse_frame(text: str | None, bytes_data: bytes | None = None) -> dict[str, 
         raise ProtocolError(CLOSE_MALFORMED, "not JSON") from None
     if not isinstance(data, dict) or data.get("type") not in MESSAGE_TYPES:
         raise ProtocolError(CLOSE_MALFORMED, "expected an object with a known 'type'")
+    return data
+
+
+def clean_audio(data: bytes) -> bytes:
+    """A binary frame: microphone audio for the automatic captions, 16-bit mono PCM at 16 kHz
+    (a whole number of samples, at most ``VISIO_AUDIO_MAX_BYTES``)."""
+    if len(data) > conf.get("AUDIO_MAX_BYTES"):
+        raise ProtocolError(CLOSE_TOO_LARGE, "audio frame too large")
+    if not data or len(data) % 2:
+        raise ProtocolError(CLOSE_MALFORMED, "audio frames are 16-bit PCM samples")
     return data
 
 

@@ -196,6 +196,7 @@ class Presence(NamedTuple):
     admitted: bool  # the agent let the citizen in from the waiting room
     screen_allowed: bool
     peer_name: str  # who the peer is (the agent sees who waits)
+    auto_captions: bool
 
 
 def connected(participant_id: int, channel_name: str) -> Presence:
@@ -229,6 +230,7 @@ def connected(participant_id: int, channel_name: str) -> Presence:
         room.admitted_at is not None,
         room.screen_allowed,
         peer_name,
+        room.auto_captions,
     )
 
 
@@ -318,7 +320,8 @@ def _clean_line(text: Any, limit: int, message: str, keep_lines: bool = False) -
 
 
 def add_caption(participant_id: int, text: str, kind: str = Caption.Kind.CAPTION) -> Caption:
-    """A caption (agent or interpreter) or a chat message (anyone in the room)."""
+    """A caption (agent or interpreter), a chat message (anyone in the room) or an automatic
+    caption (what the citizen or the agent said, transcribed)."""
     participant = Participant.objects.select_related("room").get(pk=participant_id)
     if kind == Caption.Kind.CAPTION and participant.role == Role.CITIZEN:
         raise NotAllowed(_("Seuls l'agent et l'interprète écrivent les sous-titres."))
@@ -328,6 +331,14 @@ def add_caption(participant_id: int, text: str, kind: str = Caption.Kind.CAPTION
     if Caption.objects.filter(room=room, kind=kind).count() >= conf.get("MAX_CAPTIONS"):
         raise InvalidState(_("Trop de messages pour cette visio."))
     return Caption.objects.create(room=room, author_id=participant.user_id, text=text, kind=kind)
+
+
+def set_auto_captions(participant_id: int, on: bool) -> None:
+    """The citizen or the agent switches the automatic captions on or off for the room."""
+    participant = Participant.objects.get(pk=participant_id)
+    if not participant.is_media:
+        raise NotAllowed(_("Seuls l'usager et l'agent activent les sous-titres automatiques."))
+    Room.objects.filter(pk=participant.room_id, status=Room.Status.OPEN).update(auto_captions=on)
 
 
 def set_keep_captions(participant_id: int, keep: bool, kind: str = Caption.Kind.CAPTION) -> None:
@@ -428,6 +439,7 @@ def _record_on_timeline(room: Room) -> Event:
             (kind, title)
             for kind, keep, title in (
                 (Caption.Kind.CAPTION, room.keep_captions, _("Sous-titres :")),
+                (Caption.Kind.AUTO, room.keep_captions, _("Sous-titres automatiques :")),
                 (Caption.Kind.CHAT, room.keep_chat, _("Messages échangés :")),
             )
             if keep

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from contactcenter import speech
 from contactcenter.exceptions import InvalidState, NotFound
 from contactcenter.idempotency import idempotent
 from contactcenter.models import Event
@@ -99,6 +100,7 @@ def room(request, token):
             "is_agent": participant.role == Participant.Role.AGENT,
             "writes_captions": participant.role != Participant.Role.CITIZEN,
             "has_media": participant.is_media,
+            "auto_captions": speech.configured(),
         },
     )
     response["Permissions-Policy"] = ROOM_PERMISSIONS

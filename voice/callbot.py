@@ -5,20 +5,20 @@ answer is read out and ends with "Cette réponse vous convient-elle ?". After tw
 distress, or when the caller says "conseiller" or presses 0, the call goes to an agent
 (voice.to_agent) with the transcript on the case and in the screen-pop.
 
-The caller's voice is captured from RTP (voice.media's ``hear``) by an energy-based detector:
-an utterance starts with 60 ms of sound above ``VOICE_LEVEL`` and ends after 0.8 s of quiet or
-8 s in all. Recognition runs in a worker thread shared by the calls (the model uses the CPU one
-utterance at a time) while the call's thread keeps watching the keypad and the line."""
+The caller's voice is captured from RTP (voice.media's ``hear``) by the energy-based detector
+of contactcenter.speech (``Segmenter``: an utterance starts with 60 ms of sound and ends after
+0.8 s of quiet or 8 s in all). Recognition runs in the process's speech worker thread, shared
+by the calls and the visio captions (the model uses the CPU one utterance at a time), while the
+call's thread keeps watching the keypad and the line."""
 
 from __future__ import annotations
 
-import array
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -34,19 +34,12 @@ from .ivr import AGENT_KEY, BACK, GOODBYE_SAID, Dialogue, Line
 logger = logging.getLogger("voice.callbot")
 
 RATE = 8000  # the line's audio (G.711)
-FRAME = RATE // 50  # 20 ms
-VOICE_LEVEL = 500  # RMS of a 20 ms frame above which it is speech (16-bit samples)
-START_FRAMES = 3  # 60 ms of sound starts an utterance
-END_SILENCE = 0.8  # seconds of quiet that end it
-MAX_UTTERANCE = 8.0  # seconds
-PRE_ROLL = 10  # frames (200 ms) kept before the start: the first syllable's attack
 WAIT_SPEECH = 7.0  # seconds the caller has to start speaking
 MAX_QUESTIONS = 3  # questions heard before the keypad menu takes over
 FAILURES_BEFORE_AGENT = 2  # answers not understood or judged unsuitable
 CONFIRM_HINTS = "Oui. Non. Conseiller."  # words the recogniser should expect (French calls)
 POSITION = "callbot"
 
-_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech")
 
 YES = re.compile(r"\b(oui|ouais|voila|exactement|parfait|d'accord|tout a fait|ca me convient)\b")
 NO = re.compile(r"\b(non|pas du tout|pas vraiment)\b")
@@ -75,16 +68,15 @@ def plain(text: str) -> str:
 
 
 class Capture:
-    """One utterance, cut from the caller's audio by its energy (RTP thread -> call thread)."""
+    """One utterance, cut from the caller's audio by ``speech.Segmenter`` (RTP thread -> call
+    thread)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.started = threading.Event()
-        self.frames: list[array.array] = []
-        self.loud = 0
-        self.quiet = 0
-        self.pending = array.array("h")
+        self.segmenter = speech.Segmenter(RATE)
+        self.utterance = b""
 
     def __call__(self, chunk: Any) -> None:
         if self.done.is_set():
@@ -92,34 +84,18 @@ class Capture:
         if chunk.samplerate != RATE:
             chunk.resample(RATE)
         with self.lock:
-            self.pending.extend(chunk.audio)
-            while len(self.pending) >= FRAME:
-                frame = self.pending[:FRAME]
-                del self.pending[:FRAME]
-                self.frame(frame)
-
-    def frame(self, frame: array.array) -> None:
-        loud = speech.rms(frame) > VOICE_LEVEL
-        self.frames.append(frame)
-        if not self.started.is_set():
-            self.loud = self.loud + 1 if loud else 0
-            if self.loud >= START_FRAMES:
+            if self.done.is_set():
+                return
+            utterances = self.segmenter.feed(chunk.audio)
+            if utterances:
+                self.utterance = utterances[0]
+                self.done.set()
+            if self.segmenter.started or utterances:
                 self.started.set()
-            else:
-                del self.frames[:-PRE_ROLL]
-            return
-        self.quiet = 0 if loud else self.quiet + 1
-        if self.quiet * FRAME >= END_SILENCE * RATE or len(self.frames) * FRAME >= (
-            MAX_UTTERANCE * RATE
-        ):
-            self.done.set()
 
     def pcm(self) -> bytes:
         with self.lock:
-            samples = array.array("h")
-            for frame in self.frames:
-                samples.extend(frame)
-        return samples.tobytes()
+            return self.utterance
 
 
 def _recognise(pcm_8k: bytes, hints: str) -> speech.Transcript:
@@ -193,7 +169,7 @@ class Callbot:
                     return None
         finally:
             self.line.hear(lambda chunk: None)
-        future: Future[speech.Transcript] = _worker.submit(_recognise, capture.pcm(), hints)
+        future: Future[speech.Transcript] = speech.WORKER.submit(_recognise, capture.pcm(), hints)
         while True:
             self.line.check()  # the caller may hang up while the model works
             try:

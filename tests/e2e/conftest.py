@@ -49,6 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 DEMO_PASSWORD = "Guichet-Demo-2026!"
+ASR_MODEL = ROOT / "var" / "asr" / "whisper-base" / "model.bin"
 
 
 class DEMO:
@@ -191,6 +192,11 @@ def e2e_server():
         "CACHE_DIR": str(tmp / "cache"),
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "PYTHONUNBUFFERED": "1",
+        # Speech recognition (the visio's automatic captions) when bin/setup --test installed
+        # its model: loaded only when a test switches the captions on.
+        "GUICHET_ASR_BACKEND": os.environ.get(
+            "GUICHET_ASR_BACKEND", "faster-whisper" if ASR_MODEL.is_file() else ""
+        ),
     }
     env.pop("TEST_DB_NAME", None)
     # FranceConnect and ProConnect: two real OpenID Connect providers on loopback.

@@ -146,3 +146,18 @@ def test_waiting_room_page_for_the_citizen_and_admit_button_for_the_agent(
     agent_page = client_as(agent_a).get(f"/visio/salle/{tokens['agent']}/").content.decode()
     assert 'data-phase="call"' in agent_page and 'id="visio-admit"' in agent_page
     assert "Autoriser l’usager à partager son écran" in agent_page
+
+
+def test_room_offers_automatic_captions_only_with_a_backend(
+    client_as, tokens, citizen, monkeypatch, settings
+):
+    from contactcenter import speech
+
+    settings.ASR_BACKEND = ""
+    page = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").content.decode()
+    assert 'id="visio-auto-captions"' not in page
+    assert "Les sous-titres automatiques ne sont pas disponibles sur ce service." in page
+    monkeypatch.setattr(speech, "configured", lambda: True)
+    page = client_as(citizen).get(f"/visio/salle/{tokens['citizen']}/").content.decode()
+    assert 'id="visio-auto-captions"' in page and "pas disponibles sur ce service" not in page
+    assert "pcm-worklet.js" in page

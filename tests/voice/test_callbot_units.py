@@ -67,7 +67,7 @@ def test_an_utterance_is_cut_at_eight_seconds():
     for chunk in chunks(10, True):
         capture(chunk)
     assert capture.done.is_set()
-    assert len(capture.pcm()) / 2 / 8000 <= callbot.MAX_UTTERANCE + 0.2
+    assert len(capture.pcm()) / 2 / 8000 <= speech.MAX_UTTERANCE + 0.2
 
 
 def test_answers_are_read_from_the_words():

@@ -5,7 +5,8 @@
  * citizen is admitted and both are connected, again after a reconnection); the citizen answers.
  * Each side always negotiates one audio and one video transceiver, so that switching to audio
  * only, back to the camera, or to a shared screen is a replaceTrack, never a renegotiation.
- * The devices, the microphone meter and the chat are in devices.js (window.guichetVisioParts).
+ * The devices, the microphone meter and the chat are in devices.js (window.guichetVisioParts),
+ * the automatic captions' audio capture in captions.js.
  * No external service: STUN/TURN come from the server's settings. */
 (function () {
   "use strict";
@@ -36,6 +37,7 @@
   var admitted = false; // the citizen left the waiting room (the agent admitted them)
   var citizenPresent = false; // for the agent: the citizen's socket is there
   var badChecks = 0;
+  var autoCaptions = false; // the room's automatic captions are on
 
   function setStatus(key, text) {
     statusEl.dataset.state = key;
@@ -51,6 +53,15 @@
 
   function send(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  }
+
+  function sendAudio(buffer) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(buffer);
+  }
+
+  // The microphone is heard for the automatic captions while they are on and this side is in the call.
+  function refreshHearing() {
+    parts.autoCaptions.update(autoCaptions && admitted && hasMedia && !ended, audioTrack());
   }
 
   function audioTrack() { return localStream ? localStream.getAudioTracks()[0] || null : null; }
@@ -179,6 +190,11 @@
   function showCaption(message) {
     var empty = captionsEl.querySelector(".visio-captions__empty");
     if (empty) empty.remove();
+    if (message.type === "auto_caption") {
+      parts.autoCaptions.show(captionsEl, message);
+      captionsEl.scrollTop = captionsEl.scrollHeight;
+      return;
+    }
     var line = document.createElement("p");
     line.className = "visio-caption fr-mb-1w";
     var author = document.createElement("strong");
@@ -195,6 +211,7 @@
     if (localStream) localStream.getTracks().forEach(function (track) { track.stop(); });
     if (screenTrack) screenTrack.stop();
     parts.devices.stop();
+    parts.autoCaptions.stop();
     root.dataset.ended = "1";
     var box = document.getElementById("visio-ended");
     if (text) document.getElementById("visio-ended-text").textContent = text;
@@ -225,6 +242,7 @@
       showWaiting("");
       call();
     }
+    refreshHearing();
   }
 
   function onPeer(message) {
@@ -265,6 +283,7 @@
           }
         }
         if (admitted) send(mediaState());
+        setAutoCaptions(!!message.auto_captions);
         break;
       case "peer":
         onPeer(message);
@@ -283,6 +302,7 @@
         if (badge) badge.hidden = peerVideo === "on";
         break;
       case "caption":
+      case "auto_caption":
         showCaption(message);
         break;
       case "chat":
@@ -293,11 +313,16 @@
         var keep = document.getElementById(message.type === "keep_chat" ? "visio-keep-chat" : "visio-keep");
         if (keep) keep.checked = message.value;
         break;
+      case "auto_captions":
+        setAutoCaptions(message.value);
+        break;
       case "screen_allowed":
         screenAllowed(message.value, true);
         break;
       case "error":
         if (message.code === "chat_rate") parts.chat.refused();
+        if (message.code === "auto_captions_busy") parts.autoCaptions.status("autoBusy");
+        if (message.code === "auto_captions_unavailable") parts.autoCaptions.status("autoUnavailable");
         break;
       case "ended":
         finish(message.label ? message.label.replace(/([^.!?])$/, "$1.") : "");
@@ -306,6 +331,15 @@
         finish(texts.replaced);
         break;
     }
+  }
+
+  function setAutoCaptions(on) {
+    autoCaptions = on;
+    var box = document.getElementById("visio-auto-captions");
+    if (box) box.checked = on;
+    root.dataset.autoCaptions = on ? "on" : "off";
+    parts.autoCaptions.status("");
+    refreshHearing();
   }
 
   function connect() {
@@ -358,6 +392,7 @@
     });
     localStream.addTrack(track);
     if (track.kind === "audio") parts.devices.meter(localStream);
+    if (track.kind === "audio") refreshHearing();
     localVideo.srcObject = localStream;
     refreshSenders();
     send(mediaState());
@@ -460,13 +495,14 @@
       });
     }
     [["visio-keep", "keep_captions"], ["visio-keep-chat", "keep_chat"],
-     ["visio-allow-screen", "allow_screen"]].forEach(function (pair) {
+     ["visio-allow-screen", "allow_screen"], ["visio-auto-captions", "auto_captions"]].forEach(function (pair) {
       var box = document.getElementById(pair[0]);
       if (box) {
         box.addEventListener("change", function () { send({ type: pair[1], value: box.checked }); });
       }
     });
     parts.chat.bind(send);
+    parts.autoCaptions.bind(sendAudio);
   }
 
   // Sum of one field of the inbound-rtp statistics (of one kind if given).
