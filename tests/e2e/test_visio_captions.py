@@ -19,9 +19,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ASR_MODEL, CHROMIUM, CHROMIUM_ARGS, login
-from tests.e2e.test_visio import ROOM
-from tests.e2e.test_visio_media import admit
+from tests.e2e.conftest import ASR_MODEL, login
+from tests.e2e.visio_helpers import admit, chromium, own_room
 
 # Said by espeak-ng, transcribed directly by contactcenter.speech, Whisper base hears "Bonjour, je
 # voudrais renouveler mon passeport" (not the rest); through the browser's audio processing
@@ -58,42 +57,36 @@ def microphone(path, text: str = "") -> str:
     return str(path)
 
 
-def chromium(playwright_instance, wav: str):
-    return playwright_instance.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}",
-        ],
-    )
+def microphone_file(wav: str) -> str:
+    return f"--use-file-for-fake-audio-capture={wav}"
 
 
 @pytest.fixture(scope="module")
 def browser(playwright_instance, tmp_path_factory):
     """The agent's Chromium: a silent microphone."""
-    browser = chromium(playwright_instance, microphone(tmp_path_factory.mktemp("mic") / "q.wav"))
-    yield browser
-    browser.close()
+    wav = microphone(tmp_path_factory.mktemp("mic") / "q.wav")
+    with chromium(playwright_instance, microphone_file(wav)) as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
 def speaking_browser(playwright_instance, tmp_path_factory):
     """The citizen's Chromium: the microphone says SENTENCE."""
     wav = microphone(tmp_path_factory.mktemp("mic") / "speech.wav", SENTENCE)
-    browser = chromium(playwright_instance, wav)
-    yield browser
-    browser.close()
+    with chromium(playwright_instance, microphone_file(wav)) as browser:
+        yield browser
 
 
 def test_the_citizens_words_reach_the_agent_as_automatic_captions(
     new_page, speaking_browser, check_a11y, demo, e2e_server
 ):
-    paths = e2e_server.shell_json(ROOM)
-    agent_room = new_page(demo.agent_fiscalite)
-    agent_room.goto(paths["agent"])
+    with own_room(e2e_server) as paths:
+        agent_room = new_page(demo.agent_fiscalite)
+        agent_room.goto(paths["agent"])
+        speak(agent_room, speaking_browser, paths, check_a11y, demo, e2e_server)
+
+
+def speak(agent_room, speaking_browser, paths, check_a11y, demo, e2e_server) -> None:
     context = speaking_browser.new_context(
         base_url=e2e_server.url,
         locale="fr-FR",
@@ -103,7 +96,12 @@ def test_the_citizens_words_reach_the_agent_as_automatic_captions(
     try:
         citizen = context.new_page()
         errors: list[str] = []
-        citizen.on("console", lambda m: m.type == "error" and errors.append(m.text))
+
+        def on_console(message) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        citizen.on("console", on_console)
         login(citizen, demo.citizen)
         citizen.goto(paths["citizen"])
         admit(agent_room, citizen)  # captions need the call, not its media
