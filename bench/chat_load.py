@@ -123,6 +123,13 @@ def parse_args(argv=None):
         help="uvicorn's websocket implementation",
     )
     parser.add_argument(
+        "--ws-per-message-deflate",
+        choices=["true", "false"],
+        default="false",
+        help="uvicorn's option (the client offers the extension, as browsers do); production "
+        "(bin/serve) turns it off: each socket would hold zlib contexts",
+    )
+    parser.add_argument(
         "--profile-server",
         default="",
         metavar="FILE",
@@ -352,6 +359,8 @@ class Load:
         self.errors = 0
         self.closed = 0
         self.readers: list[asyncio.Task] = []
+        # The process that accepted each socket (X-Guichet-Process, PROCESS_HEADER on).
+        self.process: dict[tuple[int, str], str] = {}
         self.counter = 0
         self.prefix = "b-"  # client ids; count_persisted counts the measured Load's
 
@@ -373,7 +382,9 @@ class Load:
                             self.base_url + path,
                             origin=Origin(self.origin),
                             additional_headers={"Cookie": f"sessionid={key}"},
-                            compression=None,
+                            # Offered as browsers do; the server decides (uvicorn's
+                            # --ws-per-message-deflate, off in production: bin/serve).
+                            compression="deflate",
                             ping_interval=None,
                             open_timeout=30,
                             max_queue=None,
@@ -388,6 +399,8 @@ class Load:
                 if state.get("type") != "state":
                     raise RuntimeError(f"unexpected first frame: {state}")
             self.sockets[(conv["id"], role)] = ws
+            if ws.response is not None:
+                self.process[(conv["id"], role)] = ws.response.headers.get("X-Guichet-Process", "")
             self.seen[(conv["id"], role)] = set()
             self.readers.append(asyncio.create_task(self.read(ws, (conv["id"], role))))
 
@@ -684,6 +697,8 @@ def main(argv=None) -> int:
                 "httptools",
                 "--ws",
                 args.ws,
+                "--ws-per-message-deflate",
+                args.ws_per_message_deflate,
                 "--log-level",
                 "warning",
                 "--no-access-log",
@@ -693,7 +708,7 @@ def main(argv=None) -> int:
             env,
             chat_port,
             logs / "uvicorn.log",
-            timeout=300 if args.tracemalloc else 60,  # imports under tracemalloc are slow
+            timeout=120,  # a loaded machine (tracemalloc starts later: bench/memtrace.py)
         )
         processes.append(server)
         relay_port = relay_pid = None

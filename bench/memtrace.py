@@ -1,6 +1,10 @@
 """uvicorn under tracemalloc, for bench/chat_load.py --tracemalloc: each SIGUSR1 writes a
 snapshot of the Python heap (after a garbage collection) to ``$MEMTRACE_DIR/snapshot-<n>``.
 
+Tracing starts at the first signal (``MEMTRACE_FROM_START=1``: at start-up): imports under
+tracemalloc take minutes on a loaded machine, and what the server allocated before the first
+snapshot cannot be part of the growth between two snapshots anyway.
+
 Usage: MEMTRACE_DIR=/tmp/x python bench/memtrace.py contactcenter.asgi:application [uvicorn options]
 """
 
@@ -18,6 +22,8 @@ taken = 0
 def dump(_signum, _frame) -> None:
     global taken
     taken += 1
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(int(os.environ.get("MEMTRACE_FRAMES", "12")))
     gc.collect()
     path = os.path.join(os.environ["MEMTRACE_DIR"], f"snapshot-{taken}")
     tracemalloc.take_snapshot().dump(path + ".part")
@@ -46,7 +52,8 @@ def compare(before: str, after: str, sockets: int, top: int = 12) -> list[str]:
 
 
 if __name__ == "__main__":
-    tracemalloc.start(int(os.environ.get("MEMTRACE_FRAMES", "12")))
+    if os.environ.get("MEMTRACE_FROM_START") == "1":
+        tracemalloc.start(int(os.environ.get("MEMTRACE_FRAMES", "12")))
     signal.signal(signal.SIGUSR1, dump)
     from uvicorn.main import main
 
