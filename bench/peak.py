@@ -64,12 +64,12 @@ from common import (  # noqa: E402  (what the benchmarks share)
     free_port,
     migrate,
     percentile,
+    quiet_rss_kib,
     recreate_database,
     server_env,
     start_process,
     stop_process,
     tree_cpu_seconds,
-    tree_rss_kib,
 )
 
 from tests.topology.harness import (  # noqa: E402
@@ -418,7 +418,6 @@ async def warm_up(args, ws_url: str, url: str, chats, names: list[str], run: str
     warm.prefix = f"w{run}-"
     await warm.open_all()
     await warm.run_step(2 * len(warm.conversations), 2.0)
-    await asyncio.sleep(2)
     held = dict.fromkeys(names, 0)
     for process in warm.process.values():
         held[process] = held.get(process, 0) + 1
@@ -438,12 +437,11 @@ async def run_mix(args, url: str, web: dict, worker_pid: int, chats, citizens, s
     # (rightly) taken by the server as a resend of an earlier message and stored once.
     run = f"{os.getpid()}x{len(web_pids)}"
     warm = await warm_up(args, ws_url, url, chats, [n for n in pids if n.startswith("web")], run)
-    rss_before = sum(tree_rss_kib(pid) for pid in web_pids)
+    rss_before = await quiet_rss_kib(web_pids)
     load = chat_load.Load(ws_url, url, chats[: args.chats], False, web_pids[0])
     load.prefix = f"b{run}-"
     await load.open_all()
-    await asyncio.sleep(3)
-    rss_after = sum(tree_rss_kib(pid) for pid in web_pids)
+    rss_after = await quiet_rss_kib(web_pids)
     per_socket = (rss_after - rss_before) / max(len(load.sockets), 1)
 
     watched = {**pids, "celery": worker_pid, "client": os.getpid()}
