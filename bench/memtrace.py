@@ -38,15 +38,34 @@ def compare(before: str, after: str, sockets: int, top: int = 12) -> list[str]:
     old, new = old.filter_traces(ignore), new.filter_traces(ignore)
     total = sum(s.size_diff for s in new.compare_to(old, "filename"))
     lines = [f"Python heap grew {total / 1024:.0f} KiB = {total / 1024 / sockets:.1f} KiB/socket"]
-    for stat in new.compare_to(old, "traceback")[:top]:
-        # The innermost frame outside the standard library says who asked for the memory.
-        frames = [f for f in stat.traceback if "/lib/python3" not in f.filename]
-        frame = (frames or list(stat.traceback))[0]
+    stats = new.compare_to(old, "traceback")
+    packages: dict[str, int] = {}
+    for stat in stats:  # by the package of the innermost frame outside the standard library
+        outside = [f.filename for f in stat.traceback if "site-packages/" in f.filename]
+        name = outside[-1].split("site-packages/")[1].split("/")[0] if outside else "(project)"
+        packages[name] = packages.get(name, 0) + stat.size_diff
+    lines.append(
+        "  by package: "
+        + ", ".join(
+            f"{name} {size / 1024 / sockets:.1f}"
+            for name, size in sorted(packages.items(), key=lambda item: -item[1])[:8]
+        )
+        + " KiB/socket"
+    )
+    for stat in stats[:top]:
+        # The innermost frame outside the standard library says who asked for the memory
+        # (tracebacks run from the oldest frame to the most recent).
+        frames = [
+            f
+            for f in stat.traceback
+            if "/lib/python3" not in f.filename or "site-packages" in f.filename
+        ]
+        frame = (frames or list(stat.traceback))[-1]
         name = frame.filename.split("site-packages/")[-1].replace(os.getcwd() + "/", "")
         lines.append(
             f"  {stat.size_diff / 1024 / sockets:6.2f} KiB/socket  {stat.count_diff / sockets:6.1f}"
-            f" blocks/socket  {name}:{frame.lineno}  ({stat.traceback[0].filename.split('/')[-1]}:"
-            f"{stat.traceback[0].lineno})"
+            f" blocks/socket  {name}:{frame.lineno}  ({stat.traceback[-1].filename.split('/')[-1]}:"
+            f"{stat.traceback[-1].lineno})"
         )
     return lines
 
