@@ -23,8 +23,9 @@ The script starts everything itself, on loopback, and cleans up after itself:
 Printed per process count: requests/s, p50/p95/p99 and errors per kind; chat messages/s,
 delivery p50/p95/p99, lost and duplicated; CPU per process (each web process, HAProxy, the
 Celery worker, this client) as a share of one core; server memory per idle chat socket (RSS of
-the web processes before and after opening the chat sockets, after a warm-up with a few
-sockets, so that one-off imports and connection pools are not counted per socket); and the cost
+the web processes, once idle, before and after opening the chat sockets, after a warm-up of
+``--warm-chats`` chats on each process, checked by ``X-Guichet-Process``, so that one-off
+imports and connection pools are not counted per socket); and the cost
 (web CPU ms per request or message). Then the cost curve over the process counts and the ratio
 to a bare ``websockets`` relay (bench/common.py's) running the same chat load in the same run.
 
