@@ -560,20 +560,6 @@ def best_rate(steps: list[Step]) -> float:
     return max(good) if good else 0.0
 
 
-def snapshot_path(number: int) -> str:
-    return os.path.join(os.environ["MEMTRACE_DIR"], f"snapshot-{number}")
-
-
-async def heap_snapshot(pid: int, number: int) -> None:
-    """Ask the server (bench/memtrace.py) for heap snapshot ``number`` and wait for it."""
-    os.kill(pid, signal.SIGUSR1)
-    for _ in range(1200):
-        if os.path.exists(snapshot_path(number)):
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError("no heap snapshot from the server in 120 s")
-
-
 async def _client(args, conversations, chat_port, relay_port, server, relay_pid):
     deadline = time.monotonic() + args.max_seconds
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
@@ -596,7 +582,7 @@ async def _client(args, conversations, chat_port, relay_port, server, relay_pid)
         await warm.run_step(2 * args.warm_chats, 2.0)
     rss_before = await quiet_rss_kib([server.pid])
     if args.tracemalloc:
-        await heap_snapshot(server.pid, 1)
+        await memtrace.heap_snapshot(server.pid, 1)
     print(
         f"warm-up: {len(warm.sockets)} sockets and {warm.counter} messages took the server "
         f"from {rss_cold / 1024:.0f} MiB to {rss_before / 1024:.0f} MiB",
@@ -618,8 +604,10 @@ async def _client(args, conversations, chat_port, relay_port, server, relay_pid)
     open_seconds = time.perf_counter() - opened
     rss_after = await quiet_rss_kib([server.pid])
     if args.tracemalloc:
-        await heap_snapshot(server.pid, 2)
-        for line in memtrace.compare(*(snapshot_path(n) for n in (1, 2)), len(chat.sockets)):
+        await memtrace.heap_snapshot(server.pid, 2)
+        for line in memtrace.compare(
+            *(memtrace.snapshot_path(n) for n in (1, 2)), len(chat.sockets)
+        ):
             print(line, flush=True)
     idle_start = tree_cpu_seconds(server.pid)
     await asyncio.sleep(5)

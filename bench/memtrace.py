@@ -10,6 +10,7 @@ Usage: MEMTRACE_DIR=/tmp/x python bench/memtrace.py contactcenter.asgi:applicati
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import signal
@@ -28,6 +29,20 @@ def dump(_signum, _frame) -> None:
     path = os.path.join(os.environ["MEMTRACE_DIR"], f"snapshot-{taken}")
     tracemalloc.take_snapshot().dump(path + ".part")
     os.replace(path + ".part", path)
+
+
+def snapshot_path(number: int) -> str:
+    return os.path.join(os.environ["MEMTRACE_DIR"], f"snapshot-{number}")
+
+
+async def heap_snapshot(pid: int, number: int) -> None:
+    """Ask the server (run by this module) for heap snapshot ``number`` and wait for it."""
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(1200):
+        if os.path.exists(snapshot_path(number)):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("no heap snapshot from the server in 120 s")
 
 
 def compare(before: str, after: str, sockets: int, top: int = 12) -> list[str]:
