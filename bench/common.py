@@ -205,6 +205,21 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
+async def quiet_rss_kib(pids: list[int], share: float = 0.05, limit: float = 60.0) -> int:
+    """The processes' resident memory once they are idle: polled every second until they used
+    less than ``share`` of a core together over that second (what the sockets' opening left
+    to do, such as the agents' first inactivity checks, has run), ``limit`` seconds at most."""
+    deadline = time.monotonic() + limit
+    before = sum(tree_cpu_seconds(pid) for pid in pids)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        now = sum(tree_cpu_seconds(pid) for pid in pids)
+        if now - before < share:
+            break
+        before = now
+    return sum(tree_rss_kib(pid) for pid in pids)
+
+
 def serve_relay(port: int) -> None:
     """A bare websockets server: each frame is echoed to its sender and relayed to the peer."""
     from websockets.asyncio.server import serve

@@ -23,8 +23,9 @@ The script starts everything itself, on loopback, and cleans up after itself:
 Printed per process count: requests/s, p50/p95/p99 and errors per kind; chat messages/s,
 delivery p50/p95/p99, lost and duplicated; CPU per process (each web process, HAProxy, the
 Celery worker, this client) as a share of one core; server memory per idle chat socket (RSS of
-the web processes before and after opening the chat sockets, after a warm-up with a few
-sockets, so that one-off imports and connection pools are not counted per socket); and the cost
+the web processes, once idle, before and after opening the chat sockets, after a warm-up of
+``--warm-chats`` chats on each process, checked by ``X-Guichet-Process``, so that one-off
+imports and connection pools are not counted per socket); and the cost
 (web CPU ms per request or message). Then the cost curve over the process counts and the ratio
 to a bare ``websockets`` relay (bench/common.py's) running the same chat load in the same run.
 
@@ -64,15 +65,16 @@ from common import (  # noqa: E402  (what the benchmarks share)
     free_port,
     migrate,
     percentile,
+    quiet_rss_kib,
     recreate_database,
     server_env,
     start_process,
     stop_process,
     tree_cpu_seconds,
-    tree_rss_kib,
 )
 
 from tests.topology.harness import (  # noqa: E402
+    WS_OPTIONS,
     get,
     haproxy_binary,
     render_haproxy_config,
@@ -105,7 +107,12 @@ def parse_args(argv=None):
     parser.add_argument("--supervisors", type=int, default=2)
     parser.add_argument("--chats", type=int, default=200, help="active chats (2 sockets each)")
     parser.add_argument("--chat-rate", type=float, default=50.0, help="chat messages/s")
-    parser.add_argument("--warm-chats", type=int, default=10)
+    parser.add_argument(
+        "--warm-chats",
+        type=int,
+        default=10,
+        help="chats opened and used on each web process before the memory baseline",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the database (for --reuse)")
     parser.add_argument(
         "--reuse",
@@ -135,7 +142,9 @@ def prepare(args, env: dict) -> tuple[list[dict], list[dict], list[str]]:
     )
     if result.returncode != 0:
         sys.exit(f"load_demo failed:\n{result.stderr[-3000:]}")
-    chats = chat_load.seed(env, args.chats + args.warm_chats, 10)
+    # The measured chats first, then the warm-up's (--warm-chats per process, at most).
+    most = max(int(c) for c in args.processes.split(",") if c.strip())
+    chats = chat_load.seed(env, args.chats + args.warm_chats * most, 10)
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.db import SessionStore
@@ -195,7 +204,7 @@ def start_web(env: dict, count: int, logs: Path) -> tuple[dict[str, subprocess.P
         web[name] = start_process(
             [sys.executable, "-m", "uvicorn", "contactcenter.asgi:application"]
             + ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop"]
-            + ["--http", "httptools", "--ws", "websockets", "--log-level", "warning"]
+            + ["--http", "httptools", *WS_OPTIONS, "--log-level", "warning"]
             + ["--no-access-log", "--backlog", "4096"],
             {**env, "GUICHET_PROCESS_NAME": name},
             port,
@@ -400,6 +409,26 @@ def too_many_clients(logs: Path, count: int) -> int:
     return sum(text.count("too many clients") for text in texts)
 
 
+async def warm_up(args, ws_url: str, url: str, chats, names: list[str], run: str):
+    """Open and use ``--warm-chats`` chats per web process, all at once, before the memory
+    baseline: each process then has imported the consumers, filled its database pool and
+    thread pool and opened its Redis connections, one-off costs not to count per socket. The
+    balancer spreads the sockets (leastconn); ``X-Guichet-Process`` says where each landed, and
+    every process must have held its share (at least half of it)."""
+    warm = chat_load.Load(ws_url, url, chats[args.chats :][: args.warm_chats * len(names)], False)
+    warm.prefix = f"w{run}-"
+    await warm.open_all()
+    await warm.run_step(2 * len(warm.conversations), 2.0)
+    held = dict.fromkeys(names, 0)
+    for process in warm.process.values():
+        held[process] = held.get(process, 0) + 1
+    print(f"warm-up sockets per process: {held}", flush=True)
+    short = [name for name in names if held[name] < args.warm_chats]  # 2 sockets per chat
+    if short:
+        raise RuntimeError(f"warm-up missed process(es) {short}: {held}")
+    return warm
+
+
 async def run_mix(args, url: str, web: dict, worker_pid: int, chats, citizens, supervisors):
     """Warm up, open the chat sockets (memory per socket), run the mix for --duration."""
     pids = {name: process.pid for name, process in web.items()}
@@ -408,17 +437,12 @@ async def run_mix(args, url: str, web: dict, worker_pid: int, chats, citizens, s
     # Client ids unique to this run and process count: the same id in a conversation would be
     # (rightly) taken by the server as a resend of an earlier message and stored once.
     run = f"{os.getpid()}x{len(web_pids)}"
-    warm = chat_load.Load(ws_url, url, chats[: args.warm_chats], False)
-    warm.prefix = f"w{run}-"
-    await warm.open_all()
-    await warm.run_step(2 * args.warm_chats, 2.0)
-    await asyncio.sleep(2)
-    rss_before = sum(tree_rss_kib(pid) for pid in web_pids)
-    load = chat_load.Load(ws_url, url, chats[args.warm_chats :], False, web_pids[0])
+    warm = await warm_up(args, ws_url, url, chats, [n for n in pids if n.startswith("web")], run)
+    rss_before = await quiet_rss_kib(web_pids)
+    load = chat_load.Load(ws_url, url, chats[: args.chats], False, web_pids[0])
     load.prefix = f"b{run}-"
     await load.open_all()
-    await asyncio.sleep(3)
-    rss_after = sum(tree_rss_kib(pid) for pid in web_pids)
+    rss_after = await quiet_rss_kib(web_pids)
     per_socket = (rss_after - rss_before) / max(len(load.sockets), 1)
 
     watched = {**pids, "celery": worker_pid, "client": os.getpid()}
@@ -595,7 +619,7 @@ def main(argv=None) -> int:
         )
         processes.append(relay)
         cpu_start = tree_cpu_seconds(relay.pid)
-        bare = asyncio.run(relay_ratio(args, chats[args.warm_chats :], relay_port, relay.pid))
+        bare = asyncio.run(relay_ratio(args, chats[: args.chats], relay_port, relay.pid))
         bare_cpu_ms = (tree_cpu_seconds(relay.pid) - cpu_start) / max(bare.sent, 1) * 1000
         summary(rows, bare, bare_cpu_ms)
     finally:

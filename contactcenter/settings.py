@@ -293,6 +293,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "guichet"),
+            # One pool per process, not one per asyncio context (each websocket kept its own
+            # Redis connection): contactcenter/redis_pool.py.
+            "OPTIONS": {"pool_class": "contactcenter.redis_pool.SharedConnectionPool"},
         }
     }
 else:

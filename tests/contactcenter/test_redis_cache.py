@@ -132,3 +132,43 @@ async def test_group_send_from_sync_code_reaches_the_redis_layer(settings, kind)
         assert [message["n"] for message in received] == [0, 1, 2, 3]
     finally:
         await layer.group_discard("agent-test", channel)
+
+
+async def test_long_lived_contexts_share_the_process_redis_connections(settings):
+    """Each websocket consumer is an asyncio context of its own, and Django's cache handler
+    gives each context its own cache object: with the production OPTIONS they share the
+    process's pool (contactcenter/redis_pool.py) instead of each keeping a Redis connection
+    open as long as the socket (bench/RESULTS.md, memory per idle socket)."""
+    import redis
+
+    name = f"test-pool-{uuid.uuid4().hex[:8]}"
+    default = production.CACHES["default"]
+    settings.CACHES = {
+        "default": {
+            **default,
+            "KEY_PREFIX": name,
+            "OPTIONS": {**default["OPTIONS"], "client_name": name},
+        }
+    }
+    sockets_open = asyncio.Event()
+    ready = 0
+
+    async def socket(n: int) -> None:
+        nonlocal ready
+        # What a consumer does at connect: the session (cached_db) and its lease.
+        assert await caches["default"].aadd(f"lease-{n}", n, timeout=10)
+        ready += 1
+        await sockets_open.wait()
+
+    tasks = [asyncio.create_task(socket(n)) for n in range(20)]
+    try:
+        while ready < len(tasks):
+            await asyncio.sleep(0.05)
+        admin = redis.from_url(os.environ["REDIS_URL"])
+        clients = await asyncio.to_thread(admin.client_list)
+        admin.close()
+        held = [c for c in clients if c.get("name") == name]
+        assert 1 <= len(held) <= 2, f"{len(held)} Redis connections for 20 contexts"
+    finally:
+        sockets_open.set()
+        await asyncio.gather(*tasks)

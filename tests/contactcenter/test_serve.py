@@ -119,6 +119,24 @@ def test_bin_serve_answers_pages_and_static_files_in_production(tmp_path):
             except urllib.error.HTTPError as error:
                 statuses.append(error.code)
         assert statuses == [200, 200, 200, 200, 429, 429]
+
+        # Websockets: a browser offers permessage-deflate; bin/serve refuses it (each socket
+        # would hold zlib contexts of ~300 KiB: bench/RESULTS.md, chat_load.py).
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        with connect(
+            f"ws://127.0.0.1:{port}/ws/tchat/agent/",
+            origin=f"https://127.0.0.1:{port}",
+            compression="deflate",
+            open_timeout=30,
+        ) as ws:
+            assert ws.response.status_code == 101
+            assert "Sec-WebSocket-Extensions" not in ws.response.headers
+            assert ws.protocol.extensions == []
+            with pytest.raises(ConnectionClosed) as closed:  # reached the consumer: anonymous
+                ws.recv(timeout=30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=20)

@@ -182,6 +182,13 @@ def wait_until(predicate, timeout: float, what: str, logs=lambda: "") -> None:
     raise AssertionError(f"{what} not within {timeout} s\n{logs()}")
 
 
+# bin/serve's websocket options, for every uvicorn started as in production (these tests,
+# bench/chat_load.py, bench/peak.py): no permessage-deflate, whose zlib contexts would cost each
+# socket ~300 KiB (bench/RESULTS.md, chat_load.py). tests/contactcenter/test_serve.py checks
+# that bin/serve refuses the extension.
+WS_OPTIONS = ("--ws", "websockets", "--ws-per-message-deflate", "false")
+
+
 def start(count: int = 3, timeout: float = 60.0, env: dict[str, str] | None = None) -> Topology:
     """``count`` uvicorn processes behind HAProxy. ``env``: the processes' environment (default
     ``server_env``, on pytest-django's test database); ``PROCESS_HEADER`` is set either way."""
@@ -206,8 +213,7 @@ def start(count: int = 3, timeout: float = 60.0, env: dict[str, str] | None = No
                 str(port),
                 "--log-level",
                 "warning",
-                "--ws",
-                "websockets",
+                *WS_OPTIONS,
                 "--no-proxy-headers",
             ],
             cwd=ROOT,

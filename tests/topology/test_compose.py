@@ -124,3 +124,20 @@ def test_docker_compose_accepts_the_file():
         env={**os.environ, "SECRET_KEY": "compose-config-check"},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_web_serves_websockets_without_per_message_deflate(services):
+    """The web replicas start with the image's command, bin/serve, which turns uvicorn's
+    permessage-deflate off (zlib contexts per socket: bench/RESULTS.md); the servers started
+    by hand as in production (topology tests, benchmarks) pass the same options.
+    tests/contactcenter/test_serve.py checks a real handshake."""
+    from tests.topology.harness import WS_OPTIONS
+
+    assert "command" not in services["web"], "the web replicas run the image's bin/serve"
+    assert re.search(r'^CMD \["bin/serve"\]', (ROOT / "Dockerfile").read_text(), re.M)
+    serve = (ROOT / "bin" / "serve").read_text()
+    assert re.search(r"^\s*--workers .*--ws-per-message-deflate false\)", serve, re.M)
+    assert list(WS_OPTIONS[-2:]) == ["--ws-per-message-deflate", "false"]
+    for script in ("chat_load.py", "peak.py"):
+        text = (ROOT / "bench" / script).read_text()
+        assert "WS_OPTIONS" in text or '"--ws-per-message-deflate",' in text, script
