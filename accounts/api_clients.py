@@ -112,12 +112,13 @@ class ApiClientAuthentication(OAuth2Authentication):
             raise InvalidToken()
         _user, token = result
         client = (
-            ApiClient.objects.select_related("application", "account")
+            ApiClient.objects.select_related("account")
             .filter(application_id=token.application_id, revoked_at=None)
             .first()
         )
         if client is None:
             raise InvalidToken()
+        client.application = token.application  # read with the token
         principal = ServicePrincipal(
             client_id=client.application.client_id,
             account=client.account,

@@ -16,6 +16,15 @@ def purge_unverified_accounts() -> int:
     return len(services.purge_unverified())
 
 
+def _deliver(delivery_id: int) -> str:
+    outcome = webhooks.deliver(delivery_id)
+    if outcome.status == "retry" and outcome.retry_in:
+        # The row is due again at next_attempt_at; this only speeds things up (if it is lost,
+        # flush_webhooks picks the row up).
+        deliver_webhook.apply_async((delivery_id,), countdown=outcome.retry_in)
+    return outcome.status
+
+
 # base=Task: the app's task class already (task_cls), named so the type checker sees
 # delay_on_commit. acks_late: a worker killed mid-delivery leaves the message to another one
 # (the row's claim decides who sends; the beat sweep releases a dead worker's claim).
@@ -23,12 +32,15 @@ def purge_unverified_accounts() -> int:
 def deliver_webhook(delivery_id: int) -> str:
     """Send one webhook outbox row. Idempotent: a second run (or a concurrent one) sends
     nothing; a retry is sent with the same webhook id."""
-    outcome = webhooks.deliver(delivery_id)
-    if outcome.status == "retry" and outcome.retry_in:
-        # The row is due again at next_attempt_at; this only speeds things up (if it is lost,
-        # flush_webhooks picks the row up).
-        deliver_webhook.apply_async((delivery_id,), countdown=outcome.retry_in)
-    return outcome.status
+    return _deliver(delivery_id)
+
+
+@shared_task(base=Task, name="accounts.tasks.deliver_webhooks", acks_late=True, ignore_result=True)
+def deliver_webhooks(delivery_ids: list[int]) -> list[str]:
+    """Send the outbox rows of one event (one per subscribed endpoint) in one task: one
+    message and one database connection for all of them. Each row is claimed, sent and
+    retried on its own, as by ``deliver_webhook``."""
+    return [_deliver(delivery_id) for delivery_id in delivery_ids]
 
 
 @shared_task(name="accounts.tasks.flush_webhooks", ignore_result=True)

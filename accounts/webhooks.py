@@ -2,12 +2,13 @@
 
 Flow: a change is written (a case opened, a status changed, a citizen's message) -> the
 ``post_save`` receivers below write one ``WebhookDelivery`` row per subscribed endpoint in the
-same transaction -> ``accounts.tasks.deliver_webhook(id)`` is queued after commit, claims the
-row with a conditional update, POSTs the body signed with the Standard Webhooks scheme, records
-the attempt and marks the row delivered, or schedules a retry (1 min, 5 min, 30 min, 2 h, 6 h,
-then failed). ``accounts.tasks.flush_webhooks`` (beat, every minute) re-queues due rows and rows
-left "sending" by a worker that died. ``case.assigned`` comes from routing's ``case_assigned``
-signal, sent after the assignment commits: its row is written right then.
+same transaction -> ``accounts.tasks.deliver_webhooks(ids)`` (one task for the rows of one
+event) is queued after commit, claims each row with a conditional update, POSTs the body signed
+with the Standard Webhooks scheme, records the attempt and marks the row delivered, or
+schedules a retry (1 min, 5 min, 30 min, 2 h, 6 h, then failed). ``accounts.tasks.flush_webhooks``
+(beat, every minute) re-queues due rows and rows left "sending" by a worker that died, one
+``deliver_webhook(id)`` each. ``case.assigned`` comes from routing's ``case_assigned`` signal,
+sent after the assignment commits: its row is written right then.
 
 Who receives what: an endpoint of an API client holding the ``webhooks`` scope, not revoked,
 whose services include the case's service (the rule of its API reads). Bodies carry references
@@ -255,7 +256,7 @@ def enqueue_for_service(
     """The outbox rows of one event of a service (a case's, a démarche's): one per endpoint
     subscribed to ``event_type`` among the service's clients, written in the caller's
     transaction, delivered after commit."""
-    from .tasks import deliver_webhook
+    from .tasks import deliver_webhooks
 
     endpoints = subscribed_endpoints(service_id, event_type)
     if not endpoints:
@@ -284,8 +285,8 @@ def enqueue_for_service(
     except IntegrityError:
         # The same source already queued for some endpoint: one row at a time, skipping those.
         rows = [row for row in rows if _insert_new(row)]
-    for row in rows:
-        deliver_webhook.delay_on_commit(row.pk)
+    if rows:  # one task for the event's rows (one per endpoint)
+        deliver_webhooks.delay_on_commit([row.pk for row in rows])
     return rows
 
 
@@ -510,7 +511,8 @@ def deliver(delivery_id: int) -> Outcome:
     )
 
     if status_code is not None and 200 <= status_code < 300:
-        webhook_health.record_success(endpoint.pk)
+        if endpoint.consecutive_failures:  # as read with the row: most have none to reset
+            webhook_health.record_success(endpoint.pk)
         mine.update(
             status=WebhookDelivery.Status.DELIVERED,
             delivered_at=timezone.now(),

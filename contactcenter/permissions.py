@@ -8,6 +8,7 @@ Anything else is a 404, never a 403, so that existence is not disclosed.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.http import Http404
@@ -38,8 +39,13 @@ class ServicePrincipal:
         self.client = client  # the accounts.ApiClient row the token belongs to, when known
         self.account = account
         self.pk = account.pk
-        self.service_ids = tuple(service_ids)
+        self._service_ids = service_ids
         self.scopes = frozenset(scopes)
+
+    @cached_property
+    def service_ids(self) -> tuple[int, ...]:
+        """The client's services, read on first use (a push naming its démarche needs none)."""
+        return tuple(self._service_ids)
 
     def __str__(self) -> str:
         return f"api:{self.client_id}"

@@ -87,7 +87,7 @@ def get_demarche(
     client: ApiClient, type_code: str, reference: str, *, lock: bool = False
 ) -> Demarche:
     """The client's démarche of that type and reference (another client's is not found)."""
-    rows = Demarche.objects.select_related("type__service", "current_step", "citizen")
+    rows = Demarche.objects.select_related("type__service", "current_step")
     if lock:
         rows = rows.select_for_update(of=("self",))
     demarche = rows.filter(

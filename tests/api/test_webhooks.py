@@ -117,6 +117,23 @@ def test_case_created_is_delivered_signed_to_a_real_receiver(
     assert attempt.status_code == 200 and attempt.number == 1 and not attempt.error
 
 
+def test_one_task_delivers_the_rows_of_one_event(
+    receiver_factory, service_a, django_capture_on_commit_callbacks
+):
+    """Two endpoints subscribed to the event: two rows, one task (one message) sends both."""
+    first, _endpoint = receiver_factory("200", ["demarche.step_changed"])
+    second, _endpoint = receiver_factory("200", ["demarche.step_changed"])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        rows = webhooks.enqueue_for_service(
+            service_a.pk, "demarche.step_changed", "demarche:1", {}, timezone.now()
+        )
+    assert len(rows) == 2 and len(callbacks) == 1
+    statuses = set(WebhookDelivery.objects.values_list("status", flat=True))
+    assert statuses == {WebhookDelivery.Status.DELIVERED}
+    assert [len(first.received()), len(second.received())] == [1, 1]
+    assert all(entry["valid"] for entry in first.received() + second.received())
+
+
 def test_signature_follows_the_documented_scheme():
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     # The Standard Webhooks specification's example.
