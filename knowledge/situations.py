@@ -1,0 +1,139 @@
+"""Situations told indirectly: an event that happened to a thing ("j'ai oublié ma carte
+Vitale dans le train", "on m'a piqué mon sac avec mon permis dedans").
+
+People rarely name the procedure; they tell what happened (an *event*: lost, stolen,
+damaged, expired, moved, born, died, separated, dismissed, sold, bought…) to an *object*
+(carte Vitale, permis, passeport, carte d'identité, carte grise, mot de passe…). The words
+around them (train, sac, marché, soirée) are endless, so lists of phrases do not carry over
+to new stories; the pair (event, object) does.
+
+Both vocabularies below are generic French (accent-free, after the editors' lexicon has
+rewritten slang: "piqué" is already "volé"). Which article answers a pair is not written
+here: it is read from the articles' own titles and keywords, so an article titled "Refaire
+son permis de conduire perdu, volé ou abîmé" answers (perte, permis), (vol, permis) and
+(dommage, permis) because its title says so. The layer only acts when the (event, object)
+pairs told in the question lead to exactly one article ("mon portefeuille a été volé avec mon
+permis et ma carte Vitale" leads to two: the ranking decides alone).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import text as T
+
+# Event -> accent-free words that tell it (inflections written out: no stemming, so that
+# "passe" in "mot de passe" or "vol" in "volet" cannot be taken for an event).
+EVENTS: dict[str, frozenset[str]] = {
+    "perte": T.words(
+        "perdu perdue perdus perdues perdre perds perte egare egaree egarer egares paume "
+        "paumee disparu disparue introuvable oublie oubliee oublier laisse laissee tombe "
+        "tombee tomber retrouve retrouver retrouvee"
+    ),
+    "vol": T.words(
+        "vol vole volee voles volees voler voleur voleurs voleuse cambriole cambriolee "
+        "cambriolage arrache arrachee derobe derobee pickpocket pickpockets plainte"
+    ),
+    "dommage": T.words(
+        "abime abimee abimer casse cassee casser deteriore deterioree endommage endommagee "
+        "dechire dechiree illisible raye rayee plie pliee hs"
+    ),
+    "expiration": T.words(
+        "expire expiree expirer expiration perime perimee renouveler renouvellement "
+        "valable valide validite"
+    ),
+    "demenagement": T.words(
+        "demenage demenagee demenages demenagement demenager emmenage emmenagement adresse"
+    ),
+    "naissance": T.words("naissance nee nes naitre accouche accouchement adoption adopte bebe"),
+    "deces": T.words("deces decede decedee mort morte"),
+    "union": T.words("mariage marie mariee maries pacs pacse pacses"),
+    "separation": T.words("separe separee separes separation divorce divorcee rupture"),
+    "licenciement": T.words("licencie licenciee licenciement vire viree"),
+    "vente": T.words("vendu vendue vendre vente cede cedee donne donnee don"),
+    "achat": T.words("achete achetee acheter achat occasion"),
+}
+
+# Object -> accent-free words or expressions that name it (longest first when matching).
+OBJECTS: dict[str, tuple[str, ...]] = {
+    "carte vitale": ("carte vitale", "vitale", "carte de securite sociale", "carte verte"),
+    "permis": ("permis de conduire", "permis"),
+    "passeport": ("passeport", "passeports"),
+    "carte d'identite": ("carte d identite", "carte nationale d identite", "cni"),
+    "carte grise": ("carte grise", "certificat d immatriculation", "immatriculation"),
+    "vehicule": ("voiture", "vehicule", "moto", "scooter", "camionnette", "auto"),
+    "mot de passe": ("mot de passe", "mots de passe"),
+    "rib": ("rib", "compte bancaire", "coordonnees bancaires", "iban"),
+    # not "fiscal" alone: a "timbre fiscal" is bought for an identity card or a passport
+    "impots": ("impots", "impot", "fisc", "foyer fiscal", "declaration de revenus"),
+}
+
+
+def _pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    return re.compile(
+        r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in ordered) + r")(?![a-z0-9])"
+    )
+
+
+_EVENT_OF = {word: event for event, words in EVENTS.items() for word in words}
+_OBJECT_RES = {name: _pattern(phrases) for name, phrases in OBJECTS.items()}
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+# "on m'a vendu sa voiture": sold *to me* is a purchase.
+_TO_ME_RE = re.compile(
+    r"(?<![a-z0-9])(?:m a|nous a|m ont|nous ont) (?:vendu|vendue|donne|donnee|cede)"
+)
+
+
+def events_in(folded: str) -> set[str]:
+    """Events told in an accent-free, lower-case text."""
+    found = {
+        _EVENT_OF[w] for w in _WORD_RE.findall(_TO_ME_RE.sub(" achat ", folded)) if w in _EVENT_OF
+    }
+    return found
+
+
+def objects_in(folded: str) -> set[str]:
+    """Objects named in an accent-free, lower-case text."""
+    return {name for name, pattern in _OBJECT_RES.items() if pattern.search(folded)}
+
+
+@dataclass(frozen=True)
+class Match:
+    slug: str
+    event: str
+    thing: str
+
+
+class SituationTable:
+    """(event, object) -> article, read from the articles' titles and keywords."""
+
+    def __init__(self, docs: Iterable[tuple[str, str, Iterable[str]]]):
+        """``docs``: (slug, title, keywords) of the public articles."""
+        table: dict[tuple[str, str], set[str]] = {}
+        for slug, title, keywords in docs:
+            folded = T.fold(" ".join([title, *keywords]))
+            folded = " ".join(_WORD_RE.findall(folded))
+            for thing in objects_in(folded):
+                for event in events_in(folded):
+                    table.setdefault((event, thing), set()).add(slug)
+        self.table = table
+
+    def match(self, folded_question: str) -> Match | None:
+        """The one article answering the situation told in the question, if any."""
+        events = events_in(folded_question)
+        if not events:
+            return None
+        found = {
+            (slug, event, thing)
+            for thing in objects_in(folded_question)
+            for event in events
+            for slug in self.table.get((event, thing), ())
+        }
+        if len({slug for slug, _, _ in found}) != 1:
+            return None
+        return Match(*min(found))

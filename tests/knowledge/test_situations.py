@@ -1,0 +1,86 @@
+"""Situations told indirectly: (event, object) pairs read from the articles' titles."""
+
+import pytest
+
+from contactcenter.demo import KB_PATH
+from knowledge import evaluation
+from knowledge.engine import KnowledgeEngine
+from knowledge.evalset import engine_for
+from knowledge.lexicon import normalise
+from knowledge.situations import SituationTable, events_in, objects_in
+
+ARTICLES = [
+    ("permis-perdu", "Refaire son permis de conduire perdu, volé ou abîmé", ["duplicata"]),
+    ("permis-demande", "Passer son permis de conduire", ["examen"]),
+    ("passeport-perdu", "Passeport perdu ou volé : le déclarer", []),
+    ("cession", "Déclarer la vente ou le don de son véhicule", ["voiture"]),
+    ("achat", "Faire la carte grise d'un véhicule d'occasion", ["achat"]),
+]
+
+
+def test_events_and_objects_are_read_in_plain_words():
+    text = normalise("On m'a volé mon portefeuille, mon permis était dedans")
+    assert events_in(text) == {"vol"}
+    assert objects_in(text) == {"permis"}
+    # "passe" in "mot de passe" is no event, "vol" in "volet" neither
+    assert events_in(normalise("mot de passe du volet")) == set()
+    # sold *to me* is a purchase
+    assert events_in(normalise("mon voisin m'a vendu sa voiture")) == {"achat"}
+
+
+def test_the_table_comes_from_the_articles_titles_and_keywords():
+    table = SituationTable(ARTICLES)
+    assert table.table[("perte", "permis")] == {"permis-perdu"}
+    assert table.table[("vente", "vehicule")] == {"cession"}
+    assert ("perte", "permis") in table.table and ("examen", "permis") not in table.table
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        ("en vidant la voiture j'ai fait tomber mon permis", "permis-perdu"),
+        ("des pickpockets m'ont pris mon passeport, enfin volé", "passeport-perdu"),
+        ("j'ai donné ma vieille moto à mon neveu", "cession"),
+        ("le garagiste m'a vendu une moto", "achat"),
+        # two objects leading to two articles: the layer stays out of it
+        ("on m'a volé mon permis et mon passeport", None),
+        # no event, or no object: nothing to say
+        ("comment passer le permis", None),
+        ("mon chat a disparu", None),
+    ],
+)
+def test_a_situation_leads_to_one_article_or_to_none(question, slug):
+    match = SituationTable(ARTICLES).match(normalise(question))
+    assert (match.slug if match else None) == slug
+
+
+def _engines():
+    docs, smalltalk = evaluation.docs_from_file(KB_PATH)
+    lexicon = evaluation.lexicon_from_file(KB_PATH)
+    on = engine_for(docs, smalltalk, lexicon)
+    off = engine_for(docs, smalltalk, lexicon, {"situations": False})
+    return on, off
+
+
+def test_the_layer_answers_a_story_the_ranking_alone_gets_wrong():
+    on, off = _engines()
+    assert isinstance(on, KnowledgeEngine) and off.situations is None
+    for question, slug in [
+        (
+            "j'ai oublié ma carte bleue dans le bus avec ma carte vitale dedans",
+            "carte-vitale-perdue",
+        ),
+        (
+            "notre bébé est arrivé, le fisc doit le savoir ?",
+            "changement-situation-familiale-impots",
+        ),
+        (
+            "our baby was born last week, must the tax office be told",
+            "changement-situation-familiale-impots",
+        ),
+    ]:
+        assert on.answer(question).article_slug == slug
+        assert off.answer(question).article_slug != slug
+    # a question without an (event, object) pair is answered the same way with or without it
+    for other in ("comment payer mes impôts", "je veux changer de médecin traitant"):
+        assert on.answer(other).article_slug == off.answer(other).article_slug
