@@ -36,9 +36,12 @@ EVENTS: dict[str, frozenset[str]] = {
         "vol vole volee voles volees voler voleur voleurs voleuse cambriole cambriolee "
         "cambriolage arrache arrachee derobe derobee pickpocket pickpockets plainte"
     ),
+    # missed or forgotten (a deadline, a password): also "oublie", which tells a loss too
+    "oubli": T.words("oublie oubliee oublier zappe zappee loupe loupee rate ratee manque"),
     "dommage": T.words(
         "abime abimee abimer casse cassee casser deteriore deterioree endommage endommagee "
-        "dechire dechiree illisible raye rayee plie pliee hs"
+        "dechire dechiree illisible raye rayee plie pliee tordu tordue fendu fendue brule "
+        "brulee mouille mouillee trempe trempee delave delavee hs"
     ),
     "expiration": T.words(
         "expire expiree expirer expiration perime perimee renouveler renouvellement "
@@ -55,6 +58,11 @@ EVENTS: dict[str, frozenset[str]] = {
     "vente": T.words("vendu vendue vendre vente cede cedee donne donnee don"),
     "achat": T.words("achete achetee acheter achat occasion"),
 }
+# Events told in several words ("il n'était plus dans mon sac", "passé au sèche-linge").
+EVENT_PHRASES: dict[str, tuple[str, ...]] = {
+    "perte": ("n est plus", "n etait plus", "n y est plus", "n y etait plus", "plus la main"),
+    "dommage": ("machine a laver", "lave linge", "seche linge", "passe a la machine"),
+}
 
 # Object -> accent-free words or expressions that name it (longest first when matching).
 OBJECTS: dict[str, tuple[str, ...]] = {
@@ -65,6 +73,13 @@ OBJECTS: dict[str, tuple[str, ...]] = {
     "carte grise": ("carte grise", "certificat d immatriculation", "immatriculation"),
     "vehicule": ("voiture", "vehicule", "moto", "scooter", "camionnette", "auto"),
     "mot de passe": ("mot de passe", "mots de passe"),
+    "actualisation": (
+        "actualisation",
+        "actualiser",
+        "actualise",
+        "declaration mensuelle",
+        "declaration du mois",
+    ),
     "rib": ("rib", "compte bancaire", "coordonnees bancaires", "iban"),
     # not "fiscal" alone: a "timbre fiscal" is bought for an identity card or a passport
     "impots": ("impots", "impot", "fisc", "foyer fiscal", "declaration de revenus"),
@@ -78,7 +93,11 @@ def _pattern(phrases: Iterable[str]) -> re.Pattern[str]:
     )
 
 
-_EVENT_OF = {word: event for event, words in EVENTS.items() for word in words}
+_EVENTS_OF: dict[str, set[str]] = {}
+for _event, _words in EVENTS.items():
+    for _word in _words:
+        _EVENTS_OF.setdefault(_word, set()).add(_event)
+_EVENT_PHRASE_RES = {event: _pattern(phrases) for event, phrases in EVENT_PHRASES.items()}
 _OBJECT_RES = {name: _pattern(phrases) for name, phrases in OBJECTS.items()}
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
@@ -92,9 +111,11 @@ _TO_ME_RE = re.compile(
 def events_in(folded: str) -> set[str]:
     """Events told in an accent-free, lower-case text."""
     found = {
-        _EVENT_OF[w] for w in _WORD_RE.findall(_TO_ME_RE.sub(" achat ", folded)) if w in _EVENT_OF
+        event
+        for word in _WORD_RE.findall(_TO_ME_RE.sub(" achat ", folded))
+        for event in _EVENTS_OF.get(word, ())
     }
-    return found
+    return found | {event for event, pattern in _EVENT_PHRASE_RES.items() if pattern.search(folded)}
 
 
 def objects_in(folded: str) -> set[str]:

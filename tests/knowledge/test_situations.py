@@ -15,6 +15,7 @@ ARTICLES = [
     ("passeport-perdu", "Passeport perdu ou volé : le déclarer", []),
     ("cession", "Déclarer la vente ou le don de son véhicule", ["voiture"]),
     ("achat", "Faire la carte grise d'un véhicule d'occasion", ["achat"]),
+    ("actualisation-oubliee", "J'ai oublié de m'actualiser", []),
 ]
 
 
@@ -42,6 +43,11 @@ def test_the_table_comes_from_the_articles_titles_and_keywords():
         ("des pickpockets m'ont pris mon passeport, enfin volé", "passeport-perdu"),
         ("j'ai donné ma vieille moto à mon neveu", "cession"),
         ("le garagiste m'a vendu une moto", "achat"),
+        ("au retour du festival mon passeport n'était plus dans ma pochette", "passeport-perdu"),
+        ("mon permis est passé au sèche-linge", "permis-perdu"),
+        ("j'ai loupé ma déclaration du mois", "actualisation-oubliee"),
+        # a missed deadline is no lost licence
+        ("j'ai raté mon permis", None),
         # two objects leading to two articles: the layer stays out of it
         ("on m'a volé mon permis et mon passeport", None),
         # no event, or no object: nothing to say
