@@ -292,7 +292,9 @@ class KnowledgeEngine:
             else None
         )
         self.situations = (
-            SituationTable((d.slug, d.title, d.keywords) for d in self.index.docs)
+            SituationTable(
+                ((d.slug, d.title, d.keywords) for d in self.index.docs), vectors=self.vectors
+            )
             if options.get("situations", True)
             else None
         )

@@ -130,11 +130,30 @@ class Match:
     thing: str
 
 
+# Misfortunes that happen to a thing: a word the lists above do not know ("bousillé",
+# "égarée", "fauché") counts as one when its word vector is this close to one of these.
+MISHAP_SEEDS = {
+    "perte": ("perdu", "égaré", "oublié", "disparu"),
+    "vol": ("volé", "cambriolé", "dérobé"),
+    "dommage": ("abîmé", "cassé", "déchiré", "endommagé"),
+}
+MISHAP_MIN_COSINE = 0.6
+
+
 class SituationTable:
     """(event, object) -> article, read from the articles' titles and keywords."""
 
-    def __init__(self, docs: Iterable[tuple[str, str, Iterable[str]]]):
-        """``docs``: (slug, title, keywords) of the public articles."""
+    def __init__(self, docs: Iterable[tuple[str, str, Iterable[str]]], vectors=None):
+        """``docs``: (slug, title, keywords) of the public articles; ``vectors``: the word
+        vectors (knowledge/vectors.py), for mishaps told with words the lists lack."""
+        self.vectors = vectors
+        self._seeds: list[tuple[str, object]] = []
+        if vectors is not None:
+            for event, seeds in MISHAP_SEEDS.items():
+                for seed in seeds:
+                    row = vectors.row(seed)
+                    if row >= 0:
+                        self._seeds.append((event, vectors.table[row]))
         table: dict[tuple[str, str], set[str]] = {}
         for slug, title, keywords in docs:
             folded = T.fold(" ".join([title, *keywords]))
@@ -146,7 +165,7 @@ class SituationTable:
 
     def match(self, folded_question: str) -> Match | None:
         """The one article answering the situation told in the question, if any."""
-        events = events_in(folded_question)
+        events = events_in(folded_question) or self._mishaps(folded_question)
         if not events:
             return None
         found = {
@@ -158,3 +177,19 @@ class SituationTable:
         if len({slug for slug, _, _ in found}) != 1:
             return None
         return Match(*min(found))
+
+    def _mishaps(self, folded_question: str) -> set[str]:
+        if not self._seeds or not objects_in(folded_question):
+            return set()
+        found = set()
+        for word in _WORD_RE.findall(folded_question):
+            if len(word) < 5 or not T.is_content(word):
+                continue
+            row = self.vectors.row(word)
+            if row < 0:
+                continue
+            vector = self.vectors.table[row]
+            for event, seed in self._seeds:
+                if float(vector @ seed) >= MISHAP_MIN_COSINE:
+                    found.add(event)
+        return found

