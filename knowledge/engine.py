@@ -39,7 +39,11 @@ CONFIDENCE_WEIGHTS = {
     "matched_mass": 1.4053,
     "evidence": 1.6742,
 }
-THRESHOLD = 0.35
+# 0.38 rather than the fit's 0.35 since the situation example questions (docs/knowledge.md):
+# chosen on the dev split and out_of_scope.txt, over the 48 reference articles and over 1,050
+# (0.35 -> 0.38: dev top-1 unchanged over 1,050 and -0.3 point over 48, "je ne sais pas" on dev
+# over 1,050 84.2 -> 88.2 %, out_of_scope.txt 87.7 -> 88.5 %).
+THRESHOLD = 0.38
 
 # --- hybrid ranking (lexical + sentence vectors, knowledge/vectors.py) -----------------------
 # A confident answer may be replaced by another lexical candidate of at least HYBRID_SHARE of
