@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -91,14 +90,6 @@ def _names() -> tuple[dict, dict]:
     return services, topics
 
 
-def _catch_up(kpi_range: kpis.KpiRange) -> None:
-    """Past days without stored figures: ask the workers for them (at most every 10 minutes)."""
-    if kpis.missing_days(kpi_range) and cache.add("dashboard:catch-up", True, 600):
-        from .tasks import compute_daily_kpis
-
-        compute_daily_kpis.delay_on_commit()
-
-
 @require_GET
 @dashboard_access
 def index(request):
@@ -107,8 +98,8 @@ def index(request):
     if not form.is_valid():
         return render(request, "dashboard/index.html", context, status=400)
     kpi_range, scope = form.kpi_range(), form.scope()
-    _catch_up(kpi_range)
-    report = kpis.build_report(kpi_range, scope, user=request.user)
+    snapshot = kpis.report_snapshot(kpi_range, scope, request.user)
+    report = snapshot.report
     services, topics = _names()
     tables = build_tables(report, services, topics)
     query = form.query()
@@ -122,6 +113,7 @@ def index(request):
         period_label=describe_period(kpi_range.start, kpi_range.end),
         export_max=settings.GUICHET_EXPORT_MAX_ROWS,
         live_cache=settings.GUICHET_KPI_LIVE_CACHE_SECONDS,
+        figures_age=snapshot.age_seconds,
     )
     return render(request, "dashboard/index.html", context)
 

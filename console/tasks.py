@@ -34,3 +34,19 @@ def compute_daily_kpis() -> list[str]:
 def compute_day_kpis(day: str, force: bool = False) -> int | None:
     """Compute and store one past day's figures (no-op if another worker holds the day)."""
     return kpis.store_day(date.fromisoformat(day), force=force)
+
+
+@shared_task(ignore_result=True)
+def refresh_dashboard_report(
+    start: str,
+    end: str,
+    service_ids: list[int] | None,
+    topic_id: int | None,
+    channel: str | None,
+    user_id: int | None,
+    language: str,
+) -> None:
+    """Compute the next snapshot of a dashboard page (``console.kpis.snapshot``)."""
+    from .kpis.snapshot import refresh
+
+    refresh(start, end, service_ids, topic_id, channel, user_id, language)

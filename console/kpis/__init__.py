@@ -30,7 +30,8 @@ Modules: ``definitions`` (metric names, what counts as a contact, ``Scope``, ``K
 ``percentiles`` (histograms and ``percentile_cont``), ``compute`` (``compute_rows``: the figures
 of a time window), ``store`` (``store_day`` and the days to compute; ``record_login``),
 ``report`` (``build_report``: stored days plus live windows, derived indicators) and
-``providers`` (indicators contributed by other apps, the live tiles). This package exports
+``providers`` (indicators contributed by other apps, the live tiles), ``snapshot`` (the page's
+report shared for a short time in the cache). This package exports
 their public API.
 """
 
@@ -53,6 +54,7 @@ from .providers import (
     unregister_provider,
 )
 from .report import Comment, Figures, Report, build_report
+from .snapshot import Snapshot, report_snapshot
 from .store import days_to_compute, missing_days, record_login, store_day
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "Report",
     "Row",
     "Scope",
+    "Snapshot",
     "build_report",
     "compute_rows",
     "days_to_compute",
@@ -81,6 +84,7 @@ __all__ = [
     "percentile_cont",
     "record_login",
     "register_provider",
+    "report_snapshot",
     "round_seconds",
     "run_providers",
     "store_day",

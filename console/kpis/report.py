@@ -294,14 +294,15 @@ def _stored_days(kpi_range: KpiRange) -> bool:
     ).exists()
 
 
-def live_rows(start: datetime, end: datetime, scope: Scope) -> list[Row]:
+def live_rows(start: datetime, end: datetime, scope: Scope, shared: bool = True) -> list[Row]:
     """``compute_rows`` of a live window, shared for ``GUICHET_KPI_LIVE_CACHE_SECONDS``.
 
     Today's figures are recomputed at most once a minute (by default) per window and scope,
-    however many supervisors look: the page then only sums stored rows.
+    however many supervisors look: the page then only sums stored rows. ``shared=False``
+    computes them now (a snapshot of the page, which states its own age, ``snapshot.py``).
     """
     ttl = settings.GUICHET_KPI_LIVE_CACHE_SECONDS
-    if ttl <= 0:
+    if ttl <= 0 or not shared:
         return compute_rows(start, end, scope)
     key = "kpis:live:" + ":".join(
         [
@@ -335,15 +336,16 @@ def build_report(
     with_providers: bool = True,
     comments: int = 5,
     user: User | None = None,
+    shared_live: bool = True,
 ) -> Report:
     """Every indicator of the dashboard for a range and a scope (read-only).
 
     Past days come from ``DailyKpi``; today and the past days not stored yet are computed live
     with ``compute_rows``. Percentiles are exact (``percentile_cont``) when the whole range is
     live, else merged from the stored histograms (two significant digits). Providers are called
-    last.
+    last. ``shared_live=False``: today's figures computed now, not taken from the cache.
     """
-    report = _core_report(kpi_range, scope, comments)
+    report = _core_report(kpi_range, scope, comments, shared_live)
     if with_providers:
         report.providers = run_providers(kpi_range, scope, user)
         # Contacts without a case (chatbot conversations) get their own row in the channel
@@ -356,7 +358,7 @@ def build_report(
     return report
 
 
-def _core_report(kpi_range: KpiRange, scope: Scope, comments: int) -> Report:
+def _core_report(kpi_range: KpiRange, scope: Scope, comments: int, shared: bool) -> Report:
     values: dict[tuple, Counter] = defaultdict(Counter)  # (service, topic, channel) -> metrics
     hists: dict[tuple, Counter] = defaultdict(Counter)
     daily: dict[date, Counter] = {day: Counter() for day in kpi_range.days}
@@ -370,7 +372,7 @@ def _core_report(kpi_range: KpiRange, scope: Scope, comments: int) -> Report:
 
     windows = live_windows(kpi_range)
     for day, start, end in windows:
-        for row in live_rows(start, end, scope):
+        for row in live_rows(start, end, scope, shared):
             key = (row.service_id, row.topic_id, row.channel)
             if row.metric == M.WAIT_HIST:
                 hist = hists[key]
