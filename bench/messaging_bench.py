@@ -206,6 +206,7 @@ def load(args) -> None:
             "notify_sms",
             "tax_number",
             "social_number",
+            "session_generation",
         ]
         copy_rows(
             cursor,
@@ -229,6 +230,7 @@ def load(args) -> None:
                     False,
                     "",
                     "",
+                    0,
                 )
                 for i in range(args.citizens)
             ),
