@@ -18,7 +18,12 @@ from tests.voice.phone import Phone, agent_hangs_up, tone_frames
 from tests.voice.process import VoiceServer
 from tests.voice.scripts import LAST_CALL, NEEDS_PHONES, agent_line
 
-pytestmark = [NEEDS_PHONES, pytest.mark.xdist_group("voice_agent")]
+pytestmark = [
+    NEEDS_PHONES,
+    pytest.mark.xdist_group("voice_agent"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
+]
 
 # Alice is off duty until a test puts her on it (ON_DUTY); 2 tells the opening hours.
 SETUP = agent_line(

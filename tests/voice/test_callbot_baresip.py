@@ -14,7 +14,6 @@ import re
 import time
 
 import pytest
-from django.conf import settings
 
 from tests.voice.phone import Phone, agent_hangs_up, write_speech
 from tests.voice.process import ROOT, VoiceServer
@@ -28,17 +27,14 @@ pytestmark = [
         not (MODEL / "model.bin").is_file(),
         reason="the speech recognition model is installed by bin/setup --test",
     ),
-    # A real phone and speech model: run once, on the production stack (PostgreSQL + Redis).
-    pytest.mark.skipif(
-        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
-        reason="runs in the PostgreSQL phase",
-    ),
+    # A real phone and speech model: CI runs it once, on the production stack (PostgreSQL).
+    pytest.mark.backend_independent("postgresql"),
     pytest.mark.xdist_group("voice_callbot"),
     pytest.mark.timeout(600),
 ]
 
 
-def setup(extension: str) -> str:
+def callbot_line(extension: str) -> str:
     """The demo knowledge base (50 articles, import_kb) answers; its topics belong to the
     service "accueil", which the number called reaches. The menu's own topic for agents is
     another one; Alice, on duty, answers at ``extension``."""
@@ -81,7 +77,7 @@ def heard(server: VoiceServer, after: int) -> tuple[str, int]:
 def test_the_callbot_answers_a_spoken_question_then_hands_over(voice_server, tmp_path):
     agent = Phone(tmp_path, "alice", tone=1000, auto_answer=True, seconds=120)
     voice_server.manage("import_kb", str(ROOT / "contactcenter" / "demo_data" / "faq.json"))
-    data = voice_server.shell(setup(f"sip:alice@127.0.0.1:{agent.sip_port}"))
+    data = voice_server.shell(callbot_line(f"sip:alice@127.0.0.1:{agent.sip_port}"))
     caller = Phone(tmp_path, "0612345678", seconds=120)
     question = tmp_path / "question.wav"
     # A male espeak-ng voice, slow: Whisper base hears it best at the telephone's 8 kHz.

@@ -23,6 +23,8 @@ from tests.voice.scripts import NEEDS_PHONES
 pytestmark = [
     NEEDS_PHONES,
     pytest.mark.xdist_group("voice_transfer"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
 ]
 
 HELD_TONE = 1400  # what the caller's microphone plays while the call is on hold

@@ -16,6 +16,8 @@ from tests.voice.test_call_baresip import Phone, loud_frames
 pytestmark = [
     NEEDS_PHONES,
     pytest.mark.xdist_group("voice_baresip_selfservice"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
 ]
 
 SETUP = """
