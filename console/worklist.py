@@ -287,7 +287,10 @@ def facet_topics(user: User, filters: WorkFilters) -> list[Topic]:
         topics = topics.filter(service_id__in=user_service_ids(user))
     if filters.topic:
         topics = topics | Topic.objects.filter(pk=filters.topic)
-    return list(topics.select_related("service").distinct().order_by("service__name", "position"))
+    # Only what the options show: DISTINCT compares every column it selects (the service's
+    # description included, without only()).
+    topics = topics.select_related("service").only("title", "position", "service__name")
+    return list(topics.distinct().order_by("service__name", "position"))
 
 
 def _age_bucket(now: datetime) -> SqlCase:
@@ -320,7 +323,9 @@ def facet_counts(user: User, filters: WorkFilters) -> Facets:
         scope.order_by()
         .annotate(age_bucket=_age_bucket(now))
         .values_list("status", "topic_id", "channel", "kind", "age_bucket")
-        .annotate(n=Count("id"))
+        # COUNT(*), not COUNT(id): the queue's partial index (case_unassigned_queue) holds every
+        # other column read here, so PostgreSQL answers from it alone (index-only scan).
+        .annotate(n=Count("*"))
     )
     if filters.status == STATUS_ACTIVE:
         status_ok = set(ACTIVE_STATUSES).__contains__

@@ -334,8 +334,11 @@ class Case(models.Model):
             models.Index(
                 fields=["service", "-last_activity_at", "-id"], name="case_service_activity"
             ),
+            # The console's queue tab (console.worklist.facet_counts) counts its cases per
+            # status, topic, channel, kind and age from this index alone (index-only scan).
             models.Index(
                 fields=["service", "priority", "created_at"],
+                include=["status", "topic", "channel", "kind"],
                 name="case_unassigned_queue",
                 condition=Q(assigned_to__isnull=True, status="new"),
             ),

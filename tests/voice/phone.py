@@ -219,3 +219,13 @@ def write_speech(
         wav.setsampwidth(2)
         wav.setframerate(8000)
         wav.writeframes(samples.tobytes())
+
+
+def agent_hangs_up(agent: Phone, caller: Phone, talk: float) -> None:
+    """After ``talk`` seconds of conversation the agent hangs up: both phones see the call end,
+    and the voice server is given the time to record it."""
+    time.sleep(talk)
+    agent.command("hangup")
+    agent.wait_event("CALL_CLOSED")
+    caller.wait_event("CALL_CLOSED")
+    time.sleep(1.5)

@@ -10,53 +10,31 @@ with the agent. With nobody on duty, the caller is offered a callback and books 
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
-from tests.voice.phone import Phone, tone_frames
+from tests.voice.phone import Phone, agent_hangs_up, tone_frames
 from tests.voice.process import VoiceServer
+from tests.voice.scripts import LAST_CALL, NEEDS_PHONES, agent_line
 
 pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
-        reason="baresip and espeak-ng are installed by bin/setup --test",
-    ),
+    NEEDS_PHONES,
     pytest.mark.xdist_group("voice_agent"),
     # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
     pytest.mark.backend_independent("postgresql"),
 ]
 
-SETUP = """
-import datetime, json
-from contactcenter.models import AgentProfile, Service, Topic, User
-from routing.models import AgentPresence, OpeningHours
-from voice.models import Menu, MenuNode
+# Alice is off duty until a test puts her on it (ON_DUTY); 2 tells the opening hours.
+SETUP = agent_line(
+    """
 service = Service.objects.create(code="tel", name="Service des impôts", phone="+33140000000")
 topic = Topic.objects.create(service=service, title="Impôt sur le revenu")
-User.objects.create_user(
-    username="camille", email="camille@example.fr", password="x", mobile_phone="+33612345678"
-)
-agent = User.objects.create_user(
-    username="alice", email="alice@example.fr", password="x", role="agent"
-)
-AgentProfile.objects.create(user=agent).services.set([service])
-AgentPresence.objects.create(user=agent, status="offline")
-for weekday in range(7):
-    OpeningHours.objects.create(
-        service=service, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 59)
-    )
-menu = Menu.objects.create(
-    service=service, version=1, status="published", agent_topic=topic,
+""",
     welcome="Bienvenue au service des impôts.",
+    status="offline",
+    hours_digit="2",
 )
-MenuNode.objects.create(
-    menu=menu, digit="2", label="connaître nos horaires", action="message",
-    prompt="Nous sommes ouverts tous les jours.",
-)
-print(json.dumps({"agent": agent.pk}))
-"""
 
 ON_DUTY = """
 import json
@@ -72,30 +50,6 @@ import json, re
 from messaging.models import Notification
 sms = Notification.objects.filter(kind="code", channel="sms").latest("pk")
 print(json.dumps(re.search(r"\\b(\\d{6})\\b", sms.text).group(1)))
-"""
-
-REPORT = """
-import json
-from contactcenter.models import Case, Event
-from routing import free_capacity
-from routing.models import CallbackRequest
-from voice.models import Call
-call = Call.objects.latest("pk")
-case = call.case
-print(json.dumps({
-    "ended_by": call.ended_by, "agent": call.agent_id, "steps": call.steps,
-    "wait": (call.answered_at - call.queued_at).total_seconds() if call.answered_at else None,
-    "case": case and {
-        "channel": case.channel, "status": case.status, "assigned_to": case.assigned_to_id,
-        "events": [
-            {"type": e.type, "payload": e.payload}
-            for e in Event.objects.filter(case=case).order_by("pk")
-        ],
-    },
-    "phone_cases": Case.objects.filter(channel="phone").count(),
-    "callbacks": list(CallbackRequest.objects.values_list("phone", flat=True)),
-    "free_phone": free_capacity(call.agent_id, "phone") if call.agent_id else None,
-}))
 """
 
 
@@ -128,7 +82,7 @@ def test_no_agent_on_duty_offers_a_callback_then_books_it(voice_server, tmp_path
         time.sleep(1.5)
     finally:
         caller.close()
-    report = voice_server.shell(REPORT)
+    report = voice_server.shell(LAST_CALL)
     assert report["callbacks"] == ["+33612345678"]
     assert report["phone_cases"] == 0  # nobody to wait for: no phone case in a queue
     steps = {s["step"]: s for s in report["steps"]}
@@ -148,11 +102,7 @@ def test_key_0_rings_the_agent_and_the_audio_flows_both_ways(voice_server, tmp_p
         caller.send_digits("0")
         voice_server.wait_log("Votre appel est transmis à un conseiller", after=mark)
         agent.wait_event("CALL_ESTABLISHED", timeout=30)
-        time.sleep(4)  # they talk
-        agent.command("hangup")
-        agent.wait_event("CALL_CLOSED")
-        caller.wait_event("CALL_CLOSED")
-        time.sleep(1.5)
+        agent_hangs_up(agent, caller, talk=4)
     finally:
         caller.close()
         agent.close()
@@ -160,7 +110,7 @@ def test_key_0_rings_the_agent_and_the_audio_flows_both_ways(voice_server, tmp_p
     assert tone_frames(agent.received_audio(), 600) >= 100
     assert tone_frames(caller.received_audio(), 1000) >= 100
 
-    report = voice_server.shell(REPORT)
+    report = voice_server.shell(LAST_CALL)
     assert report["ended_by"] == "agent"
     assert report["agent"] == voice_server.data["agent"]
     steps = [s["step"] for s in report["steps"]]

@@ -11,7 +11,6 @@ closed where it stopped. ``bin/setup --test`` installs baresip and espeak-ng."""
 from __future__ import annotations
 
 import array
-import shutil
 import time
 from pathlib import Path
 
@@ -19,12 +18,10 @@ import pytest
 
 from tests.voice.phone import Phone, loud_frames
 from tests.voice.process import VoiceServer
+from tests.voice.scripts import NEEDS_PHONES
 
 pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
-        reason="baresip and espeak-ng are installed by bin/setup --test",
-    ),
+    NEEDS_PHONES,
     # One worker runs the module: one voice server process for its tests (bin/test's loadgroup).
     pytest.mark.xdist_group("voice_baresip"),
     # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).

@@ -11,21 +11,18 @@ whose phone rings, with what the callbot heard on the case's timeline."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
-from tests.voice.phone import Phone, write_speech
+from tests.voice.phone import Phone, agent_hangs_up, write_speech
 from tests.voice.process import ROOT, VoiceServer
+from tests.voice.scripts import LAST_CALL, NEEDS_PHONES, agent_line
 
 MODEL = ROOT / "var" / "asr" / "whisper-base"
 
 pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
-        reason="baresip and espeak-ng are installed by bin/setup --test",
-    ),
+    NEEDS_PHONES,
     pytest.mark.skipif(
         not (MODEL / "model.bin").is_file(),
         reason="the speech recognition model is installed by bin/setup --test",
@@ -36,57 +33,24 @@ pytestmark = [
     pytest.mark.timeout(600),
 ]
 
-# The demo knowledge base (50 articles, import_kb) answers; its topics belong to the service
-# "accueil", which the number called reaches. The menu's own topic for agents is another one.
-SETUP = """
-import datetime, json
-from contactcenter.models import AgentProfile, Service, Topic, User
-from routing.models import AgentPresence, OpeningHours
-from voice.models import Menu, MenuNode
+
+def callbot_line(extension: str) -> str:
+    """The demo knowledge base (50 articles, import_kb) answers; its topics belong to the
+    service "accueil", which the number called reaches. The menu's own topic for agents is
+    another one; Alice, on duty, answers at ``extension``."""
+    return agent_line(
+        """
 service = Service.objects.get(code="accueil")
 service.phone = "+33140000000"
 service.save()
-general = Topic.objects.create(service=service, slug="standard", title="Standard")
-User.objects.create_user(
-    username="camille", email="camille@example.fr", password="x", mobile_phone="+33612345678"
-)
-agent = User.objects.create_user(
-    username="alice", email="alice@example.fr", password="x", role="agent"
-)
-AgentProfile.objects.create(user=agent, sip_extension="{alice}").services.set([service])
-AgentPresence.objects.create(user=agent, status="available")
-for weekday in range(7):
-    OpeningHours.objects.create(
-        service=service, weekday=weekday, start=datetime.time(0), end=datetime.time(23, 59)
+topic = Topic.objects.create(service=service, slug="standard", title="Standard")
+extra["titres"] = Topic.objects.get(slug="titres").pk
+""",
+        welcome="Bienvenue au service public.",
+        status="available",
+        extension=extension,
+        hours_digit="1",
     )
-menu = Menu.objects.create(
-    service=service, version=1, status="published", agent_topic=general,
-    welcome="Bienvenue au service public.",
-)
-MenuNode.objects.create(
-    menu=menu, digit="1", label="connaître nos horaires", action="message",
-    prompt="Nous sommes ouverts tous les jours.",
-)
-print(json.dumps({"agent": agent.pk, "titres": Topic.objects.get(slug="titres").pk}))
-"""
-
-REPORT = """
-import json
-from contactcenter.models import Event
-from voice.models import Call
-call = Call.objects.latest("pk")
-case = call.case
-print(json.dumps({
-    "steps": call.steps, "agent": call.agent_id, "ended_by": call.ended_by,
-    "case": case and {
-        "topic": case.topic_id,
-        "events": [
-            {"type": e.type, "body": e.body, "payload": e.payload}
-            for e in Event.objects.filter(case=case).order_by("pk")
-        ],
-    },
-}))
-"""
 
 
 @pytest.fixture
@@ -113,7 +77,7 @@ def heard(server: VoiceServer, after: int) -> tuple[str, int]:
 def test_the_callbot_answers_a_spoken_question_then_hands_over(voice_server, tmp_path):
     agent = Phone(tmp_path, "alice", tone=1000, auto_answer=True, seconds=120)
     voice_server.manage("import_kb", str(ROOT / "contactcenter" / "demo_data" / "faq.json"))
-    data = voice_server.shell(SETUP.replace("{alice}", f"sip:alice@127.0.0.1:{agent.sip_port}"))
+    data = voice_server.shell(callbot_line(f"sip:alice@127.0.0.1:{agent.sip_port}"))
     caller = Phone(tmp_path, "0612345678", seconds=120)
     question = tmp_path / "question.wav"
     # A male espeak-ng voice, slow: Whisper base hears it best at the telephone's 8 kHz.
@@ -137,16 +101,12 @@ def test_the_callbot_answers_a_spoken_question_then_hands_over(voice_server, tmp
         caller.send_digits("0")
         voice_server.wait_log("Votre appel est transmis à un conseiller", timeout=60, after=mark)
         agent.wait_event("CALL_ESTABLISHED", timeout=60)
-        time.sleep(2)
-        agent.command("hangup")
-        agent.wait_event("CALL_CLOSED")
-        caller.wait_event("CALL_CLOSED")
-        time.sleep(1.5)
+        agent_hangs_up(agent, caller, talk=2)
     finally:
         caller.close()
         agent.close()
 
-    report = voice_server.shell(REPORT)
+    report = voice_server.shell(LAST_CALL)
     said = [s for s in report["steps"] if s["step"] == "callbot_heard"]
     assert "passeport" in said[0]["text"].lower()
     assert said[0]["outcome"] == "answered" and said[0]["article"] == "passeport-demande"

@@ -10,7 +10,6 @@ with its whole history."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -19,12 +18,10 @@ import pytest
 
 from tests.voice.phone import Phone, tone_frames
 from tests.voice.process import ROOT, VoiceServer
+from tests.voice.scripts import NEEDS_PHONES
 
 pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
-        reason="baresip and espeak-ng are installed by bin/setup --test",
-    ),
+    NEEDS_PHONES,
     pytest.mark.xdist_group("voice_transfer"),
     # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
     pytest.mark.backend_independent("postgresql"),

@@ -5,19 +5,16 @@ test_call_baresip.py."""
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
 from tests.voice.process import VoiceServer
+from tests.voice.scripts import NEEDS_PHONES
 from tests.voice.test_call_baresip import Phone, loud_frames
 
 pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
-        reason="baresip and espeak-ng are installed by bin/setup --test",
-    ),
+    NEEDS_PHONES,
     pytest.mark.xdist_group("voice_baresip_selfservice"),
     # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
     pytest.mark.backend_independent("postgresql"),
