@@ -108,6 +108,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--max-seconds", type=float, default=600.0, help="hard time limit")
     parser.add_argument("--skip-echo", action="store_true", help="do not run the bare relay")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run every rate step even after p99 passed 100 ms (CPU per message on a busy "
+        "machine, where the latency is the machine's)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--layer",
@@ -522,6 +528,7 @@ async def drive(label: str, load: Load, rates: list[float], args, deadline: floa
     await load.run_step(min(rates), args.warmup_seconds)
     print(HEADER, flush=True)
     steps = []
+    cpu_start = tree_cpu_seconds(load.server_pid) if load.server_pid else None
     for rate in rates:
         if time.monotonic() + args.step_seconds + 5 > deadline:
             print("(time limit reached)")
@@ -529,9 +536,20 @@ async def drive(label: str, load: Load, rates: list[float], args, deadline: floa
         step = await load.run_step(rate, args.step_seconds)
         steps.append(step)
         print(describe(step), flush=True)
-        if step.p99 > P99_LIMIT_MS or step.errors > step.sent * 0.01:
+        if not args.keep_going and (step.p99 > P99_LIMIT_MS or step.errors > step.sent * 0.01):
             break
     await load.settle(steps)
+    handled = sum(s.sent - s.lost for s in steps)
+    if cpu_start is not None and load.server_pid and handled:
+        # Per step, the CPU is divided by the messages sent during the step: a server that
+        # falls behind does the rest of the work in the next steps. Over the whole ramp, until
+        # the last message was delivered, every message counts once.
+        cpu = tree_cpu_seconds(load.server_pid) - cpu_start
+        print(
+            f"server CPU over the ramp, until every message was delivered: {cpu:.1f} s for "
+            f"{handled} messages = {cpu / handled * 1000:.2f} ms per message",
+            flush=True,
+        )
     return steps
 
 

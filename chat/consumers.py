@@ -442,15 +442,15 @@ class ChatConsumer(GuardedConsumer):
     # --- events from the channel layer ---------------------------------------------------
 
     async def _deliver(self, payload: dict, duplicate: bool = False) -> None:
+        seq = payload["seq"]
+        if self.delivered.seen(seq) and not duplicate:
+            return  # the sender's own message coming back through the group: handled already
         if self.granted.role == "agent" and payload.get("kind") == "agent" and not duplicate:
             # The citizen is now expected to answer: the inactivity clock (re)starts.
             started = datetime.fromisoformat(payload["created_at"])
             self._restart_idle_timer(
                 started + timedelta(seconds=services.inactivity_warn_seconds())
             )
-        seq = payload["seq"]
-        if self.delivered.seen(seq) and not duplicate:
-            return
         self.delivered.add(seq)
         frame: dict[str, Any] = {"type": "message", "message": payload}
         if duplicate:
