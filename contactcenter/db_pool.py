@@ -12,7 +12,12 @@ ends (``request_finished``), socket consumers take one per database call
 
 Celery workers and beat take no pool: a prefork child runs one task at a time, Celery's Django
 fixup closes the connection after each task and would close a pool with it. They use one
-connection per child process.
+connection per child process. Nor do one-shot management commands (``check``, ``migrate``,
+``load_demo``…): they run one query at a time, and a pool would open ``DB_POOL_MIN_SIZE``
+connections for them, and, with an unreachable database (``check --deploy`` in CI, whose schema
+check reads the topics), retry in background threads for ``DB_POOL_TIMEOUT`` seconds and log each
+failure instead of failing at once. Only the commands that serve requests at once
+(``POOLED_COMMANDS``) take one.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 
 logger = logging.getLogger("contactcenter.db_pool")
 
+# Management commands that serve concurrent requests (a development web process, the calls of
+# the voice server): a pool, like uvicorn.
+POOLED_COMMANDS = frozenset({"runserver", "voice_server"})
 DEFAULT_MIN_SIZE = 2
 DEFAULT_MAX_SIZE = 10
 DEFAULT_TIMEOUT = 10.0
@@ -42,6 +50,28 @@ def celery_command(argv: Sequence[str]) -> bool:
     )
 
 
+def management_command(argv: Sequence[str]) -> str | None:
+    """The command's name when this process is ``manage.py <command>`` (or ``django-admin``,
+    ``python -m django``), else None."""
+    if not argv:
+        return None
+    program = Path(argv[0])
+    if program.name in {"manage.py", "django-admin"} or (
+        program.name == "__main__.py" and program.parent.name == "django"
+    ):
+        return argv[1] if len(argv) > 1 else ""
+    return None
+
+
+def wants_pool(argv: Sequence[str]) -> bool:
+    """``DB_POOL=auto``: a pool for the processes that serve requests at once (uvicorn, tests,
+    ``runserver``, ``voice_server``), none for Celery or the one-shot management commands."""
+    if celery_command(argv):
+        return False
+    command = management_command(argv)
+    return command is None or command in POOLED_COMMANDS
+
+
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     value = environ.get(name, "").strip()
     if not value:
@@ -55,13 +85,14 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
 def pool_options(environ: Mapping[str, str], argv: Sequence[str]) -> dict[str, Any] | None:
     """``DATABASES[...]["OPTIONS"]["pool"]`` for PostgreSQL, or None for no pool.
 
-    ``DB_POOL``: ``auto`` (default: a pool, except in the ``celery`` command), ``1`` or ``0``.
+    ``DB_POOL``: ``auto`` (default: a pool, except in the ``celery`` command and the one-shot
+    management commands: ``wants_pool``), ``1`` or ``0``.
     ``DB_POOL_MIN_SIZE`` (2), ``DB_POOL_MAX_SIZE`` (10), ``DB_POOL_TIMEOUT`` (10 s): psycopg_pool's
     ``min_size``, ``max_size`` and ``timeout`` (the longest wait for a connection)."""
     choice = environ.get("DB_POOL", "auto").strip().lower() or "auto"
     if choice not in {"auto", "1", "true", "yes", "on", "0", "false", "no", "off"}:
         raise ImproperlyConfigured(f'DB_POOL must be "auto", "1" or "0" (got {choice!r}).')
-    if choice in {"0", "false", "no", "off"} or (choice == "auto" and celery_command(argv)):
+    if choice in {"0", "false", "no", "off"} or (choice == "auto" and not wants_pool(argv)):
         return None
     min_size = int(_number(environ, "DB_POOL_MIN_SIZE", DEFAULT_MIN_SIZE))
     max_size = int(_number(environ, "DB_POOL_MAX_SIZE", DEFAULT_MAX_SIZE))

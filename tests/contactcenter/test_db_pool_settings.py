@@ -1,8 +1,15 @@
 """The connection pool's settings (contactcenter/db_pool.py): sizes from the environment, no pool
-in the ``celery`` command, persistent connections refused alongside it, and a pool timeout told
-apart from other database errors. The pool at work on PostgreSQL: tests/topology/test_db_pool.py."""
+in the ``celery`` command nor in one-shot management commands (``check --deploy`` with an
+unreachable database logs no pool warning), persistent connections refused alongside it, and a
+pool timeout told apart from other database errors. The pool at work on PostgreSQL:
+tests/topology/test_db_pool.py."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
@@ -13,6 +20,7 @@ from contactcenter.db_pool import (
     DatabasePoolMiddleware,
     celery_command,
     is_pool_timeout,
+    management_command,
     pool_options,
 )
 
@@ -46,10 +54,64 @@ def test_celery_takes_no_pool_unless_forced(argv):
     assert pool_options({"DB_POOL": "1"}, argv) is not None
 
 
-def test_manage_py_and_the_voice_server_take_the_pool():
-    assert not celery_command(["manage.py", "voice_server"])
-    assert pool_options({}, ["manage.py", "voice_server"]) is not None
-    assert pool_options({"DB_POOL": "0"}, ["manage.py", "voice_server"]) is None
+@pytest.mark.parametrize(
+    "argv", [["manage.py", "voice_server"], ["./manage.py", "runserver", "0.0.0.0:8000"]]
+)
+def test_the_servers_of_manage_py_take_the_pool(argv):
+    assert not celery_command(argv)
+    assert pool_options({}, argv) is not None
+    assert pool_options({"DB_POOL": "0"}, argv) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["manage.py", "check", "--deploy"],
+        ["/srv/manage.py", "migrate", "--noinput"],
+        ["/srv/.venv/bin/django-admin", "compilemessages"],
+        ["/srv/.venv/lib/python3.11/site-packages/django/__main__.py", "collectstatic"],
+        ["manage.py"],
+    ],
+)
+def test_one_shot_commands_take_no_pool_unless_forced(argv):
+    assert management_command(argv) == (argv[1] if len(argv) > 1 else "")
+    assert pool_options({}, argv) is None
+    assert pool_options({"DB_POOL": "1"}, argv) is not None
+
+
+def test_check_deploy_with_an_unreachable_database_logs_no_pool_warning():
+    """CI's ``check --deploy`` (.ci/run): production settings, a database nobody listens to. The
+    schema check reads the topics, which fails at once without a pool; with one, psycopg_pool
+    retried in background threads for DB_POOL_TIMEOUT seconds, logging each failure."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DB_", "DJANGO_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        GUICHET_ENV="production",
+        SECRET_KEY="test-" + "k7Qz9xW2pL4vN8mR3tY6uB1cE5hJ0aSd" * 2,
+        ALLOWED_HOSTS="guichet.example.fr",
+        TRUSTED_PROXIES="10.0.0.5",
+        DATABASE_URL="postgres://guichet@127.0.0.1:1/guichet",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        DB_POOL_TIMEOUT="3",
+        GUICHET_SMS_QUIET_START="0",
+        GUICHET_SMS_QUIET_END="0",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "psycopg.pool" not in result.stderr, result.stderr[-3000:]
+    assert "error connecting" not in result.stderr, result.stderr[-3000:]
+    assert "no issues" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -481,3 +481,13 @@ def check_a11y():
 @pytest.fixture
 def demo():
     return DEMO
+
+
+@pytest.fixture
+def visio_room(e2e_server):
+    """A visio room on a new case of Camille's assigned to Alice, deleted afterwards: the case's
+    ``reference`` and the ``agent``'s and ``citizen``'s room paths (tests/e2e/visio_helpers.py)."""
+    from tests.e2e.visio_helpers import own_room
+
+    with own_room(e2e_server) as paths:
+        yield paths

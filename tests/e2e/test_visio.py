@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.visio_helpers import CAPTION, chromium, receiving
 
 SETUP = """
 from django.utils import timezone
@@ -27,23 +27,6 @@ Case.objects.filter(pk=case.pk).update(
     assigned_to=alice, status="in_progress", assigned_at=timezone.now())
 result = case.reference
 """
-# A case of Camille's, assigned to Alice, with its room open: both participants' room paths.
-ROOM = """
-from django.utils import timezone
-from contactcenter.models import Case, User
-from visio import services
-from visio.models import Room
-alice = User.objects.get(email="alice.durand@guichet.example.fr")
-busy = Room.objects.values_list("case_id", flat=True)
-case = (Case.objects.filter(service__code="fiscalite", citizen__email="camille.martin@example.fr")
-        .exclude(status="closed").exclude(pk__in=busy).order_by("-id").first())
-Case.objects.filter(pk=case.pk).update(
-    assigned_to=alice, status="in_progress", assigned_at=timezone.now())
-case.refresh_from_db()
-room = services.open_room(case, alice)
-result = {p.role: services.join_url(p) for p in room.participants.all()}
-"""
-CAPTION = "Bonjour Camille, je vois votre dossier."
 # What a citizen could try to inject into the agent's page: shown as text, never run.
 MARKUP = '<img src=x onerror="window.injected=1"><b id="injected">gras</b>'
 LINK = "https://www.impots.gouv.fr/accueil"
@@ -52,34 +35,8 @@ LINK = "https://www.impots.gouv.fr/accueil"
 @pytest.fixture(scope="module")
 def browser(playwright_instance):
     """Chromium with a fake camera and microphone, granted without a prompt."""
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-        ],
-    )
-    yield browser
-    browser.close()
-
-
-def receiving(page) -> None:
-    """The call is connected and the remote video plays real frames with bytes flowing."""
-    root = page.locator("#visio")
-    expect(root).to_have_attribute("data-connection", "connected", timeout=20_000)
-    page.wait_for_function(
-        "() => { const v = document.getElementById('visio-remote');"
-        " return v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 2; }",
-        timeout=15_000,
-    )
-    first = page.evaluate("() => window.guichetVisio.bytesReceived()")
-    page.wait_for_function(
-        "async (before) => (await window.guichetVisio.bytesReceived()) > before",
-        arg=first,
-        timeout=10_000,
-    )
+    with chromium(playwright_instance) as browser:
+        yield browser
 
 
 def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y, demo, e2e_server):
@@ -135,8 +92,8 @@ def test_agent_and_citizen_talk_with_captions_then_hang_up(new_page, check_a11y,
     assert {p["role"] for p in recorded["participants"]} == {"citizen", "agent"}
 
 
-def test_waiting_room_tests_the_devices_and_chat_is_text(new_page, check_a11y, demo, e2e_server):
-    paths = e2e_server.shell_json(ROOM)
+def test_waiting_room_tests_the_devices_and_chat_is_text(new_page, check_a11y, demo, visio_room):
+    paths = visio_room
     agent_room = new_page(demo.agent_fiscalite)
     agent_room.goto(paths["agent"])
     citizen = new_page(demo.citizen)

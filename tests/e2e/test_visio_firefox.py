@@ -13,29 +13,10 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD
+from tests.e2e.conftest import DEMO_PASSWORD
 from tests.e2e.firefox import ENTER, Firefox
-from tests.e2e.test_visio import CAPTION, receiving
+from tests.e2e.visio_helpers import CAPTION, chromium, receiving
 
-# A new case of Camille's (the demo's open ones are used by the other visio tests), assigned to
-# Alice, with its room open: the case's reference and both participants' room paths.
-ROOM = """
-from django.utils import timezone
-from contactcenter.models import Case, User
-from contactcenter.services import open_case
-from visio import services
-alice = User.objects.get(email="alice.durand@guichet.example.fr")
-model = Case.objects.filter(
-    service__code="fiscalite", citizen__email="camille.martin@example.fr").first()
-case, _ = open_case(citizen=model.citizen, topic=model.topic, kind=model.kind, channel="web",
-                    subject="Visio depuis Firefox", body="Visio depuis Firefox", route=False)
-Case.objects.filter(pk=case.pk).update(
-    assigned_to=alice, status="in_progress", assigned_at=timezone.now())
-case.refresh_from_db()
-room = services.open_room(case, alice)
-result = {"reference": case.reference,
-          **{p.role: services.join_url(p) for p in room.participants.all()}}
-"""
 # Bytes received so far per kind and video frames decoded, from the page's peer connection.
 RECEIVED = """(async () => ({
   audio: await window.guichetVisio.bytesReceived('audio'),
@@ -56,17 +37,8 @@ PRESENTED = """new Promise((resolve) => {
 @pytest.fixture(scope="module")
 def browser(playwright_instance):
     """The agent's Chromium, with a fake camera and microphone granted without a prompt."""
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-        ],
-    )
-    yield browser
-    browser.close()
+    with chromium(playwright_instance) as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -76,17 +48,6 @@ def firefox(e2e_server):
     errors = list(driver.console_errors)
     driver.close()
     assert not errors, "Firefox console errors:\n" + "\n".join(errors)
-
-
-@pytest.fixture
-def room(e2e_server):
-    """The test's own case and room, deleted afterwards (its events and room with it)."""
-    paths = e2e_server.shell_json(ROOM)
-    yield paths
-    e2e_server.shell(
-        "from contactcenter.models import Case\n"
-        f"Case.objects.filter(reference={paths['reference']!r}).delete()"
-    )
 
 
 def firefox_login(firefox: Firefox, email: str) -> None:
@@ -127,8 +88,8 @@ def chromium_receiving(page) -> None:
     )
 
 
-def test_citizen_in_firefox_and_agent_in_chromium(new_page, demo, e2e_server, firefox, room):
-    paths = room
+def test_citizen_in_firefox_and_agent_in_chromium(new_page, demo, e2e_server, firefox, visio_room):
+    paths = visio_room
     agent_room = new_page(demo.agent_fiscalite)
     agent_room.goto(paths["agent"])
     expect(agent_room.locator("#visio-status")).to_have_attribute("data-state", "waiting")

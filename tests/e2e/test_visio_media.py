@@ -11,32 +11,24 @@ receives.
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, login
-from tests.e2e.test_visio import ROOM, receiving
+from tests.e2e.conftest import login
+from tests.e2e.visio_helpers import admit, chromium, receiving
 
-FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--auto-select-desktop-capture-source=Entire"]
+FAKE_SCREEN = "--auto-select-desktop-capture-source=Entire"
 
 
 @pytest.fixture(scope="module")
 def browser(playwright_instance):
     """Camera and microphone granted without a prompt; the fake screen for getDisplayMedia."""
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[*CHROMIUM_ARGS, *FAKE_MEDIA, "--use-fake-ui-for-media-stream"],
-    )
-    yield browser
-    browser.close()
+    with chromium(playwright_instance, FAKE_SCREEN) as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
 def no_camera_browser(playwright_instance):
     """No fake permission prompt: a context gets only the permissions it is granted."""
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *FAKE_MEDIA]
-    )
-    yield browser
-    browser.close()
+    with chromium(playwright_instance, FAKE_SCREEN, prompt=True) as browser:
+        yield browser
 
 
 SCREEN = 16 / 9
@@ -54,8 +46,7 @@ def wait_for_shape(page, ratio: float) -> None:
     )
 
 
-def join(new_page, demo, e2e_server):
-    paths = e2e_server.shell_json(ROOM)
+def join(new_page, demo, paths):
     agent_room = new_page(demo.agent_fiscalite)
     agent_room.goto(paths["agent"])
     citizen = new_page(demo.citizen)
@@ -65,14 +56,8 @@ def join(new_page, demo, e2e_server):
     return agent_room, citizen
 
 
-def admit(agent_room, citizen) -> None:
-    expect(agent_room.locator("#visio-waiting")).to_be_visible()
-    agent_room.get_by_role("button", name="Faire entrer").click()
-    expect(citizen.locator("#visio")).to_have_attribute("data-phase", "call")
-
-
-def test_agent_shares_the_screen_and_the_citizen_receives_it(new_page, demo, e2e_server):
-    agent_room, citizen = join(new_page, demo, e2e_server)
+def test_agent_shares_the_screen_and_the_citizen_receives_it(new_page, demo, visio_room):
+    agent_room, citizen = join(new_page, demo, visio_room)
     wait_for_shape(citizen, CAMERA)
     share = agent_room.get_by_role("button", name="Partager mon écran")
     share.click()
@@ -98,9 +83,9 @@ def test_agent_shares_the_screen_and_the_citizen_receives_it(new_page, demo, e2e
 
 
 def test_citizen_goes_audio_only_and_shares_the_screen_with_the_agents_leave(
-    new_page, demo, e2e_server
+    new_page, demo, visio_room
 ):
-    agent_room, citizen = join(new_page, demo, e2e_server)
+    agent_room, citizen = join(new_page, demo, visio_room)
     # Audio only: the camera is released, the agent is told and receives no more video.
     citizen.get_by_role("button", name="Audio seul").click()
     expect(citizen.get_by_role("button", name="Audio seul")).to_have_attribute(
@@ -128,9 +113,9 @@ def test_citizen_goes_audio_only_and_shares_the_screen_with_the_agents_leave(
 
 
 def test_citizen_without_camera_joins_in_audio_only_and_is_heard(
-    new_page, no_camera_browser, check_a11y, demo, e2e_server
+    new_page, no_camera_browser, check_a11y, demo, e2e_server, visio_room
 ):
-    paths = e2e_server.shell_json(ROOM)
+    paths = visio_room
     agent_room = new_page(demo.agent_fiscalite)
     agent_room.goto(paths["agent"])
     context = no_camera_browser.new_context(
@@ -194,8 +179,8 @@ CAP_VIDEO = """async () => {
 }"""
 
 
-def test_weak_connection_switches_to_audio_only_with_a_notice(new_page, demo, e2e_server):
-    paths = e2e_server.shell_json(ROOM)
+def test_weak_connection_switches_to_audio_only_with_a_notice(new_page, demo, visio_room):
+    paths = visio_room
     agent_room = new_page(demo.agent_fiscalite)
     agent_room.goto(paths["agent"])
     citizen = new_page(demo.citizen)
