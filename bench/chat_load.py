@@ -539,18 +539,31 @@ async def drive(label: str, load: Load, rates: list[float], args, deadline: floa
         if not args.keep_going and (step.p99 > P99_LIMIT_MS or step.errors > step.sent * 0.01):
             break
     await load.settle(steps)
-    handled = sum(s.sent - s.lost for s in steps)
-    if cpu_start is not None and load.server_pid and handled:
+    sent = sum(s.sent for s in steps)
+    if cpu_start is not None and load.server_pid and sent:
         # Per step, the CPU is divided by the messages sent during the step: a server that
-        # falls behind does the rest of the work in the next steps. Over the whole ramp, until
-        # the last message was delivered, every message counts once.
-        cpu = tree_cpu_seconds(load.server_pid) - cpu_start
+        # falls behind does the rest of the work later. Over the whole ramp, until the server
+        # is idle again (below 5 % of a core over a second, 120 s at most), every message
+        # counts once, whatever the machine's load.
+        cpu = await settled_cpu(load.server_pid, cpu_start)
         print(
-            f"server CPU over the ramp, until every message was delivered: {cpu:.1f} s for "
-            f"{handled} messages = {cpu / handled * 1000:.2f} ms per message",
+            f"server CPU over the ramp, until the server was idle again: {cpu:.1f} s for "
+            f"{sent} messages = {cpu / sent * 1000:.2f} ms per message",
             flush=True,
         )
     return steps
+
+
+async def settled_cpu(pid: int, start: float, idle_share: float = 0.05) -> float:
+    """CPU seconds used by the server since ``start``, read once it has gone idle."""
+    last = tree_cpu_seconds(pid)
+    for _ in range(120):
+        await asyncio.sleep(1.0)
+        now = tree_cpu_seconds(pid)
+        if now - last < idle_share:
+            return now - start
+        last = now
+    return last - start
 
 
 def best_rate(steps: list[Step]) -> float:
