@@ -75,6 +75,7 @@ from common import (  # noqa: E402  (what the benchmarks share)
     recreate_database,
     serve_relay,
     server_env,
+    settled_cpu,
     start_process,
     stop_process,
     tree_cpu_seconds,
@@ -552,18 +553,6 @@ async def drive(label: str, load: Load, rates: list[float], args, deadline: floa
             flush=True,
         )
     return steps
-
-
-async def settled_cpu(pid: int, start: float, idle_share: float = 0.05) -> float:
-    """CPU seconds used by the server since ``start``, read once it has gone idle."""
-    last = tree_cpu_seconds(pid)
-    for _ in range(120):
-        await asyncio.sleep(1.0)
-        now = tree_cpu_seconds(pid)
-        if now - last < idle_share:
-            return now - start
-        last = now
-    return last - start
 
 
 def best_rate(steps: list[Step]) -> float:
