@@ -8,6 +8,7 @@ from django.test import Client
 
 from contactcenter.models import AgentProfile, Case, Service, Skill, Topic, User
 from contactcenter.services import open_case
+from tests.backend_phases import pytest_collection_modifyitems  # noqa: F401 (the CI's phases)
 
 
 @pytest.fixture(autouse=True)

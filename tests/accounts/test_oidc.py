@@ -29,6 +29,9 @@ from tests.oidc_provider import (
     proconnect_config,
 )
 
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent("postgresql")
+
 User = get_user_model()
 SITE = "http://testserver"
 AGENT_EMAIL = "agent.a@guichet.example.fr"

@@ -13,6 +13,9 @@ from tests.oidc_provider import CITIZEN_SUB, ProviderProcess, environment, franc
 
 from .test_oidc import SITE, logged_in_user, login_with
 
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent("postgresql")
+
 KEY = RSAKey.generate_key(2048, private=True)
 
 

@@ -25,6 +25,9 @@ from .test_oidc import (
 )
 from .test_oidc_encrypted import KEY, configure, pem  # noqa: F401 (fixtures)
 
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent("postgresql")
+
 
 @pytest.fixture(scope="module")
 def encrypting_provider():

@@ -11,6 +11,9 @@ from cobrowse.protocol import ProtocolError
 
 from .helpers import full_snapshot, input_event
 
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 
 def _node(tag, attributes, children=()):
     return {

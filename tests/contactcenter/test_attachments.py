@@ -12,6 +12,9 @@ from contactcenter.attachments import check_upload, check_uploads, hidden_execut
 from tests import upload_samples as samples
 from tests.upload_samples import DISGUISES, upload
 
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.mark.parametrize("case", sorted(DISGUISES))
 def test_disguised_file_is_refused_with_its_name_and_reason(case):

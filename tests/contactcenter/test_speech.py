@@ -14,7 +14,8 @@ from django.conf import settings
 
 from contactcenter import speech
 
-pytestmark = pytest.mark.xdist_group("speech")
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = [pytest.mark.xdist_group("speech"), pytest.mark.backend_independent]
 
 MODEL = settings.BASE_DIR / "var" / "asr" / "whisper-base"
 

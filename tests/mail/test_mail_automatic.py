@@ -16,7 +16,8 @@ from mail.models import MailMessage
 from mail.tasks import poll_mailbox
 from tests.mail.test_mail_channel import compose, deliver, flagged
 
-pytestmark = pytest.mark.django_db
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent("postgresql")]
 
 
 def received(inbox) -> list[EmailMessage]:

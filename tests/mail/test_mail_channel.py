@@ -18,7 +18,8 @@ from mail.services import UNIDENTIFIED_SENDER_EMAIL, import_message
 from mail.tasks import poll_mailbox
 from tests.upload_samples import valid_pdf, valid_png, windows_executable
 
-pytestmark = pytest.mark.django_db
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent("postgresql")]
 
 
 def compose(

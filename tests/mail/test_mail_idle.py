@@ -14,7 +14,8 @@ from contactcenter.models import Case
 from tests.mail.conftest import IMAP_LOGIN, IMAP_PASSWORD
 from tests.mail.test_mail_channel import compose
 
-pytestmark = pytest.mark.django_db
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent("postgresql")]
 
 
 def test_a_message_delivered_during_idle_is_imported_at_once(

@@ -9,6 +9,9 @@ from messaging.demo import simple_pdf
 
 from .conftest import EXE_BYTES, JPEG_BYTES, PNG_BYTES, big_pdf, exe_as_pdf
 
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 MAX = 10 * 1024 * 1024
 
 

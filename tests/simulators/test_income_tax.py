@@ -9,6 +9,9 @@ import pytest
 
 from simulators.income_tax import Household, available_years, compute, parts
 
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.mark.parametrize(
     ("household", "n_parts", "gross", "decote", "net"),

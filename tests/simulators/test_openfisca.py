@@ -14,6 +14,9 @@ from simulators import openfisca
 from simulators.income_tax import Household
 from simulators.income_tax import compute as pure
 
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 H = Household
 GRID = [
     H(other_income=30_000),

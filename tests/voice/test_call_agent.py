@@ -24,6 +24,8 @@ pytestmark = [
         reason="baresip and espeak-ng are installed by bin/setup --test",
     ),
     pytest.mark.xdist_group("voice_agent"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
 ]
 
 SETUP = """

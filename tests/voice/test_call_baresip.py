@@ -27,6 +27,8 @@ pytestmark = [
     ),
     # One worker runs the module: one voice server process for its tests (bin/test's loadgroup).
     pytest.mark.xdist_group("voice_baresip"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
 ]
 
 SETUP = """

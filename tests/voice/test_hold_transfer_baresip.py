@@ -26,6 +26,8 @@ pytestmark = [
         reason="baresip and espeak-ng are installed by bin/setup --test",
     ),
     pytest.mark.xdist_group("voice_transfer"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
 ]
 
 HELD_TONE = 1400  # what the caller's microphone plays while the call is on hold

@@ -19,6 +19,8 @@ pytestmark = [
         reason="baresip and espeak-ng are installed by bin/setup --test",
     ),
     pytest.mark.xdist_group("voice_baresip_selfservice"),
+    # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+    pytest.mark.backend_independent("postgresql"),
 ]
 
 SETUP = """

@@ -18,7 +18,8 @@ USER, PASSWORD = "guichet", "s3cret"
 
 # One worker runs the module: the registration is the server's first datagram (bin/test's
 # loadgroup distribution).
-pytestmark = pytest.mark.xdist_group("voice_sip")
+# A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
+pytestmark = [pytest.mark.xdist_group("voice_sip"), pytest.mark.backend_independent("postgresql")]
 
 
 @pytest.fixture(scope="module")
