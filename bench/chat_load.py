@@ -76,6 +76,7 @@ from common import (  # noqa: E402  (what the benchmarks share)
     recreate_database,
     serve_relay,
     server_env,
+    settled_cpu,
     start_process,
     stop_process,
     tree_cpu_seconds,
@@ -109,6 +110,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--max-seconds", type=float, default=600.0, help="hard time limit")
     parser.add_argument("--skip-echo", action="store_true", help="do not run the bare relay")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run every rate step even after p99 passed 100 ms (CPU per message on a busy "
+        "machine, where the latency is the machine's)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--layer",
@@ -542,6 +549,7 @@ async def drive(label: str, load: Load, rates: list[float], args, deadline: floa
     await load.run_step(min(rates), args.warmup_seconds)
     print(HEADER, flush=True)
     steps = []
+    cpu_start = tree_cpu_seconds(load.server_pid) if load.server_pid else None
     for rate in rates:
         if time.monotonic() + args.step_seconds + 5 > deadline:
             print("(time limit reached)")
@@ -549,9 +557,21 @@ async def drive(label: str, load: Load, rates: list[float], args, deadline: floa
         step = await load.run_step(rate, args.step_seconds)
         steps.append(step)
         print(describe(step), flush=True)
-        if step.p99 > P99_LIMIT_MS or step.errors > step.sent * 0.01:
+        if not args.keep_going and (step.p99 > P99_LIMIT_MS or step.errors > step.sent * 0.01):
             break
     await load.settle(steps)
+    sent = sum(s.sent for s in steps)
+    if cpu_start is not None and load.server_pid and sent:
+        # Per step, the CPU is divided by the messages sent during the step: a server that
+        # falls behind does the rest of the work later. Over the whole ramp, until the server
+        # is idle again (below 5 % of a core over a second, 120 s at most), every message
+        # counts once, whatever the machine's load.
+        cpu = await settled_cpu(load.server_pid, cpu_start)
+        print(
+            f"server CPU over the ramp, until the server was idle again: {cpu:.1f} s for "
+            f"{sent} messages = {cpu / sent * 1000:.2f} ms per message",
+            flush=True,
+        )
     return steps
 
 

@@ -307,3 +307,15 @@ def migrate(env: dict) -> None:
         )
         if result.returncode != 0:
             sys.exit(f"{command[0]} failed:\n{result.stderr[-3000:]}")
+
+
+async def settled_cpu(pid: int, start: float, idle_share: float = 0.05) -> float:
+    """CPU seconds used by the server since ``start``, read once it has gone idle."""
+    last = tree_cpu_seconds(pid)
+    for _ in range(120):
+        await asyncio.sleep(1.0)
+        now = tree_cpu_seconds(pid)
+        if now - last < idle_share:
+            return now - start
+        last = now
+    return last - start

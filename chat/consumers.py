@@ -37,7 +37,7 @@ from contactcenter.sockets import (  # noqa: F401  (CLOSE_FLOOD...: public names
     SocketGuard,
 )
 
-from . import services
+from . import services, writer
 from .models import Conversation, group_name
 
 logger = logging.getLogger("guichet.chat")
@@ -366,9 +366,7 @@ class ChatConsumer(GuardedConsumer):
                 client_id=client_id if isinstance(client_id, str) else None,
             )
         try:
-            posted = await db(services.post_message)(
-                self.conversation_id, self.user, data.get("body"), client_id
-            )
+            posted = await self._store(data.get("body"), client_id)
         except services.DuplicateMessage as duplicate:
             payload = await db(services.message_payload)(duplicate.message)
             await self._deliver(payload, duplicate=True)
@@ -388,6 +386,16 @@ class ChatConsumer(GuardedConsumer):
         await self.channel_layer.group_send(
             self.room, {"type": "chat.message", "message": posted.payload}
         )
+
+    async def _store(self, body, client_id) -> services.Posted:
+        """Store one message (in the process's next batch, ``chat.writer``); after commit."""
+        if writer.batch_max() == 1:
+            return await db(services.post_message)(self.conversation_id, self.user, body, client_id)
+        draft = services.Draft(self.conversation_id, self.user, body, client_id)
+        outcome = await writer.writer().post(draft)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     async def on_typing(self, data):
         if not self.granted.can_write:
@@ -434,15 +442,15 @@ class ChatConsumer(GuardedConsumer):
     # --- events from the channel layer ---------------------------------------------------
 
     async def _deliver(self, payload: dict, duplicate: bool = False) -> None:
+        seq = payload["seq"]
+        if self.delivered.seen(seq) and not duplicate:
+            return  # the sender's own message coming back through the group: handled already
         if self.granted.role == "agent" and payload.get("kind") == "agent" and not duplicate:
             # The citizen is now expected to answer: the inactivity clock (re)starts.
             started = datetime.fromisoformat(payload["created_at"])
             self._restart_idle_timer(
                 started + timedelta(seconds=services.inactivity_warn_seconds())
             )
-        seq = payload["seq"]
-        if self.delivered.seen(seq) and not duplicate:
-            return
         self.delivered.add(seq)
         frame: dict[str, Any] = {"type": "message", "message": payload}
         if duplicate:

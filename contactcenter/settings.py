@@ -216,6 +216,12 @@ GC_THRESHOLD = gc_threshold(env_str("GC_THRESHOLD", "50000,20,20"))
 WEBSOCKET_LIMITS: dict[str, dict[str, float]] = {}
 WEBSOCKET_SESSION_RECHECK_SECONDS = env_int("WEBSOCKET_SESSION_RECHECK_SECONDS", 60)
 
+# Chat messages from the sockets of one process are stored in batches (chat/writer.py): a flush
+# this many milliseconds after the first message waiting, at most this many messages per
+# transaction (1: one transaction per message).
+CHAT_WRITE_DELAY_MS = env_int("CHAT_WRITE_DELAY_MS", 2)
+CHAT_WRITE_BATCH_MAX = env_int("CHAT_WRITE_BATCH_MAX", 100)
+
 
 def ice_servers() -> list[dict]:
     """Visio's STUN/TURN servers for the browsers (docs/visio.md): none by default (loopback and

@@ -30,6 +30,7 @@ from .access import (
     open_conversation_of,
     queue_status,
 )
+from .batch import Draft, post_messages
 from .ending import (
     check_inactivity,
     check_summary,
@@ -76,6 +77,7 @@ __all__ = [
     "TRANSFER_REASON_MAX_CHARS",
     "Access",
     "ChatUnavailable",
+    "Draft",
     "DuplicateMessage",
     "Notice",
     "Posted",
@@ -105,6 +107,7 @@ __all__ = [
     "new_client_id",
     "open_conversation_of",
     "post_message",
+    "post_messages",
     "post_system_message",
     "publish",
     "publish_now",

@@ -209,12 +209,17 @@ class Posted:
 
 def _refusal(conversation_id: int, user: User, kind: str) -> ValidationError:
     """Why a conditional counter update matched nothing: a precise, non-revealing error."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    if conversation is None:
+    status = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True)
+    return refusal(status.first(), kind)
+
+
+def refusal(status: str | None, kind: str) -> ValidationError:
+    """The refusal of a message to a conversation in ``status`` (None: no such conversation)."""
+    if status is None:
         return ValidationError(_("Conversation introuvable."), code="not_found")
-    if conversation.is_ended:
+    if status == Conversation.Status.ENDED:
         return ValidationError(_("Cette conversation est terminée."), code="ended")
-    if kind == ChatMessage.Kind.AGENT and conversation.status == Conversation.Status.WAITING:
+    if kind == ChatMessage.Kind.AGENT and status == Conversation.Status.WAITING:
         return ValidationError(
             _("Cette conversation a été remise en file d'attente."), code="not_assigned"
         )

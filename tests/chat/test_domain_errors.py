@@ -29,6 +29,7 @@ async def test_domain_error_of_a_service_closes_with_its_code(
         raise error("Conversation introuvable")
 
     monkeypatch.setattr(services, "post_message", refuse)
+    monkeypatch.setattr(services, "post_messages", refuse)  # the batch writer's service
     comm = await _joined(live_chat, citizen)
     await comm.send_json_to({"type": "message", "body": "Bonjour"})
     assert await closed_with(comm) == code
@@ -41,6 +42,7 @@ async def test_invalid_state_answers_an_error_frame_and_keeps_the_socket(
         raise InvalidState("Ce tchat est terminé.")
 
     monkeypatch.setattr(services, "post_message", refuse)
+    monkeypatch.setattr(services, "post_messages", refuse)  # the batch writer's service
     comm = await _joined(live_chat, citizen)
     await comm.send_json_to({"type": "message", "body": "Bonjour"})
     frame = await receive_until(comm, lambda f: f["type"] == "error")
