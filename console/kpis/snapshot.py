@@ -98,7 +98,7 @@ def report_snapshot(kpi_range: KpiRange, scope: Scope, user: User | None) -> Sna
     if snapshot.age_seconds >= ttl and cache.add(key + ":refresh", True, ttl):
         from console.tasks import refresh_dashboard_report
 
-        refresh_dashboard_report.delay(
+        refresh_dashboard_report.delay_on_commit(
             kpi_range.start.isoformat(),
             kpi_range.end.isoformat(),
             list(scope.service_ids) if scope.service_ids is not None else None,

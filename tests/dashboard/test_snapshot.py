@@ -31,7 +31,14 @@ def opened(response) -> int:
 
 
 def test_the_page_serves_a_snapshot_states_its_age_and_refreshes_it(
-    settings, monkeypatch, client_as, supervisor, citizen, topic_a, frozen_now
+    settings,
+    monkeypatch,
+    client_as,
+    supervisor,
+    citizen,
+    topic_a,
+    frozen_now,
+    django_capture_on_commit_callbacks,
 ):
     settings.GUICHET_KPI_LIVE_CACHE_SECONDS = 60
     client = client_as(supervisor)
@@ -46,8 +53,10 @@ def test_the_page_serves_a_snapshot_states_its_age_and_refreshes_it(
     later = NOW + timedelta(seconds=75)
     monkeypatch.setattr(timezone, "now", lambda: later.astimezone(ZoneInfo("UTC")))
     # Too old: still served (the page does not wait), and its refresh is queued (Celery is
-    # eager in tests: the task computes the next snapshot at once).
-    response = client.get(URL, {"periode": "jour"})
+    # eager in tests: the task computes the next snapshot once the view's work is committed).
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = client.get(URL, {"periode": "jour"})
+    assert len(queued) == 1
     assert opened(response) == 1
     assert "mis à jour il y a 75 s" in response.content.decode()
     response = client.get(URL, {"periode": "jour"})
