@@ -36,7 +36,7 @@ def compute_day_kpis(day: str, force: bool = False) -> int | None:
     return kpis.store_day(date.fromisoformat(day), force=force)
 
 
-@shared_task(ignore_result=True)
+@shared_task(base=Task, ignore_result=True)
 def refresh_dashboard_report(
     start: str,
     end: str,
