@@ -192,6 +192,10 @@ def e2e_server():
         "CACHE_DIR": str(tmp / "cache"),
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "PYTHONUNBUFFERED": "1",
+        # The dashboard's figures computed at each view: a test that acts and then looks at
+        # the dashboard must not be served a snapshot another test's view left (the snapshot
+        # itself is tested in tests/dashboard/test_snapshot.py).
+        "GUICHET_KPI_LIVE_CACHE_SECONDS": "0",
         # Speech recognition (the visio's automatic captions) when bin/setup --test installed
         # its model: loaded only when a test switches the captions on.
         "GUICHET_ASR_BACKEND": os.environ.get(
