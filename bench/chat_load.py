@@ -69,6 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 import memtrace  # noqa: E402
 from common import (  # noqa: E402  (what the benchmarks share)
+    count_persisted,
     drop_database,
     free_port,
     migrate,
@@ -277,20 +278,6 @@ def seed(env: dict, citizens: int, per_agent: int) -> list[dict]:
         }
         for conv in conversations
     ]
-
-
-def count_persisted(database_url: str) -> int:
-    import psycopg
-
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM chat_chatmessage WHERE client_id LIKE 'b-%%'"
-        ).fetchone()
-        assert row is not None  # COUNT(*) always returns a row
-        return row[0]
-
-
-# --- the bare relay server -----------------------------------------------------------------------
 
 
 # --- the client ----------------------------------------------------------------------------------

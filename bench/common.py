@@ -319,3 +319,15 @@ async def settled_cpu(pid: int, start: float, idle_share: float = 0.05) -> float
             return now - start
         last = now
     return last - start
+
+
+def count_persisted(database_url: str) -> int:
+    """Chat messages stored by chat_load.py's measured load (client ids ``b-…``)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM chat_chatmessage WHERE client_id LIKE 'b-%%'"
+        ).fetchone()
+        assert row is not None  # COUNT(*) always returns a row
+        return row[0]
