@@ -9,6 +9,14 @@ from django.test import Client
 from contactcenter.models import AgentProfile, Case, Service, Skill, Topic, User
 from contactcenter.services import open_case
 from tests.backend_phases import pytest_collection_modifyitems  # noqa: F401 (the CI's phases)
+from tests.db_template import use_template
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """pytest-django's (one test database per xdist worker), each copied from the template that
+    ``bin/test`` migrates for this run on PostgreSQL, once it is ready (tests/db_template.py)."""
+    use_template()
 
 
 @pytest.fixture(autouse=True)
