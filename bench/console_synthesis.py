@@ -119,6 +119,7 @@ def add_heavy_citizens(args) -> list[int]:
                     True,
                     f"{1000000000000 + h}",
                     "",
+                    0,
                 )
             )
             case_ids = []
@@ -195,6 +196,7 @@ def add_heavy_citizens(args) -> list[int]:
                 "notify_sms",
                 "tax_number",
                 "social_number",
+                "session_generation",
             ],
             users,
         )
