@@ -9,7 +9,7 @@ and collects the tests::
     python -m tests.db_template drop STATUS     # at the end of the run
 
 ``STATUS`` is a file, empty until the template is ready; then ``ok <name>``, ``none`` (not
-PostgreSQL: nothing to do) or ``failed``. ``bin/test`` gives its path to pytest in
+PostgreSQL: nothing to do) or ``failed <name>``. ``bin/test`` gives its path to pytest in
 ``TEST_DB_TEMPLATE``. ``use_template`` (called by ``tests/conftest.py`` before pytest-django
 creates the test databases) waits for it and sets Django's
 ``DATABASES["default"]["TEST"]["TEMPLATE"]``: each worker's database is created by
@@ -57,9 +57,9 @@ def use_template() -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"No template database after {WAIT_SECONDS} s ({path})")
         time.sleep(0.2)
-    if status == "failed":
-        raise RuntimeError("Migrating the template database failed: see bin/test's output")
     kind, _, name = status.partition(" ")
+    if kind == "failed":
+        raise RuntimeError("Migrating the template database failed: see bin/test's output")
     if kind == "ok":
         connection.settings_dict["TEST"]["TEMPLATE"] = name
 
@@ -71,35 +71,35 @@ def _write_status(path: str, status: str) -> None:
     partial.replace(path)
 
 
-def _create() -> str | None:
+def _create(name: str) -> None:
     from django.db import connection
 
-    name = template_name()
-    if name is None:
-        return None
     connection.settings_dict["TEST"]["NAME"] = name
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     # CREATE DATABASE ... TEMPLATE refuses a template that has sessions open (no pool here).
     connection.close()
-    return name
 
 
 def create(status_path: str) -> None:
     """A new template, migrated from zero (an old one of the same name is dropped first)."""
+    name = template_name()
+    if name is None:
+        _write_status(status_path, "none")
+        return
     try:
-        name = _create()
+        _create(name)
     except BaseException:  # Django's test-database code ends with sys.exit() on some errors
-        _write_status(status_path, "failed")
+        _write_status(status_path, f"failed {name}")
         raise
-    _write_status(status_path, f"ok {name}" if name else "none")
+    _write_status(status_path, f"ok {name}")
 
 
 def drop(status_path: str) -> None:
-    """Drop the template that ``create`` reported ready, if any."""
+    """Drop the template ``create`` made (ready, or left half-migrated by a failure)."""
     from django.db import connection
 
     kind, _, name = Path(status_path).read_text().partition(" ")
-    if kind != "ok":
+    if kind not in {"ok", "failed"}:
         return
     original = connection.settings_dict["NAME"]
     connection.settings_dict["NAME"] = name
