@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import rerank
+from . import rerank, vectors
 from . import text as T
-from . import vectors
 from .lexicon import Lexicon, detect_language
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
