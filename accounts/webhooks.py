@@ -3,9 +3,10 @@
 Flow: a change is written (a case opened, a status changed, a citizen's message) -> the
 ``post_save`` receivers below write one ``WebhookDelivery`` row per subscribed endpoint in the
 same transaction -> ``accounts.tasks.deliver_webhooks(ids)`` (one task for the rows of one
-event, or of a batch of démarche pushes: ``enqueue_events``) is queued after commit, claims each row with a conditional update, POSTs the body signed
-with the Standard Webhooks scheme, records the attempt and marks the row delivered, or
-schedules a retry (1 min, 5 min, 30 min, 2 h, 6 h, then failed). ``accounts.tasks.flush_webhooks``
+event, or of a batch of démarche pushes: ``enqueue_events``) is queued after commit, claims
+each row with a conditional update, POSTs the body signed with the Standard Webhooks scheme,
+records the attempt and marks the row delivered, or schedules a retry (1 min, 5 min, 30 min,
+2 h, 6 h, then failed). ``accounts.tasks.flush_webhooks``
 (beat, every minute) re-queues due rows and rows left "sending" by a worker that died, one
 ``deliver_webhook(id)`` each. ``case.assigned`` comes from routing's ``case_assigned`` signal,
 sent after the assignment commits: its row is written right then.
