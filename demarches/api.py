@@ -436,7 +436,9 @@ class BatchOperationSerializer(StrictJsonMixin, serializers.Serializer):
 class BatchRequestSerializer(StrictJsonMixin, serializers.Serializer):
     """The request as documented; each operation is checked on its own (``post``)."""
 
-    operations = BatchOperationSerializer(many=True, min_length=1, max_length=batch.MAX_OPERATIONS)
+    operations: serializers.ListSerializer = serializers.ListSerializer(
+        child=BatchOperationSerializer(), min_length=1, max_length=batch.MAX_OPERATIONS
+    )
 
 
 class BatchEnvelopeSerializer(StrictJsonMixin, serializers.Serializer):
@@ -597,7 +599,8 @@ class DemarcheBatch(ClientView):
         client = api_client(request)
         envelope = BatchEnvelopeSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
-        operations, seen = [], {}
+        operations: list[batch.Operation] = []
+        seen: dict[str, int] = {}
         for index, raw in enumerate(envelope.validated_data["operations"]):
             operations.append(_operation(index, raw, seen))
         batch.run(client, operations, _batch_answer, _batch_error)

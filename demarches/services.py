@@ -97,7 +97,7 @@ def get_demarche(
     if step:
         rows = rows.annotate(
             target_step=FilteredRelation("type__steps", condition=Q(type__steps__code=step))
-        ).select_related("target_step")
+        ).select_related("target_step")  # type: ignore[misc]  # an alias the stubs miss
     demarche = rows.filter(
         client=client, type__code=type_code, external_reference=reference
     ).first()

@@ -366,7 +366,8 @@ def _rows_for(
             which = (service_id, kind, channel, language)
             if which not in texts:
                 texts[which] = template_text(*which)
-            subject, text = templates.render(*texts[which], channel, language, values)
+            subject_text, body_text = texts[which]
+            subject, text = templates.render(subject_text, body_text, channel, language, values)
         else:
             subject, text = render(channel, link, kind, params)
         unsubscribe = preferences.unsubscribe_url(citizen.pk, kind)
