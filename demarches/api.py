@@ -436,7 +436,7 @@ class BatchOperationSerializer(StrictJsonMixin, serializers.Serializer):
 class BatchRequestSerializer(StrictJsonMixin, serializers.Serializer):
     """The request as documented; each operation is checked on its own (``post``)."""
 
-    operations: serializers.ListSerializer = serializers.ListSerializer(
+    operations = serializers.ListField(
         child=BatchOperationSerializer(), min_length=1, max_length=batch.MAX_OPERATIONS
     )
 
