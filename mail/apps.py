@@ -11,7 +11,7 @@ class MailConfig(AppConfig):
 
         from contactcenter.models import Event
 
-        from . import outbound, tasks  # noqa: F401 - registers the tasks
+        from . import checks, outbound, tasks  # noqa: F401 - registers the tasks and checks
 
         post_save.connect(outbound.on_event_saved, sender=Event, dispatch_uid="mail.outbound")
 

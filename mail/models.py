@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from contactcenter.models import Case, Event, Service, Topic
 
+# The technical account holding the cases of senders who are not (yet) known citizens.
+UNIDENTIFIED_SENDER_EMAIL = "expediteur-non-identifie@guichet.invalid"
+
 
 class Mailbox(models.Model):
     """A service's functional address, read over IMAP. The password is never stored: the row
@@ -118,6 +121,9 @@ class MailMessage(models.Model):
         Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     automatic = models.BooleanField(_("message automatique"), default=False)
+    # The receiving server's verdict on the sender of a received message (mail.authentication):
+    # unknown (None) for sent messages and for those received before it was read.
+    sender_verified = models.BooleanField(_("expéditeur vérifié"), null=True, blank=True)
     body = models.TextField(_("texte complet"), blank=True)
     refused_attachments = models.JSONField(_("pièces jointes refusées"), default=list, blank=True)
     raw = models.BinaryField(_("source"), blank=True)

@@ -22,7 +22,7 @@ from contactcenter.models import Case, Channel, Event
 from contactcenter.services import files_of_event
 
 from .headers import message_key
-from .models import Mailbox, MailMessage
+from .models import UNIDENTIFIED_SENDER_EMAIL, Mailbox, MailMessage
 
 logger = logging.getLogger("mail")
 
@@ -91,11 +91,14 @@ def new_outbound(
     return message
 
 
-def last_received(case_id: int) -> MailMessage | None:
-    """The last message a person (not a machine) sent on the case."""
+def last_received(case: Case) -> MailMessage | None:
+    """The last message a person (not a machine) sent on the case; on a citizen's case, only
+    from a verified sender (an unverified one is never answered as the citizen)."""
+    rows = MailMessage.objects.filter(case_id=case.pk, direction=MailMessage.Direction.INBOUND)
+    if case.citizen.email != UNIDENTIFIED_SENDER_EMAIL:
+        rows = rows.exclude(sender_verified=False)
     return (
-        MailMessage.objects.filter(case_id=case_id, direction=MailMessage.Direction.INBOUND)
-        .exclude(automatic=True)
+        rows.exclude(automatic=True)
         .select_related("mailbox__service")
         .order_by("-created_at", "-id")
         .first()
@@ -104,7 +107,7 @@ def last_received(case_id: int) -> MailMessage | None:
 
 def queue_reply(event: Event) -> MailMessage | None:
     """Write the outgoing message of a staff answer and queue its delivery after commit."""
-    last = last_received(event.case_id)
+    last = last_received(event.case)
     if last is None or not last.sender:
         return None
     if last.sender == event.case.citizen.email.lower():

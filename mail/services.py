@@ -34,13 +34,14 @@ from contactcenter.services import add_event, change_status, open_case
 from knowledge.services import guess_topic
 
 from .acknowledge import acknowledge
+from .authentication import Verdict, verdict
 from .bounces import Report, read_report, record_bounce
 from .headers import is_automatic, message_ids, message_key
+from .models import UNIDENTIFIED_SENDER_EMAIL as UNIDENTIFIED_SENDER_EMAIL  # re-exported
 from .models import MailAttachment, Mailbox, MailMessage, QuarantinedMail
 
 logger = logging.getLogger("mail")
 
-UNIDENTIFIED_SENDER_EMAIL = "expediteur-non-identifie@guichet.invalid"
 REFERENCE_IN_SUBJECT = re.compile(r"\b(20\d{2}-\d{6})\b")
 MAX_BODY_CHARS = 100_000
 
@@ -85,6 +86,8 @@ class Inbound:
     automatic: bool
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
     report: Report | None = None  # a delivery status notification (bounce)
+    # The receiving server's verdict on the From address (mail.authentication).
+    verified: Verdict = field(default_factory=lambda: Verdict(False, ""))
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ def parse(raw: bytes) -> Inbound:
         automatic=is_automatic(msg),
         attachments=attachments,
         report=report,
+        verified=verdict([str(v) for v in msg.get_all("Authentication-Results") or []], sender),
     )
 
 
@@ -193,30 +197,49 @@ def unidentified_sender() -> User:
     return user
 
 
+def corresponded_with(case: Case, address: str) -> bool:
+    """Whether ``address`` is the case's citizen's or one the case already exchanged mail with
+    (a verified sender that wrote on it, or an address its answers went to)."""
+    if case.citizen.email.lower() == address:
+        return True
+    return (
+        MailMessage.objects.filter(case=case)
+        .filter(
+            Q(direction=MailMessage.Direction.INBOUND, sender__iexact=address)
+            & ~Q(sender_verified=False)
+            | Q(direction=MailMessage.Direction.OUTBOUND, recipient__iexact=address)
+        )
+        .exists()
+    )
+
+
 def find_thread(mailbox: Mailbox, inbound: Inbound) -> Case | None:
-    """The case this message answers, or None for a new request."""
+    """The case this message answers, or None for a new request.
+
+    Only a verified sender (``mail.authentication``) threads, and only onto a case it
+    corresponds on: quoting a Message-ID or a reference is not proof of who writes."""
+    if not inbound.verified.verified:
+        return None
     ids = [i for i in [inbound.in_reply_to, *inbound.references] if i]
     if ids:
         # The case of the latest known message among them (the messages' sources are not read).
         known = (
             Case.objects.filter(mail_messages__key__in=[message_key(i, b"") for i in ids])
+            .select_related("citizen")
             .order_by("-mail_messages__created_at")
             .first()
         )
-        if known is not None:
+        if known is not None and corresponded_with(known, inbound.sender):
             return known
     match = REFERENCE_IN_SUBJECT.search(inbound.subject)
     if match:
         # Only the case's own correspondent may write onto it by quoting its reference.
         case = (
             Case.objects.filter(reference=match.group(1), service_id=mailbox.service_id)
-            .filter(
-                Q(citizen__email__iexact=inbound.sender)
-                | Q(mail_messages__sender__iexact=inbound.sender)
-            )
+            .select_related("citizen")
             .first()
         )
-        if case is not None:
+        if case is not None and corresponded_with(case, inbound.sender):
             return case
     return None
 
@@ -302,6 +325,7 @@ def _store(
         body=inbound.body,
         refused_attachments=refused,
         raw=raw,
+        sender_verified=inbound.verified.verified,
     )
     if inbound.report is not None:
         # A bounce: recorded on the message that bounced and on its case, never answered.
@@ -333,8 +357,11 @@ def _store(
         message.status = MailMessage.Status.IGNORED
         message.save()
         return ImportResult("ignored", message)
+    if not inbound.verified.verified:
+        # Never shown as a citizen's: the unidentified sender's case, marked for the agents.
+        payload["unverified_sender"] = inbound.verified.reason
     if case is None:
-        citizen = verified_citizen(inbound.sender)
+        citizen = verified_citizen(inbound.sender) if inbound.verified.verified else None
         if citizen is None:
             payload["unidentified_sender"] = inbound.sender
         # The knowledge engine reads the topic in the subject and the first lines (a topic of
@@ -385,6 +412,19 @@ def _store(
         attachment.save()
     if outcome == "created":
         acknowledge(case, message)
+    if not inbound.verified.verified:
+        add_event(
+            case,
+            Event.Type.NOTE,
+            channel=Channel.EMAIL,
+            internal=True,
+            body=_(
+                "Expéditeur non vérifié (%(address)s) : %(reason)s. L'adresse de l'expéditeur "
+                "peut être usurpée : n'agissez pas sur la foi de ce courriel seul."
+            )
+            % {"address": inbound.sender, "reason": inbound.verified.reason},
+            payload={"unverified_sender": inbound.verified.reason},
+        )
     if refused:
         add_event(
             case,

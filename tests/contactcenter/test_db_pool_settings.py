@@ -94,6 +94,7 @@ def test_check_deploy_with_an_unreachable_database_logs_no_pool_warning():
         SECRET_KEY="test-" + "k7Qz9xW2pL4vN8mR3tY6uB1cE5hJ0aSd" * 2,
         ALLOWED_HOSTS="guichet.example.fr",
         TRUSTED_PROXIES="10.0.0.5",
+        MAIL_AUTHSERV_ID="mx.guichet.example.fr",
         DATABASE_URL="postgres://guichet@127.0.0.1:1/guichet",
         REDIS_URL="redis://127.0.0.1:1/0",
         DB_POOL_TIMEOUT="3",

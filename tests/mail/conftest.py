@@ -18,6 +18,21 @@ from tests.mail.dovecot import (
 __all__ = ["IMAP_LOGIN", "IMAP_PASSWORD", "free_port"]
 
 PASSWORD_ENV = "GUICHET_TEST_IMAP_PASSWORD"
+# The receiving server of the tests' organisation (MAIL_AUTHSERV_ID) and the header it adds to
+# a message whose sender passed DMARC, as Postfix with OpenDMARC does before delivering to
+# Dovecot: the tests deliver by APPEND, so they write it themselves.
+AUTHSERV_ID = "mx.guichet.test"
+DMARC_PASS = f"{AUTHSERV_ID}; dmarc=pass (p=quarantine) header.from=example.fr"
+
+
+def authenticated(raw: bytes, results: str = DMARC_PASS) -> bytes:
+    """The source as delivered by the receiving server: its Authentication-Results on top."""
+    return f"Authentication-Results: {results}\r\n".encode() + raw
+
+
+@pytest.fixture(autouse=True)
+def receiving_server(settings):
+    settings.MAIL_AUTHSERV_ID = AUTHSERV_ID
 
 
 @pytest.fixture(scope="session")

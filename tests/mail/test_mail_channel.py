@@ -16,6 +16,7 @@ from mail import imap as imap_reader
 from mail.models import MailMessage, QuarantinedMail
 from mail.services import UNIDENTIFIED_SENDER_EMAIL, import_message
 from mail.tasks import poll_mailbox
+from tests.mail.conftest import DMARC_PASS, authenticated
 from tests.upload_samples import valid_pdf, valid_png, windows_executable
 
 # A real peer: CI runs it in the PostgreSQL phase only (docs/testing.md).
@@ -31,8 +32,13 @@ def compose(
     in_reply_to=None,
     attachments=(),
     headers=None,
+    authentication=DMARC_PASS,
 ) -> bytes:
+    """A citizen's e-mail as the receiving server delivers it: with its verdict on top
+    (``authentication``; None: no header of our server)."""
     msg = EmailMessage()
+    if authentication:
+        msg["Authentication-Results"] = authentication
     msg["From"] = f"Camille Martin <{sender}>"
     msg["To"] = "impots@guichet.test"
     msg["Subject"] = subject
@@ -149,7 +155,9 @@ def test_a_duplicate_delivery_creates_one_case(imap, mailbox, citizen):
 
 
 def test_a_message_without_message_id_is_imported_once(mailbox, citizen):
-    raw = b"From: camille.martin@example.fr\r\nSubject: Sans identifiant\r\n\r\nBonjour\r\n"
+    raw = authenticated(
+        b"From: camille.martin@example.fr\r\nSubject: Sans identifiant\r\n\r\nBonjour\r\n"
+    )
     assert import_message(mailbox, raw).outcome == "created"
     assert import_message(mailbox, raw).outcome == "duplicate"
     assert Case.objects.count() == 1

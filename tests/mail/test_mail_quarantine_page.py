@@ -9,6 +9,7 @@ from django.urls import reverse
 from contactcenter.models import AuditLog, Case
 from mail.models import QuarantinedMail
 from mail.services import UNIDENTIFIED_SENDER_EMAIL, import_message
+from tests.mail.conftest import DMARC_PASS
 from tests.mail.test_mail_units import offline_mailbox  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +124,7 @@ def test_an_emails_attachments_are_listed_in_the_console_and_the_citizens_space(
     from tests.upload_samples import valid_pdf
 
     msg = EmailMessage()
+    msg["Authentication-Results"] = DMARC_PASS
     msg["From"] = "camille.martin@example.fr"
     msg["Subject"] = "Avis joint"
     msg["Message-ID"] = "<avis@example.fr>"

@@ -14,11 +14,11 @@ from contactcenter.services import post_staff_message
 from mail import outbound, services
 from mail.models import Mailbox, MailMessage, QuarantinedMail
 from mail.tasks import flush_outbound, poll_mailbox, poll_mailboxes
-from tests.mail.conftest import free_port
+from tests.mail.conftest import DMARC_PASS, authenticated, free_port
 
 pytestmark = pytest.mark.django_db
 
-RAW = (
+RAW = authenticated(
     b"From: Camille Martin <camille.martin@example.fr>\r\nTo: impots@guichet.test\r\n"
     b"Subject: Ma question\r\nMessage-ID: <q1@example.fr>\r\n\r\nBonjour\r\n"
 )
@@ -169,6 +169,7 @@ def test_an_attachment_is_downloaded_by_who_may_see_the_case_only(
     from tests.upload_samples import valid_pdf
 
     msg = EmailMessage()
+    msg["Authentication-Results"] = DMARC_PASS
     msg["From"] = "camille.martin@example.fr"
     msg["Subject"] = "Avis"
     msg["Message-ID"] = "<pj@example.fr>"
