@@ -80,7 +80,7 @@ async def test_queue_follower_runs_only_while_the_chat_waits(monkeypatch):
     async def push_position():
         pushes.append(socket.consumer.status)
 
-    socket.consumer._push_position = push_position  # type: ignore[method-assign]
+    socket.consumer._push_position = push_position
     socket.consumer._follow_queue_while_waiting()
     follower = socket.consumer.queue_task
     assert follower is not None
