@@ -182,8 +182,11 @@ class GuardedConsumer(SocketGuard, AsyncWebsocketConsumer):
         )
 
     async def send_json(self, data: dict) -> None:
+        await self.send_text(_dumps(data))
+
+    async def send_text(self, text: str) -> None:
         if not self.closing:
-            await self.send(text_data=_dumps(data))
+            await self.send(text_data=text)
 
     async def send_error(self, code: str, message: str, **extra) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
@@ -232,6 +235,8 @@ class ChatConsumer(GuardedConsumer):
     access: services.Access | None = None
     group: str | None = None
     idle_task: asyncio.Task[None] | None = None
+    idle_due: datetime | None = None
+    queue_task: asyncio.Task[None] | None = None
 
     @property
     def granted(self) -> services.Access:
@@ -253,7 +258,6 @@ class ChatConsumer(GuardedConsumer):
     async def connect(self):
         self.access = None
         self.group = None
-        self.tasks: list[asyncio.Task] = []
         self.delivered = DeliveryLog()
         self.status = None
         self.last_activity_push = 0.0
@@ -275,17 +279,15 @@ class ChatConsumer(GuardedConsumer):
         if state.get("position") is not None:
             self.last_position = (state.get("position"), state.get("wait_seconds"))
         await self.send_json(state)
-        if self.access.role == "citizen":
-            self.tasks.append(asyncio.create_task(self._follow_queue()))
+        self._follow_queue_while_waiting()
         if self.access.role == "agent":
             # Check at once (a reconnecting agent catches up), then when something falls due.
             self._restart_idle_timer(timezone.now())
 
     async def disconnect(self, code):
-        for task in getattr(self, "tasks", []):
-            task.cancel()
-        if self.idle_task:
-            self.idle_task.cancel()
+        for task in (self.queue_task, self.idle_task):
+            if task is not None:
+                task.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -296,13 +298,22 @@ class ChatConsumer(GuardedConsumer):
 
     # --- background ----------------------------------------------------------------------
 
+    def _follow_queue_while_waiting(self) -> None:
+        """A citizen's socket follows the queue while the chat waits for an agent: started at
+        connect and by a status event that puts the chat (back) in the queue, it stops at its
+        first wake-up after a status event took the chat out (no timer once an agent has it)."""
+        if self.granted.role != "citizen" or self.status != Conversation.Status.WAITING:
+            return
+        if self.queue_task is None or self.queue_task.done():
+            self.queue_task = asyncio.create_task(self._follow_queue())
+
     async def _follow_queue(self):
-        """While the chat waits for an agent, push the position and estimated wait on change."""
+        """Push the position and estimated wait on change, every ``POSITION_INTERVAL``."""
         try:
             while True:
                 await asyncio.sleep(POSITION_INTERVAL)
                 if self.status != Conversation.Status.WAITING:
-                    continue
+                    return
                 await self._push_position()
         except asyncio.CancelledError:
             pass
@@ -318,18 +329,27 @@ class ChatConsumer(GuardedConsumer):
         """The assigned agent's socket drives the inactivity rule without polling: a timer
         wakes up when the warning (5 min after the agent's last message) or the end (10 min)
         falls due, runs the idempotent check and sleeps until the next due time, if any. An
-        agent message restarts it; Celery beat (``chat.tasks.sweep_inactivity``) covers chats
-        no agent socket watches.
+        agent message moves the due time (``idle_due``): the running timer sleeps on until
+        then, no new task per message (one only when the time moves earlier); Celery beat
+        (``chat.tasks.sweep_inactivity``) covers chats no agent socket watches.
         """
-        if self.idle_task:
+        earlier = self.idle_due is not None and due < self.idle_due
+        self.idle_due = due
+        if self.idle_task is not None and not self.idle_task.done():
+            if not earlier:
+                return
             self.idle_task.cancel()
-        self.idle_task = asyncio.create_task(self._idle_timer(due))
+        self.idle_task = asyncio.create_task(self._idle_timer())
 
-    async def _idle_timer(self, due) -> None:
+    async def _idle_timer(self) -> None:
         try:
-            while due is not None:
+            while (due := self.idle_due) is not None:
                 await asyncio.sleep(max(0.0, (due - timezone.now()).total_seconds()) + 0.5)
-                due = await db(services.inactivity_due)(self.conversation_id)
+                if self.idle_due is not due:
+                    continue  # moved while it slept: sleep until the new time
+                following = await db(services.inactivity_due)(self.conversation_id)
+                if self.idle_due is due:  # else moved during the check: keep the new time
+                    self.idle_due = following
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -369,11 +389,11 @@ class ChatConsumer(GuardedConsumer):
             posted = await self._store(data.get("body"), client_id)
         except services.DuplicateMessage as duplicate:
             payload = await db(services.message_payload)(duplicate.message)
-            await self._deliver(payload, duplicate=True)
+            # Sent again, even if this socket sent it already (the browser waits for it).
+            self.delivered.add(payload["seq"])
+            await self.send_text(services.message_frame(payload, duplicate=True))
             # The first attempt may have died between its commit and its broadcast.
-            await self.channel_layer.group_send(
-                self.room, {"type": "chat.message", "message": payload}
-            )
+            await self.channel_layer.group_send(self.room, services.message_event(payload))
             return
         except ValidationError as exc:
             return await self.send_error(
@@ -381,11 +401,11 @@ class ChatConsumer(GuardedConsumer):
                 " ".join(exc.messages),
                 client_id=client_id if isinstance(client_id, str) else None,
             )
-        # Stored and committed: now deliver, first to the sender (its acknowledgement).
-        await self._deliver(posted.payload)
-        await self.channel_layer.group_send(
-            self.room, {"type": "chat.message", "message": posted.payload}
-        )
+        # Stored and committed: now deliver, first to the sender (its acknowledgement), then
+        # the same frame's text to the group.
+        event = services.message_event(posted.payload)
+        await self._deliver(event)
+        await self.channel_layer.group_send(self.room, event)
 
     async def _store(self, body, client_id) -> services.Posted:
         """Store one message (in the process's next batch, ``chat.writer``); after commit."""
@@ -441,26 +461,26 @@ class ChatConsumer(GuardedConsumer):
 
     # --- events from the channel layer ---------------------------------------------------
 
-    async def _deliver(self, payload: dict, duplicate: bool = False) -> None:
-        seq = payload["seq"]
-        if self.delivered.seen(seq) and not duplicate:
+    async def _deliver(self, event: dict[str, Any]) -> None:
+        """Send one message's frame (``services.message_event``) unless already sent."""
+        seq = event["seq"]
+        if self.delivered.seen(seq):
             return  # the sender's own message coming back through the group: handled already
-        if self.granted.role == "agent" and payload.get("kind") == "agent" and not duplicate:
+        if self.granted.role == "agent" and event["kind"] == "agent":
             # The citizen is now expected to answer: the inactivity clock (re)starts.
-            started = datetime.fromisoformat(payload["created_at"])
+            started = datetime.fromisoformat(event["created_at"])
             self._restart_idle_timer(
                 started + timedelta(seconds=services.inactivity_warn_seconds())
             )
         self.delivered.add(seq)
-        frame: dict[str, Any] = {"type": "message", "message": payload}
-        if duplicate:
-            frame["duplicate"] = True
-        await self.send_json(frame)
+        await self.send_text(event["frame"])
 
     async def chat_message(self, event):
         if self.access is None:
             return
-        await self._deliver(event["message"])
+        if "frame" not in event:  # sent by a process of the previous version (rolling deploy)
+            event = services.message_event(event["message"])
+        await self._deliver(event)
 
     async def chat_typing(self, event):
         if event.get("origin") == self.channel_name or event.get("role") == self.granted.role:
@@ -488,6 +508,7 @@ class ChatConsumer(GuardedConsumer):
                 return await self.close_with(CLOSE_REVOKED, "chat taken back by routing")
         if self.status == Conversation.Status.WAITING and self.granted.role == "citizen":
             await self._push_position()
+            self._follow_queue_while_waiting()
 
 
 def _queue_status_of(conversation_id: int) -> dict:

@@ -218,7 +218,7 @@ def send(request, pk):
             status=400,
         )
     else:
-        services.publish_now(pk, {"type": "chat.message", "message": posted.payload})
+        services.publish_now(pk, services.message_event(posted.payload))
     return redirect(reverse("chat:conversation", args=[pk]) + "#chat-composer")
 
 
@@ -264,7 +264,7 @@ def upload(request, pk):
                 messages.error(request, error)
         return redirect(_after_upload_url(request, pk))
     if posted.created:
-        services.publish_now(pk, {"type": "chat.message", "message": posted.payload})
+        services.publish_now(pk, services.message_event(posted.payload))
     if _wants_json(request):
         return JsonResponse({"message": posted.payload}, status=201 if posted.created else 200)
     messages.success(request, _("Le document a été envoyé."))

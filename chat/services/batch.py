@@ -6,8 +6,9 @@ citizen of an open chat or the agent of an active chat assigned to them; each me
 next number of its conversation, gapless; a ``client_id`` already stored counts once.
 
 Five round trips for the whole batch whatever its size (``BEGIN``, one ``SELECT ... FOR UPDATE``
-of the conversations, one ``UPDATE`` of their counters and inactivity clocks, one multi-row
-``INSERT``, ``COMMIT``) instead of five per message. The conversations are locked in primary
+of the conversations, one ``UPDATE`` of their counters and inactivity clocks — one per distinct
+number of messages per conversation, usually one —, one multi-row ``INSERT``, ``COMMIT``)
+instead of five per message. The conversations are locked in primary
 key order, so two processes' batches cannot deadlock on each other.
 
 When the batch transaction fails as a whole (a client id already stored: the unique constraint;
@@ -18,13 +19,14 @@ its own: nothing is half stored, nothing is stored twice.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import DateTimeField, Value, When
+from django.db.models import DateTimeField, F, Value, When
 from django.utils import timezone
 
 from contactcenter.models import Case, User
@@ -129,19 +131,24 @@ def _store(checked: list[tuple[int, Draft, str, str]]) -> dict[int, Outcome]:
         messages.append((index, message, sender))
     if not messages:
         return outcomes
-    touched = list(agent_last)
-    # The rows are locked: the counters are set to their new values. The inactivity clock runs
-    # from the agent's message when it is the conversation's last one, else it stops.
-    counters = SqlCase(*(When(pk=pk, then=Value(last_seq[pk])) for pk in touched))
-    idle = [pk for pk in touched if agent_last[pk]]
+    # The rows are locked: each counter moves by its number of new messages, one UPDATE per
+    # distinct number (usually one: a message per conversation), so that the ORM builds the same
+    # statement whatever the number of conversations (a CASE branch per conversation cost more
+    # to build than the rest of the batch). The inactivity clock runs from the agent's message
+    # when it is the conversation's last one, else it stops.
+    idle = [pk for pk, agent_wrote_last in agent_last.items() if agent_wrote_last]
     idle_since = (
         SqlCase(When(pk__in=idle, then=Value(now)), default=None, output_field=DateTimeField())
         if idle
         else None
     )
-    Conversation.objects.filter(pk__in=touched).update(
-        last_seq=counters, idle_since=idle_since, inactivity_warned_at=None
-    )
+    by_count: defaultdict[int, list[int]] = defaultdict(list)
+    for pk in agent_last:
+        by_count[last_seq[pk] - rows[pk][4]].append(pk)
+    for count, pks in sorted(by_count.items()):
+        Conversation.objects.filter(pk__in=pks).update(
+            last_seq=F("last_seq") + count, idle_since=idle_since, inactivity_warned_at=None
+        )
     if first_answers:
         Conversation.objects.filter(pk__in=first_answers).update(answered_at=now)
         for case_id in first_answers.values():

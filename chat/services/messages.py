@@ -8,6 +8,7 @@ site's language (``in_site_language``).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import uuid
@@ -179,11 +180,30 @@ def publish(conversation_id: int, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: publish_now(conversation_id, event))
 
 
+def message_frame(payload: dict[str, Any], *, duplicate: bool = False) -> str:
+    """The ``message`` frame's text (docs/chat.md) for one message's payload."""
+    frame: dict[str, Any] = {"type": "message", "message": payload}
+    if duplicate:
+        frame["duplicate"] = True
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def message_event(payload: dict[str, Any], frame: str | None = None) -> dict[str, Any]:
+    """The channel-layer event of one message: the frame's text, serialised once by its sender
+    (every socket of the conversation sends it as it is), and the few fields a socket reads
+    before sending it (the number, for ``DeliveryLog``; the kind and time, for the agent's
+    inactivity timer)."""
+    return {
+        "type": "chat.message",
+        "seq": payload["seq"],
+        "kind": payload["kind"],
+        "created_at": payload["created_at"],
+        "frame": message_frame(payload) if frame is None else frame,
+    }
+
+
 def publish_message(message: ChatMessage, **kwargs: Any) -> None:
-    publish(
-        message.conversation_id,
-        {"type": "chat.message", "message": message_payload(message, **kwargs)},
-    )
+    publish(message.conversation_id, message_event(message_payload(message, **kwargs)))
 
 
 def publish_status(conversation: Conversation, **extra: Any) -> None:

@@ -70,6 +70,39 @@ def test_a_batch_is_one_lock_one_update_one_insert_whatever_its_size(live_chat, 
         assert "ORDER BY 1 ASC" in select, select  # column 1: the conversation's id
 
 
+def test_counters_of_several_chats_move_in_one_update_per_count(
+    live_chat, citizen, citizen2, agent_a, start
+):
+    other = start(citizen2)
+    first = {c.pk: c.last_seq for c in Conversation.objects.filter(pk__in=[live_chat.pk, other.pk])}
+    one_each = drafts_of(live_chat, (citizen, "Un", "multi-000001")) + drafts_of(
+        other, (citizen2, "Un", "multi-000002")
+    )
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = services.post_messages(one_each)
+    updates = [q["sql"] for q in queries.captured_queries if 'SET "last_seq"' in q["sql"]]
+    assert len(updates) == 1  # one message per chat: one statement for both counters
+    assert [o.message.seq for o in outcomes] == [first[live_chat.pk] + 1, first[other.pk] + 1]
+    uneven = drafts_of(
+        live_chat, (citizen, "Deux", "multi-000003"), (agent_a, "Trois", "multi-000004")
+    ) + drafts_of(other, (citizen2, "Deux", "multi-000005"))
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = services.post_messages(uneven)
+    updates = [q["sql"] for q in queries.captured_queries if 'SET "last_seq"' in q["sql"]]
+    assert len(updates) == 2  # two numbers of messages (2 and 1): two statements
+    assert [o.message.seq for o in outcomes] == [
+        first[live_chat.pk] + 2,
+        first[live_chat.pk] + 3,
+        first[other.pk] + 2,
+    ]
+    after = {c.pk: c for c in Conversation.objects.filter(pk__in=[live_chat.pk, other.pk])}
+    assert after[live_chat.pk].last_seq == first[live_chat.pk] + 3
+    assert after[other.pk].last_seq == first[other.pk] + 2
+    # The agent wrote last in the first chat only: its inactivity clock runs, the other's not.
+    assert after[live_chat.pk].idle_since == outcomes[1].message.created_at
+    assert after[other.pk].idle_since is None
+
+
 def test_refused_messages_take_no_number(live_chat, citizen, citizen2, agent_a, agent_b):
     start = Conversation.objects.get(pk=live_chat.pk).last_seq
     outcomes = services.post_messages(

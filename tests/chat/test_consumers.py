@@ -126,7 +126,7 @@ async def test_message_is_committed_before_it_is_broadcast(live_chat, citizen, a
 
     async def spying_group_send(group, message):
         if message.get("type") == "chat.message":
-            client_id = message["message"]["client_id"]
+            client_id = json.loads(message["frame"])["message"]["client_id"]
             seen_in_db.append(
                 await sync_to_async(committed_row_exists, thread_sensitive=False)(client_id)
             )
