@@ -19,7 +19,7 @@ import pytest
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
+from websockets.http11 import Request, Response
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 from websockets.uri import parse_uri
@@ -74,7 +74,7 @@ class RawClient:
 
     def __init__(self, server, path: str, session_key: str):
         self.protocol = ClientProtocol(parse_uri(url(server, path)), origin=Origin(server.url))
-        self.events: list[Response | Frame] = []
+        self.events: list[Request | Response | Frame] = []
         self.sock = socket.create_connection(("127.0.0.1", server.web["web1"].port), timeout=10)
         request = self.protocol.connect()
         request.headers["Cookie"] = f"sessionid={session_key}"
@@ -83,7 +83,7 @@ class RawClient:
         response = self.next_event(10.0)
         assert isinstance(response, Response) and response.status_code == 101, response
 
-    def next_event(self, timeout: float) -> Response | Frame | None:
+    def next_event(self, timeout: float) -> Request | Response | Frame | None:
         """The next handshake response or frame, None once the server closed the connection."""
         deadline = time.monotonic() + timeout
         while not self.events:
