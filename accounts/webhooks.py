@@ -3,9 +3,10 @@
 Flow: a change is written (a case opened, a status changed, a citizen's message) -> the
 ``post_save`` receivers below write one ``WebhookDelivery`` row per subscribed endpoint in the
 same transaction -> ``accounts.tasks.deliver_webhooks(ids)`` (one task for the rows of one
-event) is queued after commit, claims each row with a conditional update, POSTs the body signed
-with the Standard Webhooks scheme, records the attempt and marks the row delivered, or
-schedules a retry (1 min, 5 min, 30 min, 2 h, 6 h, then failed). ``accounts.tasks.flush_webhooks``
+event, or of a batch of démarche pushes: ``enqueue_events``) is queued after commit, claims
+each row with a conditional update, POSTs the body signed with the Standard Webhooks scheme,
+records the attempt and marks the row delivered, or schedules a retry (1 min, 5 min, 30 min,
+2 h, 6 h, then failed). ``accounts.tasks.flush_webhooks``
 (beat, every minute) re-queues due rows and rows left "sending" by a worker that died, one
 ``deliver_webhook(id)`` each. ``case.assigned`` comes from routing's ``case_assigned`` signal,
 sent after the assignment commits: its row is written right then.
@@ -84,9 +85,27 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: str) -> str:
 # --- Endpoints -----------------------------------------------------------------------------
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address the packet ends up at: NAT64's
+# well-known prefix (RFC 6052) and the deprecated IPv4-compatible addresses. Python counts
+# them as global whatever IPv4 address they carry.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one reaches (mapped, NAT64, 6to4, IPv4-compatible), if any."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        address = _carried_ipv4(address) or address
     return address.is_global and not address.is_multicast
 
 
@@ -256,36 +275,61 @@ def enqueue_for_service(
     """The outbox rows of one event of a service (a case's, a démarche's): one per endpoint
     subscribed to ``event_type`` among the service's clients, written in the caller's
     transaction, delivered after commit."""
+    return enqueue_events([ServiceEvent(service_id, event_type, source_key, data, at)])
+
+
+@dataclass(frozen=True)
+class ServiceEvent:
+    """One event of a service, as ``enqueue_events`` takes it."""
+
+    service_id: int
+    event_type: str
+    source_key: str
+    data: dict[str, Any]
+    at: datetime
+
+
+def enqueue_events(events: Iterable[ServiceEvent]) -> list[WebhookDelivery]:
+    """The outbox rows of several events (a batch of démarche pushes): one per event and
+    subscribed endpoint, written in one INSERT in the caller's transaction, and one task after
+    commit for all of them. A source already written for an endpoint is not written twice."""
     from .tasks import deliver_webhooks
 
-    endpoints = subscribed_endpoints(service_id, event_type)
-    if not endpoints:
-        return []
-    body = json.dumps(
-        {"type": event_type, "timestamp": _iso(at), "data": data},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    rows = [
-        WebhookDelivery(
-            endpoint=endpoint,
-            webhook_id="msg_" + uuid.uuid4().hex,
-            event_type=event_type,
-            source_key=source_key,
-            body=body,
-            created_at=at,
-            next_attempt_at=at,
+    subscribed: dict[tuple[int, str], list[WebhookEndpoint]] = {}
+    rows = []
+    for event in events:
+        which = (event.service_id, event.event_type)
+        if which not in subscribed:
+            subscribed[which] = subscribed_endpoints(*which)
+        if not subscribed[which]:
+            continue
+        body = json.dumps(
+            {"type": event.event_type, "timestamp": _iso(event.at), "data": event.data},
+            ensure_ascii=False,
+            separators=(",", ":"),
+            sort_keys=True,
         )
-        for endpoint in endpoints
-    ]
+        rows += [
+            WebhookDelivery(
+                endpoint=endpoint,
+                webhook_id="msg_" + uuid.uuid4().hex,
+                event_type=event.event_type,
+                source_key=event.source_key,
+                body=body,
+                created_at=event.at,
+                next_attempt_at=event.at,
+            )
+            for endpoint in subscribed[which]
+        ]
+    if not rows:
+        return []
     try:
-        with transaction.atomic():  # one INSERT for every endpoint
+        with transaction.atomic():  # one INSERT for every endpoint and event
             rows = WebhookDelivery.objects.bulk_create(rows)
     except IntegrityError:
         # The same source already queued for some endpoint: one row at a time, skipping those.
         rows = [row for row in rows if _insert_new(row)]
-    if rows:  # one task for the event's rows (one per endpoint)
+    if rows:  # one task for all the rows
         deliver_webhooks.delay_on_commit([row.pk for row in rows])
     return rows
 

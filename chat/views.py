@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from contactcenter.idempotency import idempotent
 from contactcenter.models import Satisfaction
 from contactcenter.permissions import record_access, user_service_ids
 from contactcenter.services import rate_case
+from contactcenter.views import private_file_response
 
 from . import services
 from .forms import RatingForm, StartChatForm, SummaryForm, TransferForm
@@ -294,13 +295,7 @@ def attachment(request, pk, public_id):
             case=item.message.conversation.case,
             detail={"chat_attachment": str(item.public_id)},
         )
-    response = FileResponse(
-        item.file.open("rb"),
-        as_attachment=True,
-        filename=item.original_name,
-        content_type=item.content_type,
-    )
-    return response
+    return private_file_response(item.file, item.original_name, item.content_type)
 
 
 @citizen_required

@@ -106,11 +106,17 @@ def exception_handler(exc, context):
         message = response.data.get("detail") if isinstance(response.data, dict) else None
         response.data = {"detail": str(message or exc)}
         return response
+    response.data = error_data(detail)
+    return response
+
+
+def error_data(detail: dict | list) -> dict:
+    """The error body of a validation or state error's detail (per field, or a list for the
+    request as a whole): ``{"detail": ..., "errors": {...}}``."""
     if isinstance(detail, list):
         detail = {NON_FIELD: detail}
     errors = {field: _messages(value) for field, value in detail.items()}
-    response.data = {"detail": " ".join(_messages(errors)), "errors": errors}
-    return response
+    return {"detail": " ".join(_messages(errors)), "errors": errors}
 
 
 class StrictQueryMixin(APIView):

@@ -15,6 +15,10 @@
   (``appointments.panel``), sent with the item.
 - ``citizen_notification(citizen_id, case_id, kind)``: tell a citizen that something awaits them
   in their space (never the content); messaging connects and writes the outbox.
+- ``citizen_notifications(notices)``: several case-free alerts at once (a démarche's push, a
+  batch of them), sent *inside* the writer's transaction: each notice a dict ``citizen_id``,
+  ``kind``, ``key``, ``params``; messaging connects, writes the outbox rows in that transaction
+  and queues their sending after commit (one task for all).
 - ``citizen_code_sms(citizen_id, text, key)``: send a one-time code (a second factor, e.g. the
   voice server's caller check) by SMS to the citizen's mobile, through the same outbox; ``text``
   carries only the code. messaging connects. An optional ``kind`` (default "code") marks
@@ -49,6 +53,7 @@ from django.dispatch import Signal
 
 case_needs_routing = Signal()
 citizen_notification = Signal()
+citizen_notifications = Signal()
 citizen_code_sms = Signal()
 demo_loaded = Signal()
 case_assigned = Signal()

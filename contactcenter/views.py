@@ -25,7 +25,8 @@ def private_file_response(file, filename: str, content_type: str):
     """A stored private file as a download: never rendered inline nor sniffed, never cached.
 
     The caller has checked the reader's right to the file (and audited a staff read); used by
-    every channel that keeps attachments (messaging, mail). ``file`` is a ``FieldFile``."""
+    every channel that keeps attachments (messaging, chat, mail, démarches). ``file`` is a
+    ``FieldFile``."""
     from django.http import FileResponse, Http404
 
     try:

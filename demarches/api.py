@@ -26,14 +26,30 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiClient
-from contactcenter.api import NOT_BLANK, SchemaMaxLength, StrictJsonMixin, StrictQueryMixin
+from contactcenter.api import (
+    NON_FIELD,
+    NOT_BLANK,
+    ErrorSerializer,
+    SchemaMaxLength,
+    StrictJsonMixin,
+    StrictQueryMixin,
+    django_errors,
+    error_data,
+)
 from contactcenter.api_access import ApiClientThrottle
 from contactcenter.attachments import check_upload
-from contactcenter.idempotency import IDEMPOTENCY_HEADER, idempotent_api
+from contactcenter.exceptions import InvalidState
+from contactcenter.idempotency import (
+    IDEMPOTENCY_HEADER,
+    KEY_PATTERN,
+    IdempotencyError,
+    fingerprint,
+    idempotent_api,
+)
 from contactcenter.permissions import ServicePrincipal
 from contactcenter.views import private_file_response
 
-from . import services
+from . import batch, services
 from .models import Demarche, DemarcheStep
 
 SCOPE = ApiClient.Scope.DEMARCHES_WRITE.value
@@ -159,7 +175,9 @@ class DemarcheHistorySerializer(serializers.Serializer):
         return DemarcheDocumentSerializer(obj).data
 
 
-class DemarcheSerializer(serializers.Serializer):
+class DemarcheStateSerializer(serializers.Serializer):
+    """A démarche without its history (the answer of each operation of a batch)."""
+
     id = serializers.UUIDField(source="public_id")
     type = serializers.CharField(source="type.code")
     reference = serializers.CharField(source="external_reference")
@@ -170,10 +188,13 @@ class DemarcheSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
-    history = DemarcheHistorySerializer(many=True)
 
     def get_requires_action(self, obj) -> bool:
         return not obj.is_closed and obj.current_step.requires_action
+
+
+class DemarcheSerializer(DemarcheStateSerializer):
+    history = DemarcheHistorySerializer(many=True)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -376,3 +397,260 @@ class DemarcheDocument(ClientView):
         if entry is None:
             raise services.NotFound("Document introuvable.")
         return private_file_response(entry.document, entry.document_name, entry.document_type)
+
+
+# --- batches -------------------------------------------------------------------------------
+
+
+class BatchOperationSerializer(StrictJsonMixin, serializers.Serializer):
+    op = serializers.ChoiceField(
+        choices=[(batch.STEP, "étape"), (batch.CLOSE, "fin")],
+        help_text="step : faire passer à une étape ; close : terminer.",
+    )
+    idempotency_key = serializers.RegexField(
+        KEY_PATTERN.pattern,
+        max_length=255,
+        help_text=(
+            "Clé d'idempotence de l'opération (comme l'en-tête Idempotency-Key d'un appel "
+            "seul) : une opération renvoyée avec la même clé ne refait rien et redonne la "
+            "première réponse."
+        ),
+    )
+    type = serializers.SlugField(max_length=64, help_text="Code du type de démarche.")
+    reference = serializers.CharField(max_length=64, help_text="Référence de la démarche.")
+    step = serializers.SlugField(
+        required=False,
+        max_length=64,
+        help_text="Étape (obligatoire pour step ; pour close, l'étape actuelle par défaut).",
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, validators=[SchemaMaxLength(services.NOTE_MAX_CHARS)]
+    )
+
+    def validate(self, attrs):
+        if attrs["op"] == batch.STEP and not attrs.get("step"):
+            raise serializers.ValidationError({"step": ["Ce champ est obligatoire."]})
+        return attrs
+
+
+class BatchRequestSerializer(StrictJsonMixin, serializers.Serializer):
+    """The request as documented; each operation is checked on its own (``post``)."""
+
+    operations = serializers.ListField(
+        child=BatchOperationSerializer(), min_length=1, max_length=batch.MAX_OPERATIONS
+    )
+
+
+class BatchEnvelopeSerializer(StrictJsonMixin, serializers.Serializer):
+    operations = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=batch.MAX_OPERATIONS,
+        error_messages={
+            "max_length": (
+                f"Un lot compte {batch.MAX_OPERATIONS} opérations au plus : "
+                "envoyez les suivantes dans un autre lot. Rien n'a été fait."
+            ),
+            "min_length": "Le lot ne contient aucune opération.",
+        },
+    )
+
+
+class BatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Rang de l'opération dans le lot (à partir de 0).")
+    idempotency_key = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField(
+        help_text="Le statut qu'aurait eu l'appel seul : 200, 400, 404, 409 ou 422."
+    )
+    replayed = serializers.BooleanField(help_text="Réponse rejouée (clé déjà traitée).")
+    demarche = DemarcheStateSerializer(allow_null=True, help_text="La démarche après l'opération.")
+    history_id = serializers.UUIDField(
+        allow_null=True, help_text="L'entrée d'historique écrite (null : rien à changer)."
+    )
+    error = ErrorSerializer(allow_null=True, help_text="Le refus, comme pour l'appel seul.")
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True)
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+BATCH_EXAMPLE = OpenApiExample(
+    "Deux changements d'étape et une fin",
+    value={
+        "operations": [
+            {
+                "op": "step",
+                "idempotency_key": "9b1d7c0e-5b1f-4c8e-9f43-2f0f7f3c1a01",
+                "type": "passeport",
+                "reference": "PASS-2026-000123",
+                "step": "piece-manquante",
+                "note": "Photo d'identité non conforme.",
+            },
+            {
+                "op": "step",
+                "idempotency_key": "9b1d7c0e-5b1f-4c8e-9f43-2f0f7f3c1a02",
+                "type": "passeport",
+                "reference": "PASS-2026-000124",
+                "step": "instruction",
+            },
+            {
+                "op": "close",
+                "idempotency_key": "9b1d7c0e-5b1f-4c8e-9f43-2f0f7f3c1a03",
+                "type": "passeport",
+                "reference": "PASS-2026-000099",
+                "step": "remis",
+            },
+        ]
+    },
+    request_only=True,
+)
+BATCH_ANSWER_EXAMPLE = OpenApiExample(
+    "Un succès, une étape inconnue",
+    value={
+        "results": [
+            {
+                "index": 0,
+                "idempotency_key": "9b1d7c0e-5b1f-4c8e-9f43-2f0f7f3c1a01",
+                "status": 200,
+                "replayed": False,
+                "demarche": {
+                    "id": "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f",
+                    "type": "passeport",
+                    "reference": "PASS-2026-000123",
+                    "service": "titres",
+                    "step": "piece-manquante",
+                    "step_label": "Pièce manquante",
+                    "requires_action": True,
+                    "created_at": "2026-03-02T09:12:00Z",
+                    "updated_at": "2026-03-04T14:30:00Z",
+                    "closed_at": None,
+                },
+                "history_id": "5c4b3a29-1807-4f6e-9d5c-4b3a29180706",
+                "error": None,
+            },
+            {
+                "index": 1,
+                "idempotency_key": "9b1d7c0e-5b1f-4c8e-9f43-2f0f7f3c1a02",
+                "status": 400,
+                "replayed": False,
+                "demarche": None,
+                "history_id": None,
+                "error": {
+                    "detail": "Étape inconnue pour le type « passeport » : « instuction ». "
+                    "Étapes possibles : depot, piece-manquante, instruction, remis.",
+                    "errors": {"step": ["Étape inconnue pour le type « passeport » : …"]},
+                },
+            },
+        ],
+        "succeeded": 1,
+        "failed": 1,
+    },
+    response_only=True,
+)
+
+
+def _batch_answer(demarche: Demarche, entry: DemarcheStep | None) -> dict:
+    return {
+        "demarche": DemarcheStateSerializer(demarche).data,
+        "history_id": str(entry.public_id) if entry is not None else None,
+    }
+
+
+def _batch_error(exc: Exception) -> tuple[int, dict]:
+    """An operation's refusal as the single call would answer it: (status, error body)."""
+    if isinstance(exc, serializers.ValidationError):
+        return 400, {"error": error_data(exc.detail)}
+    if isinstance(exc, DjangoValidationError):
+        return 400, {"error": error_data(django_errors(exc))}
+    if isinstance(exc, services.NotFound):
+        return 404, {"error": {"detail": str(exc.message)}}
+    if isinstance(exc, InvalidState):
+        return 409, {"error": error_data({NON_FIELD: [str(exc.message)]})}
+    if isinstance(exc, IdempotencyError):
+        return exc.status, {"error": {"detail": exc.message}}
+    raise exc
+
+
+class DemarcheBatch(ClientView):
+    client_scopes = {"post": SCOPE}
+    parser_classes = [JSONParser]
+    api_error_statuses: dict[str, str] = {}
+
+    @extend_schema(
+        operation_id="demarches_batch",
+        summary="Un lot de changements d'étape et de fins (jusqu'à 100 opérations)",
+        description=(
+            "Pour les flux d'états en masse : chaque opération (step ou close) agit comme "
+            "l'appel seul (mêmes contrôles, même historique, mêmes webhooks et alertes) avec "
+            "sa propre clé d'idempotence. Réponse 200 dès que le lot est bien formé, avec le "
+            "résultat de chaque opération dans l'ordre : son statut (celui de l'appel seul), "
+            "la démarche après l'opération, ou le refus. Une opération refusée ne fait rien "
+            "et n'empêche pas les autres ; les opérations sur une même démarche s'appliquent "
+            "dans l'ordre. Plus de 100 opérations : 400, rien n'est fait."
+        ),
+        request=BatchRequestSerializer,
+        responses={200: BatchResponseSerializer},
+        examples=[BATCH_EXAMPLE, BATCH_ANSWER_EXAMPLE],
+        tags=["demarches"],
+    )
+    def post(self, request):
+        client = api_client(request)
+        envelope = BatchEnvelopeSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        operations: list[batch.Operation] = []
+        seen: dict[str, int] = {}
+        for index, raw in enumerate(envelope.validated_data["operations"]):
+            operations.append(_operation(index, raw, seen))
+        batch.run(client, operations, _batch_answer, _batch_error)
+        results = [
+            {
+                "index": operation.index,
+                "idempotency_key": operation.key or None,
+                "status": operation.status,
+                "replayed": operation.replayed,
+                "demarche": None,
+                "history_id": None,
+                "error": None,
+                **(operation.body or {}),
+            }
+            for operation in operations
+        ]
+        failed = sum(operation.status >= 400 for operation in operations)
+        return Response(
+            {"results": results, "succeeded": len(operations) - failed, "failed": failed}
+        )
+
+
+def _operation(index: int, raw: dict, seen: dict[str, int]) -> batch.Operation:
+    """One operation of the request, checked for shape (a refusal answers it at once)."""
+    key = raw.get("idempotency_key")
+    data = BatchOperationSerializer(data=raw)
+    valid = data.is_valid()
+    v = data.validated_data if valid else {}
+    operation = batch.Operation(
+        index,
+        v.get("op", ""),
+        key if isinstance(key, str) else "",
+        v.get("type", ""),
+        v.get("reference", ""),
+        v.get("step", ""),
+        v.get("note", ""),
+        fingerprint(f"batch:{v.get('op')}:{v.get('type')}/{v.get('reference')}", raw),
+    )
+    if not valid:
+        operation.status, operation.body = _batch_error(serializers.ValidationError(data.errors))
+    elif operation.key in seen:
+        operation.status, operation.body = _batch_error(
+            serializers.ValidationError(
+                {
+                    "idempotency_key": [
+                        f"Clé déjà donnée à l'opération {seen[operation.key]} de ce lot."
+                    ]
+                }
+            )
+        )
+    else:
+        seen[operation.key] = index
+    return operation

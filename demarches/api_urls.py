@@ -10,6 +10,7 @@ ONE = "<slug:type_code>/<str:reference>/"
 
 urlpatterns = [
     path("", api.DemarcheCreate.as_view(), name="create"),
+    path("batch/", api.DemarcheBatch.as_view(), name="batch"),
     path(ONE, api.DemarcheDetail.as_view(), name="detail"),
     path(ONE + "step/", api.DemarcheStepView.as_view(), name="step"),
     path(ONE + "close/", api.DemarcheClose.as_view(), name="close"),

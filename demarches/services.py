@@ -2,11 +2,13 @@
 
 Every change writes one history row (``DemarcheStep``: who, when, which step, an optional note
 or document) in the same transaction as the change itself, the webhook outbox rows of the
-démarche's service (``accounts.webhooks.enqueue_for_service``) and, for a new step or the end,
-the citizen's content-free notification after commit (``citizen_notification``, written to the
-messaging outbox). Domain errors: ``NotFound`` (unknown citizen, démarche or type of another
-service), ``InvalidState`` (closed démarche, reference already used), ``ValidationError`` (a
-step the type does not have, with the allowed ones).
+démarche's service (``accounts.webhooks.enqueue_events``) and, for a new step, a document or
+the end, the outbox row of the citizen's content-free alert (``citizen_notifications``, sent
+inside the transaction: messaging writes the row there and queues its sending after commit).
+``demarches.batch`` does the same for many pushes at once. Domain errors: ``NotFound``
+(unknown citizen, démarche or type of another service), ``InvalidState`` (closed démarche,
+reference already used), ``ValidationError`` (a step the type does not have, with the allowed
+ones).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,7 +30,7 @@ from accounts.models import ApiClient, OidcIdentity, WebhookEndpoint
 from contactcenter.attachments import CheckedFile
 from contactcenter.exceptions import InvalidState, NotFound
 from contactcenter.models import User
-from contactcenter.signals import citizen_notification
+from contactcenter.signals import citizen_notification, citizen_notifications
 
 from .models import MAX_ACTION_REMINDERS, Demarche, DemarcheStep, DemarcheType, DemarcheTypeStep
 
@@ -84,12 +86,18 @@ def get_type(client: ApiClient, code: str) -> DemarcheType:
 
 
 def get_demarche(
-    client: ApiClient, type_code: str, reference: str, *, lock: bool = False
+    client: ApiClient, type_code: str, reference: str, *, lock: bool = False, step: str = ""
 ) -> Demarche:
-    """The client's démarche of that type and reference (another client's is not found)."""
+    """The client's démarche of that type and reference (another client's is not found).
+    With ``step``, the type's step of that code is read in the same statement
+    (``demarche.target_step``, None when the type has none of that code)."""
     rows = Demarche.objects.select_related("type__service", "current_step")
     if lock:
         rows = rows.select_for_update(of=("self",))
+    if step:
+        rows = rows.annotate(
+            target_step=FilteredRelation("type__steps", condition=Q(type__steps__code=step))
+        ).select_related("target_step")  # type: ignore[misc]  # an alias the stubs miss
     demarche = rows.filter(
         client=client, type__code=type_code, external_reference=reference
     ).first()
@@ -98,20 +106,34 @@ def get_demarche(
     return demarche
 
 
+def target_step(demarche: Demarche, code: str) -> DemarcheTypeStep:
+    """The step read with the démarche (``get_demarche(step=code)``), or a 400 listing the
+    type's steps."""
+    target = getattr(demarche, "target_step", None)
+    return target if target is not None else step_of(demarche.type, code)
+
+
 def step_of(demarche_type: DemarcheType, code: str, field: str = "step") -> DemarcheTypeStep:
     """The type's step of that code, or a 400 listing the allowed steps."""
     steps = list(demarche_type.steps.all())
     for step in steps:
         if step.code == code:
             return step
+    raise unknown_step(demarche_type.code, code, steps, field)
+
+
+def unknown_step(
+    type_code: str, code: str, steps: list[DemarcheTypeStep], field: str = "step"
+) -> ValidationError:
+    """The 400 of a step the type does not have, listing its ``steps``."""
     allowed = ", ".join(step.code for step in steps)
-    raise ValidationError(
+    return ValidationError(
         {
             field: _(
                 "Étape inconnue pour le type « %(type)s » : « %(code)s ». Étapes possibles : "
                 "%(allowed)s."
             )
-            % {"type": demarche_type.code, "code": code, "allowed": allowed}
+            % {"type": type_code, "code": code, "allowed": allowed}
         },
         code="unknown_step",
     )
@@ -178,8 +200,8 @@ def move_to_step(
     current step again changes nothing (a repeated push writes no second history row)."""
     note = check_note(note)
     with transaction.atomic():
-        demarche = get_demarche(client, type_code, reference, lock=True)
-        target = step_of(demarche.type, step)
+        demarche = get_demarche(client, type_code, reference, lock=True, step=step)
+        target = target_step(demarche, step)
         if demarche.is_closed:
             raise InvalidState(_("Cette démarche est terminée."))
         if target.pk == demarche.current_step_id:
@@ -210,8 +232,8 @@ def close_demarche(
     """End the démarche, optionally at a last step of its type (409 when already ended)."""
     note = check_note(note)
     with transaction.atomic():
-        demarche = get_demarche(client, type_code, reference, lock=True)
-        target = step_of(demarche.type, step) if step else demarche.current_step
+        demarche = get_demarche(client, type_code, reference, lock=True, step=step)
+        target = target_step(demarche, step) if step else demarche.current_step
         if demarche.is_closed:
             raise InvalidState(_("Cette démarche est déjà terminée."))
         _advance(demarche, target, client.account, note, closing=True)
@@ -225,24 +247,29 @@ def _advance(
     entry, the webhook and the citizen's alert, in the caller's transaction."""
     previous = demarche.current_step
     now = timezone.now()
-    demarche.current_step = target
-    demarche.updated_at = now
-    fields = ["current_step", "updated_at"]
-    if closing:
-        demarche.closed_at = now
-        fields.append("closed_at")
-    else:
-        # A new step: its reminders ("action attendue") count from now.
-        demarche.step_reached_at = now
-        demarche.action_reminders_sent = 0
-        fields += ["step_reached_at", "action_reminders_sent"]
+    fields = apply_step(demarche, target, now, closing=closing)
     demarche.save(update_fields=fields)
     kind = DemarcheStep.Kind.CLOSED if closing else DemarcheStep.Kind.STEP
-    event = EventType.DEMARCHE_CLOSED if closing else EventType.DEMARCHE_STEP_CHANGED
     entry = _record(demarche, kind, target, actor, note, now)
-    _webhook(demarche, event, entry, {"step": {"from": previous.code, "to": target.code}})
+    webhooks.enqueue_events([webhook_event(demarche, entry, previous)])
     _notify(demarche, entry)
     return entry
+
+
+def apply_step(
+    demarche: Demarche, target: DemarcheTypeStep, now: datetime, *, closing: bool
+) -> list[str]:
+    """Set a démarche's fields for reaching ``target`` (and its end when ``closing``), in
+    memory; returns the fields to save."""
+    demarche.current_step = target
+    demarche.updated_at = now
+    if closing:
+        demarche.closed_at = now
+        return ["current_step", "updated_at", "closed_at"]
+    # A new step: its reminders ("action attendue") count from now.
+    demarche.step_reached_at = now
+    demarche.action_reminders_sent = 0
+    return ["current_step", "updated_at", "step_reached_at", "action_reminders_sent"]
 
 
 def citizen_document(citizen: User, public_id: str, document: CheckedFile) -> DemarcheStep:
@@ -345,13 +372,42 @@ def demarche_data(demarche: Demarche) -> dict[str, Any]:
 
 
 def _webhook(demarche: Demarche, event_type: str, entry: DemarcheStep, data: dict) -> None:
-    webhooks.enqueue_for_service(
+    webhooks.enqueue_events([_event(demarche, event_type, entry, data)])
+
+
+def _event(
+    demarche: Demarche,
+    event_type: str,
+    entry: DemarcheStep,
+    data: dict,
+    state: dict[str, Any] | None = None,
+) -> webhooks.ServiceEvent:
+    return webhooks.ServiceEvent(
         demarche.type.service_id,
         event_type,
         f"demarche:{entry.pk}",
-        {"demarche": demarche_data(demarche), "history": {"id": str(entry.public_id)}, **data},
+        {
+            "demarche": state or demarche_data(demarche),
+            "history": {"id": str(entry.public_id)},
+            **data,
+        },
         entry.created_at,
     )
+
+
+def webhook_event(
+    demarche: Demarche,
+    entry: DemarcheStep,
+    previous: DemarcheTypeStep,
+    state: dict[str, Any] | None = None,
+) -> webhooks.ServiceEvent:
+    """The webhook event of a step change or an end (``entry``, saved), from ``previous``;
+    ``state``: the démarche as ``demarche_data`` gave it right after that change (default:
+    now)."""
+    closing = entry.kind == DemarcheStep.Kind.CLOSED
+    event_type = EventType.DEMARCHE_CLOSED if closing else EventType.DEMARCHE_STEP_CHANGED
+    step = {"step": {"from": previous.code, "to": entry.step.code}}
+    return _event(demarche, event_type, entry, step, state)
 
 
 def _alert_params(demarche: Demarche, step: DemarcheTypeStep) -> dict[str, Any]:
@@ -426,26 +482,33 @@ def send_action_reminder(demarche_id: int, number: int) -> bool:
 
 
 def _notify(demarche: Demarche, entry: DemarcheStep) -> None:
-    """The citizen's alert, after commit: the step's name only ("votre démarche passe à
-    l'étape …"), never a note or a document."""
-    citizen_id, key, step = demarche.citizen_id, f"demarche:{entry.pk}", entry.step
+    """The citizen's alert, its outbox row written in the caller's transaction (sent after
+    commit): the step's name only ("votre démarche passe à l'étape …"), never a note or a
+    document."""
+    notify([notice(demarche, entry)])
+
+
+def notice(demarche: Demarche, entry: DemarcheStep) -> dict[str, Any]:
+    """The citizen's alert of a history entry, as ``citizen_notifications`` takes it."""
     kind = {
         DemarcheStep.Kind.CLOSED: "demarche_closed",
         DemarcheStep.Kind.DOCUMENT: "demarche_document",
     }.get(DemarcheStep.Kind(entry.kind), "demarche_step")
-    if kind == "demarche_step" and step.requires_action:
+    if kind == "demarche_step" and entry.step.requires_action:
         kind = "demarche_action"
-    params = _alert_params(demarche, step)
-    transaction.on_commit(
-        lambda: citizen_notification.send(
-            sender=Demarche,
-            citizen_id=citizen_id,
-            case_id=None,
-            kind=kind,
-            key=key,
-            params=params,
-        )
-    )
+    return {
+        "citizen_id": demarche.citizen_id,
+        "kind": kind,
+        "key": f"demarche:{entry.pk}",
+        "params": _alert_params(demarche, entry.step),
+    }
+
+
+def notify(notices: list[dict[str, Any]]) -> None:
+    """Write the alerts' outbox rows in the caller's transaction (messaging queues their
+    sending after commit, one task for all)."""
+    if notices:
+        citizen_notifications.send(sender=Demarche, notices=notices)
 
 
 # --- Reading -------------------------------------------------------------------------------

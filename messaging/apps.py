@@ -10,6 +10,7 @@ class MessagingConfig(AppConfig):
         from contactcenter.signals import (
             citizen_code_sms,
             citizen_notification,
+            citizen_notifications,
             demo_loaded,
             event_files,
             service_files,
@@ -19,6 +20,9 @@ class MessagingConfig(AppConfig):
 
         citizen_notification.connect(
             receivers.on_citizen_notification, dispatch_uid="messaging.outbox"
+        )
+        citizen_notifications.connect(
+            receivers.on_citizen_notifications, dispatch_uid="messaging.outbox_many"
         )
         citizen_code_sms.connect(receivers.on_citizen_code_sms, dispatch_uid="messaging.code_sms")
         service_files.connect(receivers.on_service_files, dispatch_uid="messaging.service_files")

@@ -33,7 +33,7 @@ from contactcenter.services import add_event
 
 from . import notification_templates as templates
 from . import preferences
-from .models import Notification, NotificationTemplate
+from .models import AlertPreference, Notification, NotificationTemplate
 from .transports import PermanentTransportError, get_transport
 
 logger = logging.getLogger("messaging.notifications")
@@ -263,11 +263,82 @@ def queue_for_citizen(
     case = Case.objects.select_related("service").filter(pk=case_id).first() if case_id else None
     if case_id and case is None:
         return []
+    preference = preferences.preference_of(citizen)  # read once for every channel
+    return _insert_each(_rows_for(citizen, preference, case, kind, key, params or {}, {}))
+
+
+def _insert_each(rows: list[Notification]) -> list[Notification]:
+    """Insert the rows one by one, skipping those whose key is already queued (an earlier
+    delivery of the same signal)."""
+    created = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                row.pk = None
+                row.save(force_insert=True)
+                created.append(row)
+        except IntegrityError:
+            continue
+    return created
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert of ``queue_many`` (a case-free one: a démarche's)."""
+
+    citizen_id: int
+    kind: str
+    key: str
+    params: dict
+
+
+def queue_many(notices: list[Notice]) -> list[Notification]:
+    """The outbox rows of several case-free alerts (a batch of démarche pushes), as
+    ``queue_for_citizen`` writes them one by one: the citizens, their preferences and the
+    services' templates read once, the rows written in one INSERT (an alert already queued
+    under its key is skipped). In the caller's transaction."""
+    ids = {notice.citizen_id for notice in notices}
+    citizens = {user.pk: user for user in User.objects.filter(pk__in=ids, is_active=True)}
+    chosen = {row.user_id: row for row in AlertPreference.objects.filter(user__in=list(citizens))}
+    texts: dict = {}
+    rows = [
+        row
+        for notice in notices
+        if notice.citizen_id in citizens
+        for row in _rows_for(
+            citizens[notice.citizen_id],
+            chosen.get(notice.citizen_id),
+            None,
+            notice.kind,
+            notice.key,
+            notice.params,
+            texts,
+        )
+    ]
+    if not rows:
+        return []
+    try:
+        with transaction.atomic():
+            return Notification.objects.bulk_create(rows)
+    except IntegrityError:
+        return _insert_each(rows)  # some already queued: one row at a time, skipping those
+
+
+def _rows_for(
+    citizen: User,
+    preference,
+    case: Case | None,
+    kind: str,
+    key: str,
+    params: dict,
+    texts: dict,
+) -> list[Notification]:
+    """The unsaved outbox rows of one alert, one per channel the citizen chose. ``texts``
+    keeps the templates read, for the next alerts of the same call."""
     marker = key or (
         f"{case.pk}:{case.last_activity_at.timestamp():.6f}" if case else timezone.now().isoformat()
     )
-    created = []
-    preference = preferences.preference_of(citizen)  # read once for every channel
+    rows = []
     language = citizen_language(citizen, preference)
     for channel in Notification.NotificationChannel.values:
         address = _address(citizen, channel, kind, preference)
@@ -287,14 +358,16 @@ def queue_for_citizen(
             if kind in DEMARCHE_KINDS
             else case_link(case)
         )
-        own_link = (params or {}).get("link") if kind in OWN_LINK_KINDS else None
+        own_link = params.get("link") if kind in OWN_LINK_KINDS else None
         if own_link:
             link = str(own_link)  # the signed survey link, the appointment's page
         if kind in templates.EVENTS:
-            service_id, values = template_values(case, kind, params or {}, link, language)
-            subject, text = templates.render(
-                *template_text(service_id, kind, channel, language), channel, language, values
-            )
+            service_id, values = template_values(case, kind, params, link, language)
+            which = (service_id, kind, channel, language)
+            if which not in texts:
+                texts[which] = template_text(*which)
+            subject_text, body_text = texts[which]
+            subject, text = templates.render(subject_text, body_text, channel, language, values)
         else:
             subject, text = render(channel, link, kind, params)
         unsubscribe = preferences.unsubscribe_url(citizen.pk, kind)
@@ -304,25 +377,21 @@ def queue_for_citizen(
                     "link": unsubscribe
                 }
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                created.append(
-                    Notification.objects.create(
-                        recipient=citizen,
-                        channel=channel,
-                        kind=kind[:32],
-                        case=case,
-                        address=address,
-                        subject=subject,
-                        text=text,
-                        idempotency_key=f"{kind}:{marker}:{channel}"[:128],
-                        next_attempt_at=quiet_until(channel, kind, now) or now,
-                        files=email_files(params) if channel == "email" else [],
-                    )
-                )
-        except IntegrityError:
-            continue  # already queued by an earlier delivery of the same signal
-    return created
+        rows.append(
+            Notification(
+                recipient=citizen,
+                channel=channel,
+                kind=kind[:32],
+                case=case,
+                address=address,
+                subject=subject,
+                text=text,
+                idempotency_key=f"{kind}:{marker}:{channel}"[:128],
+                next_attempt_at=quiet_until(channel, kind, now) or now,
+                files=email_files(params) if channel == "email" else [],
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,23 @@ def on_citizen_notification(sender, citizen_id, case_id, kind, key="", params=No
     return [row.pk for row in rows]
 
 
+def on_citizen_notifications(sender, notices, **kwargs):
+    """Write the outbox rows of several case-free alerts in the sender's transaction, and
+    queue one sending task for all of them once it commits."""
+    from . import notifications
+    from .tasks import send_notifications
+
+    rows = notifications.queue_many(
+        [
+            notifications.Notice(n["citizen_id"], n["kind"], n["key"], n.get("params") or {})
+            for n in notices
+        ]
+    )
+    if rows:
+        send_notifications.delay_on_commit([row.pk for row in rows])
+    return [row.pk for row in rows]
+
+
 def on_citizen_code_sms(sender, citizen_id, text, key, kind="code", **kwargs):
     """Write the SMS of a one-time code (or another SMS the citizen asked for on that number,
     ``kind``) to the outbox and queue its sending."""

@@ -30,6 +30,16 @@ def send_notification(outbox_id: int) -> str:
     return outcome.status
 
 
+@shared_task(
+    base=Task, name="messaging.tasks.send_notifications", acks_late=True, ignore_result=True
+)
+def send_notifications(outbox_ids: list[int]) -> list[str]:
+    """Send several outbox rows (the alerts of one batch) in one task: one message and one
+    database connection for all of them, each row claimed and retried as by
+    ``send_notification``."""
+    return [send_notification(outbox_id) for outbox_id in outbox_ids]
+
+
 @shared_task(name="messaging.tasks.flush_outbox", ignore_result=True)
 def flush_outbox() -> int:
     """Beat sweep: release claims of dead workers, queue every due row. Returns the count queued."""

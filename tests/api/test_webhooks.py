@@ -3,6 +3,7 @@ Webhooks signature checked by a real receiver process on loopback, retries with 
 retry on 4xx, refused private addresses, the same id after a crash, admin and command."""
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -338,6 +339,33 @@ def test_endpoint_url_rules(hooked, settings):
         webhooks.validate_url("http://127.0.0.1:8000/hooks")
     with pytest.raises(ValidationError):
         webhooks.create_endpoint(hooked.client, "https://si.example.fr/", ["case.opened"])
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254 (cloud metadata)
+        "64:ff9b::a00:1",  # NAT64 to 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "::a00:1",
+    ],
+)
+def test_ipv6_carrying_an_internal_ipv4_is_refused(settings, monkeypatch, address):
+    settings.GUICHET_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(ValidationError):
+        webhooks.validate_url(f"https://[{address}]/hooks")
+    answer = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 443, 0, 0))]
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", lambda *args, **kwargs: answer)
+    with pytest.raises(webhooks.RefusedAddress):
+        webhooks.resolve("si.example.fr", 443)
+
+
+def test_ipv6_carrying_a_public_ipv4_is_accepted(settings):
+    settings.GUICHET_WEBHOOK_ALLOW_PRIVATE = False
+    webhooks.validate_url("https://[64:ff9b::808:808]/hooks")  # NAT64 to 8.8.8.8
+    webhooks.validate_url("https://[2001:4860:4860::8888]/hooks")
 
 
 def test_client_without_the_scope_has_no_endpoint(service_a):

@@ -321,6 +321,25 @@ def test_attachment_of_another_conversation_is_404(client_as, live_chat, citizen
     assert client_as(citizen2).get(url).status_code == 404
 
 
+def test_chat_attachment_is_served_like_every_private_file(client_as, live_chat, citizen):
+    """Sandboxed, never cached, and a file missing from the storage is a 404, not a 500."""
+    client_as(citizen).post(
+        reverse("chat:upload", args=[live_chat.pk]),
+        {"file": upload("photo.png", PNG)},
+        HTTP_ACCEPT="application/json",
+    )
+    attachment = ChatAttachment.objects.get()
+    url = reverse("chat:attachment", args=[live_chat.pk, attachment.public_id])
+    response = client_as(citizen).get(url)
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Cache-Control"] == "no-store, private"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert b"".join(response.streaming_content) == attachment.file.read()
+    attachment.file.delete(save=False)
+    assert client_as(citizen).get(url).status_code == 404
+
+
 # --- agent workspace ---------------------------------------------------------------------------
 
 
