@@ -12,11 +12,12 @@ database (SQLite by default, PostgreSQL with DATABASE_URL), then measures:
 
 Target: p95 < 20 ms per answer.
 
-With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl and the frozen
-test.jsonl) are also answered over the whole base (reference + generated articles, so the
-generated ones compete) with the understanding components switched on one by one: lexical
-only, + spelling, + synonym groups, + the editors' lexicon, + word vectors, + hybrid ranking,
-+ last clause of long messages; it prints top-1, "je ne sais pas", agent-only leaks and the
+With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl, the unseen
+batch3.jsonl and the frozen test.jsonl) are also answered over the whole base (reference +
+generated articles, so the generated ones compete) with the understanding components switched
+on one by one: lexical only, + spelling, + synonym groups, + the editors' lexicon, + word
+vectors, + hybrid ranking, + last clause of long messages, + situations, + the learned
+re-ranker (knowledge/rerank.py); it prints top-1, "je ne sais pas", agent-only leaks and the
 answer p95 per step and split, with the CPU p95 per answer and its ratio to the lexical step's.
 
     .venv/bin/python bench/knowledge_chatbot.py [--articles 1000] [--queries 400] [--seed 7]
@@ -267,6 +268,7 @@ def ablation(total: int) -> None:
     from knowledge import evalset
 
     splits = {"dev": evalset.read_dataset(evalset.DEV_PATH)}
+    splits["batch3"] = evalset.read_dataset(evalset.BATCH3_PATH)
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
     print(
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from . import rerank, vectors
 from . import text as T
-from . import vectors
 from .lexicon import Lexicon, detect_language
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
@@ -207,6 +209,16 @@ def detect_distress(question: str) -> bool:
     return bool(_DISTRESS_RE.search(" ".join(T.raw_tokens(question))))
 
 
+def _stems(texts: Iterable[str]) -> frozenset[str]:
+    """The index stems of some texts (an article's title or keywords)."""
+    return frozenset(T.stem(w.split("|", 1)[0]) for t in texts for w in T.content_tokens(t))
+
+
+def _overlap(aq: AnalyzedQuery, stems: frozenset[str]) -> int:
+    """How many of the question's known words match one of ``stems``."""
+    return sum(1 for slot in aq.known if any(s in stems for s, _ in slot.alternatives))
+
+
 def _neighbourhood(vocabulary: frozenset[str]) -> dict[str, frozenset[str]]:
     """SymSpell-style map: word or one-deletion variant -> vocabulary words (length >= 5)."""
     table: dict[str, set[str]] = {}
@@ -271,10 +283,12 @@ class KnowledgeEngine:
         *,
         lexicon: Iterable[tuple[str, str]] = (),
         options: dict[str, bool] | None = None,
+        reranker: rerank.Reranker | None = None,
     ):
         """``lexicon``: the editors' (term, replacement) table; ``options``: components
         switched off for ablation ({"spelling": False, "synonyms": False, "lexicon": False,
-        "vectors": False, "hybrid": False, "focus": False, "situations": False})."""
+        "vectors": False, "hybrid": False, "focus": False, "situations": False, "rerank":
+        False}); ``reranker``: a re-ranking model instead of the stored one (training)."""
         self.signature = signature
         options = options or {}
         self.lexicon = Lexicon(lexicon if options.get("lexicon", True) else ())
@@ -302,6 +316,16 @@ class KnowledgeEngine:
             if options.get("situations", True)
             else None
         )
+        # Learned re-ranking of the candidates and answer decision (knowledge/rerank.py); the
+        # hand-set hybrid and situation rules below when it is off or has no stored model.
+        self.reranker = (
+            (reranker or rerank.load())
+            if self.sentences is not None and options.get("rerank", True)
+            else None
+        )
+        self.threshold = self.reranker.threshold if self.reranker is not None else THRESHOLD
+        self._title_stems = [_stems([d.title]) for d in self.index.docs]
+        self._keyword_stems = [_stems(d.keywords) for d in self.index.docs]
         self._agent_index: SearchIndex | None = None
         self._agent_lock = threading.Lock()
         self.smalltalk = [
@@ -416,6 +440,13 @@ class KnowledgeEngine:
     def _score(
         self, index: SearchIndex, text: str
     ) -> tuple[AnalyzedQuery, list[tuple[Hit, float]]]:
+        if self.reranker is not None and index is self.index:
+            aq, candidates = self.candidates(text)
+            probabilities = self.reranker.scores([c for _, c in candidates])
+            ranked = sorted(
+                zip((h for h, _ in candidates), probabilities, strict=True), key=lambda hp: -hp[1]
+            )
+            return aq, ranked[:3]
         aq = index.analyze(text)
         hybrid = self.sentences is not None and index is self.index
         hits = index.search(aq, limit=5 if hybrid else 3)
@@ -426,6 +457,77 @@ class KnowledgeEngine:
         if self.situations is not None and index is self.index and aq.known:
             scored = self._situation(index, aq, unknown_share, known, scored)
         return aq, scored[:3]
+
+    def candidates(self, text: str) -> tuple[AnalyzedQuery, list[tuple[Hit, rerank.Candidate]]]:
+        """The public articles considered for a question, with the re-ranker's signals: the
+        lexical engine's first ones, the closest by sentence vectors, the situation's article."""
+        index = self.index
+        aq = index.analyze(text)
+        hits = index.search(aq, limit=rerank.LEXICAL_CANDIDATES)
+        if not hits:
+            return aq, []
+        unknown_share, known = self._unknown_share(aq)
+        size = len(index.docs)
+        cosines, centroids = np.zeros(size), np.zeros(size)
+        extra: list[int] = []
+        if self.sentences is not None:
+            clause = last_clause(text) if self.focus else None
+            both = self.sentences.both(clause or text)
+            if both is not None:
+                cosines, centroids = both
+                extra = [int(i) for i in np.argsort(-cosines)[: rerank.VECTOR_CANDIDATES]]
+        situation = (
+            self.situations.match(self.lexicon.rewrite(aq.text))
+            if self.situations is not None and aq.known
+            else None
+        )
+        if situation is not None:
+            extra.append(index.by_slug[situation.slug])
+        lexical_rank = {h.doc.slug: rank for rank, h in enumerate(hits)}
+        missing = {i for i in extra if index.docs[i].slug not in lexical_rank}
+        if missing:
+            found = index.search(aq, allowed=missing, limit=len(missing))
+            for hit in found:
+                hit.margin = 0.0  # a gap with the other candidates only means something first
+            found_slugs = {h.doc.slug for h in found}
+            empty = [Hit(index.docs[i], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) for i in sorted(missing)]
+            hits = hits + found + [h for h in empty if h.doc.slug not in found_slugs]
+        confidences = [confidence_from(features(h, unknown_share, known)) for h in hits]
+        best_cosine, best_centroid = float(cosines.max()), float(centroids.max())
+        question = {
+            "unknown_share": unknown_share,
+            "known_slots": math.log1p(known),
+            "best_cosine": best_cosine,
+            "best_confidence": max(confidences),
+        }
+        slots = max(1, len(aq.slots))
+        result = []
+        for hit, confidence in zip(hits, confidences, strict=True):
+            i = index.by_slug[hit.doc.slug]
+            rank = lexical_rank.get(hit.doc.slug)
+            title, keywords = self._title_stems[i], self._keyword_stems[i]
+            cosine, centroid = float(cosines[i]), float(centroids[i])
+            feats = {
+                **question,
+                "confidence": confidence,
+                "score": hit.score,
+                "bm25": hit.bm25,
+                "question_sim": hit.question_sim,
+                "coverage": hit.coverage,
+                "topic_share": hit.topic_share,
+                "lexical_first": float(rank == 0),
+                "lexical_rank": 1.0 / (1 + rank) if rank is not None else 0.0,
+                "cosine": cosine,
+                "cosine_gap": cosine - best_cosine,
+                "cosine_first": float(cosine >= best_cosine),
+                "centroid": centroid,
+                "centroid_gap": centroid - best_centroid,
+                "situation": float(situation is not None and situation.slug == hit.doc.slug),
+                "title_overlap": _overlap(aq, title) / slots,
+                "keyword_overlap": _overlap(aq, keywords) / slots,
+            }
+            result.append((hit, rerank.Candidate(hit.doc.slug, feats)))
+        return aq, result
 
     def _situation(
         self,
@@ -492,7 +594,8 @@ class KnowledgeEngine:
         index = self.index_for(audience)
         aq, scored = self._score(index, question)
         best, conf = scored[0] if scored else (None, 0.0)
-        confident = best is not None and conf >= THRESHOLD
+        threshold = self.threshold if index is self.index else THRESHOLD
+        confident = best is not None and conf >= threshold
         topic_id = best.doc.topic_id if best is not None and best.topic_share >= 0.5 else None
         intent = self._smalltalk_intent(question, has_content=bool(aq.known) and confident)
         if intent == "human":
@@ -514,7 +617,7 @@ class KnowledgeEngine:
                 conf,
                 hit=best,
                 distress=distress,
-                suggestions=[h for h, c in scored[1:] if c >= THRESHOLD / 2],
+                suggestions=[h for h, c in scored[1:] if c >= threshold / 2],
                 topic_id=best.doc.topic_id,
             )
         entry = self._match_smalltalk_phrases(question)
@@ -525,7 +628,7 @@ class KnowledgeEngine:
             conf,
             hit=None,
             distress=distress,
-            suggestions=[h for h, c in scored if c >= THRESHOLD / 2][:2],
+            suggestions=[h for h, c in scored if c >= threshold / 2][:2],
             topic_id=topic_id,
         )
 

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import engine as E
+from . import rerank
 from .search import DocSource
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
 DEV_PATH = EVAL_DIR / "dev.jsonl"
 TEST_PATH = EVAL_DIR / "test.jsonl"
+# Written after dev and never trained on (the re-ranker learns from dev.jsonl only): how far a
+# change generalises to questions nobody tuned on, without touching the frozen test split.
+BATCH3_PATH = EVAL_DIR / "batch3.jsonl"
 
 # Ablation steps: which understanding components are on (see search.SearchIndex options).
 _OFF = {
@@ -33,6 +37,7 @@ _OFF = {
     "hybrid": False,
     "focus": False,
     "situations": False,
+    "rerank": False,
 }
 ABLATION = [
     ("lexical", _OFF),
@@ -48,11 +53,13 @@ ABLATION = [
             "hybrid": False,
             "focus": False,
             "situations": False,
+            "rerank": False,
         },
     ),
-    ("+ hybrid (sentences)", {"focus": False, "situations": False}),
-    ("+ last clause (long)", {"situations": False}),
-    ("+ situations (event, object)", {}),
+    ("+ hybrid (sentences)", {"focus": False, "situations": False, "rerank": False}),
+    ("+ last clause (long)", {"situations": False, "rerank": False}),
+    ("+ situations (event, object)", {"rerank": False}),
+    ("+ learned re-ranker", {}),
 ]
 
 
@@ -175,8 +182,11 @@ def engine_for(
     smalltalk: list[tuple[str, list[str], str]],
     lexicon: list[tuple[str, str]] | None = None,
     options: dict[str, bool] | None = None,
+    reranker: rerank.Reranker | None = None,
 ) -> E.KnowledgeEngine:
-    return E.KnowledgeEngine(docs, smalltalk, lexicon=lexicon or [], options=options)
+    return E.KnowledgeEngine(
+        docs, smalltalk, lexicon=lexicon or [], options=options, reranker=reranker
+    )
 
 
 def ablation(

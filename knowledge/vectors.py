@@ -154,6 +154,12 @@ class VectorIndex:
         self.matrix = np.vstack(rows) if rows else np.zeros((0, DIMENSIONS), np.float32)
         self.owners = np.array(owners, dtype=np.int64)
         self.size = len(texts)
+        # Centroid of each document's phrasings (unit length; zero without any phrasing).
+        centroids = np.zeros((self.size, DIMENSIONS), np.float32)
+        np.add.at(centroids, self.owners, self.matrix)
+        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self.centroids = centroids / norms
 
     def _word_rows(self, token: str) -> list[int]:
         rows = []
@@ -192,10 +198,20 @@ class VectorIndex:
         vec = self.embed(text)
         if vec is None or not len(self.owners):
             return None
+        return self._nearest(vec)
+
+    def _nearest(self, vec):
         cosines = _dot(self.matrix, vec)
         best = np.full(self.size, -1.0, np.float32)
         np.maximum.at(best, self.owners, cosines)
         return best
+
+    def both(self, text: str):
+        """(nearest phrasing, centroid) cosines per document, or None."""
+        vec = self.embed(text)
+        if vec is None or not len(self.owners):
+            return None
+        return self._nearest(vec), _dot(self.centroids, vec)
 
 
 class NeighbourTable:

@@ -68,18 +68,20 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
-    # Citizens' own words (knowledge/eval/dev.jsonl and the frozen test.jsonl).
-    # Top-1 floors just under today's figures (dev 91.3 %, test 87.7 %; English rows 93.8 % and
-    # 83.3 %, texting 98.9 % and 84.8 %, indirect situations 85.3 % and 77.8 %, long messages of
-    # dev 89.1 %): a regression fails.
+    # Citizens' own words (knowledge/eval/dev.jsonl, the unseen batch3.jsonl, the frozen
+    # test.jsonl). Top-1 floors just under today's figures with the learned re-ranker (dev
+    # 92.2 %, batch 3 72.8 %, test 90.6 %; English rows 94.8 %, 35.7 % and 83.3 %, texting
+    # 97.8 %, 87.5 % and 87.9 %, indirect situations 86.2 %, 75.6 % and 84.4 %, long messages
+    # of dev 91.3 %): a regression fails.
     floors = {
-        "dev": (0.91, {"en": 0.93, "sms": 0.98, "ind": 0.85, "ramble": 0.88}),
-        "test": (0.87, {"en": 0.83, "sms": 0.84, "ind": 0.77}),
+        "dev": (0.92, {"en": 0.94, "sms": 0.97, "ind": 0.86, "ramble": 0.91}, 4),
+        "batch3": (0.72, {"sms": 0.87, "ind": 0.75}, 2),
+        "test": (0.90, {"en": 0.83, "sms": 0.87, "ind": 0.84}, 4),
     }
-    for split, (floor, styles) in floors.items():
+    for split, (floor, styles, attempts) in floors.items():
         dataset = summary["datasets"][split]
         assert dataset["leaks"] == 0
-        assert dataset["agent_attempts"] >= 4
+        assert dataset["agent_attempts"] >= attempts
         assert dataset["dont_know"] >= 0.85
         assert dataset["top1"] >= floor
         for style, style_floor in styles.items():

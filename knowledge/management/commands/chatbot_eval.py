@@ -3,9 +3,9 @@
 Reports top-1 accuracy with leave-one-out over the articles' example questions, the rate of
 "je ne sais pas" on out-of-scope questions (knowledge/eval/out_of_scope.txt), the results
 on colloquial questions (knowledge/eval/colloquial.tsv) and, for each citizens' questions set
-(knowledge/eval/dev.jsonl and test.jsonl by default, see knowledge/evalset.py): top-1, "je ne
-sais pas", agent-only leaks, p95 latency, recall per article and the confusion list (which
-articles attract other articles' questions). ``--ablation`` reruns the sets with the
+(knowledge/eval/dev.jsonl, batch3.jsonl and test.jsonl by default, see knowledge/evalset.py):
+top-1, "je ne sais pas", agent-only leaks, p95 latency, recall per article and the confusion
+list (which articles attract other articles' questions). ``--ablation`` reruns the sets with the
 understanding components switched on one by one.
 """
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             "--dataset",
             metavar="PATH",
             action="append",
-            help="Jeu de questions d'usagers (JSONL, répétable ; défaut : dev et test).",
+            help="Jeu de questions d'usagers (JSONL, répétable ; défaut : dev, batch3 et test).",
         )
         parser.add_argument(
             "--ablation",
@@ -73,7 +73,11 @@ class Command(BaseCommand):
             raise CommandError(
                 "La base de connaissances est vide : lancez d'abord « manage.py import_kb »."
             )
-        paths = options["dataset"] or [str(evalset.DEV_PATH), str(evalset.TEST_PATH)]
+        paths = options["dataset"] or [
+            str(evalset.DEV_PATH),
+            str(evalset.BATCH3_PATH),
+            str(evalset.TEST_PATH),
+        ]
         try:
             out_of_scope = evaluation.read_out_of_scope(options["out_of_scope"])
             colloquial = evaluation.read_colloquial(options["colloquial"])
