@@ -128,8 +128,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--ws",
         choices=["websockets", "websockets-sansio", "wsproto"],
-        default="websockets",
-        help="uvicorn's websocket implementation",
+        default="websockets-sansio",
+        help="uvicorn's websocket implementation (production, bin/serve: websockets-sansio; "
+        "websockets is the legacy one, four tasks per socket)",
     )
     parser.add_argument(
         "--ws-per-message-deflate",

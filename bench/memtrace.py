@@ -54,6 +54,14 @@ def compare(before: str, after: str, sockets: int, top: int = 12) -> list[str]:
     total = sum(s.size_diff for s in new.compare_to(old, "filename"))
     lines = [f"Python heap grew {total / 1024:.0f} KiB = {total / 1024 / sockets:.1f} KiB/socket"]
     stats = new.compare_to(old, "traceback")
+    # Modules first imported in the window (e.g. the URL configuration, on a long, slow run)
+    # are a one-off cost, not the sockets'.
+    imports = sum(s.size_diff for s in stats if any("importlib" in f.filename for f in s.traceback))
+    if imports > total / 100:
+        lines.append(
+            f"  of which imports during the window: {imports / 1024 / sockets:.1f} KiB/socket "
+            f"(per socket without them: {(total - imports) / 1024 / sockets:.1f} KiB)"
+        )
     packages: dict[str, int] = {}
     for stat in stats:  # by the package of the innermost frame outside the standard library
         outside = [f.filename for f in stat.traceback if "site-packages/" in f.filename]

@@ -12,7 +12,6 @@ the consumer never crashes.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -35,6 +34,7 @@ from contactcenter.sockets import (  # noqa: F401  (CLOSE_FLOOD...: public names
     FLOOD_REFUSALS,
     RateLimiter,
     SocketGuard,
+    SocketTimer,
 )
 
 from . import services, writer
@@ -234,9 +234,8 @@ class ChatConsumer(GuardedConsumer):
     layer_handlers = frozenset({"chat_message", "chat_typing", "chat_read", "chat_status"})
     access: services.Access | None = None
     group: str | None = None
-    idle_task: asyncio.Task[None] | None = None
-    idle_due: datetime | None = None
-    queue_task: asyncio.Task[None] | None = None
+    queue_timer: SocketTimer | None = None
+    idle_timer: SocketTimer | None = None
 
     @property
     def granted(self) -> services.Access:
@@ -279,15 +278,14 @@ class ChatConsumer(GuardedConsumer):
         if state.get("position") is not None:
             self.last_position = (state.get("position"), state.get("wait_seconds"))
         await self.send_json(state)
-        self._follow_queue_while_waiting()
+        if self.access.role == "citizen" and self.status == Conversation.Status.WAITING:
+            self._follow_queue()
         if self.access.role == "agent":
             # Check at once (a reconnecting agent catches up), then when something falls due.
             self._restart_idle_timer(timezone.now())
 
     async def disconnect(self, code):
-        for task in (self.queue_task, self.idle_task):
-            if task is not None:
-                task.cancel()
+        # (The socket's timers stop with it: SocketGuard.release_guard.)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -298,25 +296,23 @@ class ChatConsumer(GuardedConsumer):
 
     # --- background ----------------------------------------------------------------------
 
-    def _follow_queue_while_waiting(self) -> None:
-        """A citizen's socket follows the queue while the chat waits for an agent: started at
-        connect and by a status event that puts the chat (back) in the queue, it stops at its
-        first wake-up after a status event took the chat out (no timer once an agent has it)."""
-        if self.granted.role != "citizen" or self.status != Conversation.Status.WAITING:
-            return
-        if self.queue_task is None or self.queue_task.done():
-            self.queue_task = asyncio.create_task(self._follow_queue())
+    def _follow_queue(self) -> None:
+        """While the chat waits for an agent, push the position and estimated wait on change,
+        every ``POSITION_INTERVAL`` seconds (``queue_timer``: nothing runs once an agent took
+        the chat; a requeued chat starts it again, ``chat_status``)."""
+        if self.queue_timer is None:
+            self.queue_timer = self.new_timer(self._queue_round)
+        if not self.queue_timer.active:
+            self.queue_timer.start(POSITION_INTERVAL)
 
-    async def _follow_queue(self):
-        """Push the position and estimated wait on change, every ``POSITION_INTERVAL``."""
+    async def _queue_round(self) -> float | None:
+        if self.status != Conversation.Status.WAITING:
+            return None
         try:
-            while True:
-                await asyncio.sleep(POSITION_INTERVAL)
-                if self.status != Conversation.Status.WAITING:
-                    return
-                await self._push_position()
-        except asyncio.CancelledError:
-            pass
+            await self._push_position()
+        except Exception:  # keep following: the next round asks again
+            logger.exception("chat: queue position of %s failed", self.conversation_id)
+        return POSITION_INTERVAL
 
     async def _push_position(self):
         status = await db(_queue_status_of)(self.conversation_id)
@@ -327,33 +323,18 @@ class ChatConsumer(GuardedConsumer):
 
     def _restart_idle_timer(self, due) -> None:
         """The assigned agent's socket drives the inactivity rule without polling: a timer
-        wakes up when the warning (5 min after the agent's last message) or the end (10 min)
-        falls due, runs the idempotent check and sleeps until the next due time, if any. An
-        agent message moves the due time (``idle_due``): the running timer sleeps on until
-        then, no new task per message (one only when the time moves earlier); Celery beat
-        (``chat.tasks.sweep_inactivity``) covers chats no agent socket watches.
+        (``idle_timer``) wakes up when the warning (5 min after the agent's last message) or
+        the end (10 min) falls due, runs the idempotent check and sleeps until the next due
+        time, if any. An agent message restarts it; Celery beat (``chat.tasks.sweep_inactivity``)
+        covers chats no agent socket watches.
         """
-        earlier = self.idle_due is not None and due < self.idle_due
-        self.idle_due = due
-        if self.idle_task is not None and not self.idle_task.done():
-            if not earlier:
-                return
-            self.idle_task.cancel()
-        self.idle_task = asyncio.create_task(self._idle_timer())
+        if self.idle_timer is None:
+            self.idle_timer = self.new_timer(self._idle_round)
+        self.idle_timer.start(_seconds_until(due))
 
-    async def _idle_timer(self) -> None:
-        try:
-            while (due := self.idle_due) is not None:
-                await asyncio.sleep(max(0.0, (due - timezone.now()).total_seconds()) + 0.5)
-                if self.idle_due is not due:
-                    continue  # moved while it slept: sleep until the new time
-                following = await db(services.inactivity_due)(self.conversation_id)
-                if self.idle_due is due:  # else moved during the check: keep the new time
-                    self.idle_due = following
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            logger.exception("chat: inactivity check of %s failed", self.granted.conversation_id)
+    async def _idle_round(self) -> float | None:
+        due = await db(services.inactivity_due)(self.conversation_id)
+        return None if due is None else _seconds_until(due)
 
     # --- frames from the browser ---------------------------------------------------------
 
@@ -508,7 +489,12 @@ class ChatConsumer(GuardedConsumer):
                 return await self.close_with(CLOSE_REVOKED, "chat taken back by routing")
         if self.status == Conversation.Status.WAITING and self.granted.role == "citizen":
             await self._push_position()
-            self._follow_queue_while_waiting()
+            self._follow_queue()
+
+
+def _seconds_until(due: datetime) -> float:
+    """Half a second past ``due``: the check then finds it due."""
+    return max(0.0, (due - timezone.now()).total_seconds()) + 0.5
 
 
 def _queue_status_of(conversation_id: int) -> dict:

@@ -11,13 +11,19 @@ docs/realtime.md:
 - 4408: the person already holds the most sockets of this kind. Each socket holds a lease in
   the shared cache (Redis in production, so the cap counts every ASGI process), renewed while it
   lives, released on disconnect and expiring by itself when a process dies.
-- 4401: the session ended. Every socket joins a group for its session and one for its user:
-  logout closes the session's sockets; a password change, a deactivation, a deletion or
-  ``end_user_sessions`` (a second-factor reset) closes all the user's sockets. Every
+- 4401: the session ended. Every socket joins a group for its user: logout closes the sockets
+  of the session (the message names it, by a digest of its key); a password change, a
+  deactivation, a deletion or ``end_user_sessions`` (a second-factor reset) closes all the
+  user's sockets. Every
   ``WEBSOCKET_SESSION_RECHECK_SECONDS`` (60 s at most) a socket also reloads its session and
   checks that it still exists, has not expired and still matches the user's session auth hash
   (password, session generation) and active flag (session expiry has no event; a lost layer
   message).
+
+What a socket does now and then (the session check; the chat's queue position and inactivity
+clock) runs on a ``SocketTimer``: a timer of the event loop, and a task only while the job runs,
+so that an idle socket holds no task of its own (bench/RESULTS.md, ``chat_load.py``: memory per
+idle socket).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import hashlib
 import logging
 import random
 import time
-from collections import deque
+from collections.abc import Awaitable, Callable
 from importlib import import_module
 
 from asgiref.sync import async_to_sync
@@ -79,47 +85,56 @@ def lease_seconds() -> float:
     return 3 * recheck_seconds() + 5
 
 
-def session_group(session_key: str) -> str:
-    # The session key is a credential: the group name (a Redis key) carries a digest of it.
-    return "ws-session-" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+def session_digest(session_key: str) -> str:
+    # The session key is a credential: layer messages (through Redis) carry a digest of it.
+    return hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
 def user_group(user_id: int) -> str:
     return f"ws-user-{user_id}"
 
 
-def close_session_sockets(session_key: str, reason: str) -> None:
-    _revoke(session_group(session_key), reason)
+def close_session_sockets(user_id: int, session_key: str, reason: str) -> None:
+    """Close the sockets of one login session (the person's other sessions keep theirs).
+
+    They hear it in the person's group, which every socket of the person joins anyway: a group
+    per session too would cost each socket one more subscription (memory per socket)."""
+    _revoke(user_group(user_id), reason, session_digest(session_key))
 
 
 def close_user_sockets(user_id: int, reason: str) -> None:
     _revoke(user_group(user_id), reason)
 
 
-def _revoke(group: str, reason: str) -> None:
+def _revoke(group: str, reason: str, session: str = "") -> None:
     # Called from signal handlers: a channel layer that is down must not break a logout or an
     # admin's save. The sockets then close at their next session check.
+    message = {"type": "socket.revoked", "reason": reason}
+    if session:
+        message["session"] = session
     try:
         layer = get_channel_layer()
         assert layer is not None  # settings always configure CHANNEL_LAYERS
-        async_to_sync(layer.group_send)(group, {"type": "socket.revoked", "reason": reason})
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("sockets: could not reach group %s", group)
 
 
 class RateLimiter:
     """At most ``limit`` frames per ``window`` seconds (sliding window); remembers refusals so
-    that a client that keeps sending regardless can be told apart (``flooding``)."""
+    that a client that keeps sending regardless can be told apart (``flooding``).
+
+    The times are kept in lists, oldest first: every socket holds a limiter, and a deque
+    allocates a block of 64 slots (~0.75 KiB) even when empty."""
 
     def __init__(self, limit: float = 5, window: float = 1.0):
         self.limit, self.window = int(limit), float(window)
-        self.stamps: deque[float] = deque()
-        self.refusals: deque[float] = deque()
+        self.stamps: list[float] = []
+        self.refusals: list[float] = []
 
     def allow(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        while self.stamps and now - self.stamps[0] >= self.window:
-            self.stamps.popleft()
+        _forget_older(self.stamps, now, self.window)
         if len(self.stamps) >= self.limit:
             self.refusals.append(now)
             return False
@@ -128,9 +143,17 @@ class RateLimiter:
 
     def flooding(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        while self.refusals and now - self.refusals[0] >= FLOOD_WINDOW:
-            self.refusals.popleft()
+        _forget_older(self.refusals, now, FLOOD_WINDOW)
         return len(self.refusals) >= FLOOD_REFUSALS
+
+
+def _forget_older(stamps: list[float], now: float, window: float) -> None:
+    """Drop from the front of ``stamps`` the times ``window`` seconds old or more."""
+    stale = 0
+    while stale < len(stamps) and now - stamps[stale] >= window:
+        stale += 1
+    if stale:
+        del stamps[:stale]
 
 
 class ConnectionLease:
@@ -164,6 +187,59 @@ class ConnectionLease:
             await cache.adelete(key)
 
 
+class SocketTimer:
+    """Runs ``job`` (a coroutine function) ``delay`` seconds after ``start(delay)``, then again
+    after the delay the job returns, until it returns None or ``stop()`` is called.
+
+    While it waits, a socket's timer is an entry in the event loop's timer heap (one structure
+    for every socket of the process: ~0.5 KiB each); the job runs in a task that ends with it.
+    A task sleeping in a loop instead kept, for the socket's whole life, the task, its coroutine
+    frame and the sleep's future. ``start`` again moves the next run (cancelling a run under
+    way); a job that raises is logged and not run again.
+    """
+
+    __slots__ = ("handle", "job", "task")
+
+    def __init__(self, job: Callable[[], Awaitable[float | None]]):
+        self.job = job
+        self.handle: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.handle is not None or self.task is not None
+
+    def start(self, delay: float) -> None:
+        self.stop()
+        self.handle = asyncio.get_running_loop().call_later(max(0.0, delay), self._fire)
+
+    def stop(self) -> None:
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            handle.cancel()
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+
+    def _fire(self) -> None:
+        self.handle = None
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            delay = await self.job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("sockets: %s failed", getattr(self.job, "__qualname__", self.job))
+            delay = None
+        if self.task is not asyncio.current_task():
+            return  # stopped or restarted meanwhile
+        self.task = None
+        if delay is not None:
+            self.start(delay)
+
+
 async def session_still_valid(scope) -> bool:
     """Reload the socket's session from the session store (never the copy read at connect):
     it must still exist, not have expired, and name the same user with a matching auth hash
@@ -193,8 +269,8 @@ class SocketGuard(AsyncWebsocketConsumer):
     socket_closing = False
     frame_limiter: RateLimiter | None = None
     socket_lease: ConnectionLease | None = None
-    guard_groups: tuple[str, ...] = ()
-    recheck_task: asyncio.Task | None = None
+    guard_group = ""
+    socket_timers: tuple[SocketTimer, ...] = ()
 
     async def __call__(self, scope, receive, send):
         try:
@@ -216,14 +292,10 @@ class SocketGuard(AsyncWebsocketConsumer):
                 return
             self.socket_lease = lease
             WEBSOCKETS_OPEN.labels(self.socket_kind).inc()
-            groups = [user_group(user.pk)]
-            session = self.scope.get("session")
-            if session is not None and session.session_key:
-                groups.append(session_group(session.session_key))
-            self.guard_groups = tuple(groups)
-            for group in groups:
-                await self.channel_layer.group_add(group, self.channel_name)
-            self.recheck_task = asyncio.create_task(self.recheck_session())
+            self.guard_group = user_group(user.pk)
+            await self.channel_layer.group_add(self.guard_group, self.channel_name)
+            # Spread the checks of sockets opened together (a page load, a server restart).
+            self.new_timer(self.recheck_session).start(recheck_seconds() * random.uniform(0.5, 1))
         await super().websocket_connect(message)
 
     async def websocket_receive(self, message):
@@ -242,11 +314,11 @@ class SocketGuard(AsyncWebsocketConsumer):
             await self.release_guard()
 
     async def release_guard(self) -> None:
-        task, self.recheck_task = self.recheck_task, None
-        if task is not None:
-            task.cancel()
-        groups, self.guard_groups = self.guard_groups, ()
-        for group in groups:
+        timers, self.socket_timers = self.socket_timers, ()
+        for timer in timers:
+            timer.stop()
+        group, self.guard_group = self.guard_group, ""
+        if group:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # the layer is down: the membership expires by itself
@@ -259,23 +331,27 @@ class SocketGuard(AsyncWebsocketConsumer):
             except Exception:  # the cache is down: the lease expires by itself
                 logger.exception("sockets: could not release a %s lease", self.socket_kind)
 
-    async def recheck_session(self) -> None:
-        interval = recheck_seconds()
-        # Spread the checks of sockets opened together (a page load, a server restart).
-        delay = interval * random.uniform(0.5, 1.0)
-        while True:
-            await asyncio.sleep(delay)
-            delay = interval
-            try:
-                if self.socket_lease is not None:
-                    await self.socket_lease.renew(lease_seconds())
-                if not await session_still_valid(self.scope):
-                    await self.close_socket(CLOSE_SESSION_ENDED, "session ended")
-                    return
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep the socket; the next round checks again
-                logger.exception("sockets: session check failed on %s", self.scope.get("path"))
+    def new_timer(self, job: Callable[[], Awaitable[float | None]]) -> SocketTimer:
+        """A ``SocketTimer`` of this socket, stopped when the socket ends (``release_guard``,
+        also after an exception)."""
+        timer = SocketTimer(job)
+        self.socket_timers = (*self.socket_timers, timer)
+        return timer
+
+    async def recheck_session(self) -> float | None:
+        """One round of the session check (a socket timer): renew the lease, close the
+        socket if its session ended; returns the delay until the next round."""
+        try:
+            if self.socket_lease is not None:
+                await self.socket_lease.renew(lease_seconds())
+            if not await session_still_valid(self.scope):
+                await self.close_socket(CLOSE_SESSION_ENDED, "session ended")
+                return None
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep the socket; the next round checks again
+            logger.exception("sockets: session check failed on %s", self.scope.get("path"))
+        return recheck_seconds()
 
     async def frame_refused(self, message) -> None:
         """A frame over the rate limit was dropped; consumers may tell the client."""
@@ -295,6 +371,11 @@ class SocketGuard(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def socket_revoked(self, event) -> None:
+        if event.get("session"):  # one session's sockets only
+            session = self.scope.get("session")
+            key = session.session_key if session is not None else None
+            if not key or session_digest(key) != event["session"]:
+                return
         await self.close_socket(CLOSE_SESSION_ENDED, event.get("reason") or "session ended")
 
 
@@ -321,8 +402,8 @@ def end_user_sessions(user_id: int, reason: str) -> None:
 def on_logged_out(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     key = session.session_key if session is not None else None
-    if key:
-        close_session_sockets(key, "logout")
+    if key and user is not None and user.pk is not None:  # anonymous sockets join no group
+        close_session_sockets(user.pk, key, "logout")
 
 
 def on_user_pre_save(sender, instance, update_fields=None, **kwargs) -> None:

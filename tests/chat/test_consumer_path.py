@@ -1,6 +1,7 @@
 """The chat consumer's per-message path and background timers, without a server: the message
 event carries its frame serialised once, the citizen's queue follower stops once the chat is no
-longer waiting, and the agent's inactivity timer is moved rather than recreated per message."""
+longer waiting, and the agent's inactivity timer is moved rather than recreated per message
+(the queue follower's rounds: tests/chat/test_consumers.py)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,6 @@ def test_message_event_carries_the_frame_text_once_serialised():
 
 async def test_socket_sends_the_events_text_as_is_once_per_number():
     socket = Recorder("agent")
-    socket.consumer.idle_task = None
     event = services.message_event(payload(3))
     await socket.consumer.chat_message(event)
     await socket.consumer.chat_message(event)  # the same message again (own copy, replay)
@@ -72,40 +72,9 @@ async def test_socket_sends_the_events_text_as_is_once_per_number():
     assert [f["message"]["seq"] for f in socket.frames()] == [3, 4]
 
 
-async def test_queue_follower_runs_only_while_the_chat_waits(monkeypatch):
-    monkeypatch.setattr(consumers, "POSITION_INTERVAL", 0.01)
-    pushes = []
-    socket = Recorder("citizen", Conversation.Status.WAITING)
-
-    async def push_position():
-        pushes.append(socket.consumer.status)
-
-    socket.consumer._push_position = push_position
-    socket.consumer._follow_queue_while_waiting()
-    follower = socket.consumer.queue_task
-    assert follower is not None
-    socket.consumer._follow_queue_while_waiting()  # already following: no second task
-    assert socket.consumer.queue_task is follower
-    await asyncio.sleep(0.05)
-    assert pushes and set(pushes) == {"waiting"}
-    # An agent takes the chat: the follower stops at its next wake-up, no timer is left.
-    await socket.consumer.chat_status({"type": "chat.status", "status": "active", "agent": "A"})
-    await asyncio.wait_for(follower, 1)
-    count = len(pushes)
-    await asyncio.sleep(0.05)
-    assert len(pushes) == count
-    # Requeued (the agent dropped): the position is pushed at once and followed again.
-    await socket.consumer.chat_status({"type": "chat.status", "status": "waiting", "agent": ""})
-    assert len(pushes) == count + 1
-    assert socket.consumer.queue_task is not follower and not socket.consumer.queue_task.done()
-    socket.consumer.queue_task.cancel()
-
-
-def test_only_a_waiting_citizen_follows_the_queue():
-    for role, status in (("agent", "waiting"), ("observer", "waiting"), ("citizen", "active")):
-        socket = Recorder(role, status)
-        socket.consumer._follow_queue_while_waiting()
-        assert socket.consumer.queue_task is None
+def test_queue_round_stops_once_the_chat_no_longer_waits():
+    socket = Recorder("citizen", Conversation.Status.ACTIVE)
+    assert asyncio.run(socket.consumer._queue_round()) is None
 
 
 @pytest.fixture
@@ -120,37 +89,28 @@ def inactivity_checks(monkeypatch):
     return checks
 
 
-async def test_agent_messages_move_the_running_inactivity_timer(inactivity_checks):
+async def test_agent_messages_move_the_one_inactivity_timer(inactivity_checks):
     socket = Recorder("agent")
     start = timezone.now()
     socket.consumer._restart_idle_timer(start + timedelta(seconds=0.05))
-    timer = socket.consumer.idle_task
-    # Each agent message moves the due time later: the same task sleeps on.
+    timer = socket.consumer.idle_timer
+    assert timer is not None and timer.active
+    # Each agent message moves the due time: the same timer, no task while it waits.
     socket.consumer._restart_idle_timer(start + timedelta(seconds=0.3))
-    assert socket.consumer.idle_task is timer
-    await asyncio.wait_for(timer, 3)
+    assert socket.consumer.idle_timer is timer and timer.task is None
+    await asyncio.sleep(1.2)
     assert len(inactivity_checks) == 1  # at the last due time only (+ 0.5 s margin)
     assert inactivity_checks[0] >= start + timedelta(seconds=0.8)
-    assert socket.consumer.idle_due is None
-
-
-async def test_an_earlier_due_time_restarts_the_timer(inactivity_checks):
-    socket = Recorder("agent")
-    start = timezone.now()
-    socket.consumer._restart_idle_timer(start + timedelta(seconds=60))
-    timer = socket.consumer.idle_task
-    socket.consumer._restart_idle_timer(start)
-    assert socket.consumer.idle_task is not timer
-    await asyncio.wait_for(socket.consumer.idle_task, 3)
-    assert timer.cancelled() and len(inactivity_checks) == 1
+    assert not timer.active  # nothing more due: no timer left
 
 
 async def test_agent_message_delivered_to_the_agent_moves_the_timer(inactivity_checks):
     socket = Recorder("agent")
     socket.consumer._restart_idle_timer(timezone.now() + timedelta(seconds=60))
-    timer = socket.consumer.idle_task
+    timer = socket.consumer.idle_timer
+    assert timer is not None and timer.handle is not None
     await socket.consumer.chat_message(services.message_event(payload(9, kind="agent")))
     warn = services.inactivity_warn_seconds()
-    assert socket.consumer.idle_task is timer
-    assert socket.consumer.idle_due > timezone.now() + timedelta(seconds=warn - 5)
-    timer.cancel()
+    assert socket.consumer.idle_timer is timer and timer.handle is not None
+    assert timer.handle.when() > asyncio.get_running_loop().time() + warn - 5
+    timer.stop()

@@ -403,6 +403,64 @@ async def test_waiting_citizen_sees_position_then_agent_joining(
     await comm.disconnect()
 
 
+def queue_rounds(monkeypatch, positions: list[int]) -> list[int]:
+    """Queue rounds every 50 ms; each asks the position (the next of ``positions``, then the
+    last one again); returns the conversations asked about, one per round."""
+    asked: list[int] = []
+    monkeypatch.setattr(consumers, "POSITION_INTERVAL", 0.05)
+
+    def status_of(conversation_id):
+        asked.append(conversation_id)
+        position = positions[min(len(asked), len(positions)) - 1]
+        return {"position": position, "wait_seconds": 60 * position}
+
+    monkeypatch.setattr(consumers, "_queue_status_of", status_of)
+    return asked
+
+
+async def test_waiting_citizen_is_told_each_new_position_until_an_agent_takes_the_chat(
+    waiting_chat, citizen, agent_a, make_available, monkeypatch
+):
+    asked = queue_rounds(monkeypatch, [3, 3, 2])
+    comm = await open_socket(chat_path(waiting_chat), citizen)
+    assert (await comm.receive_json_from())["position"] == 1
+    # Pushed when it changes only: 3, then 2 (the second 3 is not repeated).
+    assert await comm.receive_json_from() == {"type": "queue", "position": 3, "wait_seconds": 180}
+    assert await comm.receive_json_from() == {"type": "queue", "position": 2, "wait_seconds": 120}
+    assert await comm.receive_nothing(timeout=0.2)
+    await db(make_available)(agent_a)
+    status = await receive_until(comm, lambda f: f["type"] == "status")
+    assert status["status"] == "active"
+    # Once an agent has the chat the rounds stop (at most one was under way).
+    await asyncio.sleep(0.1)
+    rounds = len(asked)
+    await asyncio.sleep(0.3)
+    assert len(asked) == rounds
+    await comm.disconnect()
+
+
+async def test_no_queue_rounds_for_an_active_chat_until_it_is_requeued(
+    live_chat, citizen, agent_a, monkeypatch
+):
+    asked = queue_rounds(monkeypatch, [4])
+    citizen_socket, _ = await joined(live_chat, citizen)
+    await asyncio.sleep(0.3)
+    assert asked == []
+    layer = get_channel_layer()
+    await layer.group_send(group_name(live_chat.pk), {"type": "chat.status", "status": "waiting"})
+    assert (await receive_until(citizen_socket, lambda f: f["type"] == "status"))["status"] == (
+        "waiting"
+    )
+    # Told at once, then followed by the rounds.
+    assert (await receive_until(citizen_socket, lambda f: f["type"] == "queue"))["position"] == 4
+    await asyncio.sleep(0.3)
+    assert len(asked) >= 3
+    await citizen_socket.disconnect()
+    rounds = len(asked)
+    await asyncio.sleep(0.2)
+    assert len(asked) == rounds  # the socket is gone: so are its rounds
+
+
 async def test_dropped_agent_chat_goes_back_to_the_queue_and_citizen_is_told(
     live_chat, citizen, agent_a
 ):

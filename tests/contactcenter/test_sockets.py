@@ -198,7 +198,6 @@ async def test_logout_closes_the_sessions_sockets_with_4401(path, persona, first
     await comm.disconnect()
     await other_session.disconnect()
     layer = get_channel_layer()
-    assert layer.groups.get(sockets.session_group(comm.session_key), {}) == {}
     assert layer.groups.get(sockets.user_group(user.pk), {}) == {}
 
 
@@ -301,3 +300,66 @@ async def test_periodic_check_keeps_a_live_session_open(citizen, settings):
 def test_recheck_interval_is_at_most_a_minute(settings):
     settings.WEBSOCKET_SESSION_RECHECK_SECONDS = 600
     assert sockets.recheck_seconds() == 60
+
+
+# --- timers -----------------------------------------------------------------------------------
+
+
+async def test_socket_timer_runs_its_job_again_after_the_delay_it_returns_until_none():
+    runs: list[float] = []
+
+    async def job():
+        runs.append(asyncio.get_running_loop().time())
+        return 0.02 if len(runs) < 3 else None
+
+    timer = sockets.SocketTimer(job)
+    timer.start(0.02)
+    assert timer.active and timer.task is None  # waiting: a timer, no task
+    await asyncio.sleep(0.3)
+    assert len(runs) == 3 and not timer.active
+
+
+async def test_socket_timer_restart_moves_the_next_run_and_stop_cancels_a_run_under_way():
+    started, finished = [], []
+
+    async def job():
+        started.append(1)
+        await asyncio.sleep(0.2)
+        finished.append(1)
+        return 0.01
+
+    timer = sockets.SocketTimer(job)
+    timer.start(0.05)
+    timer.start(0.3)  # moved: nothing at 0.05 s
+    await asyncio.sleep(0.15)
+    assert started == []
+    await asyncio.sleep(0.25)
+    assert started == [1] and timer.task is not None
+    timer.stop()
+    await asyncio.sleep(0.3)
+    assert finished == [] and not timer.active
+
+
+async def test_socket_timer_logs_a_failing_job_and_stops(caplog):
+    calls: list[int] = []
+
+    async def job():
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    timer = sockets.SocketTimer(job)
+    with caplog.at_level("ERROR", logger="guichet.sockets"):
+        timer.start(0)
+        await asyncio.sleep(0.1)
+    assert calls == [1] and not timer.active
+    assert "failed" in caplog.text and "boom" in caplog.text
+
+
+async def test_an_idle_socket_holds_no_task_of_its_own(citizen):
+    before = len(asyncio.all_tasks())
+    comm = await open_for("/ws/availability/", citizen)
+    await comm.receive_json_from()
+    # The consumer's task and its two pending receives (Channels); the session check waits
+    # on a timer (a sleeping task before).
+    assert len(asyncio.all_tasks()) - before == 3
+    await comm.disconnect()

@@ -183,15 +183,22 @@ def wait_until(predicate, timeout: float, what: str, logs=lambda: "") -> None:
 
 
 # bin/serve's websocket options, for every uvicorn started as in production (these tests,
-# bench/chat_load.py, bench/peak.py): no permessage-deflate, whose zlib contexts would cost each
-# socket ~300 KiB (bench/RESULTS.md, chat_load.py). tests/contactcenter/test_serve.py checks
-# that bin/serve refuses the extension.
-WS_OPTIONS = ("--ws", "websockets", "--ws-per-message-deflate", "false")
+# bench/chat_load.py, bench/peak.py): websockets' Sans-I/O implementation (one task per socket)
+# and no permessage-deflate, whose zlib contexts would cost each socket ~300 KiB
+# (bench/RESULTS.md, chat_load.py). tests/contactcenter/test_serve.py checks that bin/serve
+# refuses the extension, tests/topology/test_websocket_server.py the sockets' behaviour.
+WS_OPTIONS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 
 
-def start(count: int = 3, timeout: float = 60.0, env: dict[str, str] | None = None) -> Topology:
+def start(
+    count: int = 3,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
+) -> Topology:
     """``count`` uvicorn processes behind HAProxy. ``env``: the processes' environment (default
-    ``server_env``, on pytest-django's test database); ``PROCESS_HEADER`` is set either way."""
+    ``server_env``, on pytest-django's test database); ``PROCESS_HEADER`` is set either way.
+    ``options``: more uvicorn options."""
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="guichet-topology-"))
     if env is None:
@@ -214,6 +221,7 @@ def start(count: int = 3, timeout: float = 60.0, env: dict[str, str] | None = No
                 "--log-level",
                 "warning",
                 *WS_OPTIONS,
+                *options,
                 "--no-proxy-headers",
             ],
             cwd=ROOT,
