@@ -248,6 +248,7 @@ def test_openapi_documents_both_authentications(client):
         ("post", "/api/cases/{reference}/close/"): "cases:write",
         ("post", "/api/cases/{reference}/reopen/"): "cases:write",
         ("post", "/api/demarches/"): "demarches:write",
+        ("post", "/api/demarches/batch/"): "demarches:write",
         ("get", "/api/demarches/{type_code}/{reference}/"): "demarches:write",
         ("post", "/api/demarches/{type_code}/{reference}/step/"): "demarches:write",
         ("post", "/api/demarches/{type_code}/{reference}/close/"): "demarches:write",
