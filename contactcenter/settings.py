@@ -512,9 +512,8 @@ MAIL_RETRY_DELAY = timedelta(seconds=env_int("MAIL_RETRY_DELAY", 60))
 # E-mail channel loop protection: automatic messages (acknowledgements, notices) per address.
 MAIL_AUTOMATIC_PER_SENDER = env_int("MAIL_AUTOMATIC_PER_SENDER", 5)
 MAIL_AUTOMATIC_WINDOW = timedelta(seconds=env_int("MAIL_AUTOMATIC_WINDOW", 3600))
-# E-mail channel: the authserv-id (RFC 8601) of the organisation's own receiving mail server(s),
-# comma-separated; only its Authentication-Results headers are read. Empty: every sender is
-# unverified (never recognised as a citizen, never threaded) and check --deploy warns.
+# E-mail: authserv-ids (RFC 8601, comma-separated) of our receiving mail servers, whose
+# Authentication-Results alone are read; empty: no sender verified (docs/mail.md).
 MAIL_AUTHSERV_ID = env_str("MAIL_AUTHSERV_ID")
 # E-mail channel, inbound webhook of a provider that pushes (Mailgun's routes, raw MIME): off
 # while no signing key is set; pushes older than MAIL_WEBHOOK_MAX_AGE seconds and bodies over
