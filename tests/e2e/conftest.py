@@ -417,20 +417,23 @@ def _fail_on_console_errors(pages) -> None:
     assert not problems, "Browser console errors:\n" + "\n".join(problems)
 
 
-# Finite animations and transitions (a DSFR modal fading in) are awaited before axe reads
-# colours: mid-fade, text and background blend with the backdrop and fail contrast.
-SETTLE_ANIMATIONS = """async () => {
-  const finite = document.getAnimations().filter(
-    (a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
-  await Promise.race([
-    Promise.all(finite.map((a) => a.finished.catch(() => null))),
-    new Promise((resolve) => setTimeout(resolve, 2000)),
-  ]);
-}"""
+def settle_animations(locator) -> None:
+    """Wait (2 s at most) for the finite animations and transitions of ``locator``'s element
+    and its descendants: mid-fade, a DSFR modal's text and background blend with the backdrop
+    and axe reports their contrast."""
+    locator.evaluate(
+        """async (element) => {
+          const finite = element.getAnimations({subtree: true}).filter(
+            (a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+          await Promise.race([
+            Promise.all(finite.map((a) => a.finished.catch(() => null))),
+            new Promise((resolve) => setTimeout(resolve, 2000)),
+          ]);
+        }"""
+    )
 
 
 def run_axe(page, exclude: list[str] | None = None) -> list[dict]:
-    page.evaluate(SETTLE_ANIMATIONS)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(url="/static/vendor/axe/axe.min.js")
     options = {"resultTypes": ["violations"]}

@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import expect
 
+from .conftest import settle_animations
+
 TYPED = "07 99 88 77 66"
 TYPED_PIECES = ("99 88", "0799", "887766", "77 66")
 
@@ -45,6 +47,7 @@ def test_citizen_shares_screen_with_agent_who_only_points(new_page, check_a11y, 
     dialog.get_by_role("button", name=re.compile("Obtenir un code")).click()
     digits = dialog.locator("[data-cobrowse-code]")
     expect(digits).to_have_text(re.compile(r"^\d{3} \d{3}$"))
+    settle_animations(dialog)
     check_a11y(citizen)
     code = digits.inner_text().replace(" ", "")
 
