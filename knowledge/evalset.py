@@ -87,6 +87,11 @@ def read_dataset(path: Path | str) -> list[Row]:
     return rows
 
 
+def pct(value: float) -> str:
+    """A share as the commands print it: ``0.906`` → ``90.6 %``."""
+    return f"{value * 100:.1f} %"
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return 0.0

@@ -15,10 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from knowledge import evalset, evaluation
-
-
-def pct(value: float) -> str:
-    return f"{value * 100:.1f} %"
+from knowledge.evalset import pct
 
 
 class Command(BaseCommand):
