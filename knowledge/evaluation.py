@@ -254,11 +254,16 @@ def docs_from_file(path) -> tuple[list[DocSource], list[tuple[str, list[str], st
 
 
 def lexicon_from_file(path) -> list[tuple[str, str]]:
-    """The editors' lexicon of a KB file (its optional "synonyms" section)."""
+    """The lexicon a database would hold after ``migrate`` and ``import_kb`` of the file: the
+    default lexicon, then the file's optional "synonyms" section (same term: the file wins)."""
     import json
 
+    from .lexicon import default_entries
+
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return [(s["term"], s["replacement"]) for s in data.get("synonyms", [])]
+    table = {s["term"]: s["replacement"] for s in default_entries()}
+    table.update((s["term"], s["replacement"]) for s in data.get("synonyms", []))
+    return list(table.items())
 
 
 def lexicon_from_database() -> list[tuple[str, str]]:

@@ -6,17 +6,32 @@ the articles use ("bébé", "volé", "carte européenne d'assurance maladie", "p
 question is analysed, every entry found in it (whole words, accents and case ignored, longest
 entries first) is replaced by its standard wording. English words are entries like the
 others, so the same French articles answer English questions.
+
+The product ships a default lexicon (``knowledge/default_lexicon.json``: texting, slang,
+everyday situations, European countries, car makes, English words), written into the table
+by a migration so that a fresh database understands people before any KB file is imported;
+from then on it is the editors' to change (the migration adds an entry only where the term is
+new, and never again).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 from . import text as T
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
+DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent / "default_lexicon.json"
+
+
+def default_entries() -> list[dict[str, str]]:
+    """The default lexicon's entries ``{"term", "replacement", "note"}``."""
+    data = json.loads(DEFAULT_LEXICON_PATH.read_text(encoding="utf-8"))
+    return list(data["synonyms"])
 
 
 def normalise(text: str) -> str:

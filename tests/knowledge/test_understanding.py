@@ -3,7 +3,7 @@
 import pytest
 
 from knowledge import engine, services
-from knowledge.lexicon import Lexicon, detect_language
+from knowledge.lexicon import Lexicon, default_entries, detect_language
 from knowledge.models import Article, Synonym, Turn
 
 
@@ -110,3 +110,12 @@ def test_long_message_is_ranked_on_its_last_clause(kb):
     # checked is that ranking on the last clause still does.
     assert engine.last_clause(message) is not None
     assert engine.get_engine().answer(message).article_slug == "trop-percu-allocations"
+
+
+@pytest.mark.django_db
+def test_a_fresh_database_holds_the_default_lexicon():
+    """The migration writes the default lexicon: the engine understands texting and English
+    before any KB file with a "synonyms" section is imported."""
+    terms = set(Synonym.objects.values_list("term", flat=True))
+    assert terms == {e["term"] for e in default_entries()}
+    assert Synonym.objects.get(term="bb").replacement == "bébé"
