@@ -269,6 +269,7 @@ def ablation(total: int) -> None:
 
     splits = {"dev": evalset.read_dataset(evalset.DEV_PATH)}
     splits["batch3"] = evalset.read_dataset(evalset.BATCH3_PATH)
+    splits["batch4"] = evalset.read_dataset(evalset.BATCH4_PATH)
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
     print(
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "

@@ -27,6 +27,14 @@ TEST_PATH = EVAL_DIR / "test.jsonl"
 # Written after dev and never trained on (the re-ranker learns from dev.jsonl only): how far a
 # change generalises to questions nobody tuned on, without touching the frozen test split.
 BATCH3_PATH = EVAL_DIR / "batch3.jsonl"
+# Written by another author who read only the articles' titles and bodies (never the example
+# questions, the lexicon or the other sets), after batch 3 had been read: the unseen measure of
+# the rounds after it; never trained on, its misses never read.
+BATCH4_PATH = EVAL_DIR / "batch4.jsonl"
+# The reference knowledge base as shipped (48 articles, their own example questions, no
+# lexicon section): what a deployment has right after ``migrate`` and ``import_kb`` of it,
+# without the demo's extra example questions, articles and English versions.
+REFERENCE_KB_PATH = EVAL_DIR / "reference_kb.json"
 
 # Ablation steps: which understanding components are on (see search.SearchIndex options).
 _OFF = {

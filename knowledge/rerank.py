@@ -256,11 +256,18 @@ def cross_validate(
     folds: int = 5,
     l2: float = 1.0,
     seed: int = 7,
+    groups: list[int] | None = None,
 ) -> list[tuple[str | None, float]]:
-    """Each question decided by a model fitted on the other folds (fixed shuffled folds)."""
-    order = np.random.default_rng(seed).permutation(len(examples))
-    fold_of = np.empty(len(examples), dtype=np.int64)
-    fold_of[order] = np.arange(len(examples)) % folds
+    """Each question decided by a model fitted on the other folds (fixed shuffled folds).
+
+    ``groups`` (one per example) keeps examples of the same group in the same fold: the same
+    question asked over two knowledge bases is never both learned from and decided."""
+    group_ids = np.asarray(groups if groups is not None else range(len(examples)))
+    unique = np.unique(group_ids)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of_group = np.empty(len(unique), dtype=np.int64)
+    fold_of_group[order] = np.arange(len(unique)) % folds
+    fold_of = fold_of_group[np.searchsorted(unique, group_ids)]
     decisions: list[tuple[str | None, float]] = [(None, 0.0)] * len(examples)
     for k in range(folds):
         train = [e for e, f in zip(examples, fold_of, strict=True) if f != k]

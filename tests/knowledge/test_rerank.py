@@ -50,6 +50,34 @@ def test_fit_learns_which_signal_points_at_the_right_article():
     assert rerank.rates(examples, noise, 0.0)[0] < 0.45
 
 
+def test_grouped_folds_keep_a_question_asked_twice_in_one_fold(monkeypatch):
+    """The same question over two knowledge bases is one group: never learned from in one
+    base and decided in the other."""
+    rng = np.random.default_rng(5)
+    examples = [_example(rng, answerable=True) for _ in range(40)]
+    examples += examples  # the same 40 questions "over a second base"
+    groups = list(range(40)) * 2
+    seen: list[set[int]] = []
+    fit = rerank.fit
+
+    def spy(train, *args, **kwargs):
+        seen.append({id(e) for e in train})
+        return fit(train, *args, **kwargs)
+
+    monkeypatch.setattr(rerank, "fit", spy)
+    decisions = rerank.cross_validate(examples, ["cosine"], ["p"], folds=4, groups=groups)
+    assert len(decisions) == 80 and len(seen) == 4
+    for train_ids in seen:
+        # an example is in training exactly when its twin is
+        held_out = [i for i in range(40) if id(examples[i]) not in train_ids]
+        assert 5 <= len(held_out) <= 15
+    # without groups, the folds are the ungrouped ones (same seed, same order as before)
+    monkeypatch.setattr(rerank, "fit", fit)
+    assert rerank.cross_validate(examples[:40], ["cosine"], ["p"], folds=4) == (
+        rerank.cross_validate(examples[:40], ["cosine"], ["p"], folds=4, groups=list(range(40)))
+    )
+
+
 def test_threshold_keeps_the_dont_know_rate_asked_for():
     answerable = rerank.Example([rerank.Candidate("a", {})], "a")
     other = rerank.Example([rerank.Candidate("a", {})], None)
@@ -176,3 +204,32 @@ def test_command_cross_validates_fits_and_writes(tmp_path, monkeypatch, capsys):
     assert "centroid" not in stored["decider"]["features"]
     assert stored["training"]["questions"] == 18 + 3
     assert rerank.Reranker.from_dict(stored).threshold == stored["cross_validation"]["threshold"]
+
+
+@needs_vectors
+def test_command_learns_over_two_knowledge_bases(tmp_path, monkeypatch, capsys):
+    """``--kb`` twice: each question is described over both bases, and each eval set is
+    reported per base."""
+    from knowledge.evalset import REFERENCE_KB_PATH
+
+    rows = [
+        {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"},
+        {"q": "comment payer mes impôts", "expected": "payer-impot"},
+        {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
+    ] * 3
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    negatives = tmp_path / "oos.txt"
+    negatives.write_text("horaires de la mairie\nprix du timbre\n", encoding="utf-8")
+    monkeypatch.setattr(rerank, "WEIGHTS_PATH", tmp_path / "weights.json")
+    call_command(
+        "chatbot_rerank",
+        *("--kb", str(KB_PATH), "--kb", str(REFERENCE_KB_PATH)),
+        *("--dataset", str(train), "--negatives", str(negatives), "--eval", str(train)),
+        *("--folds", "3", "--write"),
+    )
+    out = capsys.readouterr().out
+    assert "train (faq) : top-1" in out and "train (reference_kb) : top-1" in out
+    stored = json.loads((tmp_path / "weights.json").read_text(encoding="utf-8"))
+    assert stored["training"]["questions"] == 2 * (9 + 2)
+    assert stored["training"]["knowledge_bases"] == ["faq", "reference_kb"]

@@ -3,10 +3,10 @@
 Reports top-1 accuracy with leave-one-out over the articles' example questions, the rate of
 "je ne sais pas" on out-of-scope questions (knowledge/eval/out_of_scope.txt), the results
 on colloquial questions (knowledge/eval/colloquial.tsv) and, for each citizens' questions set
-(knowledge/eval/dev.jsonl, batch3.jsonl and test.jsonl by default, see knowledge/evalset.py):
-top-1, "je ne sais pas", agent-only leaks, p95 latency, recall per article and the confusion
-list (which articles attract other articles' questions). ``--ablation`` reruns the sets with the
-understanding components switched on one by one.
+(knowledge/eval/dev.jsonl, batch3.jsonl, batch4.jsonl and test.jsonl by default, see
+knowledge/evalset.py): top-1, "je ne sais pas", agent-only leaks, p95 latency, recall per
+article and the confusion list (which articles attract other articles' questions).
+``--ablation`` reruns the sets with the understanding components switched on one by one.
 """
 
 import json
@@ -38,7 +38,10 @@ class Command(BaseCommand):
             "--dataset",
             metavar="PATH",
             action="append",
-            help="Jeu de questions d'usagers (JSONL, répétable ; défaut : dev, batch3 et test).",
+            help=(
+                "Jeu de questions d'usagers (JSONL, répétable ; défaut : dev, batch3, batch4, "
+                "test)."
+            ),
         )
         parser.add_argument(
             "--ablation",
@@ -73,6 +76,7 @@ class Command(BaseCommand):
         paths = options["dataset"] or [
             str(evalset.DEV_PATH),
             str(evalset.BATCH3_PATH),
+            str(evalset.BATCH4_PATH),
             str(evalset.TEST_PATH),
         ]
         try:

