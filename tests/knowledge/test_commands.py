@@ -68,24 +68,25 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
-    # Citizens' own words (knowledge/eval/dev.jsonl, the unseen batch3.jsonl, the frozen
-    # test.jsonl). Top-1 floors just under today's figures with the learned re-ranker (dev
-    # 92.2 %, batch 3 72.8 %, test 90.6 %; English rows 94.8 %, 35.7 % and 83.3 %, texting
-    # 97.8 %, 87.5 % and 87.9 %, indirect situations 86.2 %, 75.6 % and 84.4 %, long messages
-    # of dev 91.3 %): a regression fails.
-    floors = {
-        "dev": (0.92, {"en": 0.94, "sms": 0.97, "ind": 0.86, "ramble": 0.91}, 4),
-        "batch3": (0.72, {"sms": 0.87, "ind": 0.75}, 2),
-        "test": (0.90, {"en": 0.83, "sms": 0.87, "ind": 0.84}, 4),
+    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl, the unseen batch4.jsonl,
+    # the frozen test.jsonl). Floors just under today's figures with the default lexicon's
+    # English glossary and the learned re-ranker (top-1 dev 92.7 %, batch 3 80.4 %, batch 4
+    # 85.6 %, test 91.3 %; English 95.8, 85.7, 86.7 and 91.7 %; "je ne sais pas" 93.4, 91.7,
+    # 71.4 and 93.3 %): a regression fails.
+    floors = {  # split: (top-1, "je ne sais pas", per-style top-1, agent-only attempts)
+        "dev": (0.92, 0.93, {"en": 0.95, "sms": 0.97, "ind": 0.86, "ramble": 0.93}, 4),
+        "batch3": (0.80, 0.9, {"en": 0.85, "sms": 0.87, "ind": 0.75}, 2),
+        "batch4": (0.85, 0.7, {"en": 0.86, "sms": 0.9, "ind": 0.76}, 5),
+        "test": (0.91, 0.93, {"en": 0.91, "sms": 0.87, "ind": 0.84}, 4),
     }
-    for split, (floor, styles, attempts) in floors.items():
+    for split, (floor, dont_know, styles, attempts) in floors.items():
         dataset = summary["datasets"][split]
         assert dataset["leaks"] == 0
         assert dataset["agent_attempts"] >= attempts
-        assert dataset["dont_know"] >= 0.85
-        assert dataset["top1"] >= floor
+        assert dataset["dont_know"] >= dont_know, split
+        assert dataset["top1"] >= floor, split
         for style, style_floor in styles.items():
-            assert dataset["per_style"][style] >= style_floor, style
+            assert dataset["per_style"][style] >= style_floor, (split, style)
 
 
 @pytest.mark.django_db
@@ -127,7 +128,8 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
     kb = json.loads(REFERENCE_KB_PATH.read_text(encoding="utf-8"))
     agent_only = {a["slug"] for a in kb["articles"] if a["audience"] != "public"}
     assert agent_only
-    floors = {TEST_PATH: (0.0, 0.0), BATCH4_PATH: (0.0, 0.0)}  # (top-1, "je ne sais pas")
+    # (top-1, "je ne sais pas"): today 79.7 % / 96.7 % and 77.2 % / 77.1 %
+    floors = {TEST_PATH: (0.79, 0.96), BATCH4_PATH: (0.77, 0.77)}
     for path, (top1_floor, dont_know_floor) in floors.items():
         rows = read_dataset(path)
         got = answer([r.q for r in rows])

@@ -1,9 +1,9 @@
 """``manage.py chatbot_rerank``: train the chatbot's re-ranker (knowledge/rerank.py).
 
 The engine's candidates for every training question are described by their features: the
-dev split and batch 3 (``knowledge/eval/dev.jsonl`` and ``batch3.jsonl`` by default:
-answerable and out-of-scope rows) and the out-of-scope questions of
-``knowledge/eval/out_of_scope.txt`` and ``out_of_scope_more.txt`` (``--negatives``). With
+dev split (``knowledge/eval/dev.jsonl`` by default: answerable and out-of-scope rows) and the
+near-domain out-of-scope questions of ``knowledge/eval/out_of_scope.txt`` (``--negatives``;
+``out_of_scope_more.txt`` holds 200 more, used in docs/knowledge.md's measured variants). With
 ``--kb`` given several times, every question is described over each base (the same question
 stays in one cross-validation fold), so the model is fitted for rich and sparse bases alike.
 Ranker and decider are cross-validated on them (5 folds by question) to choose the answer
@@ -40,16 +40,13 @@ class Command(BaseCommand):
             "--dataset",
             metavar="PATH",
             action="append",
-            help="Jeu d'entraînement (JSONL, répétable ; défaut : dev.jsonl et batch3.jsonl).",
+            help="Jeu d'entraînement (JSONL, répétable ; défaut : knowledge/eval/dev.jsonl).",
         )
         parser.add_argument(
             "--negatives",
             metavar="PATH",
             action="append",
-            help=(
-                "Questions hors champ d'entraînement (défaut : out_of_scope.txt et "
-                "out_of_scope_more.txt)."
-            ),
+            help="Questions hors champ d'entraînement (défaut : knowledge/eval/out_of_scope.txt).",
         )
         parser.add_argument(
             "--eval",
@@ -95,11 +92,8 @@ class Command(BaseCommand):
             raise CommandError(f"Variables inconnues : {', '.join(sorted(unknown))}")
         rank_names = [n for n in chosen if n not in options["drop"]]
         decision_names = [n for n in rerank.DECISION_FEATURES if n not in options["drop"]]
-        paths = options["dataset"] or [str(evalset.DEV_PATH), str(evalset.BATCH3_PATH)]
-        negative_paths = options["negatives"] or [
-            str(evaluation.OUT_OF_SCOPE_PATH),
-            str(evalset.OUT_OF_SCOPE_MORE_PATH),
-        ]
+        paths = options["dataset"] or [str(evalset.DEV_PATH)]
+        negative_paths = options["negatives"] or [str(evaluation.OUT_OF_SCOPE_PATH)]
         try:
             rows = [row for p in paths for row in evalset.read_dataset(p)]
             negatives = [q for p in negative_paths for q in evaluation.read_out_of_scope(p)]
