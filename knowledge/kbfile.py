@@ -33,6 +33,7 @@ from django.db import transaction
 
 from contactcenter.models import Service, Topic
 
+from .lexicon import install_default_lexicon
 from .models import Article, SmallTalk, Synonym
 
 FORMAT_VERSION = 1
@@ -447,6 +448,8 @@ def import_data(
             else:
                 report.smalltalk_updated += 1
 
+        if not Synonym.objects.exists():
+            install_default_lexicon(Synonym)
         for entry in clean["synonyms"]:
             Synonym.objects.update_or_create(
                 term=entry["term"],

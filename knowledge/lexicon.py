@@ -11,7 +11,7 @@ The product ships a default lexicon (``knowledge/default_lexicon.json``: texting
 everyday situations, European countries, car makes, English words), written into the table
 by a migration so that a fresh database understands people before any KB file is imported;
 from then on it is the editors' to change (the migration adds an entry only where the term is
-new, and never again).
+new). ``import_kb`` writes it too when the table is empty (a database emptied by ``flush``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,21 @@ def default_entries() -> list[dict[str, str]]:
     """The default lexicon's entries ``{"term", "replacement", "note"}``."""
     data = json.loads(DEFAULT_LEXICON_PATH.read_text(encoding="utf-8"))
     return list(data["synonyms"])
+
+
+def install_default_lexicon(synonym_model) -> int:
+    """Write the default entries whose term the table does not hold yet (an editor's entry is
+    never changed); returns how many were added. ``synonym_model`` is ``knowledge.Synonym``
+    or, in a migration, its historical model."""
+    existing = set(synonym_model.objects.values_list("term", flat=True))
+    added = synonym_model.objects.bulk_create(
+        [
+            synonym_model(term=e["term"], replacement=e["replacement"], note=e.get("note", ""))
+            for e in default_entries()
+            if e["term"] not in existing
+        ]
+    )
+    return len(added)
 
 
 def normalise(text: str) -> str:

@@ -6,17 +6,9 @@ from django.db import migrations
 
 
 def add_default_lexicon(apps, schema_editor):
-    from knowledge.lexicon import default_entries
+    from knowledge.lexicon import install_default_lexicon
 
-    Synonym = apps.get_model("knowledge", "Synonym")
-    existing = set(Synonym.objects.values_list("term", flat=True))
-    Synonym.objects.bulk_create(
-        [
-            Synonym(term=e["term"], replacement=e["replacement"], note=e.get("note", ""))
-            for e in default_entries()
-            if e["term"] not in existing
-        ]
-    )
+    install_default_lexicon(apps.get_model("knowledge", "Synonym"))
 
 
 class Migration(migrations.Migration):

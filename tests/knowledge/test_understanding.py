@@ -1,9 +1,10 @@
 """Citizens' own words: editors' lexicon, language detection, "rattacher à l'article…"."""
 
 import pytest
+from django.core.management import call_command
 
 from knowledge import engine, services
-from knowledge.lexicon import Lexicon, default_entries, detect_language
+from knowledge.lexicon import Lexicon, default_entries, detect_language, install_default_lexicon
 from knowledge.models import Article, Synonym, Turn
 
 
@@ -113,9 +114,30 @@ def test_long_message_is_ranked_on_its_last_clause(kb):
 
 
 @pytest.mark.django_db
-def test_a_fresh_database_holds_the_default_lexicon():
-    """The migration writes the default lexicon: the engine understands texting and English
-    before any KB file with a "synonyms" section is imported."""
+def test_the_default_lexicon_is_installed_without_touching_editors_entries():
+    """What migration 0008 runs (and ``import_kb`` on an empty table): every default entry,
+    except where an editor's entry already has the term."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    Synonym.objects.all().delete()
+    Synonym.objects.create(term="bb", replacement="nourrisson", note="editor")
+    import_module("knowledge.migrations.0008_default_lexicon").add_default_lexicon(apps, None)
     terms = set(Synonym.objects.values_list("term", flat=True))
     assert terms == {e["term"] for e in default_entries()}
-    assert Synonym.objects.get(term="bb").replacement == "bébé"
+    assert Synonym.objects.get(term="bb").replacement == "nourrisson"
+    assert install_default_lexicon(Synonym) == 0  # nothing twice
+
+
+@pytest.mark.django_db
+def test_import_kb_installs_the_default_lexicon_into_an_empty_table(tmp_path):
+    Synonym.objects.all().delete()
+    kb = tmp_path / "kb.json"
+    kb.write_text(
+        '{"topics": [], "articles": [], "synonyms": [{"term": "bb", "replacement": "enfant"}]}',
+        encoding="utf-8",
+    )
+    call_command("import_kb", str(kb), verbosity=0)
+    assert Synonym.objects.count() == len(default_entries())
+    assert Synonym.objects.get(term="bb").replacement == "enfant"  # the file wins
