@@ -310,26 +310,26 @@ def test_chat_photo_is_stored_without_its_gps_position(client_as, live_chat, cit
     assert attachment.size == len(content)
 
 
-def test_attachment_of_another_conversation_is_404(client_as, live_chat, citizen, citizen2):
-    client_as(citizen).post(
-        reverse("chat:upload", args=[live_chat.pk]),
+def _sent_photo(client, chat):
+    """A PNG sent in the chat: its attachment and download address."""
+    response = client.post(
+        reverse("chat:upload", args=[chat.pk]),
         {"file": upload("photo.png", PNG)},
         HTTP_ACCEPT="application/json",
     )
+    assert response.status_code == 201
     attachment = ChatAttachment.objects.get()
-    url = reverse("chat:attachment", args=[live_chat.pk, attachment.public_id])
+    return attachment, reverse("chat:attachment", args=[chat.pk, attachment.public_id])
+
+
+def test_attachment_of_another_conversation_is_404(client_as, live_chat, citizen, citizen2):
+    attachment, url = _sent_photo(client_as(citizen), live_chat)
     assert client_as(citizen2).get(url).status_code == 404
 
 
 def test_chat_attachment_is_served_like_every_private_file(client_as, live_chat, citizen):
     """Sandboxed, never cached, and a file missing from the storage is a 404, not a 500."""
-    client_as(citizen).post(
-        reverse("chat:upload", args=[live_chat.pk]),
-        {"file": upload("photo.png", PNG)},
-        HTTP_ACCEPT="application/json",
-    )
-    attachment = ChatAttachment.objects.get()
-    url = reverse("chat:attachment", args=[live_chat.pk, attachment.public_id])
+    attachment, url = _sent_photo(client_as(citizen), live_chat)
     response = client_as(citizen).get(url)
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"

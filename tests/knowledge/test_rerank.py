@@ -50,32 +50,38 @@ def test_fit_learns_which_signal_points_at_the_right_article():
     assert rerank.rates(examples, noise, 0.0)[0] < 0.45
 
 
+def _training_folds(monkeypatch, examples, **kwargs) -> list[set[int]]:
+    """Cross-validate ``examples`` and return, per fold, the ids of the examples trained on."""
+    seen: list[set[int]] = []
+    fit = rerank.fit
+
+    def spy(train, *args, **fit_kwargs):
+        seen.append({id(e) for e in train})
+        return fit(train, *args, **fit_kwargs)
+
+    monkeypatch.setattr(rerank, "fit", spy)
+    decisions = rerank.cross_validate(examples, ["cosine"], ["p"], folds=4, **kwargs)
+    monkeypatch.setattr(rerank, "fit", fit)
+    assert len(decisions) == len(examples) and len(seen) == 4
+    return seen
+
+
 def test_grouped_folds_keep_a_question_asked_twice_in_one_fold(monkeypatch):
     """The same question over two knowledge bases is one group: never learned from in one
     base and decided in the other."""
     rng = np.random.default_rng(5)
-    examples = [_example(rng, answerable=True) for _ in range(40)]
-    examples += examples  # the same 40 questions "over a second base"
-    groups = list(range(40)) * 2
-    seen: list[set[int]] = []
-    fit = rerank.fit
-
-    def spy(train, *args, **kwargs):
-        seen.append({id(e) for e in train})
-        return fit(train, *args, **kwargs)
-
-    monkeypatch.setattr(rerank, "fit", spy)
-    decisions = rerank.cross_validate(examples, ["cosine"], ["p"], folds=4, groups=groups)
-    assert len(decisions) == 80 and len(seen) == 4
-    for train_ids in seen:
-        # an example is in training exactly when its twin is
-        held_out = [i for i in range(40) if id(examples[i]) not in train_ids]
+    first = [_example(rng, answerable=True) for _ in range(40)]
+    second = [rerank.Example(list(e.candidates), e.expected) for e in first]  # "other base"
+    for trained in _training_folds(monkeypatch, first + second, groups=list(range(40)) * 2):
+        held_out = [i for i in range(40) if id(first[i]) not in trained]
         assert 5 <= len(held_out) <= 15
-    # without groups, the folds are the ungrouped ones (same seed, same order as before)
-    monkeypatch.setattr(rerank, "fit", fit)
-    assert rerank.cross_validate(examples[:40], ["cosine"], ["p"], folds=4) == (
-        rerank.cross_validate(examples[:40], ["cosine"], ["p"], folds=4, groups=list(range(40)))
-    )
+        assert all((id(a) in trained) == (id(b) in trained) for a, b in zip(first, second))
+    # without groups, the folds are those of a fixed permutation, as before groups existed
+    order = np.random.default_rng(7).permutation(40)
+    fold_of = np.empty(40, dtype=np.int64)
+    fold_of[order] = np.arange(40) % 4
+    expected = [{id(first[i]) for i in range(40) if fold_of[i] != k} for k in range(4)]
+    assert _training_folds(monkeypatch, first) == expected
 
 
 def test_threshold_keeps_the_dont_know_rate_asked_for():
@@ -165,6 +171,15 @@ def test_engine_answers_with_the_reranker_and_still_declines():
 
 
 @needs_vectors
+def _training_files(tmp_path, rows, negatives):
+    """A training set (JSON lines) and out-of-scope negatives (one per line) for the command."""
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    oos = tmp_path / "oos.txt"
+    oos.write_text("".join(f"{q}\n" for q in negatives), encoding="utf-8")
+    return train, oos
+
+
 def test_command_cross_validates_fits_and_writes(tmp_path, monkeypatch, capsys):
     rows = [
         {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"},
@@ -174,10 +189,9 @@ def test_command_cross_validates_fits_and_writes(tmp_path, monkeypatch, capsys):
         {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
         {"q": "horaires de la piscine", "expected": None, "kind": "out_of_scope"},
     ] * 3
-    train = tmp_path / "train.jsonl"
-    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    negatives = tmp_path / "oos.txt"
-    negatives.write_text("horaires de la mairie\nprix du timbre\nméteo demain\n", encoding="utf-8")
+    train, negatives = _training_files(
+        tmp_path, rows, ["horaires de la mairie", "prix du timbre", "méteo demain"]
+    )
     target = tmp_path / "weights.json"
     monkeypatch.setattr(rerank, "WEIGHTS_PATH", target)
     call_command(
@@ -217,10 +231,7 @@ def test_command_learns_over_two_knowledge_bases(tmp_path, monkeypatch, capsys):
         {"q": "comment payer mes impôts", "expected": "payer-impot"},
         {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
     ] * 3
-    train = tmp_path / "train.jsonl"
-    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    negatives = tmp_path / "oos.txt"
-    negatives.write_text("horaires de la mairie\nprix du timbre\n", encoding="utf-8")
+    train, negatives = _training_files(tmp_path, rows, ["horaires de la mairie", "prix du timbre"])
     monkeypatch.setattr(rerank, "WEIGHTS_PATH", tmp_path / "weights.json")
     call_command(
         "chatbot_rerank",
