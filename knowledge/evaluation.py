@@ -266,6 +266,27 @@ def lexicon_from_file(path) -> list[tuple[str, str]]:
     return list(table.items())
 
 
+def base_from_file(path) -> tuple[list[DocSource], list, list[tuple[str, str]]]:
+    """(docs, small talk, lexicon) of a KB file, as a database would hold them after ``migrate``
+    and ``import_kb`` of it. A file that cannot be read or is not a KB: ``ValueError`` with the
+    reason, for the commands to print."""
+    import json
+
+    try:
+        docs, smalltalk = docs_from_file(path)
+        return docs, smalltalk, lexicon_from_file(path)
+    except OSError as exc:
+        raise ValueError(f"Lecture impossible de « {path} » : {exc.strerror or exc}.") from exc
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"« {path} » n'est pas une base au format import_kb : {exc}.") from exc
+
+
+def base_from_database() -> tuple[list[DocSource], list, list[tuple[str, str]]]:
+    """(docs, small talk, lexicon) of the knowledge base in the database."""
+    docs, smalltalk = docs_from_database()
+    return docs, smalltalk, lexicon_from_database()
+
+
 def lexicon_from_database() -> list[tuple[str, str]]:
     from .models import Synonym
 

@@ -140,3 +140,13 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
         assert not [g for g in got if g["article"] in agent_only]
         assert top1 >= top1_floor, (path.name, top1)
         assert dont_know >= dont_know_floor, (path.name, dont_know)
+
+
+@pytest.mark.parametrize("command", ["chatbot_eval", "chatbot_rerank"])
+def test_a_missing_or_malformed_kb_file_is_a_precise_error(command, tmp_path):
+    with pytest.raises(CommandError, match="Lecture impossible de .*absent.json"):
+        call_command(command, "--kb", str(tmp_path / "absent.json"), stdout=io.StringIO())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"articles": 3}', encoding="utf-8")
+    with pytest.raises(CommandError, match="n'est pas une base au format import_kb"):
+        call_command(command, "--kb", str(bad), stdout=io.StringIO())

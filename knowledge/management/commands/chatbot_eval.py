@@ -63,12 +63,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if options["kb"]:
-            docs, smalltalk = evaluation.docs_from_file(options["kb"])
-            lexicon = evaluation.lexicon_from_file(options["kb"])
-        else:
-            docs, smalltalk = evaluation.docs_from_database()
-            lexicon = evaluation.lexicon_from_database()
+        try:
+            docs, smalltalk, lexicon = (
+                evaluation.base_from_file(options["kb"])
+                if options["kb"]
+                else evaluation.base_from_database()
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         if not docs:
             raise CommandError(
                 "La base de connaissances est vide : lancez d'abord « manage.py import_kb »."

@@ -70,21 +70,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Sortie JSON.")
 
     def handle(self, *args, **options):
-        if options["kb"]:
-            bases = {
-                Path(path).stem: (
-                    *evaluation.docs_from_file(path),
-                    evaluation.lexicon_from_file(path),
-                )
-                for path in options["kb"]
-            }
-        else:
-            bases = {
-                "database": (
-                    *evaluation.docs_from_database(),
-                    evaluation.lexicon_from_database(),
-                )
-            }
+        try:
+            bases = (
+                {Path(path).stem: evaluation.base_from_file(path) for path in options["kb"]}
+                if options["kb"]
+                else {"database": evaluation.base_from_database()}
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         unknown = set(options["drop"]) - set(rerank.DECISION_FEATURES)
         chosen = options["rank"].split(",") if options["rank"] else rerank.RANK_FEATURES
         unknown |= set(chosen) - set(rerank.FEATURES)
