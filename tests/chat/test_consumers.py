@@ -271,6 +271,15 @@ async def test_invalid_client_id_is_refused(live_chat, citizen):
     await comm.disconnect()
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
@@ -281,14 +290,19 @@ async def test_invalid_client_id_is_refused(live_chat, citizen):
         (json.dumps({"type": "message", "body": "x" * 40000}), consumers.CLOSE_TOO_LARGE),
     ],
 )
-async def test_bad_frames_close_with_documented_code_and_are_logged(
-    live_chat, citizen, raw, code, caplog
-):
-    comm, _ = await joined(live_chat, citizen)
-    with caplog.at_level(logging.WARNING, logger="guichet.chat"):
+async def test_bad_frames_close_with_documented_code_and_are_logged(live_chat, citizen, raw, code):
+    # A handler on the chat's own logger, not caplog's on the root: a Celery worker of
+    # another test may reapply settings.LOGGING (dictConfig resets the root's handlers).
+    captured = _Records()
+    chat_logger = logging.getLogger("guichet.chat")
+    chat_logger.addHandler(captured)
+    try:
+        comm, _ = await joined(live_chat, citizen)
         await comm.send_to(text_data=raw)
         assert await closed_with(comm) == code
-    assert any(f"code={code}" in record.getMessage() for record in caplog.records)
+    finally:
+        chat_logger.removeHandler(captured)
+    assert any(f"code={code}" in record.getMessage() for record in captured.records)
     await comm.disconnect()
 
 
