@@ -36,13 +36,15 @@ class AvailabilityConsumer(SocketGuard, AsyncWebsocketConsumer):
     group = routing.AVAILABILITY_GROUP
 
     async def connect(self):
+        # Accept first, then close: a close during the handshake reaches the browser as a bare
+        # 403 (code 1006), and the page could not tell an ended session from a network error.
+        await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.close_socket(CLOSE_UNAUTHENTICATED, "not authenticated")
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.joined = True
-        await self.accept()
         snapshot = await database_sync_to_async(routing.availability_snapshot)()
         await self.send(json.dumps({"type": "availability.snapshot", "topics": snapshot}))
 
@@ -69,17 +71,17 @@ class PresenceConsumer(SocketGuard, AsyncWebsocketConsumer):
     socket_kind = "presence"
 
     async def connect(self):
+        await self.accept()  # then close: the page learns the code (see AvailabilityConsumer)
         user = cast("User | None", self.scope.get("user"))
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.close_socket(CLOSE_UNAUTHENTICATED, "not authenticated")
             return
         if not user.is_agent:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.close_socket(CLOSE_FORBIDDEN, "presence socket is for agents")
             return
         self.agent_id = user.pk
         self.group = routing.agent_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
         presence = await database_sync_to_async(self._beat)()
         await self.send(json.dumps({"type": "presence.status", "status": presence.status}))
 

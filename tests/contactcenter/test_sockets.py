@@ -201,6 +201,25 @@ async def test_logout_closes_the_sessions_sockets_with_4401(path, persona, first
     assert layer.groups.get(sockets.user_group(user.pk), {}) == {}
 
 
+def test_logout_ends_the_session_in_the_store_before_telling_its_sockets(
+    client, citizen, monkeypatch, settings
+):
+    """A tab whose socket closes on logout reloads at once: by then the session must already
+    be gone, or the reloaded page would still be logged in and its new sockets refused."""
+    client.force_login(citizen)
+    key = client.session.session_key
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    seen: list[tuple[str, bool]] = []
+    monkeypatch.setattr(
+        sockets,
+        "close_session_sockets",
+        lambda user_id, session_key, reason: seen.append((reason, store().exists(session_key))),
+    )
+    assert client.post("/deconnexion/").status_code == 302
+    assert seen == [("logout", False)]
+    assert not store().exists(key)
+
+
 async def test_logout_closes_the_cobrowse_citizen_socket(citizen):
     comm = await open_for("/ws/cobrowse/citizen/", citizen)
     await sync_to_async(logout)(comm.session_key)
