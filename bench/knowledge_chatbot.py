@@ -12,13 +12,15 @@ database (SQLite by default, PostgreSQL with DATABASE_URL), then measures:
 
 Target: p95 < 20 ms per answer.
 
-With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl, the unseen
-batch3.jsonl and the frozen test.jsonl) are also answered over the whole base (reference +
-generated articles, so the generated ones compete) with the understanding components switched
-on one by one: lexical only, + spelling, + synonym groups, + the editors' lexicon, + word
-vectors, + hybrid ranking, + last clause of long messages, + situations, + the learned
-re-ranker (knowledge/rerank.py); it prints top-1, "je ne sais pas", agent-only leaks and the
-answer p95 per step and split, with the CPU p95 per answer and its ratio to the lexical step's.
+With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl, batch3.jsonl,
+batch4.jsonl, batch5.jsonl, the unseen batch6.jsonl, the frozen test.jsonl) are also answered
+over the whole base (reference + generated articles, so the generated ones compete) with the
+understanding components switched on one by one: lexical only, + spelling, + synonym groups,
++ the editors' lexicon, + word vectors, + hybrid ranking, + last clause of long messages,
++ situations, + the learned re-ranker (knowledge/rerank.py), + the redirections of subjects
+the base does not cover (knowledge/redirections.py); it prints top-1, "je ne sais pas",
+agent-only leaks and the answer p95 per step and split, with the CPU p95 per answer and its
+ratio to the lexical step's.
 
     .venv/bin/python bench/knowledge_chatbot.py [--articles 1000] [--queries 400] [--seed 7]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/guichet \
@@ -270,6 +272,8 @@ def ablation(total: int) -> None:
     splits = {"dev": evalset.read_dataset(evalset.DEV_PATH)}
     splits["batch3"] = evalset.read_dataset(evalset.BATCH3_PATH)
     splits["batch4"] = evalset.read_dataset(evalset.BATCH4_PATH)
+    splits["batch5"] = evalset.read_dataset(evalset.BATCH5_PATH)
+    splits["batch6"] = evalset.read_dataset(evalset.BATCH6_PATH)
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
     print(
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "

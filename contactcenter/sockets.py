@@ -401,8 +401,10 @@ def end_user_sessions(user_id: int, reason: str) -> None:
 
 def on_logged_out(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
-    key = session.session_key if session is not None else None
-    if key and user is not None and user.pk is not None:  # anonymous sockets join no group
+    if session is None or not session.session_key:
+        return
+    key = session.session_key
+    if user is not None and user.pk is not None:  # anonymous sockets join no group
         # Django flushes the session only after this signal. End it in the store first: a tab
         # whose socket closes (4401) reloads at once and must meet the login page, not a
         # session still alive for a few milliseconds (its new sockets would then be refused

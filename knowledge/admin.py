@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from contactcenter.permissions import user_service_ids
 
 from . import services
+from .lexicon import normalise
 from .models import (
     Article,
     ArticleTranslation,
@@ -33,11 +34,14 @@ from .models import (
     DiagnosisChoice,
     DiagnosisNode,
     DiagnosisTree,
+    Redirection,
     SmallTalk,
     Synonym,
     Turn,
     UnansweredQuestion,
+    validate_https,
 )
+from .redirections import published_article_texts, trigger_conflicts
 
 
 class MarkdownPreviewWidget(forms.Textarea):
@@ -261,6 +265,63 @@ class SynonymAdmin(ScopedPermissionMixin, admin.ModelAdmin):
     search_fields = ("term", "replacement", "note")
 
 
+class RedirectionForm(forms.ModelForm):
+    triggers = StringListField(
+        label=_("Expressions déclenchantes"),
+        help_text=_(
+            "Une par ligne, telles que les usagers les écrivent (mots entiers ; accents, "
+            "majuscules et ponctuation indifférents). Une expression qu'un article publié "
+            "emploie est refusée : l'assistant ne répondrait plus par cet article."
+        ),
+    )
+    url = forms.URLField(
+        label=_("Adresse de l'organisme"),
+        required=False,
+        assume_scheme="https",
+        validators=[validate_https],
+    )
+
+    class Meta:
+        model = Redirection
+        fields = [
+            "title",
+            "slug",
+            "organisation",
+            "triggers",
+            "message",
+            "message_en",
+            "url",
+            "is_active",
+        ]
+
+    def clean_triggers(self):
+        triggers = self.cleaned_data["triggers"]
+        if not any(normalise(t) for t in triggers):
+            raise forms.ValidationError(_("Indiquez au moins une expression."), code="empty")
+        clashes = trigger_conflicts(triggers, published_article_texts())
+        if clashes:
+            raise forms.ValidationError(
+                [
+                    _("« %(trigger)s » figure dans l'article « %(article)s ».")
+                    % {"trigger": trigger, "article": title}
+                    for trigger, title in clashes[:10]
+                ],
+                code="conflict",
+            )
+        return triggers
+
+
+@admin.register(Redirection)
+class RedirectionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    """Subjects the base does not cover: the assistant sends people to the right organisation."""
+
+    form = RedirectionForm
+    list_display = ("title", "organisation", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("title", "organisation", "slug", "message")
+    prepopulated_fields = {"slug": ("title",)}
+
+
 class AttachActionForm(ActionForm):
     article = forms.ModelChoiceField(
         label=_("article"),
@@ -439,6 +500,7 @@ editor_site.register(Article, ArticleAdmin)
 editor_site.register(DiagnosisTree, DiagnosisTreeAdmin)
 editor_site.register(DiagnosisNode, DiagnosisNodeAdmin)
 editor_site.register(Synonym, SynonymAdmin)
+editor_site.register(Redirection, RedirectionAdmin)
 editor_site.register(UnansweredQuestion, UnansweredQuestionAdmin)
 
 # Tutorials register themselves on both sites (their admin needs the classes above).

@@ -20,6 +20,7 @@ import numpy as np
 from . import rerank, vectors
 from . import text as T
 from .lexicon import Lexicon, detect_language
+from .redirections import Redirect, RedirectionTable, redirection_entries
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
 from .text import words
@@ -56,6 +57,9 @@ HYBRID_WEIGHT = 1.0
 HYBRID_SHARE = 0.5
 RESCUE_MIN_CONFIDENCE = 0.25
 RESCUE_COSINE = 0.8
+
+# A greeting or thanks followed by this many other words is a question, not small talk.
+GREETING_MAX_LEFTOVERS = 5
 
 # --- long messages ---------------------------------------------------------------------------
 # A message of LONG_MESSAGE_WORDS words or more usually tells a story and asks at the end
@@ -258,10 +262,11 @@ class SmallTalkEntry:
 class Reply:
     """What the assistant says to one question (no conversation state)."""
 
-    kind: str  # answer | dont_know | smalltalk | handoff
+    kind: str  # answer | dont_know | smalltalk | handoff | redirect
     confidence: float
     hit: Hit | None = None
     smalltalk: SmallTalkEntry | None = None
+    redirection: Redirect | None = None
     distress: bool = False
     suggestions: list[Hit] = field(default_factory=list)
     topic_id: int | None = None  # best guess of the topic, even when not confident
@@ -284,14 +289,20 @@ class KnowledgeEngine:
         lexicon: Iterable[tuple[str, str]] = (),
         options: dict[str, bool] | None = None,
         reranker: rerank.Reranker | None = None,
+        redirections: Iterable[tuple[Redirect, Iterable[str]]] = (),
     ):
-        """``lexicon``: the editors' (term, replacement) table; ``options``: components
-        switched off for ablation ({"spelling": False, "synonyms": False, "lexicon": False,
-        "vectors": False, "hybrid": False, "focus": False, "situations": False, "rerank":
-        False}); ``reranker``: a re-ranking model instead of the stored one (training)."""
+        """``lexicon``: the editors' (term, replacement) table; ``redirections``: subjects the
+        base does not cover, with their triggers; ``options``: components switched off for
+        ablation ({"spelling": False, "synonyms": False, "lexicon": False, "vectors": False,
+        "hybrid": False, "focus": False, "situations": False, "rerank": False,
+        "redirections": False}); ``reranker``: a re-ranking model instead of the stored one
+        (training)."""
         self.signature = signature
         options = options or {}
         self.lexicon = Lexicon(lexicon if options.get("lexicon", True) else ())
+        self.redirections = RedirectionTable(
+            redirections if options.get("redirections", True) else ()
+        )
         self.spelling = options.get("spelling", True)
         self.synonyms = options.get("synonyms", True)
         self.focus = options.get("focus", True)
@@ -408,7 +419,9 @@ class KnowledgeEngine:
         ]
         if (greet or thanks) and not leftovers:
             return "thanks" if thanks else "greeting"
-        if (greet or thanks) and not has_content:
+        if (greet or thanks) and not has_content and len(leftovers) < GREETING_MAX_LEFTOVERS:
+            # "bonjour, une petite question": a greeting; a greeting followed by a whole
+            # sentence the engine is unsure of is a question it does not know (suggestions).
             return "thanks" if thanks else "greeting"
         if joined in ("il y a quelqu un", "y a quelqu un", "quelqu un", "y a qqn", "ya qqn"):
             return "greeting"
@@ -607,6 +620,12 @@ class KnowledgeEngine:
                 distress=distress,
                 topic_id=best.doc.topic_id if confident and best is not None else topic_id,
             )
+        if index is self.index:
+            # A subject the base does not cover (knowledge/redirections.py) gets its redirection;
+            # when it is only the question's context, a confident article answers instead.
+            found = self.redirections.match(question)
+            if found is not None and not (found[2] and confident):
+                return Reply("redirect", conf, redirection=found[0], distress=distress)
         if intent in ("greeting", "thanks") and not confident:
             return Reply(
                 "smalltalk", 1.0, smalltalk=self.smalltalk_entry(intent), distress=distress
@@ -640,13 +659,13 @@ _engine: KnowledgeEngine | None = None
 
 def index_signature() -> tuple[object, ...]:
     """What the index depends on (every search checks it): counts and last changes of the
-    articles, small talk, topics and editors' lexicon, one aggregate query per table (index or
-    small-table scans, no hand-written SQL)."""
+    articles, small talk, topics, editors' lexicon and redirections, one aggregate query per
+    table (index or small-table scans, no hand-written SQL)."""
     from django.db.models import Count, Max, Q
 
     from contactcenter.models import Topic
 
-    from .models import Article, SmallTalk, Synonym
+    from .models import Article, Redirection, SmallTalk, Synonym
 
     articles = Article.objects.aggregate(
         published=Count("pk", filter=Q(status=Article.Status.PUBLISHED)),
@@ -656,6 +675,7 @@ def index_signature() -> tuple[object, ...]:
     small_talk = SmallTalk.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
     topics = Topic.objects.aggregate(active=Count("pk", filter=Q(is_active=True)), last=Max("pk"))
     lexicon = Synonym.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
+    redirections = Redirection.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
     return (
         articles["published"],
         articles["total"],
@@ -666,13 +686,15 @@ def index_signature() -> tuple[object, ...]:
         topics["last"],
         lexicon["total"],
         lexicon["updated"],
+        redirections["total"],
+        redirections["updated"],
     )
 
 
 def build_engine(
     signature: tuple[object, ...] = (), options: dict[str, bool] | None = None
 ) -> KnowledgeEngine:
-    from .models import Article, SmallTalk, Synonym
+    from .models import Article, Redirection, SmallTalk, Synonym
     from .services.translations import indexed_english_text
 
     articles = list(
@@ -699,7 +721,18 @@ def build_engine(
     ]
     smalltalk = [(s.slug, list(s.questions), s.answer) for s in SmallTalk.objects.order_by("id")]
     lexicon = list(Synonym.objects.filter(is_active=True).values_list("term", "replacement"))
-    return KnowledgeEngine(docs, smalltalk, signature, lexicon=lexicon, options=options)
+    return KnowledgeEngine(
+        docs,
+        smalltalk,
+        signature,
+        lexicon=lexicon,
+        options=options,
+        redirections=redirection_entries(
+            Redirection.objects.filter(is_active=True).values(
+                "slug", "title", "organisation", "message", "message_en", "url", "triggers"
+            )
+        ),
+    )
 
 
 # Set by ``one_index_check``: the engine checked once for a batch of work (a list of one slot,
@@ -713,7 +746,7 @@ _batch: contextvars.ContextVar[list[KnowledgeEngine] | None] = contextvars.Conte
 def one_index_check() -> Iterator[None]:
     """Within the block, the index signature is checked once, at the first search: a batch
     (an IMAP fetch of 50 e-mails) is read against one state of the knowledge base, and a
-    change made meanwhile is seen by the next batch. Saves four queries per search."""
+    change made meanwhile is seen by the next batch. Saves five queries per search."""
     token = _batch.set([])
     try:
         yield

@@ -36,7 +36,11 @@ class Case:
     @property
     def ok(self) -> bool:
         if self.expected is None:
-            return self.reply is not None and self.reply.kind in ("dont_know", "smalltalk")
+            return self.reply is not None and self.reply.kind in (
+                "dont_know",
+                "smalltalk",
+                "redirect",
+            )
         if self.expected.startswith("smalltalk:"):
             return bool(
                 self.reply
@@ -113,6 +117,7 @@ def evaluate(
     colloquial: list[tuple[str | None, str]] | None = None,
     loo: bool = True,
     lexicon: list[tuple[str, str]] | None = None,
+    redirections: list | None = None,
 ) -> Report:
     """Run the whole evaluation on a snapshot of the knowledge base (no database needed)."""
     public = [d for d in docs if d.audience == "public"]
@@ -122,9 +127,13 @@ def evaluate(
             for i, question in enumerate(doc.questions):
                 held_out = replace(doc, questions=doc.questions[:i] + doc.questions[i + 1 :])
                 others = [held_out if d is doc else d for d in docs]
-                engine = E.KnowledgeEngine(others, smalltalk, lexicon=lexicon or [])
+                engine = E.KnowledgeEngine(
+                    others, smalltalk, lexicon=lexicon or [], redirections=redirections or []
+                )
                 report.cases.append(_run(engine, Case("loo", question, doc.slug)))
-    full = E.KnowledgeEngine(docs, smalltalk, lexicon=lexicon or [])
+    full = E.KnowledgeEngine(
+        docs, smalltalk, lexicon=lexicon or [], redirections=redirections or []
+    )
     for question in out_of_scope or []:
         report.cases.append(_run(full, Case("out_of_scope", question, None)))
     for expected, question in colloquial or []:
@@ -266,25 +275,48 @@ def lexicon_from_file(path) -> list[tuple[str, str]]:
     return list(table.items())
 
 
-def base_from_file(path) -> tuple[list[DocSource], list, list[tuple[str, str]]]:
-    """(docs, small talk, lexicon) of a KB file, as a database would hold them after ``migrate``
-    and ``import_kb`` of it. A file that cannot be read or is not a KB: ``ValueError`` with the
-    reason, for the commands to print."""
+def redirections_from_file(path) -> list:
+    """The redirections a database would hold after ``migrate`` and ``import_kb`` of the file:
+    the default ones, then the file's optional "redirections" section (same slug: the file
+    wins)."""
+    import json
+
+    from .redirections import default_entries, redirection_entries
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    table = {r["slug"]: r for r in default_entries()}
+    table.update((r["slug"], r) for r in data.get("redirections", []))
+    return redirection_entries(table.values())
+
+
+Base = tuple[list[DocSource], list, list[tuple[str, str]], list]
+
+
+def base_from_file(path) -> Base:
+    """(docs, small talk, lexicon, redirections) of a KB file, as a database would hold them
+    after ``migrate`` and ``import_kb`` of it. A file that cannot be read or is not a KB:
+    ``ValueError`` with the reason, for the commands to print."""
     import json
 
     try:
         docs, smalltalk = docs_from_file(path)
-        return docs, smalltalk, lexicon_from_file(path)
+        return docs, smalltalk, lexicon_from_file(path), redirections_from_file(path)
     except OSError as exc:
         raise ValueError(f"Lecture impossible de « {path} » : {exc.strerror or exc}.") from exc
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"« {path} » n'est pas une base au format import_kb : {exc}.") from exc
 
 
-def base_from_database() -> tuple[list[DocSource], list, list[tuple[str, str]]]:
-    """(docs, small talk, lexicon) of the knowledge base in the database."""
+def base_from_database() -> Base:
+    """(docs, small talk, lexicon, redirections) of the knowledge base in the database."""
+    from .models import Redirection
+    from .redirections import FIELDS, redirection_entries
+
     docs, smalltalk = docs_from_database()
-    return docs, smalltalk, lexicon_from_database()
+    redirections = redirection_entries(
+        Redirection.objects.filter(is_active=True).values("slug", *FIELDS)
+    )
+    return docs, smalltalk, lexicon_from_database(), redirections
 
 
 def lexicon_from_database() -> list[tuple[str, str]]:

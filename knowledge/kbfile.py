@@ -11,7 +11,10 @@ Format (version 1)::
                    "related": [slugs]}, ...],
      "smalltalk": [{"slug", "questions": [...], "answer"}, ...],
      # optional: the editors' lexicon (knowledge.Synonym), upserted by term
-     "synonyms": [{"term": "bb", "replacement": "bébé", "note": ""}, ...]}
+     "synonyms": [{"term": "bb", "replacement": "bébé", "note": ""}, ...],
+     # optional: subjects the base does not cover (knowledge.Redirection), upserted by slug
+     "redirections": [{"slug", "title", "organisation", "triggers": [...], "message",
+                       "message_en", "url"}, ...]}
 
 The whole file is validated before anything is written; the import itself runs in one
 transaction, so a bad file leaves the database untouched. Errors name the line and the slug.
@@ -34,7 +37,8 @@ from django.db import transaction
 from contactcenter.models import Service, Topic
 
 from .lexicon import install_default_lexicon
-from .models import Article, SmallTalk, Synonym
+from .models import Article, Redirection, SmallTalk, Synonym
+from .redirections import install_default_redirections
 
 FORMAT_VERSION = 1
 DEFAULT_SERVICE_CODE = "accueil"
@@ -62,6 +66,7 @@ class ImportReport:
     smalltalk_created: int = 0
     smalltalk_updated: int = 0
     synonyms: int = 0
+    redirections: int = 0
     created_service: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -284,6 +289,7 @@ def validate(data: Any, text: str = "") -> dict:
         )
 
     synonyms = _clean_synonyms(data.get("synonyms", []), errors)
+    redirections = _clean_redirections(data.get("redirections", []), errors)
     if errors:
         raise KBFileError(errors)
     return {
@@ -291,7 +297,60 @@ def validate(data: Any, text: str = "") -> dict:
         "articles": articles,
         "smalltalk": smalltalk,
         "synonyms": synonyms,
+        "redirections": redirections,
     }
+
+
+def _clean_redirections(raw: Any, errors: list[str]) -> list[dict]:
+    if not isinstance(raw, list):
+        errors.append("« redirections » doit être une liste.")
+        return []
+    clean, seen = [], set()
+    for i, item in enumerate(raw, 1):
+        if not isinstance(item, dict):
+            errors.append(f"réorientation n° {i} : un objet est attendu.")
+            continue
+        slug = item.get("slug")
+        where = (
+            f"réorientation « {slug} »"
+            if isinstance(slug, str) and slug
+            else f"réorientation n° {i}"
+        )
+        problems = []
+        for name in ("slug", "title", "message"):
+            if not isinstance(item.get(name), str) or not item[name].strip():
+                problems.append(f"champ obligatoire « {name} » manquant ou vide")
+        for name in ("organisation", "message_en", "url"):
+            if not isinstance(item.get(name, ""), str):
+                problems.append(f"« {name} » doit être un texte")
+        if not _str_list(item.get("triggers")) or not item.get("triggers"):
+            problems.append("« triggers » doit être une liste non vide de textes")
+        url = item.get("url") or ""
+        if isinstance(url, str) and url and not url.startswith("https://"):
+            problems.append("« url » doit commencer par https://")
+        if isinstance(slug, str) and slug:
+            try:
+                validate_slug(slug)
+            except ValidationError:
+                problems.append("identifiant invalide (lettres, chiffres, tirets)")
+            if slug in seen:
+                problems.append("en double dans le fichier")
+            seen.add(slug)
+        if problems:
+            errors.extend(f"{where} : {p}." for p in problems)
+            continue
+        clean.append(
+            {
+                "slug": slug,
+                "title": item["title"].strip()[:200],
+                "organisation": (item.get("organisation") or "").strip()[:200],
+                "triggers": [t.strip() for t in item["triggers"] if t.strip()],
+                "message": item["message"].strip(),
+                "message_en": (item.get("message_en") or "").strip(),
+                "url": url.strip(),
+            }
+        )
+    return clean
 
 
 def _clean_synonyms(raw: Any, errors: list[str]) -> list[dict]:
@@ -456,6 +515,14 @@ def import_data(
                 defaults={"replacement": entry["replacement"], "note": entry["note"]},
             )
             report.synonyms += 1
+
+        if not Redirection.objects.exists():
+            install_default_redirections(Redirection)
+        for entry in clean["redirections"]:
+            Redirection.objects.update_or_create(
+                slug=entry["slug"], defaults={k: v for k, v in entry.items() if k != "slug"}
+            )
+            report.redirections += 1
     return report
 
 
@@ -509,6 +576,11 @@ def export_data() -> dict:
             {"term": s.term, "replacement": s.replacement, "note": s.note}
             for s in Synonym.objects.filter(is_active=True).order_by("term")
         ],
+        "redirections": list(
+            Redirection.objects.filter(is_active=True)
+            .order_by("slug")
+            .values("slug", "title", "organisation", "triggers", "message", "message_en", "url")
+        ),
     }
 
 

@@ -8,6 +8,7 @@ feed the search index and the chatbot's evaluation), ``keywords`` act as synonym
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -201,6 +202,42 @@ class Synonym(models.Model):
         return f"{self.term} → {self.replacement}"
 
 
+def validate_https(value: str) -> None:
+    if value and not value.startswith("https://"):
+        raise ValidationError(_("L'adresse doit commencer par https://."), code="scheme")
+
+
+class Redirection(models.Model):
+    """A subject the knowledge base does not cover and where to send people instead ("aide au
+    logement" -> the CAF). See knowledge/redirections.py."""
+
+    slug = models.SlugField(_("identifiant"), max_length=64, unique=True)
+    title = models.CharField(_("sujet"), max_length=200)
+    organisation = models.CharField(_("organisme compétent"), max_length=200)
+    triggers = models.JSONField(
+        _("expressions déclenchantes"),
+        default=list,
+        help_text=_(
+            "Telles que les usagers les écrivent, une par ligne (mots entiers ; accents, "
+            "majuscules et ponctuation indifférents). Évitez les mots qu'un article emploie."
+        ),
+    )
+    message = models.TextField(_("message"), help_text=_("Ce que l'assistant répond (français)."))
+    message_en = models.TextField(_("message en anglais"), blank=True)
+    url = models.URLField(_("adresse de l'organisme"), blank=True, validators=[validate_https])
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("sujet non traité (réorientation)")
+        verbose_name_plural = _("sujets non traités (réorientations)")
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class Conversation(models.Model):
     """One chatbot conversation of a citizen (kept for analytics, purged after retention)."""
 
@@ -254,6 +291,7 @@ class Turn(models.Model):
         DONT_KNOW = "dont_know", _("Pas de réponse")
         SMALLTALK = "smalltalk", _("Échange courant")
         HANDOFF = "handoff", _("Demande de conseiller")
+        REDIRECTED = "redirected", _("Réorientée vers un autre organisme")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     seq = models.PositiveIntegerField()

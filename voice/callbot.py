@@ -237,7 +237,9 @@ class Callbot:
             if handoff["reason"] == "distress":
                 self.say(_("Je comprends que la situation est difficile."))
             return self.dialogue.to_agent(f"callbot_{handoff['reason']}")
-        if reply["outcome"] == "smalltalk":  # a greeting alone: answered, then asked again
+        if reply["outcome"] in ("smalltalk", "redirected"):
+            # A greeting alone, or another administration's subject (the message names it):
+            # answered, then asked again.
             self.say(reply["text"])
             return None
         if not article:

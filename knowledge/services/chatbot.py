@@ -260,6 +260,10 @@ def post_chatbot_message(
         elif reply.kind == "smalltalk" and reply.smalltalk is not None:
             outcome = Turn.Outcome.SMALLTALK
             answer_text = reply.smalltalk.answer
+        elif reply.kind == "redirect" and reply.redirection is not None:
+            # Another administration's subject: an answer, not a failure (no hand-off count).
+            outcome = Turn.Outcome.REDIRECTED
+            answer_text = reply.redirection.message_for(reply.language)[0]
         else:
             outcome = Turn.Outcome.DONT_KNOW
             conversation.failures_in_row += 1
@@ -297,6 +301,14 @@ def post_chatbot_message(
     }
     payload["language"] = reply.language
     payload["text_lang"] = get_language() or "fr"
+    if outcome == Turn.Outcome.REDIRECTED and reply.redirection is not None:
+        payload["text_lang"] = reply.redirection.message_for(reply.language)[1]
+        payload["redirection"] = {
+            "slug": reply.redirection.slug,
+            "title": reply.redirection.title,
+            "organisation": reply.redirection.organisation,
+            "url": reply.redirection.url,
+        }
     english = {}
     if reply.language == "en" and outcome in (Turn.Outcome.ANSWERED, Turn.Outcome.DONT_KNOW):
         english = english_versions(

@@ -52,6 +52,13 @@ def test_chatbot_answers_with_an_article_and_can_be_rated(new_page, check_a11y, 
     expect(thumbs_up).to_have_attribute("aria-pressed", "true")
     expect(log).to_contain_text("Merci pour votre avis")
     check_a11y(page)
+    # Another administration's subject: where to go instead, with its site.
+    ask(page, "comment je fais ma demande d'APL pour mon studio ?")
+    expect(log).to_contain_text("Les aides au logement (APL, ALS, ALF) sont versées par la CAF")
+    expect(log.get_by_role("link", name="CAF ou MSA")).to_have_attribute(
+        "href", "https://www.caf.fr/"
+    )
+    check_a11y(page)
     # an empty question gets a precise message, nothing is sent
     page.get_by_role("button", name="Envoyer").click()
     expect(page.locator("#chatbot-messages")).to_contain_text("Écrivez votre question")

@@ -31,6 +31,12 @@ def kb_with_personas(topic_a, topic_b, kb):
     return kb
 
 
+@pytest.fixture
+def citizen_client(citizen, client_as, kb_with_personas):
+    """A citizen's logged-in client, on top of the KB."""
+    return client_as(citizen)
+
+
 @pytest.fixture(autouse=True)
 def chatbot_rate(monkeypatch):
     """No throttling by default (tests post many messages); ``chatbot_rate("3/min")`` sets one.

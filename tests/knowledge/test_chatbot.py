@@ -20,11 +20,6 @@ def ask(client, message, conversation=None):
     return client.post(API, data=json.dumps(body), content_type="application/json")
 
 
-@pytest.fixture
-def citizen_client(citizen, client_as, kb_with_personas):
-    return client_as(citizen)
-
-
 @pytest.mark.django_db
 def test_api_route_is_the_documented_one():
     assert reverse("knowledge:api_chatbot_messages") == API

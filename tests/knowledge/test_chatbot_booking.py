@@ -12,11 +12,6 @@ from knowledge.models import Conversation
 from tests.knowledge.test_chatbot import ask
 
 
-@pytest.fixture
-def citizen_client(citizen, client_as, kb_with_personas):
-    return client_as(citizen)
-
-
 def bookable(topic, mode=Mode.PHONE):
     return AppointmentType.objects.create(service=topic.service, topic=topic, mode=mode)
 

@@ -1,7 +1,9 @@
 """``manage.py chatbot_answer [--jsonl] [QUESTION ...]``: answer questions as a citizen would be.
 
 With ``--jsonl``, reads one question per line on standard input and prints one JSON object per
-line: ``{"q", "article" (slug or null), "confidence" (0..1), "smalltalk" (slug or null)}``.
+line: ``{"q", "article" (slug or null), "confidence" (0..1), "smalltalk" (slug or null)}``
+(a subject the base does not cover, answered with its redirection, has a null article; without
+``--jsonl`` the redirection is named).
 Agent-only articles are never answered. Uses the knowledge base in the database (works right
 after ``migrate`` and ``import_kb``).
 """
@@ -60,8 +62,13 @@ class Command(BaseCommand):
             if jsonl:
                 self._emit(result)
             else:
-                answer = result["article"] or (
-                    f"[{result['smalltalk']}]" if result["smalltalk"] else "(je ne sais pas)"
+                answer = (
+                    result["article"]
+                    or (f"[{result['smalltalk']}]" if result["smalltalk"] else None)
+                    or (
+                        f"(réorientation : {reply.redirection.slug})" if reply.redirection else None
+                    )
+                    or "(je ne sais pas)"
                 )
                 self.stdout.write(f"{question}\n  -> {answer} ({result['confidence']:.2f})")
 

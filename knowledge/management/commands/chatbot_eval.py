@@ -3,9 +3,9 @@
 Reports top-1 accuracy with leave-one-out over the articles' example questions, the rate of
 "je ne sais pas" on out-of-scope questions (knowledge/eval/out_of_scope.txt), the results
 on colloquial questions (knowledge/eval/colloquial.tsv) and, for each citizens' questions set
-(knowledge/eval/dev.jsonl, batch3.jsonl, batch4.jsonl and test.jsonl by default, see
-knowledge/evalset.py): top-1, "je ne sais pas", agent-only leaks, p95 latency, recall per
-article and the confusion list (which articles attract other articles' questions).
+(knowledge/eval/dev.jsonl, batch3.jsonl to batch6.jsonl and test.jsonl by default, see
+knowledge/evalset.py): top-1, "je ne sais pas", agent-only leaks, p95 latency,
+recall per article and the confusion list (which articles attract other articles' questions).
 ``--ablation`` reruns the sets with the understanding components switched on one by one.
 """
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             action="append",
             help=(
                 "Jeu de questions d'usagers (JSONL, répétable ; défaut : dev, batch3, batch4, "
-                "test)."
+                "batch5, batch6, test)."
             ),
         )
         parser.add_argument(
@@ -64,7 +64,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            docs, smalltalk, lexicon = (
+            docs, smalltalk, lexicon, redirections = (
                 evaluation.base_from_file(options["kb"])
                 if options["kb"]
                 else evaluation.base_from_database()
@@ -79,6 +79,8 @@ class Command(BaseCommand):
             str(evalset.DEV_PATH),
             str(evalset.BATCH3_PATH),
             str(evalset.BATCH4_PATH),
+            str(evalset.BATCH5_PATH),
+            str(evalset.BATCH6_PATH),
             str(evalset.TEST_PATH),
         ]
         try:
@@ -88,15 +90,20 @@ class Command(BaseCommand):
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"Lecture impossible : {exc}")
         report = evaluation.evaluate(
-            docs, smalltalk, out_of_scope=out_of_scope, colloquial=colloquial, lexicon=lexicon
+            docs,
+            smalltalk,
+            out_of_scope=out_of_scope,
+            colloquial=colloquial,
+            lexicon=lexicon,
+            redirections=redirections,
         )
         summary = report.summary()
-        engine = evalset.engine_for(docs, smalltalk, lexicon)
+        engine = evalset.engine_for(docs, smalltalk, lexicon, redirections=redirections)
         datasets = {name: evalset.run_dataset(engine, rows) for name, rows in splits.items()}
         summary["datasets"] = {name: r.summary() for name, r in datasets.items()}
         ablation = []
         if options["ablation"]:
-            ablation = evalset.ablation(docs, smalltalk, lexicon, splits)
+            ablation = evalset.ablation(docs, smalltalk, lexicon, splits, redirections)
             summary["ablation"] = [
                 {"step": step, **{n: r.summary() for n, r in reports.items()}}
                 for step, reports in ablation

@@ -95,7 +95,7 @@ class Command(BaseCommand):
             raise CommandError(f"Lecture impossible : {exc}")
         engines = {
             name: evalset.engine_for(docs, smalltalk, lexicon, {"rerank": False})
-            for name, (docs, smalltalk, lexicon) in bases.items()
+            for name, (docs, smalltalk, lexicon, _redirections) in bases.items()
         }
         if any(base.sentences is None for base in engines.values()):
             raise CommandError(
@@ -158,8 +158,12 @@ class Command(BaseCommand):
             "model": model.to_dict(),
         }
         summary["eval"] = {}
-        for base_name, (docs, smalltalk, lexicon) in bases.items():
-            engine = evalset.engine_for(docs, smalltalk, lexicon, reranker=model)
+        for base_name, (docs, smalltalk, lexicon, redirections) in bases.items():
+            # Trained without redirections (they come after the articles' ranking); reported
+            # with them, as the assistant answers.
+            engine = evalset.engine_for(
+                docs, smalltalk, lexicon, reranker=model, redirections=redirections
+            )
             for name, data in evals.items():
                 label = f"{name} ({base_name})" if len(bases) > 1 else name
                 summary["eval"][label] = evalset.run_dataset(engine, data).summary()

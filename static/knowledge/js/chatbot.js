@@ -149,8 +149,18 @@
       box.appendChild(card);
     } else {
       data.text.split(/\n{2,}/).forEach(function (para) {
-        box.appendChild(el("p", null, para.replace(/\*\*/g, "")));
+        var p = el("p", null, para.replace(/\*\*/g, ""));
+        if (data.redirection && data.text_lang) { p.setAttribute("lang", data.text_lang); }
+        box.appendChild(p);
       });
+      if (data.redirection && /^https:\/\//.test(data.redirection.url || "")) {
+        // Another administration's subject: its site (an editor's https address).
+        var site = el("a", "fr-link fr-icon-external-link-line fr-link--icon-right fr-text--sm",
+          data.redirection.organisation || data.redirection.url);
+        site.href = data.redirection.url;
+        site.rel = "noopener";
+        box.appendChild(site);
+      }
     }
     if (data.suggestions && data.suggestions.length) { box.appendChild(linkList(strings.seeAlso, data.suggestions)); }
     if (data.topics && data.topics.length) { box.appendChild(linkList(strings.topics, data.topics)); }

@@ -1,0 +1,187 @@
+"""Subjects the knowledge base does not cover, and where to send people instead.
+
+Citizens ask a tax office about housing benefits, a health insurance fund about a birth
+certificate: subjects near the base's own that another administration handles. Without a
+word on them the nearest article answers, wrongly ("aide au logement" meets the student housing
+article). A redirection (``knowledge.Redirection``, owned by the knowledge team in the admin)
+names such a subject: trigger phrases people write ("apl", "aide au logement", "housing
+benefit") and a short message naming the organisation to turn to, with its address.
+
+A trigger matches whole consecutive words, accents, case and punctuation ignored, texting
+spellings written out (the lexicon's matching form, ``lexicon.normalise``). The longest
+trigger found wins. The engine answers with the redirection instead of an article, except when
+the subject is only the question's context (``in_context``: "la CAF me demande mon avis
+d'impôt", "pour mon dossier HLM…", "depuis mon congé parental…") and an article answers with
+confidence.
+
+The product ships default redirections (``knowledge/default_redirections.json``), written into
+the table by a migration and by ``import_kb`` when the table is empty, like the default lexicon;
+from then on they are the editors' to change or switch off (a deployment whose base covers one
+of those subjects switches its redirection off).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .lexicon import normalise
+
+DEFAULT_REDIRECTIONS_PATH = Path(__file__).resolve().parent / "default_redirections.json"
+
+
+def default_entries() -> list[dict]:
+    """The default redirections ``{"slug", "title", "organisation", "triggers", "message",
+    "message_en", "url"}``."""
+    data = json.loads(DEFAULT_REDIRECTIONS_PATH.read_text(encoding="utf-8"))
+    return list(data["redirections"])
+
+
+FIELDS = ("title", "organisation", "triggers", "message", "message_en", "url")
+
+
+def install_default_redirections(redirection_model) -> int:
+    """Write the default redirections whose slug the table does not hold yet (an editor's entry
+    is never changed); returns how many were added. ``redirection_model`` is
+    ``knowledge.Redirection`` or, in a migration, its historical model."""
+    existing = set(redirection_model.objects.values_list("slug", flat=True))
+    added = redirection_model.objects.bulk_create(
+        [
+            redirection_model(slug=e["slug"], **{name: e.get(name, "") for name in FIELDS})
+            for e in default_entries()
+            if e["slug"] not in existing
+        ]
+    )
+    return len(added)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """What the assistant says about a subject the base does not cover."""
+
+    slug: str
+    title: str
+    organisation: str
+    message: str
+    message_en: str = ""
+    url: str = ""
+
+    def message_for(self, language: str) -> tuple[str, str]:
+        """(message, its language): the English one for an English question when there is one."""
+        if language == "en" and self.message_en:
+            return self.message_en, "en"
+        return self.message, "fr"
+
+
+def redirection_entries(redirections: Iterable[Mapping]) -> list[tuple[Redirect, list[str]]]:
+    """(Redirect, triggers) of redirections given as dicts (a KB file's entries, or rows read
+    with ``values()``)."""
+    return [
+        (
+            Redirect(
+                slug=r["slug"],
+                title=r["title"],
+                organisation=r.get("organisation") or "",
+                message=r["message"],
+                message_en=r.get("message_en") or "",
+                url=r.get("url") or "",
+            ),
+            list(r.get("triggers") or ()),
+        )
+        for r in redirections
+    ]
+
+
+class RedirectionTable:
+    """Compiled triggers -> redirection (immutable, shared by every request)."""
+
+    def __init__(self, entries: Iterable[tuple[Redirect, Iterable[str]]] = ()):
+        table: dict[str, Redirect] = {}
+        for redirect, triggers in entries:
+            for trigger in triggers:
+                key = normalise(trigger)
+                if key and key not in table:  # two entries sharing a trigger: the first keeps it
+                    table[key] = redirect
+        self.table = table
+        self.size = len({r.slug for r in table.values()})
+        self._re: re.Pattern[str] | None = None
+        if table:
+            alternation = "|".join(re.escape(k) for k in sorted(table, key=lambda k: (-len(k), k)))
+            # A lookahead so that overlapping triggers are all seen; the longest one wins.
+            self._re = re.compile(rf"(?<![a-z0-9])(?=((?:{alternation}))(?![a-z0-9]))")
+
+    def match(self, text: str) -> tuple[Redirect, str, bool] | None:
+        """The redirection whose longest trigger occurs in ``text``, that trigger, and whether
+        the subject is only the question's context (``in_context``)."""
+        if self._re is None:
+            return None
+        folded = normalise(text)
+        found = [(m.group(1), m.start()) for m in self._re.finditer(folded)]
+        if not found:
+            return None
+        trigger, start = max(found, key=lambda f: len(f[0]))
+        return self.table[trigger], trigger, in_context(folded, start)
+
+
+# "La CAF me demande mon avis d'impôt", "pour mon dossier HLM on me réclame…": the other
+# administration's subject is why the person asks, and what they ask for may well be ours.
+_REQUEST_RE = re.compile(
+    r"\b(?:me|nous|m) (?:demande|demandent|reclame|reclament|exige|exigent|redemande)\b"
+    r"|\bon me (?:demande|reclame|dit)\b|\bil me faut\b|\bjustificatif\b|\battestation\b"
+)
+_PURPOSE_RE = re.compile(
+    r"\bpour(?: (?:un|une|le|la|les|l|mon|ma|mes|notre|nos|leur))?"
+    r"(?: (?:dossier|demande|inscription)(?: (?:de|d|pour))?)?(?: (?:un|une|le|la|l|mon|ma))?$"
+)
+
+
+# "Depuis mon congé parental je gagne moins…", "après notre mariage, comment déclarer…": the
+# event is the cause, the question is about what follows (which may well be ours).
+_CAUSE_RE = re.compile(
+    r"\b(?:depuis|suite a|apres|a cause de|avec|since|after)"
+    r"(?: (?:mon|ma|mes|le|la|les|l|notre|nos|un|une|my|our|the))?$"
+)
+
+
+def in_context(folded: str, start: int) -> bool:
+    """Whether the trigger at ``start`` of the normalised question is only its context: the
+    question says another body asks the person for something, names the subject as a purpose
+    ("pour mon dossier de logement social") or as the event that led to the question
+    ("depuis mon congé parental")."""
+    before = folded[:start].rstrip()
+    return bool(
+        _REQUEST_RE.search(folded) or _PURPOSE_RE.search(before) or _CAUSE_RE.search(before)
+    )
+
+
+def trigger_conflicts(
+    triggers: Iterable[str], articles: Iterable[tuple[str, Iterable[str]]]
+) -> list[tuple[str, str]]:
+    """(trigger, article title) for each trigger found, as whole words, in the texts of an
+    article (``articles``: (title, texts)): the redirection would take that article's
+    questions away from it."""
+    keys = [(t, normalise(t)) for t in triggers]
+    clashes: list[tuple[str, str]] = []
+    for title, texts in articles:
+        padded = [f" {normalise(text)} " for text in texts]
+        clashes.extend(
+            (trigger, title)
+            for trigger, key in keys
+            if key and any(f" {key} " in p for p in padded)
+        )
+    return clashes
+
+
+def published_article_texts() -> list[tuple[str, list[str]]]:
+    """(title, [title, keywords..., example questions...]) of every published article."""
+    from .models import Article
+
+    return [
+        (title, [title, *(keywords or ()), *(questions or ())])
+        for title, keywords, questions in Article.objects.filter(
+            status=Article.Status.PUBLISHED
+        ).values_list("title", "keywords", "questions")
+    ]
