@@ -9,6 +9,8 @@ Rates are floats in 0..1, or None when there is nothing to measure (the dashboar
   (``handoff_offer_rate``: share where a human was offered).
 - article_ratings: thumbs up / down per article.
 - top_unanswered: the questions most often left without answer (to write new content).
+- top_redirections: the subjects the base does not cover that were asked most (redirected to
+  another organisation; a frequent one may deserve an article).
 - deflection_rate: share of contact-form displays of suggestions after which the citizen
   clicked "Cette réponse me suffit" (no request created).
 """
@@ -41,6 +43,7 @@ def question_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
         dont_know=Count("id", filter=Q(outcome=Turn.Outcome.DONT_KNOW)),
         smalltalk=Count("id", filter=Q(outcome=Turn.Outcome.SMALLTALK)),
         handoff=Count("id", filter=Q(outcome=Turn.Outcome.HANDOFF)),
+        redirected=Count("id", filter=Q(outcome=Turn.Outcome.REDIRECTED)),
     )
     return counts
 
@@ -104,6 +107,25 @@ def _normalise(question: str) -> str:
     return _PUNCT.sub(" ", fold(question)).strip()
 
 
+def top_redirections(start: dt.datetime, end: dt.datetime, limit: int = 10) -> list[dict]:
+    """[{title, organisation, count}]: the redirected subjects, most asked first."""
+    rows = (
+        _turns(start, end)
+        .filter(outcome=Turn.Outcome.REDIRECTED, redirection__isnull=False)
+        .values("redirection__title", "redirection__organisation")
+        .annotate(count=Count("id"))
+        .order_by("-count", "redirection__title")[:limit]
+    )
+    return [
+        {
+            "title": row["redirection__title"],
+            "organisation": row["redirection__organisation"],
+            "count": row["count"],
+        }
+        for row in rows
+    ]
+
+
 def top_unanswered(start: dt.datetime, end: dt.datetime, limit: int = 10) -> list[dict]:
     """[{question, count, last_asked}]: "je ne sais pas" questions grouped by their wording
     (case, accents and punctuation ignored), most frequent first."""
@@ -162,6 +184,7 @@ def summary(start: dt.datetime, end: dt.datetime) -> dict:
         "answered": counts["answered"],
         "dont_know": counts["dont_know"],
         "smalltalk": counts["smalltalk"],
+        "redirected": counts["redirected"],
         "recognition_rate": _rate(counts["answered"], questions),
         "dont_know_rate": _rate(counts["dont_know"], questions),
         "conversations": conversations["total"],
@@ -171,6 +194,7 @@ def summary(start: dt.datetime, end: dt.datetime) -> dict:
         "fragile_conversations": conversations["fragile"],
         "article_ratings": article_ratings(start, end, limit=20),
         "top_unanswered": top_unanswered(start, end),
+        "top_redirections": top_redirections(start, end),
         "deflection": deflection_counts(start, end),
         "deflection_rate": deflection_rate(start, end),
     }

@@ -729,7 +729,7 @@ def build_engine(
         options=options,
         redirections=redirection_entries(
             Redirection.objects.filter(is_active=True).values(
-                "slug", "title", "organisation", "message", "message_en", "url", "triggers"
+                "id", "slug", "title", "organisation", "message", "message_en", "url", "triggers"
             )
         ),
     )

@@ -302,6 +302,10 @@ class Turn(models.Model):
         Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="chatbot_turns"
     )
     smalltalk = models.CharField(max_length=64, blank=True)
+    # The subject another administration handles, when the assistant redirected the question.
+    redirection = models.ForeignKey(
+        Redirection, null=True, blank=True, on_delete=models.SET_NULL, related_name="turns"
+    )
     confidence = models.FloatField(default=0.0)
     distress = models.BooleanField(default=False)
     handoff_offered = models.BooleanField(default=False)

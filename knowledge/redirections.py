@@ -68,6 +68,7 @@ class Redirect:
     message: str
     message_en: str = ""
     url: str = ""
+    id: int | None = None  # the ``Redirection`` row, when read from the database
 
     def message_for(self, language: str) -> tuple[str, str]:
         """(message, its language): the English one for an English question when there is one."""
@@ -88,6 +89,7 @@ def redirection_entries(redirections: Iterable[Mapping]) -> list[tuple[Redirect,
                 message=r["message"],
                 message_en=r.get("message_en") or "",
                 url=r.get("url") or "",
+                id=r.get("id"),
             ),
             list(r.get("triggers") or ()),
         )

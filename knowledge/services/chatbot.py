@@ -283,6 +283,9 @@ def post_chatbot_message(
             outcome=outcome,
             article=article if outcome == Turn.Outcome.ANSWERED else None,
             smalltalk=reply.smalltalk.slug if reply.smalltalk else "",
+            redirection_id=reply.redirection.id
+            if outcome == Turn.Outcome.REDIRECTED and reply.redirection
+            else None,
             confidence=round(reply.confidence, 4),
             distress=reply.distress,
             handoff_offered=bool(handoff_reason),

@@ -94,3 +94,36 @@ def test_deflection_rate(citizen, citizen2, kb, period):
     assert analytics.deflection_rate(start, end) == pytest.approx(0.5)
     DeflectionEvent.objects.update(created_at=start - dt.timedelta(days=1))
     assert analytics.deflection_rate(start, end) is None
+
+
+@pytest.mark.django_db
+def test_redirected_subjects_are_counted_apart_and_ranked(citizen, client_as, kb, period):
+    """A redirection is neither an answer nor a "je ne sais pas": it is counted apart, and the
+    subjects asked most are listed (a frequent one may deserve an article)."""
+    from knowledge.kpi_providers import chatbot_kpis
+    from knowledge.models import Redirection, Turn
+
+    start, end = period
+    client = client_as(citizen)
+    first = ask(client, "Comment demander l'APL ?")
+    ask(client, "l'aide au logement c'est combien", first["conversation"])
+    ask(client, "comment enregistrer un PACS ?", first["conversation"])
+    ask(client, "j'ai perdu ma carte vitale", first["conversation"])
+    assert [t.redirection.slug for t in Turn.objects.filter(outcome="redirected")] == [
+        "aides-logement",
+        "aides-logement",
+        "pacs",
+    ]
+    summary = analytics.summary(start, end)
+    assert summary["redirected"] == 3 and summary["questions"] == 1
+    housing = Redirection.objects.get(slug="aides-logement")
+    assert analytics.top_redirections(start, end) == [
+        {"title": housing.title, "organisation": housing.organisation, "count": 2},
+        {
+            "title": Redirection.objects.get(slug="pacs").title,
+            "organisation": Redirection.objects.get(slug="pacs").organisation,
+            "count": 1,
+        },
+    ]
+    table = {t["key"]: t for t in chatbot_kpis(start, end)["tables"]}["redirections"]
+    assert table["rows"][0] == [housing.title, housing.organisation, 2]
