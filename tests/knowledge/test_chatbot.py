@@ -90,6 +90,21 @@ def test_smalltalk_greeting_thanks_and_agent_request(citizen_client):
 
 
 @pytest.mark.django_db
+def test_a_greeting_before_a_question_it_is_unsure_of_is_not_small_talk(citizen_client):
+    """A greeting alone ("Bonjour, une petite question") is small talk; "bonjour" followed by
+    a whole sentence the engine cannot place is a question it does not know (suggestions,
+    topics), not a hello."""
+    short = ask(citizen_client, "bonjour, une petite question").json()
+    assert short["outcome"] == "smalltalk"
+    long = ask(
+        citizen_client,
+        "bonjour madame, mon truc machin ne marche plus depuis la semaine dernière",
+        short["conversation"],
+    ).json()
+    assert long["outcome"] == "dont_know" and long["topics"]
+
+
+@pytest.mark.django_db
 def test_two_failures_in_a_row_offer_a_human(citizen_client):
     first = ask(citizen_client, "quel temps fera-t-il demain à Paris ?").json()
     assert first["outcome"] == "dont_know"
