@@ -94,17 +94,6 @@ def chatbot_kpis(
                 ],
             },
             {
-                "key": "redirections",
-                "title": _("Sujets non traités, réorientés vers un autre organisme"),
-                "columns": [_("Sujet"), _("Organisme"), _("Nombre")],
-                "formats": ["text", "text", "number"],
-                "empty": _("Aucune question réorientée sur la période."),
-                "rows": [
-                    [row["title"], row["organisation"], row["count"]]
-                    for row in data["top_redirections"][:TOP_QUESTIONS]
-                ],
-            },
-            {
                 "key": "articles",
                 "title": _("Avis sur les réponses de l'assistant, par article"),
                 "columns": [_("Article"), _("Utile"), _("Pas utile"), _("Part d'avis utiles")],
@@ -113,6 +102,17 @@ def chatbot_kpis(
                 "rows": [
                     [row["title"], row["up"], row["down"], row["satisfaction"]]
                     for row in data["article_ratings"][:RATED_ARTICLES]
+                ],
+            },
+            {
+                "key": "redirections",
+                "title": _("Sujets non traités, réorientés vers un autre organisme"),
+                "columns": [_("Sujet"), _("Organisme"), _("Nombre")],
+                "formats": ["text", "text", "number"],
+                "empty": _("Aucune question réorientée sur la période."),
+                "rows": [
+                    [row["title"], row["organisation"], row["count"]]
+                    for row in data["top_redirections"][:TOP_QUESTIONS]
                 ],
             },
         ],

@@ -65,10 +65,10 @@ def test_chatbot_section_adapts_knowledge_analytics(chatbot_data, supervisor):
     assert metrics["dont_know_rate"] == pytest.approx(2 / 4)
     assert metrics["handoff_rate"] == pytest.approx(1 / 2)
     assert metrics["deflection_rate"] == pytest.approx(1.0)
-    questions = section["tables"][0]["rows"]
-    assert [(row[0], row[1]) for row in questions] == [("où est mon remboursement", 2)]
-    ratings = section["tables"][1]["rows"]
-    assert ratings == [["Changer d'adresse", 1, 1, 0.5]]
+    tables = {table["key"]: table["rows"] for table in section["tables"]}
+    assert [(row[0], row[1]) for row in tables["questions"]] == [("où est mon remboursement", 2)]
+    assert tables["articles"] == [["Changer d'adresse", 1, 1, 0.5]]
+    assert tables["redirections"] == []
     assert section["volumes"] == {"chatbot": 2}
 
 
