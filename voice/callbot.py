@@ -110,6 +110,7 @@ class Callbot:
         self.conversation: int | None = None
         self.user: User | None = None
         self.failures = 0
+        self.follow_up: str | None = None  # the next prompt, when an answer asks for more
 
     def say(self, text: str) -> bool:
         return self.dialogue.say(text, POSITION)
@@ -140,7 +141,8 @@ class Callbot:
             outcome = self.understand(heard)
             if outcome is not None:
                 return outcome
-            prompt = _("Pouvez-vous reformuler votre demande en quelques mots ?")
+            prompt = self.follow_up or _("Pouvez-vous reformuler votre demande en quelques mots ?")
+            self.follow_up = None
         return self.to_menu("questions")
 
     def keypad(self, digit: str) -> str | None:
@@ -237,10 +239,13 @@ class Callbot:
             if handoff["reason"] == "distress":
                 self.say(_("Je comprends que la situation est difficile."))
             return self.dialogue.to_agent(f"callbot_{handoff['reason']}")
-        if reply["outcome"] in ("smalltalk", "redirected"):
-            # A greeting alone, or another administration's subject (the message names it):
-            # answered, then asked again.
+        if reply["outcome"] == "smalltalk":  # a greeting alone: answered, then asked again
             self.say(reply["text"])
+            return None
+        if reply["outcome"] == "redirected":
+            # Another administration's subject: the message names it; not a failure.
+            self.say(reply["text"])
+            self.follow_up = _("Avez-vous une autre question ?")
             return None
         if not article:
             self.say(_("Je ne suis pas sûr d'avoir compris votre demande."))

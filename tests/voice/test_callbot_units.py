@@ -188,3 +188,28 @@ def test_without_a_backend_the_welcome_says_keys_only(bot, settings):
     settings.ASR_BACKEND = ""
     robot.dialogue.run()
     assert "fonctionne avec les touches de votre téléphone" in line.said[0]
+
+
+def test_another_administrations_subject_is_redirected_then_asked_again(bot):
+    """The callbot reads where to go instead and asks for another question: neither a
+    failure nor a transfer."""
+    from knowledge.models import Redirection
+
+    robot, line, heard, transfers, _papers = bot
+    Redirection.objects.update_or_create(
+        slug="aides-logement",
+        defaults={
+            "title": "Aides au logement",
+            "organisation": "CAF",
+            "triggers": ["apl", "aide au logement"],
+            "message": "Les aides au logement sont versées par la CAF.",
+        },
+    )
+    engine.reset_engine()
+    heard += [said("comment je demande l'apl"), None, None]
+    assert robot.run() == BACK
+    assert "Les aides au logement sont versées par la CAF." in line.said
+    assert "Avez-vous une autre question ?" in line.said
+    (step,) = [s for s in robot.call.steps if s["step"] == "callbot_heard"]
+    assert step["outcome"] == "redirected"
+    assert robot.failures == 0 and not transfers
