@@ -286,6 +286,7 @@ class RedirectionForm(forms.ModelForm):
         fields = [
             "title",
             "slug",
+            "kind",
             "organisation",
             "triggers",
             "message",
@@ -316,8 +317,8 @@ class RedirectionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
     """Subjects the base does not cover: the assistant sends people to the right organisation."""
 
     form = RedirectionForm
-    list_display = ("title", "organisation", "is_active", "updated_at")
-    list_filter = ("is_active",)
+    list_display = ("title", "kind", "organisation", "is_active", "updated_at")
+    list_filter = ("kind", "is_active")
     search_fields = ("title", "organisation", "slug", "message")
     prepopulated_fields = {"slug": ("title",)}
 

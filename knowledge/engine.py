@@ -20,6 +20,7 @@ import numpy as np
 from . import rerank, vectors
 from . import text as T
 from .lexicon import Lexicon, detect_language
+from .redirections import FIELDS as REDIRECTION_FIELDS
 from .redirections import Redirect, RedirectionTable, redirection_entries
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
@@ -728,9 +729,7 @@ def build_engine(
         lexicon=lexicon,
         options=options,
         redirections=redirection_entries(
-            Redirection.objects.filter(is_active=True).values(
-                "id", "slug", "title", "organisation", "message", "message_en", "url", "triggers"
-            )
+            Redirection.objects.filter(is_active=True).values("id", "slug", *REDIRECTION_FIELDS)
         ),
     )
 

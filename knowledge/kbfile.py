@@ -14,7 +14,7 @@ Format (version 1)::
      "synonyms": [{"term": "bb", "replacement": "bébé", "note": ""}, ...],
      # optional: subjects the base does not cover (knowledge.Redirection), upserted by slug
      "redirections": [{"slug", "title", "organisation", "triggers": [...], "message",
-                       "message_en", "url"}, ...]}
+                       "message_en", "url", "kind": "external"|"handoff"}, ...]}
 
 The whole file is validated before anything is written; the import itself runs in one
 transaction, so a bad file leaves the database untouched. Errors name the line and the slug.
@@ -38,6 +38,7 @@ from contactcenter.models import Service, Topic
 
 from .lexicon import install_default_lexicon
 from .models import Article, Redirection, SmallTalk, Synonym
+from .redirections import FIELDS as REDIRECTION_FIELDS
 from .redirections import install_default_redirections
 
 FORMAT_VERSION = 1
@@ -325,6 +326,8 @@ def _clean_redirections(raw: Any, errors: list[str]) -> list[dict]:
                 problems.append(f"« {name} » doit être un texte")
         if not _str_list(item.get("triggers")) or not item.get("triggers"):
             problems.append("« triggers » doit être une liste non vide de textes")
+        if item.get("kind", "external") not in ("external", "handoff"):
+            problems.append("« kind » doit valoir « external » ou « handoff »")
         url = item.get("url") or ""
         if isinstance(url, str) and url and not url.startswith("https://"):
             problems.append("« url » doit commencer par https://")
@@ -344,6 +347,7 @@ def _clean_redirections(raw: Any, errors: list[str]) -> list[dict]:
                 "slug": slug,
                 "title": item["title"].strip()[:200],
                 "organisation": (item.get("organisation") or "").strip()[:200],
+                "kind": item.get("kind", "external"),
                 "triggers": [t.strip() for t in item["triggers"] if t.strip()],
                 "message": item["message"].strip(),
                 "message_en": (item.get("message_en") or "").strip(),
@@ -579,7 +583,7 @@ def export_data() -> dict:
         "redirections": list(
             Redirection.objects.filter(is_active=True)
             .order_by("slug")
-            .values("slug", "title", "organisation", "triggers", "message", "message_en", "url")
+            .values("slug", *REDIRECTION_FIELDS)
         ),
     }
 

@@ -209,9 +209,17 @@ def validate_https(value: str) -> None:
 
 class Redirection(models.Model):
     """A subject the knowledge base does not cover and where to send people instead ("aide au
-    logement" -> the CAF). See knowledge/redirections.py."""
+    logement" -> the CAF), or, for a subject our own services handle without an article, the
+    offer of an adviser. See knowledge/redirections.py."""
+
+    class Kind(models.TextChoices):
+        EXTERNAL = "external", _("Un autre organisme")
+        HANDOFF = "handoff", _("Nos services, par un conseiller")
 
     slug = models.SlugField(_("identifiant"), max_length=64, unique=True)
+    kind = models.CharField(
+        _("qui répond"), max_length=10, choices=Kind.choices, default=Kind.EXTERNAL
+    )
     title = models.CharField(_("sujet"), max_length=200)
     organisation = models.CharField(_("organisme compétent"), max_length=200)
     triggers = models.JSONField(

@@ -14,8 +14,13 @@ the subject is only the question's context (``in_context``: "la CAF me demande m
 d'impôt", "pour mon dossier HLM…", "depuis mon congé parental…") and an article answers with
 confidence.
 
-The product ships default redirections (``knowledge/default_redirections.json``), written into
-the table by a migration and by ``import_kb`` when the table is empty, like the default lexicon;
+A subject our own services handle but the base has no article on is a redirection too, of kind
+``handoff``: its message says an adviser can answer, and the assistant offers one at once.
+
+The product ships default redirections (``knowledge/default_redirections.json``, other
+administrations; ``knowledge/default_own_subjects.json``, our own subjects without an article),
+written into the table by migrations and by ``import_kb`` when the table is empty, like the
+default lexicon;
 from then on they are the editors' to change or switch off (a deployment whose base covers one
 of those subjects switches its redirection off).
 """
@@ -31,28 +36,37 @@ from pathlib import Path
 from .lexicon import normalise
 
 DEFAULT_REDIRECTIONS_PATH = Path(__file__).resolve().parent / "default_redirections.json"
+# Subjects our own services handle without an article: an adviser answers (kind "handoff").
+DEFAULT_OWN_SUBJECTS_PATH = Path(__file__).resolve().parent / "default_own_subjects.json"
+
+FIELDS = ("title", "organisation", "kind", "triggers", "message", "message_en", "url")
+EXTERNAL, HANDOFF = "external", "handoff"
 
 
 def default_entries() -> list[dict]:
-    """The default redirections ``{"slug", "title", "organisation", "triggers", "message",
-    "message_en", "url"}``."""
-    data = json.loads(DEFAULT_REDIRECTIONS_PATH.read_text(encoding="utf-8"))
-    return list(data["redirections"])
-
-
-FIELDS = ("title", "organisation", "triggers", "message", "message_en", "url")
+    """The default redirections ``{"slug", "title", "organisation", "kind", "triggers",
+    "message", "message_en", "url"}``: other administrations' subjects, then our own subjects
+    without an article."""
+    entries = []
+    for path in (DEFAULT_REDIRECTIONS_PATH, DEFAULT_OWN_SUBJECTS_PATH):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries += [{"kind": EXTERNAL, **e} for e in data["redirections"]]
+    return entries
 
 
 def install_default_redirections(redirection_model) -> int:
     """Write the default redirections whose slug the table does not hold yet (an editor's entry
     is never changed); returns how many were added. ``redirection_model`` is
-    ``knowledge.Redirection`` or, in a migration, its historical model."""
+    ``knowledge.Redirection`` or, in a migration, its historical model (only the fields it has
+    are written)."""
+    names = {field.name for field in redirection_model._meta.get_fields()}
     existing = set(redirection_model.objects.values_list("slug", flat=True))
     added = redirection_model.objects.bulk_create(
         [
-            redirection_model(slug=e["slug"], **{name: e.get(name, "") for name in FIELDS})
+            redirection_model(slug=e["slug"], **{n: e.get(n, "") for n in FIELDS if n in names})
             for e in default_entries()
-            if e["slug"] not in existing
+            # A model without kinds yet (migration 0009) holds other administrations' only.
+            if e["slug"] not in existing and ("kind" in names or e["kind"] == EXTERNAL)
         ]
     )
     return len(added)
@@ -69,6 +83,11 @@ class Redirect:
     message_en: str = ""
     url: str = ""
     id: int | None = None  # the ``Redirection`` row, when read from the database
+    kind: str = EXTERNAL  # or HANDOFF: ours, but only an adviser can answer
+
+    @property
+    def handoff(self) -> bool:
+        return self.kind == HANDOFF
 
     def message_for(self, language: str) -> tuple[str, str]:
         """(message, its language): the English one for an English question when there is one."""
@@ -90,6 +109,7 @@ def redirection_entries(redirections: Iterable[Mapping]) -> list[tuple[Redirect,
                 message_en=r.get("message_en") or "",
                 url=r.get("url") or "",
                 id=r.get("id"),
+                kind=r.get("kind") or EXTERNAL,
             ),
             list(r.get("triggers") or ()),
         )

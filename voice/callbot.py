@@ -242,6 +242,10 @@ class Callbot:
         if reply["outcome"] == "smalltalk":  # a greeting alone: answered, then asked again
             self.say(reply["text"])
             return None
+        if reply["outcome"] == "redirected" and handoff.get("reason") == "subject":
+            # Ours, but only an adviser can answer (the web message speaks of writing to us).
+            self.say(_("Un conseiller va vous répondre sur ce sujet."))
+            return self.dialogue.to_agent("callbot_subject")
         if reply["outcome"] == "redirected":
             # Another administration's subject: the message names it; not a failure.
             self.say(reply["text"])

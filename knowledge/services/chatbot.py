@@ -160,6 +160,7 @@ def handoff_offer(conversation: Conversation, reason: str) -> dict[str, Any]:
             "personnellement."
         ),
         "escalate": _("Pour cette situation, un conseiller peut examiner votre dossier."),
+        "subject": _("Un conseiller peut vous répondre sur ce sujet."),
     }
     if not live:
         extra = _("Aucun conseiller n'est disponible en direct pour le moment.")
@@ -262,8 +263,11 @@ def post_chatbot_message(
             answer_text = reply.smalltalk.answer
         elif reply.kind == "redirect" and reply.redirection is not None:
             # Another administration's subject: an answer, not a failure (no hand-off count).
+            # Our own subject without an article: an adviser is offered at once.
             outcome = Turn.Outcome.REDIRECTED
             answer_text = reply.redirection.message_for(reply.language)[0]
+            if reply.redirection.handoff:
+                handoff_reason = handoff_reason or "subject"
         else:
             outcome = Turn.Outcome.DONT_KNOW
             conversation.failures_in_row += 1
@@ -311,6 +315,7 @@ def post_chatbot_message(
             "title": reply.redirection.title,
             "organisation": reply.redirection.organisation,
             "url": reply.redirection.url,
+            "kind": reply.redirection.kind,
         }
     english = {}
     if reply.language == "en" and outcome in (Turn.Outcome.ANSWERED, Turn.Outcome.DONT_KNOW):

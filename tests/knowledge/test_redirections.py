@@ -174,6 +174,7 @@ def test_the_chatbot_sends_the_citizen_to_the_right_organisation(citizen_client)
         "title": "Aides au logement",
         "organisation": "CAF ou MSA",
         "url": "https://www.caf.fr/",
+        "kind": "external",
     }
     assert data["article"] is None and data["handoff"] is None and not data["can_rate"]
     conversation = Conversation.objects.get(pk=data["conversation"])
@@ -239,7 +240,7 @@ def test_import_kb_upserts_redirections_by_slug_and_export_gives_them_back(tmp_p
     call_command("import_kb", str(kb_file(tmp_path, [changed])), verbosity=0)
     assert Redirection.objects.get(slug="aides-logement").message == "Voyez la CAF."
     exported = {r["slug"]: r for r in kbfile.export_data()["redirections"]}
-    assert exported["aides-logement"] == {**changed}
+    assert exported["aides-logement"] == {**changed, "kind": "external"}
 
 
 @pytest.mark.django_db
@@ -310,6 +311,7 @@ def test_the_form_refuses_a_trigger_a_published_article_uses(kb):
     data = {
         "title": "Aides au logement",
         "slug": "aides-logement-bis",
+        "kind": "external",
         "organisation": "CAF",
         "triggers": "apl\ncarte vitale\n",
         "message": "Voyez la CAF.",
@@ -339,6 +341,7 @@ def test_supervisors_add_a_redirection_in_the_editor(supervisor, client_as, kb_w
         {
             "title": "Cantine scolaire",
             "slug": "cantine-scolaire",
+            "kind": "external",
             "organisation": "Mairie",
             "triggers": "cantine scolaire\ninscription cantine",
             "message": "La cantine relève de votre mairie.",
@@ -352,3 +355,85 @@ def test_supervisors_add_a_redirection_in_the_editor(supervisor, client_as, kb_w
         "cantine scolaire",
         "inscription cantine",
     ]
+
+
+# --- our own subjects without an article (kind "handoff") ------------------------------------
+
+OWN = {
+    "slug": "vignette-test",
+    "kind": "handoff",
+    "title": "Vignette fiscale",
+    "organisation": "Nos conseillers",
+    "triggers": ["vignette fiscale"],
+    "message": "La vignette fiscale relève de nos services ; un conseiller peut vous répondre.",
+    "url": "https://www.impots.gouv.fr/",
+}
+
+
+@pytest.mark.django_db
+def test_our_own_subject_without_an_article_offers_an_adviser_at_once(citizen_client):
+    Redirection.objects.update_or_create(
+        slug=OWN["slug"], defaults={k: v for k, v in OWN.items() if k != "slug"}
+    )
+    data = ask(citizen_client, "comment payer ma vignette fiscale en plusieurs fois ?").json()
+    assert data["outcome"] == "redirected" and data["text"] == OWN["message"]
+    assert data["redirection"]["kind"] == "handoff"
+    assert data["handoff"]["reason"] == "subject"
+    assert "Un conseiller peut vous répondre sur ce sujet." in data["handoff"]["message"]
+    assert {o["kind"] for o in data["handoff"]["options"]} >= {"message", "callback"}
+    assert Conversation.objects.get(pk=data["conversation"]).failures_in_row == 0
+
+
+@pytest.mark.django_db
+def test_the_kind_is_validated_imported_and_exported(tmp_path):
+    with pytest.raises(kbfile.KBFileError) as error:
+        kbfile.import_path(kb_file(tmp_path, [{**OWN, "kind": "autre"}]))
+    assert error.value.errors == [
+        "réorientation « vignette-test » : « kind » doit valoir « external » ou « handoff »."
+    ]
+    kbfile.import_path(kb_file(tmp_path, [OWN, HOUSING]))
+    assert Redirection.objects.get(slug=OWN["slug"]).kind == "handoff"
+    assert Redirection.objects.get(slug=HOUSING["slug"]).kind == "external"  # the default
+    exported = {r["slug"]: r for r in kbfile.export_data()["redirections"]}
+    assert exported[OWN["slug"]]["kind"] == "handoff"
+
+
+class _Field:
+    def __init__(self, name):
+        self.name = name
+
+
+class _HistoricalRedirection:
+    """What migration 0009 sees: a Redirection without ``kind`` (added by 0011)."""
+
+    created: list = []
+
+    class _meta:  # noqa: N801 (the model API's name)
+        @staticmethod
+        def get_fields():
+            return [_Field(n) for n in ("slug", "title", "organisation", "triggers", "message")]
+
+    class objects:  # noqa: N801
+        @staticmethod
+        def values_list(*args, **kwargs):
+            return []
+
+        @staticmethod
+        def bulk_create(rows):
+            _HistoricalRedirection.created.extend(rows)
+            return rows
+
+    def __init__(self, **fields):
+        self.fields = fields
+
+
+def test_a_model_without_kinds_receives_other_administrations_subjects_only():
+    """Migration 0009 runs before ``kind`` exists: the own-subject defaults wait for 0011,
+    which installs them with their kind (else they would all become "external")."""
+    _HistoricalRedirection.created = []
+    install_default_redirections(_HistoricalRedirection)
+    slugs = {row.fields["slug"] for row in _HistoricalRedirection.created}
+    entries = default_entries()
+    assert slugs == {e["slug"] for e in entries if e["kind"] == "external"}
+    assert any(e["kind"] == "handoff" for e in entries)
+    assert all("kind" not in row.fields for row in _HistoricalRedirection.created)

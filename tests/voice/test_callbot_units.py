@@ -213,3 +213,24 @@ def test_another_administrations_subject_is_redirected_then_asked_again(bot):
     (step,) = [s for s in robot.call.steps if s["step"] == "callbot_heard"]
     assert step["outcome"] == "redirected"
     assert robot.failures == 0 and not transfers
+
+
+def test_our_own_subject_without_an_article_goes_to_an_agent(bot):
+    from knowledge.models import Redirection
+
+    robot, line, heard, transfers, _papers = bot
+    Redirection.objects.update_or_create(
+        slug="vignette-test",
+        defaults={
+            "kind": "handoff",
+            "title": "Vignette fiscale",
+            "organisation": "Nos conseillers",
+            "triggers": ["vignette fiscale"],
+            "message": "Écrivez-nous depuis votre espace.",
+        },
+    )
+    engine.reset_engine()
+    heard += [said("euh c'est pour ma vignette fiscale")]
+    assert robot.run() == "agent"
+    assert transfers == ["callbot_subject"]
+    assert "Un conseiller va vous répondre sur ce sujet." in line.said
