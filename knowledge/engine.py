@@ -20,8 +20,7 @@ import numpy as np
 from . import rerank, vectors
 from . import text as T
 from .lexicon import Lexicon, detect_language
-from .redirections import FIELDS as REDIRECTION_FIELDS
-from .redirections import Redirect, RedirectionTable, redirection_entries
+from .redirections import Redirect, RedirectionTable, active_entries
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
 from .text import words
@@ -695,7 +694,7 @@ def index_signature() -> tuple[object, ...]:
 def build_engine(
     signature: tuple[object, ...] = (), options: dict[str, bool] | None = None
 ) -> KnowledgeEngine:
-    from .models import Article, Redirection, SmallTalk, Synonym
+    from .models import Article, SmallTalk, Synonym
     from .services.translations import indexed_english_text
 
     articles = list(
@@ -728,9 +727,7 @@ def build_engine(
         signature,
         lexicon=lexicon,
         options=options,
-        redirections=redirection_entries(
-            Redirection.objects.filter(is_active=True).values("id", "slug", *REDIRECTION_FIELDS)
-        ),
+        redirections=active_entries(),
     )
 
 

@@ -309,14 +309,10 @@ def base_from_file(path) -> Base:
 
 def base_from_database() -> Base:
     """(docs, small talk, lexicon, redirections) of the knowledge base in the database."""
-    from .models import Redirection
-    from .redirections import FIELDS, redirection_entries
+    from .redirections import active_entries
 
     docs, smalltalk = docs_from_database()
-    redirections = redirection_entries(
-        Redirection.objects.filter(is_active=True).values("slug", *FIELDS)
-    )
-    return docs, smalltalk, lexicon_from_database(), redirections
+    return docs, smalltalk, lexicon_from_database(), active_entries()
 
 
 def lexicon_from_database() -> list[tuple[str, str]]:

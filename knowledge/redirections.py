@@ -117,6 +117,15 @@ def redirection_entries(redirections: Iterable[Mapping]) -> list[tuple[Redirect,
     ]
 
 
+def active_entries() -> list[tuple[Redirect, list[str]]]:
+    """(Redirect, triggers) of the redirections switched on in the database."""
+    from .models import Redirection
+
+    return redirection_entries(
+        Redirection.objects.filter(is_active=True).values("id", "slug", *FIELDS)
+    )
+
+
 class RedirectionTable:
     """Compiled triggers -> redirection (immutable, shared by every request)."""
 
