@@ -32,7 +32,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+from . import text as T
 from .lexicon import normalise
 
 DEFAULT_REDIRECTIONS_PATH = Path(__file__).resolve().parent / "default_redirections.json"
@@ -54,11 +56,13 @@ def default_entries() -> list[dict]:
     return entries
 
 
-def install_default_redirections(redirection_model) -> int:
+def install_default_redirections(redirection_model, slugs: Iterable[str] | None = None) -> int:
     """Write the default redirections whose slug the table does not hold yet (an editor's entry
-    is never changed); returns how many were added. ``redirection_model`` is
+    is never changed), or only those of ``slugs`` (a migration adding new defaults to a
+    deployment); returns how many were added. ``redirection_model`` is
     ``knowledge.Redirection`` or, in a migration, its historical model (only the fields it has
     are written)."""
+    wanted = None if slugs is None else set(slugs)
     names = {field.name for field in redirection_model._meta.get_fields()}
     existing = set(redirection_model.objects.values_list("slug", flat=True))
     added = redirection_model.objects.bulk_create(
@@ -66,7 +70,9 @@ def install_default_redirections(redirection_model) -> int:
             redirection_model(slug=e["slug"], **{n: e.get(n, "") for n in FIELDS if n in names})
             for e in default_entries()
             # A model without kinds yet (migration 0009) holds other administrations' only.
-            if e["slug"] not in existing and ("kind" in names or e["kind"] == EXTERNAL)
+            if e["slug"] not in existing
+            and (wanted is None or e["slug"] in wanted)
+            and ("kind" in names or e["kind"] == EXTERNAL)
         ]
     )
     return len(added)
@@ -126,6 +132,33 @@ def active_entries() -> list[tuple[Redirect, list[str]]]:
     )
 
 
+# A trigger of two words or more also matches when its words come in the same order, each at
+# most this many other words after the previous one, with other endings ("calcul de mes
+# allocations" in "comment est calculé le montant de mon allocation").
+MAX_GAP = 2
+# Only these words of a trigger may be left out or changed ("remboursement des lunettes" in
+# "remboursement de mes lunettes"): articles, prepositions and possessives.
+_LINK_WORDS = T.words(
+    """
+    le la les l un une des de du d au aux a en mon ma mes ton ta tes son sa ses notre nos
+    votre vos leur leurs the an my your our their of to for in on at
+    """
+)
+
+
+def _loose_words(key: str) -> tuple[str, ...]:
+    return tuple(T.stem(word) for word in key.split() if word not in _LINK_WORDS)
+
+
+class Match(NamedTuple):
+    """A trigger found in a question."""
+
+    redirect: Redirect
+    trigger: str
+    context: bool  # the subject is only the question's context (``in_context``)
+    loose: bool = False  # found with other endings or words between its words
+
+
 class RedirectionTable:
     """Compiled triggers -> redirection (immutable, shared by every request)."""
 
@@ -143,18 +176,53 @@ class RedirectionTable:
             alternation = "|".join(re.escape(k) for k in sorted(table, key=lambda k: (-len(k), k)))
             # A lookahead so that overlapping triggers are all seen; the longest one wins.
             self._re = re.compile(rf"(?<![a-z0-9])(?=((?:{alternation}))(?![a-z0-9]))")
+        # Loose form of the triggers of two words or more (link words aside), by their first stem.
+        loose: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for key in table:
+            stems = _loose_words(key)
+            if len(stems) >= 2:
+                loose.setdefault(stems[0], []).append((stems, key))
+        self.loose = loose
 
-    def match(self, text: str) -> tuple[Redirect, str, bool] | None:
-        """The redirection whose longest trigger occurs in ``text``, that trigger, and whether
-        the subject is only the question's context (``in_context``)."""
+    def match(self, text: str) -> Match | None:
+        """The redirection whose longest trigger occurs in ``text``. Without a trigger written
+        as such, the trigger whose words come in order with other endings and a few words
+        between them (the most words, then the longest): a loose match."""
         if self._re is None:
             return None
         folded = normalise(text)
         found = [(m.group(1), m.start()) for m in self._re.finditer(folded)]
-        if not found:
-            return None
-        trigger, start = max(found, key=lambda f: len(f[0]))
-        return self.table[trigger], trigger, in_context(folded, start)
+        if found:
+            trigger, start = max(found, key=lambda f: len(f[0]))
+        else:
+            loose = self._match_loose(folded)
+            if loose is None:
+                return None
+            trigger, start = loose
+        return Match(self.table[trigger], trigger, in_context(folded, start), loose=not found)
+
+    def _match_loose(self, folded: str) -> tuple[str, int] | None:
+        # (stem, offset) of each word but the link words, which neither match nor count as gap.
+        kept, offset = [], 0
+        for word in folded.split():
+            if word not in _LINK_WORDS:
+                kept.append((T.stem(word), offset))
+            offset += len(word) + 1
+        stems = [stem for stem, _ in kept]
+        best: tuple[int, int, str, int] | None = None
+        for i, first in enumerate(stems):
+            for trigger_stems, key in self.loose.get(first, ()):
+                position, ok = i, True
+                for wanted in trigger_stems[1:]:
+                    window = stems[position + 1 : position + 2 + MAX_GAP]
+                    if wanted not in window:
+                        ok = False
+                        break
+                    position += 1 + window.index(wanted)
+                candidate = (len(trigger_stems), len(key), key, kept[i][1])
+                if ok and (best is None or candidate[:2] > best[:2]):
+                    best = candidate
+        return None if best is None else (best[2], best[3])
 
 
 # "La CAF me demande mon avis d'impôt", "pour mon dossier HLM on me réclame…": the other

@@ -92,6 +92,16 @@ CITIES = words(
     """
 )
 
+# French abbreviations that are also common English words: in a message written in English
+# they are English ("what are the steps?" is not about the ARE, the unemployment allowance).
+_ENGLISH_HOMOGRAPHS_RE = re.compile(r"\b(?:are|ARE|Are)\b")
+
+
+def without_english_homographs(text: str) -> str:
+    """An English message without the words ABBREVIATIONS would read as French ones."""
+    return _ENGLISH_HOMOGRAPHS_RE.sub(" ", text)
+
+
 # Texting and colloquial spellings -> standard words (applied before stop words and stems).
 ABBREVIATIONS = {
     "mdp": "mot de passe",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from knowledge import engine as E
 from knowledge import evaluation, kbfile
 from knowledge.admin import RedirectionForm
 from knowledge.evalset import REFERENCE_KB_PATH, engine_for
@@ -77,6 +78,65 @@ def test_the_longest_trigger_found_wins():
 def test_a_trigger_two_entries_share_stays_with_the_first():
     clash = {**BIRTH, "slug": "autre", "triggers": ["apl"]}
     assert table(HOUSING, clash).match("l'apl")[0].slug == "aides-logement"
+
+
+ALLOWANCE = {
+    "slug": "calcul-allocation",
+    "title": "Calcul de l'allocation",
+    "organisation": "Nos conseillers",
+    "kind": "handoff",
+    "triggers": ["calcul de mes allocations", "combien je vais toucher au chômage"],
+    "message": "Un conseiller peut vous expliquer le calcul de votre allocation.",
+}
+
+
+@pytest.mark.parametrize(
+    "question,trigger",
+    [
+        # Other endings, link words changed, one or two other words between.
+        (
+            "Comment est calculé le montant de mon allocation chômage ?",
+            "calcul de mes allocations",
+        ),
+        ("les calculs des allocations", "calcul de mes allocations"),
+        ("combien je vais bien toucher de chômage ?", "combien je vais toucher au chomage"),
+    ],
+)
+def test_a_trigger_of_several_words_also_matches_loosely(question, trigger):
+    found = table(ALLOWANCE).match(question)
+    assert found is not None and found.trigger == trigger and found.loose
+    assert found.redirect.slug == "calcul-allocation" and not found.context
+
+
+def test_a_loose_match_keeps_the_order_and_at_most_two_words_between():
+    redirections = table(ALLOWANCE, HOUSING)
+    assert redirections.match("mes allocations et leur calcul") is None  # order
+    assert redirections.match("le calcul exact de ces fameuses allocations") is None  # 3 between
+    # One word alone is never loose: "apl" must be written as such, "logement" is not enough.
+    assert redirections.match("un logement aidé") is None
+    # Written as such, a trigger is found exactly, and the exact match comes first.
+    exact = redirections.match("le calcul de mes allocations")
+    assert exact is not None and not exact.loose
+    # The context rule applies to a loose match too.
+    assert redirections.match("on me demande le calcul de mes allocs chômage").context
+
+
+def test_a_loose_match_redirects_unless_an_article_is_very_confident(demo_base):
+    """A loose match is weaker evidence than a trigger written as such: an article answering
+    with confidence ≥ LOOSE_TRIGGER_MAX keeps the question; a less confident one does not."""
+    docs, smalltalk, lexicon = demo_base
+    plain = engine_for(docs, smalltalk, lexicon)
+    engine = engine_for(docs, smalltalk, lexicon, redirections=redirection_entries([ALLOWANCE]))
+    confident = "calcul de la date de paiement de mon allocation"
+    before = plain.answer(confident)
+    assert before.kind == "answer" and before.confidence >= E.LOOSE_TRIGGER_MAX
+    assert engine.redirections.match(confident).loose
+    assert engine.answer(confident).article_slug == before.article_slug
+    vague = "calcul allocation chômage"
+    before = plain.answer(vague)
+    assert before.kind == "answer" and before.confidence < E.LOOSE_TRIGGER_MAX
+    reply = engine.answer(vague)
+    assert reply.kind == "redirect" and reply.redirection.slug == "calcul-allocation"
 
 
 def test_the_english_message_answers_an_english_question_when_there_is_one():
@@ -279,6 +339,24 @@ def test_the_default_redirections_are_installed_without_touching_editors_entries
     }
     assert Redirection.objects.get(slug=first["slug"]).message == "Mon texte."
     assert install_default_redirections(Redirection) == 0  # nothing twice
+
+
+@pytest.mark.django_db
+def test_migration_0012_adds_the_new_defaults_to_a_deployment_and_nothing_else():
+    """A deployment installed before 0012 holds the older defaults, some switched off or
+    deleted by its editors: 0012 adds the three new subjects only."""
+    from django.apps import apps
+
+    migration = import_module("knowledge.migrations.0012_more_default_redirections")
+    Redirection.objects.all().delete()
+    Redirection.objects.create(slug="amendes", title="Amendes", message="Texte des éditeurs.")
+    migration.add_new_defaults(apps, None)
+    assert set(Redirection.objects.values_list("slug", flat=True)) == {
+        "amendes",
+        *migration.NEW_SLUGS,
+    }
+    assert Redirection.objects.get(slug="amendes").message == "Texte des éditeurs."
+    assert {e["slug"] for e in default_entries()} >= set(migration.NEW_SLUGS)
 
 
 @pytest.mark.parametrize("path", [KB_PATH, REFERENCE_KB_PATH], ids=["demo", "reference"])

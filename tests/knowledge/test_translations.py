@@ -272,3 +272,22 @@ def test_topic_page_in_english_lists_english_titles_and_marks_french_ones(client
     html = client.get("/faq/themes/sante/").content.decode()
     listing = html.split('class="knowledge-list"', 1)[1].split("</ul>", 1)[0]
     assert "Replace a lost carte Vitale" not in listing and "lang=" not in listing
+
+
+def test_english_are_is_not_read_as_the_french_unemployment_allowance():
+    """ "ARE" (allocation d'aide au retour à l'emploi) is a French abbreviation the engine
+    writes out; in an English message "are" is the verb, and "what are the steps" must not
+    bring the unemployment articles in."""
+    from knowledge import evalset, evaluation
+    from knowledge import text as T
+
+    from .conftest import KB_PATH
+
+    assert T.without_english_homographs("What are the steps? ARE") == "What   the steps?  "
+    docs, smalltalk = evaluation.docs_from_file(KB_PATH)
+    built = evalset.engine_for(docs, smalltalk, evaluation.lexicon_from_file(KB_PATH))
+    english = built.answer("What are the steps to get a passport?")
+    assert english.language == "en" and english.article_slug == "passeport-demande"
+    # Written by a French speaker, the abbreviation still means the allowance.
+    french = built.answer("quand est versée mon ARE ?")
+    assert french.language == "fr" and french.article_slug == "paiement-allocations"
