@@ -175,10 +175,12 @@ def test_killed_worker_loses_and_duplicates_no_notification(receiver, batch, tmp
         workers.append(second)
         # Every task still queued is sent by the new worker; the killed one's row stays
         # "sending": its task was taken, and nobody knows whether the message left.
+        # Both counts from one query (one snapshot): read apart, a row could be claimed
+        # between them, and be counted neither pending nor among the "sending" ones.
         wait_until(
             lambda: (
-                Notification.objects.filter(status="sending").count() == 1
-                and not Notification.objects.filter(status="pending").exists()
+                sorted(Notification.objects.exclude(status="sent").values_list("status", flat=True))
+                == ["sending"]
             ),
             60,
             "the rest of the batch",
