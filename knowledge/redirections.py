@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import text as T
-from .lexicon import normalise
+from .lexicon import detect_language, normalise
 
 DEFAULT_REDIRECTIONS_PATH = Path(__file__).resolve().parent / "default_redirections.json"
 # Subjects our own services handle without an article: an adviser answers (kind "handoff").
@@ -137,11 +137,13 @@ def active_entries() -> list[tuple[Redirect, list[str]]]:
 # allocations" in "comment est calculé le montant de mon allocation").
 MAX_GAP = 2
 # Only these words of a trigger may be left out or changed ("remboursement des lunettes" in
-# "remboursement de mes lunettes"): articles, prepositions and possessives.
+# "remboursement de mes lunettes"): articles, prepositions and possessives. French questions
+# only: the stems are French, and an English trigger's words taken apart say little ("paid
+# leave" in "get paid during my sick leave").
 _LINK_WORDS = T.words(
     """
     le la les l un une des de du d au aux a en mon ma mes ton ta tes son sa ses notre nos
-    votre vos leur leurs the an my your our their of to for in on at
+    votre vos leur leurs
     """
 )
 
@@ -186,8 +188,8 @@ class RedirectionTable:
 
     def match(self, text: str) -> Match | None:
         """The redirection whose longest trigger occurs in ``text``. Without a trigger written
-        as such, the trigger whose words come in order with other endings and a few words
-        between them (the most words, then the longest): a loose match."""
+        as such, in a French question, the trigger whose words come in order with other endings
+        and a few words between them (the most words, then the longest): a loose match."""
         if self._re is None:
             return None
         folded = normalise(text)
@@ -195,7 +197,7 @@ class RedirectionTable:
         if found:
             trigger, start = max(found, key=lambda f: len(f[0]))
         else:
-            loose = self._match_loose(folded)
+            loose = self._match_loose(folded) if detect_language(text) == "fr" else None
             if loose is None:
                 return None
             trigger, start = loose

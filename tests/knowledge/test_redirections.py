@@ -119,6 +119,9 @@ def test_a_loose_match_keeps_the_order_and_at_most_two_words_between():
     assert exact is not None and not exact.loose
     # The context rule applies to a loose match too.
     assert redirections.match("on me demande le calcul de mes allocs chômage").context
+    # French questions only: the stems and link words are French.
+    assert redirections.match("le calcul des allocations chômage").loose
+    assert redirections.match("what is the calcul of my allocations chômage") is None
 
 
 def test_a_loose_match_redirects_unless_an_article_is_very_confident(demo_base):
