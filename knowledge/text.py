@@ -92,9 +92,12 @@ CITIES = words(
     """
 )
 
-# French abbreviations that are also common English words: in a message written in English
+# Keys of ABBREVIATIONS that are also common English words: in a message written in English
 # they are English ("what are the steps?" is not about the ARE, the unemployment allowance).
-_ENGLISH_HOMOGRAPHS_RE = re.compile(r"\b(?:are|ARE|Are)\b")
+ENGLISH_HOMOGRAPHS = frozenset({"are"})
+_ENGLISH_HOMOGRAPHS_RE = re.compile(
+    r"\b(?:" + "|".join(sorted(ENGLISH_HOMOGRAPHS)) + r")\b", re.IGNORECASE
+)
 
 
 def without_english_homographs(text: str) -> str:

@@ -283,6 +283,7 @@ def test_english_are_is_not_read_as_the_french_unemployment_allowance():
 
     from .conftest import KB_PATH
 
+    assert T.ENGLISH_HOMOGRAPHS.issubset(T.ABBREVIATIONS)
     assert T.without_english_homographs("What are the steps? ARE") == "What   the steps?  "
     docs, smalltalk = evaluation.docs_from_file(KB_PATH)
     built = evalset.engine_for(docs, smalltalk, evaluation.lexicon_from_file(KB_PATH))
