@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import engine as E
 from . import rerank
+from . import text as T
 from .search import DocSource
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
@@ -232,6 +233,26 @@ def engine_for(
         reranker=reranker,
         redirections=redirections or [],
     )
+
+
+def _same_question(text: str) -> str:
+    return " ".join(T.fold(text).split())
+
+
+def without_questions(docs: list[DocSource], questions: list[str]) -> tuple[list[DocSource], int]:
+    """The articles without the example questions that are one of ``questions`` (same words,
+    case, accents and spacing aside), and how many were set aside.
+
+    Training on a question the base holds verbatim (a miss the editors attached to its article)
+    would teach the re-ranker that an exact example question is always right: each training
+    question is described as the base was before it was attached."""
+    asked = {_same_question(q) for q in questions}
+    kept, removed = [], 0
+    for doc in docs:
+        own = tuple(q for q in doc.questions if _same_question(q) not in asked)
+        removed += len(doc.questions) - len(own)
+        kept.append(replace(doc, questions=own) if len(own) != len(doc.questions) else doc)
+    return kept, removed
 
 
 def ablation(

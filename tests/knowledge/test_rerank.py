@@ -9,7 +9,8 @@ from django.core.management import call_command
 from contactcenter.demo import KB_PATH
 from knowledge import engine as E
 from knowledge import evaluation, rerank, vectors
-from knowledge.evalset import engine_for
+from knowledge.evalset import engine_for, without_questions
+from knowledge.search import DocSource
 
 pytestmark = pytest.mark.backend_independent
 
@@ -244,3 +245,38 @@ def test_command_learns_over_two_knowledge_bases(tmp_path, monkeypatch, capsys):
     stored = json.loads((tmp_path / "weights.json").read_text(encoding="utf-8"))
     assert stored["training"]["questions"] == 2 * (9 + 2)
     assert stored["training"]["knowledge_bases"] == ["faq", "reference_kb"]
+
+
+def test_training_sets_aside_example_questions_identical_to_a_training_question():
+    """A miss the editors attached to its article is described as the base was before: an
+    example question equal to a training question (case, accents and spacing aside) is set
+    aside, the others stay."""
+    docs = [
+        DocSource(1, "a", "A", "", questions=("Mon compte est bloqué", "mot de passe perdu")),
+        DocSource(2, "b", "B", "", questions=("payer mes impôts",)),
+    ]
+    kept, removed = without_questions(docs, ["  mon COMPTE est  bloque ", "autre chose"])
+    assert removed == 1
+    assert kept[0].questions == ("mot de passe perdu",)
+    assert kept[1] is docs[1]
+    assert docs[0].questions == ("Mon compte est bloqué", "mot de passe perdu")  # untouched
+
+
+def test_command_sets_aside_attached_questions(tmp_path, monkeypatch, capsys):
+    base = json.loads(KB_PATH.read_text(encoding="utf-8"))
+    article = next(a for a in base["articles"] if a.get("questions"))
+    rows = [
+        {"q": article["questions"][0].upper(), "expected": article["slug"]},
+        {"q": "comment payer mes impôts", "expected": "payer-impot"},
+        {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
+    ] * 3
+    train, negatives = _training_files(tmp_path, rows, ["horaires de la mairie", "prix du timbre"])
+    monkeypatch.setattr(rerank, "WEIGHTS_PATH", tmp_path / "weights.json")
+    call_command(
+        "chatbot_rerank",
+        *("--kb", str(KB_PATH), "--dataset", str(train), "--negatives", str(negatives)),
+        *("--folds", "3", "--write"),
+    )
+    assert "écartées : faq 1" in capsys.readouterr().out
+    stored = json.loads((tmp_path / "weights.json").read_text(encoding="utf-8"))
+    assert stored["training"]["example_questions_set_aside"] == {"faq": 1}

