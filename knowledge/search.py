@@ -40,6 +40,8 @@ BIGRAM_WEIGHT = 1.2
 FUZZY_WEIGHT = {1: 0.8, 2: 0.55}
 SPLIT_WEIGHT = 0.8
 PHONETIC_WEIGHT = 0.7
+# How many different index words a misspelt word may stand for.
+TYPO_ALTERNATIVES = 2
 SYNONYM_WEIGHT = 0.6
 # Word-vector neighbours of a word the articles never use (knowledge/vectors.py): how many,
 # from which cosine, and their weight (times the cosine).
@@ -225,6 +227,7 @@ class SearchIndex:
                     self._deletes[d].append(word)
         self.by_slug = {doc.slug: i for i, doc in enumerate(self.docs)}
         self._phonetic: dict[str, list[str]] | None = None
+        self._stem_deletes: dict[str, list[str]] | None = None
         self.unit_mass = [
             sum(self.idf.get(t, 0.0) * (BIGRAM_WEIGHT if "_" in t else 1.0) for t in bag)
             for bag in self.unit_terms
@@ -273,6 +276,44 @@ class SearchIndex:
             [(c, d) for c, d in scored if d == best],
             key=lambda cd: (-self.stem_df.get(self.surface_vocab[cd[0]], 0), cd[0]),
         )
+
+    def _fuzzy_stem(self, word: str) -> list[tuple[str, float]]:
+        """Index stems one typo away from the word's stem, for a misspelling of a form the
+        articles never use ("imosable": the articles say "imposition", "impose"; both stem to
+        "impos"): [(stem, weight)], most frequent first."""
+        stem = T.stem(word)
+        if len(stem) < 4:
+            return []
+        table = self._stem_deletes
+        if table is None:  # built on first need, like the phonetic keys
+            table = defaultdict(list)
+            for term in self.stem_df:
+                if "_" not in term and len(term) >= 4:
+                    for d in T.deletes(term) | {term}:
+                        table[d].append(term)
+            self._stem_deletes = table = dict(table)
+        found = {
+            cand
+            for probe in T.deletes(stem) | {stem}
+            for cand in table.get(probe, ())
+            if T.damerau_levenshtein(stem, cand, 1) == 1
+        }
+        return self._first_stems(
+            (c, FUZZY_WEIGHT[1]) for c in sorted(found, key=lambda c: (-self.stem_df[c], c))
+        )
+
+    @staticmethod
+    def _first_stems(candidates: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The first two different stems of candidates [(stem, weight)], best first. Several
+        spellings of one stem ("bloquee", "bloquees") count once, so that a second stem
+        ("bloque" beside "bloqu") still gets its chance."""
+        alts: list[tuple[str, float]] = []
+        for stem, weight in candidates:
+            if all(stem != a for a, _ in alts):
+                alts.append((stem, weight))
+                if len(alts) == TYPO_ALTERNATIVES:
+                    break
+        return alts
 
     def _split(self, word: str) -> list[str] | None:
         if len(word) < 7:
@@ -353,27 +394,33 @@ class SearchIndex:
                     return "fuzzy", [(self.surface_vocab[cand], FUZZY_WEIGHT[distance] * 0.9)]
         if not self.spelling:
             return "unknown", []
-        # A misspelt small word ("coment", "pourkoi", "komen") is still a small word.
-        if len(word) >= 4 and T.phonetic(word) in T.STOPWORD_SOUNDS:
-            return None
         fuzzy = self._fuzzy(word)
+        # A misspelt small word ("coment", "pourkoi", "komen") is still a small word, unless
+        # a word of the articles is one typo away and sounds the same: "demmande" sounds like
+        # "demain" but is "demande" (the keys are rough).
+        key = T.phonetic(word)
+        if (
+            len(word) >= 4
+            and key in T.STOPWORD_SOUNDS
+            and not any(d == 1 and T.phonetic(cand) == key for cand, d in fuzzy)
+        ):
+            return None
         if fuzzy:
-            alts: list[tuple[str, float]] = []
-            for cand, distance in fuzzy[:2]:
-                s = self.surface_vocab[cand]
-                if all(s != a for a, _ in alts):
-                    alts.append((s, FUZZY_WEIGHT[distance]))
-            return "fuzzy", alts
+            return "fuzzy", self._first_stems(
+                (self.surface_vocab[cand], FUZZY_WEIGHT[distance]) for cand, distance in fuzzy
+            )
+        near = self._fuzzy_stem(word)
+        if near:
+            return "fuzzy", near
         sounds = self._phonetic_matches(word)
         if sounds:
-            alts = []
-            for cand, weight in sorted(
-                sounds, key=lambda cw: (-cw[1], -self.stem_df.get(self.surface_vocab[cw[0]], 0))
-            )[:2]:
-                s = self.surface_vocab[cand]
-                if all(s != a for a, _ in alts):
-                    alts.append((s, weight))
-            return "phonetic", alts
+            return "phonetic", self._first_stems(
+                (self.surface_vocab[cand], weight)
+                for cand, weight in sorted(
+                    sounds,
+                    key=lambda cw: (-cw[1], -self.stem_df.get(self.surface_vocab[cw[0]], 0)),
+                )
+            )
         if len(word) == 3:  # "avi" (avis), "impo" handled above; a dropped final letter
             for ending in ("s", "e", "t"):
                 stem = self._known_stem(word + ending)

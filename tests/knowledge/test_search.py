@@ -95,3 +95,47 @@ def test_unpublished_articles_are_not_found_and_index_follows_changes(kb):
 def test_out_of_scope_query_has_low_confidence(kb):
     results = search_articles("recette de la pizza maison")
     assert not results or results[0].score < 0.3
+
+
+def test_a_misspelt_word_keeps_two_different_stems():
+    """Several spellings of one stem count once among a typo's alternatives: "bloke" sounds
+    like "bloquée", "bloquées" (one stem) and "bloqué" (another), and gets both stems."""
+    from knowledge import text as T
+    from knowledge.search import DocSource, SearchIndex
+
+    docs = [
+        DocSource(1, "a", "Compte bloqué", "Le compte est bloqué après trois essais."),
+        DocSource(2, "b", "Cartes bloquées", "Une carte bloquée ou des cartes bloquées."),
+        DocSource(3, "c", "Aides bloquées", "Une aide bloquée ou des aides bloquées."),
+    ]
+    index = SearchIndex(docs)
+    slot = index.analyze("bloke").slots[0]
+    assert slot.kind == "phonetic"
+    assert {stem for stem, _ in slot.alternatives} >= {T.stem("bloque"), T.stem("bloquee")}
+    assert T.stem("bloque") != T.stem("bloquee")
+
+
+def test_a_misspelt_small_word_is_dropped_but_not_a_misspelt_article_word():
+    """ "coment" sounds like "comment" (a small word): dropped. "demmande" sounds like "demain"
+    (a small word too, the keys are rough) but is one typo from "demande", which sounds the
+    same: it is read as "demande"."""
+    from knowledge import text as T
+    from knowledge.search import DocSource, SearchIndex
+
+    index = SearchIndex([DocSource(1, "a", "Suivre ma demande", "La demande est suivie.")])
+    assert [s.surface for s in index.analyze("coment").slots] == []
+    (slot,) = index.analyze("demmande").slots
+    assert slot.alternatives[0][0] == T.stem("demande")
+
+
+def test_a_misspelt_form_the_articles_never_use_meets_their_stem():
+    """ "imosable": the articles say "imposé" but never "imposable"; its stem "imos" is one
+    typo from theirs ("impos")."""
+    from knowledge import text as T
+    from knowledge.search import DocSource, SearchIndex
+
+    index = SearchIndex([DocSource(1, "a", "Avis d'imposition", "Le revenu imposé.")])
+    assert "imposable" not in index.surface_vocab
+    (slot,) = index.analyze("imosable").slots
+    assert slot.kind == "fuzzy"
+    assert slot.alternatives[0][0] == T.stem("impose") == T.stem("imposable")
