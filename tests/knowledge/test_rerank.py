@@ -181,6 +181,26 @@ def _training_files(tmp_path, rows, negatives):
     return train, oos
 
 
+def _train_small(tmp_path, monkeypatch, first: dict, kbs: list, *, with_eval: bool = False) -> dict:
+    """``chatbot_rerank --write`` over ``kbs`` on three questions (``first``, a tax question,
+    an out-of-scope one) asked three times and two negatives: the stored model's JSON."""
+    rows = [
+        first,
+        {"q": "comment payer mes impôts", "expected": "payer-impot"},
+        {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
+    ] * 3
+    train, negatives = _training_files(tmp_path, rows, ["horaires de la mairie", "prix du timbre"])
+    monkeypatch.setattr(rerank, "WEIGHTS_PATH", tmp_path / "weights.json")
+    call_command(
+        "chatbot_rerank",
+        *(arg for kb in kbs for arg in ("--kb", str(kb))),
+        *("--dataset", str(train), "--negatives", str(negatives)),
+        *(("--eval", str(train)) if with_eval else ()),
+        *("--folds", "3", "--write"),
+    )
+    return json.loads((tmp_path / "weights.json").read_text(encoding="utf-8"))
+
+
 def test_command_cross_validates_fits_and_writes(tmp_path, monkeypatch, capsys):
     rows = [
         {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"},
@@ -227,22 +247,11 @@ def test_command_learns_over_two_knowledge_bases(tmp_path, monkeypatch, capsys):
     reported per base."""
     from knowledge.evalset import REFERENCE_KB_PATH
 
-    rows = [
-        {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"},
-        {"q": "comment payer mes impôts", "expected": "payer-impot"},
-        {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
-    ] * 3
-    train, negatives = _training_files(tmp_path, rows, ["horaires de la mairie", "prix du timbre"])
-    monkeypatch.setattr(rerank, "WEIGHTS_PATH", tmp_path / "weights.json")
-    call_command(
-        "chatbot_rerank",
-        *("--kb", str(KB_PATH), "--kb", str(REFERENCE_KB_PATH)),
-        *("--dataset", str(train), "--negatives", str(negatives), "--eval", str(train)),
-        *("--folds", "3", "--write"),
-    )
+    first = {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"}
+    bases = [KB_PATH, REFERENCE_KB_PATH]
+    stored = _train_small(tmp_path, monkeypatch, first, bases, with_eval=True)
     out = capsys.readouterr().out
     assert "train (faq) : top-1" in out and "train (reference_kb) : top-1" in out
-    stored = json.loads((tmp_path / "weights.json").read_text(encoding="utf-8"))
     assert stored["training"]["questions"] == 2 * (9 + 2)
     assert stored["training"]["knowledge_bases"] == ["faq", "reference_kb"]
 
@@ -265,18 +274,7 @@ def test_training_sets_aside_example_questions_identical_to_a_training_question(
 def test_command_sets_aside_attached_questions(tmp_path, monkeypatch, capsys):
     base = json.loads(KB_PATH.read_text(encoding="utf-8"))
     article = next(a for a in base["articles"] if a.get("questions"))
-    rows = [
-        {"q": article["questions"][0].upper(), "expected": article["slug"]},
-        {"q": "comment payer mes impôts", "expected": "payer-impot"},
-        {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
-    ] * 3
-    train, negatives = _training_files(tmp_path, rows, ["horaires de la mairie", "prix du timbre"])
-    monkeypatch.setattr(rerank, "WEIGHTS_PATH", tmp_path / "weights.json")
-    call_command(
-        "chatbot_rerank",
-        *("--kb", str(KB_PATH), "--dataset", str(train), "--negatives", str(negatives)),
-        *("--folds", "3", "--write"),
-    )
+    first = {"q": article["questions"][0].upper(), "expected": article["slug"]}
+    stored = _train_small(tmp_path, monkeypatch, first, [KB_PATH])
     assert "écartées : faq 1" in capsys.readouterr().out
-    stored = json.loads((tmp_path / "weights.json").read_text(encoding="utf-8"))
     assert stored["training"]["example_questions_set_aside"] == {"faq": 1}
