@@ -44,7 +44,7 @@ class Phone:
         write_tone(source, tone, seconds)
         self.seconds = seconds
         self.ctrl_port = free_port()
-        self.sip_port = free_port()
+        self.sip_port = free_port(tls_next=True)
         self.number = number
         (self.dir / "config").write_text(
             "\n".join(

@@ -14,15 +14,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP (baresip listens for SIP on both)."""
+def free_port(*, tls_next: bool = False) -> int:
+    """A loopback port free for both UDP and TCP (baresip listens for SIP on both); with
+    ``tls_next``, the next port is free for TCP too (baresip listens for SIP over TLS there,
+    and fails to start when it is taken)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             tcp.bind(("127.0.0.1", 0))
             port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls,
+            ):
                 try:
                     udp.bind(("127.0.0.1", port))
+                    if tls_next:
+                        tls.bind(("127.0.0.1", port + 1))
                 except OSError:
                     continue
                 return port
