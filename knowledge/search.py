@@ -279,8 +279,8 @@ class SearchIndex:
 
     def _fuzzy_stem(self, word: str) -> list[tuple[str, float]]:
         """Index stems one typo away from the word's stem, for a misspelling of a form the
-        articles never use ("imosable": the articles say "imposition", "impose"; both stem to
-        "impos"): [(stem, weight)], most frequent first."""
+        articles never use ("imosable": the articles say "imposé", which stems like "imposable"
+        to "impos"): [(stem, weight)], most frequent first."""
         stem = T.stem(word)
         if len(stem) < 4:
             return []
