@@ -98,10 +98,12 @@ def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
     expect(row).to_contain_text("Occupé")
     expect(row).to_contain_text("1 / 1")
     check_a11y(supervisor)
+    # A fresh heartbeat: without one, a presence sweep (every 15 s) would put him offline.
     e2e_server.shell(
+        "from django.utils import timezone\n"
         "from routing.models import AgentPresence\n"
         "AgentPresence.objects.filter(user__email='marc.petit@guichet.example.fr')"
-        ".update(status='paused')"
+        ".update(status='paused', status_since=timezone.now(), last_heartbeat=timezone.now())"
     )
     expect(
         supervisor.locator("#supervision-live").get_by_role("row", name=re.compile(r"^Marc Petit"))
