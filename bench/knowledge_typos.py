@@ -23,11 +23,11 @@ import os
 import random
 import re
 import sys
-import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from knowledge.text import strip_accents  # noqa: E402  (the engine's own: "œ" becomes "oe")
 
 READ_SETS = ("dev", "batch3", "batch5", "batch6", "batch7")
 # Common French typing errors: (written, typed instead).
@@ -39,11 +39,6 @@ SOUNDS = [
     ("s", "z"), ("ç", "ss"), ("x", "s"), ("tion", "sion"), ("ou", "ous"), ("o", "au"),
     ("in", "ain"), ("t", "tt"), ("l", "ll"), ("m", "mm"),
 ]  # fmt: skip
-
-
-def without_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def misspell_word(word: str, rng: random.Random) -> str:
@@ -68,7 +63,7 @@ def misspell_word(word: str, rng: random.Random) -> str:
 def misspell(question: str, rng: random.Random, share: float) -> str:
     parts = re.findall(r"\w+|\W+", question.lower())
     typed = "".join(misspell_word(p, rng) if rng.random() < share else p for p in parts)
-    return without_accents(typed) if rng.random() < 0.7 else typed
+    return strip_accents(typed) if rng.random() < 0.7 else typed
 
 
 def main() -> None:
