@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from knowledge import evaluation
+from tests.knowledge.conftest import KB_PATH
 
 
 def answer(lines):
@@ -95,19 +96,31 @@ def test_chatbot_eval_reaches_the_targets(kb):
             assert dataset["per_style"][style] >= style_floor, (split, style)
 
 
-@pytest.mark.django_db
-def test_chatbot_eval_fails_below_a_required_level(kb, tmp_path):
+def test_chatbot_eval_fails_below_a_required_level(tmp_path):
+    # Four articles of the demo base (leave-one-out over all of it takes minutes), two of which
+    # answer the "out-of-scope" questions given: "je ne sais pas" 0 % fails the command.
+    data = json.loads(KB_PATH.read_text(encoding="utf-8"))
+    kept = {"carte-vitale-perdue", "mot-de-passe-oublie", "ceam", "creer-compte"}
+    data["articles"] = [a for a in data["articles"] if a["slug"] in kept]
+    small_kb = tmp_path / "kb.json"
+    small_kb.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     oos = tmp_path / "oos.txt"
     oos.write_text("j'ai perdu ma carte vitale\nmot de passe oublié\n", encoding="utf-8")
-    with pytest.raises(CommandError, match="Objectif non atteint"):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        json.dumps({"q": "carte vitale perdue", "expected": "carte-vitale-perdue"}) + "\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    failed = "Objectif non atteint : « je ne sais pas » 0.0 % < 80.0 %"
+    with pytest.raises(CommandError, match=failed):
         call_command(
             "chatbot_eval",
-            "--out-of-scope",
-            str(oos),
-            "--min-dont-know",
-            "0.8",
-            stdout=io.StringIO(),
+            *("--kb", str(small_kb), "--dataset", str(rows), "--out-of-scope", str(oos)),
+            *("--min-dont-know", "0.8"),
+            stdout=out,
         )
+    assert "Hors champ (2 questions)" in out.getvalue()
 
 
 def test_out_of_scope_set_is_shipped_and_disjoint_from_the_kb():
