@@ -49,9 +49,20 @@ def use_template() -> None:
     """Test databases copied from the template when ``bin/test`` migrates one (PostgreSQL)."""
     from django.db import connection
 
-    path = os.environ.get(ENV)
-    if not path or connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
         return
+    name = ready_template()
+    if name is not None:
+        connection.settings_dict["TEST"]["TEMPLATE"] = name
+
+
+def ready_template() -> str | None:
+    """The migrated template's name once ``bin/test`` has made it (waiting for it), or None
+    without one (not PostgreSQL, or pytest run directly). The browser tests' server creates
+    its PostgreSQL database from it too (tests/e2e/conftest.py)."""
+    path = os.environ.get(ENV)
+    if not path:
+        return None
     deadline = time.monotonic() + WAIT_SECONDS
     while not (status := Path(path).read_text()):
         if time.monotonic() > deadline:
@@ -60,8 +71,7 @@ def use_template() -> None:
     kind, _, name = status.partition(" ")
     if kind == "failed":
         raise RuntimeError("Migrating the template database failed: see bin/test's output")
-    if kind == "ok":
-        connection.settings_dict["TEST"]["TEMPLATE"] = name
+    return name if kind == "ok" else None
 
 
 def _write_status(path: str, status: str) -> None:

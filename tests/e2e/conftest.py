@@ -33,6 +33,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.db_template import ready_template
 from tests.oidc_provider import ProviderProcess, franceconnect_config, proconnect_config
 from tests.oidc_provider import environment as oidc_environment
 
@@ -90,9 +91,12 @@ def _prepare_database(tmp: Path) -> str:
     parsed = urlparse(url)
     name = f"guichet_e2e_{_worker_id()}_{os.getpid()}"
     admin_url = parsed._replace(path="/postgres").geturl()
+    # A copy of the run's migrated template when bin/test made one (the server's `migrate`
+    # then finds every migration applied), else an empty database that it migrates.
+    template = ready_template()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return parsed._replace(path=f"/{name}").geturl()
 
 
