@@ -366,14 +366,23 @@ class UnansweredQuestionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
         if article is None:
             messages.error(request, _("Choisissez l'article auquel rattacher les questions."))
             return
-        added = services.attach_questions(
-            article, [turn.question for turn in queryset], author=request.user
-        )
+        questions = [turn.question for turn in queryset]
+        added = services.attach_questions(article, questions, author=request.user)
         messages.success(
             request,
             _("%(n)s question(s) ajoutée(s) aux questions types de « %(title)s ».")
             % {"n": added, "title": article.title},
         )
+        # What the assistant answers now: an attached question may still not get the article.
+        for question, instead in services.answered_otherwise(article, questions):
+            messages.warning(
+                request,
+                _(
+                    "L'assistant ne répond toujours pas avec cet article à « %(question)s » "
+                    "(%(instead)s) : vérifiez les redirections et les autres articles."
+                )
+                % {"question": question, "instead": instead},
+            )
 
 
 class DiagnosisNodeInline(ScopedPermissionMixin, admin.TabularInline):

@@ -125,6 +125,30 @@ def attach_questions(article: Article, questions: list[str], *, author: User | N
     return len(added)
 
 
+def answered_otherwise(article: Article, questions: list[str]) -> list[tuple[str, str]]:
+    """The questions that the assistant, asked as a citizen would, still does not answer with
+    ``article`` (once attached to it): [(question, what it does instead)]. An attached question
+    can stay unanswered: a redirection trigger in it sends it to another body, or another
+    article or the lack of confidence still wins. Only for a published public article (the
+    assistant answers citizens with no other)."""
+    if article.status != Article.Status.PUBLISHED or article.audience != Article.Audience.PUBLIC:
+        return []
+    engine = E.get_engine()
+    found = []
+    for question in questions:
+        reply = engine.answer(question, audience="public")
+        if reply.article_slug == article.slug:
+            continue
+        if reply.kind == "redirect" and reply.redirection is not None:
+            instead = _("redirigée : « %(title)s »") % {"title": reply.redirection.title}
+        elif reply.kind == "answer" and reply.hit is not None:
+            instead = _("autre article : « %(title)s »") % {"title": reply.hit.doc.title}
+        else:
+            instead = _("toujours « je ne sais pas »")
+        found.append((question, instead))
+    return found
+
+
 def public_topics() -> QuerySet[Topic]:
     """Active topics with at least one published public article, each with ``n_articles``
     (the FAQ's themes, also listed on the public home)."""

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from knowledge import engine, services
 from knowledge.lexicon import Lexicon, default_entries, detect_language, install_default_lexicon
-from knowledge.models import Article, Synonym, Turn
+from knowledge.models import Article, Conversation, Redirection, Synonym, Turn
 
 
 def test_lexicon_rewrites_whole_words_longest_first():
@@ -85,6 +85,61 @@ def test_unanswered_question_is_attached_to_an_article_in_one_click(
     assert services.attach_questions(article, ["Ma carte ZORGLUB ne passe plus"]) == 0
     listing = client_as(admin_user).get("/admin/knowledge/unansweredquestion/")
     assert "zorglub" in listing.content.decode()
+
+
+def test_attaching_tells_the_editor_which_questions_still_get_another_answer(
+    kb, citizen, admin_user, client_as
+):
+    # A redirection trigger in a citizen's question wins over the article it is attached to.
+    Redirection.objects.update_or_create(
+        slug="aides-logement",
+        defaults={
+            "title": "Aides au logement",
+            "organisation": "CAF",
+            "triggers": ["apl"],
+            "message": "Les aides au logement sont versées par la CAF.",
+        },
+    )
+    article = Article.objects.get(slug="garant-logement-etudiant")
+    vitale = Article.objects.get(slug="carte-vitale-perdue")
+    questions = [
+        "le proprio veut un garant et je touche l'apl",  # a redirection trigger
+        vitale.questions[0],  # another article's own example question
+        "ma carte zorglub ne passe plus",  # nothing in the base is close
+    ]
+    conversation = Conversation.objects.create(user=citizen)
+    turns = [
+        Turn.objects.create(
+            conversation=conversation, seq=seq, question=q, outcome=Turn.Outcome.DONT_KNOW
+        )
+        for seq, q in enumerate(questions, 1)
+    ]
+    response = client_as(admin_user).post(
+        "/admin/knowledge/unansweredquestion/",
+        {
+            "action": "attach_to_article",
+            "_selected_action": [t.pk for t in turns],
+            "article": article.pk,
+        },
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown[0] == f"3 question(s) ajoutée(s) aux questions types de « {article.title} »."
+    warning = (
+        "L'assistant ne répond toujours pas avec cet article à « {} » ({}) : vérifiez les "
+        "redirections et les autres articles."
+    )
+    assert sorted(shown[1:]) == sorted(
+        [
+            warning.format(questions[0], "redirigée : « Aides au logement »"),
+            warning.format(questions[1], f"autre article : « {vitale.title} »"),
+            warning.format(questions[2], "toujours « je ne sais pas »"),
+        ]
+    )
+    # An agent-only article: the assistant never answers citizens with it, nothing to check.
+    article.audience = Article.Audience.AGENT
+    article.save()
+    assert services.answered_otherwise(article, questions) == []
 
 
 def test_last_clause_of_a_long_message():
