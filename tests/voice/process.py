@@ -42,6 +42,16 @@ def free_port(*, tls_next: bool = False) -> int:
                 return port
 
 
+def _rtp_slot() -> int:
+    """Which hundred RTP ports this test process's voice servers use: one per xdist worker
+    ("gw0", "gw1"…), so that two workers never share one (a process id modulo 200 could);
+    a test process's servers run one after the other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        return int(worker[2:]) % 150
+    return 150 + os.getpid() % 50
+
+
 def _copy(source: Path, target: Path) -> None:
     """SQLite's online backup: the pages still in the write-ahead log are copied too."""
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
@@ -61,7 +71,7 @@ class VoiceServer:
         own (its screen-pops reach the site's sockets)."""
         self.workdir = workdir
         self.sip_port = free_port()
-        rtp = 30000 + (os.getpid() % 200) * 100
+        rtp = 30000 + _rtp_slot() * 100
         self.env = {
             **(site_env or os.environ),
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
