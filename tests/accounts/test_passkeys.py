@@ -12,8 +12,9 @@ from django.contrib.auth import get_user
 from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
+from webauthn.helpers import base64url_to_bytes
 
-from accounts import twofactor
+from accounts import passkeys, twofactor
 from accounts.models import PasskeyDevice
 
 from .conftest import enrol, password_step
@@ -55,7 +56,11 @@ def test_a_citizen_turns_it_on_with_a_passkey_and_logs_in_with_it(citizen):
     key = authenticator()
     options = post_json(client, "accounts:passkey_register_options").json()
     assert options["rp"]["id"] == settings.WEBAUTHN_RP_ID
-    assert str(citizen.pk) not in options["user"]["id"]
+    # The user handle is the account's keyed hash, with nothing personal in it (a random
+    # base64 string may contain the id's digits: compare the decoded bytes).
+    handle = base64url_to_bytes(options["user"]["id"])
+    assert handle == passkeys.user_handle(citizen)
+    assert str(citizen.pk).encode() != handle and citizen.email.encode() not in handle
     answer = register(client, key)
     # First second factor: recovery codes come with it, shown once.
     assert answer.json() == {"redirect": reverse("accounts:recovery_codes")}
