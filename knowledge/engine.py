@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import encoder as sentence_encoder
 from . import rerank, vectors
 from . import text as T
 from .lexicon import Lexicon, detect_language
@@ -302,8 +303,8 @@ class KnowledgeEngine:
         base does not cover, with their triggers; ``options``: components switched off for
         ablation ({"spelling": False, "synonyms": False, "lexicon": False, "vectors": False,
         "hybrid": False, "focus": False, "situations": False, "rerank": False,
-        "redirections": False}); ``reranker``: a re-ranking model instead of the stored one
-        (training)."""
+        "encoder": False, "redirections": False}); ``reranker``: a re-ranking model instead of
+        the stored one (training)."""
         self.signature = signature
         options = options or {}
         self.lexicon = Lexicon(lexicon if options.get("lexicon", True) else ())
@@ -325,6 +326,18 @@ class KnowledgeEngine:
                 rewrite=self.lexicon.rewrite,
             )
             if self.vectors is not None and options.get("hybrid", True)
+            else None
+        )
+        # The multilingual sentence encoder's view of the same phrasings (knowledge/encoder.py):
+        # signals of the re-ranker, not used by the hand-set rules.
+        self.encoder = sentence_encoder.load() if options.get("encoder", True) else None
+        self.encoded = (
+            sentence_encoder.EncodedIndex(
+                self.encoder,
+                [[d.title, *d.questions] for d in self.index.docs],
+                rewrite=self.lexicon.rewrite,
+            )
+            if self.encoder is not None and self.sentences is not None
             else None
         )
         self.situations = (
@@ -499,6 +512,12 @@ class KnowledgeEngine:
             if both is not None:
                 cosines, centroids = both
                 extra = [int(i) for i in np.argsort(-cosines)[: rerank.VECTOR_CANDIDATES]]
+        encoded, encoded_centroids = np.zeros(size), np.zeros(size)
+        if self.encoded is not None:
+            both = self.encoded.both(text)
+            if both is not None:
+                encoded, encoded_centroids = both
+                extra += [int(i) for i in np.argsort(-encoded)[: rerank.ENCODER_CANDIDATES]]
         situation = (
             self.situations.match(self.lexicon.rewrite(aq.text))
             if self.situations is not None and aq.known
@@ -517,10 +536,13 @@ class KnowledgeEngine:
             hits = hits + found + [h for h in empty if h.doc.slug not in found_slugs]
         confidences = [confidence_from(features(h, unknown_share, known)) for h in hits]
         best_cosine, best_centroid = float(cosines.max()), float(centroids.max())
+        best_encoded = float(encoded.max())
+        best_encoded_centroid = float(encoded_centroids.max())
         question = {
             "unknown_share": unknown_share,
             "known_slots": math.log1p(known),
             "best_cosine": best_cosine,
+            "best_sentence": best_encoded,
             "best_confidence": max(confidences),
         }
         slots = max(1, len(aq.slots))
@@ -545,6 +567,11 @@ class KnowledgeEngine:
                 "cosine_first": float(cosine >= best_cosine),
                 "centroid": centroid,
                 "centroid_gap": centroid - best_centroid,
+                "sentence": float(encoded[i]),
+                "sentence_gap": float(encoded[i]) - best_encoded,
+                "sentence_first": float(encoded[i] >= best_encoded),
+                "sentence_centroid": float(encoded_centroids[i]),
+                "sentence_centroid_gap": float(encoded_centroids[i]) - best_encoded_centroid,
                 "situation": float(situation is not None and situation.slug == hit.doc.slug),
                 "title_overlap": _overlap(aq, title) / slots,
                 "keyword_overlap": _overlap(aq, keywords) / slots,

@@ -71,6 +71,7 @@ _OFF = {
     "focus": False,
     "situations": False,
     "rerank": False,
+    "encoder": False,
     "redirections": False,
 }
 _NO_REDIRECT = {"redirections": False}
@@ -90,15 +91,19 @@ ABLATION = [
             "focus": False,
             "situations": False,
             "rerank": False,
+            "encoder": False,
         },
     ),
     (
         "+ hybrid (sentences)",
-        {**_NO_REDIRECT, "focus": False, "situations": False, "rerank": False},
+        {**_NO_REDIRECT, "focus": False, "situations": False, "rerank": False, "encoder": False},
     ),
-    ("+ last clause (long)", {**_NO_REDIRECT, "situations": False, "rerank": False}),
-    ("+ situations (event, object)", {**_NO_REDIRECT, "rerank": False}),
-    ("+ learned re-ranker", _NO_REDIRECT),
+    (
+        "+ last clause (long)",
+        {**_NO_REDIRECT, "situations": False, "rerank": False, "encoder": False},
+    ),
+    ("+ situations (event, object)", {**_NO_REDIRECT, "rerank": False, "encoder": False}),
+    ("+ sentence encoder, learned re-ranker", _NO_REDIRECT),
     ("+ redirections", {}),
 ]
 

@@ -35,6 +35,7 @@ import numpy as np
 WEIGHTS_PATH = Path(__file__).resolve().parent / "rerank_weights.json"
 LEXICAL_CANDIDATES = 5
 VECTOR_CANDIDATES = 2
+ENCODER_CANDIDATES = 3
 
 FEATURES = (
     "confidence",  # the lexical engine's confidence for this article (engine.confidence_from)
@@ -50,12 +51,18 @@ FEATURES = (
     "cosine_first",  # 1 when this article has the best cosine
     "centroid",  # question vs the mean of the article's phrasings
     "centroid_gap",
+    "sentence",  # sentence encoder: question vs the article's nearest phrasing
+    "sentence_gap",  # ... minus the best over all articles (<= 0)
+    "sentence_first",  # 1 when this article is the encoder's nearest
+    "sentence_centroid",  # sentence encoder: question vs the mean of the article's phrasings
+    "sentence_centroid_gap",
     "situation",  # 1 when the (event, object) situation layer points at this article
     "title_overlap",  # share of the question's known words found in the title
     "keyword_overlap",  # ... in the keywords
     "unknown_share",  # question: share of words the base does not know
     "known_slots",  # question: log(1 + known words)
     "best_cosine",  # question: best cosine over all articles
+    "best_sentence",  # question: best sentence-encoder cosine over all articles
     "best_confidence",  # question: best lexical confidence
 )
 
@@ -69,7 +76,7 @@ class Candidate:
 
 
 # Signals the ranker compares candidates on; the decider reads every feature of the best one.
-RANK_FEATURES = ("confidence", "cosine", "situation")
+RANK_FEATURES = ("confidence", "cosine", "sentence", "sentence_centroid", "situation")
 DECISION_FEATURES = ("p", "p_margin", *FEATURES)
 
 

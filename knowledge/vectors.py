@@ -123,8 +123,55 @@ def available() -> bool:
     return load() is not None
 
 
-class VectorIndex:
-    """Vectors of each article's title, example questions and keywords; cosine search."""
+class PhrasingIndex:
+    """Cosine search over the unit vectors of each document's phrasings (title, example
+    questions, keywords): per document, the nearest phrasing and the centroid of them all.
+    Subclasses say how a text becomes a vector (``embed``)."""
+
+    size = 0
+    matrix: np.ndarray
+    owners: np.ndarray
+    centroids: np.ndarray
+
+    def _store(self, rows: list, owners: list[int], size: int, dimensions: int) -> None:
+        self.matrix = (
+            np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dimensions), np.float32)
+        )
+        self.owners = np.array(owners, dtype=np.int64)
+        self.size = size
+        # Centroid of each document's phrasings (unit length; zero without any phrasing).
+        centroids = np.zeros((size, dimensions), np.float32)
+        np.add.at(centroids, self.owners, self.matrix)
+        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self.centroids = centroids / norms
+
+    def embed(self, text: str):
+        raise NotImplementedError
+
+    def _nearest(self, vec):
+        cosines = _dot(self.matrix, vec)
+        best = np.full(self.size, -1.0, np.float32)
+        np.maximum.at(best, self.owners, cosines)
+        return best
+
+    def similarities(self, text: str):
+        """Per document, the best cosine between ``text`` and its phrasings (or None)."""
+        vec = self.embed(text)
+        if vec is None or not len(self.owners):
+            return None
+        return self._nearest(vec)
+
+    def both(self, text: str):
+        """(nearest phrasing, centroid) cosines per document, or None."""
+        vec = self.embed(text)
+        if vec is None or not len(self.owners):
+            return None
+        return self._nearest(vec), _dot(self.centroids, vec)
+
+
+class VectorIndex(PhrasingIndex):
+    """Averaged word vectors of each article's title, example questions and keywords."""
 
     def __init__(self, vectors: WordVectors, texts: list[list[str]], rewrite=None):
         """``texts[i]``: the phrasings of document i (title first)."""
@@ -151,15 +198,7 @@ class VectorIndex:
                 if vec is not None:
                     rows.append(vec)
                     owners.append(i)
-        self.matrix = np.vstack(rows) if rows else np.zeros((0, DIMENSIONS), np.float32)
-        self.owners = np.array(owners, dtype=np.int64)
-        self.size = len(texts)
-        # Centroid of each document's phrasings (unit length; zero without any phrasing).
-        centroids = np.zeros((self.size, DIMENSIONS), np.float32)
-        np.add.at(centroids, self.owners, self.matrix)
-        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        self.centroids = centroids / norms
+        self._store(rows, owners, len(texts), DIMENSIONS)
 
     def _word_rows(self, token: str) -> list[int]:
         rows = []
@@ -192,26 +231,6 @@ class VectorIndex:
             return None
         norm = float(np.linalg.norm(total))
         return total / norm if norm else None
-
-    def similarities(self, text: str):
-        """Per document, the best cosine between ``text`` and its phrasings (or None)."""
-        vec = self.embed(text)
-        if vec is None or not len(self.owners):
-            return None
-        return self._nearest(vec)
-
-    def _nearest(self, vec):
-        cosines = _dot(self.matrix, vec)
-        best = np.full(self.size, -1.0, np.float32)
-        np.maximum.at(best, self.owners, cosines)
-        return best
-
-    def both(self, text: str):
-        """(nearest phrasing, centroid) cosines per document, or None."""
-        vec = self.embed(text)
-        if vec is None or not len(self.owners):
-            return None
-        return self._nearest(vec), _dot(self.centroids, vec)
 
 
 class NeighbourTable:

