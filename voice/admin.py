@@ -93,6 +93,7 @@ class MenuAdmin(admin.ModelAdmin):
                 "version",
                 "status",
                 "welcome",
+                "callbot_hints",
                 "agent_topic",
                 "answer_target",
                 "published_at",
@@ -119,6 +120,7 @@ class MenuAdmin(admin.ModelAdmin):
                     service=menu.service,
                     version=(last or 0) + 1,
                     welcome=menu.welcome,
+                    callbot_hints=menu.callbot_hints,
                     agent_topic_id=menu.agent_topic_id,
                     answer_target=menu.answer_target,
                 )

@@ -126,7 +126,7 @@ class Callbot:
         unheard = 0
         for _question in range(MAX_QUESTIONS):
             self.say(prompt)
-            heard = self.listen("")
+            heard = self.listen(self.hints())
             if heard is None:
                 unheard += 1
                 if unheard >= 2:
@@ -144,6 +144,12 @@ class Callbot:
             prompt = self.follow_up or _("Pouvez-vous reformuler votre demande en quelques mots ?")
             self.follow_up = None
         return self.to_menu("questions")
+
+    def hints(self) -> str:
+        """What the recogniser should expect when the caller says what the call is about: the
+        menu's words (``Menu.callbot_hints``)."""
+        menu = self.call.menu
+        return menu.callbot_hints.strip() if menu is not None else ""
 
     def keypad(self, digit: str) -> str | None:
         if digit == AGENT_KEY:

@@ -12,6 +12,19 @@ from contactcenter.models import Service
 
 from .models import Menu, MenuNode
 
+# What each demo service's callbot should expect to hear (Menu.callbot_hints): the main
+# procedures of its topics in the demo knowledge base.
+DEMO_HINTS = {
+    "fiscalite": (
+        "Impôts, déclaration de revenus, prélèvement à la source, avis d'impôt, passeport, "
+        "carte d'identité, carte grise, permis de conduire, mot de passe, espace particulier."
+    ),
+    "social": (
+        "Carte Vitale, attestation de droits, arrêt de travail, médecin traitant, "
+        "remboursement, bourse, Crous, France Travail, actualisation, allocations chômage."
+    ),
+}
+
 
 @transaction.atomic
 def load_demo() -> int:
@@ -25,6 +38,7 @@ def load_demo() -> int:
             status=Menu.Status.PUBLISHED,
             published_at=timezone.now(),
             welcome=f"Bienvenue. Vous êtes en relation avec le service : {service.name}.",
+            callbot_hints=DEMO_HINTS.get(service.code, ""),
         )
         MenuNode.objects.create(
             menu=menu,

@@ -34,6 +34,19 @@ class Menu(models.Model):
         _("message d'accueil"),
         help_text=_("Lu au décroché, avant le menu (horaires, informations du moment)."),
     )
+    # Speech adaptation: the recogniser is told which words to expect when the callbot asks
+    # what the call is about (Whisper's context prompt), so that the service's own vocabulary
+    # ("passeport", "carte Vitale") is not heard as everyday words ("papa", "rapport").
+    callbot_hints = models.TextField(
+        _("mots attendus par l'assistant vocal"),
+        blank=True,
+        max_length=500,
+        help_text=_(
+            "Les démarches et mots propres au service, séparés par des virgules (passeport, "
+            "carte d'identité, carte Vitale…) : la reconnaissance vocale les entend mieux. "
+            "500 caractères au plus."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     # Key 0 (and the fallbacks) route the call to an agent with this topic's skill.

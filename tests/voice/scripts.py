@@ -30,12 +30,19 @@ for weekday in range(7):
 
 
 def agent_line(
-    service: str, *, welcome: str, status: str, extension: str = "", hours_digit: str
+    service: str,
+    *,
+    welcome: str,
+    status: str,
+    extension: str = "",
+    hours_digit: str,
+    callbot_hints: str = "",
 ) -> str:
     """A script: ``service`` (Python code that defines ``service``, whose phone number is
     +33140000000, and ``topic``, where the menu sends callers to an agent), Camille, the agent
     Alice in ``status`` at the SIP address ``extension``, the service open every day, and its
-    published menu saying ``welcome``, with the opening hours on key ``hours_digit``. Prints
+    published menu saying ``welcome`` (and expecting ``callbot_hints``), with the opening hours
+    on key ``hours_digit``. Prints
     ``{"agent": Alice's id}`` as JSON, with what ``service`` put in ``extra``."""
     return (
         """
@@ -58,6 +65,7 @@ AgentPresence.objects.create(user=agent, status={status!r})
         + f"""
 menu = Menu.objects.create(
     service=service, version=1, status="published", agent_topic=topic, welcome={welcome!r},
+    callbot_hints={callbot_hints!r},
 )
 MenuNode.objects.create(
     menu=menu, digit={hours_digit!r}, label="connaître nos horaires", action="message",

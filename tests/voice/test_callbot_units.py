@@ -115,7 +115,13 @@ def bot(db, monkeypatch):
         audience="public",
     )
     engine.reset_engine()
-    Menu.objects.create(service=service, version=1, status="published", welcome="Bonjour.")
+    Menu.objects.create(
+        service=service,
+        version=1,
+        status="published",
+        welcome="Bonjour.",
+        callbot_hints=" Passeport, carte d'identité. ",
+    )
     User.objects.create_user(
         username="cam", email="cam@example.fr", password="x", mobile_phone="+33612345678"
     )
@@ -126,7 +132,14 @@ def bot(db, monkeypatch):
     monkeypatch.setattr(dialogue, "to_agent", lambda reason: transfers.append(reason) or "agent")
     robot = callbot.Callbot(dialogue)
     heard: list[object] = []
-    monkeypatch.setattr(robot, "listen", lambda hints: heard.pop(0) if heard else None)
+    expected: list[str] = []
+
+    def listen(hints):
+        expected.append(hints)
+        return heard.pop(0) if heard else None
+
+    monkeypatch.setattr(robot, "listen", listen)
+    robot.expected = expected  # the hints given to the recogniser at each turn
     yield robot, line, heard, transfers, papers
     engine.reset_engine()
 
@@ -141,6 +154,8 @@ def test_an_answer_that_suits_ends_with_the_satisfaction_question(bot):
     assert robot.run() == GOODBYE_SAID
     assert any("Renouveler son passeport" in text for text in line.said)
     assert any("Cette réponse vous convient-elle" in text for text in line.said)
+    # The question is heard expecting the menu's words, the confirmation "oui" or "non".
+    assert robot.expected[:2] == ["Passeport, carte d'identité.", callbot.CONFIRM_HINTS]
     steps = robot.call.steps
     (first,) = [s for s in steps if s["step"] == "callbot_heard"]
     assert first["article"] == "renouveler-passeport" and first["topic"] == papers.pk

@@ -289,9 +289,14 @@ def test_admin_publish_and_copy(phone_setup, admin_user):
     request = RequestFactory().post("/")
     request.user = admin_user
     model_admin.message_user = lambda *args, **kwargs: None
+    menu.callbot_hints = "Passeport, carte d'identité."
+    menu.save(update_fields=["callbot_hints"])
     model_admin.copy_to_draft(request, Menu.objects.filter(pk=menu.pk))
     draft = Menu.objects.get(service=menu.service, version=2)
     assert draft.status == Menu.Status.DRAFT
+    assert draft.callbot_hints == "Passeport, carte d'identité."
+    # A published version is frozen, its expected words included.
+    assert "callbot_hints" in model_admin.get_readonly_fields(request, menu)
     assert {n.path() for n in draft.nodes.all()} == {"1", "2", "2-1"}
     model_admin.publish(request, Menu.objects.filter(pk=draft.pk))
     menu.refresh_from_db()
