@@ -20,11 +20,19 @@ import numpy as np
 from . import encoder as sentence_encoder
 from . import rerank, vectors
 from . import text as T
+from .intents import (
+    GREETING_WORDS,
+    HUMAN_RE,
+    HUMAN_SHORT_RE,
+    NOT_A_ROBOT_RE,
+    POLITE_FILLER,
+    THANKS_WORDS,
+    detect_distress,
+)
 from .lexicon import Lexicon, detect_language
 from .redirections import Redirect, RedirectionTable, active_entries
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
-from .text import words
 
 # --- confidence ------------------------------------------------------------------------------
 # Logistic model over the first hit's signals, fitted with ``manage.py chatbot_eval --fit`` on
@@ -116,109 +124,6 @@ def confidence_from(feats: dict[str, float], weights: dict[str, float] | None = 
     z = sum(weights.get(name, 0.0) * value for name, value in feats.items())
     z = max(-30.0, min(30.0, z))
     return 1.0 / (1.0 + math.exp(-z))
-
-
-# --- small talk and distress -----------------------------------------------------------------
-GREETING_WORDS = words(
-    """
-    bonjour bonsoir salut coucou hello hey hi yo bjr bsr slt cc re rebonjour kikou wesh allo
-    allô
-    """
-)
-THANKS_WORDS = words(
-    """
-    merci mrc mci thanks thx remercie remercier remerciements revoir aurevoir bye ciao adieu
-    daccord parfait super nickel top genial ok okay
-    """
-)
-POLITE_FILLER = words(
-    """
-    a aide ai au aurevoir avez beaucoup bien bon bonne c ca cest cool d de des du est et
-    excellent genial il je journee la le les ma madame mes mon monsieur nickel ok okay parfait
-    pour quelqu quelquun qqn qui reponse reponses sa soiree super svp stp t ta tes top tout tres
-    tu un une vos votre vous y ya voila compris daccord accord clair formidable infos info
-    renseignement renseignements aurevoir revoir bye ciao plus tard semaine week end
-    """
-)
-_HUMAN_TARGET = (
-    r"(?:conseill\w*|agent|agents|humain|humains|personne|quelqu\s?un|qqn|operat\w*|"
-    r"interlocut\w*|vrai\w*\s+(?:personne|gens|humain)|standard|responsable)"
-)
-HUMAN_RE = re.compile(
-    # "parler à un conseiller", "joindre quelqu'un", "mettez-moi en relation avec un agent"
-    r"\b(?:parler|discuter|echanger|joindre|contacter|appeler|rappeler|relation|passez|passer|"
-    r"avoir|rendez vous|rdv)\b(?:\s+\w+){0,4}?\s+"
-    r"(?:un|une|a|avec|d|des|le|la|au|moi|vos|votre)?\s*"
-    r"(?:" + _HUMAN_TARGET + r"|service|services)\b"
-    # "je veux un conseiller", "besoin d'un humain"
-    r"|\b(?:veux|voudrais|souhaite|souhaiterais|besoin|faut|exige)\s+(?:d\s+)?"
-    r"(?:un|une|le|la|parler a un|parler a une)\s+" + _HUMAN_TARGET + r"\b"
-)
-HUMAN_SHORT_RE = re.compile(
-    r"^(?:un |une |le |la )?(?:conseiller|conseillere|agent|humain|operateur|"
-    r"vrai humain|une vraie personne|personne reelle)\s*(?:svp|stp|please)?$"
-)
-NOT_A_ROBOT_RE = re.compile(r"\bpas (?:un|a un|avec un|a une|une) (?:robot|bot|machine|ia)\b")
-
-# Distress or anger: offer a human at once and flag the contact as fragile.
-DISTRESS_PATTERNS = [
-    r"\burgent\w*\b",
-    r"\burgence\b",
-    r"\bn ?en peux plus\b",
-    r"\bj ?en peux plus\b",
-    r"\bau bout du rouleau\b",
-    r"\ba bout\b",
-    r"\bdesespere\w*\b",
-    r"\bdetresse\b",
-    r"\bsuicid\w*\b",
-    r"\bme tuer\b",
-    r"\bmettre fin a mes jours\b",
-    r"\ben finir\b",
-    r"\bplus (?:rien )?a manger\b",
-    r"\bplus de quoi manger\b",
-    r"\ba la rue\b",
-    r"\bsans abri\b",
-    r"\bsdf\b",
-    r"\bexpulse\w*\b",
-    r"\bau secours\b",
-    r"\baidez[- ]moi\b",
-    r"\bj ?ai peur\b",
-    r"\bpleure\w*\b",
-    r"\bdeprim\w*\b",
-    r"\bmenace\w*\b",
-    r"\bviolence\w*\b",
-    r"\binadmissible\b",
-    r"\binacceptable\b",
-    r"\bscandal\w*\b",
-    r"\bhonte\b",
-    r"\bras le bol\b",
-    r"\by en a marre\b",
-    r"\ben ai marre\b",
-    r"\bmarre\b",
-    r"\bincompetent\w*\b",
-    r"\bnul(?:le|s)?\b",
-    r"\bfoutez?\b",
-    r"\bfoutre\b",
-    r"\bputain\b",
-    r"\bmerde\w*\b",
-    r"\bconn?ards?\b",
-    r"\bconnasse\b",
-    r"\bencul\w*\b",
-    r"\bsalop\w*\b",
-    r"\bbordel\b",
-    r"\bfdp\b",
-    r"\bntm\b",
-    r"\bptn\b",
-    r"\bvoleurs?\b",
-    r"\bescroc\w*\b",
-    r"\bplainte contre vous\b",
-    r"\bavocat\b",
-]
-_DISTRESS_RE = re.compile("|".join(DISTRESS_PATTERNS))
-
-
-def detect_distress(question: str) -> bool:
-    return bool(_DISTRESS_RE.search(" ".join(T.raw_tokens(question))))
 
 
 def _stems(texts: Iterable[str]) -> frozenset[str]:

@@ -1,7 +1,8 @@
 import pytest
 
 from knowledge import text as T
-from knowledge.engine import KnowledgeEngine, detect_distress
+from knowledge.engine import KnowledgeEngine
+from knowledge.intents import detect_distress
 from knowledge.rendering import excerpt, plain_text, render_markdown
 
 # Same on every database: CI runs it in the SQLite phase only (docs/testing.md).

@@ -1,0 +1,112 @@
+"""What a chatbot message says besides its subject: a greeting, thanks, a request for a human,
+distress or anger (the engine's small talk and hand-off signals, knowledge/engine.py).
+
+Word lists and patterns match the message's accent-free tokens (``text.raw_tokens``)."""
+
+from __future__ import annotations
+
+import re
+
+from . import text as T
+from .text import words
+
+GREETING_WORDS = words(
+    """
+    bonjour bonsoir salut coucou hello hey hi yo bjr bsr slt cc re rebonjour kikou wesh allo
+    allô
+    """
+)
+THANKS_WORDS = words(
+    """
+    merci mrc mci thanks thx remercie remercier remerciements revoir aurevoir bye ciao adieu
+    daccord parfait super nickel top genial ok okay
+    """
+)
+POLITE_FILLER = words(
+    """
+    a aide ai au aurevoir avez beaucoup bien bon bonne c ca cest cool d de des du est et
+    excellent genial il je journee la le les ma madame mes mon monsieur nickel ok okay parfait
+    pour quelqu quelquun qqn qui reponse reponses sa soiree super svp stp t ta tes top tout tres
+    tu un une vos votre vous y ya voila compris daccord accord clair formidable infos info
+    renseignement renseignements aurevoir revoir bye ciao plus tard semaine week end
+    """
+)
+_HUMAN_TARGET = (
+    r"(?:conseill\w*|agent|agents|humain|humains|personne|quelqu\s?un|qqn|operat\w*|"
+    r"interlocut\w*|vrai\w*\s+(?:personne|gens|humain)|standard|responsable)"
+)
+HUMAN_RE = re.compile(
+    # "parler à un conseiller", "joindre quelqu'un", "mettez-moi en relation avec un agent"
+    r"\b(?:parler|discuter|echanger|joindre|contacter|appeler|rappeler|relation|passez|passer|"
+    r"avoir|rendez vous|rdv)\b(?:\s+\w+){0,4}?\s+"
+    r"(?:un|une|a|avec|d|des|le|la|au|moi|vos|votre)?\s*"
+    r"(?:" + _HUMAN_TARGET + r"|service|services)\b"
+    # "je veux un conseiller", "besoin d'un humain"
+    r"|\b(?:veux|voudrais|souhaite|souhaiterais|besoin|faut|exige)\s+(?:d\s+)?"
+    r"(?:un|une|le|la|parler a un|parler a une)\s+" + _HUMAN_TARGET + r"\b"
+)
+HUMAN_SHORT_RE = re.compile(
+    r"^(?:un |une |le |la )?(?:conseiller|conseillere|agent|humain|operateur|"
+    r"vrai humain|une vraie personne|personne reelle)\s*(?:svp|stp|please)?$"
+)
+NOT_A_ROBOT_RE = re.compile(r"\bpas (?:un|a un|avec un|a une|une) (?:robot|bot|machine|ia)\b")
+
+# Distress or anger: offer a human at once and flag the contact as fragile.
+DISTRESS_PATTERNS = [
+    r"\burgent\w*\b",
+    r"\burgence\b",
+    r"\bn ?en peux plus\b",
+    r"\bj ?en peux plus\b",
+    r"\bau bout du rouleau\b",
+    r"\ba bout\b",
+    r"\bdesespere\w*\b",
+    r"\bdetresse\b",
+    r"\bsuicid\w*\b",
+    r"\bme tuer\b",
+    r"\bmettre fin a mes jours\b",
+    r"\ben finir\b",
+    r"\bplus (?:rien )?a manger\b",
+    r"\bplus de quoi manger\b",
+    r"\ba la rue\b",
+    r"\bsans abri\b",
+    r"\bsdf\b",
+    r"\bexpulse\w*\b",
+    r"\bau secours\b",
+    r"\baidez[- ]moi\b",
+    r"\bj ?ai peur\b",
+    r"\bpleure\w*\b",
+    r"\bdeprim\w*\b",
+    r"\bmenace\w*\b",
+    r"\bviolence\w*\b",
+    r"\binadmissible\b",
+    r"\binacceptable\b",
+    r"\bscandal\w*\b",
+    r"\bhonte\b",
+    r"\bras le bol\b",
+    r"\by en a marre\b",
+    r"\ben ai marre\b",
+    r"\bmarre\b",
+    r"\bincompetent\w*\b",
+    r"\bnul(?:le|s)?\b",
+    r"\bfoutez?\b",
+    r"\bfoutre\b",
+    r"\bputain\b",
+    r"\bmerde\w*\b",
+    r"\bconn?ards?\b",
+    r"\bconnasse\b",
+    r"\bencul\w*\b",
+    r"\bsalop\w*\b",
+    r"\bbordel\b",
+    r"\bfdp\b",
+    r"\bntm\b",
+    r"\bptn\b",
+    r"\bvoleurs?\b",
+    r"\bescroc\w*\b",
+    r"\bplainte contre vous\b",
+    r"\bavocat\b",
+]
+_DISTRESS_RE = re.compile("|".join(DISTRESS_PATTERNS))
+
+
+def detect_distress(question: str) -> bool:
+    return bool(_DISTRESS_RE.search(" ".join(T.raw_tokens(question))))
