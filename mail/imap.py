@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+import time
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
@@ -101,6 +102,27 @@ def poll(mailbox: Mailbox) -> PollReport:
     return report
 
 
+def announces_mail(responses: list) -> bool:
+    return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def wait_idle(client: IMAPClient, wait: int) -> list:
+    """One IDLE of up to ``wait`` seconds; the server's responses, those sent while ending it
+    included (a message announced between the last check and DONE is not lost).
+
+    A wake-up without a complete response (the socket readable, the line not there yet) keeps
+    waiting until the deadline instead of ending the IDLE empty-handed."""
+    deadline = time.monotonic() + wait
+    responses: list = []
+    client.idle()
+    try:
+        while not responses and (remaining := deadline - time.monotonic()) > 0:
+            responses = client.idle_check(timeout=remaining)
+    finally:
+        _text, remaining_responses = client.idle_done()
+    return responses + list(remaining_responses)
+
+
 def idle(mailbox: Mailbox, *, cycles: int | None = None, wait: int = 300) -> str:
     """Wait for new mail with IMAP IDLE and import it at once (``mail_idle`` command).
 
@@ -120,13 +142,8 @@ def idle(mailbox: Mailbox, *, cycles: int | None = None, wait: int = 300) -> str
         poll_mailbox(mailbox.pk)
         done = 0
         while cycles is None or done < cycles:
-            client.idle()
-            try:
-                responses = client.idle_check(timeout=wait)
-            finally:
-                client.idle_done()
             done += 1
-            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+            if announces_mail(wait_idle(client, wait)):
                 poll_mailbox(mailbox.pk)
         return "done"
     finally:

@@ -218,3 +218,49 @@ def test_an_answer_left_sending_by_a_dead_worker_is_sent_again(
     out.refresh_from_db()
     assert out.status == MailMessage.Status.SENT
     assert out.attempts == 2
+
+
+class ScriptedIdle:
+    """The IDLE half of an IMAP client, answering from a script (the real server's IDLE is
+    tested against Dovecot in test_mail_idle.py; this pins the edge cases it cannot time)."""
+
+    def __init__(self, checks, on_done=()):
+        self.checks = list(checks)
+        self.on_done = list(on_done)
+        self.calls: list[str] = []
+
+    def idle(self):
+        self.calls.append("idle")
+
+    def idle_check(self, timeout=None):
+        self.calls.append("check")
+        return self.checks.pop(0) if self.checks else []
+
+    def idle_done(self):
+        self.calls.append("done")
+        return b"OK Idle completed", self.on_done
+
+
+def test_an_empty_idle_wake_up_keeps_waiting_for_the_announce():
+    from mail.imap import announces_mail, wait_idle
+
+    client = ScriptedIdle([[], [(1, b"EXISTS"), (1, b"RECENT")]])
+    responses = wait_idle(client, 30)
+    assert announces_mail(responses)
+    assert client.calls == ["idle", "check", "check", "done"]
+
+
+def test_a_message_announced_while_ending_the_idle_is_not_lost():
+    from mail.imap import announces_mail, wait_idle
+
+    client = ScriptedIdle([[(b"OK", b"Still here")]], on_done=[(2, b"EXISTS")])
+    assert announces_mail(wait_idle(client, 30))
+    assert not announces_mail([(b"OK", b"Still here")])
+
+
+def test_an_idle_without_news_ends_at_its_deadline():
+    from mail.imap import wait_idle
+
+    client = ScriptedIdle([])
+    assert wait_idle(client, 0) == []
+    assert client.calls == ["idle", "done"]
