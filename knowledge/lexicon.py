@@ -49,6 +49,7 @@ def install_default_lexicon(synonym_model) -> int:
     return len(added)
 
 
+@lru_cache(maxsize=16384)
 def normalise(text: str) -> str:
     """Accent-free, lower-case words separated by one space, texting spellings written out
     (the lexicon's matching form: "g zappé" and "j'ai zappé" meet the same entries)."""

@@ -227,6 +227,7 @@ class SearchIndex:
                     self._deletes[d].append(word)
         self.by_slug = {doc.slug: i for i, doc in enumerate(self.docs)}
         self._phonetic: dict[str, list[str]] | None = None
+        self._by_start: dict[str, list[str]] | None = None
         self._stem_deletes: dict[str, list[str]] | None = None
         self.unit_mass = [
             sum(self.idf.get(t, 0.0) * (BIGRAM_WEIGHT if "_" in t else 1.0) for t in bag)
@@ -263,6 +264,12 @@ class SearchIndex:
             candidates.update(self._deletes.get(probe, ()))
             if probe in self.surface_vocab:
                 candidates.add(probe)
+        if limit == 2 and self.vectors is not None and self.vectors.row(word) < 0:
+            # Two letters left out ("renouver" for "renouveler"): out of the one-deletion
+            # neighbourhood's reach; the words two letters longer with the same start. Only
+            # for a word the language does not have ("électrique" is not a mistyped
+            # "électronique").
+            candidates.update(w for w in self.by_start.get(word[:3], ()) if len(w) == len(word) + 2)
         scored = []
         for cand in candidates:
             distance = T.damerau_levenshtein(word, cand, limit)
@@ -335,6 +342,18 @@ class SearchIndex:
                     seen.add(syn)
                     extra.append((syn, w * SYNONYM_WEIGHT))
         return alternatives + extra
+
+    @property
+    def by_start(self) -> dict[str, list[str]]:
+        """First three letters -> vocabulary words (built on first need)."""
+        table = self._by_start
+        if table is None:
+            table = defaultdict(list)
+            for word in self.surface_vocab:
+                if len(word) >= 9:
+                    table[word[:3]].append(word)
+            self._by_start = table = dict(table)
+        return table
 
     @property
     def phonetic_index(self) -> dict[str, list[str]]:

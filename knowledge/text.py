@@ -489,6 +489,12 @@ def fold(text: str) -> str:
 
 def raw_tokens(text: str) -> list[str]:
     """Accent-free lower-case word tokens, abbreviations expanded (stop words kept)."""
+    return list(_raw_tokens(text))
+
+
+@lru_cache(maxsize=32768)
+def _raw_tokens(text: str) -> tuple[str, ...]:
+    # Cached: index rebuilds (leave-one-out evaluation, content edits) re-read the same texts.
     tokens: list[str] = []
     folded = " ".join(_TOKEN_RE.findall(fold(text)))
     folded = expand_sms(folded)
@@ -506,7 +512,7 @@ def raw_tokens(text: str) -> list[str]:
             tokens.append(token)
         elif expansion:
             tokens.extend(expansion.split())
-    return tokens
+    return tuple(tokens)
 
 
 @lru_cache(maxsize=65536)
@@ -574,9 +580,10 @@ def damerau_levenshtein(a: str, b: str, limit: int = 2) -> int:
     return previous[-1]
 
 
-def deletes(word: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def deletes(word: str) -> frozenset[str]:
     """Every string obtained by deleting one character (SymSpell neighbourhood)."""
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+    return frozenset(word[:i] + word[i + 1 :] for i in range(len(word)))
 
 
 # Groups of words people use for the same thing in administrative questions. At query time a

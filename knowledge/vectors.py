@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from importlib import util as importlib_util
 from pathlib import Path
 
@@ -178,13 +178,13 @@ class VectorIndex(PhrasingIndex):
         self.vectors = vectors
         self.rewrite = rewrite or (lambda s: s)
         # Accent restoration: accent-free form -> the knowledge base's spelling.
-        spelling: dict[str, Counter] = {}
+        spelling: defaultdict[str, Counter] = defaultdict(Counter)
         df: Counter = Counter()
         for phrasings in texts:
             seen = set()
             for phrase in phrasings:
                 for raw in _WORD_RE.findall(phrase.lower()):
-                    spelling.setdefault(T.fold(raw), Counter())[raw] += 1
+                    spelling[T.fold(raw)][raw] += 1
                 seen.update(T.content_tokens(phrase))
             df.update(seen)
         self.spelling = {k: c.most_common(1)[0][0] for k, c in spelling.items()}

@@ -139,3 +139,24 @@ def test_a_misspelt_form_the_articles_never_use_meets_their_stem():
     (slot,) = index.analyze("imosable").slots
     assert slot.kind == "fuzzy"
     assert slot.alternatives[0][0] == T.stem("impose") == T.stem("imposable")
+
+
+def test_a_word_missing_two_letters_meets_its_word_but_a_real_word_does_not():
+    """ "renouver" (speech recognition, for "renouveler") is two letters short: out of the
+    one-deletion neighbourhood, found among the words two letters longer. "électrique" is a
+    word of the language, not a mistyped "électronique": left unknown."""
+    from knowledge import text as T
+    from knowledge import vectors
+    from knowledge.search import DocSource, SearchIndex
+
+    docs = [
+        DocSource(1, "a", "Renouveler son passeport", "Le passeport se renouvelle en mairie."),
+        DocSource(2, "b", "Carte grise électronique", "Le certificat électronique."),
+    ]
+    index = SearchIndex(docs, vectors=vectors.load())
+    (slot,) = index.analyze("renouver").slots
+    assert slot.kind == "fuzzy"
+    assert slot.alternatives[0][0] == T.stem("renouveler")
+    assert all(s.kind not in ("fuzzy", "exact") for s in index.analyze("électrique").slots)
+    # Without the language's words the guess is not made.
+    assert SearchIndex(docs).analyze("renouver").slots[0].kind != "fuzzy"
