@@ -49,7 +49,7 @@ def test_chatbot_answer_on_empty_database_says_what_to_do():
 
 
 @pytest.mark.django_db
-# Leave-one-out rebuilds the index 673 times: about 200 s on a quiet 2-CPU machine, over the
+# Leave-one-out rebuilds the index 673 times: about 110 s on a quiet 2-CPU machine, over the
 # default 300 s when the machine is shared.
 @pytest.mark.timeout(900)
 # The understanding does not depend on the database: CI measures it once, in the SQLite phase.
