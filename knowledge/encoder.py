@@ -19,7 +19,9 @@ engine rebuilt after an edit only encodes the phrasings that changed.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from importlib import util as importlib_util
+from pathlib import Path
 
 import numpy as np
 
@@ -66,6 +68,23 @@ class SentenceEncoder:
         if not texts:
             return np.zeros((0, DIMENSIONS), np.float32)
         return np.vstack([known[t] for t in texts])
+
+
+# Questions the service does not answer, as citizens ask them (200: 140 near the domain, other
+# taxes, housing aids, civil status, driving, employment law, health beyond the base…; 40 far;
+# 20 in English), written from the articles by an author who saw no question set.
+OUT_OF_SCOPE_PATH = Path(__file__).with_name("out_of_scope_examples.txt")
+
+
+def read_questions(path) -> list[str]:
+    """One question per line; blank lines and lines starting with "#" left out."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def out_of_scope_examples() -> tuple[str, ...]:
+    return tuple(read_questions(OUT_OF_SCOPE_PATH))
 
 
 _lock = threading.Lock()

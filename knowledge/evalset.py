@@ -52,10 +52,6 @@ BATCH7_PATH = EVAL_DIR / "batch7.jsonl"
 # whose words overlapped an earlier question by half or more rewritten unseen): the unseen
 # measure now; never trained on, its misses never read.
 BATCH8_PATH = EVAL_DIR / "batch8.jsonl"
-# 200 more out-of-scope questions for the re-ranker's training (140 near the domain: other
-# taxes, housing aids, civil status, driving, employment law, health beyond the base…; 40 far;
-# 20 English), written by another author from the articles only.
-OUT_OF_SCOPE_MORE_PATH = EVAL_DIR / "out_of_scope_more.txt"
 # The reference knowledge base as shipped (48 articles, their own example questions, no
 # lexicon section): what a deployment has right after ``migrate`` and ``import_kb`` of it,
 # without the demo's extra example questions, articles and English versions.
@@ -72,9 +68,10 @@ _OFF = {
     "situations": False,
     "rerank": False,
     "encoder": False,
+    "out_of_scope": False,
     "redirections": False,
 }
-_NO_REDIRECT = {"redirections": False}
+_NO_REDIRECT = {"redirections": False, "out_of_scope": False}
 ABLATION = [
     ("lexical", _OFF),
     ("+ spelling", {**_OFF, "spelling": True}),
@@ -104,6 +101,7 @@ ABLATION = [
     ),
     ("+ situations (event, object)", {**_NO_REDIRECT, "rerank": False, "encoder": False}),
     ("+ sentence encoder, learned re-ranker", _NO_REDIRECT),
+    ("+ out-of-scope examples", {"redirections": False}),
     ("+ redirections", {}),
 ]
 

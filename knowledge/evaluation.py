@@ -84,8 +84,9 @@ class Report:
 
 
 def read_out_of_scope(path: Path = OUT_OF_SCOPE_PATH) -> list[str]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    from .encoder import read_questions
+
+    return read_questions(path)
 
 
 def read_colloquial(path: Path = COLLOQUIAL_PATH) -> list[tuple[str | None, str]]:

@@ -164,7 +164,10 @@ class PhrasingIndex:
 
     def both(self, text: str):
         """(nearest phrasing, centroid) cosines per document, or None."""
-        vec = self.embed(text)
+        return self.both_of(self.embed(text))
+
+    def both_of(self, vec: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """``both`` for a vector already computed (or None)."""
         if vec is None or not len(self.owners):
             return None
         return self._nearest(vec), _dot(self.centroids, vec)

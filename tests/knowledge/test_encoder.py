@@ -112,3 +112,35 @@ def test_the_stored_model_ranks_on_the_encoder():
     assert {"sentence", "sentence_centroid"} <= set(model.ranker.names)
     weights = dict(zip(model.ranker.names, model.ranker.weights, strict=True))
     assert weights["sentence"] > 0
+
+
+def test_a_question_like_an_out_of_scope_example_is_declined():
+    """Leaving the house during sick leave is the employer's and the doctor's business, not
+    the base's: near the shipped example "quelles sont les heures de sortie autorisées pendant
+    un arrêt maladie", it is declined although the sick-leave article shares its words. A real
+    sick-leave question is still answered, and without the examples the first one is not
+    declined (the margin over the articles' phrasings decides, not the topic)."""
+    from pathlib import Path
+
+    from knowledge import evaluation
+
+    docs, smalltalk, lexicon, redirections = evaluation.base_from_file(
+        Path(__file__).resolve().parents[2] / "contactcenter" / "demo_data" / "faq.json"
+    )
+    assert "quelles sont les heures de sortie autorisées pendant un arrêt maladie" in (
+        encoder.out_of_scope_examples()
+    )
+
+    def engine(**kwargs):
+        return KnowledgeEngine(
+            docs, smalltalk, lexicon=lexicon, redirections=redirections, **kwargs
+        )
+
+    outside = "pendant mon arrêt maladie, j'ai le droit de sortir à quelle heure ?"
+    inside = "je suis en arrêt maladie, comment j'envoie mon arrêt de travail ?"
+    shipped = engine()
+    assert shipped.answer(outside).kind == "dont_know"
+    assert shipped.answer(inside).article_slug == "arret-travail-declarer"
+    assert engine(out_of_scope=[]).answer(outside).article_slug == "arret-travail-declarer"
+    switched_off = engine(options={"out_of_scope": False})
+    assert switched_off.answer(outside).article_slug == "arret-travail-declarer"

@@ -3,7 +3,8 @@
 The engine's candidates for every training question are described by their features: the
 dev split (``knowledge/eval/dev.jsonl`` by default: answerable and out-of-scope rows) and the
 near-domain out-of-scope questions of ``knowledge/eval/out_of_scope.txt`` (``--negatives``;
-``out_of_scope_more.txt`` holds 200 more, used in docs/knowledge.md's measured variants). With
+the engine's own out-of-scope examples, ``knowledge/out_of_scope_examples.txt``, were measured
+as more negatives and not kept: docs/knowledge.md). With
 ``--kb`` given several times, every question is described over each base (the same question
 stays in one cross-validation fold), so the model is fitted for rich and sparse bases alike.
 Ranker and decider are cross-validated on them (5 folds by question) to choose the answer
