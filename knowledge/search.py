@@ -25,8 +25,9 @@ import heapq
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from . import text as T
 from .lexicon import Lexicon
@@ -226,8 +227,6 @@ class SearchIndex:
                 for d in T.deletes(word):
                     self._deletes[d].append(word)
         self.by_slug = {doc.slug: i for i, doc in enumerate(self.docs)}
-        self._phonetic: dict[str, list[str]] | None = None
-        self._by_start: dict[str, list[str]] | None = None
         self._stem_deletes: dict[str, list[str]] | None = None
         self.unit_mass = [
             sum(self.idf.get(t, 0.0) * (BIGRAM_WEIGHT if "_" in t else 1.0) for t in bag)
@@ -343,30 +342,23 @@ class SearchIndex:
                     extra.append((syn, w * SYNONYM_WEIGHT))
         return alternatives + extra
 
-    @property
-    def by_start(self) -> dict[str, list[str]]:
-        """First three letters -> vocabulary words (built on first need)."""
-        table = self._by_start
-        if table is None:
-            table = defaultdict(list)
-            for word in self.surface_vocab:
-                if len(word) >= 9:
-                    table[word[:3]].append(word)
-            self._by_start = table = dict(table)
-        return table
+    def _vocabulary_by(self, key: Callable[[str], str], min_key: int = 0, min_word: int = 0):
+        """Key -> the vocabulary words with that key (a lookup table built on first need)."""
+        table: dict[str, list[str]] = defaultdict(list)
+        for word in self.surface_vocab:
+            if len(word) >= min_word and len(k := key(word)) >= min_key:
+                table[k].append(word)
+        return dict(table)
 
-    @property
+    @cached_property
+    def by_start(self) -> dict[str, list[str]]:
+        """First three letters -> vocabulary words of 9 letters or more."""
+        return self._vocabulary_by(lambda word: word[:3], min_word=9)
+
+    @cached_property
     def phonetic_index(self) -> dict[str, list[str]]:
-        """Phonetic key -> vocabulary words (built on first need: most queries never ask)."""
-        table = self._phonetic
-        if table is None:
-            table = defaultdict(list)
-            for word in self.surface_vocab:
-                key = T.phonetic(word)
-                if len(key) >= 3:
-                    table[key].append(word)
-            self._phonetic = table = dict(table)
-        return table
+        """Phonetic key -> vocabulary words (most queries never ask)."""
+        return self._vocabulary_by(T.phonetic, min_key=3)
 
     def _phonetic_matches(self, word: str) -> list[tuple[str, float]]:
         """Vocabulary words that sound like ``word`` (same key, or keys one edit apart)."""
