@@ -17,8 +17,9 @@ batch7.jsonl, the unseen batch8.jsonl, the frozen test.jsonl) are also answered 
 base (reference + generated articles, so the generated ones compete) with the understanding
 components switched on one by one: lexical only, + spelling, + synonym groups,
 + the editors' lexicon, + word vectors, + hybrid ranking, + last clause of long messages,
-+ situations, + the learned re-ranker (knowledge/rerank.py), + the redirections of subjects
-the base does not cover (knowledge/redirections.py); it prints top-1, "je ne sais pas",
++ situations, + the sentence encoder and the learned re-ranker (knowledge/encoder.py,
+knowledge/rerank.py), + the out-of-scope examples, + the redirections of subjects the base
+does not cover (knowledge/redirections.py); it prints top-1, "je ne sais pas",
 agent-only leaks and the answer p95 per step and split, with the CPU p95 per answer and its
 ratio to the lexical step's.
 
