@@ -28,6 +28,7 @@ from .intents import (
     POLITE_FILLER,
     THANKS_WORDS,
     detect_distress,
+    is_abuse,
 )
 from .lexicon import Lexicon, detect_language
 from .redirections import Redirect, RedirectionTable, active_entries
@@ -82,6 +83,9 @@ OUT_OF_SCOPE_MARGIN = 0.15
 
 # A greeting or thanks followed by this many other words is a question, not small talk.
 GREETING_MAX_LEFTOVERS = 5
+# The small talk entry answering an insult (knowledge/services/chatbot.py has a default text
+# when the base has none).
+ABUSE_SMALLTALK = "insulte"
 
 # --- long messages ---------------------------------------------------------------------------
 # A message of LONG_MESSAGE_WORDS words or more usually tells a story and asks at the end
@@ -384,7 +388,12 @@ class KnowledgeEngine:
         return best if best_sim >= 0.8 else None
 
     def smalltalk_entry(self, intent: str) -> SmallTalkEntry | None:
-        slug = {"human": "parler-agent", "greeting": "bonjour", "thanks": "merci"}[intent]
+        slug = {
+            "human": "parler-agent",
+            "greeting": "bonjour",
+            "thanks": "merci",
+            "abuse": ABUSE_SMALLTALK,
+        }[intent]
         return self._smalltalk_by_slug.get(slug) or SmallTalkEntry(slug, "", ())
 
     # --- answering ------------------------------------------------------------------------
@@ -588,6 +597,10 @@ class KnowledgeEngine:
                 distress=distress,
                 topic_id=best.doc.topic_id if confident and best is not None else topic_id,
             )
+        if is_abuse(question):
+            # An insult asks nothing of the articles whose words it holds: an adviser is
+            # offered (as for anger, the contact is flagged fragile).
+            return Reply("handoff", 1.0, smalltalk=self.smalltalk_entry("abuse"), distress=True)
         if index is self.index:
             # A subject the base does not cover (knowledge/redirections.py) gets its redirection;
             # when it is only the question's context, a confident article answers instead.

@@ -110,3 +110,73 @@ _DISTRESS_RE = re.compile("|".join(DISTRESS_PATTERNS))
 
 def detect_distress(question: str) -> bool:
     return bool(_DISTRESS_RE.search(" ".join(T.raw_tokens(question))))
+
+
+# An insult, or contempt for the service, that asks nothing ("t'es nul comme robot", "service
+# lamentable, bande de parasites"): whatever words of the articles it holds ("ton aide vaut
+# zéro"), it is not a question about them. "nulle part" and "au pire" are not insults; "voleurs"
+# and "escrocs" tell a theft as often as they insult, so they are left to the distress list.
+ABUSE_PATTERNS = [
+    r"\bnul(?:le|s|les)?\b(?! part)",
+    r"\bnullissime\b",
+    r"\bnulos\b",
+    r"\bnaze\b",
+    r"\blamentable\w*\b",
+    r"\bpitoyable\w*\b",
+    r"\bminable\w*\b",
+    r"\bpathetique\w*\b",
+    r"\bridicule\w*\b",
+    r"\bincapables?\b",
+    r"\bincompetent\w*\b",
+    r"\binutiles?\b",
+    r"\bsers? a rien\b",
+    r"\bservez a rien\b",
+    r"\bvaut (?:rien|zero|que dalle)\b",
+    r"(?<!\bau )\bpire\b",
+    r"\bhonte\w*\b",
+    r"\bparasites?\b",
+    r"\bfeignants?\b",
+    r"\bfaineants?\b",
+    r"\bdebiles?\b",
+    r"\bidiots?\b",
+    r"\bcretins?\b",
+    r"\babrutis?\b",
+    r"\bbouffons?\b",
+    r"\bimbeciles?\b",
+    r"\bstupides?\b",
+    r"\bcon(?:ne)?s?\b",
+    r"\bconn?ards?\b",
+    r"\bconnasse\b",
+    r"\bmerd\w*\b",
+    r"\bputain\b",
+    r"\bfdp\b",
+    r"\bntm\b",
+    r"\bencul\w*\b",
+    r"\bsalop\w*\b",
+    r"\bta gueule\b",
+    r"\buseless\b",
+    r"\bstupid\b",
+    r"\bdumb\b",
+    r"\bworst\b",
+    r"\brubbish\b",
+    r"\bcrap\b",
+    r"\bpathetic\b",
+    r"\bsucks?\b",
+    r"\bshit\w*\b",
+    r"\bfuck\w*\b",
+    r"\bmorons?\b",
+]
+_ABUSE_RE = re.compile("|".join(ABUSE_PATTERNS))
+# A question is asked ("t'es nul, comment je refais ma carte ?"): it gets its answer.
+_ASKS_RE = re.compile(
+    r"\b(?:comment|pourquoi|quand|combien|quel|quelle|quels|quelles|est ce|puis je|peut on|"
+    r"peux je|faut il|dois je|how|what|why|when|where|which|can i|do i|should i)\b"
+)
+
+
+def is_abuse(question: str) -> bool:
+    """An insult or contempt that asks no question (no "?", no interrogative word)."""
+    if "?" in question:
+        return False
+    tokens = " ".join(T.raw_tokens(question))
+    return not _ASKS_RE.search(tokens) and bool(_ABUSE_RE.search(tokens))

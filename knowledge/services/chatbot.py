@@ -249,8 +249,13 @@ def post_chatbot_message(
         if reply.kind == "handoff":
             outcome = Turn.Outcome.HANDOFF
             handoff_reason = handoff_reason or "request"
-            answer_text = (reply.smalltalk.answer if reply.smalltalk else "") or _(
-                "Bien sûr, je vous propose d'échanger avec un conseiller."
+            answer_text = (reply.smalltalk.answer if reply.smalltalk else "") or (
+                _(
+                    "Je suis désolé de ne pas avoir su vous aider. "
+                    "Je vous propose d'échanger avec un conseiller."
+                )
+                if reply.smalltalk and reply.smalltalk.slug == E.ABUSE_SMALLTALK
+                else _("Bien sûr, je vous propose d'échanger avec un conseiller.")
             )
         elif reply.kind == "answer" and article is not None:
             outcome = Turn.Outcome.ANSWERED

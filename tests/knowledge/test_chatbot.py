@@ -206,6 +206,26 @@ def test_anger_and_urgency_words_are_detected(citizen_client, text):
 
 
 @pytest.mark.django_db
+def test_an_insult_is_not_answered_with_the_article_its_words_resemble(citizen_client):
+    # "aide" and "argent" are words of the articles (aide d'urgence, payer ses impôts): the
+    # insult gets an apology and an adviser, not an article.
+    for text in (
+        "franchement ton aide vaut zéro, pire assistant jamais croisé",
+        "Service lamentable, vous êtes une bande de parasites payés avec mon argent",
+    ):
+        data = ask(citizen_client, text).json()
+        assert data["outcome"] == "handoff" and data["article"] is None
+        assert data["handoff"]["reason"] == "distress" and data["handoff"]["fragile"] is True
+        assert data["text"].startswith("Je suis désolé")
+        assert Turn.objects.get(pk=data["turn"]).smalltalk == "insulte"
+    # The same anger with a question gets its answer (and the offer of a human).
+    data = ask(citizen_client, "t'es nul, comment je refais ma carte vitale perdue ?").json()
+    assert data["outcome"] == "answered"
+    assert data["article"]["slug"] == "carte-vitale-perdue"
+    assert data["handoff"]["reason"] == "distress"
+
+
+@pytest.mark.django_db
 def test_live_chat_is_offered_only_when_routing_says_an_agent_is_free(citizen_client, monkeypatch):
     monkeypatch.setattr(
         services.chatbot, "_routing_chat_available", lambda topic: topic.slug == "compte"

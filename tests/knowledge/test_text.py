@@ -2,7 +2,7 @@ import pytest
 
 from knowledge import text as T
 from knowledge.engine import KnowledgeEngine
-from knowledge.intents import detect_distress
+from knowledge.intents import detect_distress, is_abuse
 from knowledge.rendering import excerpt, plain_text, render_markdown
 
 # Same on every database: CI runs it in the SQLite phase only (docs/testing.md).
@@ -81,6 +81,26 @@ def test_damerau_levenshtein_counts_transpositions_once():
 )
 def test_distress_detection(text, expected):
     assert detect_distress(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("franchement ton aide vaut zéro, pire assistant jamais croisé", True),
+        ("Service lamentable, vous êtes une bande de parasites payés avec mon argent", True),
+        ("t'es vraiment nul comme robot", True),
+        ("useless bot", True),
+        # A question is answered, however it is said.
+        ("t'es nul, comment je refais ma carte vitale ?", False),
+        ("c'est nul, pourquoi mon remboursement n'arrive pas", False),
+        # Not insults.
+        ("je ne retrouve ma carte vitale nulle part", False),
+        ("au pire je refais mon passeport", False),
+        ("des voleurs ont pris mes papiers", False),
+    ],
+)
+def test_an_insult_that_asks_nothing_is_told_apart(text, expected):
+    assert is_abuse(text) is expected
 
 
 SMALLTALK = [
