@@ -70,12 +70,13 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
-    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl to batch8.jsonl, the frozen
+    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl to batch9.jsonl, the frozen
     # test.jsonl). Floors just under today's figures with the default lexicon, the learned
     # re-ranker over the sentence encoder, the out-of-scope examples and the default
     # redirections (top-1 dev 94.8 %, batch 3 94.6 %, batch 4 90.0 %, batches 5, 6 and 7 98.5,
-    # 97.0 and 95.5 % (their misses are example questions now), batch 8 90.5 %, test 92.0 %;
-    # "je ne sais pas" 96.0, 100, 88.6, 96.7, 96.7, 95.0, 83.3 and 96.7 %): a regression fails.
+    # 97.0 and 95.5 % (their misses are example questions now), batch 8 90.5 %, the unseen
+    # batch 9 88.0 %, test 92.0 %; "je ne sais pas" 96.0, 100, 88.6, 96.7, 96.7, 95.0, 86.7,
+    # 95.0 and 96.7 %): a regression fails.
     floors = {  # split: (top-1, "je ne sais pas", per-style top-1, agent-only attempts)
         "dev": (0.94, 0.955, {"en": 0.96, "sms": 0.96, "ind": 0.9, "ramble": 0.97}, 4),
         "batch3": (0.94, 0.99, {"en": 0.92, "sms": 0.93, "ind": 0.93}, 2),
@@ -83,7 +84,8 @@ def test_chatbot_eval_reaches_the_targets(kb):
         "batch5": (0.98, 0.96, {}, 10),
         "batch6": (0.965, 0.96, {}, 10),
         "batch7": (0.95, 0.94, {"en": 0.96, "sms": 0.99, "ind": 0.93}, 10),
-        "batch8": (0.90, 0.83, {"en": 0.89, "sms": 0.99, "ind": 0.89}, 10),
+        "batch8": (0.90, 0.86, {"en": 0.89, "sms": 0.99, "ind": 0.89}, 10),
+        "batch9": (0.875, 0.94, {"en": 0.89, "sms": 0.93, "ind": 0.89}, 10),
         "test": (0.915, 0.96, {"en": 0.91, "sms": 0.87, "ind": 0.86}, 4),
     }
     for split, (floor, dont_know, styles, attempts) in floors.items():
