@@ -208,11 +208,42 @@ def test_a_subject_that_is_only_the_questions_context_leaves_the_article_answer(
         ("comment demander l'APL", False),
         ("l'apl pour mon studio", False),
         ("housing benefit for students", False),
+        # A story told before the question: the subject is in a sentence that tells, and the
+        # last one asks with words of its own.
+        ("Ma voisine touche l'APL. Est-ce que je dois déclarer ses revenus sur la mienne ?", True),
+        # ... not when it is in the question, or when the question says nothing of its own.
+        ("On vit à deux dans un studio. L'APL, c'est combien pour nous ?", False),
+        ("Je n'ai plus d'APL depuis mars. Que faire ?", False),
+        ("J'ai droit à l'APL. Merci de me répondre.", False),
+        ("L'APL peut-elle m'aider ? Comment savoir combien je toucherais ?", False),
     ],
 )
 def test_what_counts_as_context(question, context):
     found = table(HOUSING).match(question)
     assert found is not None and found[2] is context
+
+
+def test_a_trigger_in_the_story_before_the_question_leaves_the_article_answer(demo_base):
+    """ "… une voisine l'aidait mais elle est partie en maison de retraite. Est-ce qu'elle peut
+    encore remplir sa déclaration de revenus sur papier ?": the pension subject is the story,
+    the question is ours."""
+    docs, smalltalk, lexicon = demo_base
+    retirement = {
+        "slug": "retraite",
+        "title": "Retraite",
+        "organisation": "Caisse de retraite",
+        "triggers": ["maison de retraite", "retraite"],
+        "message": "Les retraites sont versées par votre caisse de retraite.",
+    }
+    engine = engine_for(docs, smalltalk, lexicon, redirections=redirection_entries([retirement]))
+    story = (
+        "Ma mère vit seule, sans ordinateur. Une voisine l'aidait mais elle est partie en maison "
+        "de retraite. Est-ce qu'elle peut encore remplir sa déclaration de revenus sur papier ?"
+    )
+    reply = engine.answer(story)
+    assert reply.kind == "answer" and reply.article_slug == "declaration-revenus-en-ligne"
+    asked = "Ma mère a 82 ans. Comment peut-elle demander sa retraite ?"
+    assert engine.answer(asked).kind == "redirect"
 
 
 def test_agents_searches_are_never_redirected(demo_base):
