@@ -34,6 +34,8 @@ from .models import (
     DiagnosisChoice,
     DiagnosisNode,
     DiagnosisTree,
+    DisputedAnswer,
+    OutOfScopeExample,
     Redirection,
     SmallTalk,
     Synonym,
@@ -331,21 +333,26 @@ class AttachActionForm(ActionForm):
     )
 
 
-@admin.register(UnansweredQuestion)
-class UnansweredQuestionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
-    """Questions the assistant could not answer; "rattacher à l'article…" adds the selected
-    questions to an article's example questions (a new version, like any edit)."""
+@admin.register(OutOfScopeExample)
+class OutOfScopeExampleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    """Questions the service does not answer: the assistant declines them and their close
+    neighbours (knowledge/engine.py, ``OUT_OF_SCOPE_MARGIN``)."""
 
-    list_display = ("question", "created_at", "confidence")
+    list_display = ("question", "is_active", "note", "updated_at")
+    list_filter = ("is_active",)
+    list_editable = ("is_active",)
+    search_fields = ("question", "note")
+
+
+class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+    """Citizens' questions the editors review (read-only turns): "rattacher à l'article…"
+    adds the selected questions to an article's example questions (a new version, like any
+    edit); "marquer hors champ" makes them out-of-scope examples."""
+
     search_fields = ("question",)
     date_hierarchy = "created_at"
     action_form = AttachActionForm
-    actions = ["attach_to_article"]
-    readonly_fields = ("question", "created_at", "confidence")
-    fields = readonly_fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(outcome=Turn.Outcome.DONT_KNOW)
+    actions = ["attach_to_article", "mark_out_of_scope"]
 
     def has_add_permission(self, request, *args):
         return False
@@ -383,6 +390,53 @@ class UnansweredQuestionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
                 )
                 % {"question": question, "instead": instead},
             )
+
+    @admin.action(description=_("Marquer hors champ"), permissions=["view"])
+    def mark_out_of_scope(self, request, queryset):
+        questions = [turn.question for turn in queryset]
+        added, answered = services.mark_out_of_scope(questions)
+        messages.success(
+            request, _("%(n)s question(s) ajoutée(s) aux questions hors champ.") % {"n": added}
+        )
+        for question, title in answered:
+            messages.warning(
+                request,
+                _(
+                    "L'assistant répond toujours à « %(question)s » par l'article « %(title)s » "
+                    "(une de ses questions types en est trop proche)."
+                )
+                % {"question": question, "title": title},
+            )
+
+
+@admin.register(UnansweredQuestion)
+class UnansweredQuestionAdmin(CitizenQuestionsAdmin):
+    """Questions the assistant could not answer."""
+
+    list_display = ("question", "created_at", "confidence")
+    readonly_fields = ("question", "created_at", "confidence")
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(outcome=Turn.Outcome.DONT_KNOW)
+
+
+@admin.register(DisputedAnswer)
+class DisputedAnswerAdmin(CitizenQuestionsAdmin):
+    """Answers citizens rated unhelpful: the wrong article ("rattacher à l'article…" the right
+    one) or a subject the service does not handle ("marquer hors champ")."""
+
+    list_display = ("question", "article", "created_at", "confidence")
+    readonly_fields = ("question", "article", "created_at", "confidence")
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(outcome=Turn.Outcome.ANSWERED, rating=-1)
+            .select_related("article")
+        )
 
 
 class DiagnosisNodeInline(ScopedPermissionMixin, admin.TabularInline):
@@ -512,6 +566,8 @@ editor_site.register(DiagnosisNode, DiagnosisNodeAdmin)
 editor_site.register(Synonym, SynonymAdmin)
 editor_site.register(Redirection, RedirectionAdmin)
 editor_site.register(UnansweredQuestion, UnansweredQuestionAdmin)
+editor_site.register(DisputedAnswer, DisputedAnswerAdmin)
+editor_site.register(OutOfScopeExample, OutOfScopeExampleAdmin)
 
 # Tutorials register themselves on both sites (their admin needs the classes above).
 from . import tutorial_admin  # noqa: E402, F401

@@ -87,6 +87,17 @@ def out_of_scope_examples() -> tuple[str, ...]:
     return tuple(read_questions(OUT_OF_SCOPE_PATH))
 
 
+def install_default_out_of_scope(example_model) -> int:
+    """Write the product's examples the table does not hold yet (an editor's entry is never
+    changed); returns how many were added. ``example_model`` is ``knowledge.OutOfScopeExample``
+    or, in a migration, its historical model."""
+    existing = set(example_model.objects.values_list("question", flat=True))
+    added = example_model.objects.bulk_create(
+        [example_model(question=q) for q in out_of_scope_examples() if q not in existing]
+    )
+    return len(added)
+
+
 _lock = threading.Lock()
 _encoder: SentenceEncoder | None = None
 _missing = False

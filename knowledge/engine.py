@@ -642,13 +642,13 @@ _engine: KnowledgeEngine | None = None
 
 def index_signature() -> tuple[object, ...]:
     """What the index depends on (every search checks it): counts and last changes of the
-    articles, small talk, topics, editors' lexicon and redirections, one aggregate query per
-    table (index or small-table scans, no hand-written SQL)."""
+    articles, small talk, topics, editors' lexicon, redirections and out-of-scope examples,
+    one aggregate query per table (index or small-table scans, no hand-written SQL)."""
     from django.db.models import Count, Max, Q
 
     from contactcenter.models import Topic
 
-    from .models import Article, Redirection, SmallTalk, Synonym
+    from .models import Article, OutOfScopeExample, Redirection, SmallTalk, Synonym
 
     articles = Article.objects.aggregate(
         published=Count("pk", filter=Q(status=Article.Status.PUBLISHED)),
@@ -659,6 +659,7 @@ def index_signature() -> tuple[object, ...]:
     topics = Topic.objects.aggregate(active=Count("pk", filter=Q(is_active=True)), last=Max("pk"))
     lexicon = Synonym.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
     redirections = Redirection.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
+    examples = OutOfScopeExample.objects.aggregate(total=Count("pk"), updated=Max("updated_at"))
     return (
         articles["published"],
         articles["total"],
@@ -671,6 +672,8 @@ def index_signature() -> tuple[object, ...]:
         lexicon["updated"],
         redirections["total"],
         redirections["updated"],
+        examples["total"],
+        examples["updated"],
     )
 
 
@@ -711,6 +714,18 @@ def build_engine(
         lexicon=lexicon,
         options=options,
         redirections=active_entries(),
+        out_of_scope=active_out_of_scope(),
+    )
+
+
+def active_out_of_scope() -> list[str]:
+    """The editors' out-of-scope examples in use (``knowledge.OutOfScopeExample``)."""
+    from .models import OutOfScopeExample
+
+    return list(
+        OutOfScopeExample.objects.filter(is_active=True)
+        .order_by("pk")
+        .values_list("question", flat=True)
     )
 
 

@@ -239,7 +239,9 @@ def engine_for(
     options: dict[str, bool] | None = None,
     reranker: rerank.Reranker | None = None,
     redirections: list | None = None,
+    examples: list[str] | None = None,
 ) -> E.KnowledgeEngine:
+    """``examples``: out-of-scope examples (default: the product's file)."""
     return E.KnowledgeEngine(
         docs,
         smalltalk,
@@ -247,6 +249,7 @@ def engine_for(
         options=options,
         reranker=reranker,
         redirections=redirections or [],
+        out_of_scope=examples,
     )
 
 
@@ -276,10 +279,13 @@ def ablation(
     lexicon: list[tuple[str, str]],
     splits: dict[str, list[Row]],
     redirections: list | None = None,
+    examples: list[str] | None = None,
 ) -> list[tuple[str, dict[str, DatasetReport]]]:
     table = []
     for name, options in ABLATION:
-        engine = engine_for(docs, smalltalk, lexicon, options, redirections=redirections)
+        engine = engine_for(
+            docs, smalltalk, lexicon, options, redirections=redirections, examples=examples
+        )
         engine.answer("préchauffage")
         table.append((name, {split: run_dataset(engine, rows) for split, rows in splits.items()}))
     return table

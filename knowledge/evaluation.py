@@ -119,8 +119,10 @@ def evaluate(
     loo: bool = True,
     lexicon: list[tuple[str, str]] | None = None,
     redirections: list | None = None,
+    examples: list[str] | None = None,
 ) -> Report:
-    """Run the whole evaluation on a snapshot of the knowledge base (no database needed)."""
+    """Run the whole evaluation on a snapshot of the knowledge base (no database needed).
+    ``examples``: the engine's out-of-scope examples (default: the product's file)."""
     public = [d for d in docs if d.audience == "public"]
     report = Report(articles=len(docs), public_articles=len(public))
     if loo:
@@ -129,11 +131,19 @@ def evaluate(
                 held_out = replace(doc, questions=doc.questions[:i] + doc.questions[i + 1 :])
                 others = [held_out if d is doc else d for d in docs]
                 engine = E.KnowledgeEngine(
-                    others, smalltalk, lexicon=lexicon or [], redirections=redirections or []
+                    others,
+                    smalltalk,
+                    lexicon=lexicon or [],
+                    redirections=redirections or [],
+                    out_of_scope=examples,
                 )
                 report.cases.append(_run(engine, Case("loo", question, doc.slug)))
     full = E.KnowledgeEngine(
-        docs, smalltalk, lexicon=lexicon or [], redirections=redirections or []
+        docs,
+        smalltalk,
+        lexicon=lexicon or [],
+        redirections=redirections or [],
+        out_of_scope=examples,
     )
     for question in out_of_scope or []:
         report.cases.append(_run(full, Case("out_of_scope", question, None)))

@@ -36,8 +36,9 @@ from django.db import transaction
 
 from contactcenter.models import Service, Topic
 
+from .encoder import install_default_out_of_scope
 from .lexicon import install_default_lexicon
-from .models import Article, Redirection, SmallTalk, Synonym
+from .models import Article, OutOfScopeExample, Redirection, SmallTalk, Synonym
 from .redirections import FIELDS as REDIRECTION_FIELDS
 from .redirections import install_default_redirections
 
@@ -522,6 +523,8 @@ def import_data(
 
         if not Redirection.objects.exists():
             install_default_redirections(Redirection)
+        if not OutOfScopeExample.objects.exists():
+            install_default_out_of_scope(OutOfScopeExample)
         for entry in clean["redirections"]:
             Redirection.objects.update_or_create(
                 slug=entry["slug"], defaults={k: v for k, v in entry.items() if k != "slug"}

@@ -202,6 +202,33 @@ class Synonym(models.Model):
         return f"{self.term} → {self.replacement}"
 
 
+class OutOfScopeExample(models.Model):
+    """A question the service does not answer, as citizens ask it ("hors champ").
+
+    A citizen's question nearer one of them than any article's phrasing (sentence encoder, by
+    ``engine.OUT_OF_SCOPE_MARGIN``) gets "je ne sais pas" whatever the ranker says. The product
+    ships 200 (knowledge/out_of_scope_examples.txt, written by migration and by ``import_kb``
+    into an empty table); editors add the questions the assistant answered wrongly from the
+    "Réponses contestées" and "Questions sans réponse" lists ("Marquer hors champ"), and
+    switch off an example that takes a question their base now answers."""
+
+    MAX_CHARS = 300
+
+    question = models.CharField(_("question"), max_length=MAX_CHARS, unique=True)
+    note = models.CharField(_("remarque"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("actif"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["question"]
+        verbose_name = _("question hors champ")
+        verbose_name_plural = _("questions hors champ")
+
+    def __str__(self) -> str:
+        return self.question
+
+
 def validate_https(value: str) -> None:
     if value and not value.startswith("https://"):
         raise ValidationError(_("L'adresse doit commencer par https://."), code="scheme")
@@ -484,6 +511,16 @@ class UnansweredQuestion(Turn):
         ordering = ["-created_at", "-id"]
         verbose_name = _("question sans réponse")
         verbose_name_plural = _("questions sans réponse")
+
+
+class DisputedAnswer(Turn):
+    """The "réponses contestées" list of the editors (answers the citizen rated unhelpful)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("réponse contestée")
+        verbose_name_plural = _("réponses contestées")
 
 
 class Tutorial(models.Model):

@@ -149,6 +149,35 @@ def answered_otherwise(article: Article, questions: list[str]) -> list[tuple[str
     return found
 
 
+def mark_out_of_scope(questions: list[str]) -> tuple[int, list[tuple[str, str]]]:
+    """Make citizens' questions out-of-scope examples ("marquer hors champ"): the assistant
+    then declines them and the questions near them. Questions already there (same words once
+    accents and case are ignored) are skipped. Returns how many were added and the questions
+    the assistant still answers, with the article (an article phrasing as close as the
+    example: the editor rewords that article's example question or attaches the question
+    elsewhere)."""
+    from ..lexicon import normalise
+    from ..models import OutOfScopeExample
+
+    limit = OutOfScopeExample.MAX_CHARS
+    with transaction.atomic():
+        known = {normalise(q) for q in OutOfScopeExample.objects.values_list("question", flat=True)}
+        added = []
+        for question in questions:
+            question = " ".join(question.split())[:limit]
+            if question and normalise(question) not in known:
+                known.add(normalise(question))
+                added.append(OutOfScopeExample(question=question))
+        OutOfScopeExample.objects.bulk_create(added)
+    engine = E.get_engine()
+    answered = []
+    for question in questions:
+        reply = engine.answer(question, audience="public")
+        if reply.kind == "answer" and reply.hit is not None:
+            answered.append((question, reply.hit.doc.title))
+    return len(added), answered
+
+
 def public_topics() -> QuerySet[Topic]:
     """Active topics with at least one published public article, each with ``n_articles``
     (the FAQ's themes, also listed on the public home)."""

@@ -5,7 +5,14 @@ from django.core.management import call_command
 
 from knowledge import engine, services
 from knowledge.lexicon import Lexicon, default_entries, detect_language, install_default_lexicon
-from knowledge.models import Article, Conversation, Redirection, Synonym, Turn
+from knowledge.models import (
+    Article,
+    Conversation,
+    OutOfScopeExample,
+    Redirection,
+    Synonym,
+    Turn,
+)
 
 
 def test_lexicon_rewrites_whole_words_longest_first():
@@ -197,3 +204,81 @@ def test_import_kb_installs_the_default_lexicon_into_an_empty_table(tmp_path):
     call_command("import_kb", str(kb), verbosity=0)
     assert Synonym.objects.count() == len(default_entries())
     assert Synonym.objects.get(term="bb").replacement == "enfant"  # the file wins
+
+
+# --- out-of-scope examples: "marquer hors champ" ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_import_kb_installs_the_products_out_of_scope_examples(kb):
+    from knowledge.encoder import out_of_scope_examples
+
+    shipped = set(out_of_scope_examples())
+    assert len(shipped) == 200
+    assert set(OutOfScopeExample.objects.values_list("question", flat=True)) == shipped
+    # An editor switches one off: the engine no longer uses it.
+    example = OutOfScopeExample.objects.order_by("pk").first()
+    example.is_active = False
+    example.save()
+    assert example.question not in engine.active_out_of_scope()
+    assert len(engine.active_out_of_scope()) == 199
+
+
+@pytest.mark.django_db
+def test_a_disputed_answer_marked_out_of_scope_is_declined_at_once(
+    kb, citizen, admin_user, client_as
+):
+    # Registering a car bought abroad is not the purchase article's subject (a used car bought
+    # in France); the assistant answers it with that article all the same.
+    question = "Comment immatriculer une voiture neuve que j'ai achetée en Allemagne ?"
+    payload = services.post_chatbot_message(citizen, question)
+    assert payload["article"]["slug"] == "carte-grise-achat-vehicule"
+    turn = Turn.objects.get(pk=payload["turn"])
+    Turn.objects.filter(pk=turn.pk).update(rating=-1)
+    # Another answer, well rated, and a declined question are not "contested answers".
+    services.post_chatbot_message(citizen, "j'ai perdu ma carte vitale")
+    client = client_as(admin_user)
+    listing = client.get("/admin/knowledge/disputedanswer/").content.decode()
+    assert "Allemagne" in listing and "carte vitale" not in listing
+    response = client.post(
+        "/admin/knowledge/disputedanswer/",
+        {"action": "mark_out_of_scope", "_selected_action": [turn.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown == ["1 question(s) ajoutée(s) aux questions hors champ."]
+    assert OutOfScopeExample.objects.filter(question=question, is_active=True).exists()
+    bot = engine.get_engine()
+    assert bot.answer(question).kind == "dont_know"
+    bought = "j'ai acheté une voiture d'occasion, comment je fais la carte grise ?"
+    assert bot.answer(bought).article_slug == "carte-grise-achat-vehicule"
+    # Marked again (any spelling): not added twice; switched off: answered again.
+    assert services.mark_out_of_scope([question.upper()])[0] == 0
+    example = OutOfScopeExample.objects.get(question=question)
+    example.is_active = False
+    example.save()  # as the admin's list does
+    assert engine.get_engine().answer(question).article_slug == "carte-grise-achat-vehicule"
+
+
+@pytest.mark.django_db
+def test_marking_an_articles_own_question_out_of_scope_warns_the_editor(
+    kb, citizen, supervisor, client_as
+):
+    # An example question of an article is as close to the article as to the new example:
+    # the assistant still answers it, and the editor is told which article to reword.
+    own = Article.objects.get(slug="carte-vitale-perdue").questions[0]
+    conversation = Conversation.objects.create(user=citizen)
+    turn = Turn.objects.create(
+        conversation=conversation, seq=1, question=own, outcome=Turn.Outcome.DONT_KNOW
+    )
+    response = client_as(supervisor).post(
+        "/console/connaissances/gestion/knowledge/unansweredquestion/",
+        {"action": "mark_out_of_scope", "_selected_action": [turn.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    title = Article.objects.get(slug="carte-vitale-perdue").title
+    assert shown[1] == (
+        f"L'assistant répond toujours à « {own} » par l'article « {title} » "
+        "(une de ses questions types en est trop proche)."
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from knowledge import engine as E
 from knowledge import evalset, evaluation
 from knowledge.evalset import pct
 
@@ -71,6 +72,8 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        # The database's out-of-scope examples (editors' "hors champ"); a file: the product's.
+        examples = None if options["kb"] else E.active_out_of_scope()
         if not docs:
             raise CommandError(
                 "La base de connaissances est vide : lancez d'abord « manage.py import_kb »."
@@ -99,14 +102,17 @@ class Command(BaseCommand):
             colloquial=colloquial,
             lexicon=lexicon,
             redirections=redirections,
+            examples=examples,
         )
         summary = report.summary()
-        engine = evalset.engine_for(docs, smalltalk, lexicon, redirections=redirections)
+        engine = evalset.engine_for(
+            docs, smalltalk, lexicon, redirections=redirections, examples=examples
+        )
         datasets = {name: evalset.run_dataset(engine, rows) for name, rows in splits.items()}
         summary["datasets"] = {name: r.summary() for name, r in datasets.items()}
         ablation = []
         if options["ablation"]:
-            ablation = evalset.ablation(docs, smalltalk, lexicon, splits, redirections)
+            ablation = evalset.ablation(docs, smalltalk, lexicon, splits, redirections, examples)
             summary["ablation"] = [
                 {"step": step, **{n: r.summary() for n, r in reports.items()}}
                 for step, reports in ablation
