@@ -114,8 +114,11 @@ def detect_distress(question: str) -> bool:
 
 # An insult, or contempt for the service, that asks nothing ("t'es nul comme robot", "service
 # lamentable, bande de parasites"): whatever words of the articles it holds ("ton aide vaut
-# zéro"), it is not a question about them. "nulle part" and "au pire" are not insults; "voleurs"
-# and "escrocs" tell a theft as often as they insult, so they are left to the distress list.
+# zéro"), it is not a question about them. Only when it is aimed at us (the assistant, the
+# service, "vous êtes", "t'es"): "c'est nul, j'ai perdu ma carte Vitale" tells a situation and
+# gets its article. "nulle part", "au pire" and "inutile de" are not insults; "voleurs" and
+# "escrocs" tell a theft as often as they insult, and shame ("j'ai honte de demander") is
+# distress: they are left to the distress list.
 ABUSE_PATTERNS = [
     r"\bnul(?:le|s|les)?\b(?! part)",
     r"\bnullissime\b",
@@ -128,12 +131,13 @@ ABUSE_PATTERNS = [
     r"\bridicule\w*\b",
     r"\bincapables?\b",
     r"\bincompetent\w*\b",
-    r"\binutiles?\b",
+    r"\binutiles?\b(?! de)",
     r"\bsers? a rien\b",
     r"\bservez a rien\b",
     r"\bvaut (?:rien|zero|que dalle)\b",
     r"(?<!\bau )\bpire\b",
-    r"\bhonte\w*\b",
+    r"\b(?:c est une|quelle) honte\b",
+    r"\bhonteux\b",
     r"\bparasites?\b",
     r"\bfeignants?\b",
     r"\bfaineants?\b",
@@ -167,6 +171,12 @@ ABUSE_PATTERNS = [
     r"\bmorons?\b",
 ]
 _ABUSE_RE = re.compile("|".join(ABUSE_PATTERNS))
+# Aimed at us: the assistant, the service, its site, its staff, or "you".
+_AT_US_RE = re.compile(
+    r"\b(?:t|tu|toi|te|vous etes|vous servez|ton|ta|tes|votre|vos|bot|robot|"
+    r"chatbot|assistant|ia|service|services|site|appli|application|administration|"
+    r"fonctionnaires|conseillers?|bande d\w*|you|your|you re)\b"
+)
 # A question is asked ("t'es nul, comment je refais ma carte ?"): it gets its answer.
 _ASKS_RE = re.compile(
     r"\b(?:comment|pourquoi|quand|combien|quel|quelle|quels|quelles|est ce|puis je|peut on|"
@@ -175,8 +185,13 @@ _ASKS_RE = re.compile(
 
 
 def is_abuse(question: str) -> bool:
-    """An insult or contempt that asks no question (no "?", no interrogative word)."""
+    """An insult or contempt aimed at us that asks no question (no "?", no interrogative
+    word)."""
     if "?" in question:
         return False
     tokens = " ".join(T.raw_tokens(question))
-    return not _ASKS_RE.search(tokens) and bool(_ABUSE_RE.search(tokens))
+    return (
+        not _ASKS_RE.search(tokens)
+        and bool(_ABUSE_RE.search(tokens))
+        and bool(_AT_US_RE.search(tokens))
+    )

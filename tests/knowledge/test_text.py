@@ -93,10 +93,15 @@ def test_distress_detection(text, expected):
         # A question is answered, however it is said.
         ("t'es nul, comment je refais ma carte vitale ?", False),
         ("c'est nul, pourquoi mon remboursement n'arrive pas", False),
-        # Not insults.
+        ("bande d'incapables", True),
+        # Not insults, or not aimed at us: a situation told with a word of anger.
         ("je ne retrouve ma carte vitale nulle part", False),
         ("au pire je refais mon passeport", False),
         ("des voleurs ont pris mes papiers", False),
+        ("c'est nul, j'ai perdu ma carte vitale", False),
+        ("le pire c'est que mon passeport expire avant le départ", False),
+        ("j'ai honte de demander mais je n'ai plus de quoi payer mon loyer", False),
+        ("inutile de vous dire que je suis pressé, mon permis a été volé", False),
     ],
 )
 def test_an_insult_that_asks_nothing_is_told_apart(text, expected):
