@@ -168,7 +168,8 @@ def mark_out_of_scope(questions: list[str]) -> tuple[int, list[tuple[str, str]]]
             if question and normalise(question) not in known:
                 known.add(normalise(question))
                 added.append(OutOfScopeExample(question=question))
-        OutOfScopeExample.objects.bulk_create(added)
+        # Two editors marking the same question at once: the second insert is a no-op.
+        OutOfScopeExample.objects.bulk_create(added, ignore_conflicts=True)
     engine = E.get_engine()
     answered = []
     for question in questions:
