@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import text as T
+from .situations import without_denied_mishaps
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent / "default_lexicon.json"
@@ -77,7 +78,7 @@ class Lexicon:
         self.rewrite = lru_cache(maxsize=8192)(self._rewrite)
 
     def _rewrite(self, text: str) -> str:
-        folded = normalise(text)
+        folded = normalise(without_denied_mishaps(T.fold(text)))
         if self._re is None:
             return folded
         return self._re.sub(lambda m: self.table[m.group(0)], folded)

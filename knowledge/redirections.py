@@ -12,7 +12,7 @@ spellings written out (the lexicon's matching form, ``lexicon.normalise``). The 
 trigger found wins. The engine answers with the redirection instead of an article, except when
 the subject is only the question's context (``in_context``: "la CAF me demande mon avis
 d'impôt", "pour mon dossier HLM…", "depuis mon congé parental…", or a story told before
-the question: ``told_before_asking``) and an article answers with confidence.
+or after the question: ``told_beside_a_question``) and an article answers with confidence.
 
 A subject our own services handle but the base has no article on is a redirection too, of kind
 ``handoff``: its message says an adviser can answer, and the assistant offers one at once.
@@ -201,7 +201,7 @@ class RedirectionTable:
             if loose is None:
                 return None
             trigger, start = loose
-        context = in_context(folded, start) or told_before_asking(text, start)
+        context = in_context(folded, start) or told_beside_a_question(text, start)
         return Match(self.table[trigger], trigger, context, loose=not found)
 
     def _match_loose(self, folded: str) -> tuple[str, int] | None:
@@ -254,18 +254,19 @@ _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
 QUESTION_MIN_WORDS = 3
 
 
-def told_before_asking(text: str, start: int) -> bool:
+def told_beside_a_question(text: str, start: int) -> bool:
     """Whether the words at ``start`` of the normalised message are in a sentence that tells
-    (no "?") followed by one that asks: the story before the question ("une voisine l'aidait
-    mais elle est partie en maison de retraite. Est-ce qu'elle peut encore remplir sa
-    déclaration sur papier ?") and asks with words of its own. A single sentence, a trigger
-    in a question, or a question of fewer than ``QUESTION_MIN_WORDS`` content words, is not."""
+    (no "?") while another one asks with words of its own: the story around the question ("une
+    voisine l'aidait mais elle est partie en maison de retraite. Est-ce qu'elle peut encore
+    remplir sa déclaration sur papier ?", "How do I pay at the university canteen? I've got my
+    student card."). A single sentence, a trigger in a question, or questions of fewer than
+    ``QUESTION_MIN_WORDS`` content words, is not."""
     sentences = [s for s in _SENTENCE_END_RE.split(text.strip()) if normalise(s)]
     end = -1
     for i, sentence in enumerate(sentences):
         end += len(normalise(sentence)) + 1
         if start < end:
-            asked = [later for later in sentences[i + 1 :] if "?" in later]
+            asked = [other for other in sentences[:i] + sentences[i + 1 :] if "?" in other]
             return (
                 "?" not in sentence
                 and sum(len(T.content_tokens(a)) for a in asked) >= QUESTION_MIN_WORDS

@@ -108,6 +108,28 @@ _TO_ME_RE = re.compile(
 )
 
 
+# "je ne l'ai pas perdue", "ni perdue ni volée", "sans l'avoir abîmée": a mishap denied is
+# not told. Only the mishaps (not "pas valide", which tells an expiry), and not the words
+# whose denial tells the mishap or something else ("pas retrouvée", "pas tombée" for a
+# payment): the negation, then only auxiliaries and pronouns, then the word.
+_NOT_DENIABLE = T.words("retrouve retrouver retrouvee introuvable tombe tombee tomber plainte")
+_DENIABLE = sorted(
+    (EVENTS["perte"] | EVENTS["vol"] | EVENTS["dommage"]) - _NOT_DENIABLE,
+    key=lambda w: (-len(w), w),
+)
+_NEGATED_RE = re.compile(
+    r"(?<![a-z0-9])(?:pas|jamais|ni|sans)"
+    r"(?:[\s']+(?:ete|eu|encore|du|tout|vraiment|l|la|le|les|lui|leur|avoir))*[\s']+"
+    r"(" + "|".join(_DENIABLE) + r")(?![a-z0-9])"
+)
+
+
+def without_denied_mishaps(folded: str) -> str:
+    """A lower-case, accent-free text without the mishaps it denies ("je ne l'ai pas perdue,
+    elle est périmée" tells an expiry, not a loss)."""
+    return _NEGATED_RE.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)], folded)
+
+
 def events_in(folded: str) -> set[str]:
     """Events told in an accent-free, lower-case text."""
     found = {

@@ -216,6 +216,9 @@ def test_a_subject_that_is_only_the_questions_context_leaves_the_article_answer(
         ("Je n'ai plus d'APL depuis mars. Que faire ?", False),
         ("J'ai droit à l'APL. Merci de me répondre.", False),
         ("L'APL peut-elle m'aider ? Comment savoir combien je toucherais ?", False),
+        # ... and the same when the story comes after the question.
+        ("Dois-je déclarer les revenus de ma colocataire ? Elle touche l'APL.", True),
+        ("Comment faire ? J'ai droit à l'APL.", False),
     ],
 )
 def test_what_counts_as_context(question, context):

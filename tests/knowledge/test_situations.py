@@ -7,7 +7,13 @@ from knowledge import evaluation, vectors
 from knowledge.engine import KnowledgeEngine
 from knowledge.evalset import engine_for
 from knowledge.lexicon import normalise
-from knowledge.situations import EVENTS, SituationTable, events_in, objects_in
+from knowledge.situations import (
+    EVENTS,
+    SituationTable,
+    events_in,
+    objects_in,
+    without_denied_mishaps,
+)
 
 ARTICLES = [
     ("permis-perdu", "Refaire son permis de conduire perdu, volé ou abîmé", ["duplicata"]),
@@ -58,6 +64,37 @@ def test_the_table_comes_from_the_articles_titles_and_keywords():
 def test_a_situation_leads_to_one_article_or_to_none(question, slug):
     match = SituationTable(ARTICLES).match(normalise(question))
     assert (match.slug if match else None) == slug
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("je ne l'ai pas perdue, elle est perimee", "je ne l'ai pas , elle est perimee"),
+        ("il n'a jamais ete vole", "il n'a jamais ete "),
+        ("ni perdue ni volee", "ni  ni "),
+        ("sans l'avoir abimee", "sans l'avoir "),
+        # a loss told after a denial of something else, or a denial that tells the mishap
+        ("je sais pas, j'ai perdu ma carte", "je sais pas, j'ai perdu ma carte"),
+        ("je l'ai pas retrouvee", "je l'ai pas retrouvee"),
+        ("ma bourse est pas tombee", "ma bourse est pas tombee"),
+        # "pas valide" tells an expiry
+        ("elle n'est pas valide", "elle n'est pas valide"),
+    ],
+)
+def test_a_denied_mishap_is_not_told(text, kept):
+    assert without_denied_mishaps(text) == kept
+
+
+def test_an_expired_card_that_was_not_lost_is_a_renewal():
+    docs, smalltalk, lexicon, redirections = evaluation.base_from_file(KB_PATH)
+    engine = engine_for(docs, smalltalk, lexicon, redirections=redirections)
+    told = (
+        "Ma carte d'identité a expiré l'an dernier. Je ne l'ai pas perdue, elle est juste trop "
+        "vieille : comment la refaire ?"
+    )
+    assert engine.answer(told).article_slug == "carte-identite-demande"
+    lost = "J'ai perdu ma carte d'identité, comment la refaire ?"
+    assert engine.answer(lost).article_slug == "carte-identite-perdue-volee"
 
 
 def _engines():
