@@ -13,7 +13,7 @@ database (SQLite by default, PostgreSQL with DATABASE_URL), then measures:
 Target: p95 < 20 ms per answer.
 
 With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl, batch3.jsonl to
-batch8.jsonl, the unseen batch9.jsonl, the frozen test.jsonl) are also answered over the whole
+batch9.jsonl, the unseen batch10.jsonl, the frozen test.jsonl) are also answered over the whole
 base (reference + generated articles, so the generated ones compete) with the understanding
 components switched on one by one: lexical only, + spelling, + synonym groups,
 + the editors' lexicon, + word vectors, + hybrid ranking, + last clause of long messages,
@@ -278,6 +278,7 @@ def ablation(total: int) -> None:
     splits["batch7"] = evalset.read_dataset(evalset.BATCH7_PATH)
     splits["batch8"] = evalset.read_dataset(evalset.BATCH8_PATH)
     splits["batch9"] = evalset.read_dataset(evalset.BATCH9_PATH)
+    splits["batch10"] = evalset.read_dataset(evalset.BATCH10_PATH)
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
     print(
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "

@@ -70,13 +70,13 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
-    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl to batch9.jsonl, the frozen
+    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl to batch10.jsonl, the frozen
     # test.jsonl). Floors just under today's figures with the default lexicon, the learned
     # re-ranker over the sentence encoder, the out-of-scope examples and the default
     # redirections (top-1 dev 94.6 %, batch 3 95.7 %, batches 4 to 8 96.7, 99.0, 98.0, 95.0
-    # and 96.5 % (their misses are example questions now), the unseen batch 9 90.0 %, test
-    # 93.5 %; "je ne sais pas" 96.1, 100, 88.6, 95.0, 96.7, 95.0, 85.0, 95.0 and 96.7 %): a
-    # regression fails.
+    # and 96.5 % (their misses are example questions now), batch 9 91.0 %, the unseen batch 10
+    # 90.0 %, test 93.5 %; "je ne sais pas" 96.1, 100, 88.6, 95.0, 96.7, 95.0, 85.0, 95.0,
+    # 95.0 and 96.7 %): a regression fails.
     floors = {  # split: (top-1, "je ne sais pas", per-style top-1, agent-only attempts)
         "dev": (0.94, 0.955, {"en": 0.96, "sms": 0.95, "ind": 0.9, "ramble": 0.97}, 4),
         "batch3": (0.95, 0.99, {"en": 0.99, "sms": 0.93, "ind": 0.93}, 2),
@@ -85,7 +85,8 @@ def test_chatbot_eval_reaches_the_targets(kb):
         "batch6": (0.975, 0.96, {}, 10),
         "batch7": (0.945, 0.945, {"en": 0.96, "sms": 0.99, "ind": 0.95}, 10),
         "batch8": (0.96, 0.845, {"en": 0.89, "sms": 0.99, "ind": 0.95}, 10),
-        "batch9": (0.895, 0.945, {"en": 0.89, "sms": 0.93, "ind": 0.9}, 10),
+        "batch9": (0.905, 0.945, {"en": 0.89, "sms": 0.93, "ind": 0.9}, 10),
+        "batch10": (0.895, 0.945, {"en": 0.93, "sms": 0.99, "ind": 0.885}, 10),
         "test": (0.93, 0.96, {"en": 0.99, "sms": 0.87, "ind": 0.88}, 4),
     }
     for split, (floor, dont_know, styles, attempts) in floors.items():
@@ -150,6 +151,7 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
         BATCH7_PATH,
         BATCH8_PATH,
         BATCH9_PATH,
+        BATCH10_PATH,
         REFERENCE_KB_PATH,
         TEST_PATH,
         read_dataset,
@@ -161,7 +163,7 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
     assert agent_only
     # (top-1, "je ne sais pas"): today test 80.4 % / 100 %, batch 4 77.2 % / 91.4 %, batch 5
     # 81.0 % / 96.7 %, batch 6 82.5 % / 100 %, batch 7 73.0 % / 95.0 %, batch 8 78.5 % / 88.3 %,
-    # the unseen batch 9 82.5 % / 95.0 %
+    # batch 9 83.0 % / 95.0 %, the unseen batch 10 77.5 % / 95.0 %
     floors = {
         TEST_PATH: (0.80, 0.99),
         BATCH4_PATH: (0.77, 0.91),
@@ -169,7 +171,8 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
         BATCH6_PATH: (0.82, 0.99),
         BATCH7_PATH: (0.725, 0.945),
         BATCH8_PATH: (0.78, 0.88),
-        BATCH9_PATH: (0.82, 0.945),
+        BATCH9_PATH: (0.825, 0.945),
+        BATCH10_PATH: (0.77, 0.945),
     }
     for path, (top1_floor, dont_know_floor) in floors.items():
         rows = read_dataset(path)
