@@ -1,5 +1,7 @@
 """Citizens' own words: editors' lexicon, language detection, "rattacher à l'article…"."""
 
+import io
+
 import pytest
 from django.core.management import call_command
 
@@ -282,3 +284,45 @@ def test_marking_an_articles_own_question_out_of_scope_warns_the_editor(
         f"L'assistant répond toujours à « {own} » par l'article « {title} » "
         "(une de ses questions types en est trop proche)."
     )
+
+
+@pytest.mark.django_db
+def test_chatbot_rerank_on_the_database_uses_its_out_of_scope_examples(kb, tmp_path):
+    """Run on the database (no ``--kb``), the command describes and reports questions with the
+    editors' out-of-scope examples, not the product's file: a question marked "hors champ" is
+    declined in its report, as the assistant declines it."""
+    import json
+
+    question = "Comment immatriculer une voiture neuve que j'ai achetée en Allemagne ?"
+    rows = [
+        {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"},
+        {"q": "comment payer mes impôts", "expected": "payer-impot"},
+        {
+            "q": "j'ai acheté une voiture d'occasion, la carte grise ?",
+            "expected": "carte-grise-achat-vehicule",
+        },
+        {"q": "comment avoir le RSA", "expected": None, "kind": "out_of_scope"},
+    ] * 3
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    negatives = tmp_path / "negatives.txt"
+    negatives.write_text("horaires de la mairie\nprix du timbre\n", encoding="utf-8")
+    asked = tmp_path / "asked.jsonl"
+    asked.write_text(
+        json.dumps({"q": question, "expected": None, "kind": "out_of_scope"}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+
+    def declined() -> float:
+        out = io.StringIO()
+        call_command(
+            "chatbot_rerank",
+            *("--dataset", str(train), "--negatives", str(negatives), "--eval", str(asked)),
+            *("--folds", "3", "--min-dont-know", "0.5", "--json"),
+            stdout=out,
+        )
+        return json.loads(out.getvalue())["eval"]["asked"]["dont_know"]
+
+    assert declined() == 0.0
+    services.mark_out_of_scope([question])
+    assert declined() == 1.0

