@@ -409,6 +409,24 @@ STEM_EQUIVALENTS = {
     "travaill": "travail",
     "mar": "mariag",
     "recus": "recu",
+    # Irregular verbs: the forms of one verb share no stem ("reçoit", "reçu", "recevoir").
+    **dict.fromkeys(
+        (
+            "recoit",
+            "recois",
+            "recoiv",
+            "recoivent",
+            "recev",
+            "recevoir",
+            "recevr",
+            "recevront",
+            "recut",
+        ),
+        "recu",
+    ),
+    **dict.fromkeys(("percoit", "percois", "percev", "percevoir", "percevr", "percus"), "percu"),
+    **dict.fromkeys(("obtien", "obtient", "obtiennent", "obten", "obtiendr", "obtenus"), "obtenu"),
+    **dict.fromkeys(("envoy", "envoient", "enverr"), "envoi"),
     "identifi": "identifi",
 }
 

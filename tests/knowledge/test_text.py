@@ -53,6 +53,15 @@ def test_stems_meet_across_inflections_and_accents():
     assert T.stem(T.fold("déclaration")) == T.stem("declarer")
     assert T.stem("perte") == T.stem("perdu")
     assert T.stem("inscription") == T.stem("inscrire")
+    # irregular verbs: every form of one verb meets the others
+    for family in (
+        "reçoit reçois reçoivent reçu reçue recevoir recevez recevra recevront",
+        "perçoit perçu perçue percevoir percevez",
+        "obtient obtiennent obtenu obtenue obtenir obtiendrai",
+        "envoie envoient envoyé envoyer enverrai",
+    ):
+        stems = {T.stem(T.fold(word)) for word in family.split()}
+        assert len(stems) == 1, stems
 
 
 def test_phonetic_key_joins_spellings_that_sound_alike():
