@@ -39,6 +39,9 @@ def test_texting_spellings_are_written_out():
         "identite",
         "carte",
     ]
+    assert T.expand_sms("c quand quon recoit jvois pas jsais pas") == (
+        "c quand qu on recoit je vois pas je sais pas"
+    )
     # whole words only: "gps", "ot" inside words and digits stay as they are
     assert T.expand_sms("mon gps cote 4g") == "mon gps cote 4g"
 
