@@ -34,6 +34,7 @@ from .lexicon import Lexicon, detect_language
 from .redirections import Redirect, RedirectionTable, active_entries
 from .search import AnalyzedQuery, DocSource, Hit, SearchIndex
 from .situations import SituationTable
+from .situations import sentences as told_sentences
 
 # --- confidence ------------------------------------------------------------------------------
 # Logistic model over the first hit's signals, fitted with ``manage.py chatbot_eval --fit`` on
@@ -457,7 +458,7 @@ class KnowledgeEngine:
                 if self.out_of_scope is not None:
                     nearest_out_of_scope = float((self.out_of_scope @ vec).max())
         situation = (
-            self.situations.match(self.lexicon.rewrite(aq.text))
+            self.situations.match(*map(self.lexicon.rewrite, told_sentences(aq.text)))
             if self.situations is not None and aq.known
             else None
         )
@@ -530,7 +531,7 @@ class KnowledgeEngine:
         """An (event, object) pair told in the question that leads to one article puts that
         article first, answered (knowledge/situations.py)."""
         assert self.situations is not None
-        match = self.situations.match(self.lexicon.rewrite(aq.text))
+        match = self.situations.match(*map(self.lexicon.rewrite, told_sentences(aq.text)))
         if match is None:
             return scored
         rest = [hc for hc in scored if hc[0].doc.slug != match.slug]

@@ -130,6 +130,14 @@ def without_denied_mishaps(folded: str) -> str:
     return _NEGATED_RE.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)], folded)
 
 
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a message (ended by ".", "!", "?" or a new line)."""
+    return [part for part in _SENTENCE_END_RE.split(text) if part.strip()]
+
+
 def events_in(folded: str) -> set[str]:
     """Events told in an accent-free, lower-case text."""
     found = {
@@ -185,17 +193,19 @@ class SituationTable:
                     table.setdefault((event, thing), set()).add(slug)
         self.table = table
 
-    def match(self, folded_question: str) -> Match | None:
-        """The one article answering the situation told in the question, if any."""
-        events = events_in(folded_question) or self._mishaps(folded_question)
-        if not events:
-            return None
-        found = {
-            (slug, event, thing)
-            for thing in objects_in(folded_question)
-            for event in events
-            for slug in self.table.get((event, thing), ())
-        }
+    def match(self, *folded_sentences: str) -> Match | None:
+        """The one article answering the situation told in the question, if any. An event and
+        an object count together only in the same sentence ("le dentiste ne prend pas la carte
+        Vitale. Ma feuille s'est perdue" tells no lost card)."""
+        found = set()
+        for folded in folded_sentences:
+            events = events_in(folded) or self._mishaps(folded)
+            found |= {
+                (slug, event, thing)
+                for thing in (objects_in(folded) if events else ())
+                for event in events
+                for slug in self.table.get((event, thing), ())
+            }
         if len({slug for slug, _, _ in found}) != 1:
             return None
         return Match(*min(found))

@@ -66,6 +66,25 @@ def test_a_situation_leads_to_one_article_or_to_none(question, slug):
     assert (match.slug if match else None) == slug
 
 
+def test_an_event_and_an_object_count_together_in_one_sentence():
+    table = SituationTable(ARTICLES)
+    told = ["Mon permis est dans le tiroir.", "J'ai perdu les clés de la voiture."]
+    assert table.match(*map(normalise, told)) is None
+    lost = ["J'ai perdu mon permis.", "Il était dans le tiroir."]
+    assert table.match(*map(normalise, lost)).slug == "permis-perdu"
+
+
+def test_a_loss_told_beside_the_card_is_not_a_lost_card():
+    docs, smalltalk, lexicon, redirections = evaluation.base_from_file(KB_PATH)
+    engine = engine_for(docs, smalltalk, lexicon, redirections=redirections)
+    told = (
+        "Mon kiné ne prend pas la carte Vitale, il m'a donné une feuille de soins papier. Je "
+        "l'ai envoyée il y a trois semaines et j'ai peur qu'elle se soit perdue. Quand serai-je "
+        "remboursé ?"
+    )
+    assert engine.answer(told).article_slug == "suivre-remboursements"
+
+
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
