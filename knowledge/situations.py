@@ -138,11 +138,21 @@ def sentences(text: str) -> list[str]:
     return [part for part in _SENTENCE_END_RE.split(text) if part.strip()]
 
 
+# "valide" tells an expiry only when denied ("plus valide", "pas valable"): "ma carte est
+# valide" says it has not expired.
+_VALID = T.words("valable valables valide valides")
+_NOT_VALID_RE = re.compile(
+    r"(?<![a-z0-9])(?:pas|plus|jamais)\s+(?:tres\s+)?(?:valable|valide)s?(?![a-z0-9])"
+)
+
+
 def events_in(folded: str) -> set[str]:
     """Events told in an accent-free, lower-case text."""
+    folded = _NOT_VALID_RE.sub(" expire ", _TO_ME_RE.sub(" achat ", folded))
     found = {
         event
-        for word in _WORD_RE.findall(_TO_ME_RE.sub(" achat ", folded))
+        for word in _WORD_RE.findall(folded)
+        if word not in _VALID
         for event in _EVENTS_OF.get(word, ())
     }
     return found | {event for event, pattern in _EVENT_PHRASE_RES.items() if pattern.search(folded)}

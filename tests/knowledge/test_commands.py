@@ -74,7 +74,7 @@ def test_chatbot_eval_reaches_the_targets(kb):
     # test.jsonl). Floors just under today's figures with the default lexicon, the learned
     # re-ranker over the sentence encoder, the out-of-scope examples and the default
     # redirections (top-1 dev 94.6 %, batch 3 95.7 %, batches 4 to 8 96.7, 99.5, 98.5, 95.5
-    # and 96.0 % (their misses are example questions now), batch 9 91.5 %, the unseen batch 10
+    # and 96.5 % (their misses are example questions now), batch 9 91.5 %, the unseen batch 10
     # 90.5 %, test 94.2 %; "je ne sais pas" 96.1, 100, 88.6, 96.7, 96.7, 95.0, 85.0, 96.7,
     # 95.0 and 96.7 %): a regression fails.
     floors = {  # split: (top-1, "je ne sais pas", per-style top-1, agent-only attempts)
@@ -162,7 +162,7 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
     agent_only = {a["slug"] for a in kb["articles"] if a["audience"] != "public"}
     assert agent_only
     # (top-1, "je ne sais pas"): today test 81.2 % / 100 %, batch 4 76.7 % / 91.4 %, batch 5
-    # 81.5 % / 96.7 %, batch 6 82.5 % / 100 %, batch 7 73.0 % / 95.0 %, batch 8 79.0 % / 88.3 %,
+    # 81.5 % / 96.7 %, batch 6 82.5 % / 100 %, batch 7 73.0 % / 95.0 %, batch 8 79.5 % / 88.3 %,
     # batch 9 83.0 % / 96.7 %, the unseen batch 10 78.5 % / 95.0 %
     floors = {
         TEST_PATH: (0.80, 0.99),
@@ -170,7 +170,7 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
         BATCH5_PATH: (0.805, 0.96),
         BATCH6_PATH: (0.82, 0.99),
         BATCH7_PATH: (0.725, 0.945),
-        BATCH8_PATH: (0.78, 0.88),
+        BATCH8_PATH: (0.79, 0.88),
         BATCH9_PATH: (0.825, 0.945),
         BATCH10_PATH: (0.78, 0.945),
     }

@@ -33,6 +33,10 @@ def test_events_and_objects_are_read_in_plain_words():
     assert events_in(normalise("mot de passe du volet")) == set()
     # sold *to me* is a purchase
     assert events_in(normalise("mon voisin m'a vendu sa voiture")) == {"achat"}
+    # a valid card has not expired; one no longer valid has
+    assert events_in(normalise("ma carte d'identité est valide")) == set()
+    assert events_in(normalise("elle n'est plus valable")) == {"expiration"}
+    assert events_in(normalise("mon passeport n'est pas valide")) == {"expiration"}
 
 
 def test_the_table_comes_from_the_articles_titles_and_keywords():
