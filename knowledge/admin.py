@@ -374,6 +374,9 @@ class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):
             messages.error(request, _("Choisissez l'article auquel rattacher les questions."))
             return
         questions = [turn.question for turn in queryset]
+        # Answers citizens rated helpful, replayed after: a new example question can take
+        # its neighbours away from their article.
+        confirmed = services.still_answered(services.confirmed_answers())
         added = services.attach_questions(article, questions, author=request.user)
         messages.success(
             request,
@@ -389,6 +392,16 @@ class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):
                     "(%(instead)s) : vérifiez les redirections et les autres articles."
                 )
                 % {"question": question, "instead": instead},
+            )
+        for question, had, instead in services.taken_away(confirmed):
+            messages.warning(
+                request,
+                _(
+                    "« %(question)s », bien répondue jusqu'ici par l'article « %(had)s », "
+                    "reçoit maintenant %(instead)s : reformulez ou retirez la question "
+                    "rattachée qui l'attire."
+                )
+                % {"question": question, "had": had, "instead": instead},
             )
 
     @admin.action(description=_("Marquer hors champ"), permissions=["view"])

@@ -363,6 +363,12 @@ class Turn(models.Model):
         indexes = [
             models.Index(fields=["created_at", "outcome"], name="turn_time_outcome"),
             models.Index(fields=["article", "created_at"], name="turn_article_time"),
+            # Answers rated helpful, latest first (``services.confirmed_answers``).
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(rating=1, outcome="answered"),
+                name="turn_confirmed_time",
+            ),
         ]
 
 

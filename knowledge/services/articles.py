@@ -149,6 +149,60 @@ def answered_otherwise(article: Article, questions: list[str]) -> list[tuple[str
     return found
 
 
+# Answers citizens rated helpful replayed around "rattacher à l'article…" (about 10 ms each, twice).
+CONFIRMED_SAMPLE = 100
+
+
+def confirmed_answers(limit: int = CONFIRMED_SAMPLE) -> list[tuple[str, str, str]]:
+    """(question, article slug, article title) of the latest distinct questions whose answer
+    citizens rated helpful: what the assistant is known to answer right (partial index
+    ``turn_confirmed_time``)."""
+    from ..lexicon import normalise
+    from ..models import Turn
+
+    rows = (
+        Turn.objects.filter(outcome=Turn.Outcome.ANSWERED, rating=1, article__isnull=False)
+        .order_by("-created_at")
+        .values_list("question", "article__slug", "article__title")[: limit * 2]
+    )
+    seen: set[str] = set()
+    found = []
+    for question, slug, title in rows:
+        key = normalise(question)
+        if key not in seen:
+            seen.add(key)
+            found.append((question, slug, title))
+    return found[:limit]
+
+
+def still_answered(confirmed: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The ``confirmed`` answers the assistant gives with the same article now."""
+    engine = E.get_engine()
+    return [
+        (question, slug, title)
+        for question, slug, title in confirmed
+        if engine.answer(question, audience="public").article_slug == slug
+    ]
+
+
+def taken_away(before: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Of the answers given right before a change (``still_answered`` then), those the
+    assistant gives otherwise now: [(question, article it had, what it does instead)]. An
+    example question added to an article can pull its neighbours away from theirs."""
+    engine = E.get_engine()
+    found = []
+    for question, slug, title in before:
+        reply = engine.answer(question, audience="public")
+        if reply.article_slug == slug:
+            continue
+        if reply.kind == "answer" and reply.hit is not None:
+            instead = _("l'article « %(title)s »") % {"title": reply.hit.doc.title}
+        else:
+            instead = _("plus de réponse")
+        found.append((question, title, instead))
+    return found
+
+
 def mark_out_of_scope(questions: list[str]) -> tuple[int, list[tuple[str, str]]]:
     """Make citizens' questions out-of-scope examples ("marquer hors champ"): the assistant
     then declines them and the questions near them. Questions already there (same words once

@@ -208,6 +208,45 @@ def test_import_kb_installs_the_default_lexicon_into_an_empty_table(tmp_path):
     assert Synonym.objects.get(term="bb").replacement == "enfant"  # the file wins
 
 
+@pytest.mark.django_db
+def test_attaching_warns_about_the_answers_it_takes_away(kb, citizen, admin_user, client_as):
+    # A question citizens found well answered by the payment article...
+    confirmed = "comment payer mes impôts en ligne"
+    payload = services.post_chatbot_message(citizen, confirmed)
+    assert payload["article"]["slug"] == "payer-impot"
+    Turn.objects.filter(pk=payload["turn"]).update(rating=1)
+    # ... another one, rated helpful too, that the attachment leaves alone.
+    other = services.post_chatbot_message(citizen, "j'ai perdu ma carte vitale")
+    Turn.objects.filter(pk=other["turn"]).update(rating=1)
+    assert [q for q, _, _ in services.confirmed_answers()] == [
+        "j'ai perdu ma carte vitale",
+        confirmed,
+    ]
+    # An editor attaches a close question to the online tax return article: the payment
+    # question now goes there, and the editor is told.
+    online = Article.objects.get(slug="declaration-revenus-en-ligne")
+    payment = Article.objects.get(slug="payer-impot")
+    conversation = Conversation.objects.create(user=citizen)
+    turn = Turn.objects.create(
+        conversation=conversation,
+        seq=1,
+        question="Comment payer mon impôt en ligne sans me tromper de compte ?",
+        outcome=Turn.Outcome.DONT_KNOW,
+    )
+    response = client_as(admin_user).post(
+        "/admin/knowledge/unansweredquestion/",
+        {"action": "attach_to_article", "_selected_action": [turn.pk], "article": online.pk},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown[-1] == (
+        f"« {confirmed} », bien répondue jusqu'ici par l'article « {payment.title} », reçoit "
+        f"maintenant l'article « {online.title} » : reformulez ou retirez la question "
+        "rattachée qui l'attire."
+    )
+    assert not [m for m in shown if "carte vitale" in m]
+
+
 # --- out-of-scope examples: "marquer hors champ" ---------------------------------------------
 
 
