@@ -2,9 +2,10 @@
 unsubscribe (RFC 8058) of non-essential categories."""
 
 import re
+import time
 
 import pytest
-from django.core import mail
+from django.core import mail, signing
 from django.test import Client
 
 from messaging import notifications, preferences, services
@@ -152,3 +153,19 @@ def test_a_placeholder_address_cannot_turn_email_alerts_on(client_as, citizen):
     assert client.post("/espace/preferences/", {**data, "notify_email": "on"}).status_code == 302
     citizen.refresh_from_db()
     assert citizen.notify_email
+
+
+def test_the_unsubscribe_link_is_the_same_whenever_it_is_made(citizen, monkeypatch):
+    """The header (made at delivery) and the footer (made when queued) carry one link, even
+    when the clock ticks between the two; a link sent with a timestamped token still works."""
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now)
+    first = preferences.unsubscribe_url(citizen.pk, "demarche_step")
+    monkeypatch.setattr(time, "time", lambda: now + 5)
+    assert preferences.unsubscribe_url(citizen.pk, "demarche_step") == first
+    token = first.rstrip("/").rsplit("/", 1)[-1]
+    assert preferences.read_token(token) == (citizen, "demarches")
+    legacy = signing.dumps({"u": citizen.pk, "c": "demarches"}, salt=preferences.SALT)
+    assert preferences.read_token(legacy) == (citizen, "demarches")
+    assert preferences.read_token(legacy[:-2] + "xx") is None
+    assert preferences.read_token("not-a-token") is None
