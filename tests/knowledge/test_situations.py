@@ -78,15 +78,20 @@ def test_an_event_and_an_object_count_together_in_one_sentence():
     assert table.match(*map(normalise, lost)).slug == "permis-perdu"
 
 
-def test_a_loss_told_beside_the_card_is_not_a_lost_card():
+@pytest.fixture(scope="module")
+def demo_engine():
+    """The demo base's engine as the assistant runs it (re-ranker, redirections)."""
     docs, smalltalk, lexicon, redirections = evaluation.base_from_file(KB_PATH)
-    engine = engine_for(docs, smalltalk, lexicon, redirections=redirections)
+    return engine_for(docs, smalltalk, lexicon, redirections=redirections)
+
+
+def test_a_loss_told_beside_the_card_is_not_a_lost_card(demo_engine):
     told = (
         "Mon kiné ne prend pas la carte Vitale, il m'a donné une feuille de soins papier. Je "
         "l'ai envoyée il y a trois semaines et j'ai peur qu'elle se soit perdue. Quand serai-je "
         "remboursé ?"
     )
-    assert engine.answer(told).article_slug == "suivre-remboursements"
+    assert demo_engine.answer(told).article_slug == "suivre-remboursements"
 
 
 @pytest.mark.parametrize(
@@ -108,16 +113,14 @@ def test_a_denied_mishap_is_not_told(text, kept):
     assert without_denied_mishaps(text) == kept
 
 
-def test_an_expired_card_that_was_not_lost_is_a_renewal():
-    docs, smalltalk, lexicon, redirections = evaluation.base_from_file(KB_PATH)
-    engine = engine_for(docs, smalltalk, lexicon, redirections=redirections)
+def test_an_expired_card_that_was_not_lost_is_a_renewal(demo_engine):
     told = (
         "Ma carte d'identité a expiré l'an dernier. Je ne l'ai pas perdue, elle est juste trop "
         "vieille : comment la refaire ?"
     )
-    assert engine.answer(told).article_slug == "carte-identite-demande"
+    assert demo_engine.answer(told).article_slug == "carte-identite-demande"
     lost = "J'ai perdu ma carte d'identité, comment la refaire ?"
-    assert engine.answer(lost).article_slug == "carte-identite-perdue-volee"
+    assert demo_engine.answer(lost).article_slug == "carte-identite-perdue-volee"
 
 
 def _engines():
