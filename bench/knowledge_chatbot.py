@@ -13,7 +13,7 @@ database (SQLite by default, PostgreSQL with DATABASE_URL), then measures:
 Target: p95 < 20 ms per answer.
 
 With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl, batch3.jsonl to
-batch9.jsonl, the unseen batch10.jsonl, the frozen test.jsonl) are also answered over the whole
+batch10.jsonl, the unseen batch11.jsonl, the frozen test.jsonl) are also answered over the whole
 base (reference + generated articles, so the generated ones compete) with the understanding
 components switched on one by one: lexical only, + spelling, + synonym groups,
 + the editors' lexicon, + word vectors, + hybrid ranking, + last clause of long messages,
@@ -279,6 +279,7 @@ def ablation(total: int) -> None:
     splits["batch8"] = evalset.read_dataset(evalset.BATCH8_PATH)
     splits["batch9"] = evalset.read_dataset(evalset.BATCH9_PATH)
     splits["batch10"] = evalset.read_dataset(evalset.BATCH10_PATH)
+    splits["batch11"] = evalset.read_dataset(evalset.BATCH11_PATH)
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
     print(
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "

@@ -102,9 +102,10 @@ _OBJECT_RES = {name: _pattern(phrases) for name, phrases in OBJECTS.items()}
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 
-# "on m'a vendu sa voiture": sold *to me* is a purchase.
+# "on m'a vendu sa voiture", "il vient de me vendre sa moto": sold *to me* is a purchase.
 _TO_ME_RE = re.compile(
-    r"(?<![a-z0-9])(?:m a|nous a|m ont|nous ont) (?:vendu|vendue|donne|donnee|cede)"
+    r"(?<![a-z0-9])(?:(?:m a|nous a|m ont|nous ont) (?:vendu|vendue|donne|donnee|cede)"
+    r"|(?:me|nous) (?:vendre|vend|vendent|ceder|cede|cedent))(?![a-z0-9])"
 )
 
 

@@ -121,6 +121,7 @@ ABBREVIATIONS = {
     "iban": "iban|bancaire",
     "dse": "dossier social etudiant",
     "resto": "restaurant",
+    "restau": "restaurant",
     "ru": "restaurant universitaire",
     "fac": "universite",
     "univ": "universite",
@@ -156,6 +157,9 @@ ABBREVIATIONS = {
     "tel": "telephone",
     "portable": "telephone",
     "appli": "application",
+    "applie": "application",
+    "apli": "application",
+    "aplli": "application",
     "app": "application",
     "paye": "paie",
     "cdd": "contrat",
@@ -340,6 +344,10 @@ SMS_WORDS = {
     "ptet": "peut etre",
     "ptetre": "peut etre",
     "jamai": "jamais",
+    "jusqua": "jusqu a",
+    "lappli": "l appli",
+    "lapplie": "l appli",
+    "lapli": "l appli",
 }
 _SMS_RE = re.compile(r"\b(?:" + "|".join(sorted(SMS_WORDS, key=len, reverse=True)) + r")\b")
 _HOURS_RE = re.compile(r"\b\d+ ?h(?:\d+|eures?|rs?)?\b")
@@ -433,6 +441,7 @@ STEM_EQUIVALENTS = {
     **dict.fromkeys(("percoit", "percois", "percev", "percevoir", "percevr", "percus"), "percu"),
     **dict.fromkeys(("obtien", "obtient", "obtiennent", "obten", "obtiendr", "obtenus"), "obtenu"),
     **dict.fromkeys(("envoy", "envoient", "enverr"), "envoi"),
+    **dict.fromkeys(("vendr", "vend", "vendent", "vendit", "vent"), "vendu"),
     "identifi": "identifi",
 }
 

@@ -70,13 +70,13 @@ def test_chatbot_eval_reaches_the_targets(kb):
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85
     assert summary["smalltalk_correct"] >= 0.9
-    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl to batch10.jsonl, the frozen
+    # Citizens' own words (knowledge/eval/dev.jsonl, batch3.jsonl to batch11.jsonl, the frozen
     # test.jsonl). Floors just under today's figures with the default lexicon, the learned
     # re-ranker over the sentence encoder, the out-of-scope examples and the default
     # redirections (top-1 dev 94.6 %, batch 3 95.7 %, batches 4 to 8 96.7, 99.5, 98.5, 95.5
-    # and 96.5 % (their misses are example questions now), batch 9 91.5 %, the unseen batch 10
-    # 90.5 %, test 94.2 %; "je ne sais pas" 96.1, 100, 88.6, 96.7, 96.7, 95.0, 85.0, 96.7,
-    # 95.0 and 96.7 %): a regression fails.
+    # and 96.5 % (their misses are example questions now), batch 9 91.5 %, batch 10 93.0 %,
+    # the unseen batch 11 89.5 %, test 94.2 %; "je ne sais pas" 96.1, 100, 88.6, 96.7, 96.7,
+    # 95.0, 85.0, 96.7, 95.0, 86.7 and 96.7 %): a regression fails.
     floors = {  # split: (top-1, "je ne sais pas", per-style top-1, agent-only attempts)
         "dev": (0.94, 0.955, {"en": 0.96, "sms": 0.95, "ind": 0.9, "ramble": 0.97}, 4),
         "batch3": (0.95, 0.99, {"en": 0.99, "sms": 0.93, "ind": 0.93}, 2),
@@ -86,7 +86,8 @@ def test_chatbot_eval_reaches_the_targets(kb):
         "batch7": (0.945, 0.945, {"en": 0.96, "sms": 0.99, "ind": 0.95}, 10),
         "batch8": (0.96, 0.845, {"en": 0.89, "sms": 0.99, "ind": 0.95}, 10),
         "batch9": (0.905, 0.945, {"en": 0.89, "sms": 0.93, "ind": 0.9}, 10),
-        "batch10": (0.90, 0.945, {"en": 0.93, "sms": 0.99, "ind": 0.885}, 10),
+        "batch10": (0.925, 0.945, {"en": 0.93, "sms": 0.99, "ind": 0.93}, 10),
+        "batch11": (0.89, 0.86, {"en": 0.86, "sms": 0.96, "ind": 0.86}, 10),
         "test": (0.93, 0.96, {"en": 0.99, "sms": 0.87, "ind": 0.88}, 4),
     }
     for split, (floor, dont_know, styles, attempts) in floors.items():
@@ -152,6 +153,7 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
         BATCH8_PATH,
         BATCH9_PATH,
         BATCH10_PATH,
+        BATCH11_PATH,
         REFERENCE_KB_PATH,
         TEST_PATH,
         read_dataset,
@@ -163,7 +165,7 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
     assert agent_only
     # (top-1, "je ne sais pas"): today test 81.2 % / 100 %, batch 4 76.7 % / 91.4 %, batch 5
     # 81.5 % / 96.7 %, batch 6 82.5 % / 100 %, batch 7 73.0 % / 95.0 %, batch 8 79.5 % / 88.3 %,
-    # batch 9 83.0 % / 96.7 %, the unseen batch 10 78.5 % / 95.0 %
+    # batch 9 83.0 % / 96.7 %, batch 10 80.0 % / 95.0 %, the unseen batch 11 78.5 % / 90.0 %
     floors = {
         TEST_PATH: (0.80, 0.99),
         BATCH4_PATH: (0.765, 0.91),
@@ -172,7 +174,8 @@ def test_chatbot_answer_right_after_importing_the_reference_kb():
         BATCH7_PATH: (0.725, 0.945),
         BATCH8_PATH: (0.79, 0.88),
         BATCH9_PATH: (0.825, 0.945),
-        BATCH10_PATH: (0.78, 0.945),
+        BATCH10_PATH: (0.795, 0.945),
+        BATCH11_PATH: (0.78, 0.895),
     }
     for path, (top1_floor, dont_know_floor) in floors.items():
         rows = read_dataset(path)

@@ -33,6 +33,10 @@ def test_events_and_objects_are_read_in_plain_words():
     assert events_in(normalise("mot de passe du volet")) == set()
     # sold *to me* is a purchase
     assert events_in(normalise("mon voisin m'a vendu sa voiture")) == {"achat"}
+    assert events_in(normalise("il vient de me vendre sa moto")) == {"achat"}
+    assert events_in(normalise("mes parents veulent nous céder leur voiture")) == {"achat"}
+    # selling *my* car is still a sale
+    assert events_in(normalise("je veux vendre ma voiture")) == {"vente"}
     # a valid card has not expired; one no longer valid has
     assert events_in(normalise("ma carte d'identité est valide")) == set()
     assert events_in(normalise("elle n'est plus valable")) == {"expiration"}
@@ -165,3 +169,12 @@ def test_a_mishap_the_lists_lack_is_recognised_by_its_word_vector():
     # without an object, no mishap is looked for
     assert table.match(normalise("le chien a bousillé le canapé")) is None
     assert SituationTable(ARTICLES).match(normalise("le chien a bousillé mon permis")) is None
+
+
+
+def test_a_vehicle_sold_to_me_is_a_purchase(demo_engine):
+    told = (
+        "Ma cousine veut me vendre son scooter. Est-ce que je peux partir avec ou il faut "
+        "d'abord un papier à mon nom ?"
+    )
+    assert demo_engine.answer(told).article_slug == "carte-grise-achat-vehicule"

@@ -42,6 +42,9 @@ def test_texting_spellings_are_written_out():
     assert T.expand_sms("c quand quon recoit jvois pas jsais pas") == (
         "c quand qu on recoit je vois pas je sais pas"
     )
+    # an apostrophe left out before a texting word: "lapplie" is "l'appli"
+    assert T.expand_sms("sur lapplie jusqua demain") == "sur l appli jusqu a demain"
+    assert T.content_tokens("sur lapplie du restau") == ["application", "restaurant"]
     # whole words only: "gps", "ot" inside words and digits stay as they are
     assert T.expand_sms("mon gps cote 4g") == "mon gps cote 4g"
 
@@ -62,6 +65,7 @@ def test_stems_meet_across_inflections_and_accents():
         "perçoit perçu perçue percevoir percevez",
         "obtient obtiennent obtenu obtenue obtenir obtiendrai",
         "envoie envoient envoyé envoyer enverrai",
+        "vend vendent vendre vendu vendue vente",
     ):
         stems = {T.stem(T.fold(word)) for word in family.split()}
         assert len(stems) == 1, stems

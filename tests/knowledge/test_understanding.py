@@ -33,6 +33,21 @@ def test_lexicon_entries_match_texting_and_standard_spellings_alike():
 
 
 @pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("on s'est dit oui en juin", "mariage"),
+        ("ils se sont dit oui", "mariage"),
+        ("c'est débité chaque mois", "preleve"),
+        ("le document fiscal de 2024", "avis d imposition"),
+        ("how is it progressing", "suivi"),
+    ],
+)
+def test_the_default_lexicon_knows_everyday_words(text, words):
+    lexicon = Lexicon((e["term"], e["replacement"]) for e in default_entries())
+    assert words in lexicon.rewrite(text)
+
+
+@pytest.mark.parametrize(
     ("text", "language"),
     [
         ("I lost my passport", "en"),
