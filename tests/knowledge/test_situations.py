@@ -171,7 +171,6 @@ def test_a_mishap_the_lists_lack_is_recognised_by_its_word_vector():
     assert SituationTable(ARTICLES).match(normalise("le chien a bousillé mon permis")) is None
 
 
-
 def test_a_vehicle_sold_to_me_is_a_purchase(demo_engine):
     told = (
         "Ma cousine veut me vendre son scooter. Est-ce que je peux partir avec ou il faut "
