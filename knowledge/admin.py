@@ -180,8 +180,49 @@ class ArticleTranslationInline(ScopedPermissionMixin, admin.StackedInline):
     verbose_name_plural = _("version anglaise")
 
 
+def warn_taken_away(request, taken: list[tuple[str, str, str]], remedy: str) -> None:
+    """Name to the editor each answer citizens rated helpful that a change took away."""
+    for question, had, instead in taken:
+        messages.warning(
+            request,
+            _(
+                "« %(question)s », bien répondue jusqu'ici par l'article « %(had)s », "
+                "reçoit maintenant %(instead)s : %(remedy)s"
+            )
+            % {"question": question, "had": had, "instead": instead, "remedy": remedy},
+        )
+
+
+class ReplaysConfirmedAnswers(admin.ModelAdmin):
+    """A saved change to what steers the assistant (an article, a lexicon entry, a
+    redirection, an out-of-scope example; added, edited, switched off or deleted, one at a
+    time or from the list) replays the answers citizens rated helpful
+    (``services.confirmed_answers``), and each one it takes away is named to the editor, who
+    can undo or reword the change. A form shown again with its errors saved nothing: no
+    warning."""
+
+    def _replayed(self, request, view, *args):
+        if request.method != "POST":
+            return view(request, *args)
+        confirmed = services.still_answered(services.confirmed_answers())
+        response = view(request, *args)
+        if response.status_code == 302 and confirmed:
+            remedy = gettext("vérifiez la modification que vous venez d'enregistrer.")
+            warn_taken_away(request, services.taken_away(confirmed), remedy)
+        return response
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._replayed(request, super().changeform_view, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._replayed(request, super().changelist_view, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._replayed(request, super().delete_view, object_id, extra_context)
+
+
 @admin.register(Article)
-class ArticleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+class ArticleAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin):
     form = ArticleForm
     list_display = ("title", "topic", "audience", "status", "review_date", "expiry_date", "version")
     list_filter = ("status", "audience", "topic", "escalate")
@@ -258,13 +299,14 @@ class SmallTalkAdmin(ScopedPermissionMixin, admin.ModelAdmin):
 
 
 @admin.register(Synonym)
-class SynonymAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+class SynonymAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin):
     """The editors' lexicon: the knowledge team teaches the assistant citizens' words."""
 
     list_display = ("term", "replacement", "is_active", "note", "updated_at")
     list_filter = ("is_active",)
     list_editable = ("replacement", "is_active")
     search_fields = ("term", "replacement", "note")
+    exclude = ("created_at",)  # set when the entry is made, not an editor's choice
 
 
 class RedirectionForm(forms.ModelForm):
@@ -315,7 +357,7 @@ class RedirectionForm(forms.ModelForm):
 
 
 @admin.register(Redirection)
-class RedirectionAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+class RedirectionAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin):
     """Subjects the base does not cover: the assistant sends people to the right organisation."""
 
     form = RedirectionForm
@@ -334,7 +376,7 @@ class AttachActionForm(ActionForm):
 
 
 @admin.register(OutOfScopeExample)
-class OutOfScopeExampleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
+class OutOfScopeExampleAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin):
     """Questions the service does not answer: the assistant declines them and their close
     neighbours (knowledge/engine.py, ``OUT_OF_SCOPE_MARGIN``)."""
 
@@ -342,6 +384,7 @@ class OutOfScopeExampleAdmin(ScopedPermissionMixin, admin.ModelAdmin):
     list_filter = ("is_active",)
     list_editable = ("is_active",)
     search_fields = ("question", "note")
+    exclude = ("created_at",)  # set when the example is made, not an editor's choice
 
 
 class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):
@@ -393,20 +436,14 @@ class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):
                 )
                 % {"question": question, "instead": instead},
             )
-        for question, had, instead in services.taken_away(confirmed):
-            messages.warning(
-                request,
-                _(
-                    "« %(question)s », bien répondue jusqu'ici par l'article « %(had)s », "
-                    "reçoit maintenant %(instead)s : reformulez ou retirez la question "
-                    "rattachée qui l'attire."
-                )
-                % {"question": question, "had": had, "instead": instead},
-            )
+        remedy = gettext("reformulez ou retirez la question rattachée qui l'attire.")
+        warn_taken_away(request, services.taken_away(confirmed), remedy)
 
     @admin.action(description=_("Marquer hors champ"), permissions=["view"])
     def mark_out_of_scope(self, request, queryset):
         questions = [turn.question for turn in queryset]
+        # A new out-of-scope example can make the assistant decline its neighbours too.
+        confirmed = services.still_answered(services.confirmed_answers())
         added, answered = services.mark_out_of_scope(questions)
         messages.success(
             request, _("%(n)s question(s) ajoutée(s) aux questions hors champ.") % {"n": added}
@@ -420,6 +457,8 @@ class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):
                 )
                 % {"question": question, "title": title},
             )
+        remedy = gettext("retirez ou désactivez la question hors champ qui l'écarte.")
+        warn_taken_away(request, services.taken_away(confirmed), remedy)
 
 
 @admin.register(UnansweredQuestion)

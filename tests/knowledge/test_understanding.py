@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.contrib import admin as django_admin
 from django.core.management import call_command
 
 from knowledge import engine, services
@@ -262,6 +263,72 @@ def test_attaching_warns_about_the_answers_it_takes_away(kb, citizen, admin_user
     assert not [m for m in shown if "carte vitale" in m]
 
 
+def _rated_helpful(citizen, question: str, slug: str) -> None:
+    payload = services.post_chatbot_message(citizen, question)
+    assert payload["article"]["slug"] == slug
+    Turn.objects.filter(pk=payload["turn"]).update(rating=1)
+
+
+@pytest.mark.django_db
+def test_a_lexicon_entry_that_takes_answers_away_is_named_to_the_editor(
+    kb, citizen, admin_user, client_as
+):
+    confirmed = "comment payer mes impôts en ligne"
+    _rated_helpful(citizen, confirmed, "payer-impot")
+    _rated_helpful(citizen, "j'ai perdu ma carte vitale", "carte-vitale-perdue")
+    payment = Article.objects.get(slug="payer-impot")
+    client = client_as(admin_user)
+    # An entry that changes nothing citizens rated: saved, no warning.
+    response = client.post(
+        "/admin/knowledge/synonym/add/",
+        {"term": "bidulotron", "replacement": "truc", "is_active": "on", "note": ""},
+        follow=True,
+    )
+    assert Synonym.objects.filter(term="bidulotron").exists()
+    assert not [m for m in response.context["messages"] if m.level_tag == "warning"]
+    # An entry that turns "payer" into "déclarer": the payment question goes elsewhere.
+    response = client.post(
+        "/admin/knowledge/synonym/add/",
+        {"term": "payer", "replacement": "déclarer mes revenus", "is_active": "on", "note": ""},
+        follow=True,
+    )
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"« {confirmed} », bien répondue jusqu'ici par l'article « {payment.title} », reçoit "
+        "maintenant "
+    )
+    assert warnings[0].endswith(": vérifiez la modification que vous venez d'enregistrer.")
+    # Switching it off from the list gives the answer back: nothing is taken away.
+    entry = Synonym.objects.get(term="payer")
+    response = client.post(
+        "/admin/knowledge/synonym/",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": entry.pk,
+            "form-0-replacement": entry.replacement,
+            "_save": "Enregistrer",
+        },
+        follow=True,
+    )
+    entry.refresh_from_db()
+    assert not entry.is_active
+    assert not [m for m in response.context["messages"] if m.level_tag == "warning"]
+    assert services.post_chatbot_message(citizen, confirmed)["article"]["slug"] == "payer-impot"
+
+
+@pytest.mark.django_db
+def test_an_invalid_form_saves_nothing_and_replays_nothing(kb, citizen, admin_user, client_as):
+    _rated_helpful(citizen, "comment payer mes impôts en ligne", "payer-impot")
+    response = client_as(admin_user).post(
+        "/admin/knowledge/synonym/add/", {"term": "", "replacement": ""}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not list(response.context["messages"])
+
+
 # --- out-of-scope examples: "marquer hors champ" ---------------------------------------------
 
 
@@ -314,6 +381,38 @@ def test_a_disputed_answer_marked_out_of_scope_is_declined_at_once(
     example.is_active = False
     example.save()  # as the admin's list does
     assert engine.get_engine().answer(question).article_slug == "carte-grise-achat-vehicule"
+
+
+@pytest.mark.django_db
+def test_marking_out_of_scope_names_the_good_answers_it_declines(
+    kb, citizen, admin_user, client_as
+):
+    # A citizen rated the purchase article helpful for a car bought in Spain; an editor then
+    # marks a car bought in Germany out of scope: the Spanish one is declined too.
+    spain = "voiture neuve achetée en Espagne, comment l'immatriculer ?"
+    _rated_helpful(citizen, spain, "carte-grise-achat-vehicule")
+    germany = "Comment immatriculer une voiture neuve que j'ai achetée en Allemagne ?"
+    turn = Turn.objects.get(pk=services.post_chatbot_message(citizen, germany)["turn"])
+    Turn.objects.filter(pk=turn.pk).update(rating=-1)
+    response = client_as(admin_user).post(
+        "/admin/knowledge/disputedanswer/",
+        {"action": "mark_out_of_scope", "_selected_action": [turn.pk]},
+        follow=True,
+    )
+    title = Article.objects.get(slug="carte-grise-achat-vehicule").title
+    assert [str(m) for m in response.context["messages"]] == [
+        "1 question(s) ajoutée(s) aux questions hors champ.",
+        f"« {spain} », bien répondue jusqu'ici par l'article « {title} », reçoit maintenant "
+        "plus de réponse : retirez ou désactivez la question hors champ qui l'écarte.",
+    ]
+
+
+def test_every_change_that_steers_the_assistant_replays_the_good_answers():
+    from knowledge import admin as knowledge_admin
+
+    for site in (django_admin.site, knowledge_admin.editor_site):
+        for model in (Article, Synonym, Redirection, OutOfScopeExample):
+            assert isinstance(site.get_model_admin(model), knowledge_admin.ReplaysConfirmedAnswers)
 
 
 @pytest.mark.django_db
