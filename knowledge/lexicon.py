@@ -35,16 +35,18 @@ def default_entries() -> list[dict[str, str]]:
     return list(data["synonyms"])
 
 
-def install_default_lexicon(synonym_model) -> int:
+def install_default_lexicon(synonym_model, terms: Iterable[str] | None = None) -> int:
     """Write the default entries whose term the table does not hold yet (an editor's entry is
-    never changed); returns how many were added. ``synonym_model`` is ``knowledge.Synonym``
-    or, in a migration, its historical model."""
+    never changed), or only those of ``terms`` (a migration adding new defaults to a
+    deployment, whose editors may have deleted older ones); returns how many were added.
+    ``synonym_model`` is ``knowledge.Synonym`` or, in a migration, its historical model."""
+    wanted = None if terms is None else set(terms)
     existing = set(synonym_model.objects.values_list("term", flat=True))
     added = synonym_model.objects.bulk_create(
         [
             synonym_model(term=e["term"], replacement=e["replacement"], note=e.get("note", ""))
             for e in default_entries()
-            if e["term"] not in existing
+            if e["term"] not in existing and (wanted is None or e["term"] in wanted)
         ]
     )
     return len(added)

@@ -442,6 +442,8 @@ STEM_EQUIVALENTS = {
     **dict.fromkeys(("obtien", "obtient", "obtiennent", "obten", "obtiendr", "obtenus"), "obtenu"),
     **dict.fromkeys(("envoy", "envoient", "enverr"), "envoi"),
     **dict.fromkeys(("vendr", "vend", "vendent", "vendit", "vent"), "vendu"),
+    # not "suis" nor "suit" ("je suis", "ce qui suit")
+    **dict.fromkeys(("suivr", "suivon", "suivent", "suiv"), "suiv"),
     "identifi": "identifi",
 }
 

@@ -198,6 +198,20 @@ def test_a_subject_that_is_only_the_questions_context_leaves_the_article_answer(
 
 
 @pytest.mark.parametrize(
+    ("question", "redirected"),
+    [
+        ("How much unemployment benefit will I get?", True),
+        ("how much unemployment benefit can I claim after a fixed-term contract", True),
+        # a statement of what was received is no calculation
+        ("I need a document showing how much unemployment benefit I received last year", False),
+    ],
+)
+def test_the_amount_of_unemployment_benefit_is_asked_in_the_future(question, redirected):
+    entry = next(e for e in default_entries() if e["slug"] == "calcul-allocation-chomage")
+    assert (table(entry).match(question) is not None) is redirected
+
+
+@pytest.mark.parametrize(
     "question,context",
     [
         ("la CAF me demande mon avis d'impôt pour l'APL", True),

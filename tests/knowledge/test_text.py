@@ -66,9 +66,12 @@ def test_stems_meet_across_inflections_and_accents():
         "obtient obtiennent obtenu obtenue obtenir obtiendrai",
         "envoie envoient envoyé envoyer enverrai",
         "vend vendent vendre vendu vendue vente",
+        "suivre suivi suivie suivez suivons suivent",
     ):
         stems = {T.stem(T.fold(word)) for word in family.split()}
         assert len(stems) == 1, stems
+    # "je suis", "ce qui suit": not "suivre"
+    assert T.stem("suis") != T.stem("suivre") and T.stem("suit") != T.stem("suivre")
 
 
 def test_phonetic_key_joins_spellings_that_sound_alike():

@@ -212,6 +212,23 @@ def test_the_default_lexicon_is_installed_without_touching_editors_entries():
 
 
 @pytest.mark.django_db
+def test_migration_0015_adds_the_new_defaults_to_a_deployment_and_nothing_else():
+    """A deployment installed before 0015 holds the older defaults, some deleted or changed by
+    its editors: 0015 adds its own new terms only."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("knowledge.migrations.0015_more_default_lexicon")
+    Synonym.objects.all().delete()
+    Synonym.objects.create(term="débité", replacement="retiré", note="editor")
+    migration.add_new_defaults(apps, None)
+    assert set(Synonym.objects.values_list("term", flat=True)) == set(migration.NEW_TERMS)
+    assert Synonym.objects.get(term="débité").replacement == "retiré"
+    assert {e["term"] for e in default_entries()} >= set(migration.NEW_TERMS)
+
+
+@pytest.mark.django_db
 def test_import_kb_installs_the_default_lexicon_into_an_empty_table(tmp_path):
     Synonym.objects.all().delete()
     kb = tmp_path / "kb.json"
