@@ -15,17 +15,19 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.db import models as db_models
 from django.db.models import Q
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import reverse
-from django.utils.translation import gettext
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.permissions import user_service_ids
 
 from . import services
-from .lexicon import normalise
+from .lexicon import install_default_lexicon, missing_default_entries, normalise
 from .models import (
     Article,
     ArticleTranslation,
@@ -307,6 +309,60 @@ class SynonymAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAd
     list_editable = ("replacement", "is_active")
     search_fields = ("term", "replacement", "note")
     exclude = ("created_at",)  # set when the entry is made, not an editor's choice
+    change_list_template = "knowledge/admin/synonym_change_list.html"
+
+    def get_urls(self):
+        defaults = path(
+            "entrees-par-defaut/",
+            self.admin_site.admin_view(self.missing_defaults_view),
+            name="knowledge_synonym_defaults",
+        )
+        return [defaults, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"missing_defaults": len(missing_default_entries(Synonym)), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def missing_defaults_view(self, request):
+        """The default entries the lexicon lacks (shipped after the deployment was installed,
+        or deleted by its editors): the editor adds the ones ticked, or all of them. Adding an
+        entry already there does nothing, so a repeated submission adds nothing twice; the
+        answers citizens rated helpful are replayed, as for any change of the lexicon."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        missing = missing_default_entries(Synonym)
+        if request.method == "POST":
+            if "_all" in request.POST:
+                chosen = {e["term"] for e in missing}
+            else:
+                chosen = set(request.POST.getlist("term"))
+            if chosen:
+                confirmed = services.still_answered(services.confirmed_answers())
+                added = install_default_lexicon(Synonym, terms=chosen)
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(n)s entrée par défaut ajoutée au lexique.",
+                        "%(n)s entrées par défaut ajoutées au lexique.",
+                        added,
+                    )
+                    % {"n": added},
+                )
+                remedy = gettext("désactivez l'entrée ajoutée qui l'attire.")
+                warn_taken_away(request, services.taken_away(confirmed), remedy)
+                changelist = reverse(
+                    "admin:knowledge_synonym_changelist", current_app=self.admin_site.name
+                )
+                return redirect(changelist)
+            messages.error(request, gettext("Cochez au moins une entrée, ou ajoutez-les toutes."))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Entrées du lexique par défaut absentes"),
+            "missing": missing,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "knowledge/admin/synonym_defaults.html", context)
 
 
 class RedirectionForm(forms.ModelForm):

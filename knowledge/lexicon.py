@@ -41,15 +41,22 @@ def install_default_lexicon(synonym_model, terms: Iterable[str] | None = None) -
     deployment, whose editors may have deleted older ones); returns how many were added.
     ``synonym_model`` is ``knowledge.Synonym`` or, in a migration, its historical model."""
     wanted = None if terms is None else set(terms)
-    existing = set(synonym_model.objects.values_list("term", flat=True))
     added = synonym_model.objects.bulk_create(
         [
             synonym_model(term=e["term"], replacement=e["replacement"], note=e.get("note", ""))
-            for e in default_entries()
-            if e["term"] not in existing and (wanted is None or e["term"] in wanted)
+            for e in missing_default_entries(synonym_model)
+            if wanted is None or e["term"] in wanted
         ]
     )
     return len(added)
+
+
+def missing_default_entries(synonym_model) -> list[dict[str, str]]:
+    """The default entries whose term the table does not hold: those shipped after the
+    deployment was installed, and those its editors deleted (the editors' page "entrées par
+    défaut absentes" lists them to add)."""
+    existing = set(synonym_model.objects.values_list("term", flat=True))
+    return [e for e in default_entries() if e["term"] not in existing]
 
 
 @lru_cache(maxsize=16384)

@@ -229,6 +229,51 @@ def test_migration_0015_adds_the_new_defaults_to_a_deployment_and_nothing_else()
 
 
 @pytest.mark.django_db
+def test_editors_add_the_default_entries_their_lexicon_lacks(kb, admin_user, client_as):
+    """Defaults shipped after the deployment was installed, or deleted by its editors, are
+    listed on their own page; the editor adds the ones ticked or all of them, once."""
+    Synonym.objects.filter(term__in=["débité", "progressing"]).delete()
+    client = client_as(admin_user)
+    listing = client.get("/admin/knowledge/synonym/").content.decode()
+    assert "2 entrées par défaut absentes" in listing
+    page = client.get("/admin/knowledge/synonym/entrees-par-defaut/").content.decode()
+    assert "« débité » → « prélevé »" in page and "« progressing » → « suivi »" in page
+    assert "« bb »" not in page  # already in the lexicon
+    # Nothing ticked: nothing added, the page says what to do.
+    response = client.post("/admin/knowledge/synonym/entrees-par-defaut/", {"_selected": "1"})
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [
+        "Cochez au moins une entrée, ou ajoutez-les toutes."
+    ]
+    url = "/admin/knowledge/synonym/entrees-par-defaut/"
+    response = client.post(url, {"_selected": "1", "term": ["débité"]}, follow=True)
+    assert "1 entrée par défaut ajoutée au lexique." in [
+        str(m) for m in response.context["messages"]
+    ]
+    assert Synonym.objects.get(term="débité").replacement == "prélevé"
+    # The same submission again (a double click, a reload) adds nothing twice.
+    client.post(url, {"_selected": "1", "term": ["débité"]})
+    assert Synonym.objects.filter(term="débité").count() == 1
+    client.post(url, {"_all": "1"})
+    assert Synonym.objects.count() == len(default_entries())
+    assert (
+        "Votre lexique contient toutes les entrées par défaut." in client.get(url).content.decode()
+    )
+    assert "absente" not in client.get("/admin/knowledge/synonym/").content.decode()
+
+
+@pytest.mark.django_db
+def test_supervisors_find_the_missing_defaults_in_their_editor(kb, supervisor, citizen, client_as):
+    Synonym.objects.filter(term="débité").delete()
+    url = "/console/connaissances/gestion/knowledge/synonym/entrees-par-defaut/"
+    response = client_as(supervisor).post(url, {"_all": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == "/console/connaissances/gestion/knowledge/synonym/"
+    assert Synonym.objects.filter(term="débité").exists()
+    assert client_as(citizen).get(url).status_code == 403
+
+
+@pytest.mark.django_db
 def test_import_kb_installs_the_default_lexicon_into_an_empty_table(tmp_path):
     Synonym.objects.all().delete()
     kb = tmp_path / "kb.json"
