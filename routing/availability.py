@@ -3,6 +3,12 @@
 The snapshot (topic slug -> an agent can take a chat now) lives in the Django cache, is
 recomputed after commit when presence or load changes and published to the ``availability``
 channel-layer group (changed topics only).
+
+Refreshes run concurrently (one per request thread, per ASGI process, per Celery worker): one
+that read the data before a change committed may store its result after the change's own
+refresh. Every change counts itself in ``AVAILABILITY_EVENTS_KEY`` after commit, before its
+refresh starts; a refresh that finds the count moved while it computed computes again, so the
+last snapshot stored was computed after the last change committed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from .publish import group_send, queue_task_now
 AVAILABILITY_GROUP = "availability"
 AVAILABILITY_CACHE_KEY = "routing:availability"
 AVAILABILITY_PENDING_KEY = "routing:availability:pending"
+AVAILABILITY_EVENTS_KEY = "routing:availability:events"
+# A refresh computes again at most this many times while changes keep coming (each of those
+# changes runs a refresh of its own afterwards).
+REFRESH_ATTEMPTS = 4
 
 
 def compute_availability(
@@ -66,24 +76,39 @@ def refresh_availability(
     service_ids: list[int] | None = None, *, publish: bool = True
 ) -> dict[str, bool]:
     """Recompute the availability snapshot (all topics, or those of some services), store it in
-    the cache and publish what changed to the ``availability`` group. Returns the snapshot."""
-    old = cache.get(AVAILABILITY_CACHE_KEY)
-    if old is None or service_ids is None:
-        snapshot = compute_availability()
-    else:
-        snapshot = dict(old)
-        snapshot.update(compute_availability(service_ids))
-        active = set(Topic.objects.filter(is_active=True).values_list("slug", flat=True))
-        snapshot = {slug: value for slug, value in snapshot.items() if slug in active}
-    cache.set(AVAILABILITY_CACHE_KEY, snapshot, None)
-    previous = old or {}
-    changed = {slug: value for slug, value in snapshot.items() if previous.get(slug) != value}
-    for slug in previous:
-        if slug not in snapshot:
-            changed[slug] = False
-    if changed and publish:
-        group_send(AVAILABILITY_GROUP, {"type": "availability.update", "topics": changed})
+    the cache and publish what changed to the ``availability`` group. Returns the snapshot.
+
+    Computed again when a change committed meanwhile (the module's docstring)."""
+    for _attempt in range(REFRESH_ATTEMPTS):
+        events = cache.get(AVAILABILITY_EVENTS_KEY, 0)
+        old = cache.get(AVAILABILITY_CACHE_KEY)
+        if old is None or service_ids is None:
+            snapshot = compute_availability()
+        else:
+            snapshot = dict(old)
+            snapshot.update(compute_availability(service_ids))
+            active = set(Topic.objects.filter(is_active=True).values_list("slug", flat=True))
+            snapshot = {slug: value for slug, value in snapshot.items() if slug in active}
+        cache.set(AVAILABILITY_CACHE_KEY, snapshot, None)
+        previous = old or {}
+        changed = {slug: value for slug, value in snapshot.items() if previous.get(slug) != value}
+        for slug in previous:
+            if slug not in snapshot:
+                changed[slug] = False
+        if changed and publish:
+            group_send(AVAILABILITY_GROUP, {"type": "availability.update", "topics": changed})
+        if cache.get(AVAILABILITY_EVENTS_KEY, 0) == events:
+            break
     return snapshot
+
+
+def note_availability_change() -> None:
+    """Count a committed change of presence, load or hours (the module's docstring)."""
+    try:
+        cache.incr(AVAILABILITY_EVENTS_KEY)
+    except ValueError:  # not set yet (or evicted): a new count, any value other than the last
+        if not cache.add(AVAILABILITY_EVENTS_KEY, 1, None):
+            cache.incr(AVAILABILITY_EVENTS_KEY)
 
 
 def availability_snapshot() -> dict[str, bool]:
@@ -181,6 +206,7 @@ def schedule_availability_refresh(
     if settings.CELERY_TASK_ALWAYS_EAGER:
 
         def refresh() -> None:
+            note_availability_change()
             ids = service_ids if agent_id is None else user_service_ids_for(agent_id)
             refresh_availability(ids)
 
@@ -188,6 +214,7 @@ def schedule_availability_refresh(
         return
 
     def queue() -> None:
+        note_availability_change()
         if cache.add(AVAILABILITY_PENDING_KEY, 1, timeout=10):
             queue_task_now("refresh_availability", None)
 

@@ -421,6 +421,20 @@ def _fail_on_console_errors(pages) -> None:
     assert not problems, "Browser console errors:\n" + "\n".join(problems)
 
 
+def set_agent_status(page, value: str) -> None:
+    """Change the agent's status from the console's status widget and wait for htmx to swap
+    the form the server sent back. The POST's response arrives before the swap: a next
+    ``select_option`` made in between would be overwritten by the swapped form, and its
+    click would send the old status again."""
+    widget = page.locator("#routing-status-widget")
+    page.get_by_label("Mon statut").select_option(value)
+    before = widget.element_handle()
+    with page.expect_response(lambda r: r.request.method == "POST" and "statut" in r.url) as sent:
+        page.get_by_role("button", name="Changer de statut").click()
+    assert sent.value.ok
+    page.wait_for_function("(form) => !form.isConnected", arg=before)
+
+
 def settle_animations(locator) -> None:
     """Wait (2 s at most) for the finite animations and transitions of ``locator``'s element
     and its descendants: mid-fade, a DSFR modal's text and background blend with the backdrop

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import expect_console_error
+from .conftest import expect_console_error, set_agent_status
 
 
 def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
@@ -50,10 +50,7 @@ def test_citizen_books_a_callback_and_agent_gets_it_at_slot_time(
 
     # The agent goes available from the console's status widget (htmx + presence socket).
     agent = new_page(demo.agent_fiscalite)
-    agent.get_by_label("Mon statut").select_option("available")
-    with agent.expect_response(lambda r: r.request.method == "POST" and "statut" in r.url) as sent:
-        agent.get_by_role("button", name="Changer de statut").click()
-    assert sent.value.ok
+    set_agent_status(agent, "available")
     expect(agent.locator("[data-routing-status-badge]")).to_have_text(
         re.compile("Disponible|Occupé"), timeout=15_000
     )

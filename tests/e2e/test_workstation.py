@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import expect_console_error
+from .conftest import expect_console_error, set_agent_status
 from .test_chat_flow import SETUP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,9 +93,7 @@ def run_flow(new_page, check_a11y, demo, e2e_server):
     check_a11y(agent)
 
     # --- the agent goes available from the header; two chats pop on the screen -------------
-    agent.get_by_label("Mon statut").select_option("available")
-    with agent.expect_response(lambda r: r.request.method == "POST" and "statut" in r.url):
-        agent.get_by_role("button", name="Changer de statut").click()
+    set_agent_status(agent, "available")
     camille = new_page(demo.citizen)
     start_chat(camille, FIRST)
     tabs = agent.locator("[data-ws-tabs] [role=tab]")

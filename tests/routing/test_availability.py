@@ -93,6 +93,44 @@ def test_status_change_refreshes_cache_and_publishes_after_commit(
     assert message == {"type": "availability.update", "topics": {"impots": False}}
 
 
+def test_a_refresh_that_read_before_a_change_computes_again(
+    topic_a, agent_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Two refreshes at once: the one that read the data before the agent's pause committed
+    stores its result after the pause's own refresh; it must not leave the chat open."""
+    from routing import availability
+
+    set_available(agent_a)
+    routing.refresh_availability()
+    assert routing.chat_available(topic_a) is True
+    real = availability.compute_availability
+    raced: list[bool] = []
+
+    def read_then_race(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not raced:  # meanwhile, in another thread: the pause commits and refreshes
+            raced.append(True)
+            with django_capture_on_commit_callbacks(execute=True):
+                routing.set_status(agent_a, "en pause")
+            assert routing.chat_available(topic_a) is False
+        return result
+
+    monkeypatch.setattr(availability, "compute_availability", read_then_race)
+    routing.refresh_availability()
+    assert raced
+    assert routing.chat_available(topic_a) is False
+    assert routing.availability_snapshot() == {"impots": False}
+
+
+def test_the_change_count_starts_again_when_evicted(topic_a, agent_a):
+    from routing import availability
+
+    cache.delete(availability.AVAILABILITY_EVENTS_KEY)
+    availability.note_availability_change()
+    availability.note_availability_change()
+    assert cache.get(availability.AVAILABILITY_EVENTS_KEY) == 2
+
+
 def test_unchanged_refresh_publishes_nothing(topic_a, agent_a, listener):
     routing.refresh_availability()
     layer = get_channel_layer()
