@@ -12,8 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
-from tests.e2e.test_chat_flow import SETUP, set_status
+from tests.e2e.conftest import login, set_agent_status
+from tests.e2e.test_chat_flow import SETUP
 from tests.topology import harness
 
 pytestmark = harness.needs_production_stack
@@ -72,7 +72,7 @@ def run_flow(balanced, new_page, check_a11y, demo):
     login(agent, demo.agent_fiscalite)
     agent.goto("/tchat/agent/")
     expect(agent.get_by_role("heading", level=1)).to_have_text("Mes tchats")
-    set_status(agent, "available")
+    set_agent_status(agent, "available")
     # axe-core here; these pages' layout at 320 px and 200 % is test_chat_flow's.
     check_a11y(agent, layout=False)
 
