@@ -49,7 +49,8 @@ def test_chatbot_answer_on_empty_database_says_what_to_do():
 
 
 @pytest.mark.django_db
-# Leave-one-out rebuilds the index 705 times: about 110 s on a quiet 2-CPU machine, over the
+# Leave-one-out over one example question in three rebuilds the index 235 times: about 40 s on
+# a quiet 2-CPU machine (all 705, `chatbot_eval` without --loo-every: about 110 s), over the
 # default 300 s when the machine is shared.
 @pytest.mark.timeout(900)
 # The understanding does not depend on the database: CI measures it once, in the SQLite phase.
@@ -57,15 +58,23 @@ def test_chatbot_answer_on_empty_database_says_what_to_do():
 def test_chatbot_eval_reaches_the_targets(kb):
     out = io.StringIO()
     call_command(
-        "chatbot_eval", "--json", "--min-top1", "0.78", "--min-dont-know", "0.8", stdout=out
+        "chatbot_eval",
+        "--json",
+        "--loo-every",
+        "3",
+        "--min-top1",
+        "0.75",
+        "--min-dont-know",
+        "0.8",
+        stdout=out,
     )
     summary = json.loads(out.getvalue())
     # 46 public articles: 232 questions naming the procedure + 366 telling the situation + 107
     # attached by the editors from the misses of batches 4 to 8 (held out one by one, the
-    # situation and attached questions are the hard part): top-1 78.7 % (80.8 % over the 673
-    # before batches 4 and 8's, 85.3 % over the 598 before any attached one).
-    assert summary["loo_questions"] == 705
-    assert summary["loo_top1"] >= 0.78
+    # situation and attached questions are the hard part): top-1 78.7 % over the 705, 75.7 %
+    # over the one in three held out here.
+    assert summary["loo_questions"] == 235
+    assert summary["loo_top1"] >= 0.75
     assert summary["out_of_scope_questions"] >= 90
     assert summary["out_of_scope_dont_know"] >= 0.8
     assert summary["colloquial_answered_correct"] >= 0.85
@@ -98,6 +107,11 @@ def test_chatbot_eval_reaches_the_targets(kb):
         assert dataset["top1"] >= floor, split
         for style, style_floor in styles.items():
             assert dataset["per_style"][style] >= style_floor, (split, style)
+
+
+def test_chatbot_eval_refuses_a_sample_step_below_one():
+    with pytest.raises(CommandError, match="--loo-every"):
+        call_command("chatbot_eval", "--loo-every", "0")
 
 
 def test_chatbot_eval_fails_below_a_required_level(tmp_path):

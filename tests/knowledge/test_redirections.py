@@ -28,6 +28,10 @@ from knowledge.redirections import (
 from .conftest import KB_PATH
 from .test_chatbot import ask
 
+# The understanding reads its articles, lexicon and redirections through the ORM's plain
+# queries and computes in Python: CI runs these once, in the SQLite phase (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 HOUSING = {
     "slug": "aides-logement",
     "title": "Aides au logement",

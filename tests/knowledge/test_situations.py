@@ -15,6 +15,10 @@ from knowledge.situations import (
     without_denied_mishaps,
 )
 
+# The understanding reads its articles, lexicon and redirections through the ORM's plain
+# queries and computes in Python: CI runs these once, in the SQLite phase (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 ARTICLES = [
     ("permis-perdu", "Refaire son permis de conduire perdu, volé ou abîmé", ["duplicata"]),
     ("permis-demande", "Passer son permis de conduire", ["examen"]),

@@ -17,6 +17,10 @@ from knowledge.models import (
     Turn,
 )
 
+# The understanding reads its articles, lexicon and redirections through the ORM's plain
+# queries and computes in Python: CI runs these once, in the SQLite phase (docs/testing.md).
+pytestmark = pytest.mark.backend_independent
+
 
 def test_lexicon_rewrites_whole_words_longest_first():
     lexicon = Lexicon([("bb", "bébé"), ("piqué", "volé"), ("id card", "carte d'identité")])

@@ -49,6 +49,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Mesurer chaque composant (lexical, orthographe, synonymes, lexique éditeurs).",
         )
+        parser.add_argument(
+            "--loo-every",
+            type=int,
+            default=1,
+            metavar="N",
+            help=(
+                "Validation croisée sur une question d'exemple sur N seulement (plus rapide ; "
+                "défaut : toutes)."
+            ),
+        )
         parser.add_argument("--json", action="store_true", help="Sortie JSON.")
         parser.add_argument("--details", action="store_true", help="Lister les erreurs.")
         parser.add_argument(
@@ -64,6 +74,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["loo_every"] < 1:
+            raise CommandError("--loo-every doit être un entier supérieur ou égal à 1.")
         try:
             docs, smalltalk, lexicon, redirections = (
                 evaluation.base_from_file(options["kb"])
@@ -100,6 +112,7 @@ class Command(BaseCommand):
         report = evaluation.evaluate(
             docs,
             smalltalk,
+            loo_every=options["loo_every"],
             out_of_scope=out_of_scope,
             colloquial=colloquial,
             lexicon=lexicon,
