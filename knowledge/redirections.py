@@ -248,6 +248,18 @@ _CAUSE_RE = re.compile(
 )
 
 
+# "Faut-il leur transmettre le livret de famille ?", "on doit envoyer son acte de naissance ?":
+# a document the person hands over as a piece of a procedure, not one they ask how to obtain.
+_HANDED_RE = re.compile(
+    r"\b(?:envoyer|envoie|envoyez|renvoyer|transmettre|transmets|transmettez|fournir|fournis"
+    r"|fournissez|joindre|joins|joignez|send|provide|attach|submit)"
+    r"(?: (?:leur|lui|vous|nous|aussi|encore|bien|also|them|you|us))?"
+    r"(?: (?:le|la|les|l|un|une|des|son|sa|ses|mon|ma|mes|notre|nos|votre|vos|leur|leurs"
+    r"|the|a|an|my|our|his|her|their|your))?"
+    r"(?: (?:copie|copy|photocopie|scan)(?: (?:de|d|du|of))?(?: (?:l|la|le|un|une|the|a|an))?)?$"
+)
+
+
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
 # A question that says little ("Who do I complain to?", "Par où je commence ?") is about the
 # story told before it, triggers included.
@@ -277,11 +289,15 @@ def told_beside_a_question(text: str, start: int) -> bool:
 def in_context(folded: str, start: int) -> bool:
     """Whether the trigger at ``start`` of the normalised question is only its context: the
     question says another body asks the person for something, names the subject as a purpose
-    ("pour mon dossier de logement social") or as the event that led to the question
-    ("depuis mon congé parental")."""
+    ("pour mon dossier de logement social"), as the event that led to the question ("depuis mon
+    congé parental") or as a document the person hands over ("faut-il leur transmettre le
+    livret de famille ?")."""
     before = folded[:start].rstrip()
     return bool(
-        _REQUEST_RE.search(folded) or _PURPOSE_RE.search(before) or _CAUSE_RE.search(before)
+        _REQUEST_RE.search(folded)
+        or _PURPOSE_RE.search(before)
+        or _CAUSE_RE.search(before)
+        or _HANDED_RE.search(before)
     )
 
 

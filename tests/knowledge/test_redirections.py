@@ -244,6 +244,38 @@ def test_what_counts_as_context(question, context):
     assert found is not None and found[2] is context
 
 
+@pytest.mark.parametrize(
+    "question,context",
+    [
+        # A document handed over as a piece of a procedure: the procedure is the subject.
+        ("on s'est mariés, faut-il leur transmettre le livret de famille ?", True),
+        ("Notre fille est née en mai. On doit envoyer son acte de naissance aux impôts ?", True),
+        ("do I need to send a copy of the birth certificate?", True),
+        # ... not a document the person asks how to obtain.
+        ("comment obtenir un acte de naissance ?", False),
+        ("où envoyer ma demande d'acte de naissance ?", False),
+        ("I need a birth certificate for my son", False),
+    ],
+)
+def test_a_document_handed_over_is_context(question, context):
+    entry = next(e for e in default_entries() if e["slug"] == "actes-etat-civil")
+    found = table(entry).match(question)
+    assert found is not None and found[2] is context, question
+
+
+def test_a_family_document_sent_to_the_tax_office_gets_the_tax_article(demo_base):
+    docs, smalltalk, lexicon = demo_base
+    engine = engine_for(
+        docs, smalltalk, lexicon, redirections=redirection_entries(default_entries())
+    )
+    question = (
+        "On s'est dit oui à la mairie le 14 juin : est-ce que le fisc va nous compter comme un "
+        "seul foyer dès maintenant, et faut-il leur transmettre le livret de famille ?"
+    )
+    assert engine.answer(question).article_slug == "changement-situation-familiale-impots"
+    assert engine.answer("comment obtenir un livret de famille ?").kind == "redirect"
+
+
 def test_a_trigger_in_the_story_before_the_question_leaves_the_article_answer(demo_base):
     """ "… une voisine l'aidait mais elle est partie en maison de retraite. Est-ce qu'elle peut
     encore remplir sa déclaration de revenus sur papier ?": the pension subject is the story,
