@@ -421,6 +421,32 @@ def _fail_on_console_errors(pages) -> None:
     assert not problems, "Browser console errors:\n" + "\n".join(problems)
 
 
+# Shell code that starts a chat test's setup. The browser tests of one xdist worker share one
+# server: a test may end with chats still open (the workstation's two, the balancer's with
+# Alice), and a chat test after it would meet them (one more chat on the agent's desk, the
+# agent at capacity). Ends every chat of Alice's or of the two citizens the tests sign in as,
+# takes it off the agent's desk (as if its summary had been sent) and closes its case; the
+# setup that includes it recomputes the cached chat availability.
+END_LEFT_CHATS = """
+from django.db.models import Q
+from django.utils import timezone
+from chat.models import Conversation
+from contactcenter.models import Case
+_citizens = ["louis.bernard@example.fr", "camille.martin@example.fr"]
+_alice = "alice.durand@guichet.example.fr"
+_left = Q(citizen__email__in=_citizens) | Q(agent__email=_alice)
+Conversation.objects.filter(_left, status__in=["waiting", "active"]).update(status="ended")
+# An ended chat stays on the agent's desk until its summary is sent.
+Conversation.objects.filter(_left, summary_sent_at__isnull=True).update(
+    summary_sent_at=timezone.now()
+)
+Case.objects.filter(
+    Q(citizen__email__in=_citizens) | Q(assigned_to__email=_alice),
+    channel="chat",
+).exclude(status="closed").update(status="closed", closed_at=timezone.now())
+"""
+
+
 def set_agent_status(page, value: str) -> None:
     """Change the agent's status from the console's status widget and wait for htmx to swap
     the form the server sent back. The POST's response arrives before the swap: a next

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import set_agent_status
+from .conftest import END_LEFT_CHATS, set_agent_status
 
 QUESTION = "Bonjour, comment déclarer mon changement d'adresse ?"
 ANSWER = "Bonjour Camille, je regarde votre dossier."
@@ -18,22 +18,20 @@ BEFORE_RELOAD = "Message envoyé juste avant le rechargement"
 DURING_RELOAD = "Réponse écrite pendant votre rechargement"
 SUMMARY = "À retenir : déclarez votre nouvelle adresse dans « Gérer mon profil » avant le 15."
 
-SETUP = """
+SETUP = (
+    END_LEFT_CHATS
+    + """
 from datetime import time as dtime
 from django.utils import timezone
-from chat.models import Conversation
 from contactcenter.models import Service, User
 from routing.calendar import calendar_for, holiday_name
 from routing.models import AgentPresence, OpeningHours
 
 service = Service.objects.get(code="fiscalite")
-# A clean desk: no fiscalite agent available, default chat capacity; no open chat for Camille.
+# A clean desk: no fiscalite agent available, default chat capacity.
 AgentPresence.objects.filter(user__agent_profile__services=service).update(
     status="offline", capacity_chat=2
 )
-Conversation.objects.filter(
-    citizen__email="camille.martin@example.fr", status__in=["waiting", "active"]
-).update(status="ended")
 # An agent on a phone or callback case takes no chat: earlier tests (callbacks, the phone's
 # screen-pop) may have left one with an agent of the service.
 from contactcenter.models import Case
@@ -55,6 +53,7 @@ from routing.availability import refresh_all
 refresh_all()
 result = {"added": added, "holiday": holiday_name(now.date())}
 """
+)
 
 
 def test_citizen_and_agent_chat_live_with_reload_and_summary(

@@ -11,11 +11,12 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import TWO_FACTOR_PATH, demo_totp, set_agent_status
+from .conftest import END_LEFT_CHATS, TWO_FACTOR_PATH, demo_totp, set_agent_status
 
-SETUP = """
+SETUP = (
+    END_LEFT_CHATS
+    + """
 from django.utils import timezone
-from chat.models import Conversation
 from contactcenter.models import Service
 from routing.models import AgentPresence, Closure
 
@@ -23,15 +24,13 @@ service = Service.objects.get(code="fiscalite")
 AgentPresence.objects.filter(user__agent_profile__services=service).update(
     status="offline", capacity_chat=2
 )
-Conversation.objects.filter(
-    citizen__email="camille.martin@example.fr", status__in=["waiting", "active"]
-).update(status="ended")
 Closure.objects.filter(reason="Formation e2e").delete()
 # Written behind the services' backs: the cached chat availability is recomputed.
 from routing.availability import refresh_all
 refresh_all()
 result = {"today": timezone.localdate().isoformat()}
 """
+)
 CLEANUP = """
 from routing.models import AgentPresence, Closure
 Closure.objects.filter(reason="Formation e2e").delete()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import expect_console_error, set_agent_status
+from .conftest import END_LEFT_CHATS, expect_console_error, set_agent_status
 from .test_chat_flow import SETUP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,26 +22,15 @@ KEYBOARD_ANSWER = "Bonjour Louis, je m'en occupe tout de suite."
 MOUSE_ANSWER = "Bonjour Camille, je vérifie votre dossier."
 SUMMARY = "Votre déclaration est bien enregistrée ; rien d'autre à faire."
 
-MESSAGE_SETUP = """
-from django.utils import timezone
-from contactcenter.models import Case, User
-from chat.models import Conversation
+# Earlier tests may leave chats open (of Camille's, Louis's or Alice's): each would open one more
+# tab here.
+MESSAGE_SETUP = (
+    END_LEFT_CHATS
+    + """
+from contactcenter.models import User
+from routing.availability import refresh_all
+refresh_all()
 alice = User.objects.get(email="alice.durand@guichet.example.fr")
-from django.db.models import Q
-# Earlier tests may leave a chat of Camille's or Louis's open, or one with Alice (the balancer
-# test): each would open one more tab here.
-left = Conversation.objects.filter(
-    Q(citizen__email__in=["louis.bernard@example.fr", "camille.martin@example.fr"])
-    | Q(agent=alice),
-    status__in=["waiting", "active"],
-)
-left.update(status="ended")
-# Their chat cases too (an ended chat's case may still be open): each would be a tab here.
-Case.objects.filter(
-    Q(citizen__email__in=["louis.bernard@example.fr", "camille.martin@example.fr"])
-    | Q(assigned_to=alice),
-    channel="chat",
-).exclude(status="closed").update(status="closed", closed_at=timezone.now())
 case = (Case.objects.filter(service__code="fiscalite", channel="web")
         .exclude(status="closed").order_by("id").first())
 Case.objects.filter(pk=case.pk).update(
@@ -49,6 +38,7 @@ Case.objects.filter(pk=case.pk).update(
     last_activity_at=timezone.now())
 result = case.reference
 """
+)
 
 
 def start_chat(page, question: str) -> None:
