@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,11 @@ def e2e_server():
         raise RuntimeError("server did not start in 60 s")
     server = E2EServer(url=f"http://127.0.0.1:{port}", env=env, process=process, log_path=log_path)
     server.extra["oidc"] = providers
+    # The knowledge engine is built at the first search (10 to 20 s on a shared 2-CPU machine:
+    # the language models load and the demo base's 2,072 example questions are encoded), as a
+    # deployment warms it after a restart: built here, so that no test's first question waits.
+    with urllib.request.urlopen(f"{server.url}/faq/?q=carte+vitale", timeout=300) as response:
+        assert response.status == 200
     yield server
     process.terminate()
     try:
