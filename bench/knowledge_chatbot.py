@@ -13,7 +13,7 @@ database (SQLite by default, PostgreSQL with DATABASE_URL), then measures:
 Target: p95 < 20 ms per answer.
 
 With ``--ablation``, the citizens' question sets (knowledge/eval/dev.jsonl, batch3.jsonl to
-batch10.jsonl, the unseen batch11.jsonl, the frozen test.jsonl) are also answered over the whole
+batch11.jsonl, the unseen batch12.jsonl, the frozen test.jsonl) are also answered over the whole
 base (reference + generated articles, so the generated ones compete) with the understanding
 components switched on one by one: lexical only, + spelling, + synonym groups,
 + the editors' lexicon, + word vectors, + hybrid ranking, + last clause of long messages,
@@ -174,7 +174,7 @@ def run(args) -> int:
 
     from contactcenter.models import Topic, User
     from knowledge import engine as E
-    from knowledge import evaluation, kbfile, services
+    from knowledge import evalset, evaluation, kbfile, services
 
     print(f"Base de données : {connection.vendor}")
     kbfile.import_path(
@@ -204,9 +204,9 @@ def run(args) -> int:
     rng = random.Random(args.seed)
     questions = [q for _expected, q in evaluation.read_colloquial()]
     questions += evaluation.read_out_of_scope()
-    docs, _small = evaluation.docs_from_file(
-        evaluation.EVAL_DIR.parent.parent / "contactcenter" / "demo_data" / "faq.json"
-    )
+    # The reference base's own example questions: a mix that stays the same when the editors
+    # attach citizens' questions (long messages among them) to the demo base measured here.
+    docs, _small = evaluation.docs_from_file(evalset.REFERENCE_KB_PATH)
     questions += [q for d in docs for q in d.questions]
     questions += [
         "bonjour je voudrais savoir comment " + s + " " + c
@@ -280,6 +280,7 @@ def ablation(total: int) -> None:
     splits["batch9"] = evalset.read_dataset(evalset.BATCH9_PATH)
     splits["batch10"] = evalset.read_dataset(evalset.BATCH10_PATH)
     splits["batch11"] = evalset.read_dataset(evalset.BATCH11_PATH)
+    splits["batch12"] = evalset.read_dataset(evalset.BATCH12_PATH)
     splits["test"] = evalset.read_dataset(evalset.TEST_PATH)
     print(
         f"Ablation sur {total} articles (top-1 / « je ne sais pas » / fuites / p95 ; "

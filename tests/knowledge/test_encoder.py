@@ -136,7 +136,7 @@ def test_a_question_like_an_out_of_scope_example_is_declined():
             docs, smalltalk, lexicon=lexicon, redirections=redirections, **kwargs
         )
 
-    outside = "pendant mon arrêt maladie, j'ai le droit de sortir à quelle heure ?"
+    outside = "pendant mon arrêt maladie, je peux sortir de chez moi à quelle heure ?"
     inside = "je suis en arrêt maladie, comment j'envoie mon arrêt de travail ?"
     shipped = engine()
     assert shipped.answer(outside).kind == "dont_know"

@@ -134,7 +134,7 @@ def test_a_loose_match_redirects_unless_an_article_is_very_confident(demo_base):
     docs, smalltalk, lexicon = demo_base
     plain = engine_for(docs, smalltalk, lexicon)
     engine = engine_for(docs, smalltalk, lexicon, redirections=redirection_entries([ALLOWANCE]))
-    confident = "calcul de la date de paiement de mon allocation"
+    confident = "calcul de la date du paiement de mon allocation chômage"
     before = plain.answer(confident)
     assert before.kind == "answer" and before.confidence >= E.LOOSE_TRIGGER_MAX
     assert engine.redirections.match(confident).loose

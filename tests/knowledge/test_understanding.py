@@ -312,7 +312,7 @@ def test_attaching_warns_about_the_answers_it_takes_away(kb, citizen, admin_user
     turn = Turn.objects.create(
         conversation=conversation,
         seq=1,
-        question="Comment payer mon impôt en ligne sans me tromper de compte ?",
+        question="Comment payer mes impôts en ligne quand je déclare ?",
         outcome=Turn.Outcome.DONT_KNOW,
     )
     response = client_as(admin_user).post(
@@ -403,23 +403,24 @@ def test_import_kb_installs_the_products_out_of_scope_examples(kb):
     from knowledge.encoder import out_of_scope_examples
 
     shipped = set(out_of_scope_examples())
-    assert len(shipped) == 200
+    # 200 written from the articles, 398 out-of-scope questions of the read batches 3 to 10.
+    assert len(shipped) == 598
     assert set(OutOfScopeExample.objects.values_list("question", flat=True)) == shipped
     # An editor switches one off: the engine no longer uses it.
     example = OutOfScopeExample.objects.order_by("pk").first()
     example.is_active = False
     example.save()
     assert example.question not in engine.active_out_of_scope()
-    assert len(engine.active_out_of_scope()) == 199
+    assert len(engine.active_out_of_scope()) == 597
 
 
 @pytest.mark.django_db
 def test_a_disputed_answer_marked_out_of_scope_is_declined_at_once(
     kb, citizen, admin_user, client_as
 ):
-    # Registering a car bought abroad is not the purchase article's subject (a used car bought
-    # in France); the assistant answers it with that article all the same.
-    question = "Comment immatriculer une voiture neuve que j'ai achetée en Allemagne ?"
+    # A collector's registration is not the purchase article's subject (a used car bought in
+    # France); the assistant answers it with that article all the same.
+    question = "carte grise de collection pour une vieille 2CV, comment faire ?"
     payload = services.post_chatbot_message(citizen, question)
     assert payload["article"]["slug"] == "carte-grise-achat-vehicule"
     turn = Turn.objects.get(pk=payload["turn"])
@@ -428,7 +429,7 @@ def test_a_disputed_answer_marked_out_of_scope_is_declined_at_once(
     services.post_chatbot_message(citizen, "j'ai perdu ma carte vitale")
     client = client_as(admin_user)
     listing = client.get("/admin/knowledge/disputedanswer/").content.decode()
-    assert "Allemagne" in listing and "carte vitale" not in listing
+    assert "2CV" in listing and "carte vitale" not in listing
     response = client.post(
         "/admin/knowledge/disputedanswer/",
         {"action": "mark_out_of_scope", "_selected_action": [turn.pk]},
@@ -453,22 +454,22 @@ def test_a_disputed_answer_marked_out_of_scope_is_declined_at_once(
 def test_marking_out_of_scope_names_the_good_answers_it_declines(
     kb, citizen, admin_user, client_as
 ):
-    # A citizen rated the purchase article helpful for a car bought in Spain; an editor then
-    # marks a car bought in Germany out of scope: the Spanish one is declined too.
-    spain = "voiture neuve achetée en Espagne, comment l'immatriculer ?"
-    _rated_helpful(citizen, spain, "carte-grise-achat-vehicule")
-    germany = "Comment immatriculer une voiture neuve que j'ai achetée en Allemagne ?"
-    turn = Turn.objects.get(pk=services.post_chatbot_message(citizen, germany)["turn"])
+    # A citizen rated an answer helpful for a collector's registration; an editor then marks
+    # another collector's registration out of scope: the first one is declined too.
+    rated = "Comment obtenir une carte grise de collection pour ma vieille 2CV ?"
+    _rated_helpful(citizen, rated, "declaration-cession-vehicule")
+    marked = "carte grise de collection pour une vieille 2CV, comment faire ?"
+    turn = Turn.objects.get(pk=services.post_chatbot_message(citizen, marked)["turn"])
     Turn.objects.filter(pk=turn.pk).update(rating=-1)
     response = client_as(admin_user).post(
         "/admin/knowledge/disputedanswer/",
         {"action": "mark_out_of_scope", "_selected_action": [turn.pk]},
         follow=True,
     )
-    title = Article.objects.get(slug="carte-grise-achat-vehicule").title
+    title = Article.objects.get(slug="declaration-cession-vehicule").title
     assert [str(m) for m in response.context["messages"]] == [
         "1 question(s) ajoutée(s) aux questions hors champ.",
-        f"« {spain} », bien répondue jusqu'ici par l'article « {title} », reçoit maintenant "
+        f"« {rated} », bien répondue jusqu'ici par l'article « {title} », reçoit maintenant "
         "plus de réponse : retirez ou désactivez la question hors champ qui l'écarte.",
     ]
 
@@ -512,7 +513,7 @@ def test_chatbot_rerank_on_the_database_uses_its_out_of_scope_examples(kb, tmp_p
     declined in its report, as the assistant declines it."""
     import json
 
-    question = "Comment immatriculer une voiture neuve que j'ai achetée en Allemagne ?"
+    question = "carte grise de collection pour une vieille 2CV, comment faire ?"
     rows = [
         {"q": "j'ai perdu ma carte vitale", "expected": "carte-vitale-perdue"},
         {"q": "comment payer mes impôts", "expected": "payer-impot"},

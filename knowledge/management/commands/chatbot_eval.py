@@ -3,7 +3,7 @@
 Reports top-1 accuracy with leave-one-out over the articles' example questions, the rate of
 "je ne sais pas" on out-of-scope questions (knowledge/eval/out_of_scope.txt), the results
 on colloquial questions (knowledge/eval/colloquial.tsv) and, for each citizens' questions set
-(knowledge/eval/dev.jsonl, batch3.jsonl to batch11.jsonl and test.jsonl by default, see
+(knowledge/eval/dev.jsonl, batch3.jsonl to batch12.jsonl and test.jsonl by default, see
 knowledge/evalset.py): top-1, "je ne sais pas", agent-only leaks, p95 latency,
 recall per article and the confusion list (which articles attract other articles' questions).
 ``--ablation`` reruns the sets with the understanding components switched on one by one.
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             action="append",
             help=(
                 "Jeu de questions d'usagers (JSONL, répétable ; défaut : dev, batch3, batch4, "
-                "batch5, batch6, batch7, batch8, batch9, batch10, batch11, test)."
+                "batch5, batch6, batch7, batch8, batch9, batch10, batch11, batch12, test)."
             ),
         )
         parser.add_argument(
@@ -101,6 +101,7 @@ class Command(BaseCommand):
             str(evalset.BATCH9_PATH),
             str(evalset.BATCH10_PATH),
             str(evalset.BATCH11_PATH),
+            str(evalset.BATCH12_PATH),
             str(evalset.TEST_PATH),
         ]
         try:
