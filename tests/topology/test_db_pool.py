@@ -117,6 +117,11 @@ def server(transactional_db):
             "web process ready",
             process.log_tail,
         )
+        # The first question builds the knowledge engine (seconds, holding its request's
+        # connection): built here, as a deployment warms a process after a restart, so that the
+        # pool's timeout below measures waiting on the pool and not the build.
+        status, _name = harness.get(f"http://127.0.0.1:{port}/faq/?q=carte+vitale", 300)
+        assert status == 200, process.log_tail()
         yield process
     finally:
         process.stop()
