@@ -798,3 +798,10 @@ GUICHET_TUTORIAL_EMBED_HOSTS = env_list(
 ASR_BACKEND = env_str("GUICHET_ASR_BACKEND")
 ASR_MODEL = Path(env_str("GUICHET_ASR_MODEL", str(BASE_DIR / "var" / "asr" / "whisper-base")))
 ASR_THREADS = env_int("GUICHET_ASR_THREADS", 1)
+
+# The chatbot's phrasing vectors, kept on disk for the processes of one machine
+# (knowledge/encoder.py): a restarted process reads them instead of encoding the knowledge base
+# again. Empty: off (each process encodes the base at its first question).
+KNOWLEDGE_VECTOR_CACHE = env_str(
+    "KNOWLEDGE_VECTOR_CACHE", str(BASE_DIR / "var" / "knowledge-vectors")
+)

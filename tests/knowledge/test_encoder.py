@@ -68,7 +68,8 @@ def test_index_finds_the_article_told_in_other_words(question, expected):
     assert index.both("   ") is None  # nothing to encode
 
 
-def test_phrasings_are_encoded_once_per_process(monkeypatch):
+def test_phrasings_are_encoded_once_per_process(monkeypatch, settings, tmp_path):
+    settings.KNOWLEDGE_VECTOR_CACHE = str(tmp_path)  # an empty store: nothing read from disk
     model = encoder.load()
     first = encoder.EncodedIndex(model, TEXTS)
     encoded: list[list[str]] = []
@@ -83,6 +84,60 @@ def test_phrasings_are_encoded_once_per_process(monkeypatch):
     # Only the new article's phrasing is encoded; the others come from the first build.
     assert encoded == [["Déclarer une naissance"]]
     assert np.array_equal(again.matrix[: len(first.matrix)], first.matrix)
+
+
+def test_a_new_process_reads_the_phrasings_from_the_store(monkeypatch, settings, tmp_path):
+    """Vectors written by one process are read by the next (a restart, another worker): it
+    encodes only the phrasings the store does not hold, and gets the same vectors."""
+    settings.KNOWLEDGE_VECTOR_CACHE = str(tmp_path)
+    model = encoder.load()
+    texts = [t for phrases in TEXTS for t in phrases]
+    monkeypatch.setattr(model, "_memo", {})
+    first = model.encode_phrasings(texts)
+    [written] = tmp_path.glob("usem3-*.npz")
+    assert texts[0].encode() not in written.read_bytes()  # keyed by hash: no article text
+
+    encoder._stores.clear()  # a new process: its memory is empty, the file is there
+    monkeypatch.setattr(model, "_memo", {})
+    encoded: list[list[str]] = []
+    real = model.encode
+
+    def counting(batch):
+        encoded.append(list(batch))
+        return real(batch)
+
+    monkeypatch.setattr(model, "encode", counting)
+    again = model.encode_phrasings([*texts, "Déclarer une naissance"])
+    assert encoded == [["Déclarer une naissance"]]
+    assert np.array_equal(again[: len(texts)], first)
+
+
+def test_the_store_merges_writers_and_survives_a_damaged_file(tmp_path, caplog):
+    one = encoder.VectorStore(tmp_path, "model")
+    other = encoder.VectorStore(tmp_path, "model")
+    vector = np.ones(encoder.DIMENSIONS, np.float32)
+    assert one.lookup(["a"]) == {}
+    one.add({"a": vector})
+    other.add({"b": 2 * vector})  # read "a" from the file before writing: both kept
+    found = encoder.VectorStore(tmp_path, "model").lookup(["a", "b", "c"])
+    assert set(found) == {"a", "b"} and np.array_equal(found["b"], 2 * vector)
+    assert one.lookup(["b"]).keys() == {"b"}  # the other writer's vector is seen
+
+    one.path.write_bytes(b"PK\x03\x04 not a zip")
+    damaged = encoder.VectorStore(tmp_path, "model")
+    assert damaged.lookup(["a"]) == {}
+    assert "ignored" in caplog.text
+    damaged.add({"c": vector})
+    assert encoder.VectorStore(tmp_path, "model").lookup(["a", "c"]).keys() == {"c"}
+
+
+def test_a_store_it_cannot_write_is_turned_off(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store = encoder.VectorStore(blocker / "vectors", "model")  # under a file: cannot be made
+    store.add({"a": np.ones(encoder.DIMENSIONS, np.float32)})
+    assert not store.writable and "not written" in caplog.text
+    assert store.lookup(["a"]).keys() == {"a"}  # still remembered by this process
 
 
 def test_candidates_carry_the_encoder_signals():
