@@ -72,8 +72,9 @@ BATCH10_PATH = EVAL_DIR / "batch10.jsonl"
 # batches were attached to the demo base (docs/knowledge.md): no longer a clean unseen measure.
 BATCH11_PATH = EVAL_DIR / "batch11.jsonl"
 # Written the same way by a tenth author from the articles' titles and bodies only, after the
-# read batches were attached (same composition): scored once before and once after that
-# change, never used to choose anything, its rows and misses never read: the unseen measure.
+# read batches were attached (same composition): scored before and after that change, only
+# as aggregates, never used to choose anything, its rows and misses never read: the unseen
+# measure.
 BATCH12_PATH = EVAL_DIR / "batch12.jsonl"
 # The reference knowledge base as shipped (48 articles, their own example questions, no
 # lexicon section): what a deployment has right after ``migrate`` and ``import_kb`` of it,
