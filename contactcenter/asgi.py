@@ -31,6 +31,12 @@ application = ProtocolTypeRouter(
     }
 )
 
+if settings.KNOWLEDGE_WARM_UP:
+    # The chatbot's engine built now, in a thread; /health/ready says 503 until it is done.
+    from knowledge.engine import warm_up_in_background
+
+    warm_up_in_background()
+
 if settings.PROCESS_HEADER:
     from contactcenter.health import process_header_app
 

@@ -3,8 +3,9 @@
 ``/health/live``: the process answers (no check of anything else: a balancer or an orchestrator
 restarts a process that stops answering, not one whose database is away).
 ``/health/ready``: this process can serve: the database answers, the cache and the channel layer
-(Redis in production) accept a write, the Celery broker accepts a connection and every migration
-the code knows is applied. 200 ``{"status": "ok", "failed": []}`` or 503 with the names of the
+(Redis in production) accept a write, the Celery broker accepts a connection, every migration
+the code knows is applied and the chatbot's engine is not being built at start-up
+(``KNOWLEDGE_WARM_UP``). 200 ``{"status": "ok", "failed": []}`` or 503 with the names of the
 checks that failed; never an error message, a host name or any data.
 
 ``HealthMiddleware`` answers both paths before every other middleware: no session, no
@@ -105,11 +106,19 @@ async def check_channel_layer() -> None:
     await layer.group_send("health-check", {"type": "health.ping"})
 
 
+def check_knowledge() -> None:
+    from knowledge.engine import warming_up
+
+    if warming_up():
+        raise RuntimeError("the knowledge engine is being built (start-up warm-up)")
+
+
 SYNC_CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "migrations": check_migrations,
     "cache": check_cache,
     "broker": check_broker,
+    "knowledge": check_knowledge,
 }
 ASYNC_CHECKS: dict[str, Callable[[], Awaitable[None]]] = {"channel_layer": check_channel_layer}
 

@@ -805,3 +805,6 @@ ASR_THREADS = env_int("GUICHET_ASR_THREADS", 1)
 KNOWLEDGE_VECTOR_CACHE = env_str(
     "KNOWLEDGE_VECTOR_CACHE", str(BASE_DIR / "var" / "knowledge-vectors")
 )
+# Build the chatbot's engine when a web process starts, before it is ready (contactcenter/asgi.py,
+# /health/ready): on in production.
+KNOWLEDGE_WARM_UP = env_bool("KNOWLEDGE_WARM_UP", PRODUCTION)

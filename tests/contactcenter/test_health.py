@@ -4,6 +4,8 @@ host check or session, 503 with the names of what failed, never any data."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 
 import pytest
@@ -85,6 +87,28 @@ def test_not_ready_while_a_migration_is_pending(client, settings):
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["failed"] == ["migrations"]
+
+
+@pytest.mark.django_db
+def test_not_ready_while_the_knowledge_engine_is_built_at_start(client, monkeypatch):
+    """KNOWLEDGE_WARM_UP: a balancer sends no traffic to a process whose chatbot engine is still
+    being built (the first questions would wait for it holding their connections)."""
+    from knowledge import engine
+
+    gate = threading.Event()
+    monkeypatch.setattr(engine, "get_engine", lambda: gate.wait(10))
+    engine.warm_up_in_background()
+    try:
+        response = client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.json()["failed"] == ["knowledge"]
+    finally:
+        gate.set()
+    for _ in range(100):
+        if not engine.warming_up():
+            break
+        time.sleep(0.05)
+    assert client.get("/health/ready").status_code == 200
 
 
 @pytest.mark.django_db

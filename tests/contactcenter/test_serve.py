@@ -1,6 +1,7 @@
 """bin/serve starts the production settings from nothing: migrations, static files, uvicorn.
 A real HTTP server in a subprocess, on a fresh SQLite file and a fresh STATIC_ROOT."""
 
+import json
 import os
 import re
 import socket
@@ -139,6 +140,21 @@ def test_bin_serve_answers_pages_and_static_files_in_production(tmp_path):
             with pytest.raises(ConnectionClosed) as closed:  # reached the consumer: anonymous
                 ws.recv(timeout=30)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+        # The process built the chatbot's engine at start (KNOWLEDGE_WARM_UP, on in
+        # production) and then says it is ready; no error on the way.
+        for _ in range(240):
+            try:
+                ready = get("/health/ready")
+                break
+            except urllib.error.HTTPError as error:
+                assert error.code == 503 and json.load(error)["failed"] == ["knowledge"]
+                time.sleep(0.5)
+        else:
+            pytest.fail("not ready 120 s after start")
+        assert ready.status == 200
+        log.seek(0)
+        assert "warm-up failed" not in log.read()
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=20)
