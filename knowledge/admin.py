@@ -21,12 +21,14 @@ from django.db.models import Q
 from django.shortcuts import redirect, render, resolve_url
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.permissions import user_service_ids
 
 from . import services
+from .encoder import install_default_out_of_scope, missing_out_of_scope
 from .lexicon import install_default_lexicon, missing_default_entries, normalise
 from .models import (
     Article,
@@ -195,6 +197,81 @@ def warn_taken_away(request, taken: list[tuple[str, str, str]], remedy: str) -> 
         )
 
 
+class MissingDefaults(admin.ModelAdmin):
+    """A page listing the entries shipped with Guichet that the table lacks (shipped after the
+    deployment was installed, or deleted by its editors; ``import_kb`` fills only an empty
+    table and a migration only adds what it names): the editor adds the ones ticked, or all of
+    them. Adding an entry already there does nothing, so a repeated submission adds nothing
+    twice; the answers citizens rated helpful are replayed, as for any change, and each one the
+    addition takes away is named. The list links to the page while anything is missing."""
+
+    change_list_template = "knowledge/admin/defaults_change_list.html"
+    defaults_path: str  # under the list's URL
+    defaults_key: str  # the field a ticked entry posts
+    defaults_template: str
+    defaults_title: str | Promise
+    defaults_choose: str | Promise  # nothing ticked
+    defaults_remedy: str | Promise  # for an answer the addition takes away
+
+    def missing_defaults(self) -> list[dict[str, str]]:
+        raise NotImplementedError
+
+    def install_defaults(self, chosen: set[str]) -> int:
+        raise NotImplementedError
+
+    def defaults_added(self, n: int) -> str:
+        raise NotImplementedError
+
+    def defaults_missing_label(self, n: int) -> str:
+        raise NotImplementedError
+
+    def get_urls(self):
+        opts = self.model._meta
+        defaults = path(
+            self.defaults_path,
+            self.admin_site.admin_view(self.missing_defaults_view),
+            name=f"{opts.app_label}_{opts.model_name}_defaults",
+        )
+        return [defaults, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        missing = len(self.missing_defaults())
+        label = self.defaults_missing_label(missing) if missing else ""
+        return super().changelist_view(
+            request, {"missing_defaults_label": label, **(extra_context or {})}
+        )
+
+    def missing_defaults_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        missing = self.missing_defaults()
+        if request.method == "POST":
+            if "_all" in request.POST:
+                chosen = {e[self.defaults_key] for e in missing}
+            else:
+                chosen = set(request.POST.getlist(self.defaults_key))
+            if chosen:
+                confirmed = services.still_answered(services.confirmed_answers())
+                added = self.install_defaults(chosen)
+                messages.success(request, self.defaults_added(added))
+                warn_taken_away(request, services.taken_away(confirmed), str(self.defaults_remedy))
+                opts = self.model._meta
+                changelist = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                    current_app=self.admin_site.name,
+                )
+                return redirect(changelist)
+            messages.error(request, str(self.defaults_choose))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": self.defaults_title,
+            "missing": missing,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.defaults_template, context)
+
+
 class ReplaysConfirmedAnswers(admin.ModelAdmin):
     """A saved change to what steers the assistant (an article, a lexicon entry, a
     redirection, an out-of-scope example; added, edited, switched off or deleted, one at a
@@ -301,7 +378,9 @@ class SmallTalkAdmin(ScopedPermissionMixin, admin.ModelAdmin):
 
 
 @admin.register(Synonym)
-class SynonymAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin):
+class SynonymAdmin(
+    MissingDefaults, ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin
+):
     """The editors' lexicon: the knowledge team teaches the assistant citizens' words."""
 
     list_display = ("term", "replacement", "is_active", "note", "updated_at")
@@ -309,60 +388,30 @@ class SynonymAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAd
     list_editable = ("replacement", "is_active")
     search_fields = ("term", "replacement", "note")
     exclude = ("created_at",)  # set when the entry is made, not an editor's choice
-    change_list_template = "knowledge/admin/synonym_change_list.html"
+    defaults_path = "entrees-par-defaut/"
+    defaults_key = "term"
+    defaults_template = "knowledge/admin/synonym_defaults.html"
+    defaults_title = _("Entrées du lexique par défaut absentes")
+    defaults_choose = _("Cochez au moins une entrée, ou ajoutez-les toutes.")
+    defaults_remedy = _("désactivez l'entrée ajoutée qui l'attire.")
 
-    def get_urls(self):
-        defaults = path(
-            "entrees-par-defaut/",
-            self.admin_site.admin_view(self.missing_defaults_view),
-            name="knowledge_synonym_defaults",
-        )
-        return [defaults, *super().get_urls()]
+    def missing_defaults(self) -> list[dict[str, str]]:
+        return missing_default_entries(Synonym)
 
-    def changelist_view(self, request, extra_context=None):
-        extra = {"missing_defaults": len(missing_default_entries(Synonym)), **(extra_context or {})}
-        return super().changelist_view(request, extra)
+    def install_defaults(self, chosen: set[str]) -> int:
+        return install_default_lexicon(Synonym, terms=chosen)
 
-    def missing_defaults_view(self, request):
-        """The default entries the lexicon lacks (shipped after the deployment was installed,
-        or deleted by its editors): the editor adds the ones ticked, or all of them. Adding an
-        entry already there does nothing, so a repeated submission adds nothing twice; the
-        answers citizens rated helpful are replayed, as for any change of the lexicon."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        missing = missing_default_entries(Synonym)
-        if request.method == "POST":
-            if "_all" in request.POST:
-                chosen = {e["term"] for e in missing}
-            else:
-                chosen = set(request.POST.getlist("term"))
-            if chosen:
-                confirmed = services.still_answered(services.confirmed_answers())
-                added = install_default_lexicon(Synonym, terms=chosen)
-                messages.success(
-                    request,
-                    ngettext(
-                        "%(n)s entrée par défaut ajoutée au lexique.",
-                        "%(n)s entrées par défaut ajoutées au lexique.",
-                        added,
-                    )
-                    % {"n": added},
-                )
-                remedy = gettext("désactivez l'entrée ajoutée qui l'attire.")
-                warn_taken_away(request, services.taken_away(confirmed), remedy)
-                changelist = reverse(
-                    "admin:knowledge_synonym_changelist", current_app=self.admin_site.name
-                )
-                return redirect(changelist)
-            messages.error(request, gettext("Cochez au moins une entrée, ou ajoutez-les toutes."))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": gettext("Entrées du lexique par défaut absentes"),
-            "missing": missing,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "knowledge/admin/synonym_defaults.html", context)
+    def defaults_added(self, n: int) -> str:
+        return ngettext(
+            "%(n)s entrée par défaut ajoutée au lexique.",
+            "%(n)s entrées par défaut ajoutées au lexique.",
+            n,
+        ) % {"n": n}
+
+    def defaults_missing_label(self, n: int) -> str:
+        return ngettext(
+            "%(n)s entrée par défaut absente", "%(n)s entrées par défaut absentes", n
+        ) % {"n": n}
 
 
 class RedirectionForm(forms.ModelForm):
@@ -432,7 +481,9 @@ class AttachActionForm(ActionForm):
 
 
 @admin.register(OutOfScopeExample)
-class OutOfScopeExampleAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin):
+class OutOfScopeExampleAdmin(
+    MissingDefaults, ReplaysConfirmedAnswers, ScopedPermissionMixin, admin.ModelAdmin
+):
     """Questions the service does not answer: the assistant declines them and their close
     neighbours (knowledge/engine.py, ``OUT_OF_SCOPE_MARGIN``)."""
 
@@ -441,6 +492,30 @@ class OutOfScopeExampleAdmin(ReplaysConfirmedAnswers, ScopedPermissionMixin, adm
     list_editable = ("is_active",)
     search_fields = ("question", "note")
     exclude = ("created_at",)  # set when the example is made, not an editor's choice
+    defaults_path = "exemples-par-defaut/"
+    defaults_key = "question"
+    defaults_template = "knowledge/admin/outofscope_defaults.html"
+    defaults_title = _("Exemples hors champ fournis absents")
+    defaults_choose = _("Cochez au moins un exemple, ou ajoutez-les tous.")
+    defaults_remedy = _("désactivez l'exemple ajouté qui la refuse.")
+
+    def missing_defaults(self) -> list[dict[str, str]]:
+        return [{"question": q} for q in missing_out_of_scope(OutOfScopeExample)]
+
+    def install_defaults(self, chosen: set[str]) -> int:
+        return install_default_out_of_scope(OutOfScopeExample, questions=chosen)
+
+    def defaults_added(self, n: int) -> str:
+        return ngettext(
+            "%(n)s exemple hors champ fourni ajouté.",
+            "%(n)s exemples hors champ fournis ajoutés.",
+            n,
+        ) % {"n": n}
+
+    def defaults_missing_label(self, n: int) -> str:
+        return ngettext("%(n)s exemple fourni absent", "%(n)s exemples fournis absents", n) % {
+            "n": n
+        }
 
 
 class CitizenQuestionsAdmin(ScopedPermissionMixin, admin.ModelAdmin):

@@ -27,6 +27,7 @@ import os
 import tempfile
 import threading
 import zipfile
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from importlib import util as importlib_util
@@ -218,15 +219,27 @@ def out_of_scope_examples() -> tuple[str, ...]:
     return tuple(read_questions(OUT_OF_SCOPE_PATH))
 
 
-def install_default_out_of_scope(example_model) -> int:
+def install_default_out_of_scope(example_model, questions: Iterable[str] | None = None) -> int:
     """Write the product's examples the table does not hold yet (an editor's entry is never
-    changed); returns how many were added. ``example_model`` is ``knowledge.OutOfScopeExample``
-    or, in a migration, its historical model."""
-    existing = set(example_model.objects.values_list("question", flat=True))
+    changed), or only those of ``questions`` (the editors' page of missing examples); returns
+    how many were added. ``example_model`` is ``knowledge.OutOfScopeExample`` or, in a
+    migration, its historical model."""
+    wanted = None if questions is None else set(questions)
     added = example_model.objects.bulk_create(
-        [example_model(question=q) for q in out_of_scope_examples() if q not in existing]
+        [
+            example_model(question=q)
+            for q in missing_out_of_scope(example_model)
+            if wanted is None or q in wanted
+        ]
     )
     return len(added)
+
+
+def missing_out_of_scope(example_model) -> list[str]:
+    """The product's examples the table does not hold: shipped after the deployment was
+    installed, or deleted by its editors (the editors' page of missing examples lists them)."""
+    existing = set(example_model.objects.values_list("question", flat=True))
+    return [q for q in out_of_scope_examples() if q not in existing]
 
 
 _lock = threading.Lock()

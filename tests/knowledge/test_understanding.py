@@ -278,6 +278,53 @@ def test_supervisors_find_the_missing_defaults_in_their_editor(kb, supervisor, c
 
 
 @pytest.mark.django_db
+def test_editors_add_the_shipped_out_of_scope_examples_they_lack(
+    kb, citizen, admin_user, client_as
+):
+    """An existing deployment does not receive the examples shipped after it was installed
+    (its editors own the table): they are listed on their own page, added ticked or all at
+    once, and an answer citizens rated helpful that one of them now declines is named."""
+    from knowledge.encoder import install_default_out_of_scope, out_of_scope_examples
+
+    install_default_out_of_scope(OutOfScopeExample)
+    # Unemployment rights after a resignation are France Travail's rules, not this base's.
+    resign = "si je démissionne est ce que jai droit au chomage"
+    far = "quelle est la capitale de l'Australie"
+    assert {resign, far} <= set(out_of_scope_examples())
+    OutOfScopeExample.objects.filter(question__in=[resign, far]).delete()
+    # Without its example, the question is answered, and a citizen found the answer helpful.
+    asked = resign
+    payload = services.post_chatbot_message(citizen, asked)
+    assert payload["article"]["slug"] == "inscription-demandeur-emploi"
+    Turn.objects.filter(pk=payload["turn"]).update(rating=1)
+
+    client = client_as(admin_user)
+    listing = client.get("/admin/knowledge/outofscopeexample/").content.decode()
+    assert "2 exemples fournis absents" in listing
+    url = "/admin/knowledge/outofscopeexample/exemples-par-defaut/"
+    page = client.get(url).content.decode()
+    assert f"« {resign} »" in page and "« quelle est la capitale de l&#x27;Australie »" in page
+    response = client.post(url, {"_selected": "1"})
+    assert [str(m) for m in response.context["messages"]] == [
+        "Cochez au moins un exemple, ou ajoutez-les tous."
+    ]
+    response = client.post(url, {"_selected": "1", "question": [resign]}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown[0] == "1 exemple hors champ fourni ajouté."
+    assert len(shown) == 2 and shown[1].startswith(f"« {asked} », bien répondue")
+    assert shown[1].endswith("désactivez l'exemple ajouté qui la refuse.")
+    assert services.post_chatbot_message(citizen, asked)["article"] is None
+    # The same submission again (a double click, a reload) adds nothing twice.
+    client.post(url, {"_selected": "1", "question": [resign]})
+    assert OutOfScopeExample.objects.filter(question=resign).count() == 1
+    client.post(url, {"_all": "1"})
+    assert OutOfScopeExample.objects.count() == len(out_of_scope_examples())
+    complete = client.get(url).content.decode()
+    assert "Vos exemples hors champ contiennent tous ceux fournis" in complete
+    assert "absent" not in client.get("/admin/knowledge/outofscopeexample/").content.decode()
+
+
+@pytest.mark.django_db
 def test_import_kb_installs_the_default_lexicon_into_an_empty_table(tmp_path):
     Synonym.objects.all().delete()
     kb = tmp_path / "kb.json"
