@@ -249,3 +249,37 @@ def test_our_own_subject_without_an_article_goes_to_an_agent(bot):
     assert robot.run() == "agent"
     assert transfers == ["callbot_subject"]
     assert "Un conseiller va vous répondre sur ce sujet." in line.said
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("warm_up", [True, False])
+def test_the_voice_server_builds_the_understanding_before_its_first_call(
+    warm_up, settings, monkeypatch
+):
+    """KNOWLEDGE_WARM_UP (on in production): the first caller's question does not wait for the
+    knowledge engine's build."""
+    import io
+
+    from django.core.management import call_command
+
+    import voice.server
+
+    class Server:
+        host, port = "127.0.0.1", 5062
+
+        def __init__(self, **options):
+            pass
+
+        def run(self):
+            events.append("run")
+
+        def stop(self):
+            pass
+
+    events: list[str] = []
+    settings.KNOWLEDGE_WARM_UP = warm_up
+    monkeypatch.setattr(voice.server, "VoiceServer", Server)
+    monkeypatch.setattr(engine, "warm_up_in_background", lambda: events.append("warm-up"))
+    monkeypatch.setattr("signal.signal", lambda *args: None)
+    call_command("voice_server", stdout=io.StringIO(), stderr=io.StringIO())
+    assert events == (["warm-up", "run"] if warm_up else ["run"])

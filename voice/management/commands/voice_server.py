@@ -3,6 +3,7 @@ import os
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -27,6 +28,11 @@ class Command(BaseCommand):
         server = VoiceServer(
             host=options["host"], port=options["port"], public_host=options["public_host"]
         )
+        if settings.KNOWLEDGE_WARM_UP:
+            # The callbot's understanding built while the server waits for its first call.
+            from knowledge.engine import warm_up_in_background
+
+            warm_up_in_background()
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         self.stdout.write(f"voice server listening on udp {server.host}:{server.port}")
         self.stdout.flush()
