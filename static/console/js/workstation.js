@@ -541,6 +541,10 @@
   var dialogBody = dialog ? dialog.querySelector("[data-ws-dialog-body]") : null;
   var dialogReturn = null;
   var dialogReturnPlace = null;
+  // Set by a request that opens the dialog: only its answer opens it. An answer that settles
+  // after the agent closed the dialog (Escape pressed between htmx's swap and its settle, on a
+  // loaded machine) leaves it closed.
+  var dialogOpening = false;
   function closeDialog(giveBack) {
     if (!dialog || !dialog.open) { return; }
     if (!giveBack) { dialogReturn = null; dialogReturnPlace = null; }
@@ -549,6 +553,7 @@
   if (dialog) {
     document.addEventListener("htmx:beforeRequest", function (event) {
       if (event.detail.target === dialogBody && !dialog.open) {
+        dialogOpening = true;
         var opener = event.detail.elt.closest("[data-ws-dialog-opener]") || event.detail.elt.querySelector("[data-ws-dialog-opener]");
         dialogReturn = opener || document.activeElement;
         // The citizen panel may be reloaded meanwhile (a contact recorded): remember the
@@ -566,7 +571,11 @@
     });
     document.addEventListener("htmx:afterSettle", function (event) {
       if (event.detail.target !== dialogBody) { return; }
-      if (!dialog.open) { dialog.showModal(); }
+      if (!dialog.open) {
+        if (!dialogOpening) { dialogBody.replaceChildren(); return; }
+        dialog.showModal();
+      }
+      dialogOpening = false;
       var viewer = dialogBody.querySelector("#cobrowse-viewer");
       if (viewer && window.GuichetCobrowseAgent) { window.GuichetCobrowseAgent.mount(viewer); }
       var focus = dialogBody.querySelector("[aria-invalid=true]") || dialogBody.querySelector("#ws-dialog-title");
