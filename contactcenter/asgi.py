@@ -33,7 +33,7 @@ application = ProtocolTypeRouter(
 
 if settings.KNOWLEDGE_WARM_UP:
     # The chatbot's engine built now, in a thread; /health/ready says 503 until it is done.
-    from knowledge.engine import warm_up_in_background
+    from knowledge.warm_up import warm_up_in_background
 
     warm_up_in_background()
 

@@ -107,7 +107,7 @@ async def check_channel_layer() -> None:
 
 
 def check_knowledge() -> None:
-    from knowledge.engine import warming_up
+    from knowledge.warm_up import warming_up
 
     if warming_up():
         raise RuntimeError("the knowledge engine is being built (start-up warm-up)")

@@ -93,11 +93,11 @@ def test_not_ready_while_a_migration_is_pending(client, settings):
 def test_not_ready_while_the_knowledge_engine_is_built_at_start(client, monkeypatch):
     """KNOWLEDGE_WARM_UP: a balancer sends no traffic to a process whose chatbot engine is still
     being built (the first questions would wait for it holding their connections)."""
-    from knowledge import engine
+    from knowledge import engine, warm_up
 
     gate = threading.Event()
     monkeypatch.setattr(engine, "get_engine", lambda: gate.wait(10))
-    engine.warm_up_in_background()
+    warm_up.warm_up_in_background()
     try:
         response = client.get("/health/ready")
         assert response.status_code == 503
@@ -105,7 +105,7 @@ def test_not_ready_while_the_knowledge_engine_is_built_at_start(client, monkeypa
     finally:
         gate.set()
     for _ in range(100):
-        if not engine.warming_up():
+        if not warm_up.warming_up():
             break
         time.sleep(0.05)
     assert client.get("/health/ready").status_code == 200

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from knowledge import engine as E
+from knowledge import warm_up
 from knowledge.services import one_index_check
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_the_index_is_checked_once_per_block_and_at_every_search_outside():
 
 def wait_for_the_warm_up() -> None:
     deadline = time.monotonic() + 120
-    while E.warming_up():
+    while warm_up.warming_up():
         assert time.monotonic() < deadline, "the warm-up did not end"
         time.sleep(0.05)
 
@@ -44,7 +45,7 @@ def wait_for_the_warm_up() -> None:
 @pytest.mark.django_db(transaction=True)  # the warm-up thread reads through its own connection
 def test_the_warm_up_builds_the_engine_before_the_first_question():
     E.reset_engine()
-    E.warm_up_in_background()
+    warm_up.warm_up_in_background()
     wait_for_the_warm_up()
     assert queries(E.get_engine) == 6  # the signature only: already built
 
@@ -57,7 +58,7 @@ def test_a_failed_warm_up_ends_and_leaves_the_build_to_the_first_question(monkey
         raise RuntimeError("database away")
 
     monkeypatch.setattr(E, "build_engine", broken)
-    E.warm_up_in_background()
+    warm_up.warm_up_in_background()
     wait_for_the_warm_up()
     assert "warm-up failed" in caplog.text
     monkeypatch.undo()

@@ -263,6 +263,7 @@ def test_the_voice_server_builds_the_understanding_before_its_first_call(
     from django.core.management import call_command
 
     import voice.server
+    from knowledge import warm_up
 
     class Server:
         host, port = "127.0.0.1", 5062
@@ -279,7 +280,7 @@ def test_the_voice_server_builds_the_understanding_before_its_first_call(
     events: list[str] = []
     settings.KNOWLEDGE_WARM_UP = warm_up
     monkeypatch.setattr(voice.server, "VoiceServer", Server)
-    monkeypatch.setattr(engine, "warm_up_in_background", lambda: events.append("warm-up"))
+    monkeypatch.setattr(warm_up, "warm_up_in_background", lambda: events.append("warm-up"))
     monkeypatch.setattr("signal.signal", lambda *args: None)
     call_command("voice_server", stdout=io.StringIO(), stderr=io.StringIO())
     assert events == (["warm-up", "run"] if warm_up else ["run"])

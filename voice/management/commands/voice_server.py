@@ -30,7 +30,7 @@ class Command(BaseCommand):
         )
         if settings.KNOWLEDGE_WARM_UP:
             # The callbot's understanding built while the server waits for its first call.
-            from knowledge.engine import warm_up_in_background
+            from knowledge.warm_up import warm_up_in_background
 
             warm_up_in_background()
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
