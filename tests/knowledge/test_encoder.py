@@ -68,10 +68,8 @@ def test_index_finds_the_article_told_in_other_words(question, expected):
     assert index.both("   ") is None  # nothing to encode
 
 
-def test_phrasings_are_encoded_once_per_process(monkeypatch, settings, tmp_path):
-    settings.KNOWLEDGE_VECTOR_CACHE = str(tmp_path)  # an empty store: nothing read from disk
-    model = encoder.load()
-    first = encoder.EncodedIndex(model, TEXTS)
+def count_encodings(monkeypatch, model) -> list[list[str]]:
+    """The batches of texts ``model`` encodes from now on (recorded, then encoded as usual)."""
     encoded: list[list[str]] = []
     real = model.encode
 
@@ -80,6 +78,14 @@ def test_phrasings_are_encoded_once_per_process(monkeypatch, settings, tmp_path)
         return real(texts)
 
     monkeypatch.setattr(model, "encode", counting)
+    return encoded
+
+
+def test_phrasings_are_encoded_once_per_process(monkeypatch, settings, tmp_path):
+    settings.KNOWLEDGE_VECTOR_CACHE = str(tmp_path)  # an empty store: nothing read from disk
+    model = encoder.load()
+    first = encoder.EncodedIndex(model, TEXTS)
+    encoded = count_encodings(monkeypatch, model)
     again = encoder.EncodedIndex(model, [*TEXTS, ["Déclarer une naissance"]])
     # Only the new article's phrasing is encoded; the others come from the first build.
     assert encoded == [["Déclarer une naissance"]]
@@ -97,16 +103,10 @@ def test_a_new_process_reads_the_phrasings_from_the_store(monkeypatch, settings,
     [written] = tmp_path.glob("usem3-*.npz")
     assert texts[0].encode() not in written.read_bytes()  # keyed by hash: no article text
 
-    encoder._stores.clear()  # a new process: its memory is empty, the file is there
+    # A new process: its memory is empty, the file is there.
+    monkeypatch.setattr(encoder, "_stores", {})
     monkeypatch.setattr(model, "_memo", {})
-    encoded: list[list[str]] = []
-    real = model.encode
-
-    def counting(batch):
-        encoded.append(list(batch))
-        return real(batch)
-
-    monkeypatch.setattr(model, "encode", counting)
+    encoded = count_encodings(monkeypatch, model)
     again = model.encode_phrasings([*texts, "Déclarer une naissance"])
     assert encoded == [["Déclarer une naissance"]]
     assert np.array_equal(again[: len(texts)], first)
